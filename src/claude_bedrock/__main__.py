@@ -1,0 +1,3 @@
+from claude_bedrock.cli.main import main
+
+main()

@@ -1,0 +1,72 @@
+"""The ``claude-bedrock`` command line. Commands only wire settings to the app or client."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import Any, Callable
+
+import click
+
+from claude_bedrock import __version__
+from claude_bedrock.settings import SETTINGS, ConfigError, build_settings
+
+
+def settings_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Add one option per entry of ``settings.SETTINGS`` (declared once, there)."""
+    for spec in reversed(SETTINGS):
+        flag = "--" + spec.name.replace("_", "-")
+        kwargs: dict[str, Any] = {"default": None, "help": f"{spec.help} [default: {spec.default}]"}
+        if spec.type is bool:
+            flag = f"{flag}/--no-{spec.name.replace('_', '-')}"
+        elif spec.choices:
+            kwargs["type"] = click.Choice(spec.choices)
+        else:
+            kwargs["type"] = spec.type
+        func = click.option(flag, spec.name, **kwargs)(func)
+    return func
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="claude-bedrock")
+def cli() -> None:
+    """Claude on Amazon Bedrock, runnable anywhere Python runs.
+
+    Start a Bedrock-compatible server with `claude-bedrock serve`, then point boto3, the AWS
+    CLI or the Anthropic SDKs at it by changing only the endpoint URL.
+    """
+
+
+@cli.command()
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
+              envvar="CLAUDE_BEDROCK_CONFIG", help="TOML config file (credentials, API keys, settings).")
+@settings_options
+def serve(config_file: str | None, **options: Any) -> None:
+    """Start the server (runtime, control plane and STS on one base URL).
+
+    Every option can also be set with an environment variable CLAUDE_BEDROCK_<OPTION>
+    (e.g. CLAUDE_BEDROCK_PORT=9000) or in the [server] table of the config file.
+    Stop it with Ctrl-C.
+    """
+    try:
+        settings = build_settings(options, dict(os.environ), config_file)
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    from claude_bedrock.service.server import serve as run_server
+
+    try:
+        run_server(settings)
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}") from None
+
+
+def main() -> None:
+    cli(prog_name="claude-bedrock")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,226 @@
+"""The ASGI application: routing, authentication, error rendering, call records.
+
+``create_app(settings)`` builds everything; there is no work at import time. The app is a
+plain ASGI callable (no framework) because every request is on the hot path and the raw
+path must reach routing and SigV4 untouched.
+
+Request flow::
+
+    read_request ─► Router.match ─► Authenticator ─► handler ─► response
+         │               │                │              │
+         └── errors of any step are rendered once, by ``_send_error`` (rest-json, or
+             query-XML for STS); a stream that has started ends with an exception frame.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from typing import Any, Awaitable, Callable
+
+from claude_bedrock import __version__
+from claude_bedrock.domain.errors import BedrockError, InternalServerException, ValidationException
+from claude_bedrock.service import runtime, sts
+from claude_bedrock.service.auth import Identity
+from claude_bedrock.service.calls import CallRecord
+from claude_bedrock.service.http import (
+    ClientDisconnected,
+    Receive,
+    Request,
+    Scope,
+    Send,
+    json_bytes,
+    read_request,
+    send_response,
+)
+from claude_bedrock.service.routes import Match, Route, Router
+from claude_bedrock.service.state import ServiceState
+from claude_bedrock.settings import Settings
+from claude_bedrock.wire import awserrors
+
+log = logging.getLogger("claude_bedrock.service")
+
+ADMIN_PREFIX = "/_claude-bedrock"
+
+
+class UnknownOperationException(BedrockError):
+    status = 404
+
+
+RUNTIME_ROUTES = [
+    Route("POST", "/model/{modelId}/invoke", "InvokeModel", "runtime", runtime.invoke_model),
+    Route(
+        "POST",
+        "/model/{modelId}/invoke-with-response-stream",
+        "InvokeModelWithResponseStream",
+        "runtime",
+        runtime.invoke_model_with_response_stream,
+    ),
+    Route("POST", "/model/{modelId}/converse", "Converse", "runtime", runtime.converse),
+    Route("POST", "/model/{modelId}/converse-stream", "ConverseStream", "runtime", runtime.converse_stream),
+    Route("POST", "/model/{modelId}/count-tokens", "CountTokens", "runtime", runtime.count_tokens),
+    Route("POST", "/", "GetCallerIdentity", "sts", sts.handle, service="sts"),
+]
+
+
+class ResponseTracker:
+    """Wraps ``send`` to know whether the response has started (errors must not follow)."""
+
+    __slots__ = ("send", "started")
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+        self.started = False
+
+    async def __call__(self, message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+        await self.send(message)
+
+
+class BedrockApp:
+    def __init__(self, state: ServiceState, router: Router) -> None:
+        self.state = state
+        self.router = router
+        self.startup_hooks: list[Callable[[], Awaitable[None] | None]] = []
+        self.shutdown_hooks: list[Callable[[], Awaitable[None] | None]] = []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                for hook in self.startup_hooks:
+                    result = hook()
+                    if result is not None:
+                        await result
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                for hook in self.shutdown_hooks:
+                    try:
+                        result = hook()
+                        if result is not None:
+                            await result
+                    except Exception:  # noqa: BLE001
+                        log.exception("shutdown hook failed")
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request_id = str(uuid.uuid4())
+        tracker = ResponseTracker(send)
+        match: Match | None = None
+        try:
+            request = await read_request(scope, receive)
+            if request.raw_path.startswith(ADMIN_PREFIX):
+                await self._admin(request, tracker)
+                return
+            match = self.router.match(request.method, request.raw_path)
+            if match is None:
+                raise UnknownOperationException(
+                    f"No operation matches {request.method} {request.raw_path}"
+                )
+            route = match.route
+            identity = self.state.authenticator.authenticate(request, route.service)
+            if route.kind == "runtime":
+                await self._runtime(request, identity, match, tracker, request_id)
+            elif route.kind == "sts":
+                await route.handler(self.state, request, identity, tracker, request_id)
+            else:
+                status, body = await route.handler(self.state, request, identity, match.params)
+                payload = b"" if body is None else json_bytes(body)
+                headers = [("x-amzn-requestid", request_id), ("content-type", "application/json"),
+                           ("content-length", str(len(payload)))]
+                await send_response(tracker, status if status else route.status, headers, payload)
+        except ClientDisconnected:
+            return
+        except BedrockError as error:
+            await self._send_error(tracker, error, request_id, match)
+        except Exception:  # noqa: BLE001 - the last line of defence: log, answer 500
+            log.exception("unhandled error on request %s", request_id)
+            await self._send_error(
+                tracker, InternalServerException("The server encountered an internal error."), request_id, match
+            )
+
+    async def _send_error(
+        self, tracker: ResponseTracker, error: BedrockError, request_id: str, match: Match | None
+    ) -> None:
+        if tracker.started:
+            return
+        if match is not None and match.route.kind == "sts":
+            status, headers, body = awserrors.query_xml_error(error, request_id)
+        else:
+            status, headers, body = awserrors.rest_json_error(error, request_id)
+        await send_response(tracker, status, headers, body)
+
+    async def _runtime(
+        self, request: Request, identity: Identity, match: Match, tracker: ResponseTracker, request_id: str
+    ) -> None:
+        started = time.perf_counter()
+        model_id = match.params["modelId"]
+        record = CallRecord(
+            request_id=request_id,
+            operation=match.route.operation,
+            account_id=identity.account_id,
+            region=identity.region,
+            identity_arn=identity.arn,
+            model_id=model_id,
+            started_at=self.state.clock(),
+            input_content_type=request.header("content-type") or "application/json",
+        )
+        try:
+            record.request_metadata = runtime._request_metadata(request)
+            resolution = self.state.resolve(model_id, identity.region, identity.account_id)
+            record.resolved_model_id = resolution.model.model_id
+            record.endpoint_type = resolution.endpoint_type
+            record.geography = resolution.geography
+            record.price_multiplier = resolution.price_multiplier
+            if resolution.destination_regions:
+                record.inference_region = (
+                    identity.region
+                    if identity.region in resolution.destination_regions
+                    else resolution.destination_regions[0]
+                )
+            self.state.check_model_access(identity.account_id, identity.region, resolution.model)
+            inv = runtime.Invocation(self.state, request, record, resolution, started)
+            await match.route.handler(inv, tracker)
+        except BedrockError as error:
+            record.status = error.status
+            record.error_code = error.code
+            record.error_message = error.message
+            record.latency_ms = int((time.perf_counter() - started) * 1000)
+            raise
+        except ClientDisconnected:
+            raise
+        except Exception:
+            record.status = 500
+            record.error_code = "InternalServerException"
+            raise
+        finally:
+            self.state.publish(record)
+
+    async def _admin(self, request: Request, send: Send) -> None:
+        path = request.raw_path[len(ADMIN_PREFIX):]
+        if path in ("/health", "/health/") and request.method == "GET":
+            body = json_bytes({"status": "ok", "version": __version__})
+            await send_response(send, 200, [("content-type", "application/json")], body)
+            return
+        raise UnknownOperationException(f"No admin operation matches {request.method} {request.raw_path}")
+
+
+def create_app(settings: Settings | None = None, *, state: ServiceState | None = None) -> BedrockApp:
+    """Build the ASGI application for ``settings`` (defaults when omitted)."""
+    settings = settings or Settings()
+    state = state or ServiceState(settings)
+    router = Router(RUNTIME_ROUTES)
+    return BedrockApp(state, router)
+
+
+__all__ = ["BedrockApp", "create_app", "ADMIN_PREFIX", "ValidationException"]

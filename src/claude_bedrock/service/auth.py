@@ -1,0 +1,159 @@
+"""Who is calling: SigV4 or Bedrock API key authentication, in dev or strict mode.
+
+Rules (issue "Runtime API", section Authentication):
+
+* Keys listed in the config are always verified (signature, clock skew, scope, session token).
+* Development mode (default on a loopback bind): an unlisted access key or API key is accepted
+  as the default development account, and the server log says the signature was not checked.
+* Strict mode rejects unlisted keys with UnrecognizedClientException.
+* A request with no Authorization at all is refused in both modes.
+
+Secrets never reach a log line: only access key IDs and account IDs are logged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Callable
+
+from claude_bedrock.domain.errors import (
+    IncompleteSignatureException,
+    InvalidSignatureException,
+    MissingAuthenticationException,
+    UnrecognizedClientException,
+)
+from claude_bedrock.service.http import Request
+from claude_bedrock.settings import ApiKey, Credential, Settings
+from claude_bedrock.wire import sigv4
+
+log = logging.getLogger("claude_bedrock.auth")
+
+_INVALID_TOKEN = "The security token included in the request is invalid."
+
+
+@dataclass(frozen=True)
+class Identity:
+    account_id: str
+    arn: str
+    user_id: str
+    region: str
+    #: "sigv4", "bearer", or "sigv4-unverified"/"bearer-unverified" in development mode.
+    method: str
+    access_key_id: str | None = None
+
+    @property
+    def verified(self) -> bool:
+        return not self.method.endswith("unverified")
+
+
+def _user_id(arn: str) -> str:
+    """A stable IAM-style unique ID (``AIDA`` + 17 chars) derived from the ARN."""
+    digest = hashlib.sha256(arn.encode()).hexdigest().upper()
+    return "AIDA" + digest[:17]
+
+
+class Authenticator:
+    """Turns a request into an Identity or raises the AWS front-door error."""
+
+    def __init__(self, settings: Settings, clock: Callable[[], datetime] | None = None) -> None:
+        self._strict = settings.effective_strict_auth
+        self._default_account = settings.account_id
+        self._default_region = "us-east-1"
+        self._credentials: dict[str, Credential] = {c.access_key_id: c for c in settings.credentials}
+        # API keys are looked up by their SHA-256, so no key comparison leaks timing.
+        self._api_keys: dict[bytes, ApiKey] = {
+            hashlib.sha256(k.key.encode()).digest(): k for k in settings.api_keys
+        }
+        self._clock = clock or (lambda: datetime.now(timezone.utc))
+        self._warned: set[str] = set()
+
+    @property
+    def strict(self) -> bool:
+        return self._strict
+
+    def authenticate(self, request: Request, service: str) -> Identity:
+        value = request.header("authorization")
+        if value is None:
+            if "X-Amz-Signature=" in request.raw_query:
+                return self._sigv4(request, service, sigv4.parse_presigned(request.raw_query))
+            raise MissingAuthenticationException("Authorization header is missing")
+        try:
+            parsed = sigv4.parse_authorization(value)
+        except sigv4.MalformedAuthorization as exc:
+            raise IncompleteSignatureException(str(exc)) from None
+        if isinstance(parsed, sigv4.BearerToken):
+            return self._bearer(parsed.token, request)
+        return self._sigv4(request, service, parsed)
+
+    def _bearer(self, token: str, request: Request) -> Identity:
+        key = self._api_keys.get(hashlib.sha256(token.encode()).digest())
+        if key is not None:
+            return Identity(key.account_id, key.arn, _user_id(key.arn), self._region_of(request), "bearer")
+        if self._strict:
+            raise UnrecognizedClientException(_INVALID_TOKEN)
+        self._warn_once("bearer", "API key not listed in the config: accepted without checking (development mode)")
+        arn = f"arn:aws:iam::{self._default_account}:user/developer"
+        return Identity(self._default_account, arn, _user_id(arn), self._region_of(request), "bearer-unverified")
+
+    def _sigv4(self, request: Request, service: str, auth: sigv4.SigV4Authorization) -> Identity:
+        if auth.service != service:
+            raise InvalidSignatureException(
+                f"Credential should be scoped to correct service: '{service}'. "
+            )
+        credential = self._credentials.get(auth.access_key)
+        token = request.header("x-amz-security-token")
+        if credential is None:
+            if self._strict:
+                raise UnrecognizedClientException(_INVALID_TOKEN)
+            self._warn_once(
+                auth.access_key,
+                f"access key {auth.access_key} is not listed in the config: "
+                "signature not checked (development mode)",
+            )
+            arn = f"arn:aws:iam::{self._default_account}:user/developer"
+            return Identity(
+                self._default_account, arn, _user_id(arn), auth.region, "sigv4-unverified", auth.access_key
+            )
+        http_request = sigv4.HttpRequest(
+            method=request.method,
+            raw_path=request.raw_path,
+            raw_query=request.raw_query,
+            headers=request.headers,
+            body=request.body,
+        )
+        try:
+            sigv4.verify(http_request, auth, credential.secret_access_key, self._clock(), expected_service=service)
+        except sigv4.SignatureMismatch as exc:
+            log.info("signature mismatch for access key %s", auth.access_key)
+            raise InvalidSignatureException(exc.aws_message()) from None
+        except sigv4.SignatureError as exc:
+            raise InvalidSignatureException(str(exc)) from None
+        if token is not None or credential.session_tokens:
+            if not any(hmac.compare_digest(token or "", t) for t in credential.session_tokens):
+                if credential.session_tokens or self._strict:
+                    raise UnrecognizedClientException(_INVALID_TOKEN)
+        return Identity(
+            credential.account_id,
+            credential.arn,
+            _user_id(credential.arn),
+            auth.region,
+            "sigv4",
+            auth.access_key,
+        )
+
+    def _region_of(self, request: Request) -> str:
+        """Bearer requests carry no credential scope: take the region from the Host, if AWS-like."""
+        host = request.header("host") or ""
+        parts = host.split(".")
+        if len(parts) >= 4 and parts[0] in ("bedrock-runtime", "bedrock") and parts[-2] == "amazonaws":
+            return parts[1]
+        return self._default_region
+
+    def _warn_once(self, key: str, message: str) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            log.warning(message)

@@ -1,0 +1,70 @@
+"""The route table: which operation a raw request path names.
+
+Routing works on the raw path split on ``/`` with each captured segment percent-decoded
+afterwards, so ``%2F`` inside an ARN model ID never splits the path (wire-protocol reference
+1.1, "Server routing rule"). Literal segments are compared as sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Literal
+from urllib.parse import unquote
+
+RouteKind = Literal["runtime", "json", "sts", "admin"]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    template: str
+    operation: str
+    kind: RouteKind
+    handler: Callable[..., Any]
+    #: SigV4 signing name expected in the credential scope.
+    service: str = "bedrock"
+    #: Success status for ``json`` routes.
+    status: int = 200
+
+    @property
+    def segments(self) -> tuple[str, ...]:
+        return tuple(self.template.strip("/").split("/")) if self.template != "/" else ()
+
+
+@dataclass(frozen=True)
+class Match:
+    route: Route
+    params: dict[str, str]
+
+
+class Router:
+    def __init__(self, routes: list[Route] | None = None) -> None:
+        self._table: dict[tuple[str, int], list[tuple[tuple[str, ...], Route]]] = {}
+        for route in routes or []:
+            self.add(route)
+
+    def add(self, route: Route) -> None:
+        segments = route.segments
+        self._table.setdefault((route.method, len(segments)), []).append((segments, route))
+
+    def match(self, method: str, raw_path: str) -> Match | None:
+        stripped = raw_path.strip("/")
+        parts = tuple(stripped.split("/")) if stripped else ()
+        candidates = self._table.get((method, len(parts)))
+        if not candidates:
+            return None
+        for segments, route in candidates:
+            params: dict[str, str] = {}
+            for template_part, part in zip(segments, parts):
+                if template_part.startswith("{"):
+                    if not part:
+                        break
+                    params[template_part[1:-1]] = unquote(part)
+                elif template_part != part:
+                    break
+            else:
+                return Match(route, params)
+        return None
+
+    def allowed_methods(self, raw_path: str) -> list[str]:
+        return [m for m in ("GET", "POST", "PUT", "DELETE") if self.match(m, raw_path)]

@@ -1,0 +1,353 @@
+"""bedrock-runtime operations: InvokeModel, InvokeModelWithResponseStream, Converse,
+ConverseStream and CountTokens.
+
+Every response is rendered from the one stream of Anthropic events an engine yields:
+
+    engine.stream(call) ──► Render (one per output form) ──► bytes on the socket
+                              ├─ InvokeJsonRender     (MessageAccumulator -> JSON + headers)
+                              ├─ InvokeStreamRender   (one ``chunk`` frame per event)
+                              ├─ ConverseJsonRender   (ConverseResponseBuilder)
+                              └─ ConverseStreamRender (ConverseStreamRenderer, one frame per event)
+
+Errors raised before the first event become ordinary JSON error responses; errors after a
+stream has started become the matching exception frame (wire-protocol reference 2.3, 2.4).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, AsyncIterator
+
+from claude_bedrock.domain import tokens
+from claude_bedrock.domain.catalog import Resolution
+from claude_bedrock.domain.engine import ModelCall
+from claude_bedrock.domain.errors import (
+    BedrockError,
+    InternalServerException,
+    ModelStreamErrorException,
+    ValidationException,
+)
+from claude_bedrock.domain.message import MessageAccumulator
+from claude_bedrock.domain.validation import parse_json_body, validate_messages_request
+from claude_bedrock.service.calls import CallRecord
+from claude_bedrock.service.http import Request, Send, encode_headers, json_bytes, send_response
+from claude_bedrock.service.state import ServiceState
+from claude_bedrock.wire import awserrors, eventstream
+from claude_bedrock.wire.converse import (
+    ConverseResponseBuilder,
+    ConverseStreamRenderer,
+    converse_to_anthropic,
+)
+from claude_bedrock.wire.count_tokens import count_tokens_input
+
+log = logging.getLogger("claude_bedrock.runtime")
+
+EVENTSTREAM_CONTENT_TYPE = "application/vnd.amazon.eventstream"
+_PADDING_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+_REQUEST_METADATA_HEADER = "x-amzn-bedrock-request-metadata"
+
+
+@dataclass
+class Invocation:
+    """Everything a handler needs once the caller and the model are known."""
+
+    state: ServiceState
+    request: Request
+    record: CallRecord
+    resolution: Resolution
+    started: float
+
+
+def _message_id(request_id: str) -> str:
+    return "msg_bdrk_01" + base64.b32encode(uuid.UUID(request_id).bytes).decode()[:22].rstrip("=")
+
+
+def _padding(index: int) -> str:
+    return _PADDING_ALPHABET[: (index * 7) % len(_PADDING_ALPHABET) + 1]
+
+
+def _elapsed_ms(started: float) -> int:
+    return int((time.perf_counter() - started) * 1000)
+
+
+class UsageTracker:
+    """Token counts as they appear in message_start / message_delta events."""
+
+    __slots__ = ("input", "output", "cache_read", "cache_write", "cache_5m", "cache_1h")
+
+    def __init__(self) -> None:
+        self.input = self.output = self.cache_read = self.cache_write = 0
+        self.cache_5m = self.cache_1h = 0
+
+    def observe(self, event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        if kind == "message_start":
+            usage = event["message"].get("usage") or {}
+            self.input = usage.get("input_tokens", 0)
+            self.cache_read = usage.get("cache_read_input_tokens", 0) or 0
+            self.cache_write = usage.get("cache_creation_input_tokens", 0) or 0
+            breakdown = usage.get("cache_creation") or {}
+            self.cache_5m = breakdown.get("ephemeral_5m_input_tokens", 0)
+            self.cache_1h = breakdown.get("ephemeral_1h_input_tokens", 0)
+            self.output = usage.get("output_tokens", 0)
+        elif kind == "message_delta":
+            usage = event.get("usage") or {}
+            if "output_tokens" in usage:
+                self.output = usage["output_tokens"]
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "inputTokens": self.input,
+            "outputTokens": self.output,
+            "cacheReadInputTokens": self.cache_read,
+            "cacheWriteInputTokens": self.cache_write,
+            "cacheWrite5mInputTokens": self.cache_5m,
+            "cacheWrite1hInputTokens": self.cache_1h,
+        }
+
+
+# --------------------------------------------------------------------------- preparation
+
+
+def _request_metadata(request: Request) -> dict[str, str] | None:
+    raw = request.header(_REQUEST_METADATA_HEADER)
+    if raw is None:
+        return None
+    if len(raw) > 8500:
+        raise ValidationException("requestMetadata must be at most 8500 characters.")
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return {"value": raw}
+    if isinstance(value, dict):
+        return {str(k): str(v) for k, v in value.items()}
+    return {"value": raw}
+
+
+def prepare_call(inv: Invocation, body: dict[str, Any]) -> ModelCall:
+    """Validate an Anthropic body for the resolved model and build the engine call."""
+    model = inv.resolution.model
+    validated = validate_messages_request(body, model, count_input_tokens=tokens.count_request)
+    inv.state.note_deprecated(model)
+    return ModelCall(
+        request=validated.body,
+        model_id=model.model_id,
+        anthropic_name=model.anthropic_name,
+        message_id=_message_id(inv.record.request_id),
+        account_id=inv.record.account_id,
+        region=inv.record.region,
+        operation=inv.record.operation,
+        betas=validated.betas,
+    )
+
+
+async def _first_event(events: AsyncIterator[dict[str, Any]]) -> dict[str, Any]:
+    try:
+        return await events.__anext__()
+    except StopAsyncIteration:
+        raise InternalServerException("The model produced no output.") from None
+
+
+def _finish_record(inv: Invocation, usage: UsageTracker, output: Any, streamed: bool) -> None:
+    record = inv.record
+    record.latency_ms = _elapsed_ms(inv.started)
+    record.usage = usage.as_dict()
+    record.output_body = output
+    record.streamed = streamed
+
+
+def _base_headers(inv: Invocation) -> list[tuple[str, str]]:
+    return [("x-amzn-requestid", inv.record.request_id)]
+
+
+# --------------------------------------------------------------------------- InvokeModel
+
+
+async def invoke_model(inv: Invocation, send: Send) -> None:
+    body = parse_json_body(inv.request.body)
+    inv.record.input_body = body
+    call = prepare_call(inv, body)
+    accumulator = MessageAccumulator()
+    usage = UsageTracker()
+    async for event in inv.state.events(call, inv.record):
+        accumulator.add(event)
+        usage.observe(event)
+    message = accumulator.message()
+    _finish_record(inv, usage, message, streamed=False)
+    payload = json_bytes(message)
+    headers = _base_headers(inv) + [
+        ("content-type", "application/json"),
+        ("x-amzn-bedrock-invocation-latency", str(inv.record.latency_ms)),
+        ("x-amzn-bedrock-input-token-count", str(usage.input)),
+        ("x-amzn-bedrock-output-token-count", str(usage.output)),
+        ("content-length", str(len(payload))),
+    ]
+    if usage.cache_read or usage.cache_write:
+        headers.append(("x-amzn-bedrock-cache-read-input-token-count", str(usage.cache_read)))
+        headers.append(("x-amzn-bedrock-cache-write-input-token-count", str(usage.cache_write)))
+    await send_response(send, 200, headers, payload)
+
+
+# --------------------------------------------------------------------------- streams
+
+
+def _invocation_metrics(usage: UsageTracker, latency_ms: int, first_byte_ms: int) -> dict[str, int]:
+    metrics = {
+        "inputTokenCount": usage.input,
+        "outputTokenCount": usage.output,
+        "invocationLatency": latency_ms,
+        "firstByteLatency": first_byte_ms,
+    }
+    if usage.cache_read or usage.cache_write:
+        metrics["cacheReadInputTokenCount"] = usage.cache_read
+        metrics["cacheWriteInputTokenCount"] = usage.cache_write
+    return metrics
+
+
+async def _start_stream(inv: Invocation, send: Send, extra: list[tuple[str, str]]) -> None:
+    headers = _base_headers(inv) + [("content-type", EVENTSTREAM_CONTENT_TYPE)] + extra
+    await send({"type": "http.response.start", "status": 200, "headers": encode_headers(headers)})
+
+
+async def _send_frame(send: Send, frame: bytes) -> None:
+    await send({"type": "http.response.body", "body": frame, "more_body": True})
+
+
+async def _end_stream(send: Send) -> None:
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+def _stream_error(exc: BaseException) -> BedrockError:
+    if isinstance(exc, BedrockError) and exc.stream_member:
+        return exc
+    log.exception("engine failed mid-stream", exc_info=exc)
+    return ModelStreamErrorException(
+        "The model encountered an error while streaming.", originalStatusCode=500, originalMessage=str(exc)
+    )
+
+
+async def _send_exception_frame(send: Send, inv: Invocation, exc: BaseException) -> None:
+    error = _stream_error(exc)
+    inv.record.status = error.status
+    inv.record.error_code = error.code
+    inv.record.error_message = error.message
+    frame = eventstream.exception_frame(error.stream_member or "internalServerException",
+                                        awserrors.stream_exception_payload(error))
+    await _send_frame(send, frame)
+
+
+async def invoke_model_with_response_stream(inv: Invocation, send: Send) -> None:
+    body = parse_json_body(inv.request.body)
+    inv.record.input_body = body
+    call = prepare_call(inv, body)
+    events = inv.state.events(call, inv.record)
+    first = await _first_event(events)
+    first_byte_ms = _elapsed_ms(inv.started)
+    inv.record.first_byte_ms = first_byte_ms
+    usage = UsageTracker()
+    chunks: list[dict[str, Any]] = []
+    await _start_stream(inv, send, [("x-amzn-bedrock-content-type", "application/json")])
+    index = 0
+    event: dict[str, Any] | None = first
+    try:
+        while event is not None:
+            usage.observe(event)
+            if event.get("type") == "message_stop":
+                event = dict(event)
+                event["amazon-bedrock-invocationMetrics"] = _invocation_metrics(
+                    usage, _elapsed_ms(inv.started), first_byte_ms
+                )
+            chunks.append(event)
+            payload = eventstream.chunk_payload(json_bytes(event), _padding(index))
+            await _send_frame(send, eventstream.event_frame("chunk", payload))
+            index += 1
+            event = await anext(events, None)
+    except Exception as exc:  # noqa: BLE001 - every failure after the start becomes a frame
+        await _send_exception_frame(send, inv, exc)
+    _finish_record(inv, usage, chunks, streamed=True)
+    await _end_stream(send)
+
+
+# --------------------------------------------------------------------------- Converse
+
+
+def _converse_call(inv: Invocation, stream: bool) -> tuple[ModelCall, Any]:
+    body = inv.request.json()
+    inv.record.input_body = body
+    if not isinstance(body, dict):
+        raise ValidationException("The request body must be a JSON object.")
+    translation = converse_to_anthropic(
+        body, stream=stream, default_max_tokens=inv.resolution.model.max_output_tokens
+    )
+    if translation.request_metadata:
+        inv.record.request_metadata = dict(translation.request_metadata)
+    return prepare_call(inv, translation.anthropic_body), translation
+
+
+async def converse(inv: Invocation, send: Send) -> None:
+    call, translation = _converse_call(inv, stream=False)
+    builder = ConverseResponseBuilder(translation)
+    usage = UsageTracker()
+    async for event in inv.state.events(call, inv.record):
+        builder.add(event)
+        usage.observe(event)
+    latency = _elapsed_ms(inv.started)
+    response = builder.build(latency_ms=latency)
+    _finish_record(inv, usage, response, streamed=False)
+    payload = json_bytes(response)
+    headers = _base_headers(inv) + [("content-type", "application/json"), ("content-length", str(len(payload)))]
+    await send_response(send, 200, headers, payload)
+
+
+async def converse_stream(inv: Invocation, send: Send) -> None:
+    call, translation = _converse_call(inv, stream=True)
+    renderer = ConverseStreamRenderer(translation)
+    events = inv.state.events(call, inv.record)
+    first = await _first_event(events)
+    inv.record.first_byte_ms = _elapsed_ms(inv.started)
+    usage = UsageTracker()
+    sent: list[dict[str, Any]] = []
+    await _start_stream(inv, send, [])
+    event: dict[str, Any] | None = first
+    index = 0
+    try:
+        while event is not None:
+            usage.observe(event)
+            outputs = renderer.feed(event)
+            if event.get("type") == "message_stop":
+                outputs = outputs + renderer.finish(latency_ms=_elapsed_ms(inv.started))
+            for event_type, payload in outputs:
+                payload = dict(payload)
+                payload["p"] = _padding(index)
+                index += 1
+                sent.append({event_type: payload})
+                await _send_frame(send, eventstream.event_frame(event_type, json_bytes(payload)))
+            event = await anext(events, None)
+    except Exception as exc:  # noqa: BLE001
+        await _send_exception_frame(send, inv, exc)
+    _finish_record(inv, usage, sent, streamed=True)
+    await _end_stream(send)
+
+
+# --------------------------------------------------------------------------- CountTokens
+
+
+async def count_tokens(inv: Invocation, send: Send) -> None:
+    if inv.resolution.identifier_kind not in ("base", "foundation_model_arn"):
+        raise ValidationException("The provided model doesn't support counting tokens.")
+    body = inv.request.json()
+    inv.record.input_body = body
+    anthropic_body = count_tokens_input(body, default_max_tokens=inv.resolution.model.max_output_tokens)
+    validated = validate_messages_request(anthropic_body, inv.resolution.model)
+    count = tokens.count_request(validated.body)
+    inv.record.usage = {"inputTokens": count, "outputTokens": 0}
+    inv.record.latency_ms = _elapsed_ms(inv.started)
+    payload = json_bytes({"inputTokens": count})
+    headers = _base_headers(inv) + [("content-type", "application/json"), ("content-length", str(len(payload)))]
+    await send_response(send, 200, headers, payload)

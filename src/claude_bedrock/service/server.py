@@ -1,0 +1,60 @@
+"""Run the ASGI app on uvicorn over a socket we bind ourselves (so port 0 works and the
+announced URL is the real one). Stops cleanly on SIGINT/SIGTERM (uvicorn's handlers), running
+the app's shutdown hooks (log flushing) first.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import sys
+from typing import TextIO
+
+import uvicorn
+
+from claude_bedrock.service.app import BedrockApp, create_app
+from claude_bedrock.settings import Settings, is_loopback
+
+log = logging.getLogger("claude_bedrock.server")
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def announce(url: str, settings: Settings, out: TextIO) -> None:
+    mode = "strict" if settings.effective_strict_auth else "development (unknown keys accepted)"
+    out.write(
+        f"claude-bedrock listening on {url} (auth: {mode}); export "
+        f"AWS_ENDPOINT_URL_BEDROCK_RUNTIME={url} AWS_ENDPOINT_URL_BEDROCK={url} "
+        f"AWS_ENDPOINT_URL_STS={url} ANTHROPIC_BEDROCK_BASE_URL={url}\n"
+    )
+    out.flush()
+
+
+def serve(settings: Settings, app: BedrockApp | None = None, out: TextIO = sys.stdout) -> None:
+    app = app or create_app(settings)
+    sock = bind_socket(settings.host, settings.port)
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{port}"
+    if not is_loopback(settings.host) and not settings.effective_strict_auth:
+        log.warning("bound beyond loopback with strict auth explicitly disabled: anyone can call this server")
+    config = uvicorn.Config(
+        app,
+        log_level=settings.log_level,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=10,
+        server_header=False,
+        date_header=True,
+    )
+    server = uvicorn.Server(config)
+    announce(url, settings, out)
+    server.run(sockets=[sock])

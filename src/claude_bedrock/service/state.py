@@ -1,0 +1,91 @@
+"""Everything a running server holds, built once by ``create_app`` (no module globals).
+
+State that belongs to customers (application inference profiles, agreements, logging
+configuration, prompt cache) is scoped per account and region by the stores that hold it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, AsyncIterator, Callable
+
+from claude_bedrock.domain.catalog import Catalog, CatalogModel, Resolution, default_catalog
+from claude_bedrock.domain.engine import Engine, ModelCall
+from claude_bedrock.domain.prompt_cache import PromptCache
+from claude_bedrock.domain.simulator import SimulatorEngine
+from claude_bedrock.service.auth import Authenticator
+from claude_bedrock.service.calls import CallRecord, ObserverList
+from claude_bedrock.settings import Settings
+
+log = logging.getLogger("claude_bedrock.service")
+
+#: An engine hook may wrap the engine's events (fault injection, scripted answers).
+EventsHook = Callable[[ModelCall, CallRecord, Engine], AsyncIterator[dict[str, Any]]]
+
+
+class ServiceState:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        catalog: Catalog | None = None,
+        engine: Engine | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.catalog = catalog or default_catalog()
+        self.clock = clock
+        self.prompt_cache = PromptCache(clock=clock)
+        self.engine: Engine = engine or SimulatorEngine(
+            seed=settings.seed, mode=settings.simulator_mode, cache=self.prompt_cache, clock=clock
+        )
+        self.authenticator = Authenticator(settings)
+        self.observers: ObserverList = []
+        self.events_hook: EventsHook | None = None
+        self._deprecation_noted: set[str] = set()
+
+    # -- model resolution -------------------------------------------------------------
+
+    def resolve(self, model_identifier: str, region: str, account_id: str) -> Resolution:
+        return self.catalog.resolve(
+            model_identifier,
+            region,
+            account_id=account_id,
+            strict_aws=self.settings.strict_model_ids,
+            app_profiles=self.application_profile_target(account_id, region),
+        )
+
+    def application_profile_target(self, account_id: str, region: str) -> Callable[[str], str | None]:
+        """Lookup for application inference profile ARNs (filled in by the control plane)."""
+
+        def lookup(arn: str) -> str | None:
+            return None
+
+        return lookup
+
+    def check_model_access(self, account_id: str, region: str, model: CatalogModel) -> None:
+        """Raise AccessDeniedException when the account has no access (control plane)."""
+
+    def note_deprecated(self, model: CatalogModel) -> None:
+        if model.is_deprecated and model.model_id not in self._deprecation_noted:
+            self._deprecation_noted.add(model.model_id)
+            log.warning(
+                "model %s is deprecated (since %s); it still answers, plan a migration",
+                model.model_id,
+                model.deprecated_on,
+            )
+
+    # -- engine -----------------------------------------------------------------------
+
+    def events(self, call: ModelCall, record: CallRecord) -> AsyncIterator[dict[str, Any]]:
+        if self.events_hook is not None:
+            return self.events_hook(call, record, self.engine)
+        return self.engine.stream(call)
+
+    def publish(self, record: CallRecord) -> None:
+        for observer in self.observers:
+            try:
+                observer(record)
+            except Exception:  # noqa: BLE001 - an observer must never break a response
+                log.exception("call observer failed")

@@ -1,0 +1,267 @@
+"""Server settings: every setting is declared once, in ``SETTINGS``.
+
+The CLI generates its ``serve`` options from this table (each also readable from an
+environment variable ``CLAUDE_BEDROCK_<NAME>``), and the TOML config file's ``[server]``
+table accepts the same names. Precedence: command line > environment > config file >
+default.
+
+The config file also lists credentials and API keys (see ``docs/configuration.md``)::
+
+    [server]
+    strict_auth = true
+
+    [[credentials]]
+    access_key_id = "AKIAEXAMPLE"
+    secret_access_key = "..."
+    session_tokens = ["..."]        # optional
+    account_id = "111122223333"
+    user_name = "alice"             # identity ARN arn:aws:iam::<account>:user/<user_name>
+
+    [[api_keys]]
+    key = "my-bedrock-api-key"
+    account_id = "111122223333"
+    user_name = "ci-bot"
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+DEFAULT_ACCOUNT_ID = "123456789012"
+DEFAULT_USER_NAME = "developer"
+DEFAULT_REGION = "us-east-1"
+
+
+class ConfigError(ValueError):
+    """A bad config file or setting value; the message names the file and key."""
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    name: str
+    type: type
+    default: Any
+    help: str
+    choices: tuple[str, ...] | None = None
+
+
+SETTINGS: tuple[SettingSpec, ...] = (
+    SettingSpec("host", str, "127.0.0.1", "Address to bind."),
+    SettingSpec("port", int, 8787, "Port to bind (0 picks a free port)."),
+    SettingSpec("data_dir", str, "./data", "Folder for the embedded database and log sinks."),
+    SettingSpec(
+        "strict_auth",
+        bool,
+        None,
+        "Reject unknown access keys (default: on when bound beyond loopback, off on loopback).",
+    ),
+    SettingSpec("seed", int, 0, "Seed of the deterministic simulator."),
+    SettingSpec(
+        "simulator_mode", str, "prose", "Simulator answers: plausible prose or echo.", ("prose", "echo")
+    ),
+    SettingSpec(
+        "strict_model_ids",
+        bool,
+        False,
+        "AWS's stricter rule: refuse bare base model IDs for on-demand calls.",
+    ),
+    SettingSpec("account_id", str, DEFAULT_ACCOUNT_ID, "Account of unknown keys in development mode."),
+    SettingSpec(
+        "model_access",
+        str,
+        "granted",
+        "Model access of a new account: every model granted, or none until an agreement exists.",
+        ("granted", "none"),
+    ),
+    SettingSpec("log_level", str, "info", "Server log level.", ("debug", "info", "warning", "error")),
+)
+
+_SPECS = {spec.name: spec for spec in SETTINGS}
+
+
+@dataclass(frozen=True)
+class Credential:
+    access_key_id: str
+    secret_access_key: str
+    account_id: str = DEFAULT_ACCOUNT_ID
+    user_name: str = DEFAULT_USER_NAME
+    session_tokens: tuple[str, ...] = ()
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:iam::{self.account_id}:user/{self.user_name}"
+
+    def __repr__(self) -> str:  # never show the secret
+        return f"Credential(access_key_id={self.access_key_id!r}, account_id={self.account_id!r})"
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    key: str
+    account_id: str = DEFAULT_ACCOUNT_ID
+    user_name: str = DEFAULT_USER_NAME
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:iam::{self.account_id}:user/{self.user_name}"
+
+    def __repr__(self) -> str:
+        return f"ApiKey(account_id={self.account_id!r}, user_name={self.user_name!r})"
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8787
+    data_dir: str = "./data"
+    strict_auth: bool | None = None
+    seed: int = 0
+    simulator_mode: Literal["prose", "echo"] = "prose"
+    strict_model_ids: bool = False
+    account_id: str = DEFAULT_ACCOUNT_ID
+    model_access: Literal["granted", "none"] = "granted"
+    log_level: str = "info"
+    credentials: tuple[Credential, ...] = ()
+    api_keys: tuple[ApiKey, ...] = ()
+    config_file: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def effective_strict_auth(self) -> bool:
+        """Strict unless explicitly relaxed, whenever the bind address is not loopback."""
+        if self.strict_auth is not None:
+            return self.strict_auth
+        return not is_loopback(self.host)
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def coerce(name: str, value: Any, origin: str) -> Any:
+    """Convert ``value`` (from a CLI, env var or TOML) to the setting's type."""
+    spec = _SPECS.get(name)
+    if spec is None:
+        raise ConfigError(f"{origin}: unknown setting {name!r}")
+    if value is None:
+        return None
+    try:
+        if spec.type is bool:
+            if isinstance(value, bool):
+                result: Any = value
+            elif str(value).lower() in ("1", "true", "yes", "on"):
+                result = True
+            elif str(value).lower() in ("0", "false", "no", "off"):
+                result = False
+            else:
+                raise ValueError(value)
+        elif spec.type is int:
+            if isinstance(value, bool):
+                raise ValueError(value)
+            result = int(value)
+        else:
+            result = str(value)
+    except ValueError:
+        raise ConfigError(f"{origin}: {name} must be a {spec.type.__name__}, got {value!r}") from None
+    if spec.choices and result not in spec.choices:
+        raise ConfigError(f"{origin}: {name} must be one of {', '.join(spec.choices)}, got {result!r}")
+    return result
+
+
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    """Read a TOML config file into ``Settings`` keyword arguments."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    unknown = set(raw) - {"server", "credentials", "api_keys", "testing", "logging"}
+    if unknown:
+        raise ConfigError(f"{path}: unknown table(s): {', '.join(sorted(unknown))}")
+    out: dict[str, Any] = {}
+    for name, value in raw.get("server", {}).items():
+        out[name] = coerce(name, value, f"{path} [server]")
+    out["credentials"] = tuple(
+        _credential(entry, f"{path} credentials[{i}]") for i, entry in enumerate(raw.get("credentials", []))
+    )
+    out["api_keys"] = tuple(
+        _api_key(entry, f"{path} api_keys[{i}]") for i, entry in enumerate(raw.get("api_keys", []))
+    )
+    out["extra"] = {k: raw[k] for k in ("testing", "logging") if k in raw}
+    return out
+
+
+def _require_str(entry: dict[str, Any], key: str, origin: str, default: str | None = None) -> str:
+    value = entry.get(key, default)
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{origin}.{key}: expected a non-empty string")
+    return value
+
+
+def _account(entry: dict[str, Any], origin: str) -> str:
+    account = _require_str(entry, "account_id", origin, DEFAULT_ACCOUNT_ID)
+    if not (len(account) == 12 and account.isdigit()):
+        raise ConfigError(f"{origin}.account_id: expected 12 digits, got {account!r}")
+    return account
+
+
+def _credential(entry: Any, origin: str) -> Credential:
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{origin}: expected a table")
+    unknown = set(entry) - {"access_key_id", "secret_access_key", "session_tokens", "account_id", "user_name"}
+    if unknown:
+        raise ConfigError(f"{origin}: unknown key(s): {', '.join(sorted(unknown))}")
+    tokens = entry.get("session_tokens", [])
+    if not isinstance(tokens, list) or not all(isinstance(t, str) and t for t in tokens):
+        raise ConfigError(f"{origin}.session_tokens: expected a list of strings")
+    return Credential(
+        access_key_id=_require_str(entry, "access_key_id", origin),
+        secret_access_key=_require_str(entry, "secret_access_key", origin),
+        account_id=_account(entry, origin),
+        user_name=_require_str(entry, "user_name", origin, DEFAULT_USER_NAME),
+        session_tokens=tuple(tokens),
+    )
+
+
+def _api_key(entry: Any, origin: str) -> ApiKey:
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{origin}: expected a table")
+    unknown = set(entry) - {"key", "account_id", "user_name"}
+    if unknown:
+        raise ConfigError(f"{origin}: unknown key(s): {', '.join(sorted(unknown))}")
+    return ApiKey(
+        key=_require_str(entry, "key", origin),
+        account_id=_account(entry, origin),
+        user_name=_require_str(entry, "user_name", origin, DEFAULT_USER_NAME),
+    )
+
+
+def build_settings(cli: dict[str, Any], env: dict[str, str], config_file: str | None) -> Settings:
+    """Merge the sources: command line > environment > config file > default."""
+    values: dict[str, Any] = {}
+    if config_file:
+        values.update(load_config_file(config_file))
+        values["config_file"] = str(config_file)
+    for spec in SETTINGS:
+        env_name = f"CLAUDE_BEDROCK_{spec.name.upper()}"
+        if env_name in env:
+            values[spec.name] = coerce(spec.name, env[env_name], f"environment {env_name}")
+    for name, value in cli.items():
+        if value is not None:
+            values[name] = coerce(name, value, f"--{name.replace('_', '-')}")
+    return Settings(**values)
