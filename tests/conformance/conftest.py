@@ -4,100 +4,22 @@ process, exactly as a user starts it, and the official clients pointed at it."""
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
-import sys
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-JS_DIR = REPO_ROOT / "tests" / "js"
-
-ACCESS_KEY = "AKIDCLAUDEBEDROCK01"
-SECRET_KEY = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
-SESSION_TOKEN = "FQoGZXIvYXdzEXAMPLE//token=="
-ACCOUNT_ID = "111122223333"
-USER_NAME = "alice"
-API_KEY = "bedrock-api-key-for-tests-0123456789"
-REGION = "us-west-2"
-
-CONFIG_TOML = f"""
-[[credentials]]
-access_key_id = "{ACCESS_KEY}"
-secret_access_key = "{SECRET_KEY}"
-account_id = "{ACCOUNT_ID}"
-user_name = "{USER_NAME}"
-
-[[credentials]]
-access_key_id = "ASIATEMPORARYKEY01"
-secret_access_key = "{SECRET_KEY}"
-session_tokens = ["{SESSION_TOKEN}"]
-account_id = "{ACCOUNT_ID}"
-user_name = "temp-user"
-
-[[api_keys]]
-key = "{API_KEY}"
-account_id = "{ACCOUNT_ID}"
-user_name = "api-key-user"
-"""
-
-_ANNOUNCE = re.compile(r"listening on (http://\S+)")
-
-
-@dataclass
-class RunningServer:
-    url: str
-    process: subprocess.Popen[str]
-    data_dir: Path
-    log_path: Path
-    extra_env: dict[str, str] = field(default_factory=dict)
-
-    def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(2)  # SIGINT, as Ctrl-C
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
-
-
-def start_server(tmp: Path, *args: str, env: dict[str, str] | None = None, config: str | None = None) -> RunningServer:
-    """Start ``python -m claude_bedrock serve --port 0`` and wait for its announce line."""
-    tmp.mkdir(parents=True, exist_ok=True)
-    data_dir = tmp / "data"
-    cmd = [sys.executable, "-m", "claude_bedrock", "serve", "--host", "127.0.0.1", "--port", "0",
-           "--data-dir", str(data_dir), *args]
-    if config is not None:
-        config_path = tmp / "config.toml"
-        config_path.write_text(config)
-        cmd += ["--config", str(config_path)]
-    log_path = tmp / "server.log"
-    log_file = open(log_path, "w")
-    process_env = {k: v for k, v in os.environ.items() if not k.startswith("CLAUDE_BEDROCK_")}
-    process_env.update(env or {})
-    process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log_file, text=True, env=process_env)
-    assert process.stdout is not None
-    deadline = time.monotonic() + 30
-    line = ""
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line and process.poll() is not None:
-            break
-        found = _ANNOUNCE.search(line)
-        if found:
-            return RunningServer(found.group(1), process, data_dir, log_path)
-    process.kill()
-    raise RuntimeError(f"server did not start: {line!r}\n{log_path.read_text()}")
+from support.servers import (
+    ACCESS_KEY,
+    CONFIG_TOML,
+    JS_DIR,
+    REGION,
+    SECRET_KEY,
+    RunningServer,
+    start_server,
+)
 
 
 @pytest.fixture(scope="session")

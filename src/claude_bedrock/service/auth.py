@@ -70,6 +70,7 @@ class Authenticator:
         }
         self._clock = clock or (lambda: datetime.now(timezone.utc))
         self._warned: set[str] = set()
+        self._key_cache = sigv4.SigningKeyCache(maxsize=256)
 
     @property
     def strict(self) -> bool:
@@ -79,12 +80,17 @@ class Authenticator:
         value = request.header("authorization")
         if value is None:
             if "X-Amz-Signature=" in request.raw_query:
-                return self._sigv4(request, service, sigv4.parse_presigned(request.raw_query))
+                try:
+                    presigned = sigv4.parse_presigned(request.raw_query)
+                except sigv4.SignatureError as exc:
+                    raise IncompleteSignatureException(exc.aws_message()) from None
+                if presigned is not None:
+                    return self._sigv4(request, service, presigned)
             raise MissingAuthenticationException("Authorization header is missing")
         try:
             parsed = sigv4.parse_authorization(value)
         except sigv4.MalformedAuthorization as exc:
-            raise IncompleteSignatureException(str(exc)) from None
+            raise IncompleteSignatureException(exc.aws_message()) from None
         if isinstance(parsed, sigv4.BearerToken):
             return self._bearer(parsed.token, request)
         return self._sigv4(request, service, parsed)
@@ -126,12 +132,17 @@ class Authenticator:
             body=request.body,
         )
         try:
-            sigv4.verify(http_request, auth, credential.secret_access_key, self._clock(), expected_service=service)
+            sigv4.verify(
+                http_request, auth, credential.secret_access_key, self._clock(),
+                expected_service=service, key_cache=self._key_cache,
+            )
         except sigv4.SignatureMismatch as exc:
             log.info("signature mismatch for access key %s", auth.access_key)
             raise InvalidSignatureException(exc.aws_message()) from None
         except sigv4.SignatureError as exc:
-            raise InvalidSignatureException(str(exc)) from None
+            if exc.aws_code == "IncompleteSignatureException":
+                raise IncompleteSignatureException(exc.aws_message()) from None
+            raise InvalidSignatureException(exc.aws_message()) from None
         if token is not None or credential.session_tokens:
             if not any(hmac.compare_digest(token or "", t) for t in credential.session_tokens):
                 if credential.session_tokens or self._strict:

@@ -292,10 +292,10 @@ def _converse_call(inv: Invocation, stream: bool) -> tuple[ModelCall, Any]:
 
 async def converse(inv: Invocation, send: Send) -> None:
     call, translation = _converse_call(inv, stream=False)
-    builder = ConverseResponseBuilder(translation)
+    builder = ConverseResponseBuilder.for_translation(translation)
     usage = UsageTracker()
     async for event in inv.state.events(call, inv.record):
-        builder.add(event)
+        builder.feed(event)
         usage.observe(event)
     latency = _elapsed_ms(inv.started)
     response = builder.build(latency_ms=latency)
@@ -307,7 +307,7 @@ async def converse(inv: Invocation, send: Send) -> None:
 
 async def converse_stream(inv: Invocation, send: Send) -> None:
     call, translation = _converse_call(inv, stream=True)
-    renderer = ConverseStreamRenderer(translation)
+    renderer = ConverseStreamRenderer.for_translation(translation)
     events = inv.state.events(call, inv.record)
     first = await _first_event(events)
     inv.record.first_byte_ms = _elapsed_ms(inv.started)
@@ -343,7 +343,7 @@ async def count_tokens(inv: Invocation, send: Send) -> None:
         raise ValidationException("The provided model doesn't support counting tokens.")
     body = inv.request.json()
     inv.record.input_body = body
-    anthropic_body = count_tokens_input(body, default_max_tokens=inv.resolution.model.max_output_tokens)
+    anthropic_body = count_tokens_input(body)
     validated = validate_messages_request(anthropic_body, inv.resolution.model)
     count = tokens.count_request(validated.body)
     inv.record.usage = {"inputTokens": count, "outputTokens": 0}

@@ -2,6 +2,13 @@
 
 State that belongs to customers (application inference profiles, agreements, logging
 configuration, prompt cache) is scoped per account and region by the stores that hold it.
+Control-plane state lives in ``store`` (SQLite under ``settings.data_dir``), opened here so an
+unusable data folder fails at start-up rather than on the first request.
+
+Model access rule (``has_model_access``): an explicit agreement decision stored for
+(account, region, model) wins: CreateFoundationModelAgreement grants, DeleteFoundationModel-
+Agreement revokes. Without one, ``settings.model_access`` decides: "granted" (the default, for
+development) gives every model, "none" gives none until an agreement is created.
 """
 
 from __future__ import annotations
@@ -10,8 +17,10 @@ import logging
 import time
 from typing import Any, AsyncIterator, Callable
 
+from claude_bedrock.adapters.store import StateStore
 from claude_bedrock.domain.catalog import Catalog, CatalogModel, Resolution, default_catalog
 from claude_bedrock.domain.engine import Engine, ModelCall
+from claude_bedrock.domain.errors import AccessDeniedException
 from claude_bedrock.domain.prompt_cache import PromptCache
 from claude_bedrock.domain.simulator import SimulatorEngine
 from claude_bedrock.service.auth import Authenticator
@@ -19,6 +28,8 @@ from claude_bedrock.service.calls import CallRecord, ObserverList
 from claude_bedrock.settings import Settings
 
 log = logging.getLogger("claude_bedrock.service")
+
+MODEL_ACCESS_DENIED = "You don't have access to the model with the specified model ID."
 
 #: An engine hook may wrap the engine's events (fault injection, scripted answers).
 EventsHook = Callable[[ModelCall, CallRecord, Engine], AsyncIterator[dict[str, Any]]]
@@ -32,8 +43,10 @@ class ServiceState:
         catalog: Catalog | None = None,
         engine: Engine | None = None,
         clock: Callable[[], float] = time.time,
+        store: StateStore | None = None,
     ) -> None:
         self.settings = settings
+        self.store = store or StateStore.open(settings.data_dir, clock=clock)
         self.catalog = catalog or default_catalog()
         self.clock = clock
         self.prompt_cache = PromptCache(clock=clock)
@@ -57,15 +70,33 @@ class ServiceState:
         )
 
     def application_profile_target(self, account_id: str, region: str) -> Callable[[str], str | None]:
-        """Lookup for application inference profile ARNs (filled in by the control plane)."""
+        """Lookup for application inference profile ARNs of this account and region.
+
+        The returned function maps ``arn:aws:bedrock:<region>:<account>:application-inference-
+        profile/<id>`` to the ARN the profile wraps (``modelSource.copyFrom``), or None when the
+        ARN names another account or region or no such profile exists.
+        """
+        prefix = f"arn:aws:bedrock:{region}:{account_id}:application-inference-profile/"
 
         def lookup(arn: str) -> str | None:
-            return None
+            if not arn.startswith(prefix):
+                return None
+            record = self.store.get_application_profile(account_id, region, arn[len(prefix):])
+            return record.source_arn if record is not None else None
 
         return lookup
 
+    def has_model_access(self, account_id: str, region: str, model_id: str) -> bool:
+        """The model access rule (module docstring)."""
+        agreement = self.store.get_agreement(account_id, region, model_id)
+        if agreement is not None:
+            return agreement.granted
+        return self.settings.model_access == "granted"
+
     def check_model_access(self, account_id: str, region: str, model: CatalogModel) -> None:
-        """Raise AccessDeniedException when the account has no access (control plane)."""
+        """Raise AccessDeniedException when the account has no access to ``model`` here."""
+        if not self.has_model_access(account_id, region, model.model_id):
+            raise AccessDeniedException(MODEL_ACCESS_DENIED)
 
     def note_deprecated(self, model: CatalogModel) -> None:
         if model.is_deprecated and model.model_id not in self._deprecation_noted:

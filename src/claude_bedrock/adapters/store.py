@@ -1,0 +1,466 @@
+"""The embedded state store: customer state of the control plane, in one SQLite file.
+
+What it holds, each row keyed by ``(account_id, region, ...)`` exactly as AWS scopes it:
+
+    application_profiles  application inference profiles (CreateInferenceProfile)
+    resource_tags         tags of taggable resources (TagResource; profiles' creation tags)
+    model_agreements      explicit model-access decisions (Create/DeleteFoundationModelAgreement)
+    use_case_forms        the model-access use-case form (PutUseCaseForModelAccess)
+    logging_configs       the loggingConfig JSON (PutModelInvocationLoggingConfiguration)
+
+Invariants
+    Rule 1: one database file, ``<data_dir>/claude-bedrock.sqlite3``, in WAL mode, so the state
+            survives a restart and another process may read while we write.
+    Rule 2: every write runs inside one ``BEGIN IMMEDIATE`` transaction; a failed write leaves
+            nothing behind (a profile and its tags are created together or not at all).
+    Rule 3: one connection, guarded by a lock, so threads may share a store; other processes on
+            the same file wait on SQLite's busy timeout rather than failing.
+    Rule 4: the store knows rows, not AWS: it raises ``StoreConflict`` / ``TooManyTags`` and
+            the service layer turns them into AWS errors. The caller supplies ids; the store
+            supplies timestamps from its injected clock.
+
+Schema version lives in ``PRAGMA user_version``; a file written by a newer schema is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "DATABASE_FILE_NAME",
+    "SCHEMA_VERSION",
+    "AgreementRecord",
+    "ApplicationProfileRecord",
+    "StateStore",
+    "StoreConflict",
+    "StoreError",
+    "TooManyTags",
+]
+
+DATABASE_FILE_NAME = "claude-bedrock.sqlite3"
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 10_000
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS application_profiles (
+    account_id   TEXT NOT NULL,
+    region       TEXT NOT NULL,
+    profile_id   TEXT NOT NULL,
+    name         TEXT NOT NULL,
+    description  TEXT,
+    source_arn   TEXT NOT NULL,
+    models_json  TEXT NOT NULL,
+    client_token TEXT,
+    created_at   REAL NOT NULL,
+    updated_at   REAL NOT NULL,
+    PRIMARY KEY (account_id, region, profile_id),
+    UNIQUE (account_id, region, name)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS application_profiles_token
+    ON application_profiles (account_id, region, client_token) WHERE client_token IS NOT NULL;
+CREATE TABLE IF NOT EXISTS resource_tags (
+    account_id   TEXT NOT NULL,
+    region       TEXT NOT NULL,
+    resource_arn TEXT NOT NULL,
+    tag_key      TEXT NOT NULL,
+    tag_value    TEXT NOT NULL,
+    PRIMARY KEY (account_id, region, resource_arn, tag_key)
+);
+CREATE TABLE IF NOT EXISTS model_agreements (
+    account_id  TEXT NOT NULL,
+    region      TEXT NOT NULL,
+    model_id    TEXT NOT NULL,
+    granted     INTEGER NOT NULL,
+    offer_token TEXT,
+    updated_at  REAL NOT NULL,
+    PRIMARY KEY (account_id, region, model_id)
+);
+CREATE TABLE IF NOT EXISTS use_case_forms (
+    account_id TEXT NOT NULL,
+    region     TEXT NOT NULL,
+    form_data  BLOB NOT NULL,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (account_id, region)
+);
+CREATE TABLE IF NOT EXISTS logging_configs (
+    account_id  TEXT NOT NULL,
+    region      TEXT NOT NULL,
+    config_json TEXT NOT NULL,
+    updated_at  REAL NOT NULL,
+    PRIMARY KEY (account_id, region)
+);
+"""
+
+#: Every table, in the order ``reset`` clears them.
+_TABLES = ("resource_tags", "application_profiles", "model_agreements", "use_case_forms", "logging_configs")
+
+
+class StoreError(Exception):
+    """The database cannot be used (unreadable file, newer schema)."""
+
+
+class StoreConflict(Exception):
+    """A uniqueness rule was broken. ``field`` names it: ``"name"`` or ``"profile_id"``."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(f"duplicate {field}")
+        self.field = field
+
+
+class TooManyTags(Exception):
+    """Applying the tags would leave the resource with more than ``limit`` tags."""
+
+    def __init__(self, resource_arn: str, limit: int) -> None:
+        super().__init__(f"{resource_arn} would have more than {limit} tags")
+        self.resource_arn = resource_arn
+        self.limit = limit
+
+
+@dataclass(frozen=True, slots=True)
+class ApplicationProfileRecord:
+    """One application inference profile as stored (botocore ``GetInferenceProfileResponse``)."""
+
+    account_id: str
+    region: str
+    profile_id: str
+    name: str
+    description: str | None
+    #: ``modelSource.copyFrom``: a foundation-model or system inference-profile ARN.
+    source_arn: str
+    #: Destination foundation-model ARNs (``models[].modelArn``).
+    models: tuple[str, ...]
+    client_token: str | None
+    created_at: float
+    updated_at: float
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:bedrock:{self.region}:{self.account_id}:application-inference-profile/{self.profile_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class AgreementRecord:
+    """An explicit model-access decision; ``granted`` False means the agreement was deleted."""
+
+    account_id: str
+    region: str
+    model_id: str
+    granted: bool
+    offer_token: str | None
+    updated_at: float
+
+
+class StateStore:
+    """SQLite-backed state, shareable between threads. Use ``open(data_dir)`` or a path.
+
+    Args:
+        path: the database file, or ``":memory:"`` for a throw-away store.
+        clock: seconds since the epoch, for ``created_at`` / ``updated_at``.
+
+    Raises:
+        StoreError: the file is not a usable database or was written by a newer schema.
+    """
+
+    def __init__(self, path: str | Path, *, clock: Callable[[], float] = time.time) -> None:
+        self.path = str(path)
+        self._clock = clock
+        self._lock = threading.RLock()
+        try:
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            if self.path != ":memory:":
+                self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = NORMAL")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: cannot use the state database: {exc}") from None
+
+    @classmethod
+    def open(cls, data_dir: str | Path, *, clock: Callable[[], float] = time.time) -> StateStore:
+        """Open (creating the folder and file if needed) ``<data_dir>/claude-bedrock.sqlite3``."""
+        folder = Path(data_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        return cls(folder / DATABASE_FILE_NAME, clock=clock)
+
+    def _migrate(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path}: schema version {version} is newer than this program's ({SCHEMA_VERSION})"
+            )
+        with self._write() as db:
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, committed on success and rolled back on any exception."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _read(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def reset(self) -> None:
+        """Delete every row of every table (for tests); the schema stays."""
+        with self._write() as db:
+            for table in _TABLES:
+                db.execute(f"DELETE FROM {table}")
+
+    # -- application inference profiles -----------------------------------------------------
+
+    def create_application_profile(
+        self,
+        *,
+        account_id: str,
+        region: str,
+        profile_id: str,
+        name: str,
+        description: str | None,
+        source_arn: str,
+        models: tuple[str, ...],
+        client_token: str | None,
+        tags: Mapping[str, str],
+        max_tags: int,
+    ) -> tuple[ApplicationProfileRecord, bool]:
+        """Insert a profile and its tags in one transaction.
+
+        Returns:
+            ``(record, created)``. When ``client_token`` matches an earlier creation in the same
+            account and region, that earlier record is returned with ``created`` False and
+            nothing changes (the idempotent retry of botocore's ``clientRequestToken``).
+
+        Raises:
+            StoreConflict: ``"name"`` is taken in this account and region, or ``"profile_id"``.
+            TooManyTags: more than ``max_tags`` tags.
+        """
+        now = self._clock()
+        with self._write() as db:
+            if client_token is not None:
+                row = db.execute(
+                    f"SELECT {_PROFILE_COLUMNS} FROM application_profiles "
+                    "WHERE account_id = ? AND region = ? AND client_token = ?",
+                    (account_id, region, client_token),
+                ).fetchone()
+                if row is not None:
+                    return _profile(row), False
+            taken = db.execute(
+                "SELECT name = ? FROM application_profiles WHERE account_id = ? AND region = ? "
+                "AND (name = ? OR profile_id = ?) ORDER BY 1 DESC",
+                (name, account_id, region, name, profile_id),
+            ).fetchone()
+            if taken is not None:
+                raise StoreConflict("name" if taken[0] else "profile_id")
+            record = ApplicationProfileRecord(
+                account_id, region, profile_id, name, description, source_arn, tuple(models),
+                client_token, now, now,
+            )
+            db.execute(
+                f"INSERT INTO application_profiles ({_PROFILE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (account_id, region, profile_id, name, description, source_arn, json.dumps(list(models)),
+                 client_token, now, now),
+            )
+            self._merge_tags(db, account_id, region, record.arn, tags, max_tags)
+            return record, True
+
+    def get_application_profile(
+        self, account_id: str, region: str, profile_id: str
+    ) -> ApplicationProfileRecord | None:
+        rows = self._read(
+            f"SELECT {_PROFILE_COLUMNS} FROM application_profiles "
+            "WHERE account_id = ? AND region = ? AND profile_id = ?",
+            (account_id, region, profile_id),
+        )
+        return _profile(rows[0]) if rows else None
+
+    def list_application_profiles(self, account_id: str, region: str) -> list[ApplicationProfileRecord]:
+        """Profiles of one account and region, oldest first (ties by id), a stable order."""
+        rows = self._read(
+            f"SELECT {_PROFILE_COLUMNS} FROM application_profiles WHERE account_id = ? AND region = ? "
+            "ORDER BY created_at, profile_id",
+            (account_id, region),
+        )
+        return [_profile(row) for row in rows]
+
+    def delete_application_profile(self, account_id: str, region: str, profile_id: str) -> bool:
+        """Delete the profile and its tags; False when there was no such profile."""
+        arn = f"arn:aws:bedrock:{region}:{account_id}:application-inference-profile/{profile_id}"
+        with self._write() as db:
+            deleted = db.execute(
+                "DELETE FROM application_profiles WHERE account_id = ? AND region = ? AND profile_id = ?",
+                (account_id, region, profile_id),
+            ).rowcount
+            db.execute(
+                "DELETE FROM resource_tags WHERE account_id = ? AND region = ? AND resource_arn = ?",
+                (account_id, region, arn),
+            )
+        return deleted > 0
+
+    # -- tags ---------------------------------------------------------------------------------
+
+    def get_tags(self, account_id: str, region: str, resource_arn: str) -> dict[str, str]:
+        rows = self._read(
+            "SELECT tag_key, tag_value FROM resource_tags WHERE account_id = ? AND region = ? "
+            "AND resource_arn = ? ORDER BY tag_key",
+            (account_id, region, resource_arn),
+        )
+        return dict(rows)
+
+    def tag_resource(
+        self, account_id: str, region: str, resource_arn: str, tags: Mapping[str, str], max_tags: int
+    ) -> None:
+        """Add or overwrite tags. Raises TooManyTags (nothing changes) past ``max_tags``."""
+        with self._write() as db:
+            self._merge_tags(db, account_id, region, resource_arn, tags, max_tags)
+
+    def untag_resource(self, account_id: str, region: str, resource_arn: str, keys: list[str]) -> None:
+        """Remove the given tag keys; unknown keys are ignored."""
+        with self._write() as db:
+            db.executemany(
+                "DELETE FROM resource_tags WHERE account_id = ? AND region = ? AND resource_arn = ? "
+                "AND tag_key = ?",
+                [(account_id, region, resource_arn, key) for key in keys],
+            )
+
+    @staticmethod
+    def _merge_tags(
+        db: sqlite3.Connection,
+        account_id: str,
+        region: str,
+        resource_arn: str,
+        tags: Mapping[str, str],
+        max_tags: int,
+    ) -> None:
+        db.executemany(
+            "INSERT INTO resource_tags VALUES (?,?,?,?,?) ON CONFLICT (account_id, region, resource_arn, "
+            "tag_key) DO UPDATE SET tag_value = excluded.tag_value",
+            [(account_id, region, resource_arn, key, value) for key, value in tags.items()],
+        )
+        count = db.execute(
+            "SELECT COUNT(*) FROM resource_tags WHERE account_id = ? AND region = ? AND resource_arn = ?",
+            (account_id, region, resource_arn),
+        ).fetchone()[0]
+        if count > max_tags:
+            raise TooManyTags(resource_arn, max_tags)  # rolls the transaction back
+
+    # -- model agreements ---------------------------------------------------------------------
+
+    def get_agreement(self, account_id: str, region: str, model_id: str) -> AgreementRecord | None:
+        rows = self._read(
+            "SELECT account_id, region, model_id, granted, offer_token, updated_at FROM model_agreements "
+            "WHERE account_id = ? AND region = ? AND model_id = ?",
+            (account_id, region, model_id),
+        )
+        return _agreement(rows[0]) if rows else None
+
+    def list_agreements(self, account_id: str, region: str) -> list[AgreementRecord]:
+        rows = self._read(
+            "SELECT account_id, region, model_id, granted, offer_token, updated_at FROM model_agreements "
+            "WHERE account_id = ? AND region = ? ORDER BY model_id",
+            (account_id, region),
+        )
+        return [_agreement(row) for row in rows]
+
+    def set_agreement(
+        self, account_id: str, region: str, model_id: str, *, granted: bool, offer_token: str | None
+    ) -> AgreementRecord:
+        """Record that access to ``model_id`` was granted (agreement created) or revoked."""
+        now = self._clock()
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO model_agreements VALUES (?,?,?,?,?,?) ON CONFLICT (account_id, region, model_id) "
+                "DO UPDATE SET granted = excluded.granted, offer_token = excluded.offer_token, "
+                "updated_at = excluded.updated_at",
+                (account_id, region, model_id, int(granted), offer_token, now),
+            )
+        return AgreementRecord(account_id, region, model_id, granted, offer_token, now)
+
+    # -- use-case form ------------------------------------------------------------------------
+
+    def get_use_case(self, account_id: str, region: str) -> bytes | None:
+        rows = self._read(
+            "SELECT form_data FROM use_case_forms WHERE account_id = ? AND region = ?", (account_id, region)
+        )
+        return bytes(rows[0][0]) if rows else None
+
+    def put_use_case(self, account_id: str, region: str, form_data: bytes) -> None:
+        now = self._clock()
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO use_case_forms VALUES (?,?,?,?) ON CONFLICT (account_id, region) "
+                "DO UPDATE SET form_data = excluded.form_data, updated_at = excluded.updated_at",
+                (account_id, region, form_data, now),
+            )
+
+    # -- invocation logging configuration ---------------------------------------------------
+
+    def get_logging_config(self, account_id: str, region: str) -> dict[str, Any] | None:
+        """The stored ``loggingConfig`` object, or None when logging is not configured."""
+        rows = self._read(
+            "SELECT config_json FROM logging_configs WHERE account_id = ? AND region = ?", (account_id, region)
+        )
+        return json.loads(rows[0][0]) if rows else None
+
+    def put_logging_config(self, account_id: str, region: str, config: Mapping[str, Any]) -> None:
+        now = self._clock()
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO logging_configs VALUES (?,?,?,?) ON CONFLICT (account_id, region) "
+                "DO UPDATE SET config_json = excluded.config_json, updated_at = excluded.updated_at",
+                (account_id, region, json.dumps(config, separators=(",", ":")), now),
+            )
+
+    def delete_logging_config(self, account_id: str, region: str) -> bool:
+        """Forget the configuration; False when there was none."""
+        with self._write() as db:
+            deleted = db.execute(
+                "DELETE FROM logging_configs WHERE account_id = ? AND region = ?", (account_id, region)
+            ).rowcount
+        return deleted > 0
+
+    def logging_configs(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """Every configured ``(account_id, region, loggingConfig)``, e.g. to start sinks at boot."""
+        rows = self._read("SELECT account_id, region, config_json FROM logging_configs ORDER BY 1, 2", ())
+        return [(account, region, json.loads(text)) for account, region, text in rows]
+
+
+_PROFILE_COLUMNS = (
+    "account_id, region, profile_id, name, description, source_arn, models_json, client_token, "
+    "created_at, updated_at"
+)
+
+
+def _profile(row: tuple[Any, ...]) -> ApplicationProfileRecord:
+    account_id, region, profile_id, name, description, source_arn, models_json, token, created, updated = row
+    return ApplicationProfileRecord(
+        account_id, region, profile_id, name, description, source_arn, tuple(json.loads(models_json)),
+        token, created, updated,
+    )
+
+
+def _agreement(row: tuple[Any, ...]) -> AgreementRecord:
+    account_id, region, model_id, granted, offer_token, updated_at = row
+    return AgreementRecord(account_id, region, model_id, bool(granted), offer_token, updated_at)

@@ -1,0 +1,508 @@
+"""Rules for the conversation part of an Anthropic Messages body: ``messages``, ``system``,
+content blocks and ``cache_control`` markers, as Bedrock (InvokeModel for Claude) judges them.
+
+Invariants
+    Rule 1: one pass over ``messages`` and each block, no copies; the body is never modified.
+    Rule 2: the first problem raises ``ValidationException`` with Anthropic-API wording
+            (``messages.<i>.content.<j>.<type>.<field>: ...``); nothing else escapes, whatever the
+            JSON values are.
+    Rule 3: the tables below are the whole policy: which block types each role may send, which
+            media types and source kinds are accepted, which ``cache_control`` TTLs exist.
+
+Conversation rules (wire-protocol reference 3.3 and 10.1, observed Bedrock texts):
+    * at least one message; the first is ``user``; roles alternate;
+    * every message has non-empty content, except an optional final ``assistant`` message
+      (a prefill), whose text must not end with whitespace;
+    * ``tool_use`` ids are unique in the conversation; the message after an assistant message
+      with ``tool_use`` blocks begins with one ``tool_result`` per id; every ``tool_result``
+      names a ``tool_use`` of the message just before it; an assistant ``tool_use`` may not be
+      the last message;
+    * with extended thinking enabled, the assistant message of the current turn (a final
+      prefill, or the message before a trailing ``tool_result`` message) starts with a
+      ``thinking`` or ``redacted_thinking`` block.
+
+Block-level keys that are not checked here (``citations`` on text, ``caller``...) pass through
+unjudged, so blocks echoed back from a response are not refused for carrying extra members.
+URL and file sources are refused: Bedrock documents only base64 images and base64 / text /
+content documents.
+
+Wording: the first-role, alternation and "Did not find N `tool_result` block(s)" texts were observed
+from Bedrock (wire-protocol reference 3.3); the other conversation texts are the Anthropic API's as
+quoted in public issue threads; the few written here without such a source are marked "(ours)".
+"""
+
+from __future__ import annotations
+
+import binascii
+import re
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Any
+
+from claude_bedrock.domain.errors import ValidationException
+from claude_bedrock.domain.request_errors import api_error, expected_tags, quote_value
+
+__all__ = [
+    "BLOCK_ROLES",
+    "CACHE_TTLS",
+    "DOCUMENT_CONTENT_BLOCK_TYPES",
+    "DOCUMENT_SOURCE_MEDIA_TYPES",
+    "IMAGE_MEDIA_TYPES",
+    "MAX_CACHE_BREAKPOINTS",
+    "MAX_IMAGE_BASE64_CHARS",
+    "TOOL_RESULT_BLOCK_TYPES",
+    "check_cache_control",
+    "check_messages",
+    "check_system",
+]
+
+# --------------------------------------------------------------------------- rule tables
+
+ROLES = ("user", "assistant")
+
+#: Content block types accepted in ``messages[i].content`` and the roles that may send each.
+BLOCK_ROLES: Mapping[str, frozenset[str]] = MappingProxyType(
+    {
+        "text": frozenset({"user", "assistant"}),
+        "image": frozenset({"user"}),
+        "document": frozenset({"user"}),
+        "tool_result": frozenset({"user"}),
+        "tool_use": frozenset({"assistant"}),
+        "thinking": frozenset({"assistant"}),
+        "redacted_thinking": frozenset({"assistant"}),
+    }
+)
+MESSAGE_BLOCK_TYPES = tuple(BLOCK_ROLES)
+
+#: Block types allowed inside ``tool_result.content`` when it is a list.
+TOOL_RESULT_BLOCK_TYPES = ("text", "image", "document")
+#: Block types allowed inside a ``document`` whose source is ``{"type": "content"}``.
+DOCUMENT_CONTENT_BLOCK_TYPES = ("text", "image")
+#: Block types allowed in a ``system`` array.
+SYSTEM_BLOCK_TYPES = ("text",)
+
+#: Image media types and the leading bytes ((offset, bytes), all must match) of each format.
+IMAGE_MEDIA_TYPES: Mapping[str, tuple[tuple[int, bytes], ...]] = MappingProxyType(
+    {
+        "image/jpeg": ((0, b"\xff\xd8\xff"),),
+        "image/png": ((0, b"\x89PNG\r\n\x1a\n"),),
+        "image/gif": ((0, b"GIF8"),),
+        "image/webp": ((0, b"RIFF"), (8, b"WEBP")),
+    }
+)
+IMAGE_SOURCE_TYPES = ("base64",)
+#: Anthropic's per-image limit, measured on the base64 text as the API does.
+MAX_IMAGE_BASE64_CHARS = 5 * 1024 * 1024
+
+#: Document source kinds and the media type each requires (None: no media type).
+DOCUMENT_SOURCE_MEDIA_TYPES: Mapping[str, str | None] = MappingProxyType(
+    {"base64": "application/pdf", "text": "text/plain", "content": None}
+)
+PDF_SIGNATURE = b"%PDF-"
+
+CACHE_CONTROL_TYPES = ("ephemeral",)
+CACHE_TTLS = ("5m", "1h")
+#: Most ``cache_control`` markers one request may carry (tools + system + messages + top level).
+MAX_CACHE_BREAKPOINTS = 4
+
+TOOL_USE_ID_PATTERN = "^[a-zA-Z0-9_-]+$"
+_TOOL_USE_ID = re.compile(TOOL_USE_ID_PATTERN)
+#: How much of a base64 string to decode to see a file signature (multiple of 4).
+_SIGNATURE_CHARS = 24
+
+# --------------------------------------------------------------------------- message texts
+
+FIRST_MESSAGE_ROLE = 'messages: first message must use the "user" role'
+ROLES_MUST_ALTERNATE = (
+    'messages: roles must alternate between "user" and "assistant", '
+    'but found multiple "{role}" roles in a row'
+)
+NO_MESSAGES = "at least one message is required"
+EMPTY_CONTENT = "all messages must have non-empty content except for the optional final assistant message"
+EMPTY_TEXT = "text content blocks must be non-empty"
+WHITESPACE_TEXT = "text content blocks must contain non-whitespace text"
+TRAILING_WHITESPACE = "messages: final assistant content cannot end with trailing whitespace"
+WRONG_ROLE = "`{block_type}` blocks are only allowed in `{role}` messages"  # (ours)
+NOT_STRING_OR_LIST = "Input should be a valid string or list"  # (ours)
+NOT_BASE64 = "Input should be a valid base64 string"  # (ours)
+MISSING_TOOL_RESULTS = (
+    "Did not find {count} `tool_result` block(s) at the beginning of this message. Messages "
+    "following `tool_use` blocks must begin with a matching number of `tool_result` blocks."
+)
+UNANSWERED_TOOL_USE = (
+    "`tool_use` ids were found without `tool_result` blocks immediately after: {ids}. Each "
+    "`tool_use` block must have a corresponding `tool_result` block in the next message."
+)
+UNEXPECTED_TOOL_RESULT = (
+    "unexpected `tool_use_id` found in `tool_result` blocks: {id}. Each `tool_result` block "
+    "must have a corresponding `tool_use` block in the previous message."
+)
+DUPLICATE_TOOL_USE_ID = "`tool_use` ids must be unique"
+THINKING_FIRST = (
+    "Expected `thinking` or `redacted_thinking`, but found `{found}`. When `thinking` is "
+    "enabled, a final `assistant` message must start with a thinking block (preceeding the "
+    "lastmost set of `tool_use` and `tool_result` blocks). We recommend you include thinking "
+    "blocks from previous turns. To avoid this requirement, disable `thinking`. Please consult "
+    "our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking"
+)
+TOO_MANY_CACHE_BREAKPOINTS = (
+    "A maximum of {limit} blocks with cache_control may be provided. Found {found}."
+)
+NOT_AN_OBJECT = "Input should be a valid dictionary or object to extract fields from"
+NO_TAG = "Unable to extract tag using discriminator 'type'"
+FIELD_REQUIRED = "Field required"
+
+
+# --------------------------------------------------------------------------- small helpers
+
+
+def _one_of(values: tuple[str, ...]) -> str:
+    """pydantic's literal complaint: ``Input should be 'a', 'b' or 'c'``."""
+    quoted = [f"'{value}'" for value in values]
+    listed = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
+    return f"Input should be {listed}"
+
+
+def tagged_type(value: Any, path: str, tags: tuple[str, ...]) -> str:
+    """The ``type`` tag of an object that must be one of ``tags``."""
+    if not isinstance(value, dict):
+        raise api_error(path, NOT_AN_OBJECT)
+    if "type" not in value:
+        raise api_error(path, NO_TAG)
+    tag = value["type"]
+    if not isinstance(tag, str) or tag not in tags:
+        raise api_error(path, expected_tags(tag, tags))
+    return tag
+
+
+def _required(obj: dict[str, Any], key: str, path: str) -> Any:
+    if key not in obj:
+        raise api_error(f"{path}.{key}", FIELD_REQUIRED)
+    return obj[key]
+
+
+def _required_str(obj: dict[str, Any], key: str, path: str) -> str:
+    value = _required(obj, key, path)
+    if not isinstance(value, str):
+        raise api_error(f"{path}.{key}", "Input should be a valid string")
+    return value
+
+
+def _required_dict(obj: dict[str, Any], key: str, path: str) -> dict[str, Any]:
+    value = _required(obj, key, path)
+    if not isinstance(value, dict):
+        raise api_error(f"{path}.{key}", NOT_AN_OBJECT)
+    return value
+
+
+def _optional_str(obj: dict[str, Any], key: str, path: str) -> None:
+    value = obj.get(key)
+    if value is not None and not isinstance(value, str):
+        raise api_error(f"{path}.{key}", "Input should be a valid string")
+
+
+def _optional_bool(obj: dict[str, Any], key: str, path: str) -> None:
+    value = obj.get(key)
+    if value is not None and not isinstance(value, bool):
+        raise api_error(f"{path}.{key}", "Input should be a valid boolean")
+
+
+def _media_type(source: dict[str, Any], path: str, accepted: tuple[str, ...]) -> str:
+    media_type = _required(source, "media_type", path)
+    if not isinstance(media_type, str) or media_type not in accepted:
+        raise api_error(f"{path}.media_type", _one_of(accepted))
+    return media_type
+
+
+def _base64_head(data: str, path: str) -> bytes:
+    """Check that ``data`` is strict base64 and return its first decoded bytes."""
+    try:
+        if not data.isascii():
+            raise ValueError("non-ASCII")
+        binascii.a2b_base64(data, strict_mode=True)
+        return binascii.a2b_base64(data[:_SIGNATURE_CHARS], strict_mode=False)
+    except (binascii.Error, ValueError):
+        raise api_error(path, NOT_BASE64) from None
+
+
+def check_cache_control(value: Any, path: str) -> int:
+    """Validate one ``cache_control`` member; return 1 if it sets a breakpoint, else 0."""
+    if value is None:
+        return 0
+    tagged_type(value, path, CACHE_CONTROL_TYPES)
+    ttl = value.get("ttl")
+    if ttl is not None and (not isinstance(ttl, str) or ttl not in CACHE_TTLS):
+        raise api_error(f"{path}.ephemeral.ttl", _one_of(CACHE_TTLS))
+    return 1
+
+
+# --------------------------------------------------------------------------- block checkers
+#
+# Each checker gets the block, the pydantic-style path including the tag
+# (``messages.0.content.1.image``), the scope word used by the emptiness messages
+# (``messages`` or ``system``), and returns the number of cache_control breakpoints it holds.
+
+BlockChecker = Callable[[dict[str, Any], str, str], int]
+
+
+def _check_text(block: dict[str, Any], path: str, scope: str) -> int:
+    text = _required_str(block, "text", path)
+    if not text:
+        raise api_error(scope, EMPTY_TEXT)
+    if text.isspace():
+        raise api_error(scope, WHITESPACE_TEXT)
+    return check_cache_control(block.get("cache_control"), f"{path}.cache_control")
+
+
+def _check_image(block: dict[str, Any], path: str, scope: str) -> int:
+    source = _required_dict(block, "source", path)
+    kind = tagged_type(source, f"{path}.source", IMAGE_SOURCE_TYPES)
+    source_path = f"{path}.source.{kind}"
+    media_type = _media_type(source, source_path, tuple(IMAGE_MEDIA_TYPES))
+    data = _required_str(source, "data", source_path)
+    if len(data) > MAX_IMAGE_BASE64_CHARS:
+        raise api_error(
+            source_path,
+            f"image exceeds 5 MB maximum: {len(data)} bytes > {MAX_IMAGE_BASE64_CHARS} bytes",
+        )
+    head = _base64_head(data, f"{source_path}.data")
+    if not all(head[at : at + len(sig)] == sig for at, sig in IMAGE_MEDIA_TYPES[media_type]):
+        image_format = media_type.split("/", 1)[1]
+        raise api_error(
+            f"{source_path}.data",
+            f"The image was specified using the {media_type} media type, but does not appear "
+            f"to be a valid {image_format} image",
+        )
+    return check_cache_control(block.get("cache_control"), f"{path}.cache_control")
+
+
+def _check_document(block: dict[str, Any], path: str, scope: str) -> int:
+    source = _required_dict(block, "source", path)
+    kind = tagged_type(source, f"{path}.source", tuple(DOCUMENT_SOURCE_MEDIA_TYPES))
+    source_path = f"{path}.source.{kind}"
+    breakpoints = 0
+    media_type = DOCUMENT_SOURCE_MEDIA_TYPES[kind]
+    if media_type is not None:
+        _media_type(source, source_path, (media_type,))
+        data = _required_str(source, "data", source_path)
+        if kind == "base64":
+            head = _base64_head(data, f"{source_path}.data")
+            if not head.startswith(PDF_SIGNATURE):
+                raise api_error(f"{source_path}.data", "The PDF specified was not valid.")
+    else:
+        content = _required(source, "content", source_path)
+        if isinstance(content, list):
+            breakpoints += _check_nested(
+                content, f"{source_path}.content", scope, DOCUMENT_CONTENT_BLOCK_TYPES
+            )
+        elif not isinstance(content, str):
+            raise api_error(f"{source_path}.content", NOT_STRING_OR_LIST)
+    _optional_str(block, "title", path)
+    _optional_str(block, "context", path)
+    citations = block.get("citations")
+    if citations is not None:
+        if not isinstance(citations, dict):
+            raise api_error(f"{path}.citations", NOT_AN_OBJECT)
+        _optional_bool(citations, "enabled", f"{path}.citations")
+    return breakpoints + check_cache_control(block.get("cache_control"), f"{path}.cache_control")
+
+
+def _check_tool_use(block: dict[str, Any], path: str, scope: str) -> int:
+    tool_use_id = _required_str(block, "id", path)
+    if not _TOOL_USE_ID.match(tool_use_id):
+        raise api_error(f"{path}.id", f"String should match pattern '{TOOL_USE_ID_PATTERN}'")
+    name = _required_str(block, "name", path)
+    if not name:
+        raise api_error(f"{path}.name", "String should have at least 1 character")
+    if not isinstance(_required(block, "input", path), dict):
+        raise api_error(f"{path}.input", "Input should be a valid dictionary")
+    return check_cache_control(block.get("cache_control"), f"{path}.cache_control")
+
+
+def _check_tool_result(block: dict[str, Any], path: str, scope: str) -> int:
+    _required_str(block, "tool_use_id", path)
+    _optional_bool(block, "is_error", path)
+    breakpoints = check_cache_control(block.get("cache_control"), f"{path}.cache_control")
+    content = block.get("content")
+    if isinstance(content, list):
+        breakpoints += _check_nested(content, f"{path}.content", scope, TOOL_RESULT_BLOCK_TYPES)
+    elif content is not None and not isinstance(content, str):
+        raise api_error(f"{path}.content", NOT_STRING_OR_LIST)
+    return breakpoints
+
+
+def _check_thinking(block: dict[str, Any], path: str, scope: str) -> int:
+    _required_str(block, "thinking", path)
+    _required_str(block, "signature", path)
+    return 0
+
+
+def _check_redacted_thinking(block: dict[str, Any], path: str, scope: str) -> int:
+    _required_str(block, "data", path)
+    return 0
+
+
+BLOCK_CHECKERS: Mapping[str, BlockChecker] = MappingProxyType(
+    {
+        "text": _check_text,
+        "image": _check_image,
+        "document": _check_document,
+        "tool_use": _check_tool_use,
+        "tool_result": _check_tool_result,
+        "thinking": _check_thinking,
+        "redacted_thinking": _check_redacted_thinking,
+    }
+)
+
+
+def _check_nested(blocks: list[Any], path: str, scope: str, allowed: tuple[str, ...]) -> int:
+    breakpoints = 0
+    for index, block in enumerate(blocks):
+        block_path = f"{path}.{index}"
+        block_type = tagged_type(block, block_path, allowed)
+        breakpoints += BLOCK_CHECKERS[block_type](block, f"{block_path}.{block_type}", scope)
+    return breakpoints
+
+
+# --------------------------------------------------------------------------- system
+
+
+def check_system(system: Any) -> int:
+    """Validate ``system`` (a string or text blocks); return its cache_control breakpoints.
+
+    The caller has already checked that ``system`` is a string, a list or None.
+    """
+    if not isinstance(system, list):
+        return 0
+    breakpoints = 0
+    for index, block in enumerate(system):
+        path = f"system.{index}"
+        if not isinstance(block, dict):
+            raise api_error(path, NOT_AN_OBJECT)
+        if block.get("type") != "text":
+            raise api_error(f"{path}.type", _one_of(SYSTEM_BLOCK_TYPES))
+        breakpoints += _check_text(block, path, "system")
+    return breakpoints
+
+
+# --------------------------------------------------------------------------- messages
+
+
+def _message_fields(message: Any, path: str) -> tuple[str, Any]:
+    if not isinstance(message, dict):
+        raise api_error(path, NOT_AN_OBJECT)
+    role = _required(message, "role", path)
+    if not isinstance(role, str) or role not in ROLES:
+        raise api_error(f"{path}.role", _one_of(ROLES))
+    content = _required(message, "content", path)
+    if not isinstance(content, (str, list)):
+        raise api_error(f"{path}.content", NOT_STRING_OR_LIST)
+    return role, content
+
+
+def _check_final_text(content: str | list[Any]) -> None:
+    """A prefill must not end with whitespace (the model would continue from it)."""
+    last = content if isinstance(content, str) else content[-1] if content else None
+    if isinstance(last, dict):
+        last = last.get("text") if last.get("type") == "text" else None
+    if isinstance(last, str) and last and last != last.rstrip():
+        raise ValidationException(TRAILING_WHITESPACE)
+
+
+def _first_block_type(content: str | list[Any]) -> str | None:
+    if isinstance(content, str):
+        return "text" if content else None
+    return content[0]["type"] if content else None
+
+
+def _check_thinking_turn(messages: list[Any], last_user_opens_with_results: bool) -> None:
+    """With thinking on, the current turn's assistant message starts with a thinking block."""
+    last = len(messages) - 1
+    if messages[last]["role"] == "assistant":
+        index = last
+    elif last_user_opens_with_results and last >= 1:
+        index = last - 1
+    else:
+        return
+    found = _first_block_type(messages[index]["content"])
+    if found is not None and found not in ("thinking", "redacted_thinking"):
+        raise api_error(f"messages.{index}.content.0.type", THINKING_FIRST.format(found=found))
+
+
+def check_messages(messages: list[Any], *, thinking_enabled: bool) -> int:
+    """Validate the conversation in one pass; return its cache_control breakpoints.
+
+    Args:
+        messages: the ``messages`` array (the caller has checked it is a list).
+        thinking_enabled: whether ``thinking.type`` is ``enabled`` (turn-start rule).
+    """
+    if not messages:
+        raise api_error("messages", NO_MESSAGES)
+    last = len(messages) - 1
+    breakpoints = 0
+    seen_tool_use_ids: set[str] = set()
+    pending: list[str] = []  # tool_use ids of the previous (assistant) message
+    previous_role: str | None = None
+    opens_with_results = False
+    for index, message in enumerate(messages):
+        path = f"messages.{index}"
+        role, content = _message_fields(message, path)
+        if index == 0 and role != "user":
+            raise ValidationException(FIRST_MESSAGE_ROLE)
+        if role == previous_role:
+            raise ValidationException(ROLES_MUST_ALTERNATE.format(role=role))
+        final_assistant = index == last and role == "assistant"
+        if not content and not final_assistant:
+            raise api_error(path, EMPTY_CONTENT)
+        if isinstance(content, str):
+            if content.isspace():
+                raise api_error("messages", WHITESPACE_TEXT)
+            blocks: list[Any] = []
+        else:
+            blocks = content
+        pending_ids = frozenset(pending)
+        uses: list[str] = []
+        leading_results: list[str] = []
+        in_leading_run = True
+        for block_index, block in enumerate(blocks):
+            block_path = f"{path}.content.{block_index}"
+            block_type = tagged_type(block, block_path, MESSAGE_BLOCK_TYPES)
+            if role not in BLOCK_ROLES[block_type]:
+                (allowed_role,) = BLOCK_ROLES[block_type]
+                raise api_error(
+                    block_path, WRONG_ROLE.format(block_type=block_type, role=allowed_role)
+                )
+            breakpoints += BLOCK_CHECKERS[block_type](block, f"{block_path}.{block_type}", "messages")
+            if block_type == "tool_result":
+                result_id = block["tool_use_id"]
+                if result_id not in pending_ids:
+                    raise api_error(block_path, UNEXPECTED_TOOL_RESULT.format(id=quote_value(result_id)))
+                if in_leading_run:
+                    leading_results.append(result_id)
+                continue
+            in_leading_run = False
+            if block_type == "tool_use":
+                tool_use_id = block["id"]
+                if tool_use_id in seen_tool_use_ids:
+                    raise api_error(block_path, DUPLICATE_TOOL_USE_ID)
+                seen_tool_use_ids.add(tool_use_id)
+                uses.append(tool_use_id)
+        if pending:
+            if len(leading_results) < len(pending):
+                raise api_error(path, MISSING_TOOL_RESULTS.format(count=len(pending)))
+            answered = set(leading_results)
+            missing = [tool_use_id for tool_use_id in pending if tool_use_id not in answered]
+            if missing:
+                raise api_error(
+                    f"messages.{index - 1}", UNANSWERED_TOOL_USE.format(ids=", ".join(missing))
+                )
+        if final_assistant:
+            _check_final_text(content)
+        pending = uses
+        previous_role = role
+        opens_with_results = bool(leading_results)
+    if pending:
+        raise api_error(f"messages.{last}", UNANSWERED_TOOL_USE.format(ids=", ".join(pending)))
+    if thinking_enabled:
+        _check_thinking_turn(messages, opens_with_results)
+    return breakpoints

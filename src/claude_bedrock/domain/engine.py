@@ -1,0 +1,69 @@
+"""The engine contract: one model call in, one stream of Anthropic streaming events out.
+
+Every response the server renders (InvokeModel JSON, InvokeModelWithResponseStream chunks,
+Converse JSON, ConverseStream events) is derived from a single stream of Anthropic streaming
+events produced by an ``Engine``; renderers never talk to a model themselves. The built-in
+``simulator.SimulatorEngine`` implements it, and upstream adapters (Anthropic API, real
+Bedrock) implement the same one-method Protocol.
+
+Invariants an engine must keep (checked by ``message.MessageAccumulator``):
+
+* events are JSON-ready dicts exactly as Anthropic's streaming API defines them, in the order
+  ``message_start (content_block_start content_block_delta* content_block_stop)*
+  message_delta message_stop``; ``ping`` may appear anywhere after ``message_start``;
+* ``message_start.message`` carries ``id = call.message_id``, ``model = call.anthropic_name`` and
+  the input side of ``usage``; ``message_delta.usage.output_tokens`` is the final output count;
+* ``message_stop`` is plain ``{"type": "message_stop"}``: invocation metrics are the renderer's.
+
+Errors: an engine raises ``claude_bedrock.domain.errors`` exceptions (before or during the
+stream); the service turns them into AWS errors or stream exception frames.
+
+Source: wire reference sections 2.5 (event shapes) and 10 (request and response bodies).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+__all__ = ["Engine", "ModelCall", "StreamEvent"]
+
+#: One Anthropic streaming event, JSON-ready (``{"type": "message_start", ...}``).
+StreamEvent = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelCall:
+    """Everything an engine needs for one call, already resolved and validated.
+
+    Attributes:
+        request: the validated Anthropic Messages body (``messages``, ``system``,
+            ``max_tokens``, ``tools``, ``tool_choice``, ``thinking``, ``stop_sequences``,
+            ``temperature``...). Engines do not validate it again.
+        model_id: base Bedrock model id (``anthropic.claude-sonnet-4-5-20250929-v1:0``).
+        anthropic_name: the Anthropic model name returned in ``model``.
+        message_id: the response id chosen by the caller (``msg_bdrk_01...``).
+        account_id: AWS account the call is billed to (partitions state such as the cache).
+        region: the region that served the call.
+        operation: the bedrock-runtime operation (``InvokeModel``, ``ConverseStream``...).
+        betas: the ``anthropic_beta`` flags in force.
+    """
+
+    request: Mapping[str, Any]
+    model_id: str
+    anthropic_name: str
+    message_id: str
+    account_id: str
+    region: str
+    operation: str
+    betas: tuple[str, ...] = ()
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """Produces the Anthropic streaming events answering one model call."""
+
+    def stream(self, call: ModelCall) -> AsyncIterator[StreamEvent]:
+        """Yield the events of the answer, from ``message_start`` to ``message_stop``."""
+        ...

@@ -1,0 +1,256 @@
+"""Turn a stream of Anthropic streaming events into the final Message; check its lifecycle.
+
+``MessageAccumulator`` is fed the events an ``Engine`` yields and builds the non-streaming
+InvokeModel body (wire reference 10.2). It is also the stream-lifecycle checker used by the
+service and the tests: any event out of order raises ``StreamOrderError``.
+
+Lifecycle (all transitions live in ``_TRANSITIONS``)::
+
+    START --message_start--> MESSAGE
+    MESSAGE --content_block_start--> BLOCK --content_block_delta--> BLOCK
+    BLOCK --content_block_stop--> MESSAGE
+    MESSAGE --message_delta--> DELTA --message_stop--> DONE
+    (ping is allowed in every state between message_start and message_stop)
+
+Further rules: block indexes count up from 0 without gaps; a delta or stop names the open
+block; each delta type is allowed only in its block type (``_DELTAS_BY_BLOCK``).
+
+Accumulation: ``text_delta`` appends to ``text``; ``citations_delta`` appends to
+``citations``; ``thinking_delta`` appends to ``thinking``; ``signature_delta`` appends to
+``signature``; ``input_json_delta`` pieces are concatenated and parsed as the block's
+``input`` when the message is built (empty input is ``{}``; unparsable input is an error
+unless the message stopped on ``max_tokens``, where the real API leaves it cut, and the input
+becomes ``{}``). ``usage`` is ``message_start``'s, updated by the fields of
+``message_delta.usage`` (normally ``output_tokens``).
+
+Source: Anthropic "Streaming messages"; wire reference 2.5, 10.2.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+__all__ = [
+    "IncompleteMessageError",
+    "MalformedToolInputError",
+    "MessageAccumulator",
+    "StreamLifecycleError",
+    "StreamOrderError",
+    "accumulate",
+]
+
+
+class StreamLifecycleError(Exception):
+    """Base: an event stream that does not describe a valid Message.
+
+        StreamLifecycleError
+        ├── StreamOrderError         an event arrived in a state that does not accept it
+        ├── IncompleteMessageError   message() called before message_stop
+        └── MalformedToolInputError  tool input JSON does not parse (and max_tokens did not cut it)
+    """
+
+
+class StreamOrderError(StreamLifecycleError):
+    def __init__(self, state: str, event_type: str, detail: str = "") -> None:
+        message = f"event {event_type!r} not allowed in state {state}"
+        super().__init__(f"{message}: {detail}" if detail else message)
+        self.state = state
+        self.event_type = event_type
+
+
+class IncompleteMessageError(StreamLifecycleError):
+    pass
+
+
+class MalformedToolInputError(StreamLifecycleError):
+    pass
+
+
+START, MESSAGE, BLOCK, DELTA, DONE = "START", "MESSAGE", "BLOCK", "DELTA", "DONE"
+
+#: (state, event type) -> next state.
+_TRANSITIONS: Mapping[tuple[str, str], str] = {
+    (START, "message_start"): MESSAGE,
+    (MESSAGE, "content_block_start"): BLOCK,
+    (BLOCK, "content_block_delta"): BLOCK,
+    (BLOCK, "content_block_stop"): MESSAGE,
+    (MESSAGE, "message_delta"): DELTA,
+    (DELTA, "message_stop"): DONE,
+    (MESSAGE, "ping"): MESSAGE,
+    (BLOCK, "ping"): BLOCK,
+    (DELTA, "ping"): DELTA,
+}
+
+#: Block type -> delta types it accepts.
+_DELTAS_BY_BLOCK: Mapping[str, frozenset[str]] = {
+    "text": frozenset({"text_delta", "citations_delta"}),
+    "tool_use": frozenset({"input_json_delta"}),
+    "server_tool_use": frozenset({"input_json_delta"}),
+    "thinking": frozenset({"thinking_delta", "signature_delta"}),
+}
+
+#: Delta type -> (field of the block, field of the delta) for the string-appending deltas.
+_APPENDING_DELTAS: Mapping[str, tuple[str, str]] = {
+    "text_delta": ("text", "text"),
+    "thinking_delta": ("thinking", "thinking"),
+    "signature_delta": ("signature", "signature"),
+}
+
+_MESSAGE_KEYS = ("id", "type", "role", "model", "content", "stop_reason", "stop_sequence", "usage")
+
+
+class MessageAccumulator:
+    """Accumulates streaming events into a Message while checking their order.
+
+    Usage::
+
+        acc = MessageAccumulator()
+        async for event in engine.stream(call):
+            acc.add(event)
+        body = acc.message()
+    """
+
+    __slots__ = ("_state", "_message", "_content", "_json_parts", "_usage", "_delta")
+
+    def __init__(self) -> None:
+        self._state = START
+        self._message: dict[str, Any] = {}
+        self._content: list[dict[str, Any]] = []
+        self._json_parts: dict[int, list[str]] = {}
+        self._usage: dict[str, Any] = {}
+        self._delta: dict[str, Any] = {}
+
+    @property
+    def state(self) -> str:
+        return self._state
+
+    @property
+    def done(self) -> bool:
+        return self._state == DONE
+
+    def add(self, event: Mapping[str, Any]) -> None:
+        """Take the next event.
+
+        Raises:
+            StreamOrderError: the event is not allowed now (the accumulator is unchanged).
+        """
+        kind = event.get("type")
+        following = _TRANSITIONS.get((self._state, kind))  # type: ignore[arg-type]
+        if following is None:
+            raise StreamOrderError(self._state, str(kind))
+        handler = _HANDLERS.get(kind)  # type: ignore[arg-type]
+        if handler is not None:
+            handler(self, event)
+        self._state = following
+
+    def _on_message_start(self, event: Mapping[str, Any]) -> None:
+        message = event.get("message")
+        if not isinstance(message, Mapping):
+            raise StreamOrderError(self._state, "message_start", "missing message object")
+        self._message = dict(message)
+        self._content = [dict(block) for block in message.get("content") or ()]
+        usage = message.get("usage")
+        self._usage = dict(usage) if isinstance(usage, Mapping) else {}
+
+    def _on_block_start(self, event: Mapping[str, Any]) -> None:
+        index = event.get("index")
+        block = event.get("content_block")
+        if index != len(self._content):
+            raise StreamOrderError(self._state, "content_block_start", f"index {index}, expected {len(self._content)}")
+        if not isinstance(block, Mapping) or "type" not in block:
+            raise StreamOrderError(self._state, "content_block_start", "missing content_block")
+        started = dict(block)
+        if "citations" in started and isinstance(started["citations"], list):
+            started["citations"] = list(started["citations"])
+        self._content.append(started)
+        if started["type"] in ("tool_use", "server_tool_use"):
+            self._json_parts[index] = []
+
+    def _open_block(self, event: Mapping[str, Any], kind: str) -> dict[str, Any]:
+        index = event.get("index")
+        if index != len(self._content) - 1:
+            raise StreamOrderError(self._state, kind, f"index {index}, open block is {len(self._content) - 1}")
+        return self._content[-1]
+
+    def _on_block_delta(self, event: Mapping[str, Any]) -> None:
+        block = self._open_block(event, "content_block_delta")
+        delta = event.get("delta")
+        delta_type = delta.get("type") if isinstance(delta, Mapping) else None
+        if delta_type not in _DELTAS_BY_BLOCK.get(block["type"], frozenset()):
+            raise StreamOrderError(self._state, "content_block_delta", f"{delta_type} in a {block['type']} block")
+        assert isinstance(delta, Mapping)
+        appending = _APPENDING_DELTAS.get(delta_type)  # type: ignore[arg-type]
+        if appending is not None:
+            field, source = appending
+            block[field] = (block.get(field) or "") + delta.get(source, "")
+        elif delta_type == "input_json_delta":
+            self._json_parts[len(self._content) - 1].append(delta.get("partial_json", ""))
+        else:  # citations_delta
+            citations = block.get("citations")
+            if not isinstance(citations, list):
+                citations = block["citations"] = []
+            citations.append(delta.get("citation"))
+
+    def _on_block_stop(self, event: Mapping[str, Any]) -> None:
+        self._open_block(event, "content_block_stop")
+
+    def _on_message_delta(self, event: Mapping[str, Any]) -> None:
+        delta = event.get("delta")
+        self._delta = dict(delta) if isinstance(delta, Mapping) else {}
+        usage = event.get("usage")
+        if isinstance(usage, Mapping):
+            self._usage.update({key: value for key, value in usage.items() if value is not None})
+
+    def message(self) -> dict[str, Any]:
+        """The final Message JSON (the non-streaming InvokeModel body).
+
+        Raises:
+            IncompleteMessageError: ``message_stop`` has not been seen.
+            MalformedToolInputError: a tool input does not parse and the stop was not ``max_tokens``.
+        """
+        if self._state != DONE:
+            raise IncompleteMessageError(f"stream ended in state {self._state}, before message_stop")
+        stop_reason = self._delta.get("stop_reason", self._message.get("stop_reason"))
+        content = [self._finished_block(index, block, stop_reason) for index, block in enumerate(self._content)]
+        merged = {**self._message, **self._delta}
+        merged.update(content=content, stop_reason=stop_reason, usage=self._usage)
+        merged.setdefault("stop_sequence", None)
+        ordered = {key: merged[key] for key in _MESSAGE_KEYS if key in merged}
+        ordered.update((key, value) for key, value in merged.items() if key not in ordered)
+        return ordered
+
+    def _finished_block(self, index: int, block: dict[str, Any], stop_reason: Any) -> dict[str, Any]:
+        parts = self._json_parts.get(index)
+        if parts is None:
+            return block
+        raw = "".join(parts)
+        finished = dict(block)
+        if not raw.strip():
+            finished["input"] = block.get("input") or {}
+            return finished
+        try:
+            finished["input"] = json.loads(raw)
+        except ValueError as exc:
+            if stop_reason != "max_tokens":
+                raise MalformedToolInputError(f"content block {index}: tool input is not JSON: {exc}") from exc
+            finished["input"] = {}
+        return finished
+
+
+_HANDLERS = {
+    "message_start": MessageAccumulator._on_message_start,
+    "content_block_start": MessageAccumulator._on_block_start,
+    "content_block_delta": MessageAccumulator._on_block_delta,
+    "content_block_stop": MessageAccumulator._on_block_stop,
+    "message_delta": MessageAccumulator._on_message_delta,
+}
+
+
+def accumulate(events: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """Feed every event to a fresh accumulator and return the Message."""
+    accumulator = MessageAccumulator()
+    for event in events:
+        accumulator.add(event)
+    return accumulator.message()

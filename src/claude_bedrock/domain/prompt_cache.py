@@ -1,0 +1,251 @@
+"""Prompt-cache bookkeeping for the simulator: which input tokens are cache reads or writes.
+
+Semantics (Anthropic "Prompt caching", as Bedrock reports it in ``usage``):
+
+* The prompt is read in prefix order tools → system → messages (``tokens.prompt_segments``). A
+  ``cache_control`` breakpoint ``{"type": "ephemeral", "ttl"?: "5m" | "1h"}`` on a tool, a system
+  block or a message content block (or top-level ``cache_control``, i.e. automatic caching, on
+  the last block) marks the prefix up to and including that block.
+* A prefix shorter than the model's minimum cacheable length is never cached (no write, no read):
+  4096 tokens for Claude Opus 4.5 and Haiku 4.5, 2048 for the older Haiku models, 1024 for the
+  others (``DEFAULT_MINIMUM_TOKENS``; the constructor takes another rule so tests can lower it).
+* Lookup: the longest cached prefix ending at a breakpoint or at one of the
+  ``LOOKBACK_BLOCKS`` (20) block boundaries before a breakpoint is a **cache read**; its entry's
+  TTL restarts. Every breakpoint after the hit is written: the tokens from the hit (or the start)
+  to the last breakpoint are **cache creation**, each span between consecutive breakpoints billed
+  at the TTL of the breakpoint that ends it (``ephemeral_5m`` / ``ephemeral_1h``). Tokens after
+  the last breakpoint, and all tokens when nothing qualifies, are plain ``input_tokens``.
+* Entries are keyed by (account id, base model id, SHA-256 of the canonical JSON of the prefix
+  without its ``cache_control`` markers), so moving a breakpoint later still hits the blocks
+  before it, as on the real service. An entry lives 5 minutes or 1 hour after its last use.
+
+Invariants: ``input + cache_read + cache_creation == tokens.count_request(request)``;
+``cache_creation == ephemeral_5m + ephemeral_1h``; the store never holds more than
+``max_entries`` entries (least recently used evicted first). Single event loop, no locks.
+The clock is injected (seconds, any epoch); nothing here reads the time itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from claude_bedrock.domain.tokens import (
+    REQUEST_OVERHEAD_TOKENS,
+    count_request,
+    has_cache_control,
+    prompt_segments,
+)
+
+__all__ = [
+    "DEFAULT_MINIMUM_TOKENS",
+    "LOOKBACK_BLOCKS",
+    "TTL_SECONDS",
+    "CacheUsage",
+    "PromptCache",
+    "default_minimum_tokens",
+]
+
+#: Lifetime of an entry after its last use, by ``cache_control.ttl``.
+TTL_SECONDS: Mapping[str, float] = {"5m": 300.0, "1h": 3600.0}
+DEFAULT_TTL = "5m"
+LOOKBACK_BLOCKS = 20
+DEFAULT_MAX_ENTRIES = 10_000
+
+#: Minimum cacheable prefix by model: first substring of the base model id that matches wins.
+DEFAULT_MINIMUM_TOKENS: tuple[tuple[str, int], ...] = (
+    ("claude-opus-4-5", 4096),
+    ("claude-haiku-4-5", 4096),
+    ("haiku", 2048),
+    ("", 1024),
+)
+
+
+def default_minimum_tokens(model_id: str) -> int:
+    """Minimum cacheable prompt length for ``model_id`` per ``DEFAULT_MINIMUM_TOKENS``."""
+    for fragment, minimum in DEFAULT_MINIMUM_TOKENS:
+        if fragment in model_id:
+            return minimum
+    return 1024
+
+
+@dataclass(frozen=True, slots=True)
+class CacheUsage:
+    """How a request's input tokens split between cache reads, cache writes and plain input."""
+
+    input_tokens: int
+    cache_read_input_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    ephemeral_5m_input_tokens: int = 0
+    ephemeral_1h_input_tokens: int = 0
+
+    @property
+    def total_input_tokens(self) -> int:
+        return self.input_tokens + self.cache_read_input_tokens + self.cache_creation_input_tokens
+
+    def usage(self, output_tokens: int) -> dict[str, Any]:
+        """The Anthropic ``usage`` object as Bedrock returns it (wire reference 2.5, 10.2)."""
+        return {
+            "input_tokens": self.input_tokens,
+            "cache_creation_input_tokens": self.cache_creation_input_tokens,
+            "cache_read_input_tokens": self.cache_read_input_tokens,
+            "cache_creation": {
+                "ephemeral_5m_input_tokens": self.ephemeral_5m_input_tokens,
+                "ephemeral_1h_input_tokens": self.ephemeral_1h_input_tokens,
+            },
+            "output_tokens": output_tokens,
+        }
+
+
+@dataclass(slots=True)
+class _Entry:
+    expires_at: float
+    ttl_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Breakpoint:
+    index: int
+    ttl: str
+
+
+def _ttl_name(control: Mapping[str, Any]) -> str:
+    ttl = control.get("ttl", DEFAULT_TTL)
+    return ttl if ttl in TTL_SECONDS else DEFAULT_TTL
+
+
+class PromptCache:
+    """In-memory prompt cache shared by all simulator calls, partitioned by account and model.
+
+    Args:
+        clock: returns the current time in seconds.
+        minimum_tokens: minimum cacheable prefix; an int for every model, or a function of the
+            base model id (default ``default_minimum_tokens``).
+        max_entries: bound on stored prefixes; the least recently used goes first.
+    """
+
+    def __init__(
+        self,
+        clock: Callable[[], float],
+        *,
+        minimum_tokens: int | Callable[[str], int] = default_minimum_tokens,
+        max_entries: int = DEFAULT_MAX_ENTRIES,
+    ) -> None:
+        if max_entries < 1:
+            raise ValueError("max_entries must be at least 1")
+        self._clock = clock
+        self._minimum: Callable[[str], int] = (
+            (lambda _model, value=minimum_tokens: value) if isinstance(minimum_tokens, int) else minimum_tokens
+        )
+        self._max_entries = max_entries
+        self._entries: OrderedDict[tuple[str, str, bytes], _Entry] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def reset(self) -> None:
+        """Forget every cached prefix."""
+        self._entries.clear()
+
+    def apply(self, *, account_id: str, model_id: str, request: Mapping[str, Any]) -> CacheUsage:
+        """Settle one request against the cache: look up, refresh and write its prefixes.
+
+        State change: hit entries get a new expiry; breakpoints after the hit are stored.
+
+        Returns:
+            the split of ``tokens.count_request(request)`` into read, creation and plain input.
+        """
+        if not has_cache_control(request):
+            return CacheUsage(input_tokens=count_request(request))
+        segments = prompt_segments(request)
+        cumulative: list[int] = []
+        running = 0
+        breakpoints: list[_Breakpoint] = []
+        minimum = self._minimum(model_id)
+        for index, segment in enumerate(segments):
+            running += segment.tokens
+            cumulative.append(running)
+            if segment.cache_control is not None and running >= minimum:
+                breakpoints.append(_Breakpoint(index, _ttl_name(segment.cache_control)))
+        total = running + REQUEST_OVERHEAD_TOKENS
+        if not breakpoints:
+            return CacheUsage(input_tokens=total)
+
+        digests = self._prefix_digests(segments, breakpoints[-1].index)
+        now = self._clock()
+        hit = self._find_hit(account_id, model_id, digests, cumulative, breakpoints, minimum, now)
+        read = cumulative[hit] if hit >= 0 else 0
+
+        spans = {"5m": 0, "1h": 0}
+        previous = read
+        for point in breakpoints:
+            key = (account_id, model_id, digests[point.index])
+            if point.index <= hit:
+                entry = self._entries.get(key)
+                if entry is not None and entry.expires_at > now:
+                    entry.expires_at = now + entry.ttl_s
+                    self._entries.move_to_end(key)
+                continue
+            spans[point.ttl] += cumulative[point.index] - previous
+            previous = cumulative[point.index]
+            self._store(key, TTL_SECONDS[point.ttl], now)
+        creation = spans["5m"] + spans["1h"]
+        return CacheUsage(
+            input_tokens=total - read - creation,
+            cache_read_input_tokens=read,
+            cache_creation_input_tokens=creation,
+            ephemeral_5m_input_tokens=spans["5m"],
+            ephemeral_1h_input_tokens=spans["1h"],
+        )
+
+    @staticmethod
+    def _prefix_digests(segments: list[Any], last: int) -> list[bytes]:
+        hasher = hashlib.sha256()
+        digests = []
+        for segment in segments[: last + 1]:
+            hasher.update(json.dumps(segment.material, sort_keys=True, separators=(",", ":")).encode())
+            hasher.update(b"\x1e")
+            digests.append(hasher.copy().digest())
+        return digests
+
+    def _find_hit(
+        self,
+        account_id: str,
+        model_id: str,
+        digests: list[bytes],
+        cumulative: list[int],
+        breakpoints: list[_Breakpoint],
+        minimum: int,
+        now: float,
+    ) -> int:
+        """Index of the last segment of the longest live cached prefix, or -1."""
+        for point in reversed(breakpoints):
+            for index in range(point.index, max(-1, point.index - LOOKBACK_BLOCKS - 1), -1):
+                if cumulative[index] < minimum:
+                    break
+                key = (account_id, model_id, digests[index])
+                entry = self._entries.get(key)
+                if entry is None:
+                    continue
+                if entry.expires_at <= now:
+                    del self._entries[key]
+                    continue
+                entry.expires_at = now + entry.ttl_s
+                self._entries.move_to_end(key)
+                return index
+        return -1
+
+    def _store(self, key: tuple[str, str, bytes], ttl_s: float, now: float) -> None:
+        entry = self._entries.get(key)
+        if entry is not None:
+            entry.ttl_s = max(ttl_s, entry.ttl_s) if entry.expires_at > now else ttl_s
+            entry.expires_at = now + entry.ttl_s
+            self._entries.move_to_end(key)
+            return
+        self._entries[key] = _Entry(now + ttl_s, ttl_s)
+        while len(self._entries) > self._max_entries:
+            self._entries.popitem(last=False)

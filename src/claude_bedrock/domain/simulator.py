@@ -1,0 +1,509 @@
+"""The built-in deterministic engine: answers a Messages request without any model.
+
+``SimulatorEngine`` implements ``engine.Engine``. Everything it produces (text, thinking,
+signatures, tool ids, tool inputs) derives from SHA-256 of the seed, the base model id and the
+canonical JSON of the request (less ``UNSEEDED_KEYS``: ``max_tokens`` and ``stop_sequences``
+only cut the same answer), so the same call and seed always give the same events; only the
+prompt cache (``prompt_cache``) carries state between calls.
+
+Behaviour (the issue text, made precise):
+
+* **Text.** ``mode="prose"`` writes plausible English (``prose.ProseWriter``) of 40 to 300
+  tokens, skewed short, mentioning content words of the last user message. ``mode="echo"``
+  answers exactly the text of the last user message (its text blocks concatenated; when it has
+  none, the text of its tool results). Text streams in ``text_delta`` pieces of about three
+  words (``prose.WORDS_PER_PIECE``).
+* **max_tokens.** Output (thinking + text + tool input) never exceeds ``max_tokens``; the cut
+  falls after the last token that fits and ``stop_reason`` is ``max_tokens``. A tool call that
+  does not fit is cut the same way (its partial JSON then does not parse; ``output_tokens``
+  equals ``max_tokens``).
+* **stop_sequences.** The earliest-completing stop sequence found in the text, if it fits in
+  the budget, ends the answer: the text stops just before it, ``stop_reason`` is
+  ``stop_sequence`` and ``stop_sequence`` names it. Thinking and tool input are not scanned.
+* **Tools** (``tools`` present; Anthropic-defined tools get canned inputs). ``tool_choice``
+  ``none``: never. ``{"type": "tool", "name"}``: that tool. ``any``: the tool the auto rule
+  would pick, else the first tool. ``auto`` (or absent): call the first tool whose name, or a
+  distinctive word of its name (3+ letters, not a generic verb such as get/list/search...),
+  appears as a word in the last user message, unless that message carries ``tool_result``
+  blocks. A forced call (``any``/``tool``) is the whole answer, as the API prefills it; an auto
+  call gets a one-sentence lead-in text block. One ``tool_use`` block per answer, input from
+  ``tool_input`` (validates against ``input_schema``), streamed as ``input_json_delta`` pieces
+  after an empty one; ``stop_reason`` ``tool_use``.
+* **Tool results.** A last user message with ``tool_result`` blocks (and no forced call) is
+  answered with text summarising each result ("The get_weather tool returned: ...").
+* **Thinking.** ``thinking.type`` ``enabled`` (or ``adaptive``): a thinking block first, 30 to
+  150 tokens within ``budget_tokens``, streamed as ``thinking_delta`` then one
+  ``signature_delta`` (base64, derived from the seed and the thinking text). Not repeated on a
+  tool-result continuation unless the ``interleaved-thinking-2025-05-14`` beta is on, because
+  Claude thinks once per assistant turn.
+* **Citations** (prose mode). When document blocks enable citations, the answer cites up to
+  three of them: a text block per document carries one ``citations_delta`` quoting a sentence:
+  ``char_location`` for plain-text documents, ``content_block_location`` for content documents,
+  ``page_location`` page 1 for PDFs with ``cited_text`` taken from the first ``(...) Tj`` text
+  operator of an uncompressed page, else ``""`` (we do not parse compressed PDFs).
+  ``document_index`` counts document blocks over the whole request.
+* **Usage.** Input side from ``PromptCache.apply`` (cache reads/writes for ``cache_control``
+  breakpoints), whose total is ``tokens.count_request``; ``output_tokens`` is the sum of
+  ``tokens.count_output_block`` over the produced blocks (``message_start`` reports 1).
+* **Latency.** Off by default. With a ``LatencyProfile`` (one for all, or by base model id
+  with ``"*"`` as default) the stream awaits ``sleep(first_token_s)`` before ``message_start``
+  and ``sleep(tokens / tokens_per_s)`` before each delta carrying tokens.
+
+Source: Anthropic "Streaming messages", "Tool use", "Extended thinking", "Citations", "Prompt
+caching"; wire reference 2.5 and 10.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from claude_bedrock.domain.engine import ModelCall, StreamEvent
+from claude_bedrock.domain.prompt_cache import CacheUsage, PromptCache
+from claude_bedrock.domain.prose import Draws, Passage, ProseWriter
+from claude_bedrock.domain.tokens import count_json, count_request, count_text, truncate_text
+from claude_bedrock.domain.tool_input import tool_input
+
+__all__ = ["LatencyProfile", "Mode", "SimulatorEngine", "choose_tool"]
+
+Mode = Literal["prose", "echo"]
+INTERLEAVED_THINKING_BETA = "interleaved-thinking-2025-05-14"
+JSON_CHARS_PER_DELTA = 24
+SIGNATURE_BYTES = 144
+MAX_CITED_DOCUMENTS = 3
+#: Request keys that do not change what the simulated model "would write", only where it stops
+#: or how the request was framed: answers to requests differing only in these are prefixes of
+#: one another, as with a real model at temperature 0.
+UNSEEDED_KEYS = frozenset({"max_tokens", "stop_sequences", "anthropic_version", "anthropic_beta", "metadata"})
+_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_GENERIC_NAME_WORDS = frozenset(
+    "get set list fetch create update delete remove run call tool make use add read write "
+    "find search lookup look query the and for with from api".split()
+)
+_WORD_RE = re.compile(r"[a-z0-9]+")
+_NAME_SPLIT_RE = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+")
+_SENTENCE_RE = re.compile(r"\S[^.!?\n]*[.!?]?")
+_PDF_TEXT_RE = re.compile(rb"\(((?:[^()\\]|\\.){1,200})\)\s*Tj")
+
+_LEAD_INS = (
+    "I'll use the {name} tool to help with this.",
+    "Let me check that with the {name} tool.",
+    "I'll call {name} to get the details.",
+)
+_RESULT_LINES = ("The {name} tool returned: {excerpt}", "Here is what {name} reported: {excerpt}")
+_ERROR_LINE = "The {name} tool reported an error: {excerpt}"
+_CITATION_INTROS = ("According to {title}, ", "Based on {title}, ", "As {title} explains, ")
+
+
+@dataclass(frozen=True, slots=True)
+class LatencyProfile:
+    """Simulated pacing: delay before the first event, then output speed."""
+
+    first_token_s: float
+    tokens_per_s: float
+
+    def __post_init__(self) -> None:
+        if self.first_token_s < 0 or self.tokens_per_s <= 0:
+            raise ValueError("first_token_s must be >= 0 and tokens_per_s > 0")
+
+
+class _Answer:
+    """Builds the content events of one answer within the output budget."""
+
+    def __init__(self, budget: int, stop_sequences: Sequence[str]) -> None:
+        self.events: list[StreamEvent] = []
+        self.budget = budget
+        self.output_tokens = 0
+        self.stop_reason: str | None = None
+        self.stop_sequence: str | None = None
+        self._stops = [seq for seq in stop_sequences if seq]
+        self._blocks = 0
+
+    @property
+    def open(self) -> bool:
+        return self.stop_reason is None
+
+    def _block(self, start: dict[str, Any], deltas: list[dict[str, Any]]) -> None:
+        index = self._blocks
+        self._blocks += 1
+        self.events.append({"type": "content_block_start", "index": index, "content_block": start})
+        for delta in deltas:
+            self.events.append({"type": "content_block_delta", "index": index, "delta": delta})
+        self.events.append({"type": "content_block_stop", "index": index})
+
+    def _spend(self, tokens: int) -> None:
+        self.output_tokens += tokens
+        self.budget -= tokens
+
+    def _limit(self, passage: Passage, cap: int, scan_stops: bool) -> tuple[list[str], int, str | None]:
+        """Pieces that fit, their tokens, and the stop reason the cut implies (or None)."""
+        text = passage.text
+        if scan_stops and self._stops:
+            best: tuple[int, str] | None = None
+            for seq in self._stops:
+                at = text.find(seq)
+                if at >= 0 and (best is None or at + len(seq) < best[0] + len(best[1])):
+                    best = (at, seq)
+            if best is not None and count_text(text[: best[0] + len(best[1])]) <= cap:
+                self.stop_sequence = best[1]
+                return _cut(passage.pieces, best[0]), count_text(text[: best[0]]), "stop_sequence"
+        if passage.tokens <= cap:
+            return list(passage.pieces), passage.tokens, None
+        kept = truncate_text(text, cap)
+        return _cut(passage.pieces, len(kept)), count_text(kept), "max_tokens"
+
+    def text(self, passage: Passage, citation: Mapping[str, Any] | None = None) -> None:
+        if not self.open:
+            return
+        pieces, tokens, stop = self._limit(passage, self.budget, scan_stops=True)
+        chunks = [piece for piece in pieces if piece]
+        if chunks or citation is not None:
+            deltas: list[dict[str, Any]] = []
+            if citation is not None:
+                deltas.append({"type": "citations_delta", "citation": citation})
+            deltas.extend({"type": "text_delta", "text": chunk} for chunk in chunks)
+            self._block({"type": "text", "text": ""}, deltas)
+        self._spend(tokens)
+        self.stop_reason = stop
+
+    def thinking(self, passage: Passage, budget_tokens: int, sign: Callable[[str], str]) -> None:
+        if not self.open:
+            return
+        cap = min(budget_tokens, self.budget)
+        pieces, tokens, stop = self._limit(passage, cap, scan_stops=False)
+        deltas: list[dict[str, Any]] = [{"type": "thinking_delta", "thinking": c} for c in pieces if c]
+        deltas.append({"type": "signature_delta", "signature": sign("".join(pieces))})
+        self._block({"type": "thinking", "thinking": "", "signature": ""}, deltas)
+        self._spend(tokens)
+        if stop is not None and cap == self.budget + tokens:
+            self.stop_reason = "max_tokens"
+
+    def tool_use(self, tool_id: str, name: str, value: Any) -> None:
+        if not self.open:
+            return
+        text = json.dumps(value, ensure_ascii=False)
+        tokens = count_text(name) + count_json(value)
+        if tokens > self.budget:
+            text = truncate_text(text, max(0, self.budget - count_text(name)))
+            tokens, self.stop_reason = self.budget, "max_tokens"
+        else:
+            self.stop_reason = "tool_use"
+        deltas = [{"type": "input_json_delta", "partial_json": ""}]
+        deltas.extend(
+            {"type": "input_json_delta", "partial_json": text[i : i + JSON_CHARS_PER_DELTA]}
+            for i in range(0, len(text), JSON_CHARS_PER_DELTA)
+        )
+        self._block({"type": "tool_use", "id": tool_id, "name": name, "input": {}}, deltas)
+        self._spend(tokens)
+
+
+def _cut(pieces: Sequence[str], at: int) -> list[str]:
+    """The pieces covering the first ``at`` characters of their concatenation."""
+    out: list[str] = []
+    seen = 0
+    for piece in pieces:
+        if seen + len(piece) >= at:
+            if at > seen:
+                out.append(piece[: at - seen])
+            break
+        out.append(piece)
+        seen += len(piece)
+    return out
+
+
+def _blocks(message: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
+    if message is None:
+        return []
+    content = message.get("content")
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}]
+    return [block for block in content or () if isinstance(block, Mapping)]
+
+
+def _result_text(block: Mapping[str, Any]) -> str:
+    content = block.get("content")
+    if isinstance(content, str):
+        return content
+    parts = []
+    for item in content or ():
+        if isinstance(item, Mapping):
+            parts.append(item.get("text", "") if item.get("type") == "text" else f"[{item.get('type', 'content')}]")
+    return " ".join(part for part in parts if part)
+
+
+def _name_words(name: str) -> set[str]:
+    return {w.lower() for w in _NAME_SPLIT_RE.findall(name) if len(w) >= 3} - _GENERIC_NAME_WORDS
+
+
+def _mentions(text: str, name: str) -> bool:
+    return re.search(r"(?<![a-z0-9])" + re.escape(name) + r"(?![a-z0-9])", text) is not None
+
+
+def choose_tool(
+    request: Mapping[str, Any], user_text: str, tool_result_turn: bool
+) -> tuple[Mapping[str, Any] | None, bool]:
+    """The tool the simulator calls, and whether the call is forced (see module docstring)."""
+    tools = [tool for tool in request.get("tools") or () if isinstance(tool, Mapping)]
+    choice = request.get("tool_choice") or {}
+    kind = choice.get("type", "auto") if isinstance(choice, Mapping) else "auto"
+    if not tools or kind == "none":
+        return None, False
+    if kind == "tool":
+        return next((tool for tool in tools if tool.get("name") == choice.get("name")), None), True
+    mentioned = None
+    if kind == "any" or not tool_result_turn:
+        lowered = user_text.lower()
+        words = set(_WORD_RE.findall(lowered))
+        for tool in tools:
+            name = str(tool.get("name", ""))
+            if name and (_mentions(lowered, name.lower()) or _name_words(name) & words):
+                mentioned = tool
+                break
+    if kind == "any":
+        return mentioned or tools[0], True
+    return mentioned, False
+
+
+class SimulatorEngine:
+    """Deterministic ``Engine``: same request, model and seed, same events.
+
+    Args:
+        seed: varies all generated content.
+        mode: ``"prose"`` or ``"echo"``.
+        cache: the prompt cache (shared across calls); built from ``clock`` when omitted.
+        clock: seconds, for the prompt cache when ``cache`` is omitted.
+        latency: one profile, or profiles by base model id (``"*"`` for the rest); None = off.
+        sleep: awaitable delay, required when ``latency`` is given (e.g. ``asyncio.sleep``).
+
+    Raises:
+        ValueError: unknown mode, latency without sleep, or neither cache nor clock.
+    """
+
+    def __init__(
+        self,
+        *,
+        seed: int = 0,
+        mode: Mode = "prose",
+        cache: PromptCache | None = None,
+        clock: Callable[[], float] | None = None,
+        latency: LatencyProfile | Mapping[str, LatencyProfile] | None = None,
+        sleep: Callable[[float], Awaitable[Any]] | None = None,
+    ) -> None:
+        if mode not in ("prose", "echo"):
+            raise ValueError(f"unknown simulator mode {mode!r}")
+        if latency is not None and sleep is None:
+            raise ValueError("a latency profile needs a sleep function")
+        if cache is None:
+            if clock is None:
+                raise ValueError("SimulatorEngine needs a prompt cache or a clock")
+            cache = PromptCache(clock)
+        self.mode = mode
+        self.cache = cache
+        self._seed_prefix = f"claude-bedrock-simulator/{seed}/".encode()
+        self._latency = latency
+        self._sleep = sleep
+        self._prose = ProseWriter()
+
+    async def stream(self, call: ModelCall) -> AsyncIterator[StreamEvent]:
+        """Yield the answer's events (see module docstring); sleeps only with a latency profile."""
+        events = self.events(call)
+        profile = self._profile(call.model_id)
+        if profile is None or self._sleep is None:
+            for event in events:
+                yield event
+            return
+        await self._sleep(profile.first_token_s)
+        for event in events:
+            if event["type"] == "content_block_delta":
+                tokens = _delta_tokens(event["delta"])
+                if tokens:
+                    await self._sleep(tokens / profile.tokens_per_s)
+            yield event
+
+    def _profile(self, model_id: str) -> LatencyProfile | None:
+        if self._latency is None or isinstance(self._latency, LatencyProfile):
+            return self._latency
+        return self._latency.get(model_id) or self._latency.get("*")
+
+    def events(self, call: ModelCall) -> list[StreamEvent]:
+        """All events of the answer at once, without pacing (settles the prompt cache)."""
+        request = call.request
+        seeded = {key: value for key, value in request.items() if key not in UNSEEDED_KEYS}
+        material = json.dumps(seeded, sort_keys=True, separators=(",", ":"), default=str)
+        digest = hashlib.sha256(self._seed_prefix + call.model_id.encode() + b"/" + material.encode()).digest()
+        draws = Draws(digest)
+        usage = self._input_usage(call)
+        answer = _Answer(int(request.get("max_tokens", 1)), request.get("stop_sequences") or ())
+        self._write(call, draws, answer)
+        message = {
+            "model": call.anthropic_name,
+            "id": call.message_id,
+            "type": "message",
+            "role": "assistant",
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": usage.usage(1),
+        }
+        return [
+            {"type": "message_start", "message": message},
+            *answer.events,
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": answer.stop_reason or "end_turn", "stop_sequence": answer.stop_sequence},
+                "usage": {"output_tokens": answer.output_tokens},
+            },
+            {"type": "message_stop"},
+        ]
+
+    def _input_usage(self, call: ModelCall) -> CacheUsage:
+        return self.cache.apply(account_id=call.account_id, model_id=call.model_id, request=call.request)
+
+    def _write(self, call: ModelCall, draws: Draws, answer: _Answer) -> None:
+        request = call.request
+        messages = request.get("messages") or ()
+        last_user = next((m for m in reversed(messages) if m.get("role") == "user"), None)
+        blocks = _blocks(last_user)
+        user_text = "".join(str(b.get("text", "")) for b in blocks if b.get("type") == "text")
+        results = [b for b in blocks if b.get("type") == "tool_result"]
+        topics = self._prose.topics(user_text or " ".join(_result_text(b) for b in results))
+
+        thinking = request.get("thinking") or {}
+        betas = set(call.betas) | set(request.get("anthropic_beta") or ())
+        if thinking.get("type") in ("enabled", "adaptive") and (not results or INTERLEAVED_THINKING_BETA in betas):
+            budget = int(thinking.get("budget_tokens") or max(1, answer.budget // 2))
+            passage = self._prose.thinking(draws.fork("thinking"), topics, draws.between(30, 150))
+            answer.thinking(passage, budget, lambda text: self._signature(draws, text))
+
+        tool, forced = choose_tool(request, user_text, bool(results))
+        if tool is not None:
+            name = str(tool.get("name", ""))
+            if not forced:
+                answer.text(self._prose.literal(draws.choice(_LEAD_INS).format(name=name)))
+            hint = " ".join(topics) or "example"
+            value = tool_input(tool, draws.fork("tool_input"), hint, self._prose.proper_noun(user_text))
+            answer.tool_use(self._tool_id(draws), name, value)
+        elif self.mode == "echo":
+            text = user_text or " ".join(_result_text(b) for b in results)
+            answer.text(self._prose.literal(text))
+        elif results:
+            answer.text(self._tool_result_summary(messages, results, draws, topics))
+        else:
+            documents = [b for m in messages for b in _blocks(m) if b.get("type") == "document"]
+            cited = [(i, d) for i, d in enumerate(documents) if (d.get("citations") or {}).get("enabled")]
+            if cited:
+                self._cited_answer(cited[:MAX_CITED_DOCUMENTS], draws, topics, answer)
+            else:
+                target = 40 + (draws.below(256) * draws.below(256) * 260) // 65025
+                answer.text(self._prose.answer(draws.fork("answer"), topics, target))
+
+    def _tool_result_summary(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        results: list[Mapping[str, Any]],
+        draws: Draws,
+        topics: Sequence[str],
+    ) -> Passage:
+        names = {
+            b.get("id"): b.get("name")
+            for m in messages
+            if m.get("role") == "assistant"
+            for b in _blocks(m)
+            if b.get("type") == "tool_use"
+        }
+        lines = []
+        for block in results:
+            excerpt = _result_text(block).strip() or "no content"
+            short = truncate_text(excerpt, 40)
+            excerpt = short if short == excerpt else short + "…"
+            if excerpt[-1] not in ".!?…":
+                excerpt += "."
+            template = _ERROR_LINE if block.get("is_error") else draws.choice(_RESULT_LINES)
+            lines.append(template.format(name=names.get(block.get("tool_use_id")) or "tool", excerpt=excerpt))
+        summary = self._prose.literal(" ".join(lines))
+        remark = self._prose.remark(draws.fork("remark"), topics)
+        return Passage(summary.pieces + remark.pieces, summary.tokens + remark.tokens)
+
+    def _cited_answer(
+        self, cited: list[tuple[int, Mapping[str, Any]]], draws: Draws, topics: Sequence[str], answer: _Answer
+    ) -> None:
+        first_title = cited[0][1].get("title")
+        title = f"“{first_title}”" if isinstance(first_title, str) and first_title else "the document"
+        answer.text(self._prose.literal(draws.choice(_CITATION_INTROS).format(title=title)))
+        for position, (index, document) in enumerate(cited):
+            citation = _citation(index, document, draws)
+            if position:
+                answer.text(self._prose.literal(". In addition, "))
+            answer.text(self._prose.literal(_paraphrase(citation["cited_text"])), citation)
+        closing = self._prose.remark(draws.fork("remark"), topics)
+        answer.text(Passage((".",) + closing.pieces, 1 + closing.tokens))
+
+    def _signature(self, draws: Draws, thinking: str) -> str:
+        raw = hashlib.shake_256(draws.fork("signature").take(32) + thinking.encode()).digest(SIGNATURE_BYTES)
+        return base64.b64encode(raw).decode()
+
+    @staticmethod
+    def _tool_id(draws: Draws) -> str:
+        raw = draws.fork("tool_id").take(22)
+        return "toolu_bdrk_01" + "".join(_BASE62[byte % 62] for byte in raw)
+
+
+def _delta_tokens(delta: Mapping[str, Any]) -> int:
+    for field in ("text", "thinking", "partial_json"):
+        value = delta.get(field)
+        if isinstance(value, str):
+            return count_text(value)
+    return 0
+
+
+def _paraphrase(cited_text: str) -> str:
+    words = truncate_text(cited_text.strip().rstrip(".!?"), 30)
+    if not words:
+        return "the first page covers the main points"
+    return words[0].lower() + words[1:] if not words[:2].isupper() else words
+
+
+def _citation(document_index: int, document: Mapping[str, Any], draws: Draws) -> dict[str, Any]:
+    """A citation of one sentence (or block, or page) of ``document``."""
+    title = document.get("title") if isinstance(document.get("title"), str) else None
+    source = document.get("source") if isinstance(document.get("source"), Mapping) else {}
+    kind = source.get("type")
+    base = {"document_index": document_index, "document_title": title}
+    if kind == "text" and isinstance(source.get("data"), str):
+        sentences = list(_SENTENCE_RE.finditer(source["data"]))
+        if sentences:
+            match = sentences[draws.below(min(3, len(sentences)))]
+            return {"type": "char_location", "cited_text": match.group(), **base,
+                    "start_char_index": match.start(), "end_char_index": match.end()}
+        return {"type": "char_location", "cited_text": "", **base, "start_char_index": 0, "end_char_index": 0}
+    if kind == "content":
+        content = source.get("content")
+        items = [{"type": "text", "text": content}] if isinstance(content, str) else list(content or ())
+        texts = [i for i, item in enumerate(items) if isinstance(item, Mapping) and item.get("type") == "text"]
+        chosen = texts[draws.below(min(3, len(texts)))] if texts else 0
+        cited = items[chosen].get("text", "") if texts else ""
+        return {"type": "content_block_location", "cited_text": cited, **base,
+                "start_block_index": chosen, "end_block_index": chosen + 1}
+    return {"type": "page_location", "cited_text": _pdf_first_text(source), **base,
+            "start_page_number": 1, "end_page_number": 2}
+
+
+def _pdf_first_text(source: Mapping[str, Any]) -> str:
+    data = source.get("data")
+    if not isinstance(data, str):
+        return ""
+    try:
+        raw = binascii.a2b_base64(data)
+    except (binascii.Error, ValueError):
+        return ""
+    match = _PDF_TEXT_RE.search(raw)
+    if match is None:
+        return ""
+    text = re.sub(rb"\\(.)", rb"\1", match.group(1))
+    return text.decode("latin-1").strip()

@@ -1,0 +1,400 @@
+"""The one token counter of the product: usage, headers, invocation metrics and CountTokens.
+
+We do not ship Claude's tokenizer, so every count is a documented, deterministic approximation
+that lands near real counts for English text (about 4 characters per token) and is cheap enough
+to run on every request. Everything that reports tokens calls this module, so the numbers a
+client sees in the body, the ``X-Amzn-Bedrock-*-Token-Count`` headers, the stream's
+``amazon-bedrock-invocationMetrics`` and CountTokens always agree.
+
+Rules
+-----
+Text (``count_text``)
+    The number of matches of ``_TOKEN_RE`` in the text:
+
+    * ASCII letters in chunks of up to 5 (``"the"`` 1, ``"hello"`` 1, ``"tokenizer"`` 2);
+    * ASCII digits in chunks of up to 3 (``"2025"`` 2), as Claude splits numbers;
+    * other letters (accented, Greek, CJK...) in chunks of up to 2;
+    * any other non-space character (punctuation, symbols, ``_``) is one token;
+    * whitespace is free.
+
+    Invariants, relied on by the simulator (which precomputes the counts of its phrase tables
+    and adds them up) and tested: the four classes are disjoint and no token spans whitespace,
+    so counts add up across a whitespace or class boundary:
+    ``count_text(a + " " + b) == count_text(a) + count_text(b)`` and
+    ``count_text(word + ".") == count_text(word) + 1``;
+    counts never decrease when text is appended; ``truncate_text(t, n)`` returns the longest
+    prefix of ``t`` whose count is exactly ``min(n, count_text(t))``.
+
+JSON values (``count_json``)
+    Tool definitions and tool inputs are counted by structure, not by their serialisation (a BPE
+    merges ``":"`` and friends, so counting every punctuation mark would overcount): every key
+    is its text plus 1, every string its text, numbers their digits, ``true``/``false``/``null``
+    1, plus 1 per object or array.
+
+Blocks (``count_block``)
+    text: its text. image: Anthropic bills ``width*height/750`` tokens after resizing to at most
+    1568 px on the long edge (about 1600 tokens at most). Dimensions are read from the PNG / GIF
+    header when present (a fixed-offset read of the first bytes, no decoding); otherwise (JPEG,
+    WebP) the image is assumed to hold about 4 pixels per encoded byte, so
+    ``tokens = decoded_bytes * 4 / 750``, capped at 1600 and at least 1.
+    document: text sources by their text; ``content`` sources by their blocks; PDF
+    (base64) sources cost ``PDF_TOKENS_PER_PAGE`` per page, the page count being the number of
+    ``/Type /Page`` objects in the file, else one page per ``PDF_BYTES_PER_PAGE_ESTIMATE`` bytes;
+    plus title and context and ``DOCUMENT_OVERHEAD_TOKENS``. tool_use / tool_result: name and
+    input (``count_json``) or content, plus ``TOOL_BLOCK_OVERHEAD_TOKENS``. thinking: its text,
+    but only in the final assistant turn (Anthropic strips thinking from earlier turns and does
+    not bill it). Anything else: ``count_json`` of the block.
+
+Requests (``count_request``)
+    ``REQUEST_OVERHEAD_TOKENS`` + system (+ ``SYSTEM_OVERHEAD_TOKENS``) + per message
+    ``MESSAGE_OVERHEAD_TOKENS`` + its blocks + tools (each definition by ``count_json`` plus
+    ``TOOL_DEFINITION_OVERHEAD_TOKENS``, plus the tool-use system prompt Anthropic documents:
+    346 tokens for ``auto``/``none``, 313 for ``any``/``tool``). "Hello, world" as a single user
+    message counts 10, as on the real service.
+
+``prompt_segments`` exposes the same count split in prompt-cache order (tools, system, then
+messages), so prompt caching (``prompt_cache``) can split the very same total.
+
+Sources: Anthropic docs "Token counting", "Vision" (image cost), "PDF support", "Tool use"
+(tool-use system prompt sizes), "Prompt caching" (prefix order); wire reference section 10.1.
+"""
+
+from __future__ import annotations
+
+import binascii
+import math
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from itertools import islice
+from typing import Any, NamedTuple
+
+__all__ = [
+    "DOCUMENT_OVERHEAD_TOKENS",
+    "IMAGE_MAX_TOKENS",
+    "MESSAGE_OVERHEAD_TOKENS",
+    "PDF_TOKENS_PER_PAGE",
+    "REQUEST_OVERHEAD_TOKENS",
+    "SYSTEM_OVERHEAD_TOKENS",
+    "TOOL_USE_SYSTEM_PROMPT_TOKENS",
+    "PromptSegment",
+    "count_block",
+    "count_json",
+    "count_output_block",
+    "count_request",
+    "count_text",
+    "has_cache_control",
+    "pdf_page_count",
+    "prompt_segments",
+    "truncate_text",
+]
+
+_TOKEN_RE = re.compile(r"[A-Za-z]{1,5}|[0-9]{1,3}|[^\W\d_A-Za-z]{1,2}|\S")
+
+REQUEST_OVERHEAD_TOKENS = 4
+MESSAGE_OVERHEAD_TOKENS = 3
+SYSTEM_OVERHEAD_TOKENS = 3
+TOOL_DEFINITION_OVERHEAD_TOKENS = 6
+TOOL_BLOCK_OVERHEAD_TOKENS = 3
+DOCUMENT_OVERHEAD_TOKENS = 5
+#: Tool-use system prompt added when ``tools`` is present, by ``tool_choice.type``.
+TOOL_USE_SYSTEM_PROMPT_TOKENS: Mapping[str, int] = {"auto": 346, "none": 346, "any": 313, "tool": 313}
+IMAGE_MAX_TOKENS = 1600
+IMAGE_MAX_EDGE_PX = 1568
+IMAGE_PIXELS_PER_TOKEN = 750
+IMAGE_PIXELS_PER_BYTE_ESTIMATE = 4
+PDF_TOKENS_PER_PAGE = 1600
+PDF_BYTES_PER_PAGE_ESTIMATE = 100_000
+
+_PDF_PAGE_RE = re.compile(rb"/Type\s*/Page(?![a-zA-Z])")
+
+
+def count_text(text: str) -> int:
+    """Tokens in ``text`` by the module rule (0 for empty or whitespace-only text)."""
+    return len(_TOKEN_RE.findall(text))
+
+
+def truncate_text(text: str, max_tokens: int) -> str:
+    """The longest prefix of ``text`` holding at most ``max_tokens`` tokens.
+
+    The cut falls right after the ``max_tokens``-th token, so a word may be cut inside (as a
+    real model stopping mid-word would), and ``count_text`` of the result is exactly
+    ``min(max_tokens, count_text(text))``.
+    """
+    if max_tokens <= 0:
+        return ""
+    last = None
+    for last in islice(_TOKEN_RE.finditer(text), max_tokens):
+        pass
+    if last is None:
+        return ""
+    return text[: last.end()]
+
+
+def count_json(value: Any) -> int:
+    """Tokens of a JSON-ready value counted by structure (see module docstring)."""
+    if isinstance(value, str):
+        return count_text(value)
+    if isinstance(value, Mapping):
+        return 1 + sum(count_text(str(key)) + 1 + count_json(item) for key, item in value.items())
+    if isinstance(value, (list, tuple)):
+        return 1 + sum(count_json(item) for item in value)
+    if value is None or isinstance(value, bool):
+        return 1
+    return count_text(str(value))
+
+
+def _b64_prefix(data: str, n_bytes: int) -> bytes:
+    chars = (n_bytes + 2) // 3 * 4
+    try:
+        return binascii.a2b_base64(data[:chars])
+    except (binascii.Error, ValueError):
+        return b""
+
+
+def _b64_size(data: str) -> int:
+    return len(data) * 3 // 4 - data.count("=", max(0, len(data) - 2))
+
+
+def _image_dimensions(data: str) -> tuple[int, int] | None:
+    head = _b64_prefix(data, 24)
+    if head[:8] == b"\x89PNG\r\n\x1a\n" and len(head) >= 24:
+        return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+    if head[:6] in (b"GIF87a", b"GIF89a") and len(head) >= 10:
+        return int.from_bytes(head[6:8], "little"), int.from_bytes(head[8:10], "little")
+    return None
+
+
+def _image_tokens(block: Mapping[str, Any]) -> int:
+    source = block.get("source")
+    data = source.get("data") if isinstance(source, Mapping) else None
+    if not isinstance(data, str):
+        return IMAGE_MAX_TOKENS // 2
+    dims = _image_dimensions(data)
+    if dims is not None:
+        width, height = dims
+        scale = min(1.0, IMAGE_MAX_EDGE_PX / max(width, height, 1))
+        pixels = (width * scale) * (height * scale)
+    else:
+        pixels = _b64_size(data) * IMAGE_PIXELS_PER_BYTE_ESTIMATE
+    return max(1, min(IMAGE_MAX_TOKENS, math.ceil(pixels / IMAGE_PIXELS_PER_TOKEN)))
+
+
+def pdf_page_count(data: str) -> int:
+    """Pages of a base64 PDF: ``/Type /Page`` objects, else one page per 100 kB (at least 1)."""
+    try:
+        raw = binascii.a2b_base64(data)
+    except (binascii.Error, ValueError):
+        raw = b""
+    pages = len(_PDF_PAGE_RE.findall(raw))
+    if pages:
+        return pages
+    return max(1, math.ceil(_b64_size(data) / PDF_BYTES_PER_PAGE_ESTIMATE))
+
+
+def _document_tokens(block: Mapping[str, Any]) -> int:
+    total = DOCUMENT_OVERHEAD_TOKENS
+    for key in ("title", "context"):
+        if isinstance(block.get(key), str):
+            total += count_text(block[key])
+    source = block.get("source")
+    if not isinstance(source, Mapping):
+        return total
+    kind = source.get("type")
+    data = source.get("data")
+    if kind == "text" and isinstance(data, str):
+        return total + count_text(data)
+    if kind == "base64" and isinstance(data, str):
+        return total + PDF_TOKENS_PER_PAGE * pdf_page_count(data)
+    if kind == "content":
+        content = source.get("content")
+        if isinstance(content, str):
+            return total + count_text(content)
+        if isinstance(content, Sequence):
+            return total + sum(count_block(item) for item in content)
+    return total + count_json(source)
+
+
+def _text_tokens(block: Mapping[str, Any]) -> int:
+    text = block.get("text")
+    return count_text(text) if isinstance(text, str) else 0
+
+
+def _tool_use_tokens(block: Mapping[str, Any]) -> int:
+    return TOOL_BLOCK_OVERHEAD_TOKENS + count_text(str(block.get("name", ""))) + count_json(block.get("input", {}))
+
+
+def _tool_result_tokens(block: Mapping[str, Any]) -> int:
+    content = block.get("content")
+    if isinstance(content, str):
+        return TOOL_BLOCK_OVERHEAD_TOKENS + count_text(content)
+    if isinstance(content, Sequence):
+        return TOOL_BLOCK_OVERHEAD_TOKENS + sum(count_block(item) for item in content)
+    return TOOL_BLOCK_OVERHEAD_TOKENS
+
+
+def _thinking_tokens(block: Mapping[str, Any]) -> int:
+    thinking = block.get("thinking")
+    return count_text(thinking) if isinstance(thinking, str) else 0
+
+
+def _redacted_thinking_tokens(block: Mapping[str, Any]) -> int:
+    data = block.get("data")
+    return len(data) // 8 if isinstance(data, str) else 0
+
+
+def _search_result_tokens(block: Mapping[str, Any]) -> int:
+    total = DOCUMENT_OVERHEAD_TOKENS + count_text(str(block.get("title", "")))
+    total += count_text(str(block.get("source", "")))
+    content = block.get("content")
+    if isinstance(content, Sequence) and not isinstance(content, str):
+        total += sum(count_block(item) for item in content)
+    return total
+
+
+_BLOCK_COUNTERS = {
+    "text": _text_tokens,
+    "image": _image_tokens,
+    "document": _document_tokens,
+    "tool_use": _tool_use_tokens,
+    "tool_result": _tool_result_tokens,
+    "thinking": _thinking_tokens,
+    "redacted_thinking": _redacted_thinking_tokens,
+    "search_result": _search_result_tokens,
+}
+
+
+def count_block(block: Mapping[str, Any] | str) -> int:
+    """Input tokens of one content block (or a bare string of content)."""
+    if isinstance(block, str):
+        return count_text(block)
+    counter = _BLOCK_COUNTERS.get(block.get("type", ""))
+    return counter(block) if counter is not None else count_json(block)
+
+
+def count_output_block(block: Mapping[str, Any]) -> int:
+    """Output tokens of a produced content block (what ``usage.output_tokens`` sums).
+
+    text: its text; thinking: its thinking text (the signature is free); tool_use: the tool name
+    plus ``count_json`` of the input. Citations are free, as on the real API.
+    """
+    kind = block.get("type")
+    if kind == "text":
+        return _text_tokens(block)
+    if kind == "thinking":
+        return _thinking_tokens(block)
+    if kind in ("tool_use", "server_tool_use"):
+        return count_text(str(block.get("name", ""))) + count_json(block.get("input", {}))
+    return 0
+
+
+class PromptSegment(NamedTuple):
+    """One cacheable unit of the prompt, in prompt-cache prefix order.
+
+    ``material`` is what identifies the unit for cache keys (the block without its
+    ``cache_control``, plus its position tags); ``cache_control`` is the breakpoint it carries.
+    """
+
+    tokens: int
+    material: Any
+    cache_control: Mapping[str, Any] | None
+
+
+def _without_cache_control(block: Mapping[str, Any]) -> Any:
+    if "cache_control" not in block:
+        return block
+    return {key: value for key, value in block.items() if key != "cache_control"}
+
+
+def _control(block: Any) -> Mapping[str, Any] | None:
+    if isinstance(block, Mapping):
+        control = block.get("cache_control")
+        if isinstance(control, Mapping):
+            return control
+    return None
+
+
+def _tool_tokens(tool: Mapping[str, Any]) -> int:
+    return TOOL_DEFINITION_OVERHEAD_TOKENS + count_json(_without_cache_control(tool))
+
+
+def _iter_segments(request: Mapping[str, Any]) -> Iterator[PromptSegment]:
+    tools = request.get("tools") or ()
+    for tool in tools:
+        yield PromptSegment(_tool_tokens(tool), ("tool", _without_cache_control(tool)), _control(tool))
+
+    system = request.get("system")
+    if isinstance(system, str):
+        if system:
+            yield PromptSegment(SYSTEM_OVERHEAD_TOKENS + count_text(system), ("system", system), None)
+    elif system:
+        first = True
+        for block in system:
+            tokens = count_block(block) + (SYSTEM_OVERHEAD_TOKENS if first else 0)
+            yield PromptSegment(tokens, ("system", _without_cache_control(block)), _control(block))
+            first = False
+
+    if tools:
+        choice = request.get("tool_choice") or {}
+        choice_type = choice.get("type", "auto") if isinstance(choice, Mapping) else "auto"
+        tool_prompt = TOOL_USE_SYSTEM_PROMPT_TOKENS.get(choice_type, TOOL_USE_SYSTEM_PROMPT_TOKENS["auto"])
+        yield PromptSegment(tool_prompt, ("tool_choice", choice, request.get("thinking")), None)
+
+    messages = request.get("messages") or ()
+    last_assistant = max((i for i, m in enumerate(messages) if m.get("role") == "assistant"), default=-1)
+    for index, message in enumerate(messages):
+        role = message.get("role")
+        content = message.get("content")
+        if isinstance(content, str):
+            yield PromptSegment(MESSAGE_OVERHEAD_TOKENS + count_text(content), ("message", role, content), None)
+            continue
+        overhead = MESSAGE_OVERHEAD_TOKENS
+        for block in content or ():
+            if block.get("type") == "thinking" and index != last_assistant:
+                tokens = 0
+            else:
+                tokens = count_block(block)
+            yield PromptSegment(overhead + tokens, ("block", role, _without_cache_control(block)), _control(block))
+            overhead = 0
+        if overhead:  # a message with an empty block list still costs its framing
+            yield PromptSegment(overhead, ("message", role, ()), None)
+
+
+def prompt_segments(request: Mapping[str, Any]) -> list[PromptSegment]:
+    """The request's input tokens split into cacheable units, in cache prefix order.
+
+    Order: tools, system, the tool-use system prompt (keyed by ``tool_choice`` and
+    ``thinking``, whose changes invalidate the message part of the cache as on the real API),
+    then each message's blocks. A top-level ``cache_control`` (automatic caching) becomes a
+    breakpoint on the last segment. ``REQUEST_OVERHEAD_TOKENS`` is not part of any segment.
+    """
+    segments = list(_iter_segments(request))
+    automatic = request.get("cache_control")
+    if isinstance(automatic, Mapping) and segments and segments[-1].cache_control is None:
+        segments[-1] = segments[-1]._replace(cache_control=automatic)
+    return segments
+
+
+def count_request(request: Mapping[str, Any]) -> int:
+    """Input tokens of a validated Anthropic Messages request (see module docstring)."""
+    messages = request.get("messages") or ()
+    plain = not request.get("tools") and not request.get("system")
+    if plain and all(isinstance(message.get("content"), str) for message in messages):
+        # fast path for the common plain-chat request; same rule as _iter_segments
+        return REQUEST_OVERHEAD_TOKENS + sum(MESSAGE_OVERHEAD_TOKENS + count_text(m["content"]) for m in messages)
+    return REQUEST_OVERHEAD_TOKENS + sum(segment.tokens for segment in _iter_segments(request))
+
+
+def has_cache_control(request: Mapping[str, Any]) -> bool:
+    """Whether the request carries any ``cache_control`` breakpoint (cheap pre-check)."""
+    if request.get("cache_control"):
+        return True
+    if any(_control(tool) for tool in request.get("tools") or ()):
+        return True
+    system = request.get("system")
+    if not isinstance(system, str) and any(_control(block) for block in system or ()):
+        return True
+    for message in request.get("messages") or ():
+        content = message.get("content")
+        if not isinstance(content, str) and any(_control(block) for block in content or ()):
+            return True
+    return False

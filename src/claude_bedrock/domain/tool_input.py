@@ -1,0 +1,312 @@
+"""Deterministic tool inputs that validate against a tool's ``input_schema``.
+
+The simulator answers a tool call with an input generated here from the JSON Schema subset
+that tool definitions use in practice (hand-written or produced by pydantic / zod):
+
+* ``type`` (object, string, number, integer, boolean, array, null, or a list of them: the first
+  non-null wins), ``const``, ``enum`` (a member picked by the draws), ``default`` (used as is);
+* objects: every ``required`` property, plus a deterministic subset of the optional ones
+  (about half; none below ``MAX_DEPTH`` nesting); ``required`` names without a declared schema
+  get a string;
+* strings: ``minLength`` / ``maxLength``; ``format`` date-time, date, time, email, uri / url,
+  uuid, ipv4, ipv6, hostname; otherwise, for location-like property names, the proper noun of
+  the user's message (``"Paris"``) when there is one; else a value from a small table keyed by
+  the words of the property name (``location``, ``city``, ``email``, ``unit``...); else words of
+  the user's last message;
+  ``pattern`` is not honoured (documented gap);
+* numbers and integers: ``minimum`` / ``maximum`` / ``exclusiveMinimum`` / ``exclusiveMaximum``
+  (draft 6+ numeric form and draft 4 boolean form) and ``multipleOf``;
+* arrays: ``items`` (or ``prefixItems``), ``minItems`` / ``maxItems`` (1–3 items by default),
+  ``uniqueItems`` best effort;
+* ``anyOf`` / ``oneOf``: the first option that is not ``{"type": "null"}`` (the null option
+  once nesting reaches ``MAX_DEPTH``); ``allOf``: the options merged; local ``$ref``
+  (``#/$defs/...``, ``#/definitions/...``); recursion is bounded.
+
+Anthropic-defined tools (no ``input_schema``; ``type`` such as ``bash_20250124``) get a
+canned input from ``BUILTIN_TOOL_INPUTS`` keyed by the tool name.
+
+Invariant: the same schema, draws and hint always give the same value. Source: JSON Schema
+2020-12 validation vocabulary; Anthropic "Tool use" (tool definitions).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from claude_bedrock.domain.prose import Draws
+
+__all__ = ["BUILTIN_TOOL_INPUTS", "MAX_DEPTH", "tool_input"]
+
+MAX_DEPTH = 6
+
+#: Inputs for Anthropic-defined tools, by tool name.
+BUILTIN_TOOL_INPUTS: Mapping[str, Mapping[str, Any]] = {
+    "bash": {"command": "ls -la"},
+    "str_replace_editor": {"command": "view", "path": "/repo/README.md"},
+    "str_replace_based_edit_tool": {"command": "view", "path": "/repo/README.md"},
+    "computer": {"action": "screenshot"},
+}
+
+#: Property-name fragments -> plausible string values.
+_NAMED_STRINGS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("location", ("San Francisco, CA", "Paris, France", "Tokyo, Japan")),
+    ("city", ("Paris", "Seattle", "Berlin")),
+    ("country", ("France", "Japan", "Canada")),
+    ("email", ("user@example.com",)),
+    ("url", ("https://example.com/docs",)),
+    ("path", ("/tmp/example.txt",)),
+    ("file", ("report.txt",)),
+    ("name", ("Alex Smith", "Sam Lee")),
+    ("language", ("English", "French")),
+    ("currency", ("USD", "EUR")),
+    ("unit", ("celsius", "fahrenheit")),
+    ("timezone", ("UTC", "Europe/Paris")),
+    ("id", ("item-001", "item-042")),
+)
+
+_PLACE_WORDS = frozenset({"location", "city", "place", "destination", "address", "town", "where"})
+_NAME_WORD_RE = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+")
+
+_FORMATS: Mapping[str, Callable[[Draws], str]] = {
+    "date-time": lambda d: f"2025-{d.between(1, 12):02d}-{d.between(1, 28):02d}"
+    f"T{d.between(0, 23):02d}:{d.between(0, 59):02d}:00Z",
+    "date": lambda d: f"2025-{d.between(1, 12):02d}-{d.between(1, 28):02d}",
+    "time": lambda d: f"{d.between(0, 23):02d}:{d.between(0, 59):02d}:00",
+    "email": lambda d: f"user{d.below(100)}@example.com",
+    "uri": lambda d: f"https://example.com/item/{d.below(1000)}",
+    "url": lambda d: f"https://example.com/item/{d.below(1000)}",
+    "uri-reference": lambda d: f"/item/{d.below(1000)}",
+    "hostname": lambda d: f"host{d.below(100)}.example.com",
+    "ipv4": lambda d: f"192.0.2.{d.between(1, 254)}",
+    "ipv6": lambda d: f"2001:db8::{d.below(65535):x}",
+    "uuid": lambda d: _uuid_text(d.take(16)),
+}
+
+
+def _uuid_text(raw: bytes) -> str:
+    hexed = raw.hex()
+    version = "4" + hexed[13:16]
+    variant = "89ab"[raw[8] % 4] + hexed[17:20]
+    return f"{hexed[0:8]}-{hexed[8:12]}-{version}-{variant}-{hexed[20:32]}"
+
+
+def tool_input(tool: Mapping[str, Any], draws: Draws, hint: str, place: str | None = None) -> Any:
+    """An input for ``tool`` that validates against its ``input_schema``.
+
+    Args:
+        tool: the tool definition from the request.
+        draws: the deterministic choice stream.
+        hint: words from the user's last message, used for free-text string properties.
+        place: a proper noun of the user's message, preferred for location-like properties.
+    """
+    schema = tool.get("input_schema")
+    if not isinstance(schema, Mapping):
+        return dict(BUILTIN_TOOL_INPUTS.get(str(tool.get("name")), {}))
+    return _Generator(schema, draws, hint, place).value(schema, "", 0)
+
+
+class _Generator:
+    def __init__(self, root: Mapping[str, Any], draws: Draws, hint: str, place: str | None) -> None:
+        self._root = root
+        self._draws = draws
+        self._hint = hint.strip() or "example"
+        self._place = place
+
+    def _resolve(self, schema: Mapping[str, Any]) -> Mapping[str, Any]:
+        hops = 0
+        while "$ref" in schema and hops < 16:
+            target: Any = self._root
+            ref = str(schema["$ref"])
+            if not ref.startswith("#"):
+                return {}
+            for part in ref[1:].split("/")[1:] if ref != "#" else ():
+                part = part.replace("~1", "/").replace("~0", "~")
+                target = target.get(part, {}) if isinstance(target, Mapping) else {}
+            merged = {key: value for key, value in schema.items() if key != "$ref"}
+            schema = {**target, **merged} if isinstance(target, Mapping) else merged
+            hops += 1
+        return schema
+
+    def value(self, schema: Any, name: str, depth: int) -> Any:
+        if not isinstance(schema, Mapping):
+            return self._string({}, name)
+        if depth > 4 * MAX_DEPTH:  # an unsatisfiable recursive schema: give up rather than loop
+            return None
+        schema = self._resolve(schema)
+        if "const" in schema:
+            return schema["const"]
+        if isinstance(schema.get("enum"), list) and schema["enum"]:
+            return schema["enum"][self._draws.below(len(schema["enum"]))]
+        if "default" in schema:
+            return schema["default"]
+        for combinator in ("anyOf", "oneOf"):
+            options = schema.get(combinator)
+            if isinstance(options, list) and options:
+                nulls = [o for o in options if _is_null_schema(o)]
+                if depth >= MAX_DEPTH and nulls:  # end recursive structures where allowed
+                    chosen = nulls[0]
+                else:
+                    chosen = next((o for o in options if not _is_null_schema(o)), options[0])
+                base = {k: v for k, v in schema.items() if k != combinator}
+                return self.value({**base, **self._resolve(chosen)}, name, depth)
+        if isinstance(schema.get("allOf"), list):
+            return self.value(_merge_all_of(schema, [self._resolve(s) for s in schema["allOf"]]), name, depth)
+        kind = _schema_type(schema)
+        return _BUILDERS[kind](self, schema, name, depth)
+
+    def _object(self, schema: Mapping[str, Any], name: str, depth: int) -> dict[str, Any]:
+        properties = schema.get("properties") or {}
+        required = [key for key in schema.get("required") or () if isinstance(key, str)]
+        out: dict[str, Any] = {}
+        for key, subschema in properties.items():
+            if key in required or (depth < MAX_DEPTH and self._draws.chance(50)):
+                out[key] = self.value(subschema, key, depth + 1)
+        for key in required:
+            if key not in out:
+                out[key] = self._string({}, key)
+        minimum = schema.get("minProperties")
+        if isinstance(minimum, int):
+            for key, subschema in properties.items():
+                if len(out) >= minimum:
+                    break
+                out.setdefault(key, self.value(subschema, key, depth + 1))
+        return out
+
+    def _array(self, schema: Mapping[str, Any], name: str, depth: int) -> list[Any]:
+        low = int(schema.get("minItems", 0))
+        high = int(schema.get("maxItems", max(low, 3)))
+        count = low if depth >= MAX_DEPTH else min(high, max(low, self._draws.between(1, 3)))
+        prefix = schema.get("prefixItems") if isinstance(schema.get("prefixItems"), list) else []
+        items = schema.get("items", {})
+        out: list[Any] = []
+        attempts = 0
+        while len(out) < count and attempts < count * 4 + 4:
+            attempts += 1
+            item_schema = prefix[len(out)] if len(out) < len(prefix) else items
+            item = self.value(item_schema if isinstance(item_schema, Mapping) else {}, name, depth + 1)
+            if schema.get("uniqueItems") and item in out:
+                if isinstance(item, str):
+                    item = f"{item} {len(out) + 1}"
+                if item in out:
+                    continue
+            out.append(item)
+        return out
+
+    def _string(self, schema: Mapping[str, Any], name: str, depth: int = 0) -> str:
+        fmt = schema.get("format")
+        if isinstance(fmt, str) and fmt in _FORMATS:
+            text = _FORMATS[fmt](self._draws)
+        else:
+            words = {word.lower() for word in _NAME_WORD_RE.findall(name)}
+            if self._place and words & _PLACE_WORDS:
+                text = self._place
+            else:
+                named = next((values for fragment, values in _NAMED_STRINGS if fragment in words), None)
+                text = self._draws.choice(named) if named else self._hint
+        low = int(schema.get("minLength", 0))
+        high = schema.get("maxLength")
+        while len(text) < low:
+            text = f"{text} {self._hint}"
+        if isinstance(high, int) and len(text) > high:
+            text = text[:high]
+        return text
+
+    def _number(self, schema: Mapping[str, Any], name: str, depth: int) -> float | int:
+        return self._numeric(schema, integer=False)
+
+    def _integer(self, schema: Mapping[str, Any], name: str, depth: int) -> int:
+        return int(self._numeric(schema, integer=True))
+
+    def _numeric(self, schema: Mapping[str, Any], *, integer: bool) -> float | int:
+        low, low_open = _bound(schema, "minimum", "exclusiveMinimum")
+        high, high_open = _bound(schema, "maximum", "exclusiveMaximum")
+        if low is None and high is None:
+            low, high = 1.0, 100.0
+        elif low is None:
+            low = min(1.0, high - 100.0)  # type: ignore[operator]
+        elif high is None:
+            high = max(100.0, low + 100.0)
+        step = schema.get("multipleOf")
+        if isinstance(step, (int, float)) and step > 0:
+            first = math.ceil(low / step) if low is not None else 0
+            if low_open and first * step <= low:
+                first += 1
+            last = math.floor(high / step)
+            if high_open and last * step >= high:
+                last -= 1
+            k = first + self._draws.below(max(1, last - first + 1))
+            value = k * step
+            return int(value) if integer or float(value).is_integer() else value
+        if integer:
+            first = math.floor(low) + 1 if low_open else math.ceil(low)
+            last = math.ceil(high) - 1 if high_open else math.floor(high)
+            return first + self._draws.below(max(1, last - first + 1))
+        fraction = self._draws.below(1000) / 1000
+        value = round(low + (high - low) * fraction, 2)
+        if (low_open and value <= low) or (high_open and value >= high) or not low <= value <= high:
+            value = (low + high) / 2
+        return int(value) if float(value).is_integer() else value
+
+    def _boolean(self, schema: Mapping[str, Any], name: str, depth: int) -> bool:
+        return self._draws.chance(50)
+
+    def _null(self, schema: Mapping[str, Any], name: str, depth: int) -> None:
+        return None
+
+
+_BUILDERS: Mapping[str, Callable[[_Generator, Mapping[str, Any], str, int], Any]] = {
+    "object": _Generator._object,
+    "array": _Generator._array,
+    "string": _Generator._string,
+    "number": _Generator._number,
+    "integer": _Generator._integer,
+    "boolean": _Generator._boolean,
+    "null": _Generator._null,
+}
+
+
+def _bound(schema: Mapping[str, Any], inclusive: str, exclusive: str) -> tuple[float | None, bool]:
+    value = schema.get(inclusive)
+    open_value = schema.get(exclusive)
+    if isinstance(open_value, bool):  # draft 4: exclusiveMinimum is a flag on minimum
+        return (float(value) if isinstance(value, (int, float)) else None), open_value
+    if isinstance(open_value, (int, float)):
+        if isinstance(value, (int, float)) and value > open_value:
+            return float(value), False
+        return float(open_value), True
+    return (float(value) if isinstance(value, (int, float)) else None), False
+
+
+def _schema_type(schema: Mapping[str, Any]) -> str:
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), kind[0] if kind else None)
+    if kind in _BUILDERS:
+        return str(kind)
+    if "properties" in schema or "required" in schema:
+        return "object"
+    if "items" in schema or "prefixItems" in schema:
+        return "array"
+    if any(key in schema for key in ("minimum", "maximum", "multipleOf")):
+        return "number"
+    return "string"
+
+
+def _is_null_schema(schema: Any) -> bool:
+    return isinstance(schema, Mapping) and schema.get("type") == "null"
+
+
+def _merge_all_of(schema: Mapping[str, Any], parts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    merged: dict[str, Any] = {k: v for k, v in schema.items() if k != "allOf"}
+    for part in parts:
+        for key, value in part.items():
+            if key == "properties":
+                merged["properties"] = {**merged.get("properties", {}), **value}
+            elif key == "required":
+                merged["required"] = list(dict.fromkeys([*merged.get("required", []), *value]))
+            else:
+                merged.setdefault(key, value)
+    return merged

@@ -1,0 +1,131 @@
+"""Rules for ``tools`` and ``tool_choice`` in an Anthropic Messages body on Bedrock.
+
+Invariants
+    Rule 1: tool names are unique; a custom tool (no ``type`` or ``"custom"``) has a name matching
+            ``CUSTOM_TOOL_NAME_PATTERN`` and an ``input_schema`` object whose ``type`` is
+            ``"object"``; an Anthropic-defined tool has one of ``ANTHROPIC_TOOL_TYPES`` and a name.
+    Rule 2: ``tool_choice`` is auto | any | none | tool; ``any`` and ``tool`` need tools (and
+            ``tool`` a name among them) and may not be combined with extended thinking.
+    Rule 3: failures raise ``ValidationException`` in Anthropic-API wording; the input schema
+            itself is passed through unjudged (it is the caller's JSON schema).
+
+Source: wire-protocol reference 10.1 (tools, tool_choice); Anthropic tool-use documentation for
+the versioned tool types. Texts marked "(ours)" were not observed from the real service.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from claude_bedrock.domain.content_rules import check_cache_control, tagged_type
+from claude_bedrock.domain.errors import ValidationException
+from claude_bedrock.domain.request_errors import api_error, expected_tags, quote_value
+
+__all__ = [
+    "ANTHROPIC_TOOL_TYPES",
+    "CUSTOM_TOOL_NAME_PATTERN",
+    "FORCING_TOOL_CHOICES",
+    "TOOL_CHOICE_TYPES",
+    "TOOL_TYPES",
+    "check_tool_choice",
+    "check_tools",
+]
+
+TOOL_CHOICE_TYPES = ("auto", "any", "tool", "none")
+#: tool_choice types that need at least one tool and that force tool use.
+FORCING_TOOL_CHOICES = frozenset({"any", "tool"})
+CUSTOM_TOOL_NAME_PATTERN = "^[a-zA-Z0-9_-]{1,64}$"
+_CUSTOM_TOOL_NAME = re.compile(CUSTOM_TOOL_NAME_PATTERN)
+#: Anthropic-defined (client-executed) tool versions accepted besides custom tools.
+ANTHROPIC_TOOL_TYPES = (
+    "bash_20241022",
+    "bash_20250124",
+    "text_editor_20241022",
+    "text_editor_20250124",
+    "text_editor_20250429",
+    "text_editor_20250728",
+    "computer_20241022",
+    "computer_20250124",
+    "computer_20251124",
+    "memory_20250818",
+    "tool_search_tool_regex_20251119",
+    "tool_search_tool_bm25_20251119",
+)
+TOOL_TYPES = ("custom", *ANTHROPIC_TOOL_TYPES)
+
+DUPLICATE_TOOL_NAMES = "Tool names must be unique."
+TOOL_CHOICE_WITHOUT_TOOLS = "tool_choice may only be specified while providing tools"  # (ours)
+TOOL_CHOICE_UNKNOWN_TOOL = "Tool '{name}' not found in the provided tools"  # (ours)
+FORCED_TOOL_WITH_THINKING = "Thinking may not be enabled when tool_choice forces tool use."
+
+
+def check_tools(tools: list[Any] | None) -> tuple[frozenset[str], int]:
+    """Validate ``tools``; return the tool names and the cache_control breakpoints."""
+    names: set[str] = set()
+    breakpoints = 0
+    for index, tool in enumerate(tools or ()):
+        path = f"tools.{index}"
+        if not isinstance(tool, dict):
+            raise api_error(path, "Input should be a valid dictionary or object to extract fields from")
+        tool_type = tool.get("type", "custom")
+        if tool_type is None:
+            tool_type = "custom"
+        if not isinstance(tool_type, str) or tool_type not in TOOL_TYPES:
+            raise api_error(path, expected_tags(tool_type, TOOL_TYPES))
+        tool_path = f"{path}.{tool_type}"
+        if "name" not in tool:
+            raise api_error(f"{tool_path}.name", "Field required")
+        name = tool["name"]
+        if not isinstance(name, str):
+            raise api_error(f"{tool_path}.name", "Input should be a valid string")
+        if tool_type == "custom":
+            _check_custom_tool(tool, tool_path, name)
+        if name in names:
+            raise api_error("tools", DUPLICATE_TOOL_NAMES)
+        names.add(name)
+        breakpoints += check_cache_control(tool.get("cache_control"), f"{tool_path}.cache_control")
+    return frozenset(names), breakpoints
+
+
+def _check_custom_tool(tool: dict[str, Any], path: str, name: str) -> None:
+    if not _CUSTOM_TOOL_NAME.match(name):
+        raise api_error(f"{path}.name", f"String should match pattern '{CUSTOM_TOOL_NAME_PATTERN}'")
+    description = tool.get("description")
+    if description is not None and not isinstance(description, str):
+        raise api_error(f"{path}.description", "Input should be a valid string")
+    if "input_schema" not in tool:
+        raise api_error(f"{path}.input_schema", "Field required")
+    schema = tool["input_schema"]
+    if not isinstance(schema, dict):
+        raise api_error(f"{path}.input_schema", "Input should be a valid dictionary")
+    if "type" not in schema:
+        raise api_error(f"{path}.input_schema.type", "Field required")
+    if schema["type"] != "object":
+        raise api_error(f"{path}.input_schema.type", "Input should be 'object'")
+
+
+def check_tool_choice(
+    tool_choice: dict[str, Any] | None, tool_names: frozenset[str], thinking_enabled: bool
+) -> None:
+    if tool_choice is None:
+        return
+    choice = tagged_type(tool_choice, "tool_choice", TOOL_CHOICE_TYPES)
+    path = f"tool_choice.{choice}"
+    parallel = tool_choice.get("disable_parallel_tool_use")
+    if parallel is not None and not isinstance(parallel, bool):
+        raise api_error(f"{path}.disable_parallel_tool_use", "Input should be a valid boolean")
+    if choice == "tool":
+        if "name" not in tool_choice:
+            raise api_error(f"{path}.name", "Field required")
+        if not isinstance(tool_choice["name"], str):
+            raise api_error(f"{path}.name", "Input should be a valid string")
+    if choice in FORCING_TOOL_CHOICES:
+        if not tool_names:
+            raise ValidationException(TOOL_CHOICE_WITHOUT_TOOLS)
+        if choice == "tool" and tool_choice["name"] not in tool_names:
+            raise api_error(
+                f"{path}.name", TOOL_CHOICE_UNKNOWN_TOOL.format(name=quote_value(tool_choice["name"]))
+            )
+        if thinking_enabled:
+            raise ValidationException(FORCED_TOOL_WITH_THINKING)

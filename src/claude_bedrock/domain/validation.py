@@ -1,0 +1,520 @@
+"""Validation of Anthropic Messages request bodies as Bedrock judges them (the body of
+InvokeModel / InvokeModelWithResponseStream for Claude).
+
+Every client mistake becomes a ``ValidationException`` (HTTP 400) with Bedrock's wording where it
+is known, never an internal error: whatever JSON value arrives, nothing else is raised.
+
+Invariants
+    Rule 1: sans-I/O and pure; the body is never copied or modified, ``ValidatedRequest.body`` is
+            the very dict that was passed in.
+    Rule 2: the first problem raises (top-level schema problems are reported together, as
+            Bedrock's schema layer concatenates them).
+    Rule 3: the policy is the tables at the top of this module and of ``content_rules``; code
+            only walks them.
+
+Order of checks (the first failing one answers):
+    1. top-level schema, "Malformed input request: #...: ..., please reformat your input and try
+       again.": body is an object; required keys ``max_tokens`` and ``messages``; each known key
+       has its JSON type and range (``TOP_LEVEL_FIELDS``); keys outside the allow-list are
+       "extraneous" (``model`` and ``stream`` above all: clients must strip them). A ``null``
+       optional key counts as absent.
+    2. ``anthropic_version``: required ("anthropic_version: Field required"), one of
+       ``ACCEPTED_ANTHROPIC_VERSIONS`` ("Invalid API version: X").
+    3. ``max_tokens`` at most the model's output limit.
+    4. betas (body ``anthropic_beta`` plus any header betas the caller passes): each in
+       ``KNOWN_BETAS``, model-gated ones only on models that have the capability; otherwise Bedrock's
+       bare "invalid beta flag".
+    5. ``thinking`` (model support, budget >= 1024 and < max_tokens unless interleaved thinking)
+       and the sampling parameters it forbids.
+    6. ``stop_sequences`` contents, ``metadata``.
+    7. ``system``, ``tools`` and ``tool_choice`` (``tool_rules``); then ``messages``
+       (``content_rules``).
+    8. at most ``MAX_CACHE_BREAKPOINTS`` ``cache_control`` markers in all.
+    9. input tokens (when a counter is given) within the context limit: the model's context
+       window (200K), or 1M with ``context-1m-2025-08-07`` on a model that supports it.
+
+Wording sources: wire-protocol reference 3.3 (observed Bedrock texts: extraneous/required keys,
+"Invalid API version", "anthropic_version: Field required", first-role/alternation/tool_result
+rules); 10.1 (body shape); catalog-facts "Limits and capabilities"; Bedrock and Anthropic API
+texts quoted in public issue threads ("max_tokens: X > Y, which is the maximum allowed number of
+output tokens for M", "prompt is too long: N tokens > 200000 maximum", "invalid beta flag" (bare,
+without the flag's name), the beta table). The thinking/sampling texts are the Anthropic API's as
+remembered, not checked against a capture. Texts with no source at all are written in the same
+pydantic style and marked "(ours)" next to their constant.
+
+Deliberately not enforced (no data in ``ModelLimits``): the 128K output of
+``output-128k-2025-02-19`` on Sonnet 3.7 (max_tokens stays capped at the catalog limit), the
+"temperature and top_p cannot both be specified" rule of some newer models, beta requirements of
+Anthropic-defined tools, and the TTL ordering of cache_control markers.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Protocol
+
+from claude_bedrock.domain.content_rules import (
+    MAX_CACHE_BREAKPOINTS,
+    TOO_MANY_CACHE_BREAKPOINTS,
+    check_cache_control,
+    check_messages,
+    check_system,
+    tagged_type,
+)
+from claude_bedrock.domain.errors import ValidationException
+from claude_bedrock.domain.request_errors import (
+    api_error,
+    json_type_name,
+    quote_value,
+    schema_error,
+    schema_violation,
+)
+from claude_bedrock.domain.tool_rules import check_tool_choice, check_tools
+
+__all__ = [
+    "ACCEPTED_ANTHROPIC_VERSIONS",
+    "CONTEXT_1M_BETA",
+    "EXTENDED_CONTEXT_LIMIT",
+    "KNOWN_BETAS",
+    "MAX_BODY_BYTES",
+    "MAX_STOP_SEQUENCES",
+    "MIN_THINKING_BUDGET",
+    "STANDARD_CONTEXT_LIMIT",
+    "TOP_LEVEL_FIELDS",
+    "FieldRule",
+    "ModelLimits",
+    "ValidatedRequest",
+    "anthropic_model_name",
+    "parse_json_body",
+    "validate_messages_request",
+]
+
+# --------------------------------------------------------------------------- rule tables
+
+#: Largest InvokeModel body; the service layer enforces it while reading the stream.
+MAX_BODY_BYTES = 25_000_000
+
+#: ``bedrock-2023-05-31``: AWS docs, boto3 / awscli callers, anthropic-py < 2.0.
+#: ``2026-10-21``: anthropic-py >= 2.0 and @anthropic-ai/sdk >= 1.0 (wire reference 11.9).
+ACCEPTED_ANTHROPIC_VERSIONS = ("bedrock-2023-05-31", "2026-10-21")
+
+CONTEXT_1M_BETA = "context-1m-2025-08-07"
+INTERLEAVED_THINKING_BETA = "interleaved-thinking-2025-05-14"
+
+#: The beta flags accepted in ``anthropic_beta`` (and the ``anthropic-beta`` header). Anything
+#: else is refused with "invalid beta flag", as Bedrock does for e.g. advanced-tool-use-2025-11-20,
+#: files-api-2025-04-14, code-execution-*, web-fetch-*, skills-*, prompt-caching-scope-*.
+KNOWN_BETAS: Mapping[str, str] = MappingProxyType(
+    {
+        "computer-use-2024-10-22": "computer use, bash and text editor tools (2024-10-22 versions)",
+        "computer-use-2025-01-24": "computer use, bash and text editor tools (2025-01-24 versions)",
+        "computer-use-2025-11-24": "computer use tool (2025-11-24 version)",
+        "token-efficient-tools-2025-02-19": "token-efficient tool use",
+        "output-128k-2025-02-19": "128K output on Claude Sonnet 3.7",
+        "interleaved-thinking-2025-05-14": "thinking between tool calls",
+        "dev-full-thinking-2025-05-14": "unsummarised thinking",
+        "fine-grained-tool-streaming-2025-05-14": "streamed tool input without buffering",
+        "context-management-2025-06-27": "context editing",
+        "context-1m-2025-08-07": "1M-token context window (Sonnet 4 and 4.5 only)",
+        "tool-search-tool-2025-10-19": "tool search (InvokeModel only)",
+        "tool-examples-2025-10-29": "tool input examples (InvokeModel only)",
+        "structured-outputs-2025-11-13": "structured outputs",
+        "effort-2025-11-24": "effort parameter",
+        "compact-2026-01-12": "compaction",
+        "pdfs-2024-09-25": "PDF support (now generally available)",
+        "token-counting-2024-11-01": "token counting (accepted, no effect on InvokeModel)",
+        "mcp-client-2025-11-20": "MCP connector (accepted, no effect on Bedrock)",
+        "web-search-2025-03-05": "web search (accepted, no effect on Bedrock)",
+    }
+)
+
+#: Betas only some models accept: flag -> the ``ModelLimits`` capability that must be true.
+MODEL_GATED_BETAS: Mapping[str, str] = MappingProxyType({CONTEXT_1M_BETA: "supports_1m_context"})
+
+STANDARD_CONTEXT_LIMIT = 200_000
+EXTENDED_CONTEXT_LIMIT = 1_000_000
+
+MIN_THINKING_BUDGET = 1024
+THINKING_TYPES = ("enabled", "disabled")
+#: With thinking on, top_p may only be unset or at least this.
+MIN_TOP_P_WITH_THINKING = 0.95
+
+#: Bedrock's documented maximum number of stop sequences (generous; Anthropic has no lower cap).
+MAX_STOP_SEQUENCES = 8191
+MAX_USER_ID_CHARS = 256
+
+@dataclass(frozen=True, slots=True)
+class FieldRule:
+    """JSON-schema rule for one top-level key (everit type names: Integer, Number, String...)."""
+
+    types: tuple[str, ...]
+    minimum: int | None = None
+    maximum: int | None = None
+    item_type: str | None = None
+    max_items: int | None = None
+
+
+#: The top-level allow-list: every key a Bedrock Claude body may carry, with its schema rule.
+#: The last group are newer keys the 2.x SDKs can emit; they are type-checked and passed through.
+TOP_LEVEL_FIELDS: Mapping[str, FieldRule] = MappingProxyType(
+    {
+        "anthropic_version": FieldRule(("String",)),
+        "anthropic_beta": FieldRule(("JSONArray",), item_type="String"),
+        "max_tokens": FieldRule(("Integer",), minimum=1),
+        "messages": FieldRule(("JSONArray",)),
+        "system": FieldRule(("String", "JSONArray")),
+        "temperature": FieldRule(("Number",), minimum=0, maximum=1),
+        "top_p": FieldRule(("Number",), minimum=0, maximum=1),
+        "top_k": FieldRule(("Integer",), minimum=0),
+        "stop_sequences": FieldRule(("JSONArray",), item_type="String", max_items=MAX_STOP_SEQUENCES),
+        "tools": FieldRule(("JSONArray",)),
+        "tool_choice": FieldRule(("JSONObject",)),
+        "thinking": FieldRule(("JSONObject",)),
+        "metadata": FieldRule(("JSONObject",)),
+        "output_config": FieldRule(("JSONObject",)),
+        "output_format": FieldRule(("JSONObject",)),
+        "service_tier": FieldRule(("String",)),
+        "container": FieldRule(("String", "JSONObject")),
+        "inference_geo": FieldRule(("String",)),
+        "user_profile_id": FieldRule(("String",)),
+        "cache_control": FieldRule(("JSONObject",)),
+        "context_management": FieldRule(("JSONObject",)),
+        "mcp_servers": FieldRule(("JSONArray",)),
+    }
+)
+REQUIRED_KEYS = ("max_tokens", "messages")
+
+_JSON_TYPE_TESTS: Mapping[str, Callable[[Any], bool]] = MappingProxyType(
+    {
+        "Integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+        "Number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+        "String": lambda v: isinstance(v, str),
+        "Boolean": lambda v: isinstance(v, bool),
+        "JSONArray": lambda v: isinstance(v, list),
+        "JSONObject": lambda v: isinstance(v, dict),
+    }
+)
+
+# --------------------------------------------------------------------------- message texts
+
+VERSION_REQUIRED = "anthropic_version: Field required"
+INVALID_VERSION = "Invalid API version: {version}"
+MAX_TOKENS_TOO_LARGE = (
+    "max_tokens: {requested} > {limit}, which is the maximum allowed number of output tokens for {model}"
+)
+INVALID_BETA = "invalid beta flag"
+THINKING_UNSUPPORTED = "thinking: extended thinking is not supported by {model}"  # (ours)
+BUDGET_TOO_SMALL = "Input should be greater than or equal to 1024"
+BUDGET_NOT_BELOW_MAX_TOKENS = "`max_tokens` must be greater than `thinking.budget_tokens`"
+TEMPERATURE_WITH_THINKING = "`temperature` may only be set to 1 when thinking is enabled."
+TOP_K_WITH_THINKING = "`top_k` must be unset when thinking is enabled."
+TOP_P_WITH_THINKING = "`top_p` must be greater than or equal to 0.95 or unset when thinking is enabled."
+STOP_SEQUENCE_BLANK = "each stop sequence must contain non-whitespace"
+PROMPT_TOO_LONG = "prompt is too long: {tokens} tokens > {limit} maximum"
+_MALFORMED = "Malformed input request: {detail}, please reformat your input and try again."
+
+
+# --------------------------------------------------------------------------- public types
+
+
+class ModelLimits(Protocol):
+    """What validation needs to know about the target model (``CatalogModel`` satisfies it).
+
+    An ``anthropic_name`` attribute, when present, names the model in messages; otherwise the
+    name is derived from ``model_id``.
+    """
+
+    @property
+    def model_id(self) -> str: ...
+    @property
+    def max_output_tokens(self) -> int: ...
+    @property
+    def context_window(self) -> int: ...
+    @property
+    def supports_thinking(self) -> bool: ...
+    @property
+    def supports_1m_context(self) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ValidatedRequest:
+    """A body that passed validation, with what the rest of the call needs from it."""
+
+    body: dict[str, Any]
+    betas: tuple[str, ...]
+    anthropic_version: str
+    max_tokens: int
+    context_limit: int
+    input_tokens: int | None = None
+    thinking_budget: int | None = None
+
+
+# --------------------------------------------------------------------------- JSON parsing
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"Non-standard token '{name}'")
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abcdefABCDEF]")
+
+
+def _lone_surrogate(value: Any) -> bool:
+    """True if any string (key or value) holds an unpaired UTF-16 surrogate."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def parse_json_body(raw: bytes | bytearray | memoryview) -> dict[str, Any]:
+    """Parse an InvokeModel body into a JSON object, or raise ``ValidationException``.
+
+    Refused: more than ``MAX_BODY_BYTES``, invalid UTF-8, malformed JSON (including NaN /
+    Infinity and unpaired ``\\ud800``-style escapes, which no UTF-8 reply could carry), nesting
+    too deep to parse, and any top-level value that is not an object.
+    """
+    data = bytes(raw)
+    if len(data) > MAX_BODY_BYTES:
+        raise ValidationException(
+            f"Input is too long for requested model. The request body exceeds {MAX_BODY_BYTES} bytes."
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValidationException(
+            _MALFORMED.format(detail=f"invalid UTF-8 at byte {exc.start}")
+        ) from None
+    try:
+        value = json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        detail = f"{exc.msg} at line {exc.lineno} column {exc.colno}"
+        raise ValidationException(_MALFORMED.format(detail=detail)) from None
+    except ValueError as exc:
+        raise ValidationException(_MALFORMED.format(detail=str(exc))) from None
+    except RecursionError:
+        raise ValidationException(_MALFORMED.format(detail="JSON nested too deeply")) from None
+    if not isinstance(value, dict):
+        raise schema_error([_type_violation("#", ("JSONObject",), value)])
+    if _SURROGATE_ESCAPE.search(data) and _lone_surrogate(value):
+        raise ValidationException(_MALFORMED.format(detail="unpaired UTF-16 surrogate in a string"))
+    return value
+
+
+# --------------------------------------------------------------------------- top-level schema
+
+
+def _type_violation(pointer: str, types: tuple[str, ...], value: Any) -> str:
+    expected = types[0] if len(types) == 1 else "one of " + ", ".join(types)
+    return schema_violation(pointer, f"expected type: {expected}, found: {json_type_name(value)}")
+
+
+def _number_text(value: float) -> str:
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def _field_violation(key: str, rule: FieldRule, value: Any) -> str | None:
+    pointer = f"#/{key}"
+    if not any(_JSON_TYPE_TESTS[name](value) for name in rule.types):
+        return _type_violation(pointer, rule.types, value)
+    if rule.minimum is not None and not value >= rule.minimum:
+        return schema_violation(pointer, f"{_number_text(value)} is not greater or equal to {rule.minimum}")
+    if rule.maximum is not None and not value <= rule.maximum:
+        return schema_violation(pointer, f"{_number_text(value)} is not less or equal to {rule.maximum}")
+    if rule.max_items is not None and len(value) > rule.max_items:
+        return schema_violation(
+            pointer, f"expected maximum item count: {rule.max_items}, found: {len(value)}"
+        )
+    if rule.item_type is not None:
+        test = _JSON_TYPE_TESTS[rule.item_type]
+        for index, item in enumerate(value):
+            if not test(item):
+                return _type_violation(f"{pointer}/{index}", (rule.item_type,), item)
+    return None
+
+
+def _check_schema(body: dict[str, Any]) -> None:
+    """Bedrock's JSON-schema layer: required keys, types and ranges, extraneous keys."""
+    violations = [
+        schema_violation("#", f"required key [{key}] not found")
+        for key in REQUIRED_KEYS
+        if key not in body
+    ]
+    extraneous = []
+    for key, value in body.items():
+        rule = TOP_LEVEL_FIELDS.get(key)
+        if rule is None:
+            extraneous.append(schema_violation("#", f"extraneous key [{quote_value(key)}] is not permitted"))
+            continue
+        if value is None and key not in REQUIRED_KEYS:
+            continue
+        violation = _field_violation(key, rule, value)
+        if violation is not None:
+            violations.append(violation)
+    violations.extend(extraneous)
+    if violations:
+        raise schema_error(violations)
+
+
+# --------------------------------------------------------------------------- API-level rules
+
+
+def anthropic_model_name(model: ModelLimits) -> str:
+    """The Anthropic name used in messages (``claude-sonnet-4-5-20250929``)."""
+    name = getattr(model, "anthropic_name", None)
+    if isinstance(name, str) and name:
+        return name
+    match = re.fullmatch(r"(?:[a-z-]+\.)?anthropic\.(.+?)(?:-v\d+(?::\d+)?)?", model.model_id)
+    return match.group(1) if match else model.model_id
+
+
+def _check_version(body: dict[str, Any]) -> str:
+    version = body.get("anthropic_version")
+    if version is None:
+        raise ValidationException(VERSION_REQUIRED)
+    if version not in ACCEPTED_ANTHROPIC_VERSIONS:
+        raise ValidationException(INVALID_VERSION.format(version=quote_value(version)))
+    return str(version)
+
+
+def _collect_betas(body_betas: Any, header_betas: Iterable[str], model: ModelLimits) -> tuple[str, ...]:
+    betas: dict[str, None] = {}
+    for flag in [*(body_betas or ()), *header_betas]:
+        if not isinstance(flag, str) or flag not in KNOWN_BETAS:
+            raise ValidationException(INVALID_BETA)
+        capability = MODEL_GATED_BETAS.get(flag)
+        if capability is not None and not getattr(model, capability):
+            raise ValidationException(INVALID_BETA)
+        betas[flag] = None
+    return tuple(betas)
+
+
+def _check_thinking(
+    body: dict[str, Any], model: ModelLimits, max_tokens: int, betas: tuple[str, ...]
+) -> int | None:
+    """Validate ``thinking``; return the budget when thinking is enabled."""
+    thinking = body.get("thinking")
+    if thinking is None or tagged_type(thinking, "thinking", THINKING_TYPES) == "disabled":
+        return None
+    if not model.supports_thinking:
+        raise ValidationException(THINKING_UNSUPPORTED.format(model=anthropic_model_name(model)))
+    if "budget_tokens" not in thinking:
+        raise api_error("thinking.enabled.budget_tokens", "Field required")
+    budget = thinking["budget_tokens"]
+    if not isinstance(budget, int) or isinstance(budget, bool):
+        raise api_error("thinking.enabled.budget_tokens", "Input should be a valid integer")
+    if budget < MIN_THINKING_BUDGET:
+        raise api_error("thinking.enabled.budget_tokens", BUDGET_TOO_SMALL)
+    if budget >= max_tokens and INTERLEAVED_THINKING_BETA not in betas:
+        raise ValidationException(BUDGET_NOT_BELOW_MAX_TOKENS)
+    temperature = body.get("temperature")
+    if temperature is not None and temperature != 1:
+        raise ValidationException(TEMPERATURE_WITH_THINKING)
+    if body.get("top_k") is not None:
+        raise ValidationException(TOP_K_WITH_THINKING)
+    top_p = body.get("top_p")
+    if top_p is not None and top_p < MIN_TOP_P_WITH_THINKING:
+        raise ValidationException(TOP_P_WITH_THINKING)
+    return budget
+
+
+def _check_stop_sequences(stop_sequences: list[str] | None) -> None:
+    for sequence in stop_sequences or ():
+        if not sequence or sequence.isspace():
+            raise api_error("stop_sequences", STOP_SEQUENCE_BLANK)
+
+
+def _check_metadata(metadata: dict[str, Any] | None) -> None:
+    if metadata is None:
+        return
+    for key, value in metadata.items():
+        if key != "user_id":
+            raise api_error(f"metadata.{quote_value(key)}", "Extra inputs are not permitted")
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise api_error("metadata.user_id", "Input should be a valid string")
+        if len(value) > MAX_USER_ID_CHARS:
+            raise api_error(
+                "metadata.user_id", f"String should have at most {MAX_USER_ID_CHARS} characters"
+            )
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def validate_messages_request(
+    body: Any,
+    model: ModelLimits,
+    *,
+    count_input_tokens: Callable[[dict[str, Any]], int] | None = None,
+    header_betas: Iterable[str] = (),
+) -> ValidatedRequest:
+    """Judge an Anthropic Messages body for ``model`` as Bedrock would.
+
+    Args:
+        body: the parsed JSON body (any JSON value is accepted and judged).
+        model: the resolved model's limits and capabilities.
+        count_input_tokens: counts the body's input tokens; called last, only on a body that
+            passed every other rule. Without it no context-length check is made.
+        header_betas: flags from an ``anthropic-beta`` HTTP header, judged like the body's.
+
+    Raises:
+        ValidationException: at the first problem, with Bedrock's wording where known.
+    """
+    if not isinstance(body, dict):
+        raise schema_error([_type_violation("#", ("JSONObject",), body)])
+    _check_schema(body)
+    version = _check_version(body)
+    max_tokens: int = body["max_tokens"]
+    if max_tokens > model.max_output_tokens:
+        raise ValidationException(
+            MAX_TOKENS_TOO_LARGE.format(
+                requested=max_tokens,
+                limit=model.max_output_tokens,
+                model=anthropic_model_name(model),
+            )
+        )
+    betas = _collect_betas(body.get("anthropic_beta"), header_betas, model)
+    budget = _check_thinking(body, model, max_tokens, betas)
+    _check_stop_sequences(body.get("stop_sequences"))
+    _check_metadata(body.get("metadata"))
+    breakpoints = check_system(body.get("system"))
+    tool_names, tool_breakpoints = check_tools(body.get("tools"))
+    check_tool_choice(body.get("tool_choice"), tool_names, budget is not None)
+    breakpoints += tool_breakpoints
+    breakpoints += check_cache_control(body.get("cache_control"), "cache_control")
+    breakpoints += check_messages(body["messages"], thinking_enabled=budget is not None)
+    if breakpoints > MAX_CACHE_BREAKPOINTS:
+        raise ValidationException(
+            TOO_MANY_CACHE_BREAKPOINTS.format(limit=MAX_CACHE_BREAKPOINTS, found=breakpoints)
+        )
+    context_limit = EXTENDED_CONTEXT_LIMIT if CONTEXT_1M_BETA in betas else model.context_window
+    input_tokens = None
+    if count_input_tokens is not None:
+        input_tokens = count_input_tokens(body)
+        if input_tokens > context_limit:
+            raise ValidationException(PROMPT_TOO_LONG.format(tokens=input_tokens, limit=context_limit))
+    return ValidatedRequest(
+        body=body,
+        betas=betas,
+        anthropic_version=version,
+        max_tokens=max_tokens,
+        context_limit=context_limit,
+        input_tokens=input_tokens,
+        thinking_budget=budget,
+    )

@@ -1,0 +1,99 @@
+"""CountTokens request body -> the Anthropic Messages body whose input tokens are counted.
+
+Purpose: ``POST /model/{modelId}/count-tokens`` carries a tagged union ``input``: either the
+exact InvokeModel body (base64 blob) or the Converse-shaped members ``messages``, ``system``,
+``toolConfig`` and ``additionalModelRequestFields``. Both come out as one Anthropic Messages body,
+so the token counter has a single input form.
+
+Source: botocore bedrock-runtime 2023-09-30 shapes ``CountTokensRequest``, ``CountTokensInput``,
+``InvokeModelTokensRequest``, ``ConverseTokensRequest``; wire-protocol reference 1.6.
+
+Invariants:
+
+* Rule 1: ``input`` holds exactly one member; the converse form goes through the same validation
+  and translation as Converse itself, with error paths under ``input.converse``.
+* Rule 2: the InvokeModel form is only decoded (base64, then a JSON object), not judged: the
+  Anthropic body rules belong to the InvokeModel validation, which the caller applies.
+* Rule 3: ``max_tokens`` plays no part in counting input; the converse form gets
+  ``COUNT_TOKENS_MAX_TOKENS`` when it sets none, so the body keeps InvokeModel's shape.
+
+The "Malformed input request" texts follow Bedrock's wording for bad InvokeModel bodies
+(reference 3.3); their details are this module's.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from claude_bedrock.domain.errors import ValidationException
+from claude_bedrock.wire.converse_request import converse_to_anthropic
+from claude_bedrock.wire.converse_shapes import decode_blob, validate
+
+__all__ = ["COUNT_TOKENS_MAX_TOKENS", "count_tokens_input"]
+
+#: ``max_tokens`` given to a converse-form body that sets none (irrelevant to the count).
+COUNT_TOKENS_MAX_TOKENS = 1
+
+_CONVERSE_PATH = ("input", "converse")
+
+
+def _malformed(detail: str) -> ValidationException:
+    return ValidationException(
+        f"Malformed input request: {detail}, please reformat your input and try again."
+    )
+
+
+def count_tokens_input(body: Mapping[str, Any]) -> dict[str, Any]:
+    """Parse a CountTokens request body into the Anthropic body to count.
+
+    Args:
+        body: the parsed JSON request body, ``{"input": {"invokeModel": ...}}`` or
+            ``{"input": {"converse": ...}}``.
+
+    Returns:
+        A fresh Anthropic Messages body.
+
+    Raises:
+        ValidationException: the union is not exactly one member, the blob is not base64, the
+            decoded body is not a JSON object, or the converse form breaks a Converse rule.
+    """
+    # Pruning keeps only the ConverseTokensRequest members of the converse form.
+    request = validate(body, "CountTokensRequest")["input"]
+    if "invokeModel" in request:
+        return _invoke_model_body(request["invokeModel"]["body"])
+    translation = converse_to_anthropic(
+        request["converse"], default_max_tokens=COUNT_TOKENS_MAX_TOKENS, field_path=_CONVERSE_PATH
+    )
+    return translation.anthropic_body
+
+
+def _json_type(value: Any) -> str:
+    """The JSON-schema validator's (Java) name for a parsed JSON value that is not an object."""
+    if isinstance(value, bool):
+        return "Boolean"
+    for python_type, java_name in _JAVA_TYPE_NAMES:
+        if isinstance(value, python_type):
+            return java_name
+    return "Null"
+
+
+_JAVA_TYPE_NAMES: tuple[tuple[type, str], ...] = (
+    (list, "JSONArray"),
+    (str, "String"),
+    (int, "Integer"),
+    (float, "Double"),
+)
+
+
+def _invoke_model_body(blob: str) -> dict[str, Any]:
+    raw = decode_blob(blob)
+    assert raw is not None  # validate() rejected anything that is not base64
+    try:
+        parsed = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise _malformed("#: the body is not valid JSON") from None
+    if not isinstance(parsed, dict):
+        raise _malformed(f"#: expected type: JSONObject, found: {_json_type(parsed)}")
+    return parsed

@@ -1,0 +1,103 @@
+"""The anthropic SDK's AnthropicBedrock (sync, async, streaming, beta) against a real server:
+every Python sample of the guide, with only base_url changed."""
+
+from __future__ import annotations
+
+import asyncio
+
+import anthropic
+import pytest
+from anthropic import AnthropicBedrock, AsyncAnthropicBedrock
+
+from support.servers import ACCESS_KEY, API_KEY, REGION, SECRET_KEY, SESSION_TOKEN
+
+GLOBAL_SONNET_45 = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
+BARE_SONNET_45 = "anthropic.claude-sonnet-4-5-20250929-v1:0"
+HELLO = [{"role": "user", "content": "Hello, world"}]
+
+pytestmark = pytest.mark.conformance
+
+
+@pytest.mark.parametrize("model", [GLOBAL_SONNET_45, BARE_SONNET_45])
+def test_anthropic_messages_create_seed_sample(anthropic_client, model):
+    message = anthropic_client.messages.create(model=model, max_tokens=256, messages=HELLO)
+    assert message.id.startswith("msg_bdrk_")
+    assert message.model == "claude-sonnet-4-5-20250929"
+    assert message.content[0].type == "text" and message.content[0].text
+    assert message.usage.input_tokens > 0 and message.usage.output_tokens > 0
+
+
+def test_anthropic_with_session_token(server):
+    client = AnthropicBedrock(aws_access_key="ASIATEMPORARYKEY01", aws_secret_key=SECRET_KEY,
+                              aws_session_token=SESSION_TOKEN, aws_region=REGION, base_url=server.url, max_retries=0)
+    assert client.messages.create(model=GLOBAL_SONNET_45, max_tokens=64, messages=HELLO).content
+
+
+def test_anthropic_with_api_key(server):
+    client = AnthropicBedrock(api_key=API_KEY, aws_region=REGION, base_url=server.url, max_retries=0)
+    assert client.messages.create(model=GLOBAL_SONNET_45, max_tokens=64, messages=HELLO).content
+
+
+def test_anthropic_async_create(server):
+    async def main() -> str:
+        client = AsyncAnthropicBedrock(aws_access_key=ACCESS_KEY, aws_secret_key=SECRET_KEY, aws_region=REGION,
+                                       base_url=server.url, max_retries=0)
+        message = await client.messages.create(model=GLOBAL_SONNET_45, max_tokens=256, messages=HELLO)
+        return message.content[0].text
+
+    assert asyncio.run(main())
+
+
+def test_anthropic_messages_stream_helper(anthropic_client):
+    with anthropic_client.messages.stream(model=GLOBAL_SONNET_45, max_tokens=256, messages=HELLO) as stream:
+        pieces = list(stream.text_stream)
+        final = stream.get_final_message()
+    assert len(pieces) > 1
+    assert "".join(pieces) == final.content[0].text
+    assert final.stop_reason in ("end_turn", "max_tokens")
+
+
+def test_anthropic_create_stream_true_every_event(anthropic_client):
+    events = list(anthropic_client.messages.create(model=GLOBAL_SONNET_45, max_tokens=256, messages=HELLO,
+                                                   stream=True))
+    types = [e.type for e in events]
+    assert types[0] == "message_start" and types[-1] == "message_stop"
+    for needed in ("content_block_start", "content_block_delta", "content_block_stop", "message_delta"):
+        assert needed in types
+
+
+def test_anthropic_beta_1m_context_on_sonnet_45(anthropic_client):
+    message = anthropic_client.beta.messages.create(model=GLOBAL_SONNET_45, max_tokens=64, messages=HELLO,
+                                                    betas=["context-1m-2025-08-07"])
+    assert message.content
+
+
+def test_anthropic_beta_1m_context_refused_on_haiku(anthropic_client):
+    with pytest.raises(anthropic.BadRequestError):
+        anthropic_client.beta.messages.create(model="global.anthropic.claude-haiku-4-5-20251001-v1:0",
+                                              max_tokens=64, messages=HELLO, betas=["context-1m-2025-08-07"])
+
+
+def test_anthropic_tool_use(anthropic_client):
+    message = anthropic_client.messages.create(
+        model=GLOBAL_SONNET_45, max_tokens=512, messages=[{"role": "user", "content": "Weather in Paris?"}],
+        tools=[{"name": "get_weather", "description": "Weather for a city",
+                "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}],
+        tool_choice={"type": "tool", "name": "get_weather"},
+    )
+    assert message.stop_reason == "tool_use"
+    use = next(b for b in message.content if b.type == "tool_use")
+    assert use.name == "get_weather" and "city" in use.input
+
+
+def test_anthropic_error_classes(anthropic_client, server):
+    with pytest.raises(anthropic.BadRequestError):
+        anthropic_client.messages.create(model="apac.anthropic.claude-sonnet-4-5-20250929-v1:0", max_tokens=64,
+                                         messages=HELLO)
+    with pytest.raises(anthropic.BadRequestError):
+        anthropic_client.messages.create(model=GLOBAL_SONNET_45, max_tokens=64,
+                                         messages=[{"role": "assistant", "content": "x"}])
+    bad = AnthropicBedrock(aws_access_key=ACCESS_KEY, aws_secret_key="wrong", aws_region=REGION,
+                           base_url=server.url, max_retries=0)
+    with pytest.raises(anthropic.PermissionDeniedError):
+        bad.messages.create(model=GLOBAL_SONNET_45, max_tokens=64, messages=HELLO)

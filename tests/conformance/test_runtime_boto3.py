@@ -1,0 +1,195 @@
+"""boto3 against a real server socket: the guide's InvokeModel sample, streaming, Converse,
+ConverseStream and CountTokens, and the errors boto3 must raise as the right classes."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+from botocore.exceptions import ClientError, EventStreamError
+
+from support.servers import ACCESS_KEY, REGION, SECRET_KEY, SESSION_TOKEN
+
+GLOBAL_SONNET_45 = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
+BARE_SONNET_45 = "anthropic.claude-sonnet-4-5-20250929-v1:0"
+HELLO = {"max_tokens": 256, "messages": [{"role": "user", "content": "Hello, world"}],
+         "anthropic_version": "bedrock-2023-05-31"}
+
+pytestmark = pytest.mark.conformance
+
+
+def test_boto3_invoke_model_seed_sample(runtime_client):
+    response = runtime_client.invoke_model(body=json.dumps(HELLO), modelId=GLOBAL_SONNET_45)
+    body = json.loads(response["body"].read())
+    assert body["type"] == "message" and body["role"] == "assistant"
+    assert body["model"] == "claude-sonnet-4-5-20250929"
+    assert body["id"].startswith("msg_bdrk_")
+    assert body["content"][0]["type"] == "text" and body["content"][0]["text"]
+    headers = response["ResponseMetadata"]["HTTPHeaders"]
+    assert int(headers["x-amzn-bedrock-input-token-count"]) == body["usage"]["input_tokens"]
+    assert int(headers["x-amzn-bedrock-output-token-count"]) == body["usage"]["output_tokens"]
+    assert int(headers["x-amzn-bedrock-invocation-latency"]) >= 0
+    assert response["contentType"] == "application/json"
+    assert response["ResponseMetadata"]["RequestId"] == headers["x-amzn-requestid"]
+
+
+@pytest.mark.parametrize("model_id", [GLOBAL_SONNET_45, BARE_SONNET_45, "us." + BARE_SONNET_45,
+                                      f"arn:aws:bedrock:{REGION}::foundation-model/{BARE_SONNET_45}"])
+def test_boto3_invoke_model_id_forms(runtime_client, model_id):
+    response = runtime_client.invoke_model(body=json.dumps(HELLO), modelId=model_id)
+    assert json.loads(response["body"].read())["stop_reason"] in ("end_turn", "max_tokens")
+
+
+def test_boto3_invoke_model_is_deterministic(runtime_client):
+    first = json.loads(runtime_client.invoke_model(body=json.dumps(HELLO), modelId=GLOBAL_SONNET_45)["body"].read())
+    second = json.loads(runtime_client.invoke_model(body=json.dumps(HELLO), modelId=GLOBAL_SONNET_45)["body"].read())
+    assert first["content"] == second["content"]
+
+
+def test_boto3_invoke_model_with_response_stream_every_event(runtime_client):
+    response = runtime_client.invoke_model_with_response_stream(body=json.dumps(HELLO), modelId=GLOBAL_SONNET_45)
+    assert response["contentType"] == "application/json"
+    raw_events = list(response["body"])
+    # boto3 silently drops event names it does not know: every frame must be a chunk.
+    assert all(set(e) == {"chunk"} for e in raw_events)
+    events = [json.loads(e["chunk"]["bytes"]) for e in raw_events]
+    types = [e["type"] for e in events]
+    assert types[0] == "message_start" and types[-1] == "message_stop"
+    for needed in ("content_block_start", "content_block_delta", "content_block_stop", "message_delta"):
+        assert needed in types
+    metrics = events[-1]["amazon-bedrock-invocationMetrics"]
+    assert metrics["inputTokenCount"] == events[0]["message"]["usage"]["input_tokens"]
+    assert metrics["outputTokenCount"] == next(e for e in events if e["type"] == "message_delta")["usage"]["output_tokens"]
+    text = "".join(e["delta"]["text"] for e in events if e["type"] == "content_block_delta")
+    non_stream = json.loads(runtime_client.invoke_model(body=json.dumps(HELLO), modelId=GLOBAL_SONNET_45)["body"].read())
+    assert text == non_stream["content"][0]["text"]
+
+
+def test_boto3_converse(runtime_client):
+    response = runtime_client.converse(
+        modelId=GLOBAL_SONNET_45,
+        messages=[{"role": "user", "content": [{"text": "Hello, world"}]}],
+        inferenceConfig={"maxTokens": 256},
+    )
+    assert response["output"]["message"]["role"] == "assistant"
+    assert response["output"]["message"]["content"][0]["text"]
+    assert response["stopReason"] in ("end_turn", "max_tokens")
+    usage = response["usage"]
+    assert usage["totalTokens"] >= usage["inputTokens"] + usage["outputTokens"]
+    assert response["metrics"]["latencyMs"] >= 0
+
+
+def test_boto3_converse_stream_every_event(runtime_client):
+    response = runtime_client.converse_stream(
+        modelId=GLOBAL_SONNET_45,
+        messages=[{"role": "user", "content": [{"text": "Hello, world"}]}],
+        inferenceConfig={"maxTokens": 256},
+    )
+    events = list(response["stream"])
+    names = [next(iter(e)) for e in events]
+    assert names[0] == "messageStart" and names[-2:] == ["messageStop", "metadata"]
+    assert "contentBlockDelta" in names and "contentBlockStop" in names
+    assert all(len(e) == 1 for e in events)
+    text = "".join(e["contentBlockDelta"]["delta"]["text"] for e in events if "contentBlockDelta" in e)
+    assert text
+    assert events[-1]["metadata"]["usage"]["outputTokens"] > 0
+
+
+def test_boto3_converse_tool_use(runtime_client):
+    tool = {"toolSpec": {"name": "get_weather", "description": "Weather for a city",
+                         "inputSchema": {"json": {"type": "object", "properties": {"city": {"type": "string"}},
+                                                  "required": ["city"]}}}}
+    response = runtime_client.converse(
+        modelId=GLOBAL_SONNET_45,
+        messages=[{"role": "user", "content": [{"text": "What is the weather in Paris?"}]}],
+        toolConfig={"tools": [tool], "toolChoice": {"any": {}}},
+    )
+    assert response["stopReason"] == "tool_use"
+    use = next(b["toolUse"] for b in response["output"]["message"]["content"] if "toolUse" in b)
+    assert use["name"] == "get_weather" and isinstance(use["input"]["city"], str)
+
+
+def test_boto3_count_tokens_both_forms(runtime_client):
+    by_invoke = runtime_client.count_tokens(
+        modelId=BARE_SONNET_45, input={"invokeModel": {"body": json.dumps(HELLO).encode()}}
+    )["inputTokens"]
+    by_converse = runtime_client.count_tokens(
+        modelId=BARE_SONNET_45,
+        input={"converse": {"messages": [{"role": "user", "content": [{"text": "Hello, world"}]}]}},
+    )["inputTokens"]
+    assert by_invoke > 0 and by_invoke == by_converse
+    usage = json.loads(runtime_client.invoke_model(body=json.dumps(HELLO), modelId=BARE_SONNET_45)["body"].read())
+    assert usage["usage"]["input_tokens"] == by_invoke
+
+
+@pytest.mark.parametrize(
+    "model_id",
+    ["apac.anthropic.claude-sonnet-4-5-20250929-v1:0",  # a "no" cell of the table
+     "eu.anthropic.claude-sonnet-4-5-20250929-v1:0",  # geography of another region
+     "anthropic.claude-unknown-v1:0"],
+)
+def test_boto3_invalid_model_identifier(runtime_client, model_id):
+    with pytest.raises(runtime_client.exceptions.ValidationException) as info:
+        runtime_client.invoke_model(body=json.dumps(HELLO), modelId=model_id)
+    assert info.value.response["Error"]["Message"] == "The provided model identifier is invalid."
+    assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
+@pytest.mark.parametrize(
+    "body, fragment",
+    [
+        (b"{not json", "Malformed input request"),
+        (json.dumps({**HELLO, "stream": True}).encode(), "extraneous key [stream]"),
+        (json.dumps({**HELLO, "anthropic_version": "2020-01-01"}).encode(), "Invalid API version"),
+        (json.dumps({**HELLO, "max_tokens": 10_000_000}).encode(), "max_tokens"),
+        (json.dumps({**HELLO, "messages": [{"role": "assistant", "content": "hi"}]}).encode(), "first message"),
+    ],
+)
+def test_boto3_bad_bodies_raise_validation_exception(runtime_client, body, fragment):
+    with pytest.raises(runtime_client.exceptions.ValidationException) as info:
+        runtime_client.invoke_model(body=body, modelId=GLOBAL_SONNET_45)
+    assert fragment in info.value.response["Error"]["Message"]
+
+
+def test_boto3_stream_bad_body_is_json_error_before_stream(runtime_client):
+    with pytest.raises(runtime_client.exceptions.ValidationException):
+        runtime_client.invoke_model_with_response_stream(body=b"[]", modelId=GLOBAL_SONNET_45)
+
+
+def test_boto3_wrong_secret_is_invalid_signature(boto_session, server):
+    import boto3
+
+    client = boto3.client("bedrock-runtime", endpoint_url=server.url, region_name=REGION,
+                          aws_access_key_id=ACCESS_KEY, aws_secret_access_key="not-the-secret")
+    with pytest.raises(ClientError) as info:
+        client.invoke_model(body=json.dumps(HELLO), modelId=GLOBAL_SONNET_45)
+    error = info.value.response["Error"]
+    assert error["Code"] == "InvalidSignatureException"
+    assert "The Canonical String for this request should have been" in error["Message"]
+    assert "/model/global.anthropic.claude-sonnet-4-5-20250929-v1%253A0/invoke" in error["Message"]
+    assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert "not-the-secret" not in server.log_text()
+
+
+def test_boto3_session_token_checked(server):
+    import boto3
+
+    good = boto3.client("bedrock-runtime", endpoint_url=server.url, region_name=REGION,
+                        aws_access_key_id="ASIATEMPORARYKEY01", aws_secret_access_key=SECRET_KEY,
+                        aws_session_token=SESSION_TOKEN)
+    assert good.invoke_model(body=json.dumps(HELLO), modelId=GLOBAL_SONNET_45)["ResponseMetadata"]["HTTPStatusCode"] == 200
+    bad = boto3.client("bedrock-runtime", endpoint_url=server.url, region_name=REGION,
+                       aws_access_key_id="ASIATEMPORARYKEY01", aws_secret_access_key=SECRET_KEY,
+                       aws_session_token="wrong-token")
+    with pytest.raises(ClientError) as info:
+        bad.invoke_model(body=json.dumps(HELLO), modelId=GLOBAL_SONNET_45)
+    assert info.value.response["Error"]["Code"] == "UnrecognizedClientException"
+    assert "wrong-token" not in server.log_text()
+
+
+def test_boto3_count_tokens_refuses_profiles(runtime_client):
+    with pytest.raises(runtime_client.exceptions.ValidationException) as info:
+        runtime_client.count_tokens(modelId=GLOBAL_SONNET_45,
+                                    input={"invokeModel": {"body": json.dumps(HELLO).encode()}})
+    assert "doesn't support counting tokens" in info.value.response["Error"]["Message"]

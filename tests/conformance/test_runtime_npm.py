@@ -1,0 +1,55 @@
+"""The npm @anthropic-ai/bedrock-sdk (TypeScript guide samples) against a real server."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from support.servers import ACCESS_KEY, API_KEY, JS_DIR, SECRET_KEY, SESSION_TOKEN
+
+pytestmark = pytest.mark.conformance
+
+
+@pytest.fixture(scope="module")
+def run_js(node_modules, aws_env):
+    env = dict(aws_env, TEST_ACCESS_KEY=ACCESS_KEY, TEST_SECRET_KEY=SECRET_KEY, TEST_SESSION_TOKEN=SESSION_TOKEN,
+               TEST_API_KEY=API_KEY)
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        env.pop(name, None)
+
+    def run(scenario: str) -> dict:
+        result = subprocess.run(["node", str(JS_DIR / "scenarios.mjs"), scenario], cwd=JS_DIR, env=env,
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout.strip().splitlines()[-1])
+
+    return run
+
+
+@pytest.mark.parametrize("scenario", ["create", "create_regional", "session_token", "api_key", "beta_1m"])
+def test_npm_create(run_js, scenario):
+    outcome = run_js(scenario)
+    assert outcome["ok"], outcome
+    assert outcome["result"]["text"]
+
+
+def test_npm_create_shape(run_js):
+    result = run_js("create")["result"]
+    assert result["id"].startswith("msg_bdrk_") and result["model"] == "claude-sonnet-4-5-20250929"
+    assert result["usage"]["input_tokens"] > 0
+
+
+def test_npm_stream_true_every_event(run_js):
+    result = run_js("stream_true")["result"]
+    assert result["types"][0] == "message_start" and result["types"][-1] == "message_stop"
+    for needed in ("content_block_start", "content_block_delta", "content_block_stop", "message_delta"):
+        assert needed in result["types"]
+    assert result["text"] == run_js("stream_helper")["result"]["text"]
+
+
+def test_npm_invalid_model_is_bad_request(run_js):
+    outcome = run_js("invalid_model")
+    assert not outcome["ok"]
+    assert outcome["error"] == "BadRequestError" and outcome["status"] == 400

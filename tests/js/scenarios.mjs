@@ -1,0 +1,72 @@
+// Drives the npm @anthropic-ai/bedrock-sdk against a claude-bedrock server.
+// Usage: node scenarios.mjs <scenario>; reads ANTHROPIC_BEDROCK_BASE_URL, AWS_* from the env.
+// Prints one JSON line with what the SDK returned (or the error it raised).
+import AnthropicBedrock from '@anthropic-ai/bedrock-sdk';
+
+const HELLO = [{ role: 'user', content: 'Hello, world' }];
+const GLOBAL = 'global.anthropic.claude-sonnet-4-5-20250929-v1:0';
+
+function client(extra = {}) {
+  return new AnthropicBedrock({
+    awsAccessKey: process.env.TEST_ACCESS_KEY,
+    awsSecretKey: process.env.TEST_SECRET_KEY,
+    awsRegion: 'us-west-2',
+    maxRetries: 0,
+    ...extra,
+  });
+}
+
+const scenarios = {
+  async create() {
+    const m = await client().messages.create({ model: GLOBAL, max_tokens: 256, messages: HELLO });
+    return { id: m.id, model: m.model, text: m.content[0].text, usage: m.usage, stop_reason: m.stop_reason };
+  },
+  async create_regional() {
+    const m = await client().messages.create({
+      model: 'anthropic.claude-sonnet-4-5-20250929-v1:0', max_tokens: 256, messages: HELLO });
+    return { id: m.id, text: m.content[0].text };
+  },
+  async session_token() {
+    const c = client({ awsAccessKey: 'ASIATEMPORARYKEY01', awsSessionToken: process.env.TEST_SESSION_TOKEN });
+    const m = await c.messages.create({ model: GLOBAL, max_tokens: 64, messages: HELLO });
+    return { text: m.content[0].text };
+  },
+  async api_key() {
+    const c = new AnthropicBedrock({ apiKey: process.env.TEST_API_KEY, awsRegion: 'us-west-2', maxRetries: 0 });
+    const m = await c.messages.create({ model: GLOBAL, max_tokens: 64, messages: HELLO });
+    return { text: m.content[0].text };
+  },
+  async stream_true() {
+    const stream = await client().messages.create({ model: GLOBAL, max_tokens: 256, messages: HELLO, stream: true });
+    const types = [];
+    let text = '';
+    for await (const event of stream) {
+      types.push(event.type);
+      if (event.type === 'content_block_delta' && event.delta.type === 'text_delta') text += event.delta.text;
+    }
+    return { types, text };
+  },
+  async stream_helper() {
+    const final = await client().messages.stream({ model: GLOBAL, max_tokens: 256, messages: HELLO }).finalMessage();
+    return { text: final.content[0].text, stop_reason: final.stop_reason };
+  },
+  async beta_1m() {
+    const m = await client().beta.messages.create({
+      model: GLOBAL, max_tokens: 64, messages: HELLO, betas: ['context-1m-2025-08-07'] });
+    return { text: m.content[0].text };
+  },
+  async invalid_model() {
+    await client().messages.create({
+      model: 'apac.anthropic.claude-sonnet-4-5-20250929-v1:0', max_tokens: 64, messages: HELLO });
+    return { unexpected: 'no error' };
+  },
+};
+
+const name = process.argv[2];
+try {
+  const result = await scenarios[name]();
+  console.log(JSON.stringify({ ok: true, result }));
+} catch (err) {
+  console.log(JSON.stringify({ ok: false, error: err.constructor.name, status: err.status ?? null,
+                               message: String(err.message) }));
+}

@@ -1,0 +1,203 @@
+"""Prompt-cache bookkeeping: writes, reads, TTLs, minimum length, isolation, bounds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from claude_bedrock.domain.prompt_cache import CacheUsage, PromptCache, default_minimum_tokens
+from claude_bedrock.domain.tokens import count_request, count_text
+
+MODEL = "anthropic.claude-sonnet-4-5-20250929-v1:0"
+ACCOUNT = "123456789012"
+LONG = "The quick brown fox jumps over the lazy dog. " * 20  # 200 tokens
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def cache(clock: FakeClock) -> PromptCache:
+    return PromptCache(clock, minimum_tokens=100)
+
+
+def _request(system_ttl: str | None = None, question: str = "Summarise.", **extra: Any) -> dict[str, Any]:
+    control: dict[str, Any] = {"type": "ephemeral"}
+    if system_ttl:
+        control["ttl"] = system_ttl
+    return {
+        "max_tokens": 100,
+        "system": [{"type": "text", "text": LONG, "cache_control": control}],
+        "messages": [{"role": "user", "content": question}],
+        **extra,
+    }
+
+
+def _apply(cache: PromptCache, request: dict[str, Any], account: str = ACCOUNT, model: str = MODEL) -> CacheUsage:
+    return cache.apply(account_id=account, model_id=model, request=request)
+
+
+def test_prompt_cache_first_use_writes_prefix(cache: PromptCache) -> None:
+    request = _request()
+    usage = _apply(cache, request)
+    prefix = count_text(LONG) + 3  # system overhead
+    assert usage.cache_creation_input_tokens == usage.ephemeral_5m_input_tokens == prefix
+    assert usage.cache_read_input_tokens == 0 and usage.ephemeral_1h_input_tokens == 0
+    assert usage.total_input_tokens == count_request(request)
+    assert usage.input_tokens == count_request(request) - prefix
+
+
+def test_prompt_cache_repeat_within_ttl_reads(cache: PromptCache, clock: FakeClock) -> None:
+    first = _apply(cache, _request())
+    clock.now += 299
+    second = _apply(cache, _request(question="Another question entirely."))
+    assert second.cache_read_input_tokens == first.cache_creation_input_tokens
+    assert second.cache_creation_input_tokens == 0
+
+
+def test_prompt_cache_write_again_after_ttl(cache: PromptCache, clock: FakeClock) -> None:
+    _apply(cache, _request())
+    clock.now += 301
+    usage = _apply(cache, _request())
+    assert usage.cache_read_input_tokens == 0
+    assert usage.cache_creation_input_tokens > 0
+
+
+def test_prompt_cache_read_refreshes_ttl(cache: PromptCache, clock: FakeClock) -> None:
+    _apply(cache, _request())
+    clock.now += 250
+    assert _apply(cache, _request()).cache_read_input_tokens > 0
+    clock.now += 250  # 500 s after the write, 250 s after the refresh
+    assert _apply(cache, _request()).cache_read_input_tokens > 0
+
+
+def test_prompt_cache_one_hour_ttl(cache: PromptCache, clock: FakeClock) -> None:
+    written = _apply(cache, _request(system_ttl="1h"))
+    assert written.ephemeral_1h_input_tokens == written.cache_creation_input_tokens > 0
+    assert written.ephemeral_5m_input_tokens == 0
+    clock.now += 3_000
+    assert _apply(cache, _request(system_ttl="1h")).cache_read_input_tokens == written.cache_creation_input_tokens
+    clock.now += 3_601
+    assert _apply(cache, _request(system_ttl="1h")).cache_read_input_tokens == 0
+
+
+def test_prompt_cache_below_minimum_is_not_cached(clock: FakeClock) -> None:
+    cache = PromptCache(clock, minimum_tokens=1024)
+    request = _request()
+    for _ in range(2):
+        usage = _apply(cache, request)
+        assert usage == CacheUsage(input_tokens=count_request(request))
+    assert len(cache) == 0
+
+
+def test_prompt_cache_without_breakpoints_is_plain_input(cache: PromptCache) -> None:
+    request = {"messages": [{"role": "user", "content": LONG}]}
+    assert _apply(cache, request) == CacheUsage(input_tokens=count_request(request))
+
+
+def test_prompt_cache_partitions_by_account_and_model(cache: PromptCache) -> None:
+    _apply(cache, _request())
+    assert _apply(cache, _request(), account="210987654321").cache_read_input_tokens == 0
+    assert _apply(cache, _request(), model="anthropic.claude-opus-4-1-20250805-v1:0").cache_read_input_tokens == 0
+    assert _apply(cache, _request()).cache_read_input_tokens > 0
+
+
+def test_prompt_cache_changed_prefix_misses(cache: PromptCache) -> None:
+    _apply(cache, _request())
+    changed = _request()
+    changed["system"][0]["text"] = LONG + " Extra."
+    assert _apply(cache, changed).cache_read_input_tokens == 0
+
+
+def _conversation(turns: int, marks: set[int], ttl: dict[int, str] | None = None) -> dict[str, Any]:
+    messages = []
+    for i in range(turns):
+        block: dict[str, Any] = {"type": "text", "text": f"Turn {i}: " + LONG[: 200 + i]}
+        if i in marks:
+            block["cache_control"] = {"type": "ephemeral", **({"ttl": ttl[i]} if ttl and i in ttl else {})}
+        messages.append({"role": "user" if i % 2 == 0 else "assistant", "content": [block]})
+    return {"max_tokens": 10, "messages": messages}
+
+
+def test_prompt_cache_two_breakpoints_read_first_write_second(cache: PromptCache) -> None:
+    first = _apply(cache, _conversation(3, {2}))  # writes through turn 2
+    grown = _conversation(5, {2, 4})
+    usage = _apply(cache, grown)
+    assert usage.cache_read_input_tokens == first.cache_creation_input_tokens
+    assert usage.cache_creation_input_tokens > 0
+    assert usage.total_input_tokens == count_request(grown)
+
+
+def test_prompt_cache_lookback_hits_earlier_block_when_breakpoint_moves(cache: PromptCache) -> None:
+    first = _apply(cache, _conversation(3, {2}))
+    moved = _apply(cache, _conversation(5, {4}))  # only the later breakpoint is marked now
+    assert moved.cache_read_input_tokens == first.cache_creation_input_tokens
+    assert moved.cache_creation_input_tokens > 0
+
+
+def test_prompt_cache_mixed_ttls_split_creation(cache: PromptCache) -> None:
+    request = _conversation(5, {2, 4}, ttl={2: "1h"})
+    usage = _apply(cache, request)
+    through_two = _apply(PromptCache(FakeClock(), minimum_tokens=100), _conversation(3, {2}))
+    assert usage.ephemeral_1h_input_tokens == through_two.cache_creation_input_tokens
+    assert usage.ephemeral_5m_input_tokens == usage.cache_creation_input_tokens - usage.ephemeral_1h_input_tokens > 0
+
+
+def test_prompt_cache_automatic_top_level_cache_control(cache: PromptCache) -> None:
+    request = {"cache_control": {"type": "ephemeral"}, "messages": [{"role": "user", "content": LONG}]}
+    assert _apply(cache, request).cache_creation_input_tokens > 0
+    assert _apply(cache, request).cache_read_input_tokens > 0
+
+
+def test_prompt_cache_is_bounded_and_evicts_least_recently_used(clock: FakeClock) -> None:
+    cache = PromptCache(clock, minimum_tokens=100, max_entries=2)
+    requests = [_request(), _request(), _request()]
+    for i, request in enumerate(requests):
+        request["system"][0]["text"] = f"{i} " + LONG
+        _apply(cache, request)
+    assert len(cache) == 2
+    assert _apply(cache, requests[0]).cache_read_input_tokens == 0  # evicted
+    assert _apply(cache, requests[2]).cache_read_input_tokens > 0
+
+
+def test_prompt_cache_reset_forgets(cache: PromptCache) -> None:
+    _apply(cache, _request())
+    cache.reset()
+    assert _apply(cache, _request()).cache_read_input_tokens == 0
+
+
+def test_prompt_cache_usage_dict_shape() -> None:
+    usage = CacheUsage(7, 3, 5, 2, 3).usage(output_tokens=11)
+    assert usage == {
+        "input_tokens": 7,
+        "cache_creation_input_tokens": 5,
+        "cache_read_input_tokens": 3,
+        "cache_creation": {"ephemeral_5m_input_tokens": 2, "ephemeral_1h_input_tokens": 3},
+        "output_tokens": 11,
+    }
+
+
+@pytest.mark.parametrize(
+    ("model_id", "minimum"),
+    [
+        ("anthropic.claude-sonnet-4-5-20250929-v1:0", 1024),
+        ("anthropic.claude-opus-4-1-20250805-v1:0", 1024),
+        ("anthropic.claude-3-haiku-20240307-v1:0", 2048),
+        ("anthropic.claude-3-5-haiku-20241022-v1:0", 2048),
+        ("anthropic.claude-haiku-4-5-20251001-v1:0", 4096),
+        ("anthropic.claude-opus-4-5-20251101-v1:0", 4096),
+    ],
+)
+def test_prompt_cache_default_minimum_by_model(model_id: str, minimum: int) -> None:
+    assert default_minimum_tokens(model_id) == minimum

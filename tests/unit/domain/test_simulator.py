@@ -1,0 +1,531 @@
+"""SimulatorEngine: determinism, lifecycle, usage, limits, tools, thinking, citations, cache, latency."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import re
+from typing import Any
+
+import jsonschema
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from claude_bedrock.domain.engine import Engine, ModelCall
+from claude_bedrock.domain.message import MessageAccumulator, accumulate
+from claude_bedrock.domain.prompt_cache import PromptCache
+from claude_bedrock.domain.prose import Draws, ProseWriter
+from claude_bedrock.domain.simulator import LatencyProfile, SimulatorEngine, choose_tool
+from claude_bedrock.domain.tokens import count_output_block, count_request, count_text
+
+MODEL_ID = "anthropic.claude-sonnet-4-5-20250929-v1:0"
+QUESTION = "How does photosynthesis work in plants?"
+WEATHER_TOOL = {
+    "name": "get_weather",
+    "description": "Get the current weather for a location",
+    "input_schema": {
+        "type": "object",
+        "properties": {
+            "location": {"type": "string"},
+            "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
+            "days": {"type": "integer", "minimum": 1, "maximum": 7},
+        },
+        "required": ["location"],
+    },
+}
+ORDER_TOOL = {
+    "name": "place_order",
+    "input_schema": {
+        "type": "object",
+        "properties": {
+            "items": {
+                "type": "array",
+                "minItems": 1,
+                "items": {
+                    "type": "object",
+                    "properties": {"sku": {"type": "string"}, "qty": {"type": "integer", "minimum": 1, "maximum": 9}},
+                    "required": ["sku", "qty"],
+                },
+            },
+            "priority": {"enum": ["low", "high"]},
+        },
+        "required": ["items", "priority"],
+    },
+}
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _engine(**kwargs: Any) -> SimulatorEngine:
+    kwargs.setdefault("clock", FakeClock())
+    return SimulatorEngine(**kwargs)
+
+
+def _call(request: dict[str, Any], *, model_id: str = MODEL_ID, betas: tuple[str, ...] = ()) -> ModelCall:
+    return ModelCall(
+        request=request,
+        model_id=model_id,
+        anthropic_name="claude-sonnet-4-5-20250929",
+        message_id="msg_bdrk_01TEST",
+        account_id="123456789012",
+        region="us-east-1",
+        operation="InvokeModelWithResponseStream",
+        betas=betas,
+    )
+
+
+def _request(content: Any = QUESTION, max_tokens: int = 1024, **extra: Any) -> dict[str, Any]:
+    return {"anthropic_version": "bedrock-2023-05-31", "max_tokens": max_tokens, "messages": [{"role": "user", "content": content}], **extra}
+
+
+def _collect(engine: SimulatorEngine, call: ModelCall) -> list[dict[str, Any]]:
+    async def run() -> list[dict[str, Any]]:
+        return [event async for event in engine.stream(call)]
+
+    return asyncio.run(run())
+
+
+def _message(engine: SimulatorEngine, request: dict[str, Any], **call_kwargs: Any) -> dict[str, Any]:
+    return accumulate(engine.events(_call(request, **call_kwargs)))
+
+
+def _text_of(message: dict[str, Any]) -> str:
+    return "".join(block["text"] for block in message["content"] if block["type"] == "text")
+
+
+# --- contract and determinism ------------------------------------------------------------
+
+
+def test_simulator_implements_engine_protocol() -> None:
+    assert isinstance(_engine(), Engine)
+
+
+def test_simulator_same_call_gives_identical_events() -> None:
+    call = _call(_request())
+    assert _collect(_engine(), call) == _collect(_engine(), call)
+    assert _engine().events(call) == _collect(_engine(), call)
+
+
+def test_simulator_seed_changes_text() -> None:
+    call = _call(_request())
+    texts = {_text_of(accumulate(_engine(seed=seed).events(call))) for seed in range(4)}
+    assert len(texts) == 4
+
+
+def test_simulator_request_changes_text() -> None:
+    engine = _engine()
+    assert _text_of(_message(engine, _request("Tell me about volcanoes."))) != _text_of(_message(engine, _request("Tell me about glaciers.")))
+
+
+def test_simulator_message_start_fields() -> None:
+    start = _engine().events(_call(_request()))[0]
+    message = start["message"]
+    assert start["type"] == "message_start"
+    assert message["id"] == "msg_bdrk_01TEST"
+    assert message["model"] == "claude-sonnet-4-5-20250929"
+    assert (message["type"], message["role"], message["content"]) == ("message", "assistant", [])
+    assert message["usage"]["output_tokens"] == 1
+    assert set(message["usage"]) == {
+        "input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens", "cache_creation", "output_tokens",
+    }
+
+
+def test_simulator_rejects_bad_configuration() -> None:
+    with pytest.raises(ValueError):
+        SimulatorEngine(clock=FakeClock(), mode="poetry")  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        SimulatorEngine(clock=FakeClock(), latency=LatencyProfile(0.1, 50))
+    with pytest.raises(ValueError):
+        SimulatorEngine()
+
+
+# --- prose, usage, lifecycle -------------------------------------------------------------
+
+REQUEST_VARIANTS = {
+    "prose": _request(),
+    "blocks": _request([{"type": "text", "text": "Explain "}, {"type": "text", "text": "tides."}]),
+    "system": _request(system="You are terse."),
+    "tools_auto": _request("What's the weather in Paris?", tools=[WEATHER_TOOL]),
+    "tools_any": _request("Hello", tools=[WEATHER_TOOL, ORDER_TOOL], tool_choice={"type": "any"}),
+    "thinking": _request(thinking={"type": "enabled", "budget_tokens": 1024}, max_tokens=4000),
+    "tiny_budget": _request(max_tokens=3),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REQUEST_VARIANTS))
+def test_simulator_stream_lifecycle_is_valid(name: str) -> None:
+    accumulator = MessageAccumulator()
+    for event in _collect(_engine(), _call(REQUEST_VARIANTS[name])):
+        accumulator.add(event)
+    assert accumulator.done
+
+
+@pytest.mark.parametrize("name", sorted(REQUEST_VARIANTS))
+def test_simulator_usage_consistent_with_content(name: str) -> None:
+    request = REQUEST_VARIANTS[name]
+    message = _message(_engine(), request)
+    usage = message["usage"]
+    assert usage["output_tokens"] == sum(count_output_block(block) for block in message["content"])
+    assert usage["output_tokens"] <= request["max_tokens"]
+    assert usage["input_tokens"] == count_request(request)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(max_size=120), st.integers(min_value=0, max_value=400), st.binary(min_size=1, max_size=8))
+def test_prose_passage_token_count_is_exact(user_text: str, target: int, seed: bytes) -> None:
+    writer = ProseWriter()
+    topics = writer.topics(user_text)
+    for passage in (
+        writer.answer(Draws(seed), topics, target),
+        writer.thinking(Draws(seed), topics, target),
+        writer.remark(Draws(seed), topics),
+    ):
+        assert passage.tokens == count_text(passage.text)
+        assert all(passage.pieces)
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_simulator_prose_has_realistic_length(seed: int) -> None:
+    message = _message(_engine(seed=seed), _request())
+    assert message["stop_reason"] == "end_turn"
+    assert 40 <= message["usage"]["output_tokens"] <= 350
+    assert message["usage"]["output_tokens"] == count_text(_text_of(message))
+
+
+def test_simulator_prose_mentions_the_question() -> None:
+    for seed in range(5):
+        assert "photosynthesis" in _text_of(_message(_engine(seed=seed), _request())) or "plants" in _text_of(
+            _message(_engine(seed=seed), _request())
+        )
+
+
+def test_simulator_short_answer_streams_many_small_deltas() -> None:
+    counts = []
+    for seed in range(20):
+        events = _engine(seed=seed).events(_call(_request()))
+        deltas = [e for e in events if e["type"] == "content_block_delta"]
+        assert all(1 <= count_text(e["delta"]["text"]) <= 12 for e in deltas)
+        counts.append(len(events))
+    assert min(counts) >= 10
+    assert sorted(counts)[len(counts) // 2] <= 40  # the typical answer stays short
+
+
+# --- echo, max_tokens, stop sequences ------------------------------------------------------
+
+
+def test_simulator_echo_repeats_last_user_text() -> None:
+    engine = _engine(mode="echo")
+    text = "Repeat after me: the cat sat on the mat, twice!"
+    message = _message(engine, _request(text))
+    assert _text_of(message) == text
+    assert message["stop_reason"] == "end_turn"
+    assert message["usage"]["output_tokens"] == count_text(text)
+
+
+def test_simulator_echo_concatenates_text_blocks_of_last_user_message() -> None:
+    request = {
+        "max_tokens": 100,
+        "messages": [
+            {"role": "user", "content": "first"},
+            {"role": "assistant", "content": "reply"},
+            {"role": "user", "content": [{"type": "text", "text": "Hello "}, {"type": "text", "text": "again"}]},
+        ],
+    }
+    assert _text_of(_message(_engine(mode="echo"), request)) == "Hello again"
+
+
+def test_simulator_max_tokens_cuts_answer() -> None:
+    message = _message(_engine(mode="echo"), _request("one two three four five six seven", max_tokens=4))
+    assert message["stop_reason"] == "max_tokens"
+    assert _text_of(message) == "one two three four"
+    assert message["usage"]["output_tokens"] == 4
+
+
+def test_simulator_max_tokens_cuts_prose() -> None:
+    message = _message(_engine(), _request(max_tokens=7))
+    assert message["stop_reason"] == "max_tokens"
+    assert message["usage"]["output_tokens"] == count_text(_text_of(message)) == 7
+
+
+def test_simulator_limits_cut_the_same_answer() -> None:
+    engine = _engine()
+    full = _text_of(_message(engine, _request(max_tokens=4096)))
+    cut = _message(engine, _request(max_tokens=25, anthropic_version="2026-10-21"))
+    assert cut["stop_reason"] == "max_tokens"
+    assert full.startswith(_text_of(cut)) and len(_text_of(cut)) < len(full)
+
+
+def test_simulator_stop_sequence_ends_before_it() -> None:
+    request = _request("alpha beta STOP gamma END delta", stop_sequences=["END", "STOP"])
+    message = _message(_engine(mode="echo"), request)
+    assert _text_of(message) == "alpha beta "
+    assert (message["stop_reason"], message["stop_sequence"]) == ("stop_sequence", "STOP")
+    assert message["usage"]["output_tokens"] == 2
+
+
+def test_simulator_stop_sequence_beyond_max_tokens_is_max_tokens() -> None:
+    request = _request("alpha beta gamma delta STOP", stop_sequences=["STOP"], max_tokens=2)
+    message = _message(_engine(mode="echo"), request)
+    assert (message["stop_reason"], message["stop_sequence"]) == ("max_tokens", None)
+
+
+def test_simulator_prose_stops_at_paragraph_break_sequence() -> None:
+    seed = next(s for s in range(200) if "\n\n" in _text_of(_message(_engine(seed=s), _request())))
+    message = _message(_engine(seed=seed), _request(stop_sequences=["\n\n"]))
+    assert message["stop_reason"] == "stop_sequence" and message["stop_sequence"] == "\n\n"
+    assert "\n\n" not in _text_of(message)
+
+
+# --- tools ------------------------------------------------------------------------------
+
+TOOL_ID = re.compile(r"^toolu_bdrk_01[0-9A-Za-z]{22}$")
+
+
+def _tool_blocks(message: dict[str, Any]) -> list[dict[str, Any]]:
+    return [block for block in message["content"] if block["type"] == "tool_use"]
+
+
+@pytest.mark.parametrize("seed", range(10))
+@pytest.mark.parametrize("tool", [WEATHER_TOOL, ORDER_TOOL], ids=["weather", "order"])
+def test_simulator_forced_tool_input_validates(seed: int, tool: dict[str, Any]) -> None:
+    request = _request("Do it.", tools=[tool], tool_choice={"type": "tool", "name": tool["name"]})
+    message = _message(_engine(seed=seed), request)
+    assert [block["type"] for block in message["content"]] == ["tool_use"]  # no lead-in when forced
+    (block,) = _tool_blocks(message)
+    assert block["name"] == tool["name"] and TOOL_ID.match(block["id"])
+    jsonschema.Draft202012Validator(tool["input_schema"]).validate(block["input"])
+    assert message["stop_reason"] == "tool_use"
+
+
+def test_simulator_named_tool_choice_picks_that_tool() -> None:
+    request = _request("What's the weather?", tools=[WEATHER_TOOL, ORDER_TOOL], tool_choice={"type": "tool", "name": "place_order"})
+    assert _tool_blocks(_message(_engine(), request))[0]["name"] == "place_order"
+
+
+def test_simulator_any_choice_prefers_mentioned_tool_else_first() -> None:
+    tools = [WEATHER_TOOL, ORDER_TOOL]
+    mentioned = _request("Please place an order for socks.", tools=tools, tool_choice={"type": "any"})
+    unmentioned = _request("Hello there.", tools=tools, tool_choice={"type": "any"})
+    assert _tool_blocks(_message(_engine(), mentioned))[0]["name"] == "place_order"
+    assert _tool_blocks(_message(_engine(), unmentioned))[0]["name"] == "get_weather"
+
+
+def test_simulator_auto_calls_mentioned_tool_with_lead_in() -> None:
+    message = _message(_engine(), _request("What's the weather in San Francisco?", tools=[WEATHER_TOOL]))
+    assert [block["type"] for block in message["content"]] == ["text", "tool_use"]
+    assert "get_weather" in message["content"][0]["text"]
+    assert message["content"][1]["input"]["location"] == "San Francisco"
+    assert message["stop_reason"] == "tool_use"
+
+
+def test_simulator_auto_without_mention_answers_text() -> None:
+    message = _message(_engine(), _request(QUESTION, tools=[WEATHER_TOOL]))
+    assert not _tool_blocks(message) and message["stop_reason"] == "end_turn"
+
+
+def test_simulator_none_choice_never_calls() -> None:
+    request = _request("What's the weather in Paris?", tools=[WEATHER_TOOL], tool_choice={"type": "none"})
+    assert not _tool_blocks(_message(_engine(), request))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("use get_weather now", "get_weather"), ("weather please", "get_weather"), ("get me something", None), ("list it", None)],
+)
+def test_choose_tool_auto_rule(text: str, expected: str | None) -> None:
+    tools = [WEATHER_TOOL, {"name": "list_files", "input_schema": {"type": "object"}}]
+    tool, forced = choose_tool({"tools": tools}, text, tool_result_turn=False)
+    assert (tool["name"] if tool else None) == expected and not forced
+
+
+def _tool_result_request(result: Any, *, is_error: bool = False, **extra: Any) -> dict[str, Any]:
+    first = _message(_engine(), _request("What's the weather in Paris?", tools=[WEATHER_TOOL]))
+    tool_use = _tool_blocks(first)[0]
+    block = {"type": "tool_result", "tool_use_id": tool_use["id"], "content": result}
+    if is_error:
+        block["is_error"] = True
+    return {
+        "max_tokens": 500,
+        "tools": [WEATHER_TOOL],
+        "messages": [
+            {"role": "user", "content": "What's the weather in Paris?"},
+            {"role": "assistant", "content": first["content"]},
+            {"role": "user", "content": [block]},
+        ],
+        **extra,
+    }
+
+
+def test_simulator_answers_tool_result_with_text() -> None:
+    message = _message(_engine(), _tool_result_request("18 degrees and sunny"))
+    assert [block["type"] for block in message["content"]] == ["text"]
+    assert "get_weather" in _text_of(message) and "18 degrees and sunny" in _text_of(message)
+    assert message["stop_reason"] == "end_turn"
+
+
+def test_simulator_tool_result_blocks_and_errors_summarised() -> None:
+    message = _message(_engine(), _tool_result_request([{"type": "text", "text": "service down"}], is_error=True))
+    assert "reported an error: service down" in _text_of(message)
+
+
+def test_simulator_tool_input_cut_by_max_tokens() -> None:
+    request = _request("x", max_tokens=3, tools=[ORDER_TOOL], tool_choice={"type": "any"})
+    message = _message(_engine(), request)
+    assert message["stop_reason"] == "max_tokens"
+    assert message["usage"]["output_tokens"] == 3
+    assert _tool_blocks(message)[0]["input"] == {}
+
+
+# --- thinking ---------------------------------------------------------------------------
+
+
+def test_simulator_thinking_block_first_with_signature() -> None:
+    request = _request(thinking={"type": "enabled", "budget_tokens": 1024}, max_tokens=4000)
+    message = _message(_engine(), request)
+    thinking = message["content"][0]
+    assert thinking["type"] == "thinking"
+    assert thinking["thinking"] and count_text(thinking["thinking"]) <= 1024
+    assert len(base64.b64decode(thinking["signature"], validate=True)) >= 64
+    assert message["content"][1]["type"] == "text"
+    assert message["usage"]["output_tokens"] == count_text(thinking["thinking"]) + count_text(_text_of(message))
+
+
+def test_simulator_thinking_signature_depends_on_content() -> None:
+    a = _message(_engine(), _request("Tell me about volcanoes.", thinking={"type": "enabled", "budget_tokens": 1024}, max_tokens=3000))
+    b = _message(_engine(), _request("Tell me about glaciers.", thinking={"type": "enabled", "budget_tokens": 1024}, max_tokens=3000))
+    assert a["content"][0]["signature"] != b["content"][0]["signature"]
+
+
+def test_simulator_thinking_respects_small_max_tokens() -> None:
+    message = _message(_engine(), _request(thinking={"type": "enabled", "budget_tokens": 1024}, max_tokens=10))
+    assert message["stop_reason"] == "max_tokens"
+    assert message["usage"]["output_tokens"] == 10
+    assert [block["type"] for block in message["content"]] == ["thinking"]
+
+
+def test_simulator_no_thinking_when_disabled() -> None:
+    message = _message(_engine(), _request(thinking={"type": "disabled"}))
+    assert all(block["type"] != "thinking" for block in message["content"])
+
+
+def test_simulator_thinking_not_repeated_on_tool_result_unless_interleaved() -> None:
+    request = _tool_result_request("18 degrees", thinking={"type": "enabled", "budget_tokens": 1024})
+    assert _message(_engine(), request)["content"][0]["type"] == "text"
+    interleaved = _message(_engine(), request, betas=("interleaved-thinking-2025-05-14",))
+    assert interleaved["content"][0]["type"] == "thinking"
+
+
+# --- citations --------------------------------------------------------------------------
+
+DOC_TEXT = "The grass is green. The sky is blue. Water is wet."
+
+
+def _cited(message: dict[str, Any]) -> list[dict[str, Any]]:
+    return [c for block in message["content"] for c in block.get("citations", [])]
+
+
+def test_simulator_citations_for_text_document() -> None:
+    document = {
+        "type": "document",
+        "source": {"type": "text", "media_type": "text/plain", "data": DOC_TEXT},
+        "title": "Facts",
+        "citations": {"enabled": True},
+    }
+    for seed in range(6):
+        message = _message(_engine(seed=seed), _request([document, {"type": "text", "text": "What colour is the grass?"}]))
+        (citation,) = _cited(message)
+        assert citation["type"] == "char_location"
+        assert citation["document_index"] == 0 and citation["document_title"] == "Facts"
+        assert DOC_TEXT[citation["start_char_index"] : citation["end_char_index"]] == citation["cited_text"] != ""
+        assert message["usage"]["output_tokens"] == sum(count_output_block(b) for b in message["content"])
+
+
+def test_simulator_citations_document_index_counts_all_documents() -> None:
+    plain = {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "Uncited."}}
+    content_doc = {
+        "type": "document",
+        "source": {"type": "content", "content": [{"type": "text", "text": "First chunk."}, {"type": "text", "text": "Second."}]},
+        "citations": {"enabled": True},
+    }
+    message = _message(_engine(), _request([plain, content_doc, {"type": "text", "text": "Summarise."}]))
+    (citation,) = _cited(message)
+    assert citation["type"] == "content_block_location" and citation["document_index"] == 1
+    index = citation["start_block_index"]
+    assert citation["end_block_index"] == index + 1
+    assert citation["cited_text"] == content_doc["source"]["content"][index]["text"]
+
+
+def test_simulator_citations_for_pdf_cite_page_one() -> None:
+    pdf = b"%PDF-1.4\n1 0 obj << /Type /Page >> endobj\nstream\nBT (Quarterly revenue grew 12%) Tj ET\nendstream\n%%EOF"
+    document = {
+        "type": "document",
+        "source": {"type": "base64", "media_type": "application/pdf", "data": base64.b64encode(pdf).decode()},
+        "citations": {"enabled": True},
+    }
+    (citation,) = _cited(_message(_engine(), _request([document, {"type": "text", "text": "Revenue?"}])))
+    assert citation["type"] == "page_location"
+    assert (citation["start_page_number"], citation["end_page_number"]) == (1, 2)
+    assert citation["cited_text"] == "Quarterly revenue grew 12%"
+
+
+def test_simulator_no_citations_when_not_enabled() -> None:
+    document = {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": DOC_TEXT}}
+    assert _cited(_message(_engine(), _request([document, {"type": "text", "text": "Colour?"}]))) == []
+
+
+# --- prompt caching ---------------------------------------------------------------------
+
+
+def test_simulator_prompt_cache_write_then_read() -> None:
+    clock = FakeClock()
+    engine = SimulatorEngine(cache=PromptCache(clock, minimum_tokens=50))
+    system = [{"type": "text", "text": "You are a careful botanist. " * 30, "cache_control": {"type": "ephemeral", "ttl": "1h"}}]
+    first = _message(engine, _request(system=system))["usage"]
+    clock.now += 1800
+    second = _message(engine, _request("And in algae?", system=system))["usage"]
+    assert first["cache_creation_input_tokens"] == first["cache_creation"]["ephemeral_1h_input_tokens"] > 0
+    assert second["cache_read_input_tokens"] == first["cache_creation_input_tokens"]
+    assert second["cache_creation_input_tokens"] == 0
+
+
+# --- latency ----------------------------------------------------------------------------
+
+
+class FakeSleep:
+    def __init__(self) -> None:
+        self.calls: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.calls.append(seconds)
+
+
+def test_simulator_latency_profile_paces_stream() -> None:
+    sleep = FakeSleep()
+    engine = _engine(latency=LatencyProfile(first_token_s=0.5, tokens_per_s=50.0), sleep=sleep)
+    events = _collect(engine, _call(_request()))
+    deltas = [e["delta"]["text"] for e in events if e["type"] == "content_block_delta"]
+    assert sleep.calls[0] == 0.5
+    assert sleep.calls[1:] == pytest.approx([count_text(d) / 50.0 for d in deltas])
+    assert sum(sleep.calls) == pytest.approx(0.5 + events[-2]["usage"]["output_tokens"] / 50.0)
+
+
+def test_simulator_latency_per_model_with_default() -> None:
+    sleep = FakeSleep()
+    profiles = {MODEL_ID: LatencyProfile(1.0, 10.0), "*": LatencyProfile(0.25, 100.0)}
+    engine = _engine(latency=profiles, sleep=sleep)
+    _collect(engine, _call(_request()))
+    _collect(engine, _call(_request(), model_id="anthropic.claude-3-haiku-20240307-v1:0"))
+    assert 1.0 in sleep.calls and 0.25 in sleep.calls
+
+
+def test_simulator_without_latency_never_sleeps() -> None:
+    sleep = FakeSleep()
+    _collect(_engine(sleep=sleep), _call(_request()))
+    assert sleep.calls == []

@@ -1,0 +1,228 @@
+"""The token counter: documented rule, invariants, request and block costs."""
+
+from __future__ import annotations
+
+import base64
+import math
+import struct
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from claude_bedrock.domain import tokens
+from claude_bedrock.domain.tokens import (
+    IMAGE_MAX_TOKENS,
+    MESSAGE_OVERHEAD_TOKENS,
+    PDF_TOKENS_PER_PAGE,
+    REQUEST_OVERHEAD_TOKENS,
+    count_block,
+    count_json,
+    count_output_block,
+    count_request,
+    count_text,
+    pdf_page_count,
+    prompt_segments,
+    truncate_text,
+)
+
+text_strategy = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=200)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", 0),
+        ("   \n\t ", 0),
+        ("the", 1),
+        ("hello", 1),
+        ("tokenizer", 2),  # letters in chunks of 5
+        ("2025", 2),  # digits in chunks of 3
+        ("Hello, world", 3),
+        ("snake_case", 3),  # "_" is a token of its own
+        ("naïve", 3),  # "na", "ï", "ve"
+    ],
+)
+def test_count_text_rule_examples(text: str, expected: int) -> None:
+    assert count_text(text) == expected
+
+
+@given(text_strategy, text_strategy)
+def test_count_text_adds_up_across_whitespace(a: str, b: str) -> None:
+    assert count_text(a + " " + b) == count_text(a) + count_text(b)
+
+
+@given(text_strategy, text_strategy)
+def test_count_text_never_decreases_when_text_is_appended(a: str, b: str) -> None:
+    assert count_text(a + b) >= count_text(a)
+
+
+@given(text_strategy)
+def test_count_text_is_deterministic_and_bounded_by_length(text: str) -> None:
+    assert count_text(text) == count_text(text)
+    assert count_text(text) <= len(text)
+
+
+@given(text_strategy, st.integers(min_value=0, max_value=80))
+def test_truncate_text_returns_prefix_with_exact_token_count(text: str, limit: int) -> None:
+    kept = truncate_text(text, limit)
+    assert text.startswith(kept)
+    assert count_text(kept) == min(limit, count_text(text))
+
+
+def test_truncate_text_cuts_inside_a_long_word() -> None:
+    assert truncate_text("extraordinary things", 1) == "extra"
+    assert truncate_text("extraordinary things", 3) == "extraordinary"
+
+
+def test_count_request_hello_world_matches_real_service() -> None:
+    request = {"messages": [{"role": "user", "content": "Hello, world"}]}
+    assert count_request(request) == REQUEST_OVERHEAD_TOKENS + MESSAGE_OVERHEAD_TOKENS + 3 == 10
+
+
+def test_count_request_string_and_block_content_agree() -> None:
+    as_string = {"messages": [{"role": "user", "content": "Tell me about otters."}]}
+    as_blocks = {"messages": [{"role": "user", "content": [{"type": "text", "text": "Tell me about otters."}]}]}
+    assert count_request(as_string) == count_request(as_blocks)
+
+
+def test_count_request_tools_add_definition_and_system_prompt_by_choice() -> None:
+    tool = {"name": "get_weather", "description": "Weather now", "input_schema": {"type": "object"}}
+    base = {"messages": [{"role": "user", "content": "hi"}]}
+    auto = {**base, "tools": [tool]}
+    forced = {**auto, "tool_choice": {"type": "any"}}
+    assert count_request(auto) - count_request(base) > 346
+    assert count_request(auto) - count_request(forced) == 346 - 313
+
+
+def test_count_request_system_string_and_blocks() -> None:
+    base = {"messages": [{"role": "user", "content": "hi"}]}
+    with_string = {**base, "system": "You are terse."}
+    with_blocks = {**base, "system": [{"type": "text", "text": "You are terse."}]}
+    assert count_request(with_string) == count_request(with_blocks) > count_request(base)
+
+
+def test_count_request_ignores_thinking_of_earlier_assistant_turns() -> None:
+    thinking = {"type": "thinking", "thinking": "long deliberation " * 50, "signature": "c2ln"}
+    early = {
+        "messages": [
+            {"role": "user", "content": "a"},
+            {"role": "assistant", "content": [thinking, {"type": "text", "text": "b"}]},
+            {"role": "user", "content": "c"},
+            {"role": "assistant", "content": "d"},
+            {"role": "user", "content": "e"},
+        ]
+    }
+    last = {
+        "messages": [
+            {"role": "user", "content": "a"},
+            {"role": "assistant", "content": [thinking, {"type": "text", "text": "b"}]},
+            {"role": "user", "content": "c"},
+        ]
+    }
+    stripped = {
+        "messages": [
+            {"role": "user", "content": "a"},
+            {"role": "assistant", "content": [{**thinking, "thinking": ""}, {"type": "text", "text": "b"}]},
+            {"role": "user", "content": "c"},
+        ]
+    }
+    assert count_request(last) > count_request(stripped)
+    early_stripped = {"messages": [dict(m) for m in early["messages"]]}
+    early_stripped["messages"][1] = stripped["messages"][1]
+    assert count_request(early) == count_request(early_stripped)
+
+
+def _png(width: int, height: int) -> str:
+    header = b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + b"IHDR" + struct.pack(">II", width, height)
+    return base64.b64encode(header + b"\x08\x02\x00\x00\x00" + b"\x00" * 64).decode()
+
+
+def _image(data: str, media_type: str = "image/png") -> dict:
+    return {"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}}
+
+
+def test_count_block_png_uses_header_dimensions() -> None:
+    assert count_block(_image(_png(200, 150))) == math.ceil(200 * 150 / 750)
+    assert count_block(_image(_png(1000, 1000))) == math.ceil(1000 * 1000 / 750)
+
+
+def test_count_block_large_image_is_capped() -> None:
+    assert count_block(_image(_png(4000, 3000))) == IMAGE_MAX_TOKENS
+
+
+def test_count_block_gif_uses_header_dimensions() -> None:
+    gif = base64.b64encode(b"GIF89a" + struct.pack("<HH", 300, 100) + b"\x00" * 20).decode()
+    assert count_block(_image(gif, "image/gif")) == 40
+
+
+def test_count_block_jpeg_estimated_from_encoded_size() -> None:
+    small = base64.b64encode(b"\xff\xd8\xff" + b"\x00" * 3_000).decode()
+    large = base64.b64encode(b"\xff\xd8\xff" + b"\x00" * 30_000).decode()
+    assert 1 <= count_block(_image(small, "image/jpeg")) < count_block(_image(large, "image/jpeg")) <= IMAGE_MAX_TOKENS
+
+
+def _pdf(pages: int) -> str:
+    body = b"%%PDF-1.4\n1 0 obj << /Type /Pages /Count %d >> endobj\n" % pages
+    body += b"".join(b"%d 0 obj << /Type /Page /Parent 1 0 R >> endobj\n" % (i + 2) for i in range(pages))
+    return base64.b64encode(body + b"%%EOF").decode()
+
+
+def test_pdf_page_count_counts_page_objects_not_pages_tree() -> None:
+    assert pdf_page_count(_pdf(3)) == 3
+
+
+def test_pdf_page_count_falls_back_to_size() -> None:
+    assert pdf_page_count(base64.b64encode(b"x" * 250_000).decode()) == 3
+
+
+def test_count_block_document_kinds() -> None:
+    pdf = {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": _pdf(2)}}
+    text_doc = {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "one two three"}}
+    content_doc = {
+        "type": "document",
+        "source": {"type": "content", "content": [{"type": "text", "text": "one two three"}]},
+    }
+    assert count_block(pdf) == tokens.DOCUMENT_OVERHEAD_TOKENS + 2 * PDF_TOKENS_PER_PAGE
+    assert count_block(text_doc) == count_block(content_doc) == tokens.DOCUMENT_OVERHEAD_TOKENS + 3
+    titled = {**text_doc, "title": "Notes"}
+    assert count_block(titled) == count_block(text_doc) + 1
+
+
+def test_count_json_counts_structure_not_punctuation() -> None:
+    assert count_json({"location": "Paris"}) == 1 + (2 + 1 + 1)
+    assert count_json([1, True, None]) == 4
+
+
+def test_count_output_block_rules() -> None:
+    assert count_output_block({"type": "text", "text": "Hello, world", "citations": [{"cited_text": "x" * 99}]}) == 3
+    assert count_output_block({"type": "thinking", "thinking": "hmm ok", "signature": "QUJD" * 50}) == 2
+    tool = {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"location": "Paris"}}
+    assert count_output_block(tool) == count_text("get_weather") + count_json({"location": "Paris"})
+
+
+def test_prompt_segments_sum_to_count_request_in_cache_order() -> None:
+    request = {
+        "tools": [{"name": "t", "input_schema": {"type": "object"}, "cache_control": {"type": "ephemeral"}}],
+        "system": [{"type": "text", "text": "sys", "cache_control": {"type": "ephemeral", "ttl": "1h"}}],
+        "messages": [
+            {"role": "user", "content": [{"type": "text", "text": "question", "cache_control": {"type": "ephemeral"}}]},
+            {"role": "assistant", "content": "answer"},
+            {"role": "user", "content": []},
+        ],
+    }
+    segments = prompt_segments(request)
+    assert sum(s.tokens for s in segments) + REQUEST_OVERHEAD_TOKENS == count_request(request)
+    kinds = [s.material[0] for s in segments]
+    assert kinds == ["tool", "system", "tool_choice", "block", "message", "message"]
+    assert [s.cache_control is not None for s in segments] == [True, True, False, True, False, False]
+    assert all("cache_control" not in str(s.material) for s in segments)
+
+
+def test_prompt_segments_top_level_cache_control_marks_last_block() -> None:
+    request = {
+        "cache_control": {"type": "ephemeral"},
+        "messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}, {"role": "user", "content": "c"}],
+    }
+    marks = [s.cache_control for s in prompt_segments(request)]
+    assert marks == [None, None, {"type": "ephemeral"}]

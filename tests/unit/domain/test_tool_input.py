@@ -1,0 +1,153 @@
+"""Generated tool inputs validate against their input_schema (checked with jsonschema)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jsonschema
+import pytest
+
+from claude_bedrock.domain.prose import Draws
+from claude_bedrock.domain.tool_input import BUILTIN_TOOL_INPUTS, tool_input
+
+SCHEMAS: dict[str, dict[str, Any]] = {
+    "weather": {
+        "type": "object",
+        "properties": {
+            "location": {"type": "string", "description": "City and state"},
+            "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
+        },
+        "required": ["location"],
+    },
+    "numbers": {
+        "type": "object",
+        "properties": {
+            "count": {"type": "integer", "minimum": 3, "maximum": 5},
+            "ratio": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+            "step": {"type": "integer", "multipleOf": 7, "minimum": 10, "maximum": 40},
+            "price": {"type": "number", "minimum": 0.5, "maximum": 0.75},
+            "negative": {"type": "integer", "maximum": -10},
+        },
+        "required": ["count", "ratio", "step", "price", "negative"],
+    },
+    "draft4_bounds": {
+        "$schema": "http://json-schema.org/draft-04/schema#",
+        "type": "object",
+        "properties": {
+            "open": {"type": "number", "minimum": 0, "maximum": 10, "exclusiveMinimum": True, "exclusiveMaximum": True},
+            "whole": {"type": "integer", "minimum": 0, "maximum": 1, "exclusiveMinimum": True},
+        },
+        "required": ["open", "whole"],
+    },
+    "strings": {
+        "type": "object",
+        "properties": {
+            "code": {"type": "string", "minLength": 40, "maxLength": 45},
+            "tiny": {"type": "string", "maxLength": 2},
+            "when": {"type": "string", "format": "date-time"},
+            "day": {"type": "string", "format": "date"},
+            "email": {"type": "string", "format": "email"},
+            "id": {"type": "string", "format": "uuid"},
+            "link": {"type": "string", "format": "uri"},
+            "fixed": {"const": "v1"},
+        },
+        "required": ["code", "tiny", "when", "day", "email", "id", "link", "fixed"],
+        "additionalProperties": False,
+    },
+    "nested": {
+        "type": "object",
+        "properties": {
+            "order": {
+                "type": "object",
+                "properties": {
+                    "items": {
+                        "type": "array",
+                        "minItems": 2,
+                        "maxItems": 4,
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "sku": {"type": "string"},
+                                "quantity": {"type": "integer", "minimum": 1},
+                                "tags": {"type": "array", "items": {"type": "string"}, "uniqueItems": True, "minItems": 3},
+                            },
+                            "required": ["sku", "quantity", "tags"],
+                        },
+                    },
+                    "express": {"type": "boolean"},
+                    "note": {"type": ["string", "null"]},
+                },
+                "required": ["items", "express", "note"],
+            }
+        },
+        "required": ["order"],
+    },
+    "pydantic_refs": {
+        "$defs": {
+            "Node": {
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string"},
+                    "child": {"anyOf": [{"$ref": "#/$defs/Node"}, {"type": "null"}]},
+                },
+                "required": ["name", "child"],
+            },
+            "Color": {"enum": ["red", "green"], "type": "string"},
+        },
+        "type": "object",
+        "properties": {"root": {"$ref": "#/$defs/Node"}, "color": {"$ref": "#/$defs/Color"}},
+        "required": ["root", "color"],
+    },
+    "combinators": {
+        "type": "object",
+        "properties": {
+            "maybe": {"oneOf": [{"type": "null"}, {"type": "integer", "minimum": 100}]},
+            "merged": {
+                "allOf": [
+                    {"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]},
+                    {"properties": {"b": {"type": "boolean"}}, "required": ["b"]},
+                ]
+            },
+            "pair": {"type": "array", "prefixItems": [{"type": "integer"}, {"type": "string"}], "minItems": 2, "maxItems": 2},
+            "defaulted": {"type": "string", "default": "auto"},
+        },
+        "required": ["maybe", "merged", "pair", "defaulted"],
+    },
+    "empty": {"type": "object", "properties": {}},
+    "required_only": {"type": "object", "required": ["query"]},
+}
+
+
+@pytest.mark.parametrize("name", sorted(SCHEMAS))
+@pytest.mark.parametrize("seed", range(12))
+def test_tool_input_validates_against_schema(name: str, seed: int) -> None:
+    schema = SCHEMAS[name]
+    value = tool_input({"name": name, "input_schema": schema}, Draws(bytes([seed, 7])), "weather forecast")
+    validator = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    validator(schema).validate(value)
+
+
+def test_tool_input_is_deterministic() -> None:
+    tool = {"name": "nested", "input_schema": SCHEMAS["nested"]}
+    assert tool_input(tool, Draws(b"s"), "x") == tool_input(tool, Draws(b"s"), "x")
+
+
+def test_tool_input_varies_with_draws() -> None:
+    tool = {"name": "nested", "input_schema": SCHEMAS["nested"]}
+    values = {repr(tool_input(tool, Draws(bytes([i])), "x")) for i in range(8)}
+    assert len(values) > 1
+
+
+def test_tool_input_prefers_place_from_user_message() -> None:
+    tool = {"name": "get_weather", "input_schema": SCHEMAS["weather"]}
+    assert tool_input(tool, Draws(b"a"), "weather", place="Lisbon")["location"] == "Lisbon"
+
+
+def test_tool_input_free_text_uses_hint() -> None:
+    tool = {"name": "search", "input_schema": {"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]}}
+    assert tool_input(tool, Draws(b"a"), "otters rivers")["query"] == "otters rivers"
+
+
+def test_tool_input_builtin_tool_without_schema() -> None:
+    assert tool_input({"type": "bash_20250124", "name": "bash"}, Draws(b"a"), "x") == BUILTIN_TOOL_INPUTS["bash"]
+    assert tool_input({"type": "custom_thing", "name": "mystery"}, Draws(b"a"), "x") == {}
