@@ -157,6 +157,11 @@ class MissingAuthenticationException(AuthError):
     message_key = "Message"
 
 
+class DropConnection(Exception):
+    """Not an AWS error: asks the server to cut the connection without a response frame
+    (fault injection of a dropped connection). The service re-raises it to the ASGI server."""
+
+
 #: Error classes by AWS code, for fault injection and scripted errors.
 ERRORS_BY_CODE: dict[str, type[BedrockError]] = {
     cls.__name__: cls

@@ -28,6 +28,7 @@ from claude_bedrock.domain.catalog import Resolution
 from claude_bedrock.domain.engine import ModelCall
 from claude_bedrock.domain.errors import (
     BedrockError,
+    DropConnection,
     InternalServerException,
     ModelStreamErrorException,
     ValidationException,
@@ -242,6 +243,13 @@ async def _send_exception_frame(send: Send, inv: Invocation, exc: BaseException)
     await _send_frame(send, frame)
 
 
+def _drop(inv: Invocation, usage: UsageTracker, sent: list[dict[str, Any]]) -> None:
+    inv.record.status = 0
+    inv.record.error_code = "ConnectionDropped"
+    inv.record.error_message = "connection dropped mid-stream (injected)"
+    _finish_record(inv, usage, sent, streamed=True)
+
+
 async def invoke_model_with_response_stream(inv: Invocation, send: Send) -> None:
     body = parse_json_body(inv.request.body)
     inv.record.input_body = body
@@ -268,6 +276,9 @@ async def invoke_model_with_response_stream(inv: Invocation, send: Send) -> None
             await _send_frame(send, eventstream.event_frame("chunk", payload))
             index += 1
             event = await anext(events, None)
+    except DropConnection:
+        _drop(inv, usage, chunks)
+        raise
     except Exception as exc:  # noqa: BLE001 - every failure after the start becomes a frame
         await _send_exception_frame(send, inv, exc)
     _finish_record(inv, usage, chunks, streamed=True)
@@ -329,6 +340,9 @@ async def converse_stream(inv: Invocation, send: Send) -> None:
                 sent.append({event_type: payload})
                 await _send_frame(send, eventstream.event_frame(event_type, json_bytes(payload)))
             event = await anext(events, None)
+    except DropConnection:
+        _drop(inv, usage, sent)
+        raise
     except Exception as exc:  # noqa: BLE001
         await _send_exception_frame(send, inv, exc)
     _finish_record(inv, usage, sent, streamed=True)

@@ -1,0 +1,124 @@
+"""Streams leave the server one frame per event, as produced, over a real socket.
+
+An engine that blocks after its first events proves it without timing: the client must read
+those frames while the engine is still blocked (an ASGI transport in-process would buffer)."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+from typing import Any, AsyncIterator
+from urllib.parse import urlparse
+
+import asyncio
+
+from claude_bedrock.domain.engine import ModelCall
+from claude_bedrock.domain.errors import ThrottlingException
+from claude_bedrock.domain.simulator import SimulatorEngine
+from claude_bedrock.service.app import create_app
+from claude_bedrock.service.state import ServiceState
+from claude_bedrock.settings import Settings
+from claude_bedrock.wire.eventstream import EventStreamDecoder, decode_chunk_payload
+from claude_bedrock.wire.sigv4 import HttpRequest, sign
+
+from support.inprocess import serve_in_thread
+
+BODY = json.dumps({"max_tokens": 100, "messages": [{"role": "user", "content": "Hello"}],
+                   "anthropic_version": "bedrock-2023-05-31"}).encode()
+PATH = "/model/global.anthropic.claude-sonnet-4-5-20250929-v1%3A0/invoke-with-response-stream"
+
+
+class GatedEngine:
+    """Yields the simulator's first three events, then waits for a gate (or raises)."""
+
+    def __init__(self, fail_with: Exception | None = None) -> None:
+        self.inner = SimulatorEngine(seed=0, clock=lambda: 0.0)
+        self.gate = threading.Event()
+        self.fail_with = fail_with
+
+    async def stream(self, call: ModelCall) -> AsyncIterator[dict[str, Any]]:
+        events = self.inner.events(call)
+        for event in events[:3]:
+            yield event
+        while not self.gate.is_set():
+            await asyncio.sleep(0.005)
+        if self.fail_with is not None:
+            raise self.fail_with
+        for event in events[3:]:
+            yield event
+
+
+def _signed_post(url: str, path: str, body: bytes) -> http.client.HTTPResponse:
+    parsed = urlparse(url)
+    host = f"{parsed.hostname}:{parsed.port}"
+    request = HttpRequest("POST", path, "", [("host", host)], body)
+    from datetime import datetime, timezone
+
+    amz_date = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    headers = dict(sign(request, "AKIDANY", "secret", "us-west-2", "bedrock", amz_date))
+    connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=10)
+    connection.request("POST", path, body=body, headers=headers)
+    return connection.getresponse()
+
+
+def _read_frames(response: http.client.HTTPResponse, decoder: EventStreamDecoder, count: int) -> list:
+    frames = []
+    while len(frames) < count:
+        data = response.read1(65536)
+        assert data, "stream ended early"
+        decoder.feed(data)
+        while (message := decoder.next_message()) is not None:
+            frames.append(message)
+    return frames
+
+
+def test_stream_frames_arrive_before_the_engine_finishes(tmp_path):
+    engine = GatedEngine()
+    app = create_app(state=ServiceState(Settings(data_dir=str(tmp_path)), engine=engine))
+    with serve_in_thread(app) as url:
+        response = _signed_post(url, PATH, BODY)
+        assert response.status == 200
+        assert response.getheader("content-type") == "application/vnd.amazon.eventstream"
+        assert response.getheader("x-amzn-bedrock-content-type") == "application/json"
+        decoder = EventStreamDecoder()
+        first = _read_frames(response, decoder, 3)  # the engine is still blocked here
+        assert not engine.gate.is_set()
+        types = [json.loads(decode_chunk_payload(m.payload))["type"] for m in first]
+        assert types[0] == "message_start"
+        engine.gate.set()
+        rest = response.read()
+        decoder.feed(rest)
+        last = list(decoder)[-1]
+        assert json.loads(decode_chunk_payload(last.payload))["type"] == "message_stop"
+
+
+def test_error_after_stream_start_becomes_exception_frame(tmp_path):
+    engine = GatedEngine(fail_with=ThrottlingException("Too many requests, please wait before trying again."))
+    engine.gate.set()
+    app = create_app(state=ServiceState(Settings(data_dir=str(tmp_path)), engine=engine))
+    with serve_in_thread(app) as url:
+        response = _signed_post(url, PATH, BODY)
+        assert response.status == 200
+        decoder = EventStreamDecoder()
+        decoder.feed(response.read())
+        messages = list(decoder)
+    assert len(messages) == 4
+    final = messages[-1]
+    assert final.header(":message-type") == "exception"
+    assert final.header(":exception-type") == "throttlingException"
+    assert json.loads(final.payload)["message"] == "Too many requests, please wait before trying again."
+
+
+def test_unexpected_engine_failure_becomes_model_stream_error_frame(tmp_path):
+    engine = GatedEngine(fail_with=RuntimeError("upstream broke"))
+    engine.gate.set()
+    app = create_app(state=ServiceState(Settings(data_dir=str(tmp_path)), engine=engine))
+    with serve_in_thread(app) as url:
+        response = _signed_post(url, PATH, BODY)
+        decoder = EventStreamDecoder()
+        decoder.feed(response.read())
+        final = list(decoder)[-1]
+    assert final.header(":exception-type") == "modelStreamErrorException"
+    payload = json.loads(final.payload)
+    assert payload["originalStatusCode"] == 500
