@@ -65,6 +65,13 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "simulator_mode", str, "prose", "Simulator answers: plausible prose or echo.", ("prose", "echo")
     ),
     SettingSpec(
+        "simulator_latency",
+        str,
+        None,
+        "Simulated latency: FIRST_TOKEN_MS:TOKENS_PER_S for every model, or a comma list of "
+        "MODEL_ID=FIRST_TOKEN_MS:TOKENS_PER_S (MODEL_ID * for the rest). Off by default.",
+    ),
+    SettingSpec(
         "strict_model_ids",
         bool,
         False,
@@ -79,6 +86,12 @@ SETTINGS: tuple[SettingSpec, ...] = (
         ("granted", "none"),
     ),
     SettingSpec("log_level", str, "info", "Server log level.", ("debug", "info", "warning", "error")),
+    SettingSpec(
+        "rules_file",
+        str,
+        None,
+        "Testing scenario loaded at start: scripted rules, faults, quotas (TOML; YAML if PyYAML is installed).",
+    ),
 )
 
 _SPECS = {spec.name: spec for spec in SETTINGS}
@@ -122,10 +135,12 @@ class Settings:
     strict_auth: bool | None = None
     seed: int = 0
     simulator_mode: Literal["prose", "echo"] = "prose"
+    simulator_latency: str | None = None
     strict_model_ids: bool = False
     account_id: str = DEFAULT_ACCOUNT_ID
     model_access: Literal["granted", "none"] = "granted"
     log_level: str = "info"
+    rules_file: str | None = None
     credentials: tuple[Credential, ...] = ()
     api_keys: tuple[ApiKey, ...] = ()
     config_file: str | None = None

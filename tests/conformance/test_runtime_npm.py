@@ -53,3 +53,10 @@ def test_npm_invalid_model_is_bad_request(run_js):
     outcome = run_js("invalid_model")
     assert not outcome["ok"]
     assert outcome["error"] == "BadRequestError" and outcome["status"] == 400
+
+
+def test_npm_count_tokens_matches_invoke_usage(run_js):
+    counted = run_js("count_tokens")
+    assert counted["ok"], counted
+    created = run_js("create")["result"]
+    assert counted["result"]["input_tokens"] == created["usage"]["input_tokens"]

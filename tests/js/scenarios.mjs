@@ -55,6 +55,10 @@ const scenarios = {
       model: GLOBAL, max_tokens: 64, messages: HELLO, betas: ['context-1m-2025-08-07'] });
     return { text: m.content[0].text };
   },
+  async count_tokens() {
+    const r = await client().messages.countTokens({ model: GLOBAL, messages: HELLO });
+    return r;
+  },
   async invalid_model() {
     await client().messages.create({
       model: 'apac.anthropic.claude-sonnet-4-5-20250929-v1:0', max_tokens: 64, messages: HELLO });

@@ -50,6 +50,7 @@ class RunningServer:
     process: subprocess.Popen[str]
     data_dir: Path
     log_path: Path
+    announce: str = ""
     extra_env: dict[str, str] = field(default_factory=dict)
 
     def log_text(self) -> str:
@@ -90,7 +91,7 @@ def start_server(tmp: Path, *args: str, env: dict[str, str] | None = None, confi
             break
         found = _ANNOUNCE.search(line)
         if found:
-            return RunningServer(found.group(1), process, data_dir, log_path)
+            return RunningServer(found.group(1), process, data_dir, log_path, announce=line)
     process.kill()
     raise RuntimeError(f"server did not start: {line!r}\n{log_path.read_text()}")
 

@@ -14,7 +14,8 @@ Invariants
     Rule 2: every write runs inside one ``BEGIN IMMEDIATE`` transaction; a failed write leaves
             nothing behind (a profile and its tags are created together or not at all).
     Rule 3: one connection, guarded by a lock, so threads may share a store; other processes on
-            the same file wait on SQLite's busy timeout rather than failing.
+            the same file wait on SQLite's busy timeout rather than failing. ``close`` is safe at
+            any time: the next use reopens the connection.
     Rule 4: the store knows rows, not AWS: it raises ``StoreConflict`` / ``TooManyTags`` and
             the service layer turns them into AWS errors. The caller supplies ids; the store
             supplies timestamps from its injected clock.
@@ -30,9 +31,15 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from claude_bedrock.service.control_state import (
+    AgreementRecord,
+    ApplicationProfileRecord,
+    StoreConflict,
+    TooManyTags,
+)
 
 __all__ = [
     "DATABASE_FILE_NAME",
@@ -103,63 +110,14 @@ CREATE TABLE IF NOT EXISTS logging_configs (
 _TABLES = ("resource_tags", "application_profiles", "model_agreements", "use_case_forms", "logging_configs")
 
 
+
+
 class StoreError(Exception):
-    """The database cannot be used (unreadable file, newer schema)."""
-
-
-class StoreConflict(Exception):
-    """A uniqueness rule was broken. ``field`` names it: ``"name"`` or ``"profile_id"``."""
-
-    def __init__(self, field: str) -> None:
-        super().__init__(f"duplicate {field}")
-        self.field = field
-
-
-class TooManyTags(Exception):
-    """Applying the tags would leave the resource with more than ``limit`` tags."""
-
-    def __init__(self, resource_arn: str, limit: int) -> None:
-        super().__init__(f"{resource_arn} would have more than {limit} tags")
-        self.resource_arn = resource_arn
-        self.limit = limit
-
-
-@dataclass(frozen=True, slots=True)
-class ApplicationProfileRecord:
-    """One application inference profile as stored (botocore ``GetInferenceProfileResponse``)."""
-
-    account_id: str
-    region: str
-    profile_id: str
-    name: str
-    description: str | None
-    #: ``modelSource.copyFrom``: a foundation-model or system inference-profile ARN.
-    source_arn: str
-    #: Destination foundation-model ARNs (``models[].modelArn``).
-    models: tuple[str, ...]
-    client_token: str | None
-    created_at: float
-    updated_at: float
-
-    @property
-    def arn(self) -> str:
-        return f"arn:aws:bedrock:{self.region}:{self.account_id}:application-inference-profile/{self.profile_id}"
-
-
-@dataclass(frozen=True, slots=True)
-class AgreementRecord:
-    """An explicit model-access decision; ``granted`` False means the agreement was deleted."""
-
-    account_id: str
-    region: str
-    model_id: str
-    granted: bool
-    offer_token: str | None
-    updated_at: float
+    """The database cannot be used (unreadable file, newer schema, no folder)."""
 
 
 class StateStore:
-    """SQLite-backed state, shareable between threads. Use ``open(data_dir)`` or a path.
+    """SQLite-backed ``ControlStore``, shareable between threads. Use ``open(data_dir)`` or a path.
 
     Args:
         path: the database file, or ``":memory:"`` for a throw-away store.
@@ -173,25 +131,32 @@ class StateStore:
         self.path = str(path)
         self._clock = clock
         self._lock = threading.RLock()
+        self._connection: sqlite3.Connection | None = None
         try:
-            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            if self.path != ":memory:":
-                self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute("PRAGMA synchronous = NORMAL")
             self._migrate()
         except sqlite3.DatabaseError as exc:
+            self.close()
             raise StoreError(f"{self.path}: cannot use the state database: {exc}") from None
+        except StoreError:
+            self.close()
+            raise
 
     @classmethod
     def open(cls, data_dir: str | Path, *, clock: Callable[[], float] = time.time) -> StateStore:
-        """Open (creating the folder and file if needed) ``<data_dir>/claude-bedrock.sqlite3``."""
+        """Open (creating the folder and file if needed) ``<data_dir>/claude-bedrock.sqlite3``.
+
+        Raises: StoreError when the folder cannot be created or the file cannot be used.
+        """
         folder = Path(data_dir)
-        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"{folder}: cannot create the data folder: {exc.strerror or exc}") from None
         return cls(folder / DATABASE_FILE_NAME, clock=clock)
 
     def _migrate(self) -> None:
-        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        with self._lock:
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise StoreError(
                 f"{self.path}: schema version {version} is newer than this program's ({SCHEMA_VERSION})"
@@ -204,25 +169,42 @@ class StateStore:
 
     # -- plumbing ---------------------------------------------------------------------------
 
+    @property
+    def _db(self) -> sqlite3.Connection:
+        """The connection, (re)opened on demand: a closed store reopens on its next use, so
+        the order of shutdown hooks never matters. Call with the lock held."""
+        if self._connection is None:
+            connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            if self.path != ":memory:":
+                connection.execute("PRAGMA journal_mode = WAL")
+            connection.execute("PRAGMA synchronous = NORMAL")
+            self._connection = connection
+        return self._connection
+
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction, committed on success and rolled back on any exception."""
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
             try:
-                yield self._db
+                yield db
             except BaseException:
-                self._db.execute("ROLLBACK")
+                db.execute("ROLLBACK")
                 raise
-            self._db.execute("COMMIT")
+            db.execute("COMMIT")
 
     def _read(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         with self._lock:
             return self._db.execute(sql, args).fetchall()
 
     def close(self) -> None:
+        """Close the connection (checkpointing the WAL); a later call reopens it."""
         with self._lock:
-            self._db.close()
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
 
     def reset(self) -> None:
         """Delete every row of every table (for tests); the schema stays."""

@@ -60,12 +60,24 @@ def serve(config_file: str | None, **options: Any) -> None:
 
     try:
         run_server(settings)
+    except KeyboardInterrupt:
+        # uvicorn re-raises the Ctrl-C it handled after a clean shutdown: that is success.
+        click.echo("claude-bedrock stopped.", err=True)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}") from None
 
 
 def main() -> None:
     cli(prog_name="claude-bedrock")
+
+
+# Client commands (issue 7): ask, models, whoami, count-tokens.
+from claude_bedrock.cli.client_commands import CLIENT_COMMANDS  # noqa: E402
+
+for _command in CLIENT_COMMANDS:
+    cli.add_command(_command)
 
 
 if __name__ == "__main__":

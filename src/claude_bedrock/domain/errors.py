@@ -2,7 +2,7 @@
 
 Each class carries the AWS error code (its class name unless ``code`` says otherwise), the
 HTTP status Bedrock uses for it, and the coral namespace that goes into ``x-amzn-ErrorType``.
-Rendering to bytes lives in ``claude_bedrock.wire.awserrors``; nothing here knows HTTP.
+Rendering to bytes lives in ``claude_bedrock.service.errors``; nothing here knows HTTP.
 
 Source: botocore service models bedrock-runtime 2023-09-30 and bedrock 2023-04-20 (error
 shapes and their ``httpStatusCode``), wire-protocol reference sections 3 and 6.3.

@@ -67,7 +67,7 @@ from typing import Any, Literal
 from claude_bedrock.domain.engine import ModelCall, StreamEvent
 from claude_bedrock.domain.prompt_cache import CacheUsage, PromptCache
 from claude_bedrock.domain.prose import Draws, Passage, ProseWriter
-from claude_bedrock.domain.tokens import count_json, count_request, count_text, truncate_text
+from claude_bedrock.domain.tokens import count_json, count_text, truncate_text
 from claude_bedrock.domain.tool_input import tool_input
 
 __all__ = ["LatencyProfile", "Mode", "SimulatorEngine", "choose_tool"]

@@ -19,11 +19,17 @@ import time
 import uuid
 from typing import Any, Awaitable, Callable
 
-from claude_bedrock import __version__
-from claude_bedrock.domain.errors import BedrockError, InternalServerException, ValidationException
-from claude_bedrock.service import runtime, sts
+from claude_bedrock.adapters.store import StateStore
+from claude_bedrock.domain.errors import (
+    BedrockError,
+    DropConnection,
+    InternalServerException,
+    ValidationException,
+)
+from claude_bedrock.service import admin, runtime, sts, testing_hooks
 from claude_bedrock.service.auth import Identity
 from claude_bedrock.service.calls import CallRecord
+from claude_bedrock.service.control import CONTROL_ROUTES
 from claude_bedrock.service.http import (
     ClientDisconnected,
     Receive,
@@ -37,7 +43,7 @@ from claude_bedrock.service.http import (
 from claude_bedrock.service.routes import Match, Route, Router
 from claude_bedrock.service.state import ServiceState
 from claude_bedrock.settings import Settings
-from claude_bedrock.wire import awserrors
+from claude_bedrock.service import errors as awserrors
 
 log = logging.getLogger("claude_bedrock.service")
 
@@ -60,6 +66,7 @@ RUNTIME_ROUTES = [
     Route("POST", "/model/{modelId}/converse", "Converse", "runtime", runtime.converse),
     Route("POST", "/model/{modelId}/converse-stream", "ConverseStream", "runtime", runtime.converse_stream),
     Route("POST", "/model/{modelId}/count-tokens", "CountTokens", "runtime", runtime.count_tokens),
+    Route("POST", "/v1/messages/count_tokens", "CountTokens", "json", runtime.anthropic_count_tokens),
     Route("POST", "/", "GetCallerIdentity", "sts", sts.handle, service="sts"),
 ]
 
@@ -141,6 +148,9 @@ class BedrockApp:
                 await send_response(tracker, status if status else route.status, headers, payload)
         except ClientDisconnected:
             return
+        except DropConnection:
+            # Injected fault: let the ASGI server abort the connection mid-response.
+            raise
         except BedrockError as error:
             await self._send_error(tracker, error, request_id, match)
         except Exception:  # noqa: BLE001 - the last line of defence: log, answer 500
@@ -197,7 +207,7 @@ class BedrockApp:
             record.error_message = error.message
             record.latency_ms = int((time.perf_counter() - started) * 1000)
             raise
-        except ClientDisconnected:
+        except (ClientDisconnected, DropConnection):
             raise
         except Exception:
             record.status = 500
@@ -207,20 +217,20 @@ class BedrockApp:
             self.state.publish(record)
 
     async def _admin(self, request: Request, send: Send) -> None:
-        path = request.raw_path[len(ADMIN_PREFIX):]
-        if path in ("/health", "/health/") and request.method == "GET":
-            body = json_bytes({"status": "ok", "version": __version__})
-            await send_response(send, 200, [("content-type", "application/json")], body)
-            return
-        raise UnknownOperationException(f"No admin operation matches {request.method} {request.raw_path}")
+        await admin.handle(self.state, request, send)
 
 
 def create_app(settings: Settings | None = None, *, state: ServiceState | None = None) -> BedrockApp:
     """Build the ASGI application for ``settings`` (defaults when omitted)."""
     settings = settings or Settings()
     state = state or ServiceState(settings)
-    router = Router(RUNTIME_ROUTES)
-    return BedrockApp(state, router)
+    if not state.has_store:
+        state.store = StateStore.open(state.settings.data_dir, clock=state.clock)
+    router = Router(RUNTIME_ROUTES + CONTROL_ROUTES)
+    app = BedrockApp(state, router)
+    testing_hooks.install(state)
+    app.shutdown_hooks.append(state.store.close)
+    return app
 
 
 __all__ = ["BedrockApp", "create_app", "ADMIN_PREFIX", "ValidationException"]

@@ -65,6 +65,9 @@ class Rule:
 
 
 def _violation(value: Any, path: str, constraint: str) -> str:
+    """One failure; blobs are not echoed (AWS's form for binary and sensitive members)."""
+    if isinstance(value, (bytes, bytearray)):
+        return f"Value at '{path}' failed to satisfy constraint: {constraint}"
     shown = "null" if value is None else f"'{value}'"
     return f"Value {shown} at '{path}' failed to satisfy constraint: {constraint}"
 

@@ -31,7 +31,7 @@ import string
 from dataclasses import dataclass
 from typing import Any
 
-from claude_bedrock.adapters.store import ApplicationProfileRecord, StoreConflict, TooManyTags
+from claude_bedrock.service.control_state import ApplicationProfileRecord, StoreConflict, TooManyTags
 from claude_bedrock.domain.catalog import SystemProfile
 from claude_bedrock.domain.errors import (
     ConflictException,

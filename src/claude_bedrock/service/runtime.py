@@ -38,7 +38,8 @@ from claude_bedrock.domain.validation import parse_json_body, validate_messages_
 from claude_bedrock.service.calls import CallRecord
 from claude_bedrock.service.http import Request, Send, encode_headers, json_bytes, send_response
 from claude_bedrock.service.state import ServiceState
-from claude_bedrock.wire import awserrors, eventstream
+from claude_bedrock.service import errors as awserrors
+from claude_bedrock.wire import eventstream
 from claude_bedrock.wire.converse import (
     ConverseResponseBuilder,
     ConverseStreamRenderer,
@@ -365,3 +366,19 @@ async def count_tokens(inv: Invocation, send: Send) -> None:
     payload = json_bytes({"inputTokens": count})
     headers = _base_headers(inv) + [("content-type", "application/json"), ("content-length", str(len(payload)))]
     await send_response(send, 200, headers, payload)
+
+
+async def anthropic_count_tokens(
+    state: ServiceState, request: Request, identity: Any, params: dict[str, str]
+) -> tuple[int, Any]:
+    """``POST /v1/messages/count_tokens``: what the npm SDK's ``messages.countTokens`` sends
+    (the first-party path, unchanged, with ``model`` in the body; wire-protocol captures)."""
+    body = parse_json_body(request.body)
+    model_id = body.pop("model", None)
+    if not isinstance(model_id, str) or not model_id:
+        raise ValidationException("model: Field required")
+    resolution = state.resolve(model_id, identity.region, identity.account_id)
+    body.setdefault("anthropic_version", "bedrock-2023-05-31")
+    body.setdefault("max_tokens", 1)
+    validated = validate_messages_request(body, resolution.model)
+    return 200, {"input_tokens": tokens.count_request(validated.body)}

@@ -2,8 +2,9 @@
 
 State that belongs to customers (application inference profiles, agreements, logging
 configuration, prompt cache) is scoped per account and region by the stores that hold it.
-Control-plane state lives in ``store`` (SQLite under ``settings.data_dir``), opened here so an
-unusable data folder fails at start-up rather than on the first request.
+Control-plane state lives in ``store`` (a ``ControlStore``): ``create_app`` attaches the SQLite
+store under ``settings.data_dir`` when none was given, so an unusable data folder fails at
+start-up rather than on the first request.
 
 Model access rule (``has_model_access``): an explicit agreement decision stored for
 (account, region, model) wins: CreateFoundationModelAgreement grants, DeleteFoundationModel-
@@ -13,18 +14,19 @@ development) gives every model, "none" gives none until an agreement is created.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any, AsyncIterator, Callable
 
-from claude_bedrock.adapters.store import StateStore
 from claude_bedrock.domain.catalog import Catalog, CatalogModel, Resolution, default_catalog
 from claude_bedrock.domain.engine import Engine, ModelCall
 from claude_bedrock.domain.errors import AccessDeniedException
 from claude_bedrock.domain.prompt_cache import PromptCache
-from claude_bedrock.domain.simulator import SimulatorEngine
+from claude_bedrock.domain.simulator import LatencyProfile, SimulatorEngine
 from claude_bedrock.service.auth import Authenticator
 from claude_bedrock.service.calls import CallRecord, ObserverList
+from claude_bedrock.service.control_state import ControlStore
 from claude_bedrock.settings import Settings
 
 log = logging.getLogger("claude_bedrock.service")
@@ -35,6 +37,34 @@ MODEL_ACCESS_DENIED = "You don't have access to the model with the specified mod
 EventsHook = Callable[[ModelCall, CallRecord, Engine], AsyncIterator[dict[str, Any]]]
 
 
+def parse_latency(spec: str | None) -> LatencyProfile | dict[str, LatencyProfile] | None:
+    """``"500:80"`` or ``"anthropic.claude-haiku-4-5-20251001-v1:0=200:150,*=500:80"``.
+
+    Raises ValueError naming the bad part.
+    """
+    if not spec:
+        return None
+
+    def profile(text: str) -> LatencyProfile:
+        first_ms, sep, rate = text.rpartition(":")
+        try:
+            if not sep:
+                raise ValueError
+            return LatencyProfile(float(first_ms) / 1000, float(rate))
+        except ValueError:
+            raise ValueError(f"bad simulator latency {text!r}: expected FIRST_TOKEN_MS:TOKENS_PER_S") from None
+
+    if "=" not in spec:
+        return profile(spec)
+    profiles: dict[str, LatencyProfile] = {}
+    for part in spec.split(","):
+        model, sep, value = part.strip().partition("=")
+        if not sep or not model:
+            raise ValueError(f"bad simulator latency entry {part!r}: expected MODEL_ID=FIRST_TOKEN_MS:TOKENS_PER_S")
+        profiles[model] = profile(value)
+    return profiles
+
+
 class ServiceState:
     def __init__(
         self,
@@ -43,20 +73,42 @@ class ServiceState:
         catalog: Catalog | None = None,
         engine: Engine | None = None,
         clock: Callable[[], float] = time.time,
-        store: StateStore | None = None,
+        store: ControlStore | None = None,
     ) -> None:
         self.settings = settings
-        self.store = store or StateStore.open(settings.data_dir, clock=clock)
+        self._store = store
         self.catalog = catalog or default_catalog()
         self.clock = clock
         self.prompt_cache = PromptCache(clock=clock)
         self.engine: Engine = engine or SimulatorEngine(
-            seed=settings.seed, mode=settings.simulator_mode, cache=self.prompt_cache, clock=clock
+            seed=settings.seed,
+            mode=settings.simulator_mode,
+            cache=self.prompt_cache,
+            clock=clock,
+            latency=parse_latency(settings.simulator_latency),
+            sleep=asyncio.sleep,
         )
         self.authenticator = Authenticator(settings)
         self.observers: ObserverList = []
         self.events_hook: EventsHook | None = None
         self._deprecation_noted: set[str] = set()
+
+    # -- control-plane state --------------------------------------------------------------
+
+    @property
+    def store(self) -> ControlStore:
+        """The control-plane store; ``create_app`` attaches the SQLite one under ``data_dir``."""
+        if self._store is None:
+            raise RuntimeError("no state store attached: build the application with create_app()")
+        return self._store
+
+    @store.setter
+    def store(self, store: ControlStore) -> None:
+        self._store = store
+
+    @property
+    def has_store(self) -> bool:
+        return self._store is not None
 
     # -- model resolution -------------------------------------------------------------
 

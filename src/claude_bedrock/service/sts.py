@@ -13,7 +13,7 @@ from claude_bedrock.domain.errors import BedrockError
 from claude_bedrock.service.auth import Identity
 from claude_bedrock.service.http import Request, Send, send_response
 from claude_bedrock.service.state import ServiceState
-from claude_bedrock.wire.awserrors import STS_NAMESPACE
+from claude_bedrock.service.errors import STS_NAMESPACE
 
 
 class InvalidAction(BedrockError):

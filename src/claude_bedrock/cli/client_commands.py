@@ -1,0 +1,199 @@
+"""Client commands of ``claude-bedrock``: ``ask``, ``models``, ``whoami``, ``count-tokens``.
+
+Purpose: wire command-line options to ``claude_bedrock.AnthropicBedrock``; no protocol logic.
+
+Endpoint: ``--endpoint-url``, else ``ANTHROPIC_BEDROCK_BASE_URL``, else
+``AWS_ENDPOINT_URL_BEDROCK_RUNTIME``, else our local server ``http://127.0.0.1:8787`` (start it
+with ``claude-bedrock serve``). Pass ``--endpoint-url https://bedrock-runtime.<region>.amazonaws.com``
+to talk to AWS. Credentials and region follow the client's rules (``docs/client.md``); when no
+credentials are found and the endpoint is a loopback address, development credentials are used
+(a development server accepts them) and a note says so on stderr.
+
+Errors: every client error prints one line (``Error: ...``) and exits with status 1; a usage
+error exits with 2. No traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import click
+
+if TYPE_CHECKING:
+    from claude_bedrock.client.sync import AnthropicBedrock
+
+__all__ = ["CLIENT_COMMANDS", "DEFAULT_ENDPOINT_URL", "ask", "models", "whoami", "count_tokens"]
+
+DEFAULT_ENDPOINT_URL = "http://127.0.0.1:8787"
+DEFAULT_MODEL = "claude-sonnet-4-5"
+#: Used only against a loopback endpoint when nothing else is configured.
+DEV_ACCESS_KEY = "AKIDCLAUDEBEDROCKDEV"
+DEV_SECRET_KEY = "claude-bedrock-local-development-secret"
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
+_AVAILABILITY_COLUMNS = ("global", "us", "eu", "jp", "apac")
+
+
+def _endpoint_url(option: str | None) -> str:
+    return (
+        option
+        or os.environ.get("ANTHROPIC_BEDROCK_BASE_URL")
+        or os.environ.get("AWS_ENDPOINT_URL_BEDROCK_RUNTIME")
+        or DEFAULT_ENDPOINT_URL
+    )
+
+
+def _is_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    return host in _LOOPBACK_HOSTS or host.startswith("127.")
+
+
+@contextmanager
+def _client_errors(url: str) -> Iterator[None]:
+    """Turn client exceptions into one-line click errors (exit status 1)."""
+    from claude_bedrock.client.errors import APIConnectionError, APIStatusError, ClaudeBedrockError
+
+    try:
+        yield
+    except APIConnectionError as exc:
+        hint = " (is `claude-bedrock serve` running?)" if _is_loopback(url) else ""
+        raise click.ClickException(f"cannot reach {url}: {exc.message}{hint}") from None
+    except APIStatusError as exc:
+        code = f" {exc.code}" if exc.code else ""
+        request = f" [request {exc.request_id}]" if exc.request_id else ""
+        message = " ".join(exc.message.split())
+        raise click.ClickException(f"{exc.status_code}{code}: {message}{request}") from None
+    except ClaudeBedrockError as exc:
+        raise click.ClickException(" ".join(str(exc).split())) from None
+
+
+def _make_client(region: str | None, endpoint_url: str | None, profile: str | None) -> AnthropicBedrock:
+    from claude_bedrock.client.sync import AnthropicBedrock
+
+    url = _endpoint_url(endpoint_url)
+    with _client_errors(url):
+        client = AnthropicBedrock(aws_region=region, aws_profile=profile, base_url=url)
+        if client.config.auth is None and _is_loopback(url):
+            click.echo(f"note: no AWS credentials found; using development credentials for {url}", err=True)
+            client = AnthropicBedrock(
+                aws_region=region, base_url=url, aws_access_key=DEV_ACCESS_KEY, aws_secret_key=DEV_SECRET_KEY
+            )
+    return client
+
+
+def client_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--region``, ``--endpoint-url``, ``--profile``: shared by every client command."""
+    func = click.option("--profile", default=None, help="AWS profile of ~/.aws/credentials and ~/.aws/config.")(func)
+    func = click.option(
+        "--endpoint-url", default=None, metavar="URL",
+        help=f"Bedrock endpoint [default: $ANTHROPIC_BEDROCK_BASE_URL, $AWS_ENDPOINT_URL_BEDROCK_RUNTIME, "
+        f"else {DEFAULT_ENDPOINT_URL}]",
+    )(func)  # fmt: skip
+    return click.option("--region", default=None, help="AWS region [default: $AWS_REGION, else us-east-1].")(func)
+
+
+def _money(amount: Any) -> str:
+    return f"${amount:.6f}" if amount is not None else "n/a"
+
+
+@click.command()
+@click.argument("prompt")
+@click.option("--model", default=DEFAULT_MODEL, show_default=True, help="Alias, Anthropic name or Bedrock model ID.")
+@click.option("--endpoint", type=click.Choice(["global", "regional"]), default=None,
+              help="Endpoint type for an alias [default: global when the model has one].")
+@click.option("--max-tokens", type=click.IntRange(min=1), default=1024, show_default=True)
+@click.option("--system", default=None, help="System prompt.")
+@client_options
+def ask(prompt: str, model: str, endpoint: str | None, max_tokens: int, system: str | None,
+        region: str | None, endpoint_url: str | None, profile: str | None) -> None:
+    """Ask Claude; the answer streams to stdout, usage and cost go to stderr.
+
+    PROMPT "-" reads the prompt from stdin.
+    """
+    if prompt == "-":
+        prompt = sys.stdin.read()
+    client = _make_client(region, endpoint_url, profile)
+    params: dict[str, Any] = {"system": system} if system else {}
+    with _client_errors(client.base_url), client:
+        with client.messages.stream(
+            model=model, endpoint=endpoint, max_tokens=max_tokens,  # type: ignore[arg-type]
+            messages=[{"role": "user", "content": prompt}], **params,
+        ) as stream:  # fmt: skip
+            for text in stream.text_stream:
+                click.echo(text, nl=False)
+            message = stream.get_final_message()
+        click.echo()
+        cost = message.cost
+        endpoint_type = f" ({cost.endpoint_type})" if cost is not None else ""
+        click.echo(
+            f"{message.bedrock_model_id} · {message.usage.input_tokens} in / {message.usage.output_tokens} out "
+            f"tokens · {message.stop_reason} · cost {_money(cost.total if cost else None)}{endpoint_type}",
+            err=True,
+        )
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--provider", default="anthropic", show_default=True, help="byProvider filter.")
+@client_options
+def models(as_json: bool, provider: str, region: str | None, endpoint_url: str | None, profile: str | None) -> None:
+    """List foundation models, with the seed table's endpoint availability."""
+    client = _make_client(region, endpoint_url, profile)
+    with _client_errors(client.base_url), client:
+        listed = client.models.list(by_provider=provider)
+    if as_json:
+        click.echo(json.dumps(
+            [{**m.raw, "alias": m.alias, "availability": m.availability} for m in listed], indent=2
+        ))  # fmt: skip
+        return
+    rows = [("MODEL ID", "NAME", "LIFECYCLE", *(c.upper() for c in _AVAILABILITY_COLUMNS))]
+    for m in listed:
+        cells = tuple(
+            ("yes" if m.availability[c] else "no") if m.availability is not None else "-" for c in _AVAILABILITY_COLUMNS
+        )
+        rows.append((m.model_id, m.model_name, m.lifecycle_status or "-", *cells))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@client_options
+def whoami(as_json: bool, region: str | None, endpoint_url: str | None, profile: str | None) -> None:
+    """Show the account and identity of the configured credentials (STS GetCallerIdentity)."""
+    client = _make_client(region, endpoint_url, profile)
+    with _client_errors(client.base_url), client:
+        identity = client.whoami()
+    if as_json:
+        click.echo(json.dumps({"Account": identity.account, "Arn": identity.arn, "UserId": identity.user_id}))
+        return
+    click.echo(f"Account: {identity.account}\nArn:     {identity.arn}\nUserId:  {identity.user_id}")
+
+
+@click.command("count-tokens")
+@click.argument("text", required=False)
+@click.option("--file", "path", type=click.File("r", encoding="utf-8"), default=None,
+              help="Read the text from a file ('-' for stdin).")
+@click.option("--model", default=DEFAULT_MODEL, show_default=True)
+@click.option("--system", default=None, help="System prompt (counted too).")
+@client_options
+def count_tokens(text: str | None, path: Any, model: str, system: str | None,
+                 region: str | None, endpoint_url: str | None, profile: str | None) -> None:
+    """Count the input tokens of TEXT (or --file) as one user message (Bedrock CountTokens)."""
+    if (text is None) == (path is None):
+        raise click.UsageError("give either TEXT or --file")
+    content = text if text is not None else path.read()
+    client = _make_client(region, endpoint_url, profile)
+    params: dict[str, Any] = {"system": system} if system else {}
+    with _client_errors(client.base_url), client:
+        counted = client.messages.count_tokens(model=model, messages=[{"role": "user", "content": content}], **params)
+    click.echo(str(counted.input_tokens))
+
+
+CLIENT_COMMANDS = (ask, models, whoami, count_tokens)

@@ -1,0 +1,262 @@
+"""Where a client's credentials, region and endpoints come from (pure resolution rules).
+
+Purpose: turn constructor arguments, an environment mapping and (only when needed) the
+parsed AWS shared files into one ``ClientConfig``. This module reads nothing itself: the
+environment is a mapping argument and the files arrive through a loader callable
+(``aws_files.load_aws_files`` in the shells), called at most once and only when a profile
+is consulted.
+
+Rules (seed "Effectuer des demandes"; issue 7; wire-protocol reference 7, 8, 9):
+
+Credentials, first match wins:
+  1. arguments: ``aws_access_key`` + ``aws_secret_key`` (+ ``aws_session_token``), or
+     ``api_key`` (bearer), or ``aws_profile`` (that profile, skipping the environment, as
+     ``boto3.Session(profile_name=...)`` does). Keys with ``api_key`` or with ``aws_profile``
+     are contradictory and refused.
+  2. environment: ``AWS_BEARER_TOKEN_BEDROCK`` (a Bedrock API key; it wins over keys, as in
+     boto3 and the Anthropic SDKs), then ``AWS_ACCESS_KEY_ID`` + ``AWS_SECRET_ACCESS_KEY``
+     (+ ``AWS_SESSION_TOKEN``).
+  3. shared files: profile ``AWS_PROFILE`` (else ``default``), static keys from
+     ``~/.aws/credentials`` then ``~/.aws/config``. Role, SSO and process profiles are refused
+     with a hint (no boto3 at run time).
+  None found: ``auth`` is None and the first request raises ``ConfigurationError``.
+
+Region: ``aws_region`` argument, then ``AWS_REGION``, then - only for an explicitly chosen
+profile (``aws_profile=`` or ``AWS_PROFILE``) - that profile's ``region`` in ``~/.aws/config``,
+then ``us-east-1``. ``AWS_DEFAULT_REGION`` is not read (the seed's rule).
+
+Base URLs (runtime; the control plane and STS follow it when it is custom, since our server
+answers all three on one URL):
+  runtime: ``base_url``, ``ANTHROPIC_BEDROCK_BASE_URL``, ``AWS_ENDPOINT_URL_BEDROCK_RUNTIME``,
+           ``https://bedrock-runtime.{region}.amazonaws.com``
+  control: ``base_url``, ``ANTHROPIC_BEDROCK_BASE_URL``, ``AWS_ENDPOINT_URL_BEDROCK``,
+           ``AWS_ENDPOINT_URL_BEDROCK_RUNTIME``, ``https://bedrock.{region}.amazonaws.com``
+  sts:     ``base_url``, ``ANTHROPIC_BEDROCK_BASE_URL``, ``AWS_ENDPOINT_URL_STS``,
+           ``AWS_ENDPOINT_URL_BEDROCK_RUNTIME``, ``https://sts.{region}.amazonaws.com``
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from claude_bedrock.client.errors import ConfigurationError
+
+__all__ = [
+    "DEFAULT_REGION", "AwsCredentials", "ApiKey", "AwsFiles", "ClientConfig", "resolve_config",
+    "profile_credentials",
+]  # fmt: skip
+
+DEFAULT_REGION = "us-east-1"
+DEFAULT_PROFILE = "default"
+
+#: Profile keys that mean "credentials come from somewhere this client does not go".
+_INDIRECT_PROFILE_KEYS = (
+    "role_arn", "source_profile", "credential_source", "sso_start_url", "sso_session",
+    "credential_process", "web_identity_token_file", "login_session",
+)  # fmt: skip
+
+#: Service -> environment variables naming its endpoint, in precedence order (after base_url).
+_ENDPOINT_ENV: Mapping[str, tuple[str, ...]] = {
+    "runtime": ("ANTHROPIC_BEDROCK_BASE_URL", "AWS_ENDPOINT_URL_BEDROCK_RUNTIME"),
+    "control": ("ANTHROPIC_BEDROCK_BASE_URL", "AWS_ENDPOINT_URL_BEDROCK", "AWS_ENDPOINT_URL_BEDROCK_RUNTIME"),
+    "sts": ("ANTHROPIC_BEDROCK_BASE_URL", "AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL_BEDROCK_RUNTIME"),
+}
+_AWS_HOSTS: Mapping[str, str] = {"runtime": "bedrock-runtime", "control": "bedrock", "sts": "sts"}
+
+
+@dataclass(frozen=True, slots=True)
+class AwsCredentials:
+    """SigV4 credentials. ``source`` says where they were found (never printed: the secret)."""
+
+    access_key: str
+    secret_key: str = field(repr=False)
+    session_token: str | None = field(default=None, repr=False)
+    source: str = "arguments"
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """A Bedrock API key, sent as ``Authorization: Bearer <token>``."""
+
+    token: str = field(repr=False)
+    source: str = "arguments"
+
+
+@dataclass(frozen=True, slots=True)
+class AwsFiles:
+    """Parsed shared files: section values by profile name (``[profile x]`` -> ``x``)."""
+
+    credentials: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    config: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    credentials_path: str = "~/.aws/credentials"
+    config_path: str = "~/.aws/config"
+
+
+@dataclass(frozen=True, slots=True)
+class ClientConfig:
+    """Everything a client needs to address and sign requests."""
+
+    region: str
+    auth: AwsCredentials | ApiKey | None
+    runtime_url: str
+    control_url: str
+    sts_url: str
+    region_source: str = "default"
+    profile: str | None = None
+
+    def url_for(self, service: str) -> str:
+        """Base URL of ``"runtime"``, ``"control"`` or ``"sts"``."""
+        return {"runtime": self.runtime_url, "control": self.control_url, "sts": self.sts_url}[service]
+
+
+def resolve_config(
+    *,
+    env: Mapping[str, str],
+    load_files: Callable[[], AwsFiles],
+    aws_access_key: str | None = None,
+    aws_secret_key: str | None = None,
+    aws_session_token: str | None = None,
+    api_key: str | None = None,
+    aws_profile: str | None = None,
+    aws_region: str | None = None,
+    base_url: str | None = None,
+) -> ClientConfig:
+    """Apply the module's rules.
+
+    Raises:
+        ConfigurationError: contradictory arguments, half a key pair, an explicit profile that
+            does not exist or has no static keys, a base URL that is not http(s)://host[...].
+    """
+    files_cache: list[AwsFiles] = []
+
+    def files() -> AwsFiles:
+        if not files_cache:
+            files_cache.append(load_files())
+        return files_cache[0]
+
+    explicit_profile = aws_profile or env.get("AWS_PROFILE") or None
+    auth = _explicit_auth(aws_access_key, aws_secret_key, aws_session_token, api_key, aws_profile)
+    if auth is None and aws_profile:
+        auth = profile_credentials(aws_profile, files(), required=True)
+    if auth is None:
+        auth = _env_auth(env)
+    if auth is None:
+        auth = profile_credentials(explicit_profile or DEFAULT_PROFILE, files(), required=bool(explicit_profile))
+
+    if aws_region:
+        region, region_source = aws_region, "argument"
+    elif env.get("AWS_REGION"):
+        region, region_source = env["AWS_REGION"], "AWS_REGION"
+    else:
+        profile_region = files().config.get(explicit_profile, {}).get("region") if explicit_profile else None
+        if profile_region:
+            region, region_source = profile_region, f"profile {explicit_profile}"
+        else:
+            region, region_source = DEFAULT_REGION, "default"
+
+    urls = {service: _endpoint(service, base_url, env, region) for service in _AWS_HOSTS}
+    return ClientConfig(
+        region=region,
+        auth=auth,
+        runtime_url=urls["runtime"],
+        control_url=urls["control"],
+        sts_url=urls["sts"],
+        region_source=region_source,
+        profile=explicit_profile,
+    )
+
+
+def _explicit_auth(
+    access_key: str | None,
+    secret_key: str | None,
+    session_token: str | None,
+    api_key: str | None,
+    profile: str | None,
+) -> AwsCredentials | ApiKey | None:
+    has_keys = bool(access_key or secret_key)
+    if api_key and (has_keys or profile):
+        raise ConfigurationError("api_key cannot be combined with AWS keys or aws_profile; choose one.")
+    if has_keys and profile:
+        raise ConfigurationError("aws_access_key/aws_secret_key cannot be combined with aws_profile.")
+    if has_keys:
+        if not (access_key and secret_key):
+            raise ConfigurationError("aws_access_key and aws_secret_key must be given together.")
+        return AwsCredentials(access_key, secret_key, session_token or None, "arguments")
+    if session_token:
+        raise ConfigurationError("aws_session_token needs aws_access_key and aws_secret_key.")
+    if api_key:
+        return ApiKey(api_key, "api_key argument")
+    return None
+
+
+def _env_auth(env: Mapping[str, str]) -> AwsCredentials | ApiKey | None:
+    token = env.get("AWS_BEARER_TOKEN_BEDROCK")
+    if token:
+        return ApiKey(token, "AWS_BEARER_TOKEN_BEDROCK")
+    access_key = env.get("AWS_ACCESS_KEY_ID")
+    secret_key = env.get("AWS_SECRET_ACCESS_KEY")
+    if access_key and secret_key:
+        return AwsCredentials(access_key, secret_key, env.get("AWS_SESSION_TOKEN") or None, "environment")
+    if access_key or secret_key:
+        missing = "AWS_SECRET_ACCESS_KEY" if access_key else "AWS_ACCESS_KEY_ID"
+        raise ConfigurationError(f"{missing} is not set while its pair is; set both or neither.")
+    return None
+
+
+def profile_credentials(name: str, files: AwsFiles, *, required: bool) -> AwsCredentials | None:
+    """Static keys of profile ``name``: the credentials file wins over the config file.
+
+    Raises:
+        ConfigurationError: ``required`` and the profile is missing, or it names credentials
+            this client cannot obtain (role, SSO, process) or holds half a key pair.
+    """
+    sections = [
+        (path, section)
+        for path, section in (
+            (files.credentials_path, files.credentials.get(name)),
+            (files.config_path, files.config.get(name)),
+        )
+        if section is not None
+    ]
+    if not sections:
+        if required:
+            raise ConfigurationError(
+                f"AWS profile {name!r} not found in {files.credentials_path} or {files.config_path}."
+            )
+        return None
+    for path, section in sections:
+        access_key = section.get("aws_access_key_id")
+        secret_key = section.get("aws_secret_access_key")
+        if access_key and secret_key:
+            token = section.get("aws_session_token") or None
+            return AwsCredentials(access_key, secret_key, token, f"profile {name} ({path})")
+        if access_key or secret_key:
+            raise ConfigurationError(f"AWS profile {name!r} in {path} has only half of a key pair.")
+    indirect = sorted({key for _, section in sections for key in section if key in _INDIRECT_PROFILE_KEYS})
+    if indirect:
+        raise ConfigurationError(
+            f"AWS profile {name!r} obtains credentials through {', '.join(indirect)}, which this client "
+            "does not run; export static keys first, e.g. "
+            f"`eval $(aws configure export-credentials --profile {name} --format env)`."
+        )
+    if required:
+        raise ConfigurationError(f"AWS profile {name!r} has no aws_access_key_id / aws_secret_access_key.")
+    return None
+
+
+def _endpoint(service: str, base_url: str | None, env: Mapping[str, str], region: str) -> str:
+    if base_url:
+        return _check_url(base_url, "base_url")
+    for name in _ENDPOINT_ENV[service]:
+        value = env.get(name)
+        if value:
+            return _check_url(value, name)
+    return f"https://{_AWS_HOSTS[service]}.{region}.amazonaws.com"
+
+
+def _check_url(url: str, source: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() not in ("http", "https") or not rest or rest.startswith("/"):
+        raise ConfigurationError(f"{source} must look like http(s)://host[:port][/path], not {url!r}.")
+    return url.rstrip("/")

@@ -1,0 +1,544 @@
+"""Scripted responses for tests: rules that answer matching model calls with fixed content.
+
+A rule is ``{match: {...}, respond: {...}, times?: N, id?: str}``:
+
+* ``match`` (every key optional; all given keys must hold; an empty match takes every call):
+
+  ======================  ==================================================================
+  ``model``               the model as called (``global.anthropic...``), its base model ID,
+                          Anthropic name or alias (``claude-sonnet-4-5``); ``*``/``?``/``[]``
+                          make it a glob over the same names
+  ``operation``           a runtime operation name, or a list of them
+  ``account``             the caller's 12-digit account ID
+  ``user_text_contains``  case-insensitive substring of the last user message's text (text
+                          blocks and the text inside its ``tool_result`` blocks)
+  ``system_contains``     case-insensitive substring of the system prompt
+  ``has_tools``           whether the request declares tools
+  ======================  ==================================================================
+
+* ``respond`` is one reply, or ``{turns: [reply, ...]}`` to answer successive matching calls in
+  order. A reply is ``{text}``, ``{tool_use: {name, input, id?}}`` (or a list of them), both
+  (the text comes first, as Claude's lead-in), or ``{error: {code, message?}}``; ``stop_reason``
+  may override the natural one (``tool_use`` when a tool is called, else ``end_turn``). A bare
+  string is ``{text}``.
+* ``times`` caps the number of answers; without it a single reply answers forever and a
+  ``turns`` rule answers once per turn. With ``times`` above the number of turns, the last
+  turn repeats. A rule that has answered ``times`` times is exhausted and no longer matches.
+
+Selection: the first rule (in insertion order) that matches and is not exhausted answers; no
+rule means the call goes to the engine. ``RuleBook.select`` consumes one use; ``Selection.
+give_back`` returns it (the service does so when an injected fault interrupts the answer, so
+a retry gets the same turn).
+
+A reply renders to the same Anthropic event stream an engine yields (``reply_events``), so one
+rule answers InvokeModel, InvokeModelWithResponseStream, Converse and ConverseStream alike.
+Text streams in pieces of ``WORDS_PER_DELTA`` words, tool input as ``input_json_delta`` pieces
+of ``JSON_CHARS_PER_DELTA`` characters after an empty one, as the simulator does; usage counts
+input with ``tokens.count_request`` and output with ``tokens.count_output_block``. Replies are
+verbatim: ``max_tokens`` and ``stop_sequences`` do not cut them.
+
+Errors: a malformed rule raises ``ScriptError`` (a ValueError naming the offending key).
+
+Source: issue 6 (testing toolkit); event shapes as in ``engine`` (wire reference 2.5).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from claude_bedrock.domain.engine import ModelCall, StreamEvent
+from claude_bedrock.domain.errors import (
+    ERRORS_BY_CODE,
+    BedrockError,
+    ModelErrorException,
+    ModelStreamErrorException,
+)
+from claude_bedrock.domain.prompt_cache import CacheUsage
+from claude_bedrock.domain.tokens import count_output_block
+
+__all__ = [
+    "DEFAULT_ERROR_MESSAGES",
+    "RUNTIME_OPERATIONS",
+    "CallView",
+    "Match",
+    "Reply",
+    "Rule",
+    "RuleBook",
+    "ScriptError",
+    "Selection",
+    "ToolUse",
+    "error_for",
+    "model_matches",
+    "parse_rule",
+    "reply_events",
+    "text_pieces",
+]
+
+RUNTIME_OPERATIONS = ("InvokeModel", "InvokeModelWithResponseStream", "Converse", "ConverseStream")
+WORDS_PER_DELTA = 3
+JSON_CHARS_PER_DELTA = 24
+_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_GLOB_CHARS = frozenset("*?[")
+_WORD_RE = re.compile(r"\s*\S+")
+_STOP_REASONS = ("end_turn", "tool_use", "max_tokens", "stop_sequence", "pause_turn", "refusal")
+
+#: The messages real Bedrock gives for the errors tests inject most (wire reference 3.3).
+DEFAULT_ERROR_MESSAGES: dict[str, str] = {
+    "ThrottlingException": "Too many requests, please wait before trying again.",
+    "ModelTimeoutException": "Model has timed out in processing the request. Try your request again.",
+    "ServiceUnavailableException": "Bedrock is unable to process your request.",
+    "InternalServerException": "The system encountered an unexpected error during processing. Try your request again.",
+    "ModelNotReadyException": "Model is not ready to serve inference requests. Try your request again later.",
+    "ModelErrorException": "The system encountered an unexpected error during processing. Try your request again.",
+    "ModelStreamErrorException": "The model encountered an error while streaming the response.",
+    "ValidationException": "The request is invalid.",
+    "AccessDeniedException": "You don't have access to the model with the specified model ID.",
+    "ResourceNotFoundException": "The requested resource could not be found.",
+    "ServiceQuotaExceededException": "Your request exceeds the service quota for your account.",
+}
+
+#: Modelled extra members some errors carry (botocore shapes), filled for injected errors.
+_ERROR_FIELDS: dict[type[BedrockError], dict[str, Any]] = {
+    ModelErrorException: {"originalStatusCode": 500},
+    ModelStreamErrorException: {"originalStatusCode": 500},
+}
+
+
+class ScriptError(ValueError):
+    """A rule (or fault, or quota setting) that cannot be used; the message names the key."""
+
+
+def error_for(code: str, message: str | None = None) -> BedrockError:
+    """The typed AWS error for ``code`` with ``message`` (default: Bedrock's usual text)."""
+    cls = ERRORS_BY_CODE.get(code)
+    if cls is None:
+        raise ScriptError(f"unknown error code {code!r}; expected one of {', '.join(sorted(ERRORS_BY_CODE))}")
+    text = message or DEFAULT_ERROR_MESSAGES.get(code, f"{code} (injected).")
+    fields = dict(_ERROR_FIELDS.get(cls, {}))
+    if cls is ModelStreamErrorException:
+        fields["originalMessage"] = text
+    return cls(text, **fields)
+
+
+# --------------------------------------------------------------------------- what a call looks like
+
+
+def _block_text(block: Any) -> str:
+    if isinstance(block, str):
+        return block
+    if not isinstance(block, Mapping):
+        return ""
+    if block.get("type") == "text":
+        return str(block.get("text", ""))
+    if block.get("type") == "tool_result":
+        content = block.get("content")
+        if isinstance(content, str):
+            return content
+        return " ".join(_block_text(item) for item in content or ())
+    return ""
+
+
+def _content_text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    return " ".join(text for text in (_block_text(block) for block in content or ()) if text)
+
+
+@dataclass(frozen=True, slots=True)
+class CallView:
+    """What rules and faults can see of one model call.
+
+    Attributes:
+        model_names: every name the called model answers to (as called, base ID, Anthropic
+            name, aliases).
+        operation: the runtime operation.
+        account_id: the caller's account.
+        region: the region that serves the call.
+        request: the validated Anthropic Messages body (Converse requests arrive translated).
+    """
+
+    model_names: tuple[str, ...]
+    operation: str
+    account_id: str
+    region: str
+    request: Mapping[str, Any]
+
+    @property
+    def last_user_text(self) -> str:
+        messages = self.request.get("messages") or ()
+        last = next((m for m in reversed(messages) if isinstance(m, Mapping) and m.get("role") == "user"), None)
+        return _content_text(last.get("content")) if last is not None else ""
+
+    @property
+    def system_text(self) -> str:
+        system = self.request.get("system")
+        if isinstance(system, str):
+            return system
+        return "\n".join(_block_text(block) for block in system or ())
+
+    @property
+    def has_tools(self) -> bool:
+        return bool(self.request.get("tools"))
+
+
+def model_matches(pattern: str, names: Iterable[str]) -> bool:
+    """Whether ``pattern`` names one of ``names``: equality, or a glob when it has ``*?[``."""
+    if _GLOB_CHARS.isdisjoint(pattern):
+        return pattern in names
+    return any(fnmatch.fnmatchcase(name, pattern) for name in names)
+
+
+def operations_of(value: Any, origin: str) -> tuple[str, ...]:
+    """Validate an ``operation`` filter: one runtime operation name or a list of them."""
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        raise ScriptError(f"{origin}: expected an operation name or a list of them")
+    unknown = [n for n in names if n not in RUNTIME_OPERATIONS]
+    if unknown:
+        raise ScriptError(f"{origin}: unknown operation {unknown[0]!r}; expected one of {', '.join(RUNTIME_OPERATIONS)}")
+    return tuple(names)
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    model: str | None = None
+    operations: tuple[str, ...] = ()
+    account: str | None = None
+    user_text_contains: str | None = None
+    system_contains: str | None = None
+    has_tools: bool | None = None
+
+    def matches(self, view: CallView) -> bool:
+        if self.model is not None and not model_matches(self.model, view.model_names):
+            return False
+        if self.operations and view.operation not in self.operations:
+            return False
+        if self.account is not None and view.account_id != self.account:
+            return False
+        if self.has_tools is not None and view.has_tools != self.has_tools:
+            return False
+        if self.user_text_contains is not None and self.user_text_contains.lower() not in view.last_user_text.lower():
+            return False
+        if self.system_contains is not None and self.system_contains.lower() not in view.system_text.lower():
+            return False
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class ToolUse:
+    name: str
+    input: Mapping[str, Any]
+    id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """One answer: text and/or tool calls, or an error (then nothing else)."""
+
+    text: str | None = None
+    tool_uses: tuple[ToolUse, ...] = ()
+    error_code: str | None = None
+    error_message: str | None = None
+    stop_reason: str | None = None
+
+    def error(self) -> BedrockError | None:
+        return None if self.error_code is None else error_for(self.error_code, self.error_message)
+
+
+@dataclass(slots=True)
+class Rule:
+    id: str
+    match: Match
+    replies: tuple[Reply, ...]
+    times: int | None
+    source: Mapping[str, Any]
+    used: int = 0
+
+    @property
+    def exhausted(self) -> bool:
+        return self.times is not None and self.used >= self.times
+
+    @property
+    def remaining(self) -> int | None:
+        return None if self.times is None else max(0, self.times - self.used)
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-ready view for the admin API: the rule as given, plus its counters."""
+        return {**self.source, "id": self.id, "used": self.used, "remaining": self.remaining}
+
+
+@dataclass(slots=True)
+class Selection:
+    """One use of a rule: the reply it gives this call."""
+
+    rule: Rule
+    reply: Reply
+    turn: int
+    _returned: bool = field(default=False, repr=False)
+
+    def give_back(self) -> None:
+        """Undo the use (once), so the next matching call gets the same turn."""
+        if not self._returned:
+            self._returned = True
+            self.rule.used -= 1
+
+
+# --------------------------------------------------------------------------- parsing
+
+_MATCH_KEYS = frozenset({"model", "operation", "account", "user_text_contains", "system_contains", "has_tools"})
+_RULE_KEYS = frozenset({"id", "match", "respond", "times"})
+_REPLY_KEYS = frozenset({"text", "tool_use", "error", "stop_reason"})
+
+
+def _optional_str(spec: Mapping[str, Any], key: str, origin: str) -> str | None:
+    value = spec.get(key)
+    if value is not None and (not isinstance(value, str) or not value):
+        raise ScriptError(f"{origin}.{key}: expected a non-empty string")
+    return value
+
+
+def _parse_match(spec: Any, origin: str) -> Match:
+    if spec is None:
+        return Match()
+    if not isinstance(spec, Mapping):
+        raise ScriptError(f"{origin}: expected a table of conditions")
+    unknown = set(spec) - _MATCH_KEYS
+    if unknown:
+        raise ScriptError(f"{origin}: unknown condition(s) {', '.join(sorted(unknown))}; "
+                          f"expected {', '.join(sorted(_MATCH_KEYS))}")
+    has_tools = spec.get("has_tools")
+    if has_tools is not None and not isinstance(has_tools, bool):
+        raise ScriptError(f"{origin}.has_tools: expected true or false")
+    account = _optional_str(spec, "account", origin)
+    if account is not None and not (len(account) == 12 and account.isdigit()):
+        raise ScriptError(f"{origin}.account: expected a 12-digit account ID")
+    return Match(
+        model=_optional_str(spec, "model", origin),
+        operations=operations_of(spec["operation"], f"{origin}.operation") if spec.get("operation") else (),
+        account=account,
+        user_text_contains=_optional_str(spec, "user_text_contains", origin),
+        system_contains=_optional_str(spec, "system_contains", origin),
+        has_tools=has_tools,
+    )
+
+
+def _parse_tool_use(spec: Any, origin: str) -> ToolUse:
+    if not isinstance(spec, Mapping):
+        raise ScriptError(f"{origin}: expected {{name, input}}")
+    unknown = set(spec) - {"name", "input", "id"}
+    if unknown:
+        raise ScriptError(f"{origin}: unknown key(s) {', '.join(sorted(unknown))}")
+    name = spec.get("name")
+    if not isinstance(name, str) or not name:
+        raise ScriptError(f"{origin}.name: expected the tool's name")
+    value = spec.get("input", {})
+    if not isinstance(value, Mapping):
+        raise ScriptError(f"{origin}.input: expected an object")
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        raise ScriptError(f"{origin}.input: must be JSON-serialisable") from None
+    return ToolUse(name=name, input=dict(value), id=_optional_str(spec, "id", origin))
+
+
+def _parse_reply(spec: Any, origin: str) -> Reply:
+    if isinstance(spec, str):
+        return Reply(text=spec)
+    if not isinstance(spec, Mapping):
+        raise ScriptError(f"{origin}: expected {{text}}, {{tool_use}}, {{error}} or a string")
+    unknown = set(spec) - _REPLY_KEYS
+    if unknown:
+        raise ScriptError(f"{origin}: unknown key(s) {', '.join(sorted(unknown))}; expected text, tool_use, error, "
+                          "stop_reason (or turns at the top of respond)")
+    stop_reason = _optional_str(spec, "stop_reason", origin)
+    if stop_reason is not None and stop_reason not in _STOP_REASONS:
+        raise ScriptError(f"{origin}.stop_reason: expected one of {', '.join(_STOP_REASONS)}")
+    if "error" in spec:
+        if len(spec) > 1:
+            raise ScriptError(f"{origin}: an error reply has nothing else")
+        error = spec["error"]
+        if isinstance(error, str):
+            error = {"code": error}
+        if not isinstance(error, Mapping) or set(error) - {"code", "message"}:
+            raise ScriptError(f"{origin}.error: expected {{code, message?}}")
+        code = error.get("code")
+        if not isinstance(code, str):
+            raise ScriptError(f"{origin}.error.code: expected an AWS error code such as ThrottlingException")
+        error_for(code)  # validates the code
+        return Reply(error_code=code, error_message=_optional_str(error, "message", f"{origin}.error"))
+    text = spec.get("text")
+    if text is not None and not isinstance(text, str):
+        raise ScriptError(f"{origin}.text: expected a string")
+    raw_tools = spec.get("tool_use")
+    tool_specs = [] if raw_tools is None else raw_tools if isinstance(raw_tools, list) else [raw_tools]
+    tools = tuple(_parse_tool_use(t, f"{origin}.tool_use") for t in tool_specs)
+    if text is None and not tools:
+        raise ScriptError(f"{origin}: a reply needs text, tool_use or error")
+    return Reply(text=text, tool_uses=tools, stop_reason=stop_reason)
+
+
+def parse_rule(spec: Any, rule_id: str, origin: str = "rule") -> Rule:
+    """Build a Rule from its JSON/TOML/YAML form (module docstring)."""
+    if not isinstance(spec, Mapping):
+        raise ScriptError(f"{origin}: expected a table with match and respond")
+    unknown = set(spec) - _RULE_KEYS
+    if unknown:
+        raise ScriptError(f"{origin}: unknown key(s) {', '.join(sorted(unknown))}; expected id, match, respond, times")
+    if "respond" not in spec:
+        raise ScriptError(f"{origin}: respond is required")
+    respond = spec["respond"]
+    if isinstance(respond, Mapping) and "turns" in respond:
+        if set(respond) != {"turns"}:
+            raise ScriptError(f"{origin}.respond: turns stands alone")
+        turns = respond["turns"]
+        if not isinstance(turns, list) or not turns:
+            raise ScriptError(f"{origin}.respond.turns: expected a non-empty list of replies")
+        replies = tuple(_parse_reply(t, f"{origin}.respond.turns[{i}]") for i, t in enumerate(turns))
+    else:
+        replies = (_parse_reply(respond, f"{origin}.respond"),)
+    times = spec.get("times")
+    if times is not None and (isinstance(times, bool) or not isinstance(times, int) or times < 1):
+        raise ScriptError(f"{origin}.times: expected a positive integer")
+    if times is None and len(replies) > 1:
+        times = len(replies)
+    given_id = _optional_str(spec, "id", origin)
+    source = {key: spec[key] for key in ("match", "respond", "times") if key in spec}
+    return Rule(
+        id=given_id or rule_id,
+        match=_parse_match(spec.get("match"), f"{origin}.match"),
+        replies=replies,
+        times=times,
+        source=json.loads(json.dumps(source)),
+    )
+
+
+class RuleBook:
+    """The ordered rules of a server; first match wins."""
+
+    def __init__(self) -> None:
+        self._rules: list[Rule] = []
+        self._counter = 0
+
+    def __len__(self) -> int:
+        return len(self._rules)
+
+    @property
+    def rules(self) -> tuple[Rule, ...]:
+        return tuple(self._rules)
+
+    def add(self, spec: Any, origin: str = "rule") -> Rule:
+        self._counter += 1
+        rule = parse_rule(spec, f"rule-{self._counter}", origin)
+        if any(existing.id == rule.id for existing in self._rules):
+            raise ScriptError(f"{origin}.id: a rule named {rule.id!r} already exists")
+        self._rules.append(rule)
+        return rule
+
+    def extend(self, specs: Sequence[Any], origin: str = "rules") -> list[Rule]:
+        """Add several rules, all or none (a bad one leaves the book unchanged)."""
+        before, counter = list(self._rules), self._counter
+        try:
+            return [self.add(spec, f"{origin}[{i}]") for i, spec in enumerate(specs)]
+        except ScriptError:
+            self._rules, self._counter = before, counter
+            raise
+
+    def remove(self, rule_id: str) -> bool:
+        kept = [rule for rule in self._rules if rule.id != rule_id]
+        found = len(kept) != len(self._rules)
+        self._rules = kept
+        return found
+
+    def clear(self) -> None:
+        self._rules = []
+        self._counter = 0
+
+    def select(self, view: CallView) -> Selection | None:
+        """The first live matching rule's reply for this call, consuming one use."""
+        for rule in self._rules:
+            if rule.exhausted or not rule.match.matches(view):
+                continue
+            turn = min(rule.used, len(rule.replies) - 1)
+            rule.used += 1
+            return Selection(rule, rule.replies[turn], turn)
+        return None
+
+
+# --------------------------------------------------------------------------- events
+
+
+def text_pieces(text: str, words: int = WORDS_PER_DELTA) -> list[str]:
+    """``text`` cut into pieces of ``words`` words; the pieces concatenate back to ``text``."""
+    found = _WORD_RE.findall(text)
+    pieces = ["".join(found[i : i + words]) for i in range(0, len(found), words)]
+    tail = text[sum(len(p) for p in pieces):]
+    if tail:
+        if pieces:
+            pieces[-1] += tail
+        else:
+            pieces.append(tail)
+    return pieces
+
+
+def _tool_id(message_id: str, index: int) -> str:
+    digest = hashlib.sha256(f"{message_id}/{index}".encode()).digest()
+    return "toolu_bdrk_01" + "".join(_BASE62[byte % 62] for byte in digest[:22])
+
+
+def reply_events(reply: Reply, call: ModelCall, input_tokens: int) -> list[StreamEvent]:
+    """The Anthropic event stream of ``reply`` answering ``call`` (module docstring).
+
+    Raises:
+        ValueError: for an error reply (raise ``reply.error()`` instead).
+    """
+    if reply.error_code is not None:
+        raise ValueError("an error reply has no events")
+    events: list[StreamEvent] = []
+    output_tokens = 0
+    index = 0
+    if reply.text:
+        events.append({"type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}})
+        for piece in text_pieces(reply.text):
+            events.append({"type": "content_block_delta", "index": index,
+                           "delta": {"type": "text_delta", "text": piece}})
+        events.append({"type": "content_block_stop", "index": index})
+        output_tokens += count_output_block({"type": "text", "text": reply.text})
+        index += 1
+    for position, tool in enumerate(reply.tool_uses):
+        tool_id = tool.id or _tool_id(call.message_id, position)
+        events.append({"type": "content_block_start", "index": index,
+                       "content_block": {"type": "tool_use", "id": tool_id, "name": tool.name, "input": {}}})
+        text = json.dumps(tool.input, ensure_ascii=False)
+        events.append({"type": "content_block_delta", "index": index,
+                       "delta": {"type": "input_json_delta", "partial_json": ""}})
+        for start in range(0, len(text), JSON_CHARS_PER_DELTA):
+            events.append({"type": "content_block_delta", "index": index,
+                           "delta": {"type": "input_json_delta",
+                                     "partial_json": text[start : start + JSON_CHARS_PER_DELTA]}})
+        events.append({"type": "content_block_stop", "index": index})
+        output_tokens += count_output_block({"type": "tool_use", "name": tool.name, "input": tool.input})
+        index += 1
+    stop_reason = reply.stop_reason or ("tool_use" if reply.tool_uses else "end_turn")
+    message = {
+        "model": call.anthropic_name,
+        "id": call.message_id,
+        "type": "message",
+        "role": "assistant",
+        "content": [],
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": CacheUsage(input_tokens=input_tokens).usage(1),
+    }
+    return [
+        {"type": "message_start", "message": message},
+        *events,
+        {"type": "message_delta", "delta": {"stop_reason": stop_reason, "stop_sequence": None},
+         "usage": {"output_tokens": output_tokens}},
+        {"type": "message_stop"},
+    ]

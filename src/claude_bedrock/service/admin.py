@@ -1,0 +1,223 @@
+"""The admin API under the reserved prefix ``/_claude-bedrock`` (AWS paths never start with
+``_``, so no AWS route can clash). JSON in, JSON out.
+
+=======  ==========================  =========================================================
+GET      /health                     ``{"status": "ok", "version"}``; always open
+POST     /reset                      back to the start: rules, faults, quotas, history, prompt
+                                     cache (``Toolkit.reset``) and the control-plane store
+GET      /rules                      ``{"rules": [...]}`` with ``used`` and ``remaining``
+POST     /rules                      one rule, a list, or ``{"rules": [...]}``; 201
+                                     ``{"rules": [...]}`` (all or none are added)
+DELETE   /rules[/{id}]               remove every rule, or one (404 when unknown)
+GET      /faults                     ``{"faults": [...]}`` with ``remaining`` and ``fired``
+POST     /faults                     one fault, a list, or ``{"faults": [...]}``; 201
+DELETE   /faults[/{id}]              remove every fault, or one
+GET      /calls                      ``{"calls": [...]}`` oldest first; query ``operation``,
+                                     ``model`` (name or glob), ``limit`` (the last N)
+DELETE   /calls                      forget the history
+GET      /quotas                     ``{"limits": {...}, "usage": [...]}``
+PUT      /quotas                     replace the limits (``requests_per_minute``,
+                                     ``tokens_per_minute``, ``models``; null = no limit);
+                                     the counters carry on
+=======  ==========================  =========================================================
+
+Rule, fault and quota formats: ``domain.scripting``, ``domain.faults``, ``domain.quotas``; a bad
+one is a 400 ValidationException naming the key. Unknown routes are 404.
+
+Security: on a development server (loopback bind, the default) the admin API is open, like
+the rest of the server. On a strict server (bound beyond loopback, or ``--strict-auth``) every
+route but ``/health`` requires a caller the authenticator accepts: SigV4 for service
+``bedrock`` with a configured access key, or ``Authorization: Bearer`` with a configured API key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qs
+
+from claude_bedrock import __version__
+from claude_bedrock.domain.errors import ResourceNotFoundException, ValidationException
+from claude_bedrock.domain.quotas import parse_quota_config
+from claude_bedrock.domain.scripting import ScriptError
+from claude_bedrock.service.http import Request, Send, json_bytes, send_response
+from claude_bedrock.service.state import ServiceState
+from claude_bedrock.service.testing_hooks import Toolkit, toolkit_of
+
+__all__ = ["ADMIN_PREFIX", "handle"]
+
+ADMIN_PREFIX = "/_claude-bedrock"
+
+Result = tuple[int, Any]
+Handler = Callable[[ServiceState, Request, str | None], Result]
+
+
+def _toolkit(state: ServiceState) -> Toolkit:
+    toolkit = toolkit_of(state)
+    if toolkit is None:
+        raise ResourceNotFoundException("The testing toolkit is not installed on this server.")
+    return toolkit
+
+
+def _body(request: Request) -> Any:
+    if not request.body:
+        raise ValidationException("The request body must be JSON.")
+    return request.json()
+
+
+def _items(body: Any, key: str) -> list[Any]:
+    """One item, a list of them, or ``{key: [...]}``."""
+    if isinstance(body, dict) and set(body) == {key}:
+        body = body[key]
+    items = body if isinstance(body, list) else [body]
+    if not items:
+        raise ValidationException(f"Expected at least one item in {key}.")
+    return items
+
+
+def _query(request: Request) -> dict[str, str]:
+    return {key: values[-1] for key, values in parse_qs(request.raw_query).items()}
+
+
+# --------------------------------------------------------------------------- handlers
+
+
+def health(state: ServiceState, request: Request, item: str | None) -> Result:
+    return 200, {"status": "ok", "version": __version__}
+
+
+def reset(state: ServiceState, request: Request, item: str | None) -> Result:
+    toolkit = toolkit_of(state)
+    if toolkit is not None:
+        toolkit.reset()
+    else:
+        state.prompt_cache.reset()
+    if getattr(state, "has_store", True):
+        store_reset = getattr(state.store, "reset", None)
+        if store_reset is not None:
+            store_reset()
+    return 200, {"status": "reset"}
+
+
+def list_rules(state: ServiceState, request: Request, item: str | None) -> Result:
+    return 200, {"rules": [rule.describe() for rule in _toolkit(state).rules.rules]}
+
+
+def add_rules(state: ServiceState, request: Request, item: str | None) -> Result:
+    added = _toolkit(state).rules.extend(_items(_body(request), "rules"), "rules")
+    return 201, {"rules": [rule.describe() for rule in added]}
+
+
+def delete_rules(state: ServiceState, request: Request, item: str | None) -> Result:
+    rules = _toolkit(state).rules
+    if item is None:
+        rules.clear()
+    elif not rules.remove(item):
+        raise ResourceNotFoundException(f"No rule {item!r}.")
+    return 200, {"status": "deleted"}
+
+
+def list_faults(state: ServiceState, request: Request, item: str | None) -> Result:
+    return 200, {"faults": [fault.describe() for fault in _toolkit(state).faults.faults]}
+
+
+def add_faults(state: ServiceState, request: Request, item: str | None) -> Result:
+    added = _toolkit(state).faults.extend(_items(_body(request), "faults"), "faults")
+    return 201, {"faults": [fault.describe() for fault in added]}
+
+
+def delete_faults(state: ServiceState, request: Request, item: str | None) -> Result:
+    faults = _toolkit(state).faults
+    if item is None:
+        faults.clear()
+    elif not faults.remove(item):
+        raise ResourceNotFoundException(f"No fault {item!r}.")
+    return 200, {"status": "deleted"}
+
+
+def list_calls(state: ServiceState, request: Request, item: str | None) -> Result:
+    toolkit = _toolkit(state)
+    query = _query(request)
+    unknown = set(query) - {"operation", "model", "limit"}
+    if unknown:
+        raise ValidationException(f"Unknown filter(s): {', '.join(sorted(unknown))}; use operation, model, limit.")
+    limit_text = query.get("limit")
+    if limit_text is not None and not (limit_text.isdigit() and int(limit_text) > 0):
+        raise ValidationException("limit must be a positive integer.")
+    entries = toolkit.history.entries(
+        operation=query.get("operation"),
+        model=query.get("model"),
+        model_names=toolkit.record_model_names,
+        limit=int(limit_text) if limit_text else None,
+    )
+    return 200, {"calls": [entry.describe() for entry in entries]}
+
+
+def delete_calls(state: ServiceState, request: Request, item: str | None) -> Result:
+    _toolkit(state).history.clear()
+    return 200, {"status": "deleted"}
+
+
+def get_quotas(state: ServiceState, request: Request, item: str | None) -> Result:
+    quotas = _toolkit(state).quotas
+    return 200, {"limits": quotas.config.describe(), "usage": quotas.usage()}
+
+
+def put_quotas(state: ServiceState, request: Request, item: str | None) -> Result:
+    quotas = _toolkit(state).quotas
+    quotas.configure(parse_quota_config(_body(request)))
+    return 200, {"limits": quotas.config.describe(), "usage": quotas.usage()}
+
+
+#: (method, collection) -> handler; ``item`` handlers take ``/collection/{id}``.
+ROUTES: dict[tuple[str, str], Handler] = {
+    ("GET", "/health"): health,
+    ("POST", "/reset"): reset,
+    ("GET", "/rules"): list_rules,
+    ("POST", "/rules"): add_rules,
+    ("DELETE", "/rules"): delete_rules,
+    ("GET", "/faults"): list_faults,
+    ("POST", "/faults"): add_faults,
+    ("DELETE", "/faults"): delete_faults,
+    ("GET", "/calls"): list_calls,
+    ("DELETE", "/calls"): delete_calls,
+    ("GET", "/quotas"): get_quotas,
+    ("PUT", "/quotas"): put_quotas,
+}
+ITEM_ROUTES: dict[tuple[str, str], Handler] = {
+    ("DELETE", "/rules"): delete_rules,
+    ("DELETE", "/faults"): delete_faults,
+}
+OPEN_ROUTES = frozenset({("GET", "/health")})
+
+
+def _route(method: str, path: str) -> tuple[Handler, str | None, tuple[str, str]]:
+    path = path.rstrip("/") or "/"
+    handler = ROUTES.get((method, path))
+    if handler is not None:
+        return handler, None, (method, path)
+    collection, _, item = path[1:].partition("/")
+    key = (method, "/" + collection)
+    handler = ITEM_ROUTES.get(key)
+    if handler is not None and item and "/" not in item:
+        return handler, item, key
+    raise ResourceNotFoundException(f"No admin operation matches {method} {ADMIN_PREFIX}{path}")
+
+
+async def handle(state: ServiceState, request: Request, send: Send) -> None:
+    """Serve one admin request (``request.raw_path`` starts with ``ADMIN_PREFIX``).
+
+    Raises:
+        BedrockError: rendered by the app like any AWS error (400, 403, 404).
+    """
+    handler, item, key = _route(request.method, request.raw_path[len(ADMIN_PREFIX):])
+    if key not in OPEN_ROUTES and state.authenticator.strict:
+        state.authenticator.authenticate(request, "bedrock")
+    try:
+        status, body = handler(state, request, item)
+    except ScriptError as exc:
+        raise ValidationException(str(exc)) from None
+    payload = json_bytes(body)
+    headers = [("content-type", "application/json"), ("content-length", str(len(payload)))]
+    await send_response(send, status, headers, payload)
+

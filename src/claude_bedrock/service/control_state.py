@@ -1,0 +1,126 @@
+"""What the control plane keeps per account and region, as the service layer sees it: the
+records, the two store-level failures, and ``ControlStore``, the interface a state store
+implements. The embedded SQLite implementation is ``claude_bedrock.adapters.store.StateStore``;
+``create_app`` (the composition root) attaches it, so service modules never import adapters.
+
+Every method is keyed by ``(account_id, region, ...)``; a store supplies the timestamps and
+raises ``StoreConflict`` / ``TooManyTags`` rather than AWS errors (the handlers translate).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+__all__ = ["AgreementRecord", "ApplicationProfileRecord", "ControlStore", "StoreConflict", "TooManyTags"]
+
+
+class StoreConflict(Exception):
+    """A uniqueness rule was broken. ``field`` names it: ``"name"`` or ``"profile_id"``."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(f"duplicate {field}")
+        self.field = field
+
+
+class TooManyTags(Exception):
+    """Applying the tags would leave the resource with more than ``limit`` tags."""
+
+    def __init__(self, resource_arn: str, limit: int) -> None:
+        super().__init__(f"{resource_arn} would have more than {limit} tags")
+        self.resource_arn = resource_arn
+        self.limit = limit
+
+
+@dataclass(frozen=True, slots=True)
+class ApplicationProfileRecord:
+    """One application inference profile as stored (botocore ``GetInferenceProfileResponse``)."""
+
+    account_id: str
+    region: str
+    profile_id: str
+    name: str
+    description: str | None
+    #: ``modelSource.copyFrom``: a foundation-model or system inference-profile ARN.
+    source_arn: str
+    #: Destination foundation-model ARNs (``models[].modelArn``).
+    models: tuple[str, ...]
+    client_token: str | None
+    created_at: float
+    updated_at: float
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:bedrock:{self.region}:{self.account_id}:application-inference-profile/{self.profile_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class AgreementRecord:
+    """An explicit model-access decision; ``granted`` False means the agreement was deleted."""
+
+    account_id: str
+    region: str
+    model_id: str
+    granted: bool
+    offer_token: str | None
+    updated_at: float
+
+
+class ControlStore(Protocol):
+    """The state store the control plane and the runtime's access checks rely on."""
+
+    def close(self) -> None: ...
+
+    def reset(self) -> None:
+        """Forget everything (tests)."""
+
+    def create_application_profile(
+        self,
+        *,
+        account_id: str,
+        region: str,
+        profile_id: str,
+        name: str,
+        description: str | None,
+        source_arn: str,
+        models: tuple[str, ...],
+        client_token: str | None,
+        tags: Mapping[str, str],
+        max_tags: int,
+    ) -> tuple[ApplicationProfileRecord, bool]:
+        """Insert a profile and its tags atomically; ``(record, created)``, idempotent on the token."""
+
+    def get_application_profile(self, account_id: str, region: str, profile_id: str) -> ApplicationProfileRecord | None: ...
+
+    def list_application_profiles(self, account_id: str, region: str) -> list[ApplicationProfileRecord]: ...
+
+    def delete_application_profile(self, account_id: str, region: str, profile_id: str) -> bool: ...
+
+    def get_tags(self, account_id: str, region: str, resource_arn: str) -> dict[str, str]: ...
+
+    def tag_resource(
+        self, account_id: str, region: str, resource_arn: str, tags: Mapping[str, str], max_tags: int
+    ) -> None: ...
+
+    def untag_resource(self, account_id: str, region: str, resource_arn: str, keys: list[str]) -> None: ...
+
+    def get_agreement(self, account_id: str, region: str, model_id: str) -> AgreementRecord | None: ...
+
+    def list_agreements(self, account_id: str, region: str) -> list[AgreementRecord]: ...
+
+    def set_agreement(
+        self, account_id: str, region: str, model_id: str, *, granted: bool, offer_token: str | None
+    ) -> AgreementRecord: ...
+
+    def get_use_case(self, account_id: str, region: str) -> bytes | None: ...
+
+    def put_use_case(self, account_id: str, region: str, form_data: bytes) -> None: ...
+
+    def get_logging_config(self, account_id: str, region: str) -> dict[str, Any] | None: ...
+
+    def put_logging_config(self, account_id: str, region: str, config: Mapping[str, Any]) -> None: ...
+
+    def delete_logging_config(self, account_id: str, region: str) -> bool: ...
+
+    def logging_configs(self) -> list[tuple[str, str, dict[str, Any]]]: ...

@@ -1,0 +1,367 @@
+"""The testing toolkit inside a running server: scripted rules, faults, quotas, call history.
+
+``install(state)`` (called by ``create_app``) builds one ``Toolkit`` from the settings, sets it
+as ``state.events_hook`` and adds its call-history observer. Per model call the hook does, in
+order (the hook only wraps when something is configured; otherwise the engine's stream passes
+through untouched)::
+
+    draw faults ──► latency (sleep) ──► error fault? raise ──► quota reserve (may raise 429)
+        ──► first matching rule? its reply's events : engine.stream(call)
+        ──► stream fault? strike after N events ──► settle the quota with the real usage
+
+An error before the first event becomes a plain JSON error response; a stream fault becomes
+an exception frame or a dropped connection (``service.runtime``). Every injected fault is
+written to ``record.injected_fault`` (quota refusals as ``quota:<limit>``); a reply
+interrupted by an injected stream fault is handed back, so the retry gets the same turn.
+
+Baseline: the ``[testing]`` table of the config file (``rules``, ``faults``, ``quotas``,
+``history_size``) and the file named by ``--rules-file`` (TOML always; YAML when PyYAML is
+importable: it is not a dependency) are loaded at start; ``Toolkit.reset`` returns to it.
+
+The history keeps the last ``history_size`` (default ``HISTORY_SIZE``) call records; records
+hold bodies and results, never headers or secrets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import random
+import tomllib
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from claude_bedrock.domain.engine import Engine, ModelCall, StreamEvent
+from claude_bedrock.domain.faults import Fault, FaultPlan
+from claude_bedrock.domain.quotas import QuotaConfig, QuotaExceeded, QuotaLedger, parse_quota_config
+from claude_bedrock.domain.scripting import CallView, RuleBook, ScriptError, Selection, model_matches, reply_events
+from claude_bedrock.domain.tokens import count_request
+from claude_bedrock.service.calls import CallRecord
+from claude_bedrock.service.state import ServiceState
+from claude_bedrock.settings import ConfigError, Settings
+
+__all__ = ["HISTORY_SIZE", "CallHistory", "Scenario", "Toolkit", "install", "load_scenario", "toolkit_of"]
+
+HISTORY_SIZE = 1000
+_SCENARIO_KEYS = frozenset({"rules", "faults", "quotas", "history_size"})
+
+
+# --------------------------------------------------------------------------- baseline
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """What the server starts with and returns to on reset."""
+
+    rules: tuple[Any, ...] = ()
+    faults: tuple[Any, ...] = ()
+    quotas: QuotaConfig = QuotaConfig()
+    history_size: int = HISTORY_SIZE
+
+
+def _read_file(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"rules file not found: {path}") from None
+    if path.suffix.lower() in (".yaml", ".yml"):
+        try:
+            import yaml  # type: ignore[import-untyped]
+        except ImportError:
+            raise ConfigError(
+                f"{path}: YAML rules files need PyYAML, which claude-bedrock does not install "
+                "(pip install pyyaml), or write the rules file in TOML"
+            ) from None
+        try:
+            return yaml.safe_load(text) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+
+
+def _table(raw: Any, origin: str) -> Mapping[str, Any]:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{origin}: expected a table with rules, faults, quotas")
+    unknown = set(raw) - _SCENARIO_KEYS
+    if unknown:
+        raise ConfigError(f"{origin}: unknown key(s) {', '.join(sorted(unknown))}; "
+                          f"expected {', '.join(sorted(_SCENARIO_KEYS))}")
+    return raw
+
+
+def _list(raw: Mapping[str, Any], key: str, origin: str) -> list[Any]:
+    value = raw.get(key, [])
+    if not isinstance(value, list):
+        raise ConfigError(f"{origin}.{key}: expected a list")
+    return value
+
+
+def load_scenario(settings: Settings, *, rng: Callable[[], float] | None = None) -> Scenario:
+    """The baseline from ``settings.extra["testing"]`` then ``settings.rules_file``.
+
+    Rules and faults are validated here (a bad one fails the start with ConfigError naming the
+    file and key); the rules of the config come before those of the rules file.
+    """
+    sources: list[tuple[Mapping[str, Any], str]] = []
+    config_table = settings.extra.get("testing")
+    if config_table is not None:
+        sources.append((_table(config_table, f"{settings.config_file or 'config'} [testing]"), "[testing]"))
+    rules_file = getattr(settings, "rules_file", None)
+    if rules_file:
+        sources.append((_table(_read_file(Path(rules_file)), str(rules_file)), str(rules_file)))
+    rules: list[Any] = []
+    faults: list[Any] = []
+    quotas = QuotaConfig()
+    history_size = HISTORY_SIZE
+    for table, origin in sources:
+        rules += _list(table, "rules", origin)
+        faults += _list(table, "faults", origin)
+        try:
+            if "quotas" in table:
+                quotas = parse_quota_config(table["quotas"], f"{origin} quotas")
+        except ScriptError as exc:
+            raise ConfigError(str(exc)) from None
+        size = table.get("history_size", history_size)
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ConfigError(f"{origin}.history_size: expected a positive integer")
+        history_size = size
+    try:  # validate now, so a typo stops the start rather than the first test
+        RuleBook().extend(rules, "rules")
+        FaultPlan(rng or random.Random(0).random).extend(faults, "faults")
+    except ScriptError as exc:
+        raise ConfigError(f"testing scenario: {exc}") from None
+    return Scenario(tuple(rules), tuple(faults), quotas, history_size)
+
+
+# --------------------------------------------------------------------------- history
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    record: CallRecord
+    rule_id: str | None
+
+    def describe(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self.record)
+        out["rule"] = self.rule_id
+        return out
+
+
+class CallHistory:
+    """The most recent call records, oldest first."""
+
+    def __init__(self, size: int = HISTORY_SIZE) -> None:
+        self._entries: deque[HistoryEntry] = deque(maxlen=size)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def add(self, record: CallRecord, rule_id: str | None = None) -> None:
+        self._entries.append(HistoryEntry(record, rule_id))
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def entries(
+        self,
+        *,
+        operation: str | None = None,
+        model_names: Callable[[CallRecord], Iterable[str]] | None = None,
+        model: str | None = None,
+        limit: int | None = None,
+    ) -> list[HistoryEntry]:
+        """Entries (oldest first) of ``operation`` and ``model``, the last ``limit`` of them."""
+        found = [
+            entry
+            for entry in self._entries
+            if (operation is None or entry.record.operation == operation)
+            and (model is None or model_matches(model, tuple(model_names(entry.record) if model_names else
+                                                              (entry.record.model_id,))))
+        ]
+        return found[-limit:] if limit else found
+
+
+# --------------------------------------------------------------------------- the hook
+
+
+@dataclass
+class _Usage:
+    input: int = 0
+    cache_write: int = 0
+    output: int = 0
+
+    def observe(self, event: StreamEvent) -> None:
+        if event.get("type") == "message_start":
+            usage = event["message"].get("usage") or {}
+            self.input = usage.get("input_tokens", 0) or 0
+            self.cache_write = usage.get("cache_creation_input_tokens", 0) or 0
+            self.output = usage.get("output_tokens", 0) or 0
+        elif event.get("type") == "message_delta":
+            self.output = (event.get("usage") or {}).get("output_tokens", self.output)
+
+
+async def _replay(events: Sequence[StreamEvent]) -> AsyncIterator[StreamEvent]:
+    for event in events:
+        yield event
+
+
+def _append_label(current: str | None, label: str) -> str:
+    return f"{current},{label}" if current else label
+
+
+@dataclass
+class Toolkit:
+    """Rules, faults, quotas and history of one server (module docstring)."""
+
+    state: ServiceState
+    scenario: Scenario
+    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
+    rules: RuleBook = field(default_factory=RuleBook)
+    faults: FaultPlan = field(init=False)
+    quotas: QuotaLedger = field(init=False)
+    history: CallHistory = field(init=False)
+    _rule_of: dict[str, str] = field(default_factory=dict, init=False)
+
+    def __post_init__(self) -> None:
+        self.faults = FaultPlan(self._rng())
+        self.quotas = QuotaLedger(self.scenario.quotas, self.state.clock)
+        self.history = CallHistory(self.scenario.history_size)
+        self.reset()
+
+    def _rng(self) -> Callable[[], float]:
+        return random.Random(self.state.settings.seed).random
+
+    def reset(self) -> None:
+        """Back to the baseline: its rules and faults with fresh counters, its quota limits,
+        empty counters and history, a re-seeded fault rng, an empty prompt cache."""
+        self.rules.clear()
+        self.rules.extend(self.scenario.rules, "rules")
+        self.faults.clear()
+        self.faults.reseed(self._rng())
+        self.faults.extend(self.scenario.faults, "faults")
+        self.quotas.configure(self.scenario.quotas)
+        self.quotas.reset()
+        self.history.clear()
+        self._rule_of.clear()
+        self.state.prompt_cache.reset()
+
+    # -- call history -------------------------------------------------------------------
+
+    def observe(self, record: CallRecord) -> None:
+        """Observer: keep every runtime call (successful or not)."""
+        self.history.add(record, self._rule_of.pop(record.request_id, None))
+
+    def model_names(self, requested: str, base_id: str | None) -> tuple[str, ...]:
+        """Every name a call's model answers to, for rule, fault and history filters."""
+        names = [requested]
+        model = self.state.catalog.get(base_id) if base_id else None
+        if model is not None:
+            names += [model.model_id, model.anthropic_name, *model.aliases]
+        return tuple(names)
+
+    def record_model_names(self, record: CallRecord) -> tuple[str, ...]:
+        return self.model_names(record.model_id, record.resolved_model_id)
+
+    # -- the events hook ----------------------------------------------------------------
+
+    @property
+    def active(self) -> bool:
+        return bool(len(self.rules) or len(self.faults) or self.quotas.config.enabled)
+
+    def events(self, call: ModelCall, record: CallRecord, engine: Engine) -> AsyncIterator[StreamEvent]:
+        """``ServiceState.events_hook``: the engine's events, or the scripted/faulty ones."""
+        if not self.active:
+            return engine.stream(call)
+        return self._events(call, record, engine)
+
+    async def _events(self, call: ModelCall, record: CallRecord, engine: Engine) -> AsyncIterator[StreamEvent]:
+        view = CallView(self.model_names(record.model_id, call.model_id), call.operation, call.account_id,
+                        call.region, call.request)
+        injection = self.faults.draw(view)
+        if injection.label:
+            record.injected_fault = injection.label
+        if injection.latency_ms:
+            await self.sleep(injection.latency_ms / 1000)
+        if injection.before is not None:
+            raise injection.before.error()
+        input_tokens = count_request(call.request)
+        try:
+            reservation = self.quotas.reserve(
+                account_id=call.account_id, region=call.region, model_id=call.model_id,
+                model_names=view.model_names, input_tokens=input_tokens,
+                max_tokens=int(call.request.get("max_tokens") or 0),
+            )
+        except QuotaExceeded as exc:
+            record.injected_fault = _append_label(record.injected_fault, f"quota:{exc.quota}")
+            raise
+        selection = self.rules.select(view)
+        usage = _Usage()
+        try:
+            if selection is None:
+                source = engine.stream(call)
+            else:
+                self._rule_of[record.request_id] = selection.rule.id
+                error = selection.reply.error()
+                if error is not None:
+                    raise error
+                source = _replay(reply_events(selection.reply, call, input_tokens))
+            async for event in _striking(source, injection.stream, selection):
+                usage.observe(event)
+                yield event
+        finally:
+            if reservation is not None:
+                reservation.settle(usage.input, usage.output, usage.cache_write)
+
+
+async def _striking(
+    source: AsyncIterator[StreamEvent], fault: Fault | None, selection: Selection | None
+) -> AsyncIterator[StreamEvent]:
+    """``source``, cut by ``fault`` after its ``after_events`` events (or before the last)."""
+    try:
+        if fault is None:
+            async for event in source:
+                yield event
+            return
+        sent = 0
+        pending = await anext(source, None)
+        while pending is not None:
+            following = await anext(source, None)
+            if sent >= fault.after_events or following is None:
+                if selection is not None:
+                    selection.give_back()
+                raise fault.error()
+            yield pending
+            sent += 1
+            pending = following
+    finally:
+        close = getattr(source, "aclose", None)
+        if close is not None:
+            await close()
+
+
+# --------------------------------------------------------------------------- wiring
+
+
+def install(state: ServiceState) -> Toolkit:
+    """Build the toolkit for ``state`` and hook it in (events hook + history observer).
+
+    Raises:
+        ConfigError: a bad ``[testing]`` table or rules file.
+    """
+    toolkit = Toolkit(state, load_scenario(state.settings))
+    state.events_hook = toolkit.events
+    state.observers.append(toolkit.observe)
+    state.testing = toolkit  # type: ignore[attr-defined]
+    return toolkit
+
+
+def toolkit_of(state: ServiceState) -> Toolkit | None:
+    """The toolkit installed on ``state``, if any."""
+    toolkit = getattr(state, "testing", None)
+    return toolkit if isinstance(toolkit, Toolkit) else None

@@ -1,0 +1,199 @@
+"""pytest plugin (entry point ``pytest11``: ``claude_bedrock``): a Bedrock server for your tests.
+
+Fixtures:
+
+=====================  =========  ==============================================================
+``bedrock_server``     session    a ``claude-bedrock serve`` process on a free port of
+                                  127.0.0.1 with a temporary data folder (or the server given
+                                  with ``--claude-bedrock-url``); ``.url``, ``.admin``
+``bedrock``            function   ``BedrockAdmin`` of that server, reset before the test:
+                                  ``add_rule``, ``inject_fault``, ``set_quotas``, ``calls``...
+``bedrock_env``        function   the environment pointed at the server (monkeypatched):
+                                  ``AWS_ENDPOINT_URL_BEDROCK_RUNTIME``, ``AWS_ENDPOINT_URL_BEDROCK``,
+                                  ``AWS_ENDPOINT_URL_STS``, ``ANTHROPIC_BEDROCK_BASE_URL``,
+                                  ``AWS_REGION``/``AWS_DEFAULT_REGION``, fake credentials, and
+                                  ``AWS_CONFIG_FILE``/``AWS_SHARED_CREDENTIALS_FILE`` = devnull;
+                                  returns the dict of variables set
+``bedrock_runtime``    function   a boto3 ``bedrock-runtime`` client (default retry settings)
+``bedrock_control``    function   a boto3 ``bedrock`` (control plane) client
+``anthropic_bedrock``  function   an ``anthropic.AnthropicBedrock`` client (skips the test when
+                                  the ``anthropic`` package is not installed)
+=====================  =========  ==============================================================
+
+Options: ``--claude-bedrock-url URL`` (use a running server instead of starting one); ini
+``claude_bedrock_args`` (extra ``serve`` arguments, e.g. ``--rules-file tests/rules.toml``),
+``claude_bedrock_region`` (default ``us-east-1``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from claude_bedrock.testing.admin import BedrockAdmin
+
+ANNOUNCE = re.compile(r"listening on (http://\S+)")
+START_TIMEOUT_S = 60.0
+FAKE_ACCESS_KEY_ID = "AKIDCLAUDEBEDROCKTEST"
+FAKE_SECRET_ACCESS_KEY = "claude-bedrock-test-secret-access-key"
+#: Variables removed so the code under test cannot reach real AWS credentials or endpoints.
+CLEARED_VARIABLES = (
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_BEARER_TOKEN_BEDROCK",
+    "AWS_ENDPOINT_URL",
+    "AWS_ROLE_ARN",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_AWS_API_KEY",
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("claude-bedrock", "claude-bedrock test server")
+    group.addoption(
+        "--claude-bedrock-url",
+        dest="claude_bedrock_url",
+        default=None,
+        help="Use this running claude-bedrock server instead of starting one.",
+    )
+    parser.addini("claude_bedrock_args", type="args", default=[],
+                  help="Extra arguments for `claude-bedrock serve` (e.g. --rules-file tests/rules.toml).")
+    parser.addini("claude_bedrock_region", default="us-east-1", help="Region the fixtures configure.")
+
+
+@dataclass
+class BedrockServer:
+    """A running server: started by the plugin (``process``) or given by URL."""
+
+    url: str
+    admin: BedrockAdmin
+    process: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path else ""
+
+    def stop(self) -> None:
+        self.admin.close()
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def start_server(folder: Path, extra_args: list[str]) -> BedrockServer:
+    """Start ``python -m claude_bedrock serve`` on a free loopback port; wait for its URL."""
+    out_path, log_path = folder / "server.out", folder / "server.log"
+    command = [sys.executable, "-m", "claude_bedrock", "serve", "--host", "127.0.0.1", "--port", "0",
+               "--data-dir", str(folder / "data"), *extra_args]
+    with open(out_path, "wb") as out, open(log_path, "wb") as log:
+        process = subprocess.Popen(command, stdout=out, stderr=log, stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        found = ANNOUNCE.search(out_path.read_text(errors="replace"))
+        if found:
+            return BedrockServer(found.group(1), BedrockAdmin(found.group(1)), process, log_path)
+        if process.poll() is not None:
+            break
+        time.sleep(0.05)
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+    raise RuntimeError(
+        f"claude-bedrock server did not start ({' '.join(command)}):\n{log_path.read_text(errors='replace')}"
+    )
+
+
+@pytest.fixture(scope="session")
+def bedrock_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BedrockServer]:
+    """The session's claude-bedrock server (started once, stopped at the end)."""
+    url = request.config.getoption("claude_bedrock_url")
+    if url:
+        server = BedrockServer(url.rstrip("/"), BedrockAdmin(url))
+        server.admin.health()
+    else:
+        server = start_server(tmp_path_factory.mktemp("claude-bedrock"), list(request.config.getini("claude_bedrock_args")))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def bedrock(bedrock_server: BedrockServer) -> BedrockAdmin:
+    """Admin client of the session server, reset to its start state before this test."""
+    bedrock_server.admin.reset()
+    return bedrock_server.admin
+
+
+@pytest.fixture
+def bedrock_region(request: pytest.FixtureRequest) -> str:
+    return str(request.config.getini("claude_bedrock_region"))
+
+
+@pytest.fixture
+def bedrock_env(bedrock: BedrockAdmin, bedrock_region: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Point unmodified AWS and Anthropic clients at the test server (for this test)."""
+    for name in CLEARED_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    values = {
+        "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": bedrock.url,
+        "AWS_ENDPOINT_URL_BEDROCK": bedrock.url,
+        "AWS_ENDPOINT_URL_STS": bedrock.url,
+        "ANTHROPIC_BEDROCK_BASE_URL": bedrock.url,
+        "AWS_REGION": bedrock_region,
+        "AWS_DEFAULT_REGION": bedrock_region,
+        "AWS_ACCESS_KEY_ID": FAKE_ACCESS_KEY_ID,
+        "AWS_SECRET_ACCESS_KEY": FAKE_SECRET_ACCESS_KEY,
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    return values
+
+
+def _boto3_session() -> Any:
+    boto3 = pytest.importorskip("boto3", reason="the bedrock_runtime/bedrock_control fixtures need boto3")
+    return boto3.session.Session()
+
+
+@pytest.fixture
+def bedrock_runtime(bedrock_env: dict[str, str]) -> Any:
+    """A boto3 ``bedrock-runtime`` client configured only by the environment."""
+    return _boto3_session().client("bedrock-runtime")
+
+
+@pytest.fixture
+def bedrock_control(bedrock_env: dict[str, str]) -> Any:
+    """A boto3 ``bedrock`` (control plane) client configured only by the environment."""
+    return _boto3_session().client("bedrock")
+
+
+@pytest.fixture
+def anthropic_bedrock(bedrock_env: dict[str, str]) -> Any:
+    """An ``anthropic.AnthropicBedrock`` client configured only by the environment."""
+    anthropic = pytest.importorskip(
+        "anthropic", reason="the anthropic_bedrock fixture needs the anthropic SDK: pip install 'anthropic[bedrock]'"
+    )
+    return anthropic.AnthropicBedrock()

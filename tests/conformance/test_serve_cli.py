@@ -1,0 +1,81 @@
+"""``claude-bedrock serve`` as a user runs it: starts, answers health, stops cleanly on Ctrl-C,
+and refuses bad input with a message instead of a traceback."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import urllib.request
+
+import pytest
+
+from support.servers import start_server
+
+
+def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "claude_bedrock", *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_serve_starts_answers_health_and_stops_on_ctrl_c(tmp_path):
+    server = start_server(tmp_path)
+    with urllib.request.urlopen(server.url + "/_claude-bedrock/health", timeout=5) as response:
+        assert json.loads(response.read())["status"] == "ok"
+    assert server.stop() == 0
+    log = server.log_text()
+    assert "Traceback" not in log
+    assert "Shutting down" in log or "Finished server process" in log
+
+
+def test_serve_announces_the_environment_to_export(tmp_path):
+    server = start_server(tmp_path)
+    try:
+        line = server.announce
+        for name in ("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "AWS_ENDPOINT_URL_BEDROCK", "AWS_ENDPOINT_URL_STS",
+                     "ANTHROPIC_BEDROCK_BASE_URL"):
+            assert f"{name}={server.url}" in line
+    finally:
+        server.stop()
+
+
+def test_serve_help_lists_every_setting():
+    result = run_cli("serve", "--help")
+    assert result.returncode == 0
+    for option in ("--host", "--port", "--data-dir", "--config", "--strict-auth", "--seed", "--simulator-mode",
+                   "--simulator-latency", "--strict-model-ids", "--model-access"):
+        assert option in result.stdout
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--config", "/nonexistent/config.toml"], "config file not found"),
+        (["--simulator-latency", "fast"], "bad simulator latency"),
+        (["--port", "notaport"], "notaport"),
+    ],
+)
+def test_serve_bad_input_is_a_clear_error(args, message, tmp_path):
+    result = run_cli("serve", "--port", "0", "--data-dir", str(tmp_path), *args)
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_serve_bad_config_content_names_the_key(tmp_path):
+    config = tmp_path / "bad.toml"
+    config.write_text('[[credentials]]\naccess_key_id = "AKID"\n')
+    result = run_cli("serve", "--port", "0", "--config", str(config))
+    assert result.returncode != 0
+    assert "credentials[0].secret_access_key" in result.stderr
+
+
+def test_serve_port_in_use_is_a_clear_error(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli("serve", "--port", str(port), "--data-dir", str(tmp_path))
+    assert result.returncode != 0
+    assert "cannot listen" in result.stderr and "Traceback" not in result.stderr

@@ -1,0 +1,90 @@
+"""Control-plane input checks: AWS's validation message format and opaque pagination tokens."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from claude_bedrock.domain.errors import ValidationException
+from claude_bedrock.service.control_input import (
+    INVALID_PAGINATION_TOKEN,
+    Rule,
+    Violations,
+    decode_page_token,
+    encode_page_token,
+    iso_timestamp,
+    paginate,
+)
+
+
+def test_control_input_enum_message():
+    assert Rule(enum=("TEXT", "IMAGE")).violations("AUDIO", "byOutputModality") == [
+        "Value 'AUDIO' at 'byOutputModality' failed to satisfy constraint: "
+        "Member must satisfy enum value set: [TEXT, IMAGE]"
+    ]
+
+
+def test_control_input_length_pattern_range_and_null_messages():
+    rule = Rule(min=3, max=5, pattern=r"[a-z]+", required=True)
+    assert rule.violations(None, "name") == [
+        "Value null at 'name' failed to satisfy constraint: Member must not be null"
+    ]
+    assert rule.violations("AB", "name") == [
+        "Value 'AB' at 'name' failed to satisfy constraint: Member must have length greater than or equal to 3",
+        "Value 'AB' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-z]+",
+    ]
+    assert Rule(min=1, max=10).violations(11, "maxResults") == [
+        "Value '11' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 10"
+    ]
+    assert Rule(min=10).violations(b"short", "formData") == [
+        "Value at 'formData' failed to satisfy constraint: Member must have length greater than or equal to 10"
+    ]
+    assert rule.violations("abcd", "name") == [] and Rule().violations(None, "optional") == []
+
+
+def test_control_input_violations_are_counted_and_joined():
+    violations = Violations()
+    violations.check("x", "a", Rule(enum=("Y",)))
+    violations.check(None, "b", Rule(required=True))
+    with pytest.raises(ValidationException) as info:
+        violations.raise_if_any()
+    assert info.value.message == (
+        "2 validation errors detected: Value 'x' at 'a' failed to satisfy constraint: Member must satisfy enum "
+        "value set: [Y]; Value null at 'b' failed to satisfy constraint: Member must not be null"
+    )
+    Violations().raise_if_any()  # nothing recorded: no error
+
+
+@given(st.integers(min_value=0, max_value=10**9))
+def test_control_input_page_token_round_trip(offset):
+    token = encode_page_token(offset)
+    assert token.isascii() and " " not in token
+    assert decode_page_token(token) == offset
+
+
+@pytest.mark.parametrize("token", ["", "!!!", "bm90IGpzb24", "eyJ2IjoyLCJvZmZzZXQiOjF9", "eyJ2IjoxLCJvZmZzZXQiOiJ4In0",
+                                   "eyJ2IjoxLCJvZmZzZXQiOnRydWV9", "é"])
+def test_control_input_bad_page_token(token):
+    with pytest.raises(ValidationException, match=INVALID_PAGINATION_TOKEN):
+        decode_page_token(token)
+
+
+def test_control_input_paginate_walks_every_item_once():
+    items = list(range(7))
+    page, token = paginate(items, 3, None, 100)
+    assert page == [0, 1, 2] and token is not None
+    page, token = paginate(items, 3, token, 100)
+    assert page == [3, 4, 5]
+    page, token = paginate(items, 3, token, 100)
+    assert page == [6] and token is None
+    assert paginate(items, None, None, 100) == (items, None)
+    with pytest.raises(ValidationException):
+        paginate(items, 3, encode_page_token(8), 100)
+
+
+def test_control_input_iso_timestamp():
+    from datetime import date
+
+    assert iso_timestamp(date(2025, 9, 29)) == "2025-09-29T00:00:00+00:00"
+    assert iso_timestamp(0) == "1970-01-01T00:00:00+00:00"

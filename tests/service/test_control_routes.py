@@ -1,0 +1,67 @@
+"""The control-plane route table matches botocore's bedrock model (method, URI, status), and the
+router sends percent-encoded identifiers to the right operation."""
+
+from __future__ import annotations
+
+import pytest
+from botocore.loaders import Loader
+
+from claude_bedrock.service.control import CONTROL_ROUTES
+from claude_bedrock.service.routes import Router
+
+EXPECTED_OPERATIONS = {
+    "ListFoundationModels", "GetFoundationModel",
+    "ListInferenceProfiles", "GetInferenceProfile", "CreateInferenceProfile", "DeleteInferenceProfile",
+    "TagResource", "UntagResource", "ListTagsForResource",
+    "ListFoundationModelAgreementOffers", "CreateFoundationModelAgreement", "DeleteFoundationModelAgreement",
+    "GetFoundationModelAvailability", "PutUseCaseForModelAccess", "GetUseCaseForModelAccess",
+    "PutModelInvocationLoggingConfiguration", "GetModelInvocationLoggingConfiguration",
+    "DeleteModelInvocationLoggingConfiguration",
+}
+
+
+@pytest.fixture(scope="module")
+def bedrock_model() -> dict:
+    return Loader().load_service_model("bedrock", "service-2", "2023-04-20")
+
+
+def test_control_routes_cover_the_issue_operations():
+    assert {r.operation for r in CONTROL_ROUTES} == EXPECTED_OPERATIONS
+
+
+@pytest.mark.parametrize("route", CONTROL_ROUTES, ids=lambda r: r.operation)
+def test_control_routes_match_botocore(route, bedrock_model):
+    http = bedrock_model["operations"][route.operation]["http"]
+    assert route.method == http["method"]
+    assert route.template == http["requestUri"]
+    assert route.status == http.get("responseCode", 200)
+    assert route.kind == "json" and route.service == "bedrock"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "operation", "params"),
+    [
+        ("GET", "/foundation-models", "ListFoundationModels", {}),
+        ("GET", "/foundation-models/anthropic.claude-3-haiku-20240307-v1%3A0", "GetFoundationModel",
+         {"modelIdentifier": "anthropic.claude-3-haiku-20240307-v1:0"}),
+        ("GET", "/inference-profiles/arn%3Aaws%3Abedrock%3Aus-west-2%3A111122223333%3Aapplication-inference-profile"
+                "%2Fabcdefghij12", "GetInferenceProfile",
+         {"inferenceProfileIdentifier": "arn:aws:bedrock:us-west-2:111122223333:application-inference-profile/"
+                                        "abcdefghij12"}),
+        ("DELETE", "/inference-profiles/abcdefghij12", "DeleteInferenceProfile",
+         {"inferenceProfileIdentifier": "abcdefghij12"}),
+        ("POST", "/inference-profiles", "CreateInferenceProfile", {}),
+        ("PUT", "/logging/modelinvocations", "PutModelInvocationLoggingConfiguration", {}),
+        ("GET", "/list-foundation-model-agreement-offers/anthropic.claude-3-haiku-20240307-v1%3A0",
+         "ListFoundationModelAgreementOffers", {"modelId": "anthropic.claude-3-haiku-20240307-v1:0"}),
+    ],
+)
+def test_control_routes_route_encoded_identifiers(method, path, operation, params):
+    match = Router(CONTROL_ROUTES).match(method, path)
+    assert match is not None and match.route.operation == operation
+    assert match.params == params
+
+
+def test_control_routes_unknown_path_has_no_match():
+    assert Router(CONTROL_ROUTES).match("GET", "/foundation-models/a/b") is None
+    assert Router(CONTROL_ROUTES).match("PATCH", "/inference-profiles") is None
