@@ -47,8 +47,8 @@ log_level = "warning"
 access_key_id = "{ACCESS_KEY}"
 secret_access_key = "{SECRET}"
 """
-# "Hello" with max_tokens 24 gives a stream of about 20 events from the simulator.
-BODY = json.dumps({"max_tokens": 24, "messages": [{"role": "user", "content": "Hello there, how are you?"}],
+# This prompt with max_tokens 60 gives a stream of about 20 events from the simulator.
+BODY = json.dumps({"max_tokens": 60, "messages": [{"role": "user", "content": "Hello there, how are you?"}],
                    "anthropic_version": "bedrock-2023-05-31"}).encode()
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 

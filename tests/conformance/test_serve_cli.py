@@ -79,3 +79,11 @@ def test_serve_port_in_use_is_a_clear_error(tmp_path):
         result = run_cli("serve", "--port", str(port), "--data-dir", str(tmp_path))
     assert result.returncode != 0
     assert "cannot listen" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_serve_unusable_data_dir_is_a_clear_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    result = run_cli("serve", "--port", "0", "--data-dir", str(blocker / "data"))
+    assert result.returncode != 0
+    assert "cannot use data dir" in result.stderr and "Traceback" not in result.stderr

@@ -132,6 +132,8 @@ class StateStore:
         self._clock = clock
         self._lock = threading.RLock()
         self._connection: sqlite3.Connection | None = None
+        #: Bumped by every committed write of this store, so callers can cache reads.
+        self.generation = 0
         try:
             self._migrate()
         except sqlite3.DatabaseError as exc:
@@ -194,6 +196,7 @@ class StateStore:
                 db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
+            self.generation += 1
 
     def _read(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         with self._lock:

@@ -56,10 +56,13 @@ def serve(config_file: str | None, **options: Any) -> None:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+    from claude_bedrock.adapters.store import StoreError
     from claude_bedrock.service.server import serve as run_server
 
     try:
         run_server(settings)
+    except StoreError as exc:
+        raise click.ClickException(f"cannot use data dir {settings.data_dir}: {exc}") from None
     except KeyboardInterrupt:
         # uvicorn re-raises the Ctrl-C it handled after a clean shutdown: that is success.
         click.echo("claude-bedrock stopped.", err=True)

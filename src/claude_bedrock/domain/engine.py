@@ -65,5 +65,13 @@ class Engine(Protocol):
     """Produces the Anthropic streaming events answering one model call."""
 
     def stream(self, call: ModelCall) -> AsyncIterator[StreamEvent]:
-        """Yield the events of the answer, from ``message_start`` to ``message_stop``."""
+        """Yield the events of the answer, from ``message_start`` to ``message_stop``.
+
+        Events are read-only for consumers (an engine may hand out the same dicts again,
+        e.g. from a memo of deterministic answers): copy before changing one.
+        """
         ...
+
+
+#: Operations whose output is rendered whole, not streamed: engines may merge deltas for them.
+NON_STREAMING_OPERATIONS = frozenset({"InvokeModel", "Converse"})

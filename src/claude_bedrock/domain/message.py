@@ -254,3 +254,33 @@ def accumulate(events: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     for event in events:
         accumulator.add(event)
     return accumulator.message()
+
+
+_MERGEABLE_DELTAS = {"text_delta": "text", "thinking_delta": "thinking", "input_json_delta": "partial_json"}
+
+
+def coalesce_deltas(events: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The same answer with consecutive same-type deltas of a block merged into one.
+
+    For output that is rendered whole (InvokeModel, Converse) the split into deltas is
+    invisible, and merging makes the accumulator's work proportional to the blocks, not
+    the tokens. The accumulated message is identical.
+    """
+    out: list[Mapping[str, Any]] = []
+    for event in events:
+        if event.get("type") == "content_block_delta":
+            delta = event["delta"]
+            field = _MERGEABLE_DELTAS.get(delta.get("type"))
+            previous = out[-1] if out else None
+            if (
+                field is not None
+                and previous is not None
+                and previous.get("type") == "content_block_delta"
+                and previous["index"] == event["index"]
+                and previous["delta"].get("type") == delta["type"]
+            ):
+                merged_delta = {**previous["delta"], field: previous["delta"][field] + delta.get(field, "")}
+                out[-1] = {**previous, "delta": merged_delta}
+                continue
+        out.append(event)
+    return out

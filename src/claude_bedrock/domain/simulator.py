@@ -64,7 +64,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from claude_bedrock.domain.engine import ModelCall, StreamEvent
+from collections import OrderedDict
+
+import orjson
+
+from claude_bedrock.domain.engine import NON_STREAMING_OPERATIONS, ModelCall, StreamEvent
+from claude_bedrock.domain.message import coalesce_deltas
 from claude_bedrock.domain.prompt_cache import CacheUsage, PromptCache
 from claude_bedrock.domain.prose import Draws, Passage, ProseWriter
 from claude_bedrock.domain.tokens import count_json, count_text, truncate_text
@@ -99,6 +104,18 @@ _LEAD_INS = (
 _RESULT_LINES = ("The {name} tool returned: {excerpt}", "Here is what {name} reported: {excerpt}")
 _ERROR_LINE = "The {name} tool reported an error: {excerpt}"
 _CITATION_INTROS = ("According to {title}, ", "Based on {title}, ", "As {title} explains, ")
+
+
+#: Answers kept by the simulator's memo (each a few KB).
+MEMO_ENTRIES = 512
+
+
+@dataclass(frozen=True)
+class _Memo:
+    content: tuple[StreamEvent, ...]
+    stop_reason: str
+    stop_sequence: str | None
+    output_tokens: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,6 +326,7 @@ class SimulatorEngine:
         self._latency = latency
         self._sleep = sleep
         self._prose = ProseWriter()
+        self._memo: OrderedDict[tuple[Any, ...], _Memo] = OrderedDict()
 
     async def stream(self, call: ModelCall) -> AsyncIterator[StreamEvent]:
         """Yield the answer's events (see module docstring); sleeps only with a latency profile."""
@@ -332,15 +350,35 @@ class SimulatorEngine:
         return self._latency.get(model_id) or self._latency.get("*")
 
     def events(self, call: ModelCall) -> list[StreamEvent]:
-        """All events of the answer at once, without pacing (settles the prompt cache)."""
+        """All events of the answer at once, without pacing (settles the prompt cache).
+
+        The content is a pure function of the seed, the model and the request, so it is
+        memoised (bounded LRU, ``MEMO_ENTRIES``); usage is recomputed on every call because the
+        prompt cache changes it. For non-streaming operations deltas are merged per block.
+        """
         request = call.request
         seeded = {key: value for key, value in request.items() if key not in UNSEEDED_KEYS}
-        material = json.dumps(seeded, sort_keys=True, separators=(",", ":"), default=str)
-        digest = hashlib.sha256(self._seed_prefix + call.model_id.encode() + b"/" + material.encode()).digest()
-        draws = Draws(digest)
+        material = orjson.dumps(seeded, option=orjson.OPT_SORT_KEYS, default=str)
+        digest = hashlib.sha256(self._seed_prefix + call.model_id.encode() + b"/" + material).digest()
+        key = (
+            digest,
+            request.get("max_tokens"),
+            tuple(request.get("stop_sequences") or ()),
+            tuple(sorted(set(call.betas) | set(request.get("anthropic_beta") or ()))),
+            call.operation in NON_STREAMING_OPERATIONS,
+        )
+        memo = self._memo.get(key)
+        if memo is None:
+            answer = _Answer(int(request.get("max_tokens", 1)), request.get("stop_sequences") or ())
+            self._write(call, Draws(digest), answer)
+            content = coalesce_deltas(answer.events) if key[-1] else answer.events
+            memo = _Memo(tuple(content), answer.stop_reason or "end_turn", answer.stop_sequence, answer.output_tokens)
+            self._memo[key] = memo
+            if len(self._memo) > MEMO_ENTRIES:
+                self._memo.popitem(last=False)
+        else:
+            self._memo.move_to_end(key)
         usage = self._input_usage(call)
-        answer = _Answer(int(request.get("max_tokens", 1)), request.get("stop_sequences") or ())
-        self._write(call, draws, answer)
         message = {
             "model": call.anthropic_name,
             "id": call.message_id,
@@ -353,11 +391,11 @@ class SimulatorEngine:
         }
         return [
             {"type": "message_start", "message": message},
-            *answer.events,
+            *memo.content,
             {
                 "type": "message_delta",
-                "delta": {"stop_reason": answer.stop_reason or "end_turn", "stop_sequence": answer.stop_sequence},
-                "usage": {"output_tokens": answer.output_tokens},
+                "delta": {"stop_reason": memo.stop_reason, "stop_sequence": memo.stop_sequence},
+                "usage": {"output_tokens": memo.output_tokens},
             },
             {"type": "message_stop"},
         ]

@@ -70,6 +70,9 @@ class AgreementRecord:
 class ControlStore(Protocol):
     """The state store the control plane and the runtime's access checks rely on."""
 
+    #: Changes after every committed write through this store (read caches key on it).
+    generation: int
+
     def close(self) -> None: ...
 
     def reset(self) -> None:

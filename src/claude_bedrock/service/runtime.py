@@ -15,11 +15,9 @@ stream has started become the matching exception frame (wire-protocol reference 
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import time
-import uuid
 from dataclasses import dataclass
 from typing import Any, AsyncIterator
 
@@ -67,7 +65,8 @@ class Invocation:
 
 
 def _message_id(request_id: str) -> str:
-    return "msg_bdrk_01" + base64.b32encode(uuid.UUID(request_id).bytes).decode()[:22].rstrip("=")
+    """``msg_bdrk_01`` + 24 characters, unique per call (derived from the request ID)."""
+    return "msg_bdrk_01" + request_id.replace("-", "")[:24].upper()
 
 
 def _padding(index: int) -> str:

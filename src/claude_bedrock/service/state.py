@@ -92,6 +92,8 @@ class ServiceState:
         self.observers: ObserverList = []
         self.events_hook: EventsHook | None = None
         self._deprecation_noted: set[str] = set()
+        self._access_cache: dict[tuple[str, str, str], bool] = {}
+        self._access_generation = -1
 
     # -- control-plane state --------------------------------------------------------------
 
@@ -139,11 +141,21 @@ class ServiceState:
         return lookup
 
     def has_model_access(self, account_id: str, region: str, model_id: str) -> bool:
-        """The model access rule (module docstring)."""
-        agreement = self.store.get_agreement(account_id, region, model_id)
-        if agreement is not None:
-            return agreement.granted
-        return self.settings.model_access == "granted"
+        """The model access rule (module docstring); answers are cached until the store's
+        next write (this runs on every runtime call)."""
+        store = self.store
+        if self._access_generation != store.generation:
+            self._access_cache.clear()
+            self._access_generation = store.generation
+        key = (account_id, region, model_id)
+        allowed = self._access_cache.get(key)
+        if allowed is None:
+            agreement = store.get_agreement(account_id, region, model_id)
+            allowed = agreement.granted if agreement is not None else self.settings.model_access == "granted"
+            if len(self._access_cache) > 10_000:
+                self._access_cache.clear()
+            self._access_cache[key] = allowed
+        return allowed
 
     def check_model_access(self, account_id: str, region: str, model: CatalogModel) -> None:
         """Raise AccessDeniedException when the account has no access to ``model`` here."""

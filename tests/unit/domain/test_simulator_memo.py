@@ -1,0 +1,69 @@
+"""The simulator's memo and delta merging change speed, never the answer."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from claude_bedrock.domain.engine import ModelCall
+from claude_bedrock.domain.message import accumulate, coalesce_deltas
+from claude_bedrock.domain.prompt_cache import PromptCache
+from claude_bedrock.domain.simulator import MEMO_ENTRIES, SimulatorEngine
+
+CALL = ModelCall(
+    request={"max_tokens": 200, "anthropic_version": "bedrock-2023-05-31",
+             "messages": [{"role": "user", "content": "Tell me about tide pools"}]},
+    model_id="anthropic.claude-sonnet-4-5-20250929-v1:0",
+    anthropic_name="claude-sonnet-4-5-20250929",
+    message_id="msg_bdrk_01TEST",
+    account_id="111122223333",
+    region="us-west-2",
+    operation="InvokeModelWithResponseStream",
+)
+
+
+def engine() -> SimulatorEngine:
+    return SimulatorEngine(seed=3, cache=PromptCache(lambda: 0.0))
+
+
+def test_simulator_memo_hit_gives_identical_events():
+    sim = engine()
+    assert sim.events(CALL) == sim.events(CALL)
+    assert engine().events(CALL) == sim.events(CALL)  # a fresh engine (no memo) agrees
+
+
+def test_simulator_non_streaming_merges_deltas_into_the_same_message():
+    sim = engine()
+    streamed = sim.events(CALL)
+    whole = sim.events(replace(CALL, operation="InvokeModel"))
+    assert len(whole) < len(streamed)
+    assert sum(e["type"] == "content_block_delta" for e in whole) == 1
+    assert accumulate(whole) == accumulate(streamed)
+
+
+def test_simulator_memo_keys_on_max_tokens_and_stop_sequences():
+    sim = engine()
+    full = accumulate(sim.events(CALL))
+    short = accumulate(sim.events(replace(CALL, request={**CALL.request, "max_tokens": 5})))
+    assert short["stop_reason"] == "max_tokens" and short["usage"]["output_tokens"] == 5
+    assert full["content"][0]["text"].startswith(short["content"][0]["text"])
+
+
+def test_simulator_memo_is_bounded():
+    sim = engine()
+    for i in range(MEMO_ENTRIES + 10):
+        sim.events(replace(CALL, request={**CALL.request, "messages": [{"role": "user", "content": f"q{i}"}]}))
+    assert len(sim._memo) == MEMO_ENTRIES
+
+
+def test_coalesce_deltas_keeps_blocks_apart():
+    events = [
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "a"}},
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "b"}},
+        {"type": "content_block_stop", "index": 0},
+        {"type": "content_block_start", "index": 1, "content_block": {"type": "text", "text": ""}},
+        {"type": "content_block_delta", "index": 1, "delta": {"type": "text_delta", "text": "c"}},
+    ]
+    merged = coalesce_deltas(events)
+    assert [e["delta"]["text"] for e in merged if e["type"] == "content_block_delta"] == ["ab", "c"]
+    assert events[1]["delta"]["text"] == "a"  # inputs are never changed
