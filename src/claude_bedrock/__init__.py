@@ -35,11 +35,11 @@ _LAZY: dict[str, str] = {
 
 __all__ = ["__version__", *_LAZY]
 
-if TYPE_CHECKING:
-    from claude_bedrock.client.aio import AsyncAnthropicBedrock
-    from claude_bedrock.client.core import ModelDeprecationWarning
-    from claude_bedrock.client.errors import *  # noqa: F403
-    from claude_bedrock.client.sync import AnthropicBedrock
+if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ imports on first access
+    from claude_bedrock.client.aio import AsyncAnthropicBedrock  # noqa: F401
+    from claude_bedrock.client.core import ModelDeprecationWarning  # noqa: F401
+    from claude_bedrock.client.errors import *  # noqa: F401,F403
+    from claude_bedrock.client.sync import AnthropicBedrock  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

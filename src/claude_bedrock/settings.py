@@ -87,6 +87,19 @@ SETTINGS: tuple[SettingSpec, ...] = (
     ),
     SettingSpec("log_level", str, "info", "Server log level.", ("debug", "info", "warning", "error")),
     SettingSpec(
+        "log_retention_days",
+        int,
+        30,
+        "Invocation logs are kept for this many days (rolling window; 0 keeps them forever).",
+    ),
+    SettingSpec(
+        "log_flush_interval_ms",
+        int,
+        500,
+        "Invocation-log records wait at most this long in memory before being written.",
+    ),
+    SettingSpec("log_batch_size", int, 500, "Invocation-log records written per batch at most."),
+    SettingSpec(
         "rules_file",
         str,
         None,
@@ -141,6 +154,9 @@ class Settings:
     model_access: Literal["granted", "none"] = "granted"
     log_level: str = "info"
     rules_file: str | None = None
+    log_retention_days: int = 30
+    log_flush_interval_ms: int = 500
+    log_batch_size: int = 500
     credentials: tuple[Credential, ...] = ()
     api_keys: tuple[ApiKey, ...] = ()
     config_file: str | None = None

@@ -87,3 +87,12 @@ def test_serve_unusable_data_dir_is_a_clear_error(tmp_path):
     result = run_cli("serve", "--port", "0", "--data-dir", str(blocker / "data"))
     assert result.returncode != 0
     assert "cannot use data dir" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_serve_stops_cleanly_on_sigterm(tmp_path):
+    import signal
+
+    server = start_server(tmp_path)
+    server.process.send_signal(signal.SIGTERM)
+    assert server.process.wait(timeout=15) == 0
+    assert "Traceback" not in server.log_text()

@@ -82,6 +82,12 @@ from claude_bedrock.cli.client_commands import CLIENT_COMMANDS  # noqa: E402
 for _command in CLIENT_COMMANDS:
     cli.add_command(_command)
 
+# Invocation logs (issue 5): logs list|show|tail|purge, usage.
+from claude_bedrock.cli.logs_commands import LOGS_COMMANDS  # noqa: E402
+
+for _command in LOGS_COMMANDS:
+    cli.add_command(_command)
+
 
 if __name__ == "__main__":
     main()

@@ -1,156 +1,53 @@
-"""``AsyncAnthropicBedrock``: the asyncio client, the same flows driven with ``httpx.AsyncClient``.
+"""``AsyncAnthropicBedrock``: the asyncio client's public surface.
 
-Purpose: the async twin of ``sync``. Only the driver (``_AsyncExchange``, ``_run``,
-``_iterate``) and the stream wrappers differ; requests, signing, retries and decoding are the
-same objects from ``core``, ``flow``, ``responses`` and ``streams``. The resource methods
-mirror ``sync``'s one for one (same arguments, ``await``-ed).
-
-Invariants: those of ``sync`` (one open response per driver; streams start before return).
+Purpose: the async twin of ``sync``: the same ``operations`` calls, driven by
+``driver.run_async`` / ``iterate_async`` over ``httpx.AsyncClient`` (``httpx_transport``). Method arguments mirror
+``sync`` one for one; see its docstrings. Invariants: those of ``sync`` (nothing heavy at
+import; streams start before they are returned).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-from claude_bedrock.client import responses, streams
-from claude_bedrock.client.config import ClientConfig, resolve_config
-from claude_bedrock.client.core import ClientCore, EndpointChoice, ModelChoice, PreparedRequest
-from claude_bedrock.client.errors import APIError
-from claude_bedrock.client.flow import (
-    Emit,
-    Head,
-    ReadBody,
-    ReadChunk,
-    Send,
-    Sleep,
-    StreamInfo,
-    call_flow,
-    stream_flow,
-)
-from claude_bedrock.client.retry import RetryPolicy
-from claude_bedrock.client.sync import _WARN_FROM_METHOD, _load_aws_files, utc_now
-from claude_bedrock.client.types import (
-    CallerIdentity,
-    ContentBlockDeltaEvent,
-    ConverseResponse,
-    ConverseStreamEvent,
-    FoundationModel,
-    Message,
-    MessageStreamEvent,
-    MessageTokensCount,
-    ModelList,
-    TextDelta,
-    TextEvent,
-)
+from claude_bedrock.client.sync import WARN_FROM_METHOD, converse_text, is_text_delta, load_shared_files, utc_now
 
 if TYPE_CHECKING:
     from datetime import datetime
 
     import httpx
 
+    from claude_bedrock.client.config import ClientConfig
+    from claude_bedrock.client.core import EndpointChoice, ModelChoice
+    from claude_bedrock.client.flow import StreamInfo
+    from claude_bedrock.client.operations import Call
+    from claude_bedrock.client.retry import RetryPolicy
+    from claude_bedrock.client.streams import ConverseAccumulator, MessageAccumulator
+    from claude_bedrock.client.types import (
+        CallerIdentity,
+        ConverseResponse,
+        ConverseStreamEvent,
+        FoundationModel,
+        Message,
+        MessageStreamEvent,
+        MessageTokensCount,
+        ModelList,
+        TextEvent,
+    )
+
 __all__ = ["AsyncAnthropicBedrock", "AsyncStream", "AsyncMessageStream", "AsyncMessageStreamManager",
            "AsyncConverseStream"]
-
-T = TypeVar("T")
-
-
-# --------------------------------------------------------------------------- driver
-
-
-class _AsyncExchange:
-    """Performs a flow's actions with an ``httpx.AsyncClient``."""
-
-    __slots__ = ("_http", "_sleep", "_timeout", "_response", "_chunks", "_transport")
-
-    def __init__(self, http: httpx.AsyncClient, sleep: Callable[[float], Awaitable[None]],
-                 timeout: httpx.Timeout) -> None:
-        from claude_bedrock.client import transport
-
-        self._transport = transport
-        self._http = http
-        self._sleep = sleep
-        self._timeout = timeout
-        self._response: httpx.Response | None = None
-        self._chunks: AsyncIterator[bytes] | None = None
-
-    async def perform(self, action: Any) -> Any:
-        transport = self._transport
-        if type(action) is Send:
-            await self.close()
-            request = transport.build_request(self._http, action, self._timeout)
-            try:
-                if not action.stream:
-                    reply = await self._http.send(request)
-                    return responses.Reply(reply.status_code, reply.headers, reply.content)
-                self._response = response = await self._http.send(request, stream=True)
-                self._chunks = response.aiter_bytes()
-                return Head(response.status_code, response.headers)
-            except transport.TransportError as exc:
-                return transport.failure_of(exc)
-        if type(action) is ReadChunk:
-            assert self._chunks is not None
-            try:
-                return await anext(self._chunks, b"")
-            except transport.TransportError as exc:
-                return transport.failure_of(exc)
-        if type(action) is ReadBody:
-            assert self._response is not None
-            try:
-                return await self._response.aread()
-            except transport.TransportError as exc:
-                return transport.failure_of(exc)
-        if type(action) is Sleep:
-            await self._sleep(action.seconds)
-            return None
-        raise TypeError(f"unexpected flow action {action!r}")
-
-    async def close(self) -> None:
-        if self._response is not None:
-            response, self._response, self._chunks = self._response, None, None
-            await response.aclose()
-
-
-async def _run(exchange: _AsyncExchange, flow: Generator[Any, Any, T]) -> T:
-    value: Any = None
-    try:
-        while True:
-            try:
-                action = flow.send(value)
-            except StopIteration as stop:
-                return stop.value  # type: ignore[no-any-return]
-            value = await exchange.perform(action)
-    finally:
-        await exchange.close()
-
-
-async def _iterate(exchange: _AsyncExchange, flow: Generator[Any, Any, None]) -> AsyncIterator[Any]:
-    value: Any = None
-    try:
-        while True:
-            try:
-                action = flow.send(value)
-            except StopIteration:
-                return
-            if type(action) is Emit:
-                value = None
-                yield action.item
-            else:
-                value = await exchange.perform(action)
-    finally:
-        flow.close()
-        await exchange.close()
 
 
 # --------------------------------------------------------------------------- streams
 
 
 class AsyncStream:
-    """Events of ``await messages.create(stream=True)``; ``async for`` over it."""
+    """Events of ``await messages.create(stream=True)``; ``async for`` over it once."""
 
     def __init__(self, events: AsyncIterator[Any], info: StreamInfo) -> None:
         self._events = events
@@ -192,11 +89,11 @@ class AsyncStream:
 class AsyncMessageStream:
     """Async ``messages.stream()``: events, ``text_stream``, ``await get_final_message()``."""
 
-    def __init__(self, raw: AsyncStream, accumulator: streams.MessageAccumulator) -> None:
+    def __init__(self, raw: AsyncStream, accumulator: MessageAccumulator) -> None:
         self._raw = raw
         self._accumulator = accumulator
         self._events = self._stream()
-        self.text_stream: AsyncIterator[str] = self._text()
+        self.text_stream: AsyncIterator[str] = (e.delta.text async for e in self._events if is_text_delta(e))
 
     @property
     def request_id(self) -> str | None:
@@ -208,11 +105,6 @@ class AsyncMessageStream:
             yield event
             if text_event is not None:
                 yield text_event
-
-    async def _text(self) -> AsyncIterator[str]:
-        async for event in self._events:
-            if isinstance(event, ContentBlockDeltaEvent) and isinstance(event.delta, TextDelta):
-                yield event.delta.text
 
     def __aiter__(self) -> AsyncIterator[MessageStreamEvent | TextEvent]:
         return self._events
@@ -229,6 +121,8 @@ class AsyncMessageStream:
         await self.until_done()
         message = self._accumulator.final_message()
         if message is None:
+            from claude_bedrock.client.errors import APIError
+
             raise APIError("The stream ended without a message_start event.", request_id=self.request_id)
         return message
 
@@ -259,11 +153,11 @@ class AsyncMessageStreamManager:
 class AsyncConverseStream:
     """Async ``converse_stream()``."""
 
-    def __init__(self, raw: AsyncStream, accumulator: streams.ConverseAccumulator) -> None:
+    def __init__(self, raw: AsyncStream, accumulator: ConverseAccumulator) -> None:
         self._raw = raw
         self._accumulator = accumulator
         self._events = self._stream()
-        self.text_stream: AsyncIterator[str] = self._text()
+        self.text_stream: AsyncIterator[str] = (t async for e in self._events if (t := converse_text(e)) is not None)
 
     @property
     def request_id(self) -> str | None:
@@ -273,13 +167,6 @@ class AsyncConverseStream:
         async for event in self._raw:
             self._accumulator.add(event)
             yield event
-
-    async def _text(self) -> AsyncIterator[str]:
-        async for event in self._events:
-            if event.type == "contentBlockDelta":
-                text = (event.data.get("delta") or {}).get("text")
-                if isinstance(text, str):
-                    yield text
 
     def __aiter__(self) -> AsyncIterator[ConverseStreamEvent]:
         return self._events
@@ -325,15 +212,13 @@ class AsyncMessages:
         timeout: float | httpx.Timeout | None = None,
         **params: Any,
     ) -> Message | AsyncStream:
-        """See ``sync.Messages.create``."""
         client = self._client
-        choice = client._core.choose_model(model, endpoint, warn_stacklevel=_WARN_FROM_METHOD)
-        body = {"max_tokens": max_tokens, "messages": messages, **params}
-        request = client._core.invoke_request(choice, body, stream=stream, betas=betas,
-                                              extra_headers=extra_headers, extra_body=extra_body)
-        if stream:
-            return await client._open_stream(request, streams.InvokeStreamDecoder, timeout)
-        return await client._call(request, lambda reply: responses.parse_message(reply, choice), timeout=timeout)
+        call = client._ops.invoke(
+            client._core, model=model, endpoint=endpoint, body={"max_tokens": max_tokens, "messages": messages, **params},
+            stream=stream, betas=betas, extra_headers=extra_headers, extra_body=extra_body,
+            warn_stacklevel=WARN_FROM_METHOD,
+        )  # fmt: skip
+        return await (client._open_stream(call, timeout) if stream else client._run(call, timeout))
 
     def stream(
         self,
@@ -348,18 +233,17 @@ class AsyncMessages:
         timeout: float | httpx.Timeout | None = None,
         **params: Any,
     ) -> AsyncMessageStreamManager:
-        """See ``sync.Messages.stream`` (use with ``async with``)."""
+        """Use with ``async with``; the model is checked now, the request sent on enter."""
         client = self._client
-        choice = client._core.choose_model(model, endpoint, warn_stacklevel=_WARN_FROM_METHOD)
-        body = {"max_tokens": max_tokens, "messages": messages, **params}
-        request = client._core.invoke_request(choice, body, stream=True, betas=betas,
-                                              extra_headers=extra_headers, extra_body=extra_body)
+        call = client._ops.invoke(
+            client._core, model=model, endpoint=endpoint, body={"max_tokens": max_tokens, "messages": messages, **params},
+            stream=True, betas=betas, extra_headers=extra_headers, extra_body=extra_body,
+            warn_stacklevel=WARN_FROM_METHOD,
+        )  # fmt: skip
 
         async def start() -> AsyncMessageStream:
-            accumulator = streams.MessageAccumulator(pricing=choice.pricing, bedrock_model_id=choice.model_id)
-            raw = await client._open_stream(request, streams.InvokeStreamDecoder, timeout)
-            accumulator.request_id = raw.request_id
-            return AsyncMessageStream(raw, accumulator)
+            raw = await client._open_stream(call, timeout)
+            return AsyncMessageStream(raw, client._ops.message_accumulator(call, raw.request_id))
 
         return AsyncMessageStreamManager(start)
 
@@ -373,12 +257,11 @@ class AsyncMessages:
         timeout: float | httpx.Timeout | None = None,
         **params: Any,
     ) -> MessageTokensCount:
-        """See ``sync.Messages.count_tokens``."""
         client = self._client
-        choice = client._core.choose_model(model, endpoint, warn_stacklevel=_WARN_FROM_METHOD)
-        request = client._core.count_tokens_request(choice, {"messages": messages, **params},
-                                                    extra_headers=extra_headers)
-        return await client._call(request, responses.parse_count_tokens, timeout=timeout)
+        call = client._ops.count_tokens(client._core, model=model, endpoint=endpoint,
+                                        body={"messages": messages, **params}, extra_headers=extra_headers,
+                                        warn_stacklevel=WARN_FROM_METHOD)
+        return await client._run(call, timeout)  # type: ignore[no-any-return]
 
 
 class AsyncBeta:
@@ -393,18 +276,12 @@ class AsyncModels:
         self._client = client
 
     async def list(self, *, by_provider: str | None = "anthropic", **filters: str) -> ModelList:
-        core = self._client._core
-        return await self._client._call(
-            core.list_models_request(by_provider, **filters),
-            lambda reply: responses.parse_model_list(reply, core.catalog),
-        )
+        client = self._client
+        return await client._run(client._ops.list_models(client._core, by_provider, filters), None)  # type: ignore[no-any-return]
 
     async def get(self, model: str) -> FoundationModel:
-        core = self._client._core
-        model_id = core.base_model_id(core.choose_model(model))
-        return await self._client._call(
-            core.get_model_request(model_id), lambda reply: responses.parse_model(reply, core.catalog)
-        )
+        client = self._client
+        return await client._run(client._ops.get_model(client._core, model), None)  # type: ignore[no-any-return]
 
 
 # --------------------------------------------------------------------------- client
@@ -432,21 +309,22 @@ class AsyncAnthropicBedrock:
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
-        from claude_bedrock.client import transport
+        from claude_bedrock.client import connections, driver, httpx_transport, operations
 
         env = os.environ
-        config = resolve_config(
-            env=env, load_files=lambda: _load_aws_files(env),
-            aws_access_key=aws_access_key, aws_secret_key=aws_secret_key, aws_session_token=aws_session_token,
-            api_key=api_key, aws_profile=aws_profile, aws_region=aws_region, base_url=base_url,
+        self._ops = operations
+        self._driver = driver
+        self._core, self._policy = operations.client_parts(
+            env=env, load_files=lambda: load_shared_files(env), endpoint=endpoint, default_headers=default_headers,
+            max_retries=max_retries, retry=retry, aws_access_key=aws_access_key, aws_secret_key=aws_secret_key,
+            aws_session_token=aws_session_token, api_key=api_key, aws_profile=aws_profile, aws_region=aws_region,
+            base_url=base_url,
         )  # fmt: skip
-        self._core = ClientCore(config, endpoint=endpoint, default_headers=default_headers)
-        self._policy = retry or RetryPolicy(uniform=random.Random().uniform, max_retries=max_retries)
         self._sleep = sleep or asyncio.sleep
         self._clock: Callable[[], datetime] = utc_now
-        self._timeout = transport.timeout_of(timeout)
+        self._timeouts = connections.timeouts_of(timeout)
         self._owns_http = http_client is None
-        self._http = http_client or transport.async_client(self._timeout)
+        self._http = http_client or httpx_transport.async_client(self._timeouts)
         self.messages = AsyncMessages(self)
         self.beta = AsyncBeta(self)
         self.models = AsyncModels(self)
@@ -474,11 +352,10 @@ class AsyncAnthropicBedrock:
         timeout: float | httpx.Timeout | None = None,
         **fields: Any,
     ) -> ConverseResponse:
-        """See ``AnthropicBedrock.converse``."""
-        choice = self._core.choose_model(model, endpoint, warn_stacklevel=_WARN_FROM_METHOD)
-        request = self._core.converse_request(choice, {"messages": messages, **fields}, stream=False,
-                                              extra_headers=extra_headers, extra_body=extra_body)
-        return await self._call(request, lambda reply: responses.parse_converse(reply, choice), timeout=timeout)
+        call = self._ops.converse(self._core, model=model, endpoint=endpoint, fields={"messages": messages, **fields},
+                                  stream=False, extra_headers=extra_headers, extra_body=extra_body,
+                                  warn_stacklevel=WARN_FROM_METHOD)
+        return await self._run(call, timeout)  # type: ignore[no-any-return]
 
     async def converse_stream(
         self,
@@ -491,42 +368,37 @@ class AsyncAnthropicBedrock:
         timeout: float | httpx.Timeout | None = None,
         **fields: Any,
     ) -> AsyncConverseStream:
-        """See ``AnthropicBedrock.converse_stream``."""
-        choice = self._core.choose_model(model, endpoint, warn_stacklevel=_WARN_FROM_METHOD)
-        request = self._core.converse_request(choice, {"messages": messages, **fields}, stream=True,
-                                              extra_headers=extra_headers, extra_body=extra_body)
-        raw = await self._open_stream(request, streams.ConverseStreamDecoder, timeout)
-        accumulator = streams.ConverseAccumulator(pricing=choice.pricing, bedrock_model_id=choice.model_id,
-                                                  request_id=raw.request_id)
-        return AsyncConverseStream(raw, accumulator)
+        call = self._ops.converse(self._core, model=model, endpoint=endpoint, fields={"messages": messages, **fields},
+                                  stream=True, extra_headers=extra_headers, extra_body=extra_body,
+                                  warn_stacklevel=WARN_FROM_METHOD)
+        raw = await self._open_stream(call, timeout)
+        return AsyncConverseStream(raw, self._ops.converse_accumulator(call, raw.request_id))
 
     async def whoami(self) -> CallerIdentity:
-        return await self._call(self._core.caller_identity_request(), responses.parse_caller_identity,
-                                error_of=responses.error_from_xml_reply)
+        return await self._run(self._ops.whoami(self._core), None)  # type: ignore[no-any-return]
 
     def choose_model(self, model: str, endpoint: EndpointChoice | None = None) -> ModelChoice:
-        return self._core.choose_model(model, endpoint, warn_stacklevel=_WARN_FROM_METHOD)
+        return self._core.choose_model(model, endpoint, warn_stacklevel=WARN_FROM_METHOD)
 
     # -- plumbing ---------------------------------------------------------------------------
 
-    def _exchange(self, timeout: float | httpx.Timeout | None) -> _AsyncExchange:
-        if timeout is None:
-            return _AsyncExchange(self._http, self._sleep, self._timeout)
-        from claude_bedrock.client.transport import timeout_of
+    def _exchange(self, timeout: float | httpx.Timeout | None) -> Any:
+        from claude_bedrock.client.connections import timeouts_of
+        from claude_bedrock.client.httpx_transport import AsyncHttpxExchange
 
-        return _AsyncExchange(self._http, self._sleep, timeout_of(timeout))
+        return AsyncHttpxExchange(self._http, self._sleep, self._timeouts if timeout is None else timeouts_of(timeout))
 
-    async def _call(self, request: PreparedRequest, parse: Callable[[responses.Reply], T], *,
-                    timeout: float | httpx.Timeout | None = None,
-                    error_of: Callable[[responses.Reply], Any] = responses.error_from_reply) -> T:
-        flow = call_flow(request, self._core.sign, parse, self._policy, self._clock, error_of=error_of)
-        return await _run(self._exchange(timeout), flow)
+    async def _run(self, call: Call, timeout: float | httpx.Timeout | None) -> Any:
+        assert call.parse is not None
+        flow = self._ops.call_flow(call.request, self._core.sign, call.parse, self._policy, self._clock,
+                                   error_of=call.error_of)
+        return await self._driver.run_async(self._exchange(timeout), flow)
 
-    async def _open_stream(self, request: PreparedRequest, decoder: Callable[[str | None], Any],
-                           timeout: float | httpx.Timeout | None) -> AsyncStream:
-        info = StreamInfo()
-        flow = stream_flow(request, self._core.sign, decoder, self._policy, self._clock, info)
-        return await AsyncStream.start(_iterate(self._exchange(timeout), flow), info)
+    async def _open_stream(self, call: Call, timeout: float | httpx.Timeout | None) -> AsyncStream:
+        assert call.decoder is not None
+        info = self._ops.StreamInfo()
+        flow = self._ops.stream_flow(call.request, self._core.sign, call.decoder, self._policy, self._clock, info)
+        return await AsyncStream.start(self._driver.iterate_async(self._exchange(timeout), flow), info)
 
     async def close(self) -> None:
         if self._owns_http:

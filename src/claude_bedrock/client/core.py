@@ -13,7 +13,11 @@ Invariants:
     inference profile ARNs reach the server whole (wire-protocol reference 1.1, 11.2-11.3).
   * Rule 3 - we sign what botocore would sign for the same headers: every header we set
     except ``user-agent`` (botocore ``SIGNED_HEADERS_BLACKLIST``), plus ``x-amz-date`` and
-    ``x-amz-security-token``; the payload hash is SHA-256 of the body (reference 6.1).
+    ``x-amz-security-token``; the payload hash is SHA-256 of the body (reference 6.1). The
+    signature is composed from ``wire.sigv4``'s step functions (canonical URI, query and
+    headers, string to sign, key derivation, signature) - the same ones the server verifies
+    with - with request headers that are already lower-case and unique, which is cheaper
+    than the general ``sigv4.sign``; a test checks the result against botocore.
   * Rule 4 - a model alias or Anthropic name is resolved through the catalog for the
     client's region and endpoint type, and refused with ``ModelNotAvailableError`` when the
     seed table forbids it, before any request. Bedrock IDs and ARNs (anything with a ``.``
@@ -33,6 +37,8 @@ Operations (wire-protocol reference 1, 4, 5)::
 from __future__ import annotations
 
 import base64
+import functools
+import hashlib
 import json
 import sys
 import warnings
@@ -137,7 +143,7 @@ class PreparedRequest:
     """One request, unsigned. ``raw_path`` is exactly what goes on the wire (still encoded)."""
 
     operation: Operation
-    url: str
+    origin: str  # scheme://host[:port]
     raw_path: str
     raw_query: str
     headers: tuple[tuple[str, str], ...]
@@ -146,6 +152,15 @@ class PreparedRequest:
     @property
     def method(self) -> str:
         return self.operation.method
+
+    @property
+    def target(self) -> str:
+        """The request target: raw path, then ``?query`` when there is one."""
+        return f"{self.raw_path}?{self.raw_query}" if self.raw_query else self.raw_path
+
+    @property
+    def url(self) -> str:
+        return self.origin + self.target
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,8 +243,9 @@ class ClientCore:
         self.endpoint = endpoint
         self._load_catalog = catalog or _catalog_loader
         self._bases = {service: _Base.parse(config.url_for(service)) for service in ("runtime", "control", "sts")}
-        self._default_headers = tuple((k.lower(), v) for k, v in (default_headers or {}).items())
+        self._default_headers = tuple(_checked_header(k, v) for k, v in (default_headers or {}).items())
         self._keys = sigv4.SigningKeyCache(maxsize=8)
+        self._canonical_uri = functools.lru_cache(maxsize=64)(sigv4.canonical_uri)
         self._choices: dict[tuple[str, str | None], ModelChoice] = {}
 
     @property
@@ -242,8 +258,9 @@ class ClientCore:
         """The ``ModelChoice`` for ``model`` (Rule 4); warns when the model is deprecated.
 
         Args:
-            warn_stacklevel: frames between the caller's code and this method, so the
-                ``ModelDeprecationWarning`` points at the caller's line (0 = no warning).
+            warn_stacklevel: 1 when the caller's own code calls this method, plus one per frame
+                in between, so the ``ModelDeprecationWarning`` points at the caller's line
+                (0 = no warning).
 
         Raises:
             ModelNotAvailableError: an alias/name the catalog does not know, or one the table
@@ -331,9 +348,9 @@ class ClientCore:
         for name, value in (*headers, *self._default_headers):
             all_headers[name] = value
         for name, value in (extra_headers or {}).items():
-            all_headers[name.lower()] = value
-        url = f"{base.origin}{raw_path}?{query}" if query else f"{base.origin}{raw_path}"
-        return PreparedRequest(operation, url, raw_path, query, tuple(all_headers.items()), body)
+            name, value = _checked_header(name, value)
+            all_headers[name] = value
+        return PreparedRequest(operation, base.origin, raw_path, query, tuple(all_headers.items()), body)
 
     def invoke_request(
         self,
@@ -454,26 +471,47 @@ class ClientCore:
             if request.operation.signing_name == "sts":
                 raise ConfigurationError("STS (whoami) needs AWS keys; a Bedrock API key cannot call it.")
             return (*request.headers, ("authorization", f"Bearer {auth.token}"))
-        names = [name for name, _ in request.headers if name not in _UNSIGNED_HEADERS]
-        names.append("x-amz-date")
+        amz_date = now.strftime(_AMZ_DATE_FORMAT)
+        added = [("X-Amz-Date", amz_date)]
         if auth.session_token is not None:
-            names.append("x-amz-security-token")
-        added = sigv4.sign(
-            sigv4.HttpRequest(request.method, request.raw_path, request.raw_query, request.headers, request.body),
-            auth.access_key,
-            auth.secret_key,
-            self.region,
-            request.operation.signing_name,
-            now.strftime(_AMZ_DATE_FORMAT),
-            session_token=auth.session_token,
-            signed_headers=names,
-            key_cache=self._keys,
+            added.append(("X-Amz-Security-Token", auth.session_token))
+        headers = [*request.headers, *((name.lower(), value) for name, value in added)]
+        names = sorted(name for name, _ in headers if name not in _UNSIGNED_HEADERS)
+        signed_names = ";".join(names)
+        canonical = "\n".join(
+            (
+                request.method,
+                self._canonical_uri(request.raw_path),
+                sigv4.canonical_query(request.raw_query),
+                sigv4.canonical_headers(headers, names) + "\n" + signed_names,
+                hashlib.sha256(request.body).hexdigest(),
+            )
         )
-        return (*request.headers, *added)
+        service = request.operation.signing_name
+        scope = f"{amz_date[:8]}/{self.region}/{service}/{sigv4.SCOPE_TERMINATOR}"
+        key = self._keys.get(auth.secret_key, amz_date[:8], self.region, service)
+        signature = sigv4.signature(key, sigv4.string_to_sign(amz_date, scope, canonical))
+        authorization = (
+            f"{sigv4.ALGORITHM} Credential={auth.access_key}/{scope}, "
+            f"SignedHeaders={signed_names}, Signature={signature}"
+        )
+        return (*request.headers, *added, ("Authorization", authorization))
+
+
+def _checked_header(name: str, value: str) -> tuple[str, str]:
+    """A caller-supplied header, lower-cased; CR, LF and NUL would forge the request (refused)."""
+    if not isinstance(name, str) or not isinstance(value, str):
+        raise TypeError(f"header names and values must be str, not {name!r}: {value!r}")
+    if not name or any(c in name for c in "\r\n\0: ") or any(c in value for c in "\r\n\0"):
+        raise ValueError(f"invalid HTTP header {name!r}: {value!r}")
+    return name.lower(), value.strip()
+
+
+_JSON_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
 def _json(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return _JSON_ENCODER.encode(value).encode("utf-8")
 
 
 def _header(headers: Mapping[str, str] | None, name: str) -> str | None:

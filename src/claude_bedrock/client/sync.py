@@ -1,173 +1,83 @@
-"""``AnthropicBedrock``: the synchronous client, a thin shell over the sans-I/O core.
+"""``AnthropicBedrock``: the synchronous client's public surface.
 
-Purpose: move bytes for ``flow`` with ``httpx.Client`` and ``time.sleep``; everything else
-(model choice, request building, signing, retries, decoding) is in ``core``, ``flow``,
-``responses`` and ``streams``. The surface follows the Anthropic SDK's ``AnthropicBedrock``
-(constructor arguments, ``messages.create`` / ``messages.stream`` / ``beta.messages.create``)
-and adds ``messages.count_tokens``, ``models``, ``converse``, ``converse_stream``, ``whoami``.
+Purpose: the Anthropic SDK's ``AnthropicBedrock`` surface (constructor arguments,
+``messages.create`` / ``messages.stream`` / ``beta.messages.create``) plus
+``messages.count_tokens``, ``models``, ``converse``, ``converse_stream`` and ``whoami``. Each
+method asks ``operations`` for a ``Call`` (model choice, request, reply reader), runs its
+``flow`` with ``driver`` over an exchange (``connections``: stdlib keep-alive connections by
+default; ``httpx_transport`` when an ``httpx.Client`` is given), and wraps streams. No protocol
+logic lives here.
 
 Invariants:
-  * Rule 1 - a driver owns at most one open response and closes it on the next ``Send``,
-    at the end of the flow, and when the caller closes or abandons a stream.
-  * Rule 2 - ``create(stream=True)``, ``stream()`` and ``converse_stream()`` send the
-    request and read up to the first event before returning, so request errors (and
-    retries) happen there, as in the Anthropic SDK.
+  * Rule 1 - importing this module loads neither httpx nor the core: they load with the first
+    client (``import claude_bedrock`` stays cheap; ``bench/client_bench.py`` measures it).
+  * Rule 2 - ``create(stream=True)``, ``stream()`` and ``converse_stream()`` send the request
+    and read up to the first event before returning, so request errors (and retries) happen
+    there, as in the Anthropic SDK.
 """
 
 from __future__ import annotations
 
 import os
-import random
 import time
-from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
-
-from claude_bedrock.client import responses, streams
-from claude_bedrock.client.config import ClientConfig, resolve_config
-from claude_bedrock.client.core import ClientCore, EndpointChoice, ModelChoice, PreparedRequest
-from claude_bedrock.client.errors import APIError
-from claude_bedrock.client.flow import (
-    Emit,
-    Head,
-    ReadBody,
-    ReadChunk,
-    Send,
-    Sleep,
-    StreamInfo,
-    call_flow,
-    stream_flow,
-)
-from claude_bedrock.client.retry import RetryPolicy
-from claude_bedrock.client.types import (
-    CallerIdentity,
-    ContentBlockDeltaEvent,
-    ConverseResponse,
-    ConverseStreamEvent,
-    FoundationModel,
-    Message,
-    MessageStreamEvent,
-    MessageTokensCount,
-    ModelList,
-    TextDelta,
-    TextEvent,
-)
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import httpx
 
+    from claude_bedrock.client.config import ClientConfig
+    from claude_bedrock.client.core import EndpointChoice, ModelChoice
+    from claude_bedrock.client.flow import StreamInfo
+    from claude_bedrock.client.operations import Call
+    from claude_bedrock.client.retry import RetryPolicy
+    from claude_bedrock.client.streams import ConverseAccumulator, MessageAccumulator
+    from claude_bedrock.client.types import (
+        CallerIdentity,
+        ConverseResponse,
+        ConverseStreamEvent,
+        FoundationModel,
+        Message,
+        MessageStreamEvent,
+        MessageTokensCount,
+        ModelList,
+        TextEvent,
+    )
+
 __all__ = ["AnthropicBedrock", "Stream", "MessageStream", "MessageStreamManager", "ConverseStream"]
 
-T = TypeVar("T")
-_WARN_FROM_METHOD = 2  # frames between a resource method's caller and ClientCore.choose_model
+#: ``warn_stacklevel`` for ``operations``: resource method -> caller's code.
+WARN_FROM_METHOD = 2
 
 
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _load_aws_files(env: Mapping[str, str]) -> Any:
+def load_shared_files(env: Mapping[str, str]) -> Any:
     from claude_bedrock.client.aws_files import load_aws_files  # configparser only when needed
 
     return load_aws_files(env)
 
 
-# --------------------------------------------------------------------------- driver
+def is_text_delta(event: Any) -> bool:
+    return event.type == "content_block_delta" and event.delta.type == "text_delta"
 
 
-class _Exchange:
-    """Performs a flow's actions with an ``httpx.Client`` (Rule 1)."""
-
-    __slots__ = ("_http", "_sleep", "_timeout", "_response", "_chunks", "_transport")
-
-    def __init__(self, http: httpx.Client, sleep: Callable[[float], None], timeout: httpx.Timeout) -> None:
-        from claude_bedrock.client import transport  # httpx is imported on first use, not at import
-
-        self._transport = transport
-        self._http = http
-        self._sleep = sleep
-        self._timeout = timeout
-        self._response: httpx.Response | None = None
-        self._chunks: Iterator[bytes] | None = None
-
-    def perform(self, action: Any) -> Any:
-        transport = self._transport
-        if type(action) is Send:
-            self.close()
-            request = transport.build_request(self._http, action, self._timeout)
-            try:
-                if not action.stream:
-                    reply = self._http.send(request)
-                    return responses.Reply(reply.status_code, reply.headers, reply.content)
-                self._response = response = self._http.send(request, stream=True)
-                self._chunks = response.iter_bytes()
-                return _head(response)
-            except transport.TransportError as exc:
-                return transport.failure_of(exc)
-        if type(action) is ReadChunk:
-            assert self._chunks is not None
-            try:
-                return next(self._chunks, b"")
-            except transport.TransportError as exc:
-                return transport.failure_of(exc)
-        if type(action) is ReadBody:
-            assert self._response is not None
-            try:
-                return self._response.read()
-            except transport.TransportError as exc:
-                return transport.failure_of(exc)
-        if type(action) is Sleep:
-            self._sleep(action.seconds)
-            return None
-        raise TypeError(f"unexpected flow action {action!r}")
-
-    def close(self) -> None:
-        if self._response is not None:
-            self._response.close()
-            self._response = self._chunks = None
-
-
-def _head(response: httpx.Response) -> Head:
-    return Head(response.status_code, response.headers)
-
-
-def _run(exchange: _Exchange, flow: Generator[Any, Any, T]) -> T:
-    value: Any = None
-    try:
-        while True:
-            try:
-                action = flow.send(value)
-            except StopIteration as stop:
-                return stop.value  # type: ignore[no-any-return]
-            value = exchange.perform(action)
-    finally:
-        exchange.close()
-
-
-def _iterate(exchange: _Exchange, flow: Generator[Any, Any, None]) -> Iterator[Any]:
-    value: Any = None
-    try:
-        while True:
-            try:
-                action = flow.send(value)
-            except StopIteration:
-                return
-            if type(action) is Emit:
-                value = None
-                yield action.item
-            else:
-                value = exchange.perform(action)
-    finally:
-        flow.close()
-        exchange.close()
+def converse_text(event: Any) -> str | None:
+    if event.type != "contentBlockDelta":
+        return None
+    text = (event.data.get("delta") or {}).get("text")
+    return text if isinstance(text, str) else None
 
 
 # --------------------------------------------------------------------------- streams
 
 
 class Stream:
-    """Events of ``messages.create(stream=True)``; iterate it, then it is exhausted.
+    """Events of ``messages.create(stream=True)`` (or ``converse_stream``); iterate it once.
 
     The request was sent and the first event read when this object was made (Rule 2).
     """
@@ -203,14 +113,14 @@ class Stream:
 
 
 class MessageStream:
-    """``messages.stream()``: raw events plus ``TextEvent`` after each text delta, the
+    """``messages.stream()``: raw events plus a ``TextEvent`` after each text delta, the
     ``text_stream`` of text pieces, and the accumulated ``get_final_message()``."""
 
-    def __init__(self, raw: Stream, accumulator: streams.MessageAccumulator) -> None:
+    def __init__(self, raw: Stream, accumulator: MessageAccumulator) -> None:
         self._raw = raw
         self._accumulator = accumulator
         self._events = self._stream()
-        self.text_stream: Iterator[str] = self._text()
+        self.text_stream: Iterator[str] = (event.delta.text for event in self._events if is_text_delta(event))
 
     @property
     def request_id(self) -> str | None:
@@ -222,11 +132,6 @@ class MessageStream:
             yield event
             if text_event is not None:
                 yield text_event
-
-    def _text(self) -> Iterator[str]:
-        for event in self._events:
-            if isinstance(event, ContentBlockDeltaEvent) and isinstance(event.delta, TextDelta):
-                yield event.delta.text
 
     def __iter__(self) -> Iterator[MessageStreamEvent | TextEvent]:
         return self._events
@@ -243,6 +148,8 @@ class MessageStream:
         self.until_done()
         message = self._accumulator.final_message()
         if message is None:
+            from claude_bedrock.client.errors import APIError
+
             raise APIError("The stream ended without a message_start event.", request_id=self.request_id)
         return message
 
@@ -254,7 +161,7 @@ class MessageStream:
 
 
 class MessageStreamManager:
-    """Context manager returned by ``messages.stream()``; the request starts on ``__enter__``."""
+    """Returned by ``messages.stream()``; the request starts on ``__enter__``."""
 
     def __init__(self, start: Callable[[], MessageStream]) -> None:
         self._start = start
@@ -274,11 +181,11 @@ class ConverseStream:
     """``converse_stream()``: ``ConverseStreamEvent`` items, ``text_stream``, and the
     accumulated ``get_final_response()``."""
 
-    def __init__(self, raw: Stream, accumulator: streams.ConverseAccumulator) -> None:
+    def __init__(self, raw: Stream, accumulator: ConverseAccumulator) -> None:
         self._raw = raw
         self._accumulator = accumulator
         self._events = self._stream()
-        self.text_stream: Iterator[str] = self._text()
+        self.text_stream: Iterator[str] = (t for e in self._events if (t := converse_text(e)) is not None)
 
     @property
     def request_id(self) -> str | None:
@@ -288,13 +195,6 @@ class ConverseStream:
         for event in self._raw:
             self._accumulator.add(event)
             yield event
-
-    def _text(self) -> Iterator[str]:
-        for event in self._events:
-            if event.type == "contentBlockDelta":
-                text = (event.data.get("delta") or {}).get("text")
-                if isinstance(text, str):
-                    yield text
 
     def __iter__(self) -> Iterator[ConverseStreamEvent]:
         return self._events
@@ -342,15 +242,14 @@ class Messages:
     ) -> Message | Stream:
         """InvokeModel (``stream=False``: a ``Message``) or InvokeModelWithResponseStream
         (``stream=True``: a ``Stream`` of events). ``params`` are the other Messages fields
-        (``system``, ``temperature``, ``tools``, ``thinking``...)."""
+        (``system``, ``temperature``, ``tools``, ``thinking``, ``metadata``...)."""
         client = self._client
-        choice = client._core.choose_model(model, endpoint, warn_stacklevel=_WARN_FROM_METHOD)
-        body = {"max_tokens": max_tokens, "messages": messages, **params}
-        request = client._core.invoke_request(choice, body, stream=stream, betas=betas,
-                                              extra_headers=extra_headers, extra_body=extra_body)
-        if stream:
-            return client._open_stream(request, streams.InvokeStreamDecoder, timeout)
-        return client._call(request, lambda reply: responses.parse_message(reply, choice), timeout=timeout)
+        call = client._ops.invoke(
+            client._core, model=model, endpoint=endpoint, body={"max_tokens": max_tokens, "messages": messages, **params},
+            stream=stream, betas=betas, extra_headers=extra_headers, extra_body=extra_body,
+            warn_stacklevel=WARN_FROM_METHOD,
+        )  # fmt: skip
+        return client._open_stream(call, timeout) if stream else client._run(call, timeout)
 
     def stream(
         self,
@@ -365,19 +264,18 @@ class Messages:
         timeout: float | httpx.Timeout | None = None,
         **params: Any,
     ) -> MessageStreamManager:
-        """``with client.messages.stream(...) as stream:`` ``stream.text_stream``,
-        ``stream.get_final_message()``."""
+        """``with client.messages.stream(...) as stream:`` then ``stream.text_stream``,
+        ``stream.get_final_message()``. The model is checked now, the request sent on enter."""
         client = self._client
-        choice = client._core.choose_model(model, endpoint, warn_stacklevel=_WARN_FROM_METHOD)
-        body = {"max_tokens": max_tokens, "messages": messages, **params}
-        request = client._core.invoke_request(choice, body, stream=True, betas=betas,
-                                              extra_headers=extra_headers, extra_body=extra_body)
+        call = client._ops.invoke(
+            client._core, model=model, endpoint=endpoint, body={"max_tokens": max_tokens, "messages": messages, **params},
+            stream=True, betas=betas, extra_headers=extra_headers, extra_body=extra_body,
+            warn_stacklevel=WARN_FROM_METHOD,
+        )  # fmt: skip
 
         def start() -> MessageStream:
-            accumulator = streams.MessageAccumulator(pricing=choice.pricing, bedrock_model_id=choice.model_id)
-            raw = client._open_stream(request, streams.InvokeStreamDecoder, timeout)
-            accumulator.request_id = raw.request_id
-            return MessageStream(raw, accumulator)
+            raw = client._open_stream(call, timeout)
+            return MessageStream(raw, client._ops.message_accumulator(call, raw.request_id))
 
         return MessageStreamManager(start)
 
@@ -391,13 +289,13 @@ class Messages:
         timeout: float | httpx.Timeout | None = None,
         **params: Any,
     ) -> MessageTokensCount:
-        """Bedrock CountTokens for an InvokeModel body (``system``, ``tools``...). The path
-        carries the bare foundation-model ID, as Bedrock requires."""
+        """Bedrock CountTokens for the InvokeModel body these arguments make (``system``,
+        ``tools``...). The path carries the bare foundation-model ID, as Bedrock requires."""
         client = self._client
-        choice = client._core.choose_model(model, endpoint, warn_stacklevel=_WARN_FROM_METHOD)
-        request = client._core.count_tokens_request(choice, {"messages": messages, **params},
-                                                    extra_headers=extra_headers)
-        return client._call(request, responses.parse_count_tokens, timeout=timeout)
+        call = client._ops.count_tokens(client._core, model=model, endpoint=endpoint,
+                                        body={"messages": messages, **params}, extra_headers=extra_headers,
+                                        warn_stacklevel=WARN_FROM_METHOD)
+        return client._run(call, timeout)  # type: ignore[no-any-return]
 
 
 class Beta:
@@ -416,24 +314,20 @@ class Models:
     def list(self, *, by_provider: str | None = "anthropic", **filters: str) -> ModelList:
         """ListFoundationModels (``byProvider=anthropic`` by default; other filters by wire
         name, e.g. ``byOutputModality="TEXT"``), each with the catalog's availability."""
-        core = self._client._core
-        return self._client._call(
-            core.list_models_request(by_provider, **filters),
-            lambda reply: responses.parse_model_list(reply, core.catalog),
-        )
+        client = self._client
+        return client._run(client._ops.list_models(client._core, by_provider, filters), None)  # type: ignore[no-any-return]
 
     def get(self, model: str) -> FoundationModel:
-        """GetFoundationModel; ``model`` may be an alias, a profile ID or a base ID."""
-        core = self._client._core
-        model_id = core.base_model_id(core.choose_model(model))
-        return self._client._call(core.get_model_request(model_id), lambda reply: responses.parse_model(reply, core.catalog))
+        """GetFoundationModel; ``model`` may be an alias, an Anthropic name, a profile or base ID."""
+        client = self._client
+        return client._run(client._ops.get_model(client._core, model), None)  # type: ignore[no-any-return]
 
 
 # --------------------------------------------------------------------------- client
 
 
 class AnthropicBedrock:
-    """Claude on Bedrock, synchronous. See ``docs/client.md`` for the resolution rules.
+    """Claude on Bedrock, synchronous. Resolution rules: ``docs/client.md``.
 
     Args:
         aws_access_key / aws_secret_key / aws_session_token: explicit SigV4 credentials.
@@ -441,14 +335,16 @@ class AnthropicBedrock:
         aws_profile: a profile of ``~/.aws/credentials`` / ``~/.aws/config``.
         api_key: a Bedrock API key (bearer), instead of SigV4.
         base_url: endpoint of runtime, control plane and STS (our server serves all three).
-        endpoint: default endpoint type for model aliases: "global" or "regional" (default:
+        endpoint: default endpoint type for model aliases, "global" or "regional" (default:
             global when the model has one).
         max_retries: retries after the first attempt (default 2).
-        timeout: seconds (or an ``httpx.Timeout``) per request; default 600, connect 5.
-        http_client: an ``httpx.Client`` to use (the caller closes it).
+        timeout: seconds to wait for each read (default 600; connecting: 5), or an
+            ``httpx.Timeout``; also accepted per call.
+        http_client: an ``httpx.Client`` to send with (proxies, custom TLS, mock transports;
+            the caller closes it). Default: pooled keep-alive ``http.client`` connections.
         default_headers: headers added to every request.
-        retry: a ``RetryPolicy`` (overrides ``max_retries``); ``sleep``: replaces
-            ``time.sleep`` between attempts (both mainly for tests).
+        retry: a ``RetryPolicy`` (replaces ``max_retries``); ``sleep`` replaces ``time.sleep``
+            between attempts (both mainly for tests).
     """
 
     def __init__(
@@ -469,21 +365,22 @@ class AnthropicBedrock:
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] | None = None,
     ) -> None:
-        from claude_bedrock.client import transport  # the HTTP library loads with the first client
+        from claude_bedrock.client import connections, driver, operations  # Rule 1: with the first client
 
         env = os.environ
-        config = resolve_config(
-            env=env, load_files=lambda: _load_aws_files(env),
-            aws_access_key=aws_access_key, aws_secret_key=aws_secret_key, aws_session_token=aws_session_token,
-            api_key=api_key, aws_profile=aws_profile, aws_region=aws_region, base_url=base_url,
+        self._ops = operations
+        self._driver = driver
+        self._core, self._policy = operations.client_parts(
+            env=env, load_files=lambda: load_shared_files(env), endpoint=endpoint, default_headers=default_headers,
+            max_retries=max_retries, retry=retry, aws_access_key=aws_access_key, aws_secret_key=aws_secret_key,
+            aws_session_token=aws_session_token, api_key=api_key, aws_profile=aws_profile, aws_region=aws_region,
+            base_url=base_url,
         )  # fmt: skip
-        self._core = ClientCore(config, endpoint=endpoint, default_headers=default_headers)
-        self._policy = retry or RetryPolicy(uniform=random.Random().uniform, max_retries=max_retries)
         self._sleep = sleep or time.sleep
         self._clock: Callable[[], datetime] = utc_now
-        self._timeout = transport.timeout_of(timeout)
-        self._owns_http = http_client is None
-        self._http = http_client or transport.sync_client(self._timeout)
+        self._timeouts = connections.timeouts_of(timeout)
+        self._http = http_client
+        self._pool = connections.ConnectionPool() if http_client is None else None
         self.messages = Messages(self)
         self.beta = Beta(self)
         self.models = Models(self)
@@ -513,10 +410,10 @@ class AnthropicBedrock:
     ) -> ConverseResponse:
         """Converse. ``fields``: ``system``, ``inference_config``, ``tool_config``,
         ``additional_model_request_fields``... (``core.CONVERSE_FIELDS``)."""
-        choice = self._core.choose_model(model, endpoint, warn_stacklevel=_WARN_FROM_METHOD)
-        request = self._core.converse_request(choice, {"messages": messages, **fields}, stream=False,
-                                              extra_headers=extra_headers, extra_body=extra_body)
-        return self._call(request, lambda reply: responses.parse_converse(reply, choice), timeout=timeout)
+        call = self._ops.converse(self._core, model=model, endpoint=endpoint, fields={"messages": messages, **fields},
+                                  stream=False, extra_headers=extra_headers, extra_body=extra_body,
+                                  warn_stacklevel=WARN_FROM_METHOD)
+        return self._run(call, timeout)  # type: ignore[no-any-return]
 
     def converse_stream(
         self,
@@ -530,47 +427,50 @@ class AnthropicBedrock:
         **fields: Any,
     ) -> ConverseStream:
         """ConverseStream: a ``ConverseStream`` of ``ConverseStreamEvent``."""
-        choice = self._core.choose_model(model, endpoint, warn_stacklevel=_WARN_FROM_METHOD)
-        request = self._core.converse_request(choice, {"messages": messages, **fields}, stream=True,
-                                              extra_headers=extra_headers, extra_body=extra_body)
-        raw = self._open_stream(request, streams.ConverseStreamDecoder, timeout)
-        accumulator = streams.ConverseAccumulator(pricing=choice.pricing, bedrock_model_id=choice.model_id,
-                                                  request_id=raw.request_id)
-        return ConverseStream(raw, accumulator)
+        call = self._ops.converse(self._core, model=model, endpoint=endpoint, fields={"messages": messages, **fields},
+                                  stream=True, extra_headers=extra_headers, extra_body=extra_body,
+                                  warn_stacklevel=WARN_FROM_METHOD)
+        raw = self._open_stream(call, timeout)
+        return ConverseStream(raw, self._ops.converse_accumulator(call, raw.request_id))
 
     def whoami(self) -> CallerIdentity:
         """STS GetCallerIdentity for the configured credentials."""
-        return self._call(self._core.caller_identity_request(), responses.parse_caller_identity,
-                          error_of=responses.error_from_xml_reply)
+        return self._run(self._ops.whoami(self._core), None)  # type: ignore[no-any-return]
 
     def choose_model(self, model: str, endpoint: EndpointChoice | None = None) -> ModelChoice:
-        """The Bedrock model ID a call with ``model`` would send (no request)."""
-        return self._core.choose_model(model, endpoint, warn_stacklevel=_WARN_FROM_METHOD)
+        """The Bedrock model ID (and pricing) a call with ``model`` would use; no request."""
+        return self._core.choose_model(model, endpoint, warn_stacklevel=WARN_FROM_METHOD)
 
     # -- plumbing ---------------------------------------------------------------------------
 
-    def _exchange(self, timeout: float | httpx.Timeout | None) -> _Exchange:
-        if timeout is None:
-            return _Exchange(self._http, self._sleep, self._timeout)
-        from claude_bedrock.client.transport import timeout_of
+    def _exchange(self, timeout: float | httpx.Timeout | None) -> Any:
+        """The I/O object of one call: pooled ``http.client`` connections, or the caller's
+        ``httpx.Client`` when one was given."""
+        from claude_bedrock.client import connections
 
-        return _Exchange(self._http, self._sleep, timeout_of(timeout))
+        timeouts = self._timeouts if timeout is None else connections.timeouts_of(timeout)
+        if self._pool is not None:
+            return connections.PooledExchange(self._pool, self._sleep, timeouts)
+        from claude_bedrock.client.httpx_transport import HttpxExchange
 
-    def _call(self, request: PreparedRequest, parse: Callable[[responses.Reply], T], *,
-              timeout: float | httpx.Timeout | None = None,
-              error_of: Callable[[responses.Reply], Any] = responses.error_from_reply) -> T:
-        flow = call_flow(request, self._core.sign, parse, self._policy, self._clock, error_of=error_of)
-        return _run(self._exchange(timeout), flow)
+        return HttpxExchange(self._http, self._sleep, timeouts)
 
-    def _open_stream(self, request: PreparedRequest, decoder: Callable[[str | None], Any],
-                     timeout: float | httpx.Timeout | None) -> Stream:
-        info = StreamInfo()
-        flow = stream_flow(request, self._core.sign, decoder, self._policy, self._clock, info)
-        return Stream(_iterate(self._exchange(timeout), flow), info)
+    def _run(self, call: Call, timeout: float | httpx.Timeout | None) -> Any:
+        assert call.parse is not None
+        flow = self._ops.call_flow(call.request, self._core.sign, call.parse, self._policy, self._clock,
+                                   error_of=call.error_of)
+        return self._driver.run_sync(self._exchange(timeout), flow)
+
+    def _open_stream(self, call: Call, timeout: float | httpx.Timeout | None) -> Stream:
+        assert call.decoder is not None
+        info = self._ops.StreamInfo()
+        flow = self._ops.stream_flow(call.request, self._core.sign, call.decoder, self._policy, self._clock, info)
+        return Stream(self._driver.iterate_sync(self._exchange(timeout), flow), info)
 
     def close(self) -> None:
-        if self._owns_http:
-            self._http.close()
+        """Close pooled connections (a caller's ``http_client`` is left to the caller)."""
+        if self._pool is not None:
+            self._pool.close()
 
     def __enter__(self) -> AnthropicBedrock:
         return self

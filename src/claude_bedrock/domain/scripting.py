@@ -75,6 +75,7 @@ __all__ = [
     "ToolUse",
     "error_for",
     "model_matches",
+    "operations_of",
     "parse_rule",
     "reply_events",
     "text_pieces",

@@ -19,6 +19,7 @@ import time
 import uuid
 from typing import Any, Awaitable, Callable
 
+from claude_bedrock.adapters.invocation_log import InvocationLogWriter
 from claude_bedrock.adapters.store import StateStore
 from claude_bedrock.domain.errors import (
     BedrockError,
@@ -26,7 +27,8 @@ from claude_bedrock.domain.errors import (
     InternalServerException,
     ValidationException,
 )
-from claude_bedrock.service import admin, runtime, sts, testing_hooks
+from claude_bedrock.service import admin, invocation_logging, runtime, sts, testing_hooks
+from claude_bedrock.service.admin import ADMIN_PREFIX
 from claude_bedrock.service.auth import Identity
 from claude_bedrock.service.calls import CallRecord
 from claude_bedrock.service.control import CONTROL_ROUTES
@@ -47,7 +49,6 @@ from claude_bedrock.service import errors as awserrors
 
 log = logging.getLogger("claude_bedrock.service")
 
-ADMIN_PREFIX = "/_claude-bedrock"
 
 
 class UnknownOperationException(BedrockError):
@@ -149,7 +150,11 @@ class BedrockApp:
         except ClientDisconnected:
             return
         except DropConnection:
-            # Injected fault: let the ASGI server abort the connection mid-response.
+            # Injected fault: the ASGI server aborts a connection whose response has started
+            # and is incomplete. Before the start, promise a body that never comes.
+            if not tracker.started:
+                await tracker({"type": "http.response.start", "status": 200,
+                               "headers": [(b"content-type", b"application/json"), (b"content-length", b"1024")]})
             raise
         except BedrockError as error:
             await self._send_error(tracker, error, request_id, match)
@@ -183,6 +188,7 @@ class BedrockApp:
             identity_arn=identity.arn,
             model_id=model_id,
             started_at=self.state.clock(),
+            input_bytes=request.body,
             input_content_type=request.header("content-type") or "application/json",
         )
         try:
@@ -229,6 +235,9 @@ def create_app(settings: Settings | None = None, *, state: ServiceState | None =
     router = Router(RUNTIME_ROUTES + CONTROL_ROUTES)
     app = BedrockApp(state, router)
     testing_hooks.install(state)
+    invocation_logging.install(
+        app, InvocationLogWriter.for_settings(state.settings, catalog=state.catalog, clock=state.clock)
+    )
     app.shutdown_hooks.append(state.store.close)
     return app
 

@@ -32,6 +32,9 @@ class CallRecord:
     latency_ms: int = 0
     first_byte_ms: int | None = None
     input_body: Any = None
+    #: The request body as received (invocation logs fall back to it when ``input_body`` is
+    #: None: a call that failed before its body was parsed, or a body that is not JSON).
+    input_bytes: bytes | None = None
     input_content_type: str = "application/json"
     #: Non-streaming: the response body (dict). Streaming: list of decoded chunk events.
     output_body: Any = None

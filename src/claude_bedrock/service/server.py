@@ -6,6 +6,7 @@ the app's shutdown hooks (log flushing) first.
 from __future__ import annotations
 
 import logging
+import signal
 import socket
 import sys
 from typing import TextIO
@@ -56,5 +57,15 @@ def serve(settings: Settings, app: BedrockApp | None = None, out: TextIO = sys.s
         date_header=True,
     )
     server = uvicorn.Server(config)
+    # uvicorn handles SIGTERM (graceful shutdown, log flush), then re-raises it with the
+    # handler that was installed before: make that one a clean exit, as for Ctrl-C.
+    previous = signal.signal(signal.SIGTERM, _exit_cleanly)
     announce(url, settings, out)
-    server.run(sockets=[sock])
+    try:
+        server.run(sockets=[sock])
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)

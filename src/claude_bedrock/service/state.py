@@ -91,6 +91,9 @@ class ServiceState:
         self.authenticator = Authenticator(settings)
         self.observers: ObserverList = []
         self.events_hook: EventsHook | None = None
+        #: The testing toolkit (rules, faults, quotas, call history), set by
+        #: ``testing_hooks.install``; typed loosely to keep the import one-way.
+        self.testing: Any = None
         self._deprecation_noted: set[str] = set()
         self._access_cache: dict[tuple[str, str, str], bool] = {}
         self._access_generation = -1

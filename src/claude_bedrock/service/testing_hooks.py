@@ -148,7 +148,11 @@ class HistoryEntry:
     rule_id: str | None
 
     def describe(self) -> dict[str, Any]:
-        out = dataclasses.asdict(self.record)
+        """JSON-ready: the record's fields (raw bytes as text) plus the answering rule."""
+        out = {
+            key: value.decode("utf-8", "replace") if isinstance(value, (bytes, bytearray)) else value
+            for key, value in dataclasses.asdict(self.record).items()
+        }
         out["rule"] = self.rule_id
         return out
 
@@ -357,7 +361,7 @@ def install(state: ServiceState) -> Toolkit:
     toolkit = Toolkit(state, load_scenario(state.settings))
     state.events_hook = toolkit.events
     state.observers.append(toolkit.observe)
-    state.testing = toolkit  # type: ignore[attr-defined]
+    state.testing = toolkit
     return toolkit
 
 

@@ -16,6 +16,7 @@ Fixtures:
                                   returns the dict of variables set
 ``bedrock_runtime``    function   a boto3 ``bedrock-runtime`` client (default retry settings)
 ``bedrock_control``    function   a boto3 ``bedrock`` (control plane) client
+``bedrock_region``     function   the region ``bedrock_env`` sets (ini ``claude_bedrock_region``)
 ``anthropic_bedrock``  function   an ``anthropic.AnthropicBedrock`` client (skips the test when
                                   the ``anthropic`` package is not installed)
 =====================  =========  ==============================================================
@@ -147,6 +148,7 @@ def bedrock(bedrock_server: BedrockServer) -> BedrockAdmin:
 
 @pytest.fixture
 def bedrock_region(request: pytest.FixtureRequest) -> str:
+    """The region ``bedrock_env`` configures (ini ``claude_bedrock_region``; override to vary)."""
     return str(request.config.getini("claude_bedrock_region"))
 
 

@@ -1,0 +1,291 @@
+"""The invocation-log index: one SQLite file that answers ``logs list|show|tail`` and ``usage``.
+
+    <data_dir>/invocation-logs.sqlite3, table ``invocations``: one row per record, the full
+    record JSON plus the columns queries filter and sum on (time, account, model, operation,
+    error code, token counts, exact cost as a decimal string).
+
+Invariants
+    Rule 1: WAL mode, ``synchronous = NORMAL``: a committed batch survives the process being
+            killed; a batch being written when it dies is rolled back by SQLite on next open.
+    Rule 2: ``add`` writes a whole batch in one transaction and ignores request ids it already
+            holds, so retrying a batch never duplicates a record.
+    Rule 3: money is summed exactly: costs are stored as decimal strings and added with
+            ``Decimal`` (a SQLite aggregate), never as floats.
+    Rule 4: another process may read while the server writes; readers wait on the busy timeout.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+__all__ = ["IndexEntry", "IndexMissing", "IndexedRecord", "InvocationIndex", "LogQuery", "UsageRow"]
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 10_000
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS invocations (
+    seq                INTEGER PRIMARY KEY AUTOINCREMENT,
+    request_id         TEXT NOT NULL UNIQUE,
+    ts                 REAL NOT NULL,
+    account_id         TEXT NOT NULL,
+    region             TEXT NOT NULL,
+    operation          TEXT NOT NULL,
+    model_id           TEXT NOT NULL,
+    resolved_model_id  TEXT,
+    endpoint_type      TEXT,
+    status             INTEGER,
+    error_code         TEXT,
+    input_tokens       INTEGER NOT NULL,
+    output_tokens      INTEGER NOT NULL,
+    cache_read_tokens  INTEGER NOT NULL,
+    cache_write_tokens INTEGER NOT NULL,
+    cost_total         TEXT,
+    latency_ms         INTEGER,
+    objects_json       TEXT NOT NULL,
+    record_json        TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS invocations_ts ON invocations (ts);
+CREATE INDEX IF NOT EXISTS invocations_account ON invocations (account_id, ts);
+CREATE INDEX IF NOT EXISTS invocations_model ON invocations (model_id, ts);
+CREATE INDEX IF NOT EXISTS invocations_resolved ON invocations (resolved_model_id, ts);
+CREATE INDEX IF NOT EXISTS invocations_operation ON invocations (operation, ts);
+CREATE INDEX IF NOT EXISTS invocations_errors ON invocations (ts) WHERE error_code IS NOT NULL;
+"""
+
+_COLUMNS = ("request_id, ts, account_id, region, operation, model_id, resolved_model_id, endpoint_type, status, "
+            "error_code, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_total, "
+            "latency_ms, objects_json, record_json")
+
+
+class IndexMissing(Exception):
+    """There is no index file in the data dir (logging never delivered anything there)."""
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    """One record to index: the record, its JSON text, its data objects, its exact time."""
+
+    record: dict[str, Any]
+    record_json: str
+    object_uris: tuple[str, ...]
+    epoch_s: float
+
+
+@dataclass(frozen=True)
+class IndexedRecord:
+    seq: int
+    epoch_s: float
+    record: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class LogQuery:
+    """Filters of ``logs list`` / ``logs tail`` / ``usage``; None means no filter."""
+
+    account_id: str | None = None
+    #: Matches the model ID as sent or the resolved catalog model ID.
+    model: str | None = None
+    operation: str | None = None
+    since: float | None = None
+    until: float | None = None
+    request_id: str | None = None
+    errors_only: bool = False
+    after_seq: int | None = None
+
+
+@dataclass(frozen=True)
+class UsageRow:
+    day: str
+    model_id: str
+    endpoint_type: str
+    calls: int
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    cost: Decimal
+
+
+class _DecimalSum:
+    """SQLite aggregate: exact sum of decimal strings (Rule 3)."""
+
+    def __init__(self) -> None:
+        self.total = Decimal(0)
+
+    def step(self, value: str | None) -> None:
+        if value is not None:
+            self.total += Decimal(value)
+
+    def finalize(self) -> str:
+        return str(self.total)
+
+
+class InvocationIndex:
+    """The index file; safe to share between threads (one connection behind a lock)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
+        self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.execute("PRAGMA synchronous = NORMAL")
+        self._db.create_aggregate("decimal_sum", 1, _DecimalSum)  # type: ignore[arg-type]
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            self._db.close()
+            raise sqlite3.DatabaseError(f"{self.path}: index schema {version} is newer than this program's")
+        if version < SCHEMA_VERSION:
+            self._db.executescript("BEGIN IMMEDIATE;" + _SCHEMA + f"PRAGMA user_version = {SCHEMA_VERSION};COMMIT;")
+
+    @classmethod
+    def open_existing(cls, path: str | Path) -> InvocationIndex:
+        """Open an index that must exist (the CLI); raises IndexMissing otherwise."""
+        if not Path(path).is_file():
+            raise IndexMissing(f"no invocation log index at {path}")
+        return cls(path)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- writing --------------------------------------------------------------------------
+
+    def add(self, entries: Sequence[IndexEntry]) -> int:
+        """Insert a batch in one transaction (Rule 2); returns how many rows were new."""
+        rows = [_row(entry) for entry in entries]
+        with self._lock:
+            before = self._db.total_changes
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(
+                    f"INSERT OR IGNORE INTO invocations ({_COLUMNS}) VALUES ({', '.join('?' * 18)})", rows
+                )
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+            return self._db.total_changes - before
+
+    def purge(self, cutoff_s: float) -> tuple[int, list[str]]:
+        """Delete rows older than ``cutoff_s``; returns (rows deleted, their data object URIs)."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                uris: list[str] = []
+                for (objects,) in self._db.execute(
+                    "SELECT objects_json FROM invocations WHERE ts < ? AND objects_json != '[]'", (cutoff_s,)
+                ):
+                    uris.extend(json.loads(objects))
+                deleted = self._db.execute("DELETE FROM invocations WHERE ts < ?", (cutoff_s,)).rowcount
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        return deleted, uris
+
+    # -- reading --------------------------------------------------------------------------
+
+    def count(self) -> int:
+        with self._lock:
+            return self._db.execute("SELECT count(*) FROM invocations").fetchone()[0]
+
+    def get(self, request_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT record_json FROM invocations WHERE request_id = ?", (request_id,)
+            ).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def query(self, query: LogQuery, *, limit: int | None = None, newest_first: bool = False) -> list[IndexedRecord]:
+        """Records matching ``query`` in time order (``newest_first`` reverses; limit applies after)."""
+        where, params = _where(query)
+        order = "DESC" if newest_first else "ASC"
+        sql = f"SELECT seq, ts, record_json FROM invocations {where} ORDER BY ts {order}, seq {order}"
+        if query.after_seq is not None:
+            sql = f"SELECT seq, ts, record_json FROM invocations {where} ORDER BY seq ASC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        with self._lock:
+            rows = self._db.execute(sql, params).fetchall()
+        return [IndexedRecord(seq, ts, json.loads(text)) for seq, ts, text in rows]
+
+    def last_seq(self) -> int:
+        with self._lock:
+            return self._db.execute("SELECT coalesce(max(seq), 0) FROM invocations").fetchone()[0]
+
+    def usage(self, query: LogQuery) -> list[UsageRow]:
+        """Tokens and exact cost per UTC day, model (resolved ID, else as sent) and endpoint type."""
+        where, params = _where(query)
+        sql = (
+            "SELECT date(ts, 'unixepoch') AS day, coalesce(resolved_model_id, model_id) AS model, "
+            "coalesce(endpoint_type, '-') AS endpoint, count(*), sum(input_tokens), sum(output_tokens), "
+            "sum(cache_read_tokens), sum(cache_write_tokens), decimal_sum(cost_total) "
+            f"FROM invocations {where} GROUP BY day, model, endpoint ORDER BY day, model, endpoint"
+        )
+        with self._lock:
+            rows = self._db.execute(sql, params).fetchall()
+        return [UsageRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], Decimal(r[8])) for r in rows]
+
+    def integrity_ok(self) -> bool:
+        with self._lock:
+            return self._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def _where(query: LogQuery) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    simple = (
+        ("account_id = ?", query.account_id),
+        ("operation = ?", query.operation),
+        ("request_id = ?", query.request_id),
+        ("ts >= ?", query.since),
+        ("ts < ?", query.until),
+        ("seq > ?", query.after_seq),
+    )
+    for clause, value in simple:
+        if value is not None:
+            clauses.append(clause)
+            params.append(value)
+    if query.model is not None:
+        clauses.append("(model_id = ? OR resolved_model_id = ?)")
+        params += [query.model, query.model]
+    if query.errors_only:
+        clauses.append("error_code IS NOT NULL")
+    return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def _row(entry: IndexEntry) -> tuple[Any, ...]:
+    record = entry.record
+    record_input = record.get("input", {})
+    extension = record.get("claudeBedrock", {})
+    cost = extension.get("cost")
+    return (
+        record["requestId"],
+        entry.epoch_s,
+        record["accountId"],
+        record["region"],
+        record["operation"],
+        record["modelId"],
+        extension.get("resolvedModelId"),
+        extension.get("endpointType"),
+        extension.get("status"),
+        record.get("errorCode"),
+        record_input.get("inputTokenCount", 0),
+        record.get("output", {}).get("outputTokenCount", 0),
+        record_input.get("cacheReadInputTokenCount", 0),
+        record_input.get("cacheWriteInputTokenCount", 0),
+        None if cost is None else cost["total"],
+        extension.get("latencyMs"),
+        json.dumps(list(entry.object_uris)),
+        entry.record_json,
+    )

@@ -1,0 +1,92 @@
+"""Where invocation logs live under ``--data-dir``, and the lock that orders writers and purgers.
+
+    <data_dir>/invocation-logs.sqlite3                      the query index (WAL)
+    <data_dir>/invocation-logs.lock                          flock: one flush or purge at a time
+    <data_dir>/s3/<bucket>/<key>                             one folder per bucket, S3 key layout
+    <data_dir>/cloudwatch/<account>/<region>/<group>/<stream>/YYYY-MM-DD.jsonl
+                                                             CloudWatch events, one JSON per line
+
+Invariants
+    Rule 1: every path is inside ``data_dir``: key segments ``.`` and ``..`` and empty ones are
+            escaped (``%2E``), so a hostile ``keyPrefix`` cannot leave the bucket folder.
+    Rule 2: log group and stream names are percent-encoded into one folder name each
+            (``/aws/bedrock/x`` -> ``%2Faws%2Fbedrock%2Fx``), so names never nest or collide.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+from urllib.parse import quote, unquote
+
+try:  # POSIX; elsewhere the lock is a no-op (one process per data dir is then the rule)
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None  # type: ignore[assignment]
+
+INDEX_FILE_NAME = "invocation-logs.sqlite3"
+LOCK_FILE_NAME = "invocation-logs.lock"
+S3_FOLDER = "s3"
+CLOUDWATCH_FOLDER = "cloudwatch"
+
+
+def _segment(part: str) -> str:
+    if part in ("", ".", ".."):
+        return part.replace(".", "%2E") or "%2F"
+    return part
+
+
+@dataclass(frozen=True)
+class LogLayout:
+    data_dir: Path
+
+    @property
+    def index_path(self) -> Path:
+        return self.data_dir / INDEX_FILE_NAME
+
+    @property
+    def lock_path(self) -> Path:
+        return self.data_dir / LOCK_FILE_NAME
+
+    @property
+    def s3_root(self) -> Path:
+        return self.data_dir / S3_FOLDER
+
+    @property
+    def cloudwatch_root(self) -> Path:
+        return self.data_dir / CLOUDWATCH_FOLDER
+
+    def bucket_dir(self, bucket: str) -> Path:
+        return self.s3_root / _segment(bucket)
+
+    def object_path(self, bucket: str, key: str) -> Path:
+        """The file holding ``s3://bucket/key`` (Rule 1)."""
+        return self.bucket_dir(bucket).joinpath(*(_segment(p) for p in key.split("/")))
+
+    def stream_dir(self, account_id: str, region: str, log_group: str, log_stream: str) -> Path:
+        return (
+            self.cloudwatch_root
+            / _segment(account_id)
+            / _segment(region)
+            / quote(log_group, safe="")
+            / quote(log_stream, safe="")
+        )
+
+    @staticmethod
+    def log_group_of(folder_name: str) -> str:
+        return unquote(folder_name)
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the data dir's log lock (blocking) for one flush or one purge."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            if fcntl is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing releases the flock

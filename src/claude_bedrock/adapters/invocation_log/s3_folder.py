@@ -1,0 +1,121 @@
+"""The S3 sink: gzipped batches and data objects as files in an S3-layout folder per bucket.
+
+Invariants
+    Rule 1: objects appear whole or not at all: each is written to a temporary file in its
+            folder and renamed into place, so a crash (even SIGKILL) never leaves a truncated
+            ``.json.gz`` under its final name. Leftover ``*.tmp`` files are removed by
+            ``remove_partial_writes`` at start-up.
+    Rule 2: a batch object holds newline-delimited JSON records, gzipped, as AWS delivers them.
+    Rule 3: purging never touches a file it cannot date: batch objects are dated by their name
+            (``<YYYYMMDDTHHmmssSSSZ>_<hex>.json.gz``, the newest record in the batch), data
+            objects by their ``data/YYYY/MM/DD/HH`` folder (expired once the whole hour is).
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import re
+from calendar import timegm
+from dataclasses import dataclass
+from pathlib import Path
+
+from claude_bedrock.adapters.invocation_log.layout import LogLayout
+
+__all__ = ["S3FolderSink"]
+
+_BATCH_NAME = re.compile(r"^(\d{8}T\d{6})(\d{3})Z_[0-9a-f]+\.json\.gz$")
+_TMP_SUFFIX = ".tmp"
+_HOUR_S = 3600
+GZIP_LEVEL = 6
+
+
+@dataclass
+class S3FolderSink:
+    layout: LogLayout
+
+    def put(self, bucket: str, key: str, data: bytes, *, compress: bool = True) -> Path:
+        """Write ``s3://bucket/key`` (gzipping ``data`` unless told not to); returns the file."""
+        path = self.layout.object_path(bucket, key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        payload = gzip.compress(data, compresslevel=GZIP_LEVEL, mtime=0) if compress else data
+        tmp = path.with_name(f".{path.name}.{os.getpid()}{_TMP_SUFFIX}")
+        with open(tmp, "wb") as handle:
+            handle.write(payload)
+        os.replace(tmp, path)
+        return path
+
+    def read(self, bucket: str, key: str) -> bytes:
+        """The uncompressed content of an object (tests and ``logs show --bodies``)."""
+        return gzip.decompress(self.layout.object_path(bucket, key).read_bytes())
+
+    def remove_partial_writes(self) -> int:
+        removed = 0
+        for path in self._files():
+            if path.name.endswith(_TMP_SUFFIX):
+                path.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
+    def _files(self) -> list[Path]:
+        root = self.layout.s3_root
+        if not root.is_dir():
+            return []
+        found: list[Path] = []
+        for folder, _dirs, files in os.walk(root):
+            found.extend(Path(folder, name) for name in files)
+        return found
+
+    def purge(self, cutoff_s: float) -> int:
+        """Delete objects whose every record is older than ``cutoff_s``; prune empty folders."""
+        removed = 0
+        for path in self._files():
+            newest = _object_time(path)
+            if newest is not None and newest < cutoff_s:
+                path.unlink(missing_ok=True)
+                removed += 1
+        self._prune_empty_folders()
+        return removed
+
+    def delete_object(self, bucket: str, key: str) -> bool:
+        path = self.layout.object_path(bucket, key)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
+    def _prune_empty_folders(self) -> None:
+        root = self.layout.s3_root
+        if not root.is_dir():
+            return
+        for folder, dirs, files in os.walk(root, topdown=False):
+            path = Path(folder)
+            if path == root or path.parent == root:  # keep s3/ and the bucket folders
+                continue
+            if not files and not any(Path(folder, d).exists() for d in dirs):
+                try:
+                    path.rmdir()
+                except OSError:
+                    pass  # a writer just added something
+
+
+def _object_time(path: Path) -> float | None:
+    """When the newest record in this object was made (Rule 3), or None for unknown files."""
+    match = _BATCH_NAME.match(path.name)
+    if match:
+        seconds = timegm(_struct(match.group(1)))
+        return seconds + int(match.group(2)) / 1000
+    parts = path.parts
+    if len(parts) >= 6 and parts[-6] == "data":
+        try:
+            year, month, day, hour = (int(p) for p in parts[-5:-1])
+            return timegm((year, month, day, hour, 59, 59, 0, 0, 0)) + 0.999
+        except ValueError:
+            return None
+    return None
+
+
+def _struct(stamp: str) -> tuple[int, ...]:
+    return (int(stamp[0:4]), int(stamp[4:6]), int(stamp[6:8]), int(stamp[9:11]), int(stamp[11:13]),
+            int(stamp[13:15]), 0, 0, 0)

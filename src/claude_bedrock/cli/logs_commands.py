@@ -1,0 +1,331 @@
+"""``claude-bedrock logs list|show|tail|purge`` and ``claude-bedrock usage``.
+
+They read the invocation-log index in ``--data-dir`` directly (no server needed; a running
+server may keep writing meanwhile). ``list`` and ``tail`` print a table, or one JSON record per
+line with ``--json``; ``show`` prints one record; ``usage`` sums tokens and exact cost per
+day, model and endpoint type as a table, CSV or JSON. See docs/invocation-logging.md.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import sqlite3
+import time
+from collections.abc import Callable, Iterable
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import click
+
+from claude_bedrock.adapters.invocation_log import (
+    IndexedRecord,
+    IndexMissing,
+    InvocationIndex,
+    LogLayout,
+    LogQuery,
+    UsageRow,
+    cutoff_for,
+    purge,
+)
+from claude_bedrock.settings import SETTINGS
+
+__all__ = ["LOGS_COMMANDS", "logs", "parse_time", "usage"]
+
+_DEFAULTS = {spec.name: spec.default for spec in SETTINGS}
+_RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
+
+
+def parse_time(text: str, now: float) -> float:
+    """``7d`` / ``1h`` / ``30m`` (that long before ``now``) or an ISO 8601 date or time (UTC
+    unless it carries an offset). Raises click.BadParameter."""
+    relative = _RELATIVE.match(text.strip())
+    if relative:
+        return now - float(relative.group(1)) * _UNIT_S[relative.group(2)]
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is neither a duration like 1h / 7d nor an ISO 8601 time") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.timestamp()
+
+
+# --------------------------------------------------------------------------- shared options
+
+
+def _data_dir_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--data-dir",
+        type=click.Path(file_okay=False),
+        default=_DEFAULTS["data_dir"],
+        show_default=True,
+        envvar="CLAUDE_BEDROCK_DATA_DIR",
+        help="The server's data folder (holds invocation-logs.sqlite3).",
+    )(func)
+
+
+def _filter_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option("--account", help="Only this account ID."),
+        click.option("--model", help="Only this model (the ID as sent, or the resolved base model ID)."),
+        click.option("--operation", help="Only this operation (InvokeModel, Converse, ...)."),
+        click.option("--since", help="From this time: ISO 8601, or a duration back from now (1h, 7d)."),
+        click.option("--until", help="Before this time: ISO 8601, or a duration back from now."),
+        click.option("--request-id", help="Only this request ID."),
+        click.option("--errors", is_flag=True, help="Only failed calls."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _query(account: str | None, model: str | None, operation: str | None, since: str | None,
+           until: str | None, request_id: str | None, errors: bool) -> LogQuery:
+    now = time.time()
+    return LogQuery(
+        account_id=account,
+        model=model,
+        operation=operation,
+        since=parse_time(since, now) if since else None,
+        until=parse_time(until, now) if until else None,
+        request_id=request_id,
+        errors_only=errors,
+    )
+
+
+def _open(data_dir: str) -> InvocationIndex:
+    path = LogLayout(Path(data_dir)).index_path
+    try:
+        return InvocationIndex.open_existing(path)
+    except IndexMissing:
+        raise click.ClickException(
+            f"no invocation logs in {data_dir} (turn logging on with PutModelInvocationLoggingConfiguration)"
+        ) from None
+    except sqlite3.DatabaseError as exc:
+        raise click.ClickException(f"cannot read {path}: {exc}") from None
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def _table(headers: list[str], rows: Iterable[list[str]], right: set[int]) -> str:
+    rows = list(rows)
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
+    return "\n".join([line(headers)] + [line(r) for r in rows])
+
+
+_RECORD_HEADERS = ["TIME", "REQUEST ID", "OPERATION", "MODEL", "STATUS", "IN", "OUT", "CACHE R/W", "COST USD", "MS"]
+
+
+def _record_row(item: IndexedRecord) -> list[str]:
+    record = item.record
+    extension = record.get("claudeBedrock", {})
+    record_input = record.get("input", {})
+    cost = extension.get("cost")
+    status = record.get("errorCode") or str(extension.get("status", ""))
+    return [
+        datetime.fromtimestamp(item.epoch_s, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S"),
+        record["requestId"],
+        record["operation"],
+        record["modelId"],
+        status,
+        str(record_input.get("inputTokenCount", 0)),
+        str(record.get("output", {}).get("outputTokenCount", 0)),
+        f"{record_input.get('cacheReadInputTokenCount', 0)}/{record_input.get('cacheWriteInputTokenCount', 0)}",
+        "-" if cost is None else cost["total"],
+        str(extension.get("latencyMs", "")),
+    ]
+
+
+def _print_records(items: list[IndexedRecord], as_json: bool, header: bool = True) -> None:
+    if as_json:
+        for item in items:
+            click.echo(json.dumps(item.record, ensure_ascii=False, separators=(",", ":")))
+        return
+    if not items:
+        return
+    text = _table(_RECORD_HEADERS, [_record_row(i) for i in items], {5, 6, 7, 8, 9})
+    lines = text.splitlines()
+    click.echo("\n".join(lines if header else lines[1:]))
+
+
+# --------------------------------------------------------------------------- logs
+
+
+@click.group()
+def logs() -> None:
+    """Read and purge the invocation logs a server wrote to its data folder."""
+
+
+@logs.command("list")
+@_data_dir_option
+@_filter_options
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="Newest records shown.")
+@click.option("--json", "as_json", is_flag=True, help="One full record (JSON) per line.")
+def list_records(data_dir: str, limit: int, as_json: bool, **filters: Any) -> None:
+    """List invocation records, oldest first (the newest --limit of them)."""
+    index = _open(data_dir)
+    try:
+        items = index.query(_query(**filters), limit=limit, newest_first=True)
+    finally:
+        index.close()
+    items.reverse()
+    if not items and not as_json:
+        click.echo("no matching invocation records", err=True)
+    _print_records(items, as_json)
+
+
+@logs.command("show")
+@_data_dir_option
+@click.argument("request_id")
+def show(data_dir: str, request_id: str) -> None:
+    """Print the full record of REQUEST_ID (the x-amzn-RequestId of the response)."""
+    index = _open(data_dir)
+    try:
+        record = index.get(request_id)
+    finally:
+        index.close()
+    if record is None:
+        raise click.ClickException(f"no invocation record with request ID {request_id}")
+    click.echo(json.dumps(record, ensure_ascii=False, indent=2))
+
+
+@logs.command("tail")
+@_data_dir_option
+@_filter_options
+@click.option("--lines", "backlog", type=click.IntRange(min=0), default=10, show_default=True,
+              help="Records shown before following.")
+@click.option("--count", type=click.IntRange(min=1), default=None, help="Stop after this many new records.")
+@click.option("--max-wait", type=float, default=None, help="Stop after this many seconds.")
+@click.option("--interval", type=float, default=0.5, show_default=True, help="Polling interval in seconds.")
+@click.option("--json", "as_json", is_flag=True, help="One full record (JSON) per line.")
+def tail(data_dir: str, backlog: int, count: int | None, max_wait: float | None, interval: float,
+         as_json: bool, **filters: Any) -> None:
+    """Follow new invocation records as the server writes them (Ctrl-C stops)."""
+    query = _query(**filters)
+    deadline = None if max_wait is None else time.monotonic() + max_wait
+    path = LogLayout(Path(data_dir)).index_path
+    while not path.is_file():  # the server creates the index at start-up
+        if deadline is not None and time.monotonic() >= deadline:
+            return
+        time.sleep(interval)
+    index = _open(data_dir)
+    seen = 0
+    header = True
+    try:
+        last = index.last_seq()
+        if backlog:
+            items = index.query(query, limit=backlog, newest_first=True)
+            items.reverse()
+            _print_records(items, as_json, header)
+            header = header and not items
+        while count is None or seen < count:
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            follow = LogQuery(**{**query.__dict__, "after_seq": last})
+            items = index.query(follow, limit=None if count is None else count - seen)
+            if items:
+                last = max(item.seq for item in items)
+                _print_records(items, as_json, header)
+                header = False
+                seen += len(items)
+                continue
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        index.close()
+
+
+@logs.command("purge")
+@_data_dir_option
+@click.option("--older-than-days", type=click.FloatRange(min=0), default=float(_DEFAULTS["log_retention_days"]),
+              show_default=True, help="Delete records, S3 objects and CloudWatch events older than this.")
+def purge_command(data_dir: str, older_than_days: float) -> None:
+    """Apply the retention window now (the server also does it hourly)."""
+    layout = LogLayout(Path(data_dir))
+    index = InvocationIndex(layout.index_path) if layout.index_path.is_file() else None
+    try:
+        result = purge(layout, cutoff_for(time.time(), older_than_days), index)
+    finally:
+        if index is not None:
+            index.close()
+    click.echo(
+        f"purged {result.index_rows} records, {result.s3_objects} S3 objects and "
+        f"{result.cloudwatch_lines} CloudWatch events older than {older_than_days:g} days"
+    )
+
+
+# --------------------------------------------------------------------------- usage
+
+_USAGE_FIELDS = ["day", "model", "endpoint_type", "calls", "input_tokens", "output_tokens",
+                 "cache_read_tokens", "cache_write_tokens", "cost_usd"]
+
+
+def _usage_values(row: UsageRow) -> list[str]:
+    return [row.day, row.model_id, row.endpoint_type, str(row.calls), str(row.input_tokens), str(row.output_tokens),
+            str(row.cache_read_tokens), str(row.cache_write_tokens), _money(row.cost)]
+
+
+def _money(amount: Decimal) -> str:
+    """Exact, in plain notation (no exponent), at least two decimals, no other trailing zeros."""
+    whole, _, fraction = format(amount, "f").partition(".")
+    return f"{whole}.{fraction.rstrip('0').ljust(2, '0')}"
+
+
+@click.command()
+@_data_dir_option
+@click.option("--account", help="Only this account ID.")
+@click.option("--model", help="Only this model (as sent, or the resolved base model ID).")
+@click.option("--since", help="From this time: ISO 8601, or a duration back from now (1h, 7d).")
+@click.option("--until", help="Before this time: ISO 8601, or a duration back from now.")
+@click.option("--format", "output_format", type=click.Choice(["table", "csv", "json"]), default="table",
+              show_default=True)
+def usage(data_dir: str, account: str | None, model: str | None, since: str | None, until: str | None,
+          output_format: str) -> None:
+    """Tokens and cost per model, endpoint type (global or regional) and UTC day, from the logs.
+
+    Costs are exact USD from the catalog prices, the regional 1.1x premium included.
+    """
+    index = _open(data_dir)
+    try:
+        rows = index.usage(_query(account, model, None, since, until, None, False))
+    finally:
+        index.close()
+    if output_format == "json":
+        click.echo(json.dumps([dict(zip(_USAGE_FIELDS, _usage_json(r))) for r in rows], indent=2))
+    elif output_format == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(_USAGE_FIELDS)
+        writer.writerows(_usage_values(r) for r in rows)
+        click.echo(buffer.getvalue(), nl=False)
+    else:
+        if not rows:
+            click.echo("no usage in the selected period", err=True)
+            return
+        total = sum((r.cost for r in rows), Decimal(0))
+        body = [_usage_values(r) for r in rows]
+        body.append(["total", "", "", str(sum(r.calls for r in rows)), str(sum(r.input_tokens for r in rows)),
+                     str(sum(r.output_tokens for r in rows)), str(sum(r.cache_read_tokens for r in rows)),
+                     str(sum(r.cache_write_tokens for r in rows)), _money(total)])
+        headers = ["DAY", "MODEL", "ENDPOINT", "CALLS", "INPUT", "OUTPUT", "CACHE READ", "CACHE WRITE", "COST USD"]
+        click.echo(_table(headers, body, {3, 4, 5, 6, 7, 8}))
+
+
+def _usage_json(row: UsageRow) -> list[Any]:
+    return [row.day, row.model_id, row.endpoint_type, row.calls, row.input_tokens, row.output_tokens,
+            row.cache_read_tokens, row.cache_write_tokens, format(row.cost, "f")]
+
+
+LOGS_COMMANDS = (logs, usage)

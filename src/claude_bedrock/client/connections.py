@@ -1,0 +1,305 @@
+"""Keep-alive HTTP/1.1 connections on the standard library: the sync client's default transport.
+
+Purpose: per-request client CPU. httpx's own machinery costs about as much CPU per request as
+all the rest of a call, and ``http.client.HTTPConnection``'s request writer and state machine
+a good part of that again (``bench/client_bench.py``, ``docs/client.md``). So the request head
+is written here - one ``sendall`` of bytes the core already built and signed - and the
+response is read by the standard library's ``http.client.HTTPResponse`` (status line, headers,
+``Content-Length`` / chunked framing, ``read1`` for streams). The pool keeps idle sockets per
+origin. Callers who need proxies, custom TLS or an ``httpx.MockTransport`` pass
+``http_client=httpx.Client(...)`` and get ``httpx_transport.HttpxExchange`` instead.
+
+Invariants:
+  * Rule 1 - a socket goes back to the pool only after its response was read to the end and
+    the server did not ask to close it; anything else closes it.
+  * Rule 2 - a reused idle socket that turns out closed by the server (reset, broken pipe or
+    disconnected before any response byte) is replaced by a fresh one once, transparently: the
+    server never read that request. Every other failure is a ``TransportFailure`` for the
+    flow to judge.
+  * Rule 3 - we send exactly the headers the core signed (``Host`` included) plus
+    ``Content-Length``; names and values holding CR or LF never reach the wire (the core
+    refuses them).
+
+Source: RFC 9112 (message format), CPython ``http.client.HTTPResponse``; urllib3's dropped
+connection check (an idle socket that is readable has been closed by the peer).
+"""
+
+from __future__ import annotations
+
+import http.client
+import select
+import socket
+import ssl
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from claude_bedrock.client.flow import Head, ReadBody, ReadChunk, Send, Sleep, TransportFailure
+from claude_bedrock.client.responses import Reply
+
+__all__ = ["DEFAULT_TIMEOUTS", "Timeouts", "timeouts_of", "ConnectionPool", "PooledExchange"]
+
+CHUNK_BYTES = 64 * 1024
+MAX_IDLE_PER_ORIGIN = 10
+#: An idle socket reused sooner than this is not polled first (servers keep idle connections
+#: for 5 s or more: uvicorn 5, AWS longer); a socket closed even so is caught by Rule 2.
+IDLE_CHECK_AFTER_S = 1.0
+#: Failures of a reused socket that mean "the server had closed it" (Rule 2).
+_STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError, ConnectionAbortedError)
+#: Methods that always carry a Content-Length, even for an empty body.
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Seconds to connect, and to wait for each read (None: wait forever)."""
+
+    connect: float | None = 5.0
+    read: float | None = 600.0
+
+
+DEFAULT_TIMEOUTS = Timeouts()
+
+
+def timeouts_of(value: Any) -> Timeouts:
+    """``Timeouts`` from the client's ``timeout`` argument: seconds, an ``httpx.Timeout``-like
+    object (``.connect`` / ``.read``), a ``Timeouts``, or None for the defaults."""
+    if value is None:
+        return DEFAULT_TIMEOUTS
+    if isinstance(value, Timeouts):
+        return value
+    if isinstance(value, (int, float)):
+        return Timeouts(DEFAULT_TIMEOUTS.connect, float(value))
+    return Timeouts(getattr(value, "connect", None), getattr(value, "read", None))
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    scheme: str
+    host: str
+    port: int
+
+
+class Connection:
+    """One open socket to an origin, the read timeout set on it, when it was last released."""
+
+    __slots__ = ("sock", "read_timeout", "idle_since")
+
+    def __init__(self, sock: socket.socket, read_timeout: float | None) -> None:
+        self.sock = sock
+        self.read_timeout = read_timeout
+        self.idle_since = 0.0
+
+    def use(self, timeouts: Timeouts) -> Connection:
+        if timeouts.read != self.read_timeout:
+            self.sock.settimeout(timeouts.read)
+            self.read_timeout = timeouts.read
+        return self
+
+    def looks_open(self) -> bool:
+        """An idle socket with something to read has been closed (or spoken to) by the peer."""
+        if time.monotonic() - self.idle_since < IDLE_CHECK_AFTER_S:
+            return True
+        try:
+            return not select.select([self.sock], [], [], 0)[0]
+        except (OSError, ValueError):
+            return False
+
+    def close(self) -> None:
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def _failure(exc: BaseException) -> TransportFailure:
+    timeout = isinstance(exc, TimeoutError)
+    retryable = not isinstance(exc, (ssl.SSLCertVerificationError, http.client.InvalidURL))
+    return TransportFailure(exc, retryable, timeout)
+
+
+class ConnectionPool:
+    """Idle keep-alive sockets per origin (thread-safe: deque pops and appends are atomic)."""
+
+    def __init__(self, *, ssl_context: ssl.SSLContext | None = None) -> None:
+        self._ssl_context = ssl_context
+        self._idle: dict[Origin, deque[Connection]] = {}
+        self._origins: dict[str, Origin] = {}
+        self._closed = False
+
+    def origin(self, origin: str) -> Origin:
+        """The parsed ``scheme://host[:port]`` (memoised)."""
+        found = self._origins.get(origin)
+        if found is None:
+            parts = urlsplit(origin)
+            scheme = parts.scheme.lower()
+            found = Origin(scheme, parts.hostname or "", parts.port or (443 if scheme == "https" else 80))
+            self._origins[origin] = found
+        return found
+
+    def acquire(self, origin: Origin, timeouts: Timeouts) -> tuple[Connection, bool]:
+        """An idle socket that still looks open, else a new one; and whether it was reused.
+
+        Raises:
+            OSError: connecting failed (refused, DNS, TLS, timeout).
+        """
+        idle = self._idle.get(origin)
+        while idle:
+            try:
+                connection = idle.pop()
+            except IndexError:
+                break
+            if connection.looks_open():
+                return connection.use(timeouts), True
+            connection.close()
+        return self.connect(origin, timeouts), False
+
+    def connect(self, origin: Origin, timeouts: Timeouts) -> Connection:
+        sock = socket.create_connection((origin.host, origin.port), timeout=timeouts.connect)
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if origin.scheme == "https":
+                if self._ssl_context is None:
+                    self._ssl_context = ssl.create_default_context()
+                sock = self._ssl_context.wrap_socket(sock, server_hostname=origin.host)
+            sock.settimeout(timeouts.read)
+        except BaseException:
+            sock.close()
+            raise
+        return Connection(sock, timeouts.read)
+
+    def release(self, origin: Origin, connection: Connection) -> None:
+        idle = self._idle.get(origin)
+        if idle is None:
+            idle = self._idle.setdefault(origin, deque())
+        if self._closed or len(idle) >= MAX_IDLE_PER_ORIGIN:
+            connection.close()
+        else:
+            connection.idle_since = time.monotonic()
+            idle.append(connection)
+
+    def close(self) -> None:
+        self._closed = True
+        for idle in list(self._idle.values()):
+            while idle:
+                idle.pop().close()
+
+
+def _request_bytes(send: Send) -> bytes:
+    request = send.request
+    lines = [f"{request.method} {request.target} HTTP/1.1\r\n"]
+    lines.extend(f"{name}: {value}\r\n" for name, value in send.headers)
+    body = request.body
+    if body or request.method in _BODY_METHODS:
+        lines.append(f"content-length: {len(body)}\r\n")
+    lines.append("\r\n")
+    return "".join(lines).encode("latin-1") + body
+
+
+def _exchange_once(connection: Connection, payload: bytes, method: str) -> http.client.HTTPResponse:
+    connection.sock.sendall(payload)
+    response = http.client.HTTPResponse(connection.sock, method=method)
+    try:
+        response.begin()
+    except BaseException:
+        response.close()
+        raise
+    return response
+
+
+def _headers(response: http.client.HTTPResponse) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for name, value in response.msg.raw_items():
+        key = name.lower()
+        value = value.strip()
+        headers[key] = f"{headers[key]}, {value}" if key in headers else value
+    return headers
+
+
+class PooledExchange:
+    """Performs a flow's actions with a ``ConnectionPool`` (Rules 1 and 2)."""
+
+    __slots__ = ("_pool", "_sleep", "_timeouts", "_origin", "_connection", "_response")
+
+    def __init__(self, pool: ConnectionPool, sleep: Callable[[float], None], timeouts: Timeouts) -> None:
+        self._pool = pool
+        self._sleep = sleep
+        self._timeouts = timeouts
+        self._origin: Origin | None = None
+        self._connection: Connection | None = None
+        self._response: http.client.HTTPResponse | None = None
+
+    def perform(self, action: Any) -> Any:
+        kind = type(action)
+        try:
+            if kind is Send:
+                return self._send(action)
+            if kind is ReadChunk:
+                assert self._response is not None
+                chunk = self._response.read1(CHUNK_BYTES)
+                if not chunk:
+                    self._finish()
+                return chunk
+            if kind is ReadBody:
+                assert self._response is not None
+                body = self._response.read()
+                self._finish()
+                return body
+        except (OSError, http.client.HTTPException) as exc:
+            self.close()
+            return _failure(exc)
+        if kind is Sleep:
+            self._sleep(action.seconds)
+            return None
+        raise TypeError(f"unexpected flow action {action!r}")
+
+    def _send(self, action: Send) -> Head | Reply:
+        self.close()
+        pool = self._pool
+        origin = self._origin = pool.origin(action.request.origin)
+        payload = _request_bytes(action)
+        method = action.request.method
+        connection, reused = pool.acquire(origin, self._timeouts)
+        try:
+            response = _exchange_once(connection, payload, method)
+        except _STALE:
+            connection.close()
+            if not reused:
+                raise
+            connection = pool.connect(origin, self._timeouts)
+            try:
+                response = _exchange_once(connection, payload, method)
+            except BaseException:
+                connection.close()
+                raise
+        except BaseException:
+            connection.close()
+            raise
+        self._connection, self._response = connection, response
+        if action.stream:
+            return Head(response.status, _headers(response))
+        body = response.read()
+        self._finish()
+        return Reply(response.status, _headers(response), body)
+
+    def _finish(self) -> None:
+        """The response was read to its end: keep the socket unless told to close it."""
+        connection, response = self._connection, self._response
+        self._connection = self._response = None
+        if connection is None or response is None:
+            return
+        if response.will_close or self._origin is None:
+            connection.close()
+        else:
+            self._pool.release(self._origin, connection)
+
+    def close(self) -> None:
+        """Drop an unfinished response: its socket cannot be reused (Rule 1)."""
+        if self._response is not None:
+            self._response.close()
+        if self._connection is not None:
+            self._connection.close()
+        self._connection = self._response = None

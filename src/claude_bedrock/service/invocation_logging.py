@@ -1,0 +1,116 @@
+"""Invocation logging on the request path: decide whether a finished call is logged, and queue it.
+
+``install(app, writer)`` (called by ``create_app``) adds an ``InvocationLogObserver`` to the
+call observers and the writer's start / close to the app's lifespan hooks. For every finished
+runtime call the observer looks up the caller's logging configuration (account and region) and,
+when logging is on, hands the call and that configuration snapshot to the writer's queue. The
+record itself is built later, on the writer's thread (``domain.invocation_log``).
+
+Invariants
+    Rule 1: the observer never blocks and never raises: a config lookup is a memory read in
+            the common case, and the writer's ``submit`` only appends to a queue.
+    Rule 2: the configuration is cached per (account, region) and the cache follows the store:
+            it is keyed by the store's write ``generation`` (every Put/Delete, and a reset, bump
+            it), with a short time-to-live as the fallback for stores without one.
+            ``config_changed(state)`` drops the cache explicitly.
+    Rule 3: only InvokeModel, InvokeModelWithResponseStream, Converse and ConverseStream are
+            logged, failed calls included (CountTokens is not, as on AWS).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Awaitable, Protocol
+
+from claude_bedrock.domain.invocation_log import LOGGED_OPERATIONS, DeliveryConfig
+from claude_bedrock.service.calls import CallRecord
+from claude_bedrock.service.control_state import ControlStore
+from claude_bedrock.service.state import ServiceState
+
+__all__ = ["InvocationLogObserver", "LogWriter", "config_changed", "install"]
+
+log = logging.getLogger("claude_bedrock.invocation_log")
+
+#: How long a cached configuration is trusted when the store has no write generation.
+CONFIG_TTL_S = 1.0
+
+
+class LogWriter(Protocol):
+    """What the observer needs from the writer (``adapters.invocation_log.InvocationLogWriter``)."""
+
+    def submit(self, call: CallRecord, config: DeliveryConfig) -> None: ...
+
+    def start(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class LifespanHooks(Protocol):
+    startup_hooks: list[Callable[[], Awaitable[None] | None]]
+    shutdown_hooks: list[Callable[[], Awaitable[None] | None]]
+    state: ServiceState
+
+
+class InvocationLogObserver:
+    """The call observer (Rule 1). ``store`` is read lazily: ``create_app`` attaches it."""
+
+    def __init__(self, store: Callable[[], ControlStore], writer: LogWriter, *,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._store = store
+        self.writer = writer
+        self._monotonic = monotonic
+        self._lock = threading.Lock()
+        self._cache: dict[tuple[str, str], tuple[Any, DeliveryConfig | None]] = {}
+
+    def __call__(self, record: CallRecord) -> None:
+        try:
+            if record.operation not in LOGGED_OPERATIONS:
+                return
+            config = self.config_for(record.account_id, record.region)
+            if config is not None:
+                self.writer.submit(record, config)
+        except Exception:  # noqa: BLE001 - never break a response (Rule 1)
+            log.exception("invocation logging failed for request %s", record.request_id)
+
+    def config_for(self, account_id: str, region: str) -> DeliveryConfig | None:
+        """The delivery configuration in force, or None when logging is off (Rule 2)."""
+        store = self._store()
+        generation = getattr(store, "generation", None)
+        stamp: Any = generation if generation is not None else self._monotonic() // CONFIG_TTL_S
+        key = (account_id, region)
+        cached = self._cache.get(key)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        raw = store.get_logging_config(account_id, region)
+        config = DeliveryConfig.from_logging_config(raw) if raw else None
+        if config is not None and not config.enabled:
+            config = None
+        with self._lock:
+            self._cache[key] = (stamp, config)
+        return config
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
+
+def install(app: LifespanHooks, writer: LogWriter) -> InvocationLogObserver:
+    """Attach invocation logging to ``app``: observer, writer start at startup, drain at shutdown."""
+    state = app.state
+    observer = InvocationLogObserver(lambda: state.store, writer)
+    # A state reused by a second app must not log every call twice.
+    state.observers[:] = [o for o in state.observers if not isinstance(o, InvocationLogObserver)]
+    state.observers.append(observer)
+    app.startup_hooks.append(writer.start)
+    app.shutdown_hooks.append(writer.close)
+    return observer
+
+
+def config_changed(state: ServiceState) -> None:
+    """Drop every cached logging configuration (after changing the store behind its back)."""
+    for observer in state.observers:
+        if isinstance(observer, InvocationLogObserver):
+            observer.invalidate()

@@ -1,0 +1,104 @@
+"""``claude-bedrock ask | models | whoami | count-tokens`` against the real server (CliRunner)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from claude_bedrock.cli.client_commands import DEFAULT_ENDPOINT_URL, _endpoint_url
+from claude_bedrock.cli.main import cli
+from support.servers import ACCESS_KEY, ACCOUNT_ID, REGION, SECRET_KEY
+
+
+@pytest.fixture
+def signed_env(monkeypatch, server):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+    monkeypatch.setenv("AWS_REGION", REGION)
+    return server.url
+
+
+def _run(*args: str, input: str | None = None):
+    return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
+
+
+def test_cli_ask_streams_answer_and_reports_cost(signed_env):
+    result = _run("ask", "Hello, world", "--endpoint-url", signed_env, "--max-tokens", "40")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip()
+    assert "global.anthropic.claude-sonnet-4-5-20250929-v1:0" in result.stderr
+    assert "cost $" in result.stderr and "(global)" in result.stderr
+
+
+def test_cli_ask_regional_with_system_and_stdin(signed_env):
+    result = _run("ask", "-", "--endpoint-url", signed_env, "--endpoint", "regional", "--system", "Be brief",
+                  "--model", "claude-haiku-4-5", input="What is Bedrock?")
+    assert result.exit_code == 0, result.output
+    assert "us.anthropic.claude-haiku-4-5-20251001-v1:0" in result.stderr and "(regional)" in result.stderr
+
+
+def test_cli_models_table_and_json(signed_env):
+    result = _run("models", "--endpoint-url", signed_env)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["MODEL", "ID", "NAME", "LIFECYCLE", "GLOBAL", "US", "EU", "JP", "APAC"]
+    sonnet = next(line for line in lines if line.startswith("anthropic.claude-sonnet-4-5"))
+    assert sonnet.split()[-5:] == ["yes", "yes", "yes", "yes", "no"]
+    assert len(lines) == 11
+    listed = json.loads(_run("models", "--json", "--endpoint-url", signed_env).stdout)
+    assert {m["modelId"] for m in listed} >= {"anthropic.claude-opus-4-1-20250805-v1:0"}
+    assert all(m["availability"] is not None for m in listed)
+
+
+def test_cli_whoami(signed_env):
+    result = _run("whoami", "--endpoint-url", signed_env)
+    assert result.exit_code == 0 and f"Account: {ACCOUNT_ID}" in result.stdout
+    identity = json.loads(_run("whoami", "--json", "--endpoint-url", signed_env).stdout)
+    assert identity["Arn"] == f"arn:aws:iam::{ACCOUNT_ID}:user/alice"
+
+
+def test_cli_count_tokens_text_and_file(signed_env, tmp_path):
+    short = _run("count-tokens", "Hello", "--endpoint-url", signed_env)
+    assert short.exit_code == 0 and int(short.stdout) > 0
+    text_file = tmp_path / "long.txt"
+    text_file.write_text("Many more words to count in this file. " * 50)
+    long = _run("count-tokens", "--file", str(text_file), "--endpoint-url", signed_env)
+    assert long.exit_code == 0 and int(long.stdout) > int(short.stdout)
+    assert _run("count-tokens", "--endpoint-url", signed_env).exit_code == 2
+
+
+def test_cli_uses_environment_endpoint_then_local_default(monkeypatch):
+    assert _endpoint_url(None) == DEFAULT_ENDPOINT_URL == "http://127.0.0.1:8787"
+    monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "http://127.0.0.1:2")
+    assert _endpoint_url(None) == "http://127.0.0.1:2"
+    monkeypatch.setenv("ANTHROPIC_BEDROCK_BASE_URL", "http://127.0.0.1:1")
+    assert _endpoint_url(None) == "http://127.0.0.1:1"
+    assert _endpoint_url("http://x:3") == "http://x:3"
+
+
+def test_cli_development_credentials_on_loopback(server, monkeypatch):
+    monkeypatch.setenv("ANTHROPIC_BEDROCK_BASE_URL", server.url)
+    result = _run("whoami")
+    assert result.exit_code == 0, result.output
+    assert "development credentials" in result.stderr and "Account:" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (("ask", "Hi", "--endpoint-url", "http://127.0.0.1:9"), "cannot reach http://127.0.0.1:9"),
+        (("ask", "Hi", "--model", "claude-opus-4-1", "--endpoint", "global"), "has no global endpoint"),
+        (("ask", "Hi", "--model", "global.anthropic.claude-opus-4-1-20250805-v1:0"), "400 ValidationException"),
+        (("models", "--endpoint-url", "not a url"), "base_url must look like"),
+    ],
+)
+def test_cli_errors_are_one_line_without_traceback(signed_env, args, fragment):
+    args = args if "--endpoint-url" in args else (*args, "--endpoint-url", signed_env)
+    result = CliRunner().invoke(cli, list(args))
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    error_lines = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(error_lines) == 1 and fragment in error_lines[0]

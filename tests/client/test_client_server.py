@@ -1,0 +1,277 @@
+"""Every client method against ``claude-bedrock serve`` over a real socket, sync and async,
+streamed and not; signatures are verified by the server (the test credentials are listed)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import warnings
+from decimal import Decimal
+
+import pytest
+
+from claude_bedrock import (
+    AnthropicBedrock,
+    BadRequestError,
+    ModelDeprecationWarning,
+    PermissionDeniedError,
+)
+from claude_bedrock.client.types import Message, MessageStartEvent, MessageStopEvent, TextBlock
+from support.seed_guide import code_blocks
+from support.servers import ACCESS_KEY, ACCOUNT_ID, API_KEY, REGION, SECRET_KEY, SESSION_TOKEN, USER_NAME
+
+SONNET_45 = "anthropic.claude-sonnet-4-5-20250929-v1:0"
+HELLO = [{"role": "user", "content": "Hello, world"}]
+EXPECTED_EVENTS = ["message_start", "content_block_start", "content_block_delta", "content_block_stop",
+                   "message_delta", "message_stop"]
+
+
+def _shape(types: list[str]) -> list[str]:
+    """Event types with runs of deltas collapsed to one."""
+    collapsed: list[str] = []
+    for kind in types:
+        if not (collapsed and kind == "content_block_delta" == collapsed[-1]):
+            collapsed.append(kind)
+    return collapsed
+
+
+def _assert_message(message: Message, model_id: str) -> None:
+    assert message.id.startswith("msg_bdrk_") and message.role == "assistant"
+    assert message.model == "claude-sonnet-4-5-20250929"
+    assert isinstance(message.content[0], TextBlock) and message.content[0].text
+    assert message.usage.input_tokens > 0 and message.usage.output_tokens > 0
+    assert message.stop_reason in ("end_turn", "max_tokens")
+    assert message.request_id and message.bedrock_model_id == model_id
+    assert message.cost is not None and message.cost.total > 0
+
+
+# --------------------------------------------------------------------------- sync
+
+
+def test_server_messages_create(client):
+    message = client.messages.create(model=f"global.{SONNET_45}", max_tokens=64, messages=HELLO)
+    _assert_message(message, f"global.{SONNET_45}")
+    assert message.invocation_metrics.output_token_count == message.usage.output_tokens
+
+
+def test_server_messages_create_stream(client):
+    stream = client.messages.create(model="claude-sonnet-4-5", max_tokens=64, messages=HELLO, stream=True)
+    events = list(stream)
+    assert _shape([e.type for e in events]) == EXPECTED_EVENTS
+    assert isinstance(events[0], MessageStartEvent) and isinstance(events[-1], MessageStopEvent)
+    assert events[-1].invocation_metrics.output_token_count > 0 and stream.request_id
+
+
+def test_server_messages_stream_helper(client):
+    with client.messages.stream(model="claude-sonnet-4-5", max_tokens=64, messages=HELLO, system="Be brief") as stream:
+        text = "".join(stream.text_stream)
+        message = stream.get_final_message()
+    assert text and message.text == text
+    _assert_message(message, f"global.{SONNET_45}")
+    assert message.request_id == stream.request_id
+
+
+def test_server_beta_messages_create(client):
+    message = client.beta.messages.create(model="claude-sonnet-4-5", max_tokens=32, messages=HELLO,
+                                          betas=["context-1m-2025-08-07"])
+    _assert_message(message, f"global.{SONNET_45}")
+    with pytest.raises(BadRequestError) as caught:
+        client.beta.messages.create(model="claude-haiku-4-5", max_tokens=32, messages=HELLO,
+                                    betas=["context-1m-2025-08-07"])
+    assert caught.value.code == "ValidationException" and caught.value.request_id
+
+
+def test_server_count_tokens(client):
+    short = client.messages.count_tokens(model="claude-sonnet-4-5", messages=HELLO)
+    longer = client.messages.count_tokens(model=f"global.{SONNET_45}", messages=HELLO,
+                                          system="You are a very careful assistant. " * 20)
+    assert 0 < short.input_tokens < longer.input_tokens and short.request_id
+
+
+def test_server_models_list_and_get(client):
+    models = client.models.list()
+    ids = [m.model_id for m in models]
+    assert SONNET_45 in ids and len(models) == 10
+    sonnet = next(m for m in models if m.model_id == SONNET_45)
+    assert sonnet.alias == "claude-sonnet-4-5" and sonnet.availability["jp"] and not sonnet.availability["apac"]
+    assert sonnet.model_arn == f"arn:aws:bedrock:{REGION}::foundation-model/{SONNET_45}"
+    assert client.models.get("claude-sonnet-4-5").model_id == SONNET_45
+    assert client.models.get(f"global.{SONNET_45}").display_name == "Claude Sonnet 4.5"
+    legacy = client.models.get("claude-3-opus")
+    assert legacy.lifecycle_status == "LEGACY" and legacy.is_deprecated
+
+
+def test_server_converse_and_converse_stream(client):
+    messages = [{"role": "user", "content": [{"text": "Hello, world"}]}]
+    response = client.converse(model="claude-sonnet-4-5", messages=messages, inference_config={"maxTokens": 40},
+                               system=[{"text": "Be brief"}])
+    assert response.text and response.stop_reason in ("end_turn", "max_tokens")
+    assert response.usage.total_tokens == response.usage.input_tokens + response.usage.output_tokens
+    assert response.cost.total > 0 and response.request_id
+    with client.converse_stream(model="claude-sonnet-4-5", messages=messages,
+                                inference_config={"maxTokens": 40}) as stream:
+        text = "".join(stream.text_stream)
+        final = stream.get_final_response()
+    assert text == final.text and final.usage.output_tokens > 0 and final.stop_reason
+
+
+def test_server_whoami(client):
+    identity = client.whoami()
+    assert identity.account == ACCOUNT_ID and identity.arn == f"arn:aws:iam::{ACCOUNT_ID}:user/{USER_NAME}"
+    assert identity.user_id.startswith("AIDA") and identity.request_id
+
+
+def test_server_session_token_and_api_key(server):
+    with AnthropicBedrock(aws_access_key="ASIATEMPORARYKEY01", aws_secret_key=SECRET_KEY,
+                          aws_session_token=SESSION_TOKEN, aws_region=REGION, base_url=server.url) as temporary:
+        assert temporary.whoami().arn.endswith(":user/temp-user")
+        assert temporary.messages.create(model="claude-haiku-4-5", max_tokens=8, messages=HELLO).text
+    with AnthropicBedrock(api_key=API_KEY, base_url=server.url) as bearer:
+        assert bearer.messages.create(model="claude-haiku-4-5", max_tokens=8, messages=HELLO).text
+
+
+def test_server_wrong_secret_is_a_permission_error(server):
+    with AnthropicBedrock(aws_access_key=ACCESS_KEY, aws_secret_key="wrong", aws_region=REGION,
+                          base_url=server.url, max_retries=0) as wrong:
+        with pytest.raises(PermissionDeniedError) as caught:
+            wrong.messages.create(model="claude-haiku-4-5", max_tokens=8, messages=HELLO)
+    assert caught.value.code == "InvalidSignatureException"
+
+
+def test_server_environment_credentials_and_base_url(server, monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+    monkeypatch.setenv("AWS_REGION", REGION)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", server.url)
+    with AnthropicBedrock() as from_env:
+        assert from_env.whoami().account == ACCOUNT_ID
+
+
+def test_server_cost_regional_is_1_1_times_global_on_sonnet_4_5(client):
+    prompt = [{"role": "user", "content": "Price check"}]
+    global_message = client.messages.create(model="claude-sonnet-4-5", endpoint="global", max_tokens=32,
+                                            messages=prompt)
+    regional_message = client.messages.create(model="claude-sonnet-4-5", endpoint="regional", max_tokens=32,
+                                              messages=prompt)
+    assert regional_message.bedrock_model_id == f"us.{SONNET_45}"
+    assert global_message.usage == regional_message.usage  # deterministic simulator: same counts
+    assert global_message.cost.endpoint_type == "global" and regional_message.cost.endpoint_type == "regional"
+    assert regional_message.cost.total == global_message.cost.total * Decimal("1.1")
+    usage = global_message.usage
+    assert global_message.cost.total == (usage.input_tokens * Decimal(3) + usage.output_tokens * Decimal(15)) / 10**6
+
+
+def test_server_older_model_costs_the_same_on_both_endpoints(client):
+    a = client.messages.create(model="claude-sonnet-4", endpoint="global", max_tokens=16, messages=HELLO)
+    b = client.messages.create(model="claude-sonnet-4", endpoint="regional", max_tokens=16, messages=HELLO)
+    assert a.cost.total == b.cost.total and a.bedrock_model_id != b.bedrock_model_id
+
+
+def test_server_deprecated_model_warns_and_still_answers(client):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        message = client.messages.create(model="claude-3-7-sonnet", max_tokens=8, messages=HELLO)
+    assert message.text
+    assert [w.category for w in caught] == [ModelDeprecationWarning] and caught[0].filename == __file__
+
+
+def test_server_application_inference_profile_arn_stays_one_path_segment(client, server):
+    import boto3
+
+    control = boto3.client("bedrock", endpoint_url=server.url, region_name=REGION,
+                           aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY)
+    source = f"arn:aws:bedrock:{REGION}:{ACCOUNT_ID}:inference-profile/us.{SONNET_45}"
+    arn = control.create_inference_profile(inferenceProfileName=f"client-test-{os.getpid()}",
+                                           modelSource={"copyFrom": source})["inferenceProfileArn"]
+    assert "/" in arn and ":" in arn
+    message = client.messages.create(model=arn, max_tokens=16, messages=HELLO)
+    assert message.model == "claude-sonnet-4-5-20250929" and message.bedrock_model_id == arn
+    with client.messages.stream(model=arn, max_tokens=16, messages=HELLO) as stream:
+        assert stream.get_final_message().text
+    response = client.converse(model=arn, messages=[{"role": "user", "content": [{"text": "Hi"}]}])
+    assert response.text
+
+
+def test_server_seed_python_samples_run_unchanged_apart_from_base_url(server, shared_dir, tmp_path):
+    samples = [block for block in code_blocks(shared_dir, "python Python") if "AnthropicBedrock(" in block]
+    assert len(samples) == 3
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ANTHROPIC_"))}
+    env.update(HOME=str(tmp_path), AWS_ACCESS_KEY_ID=ACCESS_KEY, AWS_SECRET_ACCESS_KEY=SECRET_KEY)
+    for sample in samples:
+        assert sample.count("from anthropic import AnthropicBedrock") == 1
+        code = sample.replace("from anthropic import AnthropicBedrock", "from claude_bedrock import AnthropicBedrock")
+        code = code.replace("AnthropicBedrock(", f"AnthropicBedrock(\n    base_url={server.url!r},", 1)
+        code += "\nassert message.content[0].text and message.stop_reason\nprint('OK', message.model)\n"
+        done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert "OK claude-sonnet-4-5-20250929" in done.stdout
+
+
+# --------------------------------------------------------------------------- async
+
+
+def test_server_async_every_method(async_client_factory):
+    async def scenario() -> None:
+        async with async_client_factory() as client:
+            message = await client.messages.create(model="claude-sonnet-4-5", max_tokens=64, messages=HELLO)
+            _assert_message(message, f"global.{SONNET_45}")
+
+            stream = await client.messages.create(model="claude-sonnet-4-5", max_tokens=64, messages=HELLO,
+                                                  stream=True)
+            assert _shape([event.type async for event in stream]) == EXPECTED_EVENTS
+
+            async with client.messages.stream(model="claude-sonnet-4-5", max_tokens=64, messages=HELLO) as helper:
+                text = "".join([piece async for piece in helper.text_stream])
+                final = await helper.get_final_message()
+            assert text == final.text
+            _assert_message(final, f"global.{SONNET_45}")
+
+            beta = await client.beta.messages.create(model="claude-sonnet-4-5", max_tokens=16, messages=HELLO,
+                                                     betas=["context-1m-2025-08-07"])
+            assert beta.text
+
+            counted = await client.messages.count_tokens(model="claude-sonnet-4-5", messages=HELLO)
+            assert counted.input_tokens > 0
+
+            models = await client.models.list()
+            assert len(models) == 10
+            assert (await client.models.get("claude-haiku-4-5")).alias == "claude-haiku-4-5"
+
+            converse_messages = [{"role": "user", "content": [{"text": "Hi"}]}]
+            response = await client.converse(model="claude-haiku-4-5", messages=converse_messages)
+            assert response.text
+            converse_stream = await client.converse_stream(model="claude-haiku-4-5", messages=converse_messages)
+            pieces = [piece async for piece in converse_stream.text_stream]
+            assert "".join(pieces) == (await converse_stream.get_final_response()).text
+
+            assert (await client.whoami()).account == ACCOUNT_ID
+
+    asyncio.run(scenario())
+
+
+def test_server_async_errors_and_bearer(async_client_factory):
+    async def scenario() -> None:
+        async with async_client_factory() as client:
+            with pytest.raises(BadRequestError) as caught:
+                await client.messages.create(model="global.anthropic.claude-opus-4-1-20250805-v1:0", max_tokens=8,
+                                             messages=HELLO)
+            assert caught.value.code == "ValidationException"
+        async with async_client_factory(api_key=API_KEY, aws_access_key=None, aws_secret_key=None) as bearer:
+            assert (await bearer.messages.create(model="claude-haiku-4-5", max_tokens=8, messages=HELLO)).text
+
+    asyncio.run(scenario())
+
+
+def test_server_sync_client_over_a_callers_httpx_client(server):
+    import httpx
+
+    with httpx.Client() as http, AnthropicBedrock(aws_access_key=ACCESS_KEY, aws_secret_key=SECRET_KEY,
+                                                  aws_region=REGION, base_url=server.url, http_client=http) as client:
+        _assert_message(client.messages.create(model="claude-sonnet-4-5", max_tokens=32, messages=HELLO),
+                        f"global.{SONNET_45}")
+        with client.messages.stream(model="claude-sonnet-4-5", max_tokens=32, messages=HELLO) as stream:
+            assert stream.get_final_message().text
+        assert client.whoami().account == ACCOUNT_ID
+        assert len(client.models.list()) == 10

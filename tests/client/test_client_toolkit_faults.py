@@ -1,0 +1,110 @@
+"""Injected faults on the real server (the testing toolkit's admin API): throttling, a 5xx,
+stream exception frames and a dropped stream, seen through the client, sync and async."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import pytest
+
+from claude_bedrock import (
+    APIConnectionError,
+    AnthropicBedrock,
+    AsyncAnthropicBedrock,
+    ModelStreamError,
+    RateLimitError,
+    ThrottlingError,
+)
+from claude_bedrock.client.retry import RetryPolicy
+from claude_bedrock.testing.admin import BedrockAdmin
+from support.servers import ACCESS_KEY, REGION, SECRET_KEY
+
+HELLO = [{"role": "user", "content": "Hello, world"}]
+MODEL = "claude-sonnet-4-5"
+
+
+@pytest.fixture
+def admin(server):
+    with BedrockAdmin(server.url) as made:
+        made.clear_faults()
+        made.clear_calls()
+        yield made
+        made.clear_faults()
+
+
+def _client(server, sleeps: list[float], max_retries: int = 2) -> AnthropicBedrock:
+    return AnthropicBedrock(aws_access_key=ACCESS_KEY, aws_secret_key=SECRET_KEY, aws_region=REGION,
+                            base_url=server.url, sleep=sleeps.append,
+                            retry=RetryPolicy(uniform=random.Random(5).uniform, max_retries=max_retries))
+
+
+def test_toolkit_injected_throttling_is_retried_until_success(server, admin):
+    admin.inject_fault("ThrottlingException", count=2, operation="InvokeModel")
+    sleeps: list[float] = []
+    message = _client(server, sleeps).messages.create(model=MODEL, max_tokens=16, messages=HELLO)
+    assert message.text and len(sleeps) == 2
+    calls = admin.calls(operation="InvokeModel")
+    assert [c.error_code for c in calls] == ["ThrottlingException", "ThrottlingException", None]
+
+
+def test_toolkit_injected_throttling_beyond_retries_raises_rate_limit(server, admin):
+    admin.inject_fault("ThrottlingException", count=5, operation="InvokeModel")
+    with pytest.raises(RateLimitError) as caught:
+        _client(server, [], max_retries=1).messages.create(model=MODEL, max_tokens=16, messages=HELLO)
+    assert caught.value.code == "ThrottlingException" and caught.value.request_id
+    assert len(admin.calls(operation="InvokeModel")) == 2
+
+
+def test_toolkit_stream_throttled_before_streaming_is_retried(server, admin):
+    admin.inject_fault("ThrottlingException", count=1, operation="InvokeModelWithResponseStream")
+    sleeps: list[float] = []
+    with _client(server, sleeps).messages.stream(model=MODEL, max_tokens=16, messages=HELLO) as stream:
+        assert stream.get_final_message().text
+    assert len(sleeps) == 1 and len(admin.calls(operation="InvokeModelWithResponseStream")) == 2
+
+
+@pytest.mark.parametrize(
+    ("exception", "cls"), [("throttlingException", ThrottlingError), ("modelStreamErrorException", ModelStreamError)]
+)
+def test_toolkit_stream_exception_frame_mid_stream_is_typed(server, admin, exception, cls):
+    admin.inject_fault("stream_error", exception=exception, after_events=3, operation="InvokeModelWithResponseStream")
+    sleeps: list[float] = []
+    stream = _client(server, sleeps).messages.create(model=MODEL, max_tokens=64, messages=HELLO, stream=True)
+    seen = []
+    with pytest.raises(cls) as caught:
+        for event in stream:
+            seen.append(event.type)
+    assert seen[0] == "message_start" and len(seen) == 3 == caught.value.events_received
+    assert caught.value.code == exception and sleeps == []  # never retried once events were delivered
+
+
+def test_toolkit_dropped_stream_is_a_connection_error(server, admin):
+    admin.inject_fault("drop_connection", after_events=2, operation="InvokeModelWithResponseStream")
+    stream = _client(server, []).messages.create(model=MODEL, max_tokens=64, messages=HELLO, stream=True)
+    with pytest.raises(APIConnectionError):
+        list(stream)
+
+
+def test_toolkit_async_converse_stream_exception_and_retry(server, admin):
+    async def scenario() -> None:
+        sleeps: list[float] = []
+
+        async def sleep(seconds: float) -> None:
+            sleeps.append(seconds)
+
+        async with AsyncAnthropicBedrock(
+            aws_access_key=ACCESS_KEY, aws_secret_key=SECRET_KEY, aws_region=REGION, base_url=server.url,
+            sleep=sleep, retry=RetryPolicy(uniform=random.Random(5).uniform),
+        ) as client:  # fmt: skip
+            admin.inject_fault("InternalServerException", count=1, operation="Converse")
+            response = await client.converse(model=MODEL, messages=[{"role": "user", "content": [{"text": "Hi"}]}])
+            assert response.text and len(sleeps) == 1
+            admin.inject_fault("stream_error", exception="throttlingException", after_events=2,
+                               operation="ConverseStream")
+            stream = await client.converse_stream(model=MODEL, messages=[{"role": "user", "content": [{"text": "Hi"}]}])
+            with pytest.raises(ThrottlingError):
+                async for _ in stream:
+                    pass
+
+    asyncio.run(scenario())

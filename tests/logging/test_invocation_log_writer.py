@@ -1,0 +1,285 @@
+"""The writer and its sinks on a temporary data dir: batching, draining, the three layouts,
+retries, retention with an injected clock, path safety and throughput."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import time
+from pathlib import Path
+
+
+from claude_bedrock.adapters.invocation_log import (
+    CloudWatchSink,
+    InvocationIndex,
+    InvocationLogWriter,
+    LogLayout,
+    LogQuery,
+    S3FolderSink,
+)
+from claude_bedrock.domain.catalog import default_catalog
+from claude_bedrock.domain.invocation_log import LARGE_BODY_BYTES, DeliveryConfig, S3Location
+from claude_bedrock.service.calls import CallRecord
+
+DAY = 86_400
+NOW = 1_795_716_000.0  # 2026-11-26T18:00:00Z
+CONFIG = DeliveryConfig(s3=S3Location("logs-bucket", "p/"), log_group="/aws/bedrock/inv", text=True, image=True)
+CATALOG = default_catalog()
+
+
+def call(n: int, *, at: float = NOW, **changes) -> CallRecord:
+    values = dict(
+        request_id=f"req-{n:06d}",
+        operation="Converse",
+        account_id="111122223333",
+        region="us-west-2",
+        identity_arn="arn:aws:iam::111122223333:user/alice",
+        model_id="global.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        started_at=at,
+        resolved_model_id="anthropic.claude-sonnet-4-5-20250929-v1:0",
+        endpoint_type="global",
+        input_body={"messages": [{"role": "user", "content": [{"text": f"question {n}"}]}]},
+        output_body={"output": {"message": {"role": "assistant", "content": [{"text": "answer"}]}}},
+        usage={"inputTokens": 10, "outputTokens": 20},
+    )
+    values.update(changes)
+    return CallRecord(**values)
+
+
+def make_writer(tmp_path: Path, **options) -> InvocationLogWriter:
+    options.setdefault("clock", lambda: NOW)
+    options.setdefault("flush_interval_s", 0.05)
+    return InvocationLogWriter(LogLayout(tmp_path), catalog=CATALOG, **options)
+
+
+def s3_records(layout: LogLayout) -> list[dict]:
+    records = []
+    for path in sorted(layout.s3_root.rglob("*.json.gz")):
+        if "/data/" in path.relative_to(layout.s3_root).as_posix():
+            continue
+        records += [json.loads(line) for line in gzip.decompress(path.read_bytes()).splitlines()]
+    return records
+
+
+def cloudwatch_records(layout: LogLayout) -> list[dict]:
+    sink = CloudWatchSink(layout)
+    return [json.loads(event["message"]) for path in sink.files() for event in sink.read(path)]
+
+
+def test_writer_delivers_to_all_three_sinks(tmp_path):
+    writer = make_writer(tmp_path)
+    writer.start()
+    for n in range(3):
+        writer.submit(call(n), CONFIG)
+    assert writer.flush()
+    layout = writer.layout
+    (batch,) = [p for p in layout.s3_root.rglob("*.json.gz")]
+    assert batch.relative_to(layout.s3_root).as_posix().startswith(
+        "logs-bucket/p/AWSLogs/111122223333/BedrockModelInvocationLogs/us-west-2/2026/11/26/18/20261126T180000000Z_"
+    )
+    assert [r["requestId"] for r in s3_records(layout)] == ["req-000000", "req-000001", "req-000002"]
+    (day_file,) = CloudWatchSink(layout).files()
+    assert day_file.relative_to(layout.cloudwatch_root).as_posix() == (
+        "111122223333/us-west-2/%2Faws%2Fbedrock%2Finv/aws%2Fbedrock%2Fmodelinvocations/2026-11-26.jsonl"
+    )
+    event = json.loads(day_file.read_text().splitlines()[0])
+    assert set(event) == {"timestamp", "message", "ingestionTime"}
+    assert event["timestamp"] == int(NOW * 1000) and event["ingestionTime"] == int(NOW * 1000)
+    assert json.loads(event["message"])["requestId"] == "req-000000"
+    writer.close()
+    index = InvocationIndex(layout.index_path)
+    assert index.count() == 3
+    record = index.get("req-000001")
+    assert record == s3_records(layout)[1]
+    assert record["claudeBedrock"]["cost"]["total"] == "0.00033"  # 10*3 + 20*15 per million
+    index.close()
+
+
+def test_writer_batches_by_size_and_flushes_the_rest(tmp_path):
+    writer = make_writer(tmp_path, batch_size=10, flush_interval_s=30)
+    writer.start()
+    for n in range(25):
+        writer.submit(call(n), CONFIG)
+    assert writer.flush(timeout=10)
+    batches = sorted(writer.layout.s3_root.rglob("*.json.gz"))
+    sizes = sorted(len(gzip.decompress(p.read_bytes()).splitlines()) for p in batches)
+    assert sizes == [5, 10, 10]
+    writer.close()
+
+
+def test_writer_close_drains_everything_queued(tmp_path):
+    writer = make_writer(tmp_path, flush_interval_s=60, batch_size=10_000)
+    writer.start()
+    for n in range(300):
+        writer.submit(call(n), CONFIG)
+    writer.close()
+    assert len(s3_records(writer.layout)) == 300
+    assert len(cloudwatch_records(writer.layout)) == 300
+    index = InvocationIndex(writer.layout.index_path)
+    assert index.count() == 300
+    index.close()
+
+
+def test_writer_submit_never_waits_for_disk(tmp_path, monkeypatch):
+    writer = make_writer(tmp_path, flush_interval_s=0)
+    slow_put = S3FolderSink.put
+
+    def slow(self, *args, **kwargs):
+        time.sleep(0.2)
+        return slow_put(self, *args, **kwargs)
+
+    monkeypatch.setattr(S3FolderSink, "put", slow)
+    writer.start()
+    started = time.perf_counter()
+    for n in range(50):
+        writer.submit(call(n), CONFIG)
+    assert time.perf_counter() - started < 0.1
+    writer.close()
+    assert len(s3_records(writer.layout)) == 50
+
+
+def test_writer_retries_a_failed_sink_without_duplicates(tmp_path, monkeypatch):
+    writer = make_writer(tmp_path)
+    real_append = CloudWatchSink.append
+    failures = []
+
+    def flaky(self, events, ingestion_ms):
+        if not failures:
+            failures.append(1)
+            raise OSError("disk full")
+        return real_append(self, events, ingestion_ms)
+
+    monkeypatch.setattr(CloudWatchSink, "append", flaky)
+    writer.start()
+    writer.submit(call(1), CONFIG)
+    writer.flush()
+    assert cloudwatch_records(writer.layout) == []
+    writer.submit(call(2), CONFIG)
+    writer.close()
+    assert sorted(r["requestId"] for r in cloudwatch_records(writer.layout)) == ["req-000001", "req-000002"]
+    assert writer.stats.failures == 1
+    index = InvocationIndex(writer.layout.index_path)
+    assert index.count() == 2
+    index.close()
+
+
+def test_writer_large_body_object_is_written_and_referenced(tmp_path):
+    writer = make_writer(tmp_path)
+    big = {"messages": [{"role": "user", "content": [{"text": "z" * (LARGE_BODY_BYTES + 1)}]}]}
+    writer.submit(call(7, input_body=big), CONFIG)
+    writer.close()
+    (record,) = s3_records(writer.layout)
+    uri = record["input"]["inputBodyS3Path"]
+    bucket, key = uri.removeprefix("s3://").split("/", 1)
+    assert json.loads(S3FolderSink(writer.layout).read(bucket, key)) == big
+    (cw,) = cloudwatch_records(writer.layout)
+    assert cw["input"]["inputBodyJson"] == big  # no largeDataDeliveryS3Config: stays inline
+
+
+def test_writer_retention_purges_every_sink_with_injected_clock(tmp_path):
+    clock = {"now": NOW}
+    writer = make_writer(tmp_path, clock=lambda: clock["now"], retention_days=30)
+    writer.start()
+    big = {"t": "q" * (LARGE_BODY_BYTES + 1)}
+    writer.submit(call(1, at=NOW - 40 * DAY, input_body=big), CONFIG)  # expired, with a data object
+    writer.submit(call(2, at=NOW - 31 * DAY), CONFIG)  # expired
+    writer.submit(call(3, at=NOW - 29 * DAY), CONFIG)  # kept
+    writer.submit(call(4, at=NOW), CONFIG)  # kept
+    writer.flush()
+    layout = writer.layout
+    assert len(s3_records(layout)) == 4 and len(list(layout.s3_root.rglob("*_input.json.gz"))) == 1
+    result = writer.purge_now()
+    assert (result.index_rows, result.cloudwatch_lines) == (2, 2)
+    assert result.s3_objects == 3  # two batches and the data object
+    assert sorted(r["requestId"] for r in s3_records(layout)) == ["req-000003", "req-000004"]
+    assert sorted(r["requestId"] for r in cloudwatch_records(layout)) == ["req-000003", "req-000004"]
+    assert not list(layout.s3_root.rglob("*_input.json.gz"))
+    old_hour = layout.s3_root / "logs-bucket/p/AWSLogs/111122223333/BedrockModelInvocationLogs/us-west-2/2026/10/17"
+    assert not old_hour.exists()  # emptied folders are removed
+    index = InvocationIndex(layout.index_path)
+    assert [r.record["requestId"] for r in index.query(LogQuery())] == ["req-000003", "req-000004"]
+    # a day later the 29-day-old record expires too
+    clock["now"] = NOW + 1.5 * DAY
+    assert writer.purge_now().index_rows == 1
+    assert [r.record["requestId"] for r in index.query(LogQuery())] == ["req-000004"]
+    index.close()
+    writer.close()
+
+
+def test_writer_retention_rewrites_the_day_that_straddles_the_cutoff(tmp_path):
+    writer = make_writer(tmp_path, retention_days=1)
+    day_start = NOW - 18 * 3600  # 2026-11-26T00:00Z
+    writer.submit(call(1, at=day_start + 60), CONFIG)
+    writer.submit(call(2, at=day_start + 3 * 3600), CONFIG)
+    writer.flush()
+    sink = CloudWatchSink(writer.layout)
+    removed = sink.purge(day_start + 3600)
+    assert removed == 1
+    assert [r["requestId"] for r in cloudwatch_records(writer.layout)] == ["req-000002"]
+    writer.close()
+
+
+def test_writer_purges_at_start(tmp_path):
+    first = make_writer(tmp_path, retention_days=0)
+    first.submit(call(1, at=NOW - 60 * DAY), CONFIG)
+    first.close()
+    assert len(s3_records(first.layout)) == 1  # retention 0 keeps everything
+    second = make_writer(tmp_path, retention_days=30)
+    second.start()
+    second.flush()
+    deadline = time.monotonic() + 5
+    while s3_records(second.layout) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert s3_records(second.layout) == []
+    second.close()
+
+
+def test_writer_removes_partial_objects_at_start(tmp_path):
+    layout = LogLayout(tmp_path)
+    partial = layout.s3_root / "b" / "x" / ".20261126T180000000Z_ab.json.gz.123.tmp"
+    partial.parent.mkdir(parents=True)
+    partial.write_bytes(b"\x1f\x8b")
+    writer = make_writer(tmp_path)
+    writer.start()
+    writer.flush()
+    assert not partial.exists()
+    writer.close()
+
+
+def test_writer_key_prefix_cannot_escape_the_bucket_folder(tmp_path):
+    config = DeliveryConfig(s3=S3Location("b", "../../../escape"), text=True)
+    writer = make_writer(tmp_path / "data")
+    writer.submit(call(1), config)
+    writer.close()
+    files = [p for p in tmp_path.rglob("*") if p.is_file() and p.name.endswith(".json.gz")]
+    assert files and all((tmp_path / "data" / "s3" / "b") in p.parents for p in files)
+
+
+def test_writer_index_ignores_a_repeated_record(tmp_path):
+    writer = make_writer(tmp_path)
+    writer.submit(call(1), CONFIG)
+    writer.flush()
+    writer.submit(call(1), CONFIG)
+    writer.close()
+    index = InvocationIndex(writer.layout.index_path)
+    assert index.count() == 1
+    index.close()
+
+
+def test_writer_throughput(tmp_path, capsys):
+    """Not a benchmark: a floor that catches an accidental per-record fsync or transaction."""
+    writer = make_writer(tmp_path, batch_size=500, flush_interval_s=0.05)
+    writer.start()
+    count = 5000
+    started = time.perf_counter()
+    for n in range(count):
+        writer.submit(call(n), CONFIG)
+    writer.close()
+    elapsed = time.perf_counter() - started
+    index = InvocationIndex(writer.layout.index_path)
+    assert index.count() == count
+    index.close()
+    with capsys.disabled():
+        print(f"\n[writer] {count} records to 3 sinks in {elapsed:.2f}s = {count / elapsed:.0f} records/s "
+              f"({writer.stats.batches} batches)")
+    assert count / elapsed > 500

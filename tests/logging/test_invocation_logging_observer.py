@@ -1,0 +1,110 @@
+"""The request-path observer: which calls are queued, the configuration cache, never raising."""
+
+from __future__ import annotations
+
+from claude_bedrock.adapters.store import StateStore
+from claude_bedrock.domain.invocation_log import DeliveryConfig, S3Location
+from claude_bedrock.service.app import create_app
+from claude_bedrock.service.calls import CallRecord
+from claude_bedrock.service.invocation_logging import InvocationLogObserver, config_changed
+from claude_bedrock.settings import Settings
+
+CONFIG = {"s3Config": {"bucketName": "b"}, "textDataDeliveryEnabled": True}
+
+
+class FakeWriter:
+    def __init__(self) -> None:
+        self.queued: list[tuple[CallRecord, DeliveryConfig]] = []
+
+    def submit(self, call, config) -> None:
+        self.queued.append((call, config))
+
+    def start(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class CountingStore:
+    """A store without a write generation (the TTL fallback), counting reads."""
+
+    def __init__(self) -> None:
+        self.configs: dict[tuple[str, str], dict] = {}
+        self.reads = 0
+
+    def get_logging_config(self, account_id, region):
+        self.reads += 1
+        return self.configs.get((account_id, region))
+
+
+def call(operation: str = "Converse", account: str = "111122223333", region: str = "us-east-1") -> CallRecord:
+    return CallRecord(request_id="r", operation=operation, account_id=account, region=region,
+                      identity_arn="arn:aws:iam::111122223333:user/a", model_id="m", started_at=0.0)
+
+
+def test_observer_queues_logged_operations_only_when_configured():
+    store = StateStore(":memory:")
+    writer = FakeWriter()
+    observer = InvocationLogObserver(lambda: store, writer)
+    observer(call())
+    assert writer.queued == []  # logging off
+    store.put_logging_config("111122223333", "us-east-1", CONFIG)
+    for operation in ("InvokeModel", "InvokeModelWithResponseStream", "Converse", "ConverseStream", "CountTokens"):
+        observer(call(operation))
+    assert [c.operation for c, _ in writer.queued] == [
+        "InvokeModel", "InvokeModelWithResponseStream", "Converse", "ConverseStream"]
+    assert writer.queued[0][1] == DeliveryConfig(s3=S3Location("b"), text=True)
+    observer(call(region="eu-west-1"))
+    assert len(writer.queued) == 4  # configuration is per account and region
+
+
+def test_observer_cache_follows_store_writes_and_reset():
+    store = StateStore(":memory:")
+    writer = FakeWriter()
+    observer = InvocationLogObserver(lambda: store, writer)
+    store.put_logging_config("111122223333", "us-east-1", CONFIG)
+    observer(call())
+    store.delete_logging_config("111122223333", "us-east-1")
+    observer(call())
+    store.put_logging_config("111122223333", "us-east-1", CONFIG)
+    observer(call())
+    store.reset()
+    observer(call())
+    assert len(writer.queued) == 2
+
+
+def test_observer_caches_config_reads():
+    store = CountingStore()
+    store.configs[("111122223333", "us-east-1")] = CONFIG
+    clock = {"now": 100.0}
+    writer = FakeWriter()
+    observer = InvocationLogObserver(lambda: store, writer, monotonic=lambda: clock["now"])
+    for _ in range(50):
+        observer(call())
+    assert store.reads == 1 and len(writer.queued) == 50
+    del store.configs[("111122223333", "us-east-1")]
+    clock["now"] += 1.5  # the TTL fallback expires
+    observer(call())
+    assert store.reads == 2 and len(writer.queued) == 50
+    store.configs[("111122223333", "us-east-1")] = CONFIG
+    observer.invalidate()
+    observer(call())
+    assert len(writer.queued) == 51
+
+
+def test_observer_never_raises():
+    class BrokenWriter(FakeWriter):
+        def submit(self, call, config) -> None:
+            raise RuntimeError("boom")
+
+    store = StateStore(":memory:")
+    store.put_logging_config("111122223333", "us-east-1", CONFIG)
+    InvocationLogObserver(lambda: store, BrokenWriter())(call())  # logged, not raised
+
+
+def test_observer_installed_once_by_create_app(tmp_path):
+    app = create_app(Settings(data_dir=str(tmp_path)))
+    again = create_app(Settings(data_dir=str(tmp_path)), state=app.state)
+    observers = [o for o in again.state.observers if isinstance(o, InvocationLogObserver)]
+    assert len(observers) == 1
+    assert observers[0].writer.close in again.shutdown_hooks and observers[0].writer.start in again.startup_hooks
+    config_changed(again.state)  # drops the cache without error

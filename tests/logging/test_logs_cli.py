@@ -1,0 +1,172 @@
+"""``claude-bedrock logs list|show|tail|purge`` and ``usage`` on a data dir written by the writer."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import threading
+import time
+from decimal import Decimal
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from claude_bedrock.adapters.invocation_log import InvocationLogWriter, LogLayout
+from claude_bedrock.cli.logs_commands import parse_time
+from claude_bedrock.cli.main import cli
+from claude_bedrock.domain.catalog import default_catalog
+from claude_bedrock.domain.invocation_log import DeliveryConfig, S3Location
+from claude_bedrock.service.calls import CallRecord
+
+HOUR = 3600
+NOW = time.time()
+CONFIG = DeliveryConfig(s3=S3Location("bucket"), log_group="grp", text=True, image=True)
+SONNET = "anthropic.claude-sonnet-4-5-20250929-v1:0"
+
+
+def call(n: int, *, ago_s: float = 0, **changes) -> CallRecord:
+    values = dict(
+        request_id=f"req-{n:04d}", operation="InvokeModel", account_id="111122223333", region="us-east-1",
+        identity_arn="arn:aws:iam::111122223333:user/alice", model_id=f"global.{SONNET}",
+        started_at=NOW - ago_s, resolved_model_id=SONNET, endpoint_type="global",
+        input_body={"messages": []}, output_body={"content": []},
+        usage={"inputTokens": 1000, "outputTokens": 100}, latency_ms=5,
+    )
+    values.update(changes)
+    return CallRecord(**values)
+
+
+def write(data_dir, calls) -> None:
+    writer = InvocationLogWriter(LogLayout(data_dir), catalog=default_catalog(), retention_days=0)
+    for c in calls:
+        writer.submit(c, CONFIG)
+    writer.close()
+
+
+@pytest.fixture()
+def data_dir(tmp_path):
+    write(tmp_path, [
+        call(1, ago_s=3 * 24 * HOUR),
+        call(2, ago_s=2 * HOUR, operation="Converse", model_id=f"us.{SONNET}", endpoint_type="regional"),
+        call(3, ago_s=HOUR, account_id="444455556666", status=400, error_code="ValidationException",
+             usage={}, resolved_model_id=None, endpoint_type=None, model_id="nope"),
+        call(4, ago_s=60, operation="ConverseStream", request_metadata={"team": "a"}),
+    ])
+    return tmp_path
+
+
+def run(*args: str) -> click.testing.Result:
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def ids(result) -> list[str]:
+    return [json.loads(line)["requestId"] for line in result.output.splitlines()]
+
+
+def test_logs_cli_list_table_by_default(data_dir):
+    result = run("logs", "list", "--data-dir", str(data_dir))
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert lines[0].split() == ["TIME", "REQUEST", "ID", "OPERATION", "MODEL", "STATUS", "IN", "OUT", "CACHE",
+                                "R/W", "COST", "USD", "MS"]
+    assert [line.split()[2] for line in lines[1:]] == ["req-0001", "req-0002", "req-0003", "req-0004"]
+    assert "ValidationException" in lines[3]
+    assert "0.0045" in lines[1]  # 1000*3 + 100*15 per million, global
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ((), ["req-0001", "req-0002", "req-0003", "req-0004"]),
+        (("--account", "444455556666"), ["req-0003"]),
+        (("--model", f"us.{SONNET}"), ["req-0002"]),
+        (("--model", SONNET), ["req-0001", "req-0002", "req-0004"]),
+        (("--operation", "Converse"), ["req-0002"]),
+        (("--errors",), ["req-0003"]),
+        (("--request-id", "req-0004"), ["req-0004"]),
+        (("--since", "1d"), ["req-0002", "req-0003", "req-0004"]),
+        (("--since", "90m", "--until", "30m"), ["req-0003"]),
+        (("--limit", "2"), ["req-0003", "req-0004"]),
+    ],
+)
+def test_logs_cli_list_filters(data_dir, args, expected):
+    result = run("logs", "list", "--data-dir", str(data_dir), "--json", *args)
+    assert result.exit_code == 0
+    assert ids(result) == expected
+
+
+def test_logs_cli_list_iso_time_range(data_dir):
+    since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(NOW - 4 * 24 * HOUR))
+    until = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(NOW - 24 * HOUR))
+    result = run("logs", "list", "--data-dir", str(data_dir), "--json", "--since", since, "--until", until)
+    assert ids(result) == ["req-0001"]
+
+
+def test_logs_cli_show_prints_the_full_record(data_dir):
+    result = run("logs", "show", "--data-dir", str(data_dir), "req-0004")
+    assert result.exit_code == 0
+    record = json.loads(result.output)
+    assert record["schemaType"] == "ModelInvocationLog"
+    assert record["requestMetadata"] == {"team": "a"}
+    missing = CliRunner().invoke(cli, ["logs", "show", "--data-dir", str(data_dir), "nope"])
+    assert missing.exit_code == 1 and "no invocation record with request ID nope" in missing.output
+
+
+def test_logs_cli_missing_index_is_a_clear_error(tmp_path):
+    result = CliRunner().invoke(cli, ["logs", "list", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "no invocation logs in" in result.output
+
+
+def test_logs_cli_tail_follows_new_records(data_dir):
+    def later() -> None:
+        time.sleep(0.4)
+        write(data_dir, [call(10), call(11, operation="Converse")])
+
+    thread = threading.Thread(target=later)
+    thread.start()
+    result = run("logs", "tail", "--data-dir", str(data_dir), "--json", "--lines", "1", "--count", "2",
+                 "--interval", "0.05", "--max-wait", "20")
+    thread.join()
+    assert ids(result) == ["req-0004", "req-0010", "req-0011"]
+
+
+def test_logs_cli_tail_stops_at_max_wait(data_dir):
+    started = time.monotonic()
+    result = run("logs", "tail", "--data-dir", str(data_dir), "--lines", "0", "--max-wait", "0.3",
+                 "--interval", "0.05")
+    assert result.exit_code == 0 and result.output == ""
+    assert time.monotonic() - started < 5
+
+
+def test_logs_cli_purge_applies_the_window(data_dir):
+    result = run("logs", "purge", "--data-dir", str(data_dir), "--older-than-days", "1")
+    assert result.exit_code == 0
+    assert result.output.startswith("purged 1 records, 1 S3 objects and 1 CloudWatch events")
+    assert ids(run("logs", "list", "--data-dir", str(data_dir), "--json")) == ["req-0002", "req-0003", "req-0004"]
+
+
+def test_logs_cli_usage_formats_show_the_regional_premium_exactly(tmp_path):
+    write(tmp_path, [call(1), call(2, model_id=f"us.{SONNET}", endpoint_type="regional"), call(3)])
+    as_json = json.loads(run("usage", "--data-dir", str(tmp_path), "--format", "json").output)
+    by_endpoint = {row["endpoint_type"]: row for row in as_json}
+    assert by_endpoint["global"]["calls"] == 2 and by_endpoint["regional"]["calls"] == 1
+    assert Decimal(by_endpoint["global"]["cost_usd"]) == Decimal("0.009")
+    assert Decimal(by_endpoint["regional"]["cost_usd"]) == Decimal("0.00495") == Decimal("1.1") * Decimal("0.0045")
+    rows = list(csv.DictReader(io.StringIO(run("usage", "--data-dir", str(tmp_path), "--format", "csv").output)))
+    assert [(r["endpoint_type"], r["input_tokens"], r["cost_usd"]) for r in rows] == [
+        ("global", "2000", "0.009"), ("regional", "1000", "0.00495")]
+    table = run("usage", "--data-dir", str(tmp_path)).output.splitlines()
+    assert table[0].split()[:3] == ["DAY", "MODEL", "ENDPOINT"]
+    assert table[-1].split() == ["total", "3", "3000", "300", "0", "0", "0.01395"]
+
+
+def test_logs_cli_parse_time():
+    assert parse_time("1h", 10_000.0) == 6_400.0
+    assert parse_time("2d", 200_000.0) == 200_000.0 - 172_800
+    assert parse_time("1970-01-02", 0) == 86_400
+    assert parse_time("1970-01-01T01:00:00+01:00", 0) == 0
+    with pytest.raises(click.BadParameter):
+        parse_time("yesterday", 0)

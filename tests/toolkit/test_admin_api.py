@@ -1,0 +1,188 @@
+"""The admin API under /_claude-bedrock, in-process (JSON routes only; streams are tested
+over a socket in test_runtime_faults)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import datetime, timezone
+
+import httpx
+import pytest
+
+from claude_bedrock.service.app import create_app
+from claude_bedrock.settings import ApiKey, Credential, Settings
+from claude_bedrock.wire.sigv4 import HttpRequest, sign
+
+ADMIN = "/_claude-bedrock"
+SONNET = "global.anthropic.claude-sonnet-4-5-20250929-v1%3A0"
+HAIKU = "us.anthropic.claude-3-5-haiku-20241022-v1%3A0"
+API_KEY = "admin-test-api-key-000000000000"
+
+
+def body(text: str = "Hello", max_tokens: int = 50) -> bytes:
+    return json.dumps({"max_tokens": max_tokens, "messages": [{"role": "user", "content": text}],
+                       "anthropic_version": "bedrock-2023-05-31"}).encode()
+
+
+class Client:
+    def __init__(self, app) -> None:
+        self.app = app
+
+    def request(self, method: str, path: str, payload=None, *, signed: bool = False, headers=None):
+        content = b"" if payload is None else payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        headers = dict(headers or {})
+        headers["host"] = "testserver"
+        if signed:
+            raw_path, _, query = path.partition("?")
+            amz_date = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+            request = HttpRequest(method, raw_path, query, list(headers.items()), content)
+            headers.update(sign(request, "AKIDADMIN", "secret", "us-west-2", "bedrock", amz_date))
+
+        async def go():
+            transport = httpx.ASGITransport(app=self.app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+                return await client.request(method, path, content=content, headers=headers)
+
+        return asyncio.run(go())
+
+    def invoke(self, model: str = SONNET, text: str = "Hello", max_tokens: int = 50):
+        return self.request("POST", f"/model/{model}/invoke", body(text, max_tokens), signed=True)
+
+
+@pytest.fixture
+def client(tmp_path) -> Client:
+    return Client(create_app(Settings(data_dir=str(tmp_path))))
+
+
+def error_code(response) -> str:
+    return response.headers["x-amzn-errortype"].split(":", 1)[0]
+
+
+def test_admin_health_is_open(client):
+    response = client.request("GET", f"{ADMIN}/health")
+    assert response.status_code == 200 and response.json()["status"] == "ok"
+
+
+def test_admin_rules_add_list_delete(client):
+    one = client.request("POST", f"{ADMIN}/rules", {"match": {"user_text_contains": "hello"}, "respond": "Hi!"})
+    assert one.status_code == 201 and one.json()["rules"][0]["id"] == "rule-1"
+    many = client.request("POST", f"{ADMIN}/rules", {"rules": [{"respond": "a"}, {"id": "b", "respond": "b"}]})
+    assert [r["id"] for r in many.json()["rules"]] == ["rule-2", "b"]
+    assert client.invoke().json()["content"][0]["text"] == "Hi!"
+    listed = client.request("GET", f"{ADMIN}/rules").json()["rules"]
+    assert [(r["id"], r["used"]) for r in listed] == [("rule-1", 1), ("rule-2", 0), ("b", 0)]
+    assert client.request("DELETE", f"{ADMIN}/rules/rule-1").status_code == 200
+    missing = client.request("DELETE", f"{ADMIN}/rules/rule-1")
+    assert missing.status_code == 404 and error_code(missing) == "ResourceNotFoundException"
+    assert client.invoke().json()["content"][0]["text"] == "a"
+    client.request("DELETE", f"{ADMIN}/rules")
+    assert client.request("GET", f"{ADMIN}/rules").json()["rules"] == []
+
+
+def test_admin_bad_rule_is_a_validation_error_naming_the_key(client):
+    response = client.request("POST", f"{ADMIN}/rules", [{"respond": "ok"}, {"respond": {"txt": "x"}}])
+    assert response.status_code == 400 and error_code(response) == "ValidationException"
+    assert "rules[1].respond" in response.json()["message"] and "txt" in response.json()["message"]
+    assert client.request("GET", f"{ADMIN}/rules").json()["rules"] == []
+    assert client.request("POST", f"{ADMIN}/rules", b"not json").status_code == 400
+
+
+def test_admin_scripted_error_reply(client):
+    client.request("POST", f"{ADMIN}/rules", {"respond": {"error": {"code": "AccessDeniedException"}}, "times": 1})
+    denied = client.invoke()
+    assert denied.status_code == 403 and error_code(denied) == "AccessDeniedException"
+    assert client.invoke().status_code == 200
+
+
+def test_admin_faults_and_the_call_history(client):
+    added = client.request("POST", f"{ADMIN}/faults", {"kind": "ThrottlingException", "count": 2, "model": "*sonnet*"})
+    assert added.status_code == 201 and added.json()["faults"][0]["remaining"] == 2
+    assert client.invoke().status_code == 429
+    assert client.invoke(HAIKU).status_code == 200
+    throttled = client.invoke()
+    assert throttled.status_code == 429 and throttled.json() == {
+        "message": "Too many requests, please wait before trying again."}
+    assert client.invoke().status_code == 200
+    assert client.request("GET", f"{ADMIN}/faults").json()["faults"][0]["fired"] == 2
+
+    calls = client.request("GET", f"{ADMIN}/calls").json()["calls"]
+    assert [(c["status"], c["injected_fault"]) for c in calls] == [
+        (429, "ThrottlingException"), (200, None), (429, "ThrottlingException"), (200, None)]
+    assert calls[0]["error_code"] == "ThrottlingException"
+    assert calls[1]["input_body"]["messages"] == [{"role": "user", "content": "Hello"}]
+    assert calls[1]["output_body"]["type"] == "message"
+    haiku = client.request("GET", f"{ADMIN}/calls?model=claude-3-5-haiku").json()["calls"]
+    assert len(haiku) == 1 and haiku[0]["resolved_model_id"] == "anthropic.claude-3-5-haiku-20241022-v1:0"
+    last = client.request("GET", f"{ADMIN}/calls?limit=1&operation=InvokeModel").json()["calls"]
+    assert [c["request_id"] for c in last] == [calls[-1]["request_id"]]
+    assert client.request("GET", f"{ADMIN}/calls?limit=zero").status_code == 400
+    assert client.request("GET", f"{ADMIN}/calls?modle=x").status_code == 400
+    client.request("DELETE", f"{ADMIN}/calls")
+    assert client.request("GET", f"{ADMIN}/calls").json()["calls"] == []
+
+
+def test_admin_history_records_validation_failures_too(client):
+    response = client.request("POST", f"/model/{SONNET}/invoke", b'{"messages": []}', signed=True)
+    assert response.status_code == 400
+    (call,) = client.request("GET", f"{ADMIN}/calls").json()["calls"]
+    assert call["error_code"] == "ValidationException" and call["rule"] is None
+
+
+def test_admin_quotas_put_get_and_throttle(client):
+    response = client.request("PUT", f"{ADMIN}/quotas", {"requests_per_minute": 1})
+    assert response.status_code == 200
+    assert response.json()["limits"] == {"requests_per_minute": 1, "tokens_per_minute": None}
+    assert client.invoke().status_code == 200
+    refused = client.invoke()
+    assert refused.status_code == 429 and error_code(refused) == "ThrottlingException"
+    assert refused.json()["message"] == "Too many requests, please wait before trying again."
+    assert client.invoke(HAIKU).status_code == 200  # counters are per model
+    usage = client.request("GET", f"{ADMIN}/quotas").json()["usage"]
+    assert sorted(u["model_id"] for u in usage) == ["anthropic.claude-3-5-haiku-20241022-v1:0",
+                                                    "anthropic.claude-sonnet-4-5-20250929-v1:0"]
+    assert client.request("PUT", f"{ADMIN}/quotas", {"rpm": 3}).status_code == 400
+
+
+def test_admin_reset_clears_everything(client):
+    client.request("POST", f"{ADMIN}/rules", {"respond": "x"})
+    client.request("POST", f"{ADMIN}/faults", {"kind": "latency", "latency_ms": 1, "probability": 1})
+    client.request("PUT", f"{ADMIN}/quotas", {"requests_per_minute": 100})
+    client.invoke()
+    assert client.request("POST", f"{ADMIN}/reset").json() == {"status": "reset"}
+    assert client.request("GET", f"{ADMIN}/rules").json()["rules"] == []
+    assert client.request("GET", f"{ADMIN}/faults").json()["faults"] == []
+    assert client.request("GET", f"{ADMIN}/calls").json()["calls"] == []
+    assert client.request("GET", f"{ADMIN}/quotas").json() == {
+        "limits": {"requests_per_minute": None, "tokens_per_minute": None}, "usage": []}
+
+
+@pytest.mark.parametrize(("method", "path"), [("GET", "/nope"), ("PUT", "/rules"), ("DELETE", "/calls/x"),
+                                              ("GET", "/rules/a/b")])
+def test_admin_unknown_routes_are_404(client, method, path):
+    response = client.request(method, ADMIN + path)
+    assert response.status_code == 404
+
+
+def test_admin_on_a_strict_server_needs_authentication(tmp_path):
+    settings = Settings(data_dir=str(tmp_path), strict_auth=True,
+                        credentials=(Credential("AKIDADMIN", "secret", account_id="111122223333"),),
+                        api_keys=(ApiKey(API_KEY, account_id="111122223333"),))
+    client = Client(create_app(settings))
+    assert client.request("GET", f"{ADMIN}/health").status_code == 200
+    for method, path in [("GET", "/calls"), ("POST", "/rules"), ("POST", "/reset"), ("PUT", "/quotas")]:
+        refused = client.request(method, ADMIN + path, {"respond": "x"})
+        assert refused.status_code == 403, (method, path)
+    assert client.request("GET", f"{ADMIN}/calls", signed=True).status_code == 200
+    bearer = client.request("POST", f"{ADMIN}/rules", {"respond": "x"}, headers={"authorization": f"Bearer {API_KEY}"})
+    assert bearer.status_code == 201
+    wrong = client.request("GET", f"{ADMIN}/rules", headers={"authorization": "Bearer not-a-configured-key"})
+    assert wrong.status_code == 403
+
+
+def test_admin_history_is_json_even_for_a_body_that_is_not(client):
+    response = client.request("POST", f"/model/{SONNET}/invoke", b"\xff not json", signed=True)
+    assert response.status_code == 400
+    (call,) = client.request("GET", f"{ADMIN}/calls").json()["calls"]
+    assert call["error_code"] == "ValidationException"
+    assert call.get("input_bytes", "\ufffd not json") == "\ufffd not json"

@@ -1,0 +1,128 @@
+"""The pytest plugin, used as a user would: test files run by pytester in a fresh pytest
+process that finds the plugin through its ``pytest11`` entry point."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+FIXTURES = ("bedrock_server", "bedrock", "bedrock_env", "bedrock_runtime", "bedrock_control", "anthropic_bedrock")
+
+USER_TESTS = '''
+import json, os, pathlib
+
+import boto3
+
+MODEL = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
+ENDPOINTS = ("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "AWS_ENDPOINT_URL_BEDROCK", "AWS_ENDPOINT_URL_STS",
+             "ANTHROPIC_BEDROCK_BASE_URL")
+
+
+def test_env_points_unmodified_clients_at_the_server(bedrock, bedrock_env, bedrock_server):
+    pathlib.Path("server.pid").write_text(str(bedrock_server.process.pid))
+    assert all(os.environ[name] == bedrock.url for name in ENDPOINTS)
+    assert os.environ["AWS_REGION"] == os.environ["AWS_DEFAULT_REGION"] == "us-east-1"
+    assert os.environ["AWS_CONFIG_FILE"] == os.devnull
+    assert os.environ["AWS_ACCESS_KEY_ID"] and "AWS_PROFILE" not in os.environ
+    client = boto3.client("bedrock-runtime")  # created the way application code does
+    bedrock.add_rule(text="scripted", user_text_contains="ping")
+    reply = client.converse(modelId=MODEL, messages=[{"role": "user", "content": [{"text": "ping"}]}])
+    assert reply["output"]["message"]["content"][0]["text"] == "scripted"
+    sts = boto3.client("sts").get_caller_identity()
+    assert sts["Account"]
+
+
+def test_the_environment_is_restored_after_a_test():
+    assert os.environ.get("AWS_ENDPOINT_URL_BEDROCK_RUNTIME") != "set-by-plugin"
+    assert "127.0.0.1" not in os.environ.get("ANTHROPIC_BEDROCK_BASE_URL", "")
+
+
+def test_server_is_reset_between_tests(bedrock):
+    assert bedrock.rules() == [] and bedrock.calls() == []
+
+
+def test_ready_clients(bedrock, bedrock_runtime, bedrock_control, anthropic_bedrock):
+    bedrock.inject_fault("ThrottlingException")
+    body = json.dumps({"max_tokens": 20, "messages": [{"role": "user", "content": "hi"}],
+                       "anthropic_version": "bedrock-2023-05-31"})
+    bedrock_runtime.invoke_model(modelId=MODEL, body=body)  # boto3 retried the throttle
+    message = anthropic_bedrock.messages.create(model=MODEL, max_tokens=20,
+                                                messages=[{"role": "user", "content": "hi"}])
+    assert message.content
+    assert bedrock_control.list_foundation_models()["modelSummaries"]
+    assert [c.status for c in bedrock.calls()] == [429, 200, 200]
+'''
+
+
+def test_plugin_lists_its_fixtures(pytester: pytest.Pytester):
+    result = pytester.runpytest_subprocess("--fixtures", "-p", "no:cacheprovider")
+    for name in FIXTURES:
+        result.stdout.fnmatch_lines([f"{name}*"])
+    result.stdout.fnmatch_lines(["*claude-bedrock*"])
+
+
+def test_plugin_starts_resets_and_stops_its_own_server(pytester: pytest.Pytester):
+    pytester.makepyfile(test_user=USER_TESTS)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=4)
+    pid = int((pytester.path / "server.pid").read_text())
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # the session server was stopped at the end
+
+
+def test_plugin_reuses_a_running_server_given_by_url(pytester: pytest.Pytester, bedrock_server, bedrock):
+    bedrock.add_rule(id="outer", text="from the outer session")
+    pytester.makepyfile(test_reuse=f'''
+def test_uses_the_given_server(bedrock, bedrock_server):
+    assert bedrock.url == {bedrock_server.url!r}
+    assert bedrock_server.process is None
+    assert bedrock.rules() == []  # reset before the test, like any other
+''')
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--claude-bedrock-url={bedrock_server.url}")
+    result.assert_outcomes(passed=1)
+    assert bedrock.rules() == []
+
+
+def test_plugin_serve_arguments_from_ini_load_a_rules_file(pytester: pytest.Pytester):
+    pytester.makefile(".toml", rules='''
+[[rules]]
+id = "greeting"
+match = { user_text_contains = "hello" }
+respond = { text = "Hello from the rules file" }
+''')
+    pytester.makeini("[pytest]\nclaude_bedrock_args = --rules-file rules.toml --seed 7\nclaude_bedrock_region = eu-west-3\n")
+    pytester.makepyfile(test_rules='''
+import os
+
+def test_rules_file_survives_reset(bedrock, anthropic_bedrock, bedrock_env):
+    assert os.environ["AWS_REGION"] == "eu-west-3"
+    assert [rule["id"] for rule in bedrock.rules()] == ["greeting"]
+    message = anthropic_bedrock.messages.create(
+        model="eu.anthropic.claude-sonnet-4-5-20250929-v1:0", max_tokens=50,
+        messages=[{"role": "user", "content": "hello!"}])
+    assert message.content[0].text == "Hello from the rules file"
+    (call,) = bedrock.calls()
+    assert call.rule == "greeting" and call.region == "eu-west-3"
+''')
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+
+
+def test_anthropic_fixture_skips_clearly_without_the_sdk(pytester: pytest.Pytester, bedrock_server):
+    pytester.makeconftest("import sys\nsys.modules['anthropic'] = None\n")
+    pytester.makepyfile(test_skip="def test_needs_sdk(anthropic_bedrock):\n    pass\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rs",
+                                           f"--claude-bedrock-url={bedrock_server.url}")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*anthropic_bedrock fixture needs the anthropic SDK*"])
+
+
+def test_server_that_cannot_start_fails_with_its_log(pytester: pytest.Pytester):
+    pytester.makeini("[pytest]\nclaude_bedrock_args = --rules-file missing.toml\n")
+    pytester.makepyfile(test_broken="def test_x(bedrock):\n    pass\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*did not start*", "*rules file not found*"])

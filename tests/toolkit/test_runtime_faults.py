@@ -1,0 +1,264 @@
+"""Every fault type against unmodified boto3 and anthropic clients over a real socket, with the
+clients' own retries observed through the call history. Uses the pytest plugin's fixtures, as
+an application's test suite would."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+pytestmark = pytest.mark.conformance
+
+SONNET = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
+HAIKU_35 = "us.anthropic.claude-3-5-haiku-20241022-v1:0"
+ANSWER = "The scripted answer arrives in several small pieces of text."
+THROTTLE_TEXT = "Too many requests, please wait before trying again."
+
+#: kind -> (status, retried by boto3 standard mode, retried by the anthropic SDK)
+ERROR_FAULTS = {
+    "ThrottlingException": (429, True, True),
+    "ModelTimeoutException": (408, False, True),
+    "ServiceUnavailableException": (503, True, True),
+    "InternalServerException": (500, True, True),
+    "ModelNotReadyException": (429, True, True),
+    "ModelErrorException": (424, False, False),
+}
+
+
+def invoke_body(text: str = "Hello there", max_tokens: int = 200) -> str:
+    return json.dumps({"max_tokens": max_tokens, "messages": [{"role": "user", "content": text}],
+                       "anthropic_version": "bedrock-2023-05-31"})
+
+
+def converse_messages(text: str = "Hello there") -> list[dict]:
+    return [{"role": "user", "content": [{"text": text}]}]
+
+
+@pytest.fixture
+def answer(bedrock):
+    return bedrock.add_rule(text=ANSWER)
+
+
+# --------------------------------------------------------------------------- errors before the response
+
+
+@pytest.mark.parametrize("kind", list(ERROR_FAULTS))
+def test_error_fault_with_boto3_invoke_model(bedrock, bedrock_runtime, answer, kind):
+    status, retried, _ = ERROR_FAULTS[kind]
+    bedrock.inject_fault(kind, count=1)
+    if retried:
+        response = bedrock_runtime.invoke_model(modelId=SONNET, body=invoke_body())
+        assert json.loads(response["body"].read())["content"][0]["text"] == ANSWER
+        assert response["ResponseMetadata"]["RetryAttempts"] == 1
+    else:
+        with pytest.raises(bedrock_runtime.exceptions.ClientError) as info:
+            bedrock_runtime.invoke_model(modelId=SONNET, body=invoke_body())
+        assert info.value.response["Error"]["Code"] == kind
+        assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == status
+    calls = bedrock.calls()
+    assert len(calls) == (2 if retried else 1)
+    assert (calls[0].status, calls[0].error_code, calls[0].injected_fault) == (status, kind, kind)
+    if retried:
+        assert calls[1].ok and calls[1].injected_fault is None and calls[1].rule == answer["id"]
+
+
+@pytest.mark.parametrize("kind", list(ERROR_FAULTS))
+def test_error_fault_with_the_anthropic_sdk(bedrock, anthropic_bedrock, answer, kind):
+    import anthropic
+
+    status, _, retried = ERROR_FAULTS[kind]
+    bedrock.inject_fault(kind, count=1)
+    if retried:
+        message = anthropic_bedrock.messages.create(
+            model=SONNET, max_tokens=200, messages=[{"role": "user", "content": "Hello there"}])
+        assert message.content[0].text == ANSWER
+    else:
+        with pytest.raises(anthropic.APIStatusError) as info:
+            anthropic_bedrock.messages.create(
+                model=SONNET, max_tokens=200, messages=[{"role": "user", "content": "Hello there"}])
+        assert info.value.status_code == status
+    calls = bedrock.calls()
+    assert [c.status for c in calls] == ([status, 200] if retried else [status])
+    assert calls[0].injected_fault == kind
+
+
+def test_boto3_gives_up_after_its_attempts(bedrock, bedrock_runtime, answer):
+    bedrock.inject_fault("ThrottlingException", count=5)
+    with pytest.raises(bedrock_runtime.exceptions.ThrottlingException) as info:
+        bedrock_runtime.converse(modelId=SONNET, messages=converse_messages())
+    assert info.value.response["Error"]["Message"] == THROTTLE_TEXT
+    assert info.value.response["ResponseMetadata"]["RetryAttempts"] == 2
+    assert len(bedrock.calls(operation="Converse")) == 3
+    assert bedrock.faults()[0]["remaining"] == 2
+
+
+def test_fault_filters_by_model_and_operation(bedrock, bedrock_runtime, answer):
+    bedrock.inject_fault("ModelErrorException", model="claude-3-5-haiku", operation="Converse", count=1)
+    bedrock_runtime.converse(modelId=SONNET, messages=converse_messages())
+    bedrock_runtime.invoke_model(modelId=HAIKU_35, body=invoke_body())
+    with pytest.raises(bedrock_runtime.exceptions.ModelErrorException):
+        bedrock_runtime.converse(modelId=HAIKU_35, messages=converse_messages())
+    assert [c.injected_fault for c in bedrock.calls()] == [None, None, "ModelErrorException"]
+
+
+# --------------------------------------------------------------------------- faults inside streams
+
+
+def test_stream_error_frame_with_boto3_invoke_stream(bedrock, bedrock_runtime, answer):
+    from botocore.exceptions import EventStreamError
+
+    bedrock.inject_fault("stream_error", after_events=3)
+    response = bedrock_runtime.invoke_model_with_response_stream(modelId=SONNET, body=invoke_body())
+    chunks = []
+    with pytest.raises(EventStreamError) as info:
+        for event in response["body"]:
+            chunks.append(json.loads(event["chunk"]["bytes"]))
+    assert info.value.response["Error"]["Code"] == "modelStreamErrorException"
+    assert [c["type"] for c in chunks] == ["message_start", "content_block_start", "content_block_delta"]
+    (call,) = bedrock.calls()  # not retried: the response had started
+    assert call.error_code == "ModelStreamErrorException" and call.status == 424
+    assert call.injected_fault == "stream_error:modelStreamErrorException@3"
+
+
+def test_throttling_frame_with_boto3_converse_stream(bedrock, bedrock_runtime, answer):
+    from botocore.exceptions import EventStreamError
+
+    bedrock.inject_fault("stream_error", exception="throttlingException", after_events=4)
+    response = bedrock_runtime.converse_stream(modelId=SONNET, messages=converse_messages())
+    received = []
+    with pytest.raises(EventStreamError) as info:
+        for event in response["stream"]:
+            received.append(next(iter(event)))
+    assert info.value.response["Error"]["Code"] == "throttlingException"
+    assert info.value.response["Error"]["Message"] == THROTTLE_TEXT
+    assert received[0] == "messageStart" and "contentBlockDelta" in received
+    (call,) = bedrock.calls()
+    assert call.error_code == "ThrottlingException" and call.injected_fault == "stream_error:throttlingException@4"
+
+
+@pytest.mark.parametrize("exception", ["modelStreamErrorException", "throttlingException"])
+def test_stream_error_with_the_anthropic_sdk(bedrock, anthropic_bedrock, answer, exception):
+    import anthropic
+
+    bedrock.inject_fault("stream_error", exception=exception, after_events=3)
+    events = []
+    with pytest.raises(anthropic.APIStatusError) as info:
+        with anthropic_bedrock.messages.stream(
+            model=SONNET, max_tokens=200, messages=[{"role": "user", "content": "Hello there"}]
+        ) as stream:
+            for event in stream:
+                events.append(event.type)
+    assert info.value.body["error"]["type"] == exception
+    assert "message_start" in events
+    assert len(bedrock.calls()) == 1
+
+
+def test_dropped_connection_with_boto3(bedrock, bedrock_runtime, answer):
+    bedrock.inject_fault("drop_connection", after_events=3)
+    response = bedrock_runtime.invoke_model_with_response_stream(modelId=SONNET, body=invoke_body())
+    chunks = []
+    with pytest.raises(Exception) as info:
+        for event in response["body"]:
+            chunks.append(event)
+    assert "EventStreamError" not in type(info.value).__name__  # a broken connection, not a frame
+    assert len(chunks) == 3
+    (call,) = bedrock.calls()
+    assert call.error_code == "ConnectionDropped" and call.injected_fault == "drop_connection@3"
+
+
+def test_dropped_connection_with_the_anthropic_sdk(bedrock, anthropic_bedrock, answer):
+    import anthropic
+
+    bedrock.inject_fault("drop_connection", after_events=2)
+    with pytest.raises(Exception) as info:
+        with anthropic_bedrock.messages.stream(
+            model=SONNET, max_tokens=200, messages=[{"role": "user", "content": "Hello there"}]
+        ) as stream:
+            stream.get_final_message()
+    assert not isinstance(info.value, anthropic.APIStatusError)
+    assert "peer closed" in str(info.value) or "incomplete" in str(info.value).lower()
+    assert bedrock.last_call().injected_fault == "drop_connection@2"
+
+
+# --------------------------------------------------------------------------- latency
+
+
+def test_latency_fault_with_boto3_and_anthropic(bedrock, bedrock_runtime, anthropic_bedrock, answer):
+    bedrock.inject_fault("latency", latency_ms=400, count=2)
+    started = time.monotonic()
+    bedrock_runtime.converse(modelId=SONNET, messages=converse_messages())
+    boto_elapsed = time.monotonic() - started
+    started = time.monotonic()
+    anthropic_bedrock.messages.create(model=SONNET, max_tokens=50, messages=[{"role": "user", "content": "Hi"}])
+    sdk_elapsed = time.monotonic() - started
+    # uvloop timers have millisecond granularity and may fire a fraction of a ms early.
+    assert boto_elapsed >= 0.39 and sdk_elapsed >= 0.39
+    calls = bedrock.calls()
+    assert [c.injected_fault for c in calls] == ["latency:400ms", "latency:400ms"]
+    assert all(c.ok and c.latency_ms >= 390 for c in calls)
+
+
+def test_probabilistic_faults_are_seeded(bedrock, bedrock_runtime, answer):
+    def pattern() -> list[bool]:
+        bedrock.reset()
+        bedrock.add_rule(text="x")
+        bedrock.inject_fault("ModelErrorException", probability=0.5)
+        outcome = []
+        for _ in range(12):
+            try:
+                bedrock_runtime.invoke_model(modelId=SONNET, body=invoke_body())
+                outcome.append(False)
+            except bedrock_runtime.exceptions.ModelErrorException:
+                outcome.append(True)
+        return outcome
+
+    first = pattern()
+    assert first == pattern()
+    assert any(first) and not all(first)
+
+
+# --------------------------------------------------------------------------- rules on every operation
+
+
+def test_one_rule_answers_the_four_operations_alike(bedrock, bedrock_runtime):
+    bedrock.add_rule(text="Checking.", tool_use={"name": "get_weather", "input": {"city": "Paris"}},
+                     user_text_contains="weather", has_tools=True)
+    question = "What's the weather in Paris?"
+    tool = {"name": "get_weather", "description": "Weather", "input_schema": {"type": "object"}}
+    body = json.dumps({"max_tokens": 300, "messages": [{"role": "user", "content": question}], "tools": [tool],
+                       "anthropic_version": "bedrock-2023-05-31"})
+    tool_config = {"tools": [{"toolSpec": {"name": "get_weather", "description": "Weather",
+                                           "inputSchema": {"json": {"type": "object"}}}}]}
+
+    invoked = json.loads(bedrock_runtime.invoke_model(modelId=SONNET, body=body)["body"].read())
+    assert [b["type"] for b in invoked["content"]] == ["text", "tool_use"]
+    assert invoked["content"][1]["input"] == {"city": "Paris"} and invoked["stop_reason"] == "tool_use"
+
+    streamed = [json.loads(e["chunk"]["bytes"]) for e in
+                bedrock_runtime.invoke_model_with_response_stream(modelId=SONNET, body=body)["body"]]
+    partial = "".join(e["delta"].get("partial_json", "") for e in streamed if e["type"] == "content_block_delta")
+    assert json.loads(partial) == {"city": "Paris"}
+
+    conversed = bedrock_runtime.converse(modelId=SONNET, messages=converse_messages(question), toolConfig=tool_config)
+    content = conversed["output"]["message"]["content"]
+    assert content[0] == {"text": "Checking."}
+    assert content[1]["toolUse"]["name"] == "get_weather" and content[1]["toolUse"]["input"] == {"city": "Paris"}
+    assert conversed["stopReason"] == "tool_use"
+
+    events = list(bedrock_runtime.converse_stream(modelId=SONNET, messages=converse_messages(question),
+                                                  toolConfig=tool_config)["stream"])
+    tool_input = "".join(e["contentBlockDelta"]["delta"].get("toolUse", {}).get("input", "")
+                         for e in events if "contentBlockDelta" in e)
+    assert json.loads(tool_input) == {"city": "Paris"}
+    assert events[-2]["messageStop"]["stopReason"] == "tool_use"
+
+    assert [c.rule for c in bedrock.calls()] == ["rule-1"] * 4
+
+
+def test_unmatched_requests_go_to_the_simulator(bedrock, bedrock_runtime):
+    bedrock.add_rule(text="only for pirates", system_contains="pirate")
+    response = bedrock_runtime.converse(modelId=SONNET, messages=converse_messages("Tell me about tea"))
+    assert response["output"]["message"]["content"][0]["text"] != "only for pirates"
+    assert bedrock.last_call().rule is None

@@ -1,0 +1,242 @@
+"""The events hook: faults, quotas, rules and history composed around an engine (in-process)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, AsyncIterator
+
+import pytest
+
+from claude_bedrock.domain.engine import ModelCall
+from claude_bedrock.domain.errors import DropConnection, ModelStreamErrorException, ThrottlingException
+from claude_bedrock.domain.message import accumulate
+from claude_bedrock.domain.quotas import parse_quota_config
+from claude_bedrock.domain.simulator import SimulatorEngine
+from claude_bedrock.service.calls import CallRecord
+from claude_bedrock.service.state import ServiceState
+from claude_bedrock.service.testing_hooks import Toolkit, install, load_scenario, toolkit_of
+from claude_bedrock.settings import ConfigError, Settings
+
+MODEL = "anthropic.claude-sonnet-4-5-20250929-v1:0"
+
+
+class CountingEngine:
+    """The simulator, counting the calls that reach it."""
+
+    def __init__(self) -> None:
+        self.inner = SimulatorEngine(seed=0, clock=lambda: 0.0)
+        self.calls = 0
+
+    async def stream(self, call: ModelCall) -> AsyncIterator[dict[str, Any]]:
+        self.calls += 1
+        for event in self.inner.events(call):
+            yield event
+
+
+@pytest.fixture
+def state(tmp_path) -> ServiceState:
+    return ServiceState(Settings(data_dir=str(tmp_path)), engine=CountingEngine())
+
+
+@pytest.fixture
+def toolkit(state) -> Toolkit:
+    toolkit = install(state)
+    toolkit.sleeps = []
+
+    async def sleep(seconds: float) -> None:
+        toolkit.sleeps.append(seconds)
+
+    toolkit.sleep = sleep
+    return toolkit
+
+
+def model_call(text: str = "Hello there", operation: str = "InvokeModel", max_tokens: int = 200) -> ModelCall:
+    return ModelCall(
+        request={"max_tokens": max_tokens, "messages": [{"role": "user", "content": text}]},
+        model_id=MODEL, anthropic_name="claude-sonnet-4-5-20250929", message_id="msg_bdrk_01X",
+        account_id="111122223333", region="us-west-2", operation=operation,
+    )
+
+
+def record(operation: str = "InvokeModel", request_id: str = "req-1") -> CallRecord:
+    return CallRecord(request_id=request_id, operation=operation, account_id="111122223333", region="us-west-2",
+                      identity_arn="arn:aws:iam::111122223333:user/alice",
+                      model_id="global." + MODEL, started_at=0.0, resolved_model_id=MODEL)
+
+
+def run(state: ServiceState, call: ModelCall, rec: CallRecord) -> list[dict[str, Any]]:
+    async def go() -> list[dict[str, Any]]:
+        return [event async for event in state.events(call, rec)]
+
+    try:
+        return asyncio.run(go())
+    finally:
+        state.publish(rec)
+
+
+def test_install_hooks_into_state(state, toolkit):
+    assert toolkit_of(state) is toolkit
+    assert state.events_hook == toolkit.events
+    assert toolkit.observe in state.observers
+
+
+def test_nothing_configured_passes_the_engine_stream_through(state, toolkit):
+    stream = state.events(model_call(), record())
+    assert type(stream).__name__ == "async_generator" and stream.ag_code.co_name == "stream"
+    asyncio.run(stream.aclose())
+
+
+def test_rule_answers_instead_of_engine_and_history_names_the_rule(state, toolkit):
+    toolkit.rules.add({"id": "greet", "match": {"user_text_contains": "hello"}, "respond": "Hi!"})
+    events = run(state, model_call(), record())
+    assert accumulate(events)["content"] == [{"type": "text", "text": "Hi!"}]
+    assert state.engine.calls == 0
+    run(state, model_call("bye"), record(request_id="req-2"))
+    assert state.engine.calls == 1
+    entries = toolkit.history.entries()
+    assert [(e.record.request_id, e.rule_id) for e in entries] == [("req-1", "greet"), ("req-2", None)]
+
+
+def test_error_fault_raises_before_any_event_and_is_recorded(state, toolkit):
+    toolkit.faults.add({"kind": "ThrottlingException"})
+    rec = record()
+    with pytest.raises(ThrottlingException):
+        run(state, model_call(), rec)
+    assert rec.injected_fault == "ThrottlingException"
+    assert state.engine.calls == 0
+
+
+def test_latency_fault_sleeps_before_the_answer(state, toolkit):
+    toolkit.faults.add({"kind": "latency", "latency_ms": 1500, "probability": 1})
+    rec = record()
+    run(state, model_call(), rec)
+    run(state, model_call(), record(request_id="req-2"))
+    assert toolkit.sleeps == [1.5, 1.5]
+    assert rec.injected_fault == "latency:1500ms"
+
+
+def test_stream_fault_strikes_after_n_events_and_gives_the_turn_back(state, toolkit):
+    toolkit.rules.add({"respond": {"turns": ["First turn answer here.", "Second turn."]}})
+    toolkit.faults.add({"kind": "stream_error", "after_events": 3})
+    seen: list[dict[str, Any]] = []
+
+    async def consume() -> None:
+        async for event in state.events(model_call(operation="ConverseStream"), record("ConverseStream")):
+            seen.append(event)
+
+    with pytest.raises(ModelStreamErrorException):
+        asyncio.run(consume())
+    assert len(seen) == 3
+    retry = run(state, model_call(operation="ConverseStream"), record("ConverseStream", "req-2"))
+    assert accumulate(retry)["content"][0]["text"] == "First turn answer here."
+
+
+def test_stream_fault_longer_than_the_answer_strikes_before_the_last_event(state, toolkit):
+    toolkit.rules.add({"respond": "Short."})
+    toolkit.faults.add({"kind": "drop_connection", "after_events": 500})
+    seen: list[dict[str, Any]] = []
+
+    async def consume() -> None:
+        async for event in state.events(model_call(operation="InvokeModelWithResponseStream"),
+                                        record("InvokeModelWithResponseStream")):
+            seen.append(event)
+
+    with pytest.raises(DropConnection):
+        asyncio.run(consume())
+    assert seen[-1]["type"] == "message_delta"
+
+
+def test_quota_refusal_is_labelled_and_settles_real_usage(state, toolkit):
+    toolkit.quotas.configure(parse_quota_config({"requests_per_minute": 1, "tokens_per_minute": 100_000}))
+    toolkit.rules.add({"respond": "one two three four five"})
+    run(state, model_call(max_tokens=4000), record())
+    rec = record(request_id="req-2")
+    with pytest.raises(ThrottlingException) as info:
+        run(state, model_call(), rec)
+    assert info.value.message == "Too many requests, please wait before trying again."
+    assert rec.injected_fault == "quota:requests_per_minute"
+    (usage,) = toolkit.quotas.usage()
+    # input tokens of the request + 5 x output tokens (Sonnet 4.5), not the 4000 reserved
+    assert usage["requests"] == 1 and usage["tokens"] < 100
+
+
+def test_reset_returns_to_the_baseline(tmp_path):
+    settings = Settings(data_dir=str(tmp_path), extra={"testing": {
+        "rules": [{"id": "base", "respond": "baseline"}],
+        "quotas": {"requests_per_minute": 5},
+    }})
+    state = ServiceState(settings, engine=CountingEngine())
+    toolkit = install(state)
+    toolkit.rules.add({"respond": "added"})
+    toolkit.faults.add({"kind": "ThrottlingException"})
+    toolkit.quotas.configure(parse_quota_config({"requests_per_minute": 1}))
+    with pytest.raises(ThrottlingException):
+        run(state, model_call(), record())
+    run(state, model_call(), record(request_id="req-2"))
+    assert toolkit.rules.rules[0].used == 1 and len(toolkit.history) == 2 and toolkit.quotas.usage()
+    toolkit.reset()
+    assert [rule.id for rule in toolkit.rules.rules] == ["base"]
+    assert toolkit.rules.rules[0].used == 0
+    assert len(toolkit.faults) == 0 and len(toolkit.history) == 0
+    assert toolkit.quotas.config.default.requests_per_minute == 5 and toolkit.quotas.usage() == []
+
+
+def test_rules_file_toml_and_config_table_are_both_loaded(tmp_path):
+    rules = tmp_path / "rules.toml"
+    rules.write_text('''
+[[rules]]
+id = "from-file"
+match = { has_tools = true }
+respond = { tool_use = { name = "get_weather", input = { city = "Paris" } } }
+
+[[faults]]
+kind = "latency"
+latency_ms = 10
+''')
+    settings = Settings(data_dir=str(tmp_path), rules_file=str(rules),
+                        extra={"testing": {"rules": [{"id": "from-config", "respond": "x"}]}})
+    scenario = load_scenario(settings)
+    assert [rule["id"] for rule in scenario.rules] == ["from-config", "from-file"]
+    assert scenario.faults[0]["kind"] == "latency"
+
+
+def test_rules_file_yaml(tmp_path):
+    pytest.importorskip("yaml")
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("rules:\n  - match: {user_text_contains: weather}\n    respond: {text: Sunny}\n"
+                     "quotas:\n  requests_per_minute: 3\n")
+    scenario = load_scenario(Settings(data_dir=str(tmp_path), rules_file=str(rules)))
+    assert scenario.rules[0]["respond"] == {"text": "Sunny"}
+    assert scenario.quotas.default.requests_per_minute == 3
+
+
+def test_yaml_without_pyyaml_says_so(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "yaml", None)
+    rules = tmp_path / "rules.yml"
+    rules.write_text("rules: []\n")
+    with pytest.raises(ConfigError, match="PyYAML"):
+        load_scenario(Settings(data_dir=str(tmp_path), rules_file=str(rules)))
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        ("[[rules]]\nrespond = { txt = 'x' }\n", "txt"),
+        ("[[faults]]\nkind = 'Throttle'\n", "kind"),
+        ("[quotas]\nrequests_per_minute = -1\n", "requests_per_minute"),
+        ("[oops]\n", "oops"),
+        ("rules = [\n", "invalid TOML"),
+    ],
+)
+def test_bad_rules_file_fails_the_start_naming_the_problem(tmp_path, content, fragment):
+    rules = tmp_path / "rules.toml"
+    rules.write_text(content)
+    with pytest.raises(ConfigError, match=fragment):
+        load_scenario(Settings(data_dir=str(tmp_path), rules_file=str(rules)))
+
+
+def test_missing_rules_file(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_scenario(Settings(data_dir=str(tmp_path), rules_file=str(tmp_path / "nope.toml")))
