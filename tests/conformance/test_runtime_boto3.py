@@ -193,3 +193,29 @@ def test_boto3_count_tokens_refuses_profiles(runtime_client):
         runtime_client.count_tokens(modelId=GLOBAL_SONNET_45,
                                     input={"invokeModel": {"body": json.dumps(HELLO).encode()}})
     assert "doesn't support counting tokens" in info.value.response["Error"]["Message"]
+
+
+def _pdf(text: str) -> bytes:
+    content = f"BT /F1 12 Tf 72 712 Td ({text}) Tj ET".encode()
+    return (b"%PDF-1.4\n1 0 obj << /Type /Page >> endobj\n2 0 obj << /Length " + str(len(content)).encode()
+            + b" >>\nstream\n" + content + b"\nendstream\nendobj\n%%EOF\n")
+
+
+def test_boto3_converse_pdf_text_only_without_citations_visual_with(runtime_client):
+    """The guide: through Converse, visual PDF analysis needs citations; without them only the
+    text is extracted (so the model sees far fewer tokens than the page images would cost)."""
+    pdf = _pdf("Revenue grew twelve percent in the third quarter")
+
+    def converse(citations: bool):
+        document = {"format": "pdf", "name": "report", "source": {"bytes": pdf}}
+        if citations:
+            document["citations"] = {"enabled": True}
+        return runtime_client.converse(
+            modelId=GLOBAL_SONNET_45,
+            messages=[{"role": "user", "content": [{"document": document}, {"text": "Summarise the report"}]}],
+        )
+
+    text_only, visual = converse(False), converse(True)
+    assert text_only["usage"]["inputTokens"] < 200 <= visual["usage"]["inputTokens"]
+    cited = [b for b in visual["output"]["message"]["content"] if "citationsContent" in b]
+    assert cited, visual["output"]["message"]["content"]

@@ -23,7 +23,7 @@ Source: wire reference sections 2.5 (event shapes) and 10 (request and response 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -75,3 +75,37 @@ class Engine(Protocol):
 
 #: Operations whose output is rendered whole, not streamed: engines may merge deltas for them.
 NON_STREAMING_OPERATIONS = frozenset({"InvokeModel", "Converse"})
+
+
+def frame_answer(
+    call: ModelCall,
+    usage: Mapping[str, Any],
+    content: Sequence[StreamEvent],
+    *,
+    stop_reason: str,
+    stop_sequence: str | None,
+    output_tokens: int,
+) -> list[StreamEvent]:
+    """The whole event stream of an answer: ``message_start`` (with the input ``usage``), the
+    content block events, ``message_delta`` and ``message_stop``. Every engine frames its
+    content the same way, so every renderer sees the same shape."""
+    message = {
+        "model": call.anthropic_name,
+        "id": call.message_id,
+        "type": "message",
+        "role": "assistant",
+        "content": [],
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": usage,
+    }
+    return [
+        {"type": "message_start", "message": message},
+        *content,
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": stop_reason, "stop_sequence": stop_sequence},
+            "usage": {"output_tokens": output_tokens},
+        },
+        {"type": "message_stop"},
+    ]

@@ -52,7 +52,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from claude_bedrock.domain.engine import ModelCall, StreamEvent
+from claude_bedrock.domain.engine import ModelCall, StreamEvent, frame_answer
 from claude_bedrock.domain.errors import (
     ERRORS_BY_CODE,
     BedrockError,
@@ -526,20 +526,11 @@ def reply_events(reply: Reply, call: ModelCall, input_tokens: int) -> list[Strea
         output_tokens += count_output_block({"type": "tool_use", "name": tool.name, "input": tool.input})
         index += 1
     stop_reason = reply.stop_reason or ("tool_use" if reply.tool_uses else "end_turn")
-    message = {
-        "model": call.anthropic_name,
-        "id": call.message_id,
-        "type": "message",
-        "role": "assistant",
-        "content": [],
-        "stop_reason": None,
-        "stop_sequence": None,
-        "usage": CacheUsage(input_tokens=input_tokens).usage(1),
-    }
-    return [
-        {"type": "message_start", "message": message},
-        *events,
-        {"type": "message_delta", "delta": {"stop_reason": stop_reason, "stop_sequence": None},
-         "usage": {"output_tokens": output_tokens}},
-        {"type": "message_stop"},
-    ]
+    return frame_answer(
+        call,
+        CacheUsage(input_tokens=input_tokens).usage(1),
+        events,
+        stop_reason=stop_reason,
+        stop_sequence=None,
+        output_tokens=output_tokens,
+    )

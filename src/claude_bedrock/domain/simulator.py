@@ -68,7 +68,7 @@ from collections import OrderedDict
 
 import orjson
 
-from claude_bedrock.domain.engine import NON_STREAMING_OPERATIONS, ModelCall, StreamEvent
+from claude_bedrock.domain.engine import NON_STREAMING_OPERATIONS, ModelCall, StreamEvent, frame_answer
 from claude_bedrock.domain.message import coalesce_deltas
 from claude_bedrock.domain.prompt_cache import CacheUsage, PromptCache
 from claude_bedrock.domain.prose import Draws, Passage, ProseWriter
@@ -378,27 +378,14 @@ class SimulatorEngine:
                 self._memo.popitem(last=False)
         else:
             self._memo.move_to_end(key)
-        usage = self._input_usage(call)
-        message = {
-            "model": call.anthropic_name,
-            "id": call.message_id,
-            "type": "message",
-            "role": "assistant",
-            "content": [],
-            "stop_reason": None,
-            "stop_sequence": None,
-            "usage": usage.usage(1),
-        }
-        return [
-            {"type": "message_start", "message": message},
-            *memo.content,
-            {
-                "type": "message_delta",
-                "delta": {"stop_reason": memo.stop_reason, "stop_sequence": memo.stop_sequence},
-                "usage": {"output_tokens": memo.output_tokens},
-            },
-            {"type": "message_stop"},
-        ]
+        return frame_answer(
+            call,
+            self._input_usage(call).usage(1),
+            memo.content,
+            stop_reason=memo.stop_reason,
+            stop_sequence=memo.stop_sequence,
+            output_tokens=memo.output_tokens,
+        )
 
     def _input_usage(self, call: ModelCall) -> CacheUsage:
         return self.cache.apply(account_id=call.account_id, model_id=call.model_id, request=call.request)

@@ -32,6 +32,7 @@ from claude_bedrock.domain.errors import (
     ValidationException,
 )
 from claude_bedrock.domain.message import MessageAccumulator
+from claude_bedrock.domain.pdf_text import apply_text_only
 from claude_bedrock.domain.validation import parse_json_body, validate_messages_request
 from claude_bedrock.service.calls import CallRecord
 from claude_bedrock.service.http import Request, Send, encode_headers, json_bytes, send_response
@@ -298,6 +299,9 @@ def _converse_call(inv: Invocation, stream: bool) -> tuple[ModelCall, Any]:
     )
     if translation.request_metadata:
         inv.record.request_metadata = dict(translation.request_metadata)
+    if translation.text_only_documents:
+        # The guide: without citations, Converse only extracts a PDF's text.
+        apply_text_only(translation.anthropic_body, translation.text_only_documents)
     return prepare_call(inv, translation.anthropic_body), translation
 
 

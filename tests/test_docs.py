@@ -1,0 +1,30 @@
+"""The README stays true to the code: its quick start is .ci/run's command, and every server
+setting is documented."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from claude_bedrock.settings import SETTINGS
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+
+
+def test_docs_readme_lists_every_server_setting():
+    for spec in SETTINGS:
+        assert f"`--{spec.name.replace('_', '-')}" in README, spec.name
+
+
+def test_docs_quick_start_has_two_commands_and_ci_runs_the_second():
+    quick_start = README.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    commands = re.findall(r"```bash\n(.+?)\n```", quick_start)
+    assert len(commands) == 2
+    assert "claude_bedrock serve" in commands[0]
+    assert commands[1] in (ROOT / ".ci" / "run").read_text()
+
+
+def test_docs_linked_pages_exist():
+    for link in re.findall(r"\]\(((?:docs|bench)/[^)]+)\)", README):
+        assert (ROOT / link).is_file(), link
