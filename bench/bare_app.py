@@ -43,6 +43,6 @@ if __name__ == "__main__":
     frames = [bytes.fromhex(line) for line in open(sys.argv[2]).read().split()]
     sock = bind_socket("127.0.0.1", port)
     config = uvicorn.Config(make_app(frames), log_level="warning", access_log=False, lifespan="off",
-                            server_header=False)
+                            server_header=False, proxy_headers=False)
     print(f"listening on http://127.0.0.1:{sock.getsockname()[1]}", flush=True)
     uvicorn.Server(config).run(sockets=[sock])

@@ -55,6 +55,8 @@ def serve(settings: Settings, app: BedrockApp | None = None, out: TextIO = sys.s
         timeout_graceful_shutdown=10,
         server_header=False,
         date_header=True,
+        # X-Forwarded-* are not trusted by default: auth decisions never depend on them.
+        proxy_headers=False,
     )
     server = uvicorn.Server(config)
     # uvicorn handles SIGTERM (graceful shutdown, log flush), then re-raises it with the
