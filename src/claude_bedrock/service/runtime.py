@@ -19,7 +19,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Callable
 
 from claude_bedrock.domain import tokens
 from claude_bedrock.domain.catalog import Resolution
@@ -36,6 +36,7 @@ from claude_bedrock.domain.pdf_text import apply_text_only
 from claude_bedrock.domain.validation import parse_json_body, validate_messages_request
 from claude_bedrock.service.calls import CallRecord
 from claude_bedrock.service.http import Request, Send, encode_headers, json_bytes, send_response
+from claude_bedrock.service.ready import END, Pending, next_ready
 from claude_bedrock.service.state import ServiceState
 from claude_bedrock.service import errors as awserrors
 from claude_bedrock.wire import eventstream
@@ -49,6 +50,8 @@ from claude_bedrock.wire.count_tokens import count_tokens_input
 log = logging.getLogger("claude_bedrock.runtime")
 
 EVENTSTREAM_CONTENT_TYPE = "application/vnd.amazon.eventstream"
+#: Frames ready at once are written together, up to this many per socket write.
+MAX_FRAMES_PER_WRITE = 64
 _PADDING_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
 _REQUEST_METADATA_HEADER = "x-amzn-bedrock-request-metadata"
@@ -251,39 +254,75 @@ def _drop(inv: Invocation, usage: UsageTracker, sent: list[dict[str, Any]]) -> N
     _finish_record(inv, usage, sent, streamed=True)
 
 
+async def _stream_response(
+    inv: Invocation,
+    send: Send,
+    events: AsyncIterator[dict[str, Any]],
+    extra_headers: list[tuple[str, str]],
+    render: Callable[[dict[str, Any], UsageTracker], list[bytes]],
+    logged: list[Any],
+) -> None:
+    """Write a stream: one frame (or more, for ConverseStream) per engine event.
+
+    Errors before the first event are raised (a JSON error response); after it, they become
+    an exception frame. Frames of events that are ready at the same instant leave in one
+    write; nothing waits for a later event (see ``service/ready.py``).
+    """
+    first = await _first_event(events)
+    inv.record.first_byte_ms = _elapsed_ms(inv.started)
+    usage = UsageTracker()
+    await _start_stream(inv, send, extra_headers)
+    pending: list[bytes] = []
+    item: Any = first
+    try:
+        while True:
+            if isinstance(item, Pending):
+                if pending:
+                    await _send_frame(send, b"".join(pending))
+                    pending.clear()
+                item = await item
+            if item is END:
+                break
+            usage.observe(item)
+            pending.extend(render(item, usage))
+            if len(pending) >= MAX_FRAMES_PER_WRITE:
+                await _send_frame(send, b"".join(pending))
+                pending.clear()
+            item = next_ready(events)
+    except DropConnection:
+        if pending:
+            await _send_frame(send, b"".join(pending))
+        _drop(inv, usage, logged)
+        raise
+    except Exception as exc:  # noqa: BLE001 - every failure after the start becomes a frame
+        if pending:
+            await _send_frame(send, b"".join(pending))
+        await _send_exception_frame(send, inv, exc)
+    else:
+        if pending:
+            await _send_frame(send, b"".join(pending))
+    _finish_record(inv, usage, logged, streamed=True)
+    await _end_stream(send)
+
+
 async def invoke_model_with_response_stream(inv: Invocation, send: Send) -> None:
     body = parse_json_body(inv.request.body)
     inv.record.input_body = body
     call = prepare_call(inv, body)
-    events = inv.state.events(call, inv.record)
-    first = await _first_event(events)
-    first_byte_ms = _elapsed_ms(inv.started)
-    inv.record.first_byte_ms = first_byte_ms
-    usage = UsageTracker()
     chunks: list[dict[str, Any]] = []
-    await _start_stream(inv, send, [("x-amzn-bedrock-content-type", "application/json")])
-    index = 0
-    event: dict[str, Any] | None = first
-    try:
-        while event is not None:
-            usage.observe(event)
-            if event.get("type") == "message_stop":
-                event = dict(event)
-                event["amazon-bedrock-invocationMetrics"] = _invocation_metrics(
-                    usage, _elapsed_ms(inv.started), first_byte_ms
-                )
-            chunks.append(event)
-            payload = eventstream.chunk_payload(json_bytes(event), _padding(index))
-            await _send_frame(send, eventstream.event_frame("chunk", payload))
-            index += 1
-            event = await anext(events, None)
-    except DropConnection:
-        _drop(inv, usage, chunks)
-        raise
-    except Exception as exc:  # noqa: BLE001 - every failure after the start becomes a frame
-        await _send_exception_frame(send, inv, exc)
-    _finish_record(inv, usage, chunks, streamed=True)
-    await _end_stream(send)
+
+    def render(event: dict[str, Any], usage: UsageTracker) -> list[bytes]:
+        if event.get("type") == "message_stop":
+            event = dict(event)
+            event["amazon-bedrock-invocationMetrics"] = _invocation_metrics(
+                usage, _elapsed_ms(inv.started), inv.record.first_byte_ms or 0
+            )
+        payload = eventstream.chunk_payload(json_bytes(event), _padding(len(chunks)))
+        chunks.append(event)
+        return [eventstream.event_frame("chunk", payload)]
+
+    events = inv.state.events(call, inv.record)
+    await _stream_response(inv, send, events, [("x-amzn-bedrock-content-type", "application/json")], render, chunks)
 
 
 # --------------------------------------------------------------------------- Converse
@@ -323,34 +362,21 @@ async def converse(inv: Invocation, send: Send) -> None:
 async def converse_stream(inv: Invocation, send: Send) -> None:
     call, translation = _converse_call(inv, stream=True)
     renderer = ConverseStreamRenderer.for_translation(translation)
-    events = inv.state.events(call, inv.record)
-    first = await _first_event(events)
-    inv.record.first_byte_ms = _elapsed_ms(inv.started)
-    usage = UsageTracker()
     sent: list[dict[str, Any]] = []
-    await _start_stream(inv, send, [])
-    event: dict[str, Any] | None = first
-    index = 0
-    try:
-        while event is not None:
-            usage.observe(event)
-            outputs = renderer.feed(event)
-            if event.get("type") == "message_stop":
-                outputs = outputs + renderer.finish(latency_ms=_elapsed_ms(inv.started))
-            for event_type, payload in outputs:
-                payload = dict(payload)
-                payload["p"] = _padding(index)
-                index += 1
-                sent.append({event_type: payload})
-                await _send_frame(send, eventstream.event_frame(event_type, json_bytes(payload)))
-            event = await anext(events, None)
-    except DropConnection:
-        _drop(inv, usage, sent)
-        raise
-    except Exception as exc:  # noqa: BLE001
-        await _send_exception_frame(send, inv, exc)
-    _finish_record(inv, usage, sent, streamed=True)
-    await _end_stream(send)
+
+    def render(event: dict[str, Any], usage: UsageTracker) -> list[bytes]:
+        outputs = renderer.feed(event)
+        if event.get("type") == "message_stop":
+            outputs = outputs + renderer.finish(latency_ms=_elapsed_ms(inv.started))
+        frames = []
+        for event_type, payload in outputs:
+            payload = dict(payload)
+            payload["p"] = _padding(len(sent))
+            sent.append({event_type: payload})
+            frames.append(eventstream.event_frame(event_type, json_bytes(payload)))
+        return frames
+
+    await _stream_response(inv, send, inv.state.events(call, inv.record), [], render, sent)
 
 
 # --------------------------------------------------------------------------- CountTokens

@@ -1,0 +1,106 @@
+"""next_ready: items an async iterator can hand over without waiting, and nothing else."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from claude_bedrock.service.ready import END, Pending, next_ready
+
+
+async def drain(iterator):
+    """[(item, was_ready)] for every item, as the streaming handlers take them."""
+    out = []
+    while True:
+        item = next_ready(iterator)
+        ready = not isinstance(item, Pending)
+        if not ready:
+            item = await item
+        if item is END:
+            return out
+        out.append((item, ready))
+
+
+def test_ready_items_produced_without_waiting_are_ready():
+    async def gen():
+        for i in range(3):
+            yield i
+
+    assert asyncio.run(drain(gen())) == [(0, True), (1, True), (2, True)]
+
+
+def test_ready_items_after_a_wait_are_pending_then_delivered_in_order():
+    async def gen():
+        yield "a"
+        await asyncio.sleep(0.01)
+        yield "b"
+        yield "c"
+        await asyncio.sleep(0)
+        yield "d"
+
+    assert asyncio.run(drain(gen())) == [("a", True), ("b", False), ("c", True), ("d", False)]
+
+
+def test_ready_end_after_a_wait():
+    async def gen():
+        yield 1
+        await asyncio.sleep(0.001)
+
+    assert asyncio.run(drain(gen())) == [(1, True)]
+
+
+def test_ready_errors_propagate_whether_ready_or_after_a_wait():
+    async def now():
+        yield 1
+        raise ValueError("now")
+
+    async def later():
+        yield 1
+        await asyncio.sleep(0.001)
+        raise KeyError("later")
+
+    with pytest.raises(ValueError):
+        asyncio.run(drain(now()))
+    with pytest.raises(KeyError):
+        asyncio.run(drain(later()))
+
+
+def test_ready_plain_async_iterator_class():
+    class Countdown:
+        def __init__(self):
+            self.n = 2
+
+        def __aiter__(self):
+            return self
+
+        async def __anext__(self):
+            await asyncio.sleep(0)
+            if self.n == 0:
+                raise StopAsyncIteration
+            self.n -= 1
+            return self.n
+
+    assert [item for item, _ in asyncio.run(drain(Countdown()))] == [1, 0]
+
+
+def test_ready_cancellation_reaches_the_iterator():
+    closed = []
+
+    async def gen():
+        try:
+            yield 1
+            await asyncio.sleep(10)
+            yield 2
+        finally:
+            closed.append(True)
+
+    async def main():
+        task = asyncio.ensure_future(drain(gen()))
+        await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    assert closed == [True]
