@@ -78,7 +78,10 @@ COLD_START = {
 
 
 def clean_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ANTHROPIC_", "CLAUDE_BEDROCK_"))}
+    """A user's environment: no AWS/Anthropic settings, and bytecode caching on (some
+    sandboxes set PYTHONDONTWRITEBYTECODE, which makes every import recompile its modules)."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("AWS_", "ANTHROPIC_", "CLAUDE_BEDROCK_")) and k != "PYTHONDONTWRITEBYTECODE"}
     env.update(AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull)
     return env
 

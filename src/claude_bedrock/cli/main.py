@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import sys
@@ -28,7 +29,39 @@ def settings_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """A group whose heavier commands are imported only when used (``serve`` must start
+    fast; the client and log commands pull in their own modules). Click's documented
+    lazy-loading pattern: ``lazy`` maps a command name to ``"module:attribute"``."""
+
+    def __init__(self, *args: Any, lazy: dict[str, str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = lazy
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.lazy])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = self.lazy.get(cmd_name)
+        if target is None:
+            return super().get_command(ctx, cmd_name)
+        module_name, attribute = target.split(":")
+        return getattr(importlib.import_module(module_name), attribute)  # type: ignore[no-any-return]
+
+
+LAZY_COMMANDS = {
+    # Client commands (issue 7).
+    "ask": "claude_bedrock.cli.client_commands:ask",
+    "models": "claude_bedrock.cli.client_commands:models",
+    "whoami": "claude_bedrock.cli.client_commands:whoami",
+    "count-tokens": "claude_bedrock.cli.client_commands:count_tokens",
+    # Invocation logs (issue 5).
+    "logs": "claude_bedrock.cli.logs_commands:logs",
+    "usage": "claude_bedrock.cli.logs_commands:usage",
+}
+
+
+@click.group(cls=LazyGroup, lazy=LAZY_COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="claude-bedrock")
 def cli() -> None:
     """Claude on Amazon Bedrock, runnable anywhere Python runs.
@@ -74,19 +107,6 @@ def serve(config_file: str | None, **options: Any) -> None:
 
 def main() -> None:
     cli(prog_name="claude-bedrock")
-
-
-# Client commands (issue 7): ask, models, whoami, count-tokens.
-from claude_bedrock.cli.client_commands import CLIENT_COMMANDS  # noqa: E402
-
-for _command in CLIENT_COMMANDS:
-    cli.add_command(_command)
-
-# Invocation logs (issue 5): logs list|show|tail|purge, usage.
-from claude_bedrock.cli.logs_commands import LOGS_COMMANDS  # noqa: E402
-
-for _command in LOGS_COMMANDS:
-    cli.add_command(_command)
 
 
 if __name__ == "__main__":

@@ -16,12 +16,18 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from xml.sax.saxutils import escape
+from html import escape as _html_escape
 
 from claude_bedrock.domain.errors import BedrockError
 
 JSON_CONTENT_TYPE = "application/json"
 STS_NAMESPACE = "https://sts.amazonaws.com/doc/2011-06-15/"
+
+
+def escape(text: str) -> str:
+    """XML character data: ``&``, ``<`` and ``>`` escaped (the stdlib html module is far
+    cheaper to import than xml.sax, and start-up time is measured)."""
+    return _html_escape(text, quote=False)
 
 Headers = list[tuple[str, str]]
 

@@ -57,6 +57,7 @@ def serve(settings: Settings, app: BedrockApp | None = None, out: TextIO = sys.s
         date_header=True,
         # X-Forwarded-* are not trusted by default: auth decisions never depend on them.
         proxy_headers=False,
+        ws="none",  # no WebSocket routes: do not import a WebSocket implementation
     )
     server = uvicorn.Server(config)
     # uvicorn handles SIGTERM (graceful shutdown, log flush), then re-raises it with the

@@ -7,13 +7,12 @@ Source: botocore sts 2011-06-15 model; wire-protocol reference section 5.
 from __future__ import annotations
 
 from urllib.parse import parse_qs
-from xml.sax.saxutils import escape
 
 from claude_bedrock.domain.errors import BedrockError
 from claude_bedrock.service.auth import Identity
 from claude_bedrock.service.http import Request, Send, send_response
 from claude_bedrock.service.state import ServiceState
-from claude_bedrock.service.errors import STS_NAMESPACE
+from claude_bedrock.service.errors import STS_NAMESPACE, escape
 
 
 class InvalidAction(BedrockError):
