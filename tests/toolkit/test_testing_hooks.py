@@ -240,3 +240,23 @@ def test_bad_rules_file_fails_the_start_naming_the_problem(tmp_path, content, fr
 def test_missing_rules_file(tmp_path):
     with pytest.raises(ConfigError, match="not found"):
         load_scenario(Settings(data_dir=str(tmp_path), rules_file=str(tmp_path / "nope.toml")))
+
+
+def test_call_history_forgets_oldest_calls_beyond_its_byte_budget():
+    from claude_bedrock.service.calls import CallRecord
+    from claude_bedrock.service.testing_hooks import CallHistory
+
+    history = CallHistory(size=100, max_bytes=1000)
+
+    def record(i: int, size: int) -> CallRecord:
+        return CallRecord(request_id=str(i), operation="InvokeModel", account_id="1", region="us-east-1",
+                          identity_arn="arn", model_id="m", started_at=0.0, input_bytes=b"x" * size)
+
+    for i in range(5):
+        history.add(record(i, 300))
+    assert [e.record.request_id for e in history.entries()] == ["2", "3", "4"]
+    history.add(record(9, 5000))  # a single huge call is still kept, alone
+    assert [e.record.request_id for e in history.entries()] == ["9"]
+    for i in range(200):
+        history.add(record(100 + i, 0))
+    assert len(history) == 100

@@ -142,7 +142,7 @@ def list_calls(state: ServiceState, request: Request, item: str | None) -> Resul
     if unknown:
         raise ValidationException(f"Unknown filter(s): {', '.join(sorted(unknown))}; use operation, model, limit.")
     limit_text = query.get("limit")
-    if limit_text is not None and not (limit_text.isdigit() and int(limit_text) > 0):
+    if limit_text is not None and not (limit_text.isascii() and limit_text.isdigit() and int(limit_text) > 0):
         raise ValidationException("limit must be a positive integer.")
     entries = toolkit.history.entries(
         operation=query.get("operation"),

@@ -14,6 +14,7 @@ Request flow::
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -72,16 +73,25 @@ RUNTIME_ROUTES = [
 ]
 
 
-class ResponseTracker:
-    """Wraps ``send`` to know whether the response has started (errors must not follow)."""
+#: Operations whose response is a long stream: the client may leave before its end.
+STREAMING_OPERATIONS = frozenset({"InvokeModelWithResponseStream", "ConverseStream"})
 
-    __slots__ = ("send", "started")
+
+class ResponseTracker:
+    """Wraps ``send`` to know whether the response has started (errors must not follow) and,
+    once ``disconnected`` is set, to raise ClientDisconnected rather than write to nobody (the
+    ASGI server drops such writes silently, so a stream would run on to its end)."""
+
+    __slots__ = ("send", "started", "disconnected")
 
     def __init__(self, send: Send) -> None:
         self.send = send
         self.started = False
+        self.disconnected = False
 
     async def __call__(self, message: dict[str, Any]) -> None:
+        if self.disconnected:
+            raise ClientDisconnected()
         if message["type"] == "http.response.start":
             self.started = True
         await self.send(message)
@@ -138,7 +148,7 @@ class BedrockApp:
             route = match.route
             identity = self.state.authenticator.authenticate(request, route.service)
             if route.kind == "runtime":
-                await self._runtime(request, identity, match, tracker, request_id)
+                await self._runtime(request, identity, match, tracker, request_id, receive)
             elif route.kind == "sts":
                 await route.handler(self.state, request, identity, tracker, request_id)
             else:
@@ -152,7 +162,7 @@ class BedrockApp:
         except DropConnection:
             # Injected fault: the ASGI server aborts a connection whose response has started
             # and is incomplete. Before the start, promise a body that never comes.
-            if not tracker.started:
+            if not tracker.started and not tracker.disconnected:
                 await tracker({"type": "http.response.start", "status": 200,
                                "headers": [(b"content-type", b"application/json"), (b"content-length", b"1024")]})
             raise
@@ -167,7 +177,7 @@ class BedrockApp:
     async def _send_error(
         self, tracker: ResponseTracker, error: BedrockError, request_id: str, match: Match | None
     ) -> None:
-        if tracker.started:
+        if tracker.started or tracker.disconnected:
             return
         if match is not None and match.route.kind == "sts":
             status, headers, body = awserrors.query_xml_error(error, request_id)
@@ -176,9 +186,14 @@ class BedrockApp:
         await send_response(tracker, status, headers, body)
 
     async def _runtime(
-        self, request: Request, identity: Identity, match: Match, tracker: ResponseTracker, request_id: str
+        self, request: Request, identity: Identity, match: Match, tracker: ResponseTracker, request_id: str,
+        receive: Receive,
     ) -> None:
         started = time.perf_counter()
+        watcher = (
+            asyncio.ensure_future(_watch_disconnect(receive, tracker))
+            if match.route.operation in STREAMING_OPERATIONS else None
+        )
         model_id = match.params["modelId"]
         record = CallRecord(
             request_id=request_id,
@@ -220,10 +235,20 @@ class BedrockApp:
             record.error_code = "InternalServerException"
             raise
         finally:
+            if watcher is not None:
+                watcher.cancel()
             self.state.publish(record)
 
     async def _admin(self, request: Request, send: Send) -> None:
         await admin.handle(self.state, request, send)
+
+
+async def _watch_disconnect(receive: Receive, tracker: ResponseTracker) -> None:
+    """Mark ``tracker`` disconnected when the client goes away (the body is already read, so
+    the next ASGI message is the disconnect; cancelled when the response is complete)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
+    tracker.disconnected = True
 
 
 def create_app(settings: Settings | None = None, *, state: ServiceState | None = None) -> BedrockApp:

@@ -33,6 +33,8 @@ from claude_bedrock.wire import sigv4
 log = logging.getLogger("claude_bedrock.auth")
 
 _INVALID_TOKEN = "The security token included in the request is invalid."
+#: Unlisted keys remembered for the "signature not checked" warning (one line per key).
+MAX_WARNED_KEYS = 1024
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,6 @@ class Authenticator:
                 f"Credential should be scoped to correct service: '{service}'. "
             )
         credential = self._credentials.get(auth.access_key)
-        token = request.header("x-amz-security-token")
         if credential is None:
             if self._strict:
                 raise UnrecognizedClientException(_INVALID_TOKEN)
@@ -132,7 +133,7 @@ class Authenticator:
             body=request.body,
         )
         try:
-            sigv4.verify(
+            verified = sigv4.verify(
                 http_request, auth, credential.secret_access_key, self._clock(),
                 expected_service=service, key_cache=self._key_cache,
             )
@@ -143,6 +144,7 @@ class Authenticator:
             if exc.aws_code == "IncompleteSignatureException":
                 raise IncompleteSignatureException(exc.aws_message()) from None
             raise InvalidSignatureException(exc.aws_message()) from None
+        token = verified.security_token  # the header, or the query parameter of a presigned URL
         if token is not None or credential.session_tokens:
             if not any(hmac.compare_digest(token or "", t) for t in credential.session_tokens):
                 if credential.session_tokens or self._strict:
@@ -166,5 +168,6 @@ class Authenticator:
 
     def _warn_once(self, key: str, message: str) -> None:
         if key not in self._warned:
-            self._warned.add(key)
+            if len(self._warned) < MAX_WARNED_KEYS:  # bounded: keys are chosen by clients
+                self._warned.add(key)
             log.warning(message)

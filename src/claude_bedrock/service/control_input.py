@@ -47,11 +47,14 @@ class Rule:
         if value is None:
             return [_violation(None, path, "Member must not be null")] if self.required else []
         failures: list[str] = []
-        size = value if isinstance(value, int) and not isinstance(value, bool) else len(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            size: int | None = value
+        else:  # a JSON value of the wrong type (true, 1.5) has no size: its type check reports it
+            size = len(value) if hasattr(value, "__len__") else None
         unit = "value" if isinstance(value, int) else "length"
-        if self.min is not None and size < self.min:
+        if self.min is not None and size is not None and size < self.min:
             failures.append(_violation(value, path, f"Member must have {unit} greater than or equal to {self.min}"))
-        if self.max is not None and size > self.max:
+        if self.max is not None and size is not None and size > self.max:
             failures.append(_violation(value, path, f"Member must have {unit} less than or equal to {self.max}"))
         if self.pattern is not None and isinstance(value, str) and not re.fullmatch(self.pattern, value):
             failures.append(

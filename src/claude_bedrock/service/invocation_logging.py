@@ -36,6 +36,8 @@ log = logging.getLogger("claude_bedrock.invocation_log")
 
 #: How long a cached configuration is trusted when the store has no write generation.
 CONFIG_TTL_S = 1.0
+#: (account, region) logging configurations kept in memory at most.
+MAX_CACHED_CONFIGS = 4096
 
 
 class LogWriter(Protocol):
@@ -89,6 +91,8 @@ class InvocationLogObserver:
         if config is not None and not config.enabled:
             config = None
         with self._lock:
+            if len(self._cache) >= MAX_CACHED_CONFIGS:  # accounts and regions come from clients
+                self._cache.clear()
             self._cache[key] = (stamp, config)
         return config
 

@@ -35,7 +35,15 @@ from claude_bedrock.domain.message import MessageAccumulator
 from claude_bedrock.domain.pdf_text import apply_text_only
 from claude_bedrock.domain.validation import parse_json_body, validate_messages_request
 from claude_bedrock.service.calls import CallRecord
-from claude_bedrock.service.http import Request, Send, encode_headers, json_bytes, send_response
+from claude_bedrock.service.http import (
+    ClientDisconnected,
+    Request,
+    Send,
+    encode_headers,
+    json_bytes,
+    json_problem,
+    send_response,
+)
 from claude_bedrock.service.ready import END, Pending, next_ready
 from claude_bedrock.service.state import ServiceState
 from claude_bedrock.service import errors as awserrors
@@ -135,6 +143,15 @@ def _request_metadata(request: Request) -> dict[str, str] | None:
     return {"value": raw}
 
 
+def _json_body(raw: bytes) -> dict[str, Any]:
+    """An Anthropic body parsed (``parse_json_body``), refused when too deep to serialize again."""
+    body = parse_json_body(raw)
+    problem = json_problem(body, raw)
+    if problem is not None:
+        raise ValidationException(f"Malformed input request: {problem}, please reformat your input and try again.")
+    return body
+
+
 def prepare_call(inv: Invocation, body: dict[str, Any]) -> ModelCall:
     """Validate an Anthropic body for the resolved model and build the engine call."""
     model = inv.resolution.model
@@ -175,7 +192,7 @@ def _base_headers(inv: Invocation) -> list[tuple[str, str]]:
 
 
 async def invoke_model(inv: Invocation, send: Send) -> None:
-    body = parse_json_body(inv.request.body)
+    body = _json_body(inv.request.body)
     inv.record.input_body = body
     call = prepare_call(inv, body)
     accumulator = MessageAccumulator()
@@ -254,6 +271,26 @@ def _drop(inv: Invocation, usage: UsageTracker, sent: list[dict[str, Any]]) -> N
     _finish_record(inv, usage, sent, streamed=True)
 
 
+def _client_left(inv: Invocation, usage: UsageTracker, sent: list[dict[str, Any]]) -> None:
+    inv.record.status = 0
+    inv.record.error_code = "ClientDisconnected"
+    inv.record.error_message = "the client closed the connection mid-stream"
+    _finish_record(inv, usage, sent, streamed=True)
+
+
+async def _abandon(events: AsyncIterator[dict[str, Any]], item: Any) -> None:
+    """Close the engine's stream once the client has left. A step already in flight finishes
+    first: an async generator cannot be closed while it runs."""
+    try:
+        if isinstance(item, Pending):
+            await item
+        close = getattr(events, "aclose", None)
+        if close is not None:
+            await close()
+    except Exception:  # noqa: BLE001 - the stream is abandoned: its errors have no reader
+        log.debug("abandoned stream failed while closing", exc_info=True)
+
+
 async def _stream_response(
     inv: Invocation,
     send: Send,
@@ -294,6 +331,10 @@ async def _stream_response(
             await _send_frame(send, b"".join(pending))
         _drop(inv, usage, logged)
         raise
+    except ClientDisconnected:  # nobody to write to: stop pulling events, no exception frame
+        _client_left(inv, usage, logged)
+        await _abandon(events, item)
+        raise
     except Exception as exc:  # noqa: BLE001 - every failure after the start becomes a frame
         if pending:
             await _send_frame(send, b"".join(pending))
@@ -306,7 +347,7 @@ async def _stream_response(
 
 
 async def invoke_model_with_response_stream(inv: Invocation, send: Send) -> None:
-    body = parse_json_body(inv.request.body)
+    body = _json_body(inv.request.body)
     inv.record.input_body = body
     call = prepare_call(inv, body)
     chunks: list[dict[str, Any]] = []
@@ -402,7 +443,7 @@ async def anthropic_count_tokens(
 ) -> tuple[int, Any]:
     """``POST /v1/messages/count_tokens``: what the npm SDK's ``messages.countTokens`` sends
     (the first-party path, unchanged, with ``model`` in the body; wire-protocol captures)."""
-    body = parse_json_body(request.body)
+    body = _json_body(request.body)
     model_id = body.pop("model", None)
     if not isinstance(model_id, str) or not model_id:
         raise ValidationException("model: Field required")

@@ -1,6 +1,10 @@
 """Run the ASGI app on uvicorn over a socket we bind ourselves (so port 0 works and the
 announced URL is the real one). Stops cleanly on SIGINT/SIGTERM (uvicorn's handlers), running
 the app's shutdown hooks (log flushing) first.
+
+The request head (request line and headers) is capped at ``MAX_HEAD_BYTES``: uvicorn's
+httptools protocol buffers a head of any size, before any authentication, so a client could
+make the server hold gigabytes. A longer head is answered 431 and the connection closed.
 """
 
 from __future__ import annotations
@@ -9,7 +13,7 @@ import logging
 import signal
 import socket
 import sys
-from typing import TextIO
+from typing import Any, TextIO
 
 import uvicorn
 
@@ -17,6 +21,45 @@ from claude_bedrock.service.app import BedrockApp, create_app
 from claude_bedrock.settings import Settings, is_loopback
 
 log = logging.getLogger("claude_bedrock.server")
+
+#: The largest request head accepted (SigV4 headers with a session token take a few KB).
+MAX_HEAD_BYTES = 64 * 1024
+
+try:
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+except ImportError:  # pragma: no cover - no httptools: h11, whose head limit is 16 KB
+    HttpToolsProtocol = None  # type: ignore[assignment, misc]
+
+
+def _bounded_http_protocol() -> Any:
+    """uvicorn's httptools protocol with the head capped at MAX_HEAD_BYTES, or "h11"."""
+    if HttpToolsProtocol is None:  # pragma: no cover
+        return "h11"
+
+    class BoundedHttpToolsProtocol(HttpToolsProtocol):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._head_bytes = 0  # bytes received since the current head began
+
+        def data_received(self, data: bytes) -> None:
+            reading_head = self._head_bytes >= 0
+            if reading_head:
+                self._head_bytes += len(data)
+            super().data_received(data)
+            if reading_head and self._head_bytes > MAX_HEAD_BYTES and not self.transport.is_closing():
+                self.transport.write(b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+                                     b"content-length: 0\r\nconnection: close\r\n\r\n")
+                self.transport.close()
+
+        def on_headers_complete(self) -> None:
+            self._head_bytes = -1  # the body is not counted
+            super().on_headers_complete()
+
+        def on_message_complete(self) -> None:
+            super().on_message_complete()
+            self._head_bytes = 0  # the next request's head starts
+
+    return BoundedHttpToolsProtocol
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -49,6 +92,7 @@ def serve(settings: Settings, app: BedrockApp | None = None, out: TextIO = sys.s
         log.warning("bound beyond loopback with strict auth explicitly disabled: anyone can call this server")
     config = uvicorn.Config(
         app,
+        http=_bounded_http_protocol(),
         log_level=settings.log_level,
         access_log=False,
         lifespan="on",

@@ -46,6 +46,9 @@ from claude_bedrock.settings import ConfigError, Settings
 __all__ = ["HISTORY_SIZE", "CallHistory", "Scenario", "Toolkit", "install", "load_scenario", "toolkit_of"]
 
 HISTORY_SIZE = 1000
+#: The history also forgets its oldest calls once their request bodies add up to this much
+#: (a thousand 20 MB bodies must not hold 20 GB).
+HISTORY_MAX_BYTES = 64 * 1024 * 1024
 _SCENARIO_KEYS = frozenset({"rules", "faults", "quotas", "history_size"})
 
 
@@ -157,20 +160,31 @@ class HistoryEntry:
         return out
 
 
+def _body_size(record: CallRecord) -> int:
+    return len(record.input_bytes or b"")
+
+
 class CallHistory:
     """The most recent call records, oldest first."""
 
-    def __init__(self, size: int = HISTORY_SIZE) -> None:
-        self._entries: deque[HistoryEntry] = deque(maxlen=size)
+    def __init__(self, size: int = HISTORY_SIZE, max_bytes: int = HISTORY_MAX_BYTES) -> None:
+        self._entries: deque[HistoryEntry] = deque()
+        self._size = size
+        self._max_bytes = max_bytes
+        self._bytes = 0
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def add(self, record: CallRecord, rule_id: str | None = None) -> None:
         self._entries.append(HistoryEntry(record, rule_id))
+        self._bytes += _body_size(record)
+        while len(self._entries) > self._size or (self._bytes > self._max_bytes and len(self._entries) > 1):
+            self._bytes -= _body_size(self._entries.popleft().record)
 
     def clear(self) -> None:
         self._entries.clear()
+        self._bytes = 0
 
     def entries(
         self,

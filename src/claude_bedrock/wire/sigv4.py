@@ -99,6 +99,14 @@ _PRESIGN_REQUIRED = _PRESIGN_PARAMS[:6]
 #: Headers :func:`sign` signs by default, besides every ``x-amz-*`` / ``x-amzn-*`` header.
 _DEFAULT_SIGNED = frozenset({"host", "content-type"})
 _SIGNATURE_PARAM = "X-Amz-Signature"
+#: Secrets an error message must not repeat (it reaches client and proxy logs): the signature
+#: of an echoed Authorization value, the session token in a canonical request or query.
+_SIGNATURE_VALUE_RE = re.compile(r"(Signature=)[^,\s]*")
+_TOKEN_HEADER_LINE_RE = re.compile(r"^(x-amz-security-token:).*$", re.MULTILINE)
+_TOKEN_QUERY_RE = re.compile(r"(X-Amz-Security-Token=)[^&\n]*")
+_REDACTED = "<redacted>"
+#: The longest unknown scheme name an error message repeats (a longer word may be a key).
+_MAX_SHOWN_SCHEME = 40
 
 
 class Reason(StrEnum):
@@ -209,9 +217,11 @@ class SignatureMismatch(SignatureError):
         self.string_to_sign = string_to_sign
 
     def aws_message(self) -> str:
+        shown = _TOKEN_HEADER_LINE_RE.sub(rf"\1{_REDACTED}", self.canonical_request)
+        shown = _TOKEN_QUERY_RE.sub(rf"\1{_REDACTED}", shown)
         return (
             f"{self.SUMMARY}\n\nThe Canonical String for this request should have been\n"
-            f"'{self.canonical_request}'\n\nThe String-to-Sign should have been\n"
+            f"'{shown}'\n\nThe String-to-Sign should have been\n"
             f"'{self.string_to_sign}'\n"
         )
 
@@ -423,8 +433,10 @@ def parse_authorization(value: str) -> SigV4Authorization | BearerToken:
         except MalformedBearer as exc:
             raise MalformedAuthorization(f"Invalid Bearer authorization: {exc.reason}.") from exc
     if scheme != ALGORITHM:
+        # A lone word is more likely a key sent without its scheme than a scheme: not repeated.
+        shown = f" '{scheme}'" if rest.strip() and len(scheme) <= _MAX_SHOWN_SCHEME else ""
         raise MalformedAuthorization(
-            f"Unsupported Authorization scheme '{scheme}'; expected '{ALGORITHM}' or 'Bearer'.",
+            f"Unsupported Authorization scheme{shown}; expected '{ALGORITHM}' or 'Bearer'.",
             Reason.UNSUPPORTED_ALGORITHM,
         )
     params: dict[str, str] = {}
@@ -435,15 +447,15 @@ def parse_authorization(value: str) -> SigV4Authorization | BearerToken:
         name, sep, param = component.partition("=")
         if not sep or name in params:
             raise MalformedAuthorization(
-                f"Invalid key=value pair in Authorization header: '{component}'. "
-                f"Authorization={value}"
+                f"Invalid key=value pair in Authorization header: '{_redact_signature(component)}'. "
+                f"Authorization={_redact_signature(value)}"
             )
         params[name] = param
     missing = [name for name in _AUTH_PARAMS if name not in params]
     if missing:
         raise MalformedAuthorization(
             "".join(f"Authorization header requires '{name}' parameter. " for name in missing)
-            + f"Authorization={value}"
+            + f"Authorization={_redact_signature(value)}"
         )
     return SigV4Authorization(
         *_parse_credential(params["Credential"]),
@@ -483,7 +495,8 @@ def parse_presigned(raw_query: str) -> PresignedAuthorization | None:
             Reason.UNSUPPORTED_ALGORITHM,
         )
     expires_text = found["X-Amz-Expires"]
-    if not expires_text.isdigit() or not 0 < int(expires_text) <= MAX_PRESIGN_EXPIRES_S:
+    digits = expires_text.isascii() and expires_text.isdigit()  # not "²": int() refuses it
+    if not digits or not 0 < int(expires_text) <= MAX_PRESIGN_EXPIRES_S:
         raise MalformedAuthorization(
             f"X-Amz-Expires must be an integer between 1 and {MAX_PRESIGN_EXPIRES_S} "
             f"(one week, in seconds), not '{expires_text}'."
@@ -733,6 +746,11 @@ def verify(
 # --------------------------------------------------------------------------- internals
 
 
+def _redact_signature(authorization: str) -> str:
+    """An Authorization value fit for an error message: its signature replaced."""
+    return _SIGNATURE_VALUE_RE.sub(rf"\1{_REDACTED}", authorization)
+
+
 def _text(value: str | bytes) -> str:
     return value.decode(*_TEXT_ENCODING) if isinstance(value, bytes) else value
 
@@ -841,7 +859,7 @@ def _parse_signed_headers(value: str) -> tuple[str, ...]:
 def _parse_signature(value: str) -> str:
     if not _SIGNATURE_RE.fullmatch(value):
         raise MalformedAuthorization(
-            f"Signature must be 64 lowercase hexadecimal digits, not '{value}'."
+            "Signature must be 64 lowercase hexadecimal digits."
         )
     return value
 
@@ -865,9 +883,9 @@ def _parse_http_date(value: str) -> datetime | None:
         return parsed
     try:
         parsed = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (TypeError, ValueError, IndexError, OverflowError):  # year 9999 -2300 overflows
         return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def _request_date(index: dict[str, list[str]], auth: SigV4Authorization) -> tuple[str, datetime]:
@@ -881,7 +899,7 @@ def _request_date(index: dict[str, list[str]], auth: SigV4Authorization) -> tupl
     else:
         raise MissingDate(
             "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' "
-            f"header. Authorization={auth.to_header()}"
+            f"header. Authorization={_redact_signature(auth.to_header())}"
         )
     parsed = parse(value)
     if parsed is None:

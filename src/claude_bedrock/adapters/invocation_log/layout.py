@@ -11,10 +11,14 @@ Invariants
             escaped (``%2E``), so a hostile ``keyPrefix`` cannot leave the bucket folder.
     Rule 2: log group and stream names are percent-encoded into one folder name each
             (``/aws/bedrock/x`` -> ``%2Faws%2Fbedrock%2Fx``), so names never nest or collide.
+    Rule 3: every name is one the file system takes: a NUL byte is written ``%00`` and a name
+            longer than 255 bytes (an S3 key segment, a 512-character log group) is cut and
+            ends with a hash of the whole name, so it stays unique.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,10 +37,24 @@ S3_FOLDER = "s3"
 CLOUDWATCH_FOLDER = "cloudwatch"
 
 
+#: The longest file name (bytes) common file systems accept.
+MAX_NAME_BYTES = 255
+
+
 def _segment(part: str) -> str:
     if part in ("", ".", ".."):
         return part.replace(".", "%2E") or "%2F"
-    return part
+    return _fit(part)
+
+
+def _fit(name: str) -> str:
+    """``name`` as a file name the file system takes (Rule 3)."""
+    name = name.replace("\x00", "%00")
+    encoded = name.encode("utf-8", "surrogatepass")
+    if len(encoded) <= MAX_NAME_BYTES:
+        return name
+    digest = hashlib.sha256(encoded).hexdigest()[:32]
+    return encoded[:200].decode("utf-8", "ignore") + "~" + digest
 
 
 @dataclass(frozen=True)
@@ -71,8 +89,8 @@ class LogLayout:
             self.cloudwatch_root
             / _segment(account_id)
             / _segment(region)
-            / quote(log_group, safe="")
-            / quote(log_stream, safe="")
+            / _fit(quote(log_group, safe=""))
+            / _fit(quote(log_stream, safe=""))
         )
 
     @staticmethod

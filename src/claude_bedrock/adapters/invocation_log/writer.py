@@ -310,12 +310,6 @@ class InvocationLogWriter:
         events: list[LogEvent] = []
         entries: list[IndexEntry] = []
         for call, config in batch:
-            try:
-                model = self.catalog.get(call.resolved_model_id) if call.resolved_model_id else None
-                planned = plan_deliveries(call, config, model)
-            except Exception:  # noqa: BLE001
-                log.exception("could not build the invocation log record of %s", call.request_id)
-                continue
             encoded: dict[int, bytes] = {}
 
             def dump(record: dict[str, Any]) -> bytes:
@@ -323,17 +317,27 @@ class InvocationLogWriter:
                     encoded[id(record)] = orjson.dumps(record)
                 return encoded[id(record)]
 
-            if planned.s3 is not None and config.s3 is not None:
+            try:  # a record that cannot be built or encoded is skipped, never the batch
+                model = self.catalog.get(call.resolved_model_id) if call.resolved_model_id else None
+                planned = plan_deliveries(call, config, model)
+                s3_line = dump(planned.s3.record) if planned.s3 is not None and config.s3 is not None else None
+                cloudwatch_message = (dump(planned.cloudwatch.record).decode()
+                                      if planned.cloudwatch is not None and config.log_group else None)
+                index_record = planned.index
+                index_line = dump(index_record.record).decode()
+            except Exception:  # noqa: BLE001
+                log.exception("could not build the invocation log record of %s", call.request_id)
+                continue
+            if s3_line is not None and config.s3 is not None:
                 group = (config.s3.bucket, config.s3.key_prefix, call.account_id, call.region,
                          int(call.started_at // 3600))
-                s3_groups.setdefault(group, []).append((call.started_at, dump(planned.s3.record)))
+                s3_groups.setdefault(group, []).append((call.started_at, s3_line))
             for obj in planned.objects:
                 objects.setdefault((obj.location.bucket, obj.key), obj)
-            if planned.cloudwatch is not None and config.log_group:
+            if cloudwatch_message is not None and config.log_group:
                 events.append(LogEvent(call.account_id, call.region, config.log_group, CLOUDWATCH_LOG_STREAM,
-                                       int(call.started_at * 1000), dump(planned.cloudwatch.record).decode()))
-            index_record = planned.index
-            entries.append(IndexEntry(index_record.record, dump(index_record.record).decode(),
+                                       int(call.started_at * 1000), cloudwatch_message))
+            entries.append(IndexEntry(index_record.record, index_line,
                                       tuple(o.uri for o in index_record.objects), call.started_at))
 
         actions: list[tuple[str, Callable[[], None]]] = []

@@ -1,0 +1,72 @@
+"""Review regressions: one record the writer cannot encode is skipped, it does not kill the
+writer thread (which would lose every later record); hostile key prefixes still give file
+names the file system takes."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+from claude_bedrock.adapters.invocation_log import InvocationLogWriter, LogLayout
+from claude_bedrock.domain.catalog import default_catalog
+from claude_bedrock.domain.invocation_log import DeliveryConfig, S3Location
+from claude_bedrock.service.calls import CallRecord
+
+NOW = 1_795_716_000.0  # 2026-11-26T18:00:00Z
+CONFIG = DeliveryConfig(s3=S3Location("logs-bucket", "p/"), log_group="/aws/bedrock/inv", text=True)
+
+
+def call(n: int, input_body: object = None) -> CallRecord:
+    return CallRecord(
+        request_id=f"req-{n:06d}", operation="Converse", account_id="111122223333", region="us-west-2",
+        identity_arn="arn:aws:iam::111122223333:user/alice",
+        model_id="anthropic.claude-sonnet-4-5-20250929-v1:0", started_at=NOW,
+        resolved_model_id="anthropic.claude-sonnet-4-5-20250929-v1:0",
+        input_body=input_body if input_body is not None else {"messages": [{"role": "user", "content": "q"}]},
+        output_body={"output": {}}, usage={"inputTokens": 1, "outputTokens": 1},
+    )
+
+
+def too_deep(depth: int = 252) -> dict:
+    """A body orjson encodes alone but not inside the record (which adds levels; 255 max)."""
+    value: dict = {}
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
+def writer_for(path: Path) -> InvocationLogWriter:
+    return InvocationLogWriter(LogLayout(path), catalog=default_catalog(), clock=lambda: NOW,
+                               flush_interval_s=0.05)
+
+
+def s3_request_ids(root: Path) -> list[str]:
+    ids = []
+    for path in sorted(root.rglob("*.json.gz")):
+        ids += [json.loads(line)["requestId"] for line in gzip.decompress(path.read_bytes()).splitlines()]
+    return ids
+
+
+def test_review_writer_survives_a_record_it_cannot_encode(tmp_path):
+    writer = writer_for(tmp_path)
+    writer.start()
+    writer.submit(call(1), CONFIG)
+    writer.submit(call(2, input_body=too_deep()), CONFIG)  # orjson stops at 255 levels
+    writer.submit(call(3), CONFIG)
+    assert writer.flush(timeout=10)
+    writer.submit(call(4), CONFIG)
+    assert writer.flush(timeout=10), "the writer thread died"
+    writer.close()
+    assert sorted(s3_request_ids(tmp_path / "s3")) == ["req-000001", "req-000003", "req-000004"]
+
+
+def test_review_writer_key_prefix_with_nul_or_long_segment_is_delivered(tmp_path):
+    writer = writer_for(tmp_path)
+    writer.submit(call(1), DeliveryConfig(s3=S3Location("logs-bucket", "a\x00b/"), text=True))
+    writer.submit(call(2), DeliveryConfig(s3=S3Location("logs-bucket", "x" * 300 + "/"), text=True))
+    writer.submit(call(3), DeliveryConfig(log_group="/aws/" + "g" * 500, text=True))
+    writer.close()
+    assert writer.stats.failures == 0
+    assert sorted(s3_request_ids(tmp_path / "s3")) == ["req-000001", "req-000002"]
+    assert len(list((tmp_path / "cloudwatch").rglob("*.jsonl"))) == 1

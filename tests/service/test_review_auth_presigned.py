@@ -1,0 +1,51 @@
+"""Review regression: a presigned URL made with temporary credentials carries its session
+token as the X-Amz-Security-Token query parameter; the authenticator read only the header
+and refused every such URL."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timezone
+
+import httpx
+import pytest
+
+from claude_bedrock.service.app import create_app
+from claude_bedrock.settings import Credential, Settings
+from claude_bedrock.wire.sigv4 import HttpRequest, presign
+
+KEY, SECRET, TOKEN = "ASIAPRESIGNED01", "presign-secret", "session-token-of-the-url"
+PATH = "/foundation-models"
+
+
+def get(app, query: str) -> httpx.Response:
+    async def go() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            return await client.get(f"{PATH}?{query}")
+
+    return asyncio.run(go())
+
+
+def presigned_query(token: str) -> str:
+    amz_date = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    request = HttpRequest("GET", PATH, "", [("host", "testserver")], b"")
+    return presign(request, KEY, SECRET, "us-east-1", "bedrock", amz_date, 300, session_token=token)
+
+
+@pytest.fixture
+def app(tmp_path):
+    credential = Credential(KEY, SECRET, account_id="111122223333", session_tokens=(TOKEN,))
+    return create_app(Settings(data_dir=str(tmp_path), strict_auth=True, credentials=(credential,)))
+
+
+def test_review_presigned_url_with_its_session_token_is_accepted(app):
+    response = get(app, presigned_query(TOKEN))
+    assert response.status_code == 200, response.text
+    assert response.json()["modelSummaries"]
+
+
+def test_review_presigned_url_with_another_session_token_is_refused(app):
+    response = get(app, presigned_query("not-the-issued-token"))
+    assert response.status_code == 403
+    assert response.headers["x-amzn-errortype"].startswith("UnrecognizedClientException")

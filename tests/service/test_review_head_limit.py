@@ -1,0 +1,66 @@
+"""Review regression: the server caps the request head. uvicorn's httptools protocol buffered
+a header of any size before authentication, so one anonymous client could grow the server
+by hundreds of megabytes."""
+
+from __future__ import annotations
+
+import socket
+from urllib.parse import urlparse
+
+import pytest
+
+from claude_bedrock.service.server import MAX_HEAD_BYTES
+
+from support.servers import start_server
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    running = start_server(tmp_path_factory.mktemp("head-limit"))
+    yield running
+    running.stop()
+
+
+def _connect(server) -> socket.socket:
+    parsed = urlparse(server.url)
+    return socket.create_connection((parsed.hostname, parsed.port), timeout=10)
+
+
+def _response(sock: socket.socket) -> bytes:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def test_review_endless_header_is_refused_before_it_is_buffered(server):
+    sock = _connect(server)
+    sock.sendall(b"GET /_claude-bedrock/health HTTP/1.1\r\nHost: x\r\nX-Big: ")
+    sent = 0
+    try:
+        while sent < 50 * MAX_HEAD_BYTES:
+            sock.sendall(b"a" * 65536)
+            sent += 65536
+    except OSError:
+        pass  # the server closed the connection: what we want
+    assert _response(sock).startswith(b"HTTP/1.1 431")
+    assert sent < 50 * MAX_HEAD_BYTES
+    sock.close()
+
+
+def test_review_ordinary_requests_pass_on_a_kept_alive_connection(server):
+    sock = _connect(server)
+    body = b"x" * (2 * MAX_HEAD_BYTES)  # a body is not head: it does not count
+    for _ in range(2):
+        sock.sendall(b"POST /_claude-bedrock/health HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"p" * 8000
+                     + b"\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        head = _response(sock)
+        assert head.startswith(b"HTTP/1.1 404"), head[:100]
+        length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+        rest = head.split(b"\r\n\r\n", 1)[1]
+        while len(rest) < length:
+            rest += sock.recv(65536)
+    sock.close()

@@ -1,0 +1,121 @@
+"""Review regression: a client that leaves mid-stream stops the stream. The ASGI server drops
+writes to a closed connection silently, so without a disconnect watcher the engine ran to the
+end and the call was recorded as a complete 200."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import socket
+import time
+from contextlib import contextmanager
+from typing import Any, AsyncIterator, Iterator
+from urllib.parse import urlparse
+
+import pytest
+
+from claude_bedrock.domain.engine import ModelCall
+from claude_bedrock.domain.errors import ThrottlingException
+from claude_bedrock.domain.simulator import SimulatorEngine
+from claude_bedrock.service.app import create_app
+from claude_bedrock.service.state import ServiceState
+from claude_bedrock.settings import Settings
+
+from support.inprocess import serve_in_thread
+
+MODEL = "/model/anthropic.claude-3-haiku-20240307-v1%3A0"
+INVOKE_BODY = json.dumps({"max_tokens": 1000, "messages": [{"role": "user", "content": "Tell me a long story"}],
+                          "anthropic_version": "bedrock-2023-05-31"}).encode()
+CONVERSE_BODY = json.dumps({"messages": [{"role": "user", "content": [{"text": "Tell me a long story"}]}],
+                            "inferenceConfig": {"maxTokens": 1000}}).encode()
+
+
+@contextmanager
+def uvicorn_logs_to(caplog) -> Iterator[None]:
+    """uvicorn's loggers do not propagate to the root: hand their records to caplog too
+    (after the server configured its logging, which replaces handlers)."""
+    uvicorn_logger = logging.getLogger("uvicorn")
+    uvicorn_logger.addHandler(caplog.handler)
+    try:
+        yield
+    finally:
+        uvicorn_logger.removeHandler(caplog.handler)
+
+
+class SlowEngine:
+    """The simulator's events, 10 ms apart; counts what was pulled and whether it was closed."""
+
+    def __init__(self) -> None:
+        self.inner = SimulatorEngine(seed=0, clock=lambda: 0.0)
+        self.total = self.pulled = 0
+        self.closed = False
+
+    async def stream(self, call: ModelCall) -> AsyncIterator[dict[str, Any]]:
+        events = self.inner.events(call)
+        self.total = len(events)
+        try:
+            for event in events:
+                await asyncio.sleep(0.01)
+                self.pulled += 1
+                yield event
+        finally:
+            self.closed = True
+
+
+@pytest.mark.parametrize("suffix, body", [("/invoke-with-response-stream", INVOKE_BODY),
+                                          ("/converse-stream", CONVERSE_BODY)])
+def test_review_client_leaving_mid_stream_stops_the_stream(tmp_path, caplog, suffix, body):
+    engine = SlowEngine()
+    state = ServiceState(Settings(data_dir=str(tmp_path)), engine=engine)
+    app = create_app(state=state)
+    caplog.set_level(logging.DEBUG)
+    with serve_in_thread(app) as url, uvicorn_logs_to(caplog):
+        parsed = urlparse(url)
+        sock = socket.create_connection((parsed.hostname, parsed.port), timeout=10)
+        sock.sendall(f"POST {MODEL}{suffix} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer dev\r\n"
+                     f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+        time.sleep(0.05)
+        sock.close()
+        deadline = time.monotonic() + 10
+        while not len(state.testing.history) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.1)
+    (entry,) = state.testing.history.entries()
+    assert entry.record.error_code == "ClientDisconnected"
+    assert entry.record.status == 0
+    assert engine.closed
+    assert engine.total > 30 and engine.pulled < engine.total - 10
+    problems = [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    assert not problems, [r.getMessage() for r in problems]
+
+
+class FailingLateEngine:
+    """Raises an AWS error before its first event, after the client has gone."""
+
+    async def stream(self, call: ModelCall) -> AsyncIterator[dict[str, Any]]:
+        await asyncio.sleep(0.3)
+        raise ThrottlingException("Too many requests, please wait before trying again.")
+        yield {}  # pragma: no cover - makes this an async generator
+
+
+def test_review_error_for_a_client_that_left_before_the_stream_logs_nothing(tmp_path, caplog):
+    state = ServiceState(Settings(data_dir=str(tmp_path)), engine=FailingLateEngine())
+    app = create_app(state=state)
+    caplog.set_level(logging.DEBUG)
+    with serve_in_thread(app) as url, uvicorn_logs_to(caplog):
+        parsed = urlparse(url)
+        sock = socket.create_connection((parsed.hostname, parsed.port), timeout=10)
+        sock.sendall(f"POST {MODEL}/converse-stream HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer dev\r\n"
+                     f"Content-Length: {len(CONVERSE_BODY)}\r\n\r\n".encode() + CONVERSE_BODY)
+        time.sleep(0.1)
+        sock.close()
+        deadline = time.monotonic() + 10
+        while not len(state.testing.history) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.1)
+    (entry,) = state.testing.history.entries()
+    assert entry.record.error_code == "ThrottlingException"
+    problems = [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    assert not problems, [r.getMessage() for r in problems]
