@@ -33,7 +33,7 @@ import base64
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 if TYPE_CHECKING:
     from claude_bedrock.wire.converse_request import ConverseTranslation
@@ -455,11 +455,9 @@ _ACCUMULATE = {
 }
 
 
-class ConverseResponseBuilder:
-    """Collects Anthropic stream events and renders the Converse JSON response.
-
-    Usage: ``feed`` every event, then ``build(latency_ms)`` once ``message_stop`` was fed.
-    """
+class _Rendering:
+    """What both Converse renderings share: the request's echo options and the event
+    accumulator. ``for_translation`` builds one for a translated request."""
 
     def __init__(
         self,
@@ -473,13 +471,21 @@ class ConverseResponseBuilder:
         self._events = _Accumulator()
 
     @classmethod
-    def for_translation(cls, translation: ConverseTranslation) -> ConverseResponseBuilder:
-        """A builder echoing what ``translation``'s request asked for."""
+    def for_translation(cls, translation: ConverseTranslation) -> Self:
+        """A rendering echoing what ``translation``'s request asked for."""
         return cls(
             additional_response_field_paths=translation.additional_response_field_paths,
             performance_config=translation.performance_config,
             service_tier=translation.service_tier,
         )
+
+
+class ConverseResponseBuilder(_Rendering):
+    """Collects Anthropic stream events and renders the Converse JSON response.
+
+    Usage: ``feed`` every event, then ``build(latency_ms)`` once ``message_stop`` was fed.
+    """
+
 
     def feed(self, event: Mapping[str, Any]) -> None:
         """Take one Anthropic event.
@@ -566,7 +572,7 @@ _STREAM_DELTAS: dict[str, Callable[[Mapping[str, Any]], dict[str, Any] | None]] 
 }
 
 
-class ConverseStreamRenderer:
+class ConverseStreamRenderer(_Rendering):
     """Renders Anthropic stream events as ConverseStream events, one call per event.
 
     Usage::
@@ -582,27 +588,10 @@ class ConverseStreamRenderer:
     ``message_stop``.
     """
 
-    def __init__(
-        self,
-        *,
-        additional_response_field_paths: Iterable[str] = (),
-        performance_config: Mapping[str, Any] | None = None,
-        service_tier: Mapping[str, Any] | None = None,
-    ) -> None:
-        self._echo = _Echo(tuple(additional_response_field_paths), performance_config,
-                           service_tier)
-        self._events = _Accumulator()
+    def __init__(self, **echo: Any) -> None:
+        super().__init__(**echo)
         self._indexes: dict[int, int] = {}
         self._finished = False
-
-    @classmethod
-    def for_translation(cls, translation: ConverseTranslation) -> ConverseStreamRenderer:
-        """A renderer echoing what ``translation``'s request asked for."""
-        return cls(
-            additional_response_field_paths=translation.additional_response_field_paths,
-            performance_config=translation.performance_config,
-            service_tier=translation.service_tier,
-        )
 
     def feed(self, event: Mapping[str, Any]) -> list[StreamEvent]:
         """Render one Anthropic event.
