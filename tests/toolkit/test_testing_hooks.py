@@ -260,3 +260,16 @@ def test_call_history_forgets_oldest_calls_beyond_its_byte_budget():
     for i in range(200):
         history.add(record(100 + i, 0))
     assert len(history) == 100
+
+
+def test_bad_rules_file_error_names_the_file_and_the_key(tmp_path):
+    import pytest
+
+    from claude_bedrock.service.testing_hooks import load_scenario
+    from claude_bedrock.settings import ConfigError, Settings
+
+    rules = tmp_path / "rules.toml"
+    rules.write_text('[[rules]]\nmatch = { nope = 1 }\nrespond = { text = "x" }\n')
+    with pytest.raises(ConfigError) as info:
+        load_scenario(Settings(data_dir=str(tmp_path), rules_file=str(rules)))
+    assert str(rules) in str(info.value) and "nope" in str(info.value)

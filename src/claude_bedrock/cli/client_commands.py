@@ -142,7 +142,7 @@ def ask(prompt: str, model: str, endpoint: str | None, max_tokens: int, system: 
 @click.option("--provider", default="anthropic", show_default=True, help="byProvider filter.")
 @client_options
 def models(as_json: bool, provider: str, region: str | None, endpoint_url: str | None, profile: str | None) -> None:
-    """List foundation models, with the seed table's endpoint availability."""
+    """List foundation models, with the guide's endpoint availability (global, us, eu, jp, apac)."""
     client = _make_client(region, endpoint_url, profile)
     with _client_errors(client.base_url), client:
         listed = client.models.list(by_provider=provider)

@@ -18,7 +18,8 @@ def settings_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Add one option per entry of ``settings.SETTINGS`` (declared once, there)."""
     for spec in reversed(SETTINGS):
         flag = "--" + spec.name.replace("_", "-")
-        kwargs: dict[str, Any] = {"default": None, "help": f"{spec.help} [default: {spec.default}]"}
+        shown = "" if spec.default is None else f" [default: {spec.default}]"
+        kwargs: dict[str, Any] = {"default": None, "help": f"{spec.help}{shown}"}
         if spec.type is bool:
             flag = f"{flag}/--no-{spec.name.replace('_', '-')}"
         elif spec.choices:

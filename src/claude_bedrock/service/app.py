@@ -160,12 +160,13 @@ class BedrockApp:
         except ClientDisconnected:
             return
         except DropConnection:
-            # Injected fault: the ASGI server aborts a connection whose response has started
-            # and is incomplete. Before the start, promise a body that never comes.
+            # Injected fault: returning with the response incomplete makes the ASGI server
+            # close the connection (one log line, no traceback). Before the start, promise a
+            # body that never comes.
             if not tracker.started and not tracker.disconnected:
                 await tracker({"type": "http.response.start", "status": 200,
                                "headers": [(b"content-type", b"application/json"), (b"content-length", b"1024")]})
-            raise
+            return
         except BedrockError as error:
             await self._send_error(tracker, error, request_id, match)
         except Exception:  # noqa: BLE001 - the last line of defence: log, answer 500

@@ -123,8 +123,14 @@ def load_scenario(settings: Settings, *, rng: Callable[[], float] | None = None)
     quotas = QuotaConfig()
     history_size = HISTORY_SIZE
     for table, origin in sources:
-        rules += _list(table, "rules", origin)
-        faults += _list(table, "faults", origin)
+        table_rules, table_faults = _list(table, "rules", origin), _list(table, "faults", origin)
+        try:  # validate now, so a typo stops the start (naming its file) rather than the first test
+            RuleBook().extend(table_rules, f"{origin} rules")
+            FaultPlan(rng or random.Random(0).random).extend(table_faults, f"{origin} faults")
+        except ScriptError as exc:
+            raise ConfigError(f"testing scenario: {exc}") from None
+        rules += table_rules
+        faults += table_faults
         try:
             if "quotas" in table:
                 quotas = parse_quota_config(table["quotas"], f"{origin} quotas")
@@ -134,11 +140,6 @@ def load_scenario(settings: Settings, *, rng: Callable[[], float] | None = None)
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
             raise ConfigError(f"{origin}.history_size: expected a positive integer")
         history_size = size
-    try:  # validate now, so a typo stops the start rather than the first test
-        RuleBook().extend(rules, "rules")
-        FaultPlan(rng or random.Random(0).random).extend(faults, "faults")
-    except ScriptError as exc:
-        raise ConfigError(f"testing scenario: {exc}") from None
     return Scenario(tuple(rules), tuple(faults), quotas, history_size)
 
 
