@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import threading
 import time
 from pathlib import Path
 
@@ -123,17 +124,18 @@ def test_writer_close_drains_everything_queued(tmp_path):
 def test_writer_submit_never_waits_for_disk(tmp_path, monkeypatch):
     writer = make_writer(tmp_path, flush_interval_s=0)
     slow_put = S3FolderSink.put
+    gate = threading.Event()
 
-    def slow(self, *args, **kwargs):
-        time.sleep(0.2)
+    def stuck(self, *args, **kwargs):
+        gate.wait(timeout=30)  # the disk "hangs" until every submit has returned
         return slow_put(self, *args, **kwargs)
 
-    monkeypatch.setattr(S3FolderSink, "put", slow)
+    monkeypatch.setattr(S3FolderSink, "put", stuck)
     writer.start()
-    started = time.perf_counter()
     for n in range(50):
-        writer.submit(call(n), CONFIG)
-    assert time.perf_counter() - started < 0.1
+        writer.submit(call(n), CONFIG)  # would hang here if submit waited for the sink
+    assert not gate.is_set()
+    gate.set()
     writer.close()
     assert len(s3_records(writer.layout)) == 50
 
@@ -267,7 +269,7 @@ def test_writer_index_ignores_a_repeated_record(tmp_path):
 
 
 def test_writer_throughput(tmp_path, capsys):
-    """Not a benchmark: a floor that catches an accidental per-record fsync or transaction."""
+    """Prints the writer's throughput; asserts that records are written in batches."""
     writer = make_writer(tmp_path, batch_size=500, flush_interval_s=0.05)
     writer.start()
     count = 5000
@@ -282,4 +284,6 @@ def test_writer_throughput(tmp_path, capsys):
     with capsys.disabled():
         print(f"\n[writer] {count} records to 3 sinks in {elapsed:.2f}s = {count / elapsed:.0f} records/s "
               f"({writer.stats.batches} batches)")
-    assert count / elapsed > 500
+    # Batching, not speed, is asserted (no timing assertions in the suite): 5,000 records must
+    # not take anywhere near one transaction each.
+    assert writer.stats.batches <= count // 10
