@@ -65,6 +65,7 @@ from claude_bedrock.domain.content_rules import (
     check_system,
     tagged_type,
 )
+from claude_bedrock.domain.json_body import MAX_BODY_BYTES, TOO_LARGE_MESSAGE, json_problem
 from claude_bedrock.domain.errors import ValidationException
 from claude_bedrock.domain.request_errors import (
     api_error,
@@ -95,8 +96,6 @@ __all__ = [
 
 # --------------------------------------------------------------------------- rule tables
 
-#: Largest InvokeModel body; the service layer enforces it while reading the stream.
-MAX_BODY_BYTES = 25_000_000
 
 #: ``bedrock-2023-05-31``: AWS docs, boto3 / awscli callers, anthropic-py < 2.0.
 #: ``2026-10-21``: anthropic-py >= 2.0 and @anthropic-ai/sdk >= 1.0 (wire reference 11.9).
@@ -260,27 +259,6 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"Non-standard token '{name}'")
 
 
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abcdefABCDEF]")
-
-
-def _lone_surrogate(value: Any) -> bool:
-    """True if any string (key or value) holds an unpaired UTF-16 surrogate."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError:
-                return True
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return False
-
-
 def parse_json_body(raw: bytes | bytearray | memoryview) -> dict[str, Any]:
     """Parse an InvokeModel body into a JSON object, or raise ``ValidationException``.
 
@@ -290,9 +268,7 @@ def parse_json_body(raw: bytes | bytearray | memoryview) -> dict[str, Any]:
     """
     data = bytes(raw)
     if len(data) > MAX_BODY_BYTES:
-        raise ValidationException(
-            f"Input is too long for requested model. The request body exceeds {MAX_BODY_BYTES} bytes."
-        )
+        raise ValidationException(TOO_LARGE_MESSAGE)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -310,8 +286,9 @@ def parse_json_body(raw: bytes | bytearray | memoryview) -> dict[str, Any]:
         raise ValidationException(_MALFORMED.format(detail="JSON nested too deeply")) from None
     if not isinstance(value, dict):
         raise schema_error([_type_violation("#", ("JSONObject",), value)])
-    if _SURROGATE_ESCAPE.search(data) and _lone_surrogate(value):
-        raise ValidationException(_MALFORMED.format(detail="unpaired UTF-16 surrogate in a string"))
+    problem = json_problem(value, data)
+    if problem is not None:
+        raise ValidationException(_MALFORMED.format(detail=problem))
     return value
 
 

@@ -208,7 +208,7 @@ class BedrockApp:
             input_content_type=request.header("content-type") or "application/json",
         )
         try:
-            record.request_metadata = runtime._request_metadata(request)
+            record.request_metadata = runtime.request_metadata(request)
             resolution = self.state.resolve(model_id, identity.region, identity.account_id)
             record.resolved_model_id = resolution.model.model_id
             record.endpoint_type = resolution.endpoint_type

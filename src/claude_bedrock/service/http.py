@@ -8,27 +8,19 @@ encoded once more) depend on it. See wire-protocol reference 1.1 and 6.2.
 from __future__ import annotations
 
 import json
-import re
 
 import orjson
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, MutableMapping
 
 from claude_bedrock.domain.errors import ValidationException
+from claude_bedrock.domain.json_body import MAX_BODY_BYTES, TOO_LARGE_MESSAGE, json_problem
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
-#: InvokeModel bodies are at most 25,000,000 bytes (botocore model ``Body`` max).
-MAX_BODY_BYTES = 25_000_000
-#: Deepest JSON nesting a request body may have. Bodies are serialized again with orjson
-#: (simulator seed, call history, invocation logs), which stops at 255 levels, and those
-#: records wrap the body in a few levels of their own.
-MAX_JSON_DEPTH = 200
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class ClientDisconnected(Exception):
@@ -63,33 +55,6 @@ class Request:
         if problem is not None:
             raise ValidationException(f"The request body is not valid JSON: {problem}.")
         return value
-
-
-def json_problem(value: Any, raw: bytes) -> str | None:
-    """Why a parsed body cannot be serialized again (nested deeper than MAX_JSON_DEPTH, or a
-    string holding an unpaired UTF-16 surrogate), or None. ``raw`` (the bytes ``value`` was
-    parsed from) makes the common case free: no brackets enough, no surrogate escape."""
-    deep = raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH
-    surrogates = _SURROGATE_ESCAPE.search(raw) is not None
-    if not (deep or surrogates):
-        return None
-    stack: list[tuple[Any, int]] = [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, str):
-            if surrogates and _LONE_SURROGATE.search(item):
-                return "unpaired UTF-16 surrogate in a string"
-            continue
-        if isinstance(item, dict):
-            children: Any = [*item.keys(), *item.values()]
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
-        if depth >= MAX_JSON_DEPTH:
-            return f"JSON nested more than {MAX_JSON_DEPTH} levels deep"
-        stack.extend((child, depth + 1) for child in children)
-    return None
 
 
 async def read_request(scope: Scope, receive: Receive) -> Request:
@@ -130,9 +95,7 @@ async def read_request(scope: Scope, receive: Receive) -> Request:
 
 
 def _too_large() -> ValidationException:
-    return ValidationException(
-        f"Input is too long for requested model. The request body exceeds {MAX_BODY_BYTES} bytes."
-    )
+    return ValidationException(TOO_LARGE_MESSAGE)
 
 
 def encode_headers(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:

@@ -41,7 +41,6 @@ from claude_bedrock.service.http import (
     Send,
     encode_headers,
     json_bytes,
-    json_problem,
     send_response,
 )
 from claude_bedrock.service.ready import END, Pending, next_ready
@@ -128,7 +127,7 @@ class UsageTracker:
 # --------------------------------------------------------------------------- preparation
 
 
-def _request_metadata(request: Request) -> dict[str, str] | None:
+def request_metadata(request: Request) -> dict[str, str] | None:
     raw = request.header(_REQUEST_METADATA_HEADER)
     if raw is None:
         return None
@@ -141,15 +140,6 @@ def _request_metadata(request: Request) -> dict[str, str] | None:
     if isinstance(value, dict):
         return {str(k): str(v) for k, v in value.items()}
     return {"value": raw}
-
-
-def _json_body(raw: bytes) -> dict[str, Any]:
-    """An Anthropic body parsed (``parse_json_body``), refused when too deep to serialize again."""
-    body = parse_json_body(raw)
-    problem = json_problem(body, raw)
-    if problem is not None:
-        raise ValidationException(f"Malformed input request: {problem}, please reformat your input and try again.")
-    return body
 
 
 def prepare_call(inv: Invocation, body: dict[str, Any]) -> ModelCall:
@@ -192,7 +182,7 @@ def _base_headers(inv: Invocation) -> list[tuple[str, str]]:
 
 
 async def invoke_model(inv: Invocation, send: Send) -> None:
-    body = _json_body(inv.request.body)
+    body = parse_json_body(inv.request.body)
     inv.record.input_body = body
     call = prepare_call(inv, body)
     accumulator = MessageAccumulator()
@@ -347,7 +337,7 @@ async def _stream_response(
 
 
 async def invoke_model_with_response_stream(inv: Invocation, send: Send) -> None:
-    body = _json_body(inv.request.body)
+    body = parse_json_body(inv.request.body)
     inv.record.input_body = body
     call = prepare_call(inv, body)
     chunks: list[dict[str, Any]] = []
@@ -443,7 +433,7 @@ async def anthropic_count_tokens(
 ) -> tuple[int, Any]:
     """``POST /v1/messages/count_tokens``: what the npm SDK's ``messages.countTokens`` sends
     (the first-party path, unchanged, with ``model`` in the body; wire-protocol captures)."""
-    body = _json_body(request.body)
+    body = parse_json_body(request.body)
     model_id = body.pop("model", None)
     if not isinstance(model_id, str) or not model_id:
         raise ValidationException("model: Field required")
