@@ -65,3 +65,36 @@ def test_control_routes_route_encoded_identifiers(method, path, operation, param
 def test_control_routes_unknown_path_has_no_match():
     assert Router(CONTROL_ROUTES).match("GET", "/foundation-models/a/b") is None
     assert Router(CONTROL_ROUTES).match("PATCH", "/inference-profiles") is None
+
+
+def test_every_lazy_handler_resolves_to_a_coroutine_function():
+    """Handlers are imported on first use; a typo in a name must fail here, not in production."""
+    import inspect
+
+    from claude_bedrock.service.app import RUNTIME_ROUTES
+    from claude_bedrock.service.routes import LazyHandler
+
+    lazy = [r for r in CONTROL_ROUTES + RUNTIME_ROUTES if isinstance(r.handler, LazyHandler)]
+    assert len(lazy) == len(CONTROL_ROUTES) + 4  # + Converse, ConverseStream, CountTokens, STS
+    for route in lazy:
+        function = route.handler.resolve()
+        assert inspect.iscoroutinefunction(function), route.operation
+        assert route.handler.resolve() is function  # imported once
+
+
+def test_start_up_does_not_import_the_lazy_modules():
+    import subprocess
+    import sys
+
+    code = ("import sys, claude_bedrock.service.server as s; s.create_app; "
+            "print(sorted(m for m in sys.modules if m.endswith(('_api', 'converse', 'converse_runtime', '.sts'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize("target", ["no_colon", ":name", "module:", ""])
+def test_lazy_handler_names_must_be_module_and_function(target):
+    from claude_bedrock.service.routes import LazyHandler
+
+    with pytest.raises(ValueError, match="module:function"):
+        LazyHandler(target)

@@ -28,7 +28,7 @@ from claude_bedrock.domain.errors import (
     InternalServerException,
     ValidationException,
 )
-from claude_bedrock.service import admin, invocation_logging, runtime, sts, testing_hooks
+from claude_bedrock.service import admin, invocation_logging, runtime, testing_hooks
 from claude_bedrock.service.admin import ADMIN_PREFIX
 from claude_bedrock.service.auth import Identity
 from claude_bedrock.service.calls import CallRecord
@@ -43,7 +43,7 @@ from claude_bedrock.service.http import (
     read_request,
     send_response,
 )
-from claude_bedrock.service.routes import Match, Route, Router
+from claude_bedrock.service.routes import LazyHandler, Match, Route, Router
 from claude_bedrock.service.state import ServiceState
 from claude_bedrock.settings import Settings
 from claude_bedrock.service import errors as awserrors
@@ -56,6 +56,7 @@ class UnknownOperationException(BedrockError):
     status = 404
 
 
+_CONVERSE = "claude_bedrock.service.converse_runtime"
 RUNTIME_ROUTES = [
     Route("POST", "/model/{modelId}/invoke", "InvokeModel", "runtime", runtime.invoke_model),
     Route(
@@ -65,11 +66,12 @@ RUNTIME_ROUTES = [
         "runtime",
         runtime.invoke_model_with_response_stream,
     ),
-    Route("POST", "/model/{modelId}/converse", "Converse", "runtime", runtime.converse),
-    Route("POST", "/model/{modelId}/converse-stream", "ConverseStream", "runtime", runtime.converse_stream),
-    Route("POST", "/model/{modelId}/count-tokens", "CountTokens", "runtime", runtime.count_tokens),
+    Route("POST", "/model/{modelId}/converse", "Converse", "runtime", LazyHandler(f"{_CONVERSE}:converse")),
+    Route("POST", "/model/{modelId}/converse-stream", "ConverseStream", "runtime",
+          LazyHandler(f"{_CONVERSE}:converse_stream")),
+    Route("POST", "/model/{modelId}/count-tokens", "CountTokens", "runtime", LazyHandler(f"{_CONVERSE}:count_tokens")),
     Route("POST", "/v1/messages/count_tokens", "CountTokens", "json", runtime.anthropic_count_tokens),
-    Route("POST", "/", "GetCallerIdentity", "sts", sts.handle, service="sts"),
+    Route("POST", "/", "GetCallerIdentity", "sts", LazyHandler("claude_bedrock.service.sts:handle"), service="sts"),
 ]
 
 

@@ -7,11 +7,42 @@ afterwards, so ``%2F`` inside an ARN model ID never splits the path (wire-protoc
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from typing import Any, Callable, Literal
 from urllib.parse import unquote
 
 RouteKind = Literal["runtime", "json", "sts", "admin"]
+
+
+class LazyHandler:
+    """A handler named ``"package.module:function"``, imported on its first call.
+
+    Start-up time is a product feature (test fixtures start servers): the modules behind the
+    control plane, STS and the Converse translator are only loaded when a request needs them.
+    """
+
+    __slots__ = ("target", "_function")
+
+    def __init__(self, target: str) -> None:
+        module, sep, name = target.partition(":")
+        if not sep or not module or not name:
+            raise ValueError(f"a lazy handler is named 'module:function', not {target!r}")
+        self.target = target
+        self._function: Callable[..., Any] | None = None
+
+    def resolve(self) -> Callable[..., Any]:
+        function = self._function
+        if function is None:
+            module, _, name = self.target.partition(":")
+            function = self._function = getattr(importlib.import_module(module), name)
+        return function
+
+    def __call__(self, *args: Any) -> Any:
+        return self.resolve()(*args)
+
+    def __repr__(self) -> str:
+        return f"LazyHandler({self.target!r})"
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,9 @@ Every response is rendered from the one stream of Anthropic events an engine yie
 
 Errors raised before the first event become ordinary JSON error responses; errors after a
 stream has started become the matching exception frame (wire-protocol reference 2.3, 2.4).
+
+Converse, ConverseStream and CountTokens (whose input passes through the Converse translator)
+live in ``service/converse_runtime.py``, loaded on their first call.
 """
 
 from __future__ import annotations
@@ -32,7 +35,6 @@ from claude_bedrock.domain.errors import (
     ValidationException,
 )
 from claude_bedrock.domain.message import MessageAccumulator
-from claude_bedrock.domain.pdf_text import apply_text_only
 from claude_bedrock.domain.validation import parse_json_body, validate_messages_request
 from claude_bedrock.service.calls import CallRecord
 from claude_bedrock.service.http import (
@@ -47,12 +49,6 @@ from claude_bedrock.service.ready import END, Pending, next_ready
 from claude_bedrock.service.state import ServiceState
 from claude_bedrock.service import errors as awserrors
 from claude_bedrock.wire import eventstream
-from claude_bedrock.wire.converse import (
-    ConverseResponseBuilder,
-    ConverseStreamRenderer,
-    converse_to_anthropic,
-)
-from claude_bedrock.wire.count_tokens import count_tokens_input
 
 log = logging.getLogger("claude_bedrock.runtime")
 
@@ -80,11 +76,11 @@ def _message_id(request_id: str) -> str:
     return "msg_bdrk_01" + request_id.replace("-", "")[:24].upper()
 
 
-def _padding(index: int) -> str:
+def padding(index: int) -> str:
     return _PADDING_ALPHABET[: (index * 7) % len(_PADDING_ALPHABET) + 1]
 
 
-def _elapsed_ms(started: float) -> int:
+def elapsed_ms(started: float) -> int:
     return int((time.perf_counter() - started) * 1000)
 
 
@@ -166,15 +162,15 @@ async def _first_event(events: AsyncIterator[dict[str, Any]]) -> dict[str, Any]:
         raise InternalServerException("The model produced no output.") from None
 
 
-def _finish_record(inv: Invocation, usage: UsageTracker, output: Any, streamed: bool) -> None:
+def finish_record(inv: Invocation, usage: UsageTracker, output: Any, streamed: bool) -> None:
     record = inv.record
-    record.latency_ms = _elapsed_ms(inv.started)
+    record.latency_ms = elapsed_ms(inv.started)
     record.usage = usage.as_dict()
     record.output_body = output
     record.streamed = streamed
 
 
-def _base_headers(inv: Invocation) -> list[tuple[str, str]]:
+def base_headers(inv: Invocation) -> list[tuple[str, str]]:
     return [("x-amzn-requestid", inv.record.request_id)]
 
 
@@ -191,9 +187,9 @@ async def invoke_model(inv: Invocation, send: Send) -> None:
         accumulator.add(event)
         usage.observe(event)
     message = accumulator.message()
-    _finish_record(inv, usage, message, streamed=False)
+    finish_record(inv, usage, message, streamed=False)
     payload = json_bytes(message)
-    headers = _base_headers(inv) + [
+    headers = base_headers(inv) + [
         ("content-type", "application/json"),
         ("x-amzn-bedrock-invocation-latency", str(inv.record.latency_ms)),
         ("x-amzn-bedrock-input-token-count", str(usage.input)),
@@ -223,7 +219,7 @@ def _invocation_metrics(usage: UsageTracker, latency_ms: int, first_byte_ms: int
 
 
 async def _start_stream(inv: Invocation, send: Send, extra: list[tuple[str, str]]) -> None:
-    headers = _base_headers(inv) + [("content-type", EVENTSTREAM_CONTENT_TYPE)] + extra
+    headers = base_headers(inv) + [("content-type", EVENTSTREAM_CONTENT_TYPE)] + extra
     await send({"type": "http.response.start", "status": 200, "headers": encode_headers(headers)})
 
 
@@ -258,14 +254,14 @@ def _drop(inv: Invocation, usage: UsageTracker, sent: list[dict[str, Any]]) -> N
     inv.record.status = 0
     inv.record.error_code = "ConnectionDropped"
     inv.record.error_message = "connection dropped mid-stream (injected)"
-    _finish_record(inv, usage, sent, streamed=True)
+    finish_record(inv, usage, sent, streamed=True)
 
 
 def _client_left(inv: Invocation, usage: UsageTracker, sent: list[dict[str, Any]]) -> None:
     inv.record.status = 0
     inv.record.error_code = "ClientDisconnected"
     inv.record.error_message = "the client closed the connection mid-stream"
-    _finish_record(inv, usage, sent, streamed=True)
+    finish_record(inv, usage, sent, streamed=True)
 
 
 async def _abandon(events: AsyncIterator[dict[str, Any]], item: Any) -> None:
@@ -281,7 +277,7 @@ async def _abandon(events: AsyncIterator[dict[str, Any]], item: Any) -> None:
         log.debug("abandoned stream failed while closing", exc_info=True)
 
 
-async def _stream_response(
+async def stream_response(
     inv: Invocation,
     send: Send,
     events: AsyncIterator[dict[str, Any]],
@@ -296,7 +292,7 @@ async def _stream_response(
     write; nothing waits for a later event (see ``service/ready.py``).
     """
     first = await _first_event(events)
-    inv.record.first_byte_ms = _elapsed_ms(inv.started)
+    inv.record.first_byte_ms = elapsed_ms(inv.started)
     usage = UsageTracker()
     await _start_stream(inv, send, extra_headers)
     pending: list[bytes] = []
@@ -332,7 +328,7 @@ async def _stream_response(
     else:
         if pending:
             await _send_frame(send, b"".join(pending))
-    _finish_record(inv, usage, logged, streamed=True)
+    finish_record(inv, usage, logged, streamed=True)
     await _end_stream(send)
 
 
@@ -346,86 +342,17 @@ async def invoke_model_with_response_stream(inv: Invocation, send: Send) -> None
         if event.get("type") == "message_stop":
             event = dict(event)
             event["amazon-bedrock-invocationMetrics"] = _invocation_metrics(
-                usage, _elapsed_ms(inv.started), inv.record.first_byte_ms or 0
+                usage, elapsed_ms(inv.started), inv.record.first_byte_ms or 0
             )
-        payload = eventstream.chunk_payload(json_bytes(event), _padding(len(chunks)))
+        payload = eventstream.chunk_payload(json_bytes(event), padding(len(chunks)))
         chunks.append(event)
         return [eventstream.event_frame("chunk", payload)]
 
     events = inv.state.events(call, inv.record)
-    await _stream_response(inv, send, events, [("x-amzn-bedrock-content-type", "application/json")], render, chunks)
+    await stream_response(inv, send, events, [("x-amzn-bedrock-content-type", "application/json")], render, chunks)
 
 
-# --------------------------------------------------------------------------- Converse
-
-
-def _converse_call(inv: Invocation, stream: bool) -> tuple[ModelCall, Any]:
-    body = inv.request.json()
-    inv.record.input_body = body
-    if not isinstance(body, dict):
-        raise ValidationException("The request body must be a JSON object.")
-    translation = converse_to_anthropic(
-        body, stream=stream, default_max_tokens=inv.resolution.model.max_output_tokens
-    )
-    if translation.request_metadata:
-        inv.record.request_metadata = dict(translation.request_metadata)
-    if translation.text_only_documents:
-        # The guide: without citations, Converse only extracts a PDF's text.
-        apply_text_only(translation.anthropic_body, translation.text_only_documents)
-    return prepare_call(inv, translation.anthropic_body), translation
-
-
-async def converse(inv: Invocation, send: Send) -> None:
-    call, translation = _converse_call(inv, stream=False)
-    builder = ConverseResponseBuilder.for_translation(translation)
-    usage = UsageTracker()
-    async for event in inv.state.events(call, inv.record):
-        builder.feed(event)
-        usage.observe(event)
-    latency = _elapsed_ms(inv.started)
-    response = builder.build(latency_ms=latency)
-    _finish_record(inv, usage, response, streamed=False)
-    payload = json_bytes(response)
-    headers = _base_headers(inv) + [("content-type", "application/json"), ("content-length", str(len(payload)))]
-    await send_response(send, 200, headers, payload)
-
-
-async def converse_stream(inv: Invocation, send: Send) -> None:
-    call, translation = _converse_call(inv, stream=True)
-    renderer = ConverseStreamRenderer.for_translation(translation)
-    sent: list[dict[str, Any]] = []
-
-    def render(event: dict[str, Any], usage: UsageTracker) -> list[bytes]:
-        outputs = renderer.feed(event)
-        if event.get("type") == "message_stop":
-            outputs = outputs + renderer.finish(latency_ms=_elapsed_ms(inv.started))
-        frames = []
-        for event_type, payload in outputs:
-            payload = dict(payload)
-            payload["p"] = _padding(len(sent))
-            sent.append({event_type: payload})
-            frames.append(eventstream.event_frame(event_type, json_bytes(payload)))
-        return frames
-
-    await _stream_response(inv, send, inv.state.events(call, inv.record), [], render, sent)
-
-
-# --------------------------------------------------------------------------- CountTokens
-
-
-async def count_tokens(inv: Invocation, send: Send) -> None:
-    if inv.resolution.identifier_kind not in ("base", "foundation_model_arn"):
-        raise ValidationException("The provided model doesn't support counting tokens.")
-    body = inv.request.json()
-    inv.record.input_body = body
-    anthropic_body = count_tokens_input(body)
-    validated = validate_messages_request(anthropic_body, inv.resolution.model)
-    count = tokens.count_request(validated.body)
-    inv.record.usage = {"inputTokens": count, "outputTokens": 0}
-    inv.record.latency_ms = _elapsed_ms(inv.started)
-    payload = json_bytes({"inputTokens": count})
-    headers = _base_headers(inv) + [("content-type", "application/json"), ("content-length", str(len(payload)))]
-    await send_response(send, 200, headers, payload)
+# --------------------------------------------------------------------------- Anthropic count_tokens
 
 
 async def anthropic_count_tokens(

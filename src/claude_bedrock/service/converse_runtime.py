@@ -1,0 +1,101 @@
+"""Converse, ConverseStream and CountTokens: the operations whose input is translated from
+the Converse shapes (``wire.converse``) into an Anthropic request, then served like
+InvokeModel (``service.runtime``). Routed lazily: the translator is loaded on first use.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from claude_bedrock.domain import tokens
+from claude_bedrock.domain.engine import ModelCall
+from claude_bedrock.domain.errors import ValidationException
+from claude_bedrock.domain.pdf_text import apply_text_only
+from claude_bedrock.domain.validation import validate_messages_request
+from claude_bedrock.service.http import Send, json_bytes, send_response
+from claude_bedrock.service.runtime import (
+    Invocation,
+    UsageTracker,
+    base_headers,
+    elapsed_ms,
+    finish_record,
+    padding,
+    prepare_call,
+    stream_response,
+)
+from claude_bedrock.wire import eventstream
+from claude_bedrock.wire.converse import (
+    ConverseResponseBuilder,
+    ConverseStreamRenderer,
+    converse_to_anthropic,
+)
+from claude_bedrock.wire.count_tokens import count_tokens_input
+
+
+def _converse_call(inv: Invocation, stream: bool) -> tuple[ModelCall, Any]:
+    body = inv.request.json()
+    inv.record.input_body = body
+    if not isinstance(body, dict):
+        raise ValidationException("The request body must be a JSON object.")
+    translation = converse_to_anthropic(
+        body, stream=stream, default_max_tokens=inv.resolution.model.max_output_tokens
+    )
+    if translation.request_metadata:
+        inv.record.request_metadata = dict(translation.request_metadata)
+    if translation.text_only_documents:
+        # The guide: without citations, Converse only extracts a PDF's text.
+        apply_text_only(translation.anthropic_body, translation.text_only_documents)
+    return prepare_call(inv, translation.anthropic_body), translation
+
+
+async def converse(inv: Invocation, send: Send) -> None:
+    call, translation = _converse_call(inv, stream=False)
+    builder = ConverseResponseBuilder.for_translation(translation)
+    usage = UsageTracker()
+    async for event in inv.state.events(call, inv.record):
+        builder.feed(event)
+        usage.observe(event)
+    latency = elapsed_ms(inv.started)
+    response = builder.build(latency_ms=latency)
+    finish_record(inv, usage, response, streamed=False)
+    payload = json_bytes(response)
+    headers = base_headers(inv) + [("content-type", "application/json"), ("content-length", str(len(payload)))]
+    await send_response(send, 200, headers, payload)
+
+
+async def converse_stream(inv: Invocation, send: Send) -> None:
+    call, translation = _converse_call(inv, stream=True)
+    renderer = ConverseStreamRenderer.for_translation(translation)
+    sent: list[dict[str, Any]] = []
+
+    def render(event: dict[str, Any], usage: UsageTracker) -> list[bytes]:
+        outputs = renderer.feed(event)
+        if event.get("type") == "message_stop":
+            outputs = outputs + renderer.finish(latency_ms=elapsed_ms(inv.started))
+        frames = []
+        for event_type, payload in outputs:
+            payload = dict(payload)
+            payload["p"] = padding(len(sent))
+            sent.append({event_type: payload})
+            frames.append(eventstream.event_frame(event_type, json_bytes(payload)))
+        return frames
+
+    await stream_response(inv, send, inv.state.events(call, inv.record), [], render, sent)
+
+
+# --------------------------------------------------------------------------- CountTokens
+
+
+async def count_tokens(inv: Invocation, send: Send) -> None:
+    if inv.resolution.identifier_kind not in ("base", "foundation_model_arn"):
+        raise ValidationException("The provided model doesn't support counting tokens.")
+    body = inv.request.json()
+    inv.record.input_body = body
+    anthropic_body = count_tokens_input(body)
+    validated = validate_messages_request(anthropic_body, inv.resolution.model)
+    count = tokens.count_request(validated.body)
+    inv.record.usage = {"inputTokens": count, "outputTokens": 0}
+    inv.record.latency_ms = elapsed_ms(inv.started)
+    payload = json_bytes({"inputTokens": count})
+    headers = base_headers(inv) + [("content-type", "application/json"), ("content-length", str(len(payload)))]
+    await send_response(send, 200, headers, payload)
