@@ -287,6 +287,10 @@ class Catalog:
             self._identifiers[m.model_id] = (m, None)
             for column in ENDPOINT_COLUMNS:
                 self._identifiers[f"{column}.{m.model_id}"] = (m, column)
+        # (identifier, region, strict_aws) -> Resolution, for identifiers that are not ARNs:
+        # their resolution depends on nothing else, and it runs on every runtime call. Only
+        # identifiers the catalog knows get an entry, so the size is bounded by the table.
+        self._resolved: dict[tuple[str, str, bool], Resolution] = {}
 
     # -- look-ups ---------------------------------------------------------------------------
 
@@ -387,8 +391,13 @@ class Catalog:
                 identifier = unquote(identifier, errors="strict")
             except UnicodeDecodeError:
                 raise _invalid() from None
-        call = _Call(region, account_id, strict_aws, app_profiles)
-        resolution = self._resolve(identifier, call, allow_application=True)
+        memo_key = (identifier, region, strict_aws)
+        resolution = self._resolved.get(memo_key)
+        if resolution is None:
+            call = _Call(region, account_id, strict_aws, app_profiles)
+            resolution = self._resolve(identifier, call, allow_application=True)
+            if not identifier.startswith("arn:"):
+                self._resolved[memo_key] = resolution
         if today is not None and resolution.model.is_retired(today):
             raise ResourceNotFoundException(END_OF_LIFE)
         return resolution

@@ -13,6 +13,7 @@ Secrets never reach a log line: only access key IDs and account IDs are logged.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import logging
@@ -52,6 +53,7 @@ class Identity:
         return not self.method.endswith("unverified")
 
 
+@functools.lru_cache(maxsize=1024)  # pure; a server sees a handful of ARNs
 def _user_id(arn: str) -> str:
     """A stable IAM-style unique ID (``AIDA`` + 17 chars) derived from the ARN."""
     digest = hashlib.sha256(arn.encode()).hexdigest().upper()

@@ -123,7 +123,10 @@ class ServiceState:
             region,
             account_id=account_id,
             strict_aws=self.settings.strict_model_ids,
-            app_profiles=self.application_profile_target(account_id, region),
+            # Only ARNs (``arn:`` or ``arn%3A``) can name an application profile.
+            app_profiles=(
+                self.application_profile_target(account_id, region) if model_identifier.startswith("arn") else None
+            ),
         )
 
     def application_profile_target(self, account_id: str, region: str) -> Callable[[str], str | None]:

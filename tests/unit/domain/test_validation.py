@@ -1167,3 +1167,47 @@ def test_parse_json_body_raises_only_validation_errors_for_any_bytes(raw: bytes)
         assert isinstance(parse_json_body(raw), dict)
     except ValidationException as exc:
         assert exc.message.startswith("Malformed input request: ")
+
+
+# --------------------------------------------------------------------------- fast JSON path
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=_JSON_VALUES)
+def test_parse_json_body_reads_every_object_as_the_standard_parser_does(value):
+    """The orjson fast path must never change what a body means (ints beyond 64 bits included)."""
+    from claude_bedrock.domain.validation import parse_json_body
+
+    raw = json.dumps({"v": value}).encode()
+    parsed = parse_json_body(raw)
+    expected = json.loads(raw)
+    assert parsed == expected
+    assert repr(parsed) == repr(expected)  # same types: 1 is not 1.0, big ints stay ints
+
+
+@pytest.mark.parametrize("raw, detail", [
+    (b'{"a": NaN}', "Non-standard token 'NaN'"),
+    (b'\xef\xbb\xbf{}', "Unexpected UTF-8 BOM"),
+    (b'{"a": "\\ud800"}', "unpaired UTF-16 surrogate"),
+    (b'{"a": 1} x', "Extra data"),
+])
+def test_bodies_orjson_refuses_keep_the_standard_messages(raw, detail):
+    from claude_bedrock.domain.validation import parse_json_body
+
+    with pytest.raises(ValidationException) as caught:
+        parse_json_body(raw)
+    assert detail in caught.value.message
+
+
+def test_integers_beyond_64_bits_stay_exact():
+    from claude_bedrock.domain.validation import parse_json_body
+
+    assert parse_json_body(b'{"max_tokens": 123456789012345678901234567890}')["max_tokens"] == (
+        123456789012345678901234567890
+    )
