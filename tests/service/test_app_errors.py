@@ -147,3 +147,15 @@ def test_app_arn_model_id_with_encoded_slash_routes_as_one_segment(tmp_path):
 def test_app_health_needs_no_auth(tmp_path):
     response = call(make_app(tmp_path), "GET", "/_claude-bedrock/health", sign_it=False)
     assert response.status_code == 200 and response.json()["status"] == "ok"
+
+
+def test_request_ids_are_random_version_4_uuids():
+    import uuid
+
+    from claude_bedrock.service.app import new_request_id
+
+    ids = {new_request_id() for _ in range(2000)}
+    assert len(ids) == 2000
+    for value in ids:
+        parsed = uuid.UUID(value)
+        assert str(parsed) == value and parsed.version == 4 and parsed.variant == uuid.RFC_4122

@@ -122,3 +122,39 @@ def test_unexpected_engine_failure_becomes_model_stream_error_frame(tmp_path):
     assert final.header(":exception-type") == "modelStreamErrorException"
     payload = json.loads(final.payload)
     assert payload["originalStatusCode"] == 500
+
+
+def test_first_frame_leaves_alone_then_ready_frames_leave_together(tmp_path):
+    """Time to first event: the first event's frame is written at once, by itself; the rest of
+    an answer that is ready at once goes in one write (not one write per frame)."""
+    from datetime import datetime, timezone
+
+    app = create_app(Settings(data_dir=str(tmp_path)))
+    amz_date = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    headers = [("host", "127.0.0.1:8787")]
+    headers += sign(HttpRequest("POST", PATH, "", headers, BODY), "AKIDANY", "secret", "us-west-2", "bedrock",
+                    amz_date)
+    scope = {"type": "http", "method": "POST", "path": PATH.replace("%3A", ":"), "raw_path": PATH.encode(),
+             "query_string": b"", "headers": [(k.lower().encode(), v.encode()) for k, v in headers],
+             "client": ("127.0.0.1", 1)}
+    incoming = [{"type": "http.request", "body": BODY, "more_body": False}]
+    writes: list[bytes] = []
+
+    async def receive() -> dict:
+        if incoming:
+            return incoming.pop()
+        await asyncio.sleep(3600)
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        if message["type"] == "http.response.body" and message.get("body"):
+            writes.append(message["body"])
+
+    asyncio.run(app(scope, receive, send))
+    frames_per_write = []
+    for data in writes:
+        decoder = EventStreamDecoder()
+        decoder.feed(data)
+        frames_per_write.append(len(list(decoder)))
+    assert frames_per_write[0] == 1
+    assert len(frames_per_write) == 2 and frames_per_write[1] > 5, frames_per_write

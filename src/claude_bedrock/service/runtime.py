@@ -288,14 +288,16 @@ async def stream_response(
     """Write a stream: one frame (or more, for ConverseStream) per engine event.
 
     Errors before the first event are raised (a JSON error response); after it, they become
-    an exception frame. Frames of events that are ready at the same instant leave in one
-    write; nothing waits for a later event (see ``service/ready.py``).
+    an exception frame. The first event's frames leave at once, alone (time to first event);
+    after that, frames of events that are ready at the same instant leave in one write;
+    nothing waits for a later event (see ``service/ready.py``).
     """
     first = await _first_event(events)
     inv.record.first_byte_ms = elapsed_ms(inv.started)
     usage = UsageTracker()
     await _start_stream(inv, send, extra_headers)
     pending: list[bytes] = []
+    write_at = 1
     item: Any = first
     try:
         while True:
@@ -308,9 +310,10 @@ async def stream_response(
                 break
             usage.observe(item)
             pending.extend(render(item, usage))
-            if len(pending) >= MAX_FRAMES_PER_WRITE:
+            if len(pending) >= write_at:
                 await _send_frame(send, b"".join(pending))
                 pending.clear()
+                write_at = MAX_FRAMES_PER_WRITE
             item = next_ready(events)
     except DropConnection:
         if pending:
