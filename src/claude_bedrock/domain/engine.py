@@ -33,7 +33,7 @@ __all__ = ["Engine", "ModelCall", "StreamEvent"]
 StreamEvent = dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ModelCall:
     """Everything an engine needs for one call, already resolved and validated.
 

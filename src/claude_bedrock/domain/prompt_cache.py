@@ -73,7 +73,7 @@ def default_minimum_tokens(model_id: str) -> int:
     return 1024
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CacheUsage:
     """How a request's input tokens split between cache reads, cache writes and plain input."""
 

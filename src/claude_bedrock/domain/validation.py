@@ -241,7 +241,7 @@ class ModelLimits(Protocol):
     def supports_1m_context(self) -> bool: ...
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ValidatedRequest:
     """A body that passed validation, with what the rest of the call needs from it."""
 

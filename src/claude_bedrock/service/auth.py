@@ -38,7 +38,7 @@ _INVALID_TOKEN = "The security token included in the request is invalid."
 MAX_WARNED_KEYS = 1024
 
 
-@dataclass(frozen=True)
+@dataclass
 class Identity:
     account_id: str
     arn: str
@@ -127,16 +127,9 @@ class Authenticator:
             return Identity(
                 self._default_account, arn, _user_id(arn), auth.region, "sigv4-unverified", auth.access_key
             )
-        http_request = sigv4.HttpRequest(
-            method=request.method,
-            raw_path=request.raw_path,
-            raw_query=request.raw_query,
-            headers=request.headers,
-            body=request.body,
-        )
         try:
             verified = sigv4.verify(
-                http_request, auth, credential.secret_access_key, self._clock(),
+                request, auth, credential.secret_access_key, self._clock(),
                 expected_service=service, key_cache=self._key_cache,
             )
         except sigv4.SignatureMismatch as exc:

@@ -62,7 +62,7 @@ class Route:
         return tuple(self.template.strip("/").split("/")) if self.template != "/" else ()
 
 
-@dataclass(frozen=True)
+@dataclass
 class Match:
     route: Route
     params: dict[str, str]

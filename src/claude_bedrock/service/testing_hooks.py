@@ -146,7 +146,7 @@ def load_scenario(settings: Settings, *, rng: Callable[[], float] | None = None)
 # --------------------------------------------------------------------------- history
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class HistoryEntry:
     record: CallRecord
     rule_id: str | None

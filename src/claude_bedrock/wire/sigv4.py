@@ -55,7 +55,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from types import MappingProxyType
-from typing import ClassVar
+from typing import ClassVar, Protocol
 from urllib.parse import quote, unquote, unquote_to_bytes
 
 from claude_bedrock.wire.bearer import BearerToken, MalformedBearer, ShortTermApiKey, parse_bearer
@@ -63,7 +63,7 @@ from claude_bedrock.wire.bearer import BearerToken, MalformedBearer, ShortTermAp
 __all__ = [
     "ALGORITHM", "AMZ_DATE_FORMAT", "DEFAULT_SKEW", "EMPTY_SHA256", "MAX_PRESIGN_EXPIRES_S",
     "SCOPE_TERMINATOR", "UNSIGNED_PAYLOAD", "BearerToken", "CredentialScopeMismatch",
-    "HostNotSigned", "HttpRequest", "MalformedAuthorization", "MalformedDate", "MissingDate",
+    "HostNotSigned", "HttpRequest", "SignableRequest", "MalformedAuthorization", "MalformedDate", "MissingDate",
     "PayloadHashMismatch", "PresignedAuthorization", "Reason", "SigV4Authorization",
     "SignatureError", "SignatureExpired", "SignatureMismatch", "SignatureNotYetCurrent",
     "SignedHeaderMissing", "SigningKeyCache", "VerifiedRequest", "canonical_headers",
@@ -91,6 +91,13 @@ _PATH_KEEP_RE = re.compile(r"[A-Za-z0-9\-._~/]*", re.ASCII)
 _PATH_ESCAPE_RE = re.compile(rb"[^A-Za-z0-9\-._~/%]")
 _PERCENT_ESCAPES = MappingProxyType({bytes([b]): b"%%%02X" % b for b in range(256)})
 _AUTH_PARAMS = ("Credential", "SignedHeaders", "Signature")
+#: botocore's exact layout, which nearly every request has: parsed by one match. Anything else
+#: (other order, spacing, extra components, errors) takes the general parser.
+_BOTOCORE_AUTH_RE = re.compile(
+    r"AWS4-HMAC-SHA256 Credential=([^/,=\s]+)/([0-9]{8})/([^/,=\s]+)/([^/,=\s]+)/aws4_request, "
+    rf"SignedHeaders=({_TOKEN}(?:;{_TOKEN})*), Signature=([0-9a-f]{{64}})",
+    re.ASCII,
+)
 _PRESIGN_PARAMS = (
     "X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires",
     "X-Amz-SignedHeaders", "X-Amz-Signature", "X-Amz-Security-Token",
@@ -229,6 +236,22 @@ class SignatureMismatch(SignatureError):
 # --------------------------------------------------------------------------- values
 
 
+class SignableRequest(Protocol):
+    """What verification reads from a request: an ``HttpRequest``, or any object with these
+    attributes (a server passes its own request object instead of copying it on every call)."""
+
+    @property
+    def method(self) -> str: ...
+    @property
+    def raw_path(self) -> str: ...
+    @property
+    def raw_query(self) -> str: ...
+    @property
+    def headers(self) -> Sequence[tuple[str, str]]: ...
+    @property
+    def body(self) -> bytes: ...
+
+
 @dataclass(frozen=True, slots=True)
 class HttpRequest:
     """An HTTP request as it is (or will be) on the wire.
@@ -262,7 +285,7 @@ class HttpRequest:
         return cls(_text(method), path, query, pairs, body)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SigV4Authorization:
     """The parts of ``Authorization: AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., ...``."""
 
@@ -286,7 +309,7 @@ class SigV4Authorization:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PresignedAuthorization(SigV4Authorization):
     """The ``X-Amz-*`` query parameters of a presigned URL (values percent-decoded)."""
 
@@ -295,7 +318,7 @@ class PresignedAuthorization(SigV4Authorization):
     security_token: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class VerifiedRequest:
     """What a successful :func:`verify` established about the request."""
 
@@ -426,6 +449,17 @@ def parse_authorization(value: str) -> SigV4Authorization | BearerToken:
         MalformedAuthorization: unknown scheme, missing or duplicate component, bad credential
             scope, bad ``SignedHeaders`` list, signature not 64 lowercase hex digits.
     """
+    fast = _BOTOCORE_AUTH_RE.fullmatch(value)
+    if fast is not None:
+        access_key, date, region, service, signed, signature = fast.groups()
+        names = tuple(signed.split(";"))
+        if len(set(names)) == len(names):
+            return SigV4Authorization(access_key, date, region, service, names, signature)
+    return _parse_authorization(value)
+
+
+def _parse_authorization(value: str) -> SigV4Authorization | BearerToken:
+    """The general parser behind ``parse_authorization`` (any layout; every error message)."""
     scheme, _, rest = value.strip().partition(" ")
     if scheme.lower() == "bearer":
         try:
@@ -663,7 +697,7 @@ def with_headers(req: HttpRequest, added: Sequence[tuple[str, str]]) -> HttpRequ
 
 
 def verify(
-    req: HttpRequest,
+    req: SignableRequest,
     auth: SigV4Authorization,
     secret_key: str,
     now: datetime,
@@ -799,7 +833,7 @@ def _canonical_headers(index: dict[str, list[str]], signed_headers: Iterable[str
 
 
 def _canonical_request(
-    req: HttpRequest,
+    req: SignableRequest,
     index: dict[str, list[str]],
     signed_headers: Sequence[str],
     payload_hash: str,
@@ -911,7 +945,7 @@ def _request_date(index: dict[str, list[str]], auth: SigV4Authorization) -> tupl
 
 
 def _match_signature(
-    req: HttpRequest,
+    req: SignableRequest,
     index: dict[str, list[str]],
     auth: SigV4Authorization,
     amz_date: str,

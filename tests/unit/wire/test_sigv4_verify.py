@@ -994,3 +994,38 @@ def test_bearer_short_term_key_tampered() -> None:
     with pytest.raises(sigv4.SignatureMismatch):
         sigv4.verify(req, auth, SECRET, NOW, expected_service="bedrock")
     assert describe_bearer("bedrock-api-key-" + base64.b64encode(b"host/?a=b").decode()) is None
+
+
+# --------------------------------------------------------------------------- parse fast path
+
+_PARTS = st.text(alphabet="AKIDaz09-_/=,; .~é", min_size=0, max_size=12)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    key=_PARTS, date=st.sampled_from(["20251126", "2025112", "2025-11-26", ""]), region=_PARTS,
+    service=_PARTS, signed=st.sampled_from(["host", "host;x-amz-date", "host;host", "Host", "host;", "a;b;c"]),
+    signature=st.sampled_from(["a" * 64, "A" * 64, "a" * 63, "0123456789abcdef" * 4]),
+    sep=st.sampled_from([", ", ",", " , "]),
+)
+def test_botocore_layout_fast_path_parses_as_the_general_parser(key, date, region, service, signed, signature, sep):
+    """The one-regex fast path must give the general parser's result, or defer to it."""
+    value = (f"AWS4-HMAC-SHA256 Credential={key}/{date}/{region}/{service}/aws4_request{sep}"
+             f"SignedHeaders={signed}{sep}Signature={signature}")
+    try:
+        expected = sigv4._parse_authorization(value)
+    except sigv4.MalformedAuthorization as exc:
+        with pytest.raises(sigv4.MalformedAuthorization) as caught:
+            sigv4.parse_authorization(value)
+        assert caught.value.args == exc.args
+    else:
+        assert sigv4.parse_authorization(value) == expected
+
+
+def test_botocore_layout_takes_the_fast_path():
+    value = ("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20251126/us-west-2/bedrock/aws4_request, "
+             "SignedHeaders=content-type;host;x-amz-date, Signature=" + "0a" * 32)
+    with mock.patch.object(sigv4, "_parse_authorization", side_effect=AssertionError("slow path")):
+        parsed = sigv4.parse_authorization(value)
+    assert parsed == sigv4._parse_authorization(value)
+    assert parsed.signed_headers == ("content-type", "host", "x-amz-date")
