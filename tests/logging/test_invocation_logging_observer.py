@@ -106,5 +106,58 @@ def test_observer_installed_once_by_create_app(tmp_path):
     again = create_app(Settings(data_dir=str(tmp_path)), state=app.state)
     observers = [o for o in again.state.observers if isinstance(o, InvocationLogObserver)]
     assert len(observers) == 1
-    assert observers[0].writer.close in again.shutdown_hooks and observers[0].writer.start in again.startup_hooks
+    writer = observers[0].writer
+    assert writer.close in again.shutdown_hooks and writer.start_later in again.startup_hooks
+    assert not writer.built  # built on first use (Rule 4)
     config_changed(again.state)  # drops the cache without error
+
+
+def test_deferred_writer_is_built_on_first_use_and_started_after_startup():
+    import asyncio
+
+    from claude_bedrock.service.invocation_logging import DeferredWriter
+
+    built: list[FakeWriter] = []
+
+    class StartableWriter(FakeWriter):
+        started = closed = False
+
+        def start(self) -> None:
+            self.started = True
+
+        def close(self) -> None:
+            self.closed = True
+
+    def factory() -> StartableWriter:
+        built.append(StartableWriter())
+        return built[-1]
+
+    deferred = DeferredWriter(factory)
+    assert not deferred.built and not built
+
+    async def startup_then_wait() -> None:
+        deferred.start_later(0.01)
+        for _ in range(500):
+            if built and built[0].started:
+                return
+            await asyncio.sleep(0.01)
+
+    asyncio.run(startup_then_wait())
+    assert len(built) == 1 and built[0].started
+    deferred.submit(call(), CONFIG)  # the same writer takes records
+    assert len(built) == 1 and len(built[0].queued) == 1
+    deferred.close()
+    assert built[0].closed
+
+
+def test_deferred_writer_first_record_builds_it_and_close_before_start_never_starts():
+    from claude_bedrock.service.invocation_logging import DeferredWriter
+
+    writers: list[FakeWriter] = []
+    deferred = DeferredWriter(lambda: writers.append(FakeWriter()) or writers[-1])
+    deferred.close()  # shutting down before the delayed start fired
+    deferred.start()
+    assert not writers  # nothing built, nothing started
+    logged = DeferredWriter(lambda: writers.append(FakeWriter()) or writers[-1])
+    logged.submit(call(), CONFIG)
+    assert len(writers) == 1 and len(writers[0].queued) == 1

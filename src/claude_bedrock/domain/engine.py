@@ -48,6 +48,8 @@ class ModelCall:
         region: the region that served the call.
         operation: the bedrock-runtime operation (``InvokeModel``, ``ConverseStream``...).
         betas: the ``anthropic_beta`` flags in force.
+        input_tokens: ``tokens.count_request(request)`` when the caller already counted it
+            (validation does, for the context limit), so nobody counts twice; None otherwise.
     """
 
     request: Mapping[str, Any]
@@ -58,6 +60,7 @@ class ModelCall:
     region: str
     operation: str
     betas: tuple[str, ...] = ()
+    input_tokens: int | None = None
 
 
 @runtime_checkable

@@ -151,16 +151,21 @@ class PromptCache:
         """Forget every cached prefix."""
         self._entries.clear()
 
-    def apply(self, *, account_id: str, model_id: str, request: Mapping[str, Any]) -> CacheUsage:
+    def apply(
+        self, *, account_id: str, model_id: str, request: Mapping[str, Any], input_tokens: int | None = None
+    ) -> CacheUsage:
         """Settle one request against the cache: look up, refresh and write its prefixes.
 
         State change: hit entries get a new expiry; breakpoints after the hit are stored.
+
+        Args:
+            input_tokens: ``tokens.count_request(request)`` if the caller has it already.
 
         Returns:
             the split of ``tokens.count_request(request)`` into read, creation and plain input.
         """
         if not has_cache_control(request):
-            return CacheUsage(input_tokens=count_request(request))
+            return CacheUsage(input_tokens=count_request(request) if input_tokens is None else input_tokens)
         segments = prompt_segments(request)
         cumulative: list[int] = []
         running = 0

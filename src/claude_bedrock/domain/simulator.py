@@ -388,7 +388,8 @@ class SimulatorEngine:
         )
 
     def _input_usage(self, call: ModelCall) -> CacheUsage:
-        return self.cache.apply(account_id=call.account_id, model_id=call.model_id, request=call.request)
+        return self.cache.apply(account_id=call.account_id, model_id=call.model_id, request=call.request,
+                                input_tokens=call.input_tokens)
 
     def _write(self, call: ModelCall, draws: Draws, answer: _Answer) -> None:
         request = call.request

@@ -20,7 +20,6 @@ import time
 import os
 from typing import Any, Awaitable, Callable
 
-from claude_bedrock.adapters.invocation_log import InvocationLogWriter
 from claude_bedrock.adapters.store import StateStore
 from claude_bedrock.domain.errors import (
     BedrockError,
@@ -264,6 +263,14 @@ async def _watch_disconnect(receive: Receive, tracker: ResponseTracker) -> None:
     tracker.disconnected = True
 
 
+def _log_writer(state: ServiceState) -> invocation_logging.LogWriter:
+    # Imported here, on first use (invocation_logging Rule 4): the writer's sinks and record
+    # builder are not needed to serve, and importing them costs a fifth of start-up.
+    from claude_bedrock.adapters.invocation_log.writer import InvocationLogWriter
+
+    return InvocationLogWriter.for_settings(state.settings, catalog=state.catalog, clock=state.clock)
+
+
 def create_app(settings: Settings | None = None, *, state: ServiceState | None = None) -> BedrockApp:
     """Build the ASGI application for ``settings`` (defaults when omitted)."""
     settings = settings or Settings()
@@ -273,9 +280,7 @@ def create_app(settings: Settings | None = None, *, state: ServiceState | None =
     router = Router(RUNTIME_ROUTES + CONTROL_ROUTES)
     app = BedrockApp(state, router)
     testing_hooks.install(state)
-    invocation_logging.install(
-        app, InvocationLogWriter.for_settings(state.settings, catalog=state.catalog, clock=state.clock)
-    )
+    invocation_logging.install(app, lambda: _log_writer(state))
     app.shutdown_hooks.append(state.store.close)
     return app
 

@@ -15,10 +15,14 @@ Invariants
             ``config_changed(state)`` drops the cache explicitly.
     Rule 3: only InvokeModel, InvokeModelWithResponseStream, Converse and ConverseStream are
             logged, failed calls included (CountTokens is not, as on AWS).
+    Rule 4: the writer (and the sinks it imports) is built on first use: by the first logged
+            call, or ``WRITER_START_DELAY_S`` after start-up, when it starts and purges expired
+            logs. A server that is starting does not pay for it before its first request.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -30,7 +34,7 @@ from claude_bedrock.service.calls import CallRecord
 from claude_bedrock.service.control_state import ControlStore
 from claude_bedrock.service.state import ServiceState
 
-__all__ = ["InvocationLogObserver", "LogWriter", "config_changed", "install"]
+__all__ = ["DeferredWriter", "InvocationLogObserver", "LogWriter", "config_changed", "install"]
 
 log = logging.getLogger("claude_bedrock.invocation_log")
 
@@ -38,6 +42,8 @@ log = logging.getLogger("claude_bedrock.invocation_log")
 CONFIG_TTL_S = 1.0
 #: (account, region) logging configurations kept in memory at most.
 MAX_CACHED_CONFIGS = 4096
+#: The writer starts (and runs its retention purge) this long after the server (Rule 4).
+WRITER_START_DELAY_S = 1.0
 
 
 class LogWriter(Protocol):
@@ -48,6 +54,54 @@ class LogWriter(Protocol):
     def start(self) -> None: ...
 
     def close(self) -> None: ...
+
+
+class DeferredWriter:
+    """A ``LogWriter`` built by ``factory`` on first use (Rule 4). Thread-safe."""
+
+    def __init__(self, factory: Callable[[], LogWriter]) -> None:
+        self._factory = factory
+        self._writer: LogWriter | None = None
+        self._lock = threading.Lock()
+        self._closed = False
+
+    @property
+    def built(self) -> bool:
+        return self._writer is not None
+
+    def writer(self) -> LogWriter:
+        """The writer, built now if it was not yet."""
+        writer = self._writer
+        if writer is None:
+            with self._lock:
+                if self._writer is None:
+                    self._writer = self._factory()
+                writer = self._writer
+        return writer
+
+    def submit(self, call: CallRecord, config: DeliveryConfig) -> None:
+        self.writer().submit(call, config)
+
+    def start(self) -> None:
+        """Build and start the writer, unless the app is already shutting down."""
+        with self._lock:
+            if self._closed:
+                return
+        self.writer().start()
+
+    def start_later(self, delay_s: float = WRITER_START_DELAY_S) -> None:
+        """Startup hook: start the writer ``delay_s`` from now, off the event loop."""
+        def launch() -> None:
+            threading.Thread(target=self.start, name="invocation-log-start", daemon=True).start()
+
+        asyncio.get_running_loop().call_later(delay_s, launch)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            writer = self._writer
+        if writer is not None:
+            writer.close()
 
 
 class LifespanHooks(Protocol):
@@ -101,14 +155,16 @@ class InvocationLogObserver:
             self._cache.clear()
 
 
-def install(app: LifespanHooks, writer: LogWriter) -> InvocationLogObserver:
-    """Attach invocation logging to ``app``: observer, writer start at startup, drain at shutdown."""
+def install(app: LifespanHooks, writer_factory: Callable[[], LogWriter]) -> InvocationLogObserver:
+    """Attach invocation logging to ``app``: the observer, a writer built on first use and
+    started soon after startup (Rule 4), drained at shutdown."""
     state = app.state
+    writer = DeferredWriter(writer_factory)
     observer = InvocationLogObserver(lambda: state.store, writer)
     # A state reused by a second app must not log every call twice.
     state.observers[:] = [o for o in state.observers if not isinstance(o, InvocationLogObserver)]
     state.observers.append(observer)
-    app.startup_hooks.append(writer.start)
+    app.startup_hooks.append(writer.start_later)
     app.shutdown_hooks.append(writer.close)
     return observer
 

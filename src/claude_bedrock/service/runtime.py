@@ -152,6 +152,7 @@ def prepare_call(inv: Invocation, body: dict[str, Any]) -> ModelCall:
         region=inv.record.region,
         operation=inv.record.operation,
         betas=validated.betas,
+        input_tokens=validated.input_tokens,
     )
 
 

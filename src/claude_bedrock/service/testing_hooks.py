@@ -309,7 +309,7 @@ class Toolkit:
             await self.sleep(injection.latency_ms / 1000)
         if injection.before is not None:
             raise injection.before.error()
-        input_tokens = count_request(call.request)
+        input_tokens = call.input_tokens if call.input_tokens is not None else count_request(call.request)
         try:
             reservation = self.quotas.reserve(
                 account_id=call.account_id, region=call.region, model_id=call.model_id,

@@ -201,3 +201,21 @@ def test_prompt_cache_usage_dict_shape() -> None:
 )
 def test_prompt_cache_default_minimum_by_model(model_id: str, minimum: int) -> None:
     assert default_minimum_tokens(model_id) == minimum
+
+
+def test_a_count_handed_over_by_validation_is_the_count_used():
+    """Validation counts the input once (context limit); the cache reuses that count instead of
+    counting again, and it is the same number."""
+    from claude_bedrock.domain.catalog import default_catalog
+    from claude_bedrock.domain.validation import validate_messages_request
+
+    body = {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 10,
+            "messages": [{"role": "user", "content": "How many tokens are in this sentence?"}]}
+    model = default_catalog().get("anthropic.claude-sonnet-4-5-20250929-v1:0")
+    validated = validate_messages_request(body, model, count_input_tokens=count_request)
+    assert validated.input_tokens == count_request(body)
+    cache = PromptCache(lambda: 0.0)
+    assert cache.apply(account_id="1", model_id="m", request=body, input_tokens=validated.input_tokens) == (
+        cache.apply(account_id="1", model_id="m", request=body)
+    )
+    assert cache.apply(account_id="1", model_id="m", request=body, input_tokens=7).input_tokens == 7
