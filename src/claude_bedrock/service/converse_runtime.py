@@ -12,6 +12,7 @@ from claude_bedrock.domain.engine import ModelCall
 from claude_bedrock.domain.errors import ValidationException
 from claude_bedrock.domain.pdf_text import apply_text_only
 from claude_bedrock.domain.validation import validate_messages_request
+from claude_bedrock.service.chunk_frames import padding
 from claude_bedrock.service.http import Send, json_bytes, send_response
 from claude_bedrock.service.runtime import (
     Invocation,
@@ -19,7 +20,6 @@ from claude_bedrock.service.runtime import (
     base_headers,
     elapsed_ms,
     finish_record,
-    padding,
     prepare_call,
     stream_response,
 )

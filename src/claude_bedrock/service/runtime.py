@@ -45,6 +45,7 @@ from claude_bedrock.service.http import (
     json_bytes,
     send_response,
 )
+from claude_bedrock.service.chunk_frames import padding
 from claude_bedrock.service.ready import END, Pending, next_ready
 from claude_bedrock.service.state import ServiceState
 from claude_bedrock.service import errors as awserrors
@@ -55,7 +56,6 @@ log = logging.getLogger("claude_bedrock.runtime")
 EVENTSTREAM_CONTENT_TYPE = "application/vnd.amazon.eventstream"
 #: Frames ready at once are written together, up to this many per socket write.
 MAX_FRAMES_PER_WRITE = 64
-_PADDING_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
 _REQUEST_METADATA_HEADER = "x-amzn-bedrock-request-metadata"
 
@@ -76,8 +76,6 @@ def _message_id(request_id: str) -> str:
     return "msg_bdrk_01" + request_id.replace("-", "")[:24].upper()
 
 
-def padding(index: int) -> str:
-    return _PADDING_ALPHABET[: (index * 7) % len(_PADDING_ALPHABET) + 1]
 
 
 def elapsed_ms(started: float) -> int:
@@ -348,9 +346,9 @@ async def invoke_model_with_response_stream(inv: Invocation, send: Send) -> None
             event["amazon-bedrock-invocationMetrics"] = _invocation_metrics(
                 usage, elapsed_ms(inv.started), inv.record.first_byte_ms or 0
             )
-        payload = eventstream.chunk_payload(json_bytes(event), padding(len(chunks)))
+        frame = inv.state.chunk_frames.frame(event, len(chunks))
         chunks.append(event)
-        return [eventstream.event_frame("chunk", payload)]
+        return [frame]
 
     events = inv.state.events(call, inv.record)
     await stream_response(inv, send, events, [("x-amzn-bedrock-content-type", "application/json")], render, chunks)

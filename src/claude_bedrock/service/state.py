@@ -26,6 +26,7 @@ from claude_bedrock.domain.prompt_cache import PromptCache
 from claude_bedrock.domain.simulator import LatencyProfile, SimulatorEngine
 from claude_bedrock.service.auth import Authenticator
 from claude_bedrock.service.calls import CallRecord, ObserverList
+from claude_bedrock.service.chunk_frames import ChunkFrameCache
 from claude_bedrock.service.control_state import ControlStore
 from claude_bedrock.settings import Settings
 
@@ -97,6 +98,8 @@ class ServiceState:
         self._deprecation_noted: set[str] = set()
         self._access_cache: dict[tuple[str, str, str], bool] = {}
         self._access_generation = -1
+        #: Encoded stream frames of events engines repeat.
+        self.chunk_frames = ChunkFrameCache()
 
     # -- control-plane state --------------------------------------------------------------
 

@@ -1,0 +1,41 @@
+"""The chunk-frame cache returns exactly the frame a fresh encoding gives, and stays bounded."""
+
+from __future__ import annotations
+
+from claude_bedrock.service.chunk_frames import ChunkFrameCache, padding
+from claude_bedrock.service.http import json_bytes
+from claude_bedrock.wire import eventstream
+from claude_bedrock.wire.eventstream import EventStreamDecoder, decode_chunk_payload
+
+
+def fresh(event: dict, index: int) -> bytes:
+    return eventstream.event_frame("chunk", eventstream.chunk_payload(json_bytes(event), padding(index)))
+
+
+def test_cached_frames_equal_fresh_encodings_at_every_position():
+    cache = ChunkFrameCache()
+    event = {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hi"}}
+    for index in range(70):
+        first = cache.frame(event, index)
+        assert first == fresh(event, index)
+        assert cache.frame(event, index) is first  # the repeat is served from the cache
+    decoder = EventStreamDecoder()
+    decoder.feed(cache.frame(event, 3))
+    (message,) = list(decoder)
+    assert decode_chunk_payload(message.payload) == json_bytes(event)
+
+
+def test_an_equal_but_different_event_is_encoded_for_itself():
+    cache = ChunkFrameCache()
+    one = {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 3}}
+    other = {"type": "message_delta", "delta": {"stop_reason": "max_tokens"}, "usage": {"output_tokens": 3}}
+    assert cache.frame(one, 5) == fresh(one, 5)
+    assert cache.frame(other, 5) == fresh(other, 5) != fresh(one, 5)
+
+
+def test_the_cache_is_bounded_and_a_reused_identity_is_never_confused():
+    cache = ChunkFrameCache(size=8)
+    for n in range(100):
+        event = {"type": "ping", "n": n}  # each dict dies after its turn: ids get reused
+        assert cache.frame(event, 0) == fresh(event, 0)
+    assert len(cache._entries) <= 8
