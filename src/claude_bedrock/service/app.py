@@ -84,9 +84,6 @@ def new_request_id() -> str:
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_UUID_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
 
 
-#: Operations whose response is a long stream: the client may leave before its end.
-STREAMING_OPERATIONS = frozenset({"InvokeModelWithResponseStream", "ConverseStream"})
-
 
 class ResponseTracker:
     """Wraps ``send`` to know whether the response has started (errors must not follow) and,
@@ -202,10 +199,12 @@ class BedrockApp:
         receive: Receive,
     ) -> None:
         started = time.perf_counter()
-        watcher = (
-            asyncio.ensure_future(_watch_disconnect(receive, tracker))
-            if match.route.operation in STREAMING_OPERATIONS else None
-        )
+        watchers: list[asyncio.Future[None]] = []
+
+        def watch_disconnect() -> None:
+            if not watchers:
+                watchers.append(asyncio.ensure_future(_watch_disconnect(receive, tracker)))
+
         model_id = match.params["modelId"]
         record = CallRecord(
             request_id=request_id,
@@ -232,7 +231,7 @@ class BedrockApp:
                     else resolution.destination_regions[0]
                 )
             self.state.check_model_access(identity.account_id, identity.region, resolution.model)
-            inv = runtime.Invocation(self.state, request, record, resolution, started)
+            inv = runtime.Invocation(self.state, request, record, resolution, started, watch_disconnect)
             await match.route.handler(inv, tracker)
         except BedrockError as error:
             record.status = error.status
@@ -247,7 +246,7 @@ class BedrockApp:
             record.error_code = "InternalServerException"
             raise
         finally:
-            if watcher is not None:
+            for watcher in watchers:
                 watcher.cancel()
             self.state.publish(record)
 

@@ -69,6 +69,9 @@ class Invocation:
     record: CallRecord
     resolution: Resolution
     started: float
+    #: Starts watching for the client leaving (idempotent). A stream calls it before its first
+    #: wait: while frames are ready, nothing needs watching (``app._watch_disconnect``).
+    watch_disconnect: Callable[[], None] = lambda: None
 
 
 def _message_id(request_id: str) -> str:
@@ -304,6 +307,7 @@ async def stream_response(
                 if pending:
                     await _send_frame(send, b"".join(pending))
                     pending.clear()
+                inv.watch_disconnect()
                 item = await item
             if item is END:
                 break
