@@ -88,6 +88,7 @@ _TOKEN = r"[!#$%&'*+\-.^_`|~0-9a-z]+"  # RFC 9110 token, lowercase only
 _SIGNED_HEADERS_RE = re.compile(rf"{_TOKEN}(?:;{_TOKEN})*", re.ASCII)
 #: Path bytes that stay as they are: RFC 3986 unreserved plus "/" (and "%" handled apart).
 _PATH_KEEP_RE = re.compile(r"[A-Za-z0-9\-._~/]*", re.ASCII)
+_PATH_KEEP_OR_PERCENT_RE = re.compile(r"[A-Za-z0-9\-._~/%]*", re.ASCII)
 _PATH_ESCAPE_RE = re.compile(rb"[^A-Za-z0-9\-._~/%]")
 _PERCENT_ESCAPES = MappingProxyType({bytes([b]): b"%%%02X" % b for b in range(256)})
 _AUTH_PARAMS = ("Credential", "SignedHeaders", "Signature")
@@ -368,6 +369,8 @@ def canonical_uri(raw_path: str) -> str:
         raw_path = _remove_dot_segments(raw_path)
     if _PATH_KEEP_RE.fullmatch(raw_path):
         return raw_path
+    if _PATH_KEEP_OR_PERCENT_RE.fullmatch(raw_path):  # e.g. ".../model/global.anthropic...v1%3A0/invoke"
+        return raw_path.replace("%", "%25")
     data = raw_path.encode(*_TEXT_ENCODING).replace(b"%", b"%25")
     return _PATH_ESCAPE_RE.sub(_escape_byte, data).decode("ascii")
 
@@ -898,6 +901,7 @@ def _parse_signature(value: str) -> str:
     return value
 
 
+@functools.lru_cache(maxsize=64)  # pure; requests signed in the same second share the value
 def _parse_amz_date(value: str) -> datetime | None:
     if not _AMZ_DATE_RE.fullmatch(value):
         return None

@@ -1029,3 +1029,12 @@ def test_botocore_layout_takes_the_fast_path():
         parsed = sigv4.parse_authorization(value)
     assert parsed == sigv4._parse_authorization(value)
     assert parsed.signed_headers == ("content-type", "host", "x-amz-date")
+
+
+@settings(max_examples=500, deadline=None)
+@given(path=st.text(alphabet="abcXYZ019-._~/%:é ?+", min_size=1, max_size=30).map(lambda p: "/" + p))
+def test_canonical_uri_is_the_documented_quote_of_the_normalised_path(path):
+    """Every fast path of canonical_uri gives botocore's formulation (``quote`` after dot-segment
+    removal; ``%`` itself re-encoded)."""
+    normalised = sigv4._remove_dot_segments(path)
+    assert sigv4.canonical_uri(path) == quote(normalised.encode("utf-8", "surrogateescape"), safe="/~")
