@@ -200,6 +200,20 @@ _JSON_TYPE_TESTS: Mapping[str, Callable[[Any], bool]] = MappingProxyType(
     }
 )
 
+#: The exact Python types the JSON parser produces that each top-level key accepts: the common
+#: case is one set lookup; anything else (subclasses, wrong types) takes the type tests.
+_PARSED_TYPES: Mapping[str, frozenset[type]] = MappingProxyType(
+    {
+        key: frozenset(
+            t
+            for name in rule.types
+            for t in {"Integer": (int,), "Number": (int, float), "String": (str,), "Boolean": (bool,),
+                      "JSONArray": (list,), "JSONObject": (dict,)}[name]
+        )
+        for key, rule in TOP_LEVEL_FIELDS.items()
+    }
+)
+
 # --------------------------------------------------------------------------- message texts
 
 VERSION_REQUIRED = "anthropic_version: Field required"
@@ -334,7 +348,7 @@ def _number_text(value: float) -> str:
 
 def _field_violation(key: str, rule: FieldRule, value: Any) -> str | None:
     pointer = f"#/{key}"
-    if not any(_JSON_TYPE_TESTS[name](value) for name in rule.types):
+    if type(value) not in _PARSED_TYPES[key] and not any(_JSON_TYPE_TESTS[name](value) for name in rule.types):
         return _type_violation(pointer, rule.types, value)
     if rule.minimum is not None and not value >= rule.minimum:
         return schema_violation(pointer, f"{_number_text(value)} is not greater or equal to {rule.minimum}")

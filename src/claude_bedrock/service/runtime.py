@@ -97,18 +97,25 @@ class UsageTracker:
     def observe(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
         if kind == "message_start":
-            usage = event["message"].get("usage") or {}
-            self.input = usage.get("input_tokens", 0)
-            self.cache_read = usage.get("cache_read_input_tokens", 0) or 0
-            self.cache_write = usage.get("cache_creation_input_tokens", 0) or 0
-            breakdown = usage.get("cache_creation") or {}
-            self.cache_5m = breakdown.get("ephemeral_5m_input_tokens", 0)
-            self.cache_1h = breakdown.get("ephemeral_1h_input_tokens", 0)
-            self.output = usage.get("output_tokens", 0)
+            self._take(event["message"].get("usage") or {})
         elif kind == "message_delta":
             usage = event.get("usage") or {}
             if "output_tokens" in usage:
                 self.output = usage["output_tokens"]
+
+    def observe_message(self, message: dict[str, Any]) -> None:
+        """Take the final counts of a whole (accumulated) message: its ``usage`` is
+        ``message_start``'s updated by ``message_delta``'s, as the body reports it."""
+        self._take(message.get("usage") or {})
+
+    def _take(self, usage: dict[str, Any]) -> None:
+        self.input = usage.get("input_tokens", 0)
+        self.cache_read = usage.get("cache_read_input_tokens", 0) or 0
+        self.cache_write = usage.get("cache_creation_input_tokens", 0) or 0
+        breakdown = usage.get("cache_creation") or {}
+        self.cache_5m = breakdown.get("ephemeral_5m_input_tokens", 0)
+        self.cache_1h = breakdown.get("ephemeral_1h_input_tokens", 0)
+        self.output = usage.get("output_tokens", 0)
 
     def as_dict(self) -> dict[str, int]:
         return {
@@ -184,11 +191,11 @@ async def invoke_model(inv: Invocation, send: Send) -> None:
     inv.record.input_body = body
     call = prepare_call(inv, body)
     accumulator = MessageAccumulator()
-    usage = UsageTracker()
     async for event in inv.state.events(call, inv.record):
         accumulator.add(event)
-        usage.observe(event)
     message = accumulator.message()
+    usage = UsageTracker()
+    usage.observe_message(message)
     finish_record(inv, usage, message, streamed=False)
     payload = json_bytes(message)
     headers = base_headers(inv) + [

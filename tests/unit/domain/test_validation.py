@@ -1211,3 +1211,14 @@ def test_integers_beyond_64_bits_stay_exact():
     assert parse_json_body(b'{"max_tokens": 123456789012345678901234567890}')["max_tokens"] == (
         123456789012345678901234567890
     )
+
+
+def test_the_parsed_type_shortcut_accepts_only_what_the_type_tests_accept():
+    from claude_bedrock.domain import validation
+
+    samples = [0, 1.5, True, "s", [], {}, None]
+    for key, rule in validation.TOP_LEVEL_FIELDS.items():
+        for value in samples:
+            fast = type(value) in validation._PARSED_TYPES[key]
+            slow = any(validation._JSON_TYPE_TESTS[name](value) for name in rule.types)
+            assert fast == slow, (key, value)
