@@ -518,7 +518,9 @@ def test_sigv4_verify_signing_key_cache() -> None:
     req = _signed(_invoke_request(), key_cache=cache)
     for _ in range(3):
         sigv4.verify(req, _auth(req), SECRET, NOW, expected_service="bedrock", key_cache=cache)
-    assert cache.get.cache_info().hits == 3
+    assert cache.get.cache_info().misses == 1  # derived once, for signing and three checks
+    assert cache.signer(SECRET, *_auth(req).scope.split("/")[:3]) is cache.signer(
+        SECRET, *_auth(req).scope.split("/")[:3])
     assert cache.get(SECRET, "20150830", "us-east-1", "iam").hex() == (
         "c4afb1cc5771d871763a393e44b703571b55cc28424d1a5e86da6ed3c154a4b9"  # AWS docs example
     )
@@ -1038,3 +1040,13 @@ def test_canonical_uri_is_the_documented_quote_of_the_normalised_path(path):
     removal; ``%`` itself re-encoded)."""
     normalised = sigv4._remove_dot_segments(path)
     assert sigv4.canonical_uri(path) == quote(normalised.encode("utf-8", "surrogateescape"), safe="/~")
+
+
+@settings(max_examples=300, deadline=None)
+@given(key=st.binary(min_size=0, max_size=100), message=st.text(max_size=300))
+def test_signer_is_hmac_sha256(key, message):
+    import hmac as std_hmac
+
+    expected = std_hmac.new(key, message.encode("utf-8", "surrogateescape"), hashlib.sha256).hexdigest()
+    assert sigv4.Signer(key).signature(message) == expected
+    assert sigv4.signature(key, message) == expected
