@@ -86,8 +86,7 @@ _SCOPE_DATE_RE = re.compile(r"[0-9]{8}", re.ASCII)
 _SIGNATURE_RE = re.compile(r"[0-9a-f]{64}", re.ASCII)
 _TOKEN = r"[!#$%&'*+\-.^_`|~0-9a-z]+"  # RFC 9110 token, lowercase only
 _SIGNED_HEADERS_RE = re.compile(rf"{_TOKEN}(?:;{_TOKEN})*", re.ASCII)
-#: Path bytes that stay as they are: RFC 3986 unreserved plus "/" (and "%" handled apart).
-_PATH_KEEP_RE = re.compile(r"[A-Za-z0-9\-._~/]*", re.ASCII)
+#: Path bytes that need no encoding besides "%" itself (RFC 3986 unreserved, "/", "%").
 _PATH_KEEP_OR_PERCENT_RE = re.compile(r"[A-Za-z0-9\-._~/%]*", re.ASCII)
 _PATH_ESCAPE_RE = re.compile(rb"[^A-Za-z0-9\-._~/%]")
 _PERCENT_ESCAPES = MappingProxyType({bytes([b]): b"%%%02X" % b for b in range(256)})
@@ -376,10 +375,8 @@ def canonical_uri(raw_path: str) -> str:
         return "/"
     if "//" in raw_path or "/." in raw_path or raw_path[0] == ".":
         raw_path = _remove_dot_segments(raw_path)
-    if _PATH_KEEP_RE.fullmatch(raw_path):
-        return raw_path
     if _PATH_KEEP_OR_PERCENT_RE.fullmatch(raw_path):  # e.g. ".../model/global.anthropic...v1%3A0/invoke"
-        return raw_path.replace("%", "%25")
+        return raw_path.replace("%", "%25") if "%" in raw_path else raw_path
     data = raw_path.encode(*_TEXT_ENCODING).replace(b"%", b"%25")
     return _PATH_ESCAPE_RE.sub(_escape_byte, data).decode("ascii")
 
