@@ -85,6 +85,10 @@ def elapsed_ms(started: float) -> int:
     return int((time.perf_counter() - started) * 1000)
 
 
+#: The events that carry usage (``UsageTracker.observe`` ignores the others).
+_USAGE_EVENTS = frozenset({"message_start", "message_delta"})
+
+
 class UsageTracker:
     """Token counts as they appear in message_start / message_delta events."""
 
@@ -318,7 +322,8 @@ async def stream_response(
                 item = await item
             if item is END:
                 break
-            usage.observe(item)
+            if item.get("type") in _USAGE_EVENTS:
+                usage.observe(item)
             pending.extend(render(item, usage))
             if len(pending) >= write_at:
                 await _send_frame(send, b"".join(pending))
