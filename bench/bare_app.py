@@ -5,11 +5,10 @@ per body message (``/invoke-with-response-stream``). Usage: python bench/bare_ap
 from __future__ import annotations
 
 import json
+import socket
 import sys
 
 import uvicorn
-
-from claude_bedrock.service.server import bind_socket
 
 FIXED = json.dumps({"id": "msg_bdrk_01", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5-20250929",
                     "content": [{"type": "text", "text": "Hello! How can I help you today?"}],
@@ -41,7 +40,8 @@ def make_app(frames: list[bytes]):
 if __name__ == "__main__":
     port = int(sys.argv[1])
     frames = [bytes.fromhex(line) for line in open(sys.argv[2]).read().split()]
-    sock = bind_socket("127.0.0.1", port)
+    # Not claude_bedrock's bind_socket: importing the package would slow the baseline's start-up.
+    sock = socket.create_server(("127.0.0.1", port), backlog=2048)
     config = uvicorn.Config(make_app(frames), log_level="warning", access_log=False, lifespan="off",
                             server_header=False, proxy_headers=False)
     print(f"listening on http://127.0.0.1:{sock.getsockname()[1]}", flush=True)

@@ -12,7 +12,8 @@ server's config, so every request is fully verified):
 * server CPU time per request (from /proc/<pid>/stat; the figure that holds from run to run
   on a noisy machine);
 * added time to first event at concurrency 1 (p50 of ours minus p50 of bare; target <= 0.5 ms);
-* start-up to first served request (spawn -> first InvokeModel answered; target <= 0.25 s).
+* start-up to first served request (spawn -> first InvokeModel answered; target <= 0.25 s),
+  beside the bare app's (the interpreter, uvicorn and a trivial app: the floor).
 
 The load generator runs in this process on core 0; both servers are pinned to core 1 with
 taskset. Runs of the two targets are interleaved and repeated; medians are reported.
@@ -155,14 +156,17 @@ def server_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
-def startup_time(config_path: str, data_dir: str) -> float:
-    """Spawn -> first InvokeModel answered, in seconds."""
+def startup_time(config_path: str, data_dir: str, bare_frames: str | None = None) -> float:
+    """Spawn -> first InvokeModel answered, in seconds (of the bare app when ``bare_frames``)."""
     port = free_port()
+    if bare_frames is None:
+        command = [sys.executable, "-m", "claude_bedrock", "serve", "--port", str(port), "--config", config_path,
+                   "--data-dir", data_dir]
+    else:
+        command = [sys.executable, str(HERE / "bare_app.py"), str(port), bare_frames]
     t0 = time.perf_counter()
-    proc = subprocess.Popen(
-        pinned(1) + [sys.executable, "-m", "claude_bedrock", "serve", "--port", str(port), "--config", config_path,
-                     "--data-dir", data_dir],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=server_env())
+    proc = subprocess.Popen(pinned(1) + command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env=server_env())
     payload = build_request(port, MODEL_PATH + "/invoke")
     try:
         while True:
@@ -247,7 +251,10 @@ def main() -> None:
                         result = asyncio.run(run_load(port, payload, c, args.duration, proc.pid))
                         results.setdefault((scenario, name, c), []).append(result)
         startup_time(config_path, os.path.join(tmp, "data-startup"))  # warm the bytecode cache
-        startups = [startup_time(config_path, os.path.join(tmp, "data-startup")) for _ in range(5)]
+        startups, bare_startups = [], []
+        for _ in range(7):  # interleaved with the bare app's, which starts the same uvicorn
+            startups.append(startup_time(config_path, os.path.join(tmp, "data-startup")))
+            bare_startups.append(startup_time(config_path, "", bare_frames=frames_path))
     finally:
         for proc, _ in targets.values():
             proc.terminate()
@@ -274,9 +281,11 @@ def main() -> None:
         o = statistics.median([t for r in results[("stream", "ours", 1)] for t in r.ttfe_ms])
         print(f"time to first event, c1 p50: bare {b:.3f} ms, ours {o:.3f} ms, added {o - b:.3f} ms")
         report["ttfe_added_ms"] = o - b
-    startup = statistics.median(startups)
-    print(f"start-up to first served InvokeModel: median {startup:.3f} s (of {len(startups)})")
+    startup, bare_startup = statistics.median(startups), statistics.median(bare_startups)
+    print(f"start-up to first served InvokeModel: median {startup:.3f} s (of {len(startups)}); "
+          f"bare app on the same uvicorn: {bare_startup:.3f} s")
     report["startup_s"] = startup
+    report["bare_startup_s"] = bare_startup
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))
 
