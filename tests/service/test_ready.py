@@ -104,3 +104,29 @@ def test_ready_cancellation_reaches_the_iterator():
 
     asyncio.run(main())
     assert closed == [True]
+
+
+def test_ready_events_are_taken_without_awaiting_and_also_iterate_asynchronously():
+    from claude_bedrock.domain.engine import ReadyEvents
+
+    events = [{"type": "message_start"}, {"type": "ping"}, {"type": "message_stop"}]
+    assert asyncio.run(drain(ReadyEvents(events))) == [(event, True) for event in events]
+
+    async def collect(iterator):
+        return [event async for event in iterator]
+
+    assert asyncio.run(collect(ReadyEvents(events))) == events
+    partly = ReadyEvents(events)
+    assert partly.next_now() is events[0]
+    assert asyncio.run(collect(partly)) == events[1:]  # what is left
+    assert partly.next_now() is None
+
+    async def first_then_close():
+        ready = ReadyEvents(events)
+        first = await ready.__anext__()
+        await ready.aclose()
+        with pytest.raises(StopAsyncIteration):
+            await ready.__anext__()
+        return first
+
+    assert asyncio.run(first_then_close()) is events[0]

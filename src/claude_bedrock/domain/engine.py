@@ -27,7 +27,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["Engine", "ModelCall", "StreamEvent"]
+__all__ = ["Engine", "ModelCall", "ReadyEvents", "StreamEvent"]
 
 #: One Anthropic streaming event, JSON-ready (``{"type": "message_start", ...}``).
 StreamEvent = dict[str, Any]
@@ -74,6 +74,46 @@ class Engine(Protocol):
         e.g. from a memo of deterministic answers): copy before changing one.
         """
         ...
+
+
+class ReadyEvents:
+    """An answer whose events all exist already, as the async iterator ``Engine.stream``
+    returns. Consumers may also take them without awaiting (``next_now``), which saves the
+    async-iterator round trip per event (``service.ready.next_ready`` does).
+    """
+
+    __slots__ = ("_events", "_next")
+
+    def __init__(self, events: Sequence[StreamEvent]) -> None:
+        self._events = events
+        self._next = 0
+
+    def next_now(self) -> StreamEvent | None:
+        """The next event, or None when there are no more."""
+        index = self._next
+        if index >= len(self._events):
+            return None
+        self._next = index + 1
+        return self._events[index]
+
+    def __aiter__(self) -> AsyncIterator[StreamEvent]:
+        # ``async for`` runs fastest over a native async generator (it takes what is left).
+        start, self._next = self._next, len(self._events)
+        return _replay(self._events[start:] if start else self._events)
+
+    async def __anext__(self) -> StreamEvent:
+        event = self.next_now()
+        if event is None:
+            raise StopAsyncIteration
+        return event
+
+    async def aclose(self) -> None:
+        self._next = len(self._events)
+
+
+async def _replay(events: Sequence[StreamEvent]) -> AsyncIterator[StreamEvent]:
+    for event in events:
+        yield event
 
 
 #: Operations whose output is rendered whole, not streamed: engines may merge deltas for them.

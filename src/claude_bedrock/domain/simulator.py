@@ -68,7 +68,13 @@ from collections import OrderedDict
 
 import orjson
 
-from claude_bedrock.domain.engine import NON_STREAMING_OPERATIONS, ModelCall, StreamEvent, frame_answer
+from claude_bedrock.domain.engine import (
+    NON_STREAMING_OPERATIONS,
+    ModelCall,
+    ReadyEvents,
+    StreamEvent,
+    frame_answer,
+)
 from claude_bedrock.domain.message import coalesce_deltas
 from claude_bedrock.domain.prompt_cache import CacheUsage, PromptCache
 from claude_bedrock.domain.prose import Draws, Passage, ProseWriter
@@ -328,14 +334,17 @@ class SimulatorEngine:
         self._prose = ProseWriter()
         self._memo: OrderedDict[tuple[Any, ...], _Memo] = OrderedDict()
 
-    async def stream(self, call: ModelCall) -> AsyncIterator[StreamEvent]:
-        """Yield the answer's events (see module docstring); sleeps only with a latency profile."""
-        events = self.events(call)
+    def stream(self, call: ModelCall) -> AsyncIterator[StreamEvent]:
+        """The answer's events (see module docstring): all ready at once (``ReadyEvents``), or
+        paced by the latency profile when there is one."""
         profile = self._profile(call.model_id)
         if profile is None or self._sleep is None:
-            for event in events:
-                yield event
-            return
+            return ReadyEvents(self.events(call))
+        return self._paced(call, profile)
+
+    async def _paced(self, call: ModelCall, profile: LatencyProfile) -> AsyncIterator[StreamEvent]:
+        events = self.events(call)
+        assert self._sleep is not None
         await self._sleep(profile.first_token_s)
         for event in events:
             if event["type"] == "content_block_delta":
