@@ -5,7 +5,8 @@ ASGI app, counted by valgrind (callgrind) in the same run.
     python bench/instructions.py --quick         # fewer requests (~3 min)
 
 Wall-clock figures on a shared 2-core machine move by +-50% between runs; instruction counts
-do not (repeat runs agree within about 1%). Each server (``claude-bedrock serve`` with SigV4
+move little (hash seed fixed; what remains is the scheduling of concurrent requests and the
+garbage collector: a few percent, see bench/README.md). Each server (``claude-bedrock serve`` with SigV4
 verification on, and ``bench/bare_app.py``) runs under callgrind twice, answering ``small``
 then ``large`` requests over keep-alive connections; the difference of the two totals divided
 by the difference in requests is the cost of one request, start-up and warm-up cancelled out.
@@ -50,7 +51,7 @@ def count_instructions(target: str, scenario: str, requests: int, concurrency: i
                        frames_path: str) -> int:
     """Total instructions of one server process that answered ``requests`` requests."""
     proc = subprocess.Popen(_server_command(target, tmp, frames_path), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=sb.server_env())
+                            stderr=subprocess.PIPE, text=True, env={**sb.server_env(), "PYTHONHASHSEED": "0"})
     port = int(proc.stdout.readline().split("http://127.0.0.1:")[1].split()[0].rstrip(";"))
     payload = sb.build_request(port, sb.MODEL_PATH + SCENARIOS[scenario])
 

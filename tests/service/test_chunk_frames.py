@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from claude_bedrock.service.chunk_frames import ChunkFrameCache, padding
+from claude_bedrock.service.chunk_frames import ChunkFrameCache, chunk_frame, padding
 from claude_bedrock.service.http import json_bytes
 from claude_bedrock.wire import eventstream
 from claude_bedrock.wire.eventstream import EventStreamDecoder, decode_chunk_payload
 
 
 def fresh(event: dict, index: int) -> bytes:
-    return eventstream.event_frame("chunk", eventstream.chunk_payload(json_bytes(event), padding(index)))
+    frame = eventstream.event_frame("chunk", eventstream.chunk_payload(json_bytes(event), padding(index)))
+    assert chunk_frame(event, index) == frame
+    return frame
 
 
 def test_cached_frames_equal_fresh_encodings_at_every_position():

@@ -84,7 +84,6 @@ def new_request_id() -> str:
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_UUID_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
 
 
-
 class ResponseTracker:
     """Wraps ``send`` to know whether the response has started (errors must not follow) and,
     once ``disconnected`` is set, to raise ClientDisconnected rather than write to nobody (the

@@ -17,6 +17,11 @@ def padding(index: int) -> str:
     return _PADDING_ALPHABET[: (index * 7) % len(_PADDING_ALPHABET) + 1]
 
 
+def chunk_frame(event: dict[str, Any], index: int) -> bytes:
+    """The ``chunk`` frame of the ``index``-th event of a stream."""
+    return eventstream.event_frame("chunk", eventstream.chunk_payload(json_bytes(event), padding(index)))
+
+
 class ChunkFrameCache:
     """Encoded ``chunk`` frames of the events engines hand out again and again.
 
@@ -38,7 +43,7 @@ class ChunkFrameCache:
         entry = self._entries.get(key)
         if entry is not None and entry[0] is event:
             return entry[1]
-        frame = eventstream.event_frame("chunk", eventstream.chunk_payload(json_bytes(event), padding(index)))
+        frame = chunk_frame(event, index)
         if len(self._entries) >= self._size:
             del self._entries[next(iter(self._entries))]
         self._entries[key] = (event, frame)

@@ -45,7 +45,7 @@ from claude_bedrock.service.http import (
     json_bytes,
     send_response,
 )
-from claude_bedrock.service.chunk_frames import padding
+from claude_bedrock.service.chunk_frames import chunk_frame, padding
 from claude_bedrock.service.ready import END, Pending, next_ready
 from claude_bedrock.service.state import ServiceState
 from claude_bedrock.service import errors as awserrors
@@ -362,7 +362,9 @@ async def invoke_model_with_response_stream(inv: Invocation, send: Send) -> None
             event["amazon-bedrock-invocationMetrics"] = _invocation_metrics(
                 usage, elapsed_ms(inv.started), inv.record.first_byte_ms or 0
             )
-        frame = inv.state.chunk_frames.frame(event, len(chunks))
+            frame = chunk_frame(event, len(chunks))  # a new dict every time: nothing to cache
+        else:
+            frame = inv.state.chunk_frames.frame(event, len(chunks))
         chunks.append(event)
         return [frame]
 
