@@ -55,7 +55,6 @@ __all__ = [
     "CLOUDWATCH_LOG_STREAM",
     "EXTENSION_KEY",
     "LARGE_BODY_BYTES",
-    "LOGGED_OPERATIONS",
     "SCHEMA_TYPE",
     "SCHEMA_VERSION",
     "CallFacts",
@@ -82,7 +81,6 @@ CLOUDWATCH_LOG_STREAM = "aws/bedrock/modelinvocations"
 #: Our extension member; everything under it is claude-bedrock's, not AWS's.
 EXTENSION_KEY = "claudeBedrock"
 #: The runtime operations that produce records (CountTokens does not, as on AWS).
-LOGGED_OPERATIONS = frozenset({"InvokeModel", "InvokeModelWithResponseStream", "Converse", "ConverseStream"})
 
 _LOG_FOLDER = "BedrockModelInvocationLogs"
 #: Enough digits that normalizing a cost never rounds it (pricing computes with 60).

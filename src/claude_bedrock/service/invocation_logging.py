@@ -27,12 +27,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Awaitable, Protocol
+from typing import TYPE_CHECKING, Any, Awaitable, Protocol
 
-from claude_bedrock.domain.invocation_log import LOGGED_OPERATIONS, DeliveryConfig
 from claude_bedrock.service.calls import CallRecord
 from claude_bedrock.service.control_state import ControlStore
 from claude_bedrock.service.state import ServiceState
+
+if TYPE_CHECKING:  # the record module is loaded with the writer (Rule 4), or by a config
+    from claude_bedrock.domain.invocation_log import DeliveryConfig
 
 __all__ = ["DeferredWriter", "InvocationLogObserver", "LogWriter", "config_changed", "install"]
 
@@ -42,6 +44,8 @@ log = logging.getLogger("claude_bedrock.invocation_log")
 CONFIG_TTL_S = 1.0
 #: (account, region) logging configurations kept in memory at most.
 MAX_CACHED_CONFIGS = 4096
+#: Rule 3: the operations whose calls are logged.
+LOGGED_OPERATIONS = frozenset({"InvokeModel", "InvokeModelWithResponseStream", "Converse", "ConverseStream"})
 #: The writer starts (and runs its retention purge) this long after the server (Rule 4).
 WRITER_START_DELAY_S = 1.0
 
@@ -141,7 +145,7 @@ class InvocationLogObserver:
         if cached is not None and cached[0] == stamp:
             return cached[1]
         raw = store.get_logging_config(account_id, region)
-        config = DeliveryConfig.from_logging_config(raw) if raw else None
+        config = _delivery_config(raw) if raw else None
         if config is not None and not config.enabled:
             config = None
         with self._lock:
@@ -174,3 +178,9 @@ def config_changed(state: ServiceState) -> None:
     for observer in state.observers:
         if isinstance(observer, InvocationLogObserver):
             observer.invalidate()
+
+
+def _delivery_config(raw: dict[str, Any]) -> DeliveryConfig:
+    from claude_bedrock.domain.invocation_log import DeliveryConfig  # loaded on first use (Rule 4)
+
+    return DeliveryConfig.from_logging_config(raw)
