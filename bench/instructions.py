@@ -3,6 +3,7 @@ ASGI app, counted by valgrind (callgrind) in the same run.
 
     python bench/instructions.py                 # invoke and stream, concurrency 16 (~6 min)
     python bench/instructions.py --quick         # fewer requests (~3 min)
+    python bench/instructions.py --app-only      # the ASGI app alone, without uvicorn (~1 min)
 
 Wall-clock figures on a shared 2-core machine move by +-50% between runs; instruction counts
 move little (hash seed fixed; what remains is the scheduling of concurrent requests and the
@@ -10,6 +11,8 @@ garbage collector: a few percent, see bench/README.md). Each server (``claude-be
 verification on, and ``bench/bare_app.py``) runs under callgrind twice, answering ``small``
 then ``large`` requests over keep-alive connections; the difference of the two totals divided
 by the difference in requests is the cost of one request, start-up and warm-up cancelled out.
+A last pair of runs counts a whole life: start-up, one InvokeModel, shutdown (the bare
+app's is the interpreter, uvicorn and a trivial app: the floor of any server on it).
 ``bare / ours`` is the throughput ratio the server would reach if both were CPU-bound with the
 same instructions per cycle (in practice ours runs somewhat fewer instructions per cycle, so
 the wall-clock ratio of ``server_bench.py`` comes out a little lower).
@@ -84,13 +87,72 @@ def per_request(target: str, scenario: str, small: int, large: int, concurrency:
     return (high - low) / (large - small)
 
 
+def drive_app(scenario: str, requests: int) -> None:
+    """Child of ``--app-only``: the ASGI app called directly, one request at a time."""
+    from claude_bedrock.service.app import create_app
+    from claude_bedrock.settings import build_settings
+
+    tmp = tempfile.mkdtemp(prefix="cb-app-")
+    Path(tmp, "config.toml").write_text(sb.CONFIG)
+    app = create_app(build_settings({"data_dir": os.path.join(tmp, "data")}, {}, os.path.join(tmp, "config.toml")))
+    path = sb.MODEL_PATH + SCENARIOS[scenario]
+    head, body = sb.build_request(8787, path).split(b"\r\n\r\n", 1)
+    headers = [tuple(line.split(b": ", 1)) for line in head.split(b"\r\n")[1:]]
+    scope = {"type": "http", "method": "POST", "path": path, "raw_path": path.encode(), "query_string": b"",
+             "headers": [(name.lower(), value) for name, value in headers], "client": ("127.0.0.1", 1)}
+
+    async def one() -> None:
+        incoming = [{"type": "http.request", "body": body, "more_body": False}]
+
+        async def receive() -> dict:
+            if incoming:
+                return incoming.pop()
+            await asyncio.sleep(3600)
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict) -> None:
+            pass
+
+        await app(scope, receive, send)
+
+    async def run() -> None:
+        for _ in range(requests):
+            await one()
+
+    asyncio.run(run())
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def app_only(scenario: str, small: int, large: int) -> float:
+    def total(requests: int) -> int:
+        done = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
+                               __file__, "--drive-app", scenario, str(requests)],
+                              capture_output=True, text=True, env={**sb.server_env(), "PYTHONHASHSEED": "0"})
+        return int([line for line in done.stderr.splitlines() if "Collected" in line][-1].split()[-1])
+
+    return (total(large) - total(small)) / (large - small)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="200/800 requests instead of 400/1600")
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--app-only", action="store_true",
+                        help="count the ASGI app alone (called directly, no uvicorn, one request at a time)")
+    parser.add_argument("--drive-app", nargs=2, metavar=("SCENARIO", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.drive_app:
+        drive_app(args.drive_app[0], int(args.drive_app[1]))
+        return
     if shutil.which("valgrind") is None:
         sys.exit("bench/instructions.py needs valgrind on the PATH")
+    if args.app_only:
+        small, large = (100, 400) if args.quick else (200, 800)
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            results = {scenario: pool.submit(app_only, scenario, small, large) for scenario in SCENARIOS}
+            for scenario, future in results.items():
+                print(f"{scenario:8} app alone: {future.result():>11,.0f} instructions/request")
+        return
     small, large = (200, 800) if args.quick else (400, 1600)
     tmp = tempfile.mkdtemp(prefix="cb-instr-")
     Path(tmp, "config.toml").write_text(sb.CONFIG)
@@ -102,13 +164,17 @@ def main() -> None:
         recorder.terminate()
         recorder.wait()
     cells = [(scenario, target) for scenario in SCENARIOS for target in ("bare", "ours")]
+    startup_cells = ("bare", "ours")
     print(f"counting {len(cells)} cells, {small} and {large} requests each at concurrency {args.concurrency}, "
           "two at a time...", flush=True)
     try:
         with ThreadPoolExecutor(max_workers=2) as pool:
             futures = {cell: pool.submit(per_request, cell[1], cell[0], small, large, args.concurrency, tmp,
                                          frames_path) for cell in cells}
+            starts = {target: pool.submit(count_instructions, target, "invoke", 1, 1, tmp, frames_path)
+                      for target in startup_cells}
             counts = {cell: future.result() for cell, future in futures.items()}
+            startup = {target: future.result() for target, future in starts.items()}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"stream: {frame_count} events per response")
@@ -116,6 +182,8 @@ def main() -> None:
     for scenario in SCENARIOS:
         bare, ours = counts[(scenario, "bare")], counts[(scenario, "ours")]
         print(f"{scenario:8} {bare:>15,.0f} {ours:>15,.0f} {bare / ours:>9.2f}")
+    print(f"start-up, one InvokeModel and shutdown: bare {startup['bare'] / 1e6:,.0f}M instructions, "
+          f"ours {startup['ours'] / 1e6:,.0f}M ({startup['bare'] / startup['ours']:.2f})")
 
 
 if __name__ == "__main__":
