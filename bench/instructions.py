@@ -4,6 +4,7 @@ ASGI app, counted by valgrind (callgrind) in the same run.
     python bench/instructions.py                 # invoke and stream, concurrency 16 (~6 min)
     python bench/instructions.py --quick         # fewer requests (~3 min)
     python bench/instructions.py --app-only      # the ASGI app alone, without uvicorn (~1 min)
+    python bench/instructions.py --app-only --distinct   # ... every request a new prompt
 
 Wall-clock figures on a shared 2-core machine move by +-50% between runs; instruction counts
 move little (hash seed fixed; what remains is the scheduling of concurrent requests and the
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import shutil
 import signal
@@ -87,7 +89,14 @@ def per_request(target: str, scenario: str, small: int, large: int, concurrency:
     return (high - low) / (large - small)
 
 
-def drive_app(scenario: str, requests: int) -> None:
+def distinct_body(n: int) -> bytes:
+    """The benchmark's body with a prompt of its own (the simulator's memo cannot answer it)."""
+    body = json.loads(sb.BODY)
+    body["messages"][0]["content"] += f" (question {n})"
+    return json.dumps(body).encode()
+
+
+def drive_app(scenario: str, requests: int, distinct: bool) -> None:
     """Child of ``--app-only``: the ASGI app called directly, one request at a time."""
     from claude_bedrock.service.app import create_app
     from claude_bedrock.settings import build_settings
@@ -96,12 +105,19 @@ def drive_app(scenario: str, requests: int) -> None:
     Path(tmp, "config.toml").write_text(sb.CONFIG)
     app = create_app(build_settings({"data_dir": os.path.join(tmp, "data")}, {}, os.path.join(tmp, "config.toml")))
     path = sb.MODEL_PATH + SCENARIOS[scenario]
-    head, body = sb.build_request(8787, path).split(b"\r\n\r\n", 1)
-    headers = [tuple(line.split(b": ", 1)) for line in head.split(b"\r\n")[1:]]
-    scope = {"type": "http", "method": "POST", "path": path, "raw_path": path.encode(), "query_string": b"",
-             "headers": [(name.lower(), value) for name, value in headers], "client": ("127.0.0.1", 1)}
 
-    async def one() -> None:
+    def signed(n: int) -> tuple[dict, bytes]:
+        raw = sb.build_request(8787, path, distinct_body(n)) if distinct else sb.build_request(8787, path)
+        head, body = raw.split(b"\r\n\r\n", 1)
+        headers = [tuple(line.split(b": ", 1)) for line in head.split(b"\r\n")[1:]]
+        scope = {"type": "http", "method": "POST", "path": path, "raw_path": path.encode(), "query_string": b"",
+                 "headers": [(name.lower(), value) for name, value in headers], "client": ("127.0.0.1", 1)}
+        return scope, body
+
+    calls = [signed(n) for n in range(requests if distinct else 1)]
+
+    async def one(n: int) -> None:
+        scope, body = calls[n % len(calls)]
         incoming = [{"type": "http.request", "body": body, "more_body": False}]
 
         async def receive() -> dict:
@@ -116,17 +132,17 @@ def drive_app(scenario: str, requests: int) -> None:
         await app(scope, receive, send)
 
     async def run() -> None:
-        for _ in range(requests):
-            await one()
+        for n in range(requests):
+            await one(n)
 
     asyncio.run(run())
     shutil.rmtree(tmp, ignore_errors=True)
 
 
-def app_only(scenario: str, small: int, large: int) -> float:
+def app_only(scenario: str, small: int, large: int, distinct: bool) -> float:
     def total(requests: int) -> int:
         done = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
-                               __file__, "--drive-app", scenario, str(requests)],
+                               __file__, "--drive-app", scenario, str(requests), str(int(distinct))],
                               capture_output=True, text=True, env={**sb.server_env(), "PYTHONHASHSEED": "0"})
         return int([line for line in done.stderr.splitlines() if "Collected" in line][-1].split()[-1])
 
@@ -139,19 +155,27 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--app-only", action="store_true",
                         help="count the ASGI app alone (called directly, no uvicorn, one request at a time)")
-    parser.add_argument("--drive-app", nargs=2, metavar=("SCENARIO", "N"), help=argparse.SUPPRESS)
+    parser.add_argument("--distinct", action="store_true",
+                        help="with --app-only: every request a prompt of its own (no answer memo, no frame cache)")
+    parser.add_argument("--drive-app", nargs=3, metavar=("SCENARIO", "N", "DISTINCT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.drive_app:
-        drive_app(args.drive_app[0], int(args.drive_app[1]))
+        drive_app(args.drive_app[0], int(args.drive_app[1]), args.drive_app[2] == "1")
         return
     if shutil.which("valgrind") is None:
         sys.exit("bench/instructions.py needs valgrind on the PATH")
     if args.app_only:
         small, large = (100, 400) if args.quick else (200, 800)
+        # One run outside valgrind first: a child that had to compile a changed module (and
+        # write its .pyc) would count the compilation as work done by requests.
+        subprocess.run([sys.executable, __file__, "--drive-app", "invoke", "1", "0"], check=True,
+                       env=sb.server_env())
         with ThreadPoolExecutor(max_workers=2) as pool:
-            results = {scenario: pool.submit(app_only, scenario, small, large) for scenario in SCENARIOS}
+            results = {scenario: pool.submit(app_only, scenario, small, large, args.distinct)
+                       for scenario in SCENARIOS}
+            prompts = "a prompt of its own each" if args.distinct else "one repeated prompt"
             for scenario, future in results.items():
-                print(f"{scenario:8} app alone: {future.result():>11,.0f} instructions/request")
+                print(f"{scenario:8} app alone, {prompts}: {future.result():>11,.0f} instructions/request")
         return
     small, large = (200, 800) if args.quick else (400, 1600)
     tmp = tempfile.mkdtemp(prefix="cb-instr-")

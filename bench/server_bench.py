@@ -69,15 +69,15 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
-def build_request(port: int, path: str) -> bytes:
+def build_request(port: int, path: str, body: bytes = BODY) -> bytes:
     host = f"127.0.0.1:{port}"
     headers = [("host", host), ("content-type", "application/json")]
     amz_date = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    request = HttpRequest("POST", path, "", headers, BODY)
+    request = HttpRequest("POST", path, "", headers, body)
     headers += sign(request, ACCESS_KEY, SECRET, "us-west-2", "bedrock", amz_date)
     head = f"POST {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers)
-    head += f"content-length: {len(BODY)}\r\n\r\n"
-    return head.encode() + BODY
+    head += f"content-length: {len(body)}\r\n\r\n"
+    return head.encode() + body
 
 
 async def read_response(reader: asyncio.StreamReader) -> tuple[float, int]:
