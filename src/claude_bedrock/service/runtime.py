@@ -45,7 +45,7 @@ from claude_bedrock.service.http import (
     json_bytes,
     send_response,
 )
-from claude_bedrock.service.chunk_frames import chunk_frame, padding
+from claude_bedrock.service.chunk_frames import chunk_frame
 from claude_bedrock.service.ready import END, Pending, next_ready
 from claude_bedrock.service.state import ServiceState
 from claude_bedrock.service import errors as awserrors
