@@ -75,7 +75,8 @@ def test_every_lazy_handler_resolves_to_a_coroutine_function():
     from claude_bedrock.service.routes import LazyHandler
 
     lazy = [r for r in CONTROL_ROUTES + RUNTIME_ROUTES if isinstance(r.handler, LazyHandler)]
-    assert len(lazy) == len(CONTROL_ROUTES) + 4  # + Converse, ConverseStream, CountTokens, STS
+    # + InvokeModelWithResponseStream, Converse, ConverseStream, CountTokens, STS
+    assert len(lazy) == len(CONTROL_ROUTES) + 5
     for route in lazy:
         function = route.handler.resolve()
         assert inspect.iscoroutinefunction(function), route.operation
@@ -87,7 +88,8 @@ def test_start_up_does_not_import_the_lazy_modules():
     import sys
 
     code = ("import sys, claude_bedrock.service.server as s; s.create_app; "
-            "print(sorted(m for m in sys.modules if m.endswith(('_api', 'converse', 'converse_runtime', '.sts'))))")
+            "print(sorted(m for m in sys.modules if m.endswith(('_api', 'converse', 'converse_runtime', '.sts', "
+            "'stream_runtime', 'eventstream', 'chunk_frames', 'bearer'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 

@@ -63,7 +63,7 @@ RUNTIME_ROUTES = [
         "/model/{modelId}/invoke-with-response-stream",
         "InvokeModelWithResponseStream",
         "runtime",
-        runtime.invoke_model_with_response_stream,
+        LazyHandler("claude_bedrock.service.stream_runtime:invoke_model_with_response_stream"),
     ),
     Route("POST", "/model/{modelId}/converse", "Converse", "runtime", LazyHandler(f"{_CONVERSE}:converse")),
     Route("POST", "/model/{modelId}/converse-stream", "ConverseStream", "runtime",

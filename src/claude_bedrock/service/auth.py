@@ -95,9 +95,9 @@ class Authenticator:
             parsed = sigv4.parse_authorization(value)
         except sigv4.MalformedAuthorization as exc:
             raise IncompleteSignatureException(exc.aws_message()) from None
-        if isinstance(parsed, sigv4.BearerToken):
-            return self._bearer(parsed.token, request)
-        return self._sigv4(request, service, parsed)
+        if isinstance(parsed, sigv4.SigV4Authorization):
+            return self._sigv4(request, service, parsed)
+        return self._bearer(parsed.token, request)  # a BearerToken
 
     def _bearer(self, token: str, request: Request) -> Identity:
         key = self._api_keys.get(hashlib.sha256(token.encode()).digest())

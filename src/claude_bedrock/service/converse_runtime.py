@@ -21,8 +21,8 @@ from claude_bedrock.service.runtime import (
     elapsed_ms,
     finish_record,
     prepare_call,
-    stream_response,
 )
+from claude_bedrock.service.stream_runtime import stream_response
 from claude_bedrock.wire import eventstream
 from claude_bedrock.wire.converse import (
     ConverseResponseBuilder,

@@ -15,9 +15,10 @@ development) gives every model, "none" gives none until an agreement is created.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
-from typing import Any, AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
 
 from claude_bedrock.domain.catalog import Catalog, CatalogModel, Resolution, default_catalog
 from claude_bedrock.domain.engine import Engine, ModelCall
@@ -26,9 +27,11 @@ from claude_bedrock.domain.prompt_cache import PromptCache
 from claude_bedrock.domain.simulator import LatencyProfile, SimulatorEngine
 from claude_bedrock.service.auth import Authenticator
 from claude_bedrock.service.calls import CallRecord, ObserverList
-from claude_bedrock.service.chunk_frames import ChunkFrameCache
 from claude_bedrock.service.control_state import ControlStore
 from claude_bedrock.settings import Settings
+
+if TYPE_CHECKING:  # loaded with the first stream
+    from claude_bedrock.service.chunk_frames import ChunkFrameCache
 
 log = logging.getLogger("claude_bedrock.service")
 
@@ -98,8 +101,13 @@ class ServiceState:
         self._deprecation_noted: set[str] = set()
         self._access_cache: dict[tuple[str, str, str], bool] = {}
         self._access_generation = -1
-        #: Encoded stream frames of events engines repeat.
-        self.chunk_frames = ChunkFrameCache()
+
+    @functools.cached_property
+    def chunk_frames(self) -> ChunkFrameCache:
+        """Encoded stream frames of events engines repeat (built by the first stream)."""
+        from claude_bedrock.service.chunk_frames import ChunkFrameCache
+
+        return ChunkFrameCache()
 
     # -- control-plane state --------------------------------------------------------------
 

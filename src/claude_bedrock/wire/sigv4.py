@@ -55,10 +55,11 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from types import MappingProxyType
-from typing import ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from urllib.parse import quote, unquote, unquote_to_bytes
 
-from claude_bedrock.wire.bearer import BearerToken, MalformedBearer, ShortTermApiKey, parse_bearer
+if TYPE_CHECKING:  # loaded when a Bearer header first arrives (start-up: see __getattr__)
+    from claude_bedrock.wire.bearer import BearerToken, ShortTermApiKey
 
 __all__ = [
     "ALGORITHM", "AMZ_DATE_FORMAT", "DEFAULT_SKEW", "EMPTY_SHA256", "MAX_PRESIGN_EXPIRES_S",
@@ -71,6 +72,16 @@ __all__ = [
     "extract_authorization", "parse_authorization", "parse_presigned", "presign",
     "short_term_key_request", "sign", "signature", "string_to_sign", "verify", "with_headers",
 ]  # fmt: skip
+
+
+def __getattr__(name: str) -> Any:
+    """``sigv4.BearerToken``: the bearer module is imported on first use, not at start-up."""
+    if name == "BearerToken":
+        from claude_bedrock.wire.bearer import BearerToken
+
+        return BearerToken
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 SCOPE_TERMINATOR = "aws4_request"
@@ -503,6 +514,8 @@ def _parse_authorization(value: str) -> SigV4Authorization | BearerToken:
     """The general parser behind ``parse_authorization`` (any layout; every error message)."""
     scheme, _, rest = value.strip().partition(" ")
     if scheme.lower() == "bearer":
+        from claude_bedrock.wire.bearer import MalformedBearer, parse_bearer
+
         try:
             return parse_bearer(value)
         except MalformedBearer as exc:
