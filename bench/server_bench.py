@@ -2,6 +2,7 @@
 
     python bench/server_bench.py            # full run (about 4 minutes)
     python bench/server_bench.py --quick    # shorter runs, for a smoke check
+    python bench/server_bench.py --startup-only   # start-up alone, 15 starts of each
 
 What it measures, for InvokeModel and a ~20-event InvokeModelWithResponseStream, at
 concurrency 1, 16 and 64, with SigV4 verification on (the signing key is listed in the
@@ -185,6 +186,24 @@ def startup_time(config_path: str, data_dir: str, bare_frames: str | None = None
         proc.wait()
 
 
+def measure_startups(config_path: str, tmp: str, count: int, frames_path: str | None = None) -> tuple[float, float]:
+    """Median start-up of ours and of the bare app, ``count`` starts each, interleaved."""
+    if frames_path is None:  # the bare app needs a frames file; its content does not matter here
+        frames_path = os.path.join(tmp, "frames.hex")
+        Path(frames_path).write_text("00")
+    startup_time(config_path, os.path.join(tmp, "data-startup"))  # warm the bytecode cache
+    ours, bare = [], []
+    for _ in range(count):  # interleaved with the bare app's, which starts the same uvicorn
+        ours.append(startup_time(config_path, os.path.join(tmp, "data-startup")))
+        bare.append(startup_time(config_path, "", bare_frames=frames_path))
+    return statistics.median(ours), statistics.median(bare)
+
+
+def print_startup(startup: float, bare_startup: float) -> None:
+    print(f"start-up to first served InvokeModel: median {startup:.3f} s; "
+          f"bare app on the same uvicorn: {bare_startup:.3f} s (difference {startup - bare_startup:.3f} s)")
+
+
 def stream_frames_file(port: int, tmp: str) -> tuple[str, int]:
     """Record our own stream's frames once, so the bare app sends identical bytes."""
     async def grab() -> bytes:
@@ -218,6 +237,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--concurrency", default="1,16,64")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    parser.add_argument("--startup-only", action="store_true", help="measure start-up only (15 starts each)")
     args = parser.parse_args()
     if args.quick:
         args.duration, args.repeats = 1.5, 1
@@ -236,6 +256,13 @@ def main() -> None:
     tmp = tempfile.mkdtemp(prefix="cb-bench-")
     config_path = os.path.join(tmp, "config.toml")
     Path(config_path).write_text(CONFIG)
+    if args.startup_only:
+        try:
+            startup, bare_startup = measure_startups(config_path, tmp, 15)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        print_startup(startup, bare_startup)
+        return
     ours, ours_port = start(pinned(1) + [sys.executable, "-m", "claude_bedrock", "serve", "--port", "0",
                                          "--config", config_path, "--data-dir", os.path.join(tmp, "data")])
     frames_path, frame_count = stream_frames_file(ours_port, tmp)
@@ -250,11 +277,7 @@ def main() -> None:
                         payload = build_request(port, MODEL_PATH + suffix)
                         result = asyncio.run(run_load(port, payload, c, args.duration, proc.pid))
                         results.setdefault((scenario, name, c), []).append(result)
-        startup_time(config_path, os.path.join(tmp, "data-startup"))  # warm the bytecode cache
-        startups, bare_startups = [], []
-        for _ in range(7):  # interleaved with the bare app's, which starts the same uvicorn
-            startups.append(startup_time(config_path, os.path.join(tmp, "data-startup")))
-            bare_startups.append(startup_time(config_path, "", bare_frames=frames_path))
+        startup, bare_startup = measure_startups(config_path, tmp, 7, frames_path)
     finally:
         for proc, _ in targets.values():
             proc.terminate()
@@ -281,9 +304,7 @@ def main() -> None:
         o = statistics.median([t for r in results[("stream", "ours", 1)] for t in r.ttfe_ms])
         print(f"time to first event, c1 p50: bare {b:.3f} ms, ours {o:.3f} ms, added {o - b:.3f} ms")
         report["ttfe_added_ms"] = o - b
-    startup, bare_startup = statistics.median(startups), statistics.median(bare_startups)
-    print(f"start-up to first served InvokeModel: median {startup:.3f} s (of {len(startups)}); "
-          f"bare app on the same uvicorn: {bare_startup:.3f} s")
+    print_startup(startup, bare_startup)
     report["startup_s"] = startup
     report["bare_startup_s"] = bare_startup
     if args.json:

@@ -9,6 +9,8 @@ from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from claude_bedrock.service.app import create_app
 from claude_bedrock.settings import Credential, Settings
@@ -159,3 +161,13 @@ def test_request_ids_are_random_version_4_uuids():
     for value in ids:
         parsed = uuid.UUID(value)
         assert str(parsed) == value and parsed.version == 4 and parsed.variant == uuid.RFC_4122
+
+
+@given(st.text())
+def test_xml_escape_matches_the_standard_library(text):
+    """STS and XML error bodies escape character data as ``html.escape(quote=False)`` does."""
+    import html
+
+    from claude_bedrock.service.errors import escape
+
+    assert escape(text) == html.escape(text, quote=False)

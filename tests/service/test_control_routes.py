@@ -83,13 +83,20 @@ def test_every_lazy_handler_resolves_to_a_coroutine_function():
         assert route.handler.resolve() is function  # imported once
 
 
-def test_start_up_does_not_import_the_lazy_modules():
+def test_start_up_does_not_import_the_lazy_modules(tmp_path):
+    """What only some requests need loads with the first of them: control-plane and STS handlers,
+    Converse, streams (and the event-stream encoder), Bearer keys, the admin API, and the rule,
+    fault and quota engines of the testing toolkit when the scenario has none."""
     import subprocess
     import sys
 
-    code = ("import sys, claude_bedrock.service.server as s; s.create_app; "
-            "print(sorted(m for m in sys.modules if m.endswith(('_api', 'converse', 'converse_runtime', '.sts', "
-            "'stream_runtime', 'eventstream', 'chunk_frames', 'bearer'))))")
+    lazy = ("_api", "converse", "converse_runtime", ".sts", "stream_runtime", "eventstream", "chunk_frames",
+            "bearer", ".admin", ".scripting", ".quotas", ".faults")
+    code = ("import sys\n"
+            "from claude_bedrock.service.server import create_app\n"
+            "from claude_bedrock.settings import Settings\n"
+            f"create_app(Settings(data_dir={str(tmp_path)!r}))\n"
+            f"print(sorted(m for m in sys.modules if m.endswith({lazy!r})))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 

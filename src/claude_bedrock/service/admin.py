@@ -42,11 +42,10 @@ from claude_bedrock.domain.quotas import parse_quota_config
 from claude_bedrock.domain.scripting import ScriptError
 from claude_bedrock.service.http import Request, Send, json_bytes, send_response
 from claude_bedrock.service.state import ServiceState
-from claude_bedrock.service.testing_hooks import Toolkit, toolkit_of
+from claude_bedrock.service.testing_hooks import ADMIN_PREFIX, Toolkit, toolkit_of
 
 __all__ = ["ADMIN_PREFIX", "handle"]
 
-ADMIN_PREFIX = "/_claude-bedrock"
 
 Result = tuple[int, Any]
 Handler = Callable[[ServiceState, Request, str | None], Result]

@@ -27,8 +27,8 @@ from claude_bedrock.domain.errors import (
     InternalServerException,
     ValidationException,
 )
-from claude_bedrock.service import admin, invocation_logging, runtime, testing_hooks
-from claude_bedrock.service.admin import ADMIN_PREFIX
+from claude_bedrock.service import invocation_logging, runtime, testing_hooks
+from claude_bedrock.service.testing_hooks import ADMIN_PREFIX
 from claude_bedrock.service.auth import Identity
 from claude_bedrock.service.calls import CallRecord
 from claude_bedrock.service.control import CONTROL_ROUTES
@@ -250,6 +250,8 @@ class BedrockApp:
             self.state.publish(record)
 
     async def _admin(self, request: Request, send: Send) -> None:
+        from claude_bedrock.service import admin  # the testing toolkit's API: loaded on first use
+
         await admin.handle(self.state, request, send)
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from html import escape as _html_escape
 
 from claude_bedrock.domain.errors import BedrockError
 
@@ -24,10 +23,13 @@ JSON_CONTENT_TYPE = "application/json"
 STS_NAMESPACE = "https://sts.amazonaws.com/doc/2011-06-15/"
 
 
+_XML_TEXT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+
+
 def escape(text: str) -> str:
-    """XML character data: ``&``, ``<`` and ``>`` escaped (the stdlib html module is far
-    cheaper to import than xml.sax, and start-up time is measured)."""
-    return _html_escape(text, quote=False)
+    """XML character data: ``&``, ``<`` and ``>`` escaped (what ``html.escape(quote=False)``
+    does, without importing ``html`` and its entity tables at start-up, which is measured)."""
+    return text.translate(_XML_TEXT)
 
 Headers = list[tuple[str, str]]
 

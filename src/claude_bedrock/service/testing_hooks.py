@@ -30,21 +30,25 @@ import random
 import tomllib
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from claude_bedrock.domain.engine import Engine, ModelCall, StreamEvent
-from claude_bedrock.domain.faults import Fault, FaultPlan
-from claude_bedrock.domain.quotas import QuotaConfig, QuotaExceeded, QuotaLedger, parse_quota_config
-from claude_bedrock.domain.scripting import CallView, RuleBook, ScriptError, Selection, model_matches, reply_events
 from claude_bedrock.domain.tokens import count_request
 from claude_bedrock.service.calls import CallRecord
 from claude_bedrock.service.state import ServiceState
 from claude_bedrock.settings import ConfigError, Settings
 
-__all__ = ["HISTORY_SIZE", "CallHistory", "Scenario", "Toolkit", "install", "load_scenario", "toolkit_of"]
+if TYPE_CHECKING:  # loaded when a scenario first needs them (see Toolkit)
+    from claude_bedrock.domain.faults import Fault, FaultPlan
+    from claude_bedrock.domain.quotas import QuotaConfig, QuotaLedger
+    from claude_bedrock.domain.scripting import RuleBook, Selection
 
+__all__ = ["ADMIN_PREFIX", "HISTORY_SIZE", "CallHistory", "Scenario", "Toolkit", "install", "load_scenario", "toolkit_of"]
+
+#: Where the admin API (``service/admin.py``, loaded on its first request) answers.
+ADMIN_PREFIX = "/_claude-bedrock"
 HISTORY_SIZE = 1000
 #: The history also forgets its oldest calls once their request bodies add up to this much
 #: (a thousand 20 MB bodies must not hold 20 GB).
@@ -61,7 +65,8 @@ class Scenario:
 
     rules: tuple[Any, ...] = ()
     faults: tuple[Any, ...] = ()
-    quotas: QuotaConfig = QuotaConfig()
+    #: None when no ``quotas`` table was given (no limits).
+    quotas: QuotaConfig | None = None
     history_size: int = HISTORY_SIZE
 
 
@@ -120,8 +125,12 @@ def load_scenario(settings: Settings, *, rng: Callable[[], float] | None = None)
         sources.append((_table(_read_file(Path(rules_file)), str(rules_file)), str(rules_file)))
     rules: list[Any] = []
     faults: list[Any] = []
-    quotas = QuotaConfig()
+    quotas: QuotaConfig | None = None
     history_size = HISTORY_SIZE
+    if sources:
+        from claude_bedrock.domain.faults import FaultPlan
+        from claude_bedrock.domain.quotas import parse_quota_config
+        from claude_bedrock.domain.scripting import RuleBook, ScriptError
     for table, origin in sources:
         table_rules, table_faults = _list(table, "rules", origin), _list(table, "faults", origin)
         try:  # validate now, so a typo stops the start (naming its file) rather than the first test
@@ -196,6 +205,8 @@ class CallHistory:
         limit: int | None = None,
     ) -> list[HistoryEntry]:
         """Entries (oldest first) of ``operation`` and ``model``, the last ``limit`` of them."""
+        from claude_bedrock.domain.scripting import model_matches
+
         found = [
             entry
             for entry in self._entries
@@ -234,24 +245,56 @@ def _append_label(current: str | None, label: str) -> str:
     return f"{current},{label}" if current else label
 
 
-@dataclass
 class Toolkit:
-    """Rules, faults, quotas and history of one server (module docstring)."""
+    """Rules, faults, quotas and history of one server (module docstring).
 
-    state: ServiceState
-    scenario: Scenario
-    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
-    rules: RuleBook = field(default_factory=RuleBook)
-    faults: FaultPlan = field(init=False)
-    quotas: QuotaLedger = field(init=False)
-    history: CallHistory = field(init=False)
-    _rule_of: dict[str, str] = field(default_factory=dict, init=False)
+    The rule book, fault plan and quota ledger are built on first use (``rules``, ``faults``,
+    ``quotas``), and their domain modules imported then: a server whose scenario has none of
+    them never loads them (start-up time is measured).
+    """
 
-    def __post_init__(self) -> None:
-        self.faults = FaultPlan(self._rng())
-        self.quotas = QuotaLedger(self.scenario.quotas, self.state.clock)
-        self.history = CallHistory(self.scenario.history_size)
+    def __init__(self, state: ServiceState, scenario: Scenario,
+                 sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep) -> None:
+        self.state = state
+        self.scenario = scenario
+        self.sleep = sleep
+        self.history = CallHistory(scenario.history_size)
+        self._rules: RuleBook | None = None
+        self._faults: FaultPlan | None = None
+        self._quotas: QuotaLedger | None = None
+        self._rule_of: dict[str, str] = {}
         self.reset()
+
+    @property
+    def rules(self) -> RuleBook:
+        if self._rules is None:
+            from claude_bedrock.domain.scripting import RuleBook
+
+            self._rules = RuleBook()
+        return self._rules
+
+    @property
+    def faults(self) -> FaultPlan:
+        if self._faults is None:
+            from claude_bedrock.domain.faults import FaultPlan
+
+            self._faults = FaultPlan(self._rng())
+        return self._faults
+
+    @property
+    def quotas(self) -> QuotaLedger:
+        if self._quotas is None:
+            from claude_bedrock.domain.quotas import QuotaLedger
+
+            self._quotas = QuotaLedger(self._baseline_quotas(), self.state.clock)
+        return self._quotas
+
+    def _baseline_quotas(self) -> QuotaConfig:
+        if self.scenario.quotas is not None:
+            return self.scenario.quotas
+        from claude_bedrock.domain.quotas import QuotaConfig
+
+        return QuotaConfig()
 
     def _rng(self) -> Callable[[], float]:
         return random.Random(self.state.settings.seed).random
@@ -259,13 +302,16 @@ class Toolkit:
     def reset(self) -> None:
         """Back to the baseline: its rules and faults with fresh counters, its quota limits,
         empty counters and history, a re-seeded fault rng, an empty prompt cache."""
-        self.rules.clear()
-        self.rules.extend(self.scenario.rules, "rules")
-        self.faults.clear()
-        self.faults.reseed(self._rng())
-        self.faults.extend(self.scenario.faults, "faults")
-        self.quotas.configure(self.scenario.quotas)
-        self.quotas.reset()
+        if self._rules is not None or self.scenario.rules:
+            self.rules.clear()
+            self.rules.extend(self.scenario.rules, "rules")
+        if self._faults is not None or self.scenario.faults:
+            self.faults.clear()
+            self.faults.reseed(self._rng())
+            self.faults.extend(self.scenario.faults, "faults")
+        if self._quotas is not None or self.scenario.quotas is not None:
+            self.quotas.configure(self._baseline_quotas())
+            self.quotas.reset()
         self.history.clear()
         self._rule_of.clear()
         self.state.prompt_cache.reset()
@@ -291,7 +337,9 @@ class Toolkit:
 
     @property
     def active(self) -> bool:
-        return bool(len(self.rules) or len(self.faults) or self.quotas.config.enabled)
+        return bool((self._rules is not None and len(self._rules))
+                    or (self._faults is not None and len(self._faults))
+                    or (self._quotas is not None and self._quotas.config.enabled))
 
     def events(self, call: ModelCall, record: CallRecord, engine: Engine) -> AsyncIterator[StreamEvent]:
         """``ServiceState.events_hook``: the engine's events, or the scripted/faulty ones."""
@@ -300,6 +348,9 @@ class Toolkit:
         return self._events(call, record, engine)
 
     async def _events(self, call: ModelCall, record: CallRecord, engine: Engine) -> AsyncIterator[StreamEvent]:
+        from claude_bedrock.domain.quotas import QuotaExceeded
+        from claude_bedrock.domain.scripting import CallView, reply_events
+
         view = CallView(self.model_names(record.model_id, call.model_id), call.operation, call.account_id,
                         call.region, call.request)
         injection = self.faults.draw(view)
