@@ -67,6 +67,29 @@ def test_control_routes_unknown_path_has_no_match():
     assert Router(CONTROL_ROUTES).match("PATCH", "/inference-profiles") is None
 
 
+def test_router_remembers_its_answers_within_a_bound():
+    from claude_bedrock.service import routes
+
+    router = Router(CONTROL_ROUTES)
+    first = router.match("GET", "/foundation-models/anthropic.claude-3-haiku-20240307-v1%3A0")
+    assert first is not None and first.params == {"modelIdentifier": "anthropic.claude-3-haiku-20240307-v1:0"}
+    assert router.match("GET", "/foundation-models/anthropic.claude-3-haiku-20240307-v1%3A0") is first
+    assert router.match("GET", "/nowhere") is None and router.match("GET", "/nowhere") is None
+    for n in range(routes.MATCH_MEMO_SIZE + 10):  # clients choose paths: the memo stays bounded
+        assert router.match("GET", f"/foundation-models/m{n}").params == {"modelIdentifier": f"m{n}"}
+    assert len(router._memo) == routes.MATCH_MEMO_SIZE
+
+
+def test_adding_a_route_forgets_remembered_answers():
+    from claude_bedrock.service.routes import Route
+
+    router = Router(CONTROL_ROUTES)
+    assert router.match("GET", "/extra/x") is None
+    router.add(Route("GET", "/extra/{name}", "Extra", "json", lambda *a: None))
+    found = router.match("GET", "/extra/x")
+    assert found is not None and found.route.operation == "Extra" and found.params == {"name": "x"}
+
+
 def test_every_lazy_handler_resolves_to_a_coroutine_function():
     """Handlers are imported on first use; a typo in a name must fail here, not in production."""
     import inspect

@@ -120,6 +120,11 @@ def test_ready_events_are_taken_without_awaiting_and_also_iterate_asynchronously
     assert partly.next_now() is events[0]
     assert asyncio.run(collect(partly)) == events[1:]  # what is left
     assert partly.next_now() is None
+    rest = ReadyEvents(events)
+    assert rest.next_now() is events[0]
+    assert list(rest.take_rest()) == events[1:]
+    assert list(rest.take_rest()) == [] and rest.next_now() is None
+    assert ReadyEvents(events).take_rest() is events  # nothing taken yet: no copy
 
     async def first_then_close():
         ready = ReadyEvents(events)

@@ -124,20 +124,19 @@ def test_unexpected_engine_failure_becomes_model_stream_error_frame(tmp_path):
     assert payload["originalStatusCode"] == 500
 
 
-def test_first_frame_leaves_alone_then_ready_frames_leave_together(tmp_path):
-    """Time to first event: the first event's frame is written at once, by itself; the rest of
-    an answer that is ready at once goes in one write (not one write per frame)."""
+def _frames_per_write(tmp_path, body: bytes, **settings: Any) -> list[int]:
+    """Call the app directly (no server) and count the event-stream frames in each body write."""
     from datetime import datetime, timezone
 
-    app = create_app(Settings(data_dir=str(tmp_path)))
+    app = create_app(Settings(data_dir=str(tmp_path), **settings))
     amz_date = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     headers = [("host", "127.0.0.1:8787")]
-    headers += sign(HttpRequest("POST", PATH, "", headers, BODY), "AKIDANY", "secret", "us-west-2", "bedrock",
+    headers += sign(HttpRequest("POST", PATH, "", headers, body), "AKIDANY", "secret", "us-west-2", "bedrock",
                     amz_date)
     scope = {"type": "http", "method": "POST", "path": PATH.replace("%3A", ":"), "raw_path": PATH.encode(),
              "query_string": b"", "headers": [(k.lower().encode(), v.encode()) for k, v in headers],
              "client": ("127.0.0.1", 1)}
-    incoming = [{"type": "http.request", "body": BODY, "more_body": False}]
+    incoming = [{"type": "http.request", "body": body, "more_body": False}]
     writes: list[bytes] = []
 
     async def receive() -> dict:
@@ -156,5 +155,25 @@ def test_first_frame_leaves_alone_then_ready_frames_leave_together(tmp_path):
         decoder = EventStreamDecoder()
         decoder.feed(data)
         frames_per_write.append(len(list(decoder)))
+    return frames_per_write
+
+
+def test_first_frame_leaves_alone_then_ready_frames_leave_together(tmp_path):
+    """Time to first event: the first event's frame is written at once, by itself; the rest of
+    an answer that is ready at once goes in one write (not one write per frame)."""
+    frames_per_write = _frames_per_write(tmp_path, BODY)
     assert frames_per_write[0] == 1
     assert len(frames_per_write) == 2 and frames_per_write[1] > 5, frames_per_write
+
+
+def test_a_long_ready_answer_leaves_in_writes_of_at_most_64_frames(tmp_path):
+    from claude_bedrock.service.stream_runtime import MAX_FRAMES_PER_WRITE
+
+    words = " ".join(f"word{n}" for n in range(600))  # echoed back in pieces of a few words
+    body = json.dumps({"max_tokens": 4000, "anthropic_version": "bedrock-2023-05-31",
+                       "messages": [{"role": "user", "content": words}]}).encode()
+    frames_per_write = _frames_per_write(tmp_path, body, simulator_mode="echo")
+    assert frames_per_write[0] == 1
+    assert sum(frames_per_write) > 2 * MAX_FRAMES_PER_WRITE, frames_per_write  # a long answer...
+    assert max(frames_per_write) == MAX_FRAMES_PER_WRITE  # ...in full writes, the last one partial
+    assert all(n == MAX_FRAMES_PER_WRITE for n in frames_per_write[1:-1]), frames_per_write

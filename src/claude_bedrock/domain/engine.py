@@ -78,8 +78,9 @@ class Engine(Protocol):
 
 class ReadyEvents:
     """An answer whose events all exist already, as the async iterator ``Engine.stream``
-    returns. Consumers may also take them without awaiting (``next_now``), which saves the
-    async-iterator round trip per event (``service.ready.next_ready`` does).
+    returns. Consumers may also take them without awaiting, one (``next_now``) or all that
+    are left (``take_rest``), which saves the async-iterator round trip per event
+    (``service.ready`` and the stream writer do).
     """
 
     __slots__ = ("_events", "_next")
@@ -96,10 +97,14 @@ class ReadyEvents:
         self._next = index + 1
         return self._events[index]
 
+    def take_rest(self) -> Sequence[StreamEvent]:
+        """Every event not taken yet (possibly none), all at once."""
+        start, self._next = self._next, len(self._events)
+        return self._events[start:] if start else self._events
+
     def __aiter__(self) -> AsyncIterator[StreamEvent]:
         # ``async for`` runs fastest over a native async generator (it takes what is left).
-        start, self._next = self._next, len(self._events)
-        return _replay(self._events[start:] if start else self._events)
+        return _replay(self.take_rest())
 
     async def __anext__(self) -> StreamEvent:
         event = self.next_now()

@@ -5,7 +5,7 @@ InvokeModel (``service.runtime``). Routed lazily: the translator is loaded on fi
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 from claude_bedrock.domain import tokens
 from claude_bedrock.domain.engine import ModelCall
@@ -68,16 +68,17 @@ async def converse_stream(inv: Invocation, send: Send) -> None:
     renderer = ConverseStreamRenderer.for_translation(translation)
     sent: list[dict[str, Any]] = []
 
-    def render(event: dict[str, Any], usage: UsageTracker) -> list[bytes]:
-        outputs = renderer.feed(event)
-        if event.get("type") == "message_stop":
-            outputs = outputs + renderer.finish(latency_ms=elapsed_ms(inv.started))
+    def render(batch: Sequence[dict[str, Any]], usage: UsageTracker) -> list[bytes]:
         frames = []
-        for event_type, payload in outputs:
-            payload = dict(payload)
-            payload["p"] = padding(len(sent))
-            sent.append({event_type: payload})
-            frames.append(eventstream.event_frame(event_type, json_bytes(payload)))
+        for event in batch:
+            outputs = renderer.feed(event)
+            if event.get("type") == "message_stop":
+                outputs = outputs + renderer.finish(latency_ms=elapsed_ms(inv.started))
+            for event_type, payload in outputs:
+                payload = dict(payload)
+                payload["p"] = padding(len(sent))
+                sent.append({event_type: payload})
+                frames.append(eventstream.event_frame(event_type, json_bytes(payload)))
         return frames
 
     await stream_response(inv, send, inv.state.events(call, inv.record), [], render, sent)

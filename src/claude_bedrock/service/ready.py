@@ -16,8 +16,6 @@ from __future__ import annotations
 
 from typing import Any, AsyncIterator, Generator
 
-from claude_bedrock.domain.engine import ReadyEvents
-
 #: Returned (or produced by a Pending) when the iterator is exhausted.
 END: Any = object()
 
@@ -53,9 +51,6 @@ def next_ready(iterator: AsyncIterator[Any]) -> Any:
 
     Exceptions the iterator raises while producing a ready item propagate from here.
     """
-    if type(iterator) is ReadyEvents:  # the whole answer exists: no await needed
-        event = iterator.next_now()
-        return END if event is None else event
     awaitable = iterator.__anext__()
     send = getattr(awaitable, "send", None)
     if send is None:  # a plain awaitable (e.g. a Future): it cannot be stepped by hand

@@ -62,23 +62,45 @@ class Route:
         return tuple(self.template.strip("/").split("/")) if self.template != "/" else ()
 
 
-@dataclass
+@dataclass(frozen=True)
 class Match:
+    """A route and the decoded path parameters. Shared by every request with the same method
+    and path (``Router.match`` remembers them): read-only."""
+
     route: Route
     params: dict[str, str]
+
+
+#: How many (method, path) answers ``Router.match`` remembers (paths are chosen by clients).
+MATCH_MEMO_SIZE = 1024
 
 
 class Router:
     def __init__(self, routes: list[Route] | None = None) -> None:
         self._table: dict[tuple[str, int], list[tuple[tuple[str, ...], Route]]] = {}
+        self._memo: dict[tuple[str, str], Match | None] = {}
         for route in routes or []:
             self.add(route)
 
     def add(self, route: Route) -> None:
         segments = route.segments
         self._table.setdefault((route.method, len(segments)), []).append((segments, route))
+        self._memo.clear()
 
     def match(self, method: str, raw_path: str) -> Match | None:
+        """The route ``method raw_path`` names, or None. Clients repeat their paths (one per
+        model and operation), so answers are remembered, the oldest forgotten first."""
+        key = (method, raw_path)
+        memo = self._memo
+        if key in memo:
+            return memo[key]
+        found = self._match(method, raw_path)
+        if len(memo) >= MATCH_MEMO_SIZE:
+            del memo[next(iter(memo))]
+        memo[key] = found
+        return found
+
+    def _match(self, method: str, raw_path: str) -> Match | None:
         stripped = raw_path.strip("/")
         parts = tuple(stripped.split("/")) if stripped else ()
         candidates = self._table.get((method, len(parts)))

@@ -9,8 +9,9 @@ InvokeModel never imports the event-stream encoder.
 from __future__ import annotations
 
 import logging
-from typing import Any, AsyncIterator, Callable
+from typing import Any, AsyncIterator, Callable, Iterable, Sequence
 
+from claude_bedrock.domain.engine import ReadyEvents
 from claude_bedrock.domain.errors import (
     BedrockError,
     DropConnection,
@@ -121,12 +122,29 @@ async def _abandon(events: AsyncIterator[dict[str, Any]], item: Any) -> None:
         log.debug("abandoned stream failed while closing", exc_info=True)
 
 
+#: A stream's renderer: the frames of some events, in order (it may keep state across calls).
+Render = Callable[[Sequence[dict[str, Any]], UsageTracker], list[bytes]]
+
+
+def _observe(usage: UsageTracker, events: Iterable[dict[str, Any]]) -> None:
+    for event in events:
+        if event.get("type") in _USAGE_EVENTS:
+            usage.observe(event)
+
+
+async def _flush(send: Send, frames: list[bytes]) -> None:
+    """Write ``frames``, up to MAX_FRAMES_PER_WRITE per write, and forget them."""
+    for start in range(0, len(frames), MAX_FRAMES_PER_WRITE):
+        await _send_frame(send, b"".join(frames[start:start + MAX_FRAMES_PER_WRITE]))
+    frames.clear()
+
+
 async def stream_response(
     inv: Invocation,
     send: Send,
     events: AsyncIterator[dict[str, Any]],
     extra_headers: list[tuple[str, str]],
-    render: Callable[[dict[str, Any], UsageTracker], list[bytes]],
+    render: Render,
     logged: list[Any],
 ) -> None:
     """Write a stream: one frame (or more, for ConverseStream) per engine event.
@@ -134,36 +152,37 @@ async def stream_response(
     Errors before the first event are raised (a JSON error response); after it, they become
     an exception frame. The first event's frames leave at once, alone (time to first event);
     after that, frames of events that are ready at the same instant leave in one write;
-    nothing waits for a later event (see ``service/ready.py``).
+    nothing waits for a later event (see ``service/ready.py``). When the engine's whole answer
+    exists already (``ReadyEvents``), the rest of it is rendered in one go.
     """
     first = await _first_event(events)
     inv.record.first_byte_ms = elapsed_ms(inv.started)
     usage = UsageTracker()
     await _start_stream(inv, send, extra_headers)
     pending: list[bytes] = []
-    write_at = 1
     item: Any = first
     try:
-        while True:
-            if isinstance(item, Pending):
-                if pending:
-                    await _send_frame(send, b"".join(pending))
-                    pending.clear()
-                inv.watch_disconnect()
-                item = await item
-            if item is END:
-                break
-            if item.get("type") in _USAGE_EVENTS:
-                usage.observe(item)
-            pending.extend(render(item, usage))
-            if len(pending) >= write_at:
-                await _send_frame(send, b"".join(pending))
-                pending.clear()
-                write_at = MAX_FRAMES_PER_WRITE
-            item = next_ready(events)
+        _observe(usage, (first,))
+        await _flush(send, render((first,), usage))
+        if type(events) is ReadyEvents:
+            rest = events.take_rest()
+            _observe(usage, rest)
+            pending = render(rest, usage)
+        else:
+            while True:
+                item = next_ready(events)
+                if isinstance(item, Pending):
+                    await _flush(send, pending)
+                    inv.watch_disconnect()
+                    item = await item
+                if item is END:
+                    break
+                _observe(usage, (item,))
+                pending.extend(render((item,), usage))
+                if len(pending) >= MAX_FRAMES_PER_WRITE:
+                    await _flush(send, pending)
     except DropConnection:
-        if pending:
-            await _send_frame(send, b"".join(pending))
+        await _flush(send, pending)
         _drop(inv, usage, logged)
         raise
     except ClientDisconnected:  # nobody to write to: stop pulling events, no exception frame
@@ -171,12 +190,10 @@ async def stream_response(
         await _abandon(events, item)
         raise
     except Exception as exc:  # noqa: BLE001 - every failure after the start becomes a frame
-        if pending:
-            await _send_frame(send, b"".join(pending))
+        await _flush(send, pending)
         await _send_exception_frame(send, inv, exc)
     else:
-        if pending:
-            await _send_frame(send, b"".join(pending))
+        await _flush(send, pending)
     finish_record(inv, usage, logged, streamed=True)
     await _end_stream(send)
 
@@ -187,17 +204,21 @@ async def invoke_model_with_response_stream(inv: Invocation, send: Send) -> None
     call = prepare_call(inv, body)
     chunks: list[dict[str, Any]] = []
 
-    def render(event: dict[str, Any], usage: UsageTracker) -> list[bytes]:
-        if event.get("type") == "message_stop":
-            event = dict(event)
-            event["amazon-bedrock-invocationMetrics"] = _invocation_metrics(
-                usage, elapsed_ms(inv.started), inv.record.first_byte_ms or 0
-            )
-            frame = chunk_frame(event, len(chunks))  # a new dict every time: nothing to cache
-        else:
-            frame = inv.state.chunk_frames.frame(event, len(chunks))
-        chunks.append(event)
-        return [frame]
+    frame_of = inv.state.chunk_frames.frame
+
+    def render(batch: Sequence[dict[str, Any]], usage: UsageTracker) -> list[bytes]:
+        frames = []
+        for event in batch:
+            if event.get("type") == "message_stop":
+                event = dict(event)
+                event["amazon-bedrock-invocationMetrics"] = _invocation_metrics(
+                    usage, elapsed_ms(inv.started), inv.record.first_byte_ms or 0
+                )
+                frames.append(chunk_frame(event, len(chunks)))  # a new dict every time: nothing to cache
+            else:
+                frames.append(frame_of(event, len(chunks)))
+            chunks.append(event)
+        return frames
 
     events = inv.state.events(call, inv.record)
     await stream_response(inv, send, events, [("x-amzn-bedrock-content-type", "application/json")], render, chunks)
