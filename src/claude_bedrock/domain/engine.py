@@ -125,6 +125,33 @@ async def _replay(events: Sequence[StreamEvent]) -> AsyncIterator[StreamEvent]:
 NON_STREAMING_OPERATIONS = frozenset({"InvokeModel", "Converse"})
 
 
+def answer_start(call: ModelCall, usage: Mapping[str, Any]) -> StreamEvent:
+    """The ``message_start`` event of an answer to ``call``, with the input ``usage``."""
+    message = {
+        "model": call.anthropic_name,
+        "id": call.message_id,
+        "type": "message",
+        "role": "assistant",
+        "content": [],
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": usage,
+    }
+    return {"type": "message_start", "message": message}
+
+
+def answer_end(*, stop_reason: str, stop_sequence: str | None, output_tokens: int) -> list[StreamEvent]:
+    """The ``message_delta`` and ``message_stop`` events that end an answer."""
+    return [
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": stop_reason, "stop_sequence": stop_sequence},
+            "usage": {"output_tokens": output_tokens},
+        },
+        {"type": "message_stop"},
+    ]
+
+
 def frame_answer(
     call: ModelCall,
     usage: Mapping[str, Any],
@@ -136,24 +163,9 @@ def frame_answer(
 ) -> list[StreamEvent]:
     """The whole event stream of an answer: ``message_start`` (with the input ``usage``), the
     content block events, ``message_delta`` and ``message_stop``. Every engine frames its
-    content the same way, so every renderer sees the same shape."""
-    message = {
-        "model": call.anthropic_name,
-        "id": call.message_id,
-        "type": "message",
-        "role": "assistant",
-        "content": [],
-        "stop_reason": None,
-        "stop_sequence": None,
-        "usage": usage,
-    }
+    content the same way (these three functions), so every renderer sees the same shape."""
     return [
-        {"type": "message_start", "message": message},
+        answer_start(call, usage),
         *content,
-        {
-            "type": "message_delta",
-            "delta": {"stop_reason": stop_reason, "stop_sequence": stop_sequence},
-            "usage": {"output_tokens": output_tokens},
-        },
-        {"type": "message_stop"},
+        *answer_end(stop_reason=stop_reason, stop_sequence=stop_sequence, output_tokens=output_tokens),
     ]

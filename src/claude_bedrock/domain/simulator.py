@@ -73,7 +73,8 @@ from claude_bedrock.domain.engine import (
     ModelCall,
     ReadyEvents,
     StreamEvent,
-    frame_answer,
+    answer_end,
+    answer_start,
 )
 from claude_bedrock.domain.message import coalesce_deltas
 from claude_bedrock.domain.prompt_cache import CacheUsage, PromptCache
@@ -114,14 +115,6 @@ _CITATION_INTROS = ("According to {title}, ", "Based on {title}, ", "As {title} 
 
 #: Answers kept by the simulator's memo (each a few KB).
 MEMO_ENTRIES = 512
-
-
-@dataclass(frozen=True)
-class _Memo:
-    content: tuple[StreamEvent, ...]
-    stop_reason: str
-    stop_sequence: str | None
-    output_tokens: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,7 +325,8 @@ class SimulatorEngine:
         self._latency = latency
         self._sleep = sleep
         self._prose = ProseWriter()
-        self._memo: OrderedDict[tuple[Any, ...], _Memo] = OrderedDict()
+        #: request key -> the answer's events after ``message_start`` (which carries per-call usage)
+        self._memo: OrderedDict[tuple[Any, ...], tuple[StreamEvent, ...]] = OrderedDict()
 
     def stream(self, call: ModelCall) -> AsyncIterator[StreamEvent]:
         """The answer's events (see module docstring): all ready at once (``ReadyEvents``), or
@@ -376,25 +370,19 @@ class SimulatorEngine:
             tuple(sorted(set(call.betas) | set(request.get("anthropic_beta") or ()))),
             call.operation in NON_STREAMING_OPERATIONS,
         )
-        memo = self._memo.get(key)
-        if memo is None:
+        body = self._memo.get(key)
+        if body is None:
             answer = _Answer(int(request.get("max_tokens", 1)), request.get("stop_sequences") or ())
             self._write(call, Draws(digest), answer)
             content = coalesce_deltas(answer.events) if key[-1] else answer.events
-            memo = _Memo(tuple(content), answer.stop_reason or "end_turn", answer.stop_sequence, answer.output_tokens)
-            self._memo[key] = memo
+            body = (*content, *answer_end(stop_reason=answer.stop_reason or "end_turn",
+                                          stop_sequence=answer.stop_sequence, output_tokens=answer.output_tokens))
+            self._memo[key] = body
             if len(self._memo) > MEMO_ENTRIES:
                 self._memo.popitem(last=False)
         else:
             self._memo.move_to_end(key)
-        return frame_answer(
-            call,
-            self._input_usage(call).usage(1),
-            memo.content,
-            stop_reason=memo.stop_reason,
-            stop_sequence=memo.stop_sequence,
-            output_tokens=memo.output_tokens,
-        )
+        return [answer_start(call, self._input_usage(call).usage(1)), *body]
 
     def _input_usage(self, call: ModelCall) -> CacheUsage:
         return self.cache.apply(account_id=call.account_id, model_id=call.model_id, request=call.request,

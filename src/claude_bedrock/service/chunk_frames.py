@@ -3,7 +3,7 @@ frames of events that engines hand out again and again."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 from claude_bedrock.service.http import json_bytes
 from claude_bedrock.wire import eventstream
@@ -38,13 +38,20 @@ class ChunkFrameCache:
         self._entries: dict[tuple[int, int], tuple[dict[str, Any], bytes]] = {}
         self._size = size
 
-    def frame(self, event: dict[str, Any], index: int) -> bytes:
-        key = (id(event), index)
-        entry = self._entries.get(key)
-        if entry is not None and entry[0] is event:
-            return entry[1]
-        frame = chunk_frame(event, index)
-        if len(self._entries) >= self._size:
-            del self._entries[next(iter(self._entries))]
-        self._entries[key] = (event, frame)
-        return frame
+    def frames(self, events: Sequence[dict[str, Any]], index: int) -> list[bytes]:
+        """The frames of ``events``, the first of which is the ``index``-th of its stream."""
+        entries = self._entries
+        frames = []
+        for event in events:
+            key = (id(event), index)
+            entry = entries.get(key)
+            if entry is not None and entry[0] is event:
+                frames.append(entry[1])
+            else:
+                frame = chunk_frame(event, index)
+                if len(entries) >= self._size:
+                    del entries[next(iter(entries))]
+                entries[key] = (event, frame)
+                frames.append(frame)
+            index += 1
+        return frames

@@ -204,20 +204,22 @@ async def invoke_model_with_response_stream(inv: Invocation, send: Send) -> None
     call = prepare_call(inv, body)
     chunks: list[dict[str, Any]] = []
 
-    frame_of = inv.state.chunk_frames.frame
+    cache = inv.state.chunk_frames
 
     def render(batch: Sequence[dict[str, Any]], usage: UsageTracker) -> list[bytes]:
-        frames = []
-        for event in batch:
-            if event.get("type") == "message_stop":
-                event = dict(event)
-                event["amazon-bedrock-invocationMetrics"] = _invocation_metrics(
-                    usage, elapsed_ms(inv.started), inv.record.first_byte_ms or 0
-                )
-                frames.append(chunk_frame(event, len(chunks)))  # a new dict every time: nothing to cache
-            else:
-                frames.append(frame_of(event, len(chunks)))
-            chunks.append(event)
+        index = len(chunks)
+        if not batch or batch[-1].get("type") != "message_stop":
+            chunks.extend(batch)
+            return cache.frames(batch, index)
+        # message_stop ends every stream (Engine.stream) and carries this call's metrics.
+        stop = dict(batch[-1])
+        stop["amazon-bedrock-invocationMetrics"] = _invocation_metrics(
+            usage, elapsed_ms(inv.started), inv.record.first_byte_ms or 0
+        )
+        frames = cache.frames(batch[:-1], index)
+        chunks.extend(batch[:-1])
+        chunks.append(stop)
+        frames.append(chunk_frame(stop, len(chunks) - 1))  # a new dict every time: nothing to cache
         return frames
 
     events = inv.state.events(call, inv.record)
