@@ -264,23 +264,33 @@ def coalesce_deltas(events: Iterable[Mapping[str, Any]]) -> list[Mapping[str, An
 
     For output that is rendered whole (InvokeModel, Converse) the split into deltas is
     invisible, and merging makes the accumulator's work proportional to the blocks, not
-    the tokens. The accumulated message is identical.
+    the tokens. The accumulated message is identical. A merged event is the run's first event
+    with its delta's text field joined over the run (one join per run: linear time); inputs
+    are never changed, and an event that merges with nothing is passed on as it is.
     """
     out: list[Mapping[str, Any]] = []
+    field: str | None = None  # the text field of the run of deltas that ends ``out``, if any
+    kind = index = None
+    parts: list[str] = []
+
+    def close_run() -> None:
+        if field is not None and len(parts) > 1:
+            first = out[-1]
+            out[-1] = {**first, "delta": {**first["delta"], field: "".join(parts)}}
+
     for event in events:
         if event.get("type") == "content_block_delta":
             delta = event["delta"]
-            field = _MERGEABLE_DELTAS.get(delta.get("type"))
-            previous = out[-1] if out else None
-            if (
-                field is not None
-                and previous is not None
-                and previous.get("type") == "content_block_delta"
-                and previous["index"] == event["index"]
-                and previous["delta"].get("type") == delta["type"]
-            ):
-                merged_delta = {**previous["delta"], field: previous["delta"][field] + delta.get(field, "")}
-                out[-1] = {**previous, "delta": merged_delta}
+            if field is not None and delta.get("type") == kind and event["index"] == index:
+                parts.append(delta.get(field, ""))
                 continue
+            close_run()
+            kind, index = delta.get("type"), event["index"]
+            field = _MERGEABLE_DELTAS.get(kind)  # type: ignore[arg-type]
+            parts = [delta[field]] if field is not None and field in delta else [""]
+        else:
+            close_run()
+            field = None
         out.append(event)
+    close_run()
     return out

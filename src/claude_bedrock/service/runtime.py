@@ -27,7 +27,7 @@ from typing import Any, Callable
 
 from claude_bedrock.domain import tokens
 from claude_bedrock.domain.catalog import Resolution
-from claude_bedrock.domain.engine import ModelCall
+from claude_bedrock.domain.engine import ModelCall, ReadyEvents
 from claude_bedrock.domain.errors import ValidationException
 from claude_bedrock.domain.message import MessageAccumulator
 from claude_bedrock.domain.validation import parse_json_body, validate_messages_request
@@ -164,8 +164,13 @@ async def invoke_model(inv: Invocation, send: Send) -> None:
     inv.record.input_body = body
     call = prepare_call(inv, body)
     accumulator = MessageAccumulator()
-    async for event in inv.state.events(call, inv.record):
-        accumulator.add(event)
+    events = inv.state.events(call, inv.record)
+    if type(events) is ReadyEvents:  # the whole answer exists: no await per event
+        for event in events.take_rest():
+            accumulator.add(event)
+    else:
+        async for event in events:
+            accumulator.add(event)
     message = accumulator.message()
     usage = UsageTracker()
     usage.observe_message(message)

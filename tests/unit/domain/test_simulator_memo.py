@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from claude_bedrock.domain.engine import ModelCall
 from claude_bedrock.domain.message import accumulate, coalesce_deltas
 from claude_bedrock.domain.prompt_cache import PromptCache
@@ -67,3 +70,48 @@ def test_coalesce_deltas_keeps_blocks_apart():
     merged = coalesce_deltas(events)
     assert [e["delta"]["text"] for e in merged if e["type"] == "content_block_delta"] == ["ab", "c"]
     assert events[1]["delta"]["text"] == "a"  # inputs are never changed
+
+
+def _merge_pairwise(events):
+    """The obvious (quadratic) merge, as the oracle: each delta folded into the one before."""
+    fields = {"text_delta": "text", "thinking_delta": "thinking", "input_json_delta": "partial_json"}
+    out = []
+    for event in events:
+        if event.get("type") == "content_block_delta" and out:
+            previous, delta = out[-1], event["delta"]
+            field = fields.get(delta.get("type"))
+            if (field is not None and previous.get("type") == "content_block_delta"
+                    and previous["index"] == event["index"] and previous["delta"].get("type") == delta["type"]):
+                out[-1] = {**previous, "delta": {**previous["delta"], field: previous["delta"][field] + delta[field]}}
+                continue
+        out.append(event)
+    return out
+
+
+_DELTAS = {"text_delta": "text", "thinking_delta": "thinking", "input_json_delta": "partial_json",
+           "citations_delta": "citation", "signature_delta": "signature"}
+
+
+@st.composite
+def _event_runs(draw):
+    events = []
+    for _ in range(draw(st.integers(0, 30))):
+        if draw(st.booleans()):
+            kind = draw(st.sampled_from(sorted(_DELTAS)))
+            delta = {"type": kind, _DELTAS[kind]: draw(st.text(max_size=4))}
+            events.append({"type": "content_block_delta", "index": draw(st.integers(0, 1)), "delta": delta})
+        else:
+            events.append({"type": draw(st.sampled_from(["content_block_stop", "ping"])), "index": 0})
+    return events
+
+
+@given(_event_runs())
+def test_coalesce_deltas_equals_merging_pair_by_pair(events):
+    import copy
+
+    before = copy.deepcopy(events)
+    merged = coalesce_deltas(events)
+    assert merged == _merge_pairwise(before)
+    assert events == before  # inputs are never changed
+    if len(merged) == len(events):  # nothing merged: the very same event objects
+        assert all(m is e for m, e in zip(merged, events))
