@@ -130,7 +130,7 @@ class Authenticator:
         try:
             verified = sigv4.verify(
                 request, auth, credential.secret_access_key, self._clock(),
-                expected_service=service, key_cache=self._key_cache,
+                expected_service=service, key_cache=self._key_cache, header_index=request.header_lists,
             )
         except sigv4.SignatureMismatch as exc:
             log.info("signature mismatch for access key %s", auth.access_key)

@@ -35,16 +35,23 @@ class Request:
     headers: list[tuple[str, str]]
     body: bytes = b""
     client: str = ""
-    #: lower-cased header name -> value (first occurrence), built lazily.
-    _index: dict[str, str] | None = field(default=None, repr=False)
+    #: lower-cased header name -> its values in wire order (``header_lists``), built once.
+    _index: dict[str, list[str]] | None = field(default=None, repr=False)
+
+    @property
+    def header_lists(self) -> dict[str, list[str]]:
+        """Every header by lower-cased name, values in wire order (what SigV4 signs)."""
+        index = self._index
+        if index is None:
+            index = self._index = {}
+            for key, value in self.headers:
+                index.setdefault(key.lower(), []).append(value)
+        return index
 
     def header(self, name: str) -> str | None:
-        if self._index is None:
-            index: dict[str, str] = {}
-            for key, value in self.headers:
-                index.setdefault(key.lower(), value)
-            self._index = index
-        return self._index.get(name)
+        """The first value of header ``name`` (lower-case), or None."""
+        values = (self._index if self._index is not None else self.header_lists).get(name)
+        return values[0] if values else None
 
     def json(self) -> Any:
         try:
@@ -63,15 +70,22 @@ async def read_request(scope: Scope, receive: Receive) -> Request:
     Raises ValidationException before reading a body whose declared or actual size exceeds
     MAX_BODY_BYTES (the whole body is never buffered beyond the limit).
     """
-    headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+    headers: list[tuple[str, str]] = []
+    index: dict[str, list[str]] = {}
+    for raw_name, raw_value in scope["headers"]:  # one pass: the list and its index
+        name, value = raw_name.decode("latin-1"), raw_value.decode("latin-1")
+        headers.append((name, value))
+        key = name.lower()  # ASGI servers send lower-case names; not every one must
+        values = index.get(key)
+        if values is None:
+            index[key] = [value]
+        else:
+            values.append(value)
     raw_path = scope.get("raw_path")
     path = raw_path.decode("latin-1") if raw_path else scope["path"]
     request = Request(
-        method=scope["method"],
-        raw_path=path.split("?", 1)[0],
-        raw_query=scope.get("query_string", b"").decode("latin-1"),
-        headers=headers,
-        client=(scope.get("client") or ("", 0))[0],
+        scope["method"], path.split("?", 1)[0], scope.get("query_string", b"").decode("latin-1"), headers,
+        b"", (scope.get("client") or ("", 0))[0], index,
     )
     declared = request.header("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:

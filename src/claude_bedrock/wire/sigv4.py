@@ -49,7 +49,7 @@ import functools
 import hashlib
 import hmac
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -376,6 +376,7 @@ class SigningKeyCache:
 # --------------------------------------------------------------------------- spec steps
 
 
+@functools.lru_cache(maxsize=1024)  # pure; a client repeats its paths (one per model and operation)
 def canonical_uri(raw_path: str) -> str:
     """Canonical URI of a raw (still-encoded) path: normalise segments, then encode once.
 
@@ -760,6 +761,7 @@ def verify(
     expected_region: str | None = None,
     skew: timedelta = DEFAULT_SKEW,
     key_cache: SigningKeyCache | None = None,
+    header_index: Mapping[str, list[str]] | None = None,
 ) -> VerifiedRequest:
     """Check ``auth`` (header or presigned form) against ``req`` exactly as received.
 
@@ -774,11 +776,13 @@ def verify(
         expected_service: the signing name(s) accepted (``"bedrock"``, ``"sts"``); None = any.
         expected_region: the only region accepted; None = any (clients sign with their
             configured region, which need not match the host).
+        header_index: ``req.headers`` by lower-cased name, values in wire order, when the
+            caller has built it already (a server's request object); built here otherwise.
 
     Raises:
         SignatureError: the subclass and ``reason`` of the first check that failed.
     """
-    index = _index_headers(req.headers)
+    index = _index_headers(req.headers) if header_index is None else header_index
     presigned = isinstance(auth, PresignedAuthorization)
     amz_date, request_time = _request_date(index, auth)
     _check_scope(auth, amz_date, expected_service, expected_region)
@@ -871,7 +875,7 @@ def _index_headers(headers: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
     return index
 
 
-def _canonical_headers(index: dict[str, list[str]], signed_headers: Iterable[str]) -> str:
+def _canonical_headers(index: Mapping[str, list[str]], signed_headers: Iterable[str]) -> str:
     lines = []
     for name in signed_headers:
         values = index.get(name)
@@ -886,7 +890,7 @@ def _canonical_headers(index: dict[str, list[str]], signed_headers: Iterable[str
 
 def _canonical_request(
     req: SignableRequest,
-    index: dict[str, list[str]],
+    index: Mapping[str, list[str]],
     signed_headers: Sequence[str],
     payload_hash: str,
     presigned: bool,
@@ -975,7 +979,7 @@ def _parse_http_date(value: str) -> datetime | None:
         return None
 
 
-def _request_date(index: dict[str, list[str]], auth: SigV4Authorization) -> tuple[str, datetime]:
+def _request_date(index: Mapping[str, list[str]], auth: SigV4Authorization) -> tuple[str, datetime]:
     """The request's SigV4 timestamp (string used in the string to sign) and its datetime."""
     if isinstance(auth, PresignedAuthorization):
         value, parse = auth.amz_date, _parse_amz_date
@@ -999,7 +1003,7 @@ def _request_date(index: dict[str, list[str]], auth: SigV4Authorization) -> tupl
 
 def _match_signature(
     req: SignableRequest,
-    index: dict[str, list[str]],
+    index: Mapping[str, list[str]],
     auth: SigV4Authorization,
     amz_date: str,
     signer: Signer,

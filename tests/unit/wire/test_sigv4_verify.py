@@ -137,6 +137,23 @@ def test_sigv4_verify_untampered_captured_request_passes(captured: Captured) -> 
     assert verified.signed_headers == captured.auth.signed_headers
 
 
+def test_sigv4_verify_with_a_prebuilt_header_index_is_the_same_check(captured: Captured) -> None:
+    """A server hands verify() the header index its request object built (``header_index``):
+    the result, and a tampered header's failure, are those of verify()'s own index."""
+    from claude_bedrock.service.http import Request
+
+    server_request = Request(captured.req.method, captured.req.raw_path, captured.req.raw_query,
+                             [(name.lower(), value) for name, value in captured.req.headers], captured.req.body)
+    kwargs = {"expected_service": captured.service, "expected_region": REGION}
+    own = sigv4.verify(captured.req, captured.auth, SECRET, captured.now, **kwargs)
+    given_index = sigv4.verify(server_request, captured.auth, SECRET, captured.now,
+                               header_index=server_request.header_lists, **kwargs)
+    assert given_index == own
+    tampered = {**server_request.header_lists, "x-amz-date": ["20991231T000000Z"]}
+    with pytest.raises(sigv4.SignatureError):
+        sigv4.verify(server_request, captured.auth, SECRET, captured.now, header_index=tampered, **kwargs)
+
+
 def _tamper_body(c: Captured) -> tuple[HttpRequest, sigv4.SigV4Authorization, datetime]:
     body = bytearray(c.req.body or b"x")
     if c.req.body:

@@ -1,0 +1,46 @@
+"""The service's request object: headers read from ASGI once, with one index by lower-cased name."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from claude_bedrock.domain.errors import ValidationException
+from claude_bedrock.service.http import ClientDisconnected, Request, read_request
+
+
+def _read(headers, chunks=(b"{}",), *, raw_path=b"/model/m%3A0/invoke?x=1"):
+    messages = [{"type": "http.request", "body": chunk, "more_body": n < len(chunks) - 1}
+                for n, chunk in enumerate(chunks)]
+
+    async def receive():
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    scope = {"type": "http", "method": "POST", "path": "/model/m:0/invoke", "raw_path": raw_path,
+             "query_string": b"x=1", "headers": headers, "client": ("10.0.0.1", 5)}
+    return asyncio.run(read_request(scope, receive))
+
+
+def test_headers_keep_wire_order_and_repeats_and_index_by_lower_case_name():
+    request = _read([(b"host", b"h"), (b"X-Amz-Date", b"d"), (b"accept", b"a"), (b"Accept", b"b"),
+                     (b"x-note", b"caf\xe9")])
+    assert request.headers == [("host", "h"), ("X-Amz-Date", "d"), ("accept", "a"), ("Accept", "b"),
+                               ("x-note", "café")]  # latin-1, as HTTP carries it
+    assert request.header_lists == {"host": ["h"], "x-amz-date": ["d"], "accept": ["a", "b"], "x-note": ["café"]}
+    assert request.header("accept") == "a" and request.header("x-amz-date") == "d"
+    assert request.header("missing") is None
+    assert (request.raw_path, request.raw_query, request.client) == ("/model/m%3A0/invoke", "x=1", "10.0.0.1")
+
+
+def test_a_request_built_by_hand_indexes_its_headers_on_first_use():
+    request = Request("GET", "/", "", [("Host", "h"), ("host", "i")])
+    assert request.header("host") == "h" and request.header_lists == {"host": ["h", "i"]}
+
+
+def test_the_body_is_joined_from_its_chunks_and_limits_hold():
+    assert _read([], [b'{"a":', b" 1}"]).body == b'{"a": 1}'
+    with pytest.raises(ValidationException, match="exceeds"):
+        _read([(b"content-length", b"999999999")])
+    with pytest.raises(ClientDisconnected):
+        _read([], ())  # no body message at all: the client left
