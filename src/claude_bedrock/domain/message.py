@@ -70,6 +70,12 @@ class MalformedToolInputError(StreamLifecycleError):
 
 START, MESSAGE, BLOCK, DELTA, DONE = "START", "MESSAGE", "BLOCK", "DELTA", "DONE"
 
+
+def _is_mapping(value: Any) -> bool:
+    """``isinstance(value, Mapping)``, without the ABC check for the usual plain dict."""
+    return type(value) is dict or isinstance(value, Mapping)
+
+
 #: (state, event type) -> next state.
 _TRANSITIONS: Mapping[tuple[str, str], str] = {
     (START, "message_start"): MESSAGE,
@@ -147,19 +153,21 @@ class MessageAccumulator:
 
     def _on_message_start(self, event: Mapping[str, Any]) -> None:
         message = event.get("message")
-        if not isinstance(message, Mapping):
+        if not _is_mapping(message):
             raise StreamOrderError(self._state, "message_start", "missing message object")
         self._message = dict(message)
-        self._content = [dict(block) for block in message.get("content") or ()]
+        content = message.get("content")
+        if content:
+            self._content = [dict(block) for block in content]
         usage = message.get("usage")
-        self._usage = dict(usage) if isinstance(usage, Mapping) else {}
+        self._usage = dict(usage) if _is_mapping(usage) else {}
 
     def _on_block_start(self, event: Mapping[str, Any]) -> None:
         index = event.get("index")
         block = event.get("content_block")
         if index != len(self._content):
             raise StreamOrderError(self._state, "content_block_start", f"index {index}, expected {len(self._content)}")
-        if not isinstance(block, Mapping) or "type" not in block:
+        if not _is_mapping(block) or "type" not in block:
             raise StreamOrderError(self._state, "content_block_start", "missing content_block")
         started = dict(block)
         if "citations" in started and isinstance(started["citations"], list):
@@ -177,10 +185,10 @@ class MessageAccumulator:
     def _on_block_delta(self, event: Mapping[str, Any]) -> None:
         block = self._open_block(event, "content_block_delta")
         delta = event.get("delta")
-        delta_type = delta.get("type") if isinstance(delta, Mapping) else None
+        delta_type = delta.get("type") if _is_mapping(delta) else None
         if delta_type not in _DELTAS_BY_BLOCK.get(block["type"], frozenset()):
             raise StreamOrderError(self._state, "content_block_delta", f"{delta_type} in a {block['type']} block")
-        assert isinstance(delta, Mapping)
+        assert _is_mapping(delta)
         appending = _APPENDING_DELTAS.get(delta_type)  # type: ignore[arg-type]
         if appending is not None:
             field, source = appending
@@ -198,10 +206,12 @@ class MessageAccumulator:
 
     def _on_message_delta(self, event: Mapping[str, Any]) -> None:
         delta = event.get("delta")
-        self._delta = dict(delta) if isinstance(delta, Mapping) else {}
+        self._delta = dict(delta) if _is_mapping(delta) else {}
         usage = event.get("usage")
-        if isinstance(usage, Mapping):
-            self._usage.update({key: value for key, value in usage.items() if value is not None})
+        if _is_mapping(usage):
+            for key, value in usage.items():
+                if value is not None:
+                    self._usage[key] = value
 
     def message(self) -> dict[str, Any]:
         """The final Message JSON (the non-streaming InvokeModel body).
@@ -213,12 +223,18 @@ class MessageAccumulator:
         if self._state != DONE:
             raise IncompleteMessageError(f"stream ended in state {self._state}, before message_stop")
         stop_reason = self._delta.get("stop_reason", self._message.get("stop_reason"))
-        content = [self._finished_block(index, block, stop_reason) for index, block in enumerate(self._content)]
+        if self._json_parts:  # tool input to parse
+            content = [self._finished_block(index, block, stop_reason) for index, block in enumerate(self._content)]
+        else:
+            content = list(self._content)
         merged = {**self._message, **self._delta}
-        merged.update(content=content, stop_reason=stop_reason, usage=self._usage)
-        merged.setdefault("stop_sequence", None)
-        ordered = {key: merged[key] for key in _MESSAGE_KEYS if key in merged}
-        ordered.update((key, value) for key, value in merged.items() if key not in ordered)
+        merged["content"] = content
+        merged["stop_reason"] = stop_reason
+        merged["usage"] = self._usage
+        if "stop_sequence" not in merged:
+            merged["stop_sequence"] = None
+        ordered = {key: merged.pop(key) for key in _MESSAGE_KEYS if key in merged}
+        ordered.update(merged)  # then any other keys, in their order
         return ordered
 
     def _finished_block(self, index: int, block: dict[str, Any], stop_reason: Any) -> dict[str, Any]:
