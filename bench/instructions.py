@@ -96,8 +96,11 @@ def distinct_body(n: int) -> bytes:
     return json.dumps(body).encode()
 
 
-def drive_app(scenario: str, requests: int, distinct: bool) -> None:
-    """Child of ``--app-only``: the ASGI app called directly, one request at a time."""
+def drive_app(scenario: str, requests: int, distinct: bool, pool: int = 1) -> None:
+    """Child of ``--app-only``: the ASGI app called directly, one request at a time.
+
+    With ``distinct``, ``pool`` signed requests (one prompt each) are built first, the same
+    number in both runs of a pair, so that signing them cancels out of the difference."""
     from claude_bedrock.service.app import create_app
     from claude_bedrock.settings import build_settings
 
@@ -114,7 +117,7 @@ def drive_app(scenario: str, requests: int, distinct: bool) -> None:
                  "headers": [(name.lower(), value) for name, value in headers], "client": ("127.0.0.1", 1)}
         return scope, body
 
-    calls = [signed(n) for n in range(requests if distinct else 1)]
+    calls = [signed(n) for n in range(max(pool, requests) if distinct else 1)]
 
     async def one(n: int) -> None:
         scope, body = calls[n % len(calls)]
@@ -142,7 +145,7 @@ def drive_app(scenario: str, requests: int, distinct: bool) -> None:
 def app_only(scenario: str, small: int, large: int, distinct: bool) -> float:
     def total(requests: int) -> int:
         done = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
-                               __file__, "--drive-app", scenario, str(requests), str(int(distinct))],
+                               __file__, "--drive-app", scenario, str(requests), str(int(distinct)), str(large)],
                               capture_output=True, text=True, env={**sb.server_env(), "PYTHONHASHSEED": "0"})
         return int([line for line in done.stderr.splitlines() if "Collected" in line][-1].split()[-1])
 
@@ -157,10 +160,11 @@ def main() -> None:
                         help="count the ASGI app alone (called directly, no uvicorn, one request at a time)")
     parser.add_argument("--distinct", action="store_true",
                         help="with --app-only: every request a prompt of its own (no answer memo, no frame cache)")
-    parser.add_argument("--drive-app", nargs=3, metavar=("SCENARIO", "N", "DISTINCT"), help=argparse.SUPPRESS)
+    parser.add_argument("--drive-app", nargs="+", metavar="ARG", help=argparse.SUPPRESS)  # SCENARIO N DISTINCT [POOL]
     args = parser.parse_args()
     if args.drive_app:
-        drive_app(args.drive_app[0], int(args.drive_app[1]), args.drive_app[2] == "1")
+        scenario, requests, distinct, *pool = args.drive_app
+        drive_app(scenario, int(requests), distinct == "1", int(pool[0]) if pool else 1)
         return
     if shutil.which("valgrind") is None:
         sys.exit("bench/instructions.py needs valgrind on the PATH")
@@ -168,8 +172,9 @@ def main() -> None:
         small, large = (100, 400) if args.quick else (200, 800)
         # One run outside valgrind first: a child that had to compile a changed module (and
         # write its .pyc) would count the compilation as work done by requests.
-        subprocess.run([sys.executable, __file__, "--drive-app", "invoke", "1", "0"], check=True,
-                       env=sb.server_env())
+        for scenario in SCENARIOS:  # each loads modules of its own (streams: the frame encoder)
+            subprocess.run([sys.executable, __file__, "--drive-app", scenario, "1", "0"], check=True,
+                           env=sb.server_env())
         with ThreadPoolExecutor(max_workers=2) as pool:
             results = {scenario: pool.submit(app_only, scenario, small, large, args.distinct)
                        for scenario in SCENARIOS}
