@@ -9,7 +9,8 @@ client sees in the body, the ``X-Amzn-Bedrock-*-Token-Count`` headers, the strea
 Rules
 -----
 Text (``count_text``)
-    The number of matches of ``_TOKEN_RE`` in the text:
+    The number of matches of ``_TOKEN_RE`` in the text (ASCII text is counted by character
+    classes instead, with the same result and several times faster on long prompts):
 
     * ASCII letters in chunks of up to 5 (``"the"`` 1, ``"hello"`` 1, ``"tokenizer"`` 2);
     * ASCII digits in chunks of up to 3 (``"2025"`` 2), as Claude splits numbers;
@@ -90,6 +91,30 @@ __all__ = [
 
 _TOKEN_RE = re.compile(r"[A-Za-z]{1,5}|[0-9]{1,3}|[^\W\d_A-Za-z]{1,2}|\S")
 
+# ASCII text, counted by the same rule without running the regex once per token (prompts are
+# mostly ASCII, and counted on every request): each character mapped to its class (letter "a",
+# digit "0", whitespace " " as ``\s`` means it, anything else "."), then a run of n letters
+# is ceil(n / 5) tokens, a run of n digits ceil(n / 3), and every "." one token.
+_ASCII_CLASSES = str.maketrans({
+    chr(code): "a" if chr(code).isalpha() else "0" if chr(code).isdigit() else " " if chr(code).isspace() else "."
+    for code in range(128)
+})
+_LETTER_RUNS = str.maketrans({"0": " ", ".": " "})
+_DIGIT_RUNS = str.maketrans({"a": " ", ".": " "})
+
+
+def _count_ascii(text: str) -> int:
+    classes = text.translate(_ASCII_CLASSES)
+    count = classes.count(".")
+    if "a" in classes:
+        letters = classes.translate(_LETTER_RUNS)
+        # ceil(n / 5) per run: its whole blocks of five, plus one if a shorter rest remains
+        count += letters.count("aaaaa") + len(letters.replace("aaaaa", "").split())
+    if "0" in classes:
+        digits = classes.translate(_DIGIT_RUNS)
+        count += digits.count("000") + len(digits.replace("000", "").split())
+    return count
+
 REQUEST_OVERHEAD_TOKENS = 4
 MESSAGE_OVERHEAD_TOKENS = 3
 SYSTEM_OVERHEAD_TOKENS = 3
@@ -110,6 +135,8 @@ _PDF_PAGE_RE = re.compile(rb"/Type\s*/Page(?![a-zA-Z])")
 
 def count_text(text: str) -> int:
     """Tokens in ``text`` by the module rule (0 for empty or whitespace-only text)."""
+    if text.isascii():
+        return _count_ascii(text)
     return len(_TOKEN_RE.findall(text))
 
 

@@ -47,6 +47,22 @@ def test_count_text_rule_examples(text: str, expected: int) -> None:
     assert count_text(text) == expected
 
 
+ascii_text = st.text(alphabet=st.characters(max_codepoint=127), max_size=300)
+
+
+@given(ascii_text)
+def test_count_text_of_ascii_text_is_the_number_of_regex_matches(text: str) -> None:
+    """ASCII text is counted by character classes, not the regex: the same count, always
+    (the alphabet includes the control characters ``\\s`` treats as space, ``\\x1c``-``\\x1f``)."""
+    assert count_text(text) == len(tokens._TOKEN_RE.findall(text))
+
+
+@given(st.lists(st.sampled_from(["a", "Z", "7", "0", "_", ".", " ", "\t", "\x1c", "\x00", "\x7f"]), max_size=60))
+def test_count_text_of_ascii_class_runs_is_the_number_of_regex_matches(chars: list[str]) -> None:
+    text = "".join(chars)  # long runs of one class, and every kind of boundary
+    assert count_text(text) == len(tokens._TOKEN_RE.findall(text))
+
+
 @given(text_strategy, text_strategy)
 def test_count_text_adds_up_across_whitespace(a: str, b: str) -> None:
     assert count_text(a + " " + b) == count_text(a) + count_text(b)
