@@ -177,3 +177,39 @@ def test_a_long_ready_answer_leaves_in_writes_of_at_most_64_frames(tmp_path):
     assert sum(frames_per_write) > 2 * MAX_FRAMES_PER_WRITE, frames_per_write  # a long answer...
     assert max(frames_per_write) == MAX_FRAMES_PER_WRITE  # ...in full writes, the last one partial
     assert all(n == MAX_FRAMES_PER_WRITE for n in frames_per_write[1:-1]), frames_per_write
+
+
+def test_a_client_gone_when_the_rest_of_a_ready_answer_is_written_is_recorded(tmp_path):
+    """The rest of a ready answer leaves in the stream's last write: a client found gone then
+    is recorded as such (status 0, ClientDisconnected), like one that leaves mid-stream."""
+    from datetime import datetime, timezone
+
+    from claude_bedrock.service.http import ClientDisconnected
+
+    app = create_app(Settings(data_dir=str(tmp_path)))
+    amz_date = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    headers = [("host", "127.0.0.1:8787")]
+    headers += sign(HttpRequest("POST", PATH, "", headers, BODY), "AKIDANY", "secret", "us-west-2", "bedrock",
+                    amz_date)
+    scope = {"type": "http", "method": "POST", "path": PATH.replace("%3A", ":"), "raw_path": PATH.encode(),
+             "query_string": b"", "headers": [(k.lower().encode(), v.encode()) for k, v in headers],
+             "client": ("127.0.0.1", 1)}
+    incoming = [{"type": "http.request", "body": BODY, "more_body": False}]
+    bodies: list[bytes] = []
+
+    async def receive() -> dict:
+        if incoming:
+            return incoming.pop()
+        await asyncio.sleep(3600)
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        if message["type"] == "http.response.body":
+            if bodies:  # the first frame went out; the client is gone before the rest
+                raise ClientDisconnected()
+            bodies.append(message["body"])
+
+    asyncio.run(app(scope, receive, send))
+    (entry,) = app.state.testing.history.entries()
+    assert (entry.record.status, entry.record.error_code) == (0, "ClientDisconnected")
+    assert len(bodies) == 1

@@ -133,10 +133,12 @@ def _observe(usage: UsageTracker, events: Iterable[dict[str, Any]]) -> None:
 
 
 async def _flush(send: Send, frames: list[bytes]) -> None:
-    """Write ``frames``, up to MAX_FRAMES_PER_WRITE per write, and forget them."""
-    for start in range(0, len(frames), MAX_FRAMES_PER_WRITE):
-        await _send_frame(send, b"".join(frames[start:start + MAX_FRAMES_PER_WRITE]))
+    """Write ``frames``, up to MAX_FRAMES_PER_WRITE per write. The list is emptied first: a
+    write that fails is never repeated by a later flush."""
+    batch = frames[:]
     frames.clear()
+    for start in range(0, len(batch), MAX_FRAMES_PER_WRITE):
+        await _send_frame(send, b"".join(batch[start:start + MAX_FRAMES_PER_WRITE]))
 
 
 async def stream_response(
@@ -181,6 +183,7 @@ async def stream_response(
                 pending.extend(render((item,), usage))
                 if len(pending) >= MAX_FRAMES_PER_WRITE:
                     await _flush(send, pending)
+        await _flush(send, pending)  # inside the try: a client leaving now is recorded too
     except DropConnection:
         await _flush(send, pending)
         _drop(inv, usage, logged)
@@ -192,8 +195,6 @@ async def stream_response(
     except Exception as exc:  # noqa: BLE001 - every failure after the start becomes a frame
         await _flush(send, pending)
         await _send_exception_frame(send, inv, exc)
-    else:
-        await _flush(send, pending)
     finish_record(inv, usage, logged, streamed=True)
     await _end_stream(send)
 
