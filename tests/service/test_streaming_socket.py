@@ -146,10 +146,14 @@ def _frames_per_write(tmp_path, body: bytes, **settings: Any) -> list[int]:
         return {"type": "http.disconnect"}
 
     async def send(message: dict) -> None:
-        if message["type"] == "http.response.body" and message.get("body"):
+        if message["type"] == "http.response.body":
+            assert message.get("body"), "every body write carries frames (the end rides on the last)"
             writes.append(message["body"])
+            ends.append(not message.get("more_body", False))
 
+    ends: list[bool] = []
     asyncio.run(app(scope, receive, send))
+    assert ends[-1] and not any(ends[:-1])  # the last frames end the response, in one write
     frames_per_write = []
     for data in writes:
         decoder = EventStreamDecoder()

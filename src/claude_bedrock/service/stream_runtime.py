@@ -72,10 +72,6 @@ async def _send_frame(send: Send, frame: bytes) -> None:
     await send({"type": "http.response.body", "body": frame, "more_body": True})
 
 
-async def _end_stream(send: Send) -> None:
-    await send({"type": "http.response.body", "body": b"", "more_body": False})
-
-
 def _stream_error(exc: BaseException) -> BedrockError:
     if isinstance(exc, BedrockError) and exc.stream_member:
         return exc
@@ -132,13 +128,19 @@ def _observe(usage: UsageTracker, events: Iterable[dict[str, Any]]) -> None:
             usage.observe(event)
 
 
-async def _flush(send: Send, frames: list[bytes]) -> None:
-    """Write ``frames``, up to MAX_FRAMES_PER_WRITE per write. The list is emptied first: a
-    write that fails is never repeated by a later flush."""
+async def _flush(send: Send, frames: list[bytes], *, last: bool = False) -> None:
+    """Write ``frames``, up to MAX_FRAMES_PER_WRITE per write; with ``last``, the final write
+    also ends the response (no separate empty write). The list is emptied first: a write that
+    fails is never repeated by a later flush."""
     batch = frames[:]
     frames.clear()
-    for start in range(0, len(batch), MAX_FRAMES_PER_WRITE):
-        await _send_frame(send, b"".join(batch[start:start + MAX_FRAMES_PER_WRITE]))
+    writes = [b"".join(batch[start:start + MAX_FRAMES_PER_WRITE])
+              for start in range(0, len(batch), MAX_FRAMES_PER_WRITE)]
+    if last and not writes:
+        writes.append(b"")
+    final = len(writes) - 1 if last else -1
+    for index, data in enumerate(writes):
+        await send({"type": "http.response.body", "body": data, "more_body": index != final})
 
 
 async def stream_response(
@@ -183,7 +185,6 @@ async def stream_response(
                 pending.extend(render((item,), usage))
                 if len(pending) >= MAX_FRAMES_PER_WRITE:
                     await _flush(send, pending)
-        await _flush(send, pending)  # inside the try: a client leaving now is recorded too
     except DropConnection:
         await _flush(send, pending)
         _drop(inv, usage, logged)
@@ -196,7 +197,11 @@ async def stream_response(
         await _flush(send, pending)
         await _send_exception_frame(send, inv, exc)
     finish_record(inv, usage, logged, streamed=True)
-    await _end_stream(send)
+    try:  # the last frames leave with the end of the response, in one write
+        await _flush(send, pending, last=True)
+    except ClientDisconnected:  # gone before the end: recorded as such
+        _client_left(inv, usage, logged)
+        raise
 
 
 async def invoke_model_with_response_stream(inv: Invocation, send: Send) -> None:
