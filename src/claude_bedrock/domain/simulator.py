@@ -115,6 +115,9 @@ _CITATION_INTROS = ("According to {title}, ", "Based on {title}, ", "As {title} 
 
 #: Answers kept by the simulator's memo (each a few KB).
 MEMO_ENTRIES = 512
+#: Requests up to this size (seeded part, as JSON) key the memo by themselves, larger ones by
+#: their SHA-256: at most MEMO_ENTRIES x this many bytes of keys.
+MEMO_INLINE_KEY_BYTES = 2048
 
 
 @dataclass(frozen=True, slots=True)
@@ -362,9 +365,12 @@ class SimulatorEngine:
         request = call.request
         seeded = {key: value for key, value in request.items() if key not in UNSEEDED_KEYS}
         material = orjson.dumps(seeded, option=orjson.OPT_SORT_KEYS, default=str)
-        digest = hashlib.sha256(self._seed_prefix + call.model_id.encode() + b"/" + material).digest()
+        # A small request is its own memo key (cheaper than hashing it); a large one is keyed
+        # by its digest, so that the memo never holds large bodies.
+        inline = len(material) <= MEMO_INLINE_KEY_BYTES
+        digest = None if inline else self._digest(call.model_id, material)
         key = (
-            digest,
+            (call.model_id, material) if inline else digest,
             request.get("max_tokens"),
             tuple(request.get("stop_sequences") or ()),
             tuple(sorted(set(call.betas) | set(request.get("anthropic_beta") or ()))),
@@ -373,7 +379,7 @@ class SimulatorEngine:
         body = self._memo.get(key)
         if body is None:
             answer = _Answer(int(request.get("max_tokens", 1)), request.get("stop_sequences") or ())
-            self._write(call, Draws(digest), answer)
+            self._write(call, Draws(digest or self._digest(call.model_id, material)), answer)
             content = coalesce_deltas(answer.events) if key[-1] else answer.events
             body = (*content, *answer_end(stop_reason=answer.stop_reason or "end_turn",
                                           stop_sequence=answer.stop_sequence, output_tokens=answer.output_tokens))
@@ -383,6 +389,10 @@ class SimulatorEngine:
         else:
             self._memo.move_to_end(key)
         return [answer_start(call, self._input_usage(call).usage(1)), *body]
+
+    def _digest(self, model_id: str, material: bytes) -> bytes:
+        """The seed of an answer: the simulator's seed, the model and the request."""
+        return hashlib.sha256(self._seed_prefix + model_id.encode() + b"/" + material).digest()
 
     def _input_usage(self, call: ModelCall) -> CacheUsage:
         return self.cache.apply(account_id=call.account_id, model_id=call.model_id, request=call.request,

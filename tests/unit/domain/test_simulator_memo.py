@@ -115,3 +115,17 @@ def test_coalesce_deltas_equals_merging_pair_by_pair(events):
     assert events == before  # inputs are never changed
     if len(merged) == len(events):  # nothing merged: the very same event objects
         assert all(m is e for m, e in zip(merged, events))
+
+
+def test_a_large_request_is_memoised_by_its_digest_a_small_one_by_itself():
+    from claude_bedrock.domain.simulator import MEMO_INLINE_KEY_BYTES
+
+    sim = engine()
+    long_prompt = "Tell me about tide pools. " * (MEMO_INLINE_KEY_BYTES // 20)
+    large = replace(CALL, request={**CALL.request, "messages": [{"role": "user", "content": long_prompt}]})
+    first = sim.events(large)
+    assert sim.events(large) == first == engine().events(large)  # a memo hit answers the same
+    assert sim.events(CALL) == engine().events(CALL)
+    keys = [key[0] for key in sim._memo]
+    assert isinstance(keys[0], bytes) and len(keys[0]) == 32  # the large one: its SHA-256
+    assert keys[1][0] == CALL.model_id and len(keys[1][1]) <= MEMO_INLINE_KEY_BYTES  # the small one: itself
