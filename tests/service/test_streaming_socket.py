@@ -124,11 +124,10 @@ def test_unexpected_engine_failure_becomes_model_stream_error_frame(tmp_path):
     assert payload["originalStatusCode"] == 500
 
 
-def _frames_per_write(tmp_path, body: bytes, **settings: Any) -> list[int]:
-    """Call the app directly (no server) and count the event-stream frames in each body write."""
+def _call_app(app, body: bytes, send) -> None:
+    """Call the app directly (no server) with a signed InvokeModelWithResponseStream."""
     from datetime import datetime, timezone
 
-    app = create_app(Settings(data_dir=str(tmp_path), **settings))
     amz_date = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     headers = [("host", "127.0.0.1:8787")]
     headers += sign(HttpRequest("POST", PATH, "", headers, body), "AKIDANY", "secret", "us-west-2", "bedrock",
@@ -137,7 +136,6 @@ def _frames_per_write(tmp_path, body: bytes, **settings: Any) -> list[int]:
              "query_string": b"", "headers": [(k.lower().encode(), v.encode()) for k, v in headers],
              "client": ("127.0.0.1", 1)}
     incoming = [{"type": "http.request", "body": body, "more_body": False}]
-    writes: list[bytes] = []
 
     async def receive() -> dict:
         if incoming:
@@ -145,14 +143,21 @@ def _frames_per_write(tmp_path, body: bytes, **settings: Any) -> list[int]:
         await asyncio.sleep(3600)
         return {"type": "http.disconnect"}
 
+    asyncio.run(app(scope, receive, send))
+
+
+def _frames_per_write(tmp_path, body: bytes, **settings: Any) -> list[int]:
+    """The event-stream frames in each body write of the app's answer."""
+    writes: list[bytes] = []
+    ends: list[bool] = []
+
     async def send(message: dict) -> None:
         if message["type"] == "http.response.body":
             assert message.get("body"), "every body write carries frames (the end rides on the last)"
             writes.append(message["body"])
             ends.append(not message.get("more_body", False))
 
-    ends: list[bool] = []
-    asyncio.run(app(scope, receive, send))
+    _call_app(create_app(Settings(data_dir=str(tmp_path), **settings)), body, send)
     assert ends[-1] and not any(ends[:-1])  # the last frames end the response, in one write
     frames_per_write = []
     for data in writes:
@@ -186,26 +191,10 @@ def test_a_long_ready_answer_leaves_in_writes_of_at_most_64_frames(tmp_path):
 def test_a_client_gone_when_the_rest_of_a_ready_answer_is_written_is_recorded(tmp_path):
     """The rest of a ready answer leaves in the stream's last write: a client found gone then
     is recorded as such (status 0, ClientDisconnected), like one that leaves mid-stream."""
-    from datetime import datetime, timezone
-
     from claude_bedrock.service.http import ClientDisconnected
 
     app = create_app(Settings(data_dir=str(tmp_path)))
-    amz_date = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    headers = [("host", "127.0.0.1:8787")]
-    headers += sign(HttpRequest("POST", PATH, "", headers, BODY), "AKIDANY", "secret", "us-west-2", "bedrock",
-                    amz_date)
-    scope = {"type": "http", "method": "POST", "path": PATH.replace("%3A", ":"), "raw_path": PATH.encode(),
-             "query_string": b"", "headers": [(k.lower().encode(), v.encode()) for k, v in headers],
-             "client": ("127.0.0.1", 1)}
-    incoming = [{"type": "http.request", "body": BODY, "more_body": False}]
     bodies: list[bytes] = []
-
-    async def receive() -> dict:
-        if incoming:
-            return incoming.pop()
-        await asyncio.sleep(3600)
-        return {"type": "http.disconnect"}
 
     async def send(message: dict) -> None:
         if message["type"] == "http.response.body":
@@ -213,7 +202,7 @@ def test_a_client_gone_when_the_rest_of_a_ready_answer_is_written_is_recorded(tm
                 raise ClientDisconnected()
             bodies.append(message["body"])
 
-    asyncio.run(app(scope, receive, send))
+    _call_app(app, BODY, send)
     (entry,) = app.state.testing.history.entries()
     assert (entry.record.status, entry.record.error_code) == (0, "ClientDisconnected")
     assert len(bodies) == 1
