@@ -3,11 +3,11 @@ ConverseStream and CountTokens.
 
 Every response is rendered from the one stream of Anthropic events an engine yields:
 
-    engine.stream(call) ──► Render (one per output form) ──► bytes on the socket
-                              ├─ InvokeJsonRender     (MessageAccumulator -> JSON + headers)
-                              ├─ InvokeStreamRender   (one ``chunk`` frame per event)
-                              ├─ ConverseJsonRender   (ConverseResponseBuilder)
-                              └─ ConverseStreamRender (ConverseStreamRenderer, one frame per event)
+    engine.stream(call) ──► one renderer per output form ──► bytes on the socket
+                              ├─ invoke_model                       (MessageAccumulator -> JSON + headers)
+                              ├─ invoke_model_with_response_stream  (one ``chunk`` frame per event)
+                              ├─ converse                           (ConverseResponseBuilder)
+                              └─ converse_stream                    (ConverseStreamRenderer, frames per event)
 
 Errors raised before the first event become ordinary JSON error responses; errors after a
 stream has started become the matching exception frame (wire-protocol reference 2.3, 2.4).
@@ -57,8 +57,6 @@ class Invocation:
 def _message_id(request_id: str) -> str:
     """``msg_bdrk_01`` + 24 characters, unique per call (derived from the request ID)."""
     return "msg_bdrk_01" + request_id.replace("-", "")[:24].upper()
-
-
 
 
 def elapsed_ms(started: float) -> int:
