@@ -50,7 +50,7 @@ class Request:
 
     def header(self, name: str) -> str | None:
         """The first value of header ``name`` (lower-case), or None."""
-        values = (self._index if self._index is not None else self.header_lists).get(name)
+        values = self.header_lists.get(name)
         return values[0] if values else None
 
     def json(self) -> Any:
@@ -70,22 +70,12 @@ async def read_request(scope: Scope, receive: Receive) -> Request:
     Raises ValidationException before reading a body whose declared or actual size exceeds
     MAX_BODY_BYTES (the whole body is never buffered beyond the limit).
     """
-    headers: list[tuple[str, str]] = []
-    index: dict[str, list[str]] = {}
-    for raw_name, raw_value in scope["headers"]:  # one pass: the list and its index
-        name, value = raw_name.decode("latin-1"), raw_value.decode("latin-1")
-        headers.append((name, value))
-        key = name.lower()  # ASGI servers send lower-case names; not every one must
-        values = index.get(key)
-        if values is None:
-            index[key] = [value]
-        else:
-            values.append(value)
+    headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
     raw_path = scope.get("raw_path")
     path = raw_path.decode("latin-1") if raw_path else scope["path"]
     request = Request(
         scope["method"], path.split("?", 1)[0], scope.get("query_string", b"").decode("latin-1"), headers,
-        b"", (scope.get("client") or ("", 0))[0], index,
+        client=(scope.get("client") or ("", 0))[0],
     )
     declared = request.header("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
