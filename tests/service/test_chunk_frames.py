@@ -50,3 +50,30 @@ def test_a_batch_gets_the_frames_of_consecutive_positions():
     again = cache.frames(events, 7)
     assert all(a is b for a, b in zip(again, cache.frames(events, 7)))  # served from the cache
     assert cache.frames([], 3) == []
+
+
+def test_padding_follows_the_position_rule_at_every_index():
+    for index in range(300):
+        assert padding(index) == eventstream.PADDING_ALPHABET[: (index * 7) % 62 + 1]
+
+
+def test_runs_of_a_shared_tuple_are_served_joined_and_equal_fresh_encodings():
+    from claude_bedrock.service.chunk_frames import MAX_RUN_EVENTS
+
+    cache = ChunkFrameCache(size=4 * MAX_RUN_EVENTS)
+    events = tuple({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": str(n)}}
+                   for n in range(5))
+    expected = b"".join(fresh(event, 1 + n) for n, event in enumerate(events[:4]))
+    (joined,) = cache.run(events, 1, 4)
+    assert joined == expected
+    assert cache.run(events, 1, 4)[0] is joined  # the repeat: one lookup
+    assert cache.run(events, 2, 4)[0] == b"".join(fresh(event, 2 + n) for n, event in enumerate(events[:4]))
+    copy = tuple(dict(event) for event in events)  # equal, not the same: its own entry
+    assert cache.run(copy, 1, 4)[0] == expected and cache.run(copy, 1, 4)[0] is not joined
+    # a list is not cached as a run (it may change); frames come one per event
+    assert cache.run(list(events), 1, 4) == [fresh(event, 1 + n) for n, event in enumerate(events[:4])]
+    long = tuple({"type": "ping", "n": n} for n in range(MAX_RUN_EVENTS + 1))
+    assert len(cache.run(long, 0, len(long))) == len(long)  # too long to keep joined
+    for n in range(10):  # bounded: old runs go
+        cache.run(tuple(dict(event) for event in events), 0, 5)
+    assert len(cache._runs) <= 4

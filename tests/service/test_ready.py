@@ -135,3 +135,29 @@ def test_ready_events_are_taken_without_awaiting_and_also_iterate_asynchronously
         return first
 
     assert asyncio.run(first_then_close()) is events[0]
+
+
+def test_ready_events_with_a_shared_tail_hand_out_the_tail_itself():
+    from claude_bedrock.domain.engine import ReadyEvents
+
+    head = [{"type": "message_start"}]
+    tail = ({"type": "ping"}, {"type": "message_delta"}, {"type": "message_stop"})
+    whole = [*head, *tail]
+
+    async def collect(iterator):
+        return [event async for event in iterator]
+
+    assert ReadyEvents(head, tail).take_rest() == whole
+    assert asyncio.run(collect(ReadyEvents(head, tail))) == whole
+    assert asyncio.run(drain(ReadyEvents(head, tail))) == [(event, True) for event in whole]
+    ready = ReadyEvents(head, tail)
+    assert ready.next_now() is head[0]
+    assert ready.take_rest() is tail  # the head is taken: the very tuple, for identity caches
+    assert ready.next_now() is None and ready.take_rest() == ()
+    one_in = ReadyEvents(head, tail)
+    assert [one_in.next_now(), one_in.next_now()] == [head[0], tail[0]]
+    assert one_in.take_rest() == tail[1:]
+    assert ReadyEvents([], tail).take_rest() is tail
+    closed = ReadyEvents(head, tail)
+    asyncio.run(closed.aclose())
+    assert closed.next_now() is None

@@ -81,26 +81,43 @@ class ReadyEvents:
     returns. Consumers may also take them without awaiting, one (``next_now``) or all that
     are left (``take_rest``), which saves the async-iterator round trip per event
     (``service.ready`` and the stream writer do).
+
+    The events are ``head`` then ``tail``. An engine that hands out the same answer again
+    passes its shared part as a ``tail`` tuple: once the head is taken, ``take_rest``
+    returns that very tuple, so consumers may key caches of what they derive from it by its
+    identity (see ``service.chunk_frames``).
     """
 
-    __slots__ = ("_events", "_next")
+    __slots__ = ("_head", "_tail", "_next")
 
-    def __init__(self, events: Sequence[StreamEvent]) -> None:
-        self._events = events
+    def __init__(self, head: Sequence[StreamEvent], tail: Sequence[StreamEvent] = ()) -> None:
+        self._head = head
+        self._tail = tail
         self._next = 0
 
     def next_now(self) -> StreamEvent | None:
         """The next event, or None when there are no more."""
         index = self._next
-        if index >= len(self._events):
+        head = self._head
+        if index < len(head):
+            event = head[index]
+        elif index - len(head) < len(self._tail):
+            event = self._tail[index - len(head)]
+        else:
             return None
         self._next = index + 1
-        return self._events[index]
+        return event
 
     def take_rest(self) -> Sequence[StreamEvent]:
-        """Every event not taken yet (possibly none), all at once."""
-        start, self._next = self._next, len(self._events)
-        return self._events[start:] if start else self._events
+        """Every event not taken yet (possibly none), all at once: the tail itself once the
+        head has been taken."""
+        head, tail = self._head, self._tail
+        start, self._next = self._next, len(head) + len(tail)
+        if start >= len(head):
+            return tail[start - len(head):] if start > len(head) else tail
+        if not tail:
+            return head[start:] if start else head
+        return [*head[start:], *tail]
 
     def __aiter__(self) -> AsyncIterator[StreamEvent]:
         # ``async for`` runs fastest over a native async generator (it takes what is left).
@@ -113,7 +130,7 @@ class ReadyEvents:
         return event
 
     async def aclose(self) -> None:
-        self._next = len(self._events)
+        self._next = len(self._head) + len(self._tail)
 
 
 async def _replay(events: Sequence[StreamEvent]) -> AsyncIterator[StreamEvent]:

@@ -336,7 +336,7 @@ class SimulatorEngine:
         paced by the latency profile when there is one."""
         profile = self._profile(call.model_id)
         if profile is None or self._sleep is None:
-            return ReadyEvents(self.events(call))
+            return ReadyEvents(*self._answer(call))
         return self._paced(call, profile)
 
     async def _paced(self, call: ModelCall, profile: LatencyProfile) -> AsyncIterator[StreamEvent]:
@@ -356,7 +356,12 @@ class SimulatorEngine:
         return self._latency.get(model_id) or self._latency.get("*")
 
     def events(self, call: ModelCall) -> list[StreamEvent]:
-        """All events of the answer at once, without pacing (settles the prompt cache).
+        """All events of the answer at once, without pacing (settles the prompt cache)."""
+        start, body = self._answer(call)
+        return [*start, *body]
+
+    def _answer(self, call: ModelCall) -> tuple[list[StreamEvent], tuple[StreamEvent, ...]]:
+        """The answer as ``[message_start]`` (made for this call) and the rest (memoised).
 
         The content is a pure function of the seed, the model and the request, so it is
         memoised (bounded LRU, ``MEMO_ENTRIES``); usage is recomputed on every call because the
@@ -388,7 +393,7 @@ class SimulatorEngine:
                 self._memo.popitem(last=False)
         else:
             self._memo.move_to_end(key)
-        return [answer_start(call, self._input_usage(call).usage(1)), *body]
+        return [answer_start(call, self._input_usage(call).usage(1))], body
 
     def _digest(self, model_id: str, material: bytes) -> bytes:
         """The seed of an answer: the simulator's seed, the model and the request."""

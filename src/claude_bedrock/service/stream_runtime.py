@@ -216,15 +216,15 @@ async def invoke_model_with_response_stream(inv: Invocation, send: Send) -> None
         index = len(chunks)
         if not batch or batch[-1].get("type") != "message_stop":
             chunks.extend(batch)
-            return cache.frames(batch, index)
+            return cache.run(batch, index, len(batch))
         # message_stop ends every stream (Engine.stream) and carries this call's metrics.
         stop = dict(batch[-1])
         stop["amazon-bedrock-invocationMetrics"] = _invocation_metrics(
             usage, elapsed_ms(inv.started), inv.record.first_byte_ms or 0
         )
-        frames = cache.frames(batch[:-1], index)
-        chunks.extend(batch[:-1])
-        chunks.append(stop)
+        frames = cache.run(batch, index, len(batch) - 1)
+        chunks.extend(batch)
+        chunks[-1] = stop
         frames.append(chunk_frame(stop, len(chunks) - 1))  # a new dict every time: nothing to cache
         return frames
 

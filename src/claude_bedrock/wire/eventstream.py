@@ -853,9 +853,43 @@ def chunk_payload(event_json: bytes, padding: str) -> bytes:
     )
 
 
+_CHUNK_PAYLOAD_HEAD: Final = b'{"bytes":"'
+
+
+@lru_cache(maxsize=len(PADDING_ALPHABET) + 1)
+def _chunk_payload_tail(padding: str) -> bytes:
+    # Pure memo: the end of a chunk payload for each of the 63 valid paddings.
+    if not PADDING_ALPHABET.startswith(padding):
+        raise ValueError(f"padding {padding!r} is not a prefix of PADDING_ALPHABET")
+    return b'","p":"' + padding.encode("ascii") + b'"}'
+
+
+@lru_cache(maxsize=1024)
+def _chunk_frame_head(payload_length: int) -> tuple[bytes, int]:
+    # Pure memo: everything a chunk frame with this payload length has before the base64
+    # (prelude, its CRC, the header block, '{"bytes":"'), and the running CRC over it.
+    header_block = _event_header_block("chunk")
+    lengths = _LENGTHS.pack(MIN_MESSAGE_BYTES + len(header_block) + payload_length, len(header_block))
+    head = b"".join((lengths, _UINT32.pack(zlib.crc32(lengths)), header_block, _CHUNK_PAYLOAD_HEAD))
+    return head, zlib.crc32(head)
+
+
 def chunk_frame(event_json: bytes, padding: str) -> bytes:
-    """A whole ``chunk`` event message around one Anthropic streaming event JSON."""
-    return event_frame("chunk", chunk_payload(event_json, padding))
+    """A whole ``chunk`` event message around one Anthropic streaming event JSON: the same
+    bytes as ``event_frame("chunk", chunk_payload(event_json, padding))``, built without
+    copying the payload twice (the per-event hot path of InvokeModelWithResponseStream).
+
+    Raises:
+        ValueError: ``padding`` is not a prefix of ``PADDING_ALPHABET``.
+        PayloadTooLarge: the payload exceeds ``MAX_PAYLOAD_BYTES``.
+    """
+    encoded = binascii.b2a_base64(event_json, newline=False)
+    tail = _chunk_payload_tail(padding)
+    payload_length = len(_CHUNK_PAYLOAD_HEAD) + len(encoded) + len(tail)
+    if payload_length > MAX_PAYLOAD_BYTES:
+        raise PayloadTooLarge(payload_length)
+    head, crc = _chunk_frame_head(payload_length)
+    return b"".join((head, encoded, tail, _UINT32.pack(zlib.crc32(tail, zlib.crc32(encoded, crc)))))
 
 
 def decode_chunk_payload(payload: bytes) -> bytes:

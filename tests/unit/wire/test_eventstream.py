@@ -18,6 +18,8 @@ from typing import Any
 import botocore.eventstream
 import botocore.session
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from botocore.exceptions import EventStreamError as BotocoreEventStreamError
 from botocore.parsers import EventStreamJSONParser
 
@@ -699,3 +701,21 @@ def test_eventstream_all_covers_public_definitions() -> None:
     }
     assert defined <= set(es.__all__)
     assert [name for name in es.__all__ if not hasattr(es, name)] == []
+
+
+@given(st.binary(max_size=3000), st.integers(0, len(PADDING_ALPHABET)))
+def test_eventstream_chunk_frame_is_the_generic_event_frame(inner: bytes, padding_length: int) -> None:
+    # chunk_frame is a fast path: it must give the very bytes of the generic encoder.
+    padding = chunk_padding(padding_length)
+    assert chunk_frame(inner, padding) == event_frame("chunk", chunk_payload(inner, padding))
+
+
+def test_eventstream_chunk_frame_refuses_bad_padding_and_huge_payloads(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ValueError, match="not a prefix"):
+        chunk_frame(b"{}", "b")
+    with pytest.raises(ValueError, match="not a prefix"):
+        chunk_frame(b"{}", 'ab"c')
+    monkeypatch.setattr(es, "MAX_PAYLOAD_BYTES", 100)
+    with pytest.raises(es.PayloadTooLarge):
+        chunk_frame(b"x" * 75, "a")
+    assert decode_messages(chunk_frame(b"x" * 10, "a"))
