@@ -3,11 +3,10 @@ ConverseStream and CountTokens, and the errors boto3 must raise as the right cla
 
 from __future__ import annotations
 
-import base64
 import json
 
 import pytest
-from botocore.exceptions import ClientError, EventStreamError
+from botocore.exceptions import ClientError
 
 from support.servers import ACCESS_KEY, REGION, SECRET_KEY, SESSION_TOKEN
 

@@ -28,59 +28,49 @@ def chunk_frame(event: dict[str, Any], index: int) -> bytes:
     return eventstream.chunk_frame(json_bytes(event), _PADDINGS[index % len(_PADDINGS)])
 
 
-#: The longest run of events whose frames ``ChunkFrameCache.run`` keeps joined.
+def chunk_frames(events: Sequence[dict[str, Any]], index: int) -> list[bytes]:
+    """The frames of ``events``, the first of which is the ``index``-th of its stream."""
+    return [chunk_frame(event, position) for position, event in enumerate(events, index)]
+
+
+#: What ``ChunkFrameCache`` keeps: runs of at most this many events and bytes of frames.
 MAX_RUN_EVENTS = 64
+MAX_RUN_BYTES = 256 * 1024
 
 
 class ChunkFrameCache:
-    """Encoded ``chunk`` frames of the events engines hand out again and again.
+    """Encoded ``chunk`` frames of the answers engines hand out again and again.
 
     A frame is a pure function of its event and its position (the padding), and events are
-    read-only for their consumers (``Engine.stream``): the simulator serves every repeat of a
-    prompt from the same memoised event dicts. Entries are keyed by the event's identity and
-    hold the event itself, so that identity cannot be reused by another dict while its entry
-    lives. Bounded: the oldest entries go first. Used on the event loop only.
+    read-only for their consumers (``Engine.stream``). An engine that serves the same answer
+    again hands out its shared part as one tuple (``ReadyEvents``' tail: the simulator does
+    for every repeat of a prompt), so the frames of a tuple's events are kept joined, keyed
+    by the tuple's identity; an entry holds the tuple, so that identity cannot be reused by
+    another object while the entry lives. Lists (what is made for one call) are encoded
+    every time. Bounded: ``size`` runs, the oldest first out. Used on the event loop only.
     """
 
-    __slots__ = ("_entries", "_size", "_runs")
+    __slots__ = ("_runs", "_size")
 
-    def __init__(self, size: int = 4096) -> None:
-        self._entries: dict[tuple[int, int], tuple[dict[str, Any], bytes]] = {}
-        self._size = size
+    def __init__(self, size: int = 256) -> None:
         self._runs: dict[tuple[int, int, int], tuple[tuple[dict[str, Any], ...], bytes]] = {}
+        self._size = size
 
-    def run(self, events: Sequence[dict[str, Any]], index: int, count: int) -> list[bytes]:
-        """The frames of ``events[:count]``, the first of which is the ``index``-th of its
-        stream. The frames of a tuple's first events (an engine's shared answer, see
-        ``ReadyEvents``) are kept joined, keyed by the tuple's identity: a repeat is one
-        lookup, whatever its length. Runs longer than ``MAX_RUN_EVENTS`` are not kept."""
+    def frames(self, events: Sequence[dict[str, Any]], index: int, count: int | None = None) -> list[bytes]:
+        """The frames of the first ``count`` events (all by default), the first of which is the
+        ``index``-th of its stream; a tuple's come joined as one."""
+        if count is None:
+            count = len(events)
         if type(events) is not tuple or count > MAX_RUN_EVENTS:
-            return self.frames(events[:count], index)
+            return chunk_frames(events[:count] if count < len(events) else events, index)
         runs = self._runs
         key = (id(events), index, count)
         entry = runs.get(key)
         if entry is not None and entry[0] is events:
             return [entry[1]]
-        joined = b"".join(self.frames(events[:count], index))
-        if len(runs) >= self._size // MAX_RUN_EVENTS:
-            del runs[next(iter(runs))]
-        runs[key] = (events, joined)
+        joined = b"".join(chunk_frames(events[:count], index))
+        if len(joined) <= MAX_RUN_BYTES:
+            if len(runs) >= self._size:
+                del runs[next(iter(runs))]
+            runs[key] = (events, joined)
         return [joined]
-
-    def frames(self, events: Sequence[dict[str, Any]], index: int) -> list[bytes]:
-        """The frames of ``events``, the first of which is the ``index``-th of its stream."""
-        entries = self._entries
-        frames = []
-        for event in events:
-            key = (id(event), index)
-            entry = entries.get(key)
-            if entry is not None and entry[0] is event:
-                frames.append(entry[1])
-            else:
-                frame = chunk_frame(event, index)
-                if len(entries) >= self._size:
-                    del entries[next(iter(entries))]
-                entries[key] = (event, frame)
-                frames.append(frame)
-            index += 1
-        return frames

@@ -9,7 +9,7 @@ InvokeModel never imports the event-stream encoder.
 from __future__ import annotations
 
 import logging
-from typing import Any, AsyncIterator, Callable, Iterable, Sequence
+from typing import Any, AsyncIterator, Callable, Sequence
 
 from claude_bedrock.domain.engine import ReadyEvents
 from claude_bedrock.domain.errors import (
@@ -119,10 +119,11 @@ async def _abandon(events: AsyncIterator[dict[str, Any]], item: Any) -> None:
 
 
 #: A stream's renderer: the frames of some events, in order (it may keep state across calls).
+#: The batch is a tuple only when it is an engine's shared answer (``ReadyEvents``' tail).
 Render = Callable[[Sequence[dict[str, Any]], UsageTracker], list[bytes]]
 
 
-def _observe(usage: UsageTracker, events: Iterable[dict[str, Any]]) -> None:
+def _observe(usage: UsageTracker, events: Sequence[dict[str, Any]]) -> None:
     for event in events:
         if event.get("type") in _USAGE_EVENTS:
             usage.observe(event)
@@ -167,7 +168,7 @@ async def stream_response(
     item: Any = first
     try:
         _observe(usage, (first,))
-        await _flush(send, render((first,), usage))
+        await _flush(send, render([first], usage))
         if type(events) is ReadyEvents:
             rest = events.take_rest()
             _observe(usage, rest)
@@ -182,7 +183,7 @@ async def stream_response(
                 if item is END:
                     break
                 _observe(usage, (item,))
-                pending.extend(render((item,), usage))
+                pending.extend(render([item], usage))
                 if len(pending) >= MAX_FRAMES_PER_WRITE:
                     await _flush(send, pending)
     except DropConnection:
@@ -216,13 +217,13 @@ async def invoke_model_with_response_stream(inv: Invocation, send: Send) -> None
         index = len(chunks)
         if not batch or batch[-1].get("type") != "message_stop":
             chunks.extend(batch)
-            return cache.run(batch, index, len(batch))
+            return cache.frames(batch, index)
         # message_stop ends every stream (Engine.stream) and carries this call's metrics.
         stop = dict(batch[-1])
         stop["amazon-bedrock-invocationMetrics"] = _invocation_metrics(
             usage, elapsed_ms(inv.started), inv.record.first_byte_ms or 0
         )
-        frames = cache.run(batch, index, len(batch) - 1)
+        frames = cache.frames(batch, index, len(batch) - 1)
         chunks.extend(batch)
         chunks[-1] = stop
         frames.append(chunk_frame(stop, len(chunks) - 1))  # a new dict every time: nothing to cache

@@ -195,7 +195,7 @@ def test_resolver_inference_profile_arn(catalog: Catalog) -> None:
         f"arn:aws-cn:bedrock:us-east-1::foundation-model/{SONNET45}",  # partition
         f"arn:aws:bedrock-runtime:us-east-1::foundation-model/{SONNET45}",  # service
         f"arn:aws:bedrock:us-east-1::foundation-model/us.{SONNET45}",  # profile inside FM ARN
-        f"arn:aws:bedrock:us-east-1::foundation-model/",
+        "arn:aws:bedrock:us-east-1::foundation-model/",
         f"arn:aws:bedrock:us-east-1:999999999999:inference-profile/us.{SONNET45}",  # other account
         f"arn:aws:bedrock:us-east-1:1234:inference-profile/us.{SONNET45}",  # malformed account
         f"arn:aws:bedrock:us-east-1::inference-profile/us.{SONNET45}",  # no account
