@@ -212,3 +212,51 @@ def test_message_before_stop_is_incomplete() -> None:
     assert not accumulator.done
     with pytest.raises(IncompleteMessageError):
         accumulator.message()
+
+
+def _shared_answer() -> tuple[dict[str, Any], ...]:
+    citation = {"type": "char_location", "cited_text": "x", "document_index": 0,
+                "start_char_index": 0, "end_char_index": 1}
+    return (
+        *_text(0, "Hel", "lo"),
+        *_block(1, {"type": "text", "text": "", "citations": []},
+                {"type": "citations_delta", "citation": citation}, {"type": "text_delta", "text": "cited"}),
+        *_block(2, {"type": "tool_use", "id": "toolu_1", "name": "get", "input": {}},
+                {"type": "input_json_delta", "partial_json": '{"a": '}, {"type": "input_json_delta", "partial_json": "1}"}),
+        *_end("tool_use", output_tokens=9),
+    )
+
+
+def _by_add_all(start: dict[str, Any], events: Any) -> dict[str, Any]:
+    accumulator = MessageAccumulator()
+    accumulator.add(start)
+    accumulator.add_all(events)
+    return accumulator.message()
+
+
+def test_add_all_of_a_shared_tuple_equals_adding_one_by_one_every_time() -> None:
+    shared = _shared_answer()
+    expected = accumulate([_start(input_tokens=3), *shared])
+    first = _by_add_all(_start(input_tokens=3), shared)
+    assert first == expected
+    first["content"][0]["text"] = "changed"  # a message is the caller's: later ones do not see it
+    first["content"][1]["citations"].append("extra")
+    first["content"][2]["input"]["a"] = 2
+    assert _by_add_all(_start(input_tokens=3), shared) == expected
+    # per-call parts still come from each call's message_start
+    again = _by_add_all(_start(input_tokens=50, cache_read_input_tokens=7), shared)
+    assert again["usage"]["input_tokens"] == 50 and again["usage"]["cache_read_input_tokens"] == 7
+    assert again["usage"]["output_tokens"] == 9 and again["content"] == expected["content"]
+    assert _by_add_all(_start(), list(shared)) == accumulate([_start(), *shared])  # a list: one by one
+
+
+def test_add_all_of_a_faulty_shared_tuple_raises_like_add() -> None:
+    faulty = (*_text(0, "a"), {"type": "content_block_stop", "index": 0}, *_end())
+    for _ in range(2):  # nothing of it is kept: the second time fails the same way
+        accumulator = MessageAccumulator()
+        accumulator.add(_start())
+        with pytest.raises(StreamOrderError, match="content_block_stop"):
+            accumulator.add_all(faulty)
+        assert accumulator.state == "MESSAGE"  # the events before the faulty one were taken
+    with pytest.raises(StreamOrderError):  # not after message_start: one by one, the first fails
+        MessageAccumulator().add_all(_shared_answer())
