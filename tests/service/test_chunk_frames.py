@@ -41,7 +41,7 @@ def test_lists_are_encoded_afresh_and_never_kept():
     for n in range(100):
         event = {"type": "ping", "n": n}  # each dict dies after its turn: ids get reused
         assert cache.frames([event], 0) == [fresh(event, 0)]
-    assert not cache._runs
+    assert len(cache._runs) == 0
 
 
 def test_padding_follows_the_position_rule_at_every_index():
@@ -67,7 +67,21 @@ def test_runs_of_a_shared_tuple_are_served_joined_and_equal_fresh_encodings():
     assert len(cache.frames(long, 0)) == len(long)  # too many events to keep joined
     big = ({"type": "ping", "text": "x" * MAX_RUN_BYTES},)
     (frame,) = cache.frames(big, 0)
-    assert frame == fresh(big[0], 0) and all(entry[0] is not big for entry in cache._runs.values())
+    assert frame == fresh(big[0], 0) and cache._runs.get(big, (0, 1)) is None  # too big to keep
     for n in range(10):  # bounded: old runs go
         cache.frames(tuple(dict(event) for event in events), 0)
     assert len(cache._runs) <= 4
+
+
+def test_usage_of_a_shared_answer_is_observed_like_any_other():
+    from claude_bedrock.service.runtime import UsageTracker
+    from claude_bedrock.service.stream_runtime import _observe
+
+    start = {"type": "message_start", "message": {"usage": {"input_tokens": 7, "output_tokens": 1}}}
+    rest = ({"type": "ping"}, {"type": "message_delta", "delta": {}, "usage": {"output_tokens": 12}},
+            {"type": "message_stop"})
+    for events in ([start, *rest], (start, *rest), (start, *rest)):
+        for _ in range(2):  # a tuple's second time comes from the memo
+            usage = UsageTracker()
+            _observe(usage, events)
+            assert (usage.input, usage.output) == (7, 12)

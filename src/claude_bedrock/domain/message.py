@@ -32,6 +32,8 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from claude_bedrock.domain.identity_memo import IdentityMemo
+
 __all__ = [
     "IncompleteMessageError",
     "MalformedToolInputError",
@@ -163,11 +165,9 @@ class MessageAccumulator:
             StreamOrderError: as ``add``; the events before the faulty one are taken.
         """
         if type(events) is tuple and self._state == MESSAGE and not self._content:
-            effect = _SHARED_EFFECTS.get(id(events))
-            if effect is None or effect[0] is not events:
-                effect = _shared_effect(events)
+            effect = _SHARED_EFFECTS.get(events) or _shared_effect(events)
             if effect is not None:
-                _, state, content, json_parts, delta, usage = effect
+                state, content, json_parts, delta, usage = effect
                 self._content = [_copy_block(block) for block in content]
                 self._json_parts = {index: list(parts) for index, parts in json_parts.items()}
                 self._delta = dict(delta)
@@ -297,14 +297,13 @@ def _copy_block(block: dict[str, Any]) -> dict[str, Any]:
     return copied
 
 
-#: What a shared tuple of events adds after ``message_start``: id -> (the tuple, state,
-#: content, tool input pieces, final delta, usage updates). Bounded; oldest first out.
-_SHARED_EFFECTS: dict[int, tuple[tuple[Mapping[str, Any], ...], str, list[dict[str, Any]],
-                                 dict[int, list[str]], dict[str, Any], dict[str, Any]]] = {}
-_SHARED_EFFECTS_SIZE = 256
+#: What a shared tuple of events adds after ``message_start``: (state, content, tool input
+#: pieces, final delta, usage updates).
+_SharedEffect = tuple[str, list[dict[str, Any]], dict[int, list[str]], dict[str, Any], dict[str, Any]]
+_SHARED_EFFECTS: IdentityMemo[_SharedEffect] = IdentityMemo(256)
 
 
-def _shared_effect(events: tuple[Mapping[str, Any], ...]) -> Any:
+def _shared_effect(events: tuple[Mapping[str, Any], ...]) -> _SharedEffect | None:
     """Accumulate ``events`` after an empty ``message_start`` and keep what they added;
     None (nothing kept) when they are not a valid continuation."""
     blank = MessageAccumulator()
@@ -314,11 +313,7 @@ def _shared_effect(events: tuple[Mapping[str, Any], ...]) -> Any:
             blank.add(event)
     except StreamOrderError:
         return None
-    effect = (events, blank._state, blank._content, blank._json_parts, blank._delta, blank._usage)
-    if len(_SHARED_EFFECTS) >= _SHARED_EFFECTS_SIZE:
-        del _SHARED_EFFECTS[next(iter(_SHARED_EFFECTS))]
-    _SHARED_EFFECTS[id(events)] = effect
-    return effect
+    return _SHARED_EFFECTS.put(events, (blank._state, blank._content, blank._json_parts, blank._delta, blank._usage))
 
 
 def accumulate(events: Iterable[Mapping[str, Any]]) -> dict[str, Any]:

@@ -1,12 +1,14 @@
 """The ``chunk`` frames of InvokeModelWithResponseStream: their padding, and a cache of the
-frames of events that engines hand out again and again."""
+frames of the answers that engines hand out again and again."""
 
 from __future__ import annotations
 
 from typing import Any, Sequence
 
+from claude_bedrock.domain.identity_memo import IdentityMemo
 from claude_bedrock.service.http import json_bytes
 from claude_bedrock.wire import eventstream
+
 
 def _position_padding(position: int) -> str:
     return eventstream.PADDING_ALPHABET[: (position * 7) % len(eventstream.PADDING_ALPHABET) + 1]
@@ -44,17 +46,15 @@ class ChunkFrameCache:
     A frame is a pure function of its event and its position (the padding), and events are
     read-only for their consumers (``Engine.stream``). An engine that serves the same answer
     again hands out its shared part as one tuple (``ReadyEvents``' tail: the simulator does
-    for every repeat of a prompt), so the frames of a tuple's events are kept joined, keyed
-    by the tuple's identity; an entry holds the tuple, so that identity cannot be reused by
-    another object while the entry lives. Lists (what is made for one call) are encoded
-    every time. Bounded: ``size`` runs, the oldest first out. Used on the event loop only.
+    for every repeat of a prompt), so the frames of a tuple's events are kept joined, by the
+    tuple's identity (``IdentityMemo``). Lists (what is made for one call) are encoded every
+    time. Bounded: ``size`` runs, the oldest first out. Used on the event loop only.
     """
 
-    __slots__ = ("_runs", "_size")
+    __slots__ = ("_runs",)
 
     def __init__(self, size: int = 256) -> None:
-        self._runs: dict[tuple[int, int, int], tuple[tuple[dict[str, Any], ...], bytes]] = {}
-        self._size = size
+        self._runs: IdentityMemo[bytes] = IdentityMemo(size)
 
     def frames(self, events: Sequence[dict[str, Any]], index: int, count: int | None = None) -> list[bytes]:
         """The frames of the first ``count`` events (all by default), the first of which is the
@@ -63,14 +63,9 @@ class ChunkFrameCache:
             count = len(events)
         if type(events) is not tuple or count > MAX_RUN_EVENTS:
             return chunk_frames(events[:count] if count < len(events) else events, index)
-        runs = self._runs
-        key = (id(events), index, count)
-        entry = runs.get(key)
-        if entry is not None and entry[0] is events:
-            return [entry[1]]
-        joined = b"".join(chunk_frames(events[:count], index))
-        if len(joined) <= MAX_RUN_BYTES:
-            if len(runs) >= self._size:
-                del runs[next(iter(runs))]
-            runs[key] = (events, joined)
+        joined = self._runs.get(events, (index, count))
+        if joined is None:
+            joined = b"".join(chunk_frames(events[:count], index))
+            if len(joined) <= MAX_RUN_BYTES:
+                self._runs.put(events, joined, (index, count))
         return [joined]

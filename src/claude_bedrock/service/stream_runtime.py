@@ -12,6 +12,7 @@ import logging
 from typing import Any, AsyncIterator, Callable, Sequence
 
 from claude_bedrock.domain.engine import ReadyEvents
+from claude_bedrock.domain.identity_memo import IdentityMemo
 from claude_bedrock.domain.errors import (
     BedrockError,
     DropConnection,
@@ -41,6 +42,8 @@ MAX_FRAMES_PER_WRITE = 64
 
 #: The events that carry usage (``UsageTracker.observe`` ignores the others).
 _USAGE_EVENTS = frozenset({"message_start", "message_delta"})
+#: The usage events of the shared answers engines hand out (``ReadyEvents``' tails).
+_SHARED_USAGE_EVENTS: IdentityMemo[tuple[dict[str, Any], ...]] = IdentityMemo(256)
 
 
 async def _first_event(events: AsyncIterator[dict[str, Any]]) -> dict[str, Any]:
@@ -124,9 +127,15 @@ Render = Callable[[Sequence[dict[str, Any]], UsageTracker], list[bytes]]
 
 
 def _observe(usage: UsageTracker, events: Sequence[dict[str, Any]]) -> None:
+    if type(events) is tuple:  # an engine's shared answer: its usage events are looked up
+        shared = _SHARED_USAGE_EVENTS.get(events)
+        if shared is None:
+            shared = _SHARED_USAGE_EVENTS.put(
+                events, tuple(event for event in events if event.get("type") in _USAGE_EVENTS)
+            )
+        events = shared
     for event in events:
-        if event.get("type") in _USAGE_EVENTS:
-            usage.observe(event)
+        usage.observe(event)  # it skips events without usage
 
 
 async def _flush(send: Send, frames: list[bytes], *, last: bool = False) -> None:
@@ -167,7 +176,7 @@ async def stream_response(
     pending: list[bytes] = []
     item: Any = first
     try:
-        _observe(usage, (first,))
+        usage.observe(first)
         await _flush(send, render([first], usage))
         if type(events) is ReadyEvents:
             rest = events.take_rest()
@@ -182,7 +191,7 @@ async def stream_response(
                     item = await item
                 if item is END:
                     break
-                _observe(usage, (item,))
+                usage.observe(item)
                 pending.extend(render([item], usage))
                 if len(pending) >= MAX_FRAMES_PER_WRITE:
                     await _flush(send, pending)
