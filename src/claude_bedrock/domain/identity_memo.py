@@ -2,9 +2,9 @@
 
 An engine that serves the same answer again hands out its shared part as one tuple
 (``engine.ReadyEvents``' tail), and its events are read-only for consumers. What a consumer
-derives from such a tuple (encoded frames, what it adds to a message, its usage events) is a
-pure function of it, so it can be kept and looked up by ``id()``, which costs one dict lookup
-whatever the tuple's length. Equal tuples that are different objects get entries of their own.
+derives from such a tuple (a stream's encoded frames, its usage events) is a pure function of
+it, so it can be kept and looked up by ``id()``, which costs one dict lookup whatever the
+tuple's length. Equal tuples that are different objects get entries of their own.
 """
 
 from __future__ import annotations

@@ -29,10 +29,8 @@ Source: Anthropic "Streaming messages"; wire reference 2.5, 10.2.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
-
-from claude_bedrock.domain.identity_memo import IdentityMemo
 
 __all__ = [
     "IncompleteMessageError",
@@ -153,30 +151,6 @@ class MessageAccumulator:
             handler(self, event)
         self._state = following
 
-    def add_all(self, events: Sequence[Mapping[str, Any]]) -> None:
-        """``add`` each event in turn.
-
-        An engine's shared answer (a tuple handed out again and again, see
-        ``engine.ReadyEvents``) that follows ``message_start`` is accumulated once: what it
-        adds to a message (blocks, tool input pieces, the final delta and usage) is kept,
-        keyed by the tuple's identity, and copied into later messages.
-
-        Raises:
-            StreamOrderError: as ``add``; the events before the faulty one are taken.
-        """
-        if type(events) is tuple and self._state == MESSAGE and not self._content:
-            effect = _SHARED_EFFECTS.get(events) or _shared_effect(events)
-            if effect is not None:
-                state, content, json_parts, delta, usage = effect
-                self._content = [_copy_block(block) for block in content]
-                self._json_parts = {index: list(parts) for index, parts in json_parts.items()}
-                self._delta = dict(delta)
-                self._usage.update(usage)
-                self._state = state
-                return
-        for event in events:
-            self.add(event)
-
     def _on_message_start(self, event: Mapping[str, Any]) -> None:
         message = event.get("message")
         if not _is_mapping(message):
@@ -288,32 +262,6 @@ _HANDLERS = {
     "content_block_stop": MessageAccumulator._on_block_stop,
     "message_delta": MessageAccumulator._on_message_delta,
 }
-
-
-def _copy_block(block: dict[str, Any]) -> dict[str, Any]:
-    copied = dict(block)
-    if isinstance(copied.get("citations"), list):
-        copied["citations"] = list(copied["citations"])
-    return copied
-
-
-#: What a shared tuple of events adds after ``message_start``: (state, content, tool input
-#: pieces, final delta, usage updates).
-_SharedEffect = tuple[str, list[dict[str, Any]], dict[int, list[str]], dict[str, Any], dict[str, Any]]
-_SHARED_EFFECTS: IdentityMemo[_SharedEffect] = IdentityMemo(256)
-
-
-def _shared_effect(events: tuple[Mapping[str, Any], ...]) -> _SharedEffect | None:
-    """Accumulate ``events`` after an empty ``message_start`` and keep what they added;
-    None (nothing kept) when they are not a valid continuation."""
-    blank = MessageAccumulator()
-    blank._state = MESSAGE
-    try:
-        for event in events:
-            blank.add(event)
-    except StreamOrderError:
-        return None
-    return _SHARED_EFFECTS.put(events, (blank._state, blank._content, blank._json_parts, blank._delta, blank._usage))
 
 
 def accumulate(events: Iterable[Mapping[str, Any]]) -> dict[str, Any]:

@@ -164,10 +164,8 @@ async def invoke_model(inv: Invocation, send: Send) -> None:
     accumulator = MessageAccumulator()
     events = inv.state.events(call, inv.record)
     if type(events) is ReadyEvents:  # the whole answer exists: no await per event
-        first = events.next_now()
-        if first is not None:
-            accumulator.add(first)
-        accumulator.add_all(events.take_rest())
+        for event in events.take_rest():
+            accumulator.add(event)
     else:
         async for event in events:
             accumulator.add(event)
