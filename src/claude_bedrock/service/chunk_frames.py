@@ -37,7 +37,7 @@ def chunk_frames(events: Sequence[dict[str, Any]], index: int) -> list[bytes]:
 
 #: What ``ChunkFrameCache`` keeps: runs of at most this many events and bytes of frames.
 MAX_RUN_EVENTS = 64
-MAX_RUN_BYTES = 256 * 1024
+MAX_RUN_BYTES = 64 * 1024  # so at most 16 MiB in all with the default 256 runs
 
 
 class ChunkFrameCache:
