@@ -27,7 +27,7 @@ def padding(index: int) -> str:
 
 def chunk_frame(event: dict[str, Any], index: int) -> bytes:
     """The ``chunk`` frame of the ``index``-th event of a stream."""
-    return eventstream.chunk_frame(json_bytes(event), _PADDINGS[index % len(_PADDINGS)])
+    return eventstream.chunk_frame(json_bytes(event), padding(index))
 
 
 def chunk_frames(events: Sequence[dict[str, Any]], index: int) -> list[bytes]:
