@@ -102,13 +102,18 @@ _PATH_KEEP_OR_PERCENT_RE = re.compile(r"[A-Za-z0-9\-._~/%]*", re.ASCII)
 _PATH_ESCAPE_RE = re.compile(rb"[^A-Za-z0-9\-._~/%]")
 _PERCENT_ESCAPES = MappingProxyType({bytes([b]): b"%%%02X" % b for b in range(256)})
 _AUTH_PARAMS = ("Credential", "SignedHeaders", "Signature")
-#: botocore's exact layout, which nearly every request has: parsed by one match. Anything else
-#: (other order, spacing, extra components, errors) takes the general parser.
-_BOTOCORE_AUTH_RE = re.compile(
+#: botocore's exact layout, which nearly every request has: the part before the signature
+#: (credential scope and signed headers, the same on every request of a client and day) is
+#: parsed by one match and kept. Anything else (other order, spacing, extra components,
+#: errors) takes the general parser.
+_BOTOCORE_PREFIX = "AWS4-HMAC-SHA256 Credential="
+_BOTOCORE_SIGNATURE = ", Signature="
+_BOTOCORE_HEAD_RE = re.compile(
     r"AWS4-HMAC-SHA256 Credential=([^/,=\s]+)/([0-9]{8})/([^/,=\s]+)/([^/,=\s]+)/aws4_request, "
-    rf"SignedHeaders=({_TOKEN}(?:;{_TOKEN})*), Signature=([0-9a-f]{{64}})",
+    rf"SignedHeaders=({_TOKEN}(?:;{_TOKEN})*)",
     re.ASCII,
 )
+_MAX_KEPT_HEAD = 1024  # longer heads are parsed every time, not kept
 _PRESIGN_PARAMS = (
     "X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires",
     "X-Amz-SignedHeaders", "X-Amz-Signature", "X-Amz-Security-Token",
@@ -502,13 +507,25 @@ def parse_authorization(value: str) -> SigV4Authorization | BearerToken:
         MalformedAuthorization: unknown scheme, missing or duplicate component, bad credential
             scope, bad ``SignedHeaders`` list, signature not 64 lowercase hex digits.
     """
-    fast = _BOTOCORE_AUTH_RE.fullmatch(value)
-    if fast is not None:
-        access_key, date, region, service, signed, signature = fast.groups()
-        names = tuple(signed.split(";"))
-        if len(set(names)) == len(names):
-            return SigV4Authorization(access_key, date, region, service, names, signature)
+    if value.startswith(_BOTOCORE_PREFIX):
+        head, found, signature = value.rpartition(_BOTOCORE_SIGNATURE)
+        if found and _SIGNATURE_RE.fullmatch(signature) is not None:
+            scope = (_botocore_head if len(head) <= _MAX_KEPT_HEAD else _botocore_head.__wrapped__)(head)
+            if scope is not None:
+                return SigV4Authorization(*scope, signature)
     return _parse_authorization(value)
+
+
+@functools.lru_cache(maxsize=256)  # pure; a client sends the same head all day
+def _botocore_head(head: str) -> tuple[str, str, str, str, tuple[str, ...]] | None:
+    """Access key, scope date, region, service and signed headers of an Authorization value
+    in botocore's layout, up to its signature; None for any other layout or a repeated header."""
+    match = _BOTOCORE_HEAD_RE.fullmatch(head)
+    if match is None:
+        return None
+    access_key, date, region, service, signed = match.groups()
+    names = tuple(signed.split(";"))
+    return (access_key, date, region, service, names) if len(set(names)) == len(names) else None
 
 
 def _parse_authorization(value: str) -> SigV4Authorization | BearerToken:

@@ -1050,6 +1050,26 @@ def test_botocore_layout_takes_the_fast_path():
     assert parsed.signed_headers == ("content-type", "host", "x-amz-date")
 
 
+@pytest.mark.parametrize("value", [
+    # a second Signature component: the general parser's error, not the last one taken
+    "AWS4-HMAC-SHA256 Credential=AKID/20251126/us-west-2/bedrock/aws4_request, "
+    "SignedHeaders=host, Signature=" + "a" * 64 + ", Signature=" + "b" * 64,
+    # a head too long to be kept: parsed all the same
+    "AWS4-HMAC-SHA256 Credential=AKID/20251126/us-west-2/bedrock/aws4_request, "
+    "SignedHeaders=host;" + ";".join(f"x-amz-h{i}" for i in range(200)) + ", Signature=" + "c" * 64,
+])
+def test_fast_path_edge_layouts_agree_with_the_general_parser(value):
+    try:
+        expected = sigv4._parse_authorization(value)
+    except sigv4.MalformedAuthorization as exc:
+        with pytest.raises(sigv4.MalformedAuthorization) as caught:
+            sigv4.parse_authorization(value)
+        assert caught.value.args == exc.args
+    else:
+        assert sigv4.parse_authorization(value) == expected
+        assert len(value) > sigv4._MAX_KEPT_HEAD
+
+
 @settings(max_examples=500, deadline=None)
 @given(path=st.text(alphabet="abcXYZ019-._~/%:é ?+", min_size=1, max_size=30).map(lambda p: "/" + p))
 def test_canonical_uri_is_the_documented_quote_of_the_normalised_path(path):
