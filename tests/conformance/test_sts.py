@@ -20,6 +20,7 @@ from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from support.servers import (
+    API_KEY,
     ACCESS_KEY,
     ACCOUNT_ID,
     CONFIG_TOML,
@@ -164,7 +165,9 @@ def test_sts_raw_response_document(server):
 
 @pytest.mark.parametrize(
     ("body", "code"),
-    [("Action=AssumeRole&Version=2011-06-15", "InvalidAction"), ("Version=2011-06-15", "MissingAction")],
+    [("Action=AssumeRole&Version=2011-06-15", "InvalidAction"), ("Version=2011-06-15", "MissingAction"),
+     ("Action=GetCallerIdentity&Version=1999-01-01", "InvalidAction"),
+     ("Action=GetCallerIdentity", "MissingParameter")],
 )
 def test_sts_raw_unknown_or_missing_action_is_query_xml_error(server, body, code):
     status, content_type, payload = _signed_post(server.url, body)
@@ -181,3 +184,17 @@ def test_sts_raw_request_signed_for_bedrock_is_refused(server):
                                                  service="bedrock")
     assert status == 403 and content_type == "text/xml"
     assert ET.fromstring(payload).find(f"{STS_NS}Error").findtext(f"{STS_NS}Code") == "SignatureDoesNotMatch"
+
+
+def test_sts_refuses_a_bedrock_api_key(strict_server):
+    """Bedrock API keys are for the signing name bedrock only (wire 6.4): STS wants SigV4,
+    even for a key the config lists."""
+    raw = urllib.request.Request(strict_server.url + "/", data=b"Action=GetCallerIdentity&Version=2011-06-15",
+                                 headers={"Authorization": f"Bearer {API_KEY}",
+                                          "Content-Type": "application/x-www-form-urlencoded"}, method="POST")
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(raw, timeout=30)
+    assert caught.value.code == 400
+    error = ET.fromstring(caught.value.read()).find(f"{STS_NS}Error")
+    assert error.findtext(f"{STS_NS}Code") == "IncompleteSignature"
+    assert "not accepted by STS" in error.findtext(f"{STS_NS}Message")

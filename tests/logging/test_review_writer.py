@@ -52,13 +52,14 @@ def test_review_writer_survives_a_record_it_cannot_encode(tmp_path):
     writer = writer_for(tmp_path)
     writer.start()
     writer.submit(call(1), CONFIG)
-    writer.submit(call(2, input_body=too_deep()), CONFIG)  # orjson stops at 255 levels
-    writer.submit(call(3), CONFIG)
-    assert writer.flush(timeout=10)
+    writer.submit(call(2, input_body=too_deep()), CONFIG)  # orjson stops at 255 levels: stdlib json
+    writer.submit(call(3, input_body=too_deep(5_000)), CONFIG)  # beyond both: skipped
     writer.submit(call(4), CONFIG)
+    assert writer.flush(timeout=10)
+    writer.submit(call(5), CONFIG)
     assert writer.flush(timeout=10), "the writer thread died"
     writer.close()
-    assert sorted(s3_request_ids(tmp_path / "s3")) == ["req-000001", "req-000003", "req-000004"]
+    assert sorted(s3_request_ids(tmp_path / "s3")) == ["req-000001", "req-000002", "req-000004", "req-000005"]
 
 
 def test_review_writer_key_prefix_with_nul_or_long_segment_is_delivered(tmp_path):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from claude_bedrock.service.chunk_frames import ChunkFrameCache, chunk_frame, chunk_frames, padding
-from claude_bedrock.service.http import json_bytes
+from claude_bedrock.domain.json_body import json_bytes
 from claude_bedrock.wire import eventstream
 from claude_bedrock.wire.eventstream import EventStreamDecoder, decode_chunk_payload
 

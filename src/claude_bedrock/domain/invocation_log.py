@@ -49,6 +49,7 @@ from typing import Any, Literal, Protocol
 import orjson
 
 from claude_bedrock.domain.catalog import CatalogModel
+from claude_bedrock.domain.json_body import json_bytes
 from claude_bedrock.domain.pricing import Cost, cost
 
 __all__ = [
@@ -363,7 +364,7 @@ def _place_body(
     if body is None:
         return
     if overflow is not None:
-        encoded = orjson.dumps(body)
+        encoded = json_bytes(body)
         if len(encoded) > LARGE_BODY_BYTES:
             key = data_object_key(overflow, call.account_id, call.region, call.started_at, call.request_id, part, False)
             objects.append(DataObject(overflow, key, encoded))

@@ -5,18 +5,42 @@
   seed, call history, invocation logs), which stops at 255 levels, and those records wrap the
   body in a few levels of their own;
 * no string holding an unpaired UTF-16 surrogate (``"\\ud800"``): no UTF-8 reply could carry it.
+
+``json_bytes`` writes JSON for every reply and record: orjson, or the standard library for
+what orjson refuses but a request may carry (integers beyond 64 bits).
 """
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Callable
 from typing import Any
+
+import orjson
 
 MAX_BODY_BYTES = 25_000_000
 MAX_JSON_DEPTH = 200
 TOO_LARGE_MESSAGE = (
     f"Input is too long for requested model. The request body exceeds {MAX_BODY_BYTES} bytes."
 )
+
+
+def json_bytes(value: Any, *, sort_keys: bool = False, default: Callable[[Any], Any] | None = None) -> bytes:
+    """Compact UTF-8 JSON of ``value`` (orjson: this runs once per streamed event).
+
+    Integers beyond 64 bits, which orjson refuses and a valid request may hold (``top_k``,
+    a tool input), and non-string keys are written by the standard library instead, with
+    non-ASCII characters escaped (so that even a lone surrogate gives valid UTF-8).
+    """
+    try:
+        if sort_keys:
+            return orjson.dumps(value, default=default, option=orjson.OPT_SORT_KEYS)
+        return orjson.dumps(value, default=default)
+    except orjson.JSONEncodeError:
+        text = json.dumps(value, separators=(",", ":"), sort_keys=sort_keys, default=default, allow_nan=False)
+        return text.encode("ascii")
+
 
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")

@@ -66,7 +66,6 @@ from typing import Any, Literal
 
 from collections import OrderedDict
 
-import orjson
 
 from claude_bedrock.domain.engine import (
     NON_STREAMING_OPERATIONS,
@@ -76,6 +75,7 @@ from claude_bedrock.domain.engine import (
     answer_end,
     answer_start,
 )
+from claude_bedrock.domain.json_body import json_bytes
 from claude_bedrock.domain.message import coalesce_deltas
 from claude_bedrock.domain.prompt_cache import CacheUsage, PromptCache
 from claude_bedrock.domain.prose import Draws, Passage, ProseWriter
@@ -369,7 +369,7 @@ class SimulatorEngine:
         """
         request = call.request
         seeded = {key: value for key, value in request.items() if key not in UNSEEDED_KEYS}
-        material = orjson.dumps(seeded, option=orjson.OPT_SORT_KEYS, default=str)
+        material = json_bytes(seeded, sort_keys=True, default=str)
         # A small request is its own memo key (cheaper than hashing it); a large one is keyed
         # by its digest, so that the memo never holds large bodies.
         inline = len(material) <= MEMO_INLINE_KEY_BYTES

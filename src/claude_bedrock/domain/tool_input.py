@@ -22,6 +22,14 @@ that tool definitions use in practice (hand-written or produced by pydantic / zo
   once nesting reaches ``MAX_DEPTH``); ``allOf``: the options merged; local ``$ref``
   (``#/$defs/...``, ``#/definitions/...``); recursion is bounded.
 
+The work is bounded whatever the schema: at most ``MAX_VALUES`` values are generated (a
+recursive schema requiring itself three times would otherwise want 3^24), strings stop at
+``MAX_STRING_CHARS`` and arrays at ``MAX_ITEMS`` even when ``minLength`` / ``minItems`` ask
+for more, and numeric bounds too large for a float fall back to a bound itself. Past those
+limits the input may not validate; it could not have been written within any model's
+output limit anyway. Keywords of the wrong type (which request validation refuses before
+this runs, ``schema_keywords``) are ignored rather than trusted.
+
 Anthropic-defined tools (no ``input_schema``; ``type`` such as ``bash_20250124``) get a
 canned input from ``BUILTIN_TOOL_INPUTS`` keyed by the tool name.
 
@@ -41,6 +49,10 @@ from claude_bedrock.domain.prose import Draws
 __all__ = ["BUILTIN_TOOL_INPUTS", "MAX_DEPTH", "tool_input"]
 
 MAX_DEPTH = 6
+#: Bounds on the work of one input (see the module docstring).
+MAX_VALUES = 2_000
+MAX_STRING_CHARS = 100_000
+MAX_ITEMS = 1_000
 
 #: Inputs for Anthropic-defined tools, by tool name.
 BUILTIN_TOOL_INPUTS: Mapping[str, Mapping[str, Any]] = {
@@ -114,8 +126,11 @@ class _Generator:
         self._draws = draws
         self._hint = hint.strip() or "example"
         self._place = place
+        self._values_left = MAX_VALUES
 
-    def _resolve(self, schema: Mapping[str, Any]) -> Mapping[str, Any]:
+    def _resolve(self, schema: Any) -> Mapping[str, Any]:
+        if not isinstance(schema, Mapping):  # a boolean schema, or garbage
+            return {}
         hops = 0
         while "$ref" in schema and hops < 16:
             target: Any = self._root
@@ -131,10 +146,11 @@ class _Generator:
         return schema
 
     def value(self, schema: Any, name: str, depth: int) -> Any:
+        self._values_left -= 1
+        if depth > 4 * MAX_DEPTH or self._values_left < 0:  # recursive or huge: give up
+            return None
         if not isinstance(schema, Mapping):
             return self._string({}, name)
-        if depth > 4 * MAX_DEPTH:  # an unsatisfiable recursive schema: give up rather than loop
-            return None
         schema = self._resolve(schema)
         if "const" in schema:
             return schema["const"]
@@ -153,13 +169,16 @@ class _Generator:
                 base = {k: v for k, v in schema.items() if k != combinator}
                 return self.value({**base, **self._resolve(chosen)}, name, depth)
         if isinstance(schema.get("allOf"), list):
-            return self.value(_merge_all_of(schema, [self._resolve(s) for s in schema["allOf"]]), name, depth)
+            return self.value(_merge_all_of(schema, [self._resolve(s) for s in schema["allOf"]]), name, depth + 1)
         kind = _schema_type(schema)
         return _BUILDERS[kind](self, schema, name, depth)
 
     def _object(self, schema: Mapping[str, Any], name: str, depth: int) -> dict[str, Any]:
-        properties = schema.get("properties") or {}
-        required = [key for key in schema.get("required") or () if isinstance(key, str)]
+        properties = schema.get("properties")
+        if not isinstance(properties, Mapping):
+            properties = {}
+        required = schema.get("required")
+        required = [key for key in required if isinstance(key, str)] if isinstance(required, list) else []
         out: dict[str, Any] = {}
         for key, subschema in properties.items():
             if key in required or (depth < MAX_DEPTH and self._draws.chance(50)):
@@ -176,9 +195,10 @@ class _Generator:
         return out
 
     def _array(self, schema: Mapping[str, Any], name: str, depth: int) -> list[Any]:
-        low = int(schema.get("minItems", 0))
-        high = int(schema.get("maxItems", max(low, 3)))
+        low = _count(schema, "minItems", 0)
+        high = _count(schema, "maxItems", max(low, 3))
         count = low if depth >= MAX_DEPTH else min(high, max(low, self._draws.between(1, 3)))
+        count = min(count, MAX_ITEMS)
         prefix = schema.get("prefixItems") if isinstance(schema.get("prefixItems"), list) else []
         items = schema.get("items", {})
         out: list[Any] = []
@@ -206,11 +226,12 @@ class _Generator:
             else:
                 named = next((values for fragment, values in _NAMED_STRINGS if fragment in words), None)
                 text = self._draws.choice(named) if named else self._hint
-        low = int(schema.get("minLength", 0))
-        high = schema.get("maxLength")
-        while len(text) < low:
-            text = f"{text} {self._hint}"
-        if isinstance(high, int) and len(text) > high:
+        low = min(_count(schema, "minLength", 0), MAX_STRING_CHARS)
+        if len(text) < low:  # repeat the hint: the text, then " hint" as often as needed
+            filler = f" {self._hint}"
+            text = (text + filler * (-(-(low - len(text)) // len(filler))))[:max(low, len(text))]
+        high = _count(schema, "maxLength", -1)
+        if 0 <= high < len(text):
             text = text[:high]
         return text
 
@@ -221,6 +242,16 @@ class _Generator:
         return int(self._numeric(schema, integer=True))
 
     def _numeric(self, schema: Mapping[str, Any], *, integer: bool) -> float | int:
+        try:
+            return self._numeric_in_range(schema, integer=integer)
+        except (OverflowError, ValueError, ZeroDivisionError):  # bounds beyond a float's range
+            for key in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
+                bound = schema.get(key)
+                if isinstance(bound, (int, float)) and not isinstance(bound, bool):
+                    return int(bound) if integer and isinstance(bound, int) else bound
+            return 0
+
+    def _numeric_in_range(self, schema: Mapping[str, Any], *, integer: bool) -> float | int:
         low, low_open = _bound(schema, "minimum", "exclusiveMinimum")
         high, high_open = _bound(schema, "maximum", "exclusiveMaximum")
         if low is None and high is None:
@@ -230,7 +261,7 @@ class _Generator:
         elif high is None:
             high = max(100.0, low + 100.0)
         step = schema.get("multipleOf")
-        if isinstance(step, (int, float)) and step > 0:
+        if isinstance(step, (int, float)) and not isinstance(step, bool) and step > 0:
             first = math.ceil(low / step) if low is not None else 0
             if low_open and first * step <= low:
                 first += 1
@@ -280,11 +311,19 @@ def _bound(schema: Mapping[str, Any], inclusive: str, exclusive: str) -> tuple[f
     return (float(value) if isinstance(value, (int, float)) else None), False
 
 
+def _count(schema: Mapping[str, Any], key: str, default: int) -> int:
+    """A non-negative integer keyword (``minLength``...), or ``default`` when absent or not one."""
+    value = schema.get(key)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else default
+
+
 def _schema_type(schema: Mapping[str, Any]) -> str:
     kind = schema.get("type")
     if isinstance(kind, list):
         kind = next((k for k in kind if k != "null"), kind[0] if kind else None)
-    if kind in _BUILDERS:
+    if isinstance(kind, str) and kind in _BUILDERS:
         return str(kind)
     if "properties" in schema or "required" in schema:
         return "object"
@@ -303,10 +342,12 @@ def _merge_all_of(schema: Mapping[str, Any], parts: Sequence[Mapping[str, Any]])
     merged: dict[str, Any] = {k: v for k, v in schema.items() if k != "allOf"}
     for part in parts:
         for key, value in part.items():
-            if key == "properties":
-                merged["properties"] = {**merged.get("properties", {}), **value}
-            elif key == "required":
-                merged["required"] = list(dict.fromkeys([*merged.get("required", []), *value]))
+            if key == "properties" and isinstance(value, Mapping):
+                earlier = merged.get("properties")
+                merged["properties"] = {**(earlier if isinstance(earlier, Mapping) else {}), **value}
+            elif key == "required" and isinstance(value, list):
+                earlier = merged.get("required")
+                merged["required"] = list(dict.fromkeys([*(earlier if isinstance(earlier, list) else []), *value]))
             else:
                 merged.setdefault(key, value)
     return merged

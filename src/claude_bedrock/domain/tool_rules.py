@@ -6,8 +6,9 @@ Invariants
             ``"object"``; an Anthropic-defined tool has one of ``ANTHROPIC_TOOL_TYPES`` and a name.
     Rule 2: ``tool_choice`` is auto | any | none | tool; ``any`` and ``tool`` need tools (and
             ``tool`` a name among them) and may not be combined with extended thinking.
-    Rule 3: failures raise ``ValidationException`` in Anthropic-API wording; the input schema
-            itself is passed through unjudged (it is the caller's JSON schema).
+    Rule 3: failures raise ``ValidationException`` in Anthropic-API wording; of the input
+            schema only the keywords' types are judged (``schema_keywords``: the JSON Schema
+            meta-schema's), its meaning is the caller's.
 
 Source: wire-protocol reference 10.1 (tools, tool_choice); Anthropic tool-use documentation for
 the versioned tool types. Texts marked "(ours)" were not observed from the real service.
@@ -21,6 +22,7 @@ from typing import Any
 from claude_bedrock.domain.content_rules import check_cache_control, tagged_type
 from claude_bedrock.domain.errors import ValidationException
 from claude_bedrock.domain.request_errors import api_error, expected_tags, quote_value
+from claude_bedrock.domain.schema_keywords import schema_problem
 
 __all__ = [
     "ANTHROPIC_TOOL_TYPES",
@@ -58,6 +60,12 @@ DUPLICATE_TOOL_NAMES = "Tool names must be unique."
 TOOL_CHOICE_WITHOUT_TOOLS = "tool_choice may only be specified while providing tools"  # (ours)
 TOOL_CHOICE_UNKNOWN_TOOL = "Tool '{name}' not found in the provided tools"  # (ours)
 FORCED_TOOL_WITH_THINKING = "Thinking may not be enabled when tool_choice forces tool use."
+#: The Anthropic API's words; the keyword at fault is added in brackets (ours).
+INVALID_INPUT_SCHEMA = (
+    "JSON schema is invalid. It must match JSON Schema draft 2020-12 "
+    "(https://json-schema.org/draft/2020-12). Learn more about tool use at "
+    "https://docs.anthropic.com/en/docs/tool-use. ({problem})"
+)
 
 
 def check_tools(tools: list[Any] | None) -> tuple[frozenset[str], int]:
@@ -103,6 +111,9 @@ def _check_custom_tool(tool: dict[str, Any], path: str, name: str) -> None:
         raise api_error(f"{path}.input_schema.type", "Field required")
     if schema["type"] != "object":
         raise api_error(f"{path}.input_schema.type", "Input should be 'object'")
+    problem = schema_problem(schema)
+    if problem is not None:
+        raise api_error(f"{path}.input_schema", INVALID_INPUT_SCHEMA.format(problem=problem))
 
 
 def check_tool_choice(

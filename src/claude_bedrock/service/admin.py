@@ -38,9 +38,10 @@ from urllib.parse import parse_qs
 
 from claude_bedrock import __version__
 from claude_bedrock.domain.errors import ResourceNotFoundException, ValidationException
+from claude_bedrock.domain.json_body import json_bytes
 from claude_bedrock.domain.quotas import parse_quota_config
 from claude_bedrock.domain.scripting import ScriptError
-from claude_bedrock.service.http import Request, Send, json_bytes, send_response
+from claude_bedrock.service.http import Request, Send, send_response
 from claude_bedrock.service.state import ServiceState
 from claude_bedrock.service.testing_hooks import ADMIN_PREFIX, Toolkit, toolkit_of
 

@@ -32,13 +32,13 @@ from claude_bedrock.service.testing_hooks import ADMIN_PREFIX
 from claude_bedrock.service.auth import Identity
 from claude_bedrock.service.calls import CallRecord
 from claude_bedrock.service.control import CONTROL_ROUTES
+from claude_bedrock.domain.json_body import json_bytes
 from claude_bedrock.service.http import (
     ClientDisconnected,
     Receive,
     Request,
     Scope,
     Send,
-    json_bytes,
     read_request,
     send_response,
 )

@@ -97,6 +97,10 @@ class Authenticator:
             raise IncompleteSignatureException(exc.aws_message()) from None
         if isinstance(parsed, sigv4.SigV4Authorization):
             return self._sigv4(request, service, parsed)
+        if service != "bedrock":  # API keys are for the signing name bedrock only (wire 6.4)
+            raise IncompleteSignatureException(
+                f"Bedrock API keys (Bearer) are not accepted by {service.upper()}; sign the request with SigV4."
+            )
         return self._bearer(parsed.token, request)  # a BearerToken
 
     def _bearer(self, token: str, request: Request) -> Identity:
@@ -141,7 +145,7 @@ class Authenticator:
             raise InvalidSignatureException(exc.aws_message()) from None
         token = verified.security_token  # the header, or the query parameter of a presigned URL
         if token is not None or credential.session_tokens:
-            if not any(hmac.compare_digest(token or "", t) for t in credential.session_tokens):
+            if not any(_same_secret(token or "", t) for t in credential.session_tokens):
                 if credential.session_tokens or self._strict:
                     raise UnrecognizedClientException(_INVALID_TOKEN)
         return Identity(
@@ -166,3 +170,9 @@ class Authenticator:
             if len(self._warned) < MAX_WARNED_KEYS:  # bounded: keys are chosen by clients
                 self._warned.add(key)
             log.warning(message)
+
+
+def _same_secret(given: str, expected: str) -> bool:
+    """Constant-time equality of two secrets, whatever characters a client sent (comparing
+    ``str`` objects refuses non-ASCII text)."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected.encode("utf-8", "surrogateescape"))

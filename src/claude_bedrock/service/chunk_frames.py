@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from claude_bedrock.domain.identity_memo import IdentityMemo
-from claude_bedrock.service.http import json_bytes
+from claude_bedrock.domain.json_body import json_bytes
 from claude_bedrock.wire import eventstream
 
 

@@ -10,10 +10,11 @@ from typing import Any, Sequence
 from claude_bedrock.domain import tokens
 from claude_bedrock.domain.engine import ModelCall
 from claude_bedrock.domain.errors import ValidationException
+from claude_bedrock.domain.json_body import json_bytes
 from claude_bedrock.domain.pdf_text import apply_text_only
-from claude_bedrock.domain.validation import validate_messages_request
+from claude_bedrock.domain.validation import parse_json_body, validate_messages_request
 from claude_bedrock.service.chunk_frames import padding
-from claude_bedrock.service.http import Send, json_bytes, send_response
+from claude_bedrock.service.http import Send, send_response
 from claude_bedrock.service.runtime import (
     Invocation,
     UsageTracker,
@@ -92,7 +93,7 @@ async def count_tokens(inv: Invocation, send: Send) -> None:
         raise ValidationException("The provided model doesn't support counting tokens.")
     body = inv.request.json()
     inv.record.input_body = body
-    anthropic_body = count_tokens_input(body)
+    anthropic_body = count_tokens_input(body, parse_body=parse_json_body)
     validated = validate_messages_request(anthropic_body, inv.resolution.model)
     count = tokens.count_request(validated.body)
     inv.record.usage = {"inputTokens": count, "outputTokens": 0}

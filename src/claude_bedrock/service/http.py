@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 
-import orjson
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, MutableMapping
 
@@ -110,7 +109,3 @@ async def send_response(send: Send, status: int, headers: list[tuple[str, str]],
     await send({"type": "http.response.start", "status": status, "headers": encode_headers(headers)})
     await send({"type": "http.response.body", "body": body})
 
-
-def json_bytes(value: Any) -> bytes:
-    """Compact UTF-8 JSON (orjson: this runs once per streamed event)."""
-    return orjson.dumps(value)

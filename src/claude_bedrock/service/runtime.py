@@ -29,10 +29,11 @@ from claude_bedrock.domain import tokens
 from claude_bedrock.domain.catalog import Resolution
 from claude_bedrock.domain.engine import ModelCall, ReadyEvents
 from claude_bedrock.domain.errors import ValidationException
+from claude_bedrock.domain.json_body import json_bytes, json_problem
 from claude_bedrock.domain.message import MessageAccumulator
 from claude_bedrock.domain.validation import parse_json_body, validate_messages_request
 from claude_bedrock.service.calls import CallRecord
-from claude_bedrock.service.http import Request, Send, json_bytes, send_response
+from claude_bedrock.service.http import Request, Send, send_response
 from claude_bedrock.service.state import ServiceState
 
 log = logging.getLogger("claude_bedrock.runtime")
@@ -117,8 +118,11 @@ def request_metadata(request: Request) -> dict[str, str] | None:
         raise ValidationException("requestMetadata must be at most 8500 characters.")
     try:
         value = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         return {"value": raw}
+    problem = json_problem(value, raw.encode("latin-1"))  # an unpaired surrogate: no record could hold it
+    if problem is not None:
+        raise ValidationException(f"requestMetadata is not valid JSON: {problem}.")
     if isinstance(value, dict):
         return {str(k): str(v) for k, v in value.items()}
     return {"value": raw}

@@ -23,6 +23,13 @@ class MissingAction(BedrockError):
     status = 400
 
 
+class MissingParameter(BedrockError):
+    status = 400
+
+
+API_VERSION = "2011-06-15"
+
+
 def caller_identity_xml(identity: Identity, request_id: str) -> bytes:
     return (
         f'<GetCallerIdentityResponse xmlns="{STS_NAMESPACE}">'
@@ -41,8 +48,11 @@ async def handle(state: ServiceState, request: Request, identity: Identity, send
     action = (form.get("Action") or [""])[0]
     if not action:
         raise MissingAction("The request must contain the parameter Action.")
-    if action != "GetCallerIdentity":
-        raise InvalidAction(f"Could not find operation {action} for version 2011-06-15")
+    version = (form.get("Version") or [""])[0]
+    if not version:
+        raise MissingParameter("The request must contain the parameter Version.")
+    if action != "GetCallerIdentity" or version != API_VERSION:
+        raise InvalidAction(f"Could not find operation {action} for version {version}")
     body = caller_identity_xml(identity, request_id)
     headers = [("content-type", "text/xml"), ("x-amzn-requestid", request_id), ("content-length", str(len(body)))]
     await send_response(send, 200, headers, body)

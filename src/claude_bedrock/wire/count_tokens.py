@@ -13,7 +13,9 @@ Invariants:
 * Rule 1: ``input`` holds exactly one member; the converse form goes through the same validation
   and translation as Converse itself, with error paths under ``input.converse``.
 * Rule 2: the InvokeModel form is only decoded (base64, then a JSON object), not judged: the
-  Anthropic body rules belong to the InvokeModel validation, which the caller applies.
+  Anthropic body rules belong to the InvokeModel validation, which the caller applies. The
+  caller may pass InvokeModel's own body parser (``parse_body``), so that the blob meets the
+  same JSON rules (nesting depth, surrogates) as an InvokeModel body.
 * Rule 3: ``max_tokens`` plays no part in counting input; the converse form gets
   ``COUNT_TOKENS_MAX_TOKENS`` when it sets none, so the body keeps InvokeModel's shape.
 
@@ -24,7 +26,7 @@ The "Malformed input request" texts follow Bedrock's wording for bad InvokeModel
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from claude_bedrock.domain.errors import ValidationException
@@ -45,12 +47,16 @@ def _malformed(detail: str) -> ValidationException:
     )
 
 
-def count_tokens_input(body: Mapping[str, Any]) -> dict[str, Any]:
+def count_tokens_input(
+    body: Mapping[str, Any], *, parse_body: Callable[[bytes], dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """Parse a CountTokens request body into the Anthropic body to count.
 
     Args:
         body: the parsed JSON request body, ``{"input": {"invokeModel": ...}}`` or
             ``{"input": {"converse": ...}}``.
+        parse_body: parses the InvokeModel form's decoded blob into a JSON object (raising
+            ``ValidationException``); by default, ``json.loads`` and an object check.
 
     Returns:
         A fresh Anthropic Messages body.
@@ -62,7 +68,9 @@ def count_tokens_input(body: Mapping[str, Any]) -> dict[str, Any]:
     # Pruning keeps only the ConverseTokensRequest members of the converse form.
     request = validate(body, "CountTokensRequest")["input"]
     if "invokeModel" in request:
-        return _invoke_model_body(request["invokeModel"]["body"])
+        raw = decode_blob(request["invokeModel"]["body"])
+        assert raw is not None  # validate() rejected anything that is not base64
+        return (parse_body or _parse_body)(raw)
     translation = converse_to_anthropic(
         request["converse"], default_max_tokens=COUNT_TOKENS_MAX_TOKENS, field_path=_CONVERSE_PATH
     )
@@ -87,12 +95,10 @@ _JAVA_TYPE_NAMES: tuple[tuple[type, str], ...] = (
 )
 
 
-def _invoke_model_body(blob: str) -> dict[str, Any]:
-    raw = decode_blob(blob)
-    assert raw is not None  # validate() rejected anything that is not base64
+def _parse_body(raw: bytes) -> dict[str, Any]:
     try:
         parsed = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise _malformed("#: the body is not valid JSON") from None
     if not isinstance(parsed, dict):
         raise _malformed(f"#: expected type: JSONObject, found: {_json_type(parsed)}")

@@ -33,7 +33,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
 
 from claude_bedrock.adapters.invocation_log.cloudwatch import CloudWatchSink, LogEvent
 from claude_bedrock.adapters.invocation_log.index import IndexEntry, InvocationIndex
@@ -41,6 +40,7 @@ from claude_bedrock.adapters.invocation_log.layout import LogLayout
 from claude_bedrock.adapters.invocation_log.retention import PURGE_INTERVAL_S, cutoff_for, purge
 from claude_bedrock.adapters.invocation_log.s3_folder import S3FolderSink
 from claude_bedrock.domain.catalog import Catalog
+from claude_bedrock.domain.json_body import json_bytes
 from claude_bedrock.settings import Settings
 from claude_bedrock.domain.invocation_log import (
     CLOUDWATCH_LOG_STREAM,
@@ -314,7 +314,7 @@ class InvocationLogWriter:
 
             def dump(record: dict[str, Any]) -> bytes:
                 if id(record) not in encoded:
-                    encoded[id(record)] = orjson.dumps(record)
+                    encoded[id(record)] = json_bytes(record)
                 return encoded[id(record)]
 
             try:  # a record that cannot be built or encoded is skipped, never the batch

@@ -1,0 +1,152 @@
+"""Review regressions from a robustness audit: requests that used to hang the server or give a
+500 (and leave the call history unreadable) are now answered: a tool schema that asks for an
+enormous input, tool-schema keywords of the wrong type, integers beyond 64 bits, a session
+token with a non-ASCII character, a CountTokens blob nested too deeply, request metadata with
+an unpaired surrogate."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+import httpx
+import pytest
+
+from claude_bedrock.service.app import create_app
+from claude_bedrock.settings import Credential, Settings
+from claude_bedrock.wire.sigv4 import HttpRequest, sign
+
+MODEL = "/model/anthropic.claude-3-haiku-20240307-v1%3A0"
+BEARER = {"authorization": "Bearer any-development-key", "content-type": "application/json"}
+KEY, SECRET, TOKEN = "ASIAHOSTILEKEY", "hostile-secret", "FQoGZXIvYXdzHOSTILE//token=="
+
+
+def call(app, method: str, path: str, body: Any = None, headers: dict[str, Any] | None = None) -> httpx.Response:
+    content = body if isinstance(body, bytes) else (b"" if body is None else json.dumps(body).encode())
+
+    async def go() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            return await client.request(method, path, content=content, headers=headers or BEARER)
+
+    return asyncio.run(go())
+
+
+@pytest.fixture
+def app(tmp_path):
+    return create_app(Settings(data_dir=str(tmp_path)))
+
+
+def invoke_body(**extra: Any) -> dict[str, Any]:
+    return {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 200,
+            "messages": [{"role": "user", "content": "What is the weather in Paris?"}], **extra}
+
+
+def forced_tool(schema: dict[str, Any]) -> dict[str, Any]:
+    return invoke_body(tools=[{"name": "t", "input_schema": schema}], tool_choice={"type": "any"})
+
+
+def converse_tool(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"messages": [{"role": "user", "content": [{"text": "hi"}]}],
+            "toolConfig": {"tools": [{"toolSpec": {"name": "t", "inputSchema": {"json": schema}}}],
+                           "toolChoice": {"any": {}}}}
+
+
+def history_is_readable(app) -> None:
+    response = call(app, "GET", "/_claude-bedrock/calls")
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize("schema", [
+    {"type": "object", "properties": {"a": {"type": "string", "minLength": 1_000_000_000}}, "required": ["a"]},
+    {"type": "object", "properties": {"a": {"$ref": "#"}, "b": {"$ref": "#"}, "c": {"$ref": "#"}},
+     "required": ["a", "b", "c"]},
+    {"type": "object", "properties": {"a": {"type": "array", "minItems": 1_000_000_000}}, "required": ["a"]},
+], ids=["minLength 10^9", "self-reference x3", "minItems 10^9"])
+@pytest.mark.parametrize("suffix", ["invoke", "invoke-with-response-stream"])
+def test_a_schema_asking_for_an_enormous_input_is_answered(app, schema, suffix):
+    response = call(app, "POST", f"{MODEL}/{suffix}", forced_tool(schema))
+    assert response.status_code == 200
+    if suffix == "invoke":  # cut by max_tokens, as a real model's output would be
+        assert response.json()["stop_reason"] == "max_tokens"
+    assert call(app, "GET", "/_claude-bedrock/health").status_code == 200
+
+
+@pytest.mark.parametrize("keywords", [
+    {"type": "string", "minLength": "abc"}, {"type": "array", "minItems": "x"}, {"oneOf": [5, "x"]},
+    {"allOf": [None]}, {"type": 5}, {"type": "number", "multipleOf": 0},
+])
+def test_tool_schema_keywords_of_the_wrong_type_are_a_400(app, keywords):
+    schema = {"type": "object", "properties": {"a": keywords}, "required": ["a"]}
+    response = call(app, "POST", f"{MODEL}/invoke", forced_tool(schema))
+    assert response.status_code == 400, response.text
+    message = response.json()["message"]
+    assert message.startswith("tools.0.custom.input_schema: JSON schema is invalid.")
+    assert "#/properties/a" in message
+    converse = call(app, "POST", f"{MODEL}/converse", converse_tool(schema))
+    assert converse.status_code == 400, converse.text
+    assert "JSON schema is invalid" in converse.json()["message"]
+    history_is_readable(app)
+
+
+@pytest.mark.parametrize("body", [
+    invoke_body(top_k=2**64),
+    forced_tool({"type": "object", "properties": {"a": {"type": "integer", "default": 10**20}}, "required": ["a"]}),
+    forced_tool({"type": "object", "properties": {"a": {"type": "integer", "minimum": 10**400}}, "required": ["a"]}),
+    invoke_body(messages=[
+        {"role": "user", "content": "go"},
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_1", "name": "t", "input": {"a": 10**30}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "ok"}]},
+    ], tools=[{"name": "t", "input_schema": {"type": "object"}}]),
+], ids=["top_k 2^64", "schema default 10^20", "minimum 10^400", "tool_use input 10^30"])
+def test_integers_beyond_64_bits_are_served_and_recorded(app, body):
+    for suffix in ("invoke", "invoke-with-response-stream"):
+        response = call(app, "POST", f"{MODEL}/{suffix}", body)
+        assert response.status_code == 200, response.text
+    history_is_readable(app)
+
+
+def test_converse_integer_beyond_64_bits_is_served(app):
+    body = {"messages": [{"role": "user", "content": [{"text": "hi"}]}],
+            "additionalModelRequestFields": {"top_k": 10**30}}
+    assert call(app, "POST", f"{MODEL}/converse", body).status_code == 200
+    history_is_readable(app)
+
+
+def test_count_tokens_blob_nested_too_deeply_is_a_400(app):
+    blob = base64.b64encode(b"[" * 100_000 + b"]" * 100_000).decode()
+    response = call(app, "POST", f"{MODEL}/count-tokens", {"input": {"invokeModel": {"body": blob}}})
+    assert response.status_code == 400
+    assert response.json()["message"].startswith("Malformed input request: ")
+
+
+def test_request_metadata_with_an_unpaired_surrogate_is_a_400(app):
+    headers = {**BEARER, "x-amzn-bedrock-request-metadata": '{"team":"\\ud800"}'}
+    response = call(app, "POST", f"{MODEL}/invoke", invoke_body(), headers)
+    assert response.status_code == 400
+    assert "requestMetadata" in response.json()["message"]
+    history_is_readable(app)
+
+
+def test_quota_beyond_64_bits_does_not_break_the_admin_api(app):
+    assert call(app, "PUT", "/_claude-bedrock/quotas", {"tokens_per_minute": 10**23}).status_code == 200
+    response = call(app, "GET", "/_claude-bedrock/quotas")
+    assert response.status_code == 200 and response.json()["limits"]["tokens_per_minute"] == 10**23
+
+
+def test_a_session_token_with_a_non_ascii_character_is_unrecognized_not_500(tmp_path):
+    credential = Credential(KEY, SECRET, account_id="111122223333", session_tokens=(TOKEN,))
+    app = create_app(Settings(data_dir=str(tmp_path), credentials=(credential,)))
+    amz_date = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    token = "tok\u00e9n"
+    headers: dict[str, Any] = {"host": "testserver", "content-type": "application/json"}
+    body = json.dumps(invoke_body()).encode()
+    request = HttpRequest("POST", f"{MODEL}/invoke", "", list(headers.items()), body)
+    headers.update(sign(request, KEY, SECRET, "us-west-2", "bedrock", amz_date, session_token=token))
+    headers["X-Amz-Security-Token"] = token.encode("latin-1")  # as http.client sends it
+    response = call(app, "POST", f"{MODEL}/invoke", body, headers)
+    assert response.status_code == 403, response.text
+    assert response.headers["x-amzn-errortype"].startswith("UnrecognizedClientException")
