@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from click.testing import CliRunner
 
 from claude_bedrock.cli.client_commands import CLIENT_COMMANDS
@@ -20,3 +21,31 @@ def test_cli_help_lists_every_command():
     assert result.exit_code == 0
     for name in ("serve", *LAZY_COMMANDS):
         assert name in result.output
+
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--port", "70000"], "--port: port must be between 0 and 65535, got 70000"),
+    (["--port", "-1"], "--port: port must be between 0 and 65535, got -1"),
+    (["--account-id", "abc"], "--account-id: account_id must be 12 digits, got 'abc'"),
+    (["--log-retention-days", "-5"], "log_retention_days must be at least 0, got -5"),
+    (["--log-batch-size", "0"], "log_batch_size must be at least 1, got 0"),
+])
+def test_serve_refuses_out_of_range_settings_in_one_line(tmp_path, args, message):
+    result = CliRunner().invoke(cli, ["serve", "--data-dir", str(tmp_path), *args])
+    assert result.exit_code != 0
+    assert message in result.output and "Traceback" not in result.output
+
+
+def test_serve_refuses_a_config_file_port_out_of_range(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text("[server]\nport = 70000\n")
+    result = CliRunner().invoke(cli, ["serve", "--data-dir", str(tmp_path), "--config", str(config)])
+    assert result.exit_code != 0
+    assert "port must be between 0 and 65535, got 70000" in result.output
+
+
+def test_setting_of_the_wrong_type_names_the_type(tmp_path):
+    result = CliRunner().invoke(cli, ["serve", "--data-dir", str(tmp_path)],
+                                env={"CLAUDE_BEDROCK_PORT": "notanumber"})
+    assert "environment CLAUDE_BEDROCK_PORT: port must be an integer, got 'notanumber'" in result.output

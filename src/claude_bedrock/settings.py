@@ -30,7 +30,7 @@ import ipaddress
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 DEFAULT_ACCOUNT_ID = "123456789012"
 DEFAULT_USER_NAME = "developer"
@@ -41,6 +41,23 @@ class ConfigError(ValueError):
     """A bad config file or setting value; the message names the file and key."""
 
 
+def _is_account_id(value: str) -> bool:
+    return len(value) == 12 and value.isascii() and value.isdigit()
+
+
+def _between(low: int, high: int | None = None) -> Callable[[Any], str | None]:
+    """A setting check: an integer in ``[low, high]``."""
+    def check(value: Any) -> str | None:
+        if value < low or (high is not None and value > high):
+            return f"must be between {low} and {high}" if high is not None else f"must be at least {low}"
+        return None
+    return check
+
+
+def _account_id_check(value: Any) -> str | None:
+    return None if _is_account_id(value) else "must be 12 digits"
+
+
 @dataclass(frozen=True)
 class SettingSpec:
     name: str
@@ -48,11 +65,13 @@ class SettingSpec:
     default: Any
     help: str
     choices: tuple[str, ...] | None = None
+    #: Why a value of the right type is refused, or None.
+    check: Callable[[Any], str | None] | None = None
 
 
 SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("host", str, "127.0.0.1", "Address to bind."),
-    SettingSpec("port", int, 8787, "Port to bind (0 picks a free port)."),
+    SettingSpec("port", int, 8787, "Port to bind (0 picks a free port).", check=_between(0, 65535)),
     SettingSpec("data_dir", str, "./data", "Folder for the embedded database and log sinks."),
     SettingSpec(
         "strict_auth",
@@ -77,7 +96,8 @@ SETTINGS: tuple[SettingSpec, ...] = (
         False,
         "AWS's stricter rule: refuse bare base model IDs for on-demand calls.",
     ),
-    SettingSpec("account_id", str, DEFAULT_ACCOUNT_ID, "Account of unknown keys in development mode."),
+    SettingSpec("account_id", str, DEFAULT_ACCOUNT_ID, "Account of unknown keys in development mode (12 digits).",
+                check=_account_id_check),
     SettingSpec(
         "model_access",
         str,
@@ -91,14 +111,16 @@ SETTINGS: tuple[SettingSpec, ...] = (
         int,
         30,
         "Invocation logs are kept for this many days (rolling window; 0 keeps them forever).",
+        check=_between(0),
     ),
     SettingSpec(
         "log_flush_interval_ms",
         int,
         500,
         "Invocation-log records wait at most this long in memory before being written.",
+        check=_between(1),
     ),
-    SettingSpec("log_batch_size", int, 500, "Invocation-log records written per batch at most."),
+    SettingSpec("log_batch_size", int, 500, "Invocation-log records written per batch at most.", check=_between(1)),
     SettingSpec(
         "rules_file",
         str,
@@ -206,10 +228,17 @@ def coerce(name: str, value: Any, origin: str) -> Any:
         else:
             result = str(value)
     except ValueError:
-        raise ConfigError(f"{origin}: {name} must be a {spec.type.__name__}, got {value!r}") from None
+        kind = _TYPE_WORDS.get(spec.type, spec.type.__name__)
+        raise ConfigError(f"{origin}: {name} must be {kind}, got {value!r}") from None
     if spec.choices and result not in spec.choices:
         raise ConfigError(f"{origin}: {name} must be one of {', '.join(spec.choices)}, got {result!r}")
+    problem = spec.check(result) if spec.check else None
+    if problem is not None:
+        raise ConfigError(f"{origin}: {name} {problem}, got {result!r}")
     return result
+
+
+_TYPE_WORDS = {int: "an integer", bool: "a boolean (true/false)", str: "a string"}
 
 
 def load_config_file(path: str | Path) -> dict[str, Any]:
@@ -246,7 +275,7 @@ def _require_str(entry: dict[str, Any], key: str, origin: str, default: str | No
 
 def _account(entry: dict[str, Any], origin: str) -> str:
     account = _require_str(entry, "account_id", origin, DEFAULT_ACCOUNT_ID)
-    if not (len(account) == 12 and account.isdigit()):
+    if not _is_account_id(account):
         raise ConfigError(f"{origin}.account_id: expected 12 digits, got {account!r}")
     return account
 

@@ -102,3 +102,29 @@ def test_cli_errors_are_one_line_without_traceback(signed_env, args, fragment):
     assert result.exception is None or isinstance(result.exception, SystemExit)
     error_lines = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
     assert len(error_lines) == 1 and fragment in error_lines[0]
+
+
+@pytest.mark.parametrize(("kind", "fragment"), [
+    ("stream_error", "424 modelStreamErrorException"),
+    ("drop_connection", "closed during the answer"),
+])
+def test_cli_ask_error_after_part_of_the_answer_is_on_its_own_line(signed_env, kind, fragment):
+    from claude_bedrock.testing.admin import BedrockAdmin
+
+    with BedrockAdmin(signed_env) as admin:
+        admin.clear_faults()
+        admin.inject_fault(kind, count=1, after_events=4, operation="InvokeModelWithResponseStream")
+        try:
+            result = CliRunner().invoke(cli, ["ask", "Hello", "--endpoint-url", signed_env, "--max-tokens", "60"])
+        finally:
+            admin.clear_faults()
+    assert result.exit_code == 1
+    assert result.stdout.endswith("\n") and result.stdout.strip()  # the part of the answer, ended
+    assert fragment in result.stderr and "cannot reach" not in result.stderr
+    assert result.stderr.startswith("Error: ")
+
+
+def test_cli_count_tokens_reads_stdin_for_a_dash(signed_env):
+    piped = _run("count-tokens", "-", "--endpoint-url", signed_env, input="Hello there")
+    direct = _run("count-tokens", "Hello there", "--endpoint-url", signed_env)
+    assert piped.exit_code == 0 and piped.stdout == direct.stdout

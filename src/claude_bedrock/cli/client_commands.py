@@ -117,16 +117,30 @@ def ask(prompt: str, model: str, endpoint: str | None, max_tokens: int, system: 
     """
     if prompt == "-":
         prompt = sys.stdin.read()
+    from claude_bedrock.client.errors import APIConnectionError
+
     client = _make_client(region, endpoint_url, profile)
     params: dict[str, Any] = {"system": system} if system else {}
+    answered = False  # some of the answer is on stdout
     with _client_errors(client.base_url), client:
-        with client.messages.stream(
-            model=model, endpoint=endpoint, max_tokens=max_tokens,  # type: ignore[arg-type]
-            messages=[{"role": "user", "content": prompt}], **params,
-        ) as stream:  # fmt: skip
-            for text in stream.text_stream:
-                click.echo(text, nl=False)
-            message = stream.get_final_message()
+        try:
+            with client.messages.stream(
+                model=model, endpoint=endpoint, max_tokens=max_tokens,  # type: ignore[arg-type]
+                messages=[{"role": "user", "content": prompt}], **params,
+            ) as stream:  # fmt: skip
+                for text in stream.text_stream:
+                    click.echo(text, nl=False)
+                    answered = True
+                message = stream.get_final_message()
+        except APIConnectionError as exc:
+            if not answered:
+                raise
+            click.echo()  # the error on a line of its own, after the part of the answer
+            raise click.ClickException(f"the connection to {client.base_url} closed during the answer: {exc.message}")
+        except Exception:
+            if answered:
+                click.echo()
+            raise
         click.echo()
         cost = message.cost
         endpoint_type = f" ({cost.endpoint_type})" if cost is not None else ""
@@ -185,10 +199,13 @@ def whoami(as_json: bool, region: str | None, endpoint_url: str | None, profile:
 @client_options
 def count_tokens(text: str | None, path: Any, model: str, system: str | None,
                  region: str | None, endpoint_url: str | None, profile: str | None) -> None:
-    """Count the input tokens of TEXT (or --file) as one user message (Bedrock CountTokens)."""
+    """Count the input tokens of TEXT (or --file) as one user message (Bedrock CountTokens).
+
+    TEXT "-" reads the text from stdin.
+    """
     if (text is None) == (path is None):
         raise click.UsageError("give either TEXT or --file")
-    content = text if text is not None else path.read()
+    content = sys.stdin.read() if text == "-" else text if text is not None else path.read()
     client = _make_client(region, endpoint_url, profile)
     params: dict[str, Any] = {"system": system} if system else {}
     with _client_errors(client.base_url), client:
