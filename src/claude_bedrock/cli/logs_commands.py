@@ -247,13 +247,29 @@ def tail(data_dir: str, backlog: int, count: int | None, max_wait: float | None,
         index.close()
 
 
+#: The guide keeps invocation logs on a rolling basis of at least this many days.
+GUIDE_RETENTION_DAYS = 30
+
+
 @logs.command("purge")
 @_data_dir_option
 @click.option("--older-than-days", type=click.FloatRange(min=0), default=float(_DEFAULTS["log_retention_days"]),
               show_default=True, help="Delete records, S3 objects and CloudWatch events older than this.")
-def purge_command(data_dir: str, older_than_days: float) -> None:
-    """Apply the retention window now (the server also does it hourly)."""
+@click.option("--yes", is_flag=True, help=f"Do not ask before deleting logs younger than {GUIDE_RETENTION_DAYS} days.")
+def purge_command(data_dir: str, older_than_days: float, yes: bool) -> None:
+    """Apply the retention window now (the server also does it hourly).
+
+    A window shorter than the guide's 30 days (0 deletes every log) is asked for
+    confirmation unless --yes is given.
+    """
     layout = LogLayout(Path(data_dir))
+    if not any(path.exists() for path in (layout.index_path, layout.s3_root, layout.cloudwatch_root)):
+        raise click.ClickException(f"no invocation logs in {data_dir}: nothing to purge")
+    if older_than_days < GUIDE_RETENTION_DAYS and not yes:
+        click.confirm(
+            f"Delete every invocation log older than {older_than_days:g} days from {data_dir} "
+            f"(the guide keeps {GUIDE_RETENTION_DAYS})?", abort=True, err=True,
+        )
     index = InvocationIndex(layout.index_path) if layout.index_path.is_file() else None
     try:
         result = purge(layout, cutoff_for(time.time(), older_than_days), index)
