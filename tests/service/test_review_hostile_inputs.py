@@ -150,3 +150,26 @@ def test_a_session_token_with_a_non_ascii_character_is_unrecognized_not_500(tmp_
     response = call(app, "POST", f"{MODEL}/invoke", body, headers)
     assert response.status_code == 403, response.text
     assert response.headers["x-amzn-errortype"].startswith("UnrecognizedClientException")
+
+
+@pytest.mark.parametrize("suffix", ["invoke", "invoke-with-response-stream"])
+def test_invoke_model_headers_outside_their_model_constraints_are_a_400(app, suffix):
+    headers = {**BEARER, "x-amzn-bedrock-performanceconfig-latency": "ludicrous",
+               "x-amzn-bedrock-service-tier": "gold", "x-amzn-bedrock-guardrailversion": "abc"}
+    response = call(app, "POST", f"{MODEL}/{suffix}", invoke_body(), headers)
+    assert response.status_code == 400
+    assert response.json()["message"] == (
+        "3 validation errors detected: "
+        "Value 'abc' at 'guardrailVersion' failed to satisfy constraint: Member must satisfy regular "
+        "expression pattern: (|([1-9][0-9]{0,7})|(DRAFT)); "
+        "Value 'ludicrous' at 'performanceConfigLatency' failed to satisfy constraint: Member must satisfy "
+        "enum value set: [standard, optimized]; "
+        "Value 'gold' at 'serviceTier' failed to satisfy constraint: Member must satisfy enum value set: "
+        "[priority, default, flex, reserved]"
+    )
+
+
+def test_invoke_model_headers_within_their_constraints_are_served(app):
+    headers = {**BEARER, "x-amzn-bedrock-performanceconfig-latency": "optimized",
+               "x-amzn-bedrock-service-tier": "flex", "x-amzn-bedrock-trace": "ENABLED_FULL"}
+    assert call(app, "POST", f"{MODEL}/invoke", invoke_body(), headers).status_code == 200

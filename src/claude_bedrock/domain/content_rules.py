@@ -40,7 +40,7 @@ from types import MappingProxyType
 from typing import Any
 
 from claude_bedrock.domain.errors import ValidationException
-from claude_bedrock.domain.request_errors import api_error, expected_tags, quote_value
+from claude_bedrock.domain.request_errors import EXTRA_INPUT, api_error, expected_tags, quote_value
 
 __all__ = [
     "BLOCK_ROLES",
@@ -124,6 +124,7 @@ WHITESPACE_TEXT = "text content blocks must contain non-whitespace text"
 TRAILING_WHITESPACE = "messages: final assistant content cannot end with trailing whitespace"
 WRONG_ROLE = "`{block_type}` blocks are only allowed in `{role}` messages"  # (ours)
 NOT_STRING_OR_LIST = "Input should be a valid string or list"  # (ours)
+_MESSAGE_KEYS = frozenset({"role", "content"})
 NOT_BASE64 = "Input should be a valid base64 string"  # (ours)
 MISSING_TOOL_RESULTS = (
     "Did not find {count} `tool_result` block(s) at the beginning of this message. Messages "
@@ -397,6 +398,9 @@ def _message_fields(message: Any, path: str) -> tuple[str, Any]:
     content = _required(message, "content", path)
     if not isinstance(content, (str, list)):
         raise api_error(f"{path}.content", NOT_STRING_OR_LIST)
+    if len(message) > 2:  # a message is {role, content}, nothing else
+        extra = next(key for key in message if key not in _MESSAGE_KEYS)
+        raise api_error(f"{path}.{quote_value(extra)}", EXTRA_INPUT)
     return role, content
 
 

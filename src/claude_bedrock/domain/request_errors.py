@@ -27,6 +27,7 @@ from typing import Any
 from claude_bedrock.domain.errors import ValidationException
 
 __all__ = [
+    "EXTRA_INPUT",
     "api_error",
     "expected_tags",
     "json_type_name",
@@ -88,6 +89,10 @@ def schema_violation(pointer: str, detail: str) -> str:
 def schema_error(violations: Iterable[str]) -> ValidationException:
     """Wrap concatenated schema violations in Bedrock's "Malformed input request" envelope."""
     return ValidationException(_MALFORMED_PREFIX + "".join(violations) + _MALFORMED_SUFFIX)
+
+
+#: pydantic's complaint for a key a model does not declare.
+EXTRA_INPUT = "Extra inputs are not permitted"
 
 
 def api_error(path: str, detail: str) -> ValidationException:

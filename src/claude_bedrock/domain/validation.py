@@ -23,7 +23,7 @@ Order of checks (the first failing one answers):
     3. ``max_tokens`` at most the model's output limit.
     4. betas (body ``anthropic_beta`` plus any header betas the caller passes): each in
        ``KNOWN_BETAS``, model-gated ones only on models that have the capability; otherwise Bedrock's
-       bare "invalid beta flag".
+       "invalid beta flag", followed by the flag.
     5. ``thinking`` (model support, budget >= 1024 and < max_tokens unless interleaved thinking)
        and the sampling parameters it forbids.
     6. ``stop_sequences`` contents, ``metadata``.
@@ -70,6 +70,7 @@ from claude_bedrock.domain.content_rules import (
 from claude_bedrock.domain.json_body import MAX_BODY_BYTES, TOO_LARGE_MESSAGE, json_problem
 from claude_bedrock.domain.errors import ValidationException
 from claude_bedrock.domain.request_errors import (
+    EXTRA_INPUT,
     api_error,
     json_type_name,
     quote_value,
@@ -221,7 +222,8 @@ INVALID_VERSION = "Invalid API version: {version}"
 MAX_TOKENS_TOO_LARGE = (
     "max_tokens: {requested} > {limit}, which is the maximum allowed number of output tokens for {model}"
 )
-INVALID_BETA = "invalid beta flag"
+#: Bedrock's words, then the flag (catalog-facts: the ValidationException names the flag).
+INVALID_BETA = "invalid beta flag: {flag}"
 THINKING_UNSUPPORTED = "thinking: extended thinking is not supported by {model}"  # (ours)
 BUDGET_TOO_SMALL = "Input should be greater than or equal to 1024"
 BUDGET_NOT_BELOW_MAX_TOKENS = "`max_tokens` must be greater than `thinking.budget_tokens`"
@@ -415,10 +417,10 @@ def _collect_betas(body_betas: Any, header_betas: Iterable[str], model: ModelLim
     betas: dict[str, None] = {}
     for flag in [*(body_betas or ()), *header_betas]:
         if not isinstance(flag, str) or flag not in KNOWN_BETAS:
-            raise ValidationException(INVALID_BETA)
+            raise ValidationException(INVALID_BETA.format(flag=quote_value(flag)))
         capability = MODEL_GATED_BETAS.get(flag)
         if capability is not None and not getattr(model, capability):
-            raise ValidationException(INVALID_BETA)
+            raise ValidationException(INVALID_BETA.format(flag=flag))
         betas[flag] = None
     return tuple(betas)
 
@@ -463,7 +465,7 @@ def _check_metadata(metadata: dict[str, Any] | None) -> None:
         return
     for key, value in metadata.items():
         if key != "user_id":
-            raise api_error(f"metadata.{quote_value(key)}", "Extra inputs are not permitted")
+            raise api_error(f"metadata.{quote_value(key)}", EXTRA_INPUT)
         if value is None:
             continue
         if not isinstance(value, str):

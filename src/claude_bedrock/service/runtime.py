@@ -39,6 +39,20 @@ from claude_bedrock.service.state import ServiceState
 log = logging.getLogger("claude_bedrock.runtime")
 
 _REQUEST_METADATA_HEADER = "x-amzn-bedrock-request-metadata"
+#: InvokeModel's constrained headers -> (member name, constraint) of the botocore model
+#: (``InvokeModelRequest``); see ``check_invoke_headers``.
+_CONSTRAINED_HEADERS: dict[str, tuple[str, dict[str, Any]]] = {
+    "x-amzn-bedrock-trace": ("trace", {"enum": ("ENABLED", "DISABLED", "ENABLED_FULL")}),
+    "x-amzn-bedrock-guardrailidentifier": (
+        "guardrailIdentifier",
+        {"pattern": r"(|([a-z0-9]+)|(arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}:[0-9]{12}:guardrail/[a-z0-9]+))",
+         "max": 2048},
+    ),
+    "x-amzn-bedrock-guardrailversion": ("guardrailVersion", {"pattern": r"(|([1-9][0-9]{0,7})|(DRAFT))"}),
+    "x-amzn-bedrock-performanceconfig-latency": ("performanceConfigLatency", {"enum": ("standard", "optimized")}),
+    "x-amzn-bedrock-service-tier": ("serviceTier", {"enum": ("priority", "default", "flex", "reserved")}),
+}
+_CONSTRAINED_HEADER_NAMES = frozenset(_CONSTRAINED_HEADERS)
 
 
 @dataclass
@@ -128,6 +142,25 @@ def request_metadata(request: Request) -> dict[str, str] | None:
     return {"value": raw}
 
 
+def check_invoke_headers(request: Request) -> None:
+    """InvokeModel's enum and pattern headers (trace, guardrail, latency, service tier) as the
+    botocore model constrains them, with AWS's "N validation errors detected" message.
+
+    Raises:
+        ValidationException: a header value outside its constraint.
+    """
+    present = _CONSTRAINED_HEADER_NAMES.intersection(request.header_lists)
+    if not present:
+        return
+    from claude_bedrock.service.control_input import Rule, Violations
+
+    violations = Violations()
+    for header, (member, constraint) in _CONSTRAINED_HEADERS.items():
+        if header in present:
+            violations.check(request.header(header), member, Rule(**constraint))
+    violations.raise_if_any()
+
+
 def prepare_call(inv: Invocation, body: dict[str, Any]) -> ModelCall:
     """Validate an Anthropic body for the resolved model and build the engine call."""
     model = inv.resolution.model
@@ -162,6 +195,7 @@ def base_headers(inv: Invocation) -> list[tuple[str, str]]:
 
 
 async def invoke_model(inv: Invocation, send: Send) -> None:
+    check_invoke_headers(inv.request)
     body = parse_json_body(inv.request.body)
     inv.record.input_body = body
     call = prepare_call(inv, body)

@@ -28,6 +28,7 @@ from claude_bedrock.service.runtime import (
     Invocation,
     UsageTracker,
     base_headers,
+    check_invoke_headers,
     elapsed_ms,
     finish_record,
     prepare_call,
@@ -215,6 +216,7 @@ async def stream_response(
 
 
 async def invoke_model_with_response_stream(inv: Invocation, send: Send) -> None:
+    check_invoke_headers(inv.request)
     body = parse_json_body(inv.request.body)
     inv.record.input_body = body
     call = prepare_call(inv, body)

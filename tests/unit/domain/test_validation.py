@@ -431,7 +431,7 @@ def test_validate_accepts_every_listed_beta_on_sonnet_4_5(flag: str) -> None:
     "flag", ["advanced-tool-use-2025-11-20", "files-api-2025-04-14", "code-execution-2025-08-25", "", "CONTEXT-1M-2025-08-07"]
 )
 def test_validate_rejects_an_unknown_beta(flag: str) -> None:
-    assert rejects(make_body(anthropic_beta=[flag])) == "invalid beta flag"
+    assert rejects(make_body(anthropic_beta=[flag])) == f"invalid beta flag: {flag}"
 
 
 def test_validate_rejects_a_non_string_beta() -> None:
@@ -445,15 +445,18 @@ def test_validate_rejects_a_non_string_beta() -> None:
 
 def test_validate_allows_the_1m_beta_only_on_models_that_support_it() -> None:
     assert accepts(make_body(anthropic_beta=["context-1m-2025-08-07"])).context_limit == 1_000_000
-    assert rejects(make_body(anthropic_beta=["context-1m-2025-08-07"]), OPUS_45) == "invalid beta flag"
-    assert rejects(make_body(anthropic_beta=["context-1m-2025-08-07"]), HAIKU_35) == "invalid beta flag"
+    assert rejects(make_body(anthropic_beta=["context-1m-2025-08-07"]), OPUS_45) == \
+        "invalid beta flag: context-1m-2025-08-07"
+    assert rejects(make_body(anthropic_beta=["context-1m-2025-08-07"]), HAIKU_35) == \
+        "invalid beta flag: context-1m-2025-08-07"
 
 
 def test_validate_judges_header_betas_like_body_betas() -> None:
     result = accepts(make_body(anthropic_beta=["context-1m-2025-08-07"]), header_betas=["context-1m-2025-08-07", "effort-2025-11-24"])
     assert result.betas == ("context-1m-2025-08-07", "effort-2025-11-24")
-    assert rejects(make_body(), header_betas=["nope-2020-01-01"]) == "invalid beta flag"
-    assert rejects(make_body(), OPUS_45, header_betas=["context-1m-2025-08-07"]) == "invalid beta flag"
+    assert rejects(make_body(), header_betas=["nope-2020-01-01"]) == "invalid beta flag: nope-2020-01-01"
+    assert rejects(make_body(), OPUS_45, header_betas=["context-1m-2025-08-07"]) == \
+        "invalid beta flag: context-1m-2025-08-07"
 
 
 # --------------------------------------------------------------------------- context length
@@ -1222,3 +1225,11 @@ def test_the_parsed_type_shortcut_accepts_only_what_the_type_tests_accept():
             fast = type(value) in validation._PARSED_TYPES[key]
             slow = any(validation._JSON_TYPE_TESTS[name](value) for name in rule.types)
             assert fast == slow, (key, value)
+
+
+@pytest.mark.parametrize(("message", "expected"), [
+    ({"role": "user", "content": "hi", "bogus": 1}, "messages.0.bogus: Extra inputs are not permitted"),
+    ({"role": "user", "content": "hi", "name": "alice"}, "messages.0.name: Extra inputs are not permitted"),
+])
+def test_validate_rejects_keys_a_message_does_not_have(message: dict[str, Any], expected: str) -> None:
+    assert rejects(make_body(messages=[message])) == expected
