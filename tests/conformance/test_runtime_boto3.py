@@ -218,3 +218,44 @@ def test_boto3_converse_pdf_text_only_without_citations_visual_with(runtime_clie
     assert text_only["usage"]["inputTokens"] < 200 <= visual["usage"]["inputTokens"]
     cited = [b for b in visual["output"]["message"]["content"] if "citationsContent" in b]
     assert cited, visual["output"]["message"]["content"]
+
+
+def _docx(paragraphs: list[str]) -> bytes:
+    import io
+    import zipfile
+
+    body = "".join(f"<w:p><w:r><w:t>{text}</w:t></w:r></w:p>" for text in paragraphs)
+    document = ('<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">'
+                f"<w:body>{body}</w:body></w:document>")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("word/document.xml", document)
+    return buffer.getvalue()
+
+
+def test_boto3_converse_reads_the_text_of_a_docx_document(runtime_client):
+    """Converse lists docx among its document formats (wire 1.4): Claude is given its text."""
+    def converse(paragraphs: list[str]):
+        document = {"format": "docx", "name": "notes", "source": {"bytes": _docx(paragraphs)}}
+        return runtime_client.converse(
+            modelId=GLOBAL_SONNET_45,
+            messages=[{"role": "user", "content": [{"document": document}, {"text": "Summarise the notes"}]}],
+        )
+
+    short = converse(["Quarterly notes"])
+    long = converse(["Quarterly notes"] + [f"Item {n}: revenue grew in region {n}" for n in range(40)])
+    assert short["stopReason"] == "end_turn"
+    assert long["usage"]["inputTokens"] > short["usage"]["inputTokens"] + 200
+
+
+def test_boto3_converse_refuses_document_bytes_not_of_their_format(runtime_client):
+    from botocore.exceptions import ClientError
+
+    for doc_format, kind in (("pdf", "PDF"), ("docx", "DOCX document")):
+        document = {"format": doc_format, "name": "bad", "source": {"bytes": b"plain text, not a document"}}
+        with pytest.raises(ClientError) as caught:
+            runtime_client.converse(modelId=GLOBAL_SONNET_45, messages=[
+                {"role": "user", "content": [{"document": document}, {"text": "Read it"}]}])
+        assert caught.value.response["Error"]["Code"] == "ValidationException"
+        assert caught.value.response["Error"]["Message"] == f"The {kind} specified was not valid."

@@ -13,11 +13,8 @@ object streams): text it cannot read is skipped, never guessed. Pure: bytes in, 
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 import zlib
-from typing import Any
 
 _STREAM_RE = re.compile(rb"<<(?P<dict>.*?)>>\s*stream\r?\n(?P<data>.*?)\r?\nendstream", re.S)
 _TEXT_BLOCK_RE = re.compile(rb"BT(.*?)ET", re.S)
@@ -83,37 +80,3 @@ def extract_text(pdf: bytes) -> str:
             if text:
                 lines.append(text)
     return "\n".join(lines)
-
-
-#: What the model is given for a PDF whose text cannot be read in text-only mode.
-NO_TEXT_PLACEHOLDER = "(This PDF has no extractable text.)"
-
-
-def apply_text_only(body: dict[str, Any], pointers: tuple[str, ...]) -> int:
-    """Replace each base64 PDF ``document`` block at the JSON ``pointers`` of ``body`` with a
-    plain-text document holding its extracted text (Converse without citations). Returns how
-    many blocks changed. Other text-only documents (Office formats) are left as sent."""
-    changed = 0
-    for pointer in pointers:
-        block = _resolve(body, pointer)
-        source = block.get("source") if isinstance(block, dict) else None
-        if not isinstance(source, dict) or source.get("media_type") != "application/pdf":
-            continue
-        try:
-            raw = base64.b64decode(source.get("data", ""), validate=False)
-        except (binascii.Error, ValueError):
-            raw = b""
-        text = extract_text(raw) or NO_TEXT_PLACEHOLDER
-        block["source"] = {"type": "text", "media_type": "text/plain", "data": text}
-        changed += 1
-    return changed
-
-
-def _resolve(body: Any, pointer: str) -> Any:
-    node = body
-    for part in pointer.lstrip("/").split("/"):
-        part = part.replace("~1", "/").replace("~0", "~")
-        node = node[int(part)] if isinstance(node, list) else node.get(part)
-        if node is None:
-            return None
-    return node

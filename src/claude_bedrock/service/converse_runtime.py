@@ -11,7 +11,7 @@ from claude_bedrock.domain import tokens
 from claude_bedrock.domain.engine import ModelCall
 from claude_bedrock.domain.errors import ValidationException
 from claude_bedrock.domain.json_body import json_bytes
-from claude_bedrock.domain.pdf_text import apply_text_only
+from claude_bedrock.domain.document_text import apply_text_only
 from claude_bedrock.domain.validation import parse_json_body, validate_messages_request
 from claude_bedrock.service.chunk_frames import padding
 from claude_bedrock.service.http import Send, send_response

@@ -20,9 +20,10 @@ only when citations are enabled; without citations only its text is extracted. A
 citations is therefore sent as a base64 ``application/pdf`` document and reported through
 ``ConverseTranslation.pdf_text_only`` and ``text_only_documents`` (JSON pointers into the
 Anthropic body), so the engine and the logs know to treat it as text only: extracting the text
-here would need a PDF parser, which this package does not carry. Office documents (doc, docx,
-xls, xlsx) go the same way under their own media types. txt, md, html and csv bytes are decoded as
-UTF-8 into plain-text documents.
+here would need a PDF parser, which this layer does not carry. Office documents (doc, docx,
+xls, xlsx) go the same way under their own media types, with or without citations
+(``domain.document_text`` puts their text in their place). txt, md, html and csv bytes are
+decoded as UTF-8 into plain-text documents.
 
 Texts not observed from real Bedrock (this module's wording): unsupported block types and S3
 sources, a cache point with nothing before it, a byte document without a format.

@@ -1,0 +1,113 @@
+"""Text of Converse documents: docx and xlsx read from their XML parts, a PDF by pdf_text,
+legacy doc/xls given a placeholder, and bytes not of their declared format refused."""
+
+from __future__ import annotations
+
+import base64
+import io
+import zipfile
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from claude_bedrock.domain.document_text import apply_text_only
+from claude_bedrock.domain.errors import ValidationException
+from claude_bedrock.domain.office_text import MAX_PART_BYTES, NotAnOfficeDocument, docx_text, xlsx_text
+from claude_bedrock.wire.converse_request import BINARY_DOCUMENT_MEDIA_TYPES
+
+W = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+S = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+R = 'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"'
+
+
+def zipped(parts: dict[str, str | bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in parts.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def docx(body: str) -> bytes:
+    return zipped({"word/document.xml": f"<w:document {W}><w:body>{body}</w:body></w:document>"})
+
+
+def xlsx() -> bytes:
+    return zipped({
+        "xl/workbook.xml": f'<workbook {S} {R}><sheets><sheet name="Sales" sheetId="1" r:id="rId1"/>'
+                           f'<sheet name="Notes" sheetId="2" r:id="rId2"/></sheets></workbook>',
+        "xl/_rels/workbook.xml.rels": '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/'
+                                      'relationships"><Relationship Id="rId1" Target="worksheets/sheet1.xml"/>'
+                                      '<Relationship Id="rId2" Target="/xl/worksheets/sheet2.xml"/></Relationships>',
+        "xl/sharedStrings.xml": f"<sst {S}><si><t>Region</t></si><si><t>Total</t></si><si><t>North</t></si></sst>",
+        "xl/worksheets/sheet1.xml": f'<worksheet {S}><sheetData>'
+                                    '<row r="1"><c r="A1" t="s"><v>0</v></c><c r="B1" t="s"><v>1</v></c></row>'
+                                    '<row r="2"><c r="A2" t="s"><v>2</v></c><c r="C2"><v>42.5</v></c></row>'
+                                    '<row r="3"><c r="A3" t="b"><v>1</v></c></row></sheetData></worksheet>',
+        "xl/worksheets/sheet2.xml": f'<worksheet {S}><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>'
+                                    'checked</t></is></c></row></sheetData></worksheet>',
+    })
+
+
+def test_docx_text_is_a_line_per_paragraph_with_tabs_and_breaks():
+    body = ("<w:p><w:r><w:t>Hello</w:t></w:r><w:r><w:tab/><w:t>world</w:t></w:r></w:p>"
+            "<w:p><w:r><w:t>second</w:t><w:br/><w:t>line</w:t></w:r></w:p>")
+    assert docx_text(docx(body)) == "Hello\tworld\nsecond\nline"
+
+
+def test_xlsx_text_is_a_line_per_row_per_sheet_in_workbook_order():
+    assert xlsx_text(xlsx()) == "# Sales\nRegion\tTotal\nNorth\t\t42.5\nTRUE\n\n# Notes\nchecked"
+
+
+@pytest.mark.parametrize("read", [docx_text, xlsx_text])
+def test_bytes_that_are_not_the_format_are_refused(read):
+    with pytest.raises(NotAnOfficeDocument):
+        read(b"plain text")
+    with pytest.raises(NotAnOfficeDocument):
+        read(zipped({"other.xml": "<x/>"}))
+
+
+def test_a_part_larger_than_the_bound_is_not_read():
+    huge = f"<w:document {W}><w:body><w:p><w:r><w:t>" + "a" * (MAX_PART_BYTES + 10) + "</w:t></w:r></w:p></w:body></w:document>"
+    assert docx_text(zipped({"word/document.xml": huge})) == ""
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.binary(max_size=200))
+def test_office_readers_never_fail_otherwise(data):
+    for read in (docx_text, xlsx_text):
+        try:
+            read(data)
+        except NotAnOfficeDocument:
+            pass
+
+
+def body_with(doc_format: str, raw: bytes) -> dict:
+    block = {"type": "document", "source": {"type": "base64", "media_type": BINARY_DOCUMENT_MEDIA_TYPES[doc_format],
+                                            "data": base64.b64encode(raw).decode()}}
+    return {"messages": [{"role": "user", "content": [block]}]}
+
+
+@pytest.mark.parametrize(("doc_format", "raw", "text"), [
+    ("docx", docx("<w:p><w:r><w:t>Minutes</w:t></w:r></w:p>"), "Minutes"),
+    ("xlsx", xlsx(), "# Sales\nRegion\tTotal\nNorth\t\t42.5\nTRUE\n\n# Notes\nchecked"),
+    ("doc", b"\xd0\xcf\x11\xe0legacy", "(The text of this DOC document could not be read.)"),
+    ("xls", b"\xd0\xcf\x11\xe0legacy", "(The text of this XLS document could not be read.)"),
+    ("pdf", b"%PDF-1.4\n%%EOF\n", "(This PDF has no extractable text.)"),
+], ids=["docx", "xlsx", "doc", "xls", "pdf"])  # zip bytes hold the time: no ids from values
+def test_apply_text_only_puts_each_document_text_in_its_place(doc_format, raw, text):
+    body = body_with(doc_format, raw)
+    assert apply_text_only(body, ("/messages/0/content/0",)) == 1
+    assert body["messages"][0]["content"][0]["source"] == {"type": "text", "media_type": "text/plain", "data": text}
+
+
+@pytest.mark.parametrize(("doc_format", "message"), [
+    ("pdf", "The PDF specified was not valid."),
+    ("docx", "The DOCX document specified was not valid."),
+    ("xlsx", "The XLSX document specified was not valid."),
+])
+def test_apply_text_only_refuses_bytes_not_of_their_format(doc_format, message):
+    with pytest.raises(ValidationException) as caught:
+        apply_text_only(body_with(doc_format, b"not a document"), ("/messages/0/content/0",))
+    assert caught.value.message == message
