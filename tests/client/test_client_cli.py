@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import pytest
 from click.testing import CliRunner
@@ -128,3 +129,13 @@ def test_cli_count_tokens_reads_stdin_for_a_dash(signed_env):
     piped = _run("count-tokens", "-", "--endpoint-url", signed_env, input="Hello there")
     direct = _run("count-tokens", "Hello there", "--endpoint-url", signed_env)
     assert piped.exit_code == 0 and piped.stdout == direct.stdout
+
+
+def test_cli_ask_notes_a_deprecated_model_and_prints_the_exact_cost(signed_env):
+    result = _run("ask", "Hi", "--endpoint-url", signed_env, "--model", "claude-3-7-sonnet", "--max-tokens", "10")
+    assert result.exit_code == 0, result.output
+    assert "warning: Claude Sonnet 3.7" in result.stderr and "is deprecated since" in result.stderr
+    summary = result.stderr.splitlines()[-1]
+    tokens_in, tokens_out = int(summary.split(" in / ")[0].split()[-1]), int(summary.split(" in / ")[1].split()[0])
+    exact = (Decimal(tokens_in) * 3 + Decimal(tokens_out) * 15) / Decimal(1_000_000)  # Sonnet 3.7, no premium
+    assert f"cost ${exact.normalize():f} " in summary  # exact, not rounded to 6 decimals

@@ -224,3 +224,13 @@ def test_config_constructor_without_credentials_fails_on_first_call_not_before(c
     assert made.config.auth is None
     with pytest.raises(ConfigurationError, match="No AWS credentials"):
         made.messages.create(model="claude-sonnet-4-5", max_tokens=1, messages=[{"role": "user", "content": "x"}])
+
+
+@pytest.mark.parametrize("options", [{"timeout": -1}, {"timeout": 0}, {"max_retries": -1}, {"max_retries": 1.5}])
+@pytest.mark.parametrize("client_class", ["AnthropicBedrock", "AsyncAnthropicBedrock"])
+def test_config_refuses_a_timeout_or_retry_count_that_cannot_work(options, client_class):
+    import claude_bedrock
+
+    with pytest.raises(claude_bedrock.ConfigurationError):
+        getattr(claude_bedrock, client_class)(aws_region="us-east-1", base_url="http://127.0.0.1:9",
+                                                aws_access_key="a", aws_secret_key="b", **options)

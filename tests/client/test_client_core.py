@@ -98,7 +98,7 @@ def test_core_deprecated_model_warns_at_callers_line():
         core.choose_model("claude-3-7-sonnet", warn_stacklevel=1)
         core.choose_model("claude-sonnet-4-5", warn_stacklevel=1)
     assert [w.category for w in caught] == [ModelDeprecationWarning]
-    assert issubclass(ModelDeprecationWarning, DeprecationWarning)
+    assert issubclass(ModelDeprecationWarning, FutureWarning)  # shown by default, also from imported modules
     assert "deprecated since 2025-10-28" in str(caught[0].message)
     assert caught[0].filename == __file__
 

@@ -145,5 +145,8 @@ def test_retry_stream_errors_only_before_delivery():
     assert policy.delay_after_stream_error(0, "throttlingException", 1) is None
     assert policy.delay_after_stream_error(0, "modelStreamErrorException", 0) is None
     assert policy.delay_after_stream_error(2, "throttlingException", 0) is None
+    # a generic error frame names the same error by its :error-code
+    assert policy.delay_after_stream_error(0, "ThrottlingException", 0) is not None
+    assert policy.delay_after_stream_error(0, "ModelStreamErrorException", 0) is None
     assert policy.delay_after_connection_error(0, True) is not None
     assert policy.delay_after_connection_error(0, False) is None

@@ -580,6 +580,7 @@ def test_boto3_logging_configuration_round_trip(bedrock):
         ({"s3Config": {"bucketName": "ab"}}, "Member must have length greater than or equal to 3"),
         ({"s3Config": {"bucketName": "a" * 64}}, "Member must have length less than or equal to 63"),
         ({"s3Config": {"bucketName": "two..dots"}}, "Member must not contain two adjacent periods"),
+        ({"s3Config": {"bucketName": "192.168.1.1"}}, "Member must not be formatted as an IP address"),
         ({"s3Config": {"bucketName": "-leading"}}, "at 'loggingConfig.s3Config.bucketName'"),
         ({"cloudWatchConfig": {"logGroupName": "has space", "roleArn": f"arn:aws:iam::{ACCOUNT_ID}:role/r"}},
          "at 'loggingConfig.cloudWatchConfig.logGroupName'"),

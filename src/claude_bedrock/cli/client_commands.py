@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -53,13 +54,22 @@ def _is_loopback(url: str) -> bool:
     return host in _LOOPBACK_HOSTS or host.startswith("127.")
 
 
+def _note_warning(message: Warning | str, *_: Any, **__: Any) -> None:
+    click.echo(f"warning: {message}", err=True)
+
+
 @contextmanager
 def _client_errors(url: str) -> Iterator[None]:
-    """Turn client exceptions into one-line click errors (exit status 1)."""
+    """Turn client exceptions into one-line click errors (exit status 1), and warnings (a
+    deprecated model) into one-line notes on stderr."""
+    from claude_bedrock.client.core import ModelDeprecationWarning
     from claude_bedrock.client.errors import APIConnectionError, APIStatusError, ClaudeBedrockError
 
     try:
-        yield
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", ModelDeprecationWarning)
+            warnings.showwarning = _note_warning
+            yield
     except APIConnectionError as exc:
         hint = " (is `claude-bedrock serve` running?)" if _is_loopback(url) else ""
         raise click.ClickException(f"cannot reach {url}: {exc.message}{hint}") from None
@@ -98,7 +108,9 @@ def client_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _money(amount: Any) -> str:
-    return f"${amount:.6f}" if amount is not None else "n/a"
+    from claude_bedrock.cli.money import usd
+
+    return f"${usd(amount)}" if amount is not None else "n/a"
 
 
 @click.command()

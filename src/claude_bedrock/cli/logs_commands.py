@@ -32,6 +32,7 @@ from claude_bedrock.adapters.invocation_log import (
     cutoff_for,
     purge,
 )
+from claude_bedrock.cli.money import usd
 from claude_bedrock.settings import SETTINGS
 
 __all__ = ["LOGS_COMMANDS", "logs", "parse_time", "usage"]
@@ -290,13 +291,9 @@ _USAGE_FIELDS = ["day", "model", "endpoint_type", "calls", "input_tokens", "outp
 
 def _usage_values(row: UsageRow) -> list[str]:
     return [row.day, row.model_id, row.endpoint_type, str(row.calls), str(row.input_tokens), str(row.output_tokens),
-            str(row.cache_read_tokens), str(row.cache_write_tokens), _money(row.cost)]
+            str(row.cache_read_tokens), str(row.cache_write_tokens), usd(row.cost)]
 
 
-def _money(amount: Decimal) -> str:
-    """Exact, in plain notation (no exponent), at least two decimals, no other trailing zeros."""
-    whole, _, fraction = format(amount, "f").partition(".")
-    return f"{whole}.{fraction.rstrip('0').ljust(2, '0')}"
 
 
 @click.command()
@@ -334,14 +331,14 @@ def usage(data_dir: str, account: str | None, model: str | None, since: str | No
         body = [_usage_values(r) for r in rows]
         body.append(["total", "", "", str(sum(r.calls for r in rows)), str(sum(r.input_tokens for r in rows)),
                      str(sum(r.output_tokens for r in rows)), str(sum(r.cache_read_tokens for r in rows)),
-                     str(sum(r.cache_write_tokens for r in rows)), _money(total)])
+                     str(sum(r.cache_write_tokens for r in rows)), usd(total)])
         headers = ["DAY", "MODEL", "ENDPOINT", "CALLS", "INPUT", "OUTPUT", "CACHE READ", "CACHE WRITE", "COST USD"]
         click.echo(_table(headers, body, {3, 4, 5, 6, 7, 8}))
 
 
 def _usage_json(row: UsageRow) -> list[Any]:
     return [row.day, row.model_id, row.endpoint_type, row.calls, row.input_tokens, row.output_tokens,
-            row.cache_read_tokens, row.cache_write_tokens, format(row.cost, "f")]
+            row.cache_read_tokens, row.cache_write_tokens, usd(row.cost)]
 
 
 LOGS_COMMANDS = (logs, usage)

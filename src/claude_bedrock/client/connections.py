@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from claude_bedrock.client.errors import ConfigurationError
 from claude_bedrock.client.flow import Head, ReadBody, ReadChunk, Send, Sleep, TransportFailure
 from claude_bedrock.client.responses import Reply
 
@@ -70,10 +71,15 @@ def timeouts_of(value: Any) -> Timeouts:
     if value is None:
         return DEFAULT_TIMEOUTS
     if isinstance(value, Timeouts):
-        return value
-    if isinstance(value, (int, float)):
-        return Timeouts(DEFAULT_TIMEOUTS.connect, float(value))
-    return Timeouts(getattr(value, "connect", None), getattr(value, "read", None))
+        timeouts = value
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        timeouts = Timeouts(DEFAULT_TIMEOUTS.connect, float(value))
+    else:
+        timeouts = Timeouts(getattr(value, "connect", None), getattr(value, "read", None))
+    for name, seconds in (("connect", timeouts.connect), ("read", timeouts.read)):
+        if seconds is not None and not seconds > 0:  # None waits forever; NaN and <= 0 are refused
+            raise ConfigurationError(f"timeout: the {name} timeout must be a number of seconds above 0, not {seconds!r}")
+    return timeouts
 
 
 @dataclass(frozen=True, slots=True)

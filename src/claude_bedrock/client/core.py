@@ -83,8 +83,11 @@ EndpointChoice = Literal["global", "regional"]
 ServiceName = Literal["runtime", "control", "sts"]
 
 
-class ModelDeprecationWarning(DeprecationWarning):
-    """The chosen model is deprecated (LEGACY): it still answers, plan a migration."""
+class ModelDeprecationWarning(FutureWarning):
+    """The chosen model is deprecated (LEGACY): it still answers, plan a migration.
+
+    A ``FutureWarning`` (Python's category for deprecations meant for end users), so it shows
+    by default wherever the call is made, not only in ``__main__``."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from typing import Any
 from claude_bedrock.client import responses
 from claude_bedrock.client.config import AwsFiles, resolve_config
 from claude_bedrock.client.core import ClientCore, EndpointChoice, ModelChoice, PreparedRequest
-from claude_bedrock.client.errors import APIStatusError
+from claude_bedrock.client.errors import APIStatusError, ConfigurationError
 from claude_bedrock.client.flow import StreamInfo, call_flow, stream_flow
 from claude_bedrock.client.retry import RetryPolicy
 
@@ -54,6 +54,8 @@ def client_parts(
 ) -> tuple[ClientCore, RetryPolicy]:
     """The core and retry policy of a new client (``credentials``: the constructor's
     ``aws_*``, ``api_key`` and ``base_url`` arguments)."""
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+        raise ConfigurationError(f"max_retries must be an integer of at least 0, not {max_retries!r}")
     config = resolve_config(env=env, load_files=load_files, **credentials)
     core = ClientCore(config, endpoint=endpoint, default_headers=default_headers)
     return core, retry or RetryPolicy(uniform=random.Random().uniform, max_retries=max_retries)

@@ -93,6 +93,10 @@ class RetryPolicy:
         return self.backoff(retry_index)
 
     def delay_after_stream_error(self, retry_index: int, member: str | None, events_delivered: int) -> float | None:
+        """``member``: the exception frame's member (``throttlingException``) or a generic error
+        frame's ``:error-code`` (``ThrottlingException``): the same error either way."""
+        if member:
+            member = member[:1].lower() + member[1:]
         if retry_index >= self.max_retries or events_delivered or member not in RETRYABLE_STREAM_ERRORS:
             return None
         return self.backoff(retry_index)

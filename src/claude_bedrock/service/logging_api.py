@@ -20,6 +20,7 @@ wire-protocol reference 4.5.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from claude_bedrock.domain.errors import ValidationException
@@ -28,6 +29,7 @@ from claude_bedrock.service.control_input import Rule, Violations, json_object, 
 from claude_bedrock.service.http import Request
 from claude_bedrock.service.state import ServiceState
 
+_IP_ADDRESS = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+")
 BUCKET_NAME = Rule(min=3, max=63, pattern=r"[a-z0-9][a-z0-9.-]*[a-z0-9]", required=True)
 KEY_PREFIX = Rule(min=0, max=1024)
 LOG_GROUP_NAME = Rule(min=1, max=512, pattern=r"[.\-_/#A-Za-z0-9]+", required=True)
@@ -54,6 +56,11 @@ def _s3_config(value: Any, path: str, violations: Violations) -> dict[str, Any] 
         violations.messages.append(
             f"Value '{bucket}' at '{path}.bucketName' failed to satisfy constraint: "
             "Member must not contain two adjacent periods"
+        )
+    if isinstance(bucket, str) and _IP_ADDRESS.fullmatch(bucket):  # an S3 naming rule (ours: wording)
+        violations.messages.append(
+            f"Value '{bucket}' at '{path}.bucketName' failed to satisfy constraint: "
+            "Member must not be formatted as an IP address"
         )
     config: dict[str, Any] = {"bucketName": bucket}
     if prefix is not None:

@@ -18,7 +18,7 @@ import asyncio
 import functools
 import logging
 import time
-from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Container
 
 from claude_bedrock.domain.catalog import Catalog, CatalogModel, Resolution, default_catalog
 from claude_bedrock.domain.engine import Engine, ModelCall
@@ -41,8 +41,13 @@ MODEL_ACCESS_DENIED = "You don't have access to the model with the specified mod
 EventsHook = Callable[[ModelCall, CallRecord, Engine], AsyncIterator[dict[str, Any]]]
 
 
-def parse_latency(spec: str | None) -> LatencyProfile | dict[str, LatencyProfile] | None:
+def parse_latency(
+    spec: str | None, known_models: Container[str] | None = None
+) -> LatencyProfile | dict[str, LatencyProfile] | None:
     """``"500:80"`` or ``"anthropic.claude-haiku-4-5-20251001-v1:0=200:150,*=500:80"``.
+
+    Args:
+        known_models: the base model IDs an entry may name (besides ``*``); None = any.
 
     Raises ValueError naming the bad part.
     """
@@ -65,6 +70,8 @@ def parse_latency(spec: str | None) -> LatencyProfile | dict[str, LatencyProfile
         model, sep, value = part.strip().partition("=")
         if not sep or not model:
             raise ValueError(f"bad simulator latency entry {part!r}: expected MODEL_ID=FIRST_TOKEN_MS:TOKENS_PER_S")
+        if known_models is not None and model != "*" and model not in known_models:
+            raise ValueError(f"bad simulator latency entry {part!r}: {model} is not a base model ID of the catalog")
         profiles[model] = profile(value)
     return profiles
 
@@ -89,7 +96,7 @@ class ServiceState:
             mode=settings.simulator_mode,
             cache=self.prompt_cache,
             clock=clock,
-            latency=parse_latency(settings.simulator_latency),
+            latency=parse_latency(settings.simulator_latency, {model.model_id for model in self.catalog.models}),
             sleep=asyncio.sleep,
         )
         self.authenticator = Authenticator(settings)

@@ -1,0 +1,14 @@
+"""How the CLI writes an amount of US dollars: exact, as the catalog prices make it."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+__all__ = ["usd"]
+
+
+def usd(amount: Decimal) -> str:
+    """Exact, in plain notation (no exponent), at least two decimals, no other trailing zeros:
+    ``0.00``, ``0.0001914``, ``12.50``."""
+    whole, _, fraction = format(amount, "f").partition(".")
+    return f"{whole}.{fraction.rstrip('0').ljust(2, '0')}"
