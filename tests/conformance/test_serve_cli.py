@@ -33,9 +33,11 @@ def test_serve_announces_the_environment_to_export(tmp_path):
     server = start_server(tmp_path)
     try:
         line = server.announce
+        pasted = subprocess.run(["bash", "-c", f"{line}\nenv"], capture_output=True, text=True, timeout=30)
+        assert pasted.returncode == 0, pasted.stderr  # the whole line is a shell command
         for name in ("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "AWS_ENDPOINT_URL_BEDROCK", "AWS_ENDPOINT_URL_STS",
                      "ANTHROPIC_BEDROCK_BASE_URL"):
-            assert f"{name}={server.url}" in line
+            assert f"{name}={server.url}\n" in pasted.stdout
     finally:
         server.stop()
 

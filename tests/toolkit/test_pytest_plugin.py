@@ -126,3 +126,24 @@ def test_server_that_cannot_start_fails_with_its_log(pytester: pytest.Pytester):
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*did not start*", "*rules file not found*"])
+
+
+def test_ini_paths_are_relative_to_the_ini_file_whatever_folder_pytest_runs_in(pytester: pytest.Pytester):
+    (pytester.path / "tests").mkdir()
+    (pytester.path / "tests" / "rules.toml").write_text(
+        '[[rules]]\nid = "greeting"\nmatch = { user_text_contains = "hello" }\nrespond = { text = "Hi" }\n')
+    pytester.makeini("[pytest]\nclaude_bedrock_args = --rules-file tests/rules.toml\n")
+    (pytester.path / "tests" / "test_sub.py").write_text(
+        'def test_rules_loaded(bedrock):\n    assert [rule["id"] for rule in bedrock.rules()] == ["greeting"]\n')
+    import os
+
+    os.chdir(pytester.path / "tests")  # as an IDE or `cd tests && pytest` would
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "test_sub.py")
+    result.assert_outcomes(passed=1)
+
+
+def test_an_unreachable_server_url_is_named(pytester: pytest.Pytester):
+    pytester.makepyfile(test_x="def test_x(bedrock):\n    pass\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--claude-bedrock-url=http://127.0.0.1:9")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*--claude-bedrock-url http://127.0.0.1:9 does not answer*"])

@@ -262,3 +262,10 @@ def test_unmatched_requests_go_to_the_simulator(bedrock, bedrock_runtime):
     response = bedrock_runtime.converse(modelId=SONNET, messages=converse_messages("Tell me about tea"))
     assert response["output"]["message"]["content"][0]["text"] != "only for pirates"
     assert bedrock.last_call().rule is None
+
+
+def test_add_rule_keyword_form_sets_the_stop_reason(bedrock, bedrock_runtime):
+    rule = bedrock.add_rule(text="cut short", stop_reason="max_tokens", user_text_contains="cut")
+    assert rule["respond"]["stop_reason"] == "max_tokens"
+    response = json.loads(bedrock_runtime.invoke_model(modelId=SONNET, body=invoke_body("please cut"))["body"].read())
+    assert response["stop_reason"] == "max_tokens" and response["content"][0]["text"] == "cut short"

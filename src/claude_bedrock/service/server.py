@@ -74,10 +74,11 @@ def bind_socket(host: str, port: int) -> socket.socket:
 
 def announce(url: str, settings: Settings, out: TextIO) -> None:
     mode = "strict" if settings.effective_strict_auth else "development (unknown keys accepted)"
+    # One line, a shell command as a whole: pasted, it exports the endpoints (the rest is a comment).
     out.write(
-        f"claude-bedrock listening on {url} (auth: {mode}); export "
-        f"AWS_ENDPOINT_URL_BEDROCK_RUNTIME={url} AWS_ENDPOINT_URL_BEDROCK={url} "
-        f"AWS_ENDPOINT_URL_STS={url} ANTHROPIC_BEDROCK_BASE_URL={url}\n"
+        f"export AWS_ENDPOINT_URL_BEDROCK_RUNTIME={url} AWS_ENDPOINT_URL_BEDROCK={url} "
+        f"AWS_ENDPOINT_URL_STS={url} ANTHROPIC_BEDROCK_BASE_URL={url}"
+        f"  # claude-bedrock listening on {url} (auth: {mode})\n"
     )
     out.flush()
 

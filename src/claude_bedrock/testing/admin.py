@@ -187,6 +187,7 @@ class BedrockAdmin:
         tool_use: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
         turns: Sequence[Any] | None = None,
         error: str | Mapping[str, Any] | None = None,
+        stop_reason: str | None = None,
         times: int | None = None,
         id: str | None = None,
         **match: Any,
@@ -197,7 +198,8 @@ class BedrockAdmin:
         ``add_rule(text="Hi", user_text_contains="hello", model="claude-sonnet-4-5")`` where
         the keyword conditions are ``model``, ``operation``, ``account``,
         ``user_text_contains``, ``system_contains``, ``has_tools``, and the reply is ``text``
-        and/or ``tool_use={"name", "input"}``, or ``turns=[...]``, or ``error="ThrottlingException"``.
+        and/or ``tool_use={"name", "input"}``, or ``turns=[...]``, or ``error="ThrottlingException"``;
+        ``stop_reason`` overrides the reply's natural one (``"max_tokens"``).
         """
         if rule is None:
             respond: dict[str, Any] = {}
@@ -209,12 +211,14 @@ class BedrockAdmin:
                 respond["tool_use"] = tool_use if isinstance(tool_use, Mapping) else list(tool_use)
             if error is not None:
                 respond["error"] = {"code": error} if isinstance(error, str) else dict(error)
+            if stop_reason is not None:
+                respond["stop_reason"] = stop_reason
             rule = {"match": match, "respond": respond}
             if times is not None:
                 rule["times"] = times
             if id is not None:
                 rule["id"] = id
-        elif match or text or tool_use or turns or error or times or id:
+        elif match or text or tool_use or turns or error or stop_reason or times or id:
             raise TypeError("pass either a whole rule or keyword arguments, not both")
         return self._request("POST", "/rules", rule)["rules"][0]
 

@@ -22,7 +22,8 @@ Fixtures:
 =====================  =========  ==============================================================
 
 Options: ``--claude-bedrock-url URL`` (use a running server instead of starting one); ini
-``claude_bedrock_args`` (extra ``serve`` arguments, e.g. ``--rules-file tests/rules.toml``),
+``claude_bedrock_args`` (extra ``serve`` arguments, e.g. ``--rules-file tests/rules.toml``;
+relative paths are relative to the ini file's folder),
 ``claude_bedrock_region`` (default ``us-east-1``).
 """
 
@@ -101,13 +102,16 @@ class BedrockServer:
             self.process.wait()
 
 
-def start_server(folder: Path, extra_args: list[str]) -> BedrockServer:
-    """Start ``python -m claude_bedrock serve`` on a free loopback port; wait for its URL."""
+def start_server(folder: Path, extra_args: list[str], cwd: Path | None = None) -> BedrockServer:
+    """Start ``python -m claude_bedrock serve`` on a free loopback port; wait for its URL.
+
+    ``cwd``: the folder relative paths of ``extra_args`` are relative to (the ini file's, for
+    ``claude_bedrock_args``), so that pytest may be run from any folder of the project."""
     out_path, log_path = folder / "server.out", folder / "server.log"
     command = [sys.executable, "-m", "claude_bedrock", "serve", "--host", "127.0.0.1", "--port", "0",
                "--data-dir", str(folder / "data"), *extra_args]
     with open(out_path, "wb") as out, open(log_path, "wb") as log:
-        process = subprocess.Popen(command, stdout=out, stderr=log, stdin=subprocess.DEVNULL)
+        process = subprocess.Popen(command, stdout=out, stderr=log, stdin=subprocess.DEVNULL, cwd=cwd)
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         found = ANNOUNCE.search(out_path.read_text(errors="replace"))
@@ -130,9 +134,16 @@ def bedrock_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.Temp
     url = request.config.getoption("claude_bedrock_url")
     if url:
         server = BedrockServer(url.rstrip("/"), BedrockAdmin(url))
-        server.admin.health()
+        try:
+            server.admin.health()
+        except Exception as exc:  # noqa: BLE001 - any failure means the same to the user
+            server.admin.close()
+            raise RuntimeError(f"the claude-bedrock server given by --claude-bedrock-url {url} does not answer: "
+                               f"{exc}") from None
     else:
-        server = start_server(tmp_path_factory.mktemp("claude-bedrock"), list(request.config.getini("claude_bedrock_args")))
+        config = request.config
+        server = start_server(tmp_path_factory.mktemp("claude-bedrock"), list(config.getini("claude_bedrock_args")),
+                              cwd=config.inipath.parent if config.inipath else config.rootpath)
     try:
         yield server
     finally:
