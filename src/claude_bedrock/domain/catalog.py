@@ -25,9 +25,9 @@ availability"). The identifier may arrive percent-encoded (botocore sends ``%3A`
     arn:aws:bedrock:<region>:<account>:application-inference-profile/<id>
                                looked up through the caller's ``app_profiles`` callback
 
-ARN region must be a known region, partition ``aws``, service ``bedrock``; a foundation-model ARN
-has an empty account field, profile ARNs a 12-digit account equal to ``account_id`` when given.
-Availability is always judged from the caller's region, not the ARN's region.
+ARN region must be the caller's region (an ARN names a resource of one region, as on AWS),
+partition ``aws``, service ``bedrock``; a foundation-model ARN has an empty account field, profile
+ARNs a 12-digit account equal to ``account_id`` when given.
 
 Bare IDs (the seed: "remove the ``global.`` prefix" to use the regional endpoint). A bare base ID
 is the regional endpoint of the caller region's geography. A region may sit in several
@@ -464,7 +464,7 @@ class Catalog:
         if (
             partition != "aws"
             or service != "bedrock"
-            or arn_region not in self._geographies_of
+            or arn_region != call.region  # a regional resource: called in its own region only
             or kind is None
             or not resource_id
         ):

@@ -170,7 +170,7 @@ def test_resolver_bare_id_in_tokyo_prefers_jp_then_apac(catalog: Catalog) -> Non
 
 
 def test_resolver_foundation_model_arn_is_like_a_bare_id(catalog: Catalog) -> None:
-    arn = f"arn:aws:bedrock:us-east-1::foundation-model/{SONNET45}"
+    arn = f"arn:aws:bedrock:eu-west-1::foundation-model/{SONNET45}"
     res = catalog.resolve(arn, "eu-west-1")
     assert res.identifier_kind == "foundation_model_arn"
     assert (res.geography, res.profile_id, res.identifier) == ("eu", f"eu.{SONNET45}", arn)
@@ -192,6 +192,8 @@ def test_resolver_inference_profile_arn(catalog: Catalog) -> None:
     [
         f"arn:aws:bedrock:us-east-1:{ACCOUNT}:foundation-model/{SONNET45}",  # account on FM ARN
         f"arn:aws:bedrock:mars-east-1::foundation-model/{SONNET45}",  # unknown ARN region
+        f"arn:aws:bedrock:eu-west-1::foundation-model/{SONNET45}",  # another region's resource
+        f"arn:aws:bedrock:us-west-2:{ACCOUNT}:inference-profile/us.{SONNET45}",  # likewise
         f"arn:aws-cn:bedrock:us-east-1::foundation-model/{SONNET45}",  # partition
         f"arn:aws:bedrock-runtime:us-east-1::foundation-model/{SONNET45}",  # service
         f"arn:aws:bedrock:us-east-1::foundation-model/us.{SONNET45}",  # profile inside FM ARN
