@@ -466,8 +466,12 @@ def test_boto3_agreement_offers(bedrock):
     assert terms["legalTerm"]["url"].startswith("https://") and "supportTerm" in terms
     public = bedrock.list_foundation_model_agreement_offers(modelId=HAIKU_3, offerType="PUBLIC")
     assert public["offers"] == response["offers"]
-    other = bedrock.list_foundation_model_agreement_offers(modelId=SONNET_45)["offers"][0]["offerToken"]
-    assert other != offer["offerToken"]
+    sonnet = bedrock.list_foundation_model_agreement_offers(modelId=SONNET_45)["offers"][0]
+    assert sonnet["offerToken"] != offer["offerToken"]
+    # each card says which endpoints its prices are for (Haiku 3: no global endpoint)
+    assert all(r["description"].endswith("(regional endpoints)") for r in terms["usageBasedPricingTerm"]["rateCard"])
+    assert all(r["description"].endswith("(global endpoint; regional endpoints cost 10% more)")
+               for r in sonnet["termDetails"]["usageBasedPricingTerm"]["rateCard"])
 
 
 def test_boto3_agreement_offers_errors(bedrock):

@@ -71,9 +71,20 @@ def _money(amount: Decimal) -> str:
     return f"{whole}.{decimals.ljust(2, '0')}"
 
 
+def _endpoints_note(model: CatalogModel) -> str:
+    """Which endpoints the card's prices are for (the guide: the 10% regional premium)."""
+    if not model.availability["global"]:
+        return "regional endpoints"
+    if model.regional_premium:
+        return "global endpoint; regional endpoints cost 10% more"
+    return "global and regional endpoints"
+
+
 def offer_body(model: CatalogModel) -> dict[str, Any]:
-    """botocore ``Offer`` for ``model``: its global-endpoint token prices as the rate card."""
+    """botocore ``Offer`` for ``model``: its token prices as the rate card (base prices: the
+    global endpoint's, or the regional one's for a model without a global endpoint)."""
     rates = (("InputTokens", model.prices.input, "input"), ("OutputTokens", model.prices.output, "output"))
+    endpoints = _endpoints_note(model)
     return {
         "offerId": "o-" + offer_token(model.model_id)[6:22].lower(),
         "offerToken": offer_token(model.model_id),
@@ -83,7 +94,7 @@ def offer_body(model: CatalogModel) -> dict[str, Any]:
                     {
                         "dimension": dimension,
                         "price": _money(price),
-                        "description": f"{model.name}: USD per million {kind} tokens (global endpoint)",
+                        "description": f"{model.name}: USD per million {kind} tokens ({endpoints})",
                         "unit": PRICE_UNIT,
                     }
                     for dimension, price, kind in rates
