@@ -143,6 +143,12 @@ async def _flush(send: Send, frames: list[bytes], *, last: bool = False) -> None
     """Write ``frames``, up to MAX_FRAMES_PER_WRITE per write; with ``last``, the final write
     also ends the response (no separate empty write). The list is emptied first: a write that
     fails is never repeated by a later flush."""
+    if len(frames) <= MAX_FRAMES_PER_WRITE:  # one write at most: the usual case
+        data = frames[0] if len(frames) == 1 else b"".join(frames)
+        frames.clear()
+        if data or last:
+            await send({"type": "http.response.body", "body": data, "more_body": not last})
+        return
     batch = frames[:]
     frames.clear()
     writes = [b"".join(batch[start:start + MAX_FRAMES_PER_WRITE])
