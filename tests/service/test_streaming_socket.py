@@ -13,6 +13,8 @@ from urllib.parse import urlparse
 
 import asyncio
 
+import pytest
+
 from claude_bedrock.domain.engine import ModelCall
 from claude_bedrock.domain.errors import ThrottlingException
 from claude_bedrock.domain.simulator import SimulatorEngine
@@ -167,12 +169,13 @@ def _frames_per_write(tmp_path, body: bytes, **settings: Any) -> list[int]:
     return frames_per_write
 
 
-def test_first_frame_leaves_alone_then_ready_frames_leave_together(tmp_path):
-    """Time to first event: the first event's frame is written at once, by itself; the rest of
-    an answer that is ready at once goes in one write (not one write per frame)."""
+def test_a_short_ready_answer_leaves_in_one_write(tmp_path):
+    """An answer that is ready at once and short (MAX_EVENTS_WITH_FIRST) goes in one write with
+    its first event, which ends the response (not one write per frame)."""
+    from claude_bedrock.service.stream_runtime import MAX_EVENTS_WITH_FIRST
+
     frames_per_write = _frames_per_write(tmp_path, BODY)
-    assert frames_per_write[0] == 1
-    assert len(frames_per_write) == 2 and frames_per_write[1] > 5, frames_per_write
+    assert len(frames_per_write) == 1 and 5 < frames_per_write[0] <= MAX_EVENTS_WITH_FIRST + 1, frames_per_write
 
 
 def test_a_long_ready_answer_leaves_in_writes_of_at_most_64_frames(tmp_path):
@@ -188,21 +191,28 @@ def test_a_long_ready_answer_leaves_in_writes_of_at_most_64_frames(tmp_path):
     assert all(n == MAX_FRAMES_PER_WRITE for n in frames_per_write[1:-1]), frames_per_write
 
 
-def test_a_client_gone_when_the_rest_of_a_ready_answer_is_written_is_recorded(tmp_path):
-    """The rest of a ready answer leaves in the stream's last write: a client found gone then
-    is recorded as such (status 0, ClientDisconnected), like one that leaves mid-stream."""
+@pytest.mark.parametrize("long_answer", [False, True], ids=["short: one write", "long: first alone, then the rest"])
+def test_a_client_gone_when_the_rest_of_a_ready_answer_is_written_is_recorded(tmp_path, long_answer):
+    """The rest of a ready answer leaves in the stream's last write (with the first event when
+    the answer is short): a client found gone then is recorded as such (status 0,
+    ClientDisconnected), like one that leaves mid-stream."""
     from claude_bedrock.service.http import ClientDisconnected
 
-    app = create_app(Settings(data_dir=str(tmp_path)))
+    body = BODY
+    if long_answer:
+        words = " ".join(f"word{n}" for n in range(600))
+        body = json.dumps({"max_tokens": 4000, "anthropic_version": "bedrock-2023-05-31",
+                           "messages": [{"role": "user", "content": words}]}).encode()
+    app = create_app(Settings(data_dir=str(tmp_path), simulator_mode="echo"))
     bodies: list[bytes] = []
 
     async def send(message: dict) -> None:
         if message["type"] == "http.response.body":
-            if bodies:  # the first frame went out; the client is gone before the rest
+            if not message.get("more_body", False):  # the last write: the client is gone
                 raise ClientDisconnected()
             bodies.append(message["body"])
 
-    _call_app(app, BODY, send)
+    _call_app(app, body, send)
     (entry,) = app.state.testing.history.entries()
     assert (entry.record.status, entry.record.error_code) == (0, "ClientDisconnected")
-    assert len(bodies) == 1
+    assert bool(bodies) == long_answer  # the long answer's first event (and full writes) went out

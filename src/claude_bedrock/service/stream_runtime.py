@@ -40,6 +40,10 @@ log = logging.getLogger("claude_bedrock.runtime")
 EVENTSTREAM_CONTENT_TYPE = "application/vnd.amazon.eventstream"
 #: Frames ready at once are written together, up to this many per socket write.
 MAX_FRAMES_PER_WRITE = 64
+#: A whole answer (``ReadyEvents``) of at most this many events after the first is written
+#: with the first event; a longer one lets the first leave alone, then renders the rest
+#: (rendering 32 uncached frames takes about 0.1 ms).
+MAX_EVENTS_WITH_FIRST = 32
 
 #: The events that carry usage (``UsageTracker.observe`` ignores the others).
 _USAGE_EVENTS = frozenset({"message_start", "message_delta"})
@@ -174,7 +178,8 @@ async def stream_response(
     an exception frame. The first event's frames leave at once, alone (time to first event);
     after that, frames of events that are ready at the same instant leave in one write;
     nothing waits for a later event (see ``service/ready.py``). When the engine's whole answer
-    exists already (``ReadyEvents``), the rest of it is rendered in one go.
+    exists already (``ReadyEvents``), the rest of it is rendered in one go, and written with
+    the first event when it is short (``MAX_EVENTS_WITH_FIRST``).
     """
     first = await _first_event(events)
     inv.record.first_byte_ms = elapsed_ms(inv.started)
@@ -184,12 +189,19 @@ async def stream_response(
     item: Any = first
     try:
         usage.observe(first)
-        await _flush(send, render([first], usage))
-        if type(events) is ReadyEvents:
-            rest = events.take_rest()
+        pending = render([first], usage)
+        rest = events.take_rest() if type(events) is ReadyEvents else None
+        if rest is not None and len(rest) <= MAX_EVENTS_WITH_FIRST:
+            # A short whole answer leaves in one write: rendering it delays the first event
+            # by microseconds and saves a socket write.
+            _observe(usage, rest)
+            pending += render(rest, usage)
+        elif rest is not None:
+            await _flush(send, pending)
             _observe(usage, rest)
             pending = render(rest, usage)
         else:
+            await _flush(send, pending)
             while True:
                 item = next_ready(events)
                 if isinstance(item, Pending):
