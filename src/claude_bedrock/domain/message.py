@@ -29,6 +29,7 @@ Source: Anthropic "Streaming messages"; wire reference 2.5, 10.2.
 from __future__ import annotations
 
 import json
+import operator
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -105,6 +106,8 @@ _APPENDING_DELTAS: Mapping[str, tuple[str, str]] = {
 }
 
 _MESSAGE_KEYS = ("id", "type", "role", "model", "content", "stop_reason", "stop_sequence", "usage")
+_MESSAGE_KEY_SET = frozenset(_MESSAGE_KEYS)
+_MESSAGE_VALUES = operator.itemgetter(*_MESSAGE_KEYS)
 
 
 class MessageAccumulator:
@@ -233,6 +236,8 @@ class MessageAccumulator:
         merged["usage"] = self._usage
         if "stop_sequence" not in merged:
             merged["stop_sequence"] = None
+        if merged.keys() == _MESSAGE_KEY_SET:  # the usual message: reordered in one step
+            return dict(zip(_MESSAGE_KEYS, _MESSAGE_VALUES(merged)))
         ordered = {key: merged.pop(key) for key in _MESSAGE_KEYS if key in merged}
         ordered.update(merged)  # then any other keys, in their order
         return ordered
