@@ -226,7 +226,8 @@ def test_config_constructor_without_credentials_fails_on_first_call_not_before(c
         made.messages.create(model="claude-sonnet-4-5", max_tokens=1, messages=[{"role": "user", "content": "x"}])
 
 
-@pytest.mark.parametrize("options", [{"timeout": -1}, {"timeout": 0}, {"max_retries": -1}, {"max_retries": 1.5}])
+@pytest.mark.parametrize("options", [{"timeout": -1}, {"timeout": 0}, {"timeout": float("inf")}, {"timeout": "30"},
+                                     {"timeout": (5, 30)}, {"max_retries": -1}, {"max_retries": 1.5}])
 @pytest.mark.parametrize("client_class", ["AnthropicBedrock", "AsyncAnthropicBedrock"])
 def test_config_refuses_a_timeout_or_retry_count_that_cannot_work(options, client_class):
     import claude_bedrock

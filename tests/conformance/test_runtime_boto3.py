@@ -259,3 +259,15 @@ def test_boto3_converse_refuses_document_bytes_not_of_their_format(runtime_clien
                 {"role": "user", "content": [{"document": document}, {"text": "Read it"}]}])
         assert caught.value.response["Error"]["Code"] == "ValidationException"
         assert caught.value.response["Error"]["Message"] == f"The {kind} specified was not valid."
+
+
+def test_boto3_count_tokens_counts_documents_as_converse_reads_them(runtime_client):
+    """CountTokens' converse form counts a document as Converse gives it to the model: a PDF
+    without citations and a docx as their text (one token counter everywhere)."""
+    for document in ({"format": "pdf", "name": "report", "source": {"bytes": _pdf("Revenue grew twelve percent")}},
+                     {"format": "docx", "name": "notes", "source": {"bytes": _docx(["Quarterly notes"])}}):
+        messages = [{"role": "user", "content": [{"document": document}, {"text": "Summarise"}]}]
+        counted = runtime_client.count_tokens(modelId="anthropic.claude-sonnet-4-5-20250929-v1:0",
+                                              input={"converse": {"messages": messages}})["inputTokens"]
+        conversed = runtime_client.converse(modelId=GLOBAL_SONNET_45, messages=messages)["usage"]["inputTokens"]
+        assert counted == conversed, document["format"]

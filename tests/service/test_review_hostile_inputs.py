@@ -173,3 +173,19 @@ def test_invoke_model_headers_within_their_constraints_are_served(app):
     headers = {**BEARER, "x-amzn-bedrock-performanceconfig-latency": "optimized",
                "x-amzn-bedrock-service-tier": "flex", "x-amzn-bedrock-trace": "ENABLED_FULL"}
     assert call(app, "POST", f"{MODEL}/invoke", invoke_body(), headers).status_code == 200
+
+
+def test_nan_in_a_converse_body_is_a_400_and_leaves_the_history_readable(app):
+    body = b'{"messages":[{"role":"user","content":[{"text":"hi"}]}],' \
+           b'"additionalModelRequestFields":{"top_k":1000000000000000000000000,"x":NaN}}'
+    response = call(app, "POST", f"{MODEL}/converse", body)
+    assert response.status_code == 400 and "not valid JSON" in response.json()["message"]
+    history_is_readable(app)
+
+
+def test_json_bytes_writes_what_orjson_refuses():
+    from claude_bedrock.domain.json_body import json_bytes
+
+    assert json.loads(json_bytes({"a": 10**30, "b": float("nan"), "c": [float("inf"), 1.5]})) == \
+        {"a": 10**30, "b": None, "c": [None, 1.5]}
+    assert json_bytes({"b": 2, "a": 10**20}, sort_keys=True) == b'{"a":100000000000000000000,"b":2}'

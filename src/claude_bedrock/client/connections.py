@@ -27,6 +27,7 @@ connection check (an idle socket that is readable has been closed by the peer).
 from __future__ import annotations
 
 import http.client
+import math
 import select
 import socket
 import ssl
@@ -72,14 +73,21 @@ def timeouts_of(value: Any) -> Timeouts:
         return DEFAULT_TIMEOUTS
     if isinstance(value, Timeouts):
         timeouts = value
-    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+    elif _is_number(value):
         timeouts = Timeouts(DEFAULT_TIMEOUTS.connect, float(value))
+    elif hasattr(value, "connect") and hasattr(value, "read"):  # an httpx.Timeout
+        timeouts = Timeouts(value.connect, value.read)
     else:
-        timeouts = Timeouts(getattr(value, "connect", None), getattr(value, "read", None))
+        raise ConfigurationError(f"timeout must be seconds, an httpx.Timeout or None, not {value!r}")
     for name, seconds in (("connect", timeouts.connect), ("read", timeouts.read)):
-        if seconds is not None and not seconds > 0:  # None waits forever; NaN and <= 0 are refused
+        # None waits forever; anything else is a finite number of seconds above 0
+        if seconds is not None and not (_is_number(seconds) and 0 < seconds < math.inf):
             raise ConfigurationError(f"timeout: the {name} timeout must be a number of seconds above 0, not {seconds!r}")
     return timeouts
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True, slots=True)

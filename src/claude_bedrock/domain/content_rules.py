@@ -99,6 +99,7 @@ DOCUMENT_SOURCE_MEDIA_TYPES: Mapping[str, str | None] = MappingProxyType(
     {"base64": "application/pdf", "text": "text/plain", "content": None}
 )
 PDF_SIGNATURE = b"%PDF-"
+INVALID_PDF = "The PDF specified was not valid."
 
 CACHE_CONTROL_TYPES = ("ephemeral",)
 CACHE_TTLS = ("5m", "1h")
@@ -289,7 +290,7 @@ def _check_document(block: dict[str, Any], path: str, scope: str) -> int:
         if kind == "base64":
             head = _base64_head(data, f"{source_path}.data")
             if not head.startswith(PDF_SIGNATURE):
-                raise api_error(f"{source_path}.data", "The PDF specified was not valid.")
+                raise api_error(f"{source_path}.data", INVALID_PDF)
     else:
         content = _required(source, "content", source_path)
         if isinstance(content, list):

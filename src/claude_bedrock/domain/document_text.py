@@ -20,6 +20,7 @@ import binascii
 from collections.abc import Callable
 from typing import Any
 
+from claude_bedrock.domain.content_rules import INVALID_PDF, PDF_SIGNATURE
 from claude_bedrock.domain.errors import ValidationException
 from claude_bedrock.domain.office_text import NotAnOfficeDocument, docx_text, xlsx_text
 from claude_bedrock.domain.pdf_text import extract_text
@@ -30,12 +31,12 @@ __all__ = ["NO_TEXT_PLACEHOLDER", "apply_text_only"]
 #: What the model is given for a document whose text cannot be read.
 NO_TEXT_PLACEHOLDER = "(This PDF has no extractable text.)"
 UNREAD_LEGACY_PLACEHOLDER = "(The text of this {kind} document could not be read.)"
-INVALID_DOCUMENT = "The {kind} specified was not valid."
+INVALID_DOCUMENT = "The {kind} document specified was not valid."  # InvokeModel's PDF words (ours)
 
 
 def _pdf(raw: bytes) -> str:
-    if not raw.startswith(b"%PDF-"):
-        raise ValidationException(INVALID_DOCUMENT.format(kind="PDF"))
+    if not raw.startswith(PDF_SIGNATURE):
+        raise ValidationException(INVALID_PDF)
     return extract_text(raw) or NO_TEXT_PLACEHOLDER
 
 
@@ -44,7 +45,7 @@ def _office(kind: str, read: Callable[[bytes], str]) -> Callable[[bytes], str]:
         try:
             return read(raw) or UNREAD_LEGACY_PLACEHOLDER.format(kind=kind)
         except NotAnOfficeDocument:
-            raise ValidationException(INVALID_DOCUMENT.format(kind=f"{kind} document")) from None
+            raise ValidationException(INVALID_DOCUMENT.format(kind=kind)) from None
     return text
 
 

@@ -13,6 +13,7 @@ what orjson refuses but a request may carry (integers beyond 64 bits).
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable
 from typing import Any
@@ -31,15 +32,30 @@ def json_bytes(value: Any, *, sort_keys: bool = False, default: Callable[[Any], 
 
     Integers beyond 64 bits, which orjson refuses and a valid request may hold (``top_k``,
     a tool input), and non-string keys are written by the standard library instead, with
-    non-ASCII characters escaped (so that even a lone surrogate gives valid UTF-8).
+    non-ASCII characters escaped (so that even a lone surrogate gives valid UTF-8) and NaN or
+    infinities as null, as orjson writes them.
     """
     try:
         if sort_keys:
             return orjson.dumps(value, default=default, option=orjson.OPT_SORT_KEYS)
         return orjson.dumps(value, default=default)
     except orjson.JSONEncodeError:
-        text = json.dumps(value, separators=(",", ":"), sort_keys=sort_keys, default=default, allow_nan=False)
+        try:
+            text = json.dumps(value, separators=(",", ":"), sort_keys=sort_keys, default=default, allow_nan=False)
+        except ValueError:  # a NaN or an infinity as well: null, as orjson writes them
+            text = json.dumps(_finite(value), separators=(",", ":"), sort_keys=sort_keys, default=default)
         return text.encode("ascii")
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every NaN and infinity replaced by None (orjson's rule)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
 
 
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")

@@ -4,14 +4,20 @@ Bedrock hands Claude the text of a Converse document in an Office format. A docx
 is a zip of XML parts; this reads the parts that hold the text:
 
 * docx: ``word/document.xml``, one line per paragraph (``w:p``), the text of its runs
-  (``w:t``), tabs (``w:tab``) as tabs and breaks (``w:br``, ``w:cr``) as new lines;
-* xlsx: every worksheet in workbook order, one line per row, cells separated by tabs; shared
-  strings (``xl/sharedStrings.xml``), inline strings and values as written; a sheet's lines
-  are headed by its name.
+  (``w:t``), tabs (``w:tab``) as tabs and breaks (``w:br``, ``w:cr``) as new lines; the
+  ``mc:Fallback`` copy of alternate content is skipped (its ``mc:Choice`` is read);
+* xlsx: every worksheet in workbook order (each part once), one line per row, cells separated
+  by tabs; shared strings (``xl/sharedStrings.xml``), inline strings and values as written; a
+  sheet's lines are headed by its name.
 
-The legacy binary formats (doc, xls) are not read (``None``): their text would have to be
-guessed. Bounded: a part larger than ``MAX_PART_BYTES`` once decompressed is not read, and
-neither is a file that is not a zip. Pure: bytes in, text out.
+The legacy binary formats (doc, xls) are not read: their text would have to be guessed.
+
+Bounded whatever the file: a part larger than ``MAX_PART_BYTES`` once decompressed is not
+read, nor are more than ``MAX_DOCUMENT_BYTES`` in all; the text stops at ``MAX_TEXT_CHARS``;
+a part with a DOCTYPE (which OOXML never has: it would be an entity-expansion bomb) is
+refused, as are cell references beyond the last column Excel has (``XFD``). Every element
+is visited once. A file that is not a readable zip holding the format's main part raises
+``NotAnOfficeDocument``. Pure: bytes in, text out.
 """
 
 from __future__ import annotations
@@ -19,148 +25,222 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+import zlib
 from collections.abc import Iterator
 from xml.etree import ElementTree
 
-__all__ = ["MAX_PART_BYTES", "docx_text", "xlsx_text"]
+__all__ = ["MAX_DOCUMENT_BYTES", "MAX_PART_BYTES", "MAX_TEXT_CHARS", "NotAnOfficeDocument",
+           "docx_text", "xlsx_text"]
 
-#: An XML part larger than this (decompressed) is not read: a document is not a zip bomb.
+#: Bounds on the work for one document (see the module docstring).
 MAX_PART_BYTES = 16 * 1024 * 1024
+MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
+MAX_TEXT_CHARS = 4_000_000
+MAX_COLUMNS = 16_384  # Excel's last column, XFD
 
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 _S = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _R = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 _REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
-_COLUMN_RE = re.compile(r"[A-Z]+")
+_MC_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
+_COLUMN_RE = re.compile(r"[A-Z]{1,3}")
+_DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
+#: What reading a damaged, encrypted or unusual zip member may raise.
+_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, RuntimeError, NotImplementedError, EOFError, OSError, ValueError)
 
 
 class NotAnOfficeDocument(ValueError):
-    """The bytes are not a zip holding the format's main part."""
+    """The bytes are not a readable zip holding the format's main part."""
 
 
-def _part(archive: zipfile.ZipFile, name: str) -> ElementTree.Element | None:
-    try:
-        info = archive.getinfo(name)
-    except KeyError:
-        return None
-    if info.file_size > MAX_PART_BYTES:
-        return None
-    with archive.open(info) as member:
-        data = member.read(MAX_PART_BYTES + 1)
-    if len(data) > MAX_PART_BYTES:
-        return None
-    try:
-        return ElementTree.fromstring(data)
-    except ElementTree.ParseError:
-        return None
+class _Reader:
+    """One document's zip, read within the byte budget, each part at most once."""
+
+    def __init__(self, data: bytes) -> None:
+        try:
+            self._archive = zipfile.ZipFile(io.BytesIO(data))
+            self.names = frozenset(self._archive.namelist())
+        except _ZIP_ERRORS as exc:
+            raise NotAnOfficeDocument(str(exc)) from None
+        self._bytes_left = MAX_DOCUMENT_BYTES
+
+    def part(self, name: str) -> ElementTree.Element | None:
+        """The parsed part, or None when absent or beyond the bounds."""
+        if name not in self.names:
+            return None
+        try:
+            info = self._archive.getinfo(name)
+            if info.file_size > min(MAX_PART_BYTES, self._bytes_left):
+                return None
+            with self._archive.open(info) as member:
+                data = member.read(MAX_PART_BYTES + 1)
+        except _ZIP_ERRORS as exc:
+            raise NotAnOfficeDocument(f"{name}: {exc}") from None
+        self._bytes_left -= len(data)
+        if len(data) > MAX_PART_BYTES or _DOCTYPE.search(data):
+            return None
+        try:
+            return ElementTree.fromstring(data)
+        except ElementTree.ParseError:
+            return None
+
+    def close(self) -> None:
+        self._archive.close()
 
 
-def _archive(data: bytes) -> zipfile.ZipFile:
-    try:
-        return zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, ValueError) as exc:
-        raise NotAnOfficeDocument(str(exc)) from None
+class _Text:
+    """Pieces of text up to ``MAX_TEXT_CHARS`` in all."""
+
+    def __init__(self) -> None:
+        self.pieces: list[str] = []
+        self.left = MAX_TEXT_CHARS
+
+    def add(self, text: str) -> bool:
+        """Keep ``text`` (cut to what is left); False once the budget is spent."""
+        if self.left <= 0:
+            return False
+        self.pieces.append(text[: self.left])
+        self.left -= len(text)
+        return True
+
+    def joined(self) -> str:
+        return "".join(self.pieces).strip()
 
 
 def docx_text(data: bytes) -> str:
     """The text of a docx file, a line per paragraph.
 
     Raises:
-        NotAnOfficeDocument: not a zip, or no ``word/document.xml`` in it.
+        NotAnOfficeDocument: not a readable zip, or no ``word/document.xml`` in it.
     """
-    with _archive(data) as archive:
-        if "word/document.xml" not in archive.namelist():
+    reader = _Reader(data)
+    try:
+        if "word/document.xml" not in reader.names:
             raise NotAnOfficeDocument("no word/document.xml")
-        root = _part(archive, "word/document.xml")
-    if root is None:
-        return ""
-    return "\n".join(_paragraph_text(paragraph) for paragraph in root.iter(f"{_W}p")).strip()
+        root = reader.part("word/document.xml")
+    finally:
+        reader.close()
+    text = _Text()
+    if root is not None:
+        _walk_docx(root, text)
+    return text.joined()
 
 
-def _paragraph_text(paragraph: ElementTree.Element) -> str:
-    pieces = []
-    for node in paragraph.iter():
-        if node.tag == f"{_W}t" and node.text:
-            pieces.append(node.text)
-        elif node.tag == f"{_W}tab":
-            pieces.append("\t")
-        elif node.tag in (f"{_W}br", f"{_W}cr"):
-            pieces.append("\n")
-    return "".join(pieces)
+def _walk_docx(root: ElementTree.Element, text: _Text) -> None:
+    """One depth-first pass: text, tabs and breaks in document order, a new line after each
+    paragraph (a paragraph inside another, as in a text box, ends its own line)."""
+    stack: list[tuple[ElementTree.Element, bool]] = [(root, False)]
+    while stack:
+        node, closing = stack.pop()
+        if closing:  # the end of a paragraph
+            if not text.add("\n"):
+                return
+            continue
+        tag = node.tag
+        if tag == _MC_FALLBACK:
+            continue
+        if tag == f"{_W}t":
+            if node.text and not text.add(node.text):
+                return
+            continue
+        if tag == f"{_W}tab":
+            text.add("\t")
+        elif tag in (f"{_W}br", f"{_W}cr"):
+            text.add("\n")
+        if tag == f"{_W}p":
+            stack.append((node, True))
+        stack.extend((child, False) for child in reversed(node))
 
 
 def xlsx_text(data: bytes) -> str:
     """The cells of an xlsx file's sheets, a line per row, tab-separated.
 
     Raises:
-        NotAnOfficeDocument: not a zip, or no ``xl/workbook.xml`` in it.
+        NotAnOfficeDocument: not a readable zip, or no ``xl/workbook.xml`` in it.
     """
-    with _archive(data) as archive:
-        names = set(archive.namelist())
-        if "xl/workbook.xml" not in names:
+    reader = _Reader(data)
+    text = _Text()
+    try:
+        if "xl/workbook.xml" not in reader.names:
             raise NotAnOfficeDocument("no xl/workbook.xml")
-        shared = _shared_strings(archive)
-        blocks = []
-        for title, part in _sheets(archive, names):
-            root = _part(archive, part)
+        shared = _shared_strings(reader)
+        first = True
+        for title, part in _sheets(reader):
+            root = reader.part(part)
             if root is None:
                 continue
-            rows = ["\t".join(row) for row in _rows(root, shared)]
-            blocks.append("\n".join([f"# {title}", *rows]))
-    return "\n\n".join(blocks).strip()
+            if not text.add(f"{'' if first else chr(10) * 2}# {title}"):
+                break
+            first = False
+            for row in _rows(root, shared):
+                if not text.add("\n" + "\t".join(row)):
+                    break
+    finally:
+        reader.close()
+    return text.joined()
 
 
-def _shared_strings(archive: zipfile.ZipFile) -> list[str]:
-    root = _part(archive, "xl/sharedStrings.xml")
+def _all_text(node: ElementTree.Element, tag: str) -> str:
+    return "".join(element.text or "" for element in node.iter(tag))
+
+
+def _shared_strings(reader: _Reader) -> list[str]:
+    root = reader.part("xl/sharedStrings.xml")
     if root is None:
         return []
-    return ["".join(node.text or "" for node in item.iter(f"{_S}t")) for item in root.iter(f"{_S}si")]
+    return [_all_text(item, f"{_S}t") for item in root.iterfind(f"{_S}si")]
 
 
-def _sheets(archive: zipfile.ZipFile, names: set[str]) -> Iterator[tuple[str, str]]:
-    """(sheet name, part name) in workbook order."""
-    workbook = _part(archive, "xl/workbook.xml")
-    rels = _part(archive, "xl/_rels/workbook.xml.rels")
+def _sheets(reader: _Reader) -> Iterator[tuple[str, str]]:
+    """(sheet name, part name) in workbook order, each part once."""
+    workbook = reader.part("xl/workbook.xml")
+    rels = reader.part("xl/_rels/workbook.xml.rels")
     targets = {}
     if rels is not None:
-        for rel in rels.iter(f"{_REL}Relationship"):
+        for rel in rels.iterfind(f"{_REL}Relationship"):
             target = rel.get("Target", "")
-            target = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
-            targets[rel.get("Id")] = target
+            targets[rel.get("Id")] = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
     if workbook is None:
         return
+    seen: set[str] = set()
     for sheet in workbook.iter(f"{_S}sheet"):
         part = targets.get(sheet.get(f"{_R}id"))
-        if part in names:
+        if part in reader.names and part not in seen:
+            seen.add(part)
             yield sheet.get("name", "Sheet"), part
 
 
 def _rows(root: ElementTree.Element, shared: list[str]) -> Iterator[list[str]]:
-    for row in root.iter(f"{_S}row"):
-        cells: list[str] = []
-        for cell in row.iter(f"{_S}c"):
-            column = _column_index(cell.get("r", ""))
-            if column is not None and column >= len(cells):
-                cells.extend([""] * (column - len(cells)))
-            cells.append(_cell_text(cell, shared))
-        if any(cells):
-            yield cells
+    for data in root.iterfind(f"{_S}sheetData"):
+        for row in data.iterfind(f"{_S}row"):
+            cells: list[str] = []
+            for cell in row.iterfind(f"{_S}c"):
+                column = _column_index(cell.get("r", ""))
+                if column is None:
+                    continue
+                if column > len(cells):  # empty cells before it
+                    cells.extend([""] * (column - len(cells)))
+                cells.append(_cell_text(cell, shared))  # (a cell out of order is kept, at the end)
+            if any(cells):
+                yield cells
 
 
 def _column_index(reference: str) -> int | None:
+    """The 0-based column of ``reference`` (``"C7"`` -> 2); a cell without one follows the
+    previous cell (-1 here: appended); None beyond Excel's last column."""
     match = _COLUMN_RE.match(reference)
     if match is None:
-        return None
+        return -1
     index = 0
     for letter in match.group():
         index = index * 26 + ord(letter) - 64
-    return index - 1
+    return index - 1 if index <= MAX_COLUMNS and not reference[match.end():match.end() + 1].isalpha() else None
 
 
 def _cell_text(cell: ElementTree.Element, shared: list[str]) -> str:
     kind = cell.get("t")
     if kind == "inlineStr":
-        return "".join(node.text or "" for node in cell.iter(f"{_S}t"))
+        return _all_text(cell, f"{_S}t")
     value = cell.find(f"{_S}v")
     text = value.text if value is not None and value.text else ""
     if kind == "s":

@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["schema_problem"]
+__all__ = ["as_count", "schema_problem"]
 
 _TYPE_NAMES = frozenset({"array", "boolean", "integer", "null", "number", "object", "string"})
 _COUNTS = ("minLength", "maxLength", "minItems", "maxItems", "minProperties", "maxProperties",
@@ -47,10 +47,15 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _is_count(value: Any) -> bool:
+def as_count(value: Any) -> int | None:
+    """``value`` as a non-negative integer keyword (``minLength``...: ``2.0`` counts), or None."""
     if isinstance(value, float):
-        return value.is_integer() and value >= 0
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+        return int(value) if value.is_integer() and value >= 0 else None
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def _is_count(value: Any) -> bool:
+    return as_count(value) is not None
 
 
 def _is_schema(value: Any) -> bool:

@@ -23,9 +23,10 @@ that tool definitions use in practice (hand-written or produced by pydantic / zo
   (``#/$defs/...``, ``#/definitions/...``); recursion is bounded.
 
 The work is bounded whatever the schema: at most ``MAX_VALUES`` values are generated (a
-recursive schema requiring itself three times would otherwise want 3^24), strings stop at
-``MAX_STRING_CHARS`` and arrays at ``MAX_ITEMS`` even when ``minLength`` / ``minItems`` ask
-for more, and numeric bounds too large for a float fall back to a bound itself. Past those
+recursive schema requiring itself three times would otherwise want 3^24), nesting (through
+properties, items, ``$ref``, ``anyOf`` / ``oneOf`` / ``allOf``) stops at ``4 * MAX_DEPTH``,
+strings stop at ``MAX_STRING_CHARS`` each and ``MAX_TOTAL_CHARS`` in all, arrays at
+``MAX_ITEMS``, even when ``minLength`` / ``minItems`` ask for more, and numeric bounds too large for a float fall back to a bound itself. Past those
 limits the input may not validate; it could not have been written within any model's
 output limit anyway. Keywords of the wrong type (which request validation refuses before
 this runs, ``schema_keywords``) are ignored rather than trusted.
@@ -45,6 +46,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from claude_bedrock.domain.prose import Draws
+from claude_bedrock.domain.schema_keywords import as_count
 
 __all__ = ["BUILTIN_TOOL_INPUTS", "MAX_DEPTH", "tool_input"]
 
@@ -52,6 +54,7 @@ MAX_DEPTH = 6
 #: Bounds on the work of one input (see the module docstring).
 MAX_VALUES = 2_000
 MAX_STRING_CHARS = 100_000
+MAX_TOTAL_CHARS = 1_000_000
 MAX_ITEMS = 1_000
 
 #: Inputs for Anthropic-defined tools, by tool name.
@@ -127,6 +130,7 @@ class _Generator:
         self._hint = hint.strip() or "example"
         self._place = place
         self._values_left = MAX_VALUES
+        self._chars_left = MAX_TOTAL_CHARS
 
     def _resolve(self, schema: Any) -> Mapping[str, Any]:
         if not isinstance(schema, Mapping):  # a boolean schema, or garbage
@@ -167,7 +171,7 @@ class _Generator:
                 else:
                     chosen = next((o for o in options if not _is_null_schema(o)), options[0])
                 base = {k: v for k, v in schema.items() if k != combinator}
-                return self.value({**base, **self._resolve(chosen)}, name, depth)
+                return self.value({**base, **self._resolve(chosen)}, name, depth + 1)
         if isinstance(schema.get("allOf"), list):
             return self.value(_merge_all_of(schema, [self._resolve(s) for s in schema["allOf"]]), name, depth + 1)
         kind = _schema_type(schema)
@@ -226,13 +230,14 @@ class _Generator:
             else:
                 named = next((values for fragment, values in _NAMED_STRINGS if fragment in words), None)
                 text = self._draws.choice(named) if named else self._hint
-        low = min(_count(schema, "minLength", 0), MAX_STRING_CHARS)
+        low = min(_count(schema, "minLength", 0), MAX_STRING_CHARS, max(self._chars_left, 0))
         if len(text) < low:  # repeat the hint: the text, then " hint" as often as needed
             filler = f" {self._hint}"
             text = (text + filler * (-(-(low - len(text)) // len(filler))))[:max(low, len(text))]
         high = _count(schema, "maxLength", -1)
         if 0 <= high < len(text):
             text = text[:high]
+        self._chars_left -= len(text)
         return text
 
     def _number(self, schema: Mapping[str, Any], name: str, depth: int) -> float | int:
@@ -313,10 +318,8 @@ def _bound(schema: Mapping[str, Any], inclusive: str, exclusive: str) -> tuple[f
 
 def _count(schema: Mapping[str, Any], key: str, default: int) -> int:
     """A non-negative integer keyword (``minLength``...), or ``default`` when absent or not one."""
-    value = schema.get(key)
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else default
+    count = as_count(schema.get(key))
+    return default if count is None else count
 
 
 def _schema_type(schema: Mapping[str, Any]) -> str:

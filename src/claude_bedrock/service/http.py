@@ -53,14 +53,18 @@ class Request:
         return values[0] if values else None
 
     def json(self) -> Any:
-        try:
-            value = json.loads(self.body or b"{}")
+        try:  # NaN and Infinity are not JSON (AWS's parsers refuse them, and so do records)
+            value = json.loads(self.body or b"{}", parse_constant=_not_json)
         except (ValueError, UnicodeDecodeError, RecursionError):
             raise ValidationException("The request body is not valid JSON.") from None
         problem = json_problem(value, self.body)
         if problem is not None:
             raise ValidationException(f"The request body is not valid JSON: {problem}.")
         return value
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 async def read_request(scope: Scope, receive: Receive) -> Request:

@@ -39,18 +39,14 @@ from claude_bedrock.service.state import ServiceState
 log = logging.getLogger("claude_bedrock.runtime")
 
 _REQUEST_METADATA_HEADER = "x-amzn-bedrock-request-metadata"
-#: InvokeModel's constrained headers -> (member name, constraint) of the botocore model
-#: (``InvokeModelRequest``); see ``check_invoke_headers``.
-_CONSTRAINED_HEADERS: dict[str, tuple[str, dict[str, Any]]] = {
-    "x-amzn-bedrock-trace": ("trace", {"enum": ("ENABLED", "DISABLED", "ENABLED_FULL")}),
-    "x-amzn-bedrock-guardrailidentifier": (
-        "guardrailIdentifier",
-        {"pattern": r"(|([a-z0-9]+)|(arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}:[0-9]{12}:guardrail/[a-z0-9]+))",
-         "max": 2048},
-    ),
-    "x-amzn-bedrock-guardrailversion": ("guardrailVersion", {"pattern": r"(|([1-9][0-9]{0,7})|(DRAFT))"}),
-    "x-amzn-bedrock-performanceconfig-latency": ("performanceConfigLatency", {"enum": ("standard", "optimized")}),
-    "x-amzn-bedrock-service-tier": ("serviceTier", {"enum": ("priority", "default", "flex", "reserved")}),
+#: InvokeModel's constrained headers -> (member name, shape) of the botocore model
+#: (``InvokeModelRequest``; the shapes are ``wire.converse_shapes``'), see ``check_invoke_headers``.
+_CONSTRAINED_HEADERS: dict[str, tuple[str, str]] = {
+    "x-amzn-bedrock-trace": ("trace", "Trace"),
+    "x-amzn-bedrock-guardrailidentifier": ("guardrailIdentifier", "GuardrailIdentifier"),
+    "x-amzn-bedrock-guardrailversion": ("guardrailVersion", "GuardrailVersion"),
+    "x-amzn-bedrock-performanceconfig-latency": ("performanceConfigLatency", "PerformanceConfigLatency"),
+    "x-amzn-bedrock-service-tier": ("serviceTier", "ServiceTierType"),
 }
 _CONSTRAINED_HEADER_NAMES = frozenset(_CONSTRAINED_HEADERS)
 
@@ -152,12 +148,15 @@ def check_invoke_headers(request: Request) -> None:
     if _CONSTRAINED_HEADER_NAMES.isdisjoint(request.header_lists):  # the usual case, made cheap
         return
     from claude_bedrock.service.control_input import Rule, Violations
+    from claude_bedrock.wire.converse_shapes import SHAPES
 
     violations = Violations()
-    for header, (member, constraint) in _CONSTRAINED_HEADERS.items():
+    for header, (member, shape_name) in _CONSTRAINED_HEADERS.items():
         value = request.header(header)
         if value is not None:
-            violations.check(value, member, Rule(**constraint))
+            shape = SHAPES[shape_name]
+            rule = Rule(min=shape.min, max=shape.max, pattern=shape.pattern, enum=shape.enum)  # type: ignore[union-attr]
+            violations.check(value, member, rule)
     violations.raise_if_any()
 
 

@@ -398,6 +398,7 @@ SHAPES: dict[str, Shape] = {
                 r"[a-z0-9]+))",
     ),
     "GuardrailVersion": String(pattern=r"(|([1-9][0-9]{0,7})|(DRAFT))"),
+    "Trace": String(enum=("ENABLED", "DISABLED", "ENABLED_FULL")),  # InvokeModel's X-Amzn-Bedrock-Trace
     "GuardrailTrace": String(enum=("enabled", "disabled", "enabled_full")),
     "GuardrailStreamProcessingMode": String(enum=("sync", "async")),
     "ProjectIdentifier": String(

@@ -48,7 +48,10 @@ def _malformed(detail: str) -> ValidationException:
 
 
 def count_tokens_input(
-    body: Mapping[str, Any], *, parse_body: Callable[[bytes], dict[str, Any]] | None = None
+    body: Mapping[str, Any],
+    *,
+    parse_body: Callable[[bytes], dict[str, Any]] | None = None,
+    text_only: Callable[[dict[str, Any], tuple[str, ...]], Any] | None = None,
 ) -> dict[str, Any]:
     """Parse a CountTokens request body into the Anthropic body to count.
 
@@ -57,6 +60,9 @@ def count_tokens_input(
             ``{"input": {"converse": ...}}``.
         parse_body: parses the InvokeModel form's decoded blob into a JSON object (raising
             ``ValidationException``); by default, ``json.loads`` and an object check.
+        text_only: applied to the converse form's translation and its text-only documents
+            (``ConverseTranslation.text_only_documents``), as Converse itself applies it, so
+            that a document is counted as the model would read it.
 
     Returns:
         A fresh Anthropic Messages body.
@@ -74,6 +80,8 @@ def count_tokens_input(
     translation = converse_to_anthropic(
         request["converse"], default_max_tokens=COUNT_TOKENS_MAX_TOKENS, field_path=_CONVERSE_PATH
     )
+    if text_only is not None and translation.text_only_documents:
+        text_only(translation.anthropic_body, translation.text_only_documents)
     return translation.anthropic_body
 
 

@@ -111,3 +111,80 @@ def test_apply_text_only_refuses_bytes_not_of_their_format(doc_format, message):
     with pytest.raises(ValidationException) as caught:
         apply_text_only(body_with(doc_format, b"not a document"), ("/messages/0/content/0",))
     assert caught.value.message == message
+
+
+# --------------------------------------------------------------------------- hostile files
+
+
+def stored_docx(body: str) -> bytearray:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("word/document.xml", f"<w:document {W}><w:body>{body}</w:body></w:document>")
+    return bytearray(buffer.getvalue())
+
+
+def set_header_bytes(data: bytearray, local_offset: int, central_offset: int, value: int, *, bit: bool) -> bytes:
+    for signature, offset in ((b"PK\x03\x04", local_offset), (b"PK\x01\x02", central_offset)):
+        at = data.find(signature) + offset
+        data[at] = data[at] | value if bit else value
+    return bytes(data)
+
+
+def corrupted(kind: str) -> bytes:
+    data = stored_docx("<w:p><w:r><w:t>hello</w:t></w:r></w:p>")
+    if kind == "crc":
+        data[data.find(b"hello")] = ord("j")
+        return bytes(data)
+    if kind == "encrypted":
+        return set_header_bytes(data, 6, 8, 1, bit=True)
+    return set_header_bytes(data, 8, 10, 99, bit=False)  # unknown compression method
+
+
+@pytest.mark.parametrize("kind", ["crc", "encrypted", "method"])
+def test_damaged_or_encrypted_members_are_not_an_office_document(kind):
+    with pytest.raises(NotAnOfficeDocument):
+        docx_text(corrupted(kind))
+
+
+def test_nested_paragraphs_are_read_in_one_pass():
+    depth = 3000  # quadratic work would take minutes here
+    text = docx_text(docx("<w:p><w:r><w:t>x</w:t></w:r>" * depth + "</w:p>" * depth))
+    assert text.count("x") == depth
+
+
+def test_a_doctype_is_refused_as_entity_expansion():
+    entities = '<!ENTITY a0 "' + "x" * 100 + '">' + "".join(
+        f'<!ENTITY a{i} "' + f"&a{i - 1};" * 10 + '">' for i in range(1, 6))
+    part = (f"<!DOCTYPE d [{entities}]><w:document {W}><w:body><w:p><w:r><w:t>&a5;&a5;</w:t></w:r></w:p>"
+            "</w:body></w:document>")
+    assert docx_text(zipped({"word/document.xml": part})) == ""
+
+
+def test_text_stops_at_the_character_budget(monkeypatch):
+    from claude_bedrock.domain import office_text
+
+    monkeypatch.setattr(office_text, "MAX_TEXT_CHARS", 50)
+    text = docx_text(docx("<w:p><w:r><w:t>abcdefghij</w:t></w:r></w:p>" * 100))
+    assert len(text) <= 50
+
+
+def sheet_workbook(sheet_xml: str, listings: int = 1) -> bytes:
+    sheets = "".join(f'<sheet name="S{n}" sheetId="{n}" r:id="rId1"/>' for n in range(listings))
+    return zipped({
+        "xl/workbook.xml": f"<workbook {S} {R}><sheets>{sheets}</sheets></workbook>",
+        "xl/_rels/workbook.xml.rels": '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/'
+                                      'relationships"><Relationship Id="rId1" Target="worksheets/sheet1.xml"/>'
+                                      "</Relationships>",
+        "xl/worksheets/sheet1.xml": f"<worksheet {S}><sheetData>{sheet_xml}</sheetData></worksheet>",
+    })
+
+
+def test_a_sheet_listed_many_times_is_read_once():
+    assert xlsx_text(sheet_workbook('<row><c r="A1"><v>7</v></c></row>', listings=500)) == "# S0\n7"
+
+
+@pytest.mark.parametrize(("reference", "text"), [("XFD1", "\t" * 16383 + "1"), ("XFE1", ""),
+                                                 ("AAAAAAA1", ""), ("ZZZZZZZZZZZZZZ1", "")])
+def test_cell_references_beyond_the_last_column_are_skipped(reference, text):
+    result = xlsx_text(sheet_workbook(f'<row><c r="{reference}"><v>1</v></c></row>'))
+    assert result == ("# S0\n" + text).strip()

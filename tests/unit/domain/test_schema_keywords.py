@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from claude_bedrock.domain.prose import Draws
 from claude_bedrock.domain.schema_keywords import schema_problem
-from claude_bedrock.domain.tool_input import MAX_ITEMS, MAX_STRING_CHARS, tool_input
+from claude_bedrock.domain.tool_input import MAX_ITEMS, MAX_STRING_CHARS, MAX_TOTAL_CHARS, tool_input
 
 
 def obj(**properties: Any) -> dict[str, Any]:
@@ -71,12 +71,14 @@ def test_schemas_of_real_tools_pass(name: str) -> None:
 _KEYWORD_VALUES = st.one_of(
     st.none(), st.booleans(), st.integers(-3, 10**20), st.floats(allow_nan=False, allow_infinity=False),
     st.text(max_size=4), st.sampled_from(["string", "object", "array", "integer", "null"]),
-    st.lists(st.sampled_from(["string", "null", 3, {"type": "string"}]), max_size=3),
+    st.sampled_from(["#", "#/properties/a"]),
+    st.lists(st.sampled_from(["string", "null", 3, {"type": "string"}, {"$ref": "#"},
+                              {"$ref": "#/properties/a"}]), max_size=3),
     st.dictionaries(st.sampled_from(["a", "b"]), st.sampled_from([{"type": "string"}, 1, True]), max_size=2),
 )
 _KEYWORDS = st.sampled_from([
     "type", "minLength", "maxLength", "minItems", "maxItems", "minimum", "exclusiveMinimum", "multipleOf",
-    "properties", "required", "items", "anyOf", "allOf", "enum", "uniqueItems", "format", "not",
+    "properties", "required", "items", "anyOf", "allOf", "oneOf", "enum", "uniqueItems", "format", "not", "$ref",
 ])
 
 
@@ -99,6 +101,10 @@ HEAVY = {
     "minimum 10^400": obj(a={"type": "integer", "minimum": 10**400}),
     "tiny multipleOf": obj(a={"type": "number", "minimum": 0, "maximum": 1e300, "multipleOf": 1e-300}),
     "integer range 10^30": obj(a={"type": "integer", "minimum": 0, "maximum": 10**30, "multipleOf": 3}),
+    "anyOf itself": {"type": "object", "anyOf": [{"$ref": "#"}]},
+    "oneOf itself, deeper": obj(a={"oneOf": [{"$ref": "#/properties/a"}]}),
+    "allOf itself": obj(a={"allOf": [{"$ref": "#/properties/a"}]}),
+    "many long strings": obj(a={"type": "array", "minItems": 1000, "items": {"type": "string", "minLength": 100_000}}),
 }
 
 
@@ -107,7 +113,7 @@ def test_valid_but_heavy_schemas_give_a_bounded_input(name: str) -> None:
     schema = HEAVY[name]
     assert schema_problem(schema) is None
     value = tool_input({"name": "t", "input_schema": schema}, Draws(b"seed"), "hello")
-    assert len(json.dumps(value)) < 2 * MAX_STRING_CHARS + 20 * MAX_ITEMS
+    assert len(json.dumps(value)) < MAX_TOTAL_CHARS + 20 * MAX_ITEMS
 
 
 def test_min_length_is_met_up_to_the_cap() -> None:

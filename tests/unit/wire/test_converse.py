@@ -225,7 +225,22 @@ def test_shapes_table_reaches_every_request_shape(model_shapes: dict[str, Any]) 
 
     for root in ("ConverseRequest", "ConverseStreamRequest", "CountTokensRequest"):
         walk(root)
+    # InvokeModel's constrained headers (service.runtime.check_invoke_headers) use the table too
+    from claude_bedrock.service.runtime import _CONSTRAINED_HEADERS
+
+    for _member, shape_name in _CONSTRAINED_HEADERS.values():
+        walk(shape_name)
     assert seen == set(converse_shapes.SHAPES)
+
+
+def test_invoke_model_header_constraints_are_the_botocore_models(model_shapes: dict[str, Any]) -> None:
+    from claude_bedrock.service.runtime import _CONSTRAINED_HEADERS
+
+    members = model_shapes["InvokeModelRequest"]["members"]
+    for header, (member, shape_name) in _CONSTRAINED_HEADERS.items():
+        assert members[member]["locationName"].lower() == header and members[member]["shape"] == shape_name
+        shape, ours = model_shapes[shape_name], converse_shapes.SHAPES[shape_name]
+        assert (ours.enum, ours.pattern) == (tuple(shape["enum"]) if "enum" in shape else None, shape.get("pattern"))
 
 
 def test_shapes_deviation_role_enum_is_narrower_than_botocore(
