@@ -72,9 +72,11 @@ __all__ = [
     "EndpointType",
     "IdentifierKind",
     "ModelPrices",
+    "ParsedArn",
     "PricingRules",
     "Resolution",
     "SystemProfile",
+    "parse_bedrock_arn",
     "build_catalog",
     "default_catalog",
     "load_catalog",
@@ -122,6 +124,26 @@ _ARN_RESOURCE_KINDS: Mapping[str, IdentifierKind] = MappingProxyType(
         "application-inference-profile": "application_profile_arn",
     }
 )
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedArn:
+    region: str
+    account: str
+    resource_type: str
+    resource_id: str
+
+
+def parse_bedrock_arn(arn: str) -> ParsedArn | None:
+    """``arn:aws:bedrock:<region>:<account>:<type>/<id>`` split into parts, or None (another
+    partition or service, or no resource ID). The parts are not judged further."""
+    parts = arn.split(":", 5)
+    if len(parts) != 6 or parts[0] != "arn" or parts[1] != "aws" or parts[2] != "bedrock":
+        return None
+    resource_type, _, resource_id = parts[5].partition("/")
+    if not resource_id:
+        return None
+    return ParsedArn(parts[3], parts[4], resource_type, resource_id)
 
 
 class CatalogError(Exception):
@@ -455,20 +477,12 @@ class Catalog:
         return self._resolve_profile(model, column, identifier, "profile", call)
 
     def _resolve_arn(self, arn: str, call: _Call, allow_application: bool) -> Resolution:
-        parts = arn.split(":", 5)
-        if len(parts) != 6:
+        parsed = parse_bedrock_arn(arn)
+        kind = _ARN_RESOURCE_KINDS.get(parsed.resource_type) if parsed is not None else None
+        # a regional resource: called in its own region only
+        if parsed is None or kind is None or parsed.region != call.region:
             raise _invalid()
-        _, partition, service, arn_region, account, resource = parts
-        resource_type, _, resource_id = resource.partition("/")
-        kind = _ARN_RESOURCE_KINDS.get(resource_type)
-        if (
-            partition != "aws"
-            or service != "bedrock"
-            or arn_region != call.region  # a regional resource: called in its own region only
-            or kind is None
-            or not resource_id
-        ):
-            raise _invalid()
+        account, resource_id = parsed.account, parsed.resource_id
         if kind == "foundation_model_arn":
             entry = self._identifiers.get(resource_id)
             if account or entry is None or entry[1] is not None:

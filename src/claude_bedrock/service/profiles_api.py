@@ -28,11 +28,10 @@ from __future__ import annotations
 
 import secrets
 import string
-from dataclasses import dataclass
 from typing import Any
 
 from claude_bedrock.service.control_state import ApplicationProfileRecord, StoreConflict, TooManyTags
-from claude_bedrock.domain.catalog import SystemProfile
+from claude_bedrock.domain.catalog import ParsedArn, SystemProfile, parse_bedrock_arn
 from claude_bedrock.domain.errors import (
     ConflictException,
     ResourceNotFoundException,
@@ -100,25 +99,6 @@ MODEL_SOURCE_ARN = Rule(
 TAG_KEY = Rule(min=1, max=128, pattern=r"[a-zA-Z0-9\s._:/=+@-]*", required=True)
 TAG_VALUE = Rule(min=0, max=256, pattern=r"[a-zA-Z0-9\s._:/=+@-]*", required=True)
 RESOURCE_ARN = Rule(min=20, max=1011, required=True)
-
-
-@dataclass(frozen=True, slots=True)
-class ParsedArn:
-    region: str
-    account: str
-    resource_type: str
-    resource_id: str
-
-
-def parse_bedrock_arn(arn: str) -> ParsedArn | None:
-    """``arn:aws:bedrock:<region>:<account>:<type>/<id>`` split into parts, or None."""
-    parts = arn.split(":", 5)
-    if len(parts) != 6 or parts[0] != "arn" or parts[1] != "aws" or parts[2] != "bedrock":
-        return None
-    resource_type, _, resource_id = parts[5].partition("/")
-    if not resource_id:
-        return None
-    return ParsedArn(parts[3], parts[4], resource_type, resource_id)
 
 
 def _join_regions(regions: tuple[str, ...]) -> str:
