@@ -187,3 +187,18 @@ def test_logs_cli_parse_time():
     assert parse_time("1970-01-01T01:00:00+01:00", 0) == 0
     with pytest.raises(click.BadParameter):
         parse_time("yesterday", 0)
+
+
+def test_logs_cli_operation_is_a_choice_and_model_takes_an_alias(data_dir):
+    from claude_bedrock.cli.logs_commands import _OPERATIONS
+    from claude_bedrock.service.invocation_logging import LOGGED_OPERATIONS
+
+    assert set(_OPERATIONS) == LOGGED_OPERATIONS
+    wrong = CliRunner().invoke(cli, ["logs", "list", "--data-dir", str(data_dir), "--operation", "Nonsense"])
+    assert wrong.exit_code == 2 and "Invalid value for '--operation'" in wrong.output
+    any_case = run("logs", "list", "--data-dir", str(data_dir), "--json", "--operation", "invokemodel")
+    exact = run("logs", "list", "--data-dir", str(data_dir), "--json", "--operation", "InvokeModel")
+    assert ids(any_case) == ids(exact)
+    by_alias = run("logs", "list", "--data-dir", str(data_dir), "--json", "--model", "claude-sonnet-4-5")
+    by_id = run("logs", "list", "--data-dir", str(data_dir), "--json", "--model", SONNET)
+    assert ids(by_alias) == ids(by_id) and ids(by_id)

@@ -38,6 +38,8 @@ from claude_bedrock.settings import SETTINGS
 __all__ = ["LOGS_COMMANDS", "logs", "parse_time", "usage"]
 
 _DEFAULTS = {spec.name: spec.default for spec in SETTINGS}
+#: The operations invocation logging records (service.invocation_logging.LOGGED_OPERATIONS).
+_OPERATIONS = ("InvokeModel", "InvokeModelWithResponseStream", "Converse", "ConverseStream")
 _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
 
@@ -74,8 +76,10 @@ def _data_dir_option(func: Callable[..., Any]) -> Callable[..., Any]:
 def _filter_options(func: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option("--account", help="Only this account ID."),
-        click.option("--model", help="Only this model (the ID as sent, or the resolved base model ID)."),
-        click.option("--operation", help="Only this operation (InvokeModel, Converse, ...)."),
+        click.option("--model", help="Only this model (the ID as sent, the resolved base model ID, or an "
+                                     "alias or Anthropic name such as claude-sonnet-4-5)."),
+        click.option("--operation", type=click.Choice(_OPERATIONS, case_sensitive=False),
+                     help="Only this operation."),
         click.option("--since", help="From this time: ISO 8601, or a duration back from now (1h, 7d)."),
         click.option("--until", help="Before this time: ISO 8601, or a duration back from now."),
         click.option("--request-id", help="Only this request ID."),
@@ -89,6 +93,11 @@ def _filter_options(func: Callable[..., Any]) -> Callable[..., Any]:
 def _query(account: str | None, model: str | None, operation: str | None, since: str | None,
            until: str | None, request_id: str | None, errors: bool) -> LogQuery:
     now = time.time()
+    if model is not None:  # an alias or Anthropic name stands for its base model ID
+        from claude_bedrock.domain.catalog import default_catalog
+
+        found = default_catalog().find(model)
+        model = found.model_id if found is not None else model
     return LogQuery(
         account_id=account,
         model=model,
@@ -299,7 +308,7 @@ def _usage_values(row: UsageRow) -> list[str]:
 @click.command()
 @_data_dir_option
 @click.option("--account", help="Only this account ID.")
-@click.option("--model", help="Only this model (as sent, or the resolved base model ID).")
+@click.option("--model", help="Only this model (as sent, the resolved base model ID, or an alias or Anthropic name).")
 @click.option("--since", help="From this time: ISO 8601, or a duration back from now (1h, 7d).")
 @click.option("--until", help="Before this time: ISO 8601, or a duration back from now.")
 @click.option("--format", "output_format", type=click.Choice(["table", "csv", "json"]), default="table",
