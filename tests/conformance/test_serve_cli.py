@@ -56,7 +56,6 @@ def test_serve_help_lists_every_setting():
         (["--config", "/nonexistent/config.toml"], "config file not found"),
         (["--simulator-latency", "fast"], "bad simulator latency"),
         (["--simulator-latency", "nosuch-model=1:2"], "nosuch-model is not a base model ID of the catalog"),
-        (["--port", "70000"], "port must be between 0 and 65535"),
         (["--port", "notaport"], "notaport"),
     ],
 )
