@@ -190,16 +190,14 @@ async def stream_response(
     try:
         usage.observe(first)
         pending = render([first], usage)
-        rest = events.take_rest() if type(events) is ReadyEvents else None
-        if rest is not None and len(rest) <= MAX_EVENTS_WITH_FIRST:
-            # A short whole answer leaves in one write: rendering it delays the first event
-            # by microseconds and saves a socket write.
+        if type(events) is ReadyEvents:
+            rest = events.take_rest()
+            # A short whole answer leaves in one write (rendering it delays the first event by
+            # microseconds and saves a socket write); a long one lets the first event go first.
+            if len(rest) > MAX_EVENTS_WITH_FIRST:
+                await _flush(send, pending)
             _observe(usage, rest)
             pending += render(rest, usage)
-        elif rest is not None:
-            await _flush(send, pending)
-            _observe(usage, rest)
-            pending = render(rest, usage)
         else:
             await _flush(send, pending)
             while True:
