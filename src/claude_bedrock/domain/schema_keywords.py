@@ -54,10 +54,6 @@ def as_count(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
-def _is_count(value: Any) -> bool:
-    return as_count(value) is not None
-
-
 def _is_schema(value: Any) -> bool:
     return isinstance(value, (dict, bool))
 
@@ -78,7 +74,7 @@ def _keyword_problem(schema: dict[str, Any], push: Callable[[Any, str], None], p
         if problem is not None:
             return f"{pointer}/type: {problem}"
     for key in _COUNTS:
-        if key in schema and not _is_count(schema[key]):
+        if key in schema and as_count(schema[key]) is None:
             return f"{pointer}/{key}: must be a non-negative integer"
     for key in _NUMBERS:
         if key in schema and not _is_number(schema[key]):
