@@ -53,6 +53,15 @@ def test_cli_models_table_and_json(signed_env):
     assert all(m["availability"] is not None for m in listed)
 
 
+def test_cli_models_says_why_the_list_is_empty(signed_env):
+    for args in (("--region", "xx-nowhere-1"), ("--provider", "nobody")):
+        result = CliRunner().invoke(cli, ["models", "--endpoint-url", signed_env, *args])
+        assert result.exit_code == 1
+        assert "No foundation models from provider" in result.stderr and "check --region" in result.stderr
+    empty = CliRunner().invoke(cli, ["models", "--json", "--provider", "nobody", "--endpoint-url", signed_env])
+    assert empty.exit_code == 0 and json.loads(empty.stdout) == []
+
+
 def test_cli_whoami(signed_env):
     result = _run("whoami", "--endpoint-url", signed_env)
     assert result.exit_code == 0 and f"Account: {ACCOUNT_ID}" in result.stdout

@@ -172,6 +172,10 @@ def models(as_json: bool, provider: str, region: str | None, endpoint_url: str |
     client = _make_client(region, endpoint_url, profile)
     with _client_errors(client.base_url), client:
         listed = client.models.list(by_provider=provider)
+    if not listed and not as_json:
+        raise click.ClickException(
+            f"No foundation models from provider {provider!r} in region {client.aws_region}: check --region and --provider."
+        )
     if as_json:
         click.echo(json.dumps(
             [{**m.raw, "alias": m.alias, "availability": m.availability} for m in listed], indent=2
