@@ -58,7 +58,7 @@ def test_responses_aws_code_read_as_botocore_does(headers, body, code):
 def test_responses_empty_or_html_5xx_uses_reason_phrase():
     error = error_from_reply(_reply(502, b"<html>bad gateway</html>"))
     assert error.message == "Bad Gateway" and error.code == "502"
-    assert "Error code: 502" in str(error)
+    assert str(error) == "Error code: 502 - Bad Gateway"
 
 
 def test_responses_sts_xml_error():

@@ -153,7 +153,8 @@ class APIStatusError(APIError):
         self.headers: Mapping[str, str] = headers or {}
 
     def __str__(self) -> str:
-        code = f" {self.code}" if self.code else ""
+        # botocore's code for a 5xx without one is the status itself: not said twice
+        code = f" {self.code}" if self.code and self.code != str(self.status_code) else ""
         return f"Error code: {self.status_code}{code} - {self.message}"
 
 
