@@ -49,3 +49,21 @@ def test_setting_of_the_wrong_type_names_the_type(tmp_path):
     result = CliRunner().invoke(cli, ["serve", "--data-dir", str(tmp_path)],
                                 env={"CLAUDE_BEDROCK_PORT": "notanumber"})
     assert "environment CLAUDE_BEDROCK_PORT: port must be an integer, got 'notanumber'" in result.output
+
+
+@pytest.mark.parametrize(("host", "url"), [
+    ("127.0.0.1", "http://127.0.0.1:8787"), ("0.0.0.0", "http://127.0.0.1:8787"), ("::", "http://[::1]:8787"),
+    ("::1", "http://[::1]:8787"), ("192.0.2.7", "http://192.0.2.7:8787"),
+])
+def test_serve_announces_a_url_clients_on_this_machine_can_use(host, url):
+    import io
+
+    from claude_bedrock.service.server import announce, client_url
+    from claude_bedrock.settings import Settings
+
+    assert client_url(host, 8787) == url
+    out = io.StringIO()
+    announce(url, Settings(host=host), out)
+    line = out.getvalue()
+    assert line.startswith(f"export AWS_ENDPOINT_URL_BEDROCK_RUNTIME={url} ")
+    assert (" (bound to all interfaces)" in line) == (host in ("0.0.0.0", "::"))

@@ -5,7 +5,7 @@ environment variable ``CLAUDE_BEDROCK_<NAME>``), and the TOML config file's ``[s
 table accepts the same names. Precedence: command line > environment > config file >
 default.
 
-The config file also lists credentials and API keys (see ``docs/configuration.md``)::
+The config file also lists credentials and API keys (README, section Authentication)::
 
     [server]
     strict_auth = true
@@ -16,11 +16,14 @@ The config file also lists credentials and API keys (see ``docs/configuration.md
     session_tokens = ["..."]        # optional
     account_id = "111122223333"
     user_name = "alice"             # identity ARN arn:aws:iam::<account>:user/<user_name>
+    admin = true                    # optional: may use the admin API of a strict server
 
     [[api_keys]]
     key = "my-bedrock-api-key"
     account_id = "111122223333"
     user_name = "ci-bot"
+    region = "eu-west-1"            # optional: the region of its calls (default us-east-1)
+    admin = false
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Literal
+
+from claude_bedrock.domain.region_name import REGION_NAME_RE
 
 DEFAULT_ACCOUNT_ID = "123456789012"
 DEFAULT_USER_NAME = "developer"
@@ -139,6 +144,8 @@ class Credential:
     account_id: str = DEFAULT_ACCOUNT_ID
     user_name: str = DEFAULT_USER_NAME
     session_tokens: tuple[str, ...] = ()
+    #: may use the admin API (``/_claude-bedrock``) of a strict server
+    admin: bool = False
 
     @property
     def arn(self) -> str:
@@ -153,6 +160,10 @@ class ApiKey:
     key: str
     account_id: str = DEFAULT_ACCOUNT_ID
     user_name: str = DEFAULT_USER_NAME
+    #: the region of the key's calls (a bearer request carries none); None: from the Host or
+    #: the key itself where it can tell (short-term keys), else DEFAULT_REGION
+    region: str | None = None
+    admin: bool = False
 
     @property
     def arn(self) -> str:
@@ -280,12 +291,27 @@ def _account(entry: dict[str, Any], origin: str) -> str:
     return account
 
 
-def _credential(entry: Any, origin: str) -> Credential:
+
+
+def _table(entry: Any, origin: str, keys: set[str]) -> dict[str, Any]:
     if not isinstance(entry, dict):
         raise ConfigError(f"{origin}: expected a table")
-    unknown = set(entry) - {"access_key_id", "secret_access_key", "session_tokens", "account_id", "user_name"}
+    unknown = set(entry) - keys
     if unknown:
         raise ConfigError(f"{origin}: unknown key(s): {', '.join(sorted(unknown))}")
+    return entry
+
+
+def _admin(entry: dict[str, Any], origin: str) -> bool:
+    value = entry.get("admin", False)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{origin}.admin: expected a boolean (true/false)")
+    return value
+
+
+def _credential(entry: Any, origin: str) -> Credential:
+    entry = _table(entry, origin, {"access_key_id", "secret_access_key", "session_tokens", "account_id",
+                                   "user_name", "admin"})
     tokens = entry.get("session_tokens", [])
     if not isinstance(tokens, list) or not all(isinstance(t, str) and t for t in tokens):
         raise ConfigError(f"{origin}.session_tokens: expected a list of strings")
@@ -295,19 +321,21 @@ def _credential(entry: Any, origin: str) -> Credential:
         account_id=_account(entry, origin),
         user_name=_require_str(entry, "user_name", origin, DEFAULT_USER_NAME),
         session_tokens=tuple(tokens),
+        admin=_admin(entry, origin),
     )
 
 
 def _api_key(entry: Any, origin: str) -> ApiKey:
-    if not isinstance(entry, dict):
-        raise ConfigError(f"{origin}: expected a table")
-    unknown = set(entry) - {"key", "account_id", "user_name"}
-    if unknown:
-        raise ConfigError(f"{origin}: unknown key(s): {', '.join(sorted(unknown))}")
+    entry = _table(entry, origin, {"key", "account_id", "user_name", "region", "admin"})
+    region = entry.get("region")
+    if region is not None and not (isinstance(region, str) and REGION_NAME_RE.fullmatch(region)):
+        raise ConfigError(f"{origin}.region: expected an AWS region name such as 'eu-west-1', got {region!r}")
     return ApiKey(
         key=_require_str(entry, "key", origin),
         account_id=_account(entry, origin),
         user_name=_require_str(entry, "user_name", origin, DEFAULT_USER_NAME),
+        region=region,
+        admin=_admin(entry, origin),
     )
 
 

@@ -80,7 +80,11 @@ def test_cli_count_tokens_text_and_file(signed_env, tmp_path):
 
 
 def test_cli_uses_environment_endpoint_then_local_default(monkeypatch):
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "ANTHROPIC_BEDROCK_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
     assert _endpoint_url(None) == DEFAULT_ENDPOINT_URL == "http://127.0.0.1:8787"
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4")  # botocore's one for every service
+    assert _endpoint_url(None) == "http://127.0.0.1:4"
     monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "http://127.0.0.1:2")
     assert _endpoint_url(None) == "http://127.0.0.1:2"
     monkeypatch.setenv("ANTHROPIC_BEDROCK_BASE_URL", "http://127.0.0.1:1")

@@ -17,7 +17,9 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from support.seed_guide import seed_models
-from support.servers import ACCESS_KEY, ACCOUNT_ID, CONFIG_TOML, REGION, SECRET_KEY, RunningServer, start_server
+from support.servers import (
+    ACCESS_KEY, ACCOUNT_ID, API_KEY, CONFIG_TOML, REGION, SECRET_KEY, RunningServer, start_server,
+)
 
 pytestmark = pytest.mark.conformance
 
@@ -693,7 +695,7 @@ def test_boto3_reset_endpoint_clears_state(server, bedrock):
 
 def test_boto3_bearer_token_reaches_the_control_plane(server):
     """API keys work on the control plane too (anthropic-style bearer over plain HTTP, raw)."""
-    from support.servers import API_KEY
+
 
     request = urllib.request.Request(server.url + "/foundation-models?byProvider=anthropic",
                                      headers={"Authorization": f"Bearer {API_KEY}"})
@@ -714,6 +716,12 @@ def test_boto3_reset_on_a_strict_server_needs_credentials(tmp_path):
         with pytest.raises(urllib.error.HTTPError) as info:
             urllib.request.urlopen(anonymous, timeout=30)
         assert info.value.code == 403
+        assert len(bedrock.list_inference_profiles(typeEquals="APPLICATION")["inferenceProfileSummaries"]) == 1
+        not_admin = urllib.request.Request(strict.url + "/_claude-bedrock/reset", data=b"", method="POST",
+                                           headers={"Authorization": f"Bearer {API_KEY}"})
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(not_admin, timeout=30)
+        assert info.value.code == 403 and b"admin = true" in info.value.read()
         assert len(bedrock.list_inference_profiles(typeEquals="APPLICATION")["inferenceProfileSummaries"]) == 1
         signed = AWSRequest(method="POST", url=strict.url + "/_claude-bedrock/reset", data=b"")
         SigV4Auth(Credentials(ACCESS_KEY, SECRET_KEY), "bedrock", REGION).add_auth(signed)

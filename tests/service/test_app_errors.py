@@ -30,7 +30,7 @@ def make_app(tmp_path, **settings):
 def call(app, method, path, body=b"", headers=None, *, key=KEY, secret=SECRET, service="bedrock",
          when: datetime | None = None, sign_it=True):
     headers = dict(headers or {})
-    headers.setdefault("host", "testserver")
+    headers.setdefault("host", "localhost")
     if sign_it:
         amz_date = (when or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
         raw_path, _, query = path.partition("?")
@@ -39,7 +39,7 @@ def call(app, method, path, body=b"", headers=None, *, key=KEY, secret=SECRET, s
 
     async def go():
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
             return await client.request(method, path, content=body, headers=headers)
 
     return asyncio.run(go())

@@ -21,7 +21,7 @@ PATH = "/foundation-models"
 def get(app, query: str) -> httpx.Response:
     async def go() -> httpx.Response:
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
             return await client.get(f"{PATH}?{query}")
 
     return asyncio.run(go())
@@ -29,7 +29,7 @@ def get(app, query: str) -> httpx.Response:
 
 def presigned_query(token: str) -> str:
     amz_date = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    request = HttpRequest("GET", PATH, "", [("host", "testserver")], b"")
+    request = HttpRequest("GET", PATH, "", [("host", "localhost")], b"")
     return presign(request, KEY, SECRET, "us-east-1", "bedrock", amz_date, 300, session_token=token)
 
 

@@ -21,7 +21,7 @@ SIGNATURE = "5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7"
 def post(app, headers: dict[str, str], path: str = PATH) -> httpx.Response:
     async def go() -> httpx.Response:
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
             return await client.post(path, content=BODY, headers=headers)
 
     return asyncio.run(go())
@@ -64,7 +64,7 @@ def test_review_signature_is_not_echoed_by_incomplete_signature_errors(tmp_path)
 
 def test_review_session_token_is_not_echoed_in_signature_mismatch(tmp_path):
     amz_date = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    headers = {"host": "testserver", "content-type": "application/json"}
+    headers = {"host": "localhost", "content-type": "application/json"}
     request = HttpRequest("POST", PATH, "", list(headers.items()), BODY)
     headers.update(sign(request, KEY, "wrong-secret", "us-west-2", "bedrock", amz_date, session_token=TOKEN))
     response = post(make_app(tmp_path), headers)

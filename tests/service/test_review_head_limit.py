@@ -38,7 +38,7 @@ def _response(sock: socket.socket) -> bytes:
 
 def test_review_endless_header_is_refused_before_it_is_buffered(server):
     sock = _connect(server)
-    sock.sendall(b"GET /_claude-bedrock/health HTTP/1.1\r\nHost: x\r\nX-Big: ")
+    sock.sendall(b"GET /_claude-bedrock/health HTTP/1.1\r\nHost: localhost\r\nX-Big: ")
     # Kernel socket buffers on loopback absorb several MB before the close is felt, so the
     # cap is far above them: a server that buffered the whole head would never close.
     cap = 64 * 1024 * 1024
@@ -58,7 +58,7 @@ def test_review_ordinary_requests_pass_on_a_kept_alive_connection(server):
     sock = _connect(server)
     body = b"x" * (2 * MAX_HEAD_BYTES)  # a body is not head: it does not count
     for _ in range(2):
-        sock.sendall(b"POST /_claude-bedrock/health HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"p" * 8000
+        sock.sendall(b"POST /_claude-bedrock/health HTTP/1.1\r\nHost: localhost\r\nX-Pad: " + b"p" * 8000
                      + b"\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
         head = _response(sock)
         assert head.startswith(b"HTTP/1.1 404"), head[:100]

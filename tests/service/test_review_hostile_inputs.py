@@ -29,7 +29,7 @@ def call(app, method: str, path: str, body: Any = None, headers: dict[str, Any] 
 
     async def go() -> httpx.Response:
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
             return await client.request(method, path, content=content, headers=headers or BEARER)
 
     return asyncio.run(go())
@@ -142,7 +142,7 @@ def test_a_session_token_with_a_non_ascii_character_is_unrecognized_not_500(tmp_
     app = create_app(Settings(data_dir=str(tmp_path), credentials=(credential,)))
     amz_date = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     token = "tok\u00e9n"
-    headers: dict[str, Any] = {"host": "testserver", "content-type": "application/json"}
+    headers: dict[str, Any] = {"host": "localhost", "content-type": "application/json"}
     body = json.dumps(invoke_body()).encode()
     request = HttpRequest("POST", f"{MODEL}/invoke", "", list(headers.items()), body)
     headers.update(sign(request, KEY, SECRET, "us-west-2", "bedrock", amz_date, session_token=token))

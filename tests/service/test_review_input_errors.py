@@ -23,7 +23,7 @@ def request(app, method: str, path: str, body: bytes | str = b"") -> httpx.Respo
 
     async def go() -> httpx.Response:
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
             return await client.request(method, path, content=body, headers=headers)
 
     return asyncio.run(go())
@@ -130,7 +130,7 @@ def test_review_non_ascii_digits_in_numeric_query_values_are_400(app):
 
     async def go() -> httpx.Response:
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
             return await client.get("/foundation-models?" + presigned)
 
     response = asyncio.run(go())

@@ -73,7 +73,7 @@ def test_review_client_leaving_mid_stream_stops_the_stream(tmp_path, caplog, suf
     with serve_in_thread(app) as url, uvicorn_logs_to(caplog):
         parsed = urlparse(url)
         sock = socket.create_connection((parsed.hostname, parsed.port), timeout=10)
-        sock.sendall(f"POST {MODEL}{suffix} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer dev\r\n"
+        sock.sendall(f"POST {MODEL}{suffix} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer dev\r\n"
                      f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
         assert sock.recv(65536).startswith(b"HTTP/1.1 200")
         time.sleep(0.05)
@@ -107,7 +107,7 @@ def test_review_error_for_a_client_that_left_before_the_stream_logs_nothing(tmp_
     with serve_in_thread(app) as url, uvicorn_logs_to(caplog):
         parsed = urlparse(url)
         sock = socket.create_connection((parsed.hostname, parsed.port), timeout=10)
-        sock.sendall(f"POST {MODEL}/converse-stream HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer dev\r\n"
+        sock.sendall(f"POST {MODEL}/converse-stream HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer dev\r\n"
                      f"Content-Length: {len(CONVERSE_BODY)}\r\n\r\n".encode() + CONVERSE_BODY)
         time.sleep(0.1)
         sock.close()

@@ -27,6 +27,7 @@ access_key_id = "{ACCESS_KEY}"
 secret_access_key = "{SECRET_KEY}"
 account_id = "{ACCOUNT_ID}"
 user_name = "{USER_NAME}"
+admin = true
 
 [[credentials]]
 access_key_id = "ASIATEMPORARYKEY01"

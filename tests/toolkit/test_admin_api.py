@@ -32,7 +32,7 @@ class Client:
     def request(self, method: str, path: str, payload=None, *, signed: bool = False, headers=None):
         content = b"" if payload is None else payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         headers = dict(headers or {})
-        headers["host"] = "testserver"
+        headers["host"] = "localhost"
         if signed:
             raw_path, _, query = path.partition("?")
             amz_date = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
@@ -41,7 +41,7 @@ class Client:
 
         async def go():
             transport = httpx.ASGITransport(app=self.app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
                 return await client.request(method, path, content=content, headers=headers)
 
         return asyncio.run(go())
@@ -164,10 +164,11 @@ def test_admin_unknown_routes_are_404(client, method, path):
     assert response.status_code == 404
 
 
-def test_admin_on_a_strict_server_needs_authentication(tmp_path):
+def test_admin_on_a_strict_server_needs_an_admin_key(tmp_path):
     settings = Settings(data_dir=str(tmp_path), strict_auth=True,
-                        credentials=(Credential("AKIDADMIN", "secret", account_id="111122223333"),),
-                        api_keys=(ApiKey(API_KEY, account_id="111122223333"),))
+                        credentials=(Credential("AKIDADMIN", "secret", account_id="111122223333", admin=True),),
+                        api_keys=(ApiKey(API_KEY, account_id="111122223333", admin=True),
+                                  ApiKey("tenant-key", account_id="222233334444")))
     client = Client(create_app(settings))
     assert client.request("GET", f"{ADMIN}/health").status_code == 200
     for method, path in [("GET", "/calls"), ("POST", "/rules"), ("POST", "/reset"), ("PUT", "/quotas")]:
@@ -178,6 +179,15 @@ def test_admin_on_a_strict_server_needs_authentication(tmp_path):
     assert bearer.status_code == 201
     wrong = client.request("GET", f"{ADMIN}/rules", headers={"authorization": "Bearer not-a-configured-key"})
     assert wrong.status_code == 403
+    # a configured key that is not an admin's: another tenant may not read, fault or reset anyone
+    for method, path in [("GET", "/calls"), ("POST", "/faults"), ("POST", "/reset")]:
+        tenant = client.request(method, ADMIN + path, {"kind": "ThrottlingException"},
+                                headers={"authorization": "Bearer tenant-key"})
+        assert tenant.status_code == 403, (method, path)
+        assert tenant.json()["message"] == (
+            "arn:aws:iam::222233334444:user/developer may not use the admin API of this server: "
+            "mark its key 'admin = true' in the config file.")
+    assert client.request("GET", f"{ADMIN}/faults", signed=True).json()["faults"] == []
 
 
 def test_admin_history_is_json_even_for_a_body_that_is_not(client):

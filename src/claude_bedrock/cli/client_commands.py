@@ -3,7 +3,7 @@
 Purpose: wire command-line options to ``claude_bedrock.AnthropicBedrock``; no protocol logic.
 
 Endpoint: ``--endpoint-url``, else ``ANTHROPIC_BEDROCK_BASE_URL``, else
-``AWS_ENDPOINT_URL_BEDROCK_RUNTIME``, else our local server ``http://127.0.0.1:8787`` (start it
+``AWS_ENDPOINT_URL_BEDROCK_RUNTIME``, else ``AWS_ENDPOINT_URL``, else our local server ``http://127.0.0.1:8787`` (start it
 with ``claude-bedrock serve``). Pass ``--endpoint-url https://bedrock-runtime.<region>.amazonaws.com``
 to talk to AWS. Credentials and region follow the client's rules (``docs/client.md``); when no
 credentials are found and the endpoint is a loopback address, development credentials are used
@@ -45,6 +45,7 @@ def _endpoint_url(option: str | None) -> str:
         option
         or os.environ.get("ANTHROPIC_BEDROCK_BASE_URL")
         or os.environ.get("AWS_ENDPOINT_URL_BEDROCK_RUNTIME")
+        or os.environ.get("AWS_ENDPOINT_URL")  # botocore's endpoint for every service
         or DEFAULT_ENDPOINT_URL
     )
 
@@ -101,7 +102,7 @@ def client_options(func: Callable[..., Any]) -> Callable[..., Any]:
     func = click.option("--profile", default=None, help="AWS profile of ~/.aws/credentials and ~/.aws/config.")(func)
     func = click.option(
         "--endpoint-url", default=None, metavar="URL",
-        help=f"Bedrock endpoint [default: $ANTHROPIC_BEDROCK_BASE_URL, $AWS_ENDPOINT_URL_BEDROCK_RUNTIME, "
+        help=f"Bedrock endpoint [default: $ANTHROPIC_BEDROCK_BASE_URL, $AWS_ENDPOINT_URL_BEDROCK_RUNTIME, $AWS_ENDPOINT_URL, "
         f"else {DEFAULT_ENDPOINT_URL}]",
     )(func)  # fmt: skip
     return click.option("--region", default=None, help="AWS region [default: $AWS_REGION, else us-east-1].")(func)

@@ -61,6 +61,7 @@ from typing import Any, Literal
 from urllib.parse import unquote
 
 from claude_bedrock.domain.errors import ResourceNotFoundException, ValidationException
+from claude_bedrock.domain.region_name import REGION_NAME_RE
 
 __all__ = [
     "ENDPOINT_COLUMNS",
@@ -112,7 +113,6 @@ _INPUT_MODALITIES = ("TEXT", "IMAGE")
 _OUTPUT_MODALITIES = ("TEXT",)
 _MODEL_ID_RE = re.compile(r"[a-z0-9-]+\.[A-Za-z0-9.:-]{1,64}")
 _NAME_RE = re.compile(r"[a-z0-9][a-z0-9.-]*")
-_REGION_RE = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]")
 _ACCOUNT_RE = re.compile(r"[0-9]{12}")
 _SCHEMA_VERSION = 1
 
@@ -831,7 +831,7 @@ _MODEL_SCHEMA = _object(
 _CATALOG_SCHEMA = _object(
     {
         "schema_version": _integer,
-        "default_region": _string(_REGION_RE),
+        "default_region": _string(REGION_NAME_RE),
         "constants": _object(
             {
                 "regional_premium_multiplier": _number,
@@ -844,7 +844,7 @@ _CATALOG_SCHEMA = _object(
             }
         ),
         "geographies": _object(
-            dict.fromkeys(GEOGRAPHIES, _array(_string(_REGION_RE))), what="geography"
+            dict.fromkeys(GEOGRAPHIES, _array(_string(REGION_NAME_RE))), what="geography"
         ),
         "models": _array(_MODEL_SCHEMA),
     },

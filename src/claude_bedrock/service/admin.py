@@ -25,9 +25,11 @@ Rule, fault and quota formats: ``domain.scripting``, ``domain.faults``, ``domain
 one is a 400 ValidationException naming the key. Unknown routes are 404.
 
 Security: on a development server (loopback bind, the default) the admin API is open, like
-the rest of the server. On a strict server (bound beyond loopback, or ``--strict-auth``) every
-route but ``/health`` requires a caller the authenticator accepts: SigV4 for service
-``bedrock`` with a configured access key, or ``Authorization: Bearer`` with a configured API key.
+the rest of the server (``service.origin_guard`` keeps web pages out). On a strict server
+(bound beyond loopback, or ``--strict-auth``) every route but ``/health`` requires a configured
+key marked ``admin = true`` (the admin API sees and changes every account's calls and state):
+SigV4 for service ``bedrock`` with that access key, or ``Authorization: Bearer`` with that API
+key; any other caller gets 403 AccessDeniedException.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from claude_bedrock import __version__
-from claude_bedrock.domain.errors import ResourceNotFoundException, ValidationException
+from claude_bedrock.domain.errors import AccessDeniedException, ResourceNotFoundException, ValidationException
 from claude_bedrock.domain.json_body import json_bytes
 from claude_bedrock.domain.quotas import parse_quota_config
 from claude_bedrock.domain.scripting import ScriptError
@@ -212,7 +214,12 @@ async def handle(state: ServiceState, request: Request, send: Send) -> None:
     """
     handler, item, key = _route(request.method, request.raw_path[len(ADMIN_PREFIX):])
     if key not in OPEN_ROUTES and state.authenticator.strict:
-        state.authenticator.authenticate(request, "bedrock")
+        identity = state.authenticator.authenticate(request, "bedrock")
+        if not identity.admin:  # it sees and changes every account's calls, faults and state
+            raise AccessDeniedException(
+                f"{identity.arn} may not use the admin API of this server: "
+                "mark its key 'admin = true' in the config file."
+            )
     try:
         status, body = handler(state, request, item)
     except ScriptError as exc:

@@ -33,6 +33,7 @@ from claude_bedrock.service.auth import Identity
 from claude_bedrock.service.calls import CallRecord
 from claude_bedrock.service.control import CONTROL_ROUTES
 from claude_bedrock.domain.json_body import json_bytes
+from claude_bedrock.service.origin_guard import OriginGuard
 from claude_bedrock.service.http import (
     ClientDisconnected,
     Receive,
@@ -44,7 +45,7 @@ from claude_bedrock.service.http import (
 )
 from claude_bedrock.service.routes import LazyHandler, Match, Route, Router
 from claude_bedrock.service.state import ServiceState
-from claude_bedrock.settings import Settings
+from claude_bedrock.settings import Settings, is_loopback
 from claude_bedrock.service import errors as awserrors
 
 log = logging.getLogger("claude_bedrock.service")
@@ -108,6 +109,9 @@ class BedrockApp:
     def __init__(self, state: ServiceState, router: Router) -> None:
         self.state = state
         self.router = router
+        settings = state.settings
+        #: None on a strict server: every signature is checked there
+        self._guard = None if state.authenticator.strict else OriginGuard(loopback_bind=is_loopback(settings.host))
         self.startup_hooks: list[Callable[[], Awaitable[None] | None]] = []
         self.shutdown_hooks: list[Callable[[], Awaitable[None] | None]] = []
 
@@ -144,6 +148,8 @@ class BedrockApp:
         match: Match | None = None
         try:
             request = await read_request(scope, receive)
+            if self._guard is not None:
+                self._guard.check(request)
             if request.raw_path.startswith(ADMIN_PREFIX):
                 await self._admin(request, tracker)
                 return

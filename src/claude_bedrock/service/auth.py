@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable
 
+from claude_bedrock.domain.region_name import REGION_NAME_RE
 from claude_bedrock.domain.errors import (
     IncompleteSignatureException,
     InvalidSignatureException,
@@ -28,7 +29,7 @@ from claude_bedrock.domain.errors import (
     UnrecognizedClientException,
 )
 from claude_bedrock.service.http import Request
-from claude_bedrock.settings import ApiKey, Credential, Settings
+from claude_bedrock.settings import DEFAULT_REGION, ApiKey, Credential, Settings
 from claude_bedrock.wire import sigv4
 
 log = logging.getLogger("claude_bedrock.auth")
@@ -47,6 +48,8 @@ class Identity:
     #: "sigv4", "bearer", or "sigv4-unverified"/"bearer-unverified" in development mode.
     method: str
     access_key_id: str | None = None
+    #: a configured key marked ``admin = true``: may use a strict server's admin API
+    admin: bool = False
 
     @property
     def verified(self) -> bool:
@@ -66,7 +69,7 @@ class Authenticator:
     def __init__(self, settings: Settings, clock: Callable[[], datetime] | None = None) -> None:
         self._strict = settings.effective_strict_auth
         self._default_account = settings.account_id
-        self._default_region = "us-east-1"
+        self._default_region = DEFAULT_REGION
         self._credentials: dict[str, Credential] = {c.access_key_id: c for c in settings.credentials}
         # API keys are looked up by their SHA-256, so no key comparison leaks timing.
         self._api_keys: dict[bytes, ApiKey] = {
@@ -81,20 +84,12 @@ class Authenticator:
         return self._strict
 
     def authenticate(self, request: Request, service: str) -> Identity:
-        value = request.header("authorization")
-        if value is None:
-            if "X-Amz-Signature=" in request.raw_query:
-                try:
-                    presigned = sigv4.parse_presigned(request.raw_query)
-                except sigv4.SignatureError as exc:
-                    raise IncompleteSignatureException(exc.aws_message()) from None
-                if presigned is not None:
-                    return self._sigv4(request, service, presigned)
-            raise MissingAuthenticationException("Authorization header is missing")
         try:
-            parsed = sigv4.parse_authorization(value)
-        except sigv4.MalformedAuthorization as exc:
+            parsed = sigv4.credentials_from(request.header_lists.get("authorization"), request.raw_query)
+        except sigv4.SignatureError as exc:  # malformed, repeated, or header and query at once
             raise IncompleteSignatureException(exc.aws_message()) from None
+        if parsed is None:
+            raise MissingAuthenticationException("Authorization header is missing")
         if isinstance(parsed, sigv4.SigV4Authorization):
             return self._sigv4(request, service, parsed)
         if service != "bedrock":  # API keys are for the signing name bedrock only (wire 6.4)
@@ -106,12 +101,15 @@ class Authenticator:
     def _bearer(self, token: str, request: Request) -> Identity:
         key = self._api_keys.get(hashlib.sha256(token.encode()).digest())
         if key is not None:
-            return Identity(key.account_id, key.arn, _user_id(key.arn), self._region_of(request), "bearer")
+            region = self._region_of(request, token, key.region)
+            return Identity(key.account_id, key.arn, _user_id(key.arn), region, "bearer", admin=key.admin)
         if self._strict:
             raise UnrecognizedClientException(_INVALID_TOKEN)
         self._warn_once("bearer", "API key not listed in the config: accepted without checking (development mode)")
         arn = f"arn:aws:iam::{self._default_account}:user/developer"
-        return Identity(self._default_account, arn, _user_id(arn), self._region_of(request), "bearer-unverified")
+        return Identity(
+            self._default_account, arn, _user_id(arn), self._region_of(request, token, None), "bearer-unverified"
+        )
 
     def _sigv4(self, request: Request, service: str, auth: sigv4.SigV4Authorization) -> Identity:
         if auth.service != service:
@@ -155,14 +153,25 @@ class Authenticator:
             auth.region,
             "sigv4",
             auth.access_key,
+            credential.admin,
         )
 
-    def _region_of(self, request: Request) -> str:
-        """Bearer requests carry no credential scope: take the region from the Host, if AWS-like."""
+    def _region_of(self, request: Request, token: str, configured: str | None) -> str:
+        """A bearer request carries no credential scope. Its region is, in order: the Host's,
+        when AWS-like (``bedrock-runtime.<region>.amazonaws.com``); the key's ``region`` in
+        the config; the scope of a short-term key's presigned URL; else us-east-1."""
         host = request.header("host") or ""
         parts = host.split(".")
         if len(parts) >= 4 and parts[0] in ("bedrock-runtime", "bedrock") and parts[-2] == "amazonaws":
             return parts[1]
+        if configured is not None:
+            return configured
+        from claude_bedrock.wire import bearer  # API keys' formats: loaded on first use
+
+        if token.startswith(bearer.SHORT_TERM_KEY_PREFIX):
+            described = bearer.describe_bearer(token)
+            if isinstance(described, bearer.ShortTermApiKey) and REGION_NAME_RE.fullmatch(described.region):
+                return described.region
         return self._default_region
 
     def _warn_once(self, key: str, message: str) -> None:

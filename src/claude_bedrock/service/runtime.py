@@ -237,6 +237,7 @@ async def anthropic_count_tokens(
     if not isinstance(model_id, str) or not model_id:
         raise ValidationException("model: Field required")
     resolution = state.resolve(model_id, identity.region, identity.account_id)
+    state.check_model_access(identity.account_id, identity.region, resolution.model)
     body.setdefault("anthropic_version", "bedrock-2023-05-31")
     body.setdefault("max_tokens", 1)
     validated = validate_messages_request(body, resolution.model)

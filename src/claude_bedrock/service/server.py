@@ -72,13 +72,25 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+ALL_INTERFACES = ("0.0.0.0", "::", "")
+
+
+def client_url(host: str, port: int) -> str:
+    """The URL a client on this machine uses: an all-interfaces bind (0.0.0.0, ::) is
+    reached through loopback."""
+    if host in ALL_INTERFACES:
+        host = "::1" if ":" in host else "127.0.0.1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 def announce(url: str, settings: Settings, out: TextIO) -> None:
     mode = "strict" if settings.effective_strict_auth else "development (unknown keys accepted)"
+    where = f"{url} (bound to all interfaces)" if settings.host in ALL_INTERFACES else url
     # One line, a shell command as a whole: pasted, it exports the endpoints (the rest is a comment).
     out.write(
         f"export AWS_ENDPOINT_URL_BEDROCK_RUNTIME={url} AWS_ENDPOINT_URL_BEDROCK={url} "
         f"AWS_ENDPOINT_URL_STS={url} ANTHROPIC_BEDROCK_BASE_URL={url}"
-        f"  # claude-bedrock listening on {url} (auth: {mode})\n"
+        f"  # claude-bedrock listening on {where} (auth: {mode})\n"
     )
     out.flush()
 
@@ -87,8 +99,7 @@ def serve(settings: Settings, app: BedrockApp | None = None, out: TextIO = sys.s
     app = app or create_app(settings)
     sock = bind_socket(settings.host, settings.port)
     host, port = sock.getsockname()[:2]
-    shown = f"[{host}]" if ":" in host else host
-    url = f"http://{shown}:{port}"
+    url = client_url(host, port)
     if not is_loopback(settings.host) and not settings.effective_strict_auth:
         log.warning("bound beyond loopback with strict auth explicitly disabled: anyone can call this server")
     config = uvicorn.Config(

@@ -69,7 +69,7 @@ __all__ = [
     "SignatureError", "SignatureExpired", "SignatureMismatch", "SignatureNotYetCurrent",
     "SignedHeaderMissing", "Signer", "SigningKeyCache", "VerifiedRequest", "canonical_headers",
     "canonical_query", "canonical_request", "canonical_uri", "derive_signing_key",
-    "extract_authorization", "parse_authorization", "parse_presigned", "presign",
+    "credentials_from", "extract_authorization", "parse_authorization", "parse_presigned", "presign",
     "short_term_key_request", "sign", "signature", "string_to_sign", "verify", "with_headers",
 ]  # fmt: skip
 
@@ -627,17 +627,24 @@ def extract_authorization(
     Raises:
         MalformedAuthorization: malformed, repeated, or both forms at once.
     """
-    values = [value for name, value in req.headers if name.lower() == "authorization"]
-    if len(values) > 1:
+    return credentials_from([value for name, value in req.headers if name.lower() == "authorization"], req.raw_query)
+
+
+def credentials_from(
+    authorization: Sequence[str] | None, raw_query: str
+) -> SigV4Authorization | PresignedAuthorization | BearerToken | None:
+    """:func:`extract_authorization` given the ``Authorization`` values (in wire order) and
+    the raw query: for a server that has indexed the headers already."""
+    if not authorization:
+        return parse_presigned(raw_query)
+    if len(authorization) > 1:
         raise MalformedAuthorization("The request carries more than one Authorization header.")
-    if not values:
-        return parse_presigned(req.raw_query)
-    if "X-Amz-Signature=" in req.raw_query or "X-Amz-Algorithm=" in req.raw_query:
+    if "X-Amz-Signature=" in raw_query or "X-Amz-Algorithm=" in raw_query:
         raise MalformedAuthorization(
             "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, "
             "Signature query string parameter or the Authorization header should be specified"
         )
-    return parse_authorization(values[0])
+    return parse_authorization(authorization[0])
 
 
 def short_term_key_request(key: ShortTermApiKey) -> tuple[HttpRequest, PresignedAuthorization]:
