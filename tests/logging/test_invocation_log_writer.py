@@ -140,29 +140,149 @@ def test_writer_submit_never_waits_for_disk(tmp_path, monkeypatch):
     assert len(s3_records(writer.layout)) == 50
 
 
+def index_ids(layout: LogLayout) -> list[str]:
+    if not layout.index_path.exists():
+        return []
+    index = InvocationIndex(layout.index_path)
+    try:
+        return sorted(record.record["requestId"] for record in index.query(LogQuery()))
+    finally:
+        index.close()
+
+
 def test_writer_retries_a_failed_sink_without_duplicates(tmp_path, monkeypatch):
     writer = make_writer(tmp_path)
-    real_append = CloudWatchSink.append
+    real_append = CloudWatchSink.append_file
     failures = []
 
-    def flaky(self, events, ingestion_ms):
+    def flaky(path, data):
         if not failures:
             failures.append(1)
             raise OSError("disk full")
-        return real_append(self, events, ingestion_ms)
+        return real_append(path, data)
 
-    monkeypatch.setattr(CloudWatchSink, "append", flaky)
+    monkeypatch.setattr(CloudWatchSink, "append_file", staticmethod(flaky))
     writer.start()
     writer.submit(call(1), CONFIG)
     writer.flush()
     assert cloudwatch_records(writer.layout) == []
+    assert index_ids(writer.layout) == []  # held back: its CloudWatch file is not written yet (Rule 3)
     writer.submit(call(2), CONFIG)
     writer.close()
     assert sorted(r["requestId"] for r in cloudwatch_records(writer.layout)) == ["req-000001", "req-000002"]
     assert writer.stats.failures == 1
-    index = InvocationIndex(writer.layout.index_path)
-    assert index.count() == 2
-    index.close()
+    assert index_ids(writer.layout) == ["req-000001", "req-000002"]
+
+
+def test_writer_retries_one_cloudwatch_file_alone(tmp_path, monkeypatch):
+    """Audit: a batch spanning two day files with one failing appended the other one twice."""
+    writer = make_writer(tmp_path)
+    real_append = CloudWatchSink.append_file
+    failed = []
+
+    def second_file_fails_once(path, data):
+        if path.name == "2026-11-25.jsonl" and not failed:
+            failed.append(path)
+            raise OSError("disk full")
+        return real_append(path, data)
+
+    monkeypatch.setattr(CloudWatchSink, "append_file", staticmethod(second_file_fails_once))
+    writer.start()
+    writer.submit(call(1), CONFIG)
+    writer.submit(call(2, at=NOW - DAY), CONFIG)  # the day before: another file, same batch
+    writer.flush()
+    writer.close()
+    assert failed
+    assert sorted(r["requestId"] for r in cloudwatch_records(writer.layout)) == ["req-000001", "req-000002"]
+
+
+def test_cloudwatch_append_that_fails_is_cut_back(tmp_path, monkeypatch):
+    import os as os_module
+
+    path = tmp_path / "2026-11-26.jsonl"
+    CloudWatchSink.append_file(path, b'{"a":1}\n')
+    real_write = os_module.write
+
+    def torn(fd, data):
+        real_write(fd, bytes(data[:5]))  # part of the lines reach the file, then the disk fills
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os_module, "write", torn)
+    try:
+        CloudWatchSink.append_file(path, b'{"b":2}\n{"c":3}\n')
+    except OSError:
+        pass
+    else:
+        raise AssertionError("the failing write did not raise")
+    monkeypatch.setattr(os_module, "write", real_write)
+    assert path.read_bytes() == b'{"a":1}\n'
+
+
+def test_writer_keeps_retrying_a_long_outage_and_indexes_after_delivery(tmp_path, monkeypatch):
+    """Audit: a sink failing for 5 cycles dropped its records while the index listed them."""
+    writer = make_writer(tmp_path, flush_interval_s=0.01)
+    real_put = S3FolderSink.put
+    outage = {"on": True, "tries": 0}
+
+    def down(self, bucket, key, body):
+        if outage["on"]:
+            outage["tries"] += 1
+            raise OSError("bucket folder unwritable")
+        return real_put(self, bucket, key, body)
+
+    monkeypatch.setattr(S3FolderSink, "put", down)
+    monkeypatch.setattr("claude_bedrock.adapters.invocation_log.writer.MAX_RETRY_WAIT_S", 0.02)
+    writer.start()
+    for n in range(8):
+        writer.submit(call(n), CONFIG)
+        assert writer.flush()
+        time.sleep(0.03)
+    deadline = time.monotonic() + 10
+    while outage["tries"] < 20 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert outage["tries"] >= 20  # far beyond the old limit of 5 attempts
+    assert s3_records(writer.layout) == [] and index_ids(writer.layout) == []
+    assert len(cloudwatch_records(writer.layout)) == 8  # the other sink is not held up
+    outage["on"] = False
+    writer.close()
+    expected = [f"req-{n:06d}" for n in range(8)]
+    assert sorted(r["requestId"] for r in s3_records(writer.layout)) == expected
+    assert index_ids(writer.layout) == expected
+    assert writer.stats.abandoned == 0
+
+
+def test_writer_at_shutdown_indexes_what_could_not_be_written(tmp_path, monkeypatch, caplog):
+    writer = make_writer(tmp_path)
+
+    def broken(self, bucket, key, body):
+        raise OSError("bucket folder unwritable")
+
+    monkeypatch.setattr(S3FolderSink, "put", broken)
+    writer.start()
+    writer.submit(call(1), CONFIG)
+    writer.close()
+    assert s3_records(writer.layout) == []
+    assert index_ids(writer.layout) == ["req-000001"]  # in the index rather than lost everywhere
+    assert writer.stats.abandoned == 1
+    assert "failed until shutdown" in caplog.text
+
+
+def test_writer_bounds_what_waits_for_a_failing_sink(tmp_path, monkeypatch):
+    writer = make_writer(tmp_path)
+
+    def broken(self, bucket, key, body):
+        raise OSError("bucket folder unwritable")
+
+    monkeypatch.setattr(S3FolderSink, "put", broken)
+    monkeypatch.setattr("claude_bedrock.adapters.invocation_log.writer.MAX_PENDING_BYTES", 1)
+    writer.start()
+    writer.submit(call(1), CONFIG)
+    writer.flush()
+    writer.submit(call(2), CONFIG)  # its cycle also indexes the first: nothing holds it any more
+    writer.flush()
+    assert writer.stats.abandoned >= 1
+    assert "req-000001" in index_ids(writer.layout)
+    writer.close()
 
 
 def test_writer_large_body_object_is_written_and_referenced(tmp_path):

@@ -49,20 +49,34 @@ class CloudWatchSink:
         day = _day(event.timestamp_ms / 1000)
         return self.layout.stream_dir(event.account_id, event.region, event.log_group, event.log_stream) / f"{day}.jsonl"
 
-    def append(self, events: list[LogEvent], ingestion_ms: int) -> None:
-        """Append ``events`` to their day files, one write per file (Rule 1)."""
-        by_file: dict[Path, list[bytes]] = {}
-        for event in events:
-            line = json.dumps(
-                {"timestamp": event.timestamp_ms, "message": event.message, "ingestionTime": ingestion_ms},
-                ensure_ascii=False,
-                separators=(",", ":"),
-            )
-            by_file.setdefault(self.day_file(event), []).append(line.encode() + b"\n")
-        for path, lines in by_file.items():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with open(path, "ab") as handle:
-                handle.write(b"".join(lines))
+    @staticmethod
+    def line(event: LogEvent, ingestion_ms: int) -> bytes:
+        """The JSON line of one event in its day file."""
+        line = json.dumps(
+            {"timestamp": event.timestamp_ms, "message": event.message, "ingestionTime": ingestion_ms},
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+        return line.encode() + b"\n"
+
+    @staticmethod
+    def append_file(path: Path, data: bytes) -> None:
+        """Append ``data`` (whole lines) to one day file in a single write (Rule 1). A write
+        that fails is undone (the file is cut back to its old size), so a retry never
+        duplicates the lines that did get written."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            size = os.fstat(fd).st_size
+            try:
+                view = memoryview(data)
+                while view:  # one write, unless the kernel takes less
+                    view = view[os.write(fd, view):]
+            except BaseException:
+                os.ftruncate(fd, size)
+                raise
+        finally:
+            os.close(fd)
 
     def files(self) -> list[Path]:
         root = self.layout.cloudwatch_root

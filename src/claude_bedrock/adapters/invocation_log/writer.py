@@ -14,15 +14,21 @@ Invariants
     Rule 2: ``close`` (the shutdown hook) drains the queue and writes everything before it
             returns; ``flush`` returns once everything submitted before it is written. So every
             call whose response was sent before shutdown began has its record on disk.
-    Rule 3: the index is written last in a flush: a record the index holds is in the files too.
-    Rule 4: a sink that fails keeps its part of the batch for the next cycle (up to
-            ``MAX_ATTEMPTS``); retries are idempotent (same object keys, INSERT OR IGNORE).
+    Rule 3: a record enters the index once every file that holds it is written: a record the
+            index holds is in the files too. (Two exceptions, both logged as errors: at shutdown,
+            and when undelivered writes pass ``MAX_PENDING_BYTES``, a record whose files could
+            not be written is indexed anyway rather than lost everywhere.)
+    Rule 4: every write is a delivery of its own (an S3 object, one CloudWatch day file). A
+            delivery that fails is retried, with a wait that doubles up to ``MAX_RETRY_WAIT_S``,
+            until it succeeds; retries are idempotent (same object keys; a CloudWatch append
+            that fails is cut back before it is retried; INSERT OR IGNORE).
     Rule 5: records carry no credentials: they are built from the call record, which holds the
             caller's ARN and never a header, key, token or signature.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import queue
 import secrets
@@ -56,7 +62,10 @@ __all__ = ["InvocationLogWriter", "WriterStats"]
 
 log = logging.getLogger("claude_bedrock.invocation_log")
 
-MAX_ATTEMPTS = 5
+#: The longest wait between two tries of a failed delivery (the first wait is the flush interval).
+MAX_RETRY_WAIT_S = 30.0
+#: Undelivered bytes kept for retry at most: beyond, the oldest deliveries give way (Rule 3).
+MAX_PENDING_BYTES = 256 * 1024 * 1024
 _IDLE_WAIT_S = 30.0
 _STOP = object()
 
@@ -67,15 +76,21 @@ class WriterStats:
     written: int = 0
     batches: int = 0
     failures: int = 0
+    abandoned: int = 0
     write_seconds: float = 0.0
     purges: list[Any] = field(default_factory=list)
 
 
 @dataclass
-class _Retry:
+class _Delivery:
+    """One write to a sink, and the records (by request id) it holds."""
+
     what: str
     action: Callable[[], None]
-    attempts: int = 1
+    request_ids: tuple[str, ...]
+    size: int
+    attempts: int = 0
+    next_try: float = 0.0  # time.monotonic()
 
 
 class InvocationLogWriter:
@@ -117,7 +132,8 @@ class InvocationLogWriter:
         self._start_lock = threading.Lock()
         self._closed = False
         self._index: InvocationIndex | None = None
-        self._retries: list[_Retry] = []
+        self._pending: list[_Delivery] = []  # failed deliveries, oldest first
+        self._held: dict[str, IndexEntry] = {}  # index rows waiting for their files (Rule 3)
         self._next_purge = 0.0
         self._s3 = S3FolderSink(layout)
         self._cloudwatch = CloudWatchSink(layout)
@@ -196,7 +212,7 @@ class InvocationLogWriter:
         while not stopping:
             batch: list[tuple[CallFacts, DeliveryConfig]] = []
             waiters: list[threading.Event] = []
-            wait = max(0.0, min(_IDLE_WAIT_S, self._next_purge - time.monotonic()))
+            wait = max(0.0, min(_IDLE_WAIT_S, self._next_purge - time.monotonic(), self._next_retry()))
             try:
                 item = self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait()
             except queue.Empty:
@@ -219,12 +235,18 @@ class InvocationLogWriter:
                     item = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
                 except queue.Empty:
                     item = None
-            if batch or self._retries:
+            if batch or self._pending or self._held:
                 self._write(batch)
             for waiter in waiters:
                 waiter.set()
             self._maybe_purge()
         self._finish()
+
+    def _next_retry(self) -> float:
+        """Seconds until the next failed delivery is due (the idle wait when none is)."""
+        if not self._pending:
+            return _IDLE_WAIT_S
+        return min(delivery.next_try for delivery in self._pending) - time.monotonic()
 
     def _next_nowait(self) -> Any:
         try:
@@ -240,8 +262,8 @@ class InvocationLogWriter:
                 item.set()
             elif item is not _STOP:
                 rest.append(item)
-        if rest or self._retries:
-            self._write(rest)
+        if rest or self._pending or self._held:
+            self._write(rest, final=True)
         if self._index is not None:
             self._index.close()
             self._index = None
@@ -275,40 +297,103 @@ class InvocationLogWriter:
 
     # -- one flush ----------------------------------------------------------------------------
 
-    def _write(self, batch: list[tuple[CallFacts, DeliveryConfig]]) -> None:
+    def _write(self, batch: list[tuple[CallFacts, DeliveryConfig]], *, final: bool = False) -> None:
+        """Deliver a new batch and the failed deliveries that are due (all of them when
+        ``final``), then index the records whose files are all written (Rule 3)."""
         started = time.perf_counter()
-        attempts = self._retries + [_Retry(what, action) for what, action in self._plan(batch)]
-        self._retries = []
+        now = time.monotonic()
+        deliveries, entries = self._plan(batch)
+        self._held.update(entries)
+        due = [d for d in self._pending if final or d.next_try <= now] + deliveries
+        self._pending = [d for d in self._pending if not (final or d.next_try <= now)]
         try:
             with self.layout.locked():
-                for attempt in attempts:
-                    self._attempt(attempt)
+                for delivery in due:
+                    self._attempt(delivery, now)
+                due = []
+                self._index_ready(final)
         except OSError:  # the lock itself failed (data dir gone or read-only): keep it all for later
             log.exception("cannot lock the invocation log folder %s", self.layout.data_dir)
             self.stats.failures += 1
-            self._retries = attempts
+            for delivery in due:
+                self._failed(delivery, now)
+            if final:
+                self._abandon_all()
+        self._bound_pending()
         self.stats.batches += 1
         self.stats.written += len(batch)
         self.stats.write_seconds += time.perf_counter() - started
 
-    def _attempt(self, retry: _Retry) -> None:
+    def _attempt(self, delivery: _Delivery, now: float) -> None:
         try:
-            retry.action()
+            delivery.action()
         except Exception:  # noqa: BLE001 - keep the rest of the batch going (Rule 4)
             self.stats.failures += 1
-            if retry.attempts >= MAX_ATTEMPTS:
-                log.exception("giving up writing %s after %d attempts", retry.what, retry.attempts)
+            if delivery.attempts == 0:
+                log.exception("writing %s failed; it will be retried until it succeeds", delivery.what)
             else:
-                log.exception("writing %s failed (attempt %d); will retry", retry.what, retry.attempts)
-                retry.attempts += 1
-                self._retries.append(retry)
+                log.warning("writing %s failed again (attempt %d)", delivery.what, delivery.attempts + 1)
+            self._failed(delivery, now)
 
-    def _plan(self, batch: list[tuple[CallFacts, DeliveryConfig]]) -> list[tuple[str, Callable[[], None]]]:
-        """Build every record of the batch and the sink writes that deliver them (index last)."""
-        s3_groups: dict[tuple[str, str, str, str, int], list[tuple[float, bytes]]] = {}
-        objects: dict[tuple[str, str], DataObject] = {}
-        events: list[LogEvent] = []
-        entries: list[IndexEntry] = []
+    def _failed(self, delivery: _Delivery, now: float) -> None:
+        delivery.attempts += 1
+        delivery.next_try = now + min(MAX_RETRY_WAIT_S, max(self.flush_interval_s, 0.05) * 2 ** (delivery.attempts - 1))
+        self._pending.append(delivery)
+
+    def _index_ready(self, final: bool) -> None:
+        """Index the held records that no failed delivery holds (every held one when
+        ``final``: at shutdown a record is better in the index alone than nowhere)."""
+        if not self._held:
+            return
+        blocked = {rid for delivery in self._pending for rid in delivery.request_ids}
+        if final and blocked:
+            log.error("%d invocation-log deliveries failed until shutdown (%s); their %d records are "
+                      "only in the index", len(self._pending), ", ".join(d.what for d in self._pending[:5]),
+                      len(blocked & self._held.keys()))
+            self.stats.abandoned += len(self._pending)
+            self._pending = []
+            blocked = set()
+        ready = [(rid, entry) for rid, entry in self._held.items() if rid not in blocked]
+        if not ready:
+            return
+        try:
+            self._open_index().add([entry for _, entry in ready])
+        except Exception:  # noqa: BLE001 - held, and tried again next cycle
+            self.stats.failures += 1
+            log.exception("writing %d index rows failed%s", len(ready), "" if not final else "; they are lost")
+            if not final:
+                return
+        for rid, _ in ready:
+            del self._held[rid]
+
+    def _abandon_all(self) -> None:
+        if self._pending or self._held:
+            log.error("the invocation log folder could not be written at shutdown: %d deliveries and %d "
+                      "index rows are lost", len(self._pending), len(self._held))
+        self.stats.abandoned += len(self._pending)
+        self._pending = []
+        self._held = {}
+
+    def _bound_pending(self) -> None:
+        """Keep at most MAX_PENDING_BYTES of failed deliveries: the oldest give way (logged);
+        their records are indexed on the next cycle (Rule 3's exception)."""
+        size = sum(delivery.size for delivery in self._pending)
+        while size > MAX_PENDING_BYTES and self._pending:
+            dropped = self._pending.pop(0)
+            size -= dropped.size
+            self.stats.abandoned += 1
+            log.error("giving up writing %s after %d attempts: %d bytes of invocation logs wait for "
+                      "failing sinks", dropped.what, dropped.attempts, size + dropped.size)
+
+    def _plan(
+        self, batch: list[tuple[CallFacts, DeliveryConfig]]
+    ) -> tuple[list[_Delivery], dict[str, IndexEntry]]:
+        """Build every record of the batch: the sink writes that deliver them, and their index
+        rows by request id."""
+        s3_groups: dict[tuple[str, str, str, str, int], list[tuple[float, bytes, str]]] = {}
+        objects: dict[tuple[str, str], tuple[DataObject, str]] = {}
+        events: list[tuple[LogEvent, str]] = []
+        entries: dict[str, IndexEntry] = {}
         for call, config in batch:
             encoded: dict[int, bytes] = {}
 
@@ -328,39 +413,39 @@ class InvocationLogWriter:
             except Exception:  # noqa: BLE001
                 log.exception("could not build the invocation log record of %s", call.request_id)
                 continue
+            rid = call.request_id
             if s3_line is not None and config.s3 is not None:
                 group = (config.s3.bucket, config.s3.key_prefix, call.account_id, call.region,
                          int(call.started_at // 3600))
-                s3_groups.setdefault(group, []).append((call.started_at, s3_line))
+                s3_groups.setdefault(group, []).append((call.started_at, s3_line, rid))
             for obj in planned.objects:
-                objects.setdefault((obj.location.bucket, obj.key), obj)
+                objects.setdefault((obj.location.bucket, obj.key), (obj, rid))
             if cloudwatch_message is not None and config.log_group:
-                events.append(LogEvent(call.account_id, call.region, config.log_group, CLOUDWATCH_LOG_STREAM,
-                                       int(call.started_at * 1000), cloudwatch_message))
-            entries.append(IndexEntry(index_record.record, index_line,
-                                      tuple(o.uri for o in index_record.objects), call.started_at))
+                events.append((LogEvent(call.account_id, call.region, config.log_group, CLOUDWATCH_LOG_STREAM,
+                                        int(call.started_at * 1000), cloudwatch_message), rid))
+            entries[rid] = IndexEntry(index_record.record, index_line,
+                                      tuple(o.uri for o in index_record.objects), call.started_at)
 
-        actions: list[tuple[str, Callable[[], None]]] = []
-        for (bucket, key), obj in objects.items():
-            actions.append((f"s3://{bucket}/{key}", _bind(self._s3.put, bucket, key, obj.body)))
+        deliveries: list[_Delivery] = []
+        for (bucket, key), (obj, rid) in objects.items():
+            deliveries.append(_Delivery(f"s3://{bucket}/{key}", functools.partial(self._s3.put, bucket, key, obj.body),
+                                        (rid,), len(obj.body)))
         for (bucket, prefix, account, region, _hour), lines in s3_groups.items():
-            newest = max(stamp for stamp, _ in lines)
+            newest = max(stamp for stamp, _, _ in lines)
             key = batch_object_key(S3Location(bucket, prefix), account, region, newest, self.hex_id())
-            body = b"\n".join(line for _, line in lines) + b"\n"
-            actions.append((f"s3://{bucket}/{key}", _bind(self._s3.put, bucket, key, body)))
+            body = b"\n".join(line for _, line, _ in lines) + b"\n"
+            deliveries.append(_Delivery(f"s3://{bucket}/{key}", functools.partial(self._s3.put, bucket, key, body),
+                                        tuple(rid for _, _, rid in lines), len(body)))
         if events:
             ingestion_ms = int(self.clock() * 1000)
-            actions.append((f"{len(events)} CloudWatch events", lambda: self._cloudwatch.append(events, ingestion_ms)))
-        if entries:
-            actions.append((f"{len(entries)} index rows", lambda: self._add_to_index(entries)))
-        return actions
-
-    def _add_to_index(self, entries: list[IndexEntry]) -> None:
-        self._open_index().add(entries)
-
-
-def _bind(put: Callable[..., Path], bucket: str, key: str, body: bytes) -> Callable[[], None]:
-    def action() -> None:
-        put(bucket, key, body)
-
-    return action
+            by_file: dict[Path, tuple[list[bytes], list[str]]] = {}
+            for event, rid in events:
+                lines_of, ids = by_file.setdefault(self._cloudwatch.day_file(event), ([], []))
+                lines_of.append(self._cloudwatch.line(event, ingestion_ms))
+                ids.append(rid)
+            for path, (lines_of, ids) in by_file.items():
+                data = b"".join(lines_of)
+                deliveries.append(_Delivery(f"{len(ids)} CloudWatch events to {path.name} of "
+                                            f"{path.parent.relative_to(self.layout.cloudwatch_root)}",
+                                            functools.partial(self._cloudwatch.append_file, path, data), tuple(ids), len(data)))
+        return deliveries, entries
