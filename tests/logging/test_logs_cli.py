@@ -202,3 +202,37 @@ def test_logs_cli_operation_is_a_choice_and_model_takes_an_alias(data_dir):
     by_alias = run("logs", "list", "--data-dir", str(data_dir), "--json", "--model", "claude-sonnet-4-5")
     by_id = run("logs", "list", "--data-dir", str(data_dir), "--json", "--model", SONNET)
     assert ids(by_alias) == ids(by_id) and ids(by_id)
+
+
+def test_logs_cli_operation_help_shows_the_names_as_aws_spells_them():
+    result = run("logs", "list", "--help")
+    assert "[InvokeModel|InvokeModelWithResponseStream|Converse|ConverseStream]" in result.output
+
+
+def test_logs_cli_tail_keeps_its_rows_under_one_header(data_dir):
+    def later() -> None:
+        time.sleep(0.3)
+        write(data_dir, [call(20, operation="InvokeModelWithResponseStream")])
+
+    thread = threading.Thread(target=later)
+    thread.start()
+    result = run("logs", "tail", "--data-dir", str(data_dir), "--lines", "1", "--count", "1",
+                 "--interval", "0.05", "--max-wait", "20")
+    thread.join()
+    header, first, followed = result.output.splitlines()
+    for row in (first, followed):  # each column starts where its header does
+        assert row.index("req-00") == header.index("REQUEST ID")
+        assert row.index(" 20") < len(header)
+
+
+@pytest.mark.parametrize(("option", "value"), [("--interval", "-1"), ("--interval", "0"), ("--max-wait", "-2")])
+def test_logs_cli_tail_refuses_negative_times(data_dir, option, value):
+    result = CliRunner().invoke(cli, ["logs", "tail", "--data-dir", str(data_dir), option, value])
+    assert result.exit_code == 2 and f"Invalid value for '{option}'" in result.output
+
+
+def test_logs_cli_purge_of_a_damaged_index_is_one_line(tmp_path):
+    (tmp_path / "invocation-logs.sqlite3").write_bytes(b"garbage, not a database" * 100)
+    result = CliRunner().invoke(cli, ["logs", "purge", "--data-dir", str(tmp_path), "--yes"])
+    assert result.exit_code == 1
+    assert "cannot read" in result.output and "Traceback" not in result.output

@@ -73,13 +73,24 @@ def _data_dir_option(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
 
 
+def _operation(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """The logged operation named ``value`` in any case (click's case-insensitive Choice would
+    show the names lower-cased in --help)."""
+    if value is None:
+        return None
+    for name in _OPERATIONS:
+        if name.lower() == value.lower():
+            return name
+    raise click.BadParameter(f"{value!r} is not one of {', '.join(_OPERATIONS)}.")
+
+
 def _filter_options(func: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option("--account", help="Only this account ID."),
         click.option("--model", help="Only this model (the ID as sent, the resolved base model ID, or an "
                                      "alias or Anthropic name such as claude-sonnet-4-5)."),
-        click.option("--operation", type=click.Choice(_OPERATIONS, case_sensitive=False),
-                     help="Only this operation."),
+        click.option("--operation", metavar=f"[{'|'.join(_OPERATIONS)}]", callback=_operation,
+                     help="Only this operation (any case)."),
         click.option("--since", help="From this time: ISO 8601, or a duration back from now (1h, 7d)."),
         click.option("--until", help="Before this time: ISO 8601, or a duration back from now."),
         click.option("--request-id", help="Only this request ID."),
@@ -124,9 +135,14 @@ def _open(data_dir: str) -> InvocationIndex:
 # --------------------------------------------------------------------------- rendering
 
 
-def _table(headers: list[str], rows: Iterable[list[str]], right: set[int]) -> str:
+def _table(headers: list[str], rows: Iterable[list[str]], right: set[int], widths: list[int] | None = None) -> str:
+    """``widths``, when given, are the columns' widths so far: they only grow, and are updated
+    (``logs tail`` keeps its rows under one header)."""
     rows = list(rows)
-    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+    if widths is None:
+        widths = []
+    fitted = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+    widths[:] = [max(pair) for pair in zip(widths, fitted)] if widths else fitted
 
     def line(cells: list[str]) -> str:
         return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
@@ -157,14 +173,20 @@ def _record_row(item: IndexedRecord) -> list[str]:
     ]
 
 
-def _print_records(items: list[IndexedRecord], as_json: bool, header: bool = True) -> None:
+#: The widths ``logs tail`` starts with, so that its first rows seldom set them: a time, a
+#: request ID, the longest operation, a global model ID, an error code.
+_TAIL_WIDTHS = [19, 36, 29, 48, 22, 6, 6, 9, 10, 6]
+
+
+def _print_records(items: list[IndexedRecord], as_json: bool, header: bool = True,
+                   widths: list[int] | None = None) -> None:
     if as_json:
         for item in items:
             click.echo(json.dumps(item.record, ensure_ascii=False, separators=(",", ":")))
         return
     if not items:
         return
-    text = _table(_RECORD_HEADERS, [_record_row(i) for i in items], {5, 6, 7, 8, 9})
+    text = _table(_RECORD_HEADERS, [_record_row(i) for i in items], {5, 6, 7, 8, 9}, widths)
     lines = text.splitlines()
     click.echo("\n".join(lines if header else lines[1:]))
 
@@ -216,8 +238,9 @@ def show(data_dir: str, request_id: str) -> None:
 @click.option("--lines", "backlog", type=click.IntRange(min=0), default=10, show_default=True,
               help="Records shown before following.")
 @click.option("--count", type=click.IntRange(min=1), default=None, help="Stop after this many new records.")
-@click.option("--max-wait", type=float, default=None, help="Stop after this many seconds.")
-@click.option("--interval", type=float, default=0.5, show_default=True, help="Polling interval in seconds.")
+@click.option("--max-wait", type=click.FloatRange(min=0), default=None, help="Stop after this many seconds.")
+@click.option("--interval", type=click.FloatRange(min=0, min_open=True), default=0.5, show_default=True,
+              help="Polling interval in seconds.")
 @click.option("--json", "as_json", is_flag=True, help="One full record (JSON) per line.")
 def tail(data_dir: str, backlog: int, count: int | None, max_wait: float | None, interval: float,
          as_json: bool, **filters: Any) -> None:
@@ -232,12 +255,13 @@ def tail(data_dir: str, backlog: int, count: int | None, max_wait: float | None,
     index = _open(data_dir)
     seen = 0
     header = True
+    widths = list(_TAIL_WIDTHS)
     try:
         last = index.last_seq()
         if backlog:
             items = index.query(query, limit=backlog, newest_first=True)
             items.reverse()
-            _print_records(items, as_json, header)
+            _print_records(items, as_json, header, widths)
             header = header and not items
         while count is None or seen < count:
             if deadline is not None and time.monotonic() >= deadline:
@@ -246,7 +270,7 @@ def tail(data_dir: str, backlog: int, count: int | None, max_wait: float | None,
             items = index.query(follow, limit=None if count is None else count - seen)
             if items:
                 last = max(item.seq for item in items)
-                _print_records(items, as_json, header)
+                _print_records(items, as_json, header, widths)
                 header = False
                 seen += len(items)
                 continue
@@ -280,9 +304,11 @@ def purge_command(data_dir: str, older_than_days: float, yes: bool) -> None:
             f"Delete every invocation log older than {older_than_days:g} days from {data_dir} "
             f"(the guide keeps {GUIDE_RETENTION_DAYS})?", abort=True, err=True,
         )
-    index = InvocationIndex(layout.index_path) if layout.index_path.is_file() else None
+    index = _open(data_dir) if layout.index_path.is_file() else None
     try:
         result = purge(layout, cutoff_for(time.time(), older_than_days), index)
+    except (sqlite3.DatabaseError, OSError) as exc:
+        raise click.ClickException(f"cannot purge {data_dir}: {exc}") from None
     finally:
         if index is not None:
             index.close()

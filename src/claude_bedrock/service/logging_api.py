@@ -44,6 +44,26 @@ DELIVERY_FLAGS = (
 )
 
 
+#: S3's bucket naming rules beyond the botocore pattern (the wording of the messages is ours).
+_RESERVED_BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+_RESERVED_BUCKET_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
+
+
+def _bucket_naming_rules_broken(bucket: str) -> list[str]:
+    broken = []
+    if ".." in bucket:
+        broken.append("Member must not contain two adjacent periods")
+    if _IP_ADDRESS.fullmatch(bucket):
+        broken.append("Member must not be formatted as an IP address")
+    for prefix in _RESERVED_BUCKET_PREFIXES:
+        if bucket.startswith(prefix):
+            broken.append(f"Member must not start with the reserved prefix '{prefix}'")
+    for suffix in _RESERVED_BUCKET_SUFFIXES:
+        if bucket.endswith(suffix):
+            broken.append(f"Member must not end with the reserved suffix '{suffix}'")
+    return broken
+
+
 def _s3_config(value: Any, path: str, violations: Violations) -> dict[str, Any] | None:
     """botocore ``S3Config`` checked and normalized, or None when absent."""
     if value is None:
@@ -52,16 +72,9 @@ def _s3_config(value: Any, path: str, violations: Violations) -> dict[str, Any] 
         raise ValidationException(f"Invalid type for '{path}': expected an object.")
     bucket = violations.check(typed_member(value, "bucketName", str, f"{path}.bucketName"), f"{path}.bucketName", BUCKET_NAME)
     prefix = violations.check(typed_member(value, "keyPrefix", str, f"{path}.keyPrefix"), f"{path}.keyPrefix", KEY_PREFIX)
-    if isinstance(bucket, str) and ".." in bucket:
-        violations.messages.append(
-            f"Value '{bucket}' at '{path}.bucketName' failed to satisfy constraint: "
-            "Member must not contain two adjacent periods"
-        )
-    if isinstance(bucket, str) and _IP_ADDRESS.fullmatch(bucket):  # an S3 naming rule (ours: wording)
-        violations.messages.append(
-            f"Value '{bucket}' at '{path}.bucketName' failed to satisfy constraint: "
-            "Member must not be formatted as an IP address"
-        )
+    if isinstance(bucket, str):
+        for broken in _bucket_naming_rules_broken(bucket):
+            violations.messages.append(f"Value '{bucket}' at '{path}.bucketName' failed to satisfy constraint: {broken}")
     config: dict[str, Any] = {"bucketName": bucket}
     if prefix is not None:
         config["keyPrefix"] = prefix
