@@ -27,7 +27,9 @@ def test_env_points_unmodified_clients_at_the_server(bedrock, bedrock_env, bedro
     assert os.environ["AWS_REGION"] == os.environ["AWS_DEFAULT_REGION"] == "us-east-1"
     assert os.environ["AWS_CONFIG_FILE"] == os.devnull
     assert os.environ["AWS_ACCESS_KEY_ID"] and "AWS_PROFILE" not in os.environ
+    assert "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS" not in os.environ
     client = boto3.client("bedrock-runtime")  # created the way application code does
+    assert client.meta.endpoint_url == bedrock.url  # not real AWS
     bedrock.add_rule(text="scripted", user_text_contains="ping")
     reply = client.converse(modelId=MODEL, messages=[{"role": "user", "content": [{"text": "ping"}]}])
     assert reply["output"]["message"]["content"][0]["text"] == "scripted"
@@ -64,7 +66,9 @@ def test_plugin_lists_its_fixtures(pytester: pytest.Pytester):
     result.stdout.fnmatch_lines(["*claude-bedrock*"])
 
 
-def test_plugin_starts_resets_and_stops_its_own_server(pytester: pytest.Pytester):
+def test_plugin_starts_resets_and_stops_its_own_server(pytester: pytest.Pytester, monkeypatch):
+    # Audit: with this one set, botocore ignored the endpoint variables and went to real AWS.
+    monkeypatch.setenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true")
     pytester.makepyfile(test_user=USER_TESTS)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=4)
@@ -147,3 +151,11 @@ def test_an_unreachable_server_url_is_named(pytester: pytest.Pytester):
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--claude-bedrock-url=http://127.0.0.1:9")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*--claude-bedrock-url http://127.0.0.1:9 does not answer*"])
+
+
+def test_an_external_server_is_refused_with_xdist_workers(pytester: pytest.Pytester):
+    pytester.makepyfile(test_x="def test_x(bedrock):\n    pass\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2",
+                                           "--claude-bedrock-url=http://127.0.0.1:9")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--claude-bedrock-url cannot be shared by pytest-xdist workers*"])

@@ -56,6 +56,9 @@ CLEARED_VARIABLES = (
     "AWS_SECURITY_TOKEN",
     "AWS_BEARER_TOKEN_BEDROCK",
     "AWS_ENDPOINT_URL",
+    "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",  # it would make botocore skip every AWS_ENDPOINT_URL_*
+    "AWS_USE_FIPS_ENDPOINT",
+    "AWS_USE_DUALSTACK_ENDPOINT",
     "AWS_ROLE_ARN",
     "AWS_WEB_IDENTITY_TOKEN_FILE",
     "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
@@ -76,6 +79,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("claude_bedrock_args", type="args", default=[],
                   help="Extra arguments for `claude-bedrock serve` (e.g. --rules-file tests/rules.toml).")
     parser.addini("claude_bedrock_region", default="us-east-1", help="Region the fixtures configure.")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    workers = getattr(config.option, "numprocesses", None)
+    if config.getoption("claude_bedrock_url", None) and workers not in (None, 0, "0"):
+        raise pytest.UsageError(
+            "--claude-bedrock-url cannot be shared by pytest-xdist workers: each test resets the server, "
+            "so the workers would undo each other's rules, faults and call history. Leave out "
+            "--claude-bedrock-url (each worker then starts its own server) or run without -n."
+        )
 
 
 @dataclass
