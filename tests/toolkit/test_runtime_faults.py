@@ -269,3 +269,57 @@ def test_add_rule_keyword_form_sets_the_stop_reason(bedrock, bedrock_runtime):
     assert rule["respond"]["stop_reason"] == "max_tokens"
     response = json.loads(bedrock_runtime.invoke_model(modelId=SONNET, body=invoke_body("please cut"))["body"].read())
     assert response["stop_reason"] == "max_tokens" and response["content"][0]["text"] == "cut short"
+
+
+# --------------------------------------------------------------------------- calls that never finish
+
+
+def test_a_call_its_client_gave_up_on_hands_its_turn_back(bedrock, bedrock_env):
+    """Audit: boto3's read timeout during injected latency. The abandoned call took a scripted
+    turn after its retry and was recorded as a success, listed after the retry."""
+    import boto3
+    from botocore.config import Config
+
+    bedrock.add_rule(turns=[{"text": "first turn"}, {"text": "second turn"}])
+    bedrock.inject_fault("latency", latency_ms=1500, count=1)
+    client = boto3.client("bedrock-runtime", config=Config(read_timeout=0.5, retries={"mode": "standard"}))
+    first = client.converse(modelId=SONNET, messages=converse_messages())
+    assert first["output"]["message"]["content"][0]["text"] == "first turn"  # the retry's answer
+    deadline = time.monotonic() + 10
+    while len(bedrock.calls()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)  # the abandoned call ends when its latency does
+    second = client.converse(modelId=SONNET, messages=converse_messages())
+    assert second["output"]["message"]["content"][0]["text"] == "second turn"
+    abandoned, retry, _ = bedrock.calls()  # start order: the abandoned call first
+    assert (abandoned.status, abandoned.error_code) == (0, "ClientDisconnected")
+    assert abandoned.injected_fault == "latency:1500ms" and not abandoned.ok
+    assert retry.ok and retry.started_at >= abandoned.started_at
+
+
+def test_a_stream_fault_waits_for_a_call_that_streams(bedrock, bedrock_runtime, answer):
+    """Audit: a quota refusal or a rule's error used up the stream fault drawn for the call."""
+    bedrock.set_quotas(requests_per_minute=1)
+    bedrock_runtime.invoke_model(modelId=SONNET, body=invoke_body())
+    bedrock.inject_fault("stream_error", after_events=2, count=1)
+    with pytest.raises(bedrock_runtime.exceptions.ThrottlingException):  # boto3's retries: all refused
+        bedrock_runtime.invoke_model_with_response_stream(modelId=SONNET, body=invoke_body())
+    (fault,) = bedrock.faults()
+    assert (fault["remaining"], fault["fired"]) == (1, 0)
+    assert all(c.injected_fault == "quota:requests_per_minute" for c in bedrock.calls()[1:])
+    bedrock.set_quotas(requests_per_minute=None)
+    stream = bedrock_runtime.invoke_model_with_response_stream(modelId=SONNET, body=invoke_body())["body"]
+    with pytest.raises(Exception) as info:
+        for _ in stream:
+            pass
+    assert "modelStreamErrorException" in str(info.value)
+    assert bedrock.faults()[0]["fired"] == 1
+
+
+def test_a_rule_error_leaves_the_stream_fault_alone(bedrock, bedrock_runtime):
+    bedrock.add_rule(error="AccessDeniedException", times=1)
+    bedrock.inject_fault("stream_error", after_events=2, count=1)
+    with pytest.raises(bedrock_runtime.exceptions.AccessDeniedException):
+        bedrock_runtime.invoke_model_with_response_stream(modelId=SONNET, body=invoke_body())
+    (call,) = bedrock.calls()
+    assert call.injected_fault is None
+    assert bedrock.faults()[0]["remaining"] == 1

@@ -304,6 +304,13 @@ class FaultPlan:
             fault.remaining -= 1
         return True
 
+    def give_back(self, fault: Fault) -> None:
+        """Undo one firing of ``fault``: a stream fault drawn for a call that never streamed
+        (refused by a quota or a rule, or left by its client) waits for the next call."""
+        fault.fired -= 1
+        if fault.remaining is not None:
+            fault.remaining += 1
+
     def draw(self, view: CallView) -> Injection:
         """Decide the faults of one call (module docstring), consuming their counts."""
         if not self._faults:

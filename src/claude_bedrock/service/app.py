@@ -244,7 +244,14 @@ class BedrockApp:
             record.error_message = error.message
             record.latency_ms = int((time.perf_counter() - started) * 1000)
             raise
-        except (ClientDisconnected, DropConnection):
+        except ClientDisconnected:
+            if record.error_code is None:  # a whole answer the client gave up waiting for
+                record.status = 0
+                record.error_code = "ClientDisconnected"
+                record.error_message = "the client closed the connection before the response"
+                record.latency_ms = int((time.perf_counter() - started) * 1000)
+            raise
+        except DropConnection:
             raise
         except Exception:
             record.status = 500

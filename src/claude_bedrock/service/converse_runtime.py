@@ -19,6 +19,7 @@ from claude_bedrock.service.runtime import (
     Invocation,
     UsageTracker,
     base_headers,
+    each_event,
     elapsed_ms,
     finish_record,
     prepare_call,
@@ -53,9 +54,12 @@ async def converse(inv: Invocation, send: Send) -> None:
     call, translation = _converse_call(inv, stream=False)
     builder = ConverseResponseBuilder.for_translation(translation)
     usage = UsageTracker()
-    async for event in inv.state.events(call, inv.record):
+
+    def take(event: dict[str, Any]) -> None:
         builder.feed(event)
         usage.observe(event)
+
+    await each_event(inv, inv.state.events(call, inv.record), take)
     latency = elapsed_ms(inv.started)
     response = builder.build(latency_ms=latency)
     finish_record(inv, usage, response, streamed=False)

@@ -23,6 +23,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from typing import Any, Callable
 
 from claude_bedrock.domain import tokens
@@ -186,6 +187,20 @@ def finish_record(inv: Invocation, usage: UsageTracker, output: Any, streamed: b
     record.streamed = streamed
 
 
+async def each_event(inv: Invocation, events: AsyncIterator[dict[str, Any]],
+                     take: Callable[[dict[str, Any]], Any]) -> None:
+    """Hand every event of a whole (not streamed) answer to ``take``. An answer that takes
+    time (one that is not ready yet) first starts watching for the client giving up, so that a
+    call abandoned by its client is recorded as such (``app._runtime``)."""
+    if type(events) is ReadyEvents:  # the whole answer exists: no await per event
+        for event in events.take_rest():
+            take(event)
+        return
+    inv.watch_disconnect()
+    async for event in events:
+        take(event)
+
+
 def base_headers(inv: Invocation) -> list[tuple[str, str]]:
     return [("x-amzn-requestid", inv.record.request_id)]
 
@@ -199,13 +214,7 @@ async def invoke_model(inv: Invocation, send: Send) -> None:
     inv.record.input_body = body
     call = prepare_call(inv, body)
     accumulator = MessageAccumulator()
-    events = inv.state.events(call, inv.record)
-    if type(events) is ReadyEvents:  # the whole answer exists: no await per event
-        for event in events.take_rest():
-            accumulator.add(event)
-    else:
-        async for event in events:
-            accumulator.add(event)
+    await each_event(inv, inv.state.events(call, inv.record), accumulator.add)
     message = accumulator.message()
     usage = UsageTracker()
     usage.observe_message(message)

@@ -12,14 +12,19 @@ through untouched)::
 An error before the first event becomes a plain JSON error response; a stream fault becomes
 an exception frame or a dropped connection (``service.runtime``). Every injected fault is
 written to ``record.injected_fault`` (quota refusals as ``quota:<limit>``); a reply
-interrupted by an injected stream fault is handed back, so the retry gets the same turn.
+interrupted by an injected stream fault is handed back, so the retry gets the same turn. A
+call its client gave up on (``ClientDisconnected``: a read timeout during injected latency,
+say) hands its turn back too, and a stream fault drawn for a call that never reached its
+stream (refused by a quota or a rule's error, or abandoned) is handed back to the plan and
+left out of the call's label.
 
 Baseline: the ``[testing]`` table of the config file (``rules``, ``faults``, ``quotas``,
 ``history_size``) and the file named by ``--rules-file`` (TOML always; YAML when PyYAML is
 importable: it is not a dependency) are loaded at start; ``Toolkit.reset`` returns to it.
 
-The history keeps the last ``history_size`` (default ``HISTORY_SIZE``) call records; records
-hold bodies and results, never headers or secrets.
+The history keeps the last ``history_size`` (default ``HISTORY_SIZE``) call records, in the
+order the calls started (a call is recorded when it ends); records hold bodies and results,
+never headers or secrets.
 """
 
 from __future__ import annotations
@@ -187,7 +192,13 @@ class CallHistory:
         return len(self._entries)
 
     def add(self, record: CallRecord, rule_id: str | None = None) -> None:
-        self._entries.append(HistoryEntry(record, rule_id))
+        """Keep ``record`` in start order: a call that ends after a later one (a slow call and
+        its client's retry) goes before it."""
+        entries = self._entries
+        position = len(entries)
+        while position and entries[position - 1].record.started_at > record.started_at:
+            position -= 1
+        entries.insert(position, HistoryEntry(record, rule_id))
         self._bytes += _body_size(record)
         while len(self._entries) > self._size or (self._bytes > self._max_bytes and len(self._entries) > 1):
             self._bytes -= _body_size(self._entries.popleft().record)
@@ -245,6 +256,24 @@ def _append_label(current: str | None, label: str) -> str:
     return f"{current},{label}" if current else label
 
 
+def _without_label(current: str | None, label: str) -> str | None:
+    if current is None:
+        return None
+    labels = current.split(",")
+    if label in labels:
+        labels.remove(label)
+    return ",".join(labels) or None
+
+
+@dataclass(slots=True)
+class _OpenCall:
+    """What the hook gave a call that has not ended yet (``Toolkit.observe`` settles it)."""
+
+    selection: Selection | None = None
+    #: a stream fault drawn for the call, until it strikes
+    stream_fault: Fault | None = None
+
+
 class Toolkit:
     """Rules, faults, quotas and history of one server (module docstring).
 
@@ -262,7 +291,7 @@ class Toolkit:
         self._rules: RuleBook | None = None
         self._faults: FaultPlan | None = None
         self._quotas: QuotaLedger | None = None
-        self._rule_of: dict[str, str] = {}
+        self._open: dict[str, _OpenCall] = {}
         self.reset()
 
     @property
@@ -313,14 +342,27 @@ class Toolkit:
             self.quotas.configure(self._baseline_quotas())
             self.quotas.reset()
         self.history.clear()
-        self._rule_of.clear()
+        self._open.clear()
         self.state.prompt_cache.reset()
 
     # -- call history -------------------------------------------------------------------
 
     def observe(self, record: CallRecord) -> None:
-        """Observer: keep every runtime call (successful or not)."""
-        self.history.add(record, self._rule_of.pop(record.request_id, None))
+        """Observer: keep every runtime call (successful or not), and settle what the hook
+        gave it: a turn its client gave up on and a stream fault that never struck go back."""
+        opened = self._open.pop(record.request_id, None)
+        rule_id = None
+        if opened is not None:
+            if opened.selection is not None:
+                rule_id = opened.selection.rule.id
+                if record.error_code == "ClientDisconnected":
+                    opened.selection.give_back()
+            fault = opened.stream_fault
+            if fault is not None:
+                if self._faults is not None:
+                    self._faults.give_back(fault)
+                record.injected_fault = _without_label(record.injected_fault, fault.label)
+        self.history.add(record, rule_id)
 
     def model_names(self, requested: str, base_id: str | None) -> tuple[str, ...]:
         """Every name a call's model answers to, for rule, fault and history filters."""
@@ -353,7 +395,9 @@ class Toolkit:
 
         view = CallView(self.model_names(record.model_id, call.model_id), call.operation, call.account_id,
                         call.region, call.request)
+        opened = self._open[record.request_id] = _OpenCall()
         injection = self.faults.draw(view)
+        opened.stream_fault = injection.stream
         if injection.label:
             record.injected_fault = injection.label
         if injection.latency_ms:
@@ -370,18 +414,17 @@ class Toolkit:
         except QuotaExceeded as exc:
             record.injected_fault = _append_label(record.injected_fault, f"quota:{exc.quota}")
             raise
-        selection = self.rules.select(view)
+        selection = opened.selection = self.rules.select(view)
         usage = _Usage()
         try:
             if selection is None:
                 source = engine.stream(call)
             else:
-                self._rule_of[record.request_id] = selection.rule.id
                 error = selection.reply.error()
                 if error is not None:
                     raise error
                 source = _replay(reply_events(selection.reply, call, input_tokens))
-            async for event in _striking(source, injection.stream, selection):
+            async for event in _striking(source, opened, selection):
                 usage.observe(event)
                 yield event
         finally:
@@ -390,9 +433,11 @@ class Toolkit:
 
 
 async def _striking(
-    source: AsyncIterator[StreamEvent], fault: Fault | None, selection: Selection | None
+    source: AsyncIterator[StreamEvent], opened: _OpenCall, selection: Selection | None
 ) -> AsyncIterator[StreamEvent]:
-    """``source``, cut by ``fault`` after its ``after_events`` events (or before the last)."""
+    """``source``, cut by the call's stream fault after its ``after_events`` events (or before
+    the last)."""
+    fault = opened.stream_fault
     try:
         if fault is None:
             async for event in source:
@@ -403,6 +448,7 @@ async def _striking(
         while pending is not None:
             following = await anext(source, None)
             if sent >= fault.after_events or following is None:
+                opened.stream_fault = None  # it struck
                 if selection is not None:
                     selection.give_back()
                 raise fault.error()
