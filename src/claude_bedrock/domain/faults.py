@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from claude_bedrock.domain.errors import BedrockError, DropConnection
-from claude_bedrock.domain.scripting import CallView, ScriptError, error_for, model_matches, operations_of
+from claude_bedrock.domain.scripting import CallView, ScriptError, error_for, model_filter, model_matches, operations_of
 
 __all__ = [
     "ERROR_KINDS",
@@ -78,6 +78,8 @@ STREAM_EXCEPTIONS: dict[str, str] = {
     "serviceUnavailableException": "ServiceUnavailableException",
     "validationException": "ValidationException",
 }
+#: Stream exception members of InvokeModelWithResponseStream's ResponseStream alone.
+INVOKE_STREAM_EXCEPTIONS: dict[str, str] = {"modelTimeoutException": "ModelTimeoutException"}
 
 _KEYS = frozenset(
     {"id", "kind", "model", "operation", "count", "probability", "after_events", "exception", "latency_ms", "message"}
@@ -128,7 +130,7 @@ class Fault:
         if self.kind == "drop_connection":
             return DropConnection(self.label)
         if self.kind == "stream_error":
-            return error_for(STREAM_EXCEPTIONS[self.exception], self.message)
+            return error_for((STREAM_EXCEPTIONS | INVOKE_STREAM_EXCEPTIONS)[self.exception], self.message)
         if self.kind in ERROR_KINDS:
             return error_for(self.kind, self.message)
         raise ValueError(f"a {self.kind} fault raises nothing")
@@ -190,8 +192,13 @@ def parse_fault(spec: Any, fault_id: str, origin: str = "fault") -> Fault:
     exception = spec.get("exception", "modelStreamErrorException")
     if "exception" in spec and kind != "stream_error":
         raise ScriptError(f"{origin}.exception: only for stream_error")
-    if exception not in STREAM_EXCEPTIONS:
-        raise ScriptError(f"{origin}.exception: expected one of {', '.join(STREAM_EXCEPTIONS)}, got {exception!r}")
+    if exception in INVOKE_STREAM_EXCEPTIONS:
+        if operations != ("InvokeModelWithResponseStream",):
+            raise ScriptError(f"{origin}.exception: {exception} exists in InvokeModelWithResponseStream's stream "
+                              "only: add operation = \"InvokeModelWithResponseStream\"")
+    elif exception not in STREAM_EXCEPTIONS:
+        raise ScriptError(f"{origin}.exception: expected one of {', '.join([*STREAM_EXCEPTIONS, *INVOKE_STREAM_EXCEPTIONS])}, "
+                          f"got {exception!r}")
     latency_ms = _int(spec, "latency_ms", origin, 1)
     if kind == "latency" and latency_ms is None:
         raise ScriptError(f"{origin}.latency_ms: required for a latency fault")
@@ -201,8 +208,8 @@ def parse_fault(spec: Any, fault_id: str, origin: str = "fault") -> Fault:
     if message is not None and (not isinstance(message, str) or not message):
         raise ScriptError(f"{origin}.message: expected a non-empty string")
     model = spec.get("model")
-    if model is not None and (not isinstance(model, str) or not model):
-        raise ScriptError(f"{origin}.model: expected a non-empty string")
+    if model is not None:
+        model = model_filter(model, f"{origin}.model")
     given_id = spec.get("id")
     if given_id is not None and (not isinstance(given_id, str) or not given_id):
         raise ScriptError(f"{origin}.id: expected a non-empty string")

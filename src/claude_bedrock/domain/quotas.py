@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from claude_bedrock.domain.errors import ThrottlingException
-from claude_bedrock.domain.scripting import ScriptError, model_matches
+from claude_bedrock.domain.scripting import ScriptError, model_filter, model_matches
 
 __all__ = [
     "BURNDOWN_RATES",
@@ -147,7 +147,7 @@ def parse_quota_config(spec: Any, origin: str = "quotas") -> QuotaConfig:
     for name, limits in models.items():
         if not isinstance(limits, Mapping) or set(limits) - set(_LIMIT_KEYS):
             raise ScriptError(f"{origin}.models.{name}: expected requests_per_minute and/or tokens_per_minute")
-        overrides.append((str(name), _limits(limits, f"{origin}.models.{name}")))
+        overrides.append((model_filter(name, f"{origin}.models"), _limits(limits, f"{origin}.models.{name}")))
     return QuotaConfig(_limits(spec, origin), tuple(overrides))
 
 

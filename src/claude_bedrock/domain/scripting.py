@@ -44,6 +44,7 @@ Source: issue 6 (testing toolkit); event shapes as in ``engine`` (wire reference
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import hashlib
 import json
@@ -103,6 +104,10 @@ DEFAULT_ERROR_MESSAGES: dict[str, str] = {
     "ResourceNotFoundException": "The requested resource could not be found.",
     "ServiceQuotaExceededException": "Your request exceeds the service quota for your account.",
 }
+
+#: The error codes a runtime call can answer with (botocore: InvokeModel, Converse and their
+#: streams), which a rule's ``error`` may name.
+RUNTIME_ERROR_CODES = tuple(DEFAULT_ERROR_MESSAGES)
 
 #: Modelled extra members some errors carry (botocore shapes), filled for injected errors.
 _ERROR_FIELDS: dict[type[BedrockError], dict[str, Any]] = {
@@ -193,6 +198,30 @@ def model_matches(pattern: str, names: Iterable[str]) -> bool:
     if _GLOB_CHARS.isdisjoint(pattern):
         return pattern in names
     return any(fnmatch.fnmatchcase(name, pattern) for name in names)
+
+
+def model_filter(value: Any, origin: str) -> str:
+    """Validate a ``model`` filter of a rule, fault or quota: a glob (``*sonnet*``), or a name
+    a call's model answers to (``Toolkit.model_names``): a base model ID, an Anthropic name or
+    alias, an inference profile ID (``global.``/``us.``... + a model ID) or an ARN. A misspelt
+    name would silently never match, so it is refused."""
+    from claude_bedrock.domain.catalog import ENDPOINT_COLUMNS, default_catalog
+
+    if not isinstance(value, str) or not value:
+        raise ScriptError(f"{origin}: expected a non-empty string")
+    if not _GLOB_CHARS.isdisjoint(value) or value.startswith("arn:"):
+        return value
+    catalog = default_catalog()
+    geo, _, base = value.partition(".")
+    if catalog.find(value) is not None or (geo in ENDPOINT_COLUMNS and catalog.get(base) is not None):
+        return value
+    names = sorted({name for m in catalog.models for name in (m.model_id, m.anthropic_name, *m.aliases)})
+    close = difflib.get_close_matches(value, names, n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise ScriptError(
+        f"{origin}: unknown model {value!r}{hint}; expected a model ID, an inference profile ID, an ARN, "
+        "an Anthropic name or alias such as 'claude-sonnet-4-5', or a glob such as '*sonnet*'"
+    )
 
 
 def operations_of(value: Any, origin: str) -> tuple[str, ...]:
@@ -320,7 +349,7 @@ def _parse_match(spec: Any, origin: str) -> Match:
     if account is not None and not (len(account) == 12 and account.isdigit()):
         raise ScriptError(f"{origin}.account: expected a 12-digit account ID")
     return Match(
-        model=_optional_str(spec, "model", origin),
+        model=model_filter(spec["model"], f"{origin}.model") if spec.get("model") is not None else None,
         operations=operations_of(spec["operation"], f"{origin}.operation") if spec.get("operation") else (),
         account=account,
         user_text_contains=_optional_str(spec, "user_text_contains", origin),
@@ -369,9 +398,9 @@ def _parse_reply(spec: Any, origin: str) -> Reply:
         if not isinstance(error, Mapping) or set(error) - {"code", "message"}:
             raise ScriptError(f"{origin}.error: expected {{code, message?}}")
         code = error.get("code")
-        if not isinstance(code, str):
-            raise ScriptError(f"{origin}.error.code: expected an AWS error code such as ThrottlingException")
-        error_for(code)  # validates the code
+        if code not in RUNTIME_ERROR_CODES:
+            raise ScriptError(f"{origin}.error.code: expected one of the runtime's error codes "
+                              f"({', '.join(RUNTIME_ERROR_CODES)}), got {code!r}")
         return Reply(error_code=code, error_message=_optional_str(error, "message", f"{origin}.error"))
     text = spec.get("text")
     if text is not None and not isinstance(text, str):
@@ -408,6 +437,9 @@ def parse_rule(spec: Any, rule_id: str, origin: str = "rule") -> Rule:
         raise ScriptError(f"{origin}.times: expected a positive integer")
     if times is None and len(replies) > 1:
         times = len(replies)
+    if times is not None and times < len(replies):
+        raise ScriptError(f"{origin}.times: {times} is fewer than the {len(replies)} turns: the last "
+                          f"{len(replies) - times} would never answer")
     given_id = _optional_str(spec, "id", origin)
     source = {key: spec[key] for key in ("match", "respond", "times") if key in spec}
     return Rule(
@@ -531,6 +563,15 @@ def reply_events(reply: Reply, call: ModelCall, input_tokens: int) -> list[Strea
         CacheUsage(input_tokens=input_tokens).usage(1),
         events,
         stop_reason=stop_reason,
-        stop_sequence=None,
+        stop_sequence=_stop_sequence(stop_reason, call),
         output_tokens=output_tokens,
     )
+
+
+def _stop_sequence(stop_reason: str, call: ModelCall) -> str | None:
+    """A scripted ``stop_sequence`` stop names the request's first stop sequence, as a real one
+    names the sequence that stopped the answer (None when the request gave none)."""
+    if stop_reason != "stop_sequence":
+        return None
+    sequences = call.request.get("stop_sequences") or ()
+    return sequences[0] if sequences else None

@@ -36,13 +36,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 
 from claude_bedrock import __version__
 from claude_bedrock.domain.errors import AccessDeniedException, ResourceNotFoundException, ValidationException
 from claude_bedrock.domain.json_body import json_bytes
 from claude_bedrock.domain.quotas import parse_quota_config
-from claude_bedrock.domain.scripting import ScriptError
+from claude_bedrock.domain.scripting import RUNTIME_OPERATIONS, ScriptError
 from claude_bedrock.service.http import Request, Send, send_response
 from claude_bedrock.service.state import ServiceState
 from claude_bedrock.service.testing_hooks import ADMIN_PREFIX, Toolkit, toolkit_of
@@ -51,6 +51,8 @@ __all__ = ["ADMIN_PREFIX", "handle"]
 
 
 Result = tuple[int, Any]
+#: The operations the call history records (``/calls?operation=``).
+HISTORY_OPERATIONS = (*RUNTIME_OPERATIONS, "CountTokens")
 Handler = Callable[[ServiceState, Request, str | None], Result]
 
 
@@ -143,11 +145,15 @@ def list_calls(state: ServiceState, request: Request, item: str | None) -> Resul
     unknown = set(query) - {"operation", "model", "limit"}
     if unknown:
         raise ValidationException(f"Unknown filter(s): {', '.join(sorted(unknown))}; use operation, model, limit.")
+    operation = query.get("operation")
+    if operation is not None and operation not in HISTORY_OPERATIONS:
+        # a misspelt name would make ``assert not calls(operation=...)`` pass without testing anything
+        raise ValidationException(f"Unknown operation {operation!r}; use one of {', '.join(HISTORY_OPERATIONS)}.")
     limit_text = query.get("limit")
     if limit_text is not None and not (limit_text.isascii() and limit_text.isdigit() and int(limit_text) > 0):
         raise ValidationException("limit must be a positive integer.")
     entries = toolkit.history.entries(
-        operation=query.get("operation"),
+        operation=operation,
         model=query.get("model"),
         model_names=toolkit.record_model_names,
         limit=int(limit_text) if limit_text else None,
@@ -202,7 +208,7 @@ def _route(method: str, path: str) -> tuple[Handler, str | None, tuple[str, str]
     key = (method, "/" + collection)
     handler = ITEM_ROUTES.get(key)
     if handler is not None and item and "/" not in item:
-        return handler, item, key
+        return handler, unquote(item), key  # an id may hold any character, percent-encoded
     raise ResourceNotFoundException(f"No admin operation matches {method} {ADMIN_PREFIX}{path}")
 
 

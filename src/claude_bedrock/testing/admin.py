@@ -11,9 +11,11 @@ are development servers on loopback, where the admin API is open.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -41,6 +43,30 @@ def _text_of(content: Any) -> str:
         if isinstance(block, Mapping) and isinstance(block.get("text"), str):
             parts.append(block["text"])
     return "".join(parts)
+
+
+def _user_text(content: Any) -> str:
+    """The text a user message gives the model, as rules' ``user_text_contains`` reads it: its
+    text blocks and the text of its tool results (Anthropic ``tool_result``, Converse
+    ``toolResult`` with ``text`` or ``json`` items), joined by spaces."""
+    if isinstance(content, str):
+        return content
+    parts = []
+    for block in content or ():
+        if not isinstance(block, Mapping):
+            continue
+        if isinstance(block.get("text"), str):
+            parts.append(block["text"])
+        elif block.get("type") == "tool_result":
+            inner = block.get("content")
+            parts.append(inner if isinstance(inner, str) else _user_text(inner))
+        elif isinstance(block.get("toolResult"), Mapping):
+            for item in block["toolResult"].get("content") or ():
+                if isinstance(item, Mapping) and isinstance(item.get("text"), str):
+                    parts.append(item["text"])
+                elif isinstance(item, Mapping) and "json" in item:
+                    parts.append(json.dumps(item["json"], ensure_ascii=False, separators=(",", ":")))
+    return " ".join(part for part in parts if part)
 
 
 @dataclass
@@ -96,7 +122,7 @@ class RecordedCall:
     def last_user_text(self) -> str:
         for message in reversed(self.messages):
             if isinstance(message, Mapping) and message.get("role") == "user":
-                return _text_of(message.get("content"))
+                return _user_text(message.get("content"))
         return ""
 
     @property
@@ -229,7 +255,7 @@ class BedrockAdmin:
         return self._request("GET", "/rules")["rules"]
 
     def remove_rule(self, rule_id: str) -> None:
-        self._request("DELETE", f"/rules/{rule_id}")
+        self._request("DELETE", f"/rules/{quote(rule_id, safe='')}")
 
     def clear_rules(self) -> None:
         self._request("DELETE", "/rules")
@@ -252,7 +278,7 @@ class BedrockAdmin:
         return self._request("GET", "/faults")["faults"]
 
     def remove_fault(self, fault_id: str) -> None:
-        self._request("DELETE", f"/faults/{fault_id}")
+        self._request("DELETE", f"/faults/{quote(fault_id, safe='')}")
 
     def clear_faults(self) -> None:
         self._request("DELETE", "/faults")

@@ -1,0 +1,142 @@
+"""Review regressions from the testing-toolkit audit: names that would never match are
+refused, ids of any spelling can be removed, error codes and operations are checked with the
+key named, ``last_user_text`` reads tool results as rules do, and scripted stops and stream
+exceptions are complete. Through the plugin's fixtures, as a user's suite would."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from claude_bedrock.domain.faults import parse_fault
+from claude_bedrock.domain.quotas import parse_quota_config
+from claude_bedrock.domain.scripting import ScriptError, parse_rule
+from claude_bedrock.testing.admin import AdminError
+
+pytestmark = pytest.mark.conformance
+
+SONNET = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
+
+
+def invoke_body(messages: list | None = None, **extra) -> str:
+    return json.dumps({"max_tokens": 100, "anthropic_version": "bedrock-2023-05-31",
+                       "messages": messages or [{"role": "user", "content": "Hello"}], **extra})
+
+
+@pytest.mark.parametrize("name", ["claude-sonnet-4-5", "claude-sonnet-4-5-20250929", SONNET,
+                                  "anthropic.claude-3-haiku-20240307-v1:0", "us.anthropic.claude-3-haiku-20240307-v1:0",
+                                  "*sonnet*", "arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/x"])
+def test_model_filters_take_every_name_a_model_answers_to(name):
+    assert parse_rule({"match": {"model": name}, "respond": "x"}, "rule-1").match.model == name
+    assert parse_fault({"kind": "ThrottlingException", "model": name}, "fault-1").model == name
+    assert parse_quota_config({"models": {name: {"requests_per_minute": 1}}}).models[0][0] == name
+
+
+def test_a_misspelt_model_is_refused_everywhere(bedrock):
+    with pytest.raises(AdminError) as rule:
+        bedrock.add_rule(text="x", model="claude-sonet-4-5")
+    assert rule.value.message == (
+        "rules[0].match.model: unknown model 'claude-sonet-4-5' (did you mean 'claude-sonnet-4-5'?); expected a model "
+        "ID, an inference profile ID, an ARN, an Anthropic name or alias such as 'claude-sonnet-4-5', or a glob "
+        "such as '*sonnet*'")
+    with pytest.raises(AdminError, match="unknown model 'claude-sonet-4-5'"):
+        bedrock.inject_fault("ThrottlingException", model="claude-sonet-4-5")
+    with pytest.raises(AdminError, match="unknown model 'claude-sonnet-4.5'"):
+        bedrock.set_quotas(models={"claude-sonnet-4.5": {"requests_per_minute": 1}})
+    with pytest.raises(AdminError, match=r"unknown model 'eu\.anthropic\.claude-nope'"):
+        bedrock.add_rule(text="x", model="eu.anthropic.claude-nope")
+    assert bedrock.rules() == [] and bedrock.faults() == []
+
+
+def test_a_misspelt_model_in_a_rules_file_names_the_file(tmp_path):
+    from claude_bedrock.service.testing_hooks import load_scenario
+    from claude_bedrock.settings import ConfigError, Settings
+
+    rules = tmp_path / "rules.toml"
+    rules.write_text('[[rules]]\nmatch = { model = "claude-sonnet-4.5" }\nrespond = "x"\n')
+    with pytest.raises(ConfigError, match=r"rules\.toml rules\[0\]\.match\.model: unknown model 'claude-sonnet-4\.5'"):
+        load_scenario(Settings(rules_file=str(rules)))
+
+
+@pytest.mark.parametrize("item_id", ["weather answer", "météo", "a/b", "what?#1", "100%"])
+def test_ids_of_any_spelling_can_be_removed(bedrock, item_id):
+    bedrock.add_rule(text="x", id=item_id)
+    bedrock.inject_fault("ThrottlingException", id=item_id)
+    bedrock.remove_rule(item_id)
+    bedrock.remove_fault(item_id)
+    assert bedrock.rules() == [] and bedrock.faults() == []
+
+
+def test_an_unknown_error_code_names_its_key_and_the_runtime_codes(tmp_path):
+    from claude_bedrock.service.testing_hooks import load_scenario
+    from claude_bedrock.settings import ConfigError, Settings
+
+    rules = tmp_path / "bad.toml"
+    rules.write_text('[[rules]]\nrespond = { turns = ["a", { error = { code = "Throttling" } }] }\n')
+    with pytest.raises(ConfigError) as info:
+        load_scenario(Settings(rules_file=str(rules)))
+    message = str(info.value)
+    assert "bad.toml rules[0].respond.turns[1].error.code: expected one of the runtime's error codes" in message
+    assert "got 'Throttling'" in message and "TooManyTagsException" not in message
+
+
+def test_the_history_filter_refuses_unknown_operations(bedrock, bedrock_runtime):
+    bedrock_runtime.converse(modelId=SONNET, messages=[{"role": "user", "content": [{"text": "Hi"}]}])
+    assert len(bedrock.calls(operation="Converse")) == 1
+    with pytest.raises(AdminError, match="Unknown operation 'converse'"):
+        bedrock.calls(operation="converse")
+    assert bedrock.calls(operation="CountTokens") == []
+
+
+def test_last_user_text_reads_tool_results_as_rules_do(bedrock, bedrock_runtime):
+    bedrock.add_rule(text="it is sunny", user_text_contains="18 degrees")
+    anthropic_turn = [
+        {"role": "user", "content": "Weather in Paris?"},
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "weather", "input": {}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "18 degrees"}]},
+    ]
+    tools = [{"name": "weather", "input_schema": {"type": "object"}}]
+    answer = json.loads(bedrock_runtime.invoke_model(modelId=SONNET, body=invoke_body(anthropic_turn, tools=tools))
+                        ["body"].read())
+    assert answer["content"][0]["text"] == "it is sunny"
+    converse_turn = [
+        {"role": "user", "content": [{"text": "Weather in Paris?"}]},
+        {"role": "assistant", "content": [{"toolUse": {"toolUseId": "t1", "name": "weather", "input": {}}}]},
+        {"role": "user", "content": [{"toolResult": {"toolUseId": "t1", "content": [
+            {"text": "18 degrees"}, {"json": {"wind": "calm"}}]}}]},
+    ]
+    bedrock_runtime.converse(modelId=SONNET, messages=converse_turn, toolConfig={
+        "tools": [{"toolSpec": {"name": "weather", "inputSchema": {"json": {"type": "object"}}}}]})
+    invoke, converse = bedrock.calls()
+    assert invoke.last_user_text == "18 degrees" and invoke.rule is not None
+    assert converse.last_user_text == '18 degrees {"wind":"calm"}' and converse.rule is not None
+
+
+def test_a_scripted_stop_sequence_names_the_requests_sequence(bedrock, bedrock_runtime):
+    bedrock.add_rule(text="one two", stop_reason="stop_sequence")
+    answer = json.loads(bedrock_runtime.invoke_model(
+        modelId=SONNET, body=invoke_body(stop_sequences=["END", "STOP"]))["body"].read())
+    assert (answer["stop_reason"], answer["stop_sequence"]) == ("stop_sequence", "END")
+
+
+def test_more_turns_than_times_is_refused(bedrock):
+    with pytest.raises(AdminError, match=r"times: 1 is fewer than the 2 turns: the last 1 would never answer"):
+        bedrock.add_rule(turns=["a", "b"], times=1)
+
+
+def test_model_timeout_frames_for_invoke_streams_only(bedrock, bedrock_runtime):
+    with pytest.raises(AdminError, match='add operation = "InvokeModelWithResponseStream"'):
+        bedrock.inject_fault("stream_error", exception="modelTimeoutException")
+    bedrock.inject_fault("stream_error", exception="modelTimeoutException", after_events=1,
+                         operation="InvokeModelWithResponseStream")
+    stream = bedrock_runtime.invoke_model_with_response_stream(modelId=SONNET, body=invoke_body())["body"]
+    with pytest.raises(Exception) as info:
+        for _ in stream:
+            pass
+    assert info.value.response["Error"]["Code"] == "modelTimeoutException"  # boto3's EventStreamError
+
+
+def test_a_model_filter_must_be_a_string():
+    with pytest.raises(ScriptError, match=r"rule\.match\.model: expected a non-empty string"):
+        parse_rule({"match": {"model": 3}, "respond": "x"}, "rule-1", "rule")
