@@ -63,24 +63,32 @@ class OriginGuard:
     def check(self, request: Request) -> None:
         """Raise AccessDeniedException for a request a web page may have sent."""
         headers = request.header_lists
-        origins = headers.get("origin")
-        if origins is not None:
-            for origin in origins:
-                if origin == "null" or not is_loopback_name(urlsplit(origin).hostname or ""):
-                    raise AccessDeniedException(
-                        f"Requests from web pages (Origin: {origin[:200]}) are refused by a development "
-                        "server: it does not check signatures. Start it with --strict-auth to serve them."
-                    )
+        if "origin" in headers:
+            _check_origins(headers["origin"])
         if self._check_host:
-            for host in headers.get("host", ()):
-                allowed = self._hosts.get(host)
-                if allowed is None:
-                    allowed = _host_allowed(host)
-                    if len(self._hosts) < MAX_REMEMBERED_HOSTS:
-                        self._hosts[host] = allowed
-                if not allowed:
-                    raise AccessDeniedException(
-                        f"Host {host[:200]!r} is not a loopback name: a development server bound to "
-                        "loopback answers only requests addressed to localhost or 127.0.0.1 (this "
-                        "keeps web pages out through DNS rebinding)."
-                    )
+            hosts = headers.get("host")
+            if hosts is not None and (len(hosts) != 1 or self._hosts.get(hosts[0]) is not True):
+                self._check_hosts(hosts)
+
+    def _check_hosts(self, hosts: list[str]) -> None:
+        for host in hosts:
+            allowed = self._hosts.get(host)
+            if allowed is None:
+                allowed = _host_allowed(host)
+                if len(self._hosts) < MAX_REMEMBERED_HOSTS:
+                    self._hosts[host] = allowed
+            if not allowed:
+                raise AccessDeniedException(
+                    f"Host {host[:200]!r} is not a loopback name: a development server bound to "
+                    "loopback answers only requests addressed to localhost or 127.0.0.1 (this "
+                    "keeps web pages out through DNS rebinding)."
+                )
+
+
+def _check_origins(origins: list[str]) -> None:
+    for origin in origins:
+        if origin == "null" or not is_loopback_name(urlsplit(origin).hostname or ""):
+            raise AccessDeniedException(
+                f"Requests from web pages (Origin: {origin[:200]}) are refused by a development "
+                "server: it does not check signatures. Start it with --strict-auth to serve them."
+            )
