@@ -12,6 +12,11 @@ Invariants
     Rule 3: the policy is the tables at the top of this module and of ``content_rules``; code
             only walks them.
 
+Bedrock's own layer answers steps 1 and 2 (and the body size); the rest are the model's rules,
+whose rejections Bedrock relays prefixed with ``MODEL_ERRORS_PREFIX``, "The model returned the
+following errors: " (wire-protocol reference 3.3), so every message of steps 3 to 9 below
+starts with it.
+
 Order of checks (the first failing one answers):
     1. top-level schema, "Malformed input request: #...: ..., please reformat your input and try
        again.": body is an object; required keys ``max_tokens`` and ``messages``; each known key
@@ -78,6 +83,9 @@ from claude_bedrock.domain.request_errors import (
     schema_violation,
 )
 from claude_bedrock.domain.tool_rules import check_tool_choice, check_tools
+
+#: What Bedrock puts before a rejection that comes from the model behind it (wire 3.3).
+MODEL_ERRORS_PREFIX = "The model returned the following errors: "
 
 __all__ = [
     "ACCEPTED_ANTHROPIC_VERSIONS",
@@ -502,6 +510,20 @@ def validate_messages_request(
         raise schema_error([_type_violation("#", ("JSONObject",), body)])
     _check_schema(body)
     version = _check_version(body)
+    try:
+        return _model_checks(body, model, version, count_input_tokens, header_betas)
+    except ValidationException as exc:  # the model's own rejection, as Bedrock relays it
+        raise ValidationException(MODEL_ERRORS_PREFIX + exc.message) from None
+
+
+def _model_checks(
+    body: dict[str, Any],
+    model: ModelLimits,
+    version: str,
+    count_input_tokens: Callable[[dict[str, Any]], int] | None,
+    header_betas: Iterable[str],
+) -> ValidatedRequest:
+    """Steps 3 to 9 of the module docstring: the rules of the model behind Bedrock."""
     max_tokens: int = body["max_tokens"]
     if max_tokens > model.max_output_tokens:
         raise ValidationException(

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from claude_bedrock.domain.errors import ValidationException
 from claude_bedrock.domain.validation import (
+    MODEL_ERRORS_PREFIX,
     KNOWN_BETAS,
     MAX_BODY_BYTES,
     TOP_LEVEL_FIELDS,
@@ -100,11 +101,34 @@ def accepts(body: Any, model: Limits = SONNET_45, **kwargs: Any) -> ValidatedReq
     return validate_messages_request(body, model, **kwargs)
 
 
+#: Bedrock's own layer answers these (schema, anthropic_version); everything else is the model's
+#: rule, relayed with MODEL_ERRORS_PREFIX.
+BEDROCK_LAYER = ("Malformed input request: ", "anthropic_version: ", "Invalid API version: ")
+
+
 def rejects(body: Any, model: Limits = SONNET_45, **kwargs: Any) -> str:
+    """The rejection's text, without the prefix Bedrock adds to the model's own rejections
+    (asserted here: present on every model rule, absent from Bedrock's layer)."""
     with pytest.raises(ValidationException) as caught:
         validate_messages_request(body, model, **kwargs)
     assert caught.value.status == 400
-    return caught.value.message
+    message = caught.value.message
+    if message.startswith(BEDROCK_LAYER):
+        return message
+    assert message.startswith(MODEL_ERRORS_PREFIX), message
+    return message[len(MODEL_ERRORS_PREFIX):]
+
+
+def test_rejections_of_the_model_carry_bedrocks_prefix() -> None:
+    body = make_body(max_tokens=64_001)
+    with pytest.raises(ValidationException) as caught:
+        validate_messages_request(body, SONNET_45)
+    assert caught.value.message == (
+        "The model returned the following errors: max_tokens: 64001 > 64000, which is the maximum allowed "
+        "number of output tokens for claude-sonnet-4-5-20250929")
+    with pytest.raises(ValidationException) as schema:
+        validate_messages_request(make_body(stream=True), SONNET_45)
+    assert schema.value.message.startswith("Malformed input request: ")
 
 
 # --------------------------------------------------------------------------- parse_json_body
