@@ -206,6 +206,10 @@ class CatalogModel:
     supports_1m_context: bool
     prices: ModelPrices
     regional_premium: bool
+    #: refuses ``temperature`` and ``top_p`` together
+    temperature_or_top_p: bool = False
+    #: ``output-128k-2025-02-19`` raises its output limit to OUTPUT_128K_TOKENS
+    supports_128k_output: bool = False
 
     def __hash__(self) -> int:
         return hash(self.model_id)
@@ -667,6 +671,8 @@ def _build_model(m: dict[str, Any], path: str, rules: PricingRules) -> CatalogMo
         max_output_tokens=m["max_output_tokens"],
         supports_thinking=m["extended_thinking"],
         supports_1m_context=m["context_1m_beta"],
+        temperature_or_top_p=m.get("temperature_or_top_p", False),
+        supports_128k_output=m.get("output_128k_beta", False),
         prices=ModelPrices(
             input=prices["input"],
             output=prices["output"],
@@ -825,7 +831,8 @@ _MODEL_SCHEMA = _object(
             {"long_context_input": _number, "long_context_output": _number},
         ),
         "regional_premium": _boolean,
-    }
+    },
+    {"temperature_or_top_p": _boolean, "output_128k_beta": _boolean},
 )
 
 _CATALOG_SCHEMA = _object(

@@ -25,12 +25,14 @@ Order of checks (the first failing one answers):
        optional key counts as absent.
     2. ``anthropic_version``: required ("anthropic_version: Field required"), one of
        ``ACCEPTED_ANTHROPIC_VERSIONS`` ("Invalid API version: X").
-    3. ``max_tokens`` at most the model's output limit.
-    4. betas (body ``anthropic_beta`` plus any header betas the caller passes): each in
+    3. betas (body ``anthropic_beta`` plus any header betas the caller passes): each in
        ``KNOWN_BETAS``, model-gated ones only on models that have the capability; otherwise Bedrock's
        "invalid beta flag", followed by the flag.
+    4. ``max_tokens`` at most the model's output limit (128,000 with the 128K output beta on a
+       model that has it).
     5. ``thinking`` (model support, budget >= 1024 and < max_tokens unless interleaved thinking)
-       and the sampling parameters it forbids.
+       and the sampling parameters it forbids; then ``temperature`` with ``top_p`` on models
+       that refuse both.
     6. ``stop_sequences`` contents, ``metadata``.
     7. ``system``, ``tools`` and ``tool_choice`` (``tool_rules``); then ``messages``
        (``content_rules``).
@@ -47,10 +49,15 @@ without the flag's name), the beta table). The thinking/sampling texts are the A
 remembered, not checked against a capture. Texts with no source at all are written in the same
 pydantic style and marked "(ours)" next to their constant.
 
-Deliberately not enforced (no data in ``ModelLimits``): the 128K output of
-``output-128k-2025-02-19`` on Sonnet 3.7 (max_tokens stays capped at the catalog limit), the
-"temperature and top_p cannot both be specified" rule of some newer models, beta requirements of
-Anthropic-defined tools, and the TTL ordering of cache_control markers.
+Catalog-driven (``ModelLimits`` extras, read with a default so that minimal stand-ins still
+work): ``supports_128k_output`` (``output-128k-2025-02-19`` raises max_tokens to 128,000: Sonnet
+3.7) and ``temperature_or_top_p`` (the model refuses ``temperature`` and ``top_p`` together:
+Opus 4.1, Sonnet 4.5, Haiku 4.5, Opus 4.5).
+
+Deliberately not enforced (no reliable source for the rule or its wording): beta requirements
+of Anthropic-defined tools, the TTL ordering of cache_control markers, thinking signatures sent
+back (they would refuse the real signatures of answers recorded from Bedrock), and image and
+PDF page limits.
 """
 
 from __future__ import annotations
@@ -145,6 +152,10 @@ KNOWN_BETAS: Mapping[str, str] = MappingProxyType(
 #: Betas only some models accept: flag -> the ``ModelLimits`` capability that must be true.
 MODEL_GATED_BETAS: Mapping[str, str] = MappingProxyType({CONTEXT_1M_BETA: "supports_1m_context"})
 
+#: The beta that raises the output limit of models whose catalog entry has output_128k_beta.
+OUTPUT_128K_BETA = "output-128k-2025-02-19"
+OUTPUT_128K_TOKENS = 128_000
+
 STANDARD_CONTEXT_LIMIT = 200_000
 EXTENDED_CONTEXT_LIMIT = 1_000_000
 
@@ -238,6 +249,8 @@ BUDGET_NOT_BELOW_MAX_TOKENS = "`max_tokens` must be greater than `thinking.budge
 TEMPERATURE_WITH_THINKING = "`temperature` may only be set to 1 when thinking is enabled."
 TOP_K_WITH_THINKING = "`top_k` must be unset when thinking is enabled."
 TOP_P_WITH_THINKING = "`top_p` must be greater than or equal to 0.95 or unset when thinking is enabled."
+#: Wire-protocol 3.3 (quoted from Bedrock), on models whose catalog entry has temperature_or_top_p.
+TEMPERATURE_AND_TOP_P = "`temperature` and `top_p` cannot both be specified for this model. Please use only one."
 STOP_SEQUENCE_BLANK = "each stop sequence must contain non-whitespace"
 PROMPT_TOO_LONG = "prompt is too long: {tokens} tokens > {limit} maximum"
 _MALFORMED = "Malformed input request: {detail}, please reformat your input and try again."
@@ -525,16 +538,18 @@ def _model_checks(
 ) -> ValidatedRequest:
     """Steps 3 to 9 of the module docstring: the rules of the model behind Bedrock."""
     max_tokens: int = body["max_tokens"]
-    if max_tokens > model.max_output_tokens:
-        raise ValidationException(
-            MAX_TOKENS_TOO_LARGE.format(
-                requested=max_tokens,
-                limit=model.max_output_tokens,
-                model=anthropic_model_name(model),
-            )
-        )
     betas = _collect_betas(body.get("anthropic_beta"), header_betas, model)
+    output_limit = model.max_output_tokens
+    if OUTPUT_128K_BETA in betas and getattr(model, "supports_128k_output", False):
+        output_limit = OUTPUT_128K_TOKENS
+    if max_tokens > output_limit:
+        raise ValidationException(
+            MAX_TOKENS_TOO_LARGE.format(requested=max_tokens, limit=output_limit, model=anthropic_model_name(model))
+        )
     budget = _check_thinking(body, model, max_tokens, betas)
+    if (getattr(model, "temperature_or_top_p", False) and body.get("temperature") is not None
+            and body.get("top_p") is not None):
+        raise ValidationException(TEMPERATURE_AND_TOP_P)
     _check_stop_sequences(body.get("stop_sequences"))
     _check_metadata(body.get("metadata"))
     breakpoints = check_system(body.get("system"))

@@ -1257,3 +1257,42 @@ def test_the_parsed_type_shortcut_accepts_only_what_the_type_tests_accept():
 ])
 def test_validate_rejects_keys_a_message_does_not_have(message: dict[str, Any], expected: str) -> None:
     assert rejects(make_body(messages=[message])) == expected
+
+
+# --------------------------------------------------------------------------- catalog-driven rules
+
+
+def _catalog_model(model_id: str):
+    from claude_bedrock.domain.catalog import default_catalog
+
+    return default_catalog().get(model_id)
+
+
+@pytest.mark.parametrize(("model_id", "refused"), [
+    ("anthropic.claude-sonnet-4-5-20250929-v1:0", True), ("anthropic.claude-haiku-4-5-20251001-v1:0", True),
+    ("anthropic.claude-opus-4-1-20250805-v1:0", True), ("anthropic.claude-opus-4-5-20251101-v1:0", True),
+    ("anthropic.claude-sonnet-4-20250514-v1:0", False), ("anthropic.claude-3-7-sonnet-20250219-v1:0", False),
+    ("anthropic.claude-3-haiku-20240307-v1:0", False),
+])
+def test_temperature_and_top_p_together_on_the_models_that_refuse_it(model_id, refused) -> None:
+    model = _catalog_model(model_id)
+    both = make_body(max_tokens=100, temperature=0.5, top_p=0.5)
+    if refused:
+        assert rejects(both, model) == (
+            "`temperature` and `top_p` cannot both be specified for this model. Please use only one.")
+    else:
+        accepts(both, model)
+    accepts(make_body(max_tokens=100, temperature=0.5), model)
+    accepts(make_body(max_tokens=100, top_p=0.5), model)
+
+
+def test_the_128k_output_beta_raises_sonnet_37s_limit() -> None:
+    sonnet_37 = _catalog_model("anthropic.claude-3-7-sonnet-20250219-v1:0")
+    beta = ["output-128k-2025-02-19"]
+    assert accepts(make_body(max_tokens=128_000, anthropic_beta=beta), sonnet_37).max_tokens == 128_000
+    assert rejects(make_body(max_tokens=128_001, anthropic_beta=beta), sonnet_37).startswith(
+        "max_tokens: 128001 > 128000, which is the maximum allowed number of output tokens")
+    assert rejects(make_body(max_tokens=64_001), sonnet_37).startswith("max_tokens: 64001 > 64000")
+    # on a model without it, the flag changes nothing
+    sonnet_45 = _catalog_model("anthropic.claude-sonnet-4-5-20250929-v1:0")
+    assert rejects(make_body(max_tokens=64_001, anthropic_beta=beta), sonnet_45).startswith("max_tokens: 64001 > 64000")
