@@ -122,6 +122,16 @@ def test_boto3_count_tokens_both_forms(runtime_client):
     assert usage["usage"]["input_tokens"] == by_invoke
 
 
+def test_boto3_count_tokens_converse_form_with_thinking(runtime_client):
+    """Audit: ConverseTokensRequest has no inferenceConfig, so a max_tokens of 1 made every
+    thinking request fail ("budget_tokens" must be below max_tokens); Converse itself accepts it."""
+    converse = {"messages": [{"role": "user", "content": [{"text": "Think about 17 * 23"}]}],
+                "additionalModelRequestFields": {"thinking": {"type": "enabled", "budget_tokens": 1024}}}
+    counted = runtime_client.count_tokens(modelId=BARE_SONNET_45, input={"converse": converse})["inputTokens"]
+    used = runtime_client.converse(modelId=BARE_SONNET_45, **converse)["usage"]["inputTokens"]
+    assert counted == used > 0
+
+
 @pytest.mark.parametrize(
     "model_id",
     ["apac.anthropic.claude-sonnet-4-5-20250929-v1:0",  # a "no" cell of the table
@@ -271,3 +281,18 @@ def test_boto3_count_tokens_counts_documents_as_converse_reads_them(runtime_clie
                                               input={"converse": {"messages": messages}})["inputTokens"]
         conversed = runtime_client.converse(modelId=GLOBAL_SONNET_45, messages=messages)["usage"]["inputTokens"]
         assert counted == conversed, document["format"]
+
+
+def test_boto3_converse_reasoning_without_signature_is_refused_as_invoke_model_refuses_it(runtime_client):
+    """Audit: Converse filled in an empty signature, so a history that InvokeModel refuses passed."""
+    thinking = {"thinking": {"type": "enabled", "budget_tokens": 1024}}
+    messages = [
+        {"role": "user", "content": [{"text": "What is 2 + 2?"}]},
+        {"role": "assistant", "content": [{"reasoningContent": {"reasoningText": {"text": "2 + 2 = 4"}}},
+                                          {"text": "4"}]},
+        {"role": "user", "content": [{"text": "And 3 + 3?"}]},
+    ]
+    with pytest.raises(runtime_client.exceptions.ValidationException) as info:
+        runtime_client.converse(modelId=BARE_SONNET_45, messages=messages, additionalModelRequestFields=thinking)
+    assert info.value.response["Error"]["Message"] == (
+        "The model returned the following errors: messages.1.content.0.thinking.signature: Field required")

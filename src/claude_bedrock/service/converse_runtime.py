@@ -97,7 +97,8 @@ async def count_tokens(inv: Invocation, send: Send) -> None:
         raise ValidationException("The provided model doesn't support counting tokens.")
     body = inv.request.json()
     inv.record.input_body = body
-    anthropic_body = count_tokens_input(body, parse_body=parse_json_body, text_only=apply_text_only)
+    anthropic_body = count_tokens_input(body, parse_body=parse_json_body, text_only=apply_text_only,
+                                        default_max_tokens=inv.resolution.model.max_output_tokens)
     validated = validate_messages_request(anthropic_body, inv.resolution.model)
     count = tokens.count_request(validated.body)
     inv.record.usage = {"inputTokens": count, "outputTokens": 0}

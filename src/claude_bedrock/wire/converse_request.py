@@ -9,9 +9,11 @@ Invariants:
 * Rule 1: nothing reaches the Anthropic body unless the whole request is valid; every rejection is
   a ``ValidationException`` worded as Bedrock words it (see ``converse_shapes`` for the shape
   tier; this module adds the conversation-level rules of reference 3.3).
-* Rule 2: modelled Converse members win over ``additionalModelRequestFields``: those are merged
-  only under keys the translation did not set. ``max_tokens`` falls back to the caller's default
-  (the model's maximum output) when neither sets it.
+* Rule 2: ``additionalModelRequestFields`` are merged under keys the translation did not set;
+  one that the modelled members set already is refused, as Bedrock refuses it ("The additional
+  field system conflicts with an existing field.", quoted in public issue threads).
+  ``max_tokens`` falls back to the caller's default (the model's maximum output) when neither
+  sets it.
 * Rule 3: a ``cachePoint`` never becomes a block; it becomes ``cache_control`` on the block,
   system entry or tool right before it, and must have one.
 
@@ -70,6 +72,8 @@ DOCUMENT_NAME_RULE = (
     "consecutive whitespace character."
 )
 _DOCUMENT_NAME = re.compile(r"[A-Za-z0-9\s\-()\[\]]+")
+#: RFC 6901, not empty: "/" then reference tokens in which "~" only starts "~0" or "~1".
+_JSON_POINTER_RE = re.compile(r"(/([^~/]|~[01])*)+")
 
 #: Media type of each document format that is passed on as base64 bytes, text-only unless a PDF
 #: has citations enabled.
@@ -146,6 +150,14 @@ def converse_to_anthropic(
                  "max_tokens": built.pop("max_tokens", default_max_tokens), **built}
     text_only = tuple(_pointers_to(anthropic, builder.text_only))
     field_paths = body.get("additionalModelResponseFieldPaths") or ()
+    for pointer in field_paths:
+        if not _JSON_POINTER_RE.fullmatch(pointer):
+            # botocore: "Converse and ConverseStream reject an empty JSON Pointer or incorrectly
+            # structured JSON Pointer with a 400 error code" (the wording is ours)
+            raise ValidationException(
+                f"The additionalModelResponseFieldPaths entry {pointer!r} is not a valid JSON Pointer: it must "
+                "start with '/', and '~' must be followed by '0' or '1'."
+            )
     return ConverseTranslation(
         anthropic_body=anthropic,
         request_metadata=body.get("requestMetadata"),
@@ -268,7 +280,9 @@ class _Builder:
                     format_error(root + ("additionalModelRequestFields",), "json object")
                 )
             for key, value in extra.items():
-                out.setdefault(key, value)
+                if key in out:  # Bedrock refuses to let them override a modelled member
+                    raise ValidationException(f"The additional field {key} conflicts with an existing field.")
+                out[key] = value
         return out
 
     # --- conversation ------------------------------------------------------------------------
@@ -434,8 +448,10 @@ class _Builder:
     def _reasoning(self, reasoning: Mapping[str, Any], path: Path) -> dict[str, Any]:
         kind, value = _the_member(reasoning)
         if kind == "reasoningText":
-            return {"type": "thinking", "thinking": value["text"],
-                    "signature": value.get("signature") or ""}
+            block = {"type": "thinking", "thinking": value["text"]}
+            if value.get("signature") is not None:  # without one, the model refuses it as on InvokeModel
+                block["signature"] = value["signature"]
+            return block
         raw = decode_blob(value) or b""
         try:
             data = raw.decode("utf-8")

@@ -16,8 +16,10 @@ Invariants:
   Anthropic body rules belong to the InvokeModel validation, which the caller applies. The
   caller may pass InvokeModel's own body parser (``parse_body``), so that the blob meets the
   same JSON rules (nesting depth, surrogates) as an InvokeModel body.
-* Rule 3: ``max_tokens`` plays no part in counting input; the converse form gets
-  ``COUNT_TOKENS_MAX_TOKENS`` when it sets none, so the body keeps InvokeModel's shape.
+* Rule 3: ``max_tokens`` plays no part in counting input; the converse form (whose request has
+  no ``inferenceConfig``) gets the caller's ``default_max_tokens``, as Converse gives a request
+  without ``maxTokens`` the model's output limit, so that rules tied to it (a thinking budget
+  below ``max_tokens``) judge the body as Converse would.
 
 The "Malformed input request" texts follow Bedrock's wording for bad InvokeModel bodies
 (reference 3.3); their details are this module's.
@@ -35,7 +37,8 @@ from claude_bedrock.wire.converse_shapes import decode_blob, validate
 
 __all__ = ["COUNT_TOKENS_MAX_TOKENS", "count_tokens_input"]
 
-#: ``max_tokens`` given to a converse-form body that sets none (irrelevant to the count).
+#: ``max_tokens`` given to a converse-form body by default (irrelevant to the count; a server
+#: passes the model's output limit instead, see Rule 3).
 COUNT_TOKENS_MAX_TOKENS = 1
 
 _CONVERSE_PATH = ("input", "converse")
@@ -52,10 +55,13 @@ def count_tokens_input(
     *,
     parse_body: Callable[[bytes], dict[str, Any]] | None = None,
     text_only: Callable[[dict[str, Any], tuple[str, ...]], Any] | None = None,
+    default_max_tokens: int = COUNT_TOKENS_MAX_TOKENS,
 ) -> dict[str, Any]:
     """Parse a CountTokens request body into the Anthropic body to count.
 
     Args:
+        default_max_tokens: the converse form's ``max_tokens`` (Rule 3): the model's output
+            limit on a server.
         body: the parsed JSON request body, ``{"input": {"invokeModel": ...}}`` or
             ``{"input": {"converse": ...}}``.
         parse_body: parses the InvokeModel form's decoded blob into a JSON object (raising
@@ -78,7 +84,7 @@ def count_tokens_input(
         assert raw is not None  # validate() rejected anything that is not base64
         return (parse_body or _parse_body)(raw)
     translation = converse_to_anthropic(
-        request["converse"], default_max_tokens=COUNT_TOKENS_MAX_TOKENS, field_path=_CONVERSE_PATH
+        request["converse"], default_max_tokens=default_max_tokens, field_path=_CONVERSE_PATH
     )
     if text_only is not None and translation.text_only_documents:
         text_only(translation.anthropic_body, translation.text_only_documents)

@@ -498,18 +498,43 @@ def test_converse_to_anthropic_citations_content_replays_as_cited_text() -> None
         "start_page_number": 3, "end_page_number": 4, "document_title": "Annual report"}]}
 
 
-def test_converse_to_anthropic_additional_fields_merge_without_overriding() -> None:
+def test_converse_to_anthropic_additional_fields_merge() -> None:
     body = {"messages": [user({"text": "hi"})],
             "inferenceConfig": {"maxTokens": 2000, "temperature": 1},
             "additionalModelRequestFields": {
                 "top_k": 40, "thinking": {"type": "enabled", "budget_tokens": 1024},
-                "anthropic_beta": ["interleaved-thinking-2025-05-14"],
-                "max_tokens": 5, "temperature": 0}}
+                "anthropic_beta": ["interleaved-thinking-2025-05-14"]}}
     out = translate(body).anthropic_body
     assert out["top_k"] == 40
     assert out["thinking"] == {"type": "enabled", "budget_tokens": 1024}
     assert out["anthropic_beta"] == ["interleaved-thinking-2025-05-14"]
     assert (out["max_tokens"], out["temperature"]) == (2000, 1)
+
+
+@pytest.mark.parametrize(("extra", "key"), [
+    ({"max_tokens": 5}, "max_tokens"), ({"temperature": 0}, "temperature"), ({"system": "Be verbose"}, "system"),
+    ({"messages": []}, "messages"),
+])
+def test_converse_to_anthropic_additional_fields_may_not_override_modelled_ones(extra, key) -> None:
+    """Audit: they were dropped silently; Bedrock refuses them."""
+    body = {"messages": [user({"text": "hi"})], "system": [{"text": "Be terse"}],
+            "inferenceConfig": {"maxTokens": 2000, "temperature": 1}, "additionalModelRequestFields": extra}
+    with pytest.raises(ValidationException) as info:
+        translate(body)
+    assert info.value.message == f"The additional field {key} conflicts with an existing field."
+
+
+@pytest.mark.parametrize("pointer", ["stop_sequence", " /stop_sequence", "#/stop_sequence", "/a~2b", "/a~"])
+def test_converse_to_anthropic_refuses_malformed_response_field_paths(pointer) -> None:
+    body = {"messages": [user({"text": "hi"})], "additionalModelResponseFieldPaths": [pointer]}
+    with pytest.raises(ValidationException, match="is not a valid JSON Pointer"):
+        translate(body)
+
+
+@pytest.mark.parametrize("pointer", ["/stop_sequence", "/a~0b/c~1d", "/", "/usage/output_tokens"])
+def test_converse_to_anthropic_accepts_json_pointers(pointer) -> None:
+    body = {"messages": [user({"text": "hi"})], "additionalModelResponseFieldPaths": [pointer]}
+    assert translate(body).additional_response_field_paths == (pointer,)
 
 
 def test_converse_to_anthropic_additional_max_tokens_beats_default() -> None:
