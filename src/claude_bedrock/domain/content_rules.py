@@ -35,12 +35,13 @@ from __future__ import annotations
 
 import binascii
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Any
 
 from claude_bedrock.domain.errors import ValidationException
 from claude_bedrock.domain.request_errors import EXTRA_INPUT, api_error, expected_tags, quote_value
+from claude_bedrock.domain.tokens import image_dimensions
 
 __all__ = [
     "BLOCK_ROLES",
@@ -93,6 +94,13 @@ IMAGE_MEDIA_TYPES: Mapping[str, tuple[tuple[int, bytes], ...]] = MappingProxyTyp
 IMAGE_SOURCE_TYPES = ("base64",)
 #: Anthropic's per-image limit, measured on the base64 text as the API does.
 MAX_IMAGE_BASE64_CHARS = 5 * 1024 * 1024
+#: Longest image edge, and the stricter one once a request holds more than MANY_IMAGES images
+#: (Anthropic API texts quoted in public issue threads).
+MAX_IMAGE_EDGE_PX = 8000
+MANY_IMAGES = 20
+MANY_IMAGES_MAX_EDGE_PX = 2000
+IMAGE_TOO_BIG = "At least one of the image dimensions exceed max allowed size: {limit} pixels"
+MANY_IMAGES_TOO_BIG = "At least one of the image dimensions exceed max allowed size for many-image requests: {limit} pixels"
 
 #: Document source kinds and the media type each requires (None: no media type).
 DOCUMENT_SOURCE_MEDIA_TYPES: Mapping[str, str | None] = MappingProxyType(
@@ -432,6 +440,39 @@ def _check_thinking_turn(messages: list[Any], last_user_opens_with_results: bool
     found = _first_block_type(messages[index]["content"])
     if found is not None and found not in ("thinking", "redacted_thinking"):
         raise api_error(f"messages.{index}.content.0.type", THINKING_FIRST.format(found=found))
+
+
+def _base64_images(messages: list[Any]) -> Iterator[tuple[str, str]]:
+    """(error path, base64 data) of every image of a validated conversation, tool results'
+    included."""
+    for index, message in enumerate(messages):
+        content = message["content"]
+        if isinstance(content, str):
+            continue
+        for block_index, block in enumerate(content):
+            kind = block["type"]
+            if kind == "image":
+                yield f"messages.{index}.content.{block_index}.image.source.base64.data", block["source"]["data"]
+            elif kind == "tool_result" and isinstance(block.get("content"), list):
+                for inner_index, inner in enumerate(block["content"]):
+                    if inner["type"] == "image":
+                        yield (f"messages.{index}.content.{block_index}.tool_result.content.{inner_index}"
+                               ".image.source.base64.data", inner["source"]["data"])
+
+
+def check_image_sizes(messages: list[Any]) -> None:
+    """Each image's longest edge within MAX_IMAGE_EDGE_PX, or MANY_IMAGES_MAX_EDGE_PX when the
+    request holds more than MANY_IMAGES images (run after ``check_messages``). Images whose
+    header cannot be read are not judged."""
+    images = list(_base64_images(messages))
+    if not images:
+        return
+    many = len(images) > MANY_IMAGES
+    limit = MANY_IMAGES_MAX_EDGE_PX if many else MAX_IMAGE_EDGE_PX
+    for path, data in images:
+        dimensions = image_dimensions(data)
+        if dimensions is not None and max(dimensions) > limit:
+            raise api_error(path, (MANY_IMAGES_TOO_BIG if many else IMAGE_TOO_BIG).format(limit=limit))
 
 
 def check_messages(messages: list[Any], *, thinking_enabled: bool) -> int:

@@ -182,12 +182,51 @@ def _b64_size(data: str) -> int:
     return len(data) * 3 // 4 - data.count("=", max(0, len(data) - 2))
 
 
-def _image_dimensions(data: str) -> tuple[int, int] | None:
-    head = _b64_prefix(data, 24)
+#: How far into a base64 JPEG its frame header (SOF) is looked for.
+JPEG_HEADER_SCAN_BYTES = 64 * 1024
+#: SOF markers: C0-CF but C4 (DHT), C8 (JPG) and CC (DAC).
+_JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+
+
+def image_dimensions(data: str) -> tuple[int, int] | None:
+    """(width, height) of a base64 PNG, GIF, WebP or JPEG from its header; None when the
+    header cannot be read (a damaged image, or a JPEG whose frame header lies deeper than
+    JPEG_HEADER_SCAN_BYTES)."""
+    head = _b64_prefix(data, 30)
     if head[:8] == b"\x89PNG\r\n\x1a\n" and len(head) >= 24:
         return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
     if head[:6] in (b"GIF87a", b"GIF89a") and len(head) >= 10:
         return int.from_bytes(head[6:8], "little"), int.from_bytes(head[8:10], "little")
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP" and len(head) >= 30:
+        chunk = head[12:16]
+        if chunk == b"VP8X":
+            return 1 + int.from_bytes(head[24:27], "little"), 1 + int.from_bytes(head[27:30], "little")
+        if chunk == b"VP8L":
+            bits = int.from_bytes(head[21:25], "little")
+            return 1 + (bits & 0x3FFF), 1 + ((bits >> 14) & 0x3FFF)
+        if chunk == b"VP8 ":
+            return int.from_bytes(head[26:28], "little") & 0x3FFF, int.from_bytes(head[28:30], "little") & 0x3FFF
+        return None
+    if head[:2] == b"\xff\xd8":
+        return _jpeg_dimensions(_b64_prefix(data, JPEG_HEADER_SCAN_BYTES))
+    return None
+
+
+def _jpeg_dimensions(raw: bytes) -> tuple[int, int] | None:
+    at = 2
+    while at + 9 <= len(raw):
+        if raw[at] != 0xFF:
+            return None
+        marker = raw[at + 1]
+        if marker == 0xFF:  # fill byte
+            at += 1
+            continue
+        if marker in _JPEG_SOF:
+            return int.from_bytes(raw[at + 7 : at + 9], "big"), int.from_bytes(raw[at + 5 : at + 7], "big")
+        if marker == 0x01 or 0xD0 <= marker <= 0xD7:  # markers without a length
+            at += 2
+            continue
+        at += 2 + int.from_bytes(raw[at + 2 : at + 4], "big")
     return None
 
 
@@ -196,7 +235,7 @@ def _image_tokens(block: Mapping[str, Any]) -> int:
     data = source.get("data") if isinstance(source, Mapping) else None
     if not isinstance(data, str):
         return IMAGE_MAX_TOKENS // 2
-    dims = _image_dimensions(data)
+    dims = image_dimensions(data)
     if dims is not None:
         width, height = dims
         scale = min(1.0, IMAGE_MAX_EDGE_PX / max(width, height, 1))

@@ -56,8 +56,8 @@ Opus 4.1, Sonnet 4.5, Haiku 4.5, Opus 4.5).
 
 Deliberately not enforced (no reliable source for the rule or its wording): beta requirements
 of Anthropic-defined tools, the TTL ordering of cache_control markers, thinking signatures sent
-back (they would refuse the real signatures of answers recorded from Bedrock), and image and
-PDF page limits.
+back (they would refuse the real signatures of answers recorded from Bedrock), the number of
+images and of PDF pages per request. Image edges are checked (``content_rules.check_image_sizes``).
 """
 
 from __future__ import annotations
@@ -75,6 +75,7 @@ from claude_bedrock.domain.content_rules import (
     MAX_CACHE_BREAKPOINTS,
     TOO_MANY_CACHE_BREAKPOINTS,
     check_cache_control,
+    check_image_sizes,
     check_messages,
     check_system,
     tagged_type,
@@ -558,6 +559,7 @@ def _model_checks(
     breakpoints += tool_breakpoints
     breakpoints += check_cache_control(body.get("cache_control"), "cache_control")
     breakpoints += check_messages(body["messages"], thinking_enabled=budget is not None)
+    check_image_sizes(body["messages"])
     if breakpoints > MAX_CACHE_BREAKPOINTS:
         raise ValidationException(
             TOO_MANY_CACHE_BREAKPOINTS.format(limit=MAX_CACHE_BREAKPOINTS, found=breakpoints)

@@ -242,3 +242,27 @@ def test_prompt_segments_top_level_cache_control_marks_last_block() -> None:
     }
     marks = [s.cache_control for s in prompt_segments(request)]
     assert marks == [None, None, {"type": "ephemeral"}]
+
+
+def test_image_dimensions_of_each_format_from_its_header() -> None:
+    import base64
+
+    from claude_bedrock.domain.tokens import image_dimensions
+
+    def b64(raw: bytes) -> str:
+        return base64.b64encode(raw).decode()
+
+    png = b"\x89PNG\r\n\x1a\n" + bytes(4) + b"IHDR" + (640).to_bytes(4, "big") + (480).to_bytes(4, "big") + bytes(8)
+    gif = b"GIF89a" + (640).to_bytes(2, "little") + (480).to_bytes(2, "little") + bytes(20)
+    vp8x = b"RIFF" + bytes(4) + b"WEBPVP8X" + bytes(8) + (639).to_bytes(3, "little") + (479).to_bytes(3, "little")
+    bits = 639 | (479 << 14)
+    vp8l = b"RIFF" + bytes(4) + b"WEBPVP8L" + bytes(4) + b"\x2f" + bits.to_bytes(4, "little") + bytes(8)
+    vp8 = (b"RIFF" + bytes(4) + b"WEBPVP8 " + bytes(4) + b"\x00\x00\x00\x9d\x01\x2a"
+           + (640).to_bytes(2, "little") + (480).to_bytes(2, "little") + bytes(4))
+    app1 = b"\xff\xe1" + (300).to_bytes(2, "big") + bytes(298)  # a long segment before the frame header
+    sof2 = b"\xff\xc2" + (17).to_bytes(2, "big") + b"\x08" + (480).to_bytes(2, "big") + (640).to_bytes(2, "big") + bytes(10)
+    jpeg = b"\xff\xd8" + app1 + sof2 + bytes(4)
+    for raw in (png, gif, vp8x, vp8l, vp8, jpeg):
+        assert image_dimensions(b64(raw)) == (640, 480), raw[:16]
+    assert image_dimensions(b64(b"\xff\xd8\x00garbage" + bytes(20))) is None
+    assert image_dimensions("not base64!") is None

@@ -1296,3 +1296,45 @@ def test_the_128k_output_beta_raises_sonnet_37s_limit() -> None:
     # on a model without it, the flag changes nothing
     sonnet_45 = _catalog_model("anthropic.claude-sonnet-4-5-20250929-v1:0")
     assert rejects(make_body(max_tokens=64_001, anthropic_beta=beta), sonnet_45).startswith("max_tokens: 64001 > 64000")
+
+
+# --------------------------------------------------------------------------- image edges
+
+
+def _png(width: int, height: int) -> str:
+    header = b"\x89PNG\r\n\x1a\n" + (13).to_bytes(4, "big") + b"IHDR" + width.to_bytes(4, "big") + height.to_bytes(4, "big")
+    return base64.b64encode(header + bytes(16)).decode()
+
+
+def _jpeg(width: int, height: int) -> str:
+    app0 = b"\xff\xe0" + (16).to_bytes(2, "big") + b"JFIF\x00" + bytes(9)
+    sof0 = b"\xff\xc0" + (17).to_bytes(2, "big") + b"\x08" + height.to_bytes(2, "big") + width.to_bytes(2, "big") + bytes(10)
+    return base64.b64encode(b"\xff\xd8" + app0 + sof0 + bytes(8)).decode()
+
+
+def _image_block(data: str, media_type: str = "image/png") -> dict[str, Any]:
+    return {"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}}
+
+
+def test_image_edges_above_8000_pixels_are_refused() -> None:
+    accepts(make_body(messages=[{"role": "user", "content": [_image_block(_png(8000, 10)), {"type": "text", "text": "?"}]}]))
+    assert rejects(make_body(messages=[{"role": "user", "content": [
+        {"type": "text", "text": "?"}, _image_block(_jpeg(10, 8001), "image/jpeg")]}])) == (
+        "messages.0.content.1.image.source.base64.data: At least one of the image dimensions exceed max allowed "
+        "size: 8000 pixels")
+
+
+def test_many_image_requests_have_a_2000_pixel_limit() -> None:
+    small = [_image_block(_png(2000, 2000)) for _ in range(21)]
+    accepts(make_body(messages=[{"role": "user", "content": small}]))
+    big_in_a_tool_result = [
+        {"role": "user", "content": "Look"},
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "shot", "input": {}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": [_image_block(_png(2001, 5))]},
+                                     *small[:20]]},
+    ]
+    assert rejects(make_body(messages=big_in_a_tool_result, tools=[{"name": "shot", "input_schema": {"type": "object"}}])) == (
+        "messages.2.content.0.tool_result.content.0.image.source.base64.data: At least one of the image dimensions "
+        "exceed max allowed size for many-image requests: 2000 pixels")
+    twenty = [_image_block(_png(2001, 5))] + small[:19]
+    accepts(make_body(messages=[{"role": "user", "content": twenty}]))  # 20 images: the 8000 limit
