@@ -72,6 +72,11 @@ DOCUMENT_NAME_RULE = (
     "consecutive whitespace character."
 )
 _DOCUMENT_NAME = re.compile(r"[A-Za-z0-9\s\-()\[\]]+")
+#: Bedrock's texts, as quoted in public issue threads.
+DOCUMENT_NEEDS_TEXT = "A text block must be included when using documents."
+DUPLICATE_DOCUMENT_NAMES = "Messages can't contain duplicate document names."
+MAX_DOCUMENTS = 5
+TOO_MANY_DOCUMENTS = f"You can't include more than {MAX_DOCUMENTS} documents in a request."
 #: RFC 6901, not empty: "/" then reference tokens in which "~" only starts "~0" or "~1".
 _JSON_POINTER_RE = re.compile(r"(/([^~/]|~[01])*)+")
 
@@ -219,6 +224,20 @@ def _pointers_to(body: Any, targets: list[dict[str, Any]]) -> list[str]:
     return found
 
 
+def _check_documents(documents: list[Any], content: list[Any], names: set[str]) -> None:
+    """Bedrock's rules for the document blocks of one message (``names``: those of the
+    request's earlier messages, updated): a text block beside them (botocore ``Message``), at
+    most MAX_DOCUMENTS in the request, and no name twice."""
+    if not any("text" in block for block in content):
+        raise ValidationException(DOCUMENT_NEEDS_TEXT)
+    for document in documents:
+        if document["name"] in names:
+            raise ValidationException(DUPLICATE_DOCUMENT_NAMES)
+        names.add(document["name"])
+    if len(names) > MAX_DOCUMENTS:
+        raise ValidationException(TOO_MANY_DOCUMENTS)
+
+
 class _Builder:
     """One translation; collects the text-only documents as it goes."""
 
@@ -294,6 +313,7 @@ class _Builder:
         if any(first == second for first, second in zip(roles, roles[1:])):
             raise ValidationException(ALTERNATE_ROLES)
         out = []
+        document_names: set[str] = set()
         for index, message in enumerate(messages):
             path = self.root + ("messages", index)
             content = message["content"]
@@ -302,6 +322,9 @@ class _Builder:
                     f"The content field in the Message object at {dotted_path(path)} is empty. "
                     "Add a ContentBlock object to the content field and try again."
                 )
+            documents = [block["document"] for block in content if "document" in block]
+            if documents:
+                _check_documents(documents, content, document_names)
             blocks = self._blocks(content, path + ("content",), has_tool_config)
             out.append({"role": message["role"], "content": blocks})
         return out

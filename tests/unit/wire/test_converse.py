@@ -127,6 +127,10 @@ def parse_converse_response(service_model: Any, body: dict[str, Any]) -> Any:
     return botocore.parsers.RestJSONParser().parse(response, output_shape)
 
 
+#: The text block Bedrock wants beside documents.
+ASK = {"text": "Summarize."}
+
+
 def user(*blocks: dict[str, Any]) -> dict[str, Any]:
     return {"role": "user", "content": list(blocks)}
 
@@ -319,7 +323,7 @@ def test_converse_to_anthropic_pdf_without_citations_is_text_only() -> None:
 def test_converse_to_anthropic_pdf_with_citations_disabled_is_text_only() -> None:
     document = {"format": "pdf", "name": "r", "source": {"bytes": PDF},
                 "citations": {"enabled": False}}
-    result = translate({"messages": [user({"document": document})]})
+    result = translate({"messages": [user({"document": document}, ASK)]})
     assert result.pdf_text_only is True
     assert result.anthropic_body["messages"][0]["content"][0]["citations"] == {"enabled": False}
 
@@ -329,7 +333,7 @@ def test_converse_to_anthropic_text_documents_are_decoded(doc_format: str) -> No
     raw = "naïve,café\n1,2\n".encode()
     document = {"format": doc_format, "name": "data", "source": {"bytes": base64.b64encode(
         raw).decode()}}
-    result = translate({"messages": [user({"document": document})]})
+    result = translate({"messages": [user({"document": document}, ASK)]})
     block = result.anthropic_body["messages"][0]["content"][0]
     assert block["source"] == {"type": "text", "media_type": "text/plain",
                                "data": "naïve,café\n1,2\n"}
@@ -343,7 +347,7 @@ def test_converse_to_anthropic_text_documents_are_decoded(doc_format: str) -> No
 def test_converse_to_anthropic_office_documents_are_text_only(doc_format: str,
                                                               media_type: str) -> None:
     document = {"format": doc_format, "name": "sheet", "source": {"bytes": PDF}}
-    result = translate({"messages": [user({"document": document})]})
+    result = translate({"messages": [user({"document": document}, ASK)]})
     block = result.anthropic_body["messages"][0]["content"][0]
     assert block["source"]["media_type"] == media_type
     assert result.text_only_documents == ("/messages/0/content/0",)
@@ -355,8 +359,9 @@ def test_converse_to_anthropic_document_text_and_content_sources() -> None:
         {"document": {"name": "a", "source": {"text": "plain words"},
                       "citations": {"enabled": True}}},
         {"document": {"name": "b", "source": {"content": [{"text": "one"}, {"text": "two"}]}}},
+        ASK,
     )]}
-    first, second = translate(body).anthropic_body["messages"][0]["content"]
+    first, second, _ = translate(body).anthropic_body["messages"][0]["content"]
     assert first["source"] == {"type": "text", "media_type": "text/plain", "data": "plain words"}
     assert second["source"] == {"type": "content", "content": [{"type": "text", "text": "one"},
                                                                {"type": "text", "text": "two"}]}
@@ -750,7 +755,7 @@ def test_converse_validation_bad_base64() -> None:
 
 def test_converse_validation_document_name_rule() -> None:
     document = {"format": "pdf", "name": "report.pdf", "source": {"bytes": PDF}}
-    assert rejection({"messages": [user({"document": document})]}).startswith(
+    assert rejection({"messages": [user({"document": document}, ASK)]}).startswith(
         "The document file name can only contain alphanumeric characters")
 
 
@@ -1134,3 +1139,24 @@ def test_converse_stream_and_builder_agree(text_pieces: list[str], json_pieces: 
     content = build(events)["output"]["message"]["content"]
     assert content[0] == {"text": streamed_text}
     assert content[1]["toolUse"]["input"] == json.loads(streamed_json)
+
+
+def _document(name: str) -> dict[str, Any]:
+    return {"document": {"format": "txt", "name": name, "source": {"bytes": base64.b64encode(b"words").decode()}}}
+
+
+def test_converse_documents_need_a_text_block() -> None:
+    assert rejection({"messages": [user(_document("a"))]}) == "A text block must be included when using documents."
+
+
+def test_converse_document_names_are_unique_in_a_request() -> None:
+    body = {"messages": [user(_document("a"), ASK), assistant({"text": "Done."}), user(_document("a"), ASK)]}
+    assert rejection(body) == "Messages can't contain duplicate document names."
+
+
+def test_converse_at_most_five_documents_in_a_request() -> None:
+    five = {"messages": [user(*(_document(f"d{n}") for n in range(5)), ASK)]}
+    assert len(translate(five).anthropic_body["messages"][0]["content"]) == 6
+    six = {"messages": [user(*(_document(f"d{n}") for n in range(3)), ASK), assistant({"text": "Ok."}),
+                        user(*(_document(f"e{n}") for n in range(3)), ASK)]}
+    assert rejection(six) == "You can't include more than 5 documents in a request."
