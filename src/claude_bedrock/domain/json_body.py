@@ -22,8 +22,11 @@ import orjson
 
 MAX_BODY_BYTES = 25_000_000
 MAX_JSON_DEPTH = 200
+#: What AWS's request validation says of a body beyond the ``Body`` maximum (Coral wording, as
+#: quoted from InvokeModel in public issue threads; a blob's value is not repeated).
 TOO_LARGE_MESSAGE = (
-    f"Input is too long for requested model. The request body exceeds {MAX_BODY_BYTES} bytes."
+    "1 validation error detected: Value at 'body' failed to satisfy constraint: "
+    f"Member must have length less than or equal to {MAX_BODY_BYTES}"
 )
 
 
