@@ -41,6 +41,8 @@ def test_a_request_built_by_hand_indexes_its_headers_on_first_use():
 def test_the_body_is_joined_from_its_chunks_and_limits_hold():
     assert _read([], [b'{"a":', b" 1}"]).body == b'{"a": 1}'
     with pytest.raises(ValidationException, match="Member must have length less than or equal to 25000000"):
-        _read([(b"content-length", b"999999999")])
+        _read([(b"content-length", b"999999999")])  # InvokeModel names its body member
+    with pytest.raises(ValidationException, match="^The request body exceeds 25000000 bytes.$"):
+        _read([(b"content-length", b"999999999")], raw_path=b"/model/m%3A0/converse")
     with pytest.raises(ClientDisconnected):
         _read([], ())  # no body message at all: the client left

@@ -42,7 +42,8 @@ def dev_app(tmp_path, **settings):
 DEV = {"authorization": "Bearer any-development-key"}
 
 
-@pytest.mark.parametrize("origin", ["http://evil.example", "https://attacker.test:8443", "null"])
+@pytest.mark.parametrize("origin", ["http://evil.example", "https://attacker.test:8443", "null", "http://[x]",
+                                    "http://[::1"])
 def test_review_dev_server_refuses_cross_site_requests(tmp_path, origin):
     app = dev_app(tmp_path)
     fault = call(app, "POST", "/_claude-bedrock/faults", {"origin": origin, "content-type": "text/plain"},

@@ -12,9 +12,9 @@ Invariants
     Rule 3: the policy is the tables at the top of this module and of ``content_rules``; code
             only walks them.
 
-Bedrock's own layer answers steps 1 and 2 (and the body size); the rest are the model's rules,
+Bedrock's own layer answers steps 1 to 3 (and the body size); the rest are the model's rules,
 whose rejections Bedrock relays prefixed with ``MODEL_ERRORS_PREFIX``, "The model returned the
-following errors: " (wire-protocol reference 3.3), so every message of steps 3 to 9 below
+following errors: " (wire-protocol reference 3.3), so every message of steps 4 to 9 below
 starts with it.
 
 Order of checks (the first failing one answers):
@@ -524,8 +524,9 @@ def validate_messages_request(
         raise schema_error([_type_violation("#", ("JSONObject",), body)])
     _check_schema(body)
     version = _check_version(body)
+    betas = _collect_betas(body.get("anthropic_beta"), header_betas, model)  # Bedrock's: "invalid beta flag" is bare
     try:
-        return _model_checks(body, model, version, count_input_tokens, header_betas)
+        return _model_checks(body, model, version, betas, count_input_tokens)
     except ValidationException as exc:  # the model's own rejection, as Bedrock relays it
         raise ValidationException(MODEL_ERRORS_PREFIX + exc.message) from None
 
@@ -534,12 +535,11 @@ def _model_checks(
     body: dict[str, Any],
     model: ModelLimits,
     version: str,
+    betas: tuple[str, ...],
     count_input_tokens: Callable[[dict[str, Any]], int] | None,
-    header_betas: Iterable[str],
 ) -> ValidatedRequest:
-    """Steps 3 to 9 of the module docstring: the rules of the model behind Bedrock."""
+    """Steps 4 to 9 of the module docstring: the rules of the model behind Bedrock."""
     max_tokens: int = body["max_tokens"]
-    betas = _collect_betas(body.get("anthropic_beta"), header_betas, model)
     output_limit = model.max_output_tokens
     if OUTPUT_128K_BETA in betas and getattr(model, "supports_128k_output", False):
         output_limit = OUTPUT_128K_TOKENS

@@ -162,7 +162,8 @@ class Authenticator:
         the config; the scope of a short-term key's presigned URL; else us-east-1."""
         host = request.header("host") or ""
         parts = host.split(".")
-        if len(parts) >= 4 and parts[0] in ("bedrock-runtime", "bedrock") and parts[-2] == "amazonaws":
+        if (len(parts) >= 4 and parts[0] in ("bedrock-runtime", "bedrock") and parts[-2] == "amazonaws"
+                and REGION_NAME_RE.fullmatch(parts[1])):
             return parts[1]
         if configured is not None:
             return configured

@@ -82,7 +82,7 @@ async def read_request(scope: Scope, receive: Receive) -> Request:
     )
     declared = request.header("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise _too_large()
+        raise _too_large(request.raw_path)
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -93,7 +93,7 @@ async def read_request(scope: Scope, receive: Receive) -> Request:
         if chunk:
             size += len(chunk)
             if size > MAX_BODY_BYTES:
-                raise _too_large()
+                raise _too_large(request.raw_path)
             chunks.append(chunk)
         if not message.get("more_body", False):
             break
@@ -101,8 +101,11 @@ async def read_request(scope: Scope, receive: Receive) -> Request:
     return request
 
 
-def _too_large() -> ValidationException:
-    return ValidationException(TOO_LARGE_MESSAGE)
+def _too_large(raw_path: str) -> ValidationException:
+    """InvokeModel's own wording names its ``body`` member; other operations get a plain one."""
+    if raw_path.endswith(("/invoke", "/invoke-with-response-stream")):
+        return ValidationException(TOO_LARGE_MESSAGE)
+    return ValidationException(f"The request body exceeds {MAX_BODY_BYTES} bytes.")
 
 
 def encode_headers(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:

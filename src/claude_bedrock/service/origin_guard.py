@@ -85,9 +85,16 @@ class OriginGuard:
                 )
 
 
+def _origin_host(origin: str) -> str:
+    try:
+        return urlsplit(origin).hostname or ""
+    except ValueError:  # "http://[x]": not a URL, so not a loopback one
+        return ""
+
+
 def _check_origins(origins: list[str]) -> None:
     for origin in origins:
-        if origin == "null" or not is_loopback_name(urlsplit(origin).hostname or ""):
+        if origin == "null" or not is_loopback_name(_origin_host(origin)):
             raise AccessDeniedException(
                 f"Requests from web pages (Origin: {origin[:200]}) are refused by a development "
                 "server: it does not check signatures. Start it with --strict-auth to serve them."

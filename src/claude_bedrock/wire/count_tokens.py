@@ -37,8 +37,8 @@ from claude_bedrock.wire.converse_shapes import decode_blob, validate
 
 __all__ = ["COUNT_TOKENS_MAX_TOKENS", "count_tokens_input"]
 
-#: ``max_tokens`` given to a converse-form body by default (irrelevant to the count; a server
-#: passes the model's output limit instead, see Rule 3).
+#: ``max_tokens`` of a converse-form body for callers that pass no ``default_max_tokens``
+#: (irrelevant to the count; the server passes the model's output limit, see Rule 3).
 COUNT_TOKENS_MAX_TOKENS = 1
 
 _CONVERSE_PATH = ("input", "converse")

@@ -103,7 +103,7 @@ def accepts(body: Any, model: Limits = SONNET_45, **kwargs: Any) -> ValidatedReq
 
 #: Bedrock's own layer answers these (schema, anthropic_version); everything else is the model's
 #: rule, relayed with MODEL_ERRORS_PREFIX.
-BEDROCK_LAYER = ("Malformed input request: ", "anthropic_version: ", "Invalid API version: ")
+BEDROCK_LAYER = ("Malformed input request: ", "anthropic_version: ", "Invalid API version: ", "invalid beta flag")
 
 
 def rejects(body: Any, model: Limits = SONNET_45, **kwargs: Any) -> str:

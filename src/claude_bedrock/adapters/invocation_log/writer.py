@@ -12,8 +12,9 @@ Invariants
     Rule 1: ``submit`` only appends to an unbounded queue: the request path never waits on disk
             and a slow disk costs memory, not records.
     Rule 2: ``close`` (the shutdown hook) drains the queue and writes everything before it
-            returns; ``flush`` returns once everything submitted before it is written. So every
-            call whose response was sent before shutdown began has its record on disk.
+            returns; ``flush`` returns once everything submitted before it has had its write
+            cycle (a failed delivery is still retried). So every call whose response was sent
+            before shutdown began has its record on disk, unless a sink still fails then.
     Rule 3: a record enters the index once every file that holds it is written: a record the
             index holds is in the files too. (Two exceptions, both logged as errors: at shutdown,
             and when undelivered writes pass ``MAX_PENDING_BYTES``, a record whose files could
@@ -66,6 +67,8 @@ log = logging.getLogger("claude_bedrock.invocation_log")
 MAX_RETRY_WAIT_S = 30.0
 #: Undelivered bytes kept for retry at most: beyond, the oldest deliveries give way (Rule 3).
 MAX_PENDING_BYTES = 256 * 1024 * 1024
+#: Index rows kept while the index itself fails: beyond, the oldest give way.
+MAX_HELD_ROWS = 100_000
 _IDLE_WAIT_S = 30.0
 _STOP = object()
 
@@ -175,7 +178,8 @@ class InvocationLogWriter:
             self._thread.start()
 
     def flush(self, timeout: float | None = 30.0) -> bool:
-        """Wait until every record submitted so far is written; False on timeout."""
+        """Wait until every record submitted so far has had its write cycle; False on timeout.
+        Deliveries that failed in it are still being retried when this returns (Rule 4)."""
         if self._thread is None:
             return True
         done = threading.Event()
@@ -311,15 +315,16 @@ class InvocationLogWriter:
                 for delivery in due:
                     self._attempt(delivery, now)
                 due = []
+                self._bound_pending()  # first: what it gives up is indexed in this very cycle
                 self._index_ready(final)
         except OSError:  # the lock itself failed (data dir gone or read-only): keep it all for later
             log.exception("cannot lock the invocation log folder %s", self.layout.data_dir)
             self.stats.failures += 1
             for delivery in due:
                 self._failed(delivery, now)
+            self._bound_pending()
             if final:
                 self._abandon_all()
-        self._bound_pending()
         self.stats.batches += 1
         self.stats.written += len(batch)
         self.stats.write_seconds += time.perf_counter() - started
@@ -362,9 +367,20 @@ class InvocationLogWriter:
             self.stats.failures += 1
             log.exception("writing %d index rows failed%s", len(ready), "" if not final else "; they are lost")
             if not final:
+                self._bound_held()
                 return
         for rid, _ in ready:
             del self._held[rid]
+
+    def _bound_held(self) -> None:
+        """Keep at most MAX_HELD_ROWS index rows waiting for a failing index: the oldest give
+        way (their records stay in the files)."""
+        excess = len(self._held) - MAX_HELD_ROWS
+        if excess > 0:
+            for rid in list(self._held)[:excess]:
+                del self._held[rid]
+            self.stats.abandoned += excess
+            log.error("giving up indexing %d invocation records: the index keeps failing", excess)
 
     def _abandon_all(self) -> None:
         if self._pending or self._held:
