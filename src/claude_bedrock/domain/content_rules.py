@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import binascii
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -442,29 +442,32 @@ def _check_thinking_turn(messages: list[Any], last_user_opens_with_results: bool
         raise api_error(f"messages.{index}.content.0.type", THINKING_FIRST.format(found=found))
 
 
-def _base64_images(messages: list[Any]) -> Iterator[tuple[str, str]]:
+def _base64_images(messages: list[Any]) -> list[tuple[str, str]]:
     """(error path, base64 data) of every image of a validated conversation, tool results'
     included."""
+    found: list[tuple[str, str]] = []
     for index, message in enumerate(messages):
         content = message["content"]
-        if isinstance(content, str):
+        if type(content) is str:  # the usual case: nothing to look into
             continue
         for block_index, block in enumerate(content):
             kind = block["type"]
             if kind == "image":
-                yield f"messages.{index}.content.{block_index}.image.source.base64.data", block["source"]["data"]
+                found.append((f"messages.{index}.content.{block_index}.image.source.base64.data",
+                              block["source"]["data"]))
             elif kind == "tool_result" and isinstance(block.get("content"), list):
                 for inner_index, inner in enumerate(block["content"]):
                     if inner["type"] == "image":
-                        yield (f"messages.{index}.content.{block_index}.tool_result.content.{inner_index}"
-                               ".image.source.base64.data", inner["source"]["data"])
+                        found.append((f"messages.{index}.content.{block_index}.tool_result.content."
+                                      f"{inner_index}.image.source.base64.data", inner["source"]["data"]))
+    return found
 
 
 def check_image_sizes(messages: list[Any]) -> None:
     """Each image's longest edge within MAX_IMAGE_EDGE_PX, or MANY_IMAGES_MAX_EDGE_PX when the
     request holds more than MANY_IMAGES images (run after ``check_messages``). Images whose
     header cannot be read are not judged."""
-    images = list(_base64_images(messages))
+    images = _base64_images(messages)
     if not images:
         return
     many = len(images) > MANY_IMAGES

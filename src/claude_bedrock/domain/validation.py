@@ -548,8 +548,8 @@ def _model_checks(
             MAX_TOKENS_TOO_LARGE.format(requested=max_tokens, limit=output_limit, model=anthropic_model_name(model))
         )
     budget = _check_thinking(body, model, max_tokens, betas)
-    if (getattr(model, "temperature_or_top_p", False) and body.get("temperature") is not None
-            and body.get("top_p") is not None):
+    if (body.get("top_p") is not None and body.get("temperature") is not None
+            and getattr(model, "temperature_or_top_p", False)):
         raise ValidationException(TEMPERATURE_AND_TOP_P)
     _check_stop_sequences(body.get("stop_sequences"))
     _check_metadata(body.get("metadata"))
