@@ -109,9 +109,8 @@ class BedrockApp:
     def __init__(self, state: ServiceState, router: Router) -> None:
         self.state = state
         self.router = router
-        settings = state.settings
         #: None on a strict server: every signature is checked there
-        self._guard = None if state.authenticator.strict else OriginGuard(loopback_bind=is_loopback(settings.host))
+        self._guard = None if state.authenticator.strict else OriginGuard(loopback_bind=is_loopback(state.settings.host))
         self.startup_hooks: list[Callable[[], Awaitable[None] | None]] = []
         self.shutdown_hooks: list[Callable[[], Awaitable[None] | None]] = []
 
@@ -242,14 +241,14 @@ class BedrockApp:
             record.status = error.status
             record.error_code = error.code
             record.error_message = error.message
-            record.latency_ms = int((time.perf_counter() - started) * 1000)
+            record.latency_ms = runtime.elapsed_ms(started)
             raise
         except ClientDisconnected:
             if record.error_code is None:  # a whole answer the client gave up waiting for
                 record.status = 0
                 record.error_code = "ClientDisconnected"
                 record.error_message = "the client closed the connection before the response"
-                record.latency_ms = int((time.perf_counter() - started) * 1000)
+                record.latency_ms = runtime.elapsed_ms(started)
             raise
         except DropConnection:
             raise
