@@ -46,3 +46,14 @@ def test_the_body_is_joined_from_its_chunks_and_limits_hold():
         _read([(b"content-length", b"999999999")], raw_path=b"/model/m%3A0/converse")
     with pytest.raises(ClientDisconnected):
         _read([], ())  # no body message at all: the client left
+
+
+def test_message_ids_look_like_bedrocks_and_are_unique():
+    import re
+
+    from claude_bedrock.service.app import new_request_id
+    from claude_bedrock.service.runtime import _message_id
+
+    ids = {_message_id(new_request_id()) for _ in range(2000)}
+    assert len(ids) == 2000
+    assert all(re.fullmatch(r"msg_bdrk_01[A-Za-z0-9]{22}", message_id) for message_id in ids)

@@ -19,6 +19,7 @@ Converse, ConverseStream and CountTokens (whose input passes through the Convers
 
 from __future__ import annotations
 
+import binascii
 import json
 import logging
 import time
@@ -66,9 +67,15 @@ class Invocation:
     watch_disconnect: Callable[[], None] = lambda: None
 
 
+#: base64's two symbols made letters, so that 16 bytes read as 22 base62-looking characters.
+_BASE64_TO_ALNUM = bytes.maketrans(b"+/", b"Xz")
+
+
 def _message_id(request_id: str) -> str:
-    """``msg_bdrk_01`` + 24 characters, unique per call (derived from the request ID)."""
-    return "msg_bdrk_01" + request_id.replace("-", "")[:24].upper()
+    """``msg_bdrk_01`` + 22 letters and digits of mixed case, as Bedrock's ids look
+    (``msg_bdrk_012GBPzpcoMCLP1b2pcJsSHk``): the request ID's 16 bytes, unique per call."""
+    raw = bytes.fromhex(request_id.replace("-", ""))
+    return "msg_bdrk_01" + binascii.b2a_base64(raw, newline=False)[:22].translate(_BASE64_TO_ALNUM).decode()
 
 
 def elapsed_ms(started: float) -> int:
