@@ -207,7 +207,10 @@ class Settings:
 
 
 def is_loopback(host: str) -> bool:
-    if host == "localhost":
+    """``host`` (a name or address, without port or brackets) names this machine's loopback:
+    ``localhost``, ``*.localhost``, ``127.x.x.x``, ``::1``."""
+    host = host.lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
         return True
     try:
         return ipaddress.ip_address(host).is_loopback

@@ -26,6 +26,8 @@ from urllib.parse import urlsplit
 
 import click
 
+from claude_bedrock.settings import is_loopback
+
 if TYPE_CHECKING:
     from claude_bedrock.client.sync import AnthropicBedrock
 
@@ -36,7 +38,6 @@ DEFAULT_MODEL = "claude-sonnet-4-5"
 #: Used only against a loopback endpoint when nothing else is configured.
 DEV_ACCESS_KEY = "AKIDCLAUDEBEDROCKDEV"
 DEV_SECRET_KEY = "claude-bedrock-local-development-secret"
-_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 _AVAILABILITY_COLUMNS = ("global", "us", "eu", "jp", "apac")
 
 
@@ -51,8 +52,7 @@ def _endpoint_url(option: str | None) -> str:
 
 
 def _is_loopback(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    return host in _LOOPBACK_HOSTS or host.startswith("127.")
+    return is_loopback(urlsplit(url).hostname or "")
 
 
 def _note_warning(message: Warning | str, *_: Any, **__: Any) -> None:

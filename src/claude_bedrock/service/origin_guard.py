@@ -18,25 +18,14 @@ Both answer 403 AccessDeniedException with the reason.
 
 from __future__ import annotations
 
-import ipaddress
 from urllib.parse import urlsplit
 
 from claude_bedrock.domain.errors import AccessDeniedException
 from claude_bedrock.service.http import Request
+from claude_bedrock.settings import is_loopback
 
 #: Decisions remembered per Host value (clients choose it: bounded, and only so many kept).
 MAX_REMEMBERED_HOSTS = 256
-
-
-def is_loopback_name(host: str) -> bool:
-    """``host`` (no port; IPv6 without brackets) names this machine's loopback."""
-    host = host.lower().rstrip(".")
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _host_name(value: str) -> str:
@@ -48,7 +37,7 @@ def _host_name(value: str) -> str:
 
 def _host_allowed(value: str) -> bool:
     name = _host_name(value.strip())
-    return is_loopback_name(name) or name.lower().rstrip(".").endswith(".amazonaws.com")
+    return is_loopback(name) or name.lower().rstrip(".").endswith(".amazonaws.com")
 
 
 class OriginGuard:
@@ -94,7 +83,7 @@ def _origin_host(origin: str) -> str:
 
 def _check_origins(origins: list[str]) -> None:
     for origin in origins:
-        if origin == "null" or not is_loopback_name(_origin_host(origin)):
+        if origin == "null" or not is_loopback(_origin_host(origin)):
             raise AccessDeniedException(
                 f"Requests from web pages (Origin: {origin[:200]}) are refused by a development "
                 "server: it does not check signatures. Start it with --strict-auth to serve them."
