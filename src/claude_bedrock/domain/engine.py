@@ -3,8 +3,8 @@
 Every response the server renders (InvokeModel JSON, InvokeModelWithResponseStream chunks,
 Converse JSON, ConverseStream events) is derived from a single stream of Anthropic streaming
 events produced by an ``Engine``; renderers never talk to a model themselves. The built-in
-``simulator.SimulatorEngine`` implements it, and upstream adapters (Anthropic API, real
-Bedrock) implement the same one-method Protocol.
+``simulator.SimulatorEngine`` implements it (the only engine so far); an upstream adapter
+(Anthropic API, real Bedrock) would implement the same one-method Protocol.
 
 Invariants an engine must keep (checked by ``message.MessageAccumulator``):
 
