@@ -116,6 +116,24 @@ def test_server_converse_and_converse_stream(client):
         final = stream.get_final_response()
     assert text == final.text and final.usage.output_tokens > 0 and final.stop_reason
 
+def test_server_converse_cost_prices_one_hour_cache_writes_at_2x(client):
+    # Converse reports the TTL split in usage.cacheDetails (botocore TokenUsage); the client
+    # must price 1-hour writes at 2x input, as the server's invocation log does, not as 5-minute.
+    system = [{"text": "cached context " * 800}, {"cachePoint": {"type": "default", "ttl": "1h"}}]
+    messages = [{"role": "user", "content": [{"text": "Hi"}]}]
+    response = client.converse(model="claude-sonnet-4-5", endpoint="regional", messages=messages, system=system,
+                               inference_config={"maxTokens": 16})
+    with client.converse_stream(model="claude-sonnet-4-5", endpoint="regional", messages=messages,
+                                system=[{"text": "streamed context " * 800}, system[1]],
+                                inference_config={"maxTokens": 16}) as stream:
+        final = stream.get_final_response()
+    for reply in (response, final):
+        written = reply.usage.cache_write_input_tokens
+        assert written > 1024 and reply.raw["usage"]["cacheDetails"] == [{"ttl": "1h", "inputTokens": written}]
+        assert reply.cost.cache_write_5m == 0
+        assert reply.cost.cache_write_1h == written * Decimal(3) * 2 * Decimal("1.1") / 10**6
+
+
 
 def test_server_whoami(client):
     identity = client.whoami()

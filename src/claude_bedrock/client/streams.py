@@ -322,8 +322,8 @@ class MessageAccumulator:
 class ConverseAccumulator:
     """Builds a ``ConverseResponse`` from ConverseStream events."""
 
-    __slots__ = ("_role", "_blocks", "_tool_json", "_stop_reason", "_usage", "_latency", "_raw_extra",
-                 "_pricing", "_model_id", "request_id")
+    __slots__ = ("_role", "_blocks", "_tool_json", "_stop_reason", "_usage", "_raw_usage", "_latency",
+                 "_raw_extra", "_pricing", "_model_id", "request_id")
 
     def __init__(self, *, pricing: PricingContext | None, bedrock_model_id: str | None,
                  request_id: str | None = None) -> None:
@@ -332,6 +332,7 @@ class ConverseAccumulator:
         self._tool_json: dict[int, str] = {}
         self._stop_reason: str | None = None
         self._usage = ConverseUsage()
+        self._raw_usage: dict[str, Any] = {"inputTokens": 0, "outputTokens": 0, "totalTokens": 0}
         self._latency: int | None = None
         self._raw_extra: dict[str, Any] = {}
         self._pricing = pricing
@@ -377,7 +378,9 @@ class ConverseAccumulator:
             if "additionalModelResponseFields" in data:
                 self._raw_extra["additionalModelResponseFields"] = data["additionalModelResponseFields"]
         elif event.type == "metadata":
-            self._usage = ConverseUsage.from_dict(data.get("usage"))
+            usage = data.get("usage")
+            self._usage = ConverseUsage.from_dict(usage)
+            self._raw_usage = dict(usage) if isinstance(usage, dict) else {}
             metrics = data.get("metrics")
             latency = metrics.get("latencyMs") if isinstance(metrics, dict) else None
             self._latency = latency if isinstance(latency, int) else None
@@ -388,11 +391,7 @@ class ConverseAccumulator:
         raw = {
             "output": {"message": message},
             "stopReason": self._stop_reason,
-            "usage": {
-                "inputTokens": self._usage.input_tokens,
-                "outputTokens": self._usage.output_tokens,
-                "totalTokens": self._usage.total_tokens,
-            },
+            "usage": dict(self._raw_usage),
             "metrics": {"latencyMs": self._latency},
             **self._raw_extra,
         }

@@ -581,11 +581,14 @@ class CallerIdentity:
 
 @dataclass(slots=True)
 class ConverseUsage:
+    """Converse ``TokenUsage``; ``cache_creation`` is its ``cacheDetails`` TTL split, when sent."""
+
     input_tokens: int = 0
     output_tokens: int = 0
     total_tokens: int = 0
     cache_read_input_tokens: int = 0
     cache_write_input_tokens: int = 0
+    cache_creation: CacheCreation | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> ConverseUsage:
@@ -593,7 +596,19 @@ class ConverseUsage:
         return cls(
             _int(data, "inputTokens"), _int(data, "outputTokens"), _int(data, "totalTokens"),
             _int(data, "cacheReadInputTokens"), _int(data, "cacheWriteInputTokens"),
+            _cache_details(data.get("cacheDetails")),
         )  # fmt: skip
+
+
+def _cache_details(details: Any) -> CacheCreation | None:
+    """botocore ``CacheDetailsList`` (``[{"ttl": "1h", "inputTokens": n}, ...]``) as a TTL split."""
+    if not isinstance(details, list):
+        return None
+    tokens = {"5m": 0, "1h": 0}
+    for detail in details:
+        if isinstance(detail, dict) and detail.get("ttl") in tokens:
+            tokens[detail["ttl"]] += _int(detail, "inputTokens")
+    return CacheCreation(tokens["5m"], tokens["1h"])
 
 
 @dataclass(slots=True)
@@ -625,6 +640,7 @@ class ConverseResponse:
             output_tokens=self.usage.output_tokens,
             cache_creation_input_tokens=self.usage.cache_write_input_tokens,
             cache_read_input_tokens=self.usage.cache_read_input_tokens,
+            cache_creation=self.usage.cache_creation,
         )
         return _price(self.pricing, usage)
 
