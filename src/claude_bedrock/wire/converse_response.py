@@ -170,9 +170,9 @@ def converse_usage(usage: Mapping[str, Any]) -> dict[str, Any]:
         "cacheWriteInputTokens": counts["cacheWriteInputTokens"],
     }
     breakdown = usage.get("cache_creation") or {}
-    details = [
+    details = [  # botocore TokenUsage.cacheDetails: "Sorted by TTL duration (1h before 5m)"
         {"ttl": ttl, "inputTokens": breakdown[key]}
-        for ttl, key in (("5m", "ephemeral_5m_input_tokens"), ("1h", "ephemeral_1h_input_tokens"))
+        for ttl, key in (("1h", "ephemeral_1h_input_tokens"), ("5m", "ephemeral_5m_input_tokens"))
         if breakdown.get(key)
     ]
     if details:

@@ -36,6 +36,7 @@ from claude_bedrock.wire.converse import (
     ConverseStreamRenderer,
     converse_response_from_message,
     converse_to_anthropic,
+    converse_usage,
 )
 
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\nnot-really-an-image").decode()
@@ -932,6 +933,14 @@ def test_converse_stream_renderer_metadata_counts_cache_tokens() -> None:
                   "cacheReadInputTokens": 100, "cacheWriteInputTokens": 50,
                   "cacheDetails": [{"ttl": "1h", "inputTokens": 50}]},
         "metrics": {"latencyMs": 9}})
+
+
+def test_converse_usage_cache_details_sorted_one_hour_first() -> None:
+    # botocore TokenUsage.cacheDetails: "Sorted by TTL duration (1h before 5m)".
+    usage = converse_usage({"input_tokens": 1, "output_tokens": 2, "cache_creation_input_tokens": 30,
+                            "cache_creation": {"ephemeral_5m_input_tokens": 10,
+                                               "ephemeral_1h_input_tokens": 20}})
+    assert usage["cacheDetails"] == [{"ttl": "1h", "inputTokens": 20}, {"ttl": "5m", "inputTokens": 10}]
 
 
 @pytest.mark.parametrize("anthropic_reason, converse_reason", sorted(STOP_REASONS.items()))
