@@ -447,24 +447,24 @@ class Catalog:
         geos = self._geographies_of.get(region)
         if geos is None:
             raise ValidationException(f"Unknown region {region!r}.")
-        if endpoint == "global":
-            if model.availability["global"]:
-                return f"global.{model.model_id}"
+        if endpoint not in ("global", "regional"):
+            raise ValidationException(
+                f"Unknown endpoint type {endpoint!r}: use 'global' or 'regional'."
+            )
+        if endpoint == "global" and model.availability["global"]:
+            return f"global.{model.model_id}"
+        regional = next((geo for geo in geos if model.availability[geo]), None)
+        if endpoint == "regional" and regional is not None:
+            return f"{regional}.{model.model_id}"
+        if regional is not None:
             raise ValidationException(
                 f"{model.name} has no global endpoint; use the regional endpoint instead."
             )
-        if endpoint == "regional":
-            for geo in geos:
-                if model.availability[geo]:
-                    return f"{geo}.{model.model_id}"
-            offered = [c for c in GEOGRAPHIES if model.availability[c]]
-            raise ValidationException(
-                f"{model.name} has no regional endpoint for region {region} "
-                f"(geographies {', '.join(geos)}); it is offered in: "
-                f"{', '.join(offered) or 'none'}."
-            )
+        offered = [c for c in GEOGRAPHIES if model.availability[c]]
+        missing = "no global endpoint, and no" if endpoint == "global" else "no"
         raise ValidationException(
-            f"Unknown endpoint type {endpoint!r}: use 'global' or 'regional'."
+            f"{model.name} has {missing} regional endpoint for region {region} "
+            f"(geographies {', '.join(geos)}); it is offered in: {', '.join(offered) or 'none'}."
         )
 
     def _resolve(self, identifier: str, call: _Call, allow_application: bool) -> Resolution:

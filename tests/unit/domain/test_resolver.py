@@ -423,3 +423,18 @@ def test_resolver_resolve_alias_refusals(
     with pytest.raises(ValidationException) as info:
         catalog.resolve_alias(name, endpoint, region)  # type: ignore[arg-type]
     assert fragment in info.value.message
+
+
+def test_resolver_resolve_alias_global_refusal_suggests_regional_only_where_it_exists(
+    catalog: Catalog,
+) -> None:
+    with pytest.raises(ValidationException) as from_us:
+        catalog.resolve_alias("claude-opus-4-1", "global", "us-east-1")
+    assert "use the regional endpoint instead" in from_us.value.message
+    # from eu-west-1 Opus 4.1 has no regional endpoint either: say where it is offered
+    with pytest.raises(ValidationException) as from_eu:
+        catalog.resolve_alias("claude-opus-4-1", "global", "eu-west-1")
+    assert from_eu.value.message == (
+        "Claude Opus 4.1 has no global endpoint, and no regional endpoint for region eu-west-1 "
+        "(geographies eu); it is offered in: us."
+    )
