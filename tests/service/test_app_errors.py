@@ -171,3 +171,24 @@ def test_xml_escape_matches_the_standard_library(text):
     from claude_bedrock.service.errors import escape
 
     assert escape(text) == html.escape(text, quote=False)
+
+
+def test_app_model_past_its_catalog_retirement_date_is_refused(tmp_path):
+    # A catalog retire_on (GetFoundationModel's endOfLifeTime) ends the model's life: calls
+    # after it fail as AWS fails them, instead of answering as if the model were alive.
+    from importlib import resources
+
+    from claude_bedrock.domain.catalog import build_catalog
+    from claude_bedrock.service.state import ServiceState
+
+    doc = json.loads(resources.files("claude_bedrock.domain").joinpath("data/catalog.json").read_text())
+    sonnet_37 = next(m for m in doc["models"] if m["id"] == "anthropic.claude-3-7-sonnet-20250219-v1:0")
+    today = datetime.now(timezone.utc).date().isoformat()
+    sonnet_37["lifecycle"].update(deprecated_on=today, retire_on=today)
+    creds = (Credential(KEY, SECRET, account_id="111122223333", user_name="alice"),)
+    app = create_app(state=ServiceState(Settings(data_dir=str(tmp_path), credentials=creds),
+                                        catalog=build_catalog(doc)))
+    response = call(app, "POST", "/model/us.anthropic.claude-3-7-sonnet-20250219-v1%3A0/invoke", BODY)
+    assert response.status_code == 404 and error_code(response) == "ResourceNotFoundException"
+    assert "end of its life" in response.json()["message"]
+    assert call(app, "POST", INVOKE, BODY).status_code == 200
