@@ -103,6 +103,19 @@ def test_server_models_list_and_get(client):
     assert legacy.lifecycle_status == "LEGACY" and legacy.is_deprecated
 
 
+def test_server_models_list_filters_by_python_or_wire_name(client):
+    # by_provider is a Python name; the other filters must not be silently dropped when given
+    # the same way (the server, like AWS, ignores query parameters it does not know).
+    on_demand = {m.model_id for m in client.models.list() if "ON_DEMAND" in m.inference_types_supported}
+    assert on_demand and len(on_demand) < 10
+    assert {m.model_id for m in client.models.list(by_inference_type="ON_DEMAND")} == on_demand
+    assert {m.model_id for m in client.models.list(byInferenceType="ON_DEMAND")} == on_demand
+    assert len(client.models.list(by_customization_type="FINE_TUNING")) == 0
+    assert len(client.models.list(by_output_modality="TEXT")) == 10
+    with pytest.raises(TypeError, match="by_inference"):
+        client.models.list(by_inference="ON_DEMAND")
+
+
 def test_server_converse_and_converse_stream(client):
     messages = [{"role": "user", "content": [{"text": "Hello, world"}]}]
     response = client.converse(model="claude-sonnet-4-5", messages=messages, inference_config={"maxTokens": 40},

@@ -119,6 +119,16 @@ OPERATIONS: Mapping[str, Operation] = MappingProxyType(
     }
 )
 
+#: ``models.list`` filter keyword -> query parameter (botocore ``ListFoundationModelsRequest``).
+LIST_MODELS_FILTERS: Mapping[str, str] = MappingProxyType(
+    {
+        "by_customization_type": "byCustomizationType",
+        "by_output_modality": "byOutputModality",
+        "by_inference_type": "byInferenceType",
+        "project_identifier": "projectIdentifier",
+    }
+)
+
 #: Converse keyword argument -> wire member (botocore ``ConverseRequest``).
 CONVERSE_FIELDS: Mapping[str, str] = MappingProxyType(
     {
@@ -441,8 +451,19 @@ class ClientCore:
         )
 
     def list_models_request(self, by_provider: str | None = "anthropic", **filters: str) -> PreparedRequest:
-        """ListFoundationModels; ``filters`` are wire names (``byOutputModality``...)."""
-        query_items = ([("byProvider", by_provider)] if by_provider else []) + sorted(filters.items())
+        """ListFoundationModels; ``filters`` by Python or wire name (``by_output_modality`` or
+        ``byOutputModality``...).
+
+        Raises:
+            TypeError: a filter ListFoundationModels does not have (AWS would ignore it silently).
+        """
+        query_items = [("byProvider", by_provider)] if by_provider else []
+        for name, value in sorted(filters.items()):
+            wire = LIST_MODELS_FILTERS.get(name, name)
+            if wire not in LIST_MODELS_FILTERS.values():
+                known = ", ".join(LIST_MODELS_FILTERS)
+                raise TypeError(f"models.list() got an unexpected filter {name!r} (filters: {known}).")
+            query_items.append((wire, value))
         headers = [("accept", JSON), ("user-agent", USER_AGENT)]
         return self._request(OPERATIONS["ListFoundationModels"], None, headers, query=urlencode(query_items))
 

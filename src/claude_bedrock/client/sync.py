@@ -312,8 +312,9 @@ class Models:
         self._client = client
 
     def list(self, *, by_provider: str | None = "anthropic", **filters: str) -> ModelList:
-        """ListFoundationModels (``byProvider=anthropic`` by default; other filters by wire
-        name, e.g. ``byOutputModality="TEXT"``), each with the catalog's availability."""
+        """ListFoundationModels (``byProvider=anthropic`` by default; other filters by Python or
+        wire name, e.g. ``by_inference_type="ON_DEMAND"`` or ``byOutputModality="TEXT"``; an
+        unknown filter is a ``TypeError``), each with the catalog's availability."""
         client = self._client
         return client._run(client._ops.list_models(client._core, by_provider, filters), None)  # type: ignore[no-any-return]
 
