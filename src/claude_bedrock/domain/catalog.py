@@ -387,7 +387,7 @@ class Catalog:
         account_id: str | None = None,
         strict_aws: bool = False,
         app_profiles: Callable[[str], str | None] | None = None,
-        today: date | None = None,
+        today: Callable[[], date] | None = None,
     ) -> Resolution:
         """Resolve any model identifier a client may send, for a caller in ``region``.
 
@@ -399,7 +399,8 @@ class Catalog:
                 models with AWS's on-demand message instead of following the seed.
             app_profiles: maps an application-inference-profile ARN to the model or profile
                 identifier it wraps, or None when there is no such profile.
-            today: when given, models past their ``retire_on`` date are refused.
+            today: when given, the current date (called only for a model that has a
+                ``retire_on`` date): models past that date are refused.
 
         Returns:
             The ``Resolution``.
@@ -424,7 +425,7 @@ class Catalog:
             resolution = self._resolve(identifier, call, allow_application=True)
             if not identifier.startswith("arn:"):
                 self._resolved[memo_key] = resolution
-        if today is not None and resolution.model.is_retired(today):
+        if today is not None and resolution.model.retire_on is not None and resolution.model.is_retired(today()):
             raise ResourceNotFoundException(END_OF_LIFE)
         return resolution
 

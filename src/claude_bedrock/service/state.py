@@ -18,7 +18,7 @@ import asyncio
 import functools
 import logging
 import time
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Container
 
 from claude_bedrock.domain.catalog import Catalog, CatalogModel, Resolution, default_catalog
@@ -136,6 +136,10 @@ class ServiceState:
 
     # -- model resolution -------------------------------------------------------------
 
+    def _today(self) -> date:
+        """The UTC date by the state's clock."""
+        return datetime.fromtimestamp(self.clock(), timezone.utc).date()
+
     def resolve(self, model_identifier: str, region: str, account_id: str) -> Resolution:
         """Resolve for a runtime call; a model past its catalog ``retire_on`` date (UTC, by
         ``clock``) is refused as AWS refuses end-of-life models."""
@@ -144,7 +148,7 @@ class ServiceState:
             region,
             account_id=account_id,
             strict_aws=self.settings.strict_model_ids,
-            today=datetime.fromtimestamp(self.clock(), timezone.utc).date(),
+            today=self._today,
             # Only ARNs (``arn:`` or ``arn%3A``) can name an application profile.
             app_profiles=(
                 self.application_profile_target(account_id, region) if model_identifier.startswith("arn") else None

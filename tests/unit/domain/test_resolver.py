@@ -377,10 +377,13 @@ def test_resolver_retired_model_is_refused_after_its_date() -> None:
     )
     doc["models"][2]["lifecycle"]["retire_on"] = "2026-04-28"
     catalog = build_catalog(doc)
-    assert catalog.resolve(f"us.{SONNET37}", "us-east-1", today=date(2026, 4, 27)).model
+    assert catalog.resolve(f"us.{SONNET37}", "us-east-1", today=lambda: date(2026, 4, 27)).model
     assert catalog.resolve(f"us.{SONNET37}", "us-east-1").model  # no clock, no check
+    unread = []  # a model without a retire_on date never reads the clock
+    catalog.resolve(HAIKU3, "us-east-1", today=lambda: unread.append(1) or date(2099, 1, 1))
+    assert unread == []
     with pytest.raises(ResourceNotFoundException) as info:
-        catalog.resolve(f"us.{SONNET37}", "us-east-1", today=date(2026, 4, 28))
+        catalog.resolve(f"us.{SONNET37}", "us-east-1", today=lambda: date(2026, 4, 28))
     assert info.value.status == 404
     assert "end of its life" in info.value.message
 
