@@ -8,9 +8,9 @@ from claude_bedrock.domain.quotas import (
     QUOTA_MESSAGE,
     QuotaExceeded,
     QuotaLedger,
-    burndown_rate,
     parse_quota_config,
 )
+from claude_bedrock.domain.catalog import default_catalog
 from claude_bedrock.domain.scripting import ScriptError
 
 SONNET_45 = "anthropic.claude-sonnet-4-5-20250929-v1:0"
@@ -32,7 +32,8 @@ def ledger(spec, clock=None) -> QuotaLedger:
 def reserve(book: QuotaLedger, model: str = SONNET_45, *, account="111122223333", region="us-west-2",
             input_tokens=10, max_tokens=100):
     return book.reserve(account_id=account, region=region, model_id=model, model_names=(model,),
-                        input_tokens=input_tokens, max_tokens=max_tokens)
+                        input_tokens=input_tokens, max_tokens=max_tokens,
+                        burndown=default_catalog().get(model).quota_output_burndown)
 
 
 @pytest.mark.parametrize(
@@ -50,7 +51,7 @@ def reserve(book: QuotaLedger, model: str = SONNET_45, *, account="111122223333"
     ],
 )
 def test_burndown_rate_is_five_for_sonnet_37_and_the_4_class(model, rate):
-    assert burndown_rate(model) == rate
+    assert default_catalog().get(model).quota_output_burndown == rate
 
 
 def test_requests_per_minute_refuses_the_extra_request_with_bedrock_text():

@@ -210,6 +210,10 @@ class CatalogModel:
     temperature_or_top_p: bool = False
     #: ``output-128k-2025-02-19`` raises its output limit to OUTPUT_128K_TOKENS
     supports_128k_output: bool = False
+    #: a prompt prefix shorter than this is never cached (no write, no read)
+    prompt_cache_min_tokens: int = 1024
+    #: quota tokens one output token costs ("token burndown rate")
+    quota_output_burndown: int = 1
 
     def __hash__(self) -> int:
         return hash(self.model_id)
@@ -674,6 +678,8 @@ def _build_model(m: dict[str, Any], path: str, rules: PricingRules) -> CatalogMo
         supports_1m_context=m["context_1m_beta"],
         temperature_or_top_p=m.get("temperature_or_top_p", False),
         supports_128k_output=m.get("output_128k_beta", False),
+        prompt_cache_min_tokens=m["prompt_cache_min_tokens"],
+        quota_output_burndown=m["quota_output_burndown"],
         prices=ModelPrices(
             input=prices["input"],
             output=prices["output"],
@@ -832,6 +838,8 @@ _MODEL_SCHEMA = _object(
             {"long_context_input": _number, "long_context_output": _number},
         ),
         "regional_premium": _boolean,
+        "prompt_cache_min_tokens": _integer,
+        "quota_output_burndown": _integer,
     },
     {"temperature_or_top_p": _boolean, "output_128k_beta": _boolean},
 )

@@ -7,8 +7,9 @@ Semantics (Anthropic "Prompt caching", as Bedrock reports it in ``usage``):
   block or a message content block (or top-level ``cache_control``, i.e. automatic caching, on
   the last block) marks the prefix up to and including that block.
 * A prefix shorter than the model's minimum cacheable length is never cached (no write, no read):
-  4096 tokens for Claude Opus 4.5 and Haiku 4.5, 2048 for the older Haiku models, 1024 for the
-  others (``DEFAULT_MINIMUM_TOKENS``; the constructor takes another rule so tests can lower it).
+  the catalog's ``prompt_cache_min_tokens`` (4096 tokens for Claude Opus 4.5 and Haiku 4.5, 2048
+  for the older Haiku models, 1024 for the others; ``FALLBACK_MINIMUM_TOKENS`` for a model the
+  catalog does not know; the constructor takes another rule so tests can lower it).
 * Lookup: the longest cached prefix ending at a breakpoint or at one of the
   ``LOOKBACK_BLOCKS`` (20) block boundaries before a breakpoint is a **cache read**; its entry's
   TTL restarts. Every breakpoint after the hit is written: the tokens from the hit (or the start)
@@ -34,6 +35,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from claude_bedrock.domain.catalog import Catalog, default_catalog
 from claude_bedrock.domain.tokens import (
     REQUEST_OVERHEAD_TOKENS,
     count_request,
@@ -42,12 +44,13 @@ from claude_bedrock.domain.tokens import (
 )
 
 __all__ = [
-    "DEFAULT_MINIMUM_TOKENS",
+    "FALLBACK_MINIMUM_TOKENS",
     "LOOKBACK_BLOCKS",
     "TTL_SECONDS",
     "CacheUsage",
     "PromptCache",
     "default_minimum_tokens",
+    "minimum_tokens_of",
 ]
 
 #: Lifetime of an entry after its last use, by ``cache_control.ttl``.
@@ -56,21 +59,23 @@ DEFAULT_TTL = "5m"
 LOOKBACK_BLOCKS = 20
 DEFAULT_MAX_ENTRIES = 10_000
 
-#: Minimum cacheable prefix by model: first substring of the base model id that matches wins.
-DEFAULT_MINIMUM_TOKENS: tuple[tuple[str, int], ...] = (
-    ("claude-opus-4-5", 4096),
-    ("claude-haiku-4-5", 4096),
-    ("haiku", 2048),
-    ("", 1024),
-)
+#: Minimum cacheable prefix of a model the catalog does not know.
+FALLBACK_MINIMUM_TOKENS = 1024
+
+
+def minimum_tokens_of(catalog: Catalog) -> Callable[[str], int]:
+    """The minimum cacheable prompt length of a base model ID, as ``catalog`` gives it."""
+
+    def minimum(model_id: str) -> int:
+        model = catalog.get(model_id)
+        return model.prompt_cache_min_tokens if model is not None else FALLBACK_MINIMUM_TOKENS
+
+    return minimum
 
 
 def default_minimum_tokens(model_id: str) -> int:
-    """Minimum cacheable prompt length for ``model_id`` per ``DEFAULT_MINIMUM_TOKENS``."""
-    for fragment, minimum in DEFAULT_MINIMUM_TOKENS:
-        if fragment in model_id:
-            return minimum
-    return 1024
+    """Minimum cacheable prompt length for ``model_id`` in the packaged catalog."""
+    return minimum_tokens_of(default_catalog())(model_id)
 
 
 @dataclass(slots=True)

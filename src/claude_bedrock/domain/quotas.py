@@ -12,8 +12,9 @@ Token accounting (AWS "token burndown"):
   already holds ``requests_per_minute`` requests, or when the reservation would take the
   window's tokens past ``tokens_per_minute``;
 * when the call ends, the reservation becomes the actual cost: input tokens plus cache-write
-  tokens (cache reads do not count) plus output tokens times the model's burndown rate
-  (``BURNDOWN_RATES``: 5 for Claude 3.7 Sonnet and the 4-class models, else 1).
+  tokens (cache reads do not count) plus output tokens times the model's burndown rate (the
+  caller passes the catalog's ``quota_output_burndown``: 5 for Claude 3.7 Sonnet and the
+  4-class models, else 1).
 
 A refusal raises ``QuotaExceeded``, a ``ThrottlingException`` (429, code ThrottlingException)
 with Bedrock's text "Too many requests, please wait before trying again." that also names the
@@ -33,7 +34,6 @@ from claude_bedrock.domain.errors import ThrottlingException
 from claude_bedrock.domain.scripting import ScriptError, model_filter, model_matches
 
 __all__ = [
-    "BURNDOWN_RATES",
     "QUOTA_MESSAGE",
     "WINDOW_S",
     "QuotaConfig",
@@ -41,30 +41,13 @@ __all__ = [
     "QuotaLedger",
     "QuotaLimits",
     "Reservation",
-    "burndown_rate",
     "parse_quota_config",
 ]
 
 QUOTA_MESSAGE = "Too many requests, please wait before trying again."
 WINDOW_S = 60.0
 
-#: Output-token burndown rate by base model ID; models not listed burn 1 token per token.
-BURNDOWN_RATES: dict[str, int] = {
-    "anthropic.claude-3-7-sonnet-20250219-v1:0": 5,
-    "anthropic.claude-sonnet-4-20250514-v1:0": 5,
-    "anthropic.claude-sonnet-4-5-20250929-v1:0": 5,
-    "anthropic.claude-opus-4-20250514-v1:0": 5,
-    "anthropic.claude-opus-4-1-20250805-v1:0": 5,
-    "anthropic.claude-opus-4-5-20251101-v1:0": 5,
-    "anthropic.claude-haiku-4-5-20251001-v1:0": 5,
-}
-
 _LIMIT_KEYS = ("requests_per_minute", "tokens_per_minute")
-
-
-def burndown_rate(model_id: str) -> int:
-    """Quota tokens one output token costs on ``model_id`` (a base model ID)."""
-    return BURNDOWN_RATES.get(model_id, 1)
 
 
 class QuotaExceeded(ThrottlingException):
@@ -164,15 +147,16 @@ class _Entry:
 class Reservation:
     """Tokens held for one running call; ``settle`` replaces them by the actual cost."""
 
-    model_id: str
     entry: _Entry
+    #: quota tokens one output token costs on this call's model
+    burndown: int = 1
     settled: bool = field(default=False)
 
     def settle(self, input_tokens: int, output_tokens: int, cache_write_tokens: int = 0) -> int:
         """Record the call's real cost (once) and return it."""
         if not self.settled:
             self.settled = True
-            self.entry.tokens = input_tokens + cache_write_tokens + output_tokens * burndown_rate(self.model_id)
+            self.entry.tokens = input_tokens + cache_write_tokens + output_tokens * self.burndown
         return self.entry.tokens
 
 
@@ -212,8 +196,10 @@ class QuotaLedger:
         model_names: Iterable[str],
         input_tokens: int,
         max_tokens: int,
+        burndown: int = 1,
     ) -> Reservation | None:
-        """Admit one call or raise QuotaExceeded; None when no limit applies to the model."""
+        """Admit one call or raise QuotaExceeded; None when no limit applies to the model.
+        ``burndown``: quota tokens per output token on this model, applied when it settles."""
         limits = self.config.limits_for(model_names)
         if not limits.enabled:
             return None
@@ -227,7 +213,7 @@ class QuotaLedger:
                 raise QuotaExceeded("tokens_per_minute")
         entry = _Entry(now, reserved)
         window.append(entry)
-        return Reservation(model_id, entry)
+        return Reservation(entry, burndown)
 
     def usage(self) -> list[dict[str, Any]]:
         """Current window counts per key (for the admin API)."""

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Container
 from claude_bedrock.domain.catalog import Catalog, CatalogModel, Resolution, default_catalog
 from claude_bedrock.domain.engine import Engine, ModelCall
 from claude_bedrock.domain.errors import AccessDeniedException
-from claude_bedrock.domain.prompt_cache import PromptCache
+from claude_bedrock.domain.prompt_cache import PromptCache, minimum_tokens_of
 from claude_bedrock.domain.simulator import LatencyProfile, SimulatorEngine
 from claude_bedrock.service.auth import Authenticator
 from claude_bedrock.service.calls import CallRecord, ObserverList
@@ -91,7 +91,7 @@ class ServiceState:
         self._store = store
         self.catalog = catalog or default_catalog()
         self.clock = clock
-        self.prompt_cache = PromptCache(clock=clock)
+        self.prompt_cache = PromptCache(clock=clock, minimum_tokens=minimum_tokens_of(self.catalog))
         self.engine: Engine = engine or SimulatorEngine(
             seed=settings.seed,
             mode=settings.simulator_mode,

@@ -372,6 +372,11 @@ class Toolkit:
             names += [model.model_id, model.anthropic_name, *model.aliases]
         return tuple(names)
 
+    def _burndown(self, base_id: str) -> int:
+        """Quota tokens one output token costs on the model (the catalog's burndown rate)."""
+        model = self.state.catalog.get(base_id)
+        return model.quota_output_burndown if model is not None else 1
+
     def record_model_names(self, record: CallRecord) -> tuple[str, ...]:
         return self.model_names(record.model_id, record.resolved_model_id)
 
@@ -409,7 +414,7 @@ class Toolkit:
             reservation = self.quotas.reserve(
                 account_id=call.account_id, region=call.region, model_id=call.model_id,
                 model_names=view.model_names, input_tokens=input_tokens,
-                max_tokens=int(call.request.get("max_tokens") or 0),
+                max_tokens=int(call.request.get("max_tokens") or 0), burndown=self._burndown(call.model_id),
             )
         except QuotaExceeded as exc:
             record.injected_fault = _append_label(record.injected_fault, f"quota:{exc.quota}")

@@ -203,6 +203,21 @@ def test_prompt_cache_default_minimum_by_model(model_id: str, minimum: int) -> N
     assert default_minimum_tokens(model_id) == minimum
 
 
+def test_prompt_cache_minimum_comes_from_the_catalog_given() -> None:
+    """A model's minimum is its catalog entry's (a custom catalog's too); unknown: the fallback."""
+    import json
+    from importlib import resources
+
+    from claude_bedrock.domain.catalog import build_catalog
+    from claude_bedrock.domain.prompt_cache import FALLBACK_MINIMUM_TOKENS, minimum_tokens_of
+
+    doc = json.loads(resources.files("claude_bedrock.domain").joinpath("data/catalog.json").read_text())
+    doc["models"][0]["prompt_cache_min_tokens"] = 77
+    minimum = minimum_tokens_of(build_catalog(doc))
+    assert minimum(doc["models"][0]["id"]) == 77
+    assert minimum("anthropic.claude-unknown-v1:0") == FALLBACK_MINIMUM_TOKENS
+
+
 def test_a_count_handed_over_by_validation_is_the_count_used():
     """Validation counts the input once (context limit); the cache reuses that count instead of
     counting again, and it is the same number."""
