@@ -63,6 +63,7 @@ BUILTIN_TOOL_INPUTS: Mapping[str, Mapping[str, Any]] = {
     "str_replace_editor": {"command": "view", "path": "/repo/README.md"},
     "str_replace_based_edit_tool": {"command": "view", "path": "/repo/README.md"},
     "computer": {"action": "screenshot"},
+    "memory": {"command": "view", "path": "/memories"},
 }
 
 #: Property-name fragments -> plausible string values.

@@ -151,3 +151,14 @@ def test_tool_input_free_text_uses_hint() -> None:
 def test_tool_input_builtin_tool_without_schema() -> None:
     assert tool_input({"type": "bash_20250124", "name": "bash"}, Draws(b"a"), "x") == BUILTIN_TOOL_INPUTS["bash"]
     assert tool_input({"type": "custom_thing", "name": "mystery"}, Draws(b"a"), "x") == {}
+
+
+def test_tool_input_memory_tool_is_a_command_the_sdk_accepts() -> None:
+    # Anthropic "Memory tool": every call names a command and a path; Claude starts by viewing
+    # /memories. The SDK's memory tool helpers dispatch on ``command`` (BetaMemoryTool20250818Command).
+    import pydantic
+    from anthropic.types.beta import BetaMemoryTool20250818Command
+
+    value = tool_input({"type": "memory_20250818", "name": "memory"}, Draws(b"a"), "x")
+    command = pydantic.TypeAdapter(BetaMemoryTool20250818Command).validate_python(value)
+    assert command.command == "view" and command.path == "/memories"
