@@ -90,6 +90,23 @@ def test_anthropic_tool_use(anthropic_client):
     assert use.name == "get_weather" and "city" in use.input
 
 
+def test_anthropic_redacted_thinking_test_string(anthropic_client):
+    # Anthropic "Extended thinking": the documented test string yields a redacted_thinking block,
+    # which the SDK's stream helper and the next turn must both accept.
+    trigger = ("ANTHROPIC_MAGIC_STRING_TRIGGER_REDACTED_THINKING_"
+               "46C9A13E193C177646C7398A98432ECCCE4C1253D5E2D82641AC0E52CC2876CB")
+    request = dict(model=GLOBAL_SONNET_45, max_tokens=2048, thinking={"type": "enabled", "budget_tokens": 1024},
+                   messages=[{"role": "user", "content": trigger}])
+    with anthropic_client.messages.stream(**request) as stream:
+        final = stream.get_final_message()
+    created = anthropic_client.messages.create(**request)
+    assert [b.type for b in final.content] == [b.type for b in created.content] == ["redacted_thinking", "text"]
+    assert final.content[0].data == created.content[0].data
+    follow_up = request["messages"] + [{"role": "assistant", "content": [b.model_dump() for b in created.content]},
+                                       {"role": "user", "content": "Thanks"}]
+    assert anthropic_client.messages.create(**{**request, "messages": follow_up}).content
+
+
 def test_anthropic_error_classes(anthropic_client, server):
     with pytest.raises(anthropic.BadRequestError):
         anthropic_client.messages.create(model="apac.anthropic.claude-sonnet-4-5-20250929-v1:0", max_tokens=64,

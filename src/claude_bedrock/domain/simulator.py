@@ -35,7 +35,10 @@ Behaviour (the issue text, made precise):
   150 tokens within ``budget_tokens``, streamed as ``thinking_delta`` then one
   ``signature_delta`` (base64, derived from the seed and the thinking text). Not repeated on a
   tool-result continuation unless the ``interleaved-thinking-2025-05-14`` beta is on, because
-  Claude thinks once per assistant turn.
+  Claude thinks once per assistant turn. When the last user text contains Anthropic's test
+  string ``REDACTED_THINKING_TRIGGER``, the thinking comes as one ``redacted_thinking`` block
+  instead (opaque base64 ``data``, streamed as a ``content_block_start`` and a
+  ``content_block_stop`` with no delta), so clients can test their handling of redacted thinking.
 * **Citations** (prose mode). When document blocks enable citations, the answer cites up to
   three of them: a text block per document carries one ``citations_delta`` quoting a sentence:
   ``char_location`` for plain-text documents, ``content_block_location`` for content documents,
@@ -49,8 +52,8 @@ Behaviour (the issue text, made precise):
   with ``"*"`` as default) the stream awaits ``sleep(first_token_s)`` before ``message_start``
   and ``sleep(tokens / tokens_per_s)`` before each delta carrying tokens.
 
-Source: Anthropic "Streaming messages", "Tool use", "Extended thinking", "Citations", "Prompt
-caching"; wire reference 2.5 and 10.
+Source: Anthropic "Streaming messages", "Tool use", "Extended thinking" (thinking redaction and its
+test string), "Citations", "Prompt caching"; wire reference 2.5 and 10.
 """
 
 from __future__ import annotations
@@ -88,6 +91,11 @@ Mode = Literal["prose", "echo"]
 INTERLEAVED_THINKING_BETA = "interleaved-thinking-2025-05-14"
 JSON_CHARS_PER_DELTA = 24
 SIGNATURE_BYTES = 144
+REDACTED_THINKING_BYTES = 192
+#: Anthropic's documented prompt for testing redacted thinking ("Extended thinking", thinking redaction).
+REDACTED_THINKING_TRIGGER = (
+    "ANTHROPIC_MAGIC_STRING_TRIGGER_REDACTED_THINKING_46C9A13E193C177646C7398A98432ECCCE4C1253D5E2D82641AC0E52CC2876CB"
+)
 MAX_CITED_DOCUMENTS = 3
 #: Request keys that do not change what the simulated model "would write", only where it stops
 #: or how the request was framed: answers to requests differing only in these are prefixes of
@@ -202,6 +210,10 @@ class _Answer:
         self._spend(tokens)
         if stop is not None and cap == self.budget + tokens:
             self.stop_reason = "max_tokens"
+
+    def redacted_thinking(self, data: str) -> None:
+        if self.open:
+            self._block({"type": "redacted_thinking", "data": data}, [])
 
     def tool_use(self, tool_id: str, name: str, value: Any) -> None:
         if not self.open:
@@ -415,9 +427,12 @@ class SimulatorEngine:
         thinking = request.get("thinking") or {}
         betas = set(call.betas) | set(request.get("anthropic_beta") or ())
         if thinking.get("type") in ("enabled", "adaptive") and (not results or INTERLEAVED_THINKING_BETA in betas):
-            budget = int(thinking.get("budget_tokens") or max(1, answer.budget // 2))
-            passage = self._prose.thinking(draws.fork("thinking"), topics, draws.between(30, 150))
-            answer.thinking(passage, budget, lambda text: self._signature(draws, text))
+            if REDACTED_THINKING_TRIGGER in user_text:
+                answer.redacted_thinking(self._redacted_data(draws))
+            else:
+                budget = int(thinking.get("budget_tokens") or max(1, answer.budget // 2))
+                passage = self._prose.thinking(draws.fork("thinking"), topics, draws.between(30, 150))
+                answer.thinking(passage, budget, lambda text: self._signature(draws, text))
 
         tool, forced = choose_tool(request, user_text, bool(results))
         if tool is not None:
@@ -484,6 +499,11 @@ class SimulatorEngine:
 
     def _signature(self, draws: Draws, thinking: str) -> str:
         raw = hashlib.shake_256(draws.fork("signature").take(32) + thinking.encode()).digest(SIGNATURE_BYTES)
+        return base64.b64encode(raw).decode()
+
+    @staticmethod
+    def _redacted_data(draws: Draws) -> str:
+        raw = hashlib.shake_256(draws.fork("redacted_thinking").take(32)).digest(REDACTED_THINKING_BYTES)
         return base64.b64encode(raw).decode()
 
     @staticmethod

@@ -422,6 +422,25 @@ def test_simulator_thinking_not_repeated_on_tool_result_unless_interleaved() -> 
     assert interleaved["content"][0]["type"] == "thinking"
 
 
+def test_simulator_redacted_thinking_for_anthropic_test_string() -> None:
+    # Anthropic "Extended thinking": this prompt makes the API return redacted thinking, so that
+    # applications can test their handling of it.
+    from claude_bedrock.domain.simulator import REDACTED_THINKING_TRIGGER
+
+    request = _request(REDACTED_THINKING_TRIGGER, thinking={"type": "enabled", "budget_tokens": 1024}, max_tokens=3000)
+    events = _engine().events(_call(request))
+    starts = [e for e in events if e["type"] == "content_block_start"]
+    assert starts[0]["content_block"]["type"] == "redacted_thinking"
+    assert base64.b64decode(starts[0]["content_block"]["data"], validate=True)
+    assert not [e for e in events if e["type"] == "content_block_delta" and e["index"] == 0]
+    message = accumulate(events)
+    assert [block["type"] for block in message["content"]] == ["redacted_thinking", "text"]
+    assert message["stop_reason"] == "end_turn"
+    # without thinking the string is just text
+    plain = _message(_engine(), _request(REDACTED_THINKING_TRIGGER))
+    assert [block["type"] for block in plain["content"]] == ["text"]
+
+
 # --- citations --------------------------------------------------------------------------
 
 DOC_TEXT = "The grass is green. The sky is blue. Water is wet."
