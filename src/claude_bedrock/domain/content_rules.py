@@ -21,6 +21,9 @@ Conversation rules (wire-protocol reference 3.3 and 10.1, observed Bedrock texts
       prefill, or the message before a trailing ``tool_result`` message) starts with a
       ``thinking`` or ``redacted_thinking`` block.
 
+``thinking`` and ``redacted_thinking`` blocks may not carry ``cache_control`` (Anthropic "Prompt
+caching": they cannot be marked, only cached with the content around them).
+
 Block-level keys that are not checked here (``citations`` on text, ``caller``...) pass through
 unjudged, so blocks echoed back from a response are not refused for carrying extra members.
 URL and file sources are refused: Bedrock documents only base64 images and base64 / text /
@@ -344,11 +347,18 @@ def _check_tool_result(block: dict[str, Any], path: str, scope: str) -> int:
 def _check_thinking(block: dict[str, Any], path: str, scope: str) -> int:
     _required_str(block, "thinking", path)
     _required_str(block, "signature", path)
-    return 0
+    return _no_cache_control(block, path)
 
 
 def _check_redacted_thinking(block: dict[str, Any], path: str, scope: str) -> int:
     _required_str(block, "data", path)
+    return _no_cache_control(block, path)
+
+
+def _no_cache_control(block: dict[str, Any], path: str) -> int:
+    """Thinking blocks cannot carry a breakpoint (Anthropic "Prompt caching"): 0, or raise."""
+    if "cache_control" in block:
+        raise api_error(f"{path}.cache_control", EXTRA_INPUT)
     return 0
 
 

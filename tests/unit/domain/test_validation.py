@@ -976,6 +976,19 @@ def test_validate_allows_at_most_four_cache_breakpoints() -> None:
     assert rejects(nested) == "A maximum of 4 blocks with cache_control may be provided. Found 5."
 
 
+@pytest.mark.parametrize("block", [
+    {"type": "thinking", "thinking": "Let me think.", "signature": "sig=="},
+    {"type": "redacted_thinking", "data": "ZGF0YQ=="},
+])
+def test_validate_rejects_cache_control_on_thinking_blocks(block: dict[str, Any]) -> None:
+    # Anthropic "Prompt caching": thinking blocks cannot be marked with cache_control (the
+    # API's thinking block params have no such member); they are cached with the content.
+    marked = {**block, "cache_control": EPHEMERAL}
+    body = make_body(max_tokens=2048, thinking=THINKING,
+                     messages=[user(text("q")), assistant(marked, text("a")), user(text("more"))])
+    assert rejects(body) == f"messages.1.content.0.{block['type']}.cache_control: Extra inputs are not permitted"
+
+
 def test_validate_counts_cache_breakpoints_inside_tool_results() -> None:
     body = tool_loop(user(tool_result(content=[text(str(i), cache_control=EPHEMERAL) for i in range(5)])))
     assert rejects(body) == "A maximum of 4 blocks with cache_control may be provided. Found 5."
