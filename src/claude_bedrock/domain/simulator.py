@@ -190,7 +190,7 @@ class _Answer:
             return
         pieces, tokens, stop = self._limit(passage, self.budget, scan_stops=True)
         chunks = [piece for piece in pieces if piece]
-        if chunks or citation is not None:
+        if chunks:  # never an empty text block, not even one carrying a citation
             deltas: list[dict[str, Any]] = []
             if citation is not None:
                 deltas.append({"type": "citations_delta", "citation": citation})

@@ -466,6 +466,23 @@ def test_simulator_citations_for_text_document() -> None:
         assert message["usage"]["output_tokens"] == sum(count_output_block(b) for b in message["content"])
 
 
+def test_simulator_cut_before_a_cited_sentence_leaves_no_empty_text_block() -> None:
+    # A text block is never empty (the API refuses one sent back: "text content blocks must be
+    # non-empty"), even when max_tokens or a stop sequence ends the answer just before a citation.
+    document = {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": DOC_TEXT},
+                "title": "Facts", "citations": {"enabled": True}}
+    content = [document, {"type": "text", "text": "What colour is the grass?"}]
+    full = _message(_engine(), _request(content))
+    lead_in = full["content"][0]["text"]
+    cuts = [_request(content, max_tokens=max_tokens) for max_tokens in range(1, full["usage"]["output_tokens"])]
+    cuts.append(_request(content, stop_sequences=[full["content"][1]["text"]]))
+    for request in cuts:
+        message = _message(_engine(), request)
+        assert all(block["text"] for block in message["content"] if block["type"] == "text"), message["content"]
+    stopped = _message(_engine(), cuts[-1])
+    assert stopped["stop_reason"] == "stop_sequence" and _text_of(stopped) == lead_in
+
+
 def test_simulator_citations_document_index_counts_all_documents() -> None:
     plain = {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "Uncited."}}
     content_doc = {
