@@ -60,3 +60,11 @@ def test_npm_count_tokens_matches_invoke_usage(run_js):
     assert counted["ok"], counted
     created = run_js("create")["result"]
     assert counted["result"]["input_tokens"] == created["usage"]["input_tokens"]
+
+
+def test_npm_count_tokens_with_thinking(run_js):
+    """countTokens sends no max_tokens: a thinking budget is counted, not refused against a
+    max_tokens the caller never sent (as the CountTokens converse form already does)."""
+    counted = run_js("count_tokens_thinking")
+    assert counted["ok"], counted
+    assert counted["result"]["input_tokens"] == run_js("count_tokens")["result"]["input_tokens"]

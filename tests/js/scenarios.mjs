@@ -59,6 +59,12 @@ const scenarios = {
     const r = await client().messages.countTokens({ model: GLOBAL, messages: HELLO });
     return r;
   },
+  async count_tokens_thinking() {
+    // countTokens takes no max_tokens: a thinking budget must not be judged against one.
+    const r = await client().messages.countTokens({
+      model: GLOBAL, messages: HELLO, thinking: { type: 'enabled', budget_tokens: 2048 } });
+    return r;
+  },
   async invalid_model() {
     await client().messages.create({
       model: 'apac.anthropic.claude-sonnet-4-5-20250929-v1:0', max_tokens: 64, messages: HELLO });

@@ -255,6 +255,8 @@ async def anthropic_count_tokens(
     resolution = state.resolve(model_id, identity.region, identity.account_id)
     state.check_model_access(identity.account_id, identity.region, resolution.model)
     body.setdefault("anthropic_version", "bedrock-2023-05-31")
-    body.setdefault("max_tokens", 1)
+    # The request carries no max_tokens: the model's output limit, as the CountTokens converse
+    # form uses, so that a thinking budget is judged as an InvokeModel of that model would be.
+    body.setdefault("max_tokens", resolution.model.max_output_tokens)
     validated = validate_messages_request(body, resolution.model)
     return 200, {"input_tokens": tokens.count_request(validated.body)}
