@@ -47,7 +47,8 @@ Behaviour (the issue text, made precise):
   ``document_index`` counts document blocks over the whole request.
 * **Usage.** Input side from ``PromptCache.apply`` (cache reads/writes for ``cache_control``
   breakpoints), whose total is ``tokens.count_request``; ``output_tokens`` is the sum of
-  ``tokens.count_output_block`` over the produced blocks (``message_start`` reports 1).
+  ``tokens.count_output_block`` over the produced blocks (``message_start`` reports 1), except
+  that a ``redacted_thinking`` block counts the thinking it hides, as Anthropic bills it.
 * **Latency.** Off by default. With a ``LatencyProfile`` (one for all, or by base model id
   with ``"*"`` as default) the stream awaits ``sleep(first_token_s)`` before ``message_start``
   and ``sleep(tokens / tokens_per_s)`` before each delta carrying tokens.
@@ -211,9 +212,17 @@ class _Answer:
         if stop is not None and cap == self.budget + tokens:
             self.stop_reason = "max_tokens"
 
-    def redacted_thinking(self, data: str) -> None:
-        if self.open:
-            self._block({"type": "redacted_thinking", "data": data}, [])
+    def redacted_thinking(self, passage: Passage, budget_tokens: int, data: str) -> None:
+        """The thinking ``passage`` hidden as opaque ``data``: billed as the thinking it hides
+        (Anthropic bills redacted thinking as output), within the same caps as ``thinking``."""
+        if not self.open:
+            return
+        cap = min(budget_tokens, self.budget)
+        tokens = min(passage.tokens, cap)
+        self._block({"type": "redacted_thinking", "data": data}, [])
+        self._spend(tokens)
+        if passage.tokens > cap and cap == self.budget + tokens:
+            self.stop_reason = "max_tokens"
 
     def tool_use(self, tool_id: str, name: str, value: Any) -> None:
         if not self.open:
@@ -427,11 +436,11 @@ class SimulatorEngine:
         thinking = request.get("thinking") or {}
         betas = set(call.betas) | set(request.get("anthropic_beta") or ())
         if thinking.get("type") in ("enabled", "adaptive") and (not results or INTERLEAVED_THINKING_BETA in betas):
+            budget = int(thinking.get("budget_tokens") or max(1, answer.budget // 2))
+            passage = self._prose.thinking(draws.fork("thinking"), topics, draws.between(30, 150))
             if REDACTED_THINKING_TRIGGER in user_text:
-                answer.redacted_thinking(self._redacted_data(draws))
+                answer.redacted_thinking(passage, budget, self._redacted_data(draws))
             else:
-                budget = int(thinking.get("budget_tokens") or max(1, answer.budget // 2))
-                passage = self._prose.thinking(draws.fork("thinking"), topics, draws.between(30, 150))
                 answer.thinking(passage, budget, lambda text: self._signature(draws, text))
 
         tool, forced = choose_tool(request, user_text, bool(results))

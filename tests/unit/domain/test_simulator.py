@@ -436,6 +436,8 @@ def test_simulator_redacted_thinking_for_anthropic_test_string() -> None:
     message = accumulate(events)
     assert [block["type"] for block in message["content"]] == ["redacted_thinking", "text"]
     assert message["stop_reason"] == "end_turn"
+    # billed as the thinking it hides: more than the text alone (Anthropic bills it as output)
+    assert message["usage"]["output_tokens"] > count_output_block(message["content"][1])
     # without thinking the string is just text
     plain = _message(_engine(), _request(REDACTED_THINKING_TRIGGER))
     assert [block["type"] for block in plain["content"]] == ["text"]
