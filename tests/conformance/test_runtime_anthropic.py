@@ -107,6 +107,27 @@ def test_anthropic_redacted_thinking_test_string(anthropic_client):
     assert anthropic_client.messages.create(**{**request, "messages": follow_up}).content
 
 
+def test_anthropic_messages_parse_structured_output(anthropic_client):
+    # Anthropic "Structured outputs": the SDK sends the model's JSON schema in
+    # output_config.format and parses the answer's text into the model.
+    from pydantic import BaseModel
+
+    class Item(BaseModel):
+        name: str
+        quantity: int
+
+    class Order(BaseModel):
+        city: str
+        items: list[Item]
+
+    request = dict(model=GLOBAL_SONNET_45, max_tokens=512,
+                   messages=[{"role": "user", "content": "Two lamps and a desk to Lyon, please."}])
+    parsed = anthropic_client.messages.parse(output_format=Order, **request)
+    assert isinstance(parsed.parsed_output, Order) and parsed.parsed_output.items
+    with anthropic_client.messages.stream(output_format=Order, **request) as stream:
+        assert stream.get_final_message().parsed_output == parsed.parsed_output
+
+
 def test_anthropic_error_classes(anthropic_client, server):
     with pytest.raises(anthropic.BadRequestError):
         anthropic_client.messages.create(model="apac.anthropic.claude-sonnet-4-5-20250929-v1:0", max_tokens=64,

@@ -79,6 +79,19 @@ def test_boto3_converse(runtime_client):
     assert response["metrics"]["latencyMs"] >= 0
 
 
+def test_boto3_converse_structured_output(runtime_client):
+    schema = {"type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},
+              "required": ["city", "days"], "additionalProperties": False}
+    response = runtime_client.converse(
+        modelId="global.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        messages=[{"role": "user", "content": [{"text": "Plan three days in Rome."}]}],
+        outputConfig={"textFormat": {"type": "json_schema", "structure": {"jsonSchema": {
+            "schema": json.dumps(schema), "name": "trip"}}}},
+    )
+    value = json.loads(response["output"]["message"]["content"][0]["text"])
+    assert set(value) == {"city", "days"} and isinstance(value["city"], str) and isinstance(value["days"], int)
+
+
 def test_boto3_converse_stream_every_event(runtime_client):
     response = runtime_client.converse_stream(
         modelId=GLOBAL_SONNET_45,

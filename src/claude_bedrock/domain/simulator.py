@@ -29,6 +29,11 @@ Behaviour (the issue text, made precise):
   call gets a one-sentence lead-in text block. One ``tool_use`` block per answer, input from
   ``tool_input`` (validates against ``input_schema``), streamed as ``input_json_delta`` pieces
   after an empty one; ``stop_reason`` ``tool_use``.
+* **Structured outputs.** With a JSON schema in ``output_config.format`` (or the beta's
+  ``output_format``) and no tool call, in prose mode, the text is a JSON value generated from
+  that schema (``tool_input.schema_value``: it validates against the schema, so the SDKs'
+  ``messages.parse`` reads it), compact, in ``text_delta`` pieces; a ``max_tokens`` cut leaves
+  it unparseable, as on the real API. Echo mode still echoes.
 * **Tool results.** A last user message with ``tool_result`` blocks (and no forced call) is
   answered with text summarising each result ("The get_weather tool returned: ...").
 * **Thinking.** ``thinking.type`` ``enabled`` (or ``adaptive``): a thinking block first, 30 to
@@ -81,10 +86,11 @@ from claude_bedrock.domain.engine import (
 )
 from claude_bedrock.domain.json_body import json_bytes
 from claude_bedrock.domain.message import coalesce_deltas
+from claude_bedrock.domain.output_format import output_schema
 from claude_bedrock.domain.prompt_cache import CacheUsage, PromptCache
 from claude_bedrock.domain.prose import Draws, Passage, ProseWriter
 from claude_bedrock.domain.tokens import count_json, count_text, truncate_text
-from claude_bedrock.domain.tool_input import tool_input
+from claude_bedrock.domain.tool_input import schema_value, tool_input
 
 __all__ = ["LatencyProfile", "Mode", "SimulatorEngine", "choose_tool"]
 
@@ -454,6 +460,10 @@ class SimulatorEngine:
         elif self.mode == "echo":
             text = user_text or " ".join(_result_text(b) for b in results)
             answer.text(self._prose.literal(text))
+        elif (schema := output_schema(request)) is not None:
+            value = schema_value(schema, draws.fork("output"), " ".join(topics) or "example",
+                                 self._prose.proper_noun(user_text))
+            answer.text(self._prose.literal(json.dumps(value, ensure_ascii=False)))
         elif results:
             answer.text(self._tool_result_summary(messages, results, draws, topics))
         else:

@@ -1,4 +1,5 @@
-"""Deterministic tool inputs that validate against a tool's ``input_schema``.
+"""Deterministic tool inputs that validate against a tool's ``input_schema`` (and, with
+``schema_value``, structured outputs that validate against the requested schema).
 
 The simulator answers a tool call with an input generated here from the JSON Schema subset
 that tool definitions use in practice (hand-written or produced by pydantic / zod):
@@ -48,7 +49,7 @@ from typing import Any
 from claude_bedrock.domain.prose import Draws
 from claude_bedrock.domain.schema_keywords import as_count
 
-__all__ = ["BUILTIN_TOOL_INPUTS", "MAX_DEPTH", "tool_input"]
+__all__ = ["BUILTIN_TOOL_INPUTS", "MAX_DEPTH", "schema_value", "tool_input"]
 
 MAX_DEPTH = 6
 #: Bounds on the work of one input (see the module docstring).
@@ -121,6 +122,12 @@ def tool_input(tool: Mapping[str, Any], draws: Draws, hint: str, place: str | No
     schema = tool.get("input_schema")
     if not isinstance(schema, Mapping):
         return dict(BUILTIN_TOOL_INPUTS.get(str(tool.get("name")), {}))
+    return schema_value(schema, draws, hint, place)
+
+
+def schema_value(schema: Mapping[str, Any], draws: Draws, hint: str, place: str | None = None) -> Any:
+    """A value that validates against ``schema`` (a tool's input, or a structured output);
+    the arguments as for ``tool_input``."""
     return _Generator(schema, draws, hint, place).value(schema, "", 0)
 
 

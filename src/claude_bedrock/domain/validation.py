@@ -82,6 +82,7 @@ from claude_bedrock.domain.content_rules import (
 )
 from claude_bedrock.domain.json_body import MAX_BODY_BYTES, TOO_LARGE_MESSAGE, json_problem
 from claude_bedrock.domain.errors import ValidationException
+from claude_bedrock.domain.output_format import check_output_format
 from claude_bedrock.domain.request_errors import (
     EXTRA_INPUT,
     api_error,
@@ -556,6 +557,7 @@ def _model_checks(
     breakpoints = check_system(body.get("system"))
     tool_names, tool_breakpoints = check_tools(body.get("tools"))
     check_tool_choice(body.get("tool_choice"), tool_names, budget is not None)
+    check_output_format(body)
     breakpoints += tool_breakpoints
     breakpoints += check_cache_control(body.get("cache_control"), "cache_control")
     breakpoints += check_messages(body["messages"], thinking_enabled=budget is not None)

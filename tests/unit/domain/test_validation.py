@@ -275,7 +275,7 @@ def test_validate_reports_every_extraneous_key_together() -> None:
     "key", ["output_config", "output_format", "context_management", "cache_control", "container"]
 )
 def test_validate_accepts_newer_sdk_object_keys(key: str) -> None:
-    value = EPHEMERAL if key == "cache_control" else {}
+    value = {"cache_control": EPHEMERAL, "output_format": {"type": "json_schema", "schema": {}}}.get(key, {})
     assert accepts(make_body(**{key: value})).body[key] == value
 
 
@@ -1353,3 +1353,37 @@ def test_many_image_requests_have_a_2000_pixel_limit() -> None:
         "exceed max allowed size for many-image requests: 2000 pixels")
     twenty = [_image_block(_png(2001, 5))] + small[:19]
     accepts(make_body(messages=[{"role": "user", "content": twenty}]))  # 20 images: the 8000 limit
+
+
+# -- structured outputs ---------------------------------------------------------------------
+
+OUTPUT_SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"],
+                 "additionalProperties": False}
+
+
+@pytest.mark.parametrize("body", [
+    make_body(output_config={"format": {"type": "json_schema", "schema": OUTPUT_SCHEMA}}),
+    make_body(output_config={"effort": "low"}),
+    make_body(output_format={"type": "json_schema", "schema": OUTPUT_SCHEMA}),
+])
+def test_validate_accepts_an_output_format_in_either_form(body) -> None:
+    assert accepts(body).body is body
+
+
+@pytest.mark.parametrize(("fields", "problem"), [
+    ({"output_config": {"format": "json"}},
+     "output_config.format: Input should be a valid dictionary or object to extract fields from"),
+    ({"output_config": {"format": {"schema": OUTPUT_SCHEMA}}}, "output_config.format.type: Field required"),
+    ({"output_config": {"format": {"type": "json_object", "schema": OUTPUT_SCHEMA}}},
+     "output_config.format.type: Input should be 'json_schema'"),
+    ({"output_config": {"format": {"type": "json_schema"}}}, "output_config.format.schema: Field required"),
+    ({"output_config": {"format": {"type": "json_schema", "schema": []}}},
+     "output_config.format.schema: Input should be a valid dictionary"),
+    ({"output_format": {"type": "json_schema", "schema": {"type": "object", "minLength": "ten"}}},
+     "output_format.schema: JSON schema is invalid"),
+    ({"output_format": {"type": "json_schema", "schema": OUTPUT_SCHEMA},
+      "output_config": {"format": {"type": "json_schema", "schema": OUTPUT_SCHEMA}}},
+     "output_format: output_format and output_config.format cannot both be specified"),
+])
+def test_validate_rejects_a_malformed_output_format(fields, problem) -> None:
+    assert rejects(make_body(**fields)).startswith(problem)
