@@ -1,0 +1,116 @@
+"""The README's and the docs' samples run as written against a real server: only the address
+``127.0.0.1:8787`` (and ``localhost:8787``) becomes the test server's, as a user's shell would
+have it. A sample that drifts from the code fails here."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from support.servers import RunningServer, start_server
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_ADDRESSES = ("http://127.0.0.1:8787", "127.0.0.1:8787", "localhost:8787")
+
+pytestmark = pytest.mark.conformance
+
+
+def blocks(page: str, language: str) -> list[str]:
+    """The fenced code blocks of ``page`` in ``language``, in order."""
+    return re.findall(rf"```{language}\n(.*?)```", (ROOT / page).read_text(), re.S)
+
+
+def section(page: str, heading: str) -> str:
+    return (ROOT / page).read_text().split(heading, 1)[1].split("\n## ", 1)[0]
+
+
+def at(server: RunningServer, text: str) -> str:
+    """``text`` pointed at ``server`` instead of the default address."""
+    host = server.url.removeprefix("http://")
+    for address in DEFAULT_ADDRESSES:
+        text = text.replace(address, server.url if address.startswith("http") else host)
+    return text
+
+
+def run(command: list[str], env: dict[str, str], **kwargs) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, **kwargs)
+    assert done.returncode == 0, f"{command[:3]} failed:\n{done.stdout}\n{done.stderr}"
+    return done
+
+
+def shell_env(aws_env: dict[str, str]) -> dict[str, str]:
+    """The environment before the README's ``export`` lines: no AWS or Anthropic settings."""
+    return {k: v for k, v in aws_env.items() if not k.startswith(("AWS_", "ANTHROPIC"))}
+
+
+def test_readme_follow_the_guide_shell_and_python_samples(server, aws_env, tmp_path):
+    guide = section("README.md", "## Follow the guide against it")
+    [shell] = re.findall(r"```bash\n(.*?)```", guide, re.S)
+    done = run(["bash", "-euc", at(server, shell)], shell_env(aws_env), cwd=tmp_path)
+    assert '"Arn": "arn:aws:iam::' in done.stdout  # sts get-caller-identity
+    assert "global.anthropic.claude-sonnet-4-5" not in done.stdout  # base IDs only
+    assert "anthropic.claude-sonnet-4-5-20250929-v1:0" in done.stdout
+    exports = "\n".join(line for line in at(server, shell).splitlines() if not line.startswith("aws "))
+    for sample in re.findall(r"```python\n(.*?)```", guide, re.S):
+        script = tmp_path / "sample.py"
+        script.write_text(sample)
+        printed = run(["bash", "-euc", f"{exports}\n{sys.executable} {script}"], shell_env(aws_env), cwd=tmp_path)
+        assert "'type': 'text'" in printed.stdout or "type='text'" in printed.stdout, printed.stdout
+
+
+def test_readme_config_example_is_a_config_the_server_takes(tmp_path):
+    [config] = blocks("README.md", "toml")
+    running = start_server(tmp_path / "server", config=config.replace("…", "x" * 20))
+    try:
+        assert running.process.poll() is None
+    finally:
+        assert running.stop() == 0
+
+
+def test_client_doc_sample(server, aws_env, tmp_path):
+    [sample] = blocks("docs/client.md", "python")
+    script = tmp_path / "client_sample.py"
+    script.write_text(sample)
+    done = run([sys.executable, str(script)], aws_env, cwd=tmp_path)
+    text_line, cost_line = done.stdout.strip().splitlines()[-2:]
+    assert text_line.split()[-1].isdigit()  # the output token count
+    assert cost_line.endswith(" global")
+
+
+def test_testing_doc_admin_api_samples(server, aws_env, tmp_path):
+    [curl] = [b for b in blocks("docs/testing.md", "bash") if "curl" in b]
+    done = run(["bash", "-euc", at(server, curl)], aws_env, cwd=tmp_path)
+    assert done.stdout.count("{") >= 4, done.stdout  # every call answered with JSON
+    [admin] = [b for b in blocks("docs/testing.md", "python") if "BedrockAdmin" in b]
+    call = ('    from anthropic import AnthropicBedrock\n'
+            '    AnthropicBedrock().messages.create(model="global.anthropic.claude-sonnet-4-5-20250929-v1:0", '
+            'max_tokens=64, system="You are a helpful assistant.", messages=[{"role": "user", "content": "hello"}])')
+    assert "    ...  # your code calls Claude here" in admin
+    script = tmp_path / "admin_sample.py"
+    script.write_text(at(server, re.sub(r"    \.\.\.  # your code calls Claude here.*", call, admin)))
+    run([sys.executable, str(script)], aws_env, cwd=tmp_path)
+
+
+def test_testing_doc_rules_file_and_quota_config_load(tmp_path):
+    rules, quotas = blocks("docs/testing.md", "toml")
+    rules_path = tmp_path / "rules.toml"
+    rules_path.write_text(rules)
+    running = start_server(tmp_path / "rules", "--rules-file", str(rules_path), config=quotas)
+    try:
+        assert running.process.poll() is None
+    finally:
+        assert running.stop() == 0
+
+
+def test_testing_doc_excerpts_are_the_example_agent():
+    """The agent and its tests shown in docs/testing.md are the files the suite runs."""
+    example = "\n".join(path.read_text() for path in sorted((ROOT / "examples" / "agent").rglob("*.py")))
+    for excerpt in blocks("docs/testing.md", "python"):
+        if "BedrockAdmin" in excerpt:
+            continue
+        for paragraph in excerpt.strip().split("\n\n\n"):
+            assert paragraph.strip() in example, paragraph[:200]
