@@ -39,7 +39,7 @@ BOTH_FORMS = "output_format and output_config.format cannot both be specified"  
 
 def _config_format(body: Mapping[str, Any]) -> Any:
     config = body.get("output_config")
-    return config.get("format") if isinstance(config, Mapping) else None
+    return config.get("format") if type(config) is dict else None  # a JSON body's objects are dicts
 
 
 def check_output_format(body: Mapping[str, Any]) -> None:
@@ -48,6 +48,8 @@ def check_output_format(body: Mapping[str, Any]) -> None:
     Raises:
         ValidationException: ``<path>: <problem>`` for the first problem.
     """
+    if "output_config" not in body and "output_format" not in body:  # the usual request: cheap
+        return
     current, earlier = _config_format(body), body.get("output_format")
     if current is not None and earlier is not None:
         raise api_error("output_format", BOTH_FORMS)
