@@ -252,6 +252,15 @@ class BedrockApp:
             raise
         except DropConnection:
             raise
+        except asyncio.CancelledError:
+            # uvicorn cancels the calls still running when it stops (graceful-shutdown timeout,
+            # second Ctrl-C): the client got no answer, or part of a stream, not a 200.
+            if record.error_code is None:
+                record.status = 0
+                record.error_code = "Cancelled"
+                record.error_message = "the server stopped before the response was complete"
+                record.latency_ms = runtime.elapsed_ms(started)
+            raise
         except Exception:
             record.status = 500
             record.error_code = "InternalServerException"

@@ -8,6 +8,7 @@ InvokeModel never imports the event-stream encoder.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any, AsyncIterator, Callable, Sequence
 
@@ -219,6 +220,9 @@ async def stream_response(
     except ClientDisconnected:  # nobody to write to: stop pulling events, no exception frame
         _client_left(inv, usage, logged)
         await _abandon(events, item)
+        raise
+    except asyncio.CancelledError:  # the server is stopping (``app._runtime``): record what was sent
+        finish_record(inv, usage, logged, streamed=True)
         raise
     except Exception as exc:  # noqa: BLE001 - every failure after the start becomes a frame
         await _flush(send, pending)

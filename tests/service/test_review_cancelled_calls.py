@@ -1,0 +1,81 @@
+"""Review regression: a call cancelled before its response is complete (uvicorn cancels the
+requests still running when the graceful-shutdown timeout expires, or at a second Ctrl-C) was
+recorded, and invocation-logged, as a complete 200 with no tokens, even when part of a stream
+had reached the client."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any, AsyncIterator
+
+import pytest
+
+from claude_bedrock.domain.engine import ModelCall
+from claude_bedrock.domain.simulator import SimulatorEngine
+from claude_bedrock.service.app import create_app
+from claude_bedrock.service.state import ServiceState
+from claude_bedrock.settings import Settings
+
+MODEL = b"/model/anthropic.claude-3-haiku-20240307-v1%3A0"
+INVOKE_BODY = json.dumps({"max_tokens": 1000, "messages": [{"role": "user", "content": "Tell me a story"}],
+                          "anthropic_version": "bedrock-2023-05-31"}).encode()
+
+
+class StallingEngine:
+    """The simulator's first ``events_before_stall`` events, then waits forever."""
+
+    def __init__(self, events_before_stall: int) -> None:
+        self.inner = SimulatorEngine(seed=0, clock=lambda: 0.0)
+        self.events_before_stall = events_before_stall
+        self.stalled = asyncio.Event()
+
+    async def stream(self, call: ModelCall) -> AsyncIterator[dict[str, Any]]:
+        for event in self.inner.events(call)[: self.events_before_stall]:
+            yield event
+        self.stalled.set()
+        await asyncio.Event().wait()
+
+
+async def _cancel_mid_call(tmp_path, suffix: bytes, events_before_stall: int) -> list[Any]:
+    engine = StallingEngine(events_before_stall)
+    state = ServiceState(Settings(data_dir=str(tmp_path)), engine=engine)
+    app = create_app(state=state)
+    records: list[Any] = []
+    state.observers.append(records.append)
+    scope = {"type": "http", "method": "POST", "path": (MODEL + suffix).decode(), "raw_path": MODEL + suffix,
+             "query_string": b"", "headers": [(b"authorization", b"Bearer dev"), (b"host", b"localhost")],
+             "client": ("127.0.0.1", 5000)}
+    bodies = [{"type": "http.request", "body": INVOKE_BODY, "more_body": False}]
+
+    async def receive() -> dict[str, Any]:
+        if bodies:
+            return bodies.pop()
+        await asyncio.Event().wait()  # the client stays
+        raise AssertionError  # pragma: no cover
+
+    async def send(message: dict[str, Any]) -> None:
+        pass
+
+    task = asyncio.ensure_future(app(scope, receive, send))
+    await engine.stalled.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    state.store.close()
+    return records
+
+
+@pytest.mark.parametrize("suffix", [b"/invoke", b"/invoke-with-response-stream"])
+def test_review_cancelled_call_is_recorded_as_cancelled_not_as_200(tmp_path, suffix):
+    (record,) = asyncio.run(_cancel_mid_call(tmp_path, suffix, events_before_stall=3))
+    assert record.status == 0
+    assert record.error_code == "Cancelled"
+    assert record.latency_ms is not None
+
+
+def test_review_cancelled_stream_records_what_was_sent(tmp_path):
+    (record,) = asyncio.run(_cancel_mid_call(tmp_path, b"/invoke-with-response-stream", events_before_stall=3))
+    assert record.streamed
+    assert record.usage["inputTokens"] > 0
+    assert [event["type"] for event in record.output_body][:1] == ["message_start"]
