@@ -133,6 +133,38 @@ def test_logging_clean_shutdown_flushes_queued_records(tmp_path, signum):
     assert cloudwatch_ids(server.data_dir) == Counter(acknowledged)
 
 
+SLOW_MODEL = "anthropic.claude-sonnet-4-5-20250929-v1:0"
+LONG_STREAM_BODY = json.dumps({"anthropic_version": "bedrock-2023-05-31", "max_tokens": 2000,
+                               "messages": [{"role": "user", "content": "a long story"}]}).encode()
+
+
+def test_logging_second_ctrl_c_still_writes_queued_records(tmp_path):
+    """Review regression: the second Ctrl-C (uvicorn's force quit, while it waits for open
+    streams) skipped the lifespan shutdown: every queued record was lost, with exit code 0."""
+    # Only the shutdown can write these records (flush interval); the Sonnet stream trickles
+    # one token a second, so the graceful shutdown waits on it until the second Ctrl-C.
+    server = start_server(tmp_path, "--log-flush-interval-ms", "600000",
+                          "--simulator-latency", f"{SLOW_MODEL}=0:1", config=CONFIG_TOML)
+    try:
+        configure_logging(server.url)
+        with httpx.Client(timeout=60) as client:
+            acknowledged = [one_call(client, server.url, n) for n in range(10)]
+            url = f"{server.url}/model/{quote('global.' + SLOW_MODEL, safe='')}/invoke-with-response-stream"
+            with client.stream("POST", url, content=LONG_STREAM_BODY, headers=BEARER) as stream:
+                assert stream.status_code == 200
+                server.process.send_signal(signal.SIGINT)
+                deadline = time.monotonic() + 30
+                while "Waiting for connections to close" not in server.log_text():
+                    assert time.monotonic() < deadline, server.log_text()
+                    time.sleep(0.05)
+                server.process.send_signal(signal.SIGINT)
+                assert server.process.wait(timeout=30) == 0
+                cut = stream.headers["x-amzn-requestid"]
+    finally:
+        server.stop()
+    assert s3_ids(server.data_dir) == Counter([*acknowledged, cut])
+
+
 def test_logging_sigkill_during_writes_leaves_a_valid_index(tmp_path, capsys):
     server = start_server(tmp_path, "--log-flush-interval-ms", "10", "--log-batch-size", "25", config=CONFIG_TOML)
     stop = threading.Event()

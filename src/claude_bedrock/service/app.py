@@ -113,6 +113,7 @@ class BedrockApp:
         self._guard = None if state.authenticator.strict else OriginGuard(loopback_bind=is_loopback(state.settings.host))
         self.startup_hooks: list[Callable[[], Awaitable[None] | None]] = []
         self.shutdown_hooks: list[Callable[[], Awaitable[None] | None]] = []
+        self._stopped = False  # the shutdown hooks ran (``shutdown``)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -125,21 +126,30 @@ class BedrockApp:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                self._stopped = False
                 for hook in self.startup_hooks:
                     result = hook()
                     if result is not None:
                         await result
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                for hook in self.shutdown_hooks:
-                    try:
-                        result = hook()
-                        if result is not None:
-                            await result
-                    except Exception:  # noqa: BLE001
-                        log.exception("shutdown hook failed")
+                await self.shutdown()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+    async def shutdown(self) -> None:
+        """Run the shutdown hooks (log flushing, store closing) once per start: the lifespan
+        shutdown runs them, and ``server.serve`` after a forced exit, which skips the lifespan."""
+        if self._stopped:
+            return
+        self._stopped = True
+        for hook in self.shutdown_hooks:
+            try:
+                result = hook()
+                if result is not None:
+                    await result
+            except Exception:  # noqa: BLE001
+                log.exception("shutdown hook failed")
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = new_request_id()

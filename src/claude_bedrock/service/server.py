@@ -1,6 +1,7 @@
 """Run the ASGI app on uvicorn over a socket we bind ourselves (so port 0 works and the
 announced URL is the real one). Stops cleanly on SIGINT/SIGTERM (uvicorn's handlers), running
-the app's shutdown hooks (log flushing) first.
+the app's shutdown hooks (log flushing) first; a second Ctrl-C stops without waiting for open
+connections, and the hooks still run.
 
 The request head (request line and headers) is capped at ``MAX_HEAD_BYTES``: uvicorn's
 httptools protocol buffers a head of any size, before any authentication, so a client could
@@ -9,6 +10,7 @@ make the server hold gigabytes. A longer head is answered 431 and the connection
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import signal
 import socket
@@ -124,6 +126,9 @@ def serve(settings: Settings, app: BedrockApp | None = None, out: TextIO = sys.s
         server.run(sockets=[sock])
     finally:
         signal.signal(signal.SIGTERM, previous)
+        # A second Ctrl-C (uvicorn's force quit) skips the lifespan shutdown: flush the
+        # invocation logs anyway (a no-op when the lifespan ran the hooks).
+        asyncio.run(app.shutdown())
 
 
 def _exit_cleanly(signum: int, frame: object) -> None:
