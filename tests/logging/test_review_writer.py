@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import gzip
 import json
+import shutil
 from pathlib import Path
 
 from claude_bedrock.adapters.invocation_log import InvocationLogWriter, LogLayout
+from claude_bedrock.adapters.invocation_log.index import InvocationIndex, LogQuery
 from claude_bedrock.domain.catalog import default_catalog
 from claude_bedrock.domain.invocation_log import DeliveryConfig, S3Location
 from claude_bedrock.service.calls import CallRecord
@@ -71,3 +73,22 @@ def test_review_writer_key_prefix_with_nul_or_long_segment_is_delivered(tmp_path
     assert writer.stats.failures == 0
     assert sorted(s3_request_ids(tmp_path / "s3")) == ["req-000001", "req-000002"]
     assert len(list((tmp_path / "cloudwatch").rglob("*.jsonl"))) == 1
+
+
+def test_review_writer_follows_a_data_folder_deleted_while_running(tmp_path):
+    """Review regression: after ``rm -rf`` of the data folder the writer went on indexing into
+    the deleted index file, so ``claude-bedrock logs`` never saw the later records."""
+    data = tmp_path / "data"
+    writer = writer_for(data)
+    writer.start()
+    writer.submit(call(1), CONFIG)
+    assert writer.flush(timeout=10)
+    shutil.rmtree(data)
+    writer.submit(call(2), CONFIG)
+    assert writer.flush(timeout=10)
+    writer.close()
+    index = InvocationIndex.open_existing(LogLayout(data).index_path)
+    try:
+        assert [hit.record["requestId"] for hit in index.query(LogQuery())] == ["req-000002"]
+    finally:
+        index.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 import threading
 from pathlib import Path
@@ -185,6 +186,21 @@ def test_store_reopens_after_close(store: StateStore):
     assert store.get_application_profile(ACCOUNT, REGION, "aaaaaaaaaaaa") is not None
     create(store, "bbbbbbbbbbbb", "after-close")
     assert len(store.list_application_profiles(ACCOUNT, REGION)) == 2
+
+
+def test_review_store_follows_a_data_folder_deleted_while_open(tmp_path: Path, caplog):
+    """Review regression: after ``rm -rf`` of the data folder, writes went on into the deleted
+    file: acknowledged, and gone at the next start."""
+    data = tmp_path / "data"
+    store = StateStore.open(data)
+    create(store, "aaaaaaaaaaaa", "before")
+    shutil.rmtree(data)
+    create(store, "bbbbbbbbbbbb", "after")
+    store.close()
+    restarted = StateStore.open(data)
+    assert [p.name for p in restarted.list_application_profiles(ACCOUNT, REGION)] == ["after"]
+    restarted.close()
+    assert "deleted or replaced" in caplog.text
 
 
 def test_store_refuses_a_newer_schema(tmp_path: Path):

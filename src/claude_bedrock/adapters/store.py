@@ -19,6 +19,10 @@ Invariants
     Rule 4: the store knows rows, not AWS: it raises ``StoreConflict`` / ``TooManyTags`` and
             the service layer turns them into AWS errors. The caller supplies ids; the store
             supplies timestamps from its injected clock.
+    Rule 5: a database file deleted or replaced while the store is open (the data folder
+            removed under a running server) is followed: the next write recreates the folder
+            and the file, with a warning, instead of going into the deleted file and vanishing
+            at the next start. Reads keep the open file until then.
 
 Schema version lives in ``PRAGMA user_version``; a file written by a newer schema is refused.
 """
@@ -26,6 +30,7 @@ Schema version lives in ``PRAGMA user_version``; a file written by a newer schem
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -34,6 +39,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from claude_bedrock.adapters.sqlite_file import FileIdentity, file_identity
 from claude_bedrock.service.control_state import (
     AgreementRecord,
     ApplicationProfileRecord,
@@ -106,6 +112,8 @@ CREATE TABLE IF NOT EXISTS logging_configs (
 );
 """
 
+log = logging.getLogger("claude_bedrock.store")
+
 #: Every table, in the order ``reset`` clears them.
 _TABLES = ("resource_tags", "application_profiles", "model_agreements", "use_case_forms", "logging_configs")
 
@@ -132,6 +140,8 @@ class StateStore:
         self._clock = clock
         self._lock = threading.RLock()
         self._connection: sqlite3.Connection | None = None
+        #: The file the connection opened (Rule 5); None in memory.
+        self._file: FileIdentity | None = None
         #: Bumped by every committed write of this store, so callers can cache reads.
         self.generation = 0
         try:
@@ -164,10 +174,7 @@ class StateStore:
                 f"{self.path}: schema version {version} is newer than this program's ({SCHEMA_VERSION})"
             )
         with self._write() as db:
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    db.execute(statement)
-            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            _create_schema(db)
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -182,12 +189,31 @@ class StateStore:
                 connection.execute("PRAGMA journal_mode = WAL")
             connection.execute("PRAGMA synchronous = NORMAL")
             self._connection = connection
+            self._file = None if self.path == ":memory:" else file_identity(self.path)
         return self._connection
+
+    def _follow_file(self) -> None:
+        """Rule 5: reopen (and recreate) the database when its file is no longer the one the
+        connection opened. Call with the lock held."""
+        if self._connection is None or self._file is None or file_identity(self.path) == self._file:
+            return
+        log.warning("the state database %s was deleted or replaced while in use: using a new file "
+                    "from now on (state written before is not in it)", self.path)
+        self.close()
+        try:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"{self.path}: cannot recreate the data folder: {exc.strerror or exc}") from None
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        _create_schema(db)
+        db.execute("COMMIT")
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction, committed on success and rolled back on any exception."""
         with self._lock:
+            self._follow_file()
             db = self._db
             db.execute("BEGIN IMMEDIATE")
             try:
@@ -430,6 +456,14 @@ class StateStore:
         """Every configured ``(account_id, region, loggingConfig)``, e.g. to start sinks at boot."""
         rows = self._read("SELECT account_id, region, config_json FROM logging_configs ORDER BY 1, 2", ())
         return [(account, region, json.loads(text)) for account, region, text in rows]
+
+
+def _create_schema(db: sqlite3.Connection) -> None:
+    """Every table and index (those missing), and the schema version; inside a transaction."""
+    for statement in _SCHEMA.split(";"):
+        if statement.strip():
+            db.execute(statement)
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
 _PROFILE_COLUMNS = (

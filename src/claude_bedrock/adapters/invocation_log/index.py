@@ -12,6 +12,9 @@ Invariants
     Rule 3: money is summed exactly: costs are stored as decimal strings and added with
             ``Decimal`` (a SQLite aggregate), never as floats.
     Rule 4: another process may read while the server writes; readers wait on the busy timeout.
+    Rule 5: ``moved`` tells that the file was deleted or replaced while open (the data folder
+            removed under a running server): the writer then opens a new index rather than
+            indexing into the deleted file.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+from claude_bedrock.adapters.sqlite_file import file_identity
 
 __all__ = ["IndexEntry", "IndexMissing", "IndexedRecord", "InvocationIndex", "LogQuery", "UsageRow"]
 
@@ -137,6 +142,7 @@ class InvocationIndex:
         self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
         self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         self._db.execute("PRAGMA journal_mode = WAL")
+        self._file = file_identity(self.path)
         self._db.execute("PRAGMA synchronous = NORMAL")
         self._db.create_aggregate("decimal_sum", 1, _DecimalSum)  # type: ignore[arg-type]
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
@@ -156,6 +162,11 @@ class InvocationIndex:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    @property
+    def moved(self) -> bool:
+        """The file at ``path`` is no longer the one opened: deleted or replaced since."""
+        return file_identity(self.path) != self._file
 
     # -- writing --------------------------------------------------------------------------
 

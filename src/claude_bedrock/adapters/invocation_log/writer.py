@@ -294,6 +294,11 @@ class InvocationLogWriter:
         return result
 
     def _open_index(self) -> InvocationIndex:
+        if self._index is not None and self._index.moved:  # the data folder was deleted under us
+            log.warning("the invocation log index %s was deleted or replaced while in use: indexing "
+                        "into a new file from now on", self._index.path)
+            self._index.close()
+            self._index = None
         if self._index is None:
             self.layout.data_dir.mkdir(parents=True, exist_ok=True)
             self._index = InvocationIndex(self.layout.index_path)
