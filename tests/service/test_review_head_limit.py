@@ -67,3 +67,22 @@ def test_review_ordinary_requests_pass_on_a_kept_alive_connection(server):
         while len(rest) < length:
             rest += sock.recv(65536)
     sock.close()
+
+
+def test_review_oversized_head_arriving_in_one_piece_is_refused(server):
+    """A head over the cap that arrives whole in one read (with its body behind it) is refused
+    too: the parser's own count of the head, not only the bytes seen while it was incomplete."""
+    sock = _connect(server)
+    head = (b"POST /_claude-bedrock/health HTTP/1.1\r\nHost: localhost\r\nX-Big: " + b"b" * (MAX_HEAD_BYTES + 10)
+            + b"\r\nContent-Length: 2\r\n\r\n{}")
+    sock.sendall(head)
+    assert _response(sock).startswith(b"HTTP/1.1 431")
+    sock.close()
+
+
+def test_review_head_just_under_the_cap_passes(server):
+    sock = _connect(server)
+    pad = MAX_HEAD_BYTES - 200
+    sock.sendall(b"GET /_claude-bedrock/health HTTP/1.1\r\nHost: localhost\r\nX-Pad: " + b"p" * pad + b"\r\n\r\n")
+    assert _response(sock).startswith(b"HTTP/1.1 200")
+    sock.close()

@@ -39,9 +39,15 @@ def _bounded_http_protocol() -> Any:
         return "h11"
 
     class BoundedHttpToolsProtocol(HttpToolsProtocol):  # type: ignore[misc, valid-type]
+        """The bytes received while a head is incomplete are counted (a head that never ends is
+        cut before it is buffered); when they pass the cap by the time the head is complete
+        (a head that arrived whole in one read, perhaps with a body behind it), the head's own
+        size, as parsed, decides."""
+
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
-            self._head_bytes = 0  # bytes received since the current head began
+            self._head_bytes = 0  # bytes received since the current head began; -1 in a body
+            self._head_too_large = False
 
         def data_received(self, data: bytes) -> None:
             reading_head = self._head_bytes >= 0
@@ -49,13 +55,29 @@ def _bounded_http_protocol() -> Any:
                 self._head_bytes += len(data)
             super().data_received(data)
             if reading_head and self._head_bytes > MAX_HEAD_BYTES and not self.transport.is_closing():
-                self.transport.write(b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
-                                     b"content-length: 0\r\nconnection: close\r\n\r\n")
-                self.transport.close()
+                self._refuse_head()
+
+        def _refuse_head(self) -> None:
+            self.transport.write(b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+                                 b"content-length: 0\r\nconnection: close\r\n\r\n")
+            self.transport.close()
 
         def on_headers_complete(self) -> None:
+            if self._head_bytes > MAX_HEAD_BYTES and self._parsed_head_size() > MAX_HEAD_BYTES:
+                self._head_too_large = True
+                raise ValueError("request head too large")  # the parser stops: send_400_response
             self._head_bytes = -1  # the body is not counted
             super().on_headers_complete()
+
+        def _parsed_head_size(self) -> int:
+            """The request line's URL and every header line (": " and CRLF included)."""
+            return len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
+
+        def send_400_response(self, msg: str) -> None:
+            if self._head_too_large:
+                self._refuse_head()
+            else:
+                super().send_400_response(msg)
 
         def on_message_complete(self) -> None:
             super().on_message_complete()
