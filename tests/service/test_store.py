@@ -278,3 +278,19 @@ def test_store_concurrent_threads_on_separate_connections(tmp_path: Path):
     _assert_complete(stores[0], threads, per_thread)
     for opened in stores:
         opened.close()
+
+
+def test_store_refuses_a_database_damaged_inside_at_start(tmp_path: Path):
+    """Damage inside a table is found when the server starts, with a clear message, rather
+    than later as failed calls."""
+    StateStore.open(tmp_path).close()
+    path = tmp_path / DATABASE_FILE_NAME
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA journal_mode = DELETE")  # everything in the main file
+    data = bytearray(path.read_bytes())
+    page = 4096
+    assert len(data) >= 3 * page
+    data[page:2 * page] = b"\xff" * page  # page 2: a table's b-tree page, smashed
+    path.write_bytes(bytes(data))
+    with pytest.raises(StoreError, match=r"damaged \(Page 2: .*\); move it away"):
+        StateStore.open(tmp_path)

@@ -169,6 +169,12 @@ class StateStore:
     def _migrate(self) -> None:
         with self._lock:
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            # Damage inside the file would otherwise surface later, as failed calls.
+            problem = self._db.execute("PRAGMA quick_check(1)").fetchone()[0]
+        if problem != "ok":
+            problem = " ".join(line for line in problem.splitlines() if not line.startswith("***"))
+            raise StoreError(f"{self.path}: the state database is damaged ({problem}); move it away "
+                             "to start with an empty state")
         if version > SCHEMA_VERSION:
             raise StoreError(
                 f"{self.path}: schema version {version} is newer than this program's ({SCHEMA_VERSION})"
