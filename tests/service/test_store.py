@@ -294,3 +294,30 @@ def test_store_refuses_a_database_damaged_inside_at_start(tmp_path: Path):
     path.write_bytes(bytes(data))
     with pytest.raises(StoreError, match=r"damaged \(Page 2: .*\); move it away"):
         StateStore.open(tmp_path)
+
+
+def test_store_locked_at_start_says_another_process_holds_it(tmp_path: Path, monkeypatch):
+    import claude_bedrock.adapters.store as store_module
+
+    monkeypatch.setattr(store_module, "BUSY_TIMEOUT_MS", 50)
+    StateStore.open(tmp_path).close()
+    holder = sqlite3.connect(tmp_path / DATABASE_FILE_NAME, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(StoreError, match=r"locked \(another process holds it: a second server"):
+            StateStore.open(tmp_path)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+
+def test_store_unwritable_folder_is_named(tmp_path: Path, monkeypatch):
+    """SQLite says "unable to open database file"; the message says why (as root, a folder's
+    mode bits do not stop writes, so the access check is what is faked here)."""
+    import claude_bedrock.adapters.store as store_module
+
+    error = sqlite3.OperationalError("unable to open database file")
+    monkeypatch.setattr(store_module.os, "access", lambda path, mode: False)
+    assert store_module._hint(error, str(tmp_path / DATABASE_FILE_NAME)) == (
+        f" (the data folder {tmp_path} is not writable)"
+    )

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -148,7 +149,7 @@ class StateStore:
             self._migrate()
         except sqlite3.DatabaseError as exc:
             self.close()
-            raise StoreError(f"{self.path}: cannot use the state database: {exc}") from None
+            raise StoreError(f"{self.path}: cannot use the state database: {exc}{_hint(exc, self.path)}") from None
         except StoreError:
             self.close()
             raise
@@ -462,6 +463,19 @@ class StateStore:
         """Every configured ``(account_id, region, loggingConfig)``, e.g. to start sinks at boot."""
         rows = self._read("SELECT account_id, region, config_json FROM logging_configs ORDER BY 1, 2", ())
         return [(account, region, json.loads(text)) for account, region, text in rows]
+
+
+def _hint(exc: sqlite3.DatabaseError, path: str) -> str:
+    """What SQLite's words mean for the user, when that is known."""
+    text = str(exc)
+    if "locked" in text:
+        return " (another process holds it: a second server on this data folder?)"
+    folder = Path(path).parent
+    if "unable to open" in text and folder.is_dir() and not os.access(folder, os.W_OK):
+        return f" (the data folder {folder} is not writable)"
+    if "readonly" in text:
+        return " (the file or its folder is read-only)"
+    return ""
 
 
 def _create_schema(db: sqlite3.Connection) -> None:
