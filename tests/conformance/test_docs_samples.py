@@ -81,18 +81,25 @@ def test_client_doc_sample(server, aws_env, tmp_path):
     assert cost_line.endswith(" global")
 
 
-def test_testing_doc_admin_api_samples(server, aws_env, tmp_path):
-    [curl] = [b for b in blocks("docs/testing.md", "bash") if "curl" in b]
-    done = run(["bash", "-euc", at(server, curl)], aws_env, cwd=tmp_path)
-    assert done.stdout.count("{") >= 4, done.stdout  # every call answered with JSON
-    [admin] = [b for b in blocks("docs/testing.md", "python") if "BedrockAdmin" in b]
-    call = ('    from anthropic import AnthropicBedrock\n'
-            '    AnthropicBedrock().messages.create(model="global.anthropic.claude-sonnet-4-5-20250929-v1:0", '
-            'max_tokens=64, system="You are a helpful assistant.", messages=[{"role": "user", "content": "hello"}])')
-    assert "    ...  # your code calls Claude here" in admin
-    script = tmp_path / "admin_sample.py"
-    script.write_text(at(server, re.sub(r"    \.\.\.  # your code calls Claude here.*", call, admin)))
-    run([sys.executable, str(script)], aws_env, cwd=tmp_path)
+def test_testing_doc_admin_api_samples(aws_env, tmp_path):
+    """The curl and BedrockAdmin samples, on a server of their own: they leave rules, faults
+    and quotas behind, as a user's session would."""
+    server = start_server(tmp_path / "admin")
+    env = {**aws_env, "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": server.url, "ANTHROPIC_BEDROCK_BASE_URL": server.url}
+    try:
+        [curl] = [b for b in blocks("docs/testing.md", "bash") if "curl" in b]
+        done = run(["bash", "-euc", at(server, curl)], env, cwd=tmp_path)
+        assert done.stdout.count("{") >= 4, done.stdout  # every call answered with JSON
+        [admin] = [b for b in blocks("docs/testing.md", "python") if "BedrockAdmin" in b]
+        call = ('    from anthropic import AnthropicBedrock\n'
+                '    AnthropicBedrock().messages.create(model="global.anthropic.claude-sonnet-4-5-20250929-v1:0", '
+                'max_tokens=64, system="You are a helpful assistant.", messages=[{"role": "user", "content": "hello"}])')
+        assert "    ...  # your code calls Claude here" in admin
+        script = tmp_path / "admin_sample.py"
+        script.write_text(at(server, re.sub(r"    \.\.\.  # your code calls Claude here.*", call, admin)))
+        run([sys.executable, str(script)], env, cwd=tmp_path)
+    finally:
+        assert server.stop() == 0
 
 
 def test_testing_doc_rules_file_and_quota_config_load(tmp_path):
