@@ -67,3 +67,48 @@ def test_serve_announces_a_url_clients_on_this_machine_can_use(host, url):
     line = out.getvalue()
     assert line.startswith(f"export AWS_ENDPOINT_URL_BEDROCK_RUNTIME={url} ")
     assert (" (bound to all interfaces)" in line) == (host in ("0.0.0.0", "::"))
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("credentials = 5\n", "credentials: expected an array of tables ([[credentials]])"),
+    ('[credentials]\naccess_key_id = "A"\nsecret_access_key = "B"\n',
+     "credentials: expected an array of tables ([[credentials]])"),
+    ('[api_keys]\nkey = "A"\n', "api_keys: expected an array of tables ([[api_keys]])"),
+    ("server = 5\n", "server: expected a table ([server])"),
+    ("[[server]]\nport = 3\n", "server: expected a table ([server])"),
+])
+def test_serve_refuses_a_config_table_of_the_wrong_shape_in_one_line(tmp_path, text, message):
+    config = tmp_path / "config.toml"
+    config.write_text(text)
+    result = CliRunner().invoke(cli, ["serve", "--data-dir", str(tmp_path), "--port", "0", "--config", str(config)])
+    assert result.exit_code == 2
+    assert f"{config}: {message}" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_a_logging_table_nothing_reads_is_refused(tmp_path):
+    from claude_bedrock.settings import ConfigError, load_config_file
+
+    config = tmp_path / "config.toml"
+    config.write_text("[logging]\nlog_retention_days = 7\n")
+    with pytest.raises(ConfigError, match="unknown table\\(s\\): logging"):
+        load_config_file(config)
+
+
+@pytest.mark.parametrize("option", ["--config", "--rules-file"])
+def test_serve_refuses_a_file_that_is_not_utf8_text_in_one_line(tmp_path, option):
+    path = tmp_path / "settings.toml"
+    path.write_bytes(b"\xff\xfe[server]\n")
+    result = CliRunner().invoke(cli, ["serve", "--data-dir", str(tmp_path), "--port", "0", option, str(path)])
+    assert result.exit_code == 2
+    assert f"{path}: not UTF-8 text" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_serve_names_a_rules_file_it_cannot_read(tmp_path):
+    """A folder given as rules file is a file error, not a failure to listen."""
+    result = CliRunner().invoke(cli, ["serve", "--data-dir", str(tmp_path / "data"), "--port", "0",
+                                      "--rules-file", str(tmp_path)])
+    assert result.exit_code == 2
+    assert f"cannot read rules file {tmp_path}:" in result.output
+    assert "cannot listen" not in result.output

@@ -255,29 +255,51 @@ def coerce(name: str, value: Any, origin: str) -> Any:
 _TYPE_WORDS = {int: "an integer", bool: "a boolean (true/false)", str: "a string"}
 
 
+def read_user_file(path: Path, what: str) -> str:
+    """The text of a UTF-8 file named on the command line (config or rules file); any
+    problem reading it is a ConfigError naming it."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{what} not found: {path}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+
+
 def load_config_file(path: str | Path) -> dict[str, Any]:
     """Read a TOML config file into ``Settings`` keyword arguments."""
     path = Path(path)
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"config file not found: {path}") from None
+        raw = tomllib.loads(read_user_file(path, "config file"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-    unknown = set(raw) - {"server", "credentials", "api_keys", "testing", "logging"}
+    unknown = set(raw) - {"server", "credentials", "api_keys", "testing"}
     if unknown:
         raise ConfigError(f"{path}: unknown table(s): {', '.join(sorted(unknown))}")
+    server = raw.get("server", {})
+    if not isinstance(server, dict):
+        raise ConfigError(f"{path}: server: expected a table ([server])")
     out: dict[str, Any] = {}
-    for name, value in raw.get("server", {}).items():
+    for name, value in server.items():
         out[name] = coerce(name, value, f"{path} [server]")
     out["credentials"] = tuple(
-        _credential(entry, f"{path} credentials[{i}]") for i, entry in enumerate(raw.get("credentials", []))
+        _credential(entry, f"{path} credentials[{i}]") for i, entry in enumerate(_entries(raw, "credentials", path))
     )
     out["api_keys"] = tuple(
-        _api_key(entry, f"{path} api_keys[{i}]") for i, entry in enumerate(raw.get("api_keys", []))
+        _api_key(entry, f"{path} api_keys[{i}]") for i, entry in enumerate(_entries(raw, "api_keys", path))
     )
-    out["extra"] = {k: raw[k] for k in ("testing", "logging") if k in raw}
+    out["extra"] = {"testing": raw["testing"]} if "testing" in raw else {}
     return out
+
+
+def _entries(raw: dict[str, Any], key: str, path: Path) -> list[Any]:
+    """The ``[[key]]`` array of tables (a single ``[key]`` table is a common slip)."""
+    value = raw.get(key, [])
+    if not isinstance(value, list):
+        raise ConfigError(f"{path}: {key}: expected an array of tables ([[{key}]])")
+    return value
 
 
 def _require_str(entry: dict[str, Any], key: str, origin: str, default: str | None = None) -> str:

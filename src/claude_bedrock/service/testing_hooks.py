@@ -43,7 +43,7 @@ from claude_bedrock.domain.engine import Engine, ModelCall, StreamEvent
 from claude_bedrock.domain.tokens import count_request
 from claude_bedrock.service.calls import CallRecord
 from claude_bedrock.service.state import ServiceState
-from claude_bedrock.settings import ConfigError, Settings
+from claude_bedrock.settings import ConfigError, Settings, read_user_file
 
 if TYPE_CHECKING:  # loaded when a scenario first needs them (see Toolkit)
     from claude_bedrock.domain.faults import Fault, FaultPlan
@@ -76,10 +76,7 @@ class Scenario:
 
 
 def _read_file(path: Path) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"rules file not found: {path}") from None
+    text = read_user_file(path, "rules file")
     if path.suffix.lower() in (".yaml", ".yml"):
         try:
             import yaml  # type: ignore[import-untyped]
