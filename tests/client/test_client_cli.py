@@ -152,3 +152,32 @@ def test_cli_ask_notes_a_deprecated_model_and_prints_the_exact_cost(signed_env):
     tokens_in, tokens_out = int(summary.split(" in / ")[0].split()[-1]), int(summary.split(" in / ")[1].split()[0])
     exact = (Decimal(tokens_in) * 3 + Decimal(tokens_out) * 15) / Decimal(1_000_000)  # Sonnet 3.7, no premium
     assert f"cost ${exact.normalize():f} " in summary  # exact, not rounded to 6 decimals
+
+
+@pytest.mark.parametrize(("args", "stdin", "what"), [
+    (("count-tokens", "--file", "{binary}"), None, "--file"),
+    (("count-tokens", "-"), b"caf\xe9 \xff", "TEXT"),
+    (("ask", "-"), b"caf\xe9 \xff", "PROMPT"),
+    (("ask", "caf\udce9"), None, "PROMPT"),  # an argument with bytes the locale could not decode
+    (("ask", "Hi", "--system", "\udcff"), None, "--system"),
+    (("count-tokens", "Hi", "--system", "\udcff"), None, "--system"),
+])
+def test_cli_text_that_is_not_utf8_is_a_usage_error(signed_env, tmp_path, args, stdin, what):
+    binary = tmp_path / "image.bin"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xd8")
+    args = [arg.replace("{binary}", str(binary)) for arg in args]
+    result = CliRunner().invoke(cli, [*args, "--endpoint-url", signed_env], input=stdin)
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert f"Error: {what}" in result.stderr and "is not UTF-8 text" in result.stderr
+
+
+def test_cli_count_tokens_reads_a_utf8_file_and_stdin_bytes(signed_env, tmp_path):
+    text_file = tmp_path / "accents.txt"
+    text_file.write_bytes("Café crème brûlée".encode())
+    from_file = _run("count-tokens", "--file", str(text_file), "--endpoint-url", signed_env)
+    piped = CliRunner().invoke(cli, ["count-tokens", "-", "--endpoint-url", signed_env],
+                               input="Café crème brûlée".encode())
+    direct = _run("count-tokens", "Café crème brûlée", "--endpoint-url", signed_env)
+    assert from_file.exit_code == piped.exit_code == 0
+    assert from_file.stdout == piped.stdout == direct.stdout

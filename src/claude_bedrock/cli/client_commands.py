@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -108,6 +107,28 @@ def client_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--region", default=None, help="AWS region [default: $AWS_REGION, else us-east-1].")(func)
 
 
+def _utf8_text(value: str | bytes, what: str) -> str:
+    """``value`` as the text of a request: bytes (a file, stdin) decoded as UTF-8; a string
+    (an argument) checked, since bytes the locale could not decode arrive as lone surrogates
+    that no JSON body can carry. Anything else is a usage error naming ``what``."""
+    try:
+        if isinstance(value, bytes):
+            return value.decode("utf-8")
+        value.encode("utf-8")
+        return value
+    except UnicodeError:
+        raise click.UsageError(f"{what} is not UTF-8 text") from None
+
+
+def _argument_text(value: str, what: str) -> str:
+    """A text argument, ``-`` reading stdin."""
+    return _utf8_text(click.get_binary_stream("stdin").read() if value == "-" else value, what)
+
+
+def _system(system: str | None) -> dict[str, Any]:
+    return {"system": _utf8_text(system, "--system")} if system else {}
+
+
 def _money(amount: Any) -> str:
     from claude_bedrock.cli.money import usd
 
@@ -128,12 +149,11 @@ def ask(prompt: str, model: str, endpoint: str | None, max_tokens: int, system: 
 
     PROMPT "-" reads the prompt from stdin.
     """
-    if prompt == "-":
-        prompt = sys.stdin.read()
+    prompt = _argument_text(prompt, "PROMPT")
+    params = _system(system)
     from claude_bedrock.client.errors import APIConnectionError
 
     client = _make_client(region, endpoint_url, profile)
-    params: dict[str, Any] = {"system": system} if system else {}
     answered = False  # some of the answer is on stdout
     with _client_errors(client.base_url), client:
         try:
@@ -209,7 +229,7 @@ def whoami(as_json: bool, region: str | None, endpoint_url: str | None, profile:
 
 @click.command("count-tokens")
 @click.argument("text", required=False)
-@click.option("--file", "path", type=click.File("r", encoding="utf-8"), default=None,
+@click.option("--file", "path", type=click.File("rb"), default=None,
               help="Read the text from a file ('-' for stdin).")
 @click.option("--model", default=DEFAULT_MODEL, show_default=True)
 @click.option("--system", default=None, help="System prompt (counted too).")
@@ -222,9 +242,9 @@ def count_tokens(text: str | None, path: Any, model: str, system: str | None,
     """
     if (text is None) == (path is None):
         raise click.UsageError("give either TEXT or --file")
-    content = sys.stdin.read() if text == "-" else text if text is not None else path.read()
+    content = _argument_text(text, "TEXT") if text is not None else _utf8_text(path.read(), f"--file {path.name}")
+    params = _system(system)
     client = _make_client(region, endpoint_url, profile)
-    params: dict[str, Any] = {"system": system} if system else {}
     with _client_errors(client.base_url), client:
         counted = client.messages.count_tokens(model=model, messages=[{"role": "user", "content": content}], **params)
     click.echo(str(counted.input_tokens))
