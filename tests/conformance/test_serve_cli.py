@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 
-from support.servers import start_server
+from support.servers import CONFIG_TOML, start_server
 
 
 def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -99,3 +99,14 @@ def test_serve_stops_cleanly_on_sigterm(tmp_path):
     server.process.send_signal(signal.SIGTERM)
     assert server.process.wait(timeout=15) == 0
     assert "Traceback" not in server.log_text()
+
+
+def test_serve_warns_when_strict_auth_has_no_key_to_accept(tmp_path):
+    """Strict auth (--strict-auth, or any bind beyond loopback) with no key in the config
+    refuses every request: the server log says so and how to fix it."""
+    bare = start_server(tmp_path / "bare", "--strict-auth")
+    configured = start_server(tmp_path / "configured", "--strict-auth", config=CONFIG_TOML)
+    assert bare.stop() == 0 and configured.stop() == 0
+    assert "every request will be refused" in bare.log_text()
+    assert "--no-strict-auth" in bare.log_text()
+    assert "every request will be refused" not in configured.log_text()

@@ -126,6 +126,9 @@ def serve(settings: Settings, app: BedrockApp | None = None, out: TextIO = sys.s
     url = client_url(host, port)
     if not is_loopback(settings.host) and not settings.effective_strict_auth:
         log.warning("bound beyond loopback with strict auth explicitly disabled: anyone can call this server")
+    if settings.effective_strict_auth and not settings.credentials and not settings.api_keys:
+        log.warning("strict auth and no credentials or API keys in the config: every request will be refused; "
+                    "list keys in the --config file ([[credentials]], [[api_keys]]) or pass --no-strict-auth")
     config = uvicorn.Config(
         app,
         http=_bounded_http_protocol(),
