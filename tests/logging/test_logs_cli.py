@@ -239,3 +239,11 @@ def test_logs_cli_purge_of_a_damaged_index_is_one_line(tmp_path):
     result = CliRunner().invoke(cli, ["logs", "purge", "--data-dir", str(tmp_path), "--yes"])
     assert result.exit_code == 1
     assert "cannot read" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("command", [("logs", "list"), ("logs", "tail", "--max-wait", "0"), ("usage",)])
+@pytest.mark.parametrize("option", ["--since", "--until"])
+def test_logs_cli_a_bad_time_names_its_option(data_dir, command, option):
+    result = CliRunner().invoke(cli, [*command, "--data-dir", str(data_dir), option, "yesterday"])
+    assert result.exit_code == 2
+    assert f"Invalid value for '{option}': 'yesterday' is neither a duration" in result.output

@@ -84,6 +84,16 @@ def _operation(ctx: click.Context, param: click.Parameter, value: str | None) ->
     raise click.BadParameter(f"{value!r} is not one of {', '.join(_OPERATIONS)}.")
 
 
+def _moment(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    """``--since`` / ``--until`` as a POSIX time; a bad value is an error naming the option."""
+    return None if value is None else parse_time(value, time.time())
+
+
+_SINCE = click.option("--since", callback=_moment,
+                      help="From this time: ISO 8601, or a duration back from now (1h, 7d).")
+_UNTIL = click.option("--until", callback=_moment, help="Before this time: ISO 8601, or a duration back from now.")
+
+
 def _filter_options(func: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option("--account", help="Only this account ID."),
@@ -91,8 +101,8 @@ def _filter_options(func: Callable[..., Any]) -> Callable[..., Any]:
                                      "alias or Anthropic name such as claude-sonnet-4-5)."),
         click.option("--operation", metavar=f"[{'|'.join(_OPERATIONS)}]", callback=_operation,
                      help="Only this operation (any case)."),
-        click.option("--since", help="From this time: ISO 8601, or a duration back from now (1h, 7d)."),
-        click.option("--until", help="Before this time: ISO 8601, or a duration back from now."),
+        _SINCE,
+        _UNTIL,
         click.option("--request-id", help="Only this request ID."),
         click.option("--errors", is_flag=True, help="Only failed calls."),
     ]
@@ -101,9 +111,8 @@ def _filter_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
-def _query(account: str | None, model: str | None, operation: str | None, since: str | None,
-           until: str | None, request_id: str | None, errors: bool) -> LogQuery:
-    now = time.time()
+def _query(account: str | None, model: str | None, operation: str | None, since: float | None,
+           until: float | None, request_id: str | None, errors: bool) -> LogQuery:
     if model is not None:  # an alias or Anthropic name stands for its base model ID
         from claude_bedrock.domain.catalog import default_catalog
 
@@ -113,8 +122,8 @@ def _query(account: str | None, model: str | None, operation: str | None, since:
         account_id=account,
         model=model,
         operation=operation,
-        since=parse_time(since, now) if since else None,
-        until=parse_time(until, now) if until else None,
+        since=since,
+        until=until,
         request_id=request_id,
         errors_only=errors,
     )
@@ -335,11 +344,11 @@ def _usage_values(row: UsageRow) -> list[str]:
 @_data_dir_option
 @click.option("--account", help="Only this account ID.")
 @click.option("--model", help="Only this model (as sent, the resolved base model ID, or an alias or Anthropic name).")
-@click.option("--since", help="From this time: ISO 8601, or a duration back from now (1h, 7d).")
-@click.option("--until", help="Before this time: ISO 8601, or a duration back from now.")
+@_SINCE
+@_UNTIL
 @click.option("--format", "output_format", type=click.Choice(["table", "csv", "json"]), default="table",
               show_default=True)
-def usage(data_dir: str, account: str | None, model: str | None, since: str | None, until: str | None,
+def usage(data_dir: str, account: str | None, model: str | None, since: float | None, until: float | None,
           output_format: str) -> None:
     """Tokens and cost per model, endpoint type (global or regional) and UTC day, from the logs.
 
