@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -112,3 +113,27 @@ def test_serve_names_a_rules_file_it_cannot_read(tmp_path):
     assert result.exit_code == 2
     assert f"cannot read rules file {tmp_path}:" in result.output
     assert "cannot listen" not in result.output
+
+
+def _commands(group, path=()):
+    for name in group.list_commands(None):
+        command = group.get_command(None, name)
+        yield (*path, name), command
+        if isinstance(command, click.Group):
+            yield from _commands(command, (*path, name))
+
+
+def test_every_option_of_every_command_says_what_it_does():
+    undocumented = [
+        f"{' '.join(path)} {param.opts[0]}"
+        for path, command in _commands(cli)
+        for param in command.params
+        if isinstance(param, click.Option) and not param.help
+    ]
+    assert undocumented == []
+
+
+def test_top_level_help_shows_examples():
+    result = CliRunner().invoke(cli, ["--help"])
+    assert "Examples:" in result.output
+    assert '  claude-bedrock ask "Why is the sky blue?"' in result.output  # \b keeps the lines as written

@@ -140,7 +140,8 @@ def _money(amount: Any) -> str:
 @click.option("--model", default=DEFAULT_MODEL, show_default=True, help="Alias, Anthropic name or Bedrock model ID.")
 @click.option("--endpoint", type=click.Choice(["global", "regional"]), default=None,
               help="Endpoint type for an alias [default: global when the model has one].")
-@click.option("--max-tokens", type=click.IntRange(min=1), default=1024, show_default=True)
+@click.option("--max-tokens", type=click.IntRange(min=1), default=1024, show_default=True,
+              help="Longest answer, in tokens.")
 @click.option("--system", default=None, help="System prompt.")
 @client_options
 def ask(prompt: str, model: str, endpoint: str | None, max_tokens: int, system: str | None,
@@ -231,7 +232,8 @@ def whoami(as_json: bool, region: str | None, endpoint_url: str | None, profile:
 @click.argument("text", required=False)
 @click.option("--file", "path", type=click.File("rb"), default=None,
               help="Read the text from a file ('-' for stdin).")
-@click.option("--model", default=DEFAULT_MODEL, show_default=True)
+@click.option("--model", default=DEFAULT_MODEL, show_default=True,
+              help="Alias, Anthropic name or Bedrock model ID (counted with its base model).")
 @click.option("--system", default=None, help="System prompt (counted too).")
 @client_options
 def count_tokens(text: str | None, path: Any, model: str, system: str | None,

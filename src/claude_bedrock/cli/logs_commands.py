@@ -347,7 +347,7 @@ def _usage_values(row: UsageRow) -> list[str]:
 @_SINCE
 @_UNTIL
 @click.option("--format", "output_format", type=click.Choice(["table", "csv", "json"]), default="table",
-              show_default=True)
+              show_default=True, help="A table with a total line, or CSV / JSON rows (costs as exact decimal strings).")
 def usage(data_dir: str, account: str | None, model: str | None, since: float | None, until: float | None,
           output_format: str) -> None:
     """Tokens and cost per model, endpoint type (global or regional) and UTC day, from the logs.

@@ -69,6 +69,16 @@ def cli() -> None:
 
     Start a Bedrock-compatible server with `claude-bedrock serve`, then point boto3, the AWS
     CLI or the Anthropic SDKs at it by changing only the endpoint URL.
+
+    \b
+    Examples:
+      claude-bedrock serve --port 0           # prints the `export ...` line to paste
+      claude-bedrock ask "Why is the sky blue?" --model claude-haiku-4-5
+      claude-bedrock count-tokens --file README.md
+      claude-bedrock logs list --since 1h     # after put-model-invocation-logging-configuration
+      claude-bedrock usage --format csv
+
+    Run `claude-bedrock COMMAND --help` for a command's options.
     """
 
 
