@@ -90,6 +90,7 @@ def test_serve_unusable_data_dir_is_a_clear_error(tmp_path):
     result = run_cli("serve", "--port", "0", "--data-dir", str(blocker / "data"))
     assert result.returncode != 0
     assert "cannot use data dir" in result.stderr and "Traceback" not in result.stderr
+    assert result.stderr.count(str(blocker / "data")) == 1  # the folder is named once
 
 
 def test_serve_stops_cleanly_on_sigterm(tmp_path):

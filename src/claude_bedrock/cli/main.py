@@ -106,7 +106,7 @@ def serve(config_file: str | None, **options: Any) -> None:
     try:
         run_server(settings)
     except StoreError as exc:
-        raise click.ClickException(f"cannot use data dir {settings.data_dir}: {exc}") from None
+        raise click.ClickException(f"cannot use data dir: {exc}") from None  # exc names the path
     except KeyboardInterrupt:
         # uvicorn re-raises the Ctrl-C it handled after a clean shutdown: that is success.
         click.echo("claude-bedrock stopped.", err=True)
