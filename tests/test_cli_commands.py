@@ -137,3 +137,11 @@ def test_top_level_help_shows_examples():
     result = CliRunner().invoke(cli, ["--help"])
     assert "Examples:" in result.output
     assert '  claude-bedrock ask "Why is the sky blue?"' in result.output  # \b keeps the lines as written
+
+
+@pytest.mark.parametrize("spec", ["nan:nan", "-1:5", "100:0", "100:inf", "*=nan:80"])
+def test_simulator_latency_that_cannot_pace_a_stream_is_refused_with_the_rule(spec):
+    from claude_bedrock.service.state import parse_latency
+
+    with pytest.raises(ValueError, match=r"FIRST_TOKEN_MS >= 0 and TOKENS_PER_S > 0, both finite"):
+        parse_latency(spec)

@@ -68,6 +68,7 @@ import base64
 import binascii
 import hashlib
 import json
+import math
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -143,8 +144,9 @@ class LatencyProfile:
     tokens_per_s: float
 
     def __post_init__(self) -> None:
-        if self.first_token_s < 0 or self.tokens_per_s <= 0:
-            raise ValueError("first_token_s must be >= 0 and tokens_per_s > 0")
+        # NaN fails both comparisons; infinity cannot be slept or divided by
+        if not (0 <= self.first_token_s < math.inf and 0 < self.tokens_per_s < math.inf):
+            raise ValueError("first_token_s must be >= 0 and tokens_per_s > 0, both finite")
 
 
 class _Answer:

@@ -62,7 +62,8 @@ def parse_latency(
                 raise ValueError
             return LatencyProfile(float(first_ms) / 1000, float(rate))
         except ValueError:
-            raise ValueError(f"bad simulator latency {text!r}: expected FIRST_TOKEN_MS:TOKENS_PER_S") from None
+            raise ValueError(f"bad simulator latency {text!r}: expected FIRST_TOKEN_MS:TOKENS_PER_S "
+                             "(FIRST_TOKEN_MS >= 0 and TOKENS_PER_S > 0, both finite)") from None
 
     if "=" not in spec:
         return profile(spec)

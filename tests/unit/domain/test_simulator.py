@@ -609,3 +609,12 @@ def test_simulator_structured_output_gives_way_to_a_forced_tool_call() -> None:
                        tools=[{"name": "lookup", "input_schema": {"type": "object"}}],
                        tool_choice={"type": "any"})
     assert [block["type"] for block in _message(_engine(), request)["content"]] == ["tool_use"]
+
+
+@pytest.mark.parametrize(("first_token_s", "tokens_per_s"), [
+    (-0.1, 50.0), (0.0, 0.0), (0.0, -5.0),
+    (float("nan"), 50.0), (0.0, float("nan")), (float("inf"), 50.0), (0.0, float("inf")),
+])
+def test_simulator_latency_profile_refuses_what_cannot_pace_a_stream(first_token_s, tokens_per_s) -> None:
+    with pytest.raises(ValueError):
+        LatencyProfile(first_token_s, tokens_per_s)
