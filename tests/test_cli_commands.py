@@ -145,3 +145,14 @@ def test_simulator_latency_that_cannot_pace_a_stream_is_refused_with_the_rule(sp
 
     with pytest.raises(ValueError, match=r"FIRST_TOKEN_MS >= 0 and TOKENS_PER_S > 0, both finite"):
         parse_latency(spec)
+
+
+def test_a_config_file_fraction_for_an_integer_setting_is_refused(tmp_path):
+    from claude_bedrock.settings import ConfigError, load_config_file
+
+    config = tmp_path / "config.toml"
+    config.write_text("[server]\nlog_retention_days = 7.5\n")
+    with pytest.raises(ConfigError, match=r"log_retention_days must be an integer, got 7.5"):
+        load_config_file(config)
+    config.write_text("[server]\nlog_retention_days = 7.0\n")
+    assert load_config_file(config)["log_retention_days"] == 7

@@ -236,8 +236,8 @@ def coerce(name: str, value: Any, origin: str) -> Any:
             else:
                 raise ValueError(value)
         elif spec.type is int:
-            if isinstance(value, bool):
-                raise ValueError(value)
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError(value)  # int() would drop a TOML fraction silently
             result = int(value)
         else:
             result = str(value)
