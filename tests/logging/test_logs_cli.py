@@ -144,7 +144,7 @@ def test_logs_cli_tail_stops_at_max_wait(data_dir):
 def test_logs_cli_purge_applies_the_window(data_dir):
     result = run("logs", "purge", "--data-dir", str(data_dir), "--older-than-days", "1", "--yes")
     assert result.exit_code == 0
-    assert result.output.startswith("purged 1 records, 1 S3 objects and 1 CloudWatch events")
+    assert result.output.startswith("purged 1 records, 1 S3 objects and 1 CloudWatch events older than 1 day\n")
     assert ids(run("logs", "list", "--data-dir", str(data_dir), "--json")) == ["req-0002", "req-0003", "req-0004"]
 
 
@@ -152,6 +152,7 @@ def test_logs_cli_purge_below_the_guide_window_asks_first(data_dir):
     refused = CliRunner().invoke(cli, ["logs", "purge", "--data-dir", str(data_dir), "--older-than-days", "0"],
                                  input="n\n")
     assert refused.exit_code == 1 and "the guide keeps 30" in refused.output
+    assert "older than 0 days from" in refused.output
     assert len(ids(run("logs", "list", "--data-dir", str(data_dir), "--json"))) == 4  # nothing deleted
     agreed = CliRunner().invoke(cli, ["logs", "purge", "--data-dir", str(data_dir), "--older-than-days", "0"],
                                 input="y\n")

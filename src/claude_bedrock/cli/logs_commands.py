@@ -69,6 +69,7 @@ def _data_dir_option(func: Callable[..., Any]) -> Callable[..., Any]:
         default=_DEFAULTS["data_dir"],
         show_default=True,
         envvar="CLAUDE_BEDROCK_DATA_DIR",
+        show_envvar=True,
         help="The server's data folder (holds invocation-logs.sqlite3).",
     )(func)
 
@@ -310,7 +311,7 @@ def purge_command(data_dir: str, older_than_days: float, yes: bool) -> None:
         raise click.ClickException(f"no invocation logs in {data_dir}: nothing to purge")
     if older_than_days < GUIDE_RETENTION_DAYS and not yes:
         click.confirm(
-            f"Delete every invocation log older than {older_than_days:g} days from {data_dir} "
+            f"Delete every invocation log older than {_days(older_than_days)} from {data_dir} "
             f"(the guide keeps {GUIDE_RETENTION_DAYS})?", abort=True, err=True,
         )
     index = _open(data_dir) if layout.index_path.is_file() else None
@@ -323,8 +324,12 @@ def purge_command(data_dir: str, older_than_days: float, yes: bool) -> None:
             index.close()
     click.echo(
         f"purged {result.index_rows} records, {result.s3_objects} S3 objects and "
-        f"{result.cloudwatch_lines} CloudWatch events older than {older_than_days:g} days"
+        f"{result.cloudwatch_lines} CloudWatch events older than {_days(older_than_days)}"
     )
+
+
+def _days(days: float) -> str:
+    return f"{days:g} day" if days == 1 else f"{days:g} days"
 
 
 # --------------------------------------------------------------------------- usage
