@@ -3,6 +3,9 @@
 Rules (issue "Runtime API", section Authentication):
 
 * Keys listed in the config are always verified (signature, clock skew, scope, session token).
+  A short-term Bedrock API key is a presigned URL signed with an access key: when that access
+  key is listed, the key is verified as such and its calls are that credential's (account,
+  identity), as AWS scopes a short-term key to the principal that made it.
 * Development mode (default on a loopback bind): an unlisted access key or API key is accepted
   as the default development account, and the server log says the signature was not checked.
 * Strict mode rejects unlisted keys with UnrecognizedClientException.
@@ -17,9 +20,10 @@ import functools
 import hashlib
 import hmac
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from claude_bedrock.domain.region_name import REGION_NAME_RE
 from claude_bedrock.domain.errors import (
@@ -31,6 +35,9 @@ from claude_bedrock.domain.errors import (
 from claude_bedrock.service.http import Request
 from claude_bedrock.settings import DEFAULT_REGION, ApiKey, Credential, Settings
 from claude_bedrock.wire import sigv4
+
+if TYPE_CHECKING:  # API keys' formats: loaded when a Bearer header first arrives
+    from claude_bedrock.wire.bearer import ShortTermApiKey
 
 log = logging.getLogger("claude_bedrock.auth")
 
@@ -103,6 +110,9 @@ class Authenticator:
         if key is not None:
             region = self._region_of(request, token, key.region)
             return Identity(key.account_id, key.arn, _user_id(key.arn), region, "bearer", admin=key.admin)
+        short_term = self._short_term_key(token)
+        if short_term is not None:
+            return self._short_term(short_term, token, request)
         if self._strict:
             raise UnrecognizedClientException(_INVALID_TOKEN)
         self._warn_once("bearer", "API key not listed in the config: accepted without checking (development mode)")
@@ -129,10 +139,30 @@ class Authenticator:
             return Identity(
                 self._default_account, arn, _user_id(arn), auth.region, "sigv4-unverified", auth.access_key
             )
+        self._verify(request, auth, credential, service, request.header_lists)
+        return Identity(
+            credential.account_id,
+            credential.arn,
+            _user_id(credential.arn),
+            auth.region,
+            "sigv4",
+            auth.access_key,
+            credential.admin,
+        )
+
+    def _verify(
+        self,
+        request: sigv4.SignableRequest,
+        auth: sigv4.SigV4Authorization,
+        credential: Credential,
+        service: str,
+        header_index: Mapping[str, list[str]] | None,
+    ) -> None:
+        """Check a listed credential's signature and session token, or raise the AWS error."""
         try:
             verified = sigv4.verify(
                 request, auth, credential.secret_access_key, self._clock(),
-                expected_service=service, key_cache=self._key_cache, header_index=request.header_lists,
+                expected_service=service, key_cache=self._key_cache, header_index=header_index,
             )
         except sigv4.SignatureMismatch as exc:
             log.info("signature mismatch for access key %s", auth.access_key)
@@ -146,13 +176,35 @@ class Authenticator:
             if not any(_same_secret(token or "", t) for t in credential.session_tokens):
                 if credential.session_tokens or self._strict:
                     raise UnrecognizedClientException(_INVALID_TOKEN)
+
+    def _short_term_key(self, token: str) -> ShortTermApiKey | None:
+        """The short-term API key ``token`` is, when an access key of the config signed it."""
+        from claude_bedrock.wire import bearer  # API keys' formats: loaded on first use
+
+        if not token.startswith(bearer.SHORT_TERM_KEY_PREFIX):
+            return None
+        described = bearer.describe_bearer(token)
+        if isinstance(described, bearer.ShortTermApiKey) and described.access_key in self._credentials:
+            return described
+        return None
+
+    def _short_term(self, key: ShortTermApiKey, token: str, request: Request) -> Identity:
+        """A short-term API key made with a listed credential: verified like that credential's
+        own presigned request (signature, expiry, session token), and its calls are the
+        credential's, in the key's region (or an AWS-like Host's)."""
+        credential = self._credentials[key.access_key]
+        try:
+            presigned_request, auth = sigv4.short_term_key_request(key)
+        except sigv4.SignatureError as exc:
+            raise IncompleteSignatureException(exc.aws_message()) from None
+        self._verify(presigned_request, auth, credential, "bedrock", None)
         return Identity(
             credential.account_id,
             credential.arn,
             _user_id(credential.arn),
-            auth.region,
-            "sigv4",
-            auth.access_key,
+            self._region_of(request, token, None),
+            "bearer",
+            key.access_key,
             credential.admin,
         )
 

@@ -1,0 +1,102 @@
+"""Review regressions (state scoped per account and region):
+
+* a short-term Bedrock API key made with a configured access key (what
+  aws-bedrock-token-generator does) is that credential's: verified, in its account, not the
+  development account nor refused in strict mode.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from datetime import datetime, timedelta, timezone
+
+import httpx
+import pytest
+
+from claude_bedrock.service.app import create_app
+from claude_bedrock.settings import Credential, Settings
+from claude_bedrock.wire.sigv4 import HttpRequest, presign
+
+ALICE = Credential("AKIAALICE0000000001", "alice-secret", account_id="111111111111", user_name="alice")
+BOB = Credential("AKIABOB000000000002", "bob-secret", account_id="222222222222", user_name="bob")
+SONNET = "anthropic.claude-sonnet-4-5-20250929-v1:0"
+
+
+def call(app, method: str, path: str, headers: dict[str, str], body: bytes = b"") -> httpx.Response:
+    async def go() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
+            return await client.request(method, path, content=body, headers=headers)
+
+    return asyncio.run(go())
+
+
+def scoped_app(tmp_path, **settings):
+    return create_app(Settings(data_dir=str(tmp_path), credentials=(ALICE, BOB), **settings))
+
+
+def short_term_key(credential: Credential, region: str, *, secret: str | None = None,
+                   signed_at: datetime | None = None, session_token: str | None = None) -> str:
+    """What aws-bedrock-token-generator makes: a presigned CallWithBearerToken URL, base64."""
+    amz_date = (signed_at or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
+    request = HttpRequest("POST", "/", "Action=CallWithBearerToken", [("host", "bedrock.amazonaws.com")], b"")
+    query = presign(request, credential.access_key_id, secret or credential.secret_access_key, region, "bedrock",
+                    amz_date, 43200, session_token=session_token)
+    return "bedrock-api-key-" + base64.b64encode(f"bedrock.amazonaws.com/?{query}&Version=1".encode()).decode()
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {token}"}
+
+
+def invoke_body() -> bytes:
+    return json.dumps({"anthropic_version": "bedrock-2023-05-31", "max_tokens": 16,
+                       "messages": [{"role": "user", "content": "Hi"}]}).encode()
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_review_short_term_key_of_a_configured_credential_is_that_account(tmp_path, strict):
+    app = scoped_app(tmp_path, strict_auth=strict, model_access="none")
+    alice = bearer(short_term_key(ALICE, "us-west-2"))
+    # the model granted in alice's account (us-west-2) through her own short-term key
+    offers = call(app, "GET", f"/list-foundation-model-agreement-offers/{SONNET}", alice)
+    assert offers.status_code == 200, offers.text
+    token = offers.json()["offers"][0]["offerToken"]
+    granted = call(app, "POST", "/create-foundation-model-agreement", alice,
+                   json.dumps({"modelId": SONNET, "offerToken": token}).encode())
+    assert granted.status_code == 202, granted.text
+    invoked = call(app, "POST", f"/model/global.{SONNET}/invoke", alice, invoke_body())
+    assert invoked.status_code == 200, invoked.text
+    # the grant is alice's alone: bob's short-term key is in bob's account
+    denied = call(app, "POST", f"/model/global.{SONNET}/invoke", bearer(short_term_key(BOB, "us-west-2")),
+                  invoke_body())
+    assert denied.status_code == 403, denied.text
+    profile = call(app, "GET", f"/inference-profiles/global.{SONNET}", alice)
+    assert profile.json()["inferenceProfileArn"].startswith("arn:aws:bedrock:us-west-2:111111111111:")
+
+
+@pytest.mark.parametrize(("key", "error"), [
+    (lambda: short_term_key(ALICE, "us-west-2", secret="not-alice-secret"), "InvalidSignatureException"),
+    (lambda: short_term_key(ALICE, "us-west-2", signed_at=datetime.now(timezone.utc) - timedelta(hours=13)),
+     "InvalidSignatureException"),
+])
+def test_review_short_term_key_of_a_configured_credential_is_verified(tmp_path, key, error):
+    """Keys listed in the config are always verified, even on a development server."""
+    response = call(scoped_app(tmp_path), "GET", "/foundation-models", bearer(key()))
+    assert response.status_code == 403, response.text
+    assert response.headers["x-amzn-errortype"].startswith(error)
+
+
+def test_review_short_term_key_of_temporary_credentials_checks_the_session_token(tmp_path):
+    temporary = Credential("ASIATEMPORARY0000003", "temp-secret", session_tokens=("session-1",),
+                           account_id="333333333333", user_name="carol")
+    app = create_app(Settings(data_dir=str(tmp_path), credentials=(temporary,)))
+    ok = call(app, "GET", f"/inference-profiles/global.{SONNET}",
+              bearer(short_term_key(temporary, "eu-west-1", session_token="session-1")))
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["inferenceProfileArn"].startswith("arn:aws:bedrock:eu-west-1:333333333333:")
+    refused = call(app, "GET", "/foundation-models", bearer(short_term_key(temporary, "eu-west-1")))
+    assert refused.status_code == 403, refused.text
+    assert refused.headers["x-amzn-errortype"].startswith("UnrecognizedClientException")
