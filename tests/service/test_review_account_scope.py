@@ -2,7 +2,8 @@
 
 * a short-term Bedrock API key made with a configured access key (what
   aws-bedrock-token-generator does) is that credential's: verified, in its account, not the
-  development account nor refused in strict mode.
+  development account nor refused in strict mode;
+* the model-access use-case form is kept once per account, as AWS keeps it, not per region.
 """
 
 from __future__ import annotations
@@ -100,3 +101,29 @@ def test_review_short_term_key_of_temporary_credentials_checks_the_session_token
     refused = call(app, "GET", "/foundation-models", bearer(short_term_key(temporary, "eu-west-1")))
     assert refused.status_code == 403, refused.text
     assert refused.headers["x-amzn-errortype"].startswith("UnrecognizedClientException")
+
+
+def sigv4_headers(credential: Credential, region: str, method: str, path: str, body: bytes = b"") -> dict[str, str]:
+    from claude_bedrock.wire.sigv4 import sign
+
+    amz_date = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    request = HttpRequest(method, path, "", [("host", "localhost")], body)
+    return dict(sign(request, credential.access_key_id, credential.secret_access_key, region, "bedrock", amz_date))
+
+
+def test_review_use_case_form_is_once_per_account_not_per_region(tmp_path):
+    """AWS user guide, "Access Amazon Bedrock foundation models": Anthropic's use case details
+    are submitted "once per account"; a form sent from one region is the account's in all."""
+    app = scoped_app(tmp_path)
+    form = base64.b64encode(b'{"companyName": "Alice Corp"}').decode()
+    body = json.dumps({"formData": form}).encode()
+    put = call(app, "POST", "/use-case-for-model-access",
+               sigv4_headers(ALICE, "us-west-2", "POST", "/use-case-for-model-access", body), body)
+    assert put.status_code == 201, put.text
+    for region in ("us-west-2", "eu-west-1"):
+        got = call(app, "GET", "/use-case-for-model-access",
+                   sigv4_headers(ALICE, region, "GET", "/use-case-for-model-access"))
+        assert got.status_code == 200, (region, got.text)
+        assert got.json() == {"formData": form}
+    other = call(app, "GET", "/use-case-for-model-access", sigv4_headers(BOB, "us-west-2", "GET", "/use-case-for-model-access"))
+    assert other.status_code == 404, other.text

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import threading
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -133,11 +134,28 @@ def test_store_agreements_grant_and_revoke(store: StateStore):
 
 
 def test_store_use_case_form(store: StateStore):
-    assert store.get_use_case(ACCOUNT, REGION) is None
-    store.put_use_case(ACCOUNT, REGION, b"first form data")
-    store.put_use_case(ACCOUNT, REGION, b"\x00\xffsecond form")
-    assert store.get_use_case(ACCOUNT, REGION) == b"\x00\xffsecond form"
-    assert store.get_use_case(OTHER_ACCOUNT, REGION) is None
+    assert store.get_use_case(ACCOUNT) is None
+    store.put_use_case(ACCOUNT, b"first form data")
+    store.put_use_case(ACCOUNT, b"\x00\xffsecond form")
+    assert store.get_use_case(ACCOUNT) == b"\x00\xffsecond form"
+    assert store.get_use_case(OTHER_ACCOUNT) is None
+
+
+def test_store_use_case_form_of_a_file_with_per_region_forms(tmp_path: Path):
+    """A file written when forms were kept per region: the account's newest form is its form,
+    and the next submission replaces them all."""
+    StateStore.open(tmp_path).close()  # the schema
+    path = tmp_path / DATABASE_FILE_NAME
+    with closing(sqlite3.connect(path)) as db, db:
+        db.execute("INSERT INTO use_case_forms VALUES (?,?,?,?)", (ACCOUNT, "eu-west-1", b"newer form", 50.0))
+        db.execute("INSERT INTO use_case_forms VALUES (?,?,?,?)", (ACCOUNT, REGION, b"older form", 10.0))
+    store = StateStore.open(tmp_path)
+    assert store.get_use_case(ACCOUNT) == b"newer form"
+    store.put_use_case(ACCOUNT, b"account form")
+    assert store.get_use_case(ACCOUNT) == b"account form"
+    store.close()
+    with closing(sqlite3.connect(path)) as db:
+        assert db.execute("SELECT COUNT(*) FROM use_case_forms").fetchone() == (1,)
 
 
 def test_store_logging_config(store: StateStore):
@@ -154,13 +172,13 @@ def test_store_logging_config(store: StateStore):
 def test_store_reset_clears_every_table(store: StateStore):
     record, _ = create(store, "aaaaaaaaaaaa", "p1", tags={"a": "1"})
     store.set_agreement(ACCOUNT, REGION, "m.x", granted=True, offer_token="t")
-    store.put_use_case(ACCOUNT, REGION, b"0123456789")
+    store.put_use_case(ACCOUNT, b"0123456789")
     store.put_logging_config(ACCOUNT, REGION, {"s3Config": {"bucketName": "logs"}})
     store.reset()
     assert store.list_application_profiles(ACCOUNT, REGION) == []
     assert store.get_tags(ACCOUNT, REGION, record.arn) == {}
     assert store.get_agreement(ACCOUNT, REGION, "m.x") is None
-    assert store.get_use_case(ACCOUNT, REGION) is None
+    assert store.get_use_case(ACCOUNT) is None
     assert store.get_logging_config(ACCOUNT, REGION) is None
     create(store, "aaaaaaaaaaaa", "p1")  # still usable
 

@@ -5,7 +5,9 @@ What it holds, each row keyed by ``(account_id, region, ...)`` exactly as AWS sc
     application_profiles  application inference profiles (CreateInferenceProfile)
     resource_tags         tags of taggable resources (TagResource; profiles' creation tags)
     model_agreements      explicit model-access decisions (Create/DeleteFoundationModelAgreement)
-    use_case_forms        the model-access use-case form (PutUseCaseForModelAccess)
+    use_case_forms        the model-access use-case form (PutUseCaseForModelAccess): one per
+                          account, whatever the region (AWS: "once per account"), so its
+                          region is ``ACCOUNT_WIDE``
     logging_configs       the loggingConfig JSON (PutModelInvocationLoggingConfiguration)
 
 Invariants
@@ -62,6 +64,8 @@ __all__ = [
 DATABASE_FILE_NAME = "claude-bedrock.sqlite3"
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 10_000
+#: The region of account-wide rows (the use-case form).
+ACCOUNT_WIDE = ""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS application_profiles (
@@ -418,20 +422,21 @@ class StateStore:
 
     # -- use-case form ------------------------------------------------------------------------
 
-    def get_use_case(self, account_id: str, region: str) -> bytes | None:
+    def get_use_case(self, account_id: str) -> bytes | None:
+        """The account's form, whichever region it was submitted from (the newest, should a
+        file written before forms were account-wide hold several)."""
         rows = self._read(
-            "SELECT form_data FROM use_case_forms WHERE account_id = ? AND region = ?", (account_id, region)
+            "SELECT form_data FROM use_case_forms WHERE account_id = ? ORDER BY updated_at DESC LIMIT 1",
+            (account_id,),
         )
         return bytes(rows[0][0]) if rows else None
 
-    def put_use_case(self, account_id: str, region: str, form_data: bytes) -> None:
+    def put_use_case(self, account_id: str, form_data: bytes) -> None:
+        """Replace the account's form: one row, region ``""`` (account-wide)."""
         now = self._clock()
         with self._write() as db:
-            db.execute(
-                "INSERT INTO use_case_forms VALUES (?,?,?,?) ON CONFLICT (account_id, region) "
-                "DO UPDATE SET form_data = excluded.form_data, updated_at = excluded.updated_at",
-                (account_id, region, form_data, now),
-            )
+            db.execute("DELETE FROM use_case_forms WHERE account_id = ?", (account_id,))
+            db.execute("INSERT INTO use_case_forms VALUES (?,?,?,?)", (account_id, ACCOUNT_WIDE, form_data, now))
 
     # -- invocation logging configuration ---------------------------------------------------
 

@@ -17,7 +17,9 @@ Each model has one public offer whose token is derived from the model ID, so it 
 across restarts; CreateFoundationModelAgreement refuses any other token. Creating an agreement
 that is already in effect succeeds again (202). Deleting when no access is in effect is a
 ResourceNotFoundException. The use-case form is stored as given (base64 on the wire) and is
-not required for agreements.
+not required for agreements; it is kept once per account, whichever region it is submitted
+from or read in (AWS user guide, "Access Amazon Bedrock foundation models": Anthropic's use
+case details are submitted "once per account").
 
 Source: botocore bedrock 2023-04-20 ``ListFoundationModelAgreementOffersResponse``, ``Offer``,
 ``GetFoundationModelAvailabilityResponse``, ``AcknowledgementFormDataBody``; wire-protocol
@@ -181,7 +183,7 @@ async def put_use_case_for_model_access(
     violations.check(form, "formData", FORM_DATA)
     violations.raise_if_any()
     assert form is not None
-    state.store.put_use_case(identity.account_id, identity.region, form)
+    state.store.put_use_case(identity.account_id, form)
     return 0, {}
 
 
@@ -189,7 +191,7 @@ async def get_use_case_for_model_access(
     state: ServiceState, request: Request, identity: Identity, params: dict[str, str]
 ) -> tuple[int, Any]:
     """GetUseCaseForModelAccess: the stored form, or ResourceNotFoundException."""
-    form = state.store.get_use_case(identity.account_id, identity.region)
+    form = state.store.get_use_case(identity.account_id)
     if form is None:
         raise ResourceNotFoundException("No use case for model access has been submitted.")
     return 0, {"formData": base64.b64encode(form).decode()}

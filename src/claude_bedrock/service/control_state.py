@@ -3,7 +3,8 @@ records, the two store-level failures, and ``ControlStore``, the interface a sta
 implements. The embedded SQLite implementation is ``claude_bedrock.adapters.store.StateStore``;
 ``create_app`` (the composition root) attaches it, so service modules never import adapters.
 
-Every method is keyed by ``(account_id, region, ...)``; a store supplies the timestamps and
+Every method is keyed by ``(account_id, region, ...)``, but the use-case form, which AWS keeps
+once per account (``(account_id)``); a store supplies the timestamps and
 raises ``StoreConflict`` / ``TooManyTags`` rather than AWS errors (the handlers translate).
 """
 
@@ -116,9 +117,10 @@ class ControlStore(Protocol):
         self, account_id: str, region: str, model_id: str, *, granted: bool, offer_token: str | None
     ) -> AgreementRecord: ...
 
-    def get_use_case(self, account_id: str, region: str) -> bytes | None: ...
+    def get_use_case(self, account_id: str) -> bytes | None:
+        """The account's use-case form: one per account, shared by its regions."""
 
-    def put_use_case(self, account_id: str, region: str, form_data: bytes) -> None: ...
+    def put_use_case(self, account_id: str, form_data: bytes) -> None: ...
 
     def get_logging_config(self, account_id: str, region: str) -> dict[str, Any] | None: ...
 
