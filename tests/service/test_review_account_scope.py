@@ -3,7 +3,8 @@
 * a short-term Bedrock API key made with a configured access key (what
   aws-bedrock-token-generator does) is that credential's: verified, in its account, not the
   development account nor refused in strict mode;
-* the model-access use-case form is kept once per account, as AWS keeps it, not per region.
+* the model-access use-case form is kept once per account, as AWS keeps it, not per region;
+* the toolkit's quotas count global and regional-endpoint calls apart, as AWS's quotas do.
 """
 
 from __future__ import annotations
@@ -127,3 +128,32 @@ def test_review_use_case_form_is_once_per_account_not_per_region(tmp_path):
         assert got.json() == {"formData": form}
     other = call(app, "GET", "/use-case-for-model-access", sigv4_headers(BOB, "us-west-2", "GET", "/use-case-for-model-access"))
     assert other.status_code == 404, other.text
+
+
+HAIKU_45 = "anthropic.claude-haiku-4-5-20251001-v1:0"
+
+
+def converse(app, model_id: str) -> httpx.Response:
+    body = json.dumps({"messages": [{"role": "user", "content": [{"text": "Hi"}]}],
+                       "inferenceConfig": {"maxTokens": 8}}).encode()
+    path = f"/model/{model_id}/converse"
+    return call(app, "POST", path, sigv4_headers(ALICE, "us-west-2", "POST", path, body), body)
+
+
+def test_review_quotas_count_global_and_regional_calls_apart(tmp_path):
+    """AWS ("How inference works in Amazon Bedrock"; "Quotas for the bedrock-runtime endpoint"):
+    global cross-Region, cross-Region and on-demand InvokeModel quotas are separate, per model
+    and per Region; so is a limit set here for one of them."""
+    app = scoped_app(tmp_path)
+    limits = json.dumps({"requests_per_minute": 100,
+                         "models": {f"global.{HAIKU_45}": {"requests_per_minute": 1}}}).encode()
+    assert call(app, "PUT", "/_claude-bedrock/quotas", {}, limits).status_code == 200
+    for model_id in (f"us.{HAIKU_45}", f"us.{HAIKU_45}", HAIKU_45):
+        assert converse(app, model_id).status_code == 200
+    first_global = converse(app, f"global.{HAIKU_45}")
+    assert first_global.status_code == 200, first_global.text  # the regional calls are not its quota's
+    assert converse(app, f"global.{HAIKU_45}").status_code == 429
+    assert converse(app, f"us.{HAIKU_45}").status_code == 200  # nor does the global limit stop them
+    usage = {row["endpoint"]: row["requests"]
+             for row in call(app, "GET", "/_claude-bedrock/quotas", {}).json()["usage"]}
+    assert usage == {"global": 1, "regional": 4}

@@ -30,8 +30,8 @@ def ledger(spec, clock=None) -> QuotaLedger:
 
 
 def reserve(book: QuotaLedger, model: str = SONNET_45, *, account="111122223333", region="us-west-2",
-            input_tokens=10, max_tokens=100):
-    return book.reserve(account_id=account, region=region, model_id=model, model_names=(model,),
+            endpoint="global", input_tokens=10, max_tokens=100):
+    return book.reserve(account_id=account, region=region, model_id=model, endpoint=endpoint, model_names=(model,),
                         input_tokens=input_tokens, max_tokens=max_tokens,
                         burndown=default_catalog().get(model).quota_output_burndown)
 
@@ -77,13 +77,15 @@ def test_window_slides_after_a_minute():
     assert reserve(book) is not None
 
 
-def test_counters_are_per_account_region_and_model():
+def test_counters_are_per_account_region_model_and_endpoint():
     book = ledger({"requests_per_minute": 1})
     reserve(book)
     reserve(book, account="999999999999")
     reserve(book, region="eu-west-1")
     reserve(book, HAIKU_35)
-    assert len(book.usage()) == 4
+    reserve(book, endpoint="regional")  # AWS: global cross-Region calls have quotas of their own
+    assert len(book.usage()) == 5
+    assert {row["endpoint"] for row in book.usage()} == {"global", "regional"}
 
 
 def test_tokens_reserved_at_start_are_input_plus_max_tokens():

@@ -4,7 +4,12 @@ Off unless configured. Limits (``QuotaLimits``) are ``requests_per_minute`` and
 ``tokens_per_minute``; a ``QuotaConfig`` holds the default limits and per-model overrides (keys
 are model names or globs, as ``scripting.model_matches`` reads them; the first override that
 names the model wins, key by key over the default). Counters are kept per (account, region,
-base model ID) over a sliding window of ``WINDOW_S`` seconds read from the injected clock.
+base model ID, endpoint) over a sliding window of ``WINDOW_S`` seconds read from the injected
+clock. The endpoint is ``global`` or ``regional`` (the geographic profile, or a bare base ID,
+which the guide makes the regional endpoint): AWS counts global cross-Region, cross-Region and
+on-demand calls against separate quotas ("Global cross-Region InvokeModel tokens per minute for
+${model}" beside "Cross-Region InvokeModel tokens per minute for ${model}"), so a burst of
+``global.`` calls does not throttle the regional ones, and a limit set for one applies to it.
 
 Token accounting (AWS "token burndown"):
 
@@ -20,7 +25,8 @@ A refusal raises ``QuotaExceeded``, a ``ThrottlingException`` (429, code Throttl
 with Bedrock's text "Too many requests, please wait before trying again." that also names the
 quota hit (``.quota``). Refused requests do not count.
 
-Source: issue 6; AWS Bedrock user guide, "Quotas" and "Token burndown rate" (on-demand).
+Source: issue 6; AWS Bedrock user guide, "Quotas" and "Token burndown rate" (on-demand),
+"How inference works in Amazon Bedrock" (the quotas of each kind of endpoint).
 """
 
 from __future__ import annotations
@@ -134,7 +140,8 @@ def parse_quota_config(spec: Any, origin: str = "quotas") -> QuotaConfig:
     return QuotaConfig(_limits(spec, origin), tuple(overrides))
 
 
-QuotaKey = tuple[str, str, str]
+#: (account, region, base model ID, endpoint type)
+QuotaKey = tuple[str, str, str, str]
 
 
 @dataclass(slots=True)
@@ -161,7 +168,7 @@ class Reservation:
 
 
 class QuotaLedger:
-    """Per-minute request and token counters, per account, region and model.
+    """Per-minute request and token counters, per account, region, model and endpoint type.
 
     Args:
         config: the limits in force.
@@ -193,18 +200,20 @@ class QuotaLedger:
         account_id: str,
         region: str,
         model_id: str,
+        endpoint: str,
         model_names: Iterable[str],
         input_tokens: int,
         max_tokens: int,
         burndown: int = 1,
     ) -> Reservation | None:
         """Admit one call or raise QuotaExceeded; None when no limit applies to the model.
+        ``endpoint``: ``global`` or ``regional``, each counted apart (module docstring).
         ``burndown``: quota tokens per output token on this model, applied when it settles."""
         limits = self.config.limits_for(model_names)
         if not limits.enabled:
             return None
         now = self._clock()
-        window = self._window((account_id, region, model_id), now)
+        window = self._window((account_id, region, model_id, endpoint), now)
         if limits.requests_per_minute is not None and len(window) >= limits.requests_per_minute:
             raise QuotaExceeded("requests_per_minute")
         reserved = input_tokens + max_tokens
@@ -222,7 +231,7 @@ class QuotaLedger:
         for key in list(self._windows):
             window = self._window(key, now)
             if window:
-                account_id, region, model_id = key
-                out.append({"account_id": account_id, "region": region, "model_id": model_id,
+                account_id, region, model_id, endpoint = key
+                out.append({"account_id": account_id, "region": region, "model_id": model_id, "endpoint": endpoint,
                             "requests": len(window), "tokens": sum(entry.tokens for entry in window)})
         return out

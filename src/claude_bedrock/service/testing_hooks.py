@@ -410,6 +410,7 @@ class Toolkit:
         try:
             reservation = self.quotas.reserve(
                 account_id=call.account_id, region=call.region, model_id=call.model_id,
+                endpoint=record.endpoint_type or "regional",  # set when the model was resolved
                 model_names=view.model_names, input_tokens=input_tokens,
                 max_tokens=int(call.request.get("max_tokens") or 0), burndown=self._burndown(call.model_id),
             )
