@@ -296,7 +296,8 @@ class ValidatedRequest:
 # --------------------------------------------------------------------------- JSON parsing
 
 
-_LONG_DIGITS = re.compile(rb"[0-9]{20}")
+#: A run this long may be an integer beyond 64 bits: below -2**63 takes 19 digits, above 2**64-1 20.
+_LONG_DIGITS = re.compile(rb"[0-9]{19}")
 _NOT_DIGITS = bytes(byte for byte in range(256) if not 0x30 <= byte <= 0x39)
 
 
@@ -329,11 +330,11 @@ def _fast_parse(data: bytes) -> Any | None:
     """orjson's reading of ``data`` when it is certainly the same as ``json.loads``', else None.
 
     orjson accepts a subset of what the standard parser accepts (no NaN, BOM, lone surrogate,
-    infinite float), with one difference: integers beyond 64 bits become floats. Bodies with a
-    run of 20+ digits, and every body orjson refuses, take the standard parser, whose errors
-    give the messages.
+    infinite float), with one difference: integers beyond 64 bits (below -2**63, above
+    2**64 - 1) become floats. Bodies with a run of 19+ digits, and every body orjson refuses,
+    take the standard parser, whose errors give the messages.
     """
-    if len(data.translate(None, _NOT_DIGITS)) >= 20 and _LONG_DIGITS.search(data) is not None:
+    if len(data.translate(None, _NOT_DIGITS)) >= 19 and _LONG_DIGITS.search(data) is not None:
         return None
     try:
         return orjson.loads(data)

@@ -1223,6 +1223,15 @@ _JSON_VALUES = st.recursive(
 @settings(max_examples=300, deadline=None)
 @given(value=_JSON_VALUES)
 def test_parse_json_body_reads_every_object_as_the_standard_parser_does(value):
+    _same_as_the_standard_parser(value)
+
+
+@pytest.mark.parametrize("value", [-2**63, -2**63 - 1, -10**19 + 1, 2**64 - 1, 2**64, -9928020049440346112])
+def test_parse_json_body_keeps_integers_at_the_64_bit_edges(value):
+    _same_as_the_standard_parser(value)
+
+
+def _same_as_the_standard_parser(value):
     """The orjson fast path must never change what a body means (ints beyond 64 bits included)."""
     from claude_bedrock.domain.validation import parse_json_body
 
