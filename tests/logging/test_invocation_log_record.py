@@ -96,6 +96,14 @@ def test_record_failed_call_carries_error_code_and_raw_input():
     assert record["claudeBedrock"]["errorMessage"] == "bad model"
 
 
+def test_record_raw_input_keeps_integers_beyond_64_bits():
+    """A failed call's raw body is logged as the standard parser reads it: -2**63 - 1 stays an
+    integer (orjson would make it a float)."""
+    raw = b'{"top_k": -9223372036854775809, "big": 18446744073709551616}'
+    call = make_call(status=400, error_code="ValidationException", input_body=None, input_bytes=raw)
+    assert record_of(call).record["input"]["inputBodyJson"] == {"top_k": -2**63 - 1, "big": 2**64}
+
+
 def test_record_stream_output_is_the_list_of_chunks():
     chunks = [{"type": "message_start"}, {"type": "content_block_delta", "delta": {"text": "a"}}, {"type": "message_stop"}]
     record = record_of(make_call(operation="InvokeModelWithResponseStream", output_body=chunks, streamed=True)).record

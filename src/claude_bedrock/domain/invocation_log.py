@@ -40,16 +40,15 @@ S3 key layout (catalog-facts)::
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Context, Decimal
 from typing import Any, Literal, Protocol
 
-import orjson
-
 from claude_bedrock.domain.catalog import CatalogModel
-from claude_bedrock.domain.json_body import json_bytes
+from claude_bedrock.domain.json_body import exact_fast_loads, json_bytes
 from claude_bedrock.domain.pricing import Cost, cost
 
 __all__ = [
@@ -335,10 +334,14 @@ def _input_body(call: CallFacts) -> tuple[Any, bytes | None]:
     raw = call.input_bytes
     if not raw:
         return None, None
-    try:
-        return orjson.loads(raw), None
-    except orjson.JSONDecodeError:
-        return None, bytes(raw)
+    data = bytes(raw)
+    value = exact_fast_loads(data)
+    if value is None:
+        try:  # the standard parser keeps integers beyond 64 bits
+            value = json.loads(data)
+        except (ValueError, RecursionError):
+            return None, data
+    return value, None
 
 
 def _place_body(

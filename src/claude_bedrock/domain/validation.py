@@ -69,8 +69,6 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Protocol
 
-import orjson
-
 from claude_bedrock.domain.content_rules import (
     MAX_CACHE_BREAKPOINTS,
     TOO_MANY_CACHE_BREAKPOINTS,
@@ -80,7 +78,7 @@ from claude_bedrock.domain.content_rules import (
     check_system,
     tagged_type,
 )
-from claude_bedrock.domain.json_body import MAX_BODY_BYTES, TOO_LARGE_MESSAGE, json_problem
+from claude_bedrock.domain.json_body import MAX_BODY_BYTES, TOO_LARGE_MESSAGE, exact_fast_loads, json_problem
 from claude_bedrock.domain.errors import ValidationException
 from claude_bedrock.domain.output_format import check_output_format
 from claude_bedrock.domain.request_errors import (
@@ -296,15 +294,6 @@ class ValidatedRequest:
 # --------------------------------------------------------------------------- JSON parsing
 
 
-#: A run this long may be an integer beyond 64 bits: below -2**63 takes 19 digits, above 2**64-1 20.
-_LONG_DIGITS = re.compile(rb"[0-9]{19}")
-_NOT_DIGITS = bytes(byte for byte in range(256) if not 0x30 <= byte <= 0x39)
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"Non-standard token '{name}'")
-
-
 def parse_json_body(raw: bytes | bytearray | memoryview) -> dict[str, Any]:
     """Parse an InvokeModel body into a JSON object, or raise ``ValidationException``.
 
@@ -315,7 +304,7 @@ def parse_json_body(raw: bytes | bytearray | memoryview) -> dict[str, Any]:
     data = bytes(raw)
     if len(data) > MAX_BODY_BYTES:
         raise ValidationException(TOO_LARGE_MESSAGE)
-    value = _fast_parse(data)
+    value = exact_fast_loads(data)
     if value is None:
         value = _parse_with_messages(data)
     if not isinstance(value, dict):
@@ -326,20 +315,8 @@ def parse_json_body(raw: bytes | bytearray | memoryview) -> dict[str, Any]:
     return value
 
 
-def _fast_parse(data: bytes) -> Any | None:
-    """orjson's reading of ``data`` when it is certainly the same as ``json.loads``', else None.
-
-    orjson accepts a subset of what the standard parser accepts (no NaN, BOM, lone surrogate,
-    infinite float), with one difference: integers beyond 64 bits (below -2**63, above
-    2**64 - 1) become floats. Bodies with a run of 19+ digits, and every body orjson refuses,
-    take the standard parser, whose errors give the messages.
-    """
-    if len(data.translate(None, _NOT_DIGITS)) >= 19 and _LONG_DIGITS.search(data) is not None:
-        return None
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return None
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"Non-standard token '{name}'")
 
 
 def _parse_with_messages(data: bytes) -> Any:
