@@ -4,11 +4,15 @@ and refuses bad input with a message instead of a traceback."""
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import subprocess
 import sys
+import time
 import urllib.request
+from urllib.parse import quote
 
+import httpx
 import pytest
 
 from support.servers import CONFIG_TOML, start_server
@@ -111,3 +115,29 @@ def test_serve_warns_when_strict_auth_has_no_key_to_accept(tmp_path):
     assert "every request will be refused" in bare.log_text()
     assert "--no-strict-auth" in bare.log_text()
     assert "every request will be refused" not in configured.log_text()
+
+
+def test_serve_second_ctrl_c_with_an_open_stream_logs_no_traceback(tmp_path):
+    """Review regression: a call cut short by the stop (second Ctrl-C, or the 10 s graceful
+    wait exceeded) was recorded as Cancelled, then re-raised into uvicorn, which logged
+    "Exception in ASGI application" (and "Exception in 'lifespan' protocol") with a traceback."""
+    model = "anthropic.claude-sonnet-4-5-20250929-v1:0"
+    server = start_server(tmp_path, "--simulator-latency", f"{model}=0:1")
+    body = json.dumps({"anthropic_version": "bedrock-2023-05-31", "max_tokens": 500,
+                       "messages": [{"role": "user", "content": "a long story"}]})
+    url = f"{server.url}/model/{quote('global.' + model, safe='')}/invoke-with-response-stream"
+    try:
+        with httpx.Client(timeout=60) as client, client.stream(
+                "POST", url, content=body, headers={"Authorization": "Bearer dev"}) as stream:
+            assert stream.status_code == 200
+            server.process.send_signal(signal.SIGINT)
+            deadline = time.monotonic() + 30
+            while "Waiting for connections to close" not in server.log_text():
+                assert time.monotonic() < deadline, server.log_text()
+                time.sleep(0.05)
+            server.process.send_signal(signal.SIGINT)
+            assert server.process.wait(timeout=30) == 0
+    finally:
+        server.stop()
+    log = server.log_text()
+    assert "Traceback" not in log and "Exception in" not in log, log

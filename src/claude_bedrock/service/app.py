@@ -124,7 +124,12 @@ class BedrockApp:
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
-            message = await receive()
+            try:
+                message = await receive()
+            except asyncio.CancelledError:
+                # A forced exit (second Ctrl-C) cancels the lifespan instead of shutting it down;
+                # ``server.serve`` runs the shutdown hooks. Raised, uvicorn logs a traceback.
+                return
             if message["type"] == "lifespan.startup":
                 self._stopped = False
                 for hook in self.startup_hooks:
@@ -180,6 +185,12 @@ class BedrockApp:
                            ("content-length", str(len(payload)))]
                 await send_response(tracker, status if status else route.status, headers, payload)
         except ClientDisconnected:
+            return
+        except asyncio.CancelledError:
+            # The server is stopping (graceful-shutdown wait exceeded, second Ctrl-C) and cut this
+            # call short; ``_runtime`` recorded it as Cancelled. Returning with the response
+            # incomplete makes uvicorn close the connection (a 500 if nothing was sent), where
+            # the exception would be logged as "Exception in ASGI application" with a traceback.
             return
         except DropConnection:
             # Injected fault: returning with the response incomplete makes the ASGI server
