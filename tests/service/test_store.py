@@ -221,6 +221,33 @@ def test_review_store_follows_a_data_folder_deleted_while_open(tmp_path: Path, c
     assert "deleted or replaced" in caplog.text
 
 
+def test_review_store_recreating_a_deleted_file_that_fails_leaves_no_open_transaction(
+    tmp_path: Path, monkeypatch
+):
+    """A failure while recreating the tables of a deleted database (disk full...) must not
+    leave the connection inside a transaction, where every later write would fail."""
+    import claude_bedrock.adapters.store as store_module
+
+    data = tmp_path / "data"
+    store = StateStore.open(data)
+    shutil.rmtree(data)
+    real = store_module._create_schema
+    calls = []
+
+    def failing_once(db: sqlite3.Connection) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise sqlite3.OperationalError("database or disk is full")
+        real(db)
+
+    monkeypatch.setattr(store_module, "_create_schema", failing_once)
+    with pytest.raises(StoreError, match="database or disk is full"):
+        create(store, "aaaaaaaaaaaa", "first")
+    create(store, "bbbbbbbbbbbb", "second")
+    assert [p.name for p in store.list_application_profiles(ACCOUNT, REGION)] == ["second"]
+    store.close()
+
+
 def test_store_refuses_a_newer_schema(tmp_path: Path):
     StateStore.open(tmp_path).close()
     with sqlite3.connect(tmp_path / DATABASE_FILE_NAME) as db:

@@ -119,6 +119,9 @@ CREATE TABLE IF NOT EXISTS logging_configs (
 
 log = logging.getLogger("claude_bedrock.store")
 
+#: ``StateStore._file`` of a file that replaced the checked one and failed its check: no file has it.
+_UNCHECKED: FileIdentity = (-1, -1)
+
 #: Every table, in the order ``reset`` clears them.
 _TABLES = ("resource_tags", "application_profiles", "model_agreements", "use_case_forms", "logging_configs")
 
@@ -145,7 +148,7 @@ class StateStore:
         self._clock = clock
         self._lock = threading.RLock()
         self._connection: sqlite3.Connection | None = None
-        #: The file the connection opened (Rule 5); None in memory.
+        #: The file ``_migrate`` last checked (Rule 5); None in memory.
         self._file: FileIdentity | None = None
         #: Bumped by every committed write of this store, so callers can cache reads.
         self.generation = 0
@@ -153,7 +156,7 @@ class StateStore:
             self._migrate()
         except sqlite3.DatabaseError as exc:
             self.close()
-            raise StoreError(f"{self.path}: cannot use the state database: {exc}{_hint(exc, self.path)}") from None
+            raise self._unusable(exc) from None
         except StoreError:
             self.close()
             raise
@@ -172,20 +175,26 @@ class StateStore:
         return cls(folder / DATABASE_FILE_NAME, clock=clock)
 
     def _migrate(self) -> None:
+        """Check the file as found (damage, schema version), then create what it lacks: at
+        start, and again for a file that replaced it (Rule 5)."""
         with self._lock:
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
             # Damage inside the file would otherwise surface later, as failed calls.
             problem = self._db.execute("PRAGMA quick_check(1)").fetchone()[0]
-        if problem != "ok":
-            problem = " ".join(line for line in problem.splitlines() if not line.startswith("***"))
-            raise StoreError(f"{self.path}: the state database is damaged ({problem}); move it away "
-                             "to start with an empty state")
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"{self.path}: schema version {version} is newer than this program's ({SCHEMA_VERSION})"
-            )
-        with self._write() as db:
-            _create_schema(db)
+            if problem != "ok":
+                problem = " ".join(line for line in problem.splitlines() if not line.startswith("***"))
+                raise StoreError(f"{self.path}: the state database is damaged ({problem}); move it away "
+                                 "to start with an empty state")
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.path}: schema version {version} is newer than this program's ({SCHEMA_VERSION})"
+                )
+            with self._transaction() as db:
+                _create_schema(db)
+            self._file = None if self.path == ":memory:" else file_identity(self.path)
+
+    def _unusable(self, exc: sqlite3.DatabaseError) -> StoreError:
+        return StoreError(f"{self.path}: cannot use the state database: {exc}{_hint(exc, self.path)}")
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -200,13 +209,13 @@ class StateStore:
                 connection.execute("PRAGMA journal_mode = WAL")
             connection.execute("PRAGMA synchronous = NORMAL")
             self._connection = connection
-            self._file = None if self.path == ":memory:" else file_identity(self.path)
         return self._connection
 
     def _follow_file(self) -> None:
-        """Rule 5: reopen (and recreate) the database when its file is no longer the one the
-        connection opened. Call with the lock held."""
-        if self._connection is None or self._file is None or file_identity(self.path) == self._file:
+        """Rule 5: reopen (and recreate) the database when its file is no longer the one
+        ``_migrate`` checked, and check it as at start; until a check passes, every write tries
+        again (and fails). Call with the lock held."""
+        if self._file is None or file_identity(self.path) == self._file:
             return
         log.warning("the state database %s was deleted or replaced while in use: using a new file "
                     "from now on (state written before is not in it)", self.path)
@@ -215,24 +224,33 @@ class StateStore:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"{self.path}: cannot recreate the data folder: {exc.strerror or exc}") from None
+        # Not followed until checked: the new file may reuse the deleted file's inode number.
+        self._file = _UNCHECKED
+        try:
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise self._unusable(exc) from None
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, committed on success and rolled back on any exception.
+        Call with the lock held."""
         db = self._db
         db.execute("BEGIN IMMEDIATE")
-        _create_schema(db)
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
         db.execute("COMMIT")
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, committed on success and rolled back on any exception."""
+        """One write transaction of the store's data (Rule 5 first); bumps ``generation``."""
         with self._lock:
             self._follow_file()
-            db = self._db
-            db.execute("BEGIN IMMEDIATE")
-            try:
+            with self._transaction() as db:
                 yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
             self.generation += 1
 
     def _read(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
