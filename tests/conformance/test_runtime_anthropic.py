@@ -128,6 +128,26 @@ def test_anthropic_messages_parse_structured_output(anthropic_client):
         assert stream.get_final_message().parsed_output == parsed.parsed_output
 
 
+@pytest.mark.parametrize("seed_text", ["Rate it.", "Rate the hotel.", "Score the talk, please.", "Grade this essay."])
+def test_anthropic_messages_parse_honours_constraints_the_sdk_moves_into_descriptions(anthropic_client, seed_text):
+    # The SDK's transform_schema sends ge/le, min_length... as "{minimum: 5, maximum: 7}" in the
+    # field's description, then validates the answer against the model's own constraints.
+    from pydantic import BaseModel, Field
+
+    class Review(BaseModel):
+        stars: int = Field(ge=5, le=7)
+        weight: float = Field(gt=0.5, lt=0.75)
+        step: int = Field(multiple_of=3, ge=10)
+        code: str = Field(min_length=3, max_length=5)
+        tags: list[str] = Field(min_length=2, max_length=4)
+
+    parsed = anthropic_client.messages.parse(
+        model=GLOBAL_SONNET_45, max_tokens=512, output_format=Review,
+        messages=[{"role": "user", "content": seed_text}],
+    )
+    assert isinstance(parsed.parsed_output, Review)
+
+
 def test_anthropic_error_classes(anthropic_client, server):
     with pytest.raises(anthropic.BadRequestError):
         anthropic_client.messages.create(model="apac.anthropic.claude-sonnet-4-5-20250929-v1:0", max_tokens=64,

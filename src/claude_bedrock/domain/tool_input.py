@@ -32,6 +32,9 @@ limits the input may not validate; it could not have been written within any mod
 output limit anyway. Keywords of the wrong type (which request validation refuses before
 this runs, ``schema_keywords``) are ignored rather than trusted.
 
+Bounds the anthropic SDK moved into a schema's ``description`` (``{minimum: 5, maximum: 7}``,
+what ``messages.parse`` sends for constrained pydantic fields) are honoured like the keywords.
+
 Anthropic-defined tools (no ``input_schema``; ``type`` such as ``bash_20250124``) get a
 canned input from ``BUILTIN_TOOL_INPUTS`` keyed by the tool name.
 
@@ -163,7 +166,7 @@ class _Generator:
             return None
         if not isinstance(schema, Mapping):
             return self._string({}, name)
-        schema = self._resolve(schema)
+        schema = _with_described_bounds(self._resolve(schema))
         if "const" in schema:
             return schema["const"]
         if isinstance(schema.get("enum"), list) and schema["enum"]:
@@ -310,6 +313,34 @@ _BUILDERS: Mapping[str, Callable[[_Generator, Mapping[str, Any], str, int], Any]
     "boolean": _Generator._boolean,
     "null": _Generator._null,
 }
+
+
+#: Numeric keywords a schema may carry in its description instead (see ``_with_described_bounds``).
+_DESCRIBED_BOUNDS = frozenset({
+    "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "minLength", "maxLength",
+    "minItems", "maxItems", "minProperties", "maxProperties",
+})
+_DESCRIBED_RE = re.compile(r"\{([^{}]*)\}\s*$")
+_NUMBER_RE = re.compile(r"-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
+
+
+def _with_described_bounds(schema: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The schema with the numeric bounds its description carries, where it lacks them: the
+    anthropic SDK's ``transform_schema`` (``messages.parse``) moves keywords the API does not
+    take into the description as ``{minimum: 5, maximum: 7}`` so that the model follows them,
+    and the SDK then checks the answer against them."""
+    description = schema.get("description")
+    if not isinstance(description, str) or not description.endswith("}"):
+        return schema
+    found = _DESCRIBED_RE.search(description)
+    if found is None:
+        return schema
+    extra: dict[str, Any] = {}
+    for pair in found.group(1).split(", "):
+        key, _, text = pair.partition(": ")
+        if key in _DESCRIBED_BOUNDS and key not in schema and _NUMBER_RE.fullmatch(text):
+            extra[key] = float(text) if any(c in text for c in ".eE") else int(text)
+    return {**schema, **extra} if extra else schema
 
 
 def _bound(schema: Mapping[str, Any], inclusive: str, exclusive: str) -> tuple[float | None, bool]:

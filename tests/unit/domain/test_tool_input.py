@@ -162,3 +162,18 @@ def test_tool_input_memory_tool_is_a_command_the_sdk_accepts() -> None:
     value = tool_input({"type": "memory_20250818", "name": "memory"}, Draws(b"a"), "x")
     command = pydantic.TypeAdapter(BetaMemoryTool20250818Command).validate_python(value)
     assert command.command == "view" and command.path == "/memories"
+
+
+def test_schema_value_honours_bounds_carried_in_the_description():
+    """The anthropic SDK's transform_schema moves keywords into the description; a schema's own
+    keyword wins over a described one, and what is not a number is left alone."""
+    from claude_bedrock.domain.tool_input import schema_value
+
+    described = {"type": "integer", "description": "Stars\n\n{maximum: 7, minimum: 5}"}
+    own_wins = {"type": "integer", "minimum": 100, "description": "{minimum: 5, maximum: 200}"}
+    words = {"type": "string", "description": "{pattern: ^[a-z]+$, minLength: 2}"}
+    for seed in range(20):
+        draws = Draws(bytes([seed]))
+        assert 5 <= schema_value(described, draws, "x") <= 7
+        assert 100 <= schema_value(own_wins, draws, "x") <= 200
+        assert len(schema_value(words, draws, "x")) >= 2
