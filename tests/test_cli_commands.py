@@ -156,3 +156,16 @@ def test_a_config_file_fraction_for_an_integer_setting_is_refused(tmp_path):
         load_config_file(config)
     config.write_text("[server]\nlog_retention_days = 7.0\n")
     assert load_config_file(config)["log_retention_days"] == 7
+
+
+@pytest.mark.parametrize(("line", "found"), [("host = 5", "5"), ("data_dir = true", "True"), ("seed_text = 1", None)])
+def test_a_config_file_number_for_a_string_setting_is_refused(tmp_path, line, found):
+    """`host = 5` was quietly the string "5", failing later as "cannot listen"."""
+    from claude_bedrock.settings import ConfigError, load_config_file
+
+    config = tmp_path / "config.toml"
+    config.write_text(f"[server]\n{line}\n")
+    name = line.split(" = ")[0]
+    expected = rf"{name} must be a string, got {found}" if found else rf"unknown setting '{name}'"
+    with pytest.raises(ConfigError, match=expected):
+        load_config_file(config)

@@ -239,6 +239,8 @@ def coerce(name: str, value: Any, origin: str) -> Any:
             if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
                 raise ValueError(value)  # int() would drop a TOML fraction silently
             result = int(value)
+        elif isinstance(value, (bool, int, float, list, dict)):  # a TOML value of another type
+            raise ValueError(value)
         else:
             result = str(value)
     except ValueError:
