@@ -112,7 +112,7 @@ def test_server_models_list_filters_by_python_or_wire_name(client):
     assert {m.model_id for m in client.models.list(byInferenceType="ON_DEMAND")} == on_demand
     assert len(client.models.list(by_customization_type="FINE_TUNING")) == 0
     assert len(client.models.list(by_output_modality="TEXT")) == 10
-    with pytest.raises(TypeError, match="by_inference"):
+    with pytest.raises(TypeError, match=r"'by_inference' \(filters: by_provider, by_customization_type"):
         client.models.list(by_inference="ON_DEMAND")
 
 

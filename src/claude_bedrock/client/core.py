@@ -461,7 +461,7 @@ class ClientCore:
         for name, value in sorted(filters.items()):
             wire = LIST_MODELS_FILTERS.get(name, name)
             if wire not in LIST_MODELS_FILTERS.values():
-                known = ", ".join(LIST_MODELS_FILTERS)
+                known = ", ".join(["by_provider", *LIST_MODELS_FILTERS])
                 raise TypeError(f"models.list() got an unexpected filter {name!r} (filters: {known}).")
             query_items.append((wire, value))
         headers = [("accept", JSON), ("user-agent", USER_AGENT)]

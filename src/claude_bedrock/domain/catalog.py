@@ -467,9 +467,10 @@ class Catalog:
             )
         offered = [c for c in GEOGRAPHIES if model.availability[c]]
         missing = "no global endpoint, and no" if endpoint == "global" else "no"
+        advice = "; use the global endpoint instead" if model.availability["global"] else ""
         raise ValidationException(
             f"{model.name} has {missing} regional endpoint for region {region} "
-            f"(geographies {', '.join(geos)}); it is offered in: {', '.join(offered) or 'none'}."
+            f"(geographies {', '.join(geos)}); it is offered in: {', '.join(offered) or 'none'}{advice}."
         )
 
     def _resolve(self, identifier: str, call: _Call, allow_application: bool) -> Resolution:

@@ -441,3 +441,12 @@ def test_resolver_resolve_alias_global_refusal_suggests_regional_only_where_it_e
         "Claude Opus 4.1 has no global endpoint, and no regional endpoint for region eu-west-1 "
         "(geographies eu); it is offered in: us."
     )
+
+
+def test_resolver_resolve_alias_regional_refusal_suggests_global_where_it_exists(catalog: Catalog) -> None:
+    with pytest.raises(ValidationException) as sonnet:
+        catalog.resolve_alias("claude-sonnet-4-5", "regional", "ap-southeast-2")
+    assert sonnet.value.message.endswith("it is offered in: us, eu, jp; use the global endpoint instead.")
+    with pytest.raises(ValidationException) as opus:  # no global endpoint: no such advice
+        catalog.resolve_alias("claude-opus-4-1", "regional", "ap-southeast-2")
+    assert opus.value.message.endswith("it is offered in: us.")
