@@ -21,10 +21,12 @@ Invariants
     Rule 4: the store knows rows, not AWS: it raises ``StoreConflict`` / ``TooManyTags`` and
             the service layer turns them into AWS errors. The caller supplies ids; the store
             supplies timestamps from its injected clock.
-    Rule 5: a database file deleted or replaced while the store is open (the data folder
-            removed under a running server) is followed: the next write recreates the folder
-            and the file, with a warning, instead of going into the deleted file and vanishing
-            at the next start. Reads keep the open file until then.
+    Rule 5: a database file deleted while the store is open (the data folder removed under a
+            running server) is followed: the next write recreates the folder and the file,
+            with a warning, instead of going into the deleted file and vanishing at the next
+            start. Reads keep the open file until then. Replacing the file under a running
+            server (``mv``) is not supported: SQLite may replay the old file's write-ahead log
+            over the new one.
 
 Schema version lives in ``PRAGMA user_version``; a file written by a newer schema is refused.
 """

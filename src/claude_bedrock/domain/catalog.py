@@ -157,6 +157,11 @@ class CatalogError(Exception):
         super().__init__(f"{where}{self.path}: {message}")
 
 
+#: A catalog entry without these fields (an older custom catalog) gets Anthropic's usual values.
+DEFAULT_PROMPT_CACHE_MIN_TOKENS = 1024
+DEFAULT_QUOTA_OUTPUT_BURNDOWN = 1
+
+
 @dataclass(frozen=True, slots=True)
 class PricingRules:
     """Catalog-wide price rules (catalog-facts "Pricing"); multipliers apply to the input rate."""
@@ -211,9 +216,9 @@ class CatalogModel:
     #: ``output-128k-2025-02-19`` raises its output limit to OUTPUT_128K_TOKENS
     supports_128k_output: bool = False
     #: a prompt prefix shorter than this is never cached (no write, no read)
-    prompt_cache_min_tokens: int = 1024
+    prompt_cache_min_tokens: int = DEFAULT_PROMPT_CACHE_MIN_TOKENS
     #: quota tokens one output token costs ("token burndown rate")
-    quota_output_burndown: int = 1
+    quota_output_burndown: int = DEFAULT_QUOTA_OUTPUT_BURNDOWN
 
     def __hash__(self) -> int:
         return hash(self.model_id)
@@ -679,8 +684,8 @@ def _build_model(m: dict[str, Any], path: str, rules: PricingRules) -> CatalogMo
         supports_1m_context=m["context_1m_beta"],
         temperature_or_top_p=m.get("temperature_or_top_p", False),
         supports_128k_output=m.get("output_128k_beta", False),
-        prompt_cache_min_tokens=m["prompt_cache_min_tokens"],
-        quota_output_burndown=m["quota_output_burndown"],
+        prompt_cache_min_tokens=m.get("prompt_cache_min_tokens", DEFAULT_PROMPT_CACHE_MIN_TOKENS),
+        quota_output_burndown=m.get("quota_output_burndown", DEFAULT_QUOTA_OUTPUT_BURNDOWN),
         prices=ModelPrices(
             input=prices["input"],
             output=prices["output"],
@@ -839,10 +844,9 @@ _MODEL_SCHEMA = _object(
             {"long_context_input": _number, "long_context_output": _number},
         ),
         "regional_premium": _boolean,
-        "prompt_cache_min_tokens": _integer,
-        "quota_output_burndown": _integer,
     },
-    {"temperature_or_top_p": _boolean, "output_128k_beta": _boolean},
+    {"temperature_or_top_p": _boolean, "output_128k_beta": _boolean,
+     "prompt_cache_min_tokens": _integer, "quota_output_burndown": _integer},
 )
 
 _CATALOG_SCHEMA = _object(

@@ -275,3 +275,13 @@ def test_catalog_build_from_document_accepts_float_prices(document: dict[str, An
     document["models"][0]["prices"]["input"] = 3.3
     catalog = build_catalog(copy.deepcopy(document))
     assert catalog.models[0].prices.input == Decimal("3.3")
+
+
+def test_catalog_packaged_models_declare_their_cache_minimum_and_burndown() -> None:
+    """Optional in a custom catalog (defaults apply), but never left to a default here."""
+    doc = json.loads(resources.files("claude_bedrock.domain").joinpath("data/catalog.json").read_text())
+    for model in doc["models"]:
+        assert {"prompt_cache_min_tokens", "quota_output_burndown"} <= set(model), model["id"]
+    del doc["models"][0]["prompt_cache_min_tokens"], doc["models"][0]["quota_output_burndown"]
+    older = build_catalog(doc).get(doc["models"][0]["id"])
+    assert (older.prompt_cache_min_tokens, older.quota_output_burndown) == (1024, 1)
