@@ -18,8 +18,9 @@ SOURCE = "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-haiku-2
 PROFILE_ARN = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abcdefghijkl"
 
 
-def request(app, method: str, path: str, body: bytes | str = b"") -> httpx.Response:
-    headers = {"authorization": "Bearer any-development-key", "content-type": "application/json"}
+def request(app, method: str, path: str, body: bytes | str = b"", **extra_headers: str) -> httpx.Response:
+    headers = {"authorization": "Bearer any-development-key", "content-type": "application/json",
+               **{name.replace("_", "-"): value for name, value in extra_headers.items()}}
 
     async def go() -> httpx.Response:
         transport = httpx.ASGITransport(app=app)
@@ -111,6 +112,22 @@ def test_review_anthropic_count_tokens_too_deep_is_400(app):
                        "input_schema": {"type": "object", "properties": {"x": nested(900)}}}]}
     response = request(app, "POST", "/v1/messages/count_tokens", json.dumps(body))
     assert response.status_code == 400
+
+
+def test_review_anthropic_count_tokens_thinking_budget_within_the_128k_beta(app):
+    """No max_tokens is sent: the default is the model's limit with the betas asked for, so a
+    Claude 3.7 Sonnet thinking budget above 64K counts with the output-128k beta (header or
+    body), as an InvokeModel with that beta would take it."""
+    body = {"model": "us.anthropic.claude-3-7-sonnet-20250219-v1:0", "messages": [{"role": "user", "content": "hi"}],
+            "thinking": {"type": "enabled", "budget_tokens": 100_000}}
+    refused = request(app, "POST", "/v1/messages/count_tokens", json.dumps(body))
+    assert refused.status_code == 400 and "budget_tokens" in refused.text
+    header = request(app, "POST", "/v1/messages/count_tokens", json.dumps(body), anthropic_beta="output-128k-2025-02-19")
+    assert header.status_code == 200, header.text
+    in_body = request(app, "POST", "/v1/messages/count_tokens",
+                      json.dumps({**body, "anthropic_beta": ["output-128k-2025-02-19"]}))
+    assert in_body.status_code == 200, in_body.text
+    assert header.json() == in_body.json()
 
 
 def test_review_converse_moderately_nested_document_still_served(app):

@@ -510,6 +510,13 @@ def validate_messages_request(
         raise ValidationException(MODEL_ERRORS_PREFIX + exc.message) from None
 
 
+def max_output_tokens(model: ModelLimits, betas: Iterable[str]) -> int:
+    """The model's output limit, raised by the ``output-128k`` beta where the model takes it."""
+    if OUTPUT_128K_BETA in betas and getattr(model, "supports_128k_output", False):
+        return OUTPUT_128K_TOKENS
+    return model.max_output_tokens
+
+
 def _model_checks(
     body: dict[str, Any],
     model: ModelLimits,
@@ -519,9 +526,7 @@ def _model_checks(
 ) -> ValidatedRequest:
     """Steps 4 to 9 of the module docstring: the rules of the model behind Bedrock."""
     max_tokens: int = body["max_tokens"]
-    output_limit = model.max_output_tokens
-    if OUTPUT_128K_BETA in betas and getattr(model, "supports_128k_output", False):
-        output_limit = OUTPUT_128K_TOKENS
+    output_limit = max_output_tokens(model, betas)
     if max_tokens > output_limit:
         raise ValidationException(
             MAX_TOKENS_TOO_LARGE.format(requested=max_tokens, limit=output_limit, model=anthropic_model_name(model))

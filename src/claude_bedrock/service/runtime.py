@@ -33,7 +33,7 @@ from claude_bedrock.domain.engine import ModelCall, ReadyEvents
 from claude_bedrock.domain.errors import ValidationException
 from claude_bedrock.domain.json_body import json_bytes, json_problem
 from claude_bedrock.domain.message import MessageAccumulator
-from claude_bedrock.domain.validation import parse_json_body, validate_messages_request
+from claude_bedrock.domain.validation import max_output_tokens, parse_json_body, validate_messages_request
 from claude_bedrock.service.calls import CallRecord
 from claude_bedrock.service.http import Request, Send, send_response
 from claude_bedrock.service.state import ServiceState
@@ -255,8 +255,12 @@ async def anthropic_count_tokens(
     resolution = state.resolve(model_id, identity.region, identity.account_id)
     state.check_model_access(identity.account_id, identity.region, resolution.model)
     body.setdefault("anthropic_version", "bedrock-2023-05-31")
-    # The request carries no max_tokens: the model's output limit, as the CountTokens converse
-    # form uses, so that a thinking budget is judged as an InvokeModel of that model would be.
-    body.setdefault("max_tokens", resolution.model.max_output_tokens)
-    validated = validate_messages_request(body, resolution.model)
+    # The request carries no max_tokens: the model's output limit (with the betas asked for), as
+    # the CountTokens converse form uses, so that a thinking budget is judged as an InvokeModel
+    # of that model would be.
+    header_betas = [flag.strip() for value in request.header_lists.get("anthropic-beta", ())
+                    for flag in value.split(",") if flag.strip()]
+    body_betas = body.get("anthropic_beta") if isinstance(body.get("anthropic_beta"), list) else []
+    body.setdefault("max_tokens", max_output_tokens(resolution.model, [*header_betas, *body_betas]))
+    validated = validate_messages_request(body, resolution.model, header_betas=header_betas)
     return 200, {"input_tokens": tokens.count_request(validated.body)}
