@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -56,6 +57,17 @@ class RunningServer:
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def force_quit(self) -> int:
+        """Ctrl-C, wait until uvicorn waits on open connections, then Ctrl-C again (its force
+        quit); the exit code."""
+        self.process.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + 30
+        while "Waiting for connections to close" not in self.log_text():
+            assert time.monotonic() < deadline, self.log_text()
+            time.sleep(0.05)
+        self.process.send_signal(signal.SIGINT)
+        return self.process.wait(timeout=30)
 
     def stop(self) -> int:
         if self.process.poll() is None:
