@@ -11,6 +11,7 @@ make the server hold gigabytes. A longer head is answered 431 and the connection
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import signal
 import socket
@@ -143,9 +144,13 @@ def serve(settings: Settings, app: BedrockApp | None = None, out: TextIO = sys.s
         ws="none",  # no WebSocket routes: do not import a WebSocket implementation
     )
     server = uvicorn.Server(config)
-    # uvicorn handles SIGTERM (graceful shutdown, log flush), then re-raises it with the
-    # handler that was installed before: make that one a clean exit, as for Ctrl-C.
-    previous = signal.signal(signal.SIGTERM, _exit_cleanly)
+    # uvicorn handles SIGTERM once it runs (graceful shutdown, log flush), then re-raises it with
+    # the handler that was installed before. That handler asks uvicorn to stop: a SIGTERM before
+    # uvicorn listens (start-up) then stops it as soon as it has started, and the re-raised one
+    # changes nothing, so the process ends with exit code 0 either way. (Raising SystemExit
+    # from the handler instead could land in a weakref callback during an import, where Python
+    # ignores it: the signal was lost and the server ran on.)
+    previous = signal.signal(signal.SIGTERM, functools.partial(_request_stop, server))
     announce(url, settings, out)
     try:
         server.run(sockets=[sock])
@@ -156,5 +161,5 @@ def serve(settings: Settings, app: BedrockApp | None = None, out: TextIO = sys.s
         asyncio.run(app.shutdown())
 
 
-def _exit_cleanly(signum: int, frame: object) -> None:
-    raise SystemExit(0)
+def _request_stop(server: uvicorn.Server, signum: int, frame: object) -> None:
+    server.should_exit = True
