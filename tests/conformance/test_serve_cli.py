@@ -98,8 +98,12 @@ def test_serve_unusable_data_dir_is_a_clear_error(tmp_path):
 
 def test_serve_stops_cleanly_on_sigterm(tmp_path):
     server = start_server(tmp_path)
-    server.process.send_signal(signal.SIGTERM)
-    assert server.process.wait(timeout=15) == 0
+    try:
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(timeout=15) == 0
+    finally:
+        if server.process.poll() is None:  # never leave a server behind
+            server.process.kill()
     assert "Traceback" not in server.log_text()
 
 
