@@ -339,7 +339,9 @@ def _with_described_bounds(schema: Mapping[str, Any]) -> Mapping[str, Any]:
     for pair in found.group(1).split(", "):
         key, _, text = pair.partition(": ")
         if key in _DESCRIBED_BOUNDS and key not in schema and _NUMBER_RE.fullmatch(text):
-            extra[key] = float(text) if any(c in text for c in ".eE") else int(text)
+            number = float(text) if any(c in text for c in ".eE") else int(text)
+            if math.isfinite(number):  # "1e999" is no bound a JSON schema could hold
+                extra[key] = number
     return {**schema, **extra} if extra else schema
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import jsonschema
@@ -177,3 +178,5 @@ def test_schema_value_honours_bounds_carried_in_the_description():
         assert 5 <= schema_value(described, draws, "x") <= 7
         assert 100 <= schema_value(own_wins, draws, "x") <= 200
         assert len(schema_value(words, draws, "x")) >= 2
+    endless = {"type": "number", "description": "{maximum: 1e999, minimum: -1e999}"}
+    assert math.isfinite(schema_value(endless, Draws(b"x"), "x"))  # not NaN: JSON has no NaN
