@@ -264,23 +264,15 @@ class BedrockApp:
             record.error_message = error.message
             record.latency_ms = runtime.elapsed_ms(started)
             raise
-        except ClientDisconnected:
-            if record.error_code is None:  # a whole answer the client gave up waiting for
-                record.status = 0
-                record.error_code = "ClientDisconnected"
-                record.error_message = "the client closed the connection before the response"
-                record.latency_ms = runtime.elapsed_ms(started)
+        except ClientDisconnected:  # a whole answer the client gave up waiting for
+            _cut_short(record, started, "ClientDisconnected", "the client closed the connection before the response")
             raise
         except DropConnection:
             raise
         except asyncio.CancelledError:
             # uvicorn cancels the calls still running when it stops (graceful-shutdown timeout,
             # second Ctrl-C): the client got no answer, or part of a stream, not a 200.
-            if record.error_code is None:
-                record.status = 0
-                record.error_code = "Cancelled"
-                record.error_message = "the server stopped before the response was complete"
-                record.latency_ms = runtime.elapsed_ms(started)
+            _cut_short(record, started, "Cancelled", "the server stopped before the response was complete")
             raise
         except Exception:
             record.status = 500
@@ -311,6 +303,16 @@ def _log_writer(state: ServiceState) -> invocation_logging.LogWriter:
     from claude_bedrock.adapters.invocation_log.writer import InvocationLogWriter
 
     return InvocationLogWriter.for_settings(state.settings, catalog=state.catalog, clock=state.clock)
+
+
+def _cut_short(record: CallRecord, started: float, code: str, message: str) -> None:
+    """Record a call that ended without its whole response (status 0), unless a more precise
+    ending (a stream's own) was recorded already."""
+    if record.error_code is None:
+        record.status = 0
+        record.error_code = code
+        record.error_message = message
+        record.latency_ms = runtime.elapsed_ms(started)
 
 
 def create_app(settings: Settings | None = None, *, state: ServiceState | None = None) -> BedrockApp:
