@@ -138,17 +138,18 @@ def test_serve_second_ctrl_c_with_an_open_stream_logs_no_traceback(tmp_path):
     assert "Traceback" not in log and "Exception in" not in log, log
 
 
-def test_serve_sigterm_before_uvicorn_listens_still_stops_it_cleanly(tmp_path):
-    """A SIGTERM in the start-up window (before uvicorn installs its handlers) asks the server to
-    stop once started: it used to raise SystemExit wherever the main thread was, and inside a
-    weakref callback during an import Python ignores that, so the signal was lost and the server
-    ran on (a rare hang in CI)."""
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGINT"])
+def test_serve_stop_signal_before_uvicorn_listens_still_stops_it_cleanly(tmp_path, signame):
+    """A SIGTERM or Ctrl-C in the start-up window (before uvicorn installs its handlers) asks the
+    server to stop once started. They used to raise SystemExit or KeyboardInterrupt wherever the
+    main thread was; inside a weakref callback during an import Python ignores both, so the
+    signal was lost and the server ran on (a rare hang in CI)."""
     script = (
         "import os, signal, sys, uvicorn\n"
         "from claude_bedrock.cli.main import main\n"
         "run = uvicorn.Server.run\n"
         "def early(self, *args, **kwargs):\n"
-        "    os.kill(os.getpid(), signal.SIGTERM)  # before uvicorn listens for it\n"
+        f"    os.kill(os.getpid(), signal.{signame})  # before uvicorn listens for it\n"
         "    return run(self, *args, **kwargs)\n"
         "uvicorn.Server.run = early\n"
         "sys.argv = ['claude-bedrock', 'serve', '--port', '0', '--data-dir', sys.argv[1]]\n"
@@ -158,4 +159,4 @@ def test_serve_sigterm_before_uvicorn_listens_still_stops_it_cleanly(tmp_path):
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "Application startup complete" in done.stderr and "Finished server process" in done.stderr, done.stderr
-    assert "Traceback" not in done.stderr
+    assert "Traceback" not in done.stderr and "claude-bedrock stopped." in done.stderr

@@ -107,13 +107,13 @@ def serve(config_file: str | None, **options: Any) -> None:
         run_server(settings)
     except StoreError as exc:
         raise click.ClickException(f"cannot use data dir: {exc}") from None  # exc names the path
-    except KeyboardInterrupt:
-        # uvicorn re-raises the Ctrl-C it handled after a clean shutdown: that is success.
-        click.echo("claude-bedrock stopped.", err=True)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}") from None
+    except KeyboardInterrupt:  # one more Ctrl-C during the final log flush: stop there
+        pass
+    click.echo("claude-bedrock stopped.", err=True)  # Ctrl-C and SIGTERM end here (server.serve)
 
 
 def main() -> None:

@@ -144,18 +144,21 @@ def serve(settings: Settings, app: BedrockApp | None = None, out: TextIO = sys.s
         ws="none",  # no WebSocket routes: do not import a WebSocket implementation
     )
     server = uvicorn.Server(config)
-    # uvicorn handles SIGTERM once it runs (graceful shutdown, log flush), then re-raises it with
-    # the handler that was installed before. That handler asks uvicorn to stop: a SIGTERM before
-    # uvicorn listens (start-up) then stops it as soon as it has started, and the re-raised one
-    # changes nothing, so the process ends with exit code 0 either way. (Raising SystemExit
-    # from the handler instead could land in a weakref callback during an import, where Python
-    # ignores it: the signal was lost and the server ran on.)
-    previous = signal.signal(signal.SIGTERM, functools.partial(_request_stop, server))
+    # uvicorn handles SIGINT and SIGTERM once it runs (graceful shutdown, log flush), then
+    # re-raises them with the handlers that were installed before. Those ask uvicorn to stop: a
+    # signal before uvicorn listens (start-up) then stops it as soon as it has started, and a
+    # re-raised one changes nothing, so the process ends with exit code 0 either way. (Raising
+    # an exception from the handler instead, SystemExit or Python's own KeyboardInterrupt, could
+    # land in a weakref callback during an import, where Python ignores it: the signal was lost
+    # and the server ran on.)
+    stop = functools.partial(_request_stop, server)
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     announce(url, settings, out)
     try:
         server.run(sockets=[sock])
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         # A second Ctrl-C (uvicorn's force quit) skips the lifespan shutdown: flush the
         # invocation logs anyway (a no-op when the lifespan ran the hooks).
         asyncio.run(app.shutdown())
