@@ -35,7 +35,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from claude_bedrock.domain.catalog import Catalog, default_catalog
+from claude_bedrock.domain.catalog import DEFAULT_PROMPT_CACHE_MIN_TOKENS, Catalog, default_catalog
 from claude_bedrock.domain.tokens import (
     REQUEST_OVERHEAD_TOKENS,
     count_request,
@@ -59,8 +59,8 @@ DEFAULT_TTL = "5m"
 LOOKBACK_BLOCKS = 20
 DEFAULT_MAX_ENTRIES = 10_000
 
-#: Minimum cacheable prefix of a model the catalog does not know.
-FALLBACK_MINIMUM_TOKENS = 1024
+#: Minimum cacheable prefix of a model the catalog does not know: the catalog's own default.
+FALLBACK_MINIMUM_TOKENS = DEFAULT_PROMPT_CACHE_MIN_TOKENS
 
 
 def minimum_tokens_of(catalog: Catalog) -> Callable[[str], int]:

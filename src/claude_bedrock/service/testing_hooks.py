@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from claude_bedrock.domain.catalog import DEFAULT_QUOTA_OUTPUT_BURNDOWN
 from claude_bedrock.domain.engine import Engine, ModelCall, StreamEvent
 from claude_bedrock.domain.tokens import count_request
 from claude_bedrock.service.calls import CallRecord
@@ -372,7 +373,7 @@ class Toolkit:
     def _burndown(self, base_id: str) -> int:
         """Quota tokens one output token costs on the model (the catalog's burndown rate)."""
         model = self.state.catalog.get(base_id)
-        return model.quota_output_burndown if model is not None else 1
+        return model.quota_output_burndown if model is not None else DEFAULT_QUOTA_OUTPUT_BURNDOWN
 
     def record_model_names(self, record: CallRecord) -> tuple[str, ...]:
         return self.model_names(record.model_id, record.resolved_model_id)
