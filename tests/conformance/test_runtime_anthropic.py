@@ -90,6 +90,30 @@ def test_anthropic_tool_use(anthropic_client):
     assert use.name == "get_weather" and "city" in use.input
 
 
+EVENT_TOOL = {"name": "create_event", "description": "Create a calendar event",
+              "input_schema": {"type": "object", "required": ["title", "description", "attendees"],
+                               "properties": {"title": {"type": "string"}, "description": {"type": "string"},
+                                              "attendees": {"type": "array", "items": {"type": "string"}}}}}
+
+
+@pytest.mark.parametrize("max_tokens", [3, 13, 16, 22, 28, 64])
+def test_anthropic_tool_call_cut_by_max_tokens_streamed_as_whole(anthropic_client, max_tokens):
+    # The same request whole and streamed: the SDK's accumulated stream is the whole answer,
+    # also when max_tokens cuts the tool call (its complete parameters, billed max_tokens).
+    request = dict(model=GLOBAL_SONNET_45, max_tokens=max_tokens, tools=[EVENT_TOOL],
+                   tool_choice={"type": "any"},
+                   messages=[{"role": "user", "content": "Plan a meeting about budget reviews with Alice"}])
+    whole = anthropic_client.messages.create(**request)
+    with anthropic_client.messages.stream(**request) as stream:
+        streamed = stream.get_final_message()
+    assert streamed.model_dump(exclude={"id"}) == whole.model_dump(exclude={"id"})
+    use = whole.content[-1]
+    if whole.stop_reason == "max_tokens":
+        assert whole.usage.output_tokens == max_tokens
+        assert set(use.input) < {"title", "description", "attendees"}
+    assert {"title"} <= set(use.input) or max_tokens == 3
+
+
 def test_anthropic_redacted_thinking_test_string(anthropic_client):
     # Anthropic "Extended thinking": the documented test string yields a redacted_thinking block,
     # which the SDK's stream helper and the next turn must both accept.

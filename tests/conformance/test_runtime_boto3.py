@@ -122,6 +122,34 @@ def test_boto3_converse_tool_use(runtime_client):
     assert use["name"] == "get_weather" and isinstance(use["input"]["city"], str)
 
 
+@pytest.mark.parametrize("max_tokens", [3, 13, 22, 64])
+def test_boto3_converse_stream_tool_call_cut_by_max_tokens_as_converse(runtime_client, max_tokens):
+    # ConverseStream and Converse agree on a tool call cut by max_tokens: stopReason max_tokens
+    # (as Bedrock's ConverseStream reports it), the streamed input JSON holds the complete
+    # parameters and Converse's input is those parameters.
+    schema = {"type": "object", "required": ["title", "description", "attendees"],
+              "properties": {"title": {"type": "string"}, "description": {"type": "string"},
+                             "attendees": {"type": "array", "items": {"type": "string"}}}}
+    request = dict(modelId=GLOBAL_SONNET_45, inferenceConfig={"maxTokens": max_tokens},
+                   messages=[{"role": "user", "content": [{"text": "Plan a meeting about budget reviews with Alice"}]}],
+                   toolConfig={"tools": [{"toolSpec": {"name": "create_event", "inputSchema": {"json": schema}}}],
+                               "toolChoice": {"any": {}}})
+    whole = runtime_client.converse(**request)
+    events = list(runtime_client.converse_stream(**request)["stream"])
+    streamed_input = "".join(e["contentBlockDelta"]["delta"]["toolUse"]["input"]
+                             for e in events if "toolUse" in e.get("contentBlockDelta", {}).get("delta", {}))
+    stop = next(e["messageStop"]["stopReason"] for e in events if "messageStop" in e)
+    usage = next(e["metadata"]["usage"] for e in events if "metadata" in e)
+    use = whole["output"]["message"]["content"][-1]["toolUse"]
+    assert stop == whole["stopReason"] == ("tool_use" if max_tokens == 64 else "max_tokens")
+    assert usage == whole["usage"]
+    if stop == "tool_use":
+        assert json.loads(streamed_input) == use["input"]
+    else:
+        assert usage["outputTokens"] == max_tokens
+        assert (json.loads(streamed_input + "}") if streamed_input else {}) == use["input"]
+
+
 def test_boto3_count_tokens_both_forms(runtime_client):
     by_invoke = runtime_client.count_tokens(
         modelId=BARE_SONNET_45, input={"invokeModel": {"body": json.dumps(HELLO).encode()}}

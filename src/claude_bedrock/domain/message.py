@@ -19,8 +19,9 @@ Accumulation: ``text_delta`` appends to ``text``; ``citations_delta`` appends to
 ``citations``; ``thinking_delta`` appends to ``thinking``; ``signature_delta`` appends to
 ``signature``; ``input_json_delta`` pieces are concatenated and parsed as the block's
 ``input`` when the message is built (empty input is ``{}``; unparsable input is an error
-unless the message stopped on ``max_tokens``, where the real API leaves it cut, and the input
-becomes ``{}``). ``usage`` is ``message_start``'s, updated by the fields of
+unless the message stopped on ``max_tokens``, where the real API leaves it cut: the input is
+then what the cut JSON reads as, its complete members (``partial_json.parse_partial``), as the
+anthropic SDK's stream accumulator reads the same events, or ``{}``). ``usage`` is ``message_start``'s, updated by the fields of
 ``message_delta.usage`` (normally ``output_tokens``).
 
 Source: Anthropic "Streaming messages"; wire reference 2.5, 10.2.
@@ -32,6 +33,8 @@ import json
 import operator
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+from claude_bedrock.wire.partial_json import parse_partial
 
 __all__ = [
     "IncompleteMessageError",
@@ -256,7 +259,8 @@ class MessageAccumulator:
         except ValueError as exc:
             if stop_reason != "max_tokens":
                 raise MalformedToolInputError(f"content block {index}: tool input is not JSON: {exc}") from exc
-            finished["input"] = {}
+            partial = parse_partial(raw)
+            finished["input"] = partial if isinstance(partial, dict) else {}
         return finished
 
 

@@ -15,8 +15,10 @@ Behaviour (the issue text, made precise):
   words (``prose.WORDS_PER_PIECE``).
 * **max_tokens.** Output (thinking + text + tool input) never exceeds ``max_tokens``; the cut
   falls after the last token that fits and ``stop_reason`` is ``max_tokens``. A tool call that
-  does not fit is cut the same way (its partial JSON then does not parse; ``output_tokens``
-  equals ``max_tokens``).
+  does not fit bills ``max_tokens`` but streams only the parameters written whole by then (the
+  API streams a parameter once complete): its JSON is left open (``{"a": 1``, or nothing), and
+  a whole answer reads it as those parameters (``message.MessageAccumulator``), as the SDKs'
+  stream accumulators do.
 * **stop_sequences.** The earliest-completing stop sequence found in the text, if it fits in
   the budget, ends the answer: the text stops just before it, ``stop_reason`` is
   ``stop_sequence`` and ``stop_sequence`` names it. Thinking and tool input are not scanned.
@@ -235,12 +237,12 @@ class _Answer:
     def tool_use(self, tool_id: str, name: str, value: Any) -> None:
         if not self.open:
             return
-        text = json.dumps(value, ensure_ascii=False)
         tokens = count_text(name) + count_json(value)
         if tokens > self.budget:
-            text = truncate_text(text, max(0, self.budget - count_text(name)))
+            text = _streamed_members(name, value, self.budget)
             tokens, self.stop_reason = self.budget, "max_tokens"
         else:
+            text = json.dumps(value, ensure_ascii=False)
             self.stop_reason = "tool_use"
         deltas = [{"type": "input_json_delta", "partial_json": ""}]
         deltas.extend(
@@ -249,6 +251,24 @@ class _Answer:
         )
         self._block({"type": "tool_use", "id": tool_id, "name": name, "input": {}}, deltas)
         self._spend(tokens)
+
+
+def _streamed_members(name: str, value: Any, budget: int) -> str:
+    """The input JSON a tool call cut by ``max_tokens`` streams: the parameters (top-level
+    members) written whole within ``budget``, the object left open; "" when none is. The API
+    streams a tool parameter once it is complete, so one cut off never reaches the client,
+    though its tokens are billed (an Anthropic SDK maintainer, anthropic-sdk-python#794;
+    Bedrock ConverseStream showed the same, LibreChat-AI/agents#280)."""
+    if not isinstance(value, Mapping):
+        return ""
+    spent = count_text(name) + 1  # the object's own token, as ``count_json`` counts it
+    members = []
+    for key, item in value.items():
+        spent += count_text(str(key)) + 1 + count_json(item)
+        if spent > budget:
+            break
+        members.append(f"{json.dumps(key, ensure_ascii=False)}: {json.dumps(item, ensure_ascii=False)}")
+    return "{" + ", ".join(members) if members else ""
 
 
 def _cut(pieces: Sequence[str], at: int) -> list[str]:

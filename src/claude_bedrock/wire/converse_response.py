@@ -46,6 +46,7 @@ from claude_bedrock.domain.errors import (
     ThrottlingException,
     ValidationException,
 )
+from claude_bedrock.wire.partial_json import parse_partial
 
 __all__ = [
     "CITATION_LOCATIONS",
@@ -352,8 +353,16 @@ class _Accumulator:
     message: dict[str, Any] | None = None
     open_blocks: dict[int, dict[str, Any]] = field(default_factory=dict)
     partial_json: dict[int, list[str]] = field(default_factory=dict)
-    malformed_tool_use: bool = False
+    #: A tool input did not parse as JSON (its ``input`` is what its complete part reads as).
+    unparsed_tool_input: bool = False
     stopped: bool = False
+
+    @property
+    def malformed_tool_use(self) -> bool:
+        """A tool input did not parse and ``max_tokens`` did not cut it: Converse's
+        ``malformed_tool_use``. A call cut by ``max_tokens`` stops on ``max_tokens``, as
+        Bedrock's ConverseStream reports it, with the complete part of its input."""
+        return self.unparsed_tool_input and (self.message or {}).get("stop_reason") != "max_tokens"
 
     def feed(self, event: Mapping[str, Any]) -> None:
         kind = event.get("type")
@@ -414,8 +423,9 @@ class _Accumulator:
             try:
                 block["input"] = json.loads(text) if text.strip() else {}
             except ValueError:
-                block["input"] = {}
-                self.malformed_tool_use = True
+                partial = parse_partial(text)
+                block["input"] = partial if isinstance(partial, dict) else {}
+                self.unparsed_tool_input = True
         del self.open_blocks[index]
 
     def _message_delta(self, event: Mapping[str, Any]) -> None:

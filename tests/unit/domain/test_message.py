@@ -118,6 +118,17 @@ def test_message_tool_input_cut_by_max_tokens_becomes_empty() -> None:
     assert accumulate(events)["content"][0]["input"] == {}
 
 
+def test_message_tool_input_cut_by_max_tokens_keeps_its_complete_members() -> None:
+    # As the anthropic SDK's stream accumulator reads the same events (jiter partial mode).
+    events = [
+        _start(),
+        *_block(0, {"type": "tool_use", "id": "t", "name": "n", "input": {}},
+                {"type": "input_json_delta", "partial_json": '{"a": 1, "b": ["x", "y'}),
+        *_end("max_tokens"),
+    ]
+    assert accumulate(events)["content"][0]["input"] == {"a": 1, "b": ["x"]}
+
+
 def test_message_thinking_and_signature() -> None:
     events = [
         _start(),

@@ -384,6 +384,25 @@ def test_simulator_tool_input_cut_by_max_tokens() -> None:
     assert _tool_blocks(message)[0]["input"] == {}
 
 
+@pytest.mark.parametrize("max_tokens", range(1, 40))
+def test_simulator_cut_tool_call_streams_whole_parameters_only(max_tokens) -> None:
+    # The API streams a tool parameter once complete (anthropic-sdk-python#794): a cut call's
+    # JSON holds whole parameters, the object left open; it still bills max_tokens.
+    request = _request("x", max_tokens=max_tokens, tools=[ORDER_TOOL], tool_choice={"type": "any"})
+    events = _engine().events(_call(request))
+    raw = "".join(e["delta"]["partial_json"] for e in events
+                  if e["type"] == "content_block_delta" and e["delta"]["type"] == "input_json_delta")
+    message = accumulate(events)
+    full = _tool_blocks(_message(_engine(), _request("x", tools=[ORDER_TOOL], tool_choice={"type": "any"})))[0]
+    if message["stop_reason"] == "tool_use":
+        assert json.loads(raw) == full["input"]
+        return
+    assert message["stop_reason"] == "max_tokens" and message["usage"]["output_tokens"] == max_tokens
+    kept = _tool_blocks(message)[0]["input"]
+    assert raw == (json.dumps(kept, ensure_ascii=False)[:-1] if kept else "")
+    assert list(kept.items()) == list(full["input"].items())[:len(kept)]
+
+
 # --- thinking ---------------------------------------------------------------------------
 
 

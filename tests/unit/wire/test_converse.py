@@ -973,6 +973,20 @@ def test_converse_stream_renderer_invalid_tool_json_is_malformed_tool_use() -> N
     assert render_all(events)[-2] == ("messageStop", {"stopReason": "malformed_tool_use"})
 
 
+def test_converse_tool_call_cut_by_max_tokens_stops_on_max_tokens_with_its_complete_part() -> None:
+    # Bedrock's ConverseStream reports a tool call cut by max_tokens as max_tokens (LibreChat-AI/
+    # agents#280, live on Bedrock), not as malformed_tool_use; Converse reads the same input.
+    events = [message_start(),
+              block_start(0, {"type": "tool_use", "id": "t", "name": "f", "input": {}}),
+              delta(0, type="input_json_delta", partial_json='{"a": 1, "b": "cu'), block_stop(0),
+              *message_end("max_tokens")]
+    assert render_all(events)[-2] == ("messageStop", {"stopReason": "max_tokens"})
+    response = build(events)
+    assert response["stopReason"] == "max_tokens"
+    assert response["output"]["message"]["content"] == [{"toolUse": {"toolUseId": "t", "name": "f",
+                                                                     "input": {"a": 1}}}]
+
+
 @pytest.mark.parametrize("error_type, error_class", [
     ("rate_limit_error", ThrottlingException),
     ("overloaded_error", ServiceUnavailableException),
