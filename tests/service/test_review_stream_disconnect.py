@@ -18,6 +18,7 @@ import pytest
 from claude_bedrock.domain.engine import ModelCall
 from claude_bedrock.domain.errors import ThrottlingException
 from claude_bedrock.domain.simulator import SimulatorEngine
+from claude_bedrock.domain.tokens import count_delta
 from claude_bedrock.service.app import create_app
 from claude_bedrock.service.state import ServiceState
 from claude_bedrock.settings import Settings
@@ -50,9 +51,10 @@ class SlowEngine:
         self.inner = SimulatorEngine(seed=0, clock=lambda: 0.0)
         self.total = self.pulled = 0
         self.closed = False
+        self.events: list[dict[str, Any]] = []
 
     async def stream(self, call: ModelCall) -> AsyncIterator[dict[str, Any]]:
-        events = self.inner.events(call)
+        events = self.events = self.inner.events(call)
         self.total = len(events)
         try:
             for event in events:
@@ -119,3 +121,32 @@ def test_review_error_for_a_client_that_left_before_the_stream_logs_nothing(tmp_
     assert entry.record.error_code == "ThrottlingException"
     problems = [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
     assert not problems, [r.getMessage() for r in problems]
+
+
+@pytest.mark.parametrize("suffix, body", [("/invoke-with-response-stream", INVOKE_BODY),
+                                          ("/converse-stream", CONVERSE_BODY)])
+def test_review_client_leaving_mid_stream_records_the_tokens_produced(tmp_path, suffix, body):
+    # Bedrock bills the tokens generated up to the cut: the record counts the content deltas the
+    # engine produced (not only message_start's output count, nor the whole answer's).
+    engine = SlowEngine()
+    state = ServiceState(Settings(data_dir=str(tmp_path)), engine=engine)
+    with serve_in_thread(create_app(state=state)) as url:
+        parsed = urlparse(url)
+        sock = socket.create_connection((parsed.hostname, parsed.port), timeout=10)
+        sock.sendall(f"POST {MODEL}{suffix} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer dev\r\n"
+                     f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        received = b""
+        while received.count(b":message-type") < 8:  # a few events
+            received += sock.recv(65536)
+        sock.close()
+        deadline = time.monotonic() + 10
+        while not len(state.testing.history) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.1)
+    (entry,) = state.testing.history.entries()
+    assert entry.record.error_code == "ClientDisconnected"
+    events = engine.events
+    produced = [sum(count_delta(e["delta"]) for e in events[:n] if e["type"] == "content_block_delta")
+                for n in (engine.pulled - 1, engine.pulled)]  # the last one pulled may be unread
+    assert entry.record.usage["outputTokens"] in produced
+    assert 1 < entry.record.usage["outputTokens"] < events[-2]["usage"]["output_tokens"]

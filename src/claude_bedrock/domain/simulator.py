@@ -92,7 +92,7 @@ from claude_bedrock.domain.message import coalesce_deltas
 from claude_bedrock.domain.output_format import output_schema
 from claude_bedrock.domain.prompt_cache import CacheUsage, PromptCache
 from claude_bedrock.domain.prose import Draws, Passage, ProseWriter
-from claude_bedrock.domain.tokens import count_json, count_text, truncate_text
+from claude_bedrock.domain.tokens import count_delta, count_json, count_text, truncate_text
 from claude_bedrock.domain.tool_input import schema_value, tool_input
 
 __all__ = ["LatencyProfile", "Mode", "SimulatorEngine", "choose_tool"]
@@ -394,7 +394,7 @@ class SimulatorEngine:
         await self._sleep(profile.first_token_s)
         for event in events:
             if event["type"] == "content_block_delta":
-                tokens = _delta_tokens(event["delta"])
+                tokens = count_delta(event["delta"])
                 if tokens:
                     await self._sleep(tokens / profile.tokens_per_s)
             yield event
@@ -551,14 +551,6 @@ class SimulatorEngine:
     def _tool_id(draws: Draws) -> str:
         raw = draws.fork("tool_id").take(22)
         return "toolu_bdrk_01" + "".join(_BASE62[byte % 62] for byte in raw)
-
-
-def _delta_tokens(delta: Mapping[str, Any]) -> int:
-    for field in ("text", "thinking", "partial_json"):
-        value = delta.get(field)
-        if isinstance(value, str):
-            return count_text(value)
-    return 0
 
 
 def _paraphrase(cited_text: str) -> str:

@@ -79,6 +79,7 @@ __all__ = [
     "TOOL_USE_SYSTEM_PROMPT_TOKENS",
     "PromptSegment",
     "count_block",
+    "count_delta",
     "count_json",
     "count_output_block",
     "count_request",
@@ -350,6 +351,17 @@ def count_output_block(block: Mapping[str, Any]) -> int:
         return _thinking_tokens(block)
     if kind in ("tool_use", "server_tool_use"):
         return count_text(str(block.get("name", ""))) + count_json(block.get("input", {}))
+    return 0
+
+
+def count_delta(delta: Mapping[str, Any]) -> int:
+    """Output tokens one streamed ``content_block_delta`` carries: its text, thinking or partial
+    JSON by ``count_text`` (signatures and citations are free). What an answer cut short has
+    produced so far (the simulator's pacing, a stream's usage before its ``message_delta``)."""
+    for field in ("text", "thinking", "partial_json"):
+        value = delta.get(field)
+        if isinstance(value, str):
+            return count_text(value)
     return 0
 
 

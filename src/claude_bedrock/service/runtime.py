@@ -83,22 +83,36 @@ def elapsed_ms(started: float) -> int:
 
 
 class UsageTracker:
-    """Token counts as they appear in message_start / message_delta events."""
+    """Token counts as they appear in message_start / message_delta events.
 
-    __slots__ = ("input", "output", "cache_read", "cache_write", "cache_5m", "cache_1h")
+    Until ``message_delta`` gives the final output count, ``output`` is what the answer has
+    *produced* so far: the tokens of the content deltas observed (``tokens.count_delta``), at
+    least ``message_start``'s count. So a stream cut short (client gone, connection dropped,
+    server stopping) records the tokens generated up to the cut, which Bedrock bills, whether
+    or not they reached the client: produced, not delivered.
+    """
+
+    __slots__ = ("input", "output", "cache_read", "cache_write", "cache_5m", "cache_1h", "_produced", "_final")
 
     def __init__(self) -> None:
         self.input = self.output = self.cache_read = self.cache_write = 0
         self.cache_5m = self.cache_1h = 0
+        self._produced = 0
+        self._final = False
 
     def observe(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
-        if kind == "message_start":
+        if kind == "content_block_delta":
+            if not self._final:
+                self._produced += tokens.count_delta(event.get("delta") or {})
+                self.output = max(self.output, self._produced)
+        elif kind == "message_start":
             self._take(event["message"].get("usage") or {})
         elif kind == "message_delta":
             usage = event.get("usage") or {}
             if "output_tokens" in usage:
                 self.output = usage["output_tokens"]
+                self._final = True
 
     def observe_message(self, message: dict[str, Any]) -> None:
         """Take the final counts of a whole (accumulated) message: its ``usage`` is

@@ -46,7 +46,8 @@ MAX_FRAMES_PER_WRITE = 64
 #: (rendering 32 uncached frames takes about 0.1 ms).
 MAX_EVENTS_WITH_FIRST = 32
 
-#: The events that carry usage (``UsageTracker.observe`` ignores the others).
+#: The events that carry a whole answer's usage (its content deltas count only while it has
+#: no ``message_delta``: a whole answer's rest always has one).
 _USAGE_EVENTS = frozenset({"message_start", "message_delta"})
 #: The usage events of the shared answers engines hand out (``ReadyEvents``' tails).
 _SHARED_USAGE_EVENTS: IdentityMemo[tuple[dict[str, Any], ...]] = IdentityMemo(256)
@@ -133,6 +134,8 @@ Render = Callable[[Sequence[dict[str, Any]], UsageTracker], list[bytes]]
 
 
 def _observe(usage: UsageTracker, events: Sequence[dict[str, Any]]) -> None:
+    """Observe the usage of the rest of a whole answer (``ReadyEvents``), which ends with its
+    ``message_delta``."""
     if type(events) is tuple:  # an engine's shared answer: its usage events are looked up
         shared = _SHARED_USAGE_EVENTS.get(events)
         if shared is None:
@@ -141,7 +144,8 @@ def _observe(usage: UsageTracker, events: Sequence[dict[str, Any]]) -> None:
             )
         events = shared
     for event in events:
-        usage.observe(event)  # it skips events without usage
+        if event.get("type") in _USAGE_EVENTS:
+            usage.observe(event)
 
 
 async def _flush(send: Send, frames: list[bytes], *, last: bool = False) -> None:
