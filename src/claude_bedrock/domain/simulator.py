@@ -55,7 +55,10 @@ Behaviour (the issue text, made precise):
 * **Usage.** Input side from ``PromptCache.apply`` (cache reads/writes for ``cache_control``
   breakpoints), whose total is ``tokens.count_request``; ``output_tokens`` is the sum of
   ``tokens.count_output_block`` over the produced blocks (``message_start`` reports 1), except
-  that a ``redacted_thinking`` block counts the thinking it hides, as Anthropic bills it.
+  that a ``redacted_thinking`` block counts the thinking it hides, as Anthropic bills it, and
+  that it is never 0: an empty answer (a stop sequence matching at its very start) bills 1, as
+  "``output_tokens`` will be non-zero, even for an empty string response" (Messages API
+  reference, ``Message.usage``).
 * **Latency.** Off by default. With a ``LatencyProfile`` (one for all, or by base model id
   with ``"*"`` as default) the stream awaits ``sleep(first_token_s)`` before ``message_start``
   and ``sleep(tokens / tokens_per_s)`` before each delta carrying tokens.
@@ -131,6 +134,8 @@ _ERROR_LINE = "The {name} tool reported an error: {excerpt}"
 _CITATION_INTROS = ("According to {title}, ", "Based on {title}, ", "As {title} explains, ")
 
 
+#: An answer's output count is never lower, even for an empty answer (module docstring, Usage).
+MIN_OUTPUT_TOKENS = 1
 #: Answers kept by the simulator's memo (each a few KB).
 MEMO_ENTRIES = 512
 #: Requests up to this size (seeded part, as JSON) key the memo by themselves, larger ones by
@@ -436,7 +441,8 @@ class SimulatorEngine:
             self._write(call, Draws(digest or self._digest(call.model_id, material)), answer)
             content = coalesce_deltas(answer.events) if key[-1] else answer.events
             body = (*content, *answer_end(stop_reason=answer.stop_reason or "end_turn",
-                                          stop_sequence=answer.stop_sequence, output_tokens=answer.output_tokens))
+                                          stop_sequence=answer.stop_sequence,
+                                          output_tokens=max(MIN_OUTPUT_TOKENS, answer.output_tokens)))
             self._memo[key] = body
             if len(self._memo) > MEMO_ENTRIES:
                 self._memo.popitem(last=False)

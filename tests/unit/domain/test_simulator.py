@@ -271,6 +271,17 @@ def test_simulator_stop_sequence_ends_before_it() -> None:
     assert message["usage"]["output_tokens"] == 2
 
 
+def test_simulator_empty_answer_still_bills_output_tokens() -> None:
+    # "output_tokens will be non-zero, even for an empty string response" (Message.usage).
+    request = _request("STOP right there", stop_sequences=["STOP"])
+    for operation in ("InvokeModelWithResponseStream", "InvokeModel"):
+        call = _call(request)
+        call.operation = operation
+        message = accumulate(_engine(mode="echo").events(call))
+        assert message["content"] == [] and message["stop_sequence"] == "STOP"
+        assert message["usage"]["output_tokens"] == 1
+
+
 def test_simulator_stop_sequence_beyond_max_tokens_is_max_tokens() -> None:
     request = _request("alpha beta gamma delta STOP", stop_sequences=["STOP"], max_tokens=2)
     message = _message(_engine(mode="echo"), request)
