@@ -20,6 +20,7 @@ from claude_bedrock.settings import Settings
 MODEL = b"/model/anthropic.claude-3-haiku-20240307-v1%3A0"
 INVOKE_BODY = json.dumps({"max_tokens": 1000, "messages": [{"role": "user", "content": "Tell me a story"}],
                           "anthropic_version": "bedrock-2023-05-31"}).encode()
+CONVERSE_BODY = json.dumps({"messages": [{"role": "user", "content": [{"text": "Tell me a story"}]}]}).encode()
 
 
 class StallingEngine:
@@ -46,7 +47,8 @@ async def _cancel_mid_call(tmp_path, suffix: bytes, events_before_stall: int) ->
     scope = {"type": "http", "method": "POST", "path": (MODEL + suffix).decode(), "raw_path": MODEL + suffix,
              "query_string": b"", "headers": [(b"authorization", b"Bearer dev"), (b"host", b"localhost")],
              "client": ("127.0.0.1", 5000)}
-    bodies = [{"type": "http.request", "body": INVOKE_BODY, "more_body": False}]
+    body = CONVERSE_BODY if suffix.startswith(b"/converse") else INVOKE_BODY
+    bodies = [{"type": "http.request", "body": body, "more_body": False}]
 
     async def receive() -> dict[str, Any]:
         if bodies:
@@ -106,3 +108,13 @@ def test_review_cancelled_lifespan_returns_quietly(tmp_path):
     sent: list[str] = []
     asyncio.run(run())
     assert sent == ["lifespan.startup.complete"]
+
+
+@pytest.mark.parametrize("suffix", [b"/invoke", b"/converse"])
+def test_review_cancelled_whole_answer_records_the_tokens_produced(tmp_path, suffix):
+    # A whole answer cut short is billed, as a stream cut short is, for what the model had
+    # produced: its input and the output of the deltas before the cut (here one text delta).
+    (record,) = asyncio.run(_cancel_mid_call(tmp_path, suffix, events_before_stall=3))
+    assert record.error_code == "Cancelled"
+    assert record.usage["inputTokens"] > 0
+    assert record.usage["outputTokens"] >= 1

@@ -212,14 +212,22 @@ async def each_event(inv: Invocation, events: AsyncIterator[dict[str, Any]],
                      take: Callable[[dict[str, Any]], Any]) -> None:
     """Hand every event of a whole (not streamed) answer to ``take``. An answer that takes
     time (one that is not ready yet) first starts watching for the client giving up, so that a
-    call abandoned by its client is recorded as such (``app._runtime``)."""
+    call abandoned by its client is recorded as such (``app._runtime``), with the tokens the
+    answer had produced up to the cut, as a stream cut short is (``UsageTracker``)."""
     if type(events) is ReadyEvents:  # the whole answer exists: no await per event
         for event in events.take_rest():
             take(event)
         return
     inv.watch_disconnect()
-    async for event in events:
-        take(event)
+    produced = UsageTracker()  # what a call cut short has produced (``app._cut_short``)
+    try:
+        async for event in events:
+            produced.observe(event)
+            take(event)
+    except BaseException:
+        if not inv.record.usage:
+            inv.record.usage = produced.as_dict()
+        raise
 
 
 def base_headers(inv: Invocation) -> list[tuple[str, str]]:
