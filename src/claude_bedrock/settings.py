@@ -101,6 +101,13 @@ SETTINGS: tuple[SettingSpec, ...] = (
         False,
         "AWS's stricter rule: refuse bare base model IDs for on-demand calls.",
     ),
+    SettingSpec(
+        "verify_thinking_signatures",
+        bool,
+        True,
+        "Refuse thinking blocks sent back changed, forged or from another model, as Bedrock does "
+        "(turn off to send hand-written thinking blocks).",
+    ),
     SettingSpec("account_id", str, DEFAULT_ACCOUNT_ID, "Account of unknown keys in development mode (12 digits).",
                 check=_account_id_check),
     SettingSpec(
@@ -183,6 +190,7 @@ class Settings:
     simulator_mode: Literal["prose", "echo"] = "prose"
     simulator_latency: str | None = None
     strict_model_ids: bool = False
+    verify_thinking_signatures: bool = True
     account_id: str = DEFAULT_ACCOUNT_ID
     model_access: Literal["granted", "none"] = "granted"
     log_level: str = "info"

@@ -131,6 +131,30 @@ def test_anthropic_redacted_thinking_test_string(anthropic_client):
     assert anthropic_client.messages.create(**{**request, "messages": follow_up}).content
 
 
+def test_anthropic_thinking_with_tool_use_round_trip_checks_signatures(anthropic_client):
+    """Audit: thinking blocks sent back were not checked. Extended thinking with tool use passes
+    the assistant turn back unmodified: accepted; with its thinking changed: the API's 400."""
+    tools = [{"name": "get_weather", "description": "Weather of a city",
+              "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}]
+    request = dict(model=GLOBAL_SONNET_45, max_tokens=2048, thinking={"type": "enabled", "budget_tokens": 1024},
+                   tools=tools, messages=[{"role": "user", "content": "What is the weather in Paris? Use get_weather."}])
+    first = anthropic_client.messages.create(**request)
+    assert [b.type for b in first.content] == ["thinking", "text", "tool_use"]
+    use = first.content[-1]
+
+    def continued(content):
+        return {**request, "messages": request["messages"] + [
+            {"role": "assistant", "content": content},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": use.id, "content": "18 C"}]}]}
+
+    assert anthropic_client.messages.create(**continued(first.content)).content
+    changed = [b.model_dump() for b in first.content]
+    changed[0]["thinking"] += " Paris is sunny."
+    with pytest.raises(anthropic.BadRequestError) as caught:
+        anthropic_client.messages.create(**continued(changed))
+    assert caught.value.body == {"message": "messages.1.content.0: Invalid `signature` in `thinking` block"}
+
+
 def test_anthropic_messages_parse_structured_output(anthropic_client):
     # Anthropic "Structured outputs": the SDK sends the model's JSON schema in
     # output_config.format and parses the answer's text into the model.

@@ -40,11 +40,12 @@ Behaviour (the issue text, made precise):
   answered with text summarising each result ("The get_weather tool returned: ...").
 * **Thinking.** ``thinking.type`` ``enabled`` (or ``adaptive``): a thinking block first, 30 to
   150 tokens within ``budget_tokens``, streamed as ``thinking_delta`` then one
-  ``signature_delta`` (base64, derived from the seed and the thinking text). Not repeated on a
+  ``signature_delta`` (``thinking_signatures.ThinkingSigner``: a MAC of the base model id and
+  the thinking text, so that the server can refuse it changed when it comes back). Not repeated on a
   tool-result continuation unless the ``interleaved-thinking-2025-05-14`` beta is on, because
   Claude thinks once per assistant turn. When the last user text contains Anthropic's test
   string ``REDACTED_THINKING_TRIGGER``, the thinking comes as one ``redacted_thinking`` block
-  instead (opaque base64 ``data``, streamed as a ``content_block_start`` and a
+  instead (opaque base64 ``data``, signed likewise, streamed as a ``content_block_start`` and a
   ``content_block_stop`` with no delta), so clients can test their handling of redacted thinking.
 * **Citations** (prose mode). When document blocks enable citations, the answer cites up to
   three of them: a text block per document carries one ``citations_delta`` quoting a sentence:
@@ -69,7 +70,6 @@ test string), "Citations", "Prompt caching"; wire reference 2.5 and 10.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import json
@@ -95,6 +95,7 @@ from claude_bedrock.domain.message import coalesce_deltas
 from claude_bedrock.domain.output_format import output_schema
 from claude_bedrock.domain.prompt_cache import CacheUsage, PromptCache
 from claude_bedrock.domain.prose import Draws, Passage, ProseWriter
+from claude_bedrock.domain.thinking_signatures import REDACTED_NONCE_BYTES, ThinkingSigner
 from claude_bedrock.domain.tokens import count_delta, count_json, count_text, truncate_text
 from claude_bedrock.domain.tool_input import schema_value, tool_input
 
@@ -103,8 +104,6 @@ __all__ = ["LatencyProfile", "Mode", "SimulatorEngine", "choose_tool"]
 Mode = Literal["prose", "echo"]
 INTERLEAVED_THINKING_BETA = "interleaved-thinking-2025-05-14"
 JSON_CHARS_PER_DELTA = 24
-SIGNATURE_BYTES = 144
-REDACTED_THINKING_BYTES = 192
 #: Anthropic's documented prompt for testing redacted thinking ("Extended thinking", thinking redaction).
 REDACTED_THINKING_TRIGGER = (
     "ANTHROPIC_MAGIC_STRING_TRIGGER_REDACTED_THINKING_46C9A13E193C177646C7398A98432ECCCE4C1253D5E2D82641AC0E52CC2876CB"
@@ -353,6 +352,8 @@ class SimulatorEngine:
         clock: seconds, for the prompt cache when ``cache`` is omitted.
         latency: one profile, or profiles by base model id (``"*"`` for the rest); None = off.
         sleep: awaitable delay, required when ``latency`` is given (e.g. ``asyncio.sleep``).
+        signer: signs thinking blocks; by default one derived from ``seed`` (a server passes the
+            one whose secret its data folder keeps, which also checks what comes back).
 
     Raises:
         ValueError: unknown mode, latency without sleep, or neither cache nor clock.
@@ -367,6 +368,7 @@ class SimulatorEngine:
         clock: Callable[[], float] | None = None,
         latency: LatencyProfile | Mapping[str, LatencyProfile] | None = None,
         sleep: Callable[[float], Awaitable[Any]] | None = None,
+        signer: ThinkingSigner | None = None,
     ) -> None:
         if mode not in ("prose", "echo"):
             raise ValueError(f"unknown simulator mode {mode!r}")
@@ -379,6 +381,7 @@ class SimulatorEngine:
         self.mode = mode
         self.cache = cache
         self._seed_prefix = f"claude-bedrock-simulator/{seed}/".encode()
+        self.signer = signer or ThinkingSigner.from_seed(seed)
         self._latency = latency
         self._sleep = sleep
         self._prose = ProseWriter()
@@ -473,9 +476,10 @@ class SimulatorEngine:
             budget = int(thinking.get("budget_tokens") or max(1, answer.budget // 2))
             passage = self._prose.thinking(draws.fork("thinking"), topics, draws.between(30, 150))
             if REDACTED_THINKING_TRIGGER in user_text:
-                answer.redacted_thinking(passage, budget, self._redacted_data(draws))
+                nonce = draws.fork("redacted_thinking").take(REDACTED_NONCE_BYTES)
+                answer.redacted_thinking(passage, budget, self.signer.redacted_data(call.model_id, nonce))
             else:
-                answer.thinking(passage, budget, lambda text: self._signature(draws, text))
+                answer.thinking(passage, budget, lambda text: self.signer.signature(call.model_id, text))
 
         tool, forced = choose_tool(request, user_text, bool(results))
         if tool is not None:
@@ -543,15 +547,6 @@ class SimulatorEngine:
             answer.text(self._prose.literal(_paraphrase(citation["cited_text"])), citation)
         closing = self._prose.remark(draws.fork("remark"), topics)
         answer.text(Passage((".",) + closing.pieces, 1 + closing.tokens))
-
-    def _signature(self, draws: Draws, thinking: str) -> str:
-        raw = hashlib.shake_256(draws.fork("signature").take(32) + thinking.encode()).digest(SIGNATURE_BYTES)
-        return base64.b64encode(raw).decode()
-
-    @staticmethod
-    def _redacted_data(draws: Draws) -> str:
-        raw = hashlib.shake_256(draws.fork("redacted_thinking").take(32)).digest(REDACTED_THINKING_BYTES)
-        return base64.b64encode(raw).decode()
 
     @staticmethod
     def _tool_id(draws: Draws) -> str:

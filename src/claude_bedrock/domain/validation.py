@@ -55,9 +55,10 @@ work): ``supports_128k_output`` (``output-128k-2025-02-19`` raises max_tokens to
 Opus 4.1, Sonnet 4.5, Haiku 4.5, Opus 4.5).
 
 Deliberately not enforced (no reliable source for the rule or its wording): beta requirements
-of Anthropic-defined tools, the TTL ordering of cache_control markers, thinking signatures sent
-back (they would refuse the real signatures of answers recorded from Bedrock), the number of
-images and of PDF pages per request. Image edges are checked (``content_rules.check_image_sizes``).
+of Anthropic-defined tools, the TTL ordering of cache_control markers, the number of images and
+of PDF pages per request. Thinking signatures sent back are the model's check, not this
+module's: ``thinking_signatures.ThinkingSigner.check_conversation``, run by the service after
+this validation (unless ``verify_thinking_signatures`` is off). Image edges are checked (``content_rules.check_image_sizes``).
 """
 
 from __future__ import annotations

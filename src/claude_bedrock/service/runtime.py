@@ -186,6 +186,8 @@ def prepare_call(inv: Invocation, body: dict[str, Any]) -> ModelCall:
     """Validate an Anthropic body for the resolved model and build the engine call."""
     model = inv.resolution.model
     validated = validate_messages_request(body, model, count_input_tokens=tokens.count_request)
+    if inv.state.settings.verify_thinking_signatures:  # the model's check, after Bedrock's own
+        inv.state.thinking_signer.check_conversation(validated.body["messages"], model.model_id)
     inv.state.note_deprecated(model)
     return ModelCall(
         request=validated.body,

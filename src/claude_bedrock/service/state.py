@@ -26,6 +26,7 @@ from claude_bedrock.domain.engine import Engine, ModelCall
 from claude_bedrock.domain.errors import AccessDeniedException
 from claude_bedrock.domain.prompt_cache import PromptCache, minimum_tokens_of
 from claude_bedrock.domain.simulator import LatencyProfile, SimulatorEngine
+from claude_bedrock.domain.thinking_signatures import ThinkingSigner
 from claude_bedrock.service.auth import Authenticator
 from claude_bedrock.service.calls import CallRecord, ObserverList
 from claude_bedrock.service.control_state import ControlStore
@@ -87,12 +88,16 @@ class ServiceState:
         engine: Engine | None = None,
         clock: Callable[[], float] = time.time,
         store: ControlStore | None = None,
+        thinking_signer: ThinkingSigner | None = None,
     ) -> None:
         self.settings = settings
         self._store = store
         self.catalog = catalog or default_catalog()
         self.clock = clock
         self.prompt_cache = PromptCache(clock=clock, minimum_tokens=minimum_tokens_of(self.catalog))
+        #: Signs the simulator's thinking blocks and checks those sent back (``create_app`` gives
+        #: the data folder's secret; a state built without one derives it from the seed).
+        self.thinking_signer = thinking_signer or ThinkingSigner.from_seed(settings.seed)
         self.engine: Engine = engine or SimulatorEngine(
             seed=settings.seed,
             mode=settings.simulator_mode,
@@ -100,6 +105,7 @@ class ServiceState:
             clock=clock,
             latency=parse_latency(settings.simulator_latency, {model.model_id for model in self.catalog.models}),
             sleep=asyncio.sleep,
+            signer=self.thinking_signer,
         )
         self.authenticator = Authenticator(settings)
         self.observers: ObserverList = []

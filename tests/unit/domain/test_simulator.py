@@ -17,7 +17,9 @@ from claude_bedrock.domain.engine import Engine, ModelCall
 from claude_bedrock.domain.message import MessageAccumulator, accumulate
 from claude_bedrock.domain.prompt_cache import PromptCache
 from claude_bedrock.domain.prose import Draws, ProseWriter
-from claude_bedrock.domain.simulator import LatencyProfile, SimulatorEngine, choose_tool
+from claude_bedrock.domain.errors import ValidationException
+from claude_bedrock.domain.simulator import REDACTED_THINKING_TRIGGER, LatencyProfile, SimulatorEngine, choose_tool
+from claude_bedrock.domain.thinking_signatures import ThinkingSigner
 from claude_bedrock.domain.tokens import count_output_block, count_request, count_text
 
 MODEL_ID = "anthropic.claude-sonnet-4-5-20250929-v1:0"
@@ -432,6 +434,20 @@ def test_simulator_thinking_signature_depends_on_content() -> None:
     a = _message(_engine(), _request("Tell me about volcanoes.", thinking={"type": "enabled", "budget_tokens": 1024}, max_tokens=3000))
     b = _message(_engine(), _request("Tell me about glaciers.", thinking={"type": "enabled", "budget_tokens": 1024}, max_tokens=3000))
     assert a["content"][0]["signature"] != b["content"][0]["signature"]
+
+
+def test_simulator_thinking_blocks_verify_with_its_signer() -> None:
+    # What the simulator signs, its signer accepts back (for this model only), redacted data included.
+    signer = ThinkingSigner(b"s" * 32)
+    thinking = {"type": "enabled", "budget_tokens": 1024}
+    for text in (QUESTION, REDACTED_THINKING_TRIGGER):
+        message = _message(_engine(signer=signer), _request(text, thinking=thinking, max_tokens=3000))
+        history = [{"role": "user", "content": text}, {"role": "assistant", "content": message["content"]}]
+        signer.check_conversation(history, MODEL_ID)
+        with pytest.raises(ValidationException):
+            signer.check_conversation(history, "anthropic.claude-haiku-4-5-20251001-v1:0")
+        with pytest.raises(ValidationException):
+            ThinkingSigner(b"t" * 32).check_conversation(history, MODEL_ID)
 
 
 def test_simulator_thinking_respects_small_max_tokens() -> None:
