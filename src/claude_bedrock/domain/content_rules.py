@@ -56,6 +56,7 @@ __all__ = [
     "MAX_IMAGE_BASE64_CHARS",
     "TOOL_RESULT_BLOCK_TYPES",
     "check_cache_control",
+    "check_media",
     "check_messages",
     "check_system",
 ]
@@ -104,6 +105,13 @@ MANY_IMAGES = 20
 MANY_IMAGES_MAX_EDGE_PX = 2000
 IMAGE_TOO_BIG = "At least one of the image dimensions exceed max allowed size: {limit} pixels"
 MANY_IMAGES_TOO_BIG = "At least one of the image dimensions exceed max allowed size for many-image requests: {limit} pixels"
+#: Most images and documents one request may carry: Anthropic "Vision" allows 100 images per
+#: request on models with a 200K-token context window and 600 beyond; Bedrock's refusal counts
+#: documents with the images (its text, quoted in public code: "too many images and documents:
+#: 23 + 0 > 20", relayed as the model's error).
+MAX_MEDIA_BLOCKS = 100
+MAX_MEDIA_BLOCKS_LARGE_CONTEXT = 600
+TOO_MANY_MEDIA = "too many images and documents: {images} + {documents} > {limit}"
 
 #: Document source kinds and the media type each requires (None: no media type).
 DOCUMENT_SOURCE_MEDIA_TYPES: Mapping[str, str | None] = MappingProxyType(
@@ -452,10 +460,11 @@ def _check_thinking_turn(messages: list[Any], last_user_opens_with_results: bool
         raise api_error(f"messages.{index}.content.0.type", THINKING_FIRST.format(found=found))
 
 
-def _base64_images(messages: list[Any]) -> list[tuple[str, str]]:
-    """(error path, base64 data) of every image of a validated conversation, tool results'
-    included."""
+def _media(messages: list[Any]) -> tuple[list[tuple[str, str]], int]:
+    """(error path, base64 data) of every image of a validated conversation, and the number of
+    its documents, tool results' included."""
     found: list[tuple[str, str]] = []
+    documents = 0
     for index, message in enumerate(messages):
         content = message["content"]
         if type(content) is str:  # the usual case: nothing to look into
@@ -465,19 +474,27 @@ def _base64_images(messages: list[Any]) -> list[tuple[str, str]]:
             if kind == "image":
                 found.append((f"messages.{index}.content.{block_index}.image.source.base64.data",
                               block["source"]["data"]))
+            elif kind == "document":
+                documents += 1
             elif kind == "tool_result" and isinstance(block.get("content"), list):
                 for inner_index, inner in enumerate(block["content"]):
                     if inner["type"] == "image":
                         found.append((f"messages.{index}.content.{block_index}.tool_result.content."
                                       f"{inner_index}.image.source.base64.data", inner["source"]["data"]))
-    return found
+                    elif inner["type"] == "document":
+                        documents += 1
+    return found, documents
 
 
-def check_image_sizes(messages: list[Any]) -> None:
-    """Each image's longest edge within MAX_IMAGE_EDGE_PX, or MANY_IMAGES_MAX_EDGE_PX when the
-    request holds more than MANY_IMAGES images (run after ``check_messages``). Images whose
-    header cannot be read are not judged."""
-    images = _base64_images(messages)
+def check_media(messages: list[Any], *, max_blocks: int = MAX_MEDIA_BLOCKS) -> None:
+    """At most ``max_blocks`` images and documents in all (MAX_MEDIA_BLOCKS, or
+    MAX_MEDIA_BLOCKS_LARGE_CONTEXT beyond a 200K-token window); then each image's longest edge
+    within MAX_IMAGE_EDGE_PX, or MANY_IMAGES_MAX_EDGE_PX when the request holds more than
+    MANY_IMAGES images (run after ``check_messages``). Images whose header cannot be read are
+    not judged."""
+    images, documents = _media(messages)
+    if len(images) + documents > max_blocks:
+        raise ValidationException(TOO_MANY_MEDIA.format(images=len(images), documents=documents, limit=max_blocks))
     if not images:
         return
     many = len(images) > MANY_IMAGES

@@ -35,7 +35,7 @@ Order of checks (the first failing one answers):
        that refuse both.
     6. ``stop_sequences`` contents, ``metadata``.
     7. ``system``, ``tools`` and ``tool_choice`` (``tool_rules``); then ``messages``
-       (``content_rules``).
+       (``content_rules``), then the number of images and documents and the image edges.
     8. at most ``MAX_CACHE_BREAKPOINTS`` ``cache_control`` markers in all.
     9. input tokens (when a counter is given) within the context limit: the model's context
        window (200K), or 1M with ``context-1m-2025-08-07`` on a model that supports it.
@@ -55,10 +55,12 @@ work): ``supports_128k_output`` (``output-128k-2025-02-19`` raises max_tokens to
 Opus 4.1, Sonnet 4.5, Haiku 4.5, Opus 4.5).
 
 Deliberately not enforced (no reliable source for the rule or its wording): beta requirements
-of Anthropic-defined tools, the TTL ordering of cache_control markers, the number of images and
-of PDF pages per request. Thinking signatures sent back are the model's check, not this
+of Anthropic-defined tools, the TTL ordering of cache_control markers, the number of PDF pages
+per request. Thinking signatures sent back are the model's check, not this
 module's: ``thinking_signatures.ThinkingSigner.check_conversation``, run by the service after
-this validation (unless ``verify_thinking_signatures`` is off). Image edges are checked (``content_rules.check_image_sizes``).
+this validation (unless ``verify_thinking_signatures`` is off). The number of images and
+documents (100, or 600 beyond a 200K-token window) and image edges are checked
+(``content_rules.check_media``).
 """
 
 from __future__ import annotations
@@ -73,8 +75,10 @@ from typing import Any, Protocol
 from claude_bedrock.domain.content_rules import (
     MAX_CACHE_BREAKPOINTS,
     TOO_MANY_CACHE_BREAKPOINTS,
+    MAX_MEDIA_BLOCKS,
+    MAX_MEDIA_BLOCKS_LARGE_CONTEXT,
     check_cache_control,
-    check_image_sizes,
+    check_media,
     check_messages,
     check_system,
     tagged_type,
@@ -545,12 +549,13 @@ def _model_checks(
     breakpoints += tool_breakpoints
     breakpoints += check_cache_control(body.get("cache_control"), "cache_control")
     breakpoints += check_messages(body["messages"], thinking_enabled=budget is not None)
-    check_image_sizes(body["messages"])
+    context_limit = EXTENDED_CONTEXT_LIMIT if CONTEXT_1M_BETA in betas else model.context_window
+    check_media(body["messages"], max_blocks=MAX_MEDIA_BLOCKS if context_limit <= STANDARD_CONTEXT_LIMIT
+                else MAX_MEDIA_BLOCKS_LARGE_CONTEXT)
     if breakpoints > MAX_CACHE_BREAKPOINTS:
         raise ValidationException(
             TOO_MANY_CACHE_BREAKPOINTS.format(limit=MAX_CACHE_BREAKPOINTS, found=breakpoints)
         )
-    context_limit = EXTENDED_CONTEXT_LIMIT if CONTEXT_1M_BETA in betas else model.context_window
     input_tokens = None
     if count_input_tokens is not None:
         input_tokens = count_input_tokens(body)

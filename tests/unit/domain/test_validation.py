@@ -1364,6 +1364,32 @@ def test_many_image_requests_have_a_2000_pixel_limit() -> None:
     accepts(make_body(messages=[{"role": "user", "content": twenty}]))  # 20 images: the 8000 limit
 
 
+def _pdf_block() -> dict[str, Any]:
+    return {"type": "document", "source": {"type": "base64", "media_type": "application/pdf",
+                                           "data": base64.b64encode(b"%PDF-1.4 x").decode()}}
+
+
+def test_images_and_documents_beyond_the_per_request_limit_are_refused() -> None:
+    """Audit: no count was enforced. Anthropic "Vision": up to 100 images per request on models
+    with a 200K-token context window, 600 beyond; Bedrock's refusal counts documents with them
+    ("The model returned the following errors: too many images and documents: 23 + 0 > 20")."""
+    image = _image_block(_png(100, 100))
+    accepts(make_body(messages=[{"role": "user", "content": [image] * 99 + [_pdf_block()]}]))
+    assert rejects(make_body(messages=[{"role": "user", "content": [image] * 99 + [_pdf_block()] * 2}])) == (
+        "too many images and documents: 99 + 2 > 100")
+    in_tool_results = [
+        {"role": "user", "content": [image] * 60},
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "shot", "input": {}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": [image] * 41}]},
+    ]
+    assert rejects(make_body(messages=in_tool_results, tools=[{"name": "shot", "input_schema": {"type": "object"}}])) == (
+        "too many images and documents: 101 + 0 > 100")
+    # with the 1M-context beta the window is no longer 200K: the API's 600
+    accepts(make_body(messages=[{"role": "user", "content": [image] * 101}], anthropic_beta=["context-1m-2025-08-07"]))
+    assert rejects(make_body(messages=[{"role": "user", "content": [image] * 601}],
+                             anthropic_beta=["context-1m-2025-08-07"])) == "too many images and documents: 601 + 0 > 600"
+
+
 # -- structured outputs ---------------------------------------------------------------------
 
 OUTPUT_SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"],
