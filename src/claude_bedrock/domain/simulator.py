@@ -381,7 +381,7 @@ class SimulatorEngine:
         self.mode = mode
         self.cache = cache
         self._seed_prefix = f"claude-bedrock-simulator/{seed}/".encode()
-        self.signer = signer or ThinkingSigner.from_seed(seed)
+        self.signer = signer or ThinkingSigner()
         self._latency = latency
         self._sleep = sleep
         self._prose = ProseWriter()

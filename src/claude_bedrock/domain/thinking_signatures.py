@@ -15,10 +15,13 @@ prefix (public issue threads: anthropics/claude-code #10627 and #56708, anomalyc
 Here a signature is a keyed MAC (HMAC-SHA256 under the server's secret) of the base model ID and
 the thinking text, stretched to ``SIGNATURE_BYTES`` so that it looks like Claude's long opaque
 base64 strings; redacted data is an opaque nonce followed by the MAC of the model ID and that
-nonce. The same secret gives the same signature, so conversations recorded against a server stay
-valid across its restarts (``adapters.signing_key`` keeps one secret per data folder). Blocks
-are bound to the base model, not to the ID it was called by: a cross-region profile and the
-bare ID of one model accept each other's blocks, another model refuses them.
+nonce. Every claude-bedrock server signs with the same built-in secret (``BUILT_IN_SECRET``), as
+every Bedrock server accepts what Bedrock signed: a conversation recorded once (a test fixture,
+a saved agent transcript) stays valid on any server, after any restart, whatever its data folder
+or seed, and the simulator's answers stay byte-for-byte deterministic. The secret is not a
+secret (this is a simulator): the check catches blocks that were changed or made up, not
+attackers. Blocks are bound to the base model, not to the ID it was called by: a cross-region
+profile and the bare ID of one model accept each other's blocks, another model refuses them.
 
 Every assistant ``thinking`` and ``redacted_thinking`` block of the conversation is checked,
 not only the last turn's: public reports show the refusal on early messages of long
@@ -49,6 +52,9 @@ REDACTED_THINKING_BYTES = 192
 _TAG_BYTES = 32
 REDACTED_NONCE_BYTES = REDACTED_THINKING_BYTES - _TAG_BYTES
 
+#: The key of every claude-bedrock server's signatures (module docstring).
+BUILT_IN_SECRET = hashlib.sha256(b"claude-bedrock thinking signatures v1").digest()
+
 INVALID_SIGNATURE = "Invalid `signature` in `thinking` block"
 INVALID_REDACTED_DATA = "Invalid `data` in `redacted_thinking` block"
 
@@ -57,24 +63,15 @@ class ThinkingSigner:
     """Signs thinking for one secret, and checks what a conversation sends back.
 
     Args:
-        secret: the signing key (``adapters.signing_key``); never logged nor returned.
+        secret: the signing key (``BUILT_IN_SECRET`` unless a test gives another).
     """
 
     __slots__ = ("_secret",)
 
-    def __init__(self, secret: bytes) -> None:
+    def __init__(self, secret: bytes = BUILT_IN_SECRET) -> None:
         if len(secret) < 16:
             raise ValueError("a thinking signing secret needs at least 16 bytes")
         self._secret = secret
-
-    def __repr__(self) -> str:  # never show the secret
-        return "ThinkingSigner(<secret>)"
-
-    @classmethod
-    def from_seed(cls, seed: int) -> ThinkingSigner:
-        """A signer whose secret is derived from a simulator seed: for engines and states built
-        without a data folder (unit tests); a server uses its data folder's secret."""
-        return cls(hashlib.sha256(f"claude-bedrock-thinking-signatures/{seed}".encode()).digest())
 
     def _tag(self, kind: bytes, model_id: str, material: bytes) -> bytes:
         return hmac.digest(self._secret, kind + b"\0" + model_id.encode() + b"\0" + material, "sha256")

@@ -20,7 +20,6 @@ import time
 import os
 from typing import Any, Awaitable, Callable
 
-from claude_bedrock.adapters.signing_key import load_signing_key
 from claude_bedrock.adapters.store import StateStore
 from claude_bedrock.domain.errors import (
     BedrockError,
@@ -34,7 +33,6 @@ from claude_bedrock.service.auth import Identity
 from claude_bedrock.service.calls import CallRecord
 from claude_bedrock.service.control import CONTROL_ROUTES
 from claude_bedrock.domain.json_body import json_bytes
-from claude_bedrock.domain.thinking_signatures import ThinkingSigner
 from claude_bedrock.service.origin_guard import OriginGuard
 from claude_bedrock.service.http import (
     ClientDisconnected,
@@ -320,7 +318,7 @@ def _cut_short(record: CallRecord, started: float, code: str, message: str) -> N
 def create_app(settings: Settings | None = None, *, state: ServiceState | None = None) -> BedrockApp:
     """Build the ASGI application for ``settings`` (defaults when omitted)."""
     settings = settings or Settings()
-    state = state or ServiceState(settings, thinking_signer=ThinkingSigner(load_signing_key(settings.data_dir)))
+    state = state or ServiceState(settings)
     if not state.has_store:
         state.store = StateStore.open(state.settings.data_dir, clock=state.clock)
     router = Router(RUNTIME_ROUTES + CONTROL_ROUTES)

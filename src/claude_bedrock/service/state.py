@@ -95,9 +95,8 @@ class ServiceState:
         self.catalog = catalog or default_catalog()
         self.clock = clock
         self.prompt_cache = PromptCache(clock=clock, minimum_tokens=minimum_tokens_of(self.catalog))
-        #: Signs the simulator's thinking blocks and checks those sent back (``create_app`` gives
-        #: the data folder's secret; a state built without one derives it from the seed).
-        self.thinking_signer = thinking_signer or ThinkingSigner.from_seed(settings.seed)
+        #: Signs the simulator's thinking blocks and checks those sent back.
+        self.thinking_signer = thinking_signer or ThinkingSigner()
         self.engine: Engine = engine or SimulatorEngine(
             seed=settings.seed,
             mode=settings.simulator_mode,
