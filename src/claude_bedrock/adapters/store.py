@@ -15,9 +15,12 @@ Invariants
             survives a restart and another process may read while we write.
     Rule 2: every write runs inside one ``BEGIN IMMEDIATE`` transaction; a failed write leaves
             nothing behind (a profile and its tags are created together or not at all).
-    Rule 3: one connection, guarded by a lock, so threads may share a store; other processes on
-            the same file wait on SQLite's busy timeout rather than failing. ``close`` is safe at
-            any time: the next use reopens the connection.
+    Rule 3: threads may share a store. Writes go through one connection, guarded by a lock;
+            another process's lock on the file makes a write wait, up to SQLite's busy timeout,
+            rather than fail (callers on an event loop run writes in a worker thread). Reads go
+            through a second connection with its own lock, so they never wait behind a write
+            (WAL lets them read the last commit meanwhile); a ``:memory:`` store has one
+            connection for both. ``close`` is safe at any time: the next use reopens them.
     Rule 4: the store knows rows, not AWS: it raises ``StoreConflict`` / ``TooManyTags`` and
             the service layer turns them into AWS errors. The caller supplies ids; the store
             supplies timestamps from its injected clock.
@@ -148,8 +151,12 @@ class StateStore:
     def __init__(self, path: str | Path, *, clock: Callable[[], float] = time.time) -> None:
         self.path = str(path)
         self._clock = clock
+        #: Guards the write connection (Rule 3), and everything of a ``:memory:`` store.
         self._lock = threading.RLock()
         self._connection: sqlite3.Connection | None = None
+        #: Guards the read connection; taken after ``_lock`` when both are held.
+        self._read_lock = self._lock if self.path == ":memory:" else threading.Lock()
+        self._reader: sqlite3.Connection | None = None
         #: The file ``_migrate`` last checked (Rule 5); None in memory.
         self._file: FileIdentity | None = None
         #: Bumped by every committed write of this store, so callers can cache reads.
@@ -202,16 +209,29 @@ class StateStore:
 
     @property
     def _db(self) -> sqlite3.Connection:
-        """The connection, (re)opened on demand: a closed store reopens on its next use, so
-        the order of shutdown hooks never matters. Call with the lock held."""
+        """The write connection, (re)opened on demand: a closed store reopens on its next use,
+        so the order of shutdown hooks never matters. Call with ``_lock`` held."""
         if self._connection is None:
-            connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            connection = self._connect()
             if self.path != ":memory:":
                 connection.execute("PRAGMA journal_mode = WAL")
             connection.execute("PRAGMA synchronous = NORMAL")
             self._connection = connection
         return self._connection
+
+    @property
+    def _read_db(self) -> sqlite3.Connection:
+        """The read connection (Rule 3), opened on demand. Call with ``_read_lock`` held."""
+        if self.path == ":memory:":
+            return self._db
+        if self._reader is None:
+            self._reader = self._connect()
+        return self._reader
+
+    def _connect(self) -> sqlite3.Connection:
+        connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        return connection
 
     def _follow_file(self) -> None:
         """Rule 5: reopen (and recreate) the database when its file is no longer the one
@@ -256,15 +276,16 @@ class StateStore:
             self.generation += 1
 
     def _read(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        with self._lock:
-            return self._db.execute(sql, args).fetchall()
+        with self._read_lock:
+            return self._read_db.execute(sql, args).fetchall()
 
     def close(self) -> None:
-        """Close the connection (checkpointing the WAL); a later call reopens it."""
-        with self._lock:
-            if self._connection is not None:
-                self._connection.close()
-                self._connection = None
+        """Close the connections (checkpointing the WAL); a later call reopens them."""
+        with self._lock, self._read_lock:
+            for connection in (self._reader, self._connection):
+                if connection is not None:
+                    connection.close()
+            self._reader = self._connection = None
 
     def reset(self) -> None:
         """Delete every row of every table (for tests); the schema stays."""

@@ -37,6 +37,7 @@ from typing import Any
 from claude_bedrock.domain.catalog import CatalogModel
 from claude_bedrock.domain.errors import ResourceNotFoundException, ValidationException
 from claude_bedrock.service.auth import Identity
+from claude_bedrock.service.control_state import write as store_write
 from claude_bedrock.service.control_input import Rule, Violations, json_object, query_params, typed_member
 from claude_bedrock.service.http import Request
 from claude_bedrock.service.models_api import MODEL_NOT_FOUND, find_offered_model, offered_in
@@ -134,7 +135,8 @@ async def create_foundation_model_agreement(
     model = find_offered_model(state, _model_id(typed_member(body, "modelId", str), violations), identity.region)
     if token != offer_token(model.model_id):
         raise ValidationException(f"The offer token is not valid for model {model.model_id}.")
-    state.store.set_agreement(identity.account_id, identity.region, model.model_id, granted=True, offer_token=token)
+    await store_write(state.store.set_agreement, identity.account_id, identity.region, model.model_id,
+                      granted=True, offer_token=token)
     return 0, {"modelId": model.model_id}
 
 
@@ -146,7 +148,8 @@ async def delete_foundation_model_agreement(
     model = find_offered_model(state, _model_id(typed_member(body, "modelId", str), Violations()), identity.region)
     if not state.has_model_access(identity.account_id, identity.region, model.model_id):
         raise ResourceNotFoundException(f"No agreement is in effect for model {model.model_id}.")
-    state.store.set_agreement(identity.account_id, identity.region, model.model_id, granted=False, offer_token=None)
+    await store_write(state.store.set_agreement, identity.account_id, identity.region, model.model_id,
+                      granted=False, offer_token=None)
     return 0, {}
 
 
@@ -183,7 +186,7 @@ async def put_use_case_for_model_access(
     violations.check(form, "formData", FORM_DATA)
     violations.raise_if_any()
     assert form is not None
-    state.store.put_use_case(identity.account_id, form)
+    await store_write(state.store.put_use_case, identity.account_id, form)
     return 0, {}
 
 

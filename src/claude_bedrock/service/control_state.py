@@ -6,15 +6,28 @@ implements. The embedded SQLite implementation is ``claude_bedrock.adapters.stor
 Every method is keyed by ``(account_id, region, ...)``, but the use-case form, which AWS keeps
 once per account (``(account_id)``); a store supplies the timestamps and
 raises ``StoreConflict`` / ``TooManyTags`` rather than AWS errors (the handlers translate).
+
+Handlers call a store's writes through ``write``, in a worker thread: a write may wait, up to
+the store's busy timeout, for another process's lock on the file (a second server, a ``sqlite3``
+shell), and the event loop goes on serving every other request meanwhile. Reads stay on the
+loop: they do not wait behind writes (``StateStore`` Rule 3), and runtime calls make them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
-__all__ = ["AgreementRecord", "ApplicationProfileRecord", "ControlStore", "StoreConflict", "TooManyTags"]
+__all__ = ["AgreementRecord", "ApplicationProfileRecord", "ControlStore", "StoreConflict", "TooManyTags", "write"]
+
+T = TypeVar("T")
+
+
+async def write(operation: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """``operation(*args, **kwargs)``, a store write, run in a worker thread (module docstring)."""
+    return await asyncio.to_thread(operation, *args, **kwargs)
 
 
 class StoreConflict(Exception):

@@ -25,6 +25,7 @@ from typing import Any
 
 from claude_bedrock.domain.errors import ValidationException
 from claude_bedrock.service.auth import Identity
+from claude_bedrock.service.control_state import write as store_write
 from claude_bedrock.service.control_input import Rule, Violations, json_object, typed_member
 from claude_bedrock.service.http import Request
 from claude_bedrock.service.state import ServiceState
@@ -130,7 +131,7 @@ async def put_model_invocation_logging_configuration(
 ) -> tuple[int, Any]:
     """PutModelInvocationLoggingConfiguration: replace this account and region's config."""
     config = normalize_logging_config(json_object(request))
-    state.store.put_logging_config(identity.account_id, identity.region, config)
+    await store_write(state.store.put_logging_config, identity.account_id, identity.region, config)
     return 0, {}
 
 
@@ -146,5 +147,5 @@ async def delete_model_invocation_logging_configuration(
     state: ServiceState, request: Request, identity: Identity, params: dict[str, str]
 ) -> tuple[int, Any]:
     """DeleteModelInvocationLoggingConfiguration: forget it (succeeds when none is set)."""
-    state.store.delete_logging_config(identity.account_id, identity.region)
+    await store_write(state.store.delete_logging_config, identity.account_id, identity.region)
     return 0, {}

@@ -30,7 +30,12 @@ import secrets
 import string
 from typing import Any
 
-from claude_bedrock.service.control_state import ApplicationProfileRecord, StoreConflict, TooManyTags
+from claude_bedrock.service.control_state import (
+    ApplicationProfileRecord,
+    StoreConflict,
+    TooManyTags,
+    write as store_write,
+)
 from claude_bedrock.domain.catalog import ParsedArn, SystemProfile, parse_bedrock_arn
 from claude_bedrock.domain.errors import (
     ConflictException,
@@ -281,7 +286,8 @@ async def create_inference_profile(
     for _attempt in range(5):  # a fresh random ID collides with odds ~1e-18; retry anyway
         profile_id = "".join(secrets.choice(_PROFILE_ID_ALPHABET) for _ in range(PROFILE_ID_CHARS))
         try:
-            record, _created = state.store.create_application_profile(
+            record, _created = await store_write(
+                state.store.create_application_profile,
                 account_id=identity.account_id,
                 region=identity.region,
                 profile_id=profile_id,
@@ -315,7 +321,8 @@ async def delete_inference_profile(
     if record is None:
         _find_profile(state, identity, identifier)  # raises ResourceNotFoundException if unknown
         raise ValidationException("System-defined inference profiles cannot be deleted.")
-    state.store.delete_application_profile(identity.account_id, identity.region, record.profile_id)
+    await store_write(state.store.delete_application_profile, identity.account_id, identity.region,
+                      record.profile_id)
     return 0, {}
 
 
@@ -349,7 +356,8 @@ async def tag_resource(
     violations.raise_if_any()
     record = _require_profile(state, identity, arn)
     try:
-        state.store.tag_resource(identity.account_id, identity.region, record.arn, tags, MAX_TAGS)
+        await store_write(state.store.tag_resource, identity.account_id, identity.region, record.arn, tags,
+                          MAX_TAGS)
     except TooManyTags as exc:
         raise TooManyTagsException(_too_many_tags(exc), resourceName=arn) from None
     return 0, {}
@@ -370,7 +378,8 @@ async def untag_resource(
         violations.check(key, f"tagKeys.{index}.member", TAG_KEY)
     violations.raise_if_any()
     record = _require_profile(state, identity, arn)
-    state.store.untag_resource(identity.account_id, identity.region, record.arn, list(keys or []))
+    await store_write(state.store.untag_resource, identity.account_id, identity.region, record.arn,
+                      list(keys or []))
     return 0, {}
 
 
