@@ -22,7 +22,9 @@ Invariants
             (WAL lets them read the last commit meanwhile); a ``:memory:`` store has one
             connection for both. ``close`` is safe at any time: the next use reopens them.
     Rule 4: the store knows rows, not AWS: it raises ``StoreConflict`` / ``TooManyTags`` and
-            the service layer turns them into AWS errors. The caller supplies ids; the store
+            the service layer turns them into AWS errors. Any SQLite failure of a read or a write
+            (a lock held past the busy timeout, I/O error, read-only or full disk) is raised as
+            ``StoreError``, a ``StoreUnavailable`` naming the file and the cause in one line. The caller supplies ids; the store
             supplies timestamps from its injected clock.
     Rule 5: a database file deleted while the store is open (the data folder removed under a
             running server) is followed: the next write recreates the folder and the file,
@@ -52,6 +54,7 @@ from claude_bedrock.service.control_state import (
     AgreementRecord,
     ApplicationProfileRecord,
     StoreConflict,
+    StoreUnavailable,
     TooManyTags,
 )
 
@@ -133,8 +136,9 @@ _TABLES = ("resource_tags", "application_profiles", "model_agreements", "use_cas
 
 
 
-class StoreError(Exception):
-    """The database cannot be used (unreadable file, newer schema, no folder)."""
+class StoreError(StoreUnavailable):
+    """The database cannot be used (unreadable file, newer schema, no folder, or a failed read
+    or write: Rule 4)."""
 
 
 class StateStore:
@@ -261,23 +265,30 @@ class StateStore:
         db.execute("BEGIN IMMEDIATE")
         try:
             yield db
+            db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            if db.in_transaction:  # SQLite ends it itself after some errors (I/O, disk full)
+                db.execute("ROLLBACK")
             raise
-        db.execute("COMMIT")
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction of the store's data (Rule 5 first); bumps ``generation``."""
         with self._lock:
-            self._follow_file()
-            with self._transaction() as db:
-                yield db
+            try:
+                self._follow_file()
+                with self._transaction() as db:
+                    yield db
+            except sqlite3.DatabaseError as exc:
+                raise self._unusable(exc) from None
             self.generation += 1
 
     def _read(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         with self._read_lock:
-            return self._read_db.execute(sql, args).fetchall()
+            try:
+                return self._read_db.execute(sql, args).fetchall()
+            except sqlite3.DatabaseError as exc:
+                raise self._unusable(exc) from None
 
     def close(self) -> None:
         """Close the connections (checkpointing the WAL); a later call reopens them."""

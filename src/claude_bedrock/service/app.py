@@ -32,6 +32,7 @@ from claude_bedrock.service.testing_hooks import ADMIN_PREFIX
 from claude_bedrock.service.auth import Identity
 from claude_bedrock.service.calls import CallRecord
 from claude_bedrock.service.control import CONTROL_ROUTES
+from claude_bedrock.service.control_state import StoreUnavailable
 from claude_bedrock.domain.json_body import json_bytes
 from claude_bedrock.service.origin_guard import OriginGuard
 from claude_bedrock.service.http import (
@@ -50,6 +51,10 @@ from claude_bedrock.service import errors as awserrors
 
 log = logging.getLogger("claude_bedrock.service")
 
+
+
+#: The message of a call that failed on the state store (the log names the file and the cause).
+STORE_UNAVAILABLE = "The server could not read or write its state database (see the server log). Retry your request."
 
 
 class UnknownOperationException(BedrockError):
@@ -202,6 +207,9 @@ class BedrockApp:
             return
         except BedrockError as error:
             await self._send_error(tracker, error, request_id, match)
+        except StoreUnavailable as exc:  # a fault of the host, not of the code: one line, no traceback
+            log.error("request %s failed: %s", request_id, exc)
+            await self._send_error(tracker, InternalServerException(STORE_UNAVAILABLE), request_id, match)
         except Exception:  # noqa: BLE001 - the last line of defence: log, answer 500
             log.exception("unhandled error on request %s", request_id)
             await self._send_error(

@@ -1,11 +1,12 @@
 """What the control plane keeps per account and region, as the service layer sees it: the
-records, the two store-level failures, and ``ControlStore``, the interface a state store
+records, the store-level failures, and ``ControlStore``, the interface a state store
 implements. The embedded SQLite implementation is ``claude_bedrock.adapters.store.StateStore``;
 ``create_app`` (the composition root) attaches it, so service modules never import adapters.
 
 Every method is keyed by ``(account_id, region, ...)``, but the use-case form, which AWS keeps
 once per account (``(account_id)``); a store supplies the timestamps and
-raises ``StoreConflict`` / ``TooManyTags`` rather than AWS errors (the handlers translate).
+raises ``StoreConflict`` / ``TooManyTags`` rather than AWS errors (the handlers translate), and
+``StoreUnavailable`` when it cannot read or write at all (the app answers InternalServerException).
 
 Handlers call a store's writes through ``write``, in a worker thread: a write may wait, up to
 the store's busy timeout, for another process's lock on the file (a second server, a ``sqlite3``
@@ -20,7 +21,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-__all__ = ["AgreementRecord", "ApplicationProfileRecord", "ControlStore", "StoreConflict", "TooManyTags", "write"]
+__all__ = [
+    "AgreementRecord",
+    "ApplicationProfileRecord",
+    "ControlStore",
+    "StoreConflict",
+    "StoreUnavailable",
+    "TooManyTags",
+    "write",
+]
 
 T = TypeVar("T")
 
@@ -28,6 +37,12 @@ T = TypeVar("T")
 async def write(operation: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     """``operation(*args, **kwargs)``, a store write, run in a worker thread (module docstring)."""
     return await asyncio.to_thread(operation, *args, **kwargs)
+
+
+class StoreUnavailable(Exception):
+    """The store cannot read or write its data: another process's lock held past the wait, an
+    I/O error, a read-only or full disk, a damaged file. The message is one line naming the file
+    and the cause, for the server log (not for clients)."""
 
 
 class StoreConflict(Exception):

@@ -30,7 +30,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Awaitable, Protocol
 
 from claude_bedrock.service.calls import CallRecord
-from claude_bedrock.service.control_state import ControlStore
+from claude_bedrock.service.control_state import ControlStore, StoreUnavailable
 from claude_bedrock.service.state import ServiceState
 
 if TYPE_CHECKING:  # the record module is loaded with the writer (Rule 4), or by a config
@@ -132,6 +132,8 @@ class InvocationLogObserver:
             config = self.config_for(record.account_id, record.region)
             if config is not None:
                 self.writer.submit(record, config)
+        except StoreUnavailable as exc:  # the configuration could not be read: one line, no traceback
+            log.error("invocation logging skipped request %s: %s", record.request_id, exc)
         except Exception:  # noqa: BLE001 - never break a response (Rule 1)
             log.exception("invocation logging failed for request %s", record.request_id)
 
