@@ -248,3 +248,18 @@ def test_logs_cli_a_bad_time_names_its_option(data_dir, command, option):
     result = CliRunner().invoke(cli, [*command, "--data-dir", str(data_dir), option, "yesterday"])
     assert result.exit_code == 2
     assert f"Invalid value for '{option}': 'yesterday' is neither a duration" in result.output
+
+
+@pytest.mark.parametrize("command", [("logs", "list"), ("logs", "show", "req-0001"),
+                                     ("logs", "tail", "--max-wait", "0"), ("usage",)])
+def test_logs_cli_reading_a_damaged_index_is_one_line(data_dir, command):
+    """Review regression: an index whose header is sound but whose pages are damaged opened,
+    then the query failed with a Python traceback ("database disk image is malformed")."""
+    index = LogLayout(data_dir).index_path
+    content = bytearray(index.read_bytes())
+    content[4096:] = b"\xff" * (len(content) - 4096)  # every page but the first (the header)
+    index.write_bytes(bytes(content))
+    result = CliRunner().invoke(cli, [*command, "--data-dir", str(data_dir)])
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert result.output == f"Error: cannot read {index}: database disk image is malformed\n"

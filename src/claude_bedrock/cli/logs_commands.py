@@ -14,7 +14,8 @@ import json
 import re
 import sqlite3
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, suppress
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -142,6 +143,19 @@ def _open(data_dir: str) -> InvocationIndex:
         raise click.ClickException(f"cannot read {path}: {exc}") from None
 
 
+@contextmanager
+def _reading(data_dir: str) -> Iterator[InvocationIndex]:
+    """The index of ``data_dir``, closed after use; a failed query (damaged pages, a lock held
+    past the busy timeout) is a one-line error, as a failed open is."""
+    index = _open(data_dir)
+    try:
+        yield index
+    except sqlite3.DatabaseError as exc:
+        raise click.ClickException(f"cannot read {index.path}: {exc}") from None
+    finally:
+        index.close()
+
+
 # --------------------------------------------------------------------------- rendering
 
 
@@ -216,11 +230,8 @@ def logs() -> None:
 @click.option("--json", "as_json", is_flag=True, help="One full record (JSON) per line.")
 def list_records(data_dir: str, limit: int, as_json: bool, **filters: Any) -> None:
     """List invocation records, oldest first (the newest --limit of them)."""
-    index = _open(data_dir)
-    try:
+    with _reading(data_dir) as index:
         items = index.query(_query(**filters), limit=limit, newest_first=True)
-    finally:
-        index.close()
     items.reverse()
     if not items and not as_json:
         click.echo("no matching invocation records", err=True)
@@ -232,11 +243,8 @@ def list_records(data_dir: str, limit: int, as_json: bool, **filters: Any) -> No
 @click.argument("request_id")
 def show(data_dir: str, request_id: str) -> None:
     """Print the full record of REQUEST_ID (the x-amzn-RequestId of the response)."""
-    index = _open(data_dir)
-    try:
+    with _reading(data_dir) as index:
         record = index.get(request_id)
-    finally:
-        index.close()
     if record is None:
         raise click.ClickException(f"no invocation record with request ID {request_id}")
     click.echo(json.dumps(record, ensure_ascii=False, indent=2))
@@ -262,11 +270,10 @@ def tail(data_dir: str, backlog: int, count: int | None, max_wait: float | None,
         if deadline is not None and time.monotonic() >= deadline:
             return
         time.sleep(interval)
-    index = _open(data_dir)
     seen = 0
     header = True
     widths = list(_TAIL_WIDTHS)
-    try:
+    with _reading(data_dir) as index, suppress(KeyboardInterrupt):
         last = index.last_seq()
         if backlog:
             items = index.query(query, limit=backlog, newest_first=True)
@@ -285,10 +292,6 @@ def tail(data_dir: str, backlog: int, count: int | None, max_wait: float | None,
                 seen += len(items)
                 continue
             time.sleep(interval)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        index.close()
 
 
 #: The guide keeps invocation logs on a rolling basis of at least this many days.
@@ -359,11 +362,8 @@ def usage(data_dir: str, account: str | None, model: str | None, since: float | 
 
     Costs are exact USD from the catalog prices, the regional 1.1x premium included.
     """
-    index = _open(data_dir)
-    try:
+    with _reading(data_dir) as index:
         rows = index.usage(_query(account, model, None, since, until, None, False))
-    finally:
-        index.close()
     if output_format == "json":
         click.echo(json.dumps([dict(zip(_USAGE_FIELDS, _usage_json(r))) for r in rows], indent=2))
     elif output_format == "csv":
