@@ -5,9 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sqlite3
 import threading
 import time
 from decimal import Decimal
+from types import SimpleNamespace
 
 import click
 import pytest
@@ -263,3 +265,22 @@ def test_logs_cli_reading_a_damaged_index_is_one_line(data_dir, command):
     assert result.exit_code == 1, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     assert result.output == f"Error: cannot read {index}: database disk image is malformed\n"
+
+
+def test_logs_cli_a_read_only_data_folder_is_named(data_dir, monkeypatch):
+    """Review regression: on a read-only mount SQLite cannot create the index's -wal/-shm files
+    and says only "unable to open database file" about a file that is there. What a read-only
+    mount does is faked (tests may run as root, whom mode bits do not stop): the folder's access
+    check, and SQLite's answer there."""
+    import claude_bedrock.adapters.sqlite_file as sqlite_file
+    from claude_bedrock.adapters.invocation_log import InvocationIndex
+
+    def unable(path):
+        raise sqlite3.OperationalError("unable to open database file")
+
+    monkeypatch.setattr(sqlite_file, "os", SimpleNamespace(access=lambda path, mode: False, W_OK=2))
+    monkeypatch.setattr(InvocationIndex, "open_existing", unable)
+    result = CliRunner().invoke(cli, ["logs", "list", "--data-dir", str(data_dir)])
+    assert result.exit_code == 1
+    assert result.output == (f"Error: cannot read {LogLayout(data_dir).index_path}: unable to open database file "
+                             f"(the data folder {data_dir} is not writable)\n")

@@ -359,10 +359,10 @@ def test_store_locked_at_start_says_another_process_holds_it(tmp_path: Path, mon
 def test_store_unwritable_folder_is_named(tmp_path: Path, monkeypatch):
     """SQLite says "unable to open database file"; the message says why (as root, a folder's
     mode bits do not stop writes, so the access check is what is faked here)."""
-    import claude_bedrock.adapters.store as store_module
+    import claude_bedrock.adapters.sqlite_file as sqlite_file
 
     error = sqlite3.OperationalError("unable to open database file")
-    monkeypatch.setattr(store_module.os, "access", lambda path, mode: False)
-    assert store_module._hint(error, str(tmp_path / DATABASE_FILE_NAME)) == (
+    monkeypatch.setattr(sqlite_file.os, "access", lambda path, mode: False)
+    assert sqlite_file.hint(error, str(tmp_path / DATABASE_FILE_NAME)) == (
         f" (the data folder {tmp_path} is not writable)"
     )

@@ -1,10 +1,16 @@
-"""Which file a path names now, so a long-lived SQLite connection can tell that its database
-file was deleted (``rm -rf`` of the data folder) or replaced while it was open: SQLite in WAL
-mode goes on writing into the unlinked file, and those writes vanish at the next start."""
+"""What the data folder's SQLite files (state store, invocation-log index) share:
+
+* ``file_identity``: which file a path names now, so a long-lived SQLite connection can tell
+  that its database file was deleted (``rm -rf`` of the data folder) or replaced while it was
+  open: SQLite in WAL mode goes on writing into the unlinked file, and those writes vanish at
+  the next start.
+* ``hint``: what SQLite's error words mean for an operator.
+"""
 
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 
 FileIdentity = tuple[int, int]
@@ -17,3 +23,18 @@ def file_identity(path: str | Path) -> FileIdentity | None:
     except OSError:
         return None
     return stat.st_dev, stat.st_ino
+
+
+def hint(exc: sqlite3.DatabaseError, path: str | Path) -> str:
+    """What SQLite's words mean for the user, when that is known (``""`` otherwise), to append
+    to its message. "unable to open" in a folder that cannot be written: WAL needs to create its
+    ``-wal`` / ``-shm`` files beside the database, even to read it."""
+    text = str(exc)
+    if "locked" in text:
+        return " (another process holds it: a second server on this data folder?)"
+    folder = Path(path).parent
+    if "unable to open" in text and folder.is_dir() and not os.access(folder, os.W_OK):
+        return f" (the data folder {folder} is not writable)"
+    if "readonly" in text:
+        return " (the file or its folder is read-only)"
+    return ""

@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sqlite3
 import threading
 import time
@@ -49,7 +48,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from claude_bedrock.adapters.sqlite_file import FileIdentity, file_identity
+from claude_bedrock.adapters.sqlite_file import FileIdentity, file_identity, hint
 from claude_bedrock.service.control_state import (
     AgreementRecord,
     ApplicationProfileRecord,
@@ -207,7 +206,7 @@ class StateStore:
             self._file = None if self.path == ":memory:" else file_identity(self.path)
 
     def _unusable(self, exc: sqlite3.DatabaseError) -> StoreError:
-        return StoreError(f"{self.path}: cannot use the state database: {exc}{_hint(exc, self.path)}")
+        return StoreError(f"{self.path}: cannot use the state database: {exc}{hint(exc, self.path)}")
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -520,19 +519,6 @@ class StateStore:
         """Every configured ``(account_id, region, loggingConfig)``, e.g. to start sinks at boot."""
         rows = self._read("SELECT account_id, region, config_json FROM logging_configs ORDER BY 1, 2", ())
         return [(account, region, json.loads(text)) for account, region, text in rows]
-
-
-def _hint(exc: sqlite3.DatabaseError, path: str) -> str:
-    """What SQLite's words mean for the user, when that is known."""
-    text = str(exc)
-    if "locked" in text:
-        return " (another process holds it: a second server on this data folder?)"
-    folder = Path(path).parent
-    if "unable to open" in text and folder.is_dir() and not os.access(folder, os.W_OK):
-        return f" (the data folder {folder} is not writable)"
-    if "readonly" in text:
-        return " (the file or its folder is read-only)"
-    return ""
 
 
 def _create_schema(db: sqlite3.Connection) -> None:

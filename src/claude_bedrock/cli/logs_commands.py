@@ -33,6 +33,7 @@ from claude_bedrock.adapters.invocation_log import (
     cutoff_for,
     purge,
 )
+from claude_bedrock.adapters.sqlite_file import hint
 from claude_bedrock.cli.money import usd
 from claude_bedrock.settings import SETTINGS
 
@@ -140,7 +141,7 @@ def _open(data_dir: str) -> InvocationIndex:
             f"no invocation logs in {data_dir} (turn logging on with PutModelInvocationLoggingConfiguration)"
         ) from None
     except sqlite3.DatabaseError as exc:
-        raise click.ClickException(f"cannot read {path}: {exc}") from None
+        raise click.ClickException(f"cannot read {path}: {exc}{hint(exc, path)}") from None
 
 
 @contextmanager
@@ -151,7 +152,7 @@ def _reading(data_dir: str) -> Iterator[InvocationIndex]:
     try:
         yield index
     except sqlite3.DatabaseError as exc:
-        raise click.ClickException(f"cannot read {index.path}: {exc}") from None
+        raise click.ClickException(f"cannot read {index.path}: {exc}{hint(exc, index.path)}") from None
     finally:
         index.close()
 
@@ -321,7 +322,8 @@ def purge_command(data_dir: str, older_than_days: float, yes: bool) -> None:
     try:
         result = purge(layout, cutoff_for(time.time(), older_than_days), index)
     except (sqlite3.DatabaseError, OSError) as exc:
-        raise click.ClickException(f"cannot purge {data_dir}: {exc}") from None
+        hinted = hint(exc, layout.index_path) if isinstance(exc, sqlite3.DatabaseError) else ""
+        raise click.ClickException(f"cannot purge {data_dir}: {exc}{hinted}") from None
     finally:
         if index is not None:
             index.close()
