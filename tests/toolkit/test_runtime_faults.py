@@ -323,3 +323,17 @@ def test_a_rule_error_leaves_the_stream_fault_alone(bedrock, bedrock_runtime):
     (call,) = bedrock.calls()
     assert call.injected_fault is None
     assert bedrock.faults()[0]["remaining"] == 1
+
+
+def test_a_call_left_running_by_a_test_stays_out_of_the_next_one(bedrock, bedrock_env):
+    """Audit: a call whose client gave up during injected latency ended after the next test's
+    reset, and was recorded in that test's history."""
+    import anthropic
+
+    bedrock.inject_fault("latency", latency_ms=1000)
+    client = anthropic.AnthropicBedrock(timeout=0.3, max_retries=0)
+    with pytest.raises(anthropic.APITimeoutError):
+        client.messages.create(model=SONNET, max_tokens=10, messages=[{"role": "user", "content": "Hello"}])
+    bedrock.reset()  # the next test starts
+    time.sleep(1.2)  # the abandoned call ends meanwhile
+    assert bedrock.calls() == []

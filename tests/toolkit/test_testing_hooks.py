@@ -273,3 +273,30 @@ def test_bad_rules_file_error_names_the_file_and_the_key(tmp_path):
     with pytest.raises(ConfigError) as info:
         load_scenario(Settings(data_dir=str(tmp_path), rules_file=str(rules)))
     assert str(rules) in str(info.value) and "nope" in str(info.value)
+
+
+def test_a_call_that_outlives_a_reset_stays_out_of_the_next_test(tmp_path):
+    """Audit: a call still running when the next test reset the server (its client timed out
+    during injected latency, or a failed test still held its stream) was recorded in the new
+    test's history, and took the new test's scripted turn after its latency."""
+    now = [100.0]
+    state = ServiceState(Settings(data_dir=str(tmp_path)), engine=CountingEngine(), clock=lambda: now[0])
+    toolkit = install(state)
+    toolkit.faults.add({"kind": "latency", "latency_ms": 1000})
+
+    async def next_test_starts(seconds: float) -> None:
+        now[0] += 1
+        toolkit.reset()
+        toolkit.rules.add({"id": "next-test", "respond": {"turns": ["one", "two"]}})
+
+    toolkit.sleep = next_test_starts
+    old = record()
+    old.started_at = 100.0
+    run(state, model_call(), old)
+    assert state.engine.calls == 1  # the simulator answered it
+    assert toolkit.rules.rules[0].used == 0 and len(toolkit.history) == 0
+    new = record(request_id="req-2")
+    new.started_at = now[0]
+    events = run(state, model_call(), new)
+    assert accumulate(events)["content"] == [{"type": "text", "text": "one"}]
+    assert [entry.record.request_id for entry in toolkit.history.entries()] == ["req-2"]

@@ -20,7 +20,9 @@ left out of the call's label.
 
 Baseline: the ``[testing]`` table of the config file (``rules``, ``faults``, ``quotas``,
 ``history_size``) and the file named by ``--rules-file`` (TOML always; YAML when PyYAML is
-importable: it is not a dependency) are loaded at start; ``Toolkit.reset`` returns to it.
+importable: it is not a dependency) are loaded at start; ``Toolkit.reset`` returns to it. A
+call that started before the last reset (the previous test's) is not recorded, and after its
+latency the engine answers it, whatever the new rules, faults and quotas say.
 
 The history keeps the last ``history_size`` (default ``HISTORY_SIZE``) call records, in the
 order the calls started (a call is recorded when it ends); records hold bodies and results,
@@ -291,6 +293,7 @@ class Toolkit:
         self._quotas: QuotaLedger | None = None
         self._open: dict[str, _OpenCall] = {}
         self.reset()
+        self._reset_at = float("-inf")  # no call predates the server
 
     @property
     def rules(self) -> RuleBook:
@@ -342,6 +345,14 @@ class Toolkit:
         self.history.clear()
         self._open.clear()
         self.state.prompt_cache.reset()
+        #: calls that started before this belong to the previous test (``_stale``)
+        self._reset_at = self.state.clock()
+
+    def _stale(self, record: CallRecord) -> bool:
+        """Whether ``record``'s call started before the last reset: a call the previous test
+        left running (its client timed out during injected latency, or a failed test still
+        holds its stream). It must not reach the new history nor take the new rules' turns."""
+        return record.started_at < self._reset_at
 
     # -- call history -------------------------------------------------------------------
 
@@ -349,6 +360,8 @@ class Toolkit:
         """Observer: keep every runtime call (successful or not), and settle what the hook
         gave it: a turn its client gave up on and a stream fault that never struck go back."""
         opened = self._open.pop(record.request_id, None)
+        if self._stale(record):
+            return
         rule_id = None
         if opened is not None:
             if opened.selection is not None:
@@ -405,6 +418,10 @@ class Toolkit:
             record.injected_fault = injection.label
         if injection.latency_ms:
             await self.sleep(injection.latency_ms / 1000)
+            if self._stale(record):  # reset while it waited: the new scenario is not its own
+                async for event in engine.stream(call):
+                    yield event
+                return
         if injection.before is not None:
             raise injection.before.error()
         input_tokens = call.input_tokens if call.input_tokens is not None else count_request(call.request)
