@@ -89,6 +89,20 @@ def test_the_history_filter_refuses_unknown_operations(bedrock, bedrock_runtime)
     assert bedrock.calls(operation="CountTokens") == []
 
 
+def test_the_history_filter_refuses_misspelt_models(bedrock, bedrock_runtime):
+    """Audit: ``calls(model="claude-sonet-4-5")`` answered [], so ``assert not calls(model=...)``
+    passed on a typo, while rules, faults and quotas refuse the same name."""
+    bedrock_runtime.converse(modelId=SONNET, messages=[{"role": "user", "content": [{"text": "Hi"}]}])
+    assert len(bedrock.calls(model="claude-sonnet-4-5")) == 1
+    with pytest.raises(AdminError, match=r"model: unknown model 'claude-sonet-4-5' \(did you mean 'claude-sonnet-4-5'\?\)"):
+        bedrock.calls(model="claude-sonet-4-5")
+    assert bedrock.calls(model="claude-haiku-4-5") == []
+    with pytest.raises(bedrock_runtime.exceptions.ValidationException):
+        bedrock_runtime.converse(modelId="anthropic.claude-nope", messages=[{"role": "user", "content": [{"text": "Hi"}]}])
+    [refused] = bedrock.calls(model="anthropic.claude-nope")  # the very name a call used
+    assert refused.error_code == "ValidationException"
+
+
 def test_last_user_text_reads_tool_results_as_rules_do(bedrock, bedrock_runtime):
     bedrock.add_rule(text="it is sunny", user_text_contains="18 degrees")
     anthropic_turn = [

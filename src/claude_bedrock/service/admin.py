@@ -42,7 +42,7 @@ from claude_bedrock import __version__
 from claude_bedrock.domain.errors import AccessDeniedException, ResourceNotFoundException, ValidationException
 from claude_bedrock.domain.json_body import json_bytes
 from claude_bedrock.domain.quotas import parse_quota_config
-from claude_bedrock.domain.scripting import RUNTIME_OPERATIONS, ScriptError
+from claude_bedrock.domain.scripting import RUNTIME_OPERATIONS, ScriptError, model_filter
 from claude_bedrock.service.http import Request, Send, send_response
 from claude_bedrock.service.state import ServiceState
 from claude_bedrock.service.testing_hooks import ADMIN_PREFIX, Toolkit, toolkit_of
@@ -149,12 +149,15 @@ def list_calls(state: ServiceState, request: Request, item: str | None) -> Resul
     if operation is not None and operation not in HISTORY_OPERATIONS:
         # a misspelt name would make ``assert not calls(operation=...)`` pass without testing anything
         raise ValidationException(f"Unknown operation {operation!r}; use one of {', '.join(HISTORY_OPERATIONS)}.")
+    model = query.get("model")
+    if model is not None and not any(entry.record.model_id == model for entry in toolkit.history.entries()):
+        model_filter(model, "model")  # a misspelt name is refused as in rules (unless a call used it)
     limit_text = query.get("limit")
     if limit_text is not None and not (limit_text.isascii() and limit_text.isdigit() and int(limit_text) > 0):
         raise ValidationException("limit must be a positive integer.")
     entries = toolkit.history.entries(
         operation=operation,
-        model=query.get("model"),
+        model=model,
         model_names=toolkit.record_model_names,
         limit=int(limit_text) if limit_text else None,
     )
