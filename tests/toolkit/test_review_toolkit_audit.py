@@ -154,3 +154,16 @@ def test_model_timeout_frames_for_invoke_streams_only(bedrock, bedrock_runtime):
 def test_a_model_filter_must_be_a_string():
     with pytest.raises(ScriptError, match=r"rule\.match\.model: expected a non-empty string"):
         parse_rule({"match": {"model": 3}, "respond": "x"}, "rule-1", "rule")
+
+
+def test_last_call_says_which_calls_it_looked_for_and_what_was_recorded(bedrock, bedrock_runtime):
+    """Audit: ``last_call(operation="Converse")`` failed with a bare "no call recorded" (and, as
+    an ``assert``, not at all under ``python -O``)."""
+    with pytest.raises(AssertionError, match=r"^no call recorded$"):
+        bedrock.last_call()
+    bedrock_runtime.invoke_model(modelId=SONNET, body=invoke_body())
+    bedrock_runtime.invoke_model(modelId=SONNET, body=invoke_body())
+    with pytest.raises(AssertionError) as info:
+        bedrock.last_call(operation="Converse")
+    assert str(info.value) == f"no call recorded with operation='Converse' (recorded: 2 InvokeModel {SONNET})"
+    assert bedrock.last_call(operation="InvokeModel").ok

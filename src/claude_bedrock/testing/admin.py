@@ -12,6 +12,7 @@ are development servers on loopback, where the admin API is open.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -311,9 +312,15 @@ class BedrockAdmin:
         return [RecordedCall.from_json(item) for item in self._request("GET", "/calls", params=params)["calls"]]
 
     def last_call(self, **filters: Any) -> RecordedCall:
-        """The most recent call (AssertionError when there is none)."""
+        """The most recent call, filtered as ``calls`` is (AssertionError when there is none,
+        naming the filters and what was recorded)."""
         found = self.calls(limit=1, **filters)
-        assert found, "no call recorded"
+        if not found:
+            wanted = ", ".join(f"{key}={value!r}" for key, value in filters.items() if value is not None)
+            recorded = Counter((call.operation, call.model_id) for call in self.calls()) if wanted else Counter()
+            seen = ", ".join(f"{count} {operation} {model}" for (operation, model), count in recorded.items())
+            raise AssertionError("no call recorded" + (f" with {wanted}" if wanted else "")
+                                 + (f" (recorded: {seen})" if seen else ""))
         return found[0]
 
     def clear_calls(self) -> None:
