@@ -167,3 +167,22 @@ def test_last_call_says_which_calls_it_looked_for_and_what_was_recorded(bedrock,
         bedrock.last_call(operation="Converse")
     assert str(info.value) == f"no call recorded with operation='Converse' (recorded: 2 InvokeModel {SONNET})"
     assert bedrock.last_call(operation="InvokeModel").ok
+
+
+def test_recorded_calls_carry_their_cost(bedrock, bedrock_runtime):
+    """Audit: the call history had tokens but no cost, so a suite could not assert what a call
+    cost without turning on invocation logging and reading its files."""
+    from decimal import Decimal
+
+    bedrock.add_rule(text="A scripted answer of a few words.")
+    for model in (SONNET, "us.anthropic.claude-sonnet-4-5-20250929-v1:0"):
+        bedrock_runtime.invoke_model(modelId=model, body=invoke_body())
+    global_call, regional_call = bedrock.calls()
+    usage = global_call.usage
+    # Sonnet 4.5 at the global endpoint: $3 per million input tokens, $15 per million output
+    expected = (Decimal(usage["inputTokens"]) * 3 + Decimal(usage["outputTokens"]) * 15) / 1_000_000
+    assert Decimal(global_call.cost["total"]) == expected and global_call.cost["currency"] == "USD"
+    assert Decimal(regional_call.cost["total"]) == expected * Decimal("1.1")  # the regional premium
+    with pytest.raises(bedrock_runtime.exceptions.ValidationException):
+        bedrock_runtime.invoke_model(modelId="anthropic.claude-nope", body=invoke_body())
+    assert bedrock.last_call().cost is None  # no model, no price

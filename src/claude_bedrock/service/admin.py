@@ -12,8 +12,9 @@ DELETE   /rules[/{id}]               remove every rule, or one (404 when unknown
 GET      /faults                     ``{"faults": [...]}`` with ``remaining`` and ``fired``
 POST     /faults                     one fault, a list, or ``{"faults": [...]}``; 201
 DELETE   /faults[/{id}]              remove every fault, or one
-GET      /calls                      ``{"calls": [...]}`` oldest first; query ``operation``,
-                                     ``model`` (name or glob), ``limit`` (the last N)
+GET      /calls                      ``{"calls": [...]}`` oldest first, each with its ``cost``;
+                                     query ``operation``, ``model`` (name or glob), ``limit``
+                                     (the last N)
 DELETE   /calls                      forget the history
 GET      /quotas                     ``{"limits": {...}, "usage": [...]}``
 PUT      /quotas                     replace the limits (``requests_per_minute``,
@@ -40,12 +41,13 @@ from urllib.parse import parse_qs, unquote
 
 from claude_bedrock import __version__
 from claude_bedrock.domain.errors import AccessDeniedException, ResourceNotFoundException, ValidationException
+from claude_bedrock.domain.invocation_log import call_cost, cost_json
 from claude_bedrock.domain.json_body import json_bytes
 from claude_bedrock.domain.quotas import parse_quota_config
 from claude_bedrock.domain.scripting import RUNTIME_OPERATIONS, ScriptError, model_filter
 from claude_bedrock.service.http import Request, Send, send_response
 from claude_bedrock.service.state import ServiceState
-from claude_bedrock.service.testing_hooks import ADMIN_PREFIX, Toolkit, toolkit_of
+from claude_bedrock.service.testing_hooks import ADMIN_PREFIX, HistoryEntry, Toolkit, toolkit_of
 
 __all__ = ["ADMIN_PREFIX", "handle"]
 
@@ -161,7 +163,15 @@ def list_calls(state: ServiceState, request: Request, item: str | None) -> Resul
         model_names=toolkit.record_model_names,
         limit=int(limit_text) if limit_text else None,
     )
-    return 200, {"calls": [entry.describe() for entry in entries]}
+    return 200, {"calls": [_call_json(state, entry) for entry in entries]}
+
+
+def _call_json(state: ServiceState, entry: HistoryEntry) -> dict[str, Any]:
+    """A recorded call with its cost, as its invocation log record gives it (None when the
+    model was not resolved)."""
+    record = entry.record
+    price = call_cost(record, state.catalog.get(record.resolved_model_id) if record.resolved_model_id else None)
+    return {**entry.describe(), "cost": cost_json(price) if price is not None else None}
 
 
 def delete_calls(state: ServiceState, request: Request, item: str | None) -> Result:

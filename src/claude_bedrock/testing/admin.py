@@ -91,6 +91,10 @@ class RecordedCall:
     output_body: Any = None
     streamed: bool = False
     usage: dict[str, int] = field(default_factory=dict)
+    #: Exact cost in USD at catalog prices, as invocation logs give it: decimal strings
+    #: ``total``, ``input``, ``output``, ``cacheWrite5m``, ``cacheWrite1h``, ``cacheRead``, and
+    #: ``currency``, ``regionalMultiplier``, ``longContext`` (None: the model was not resolved).
+    cost: dict[str, Any] | None = None
     #: Label(s) of the injected fault(s), e.g. ``ThrottlingException`` or ``latency:200ms``.
     injected_fault: str | None = None
     #: Id of the scripted rule that answered (None: the simulator did).
