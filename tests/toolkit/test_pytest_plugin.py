@@ -77,6 +77,38 @@ def test_plugin_starts_resets_and_stops_its_own_server(pytester: pytest.Pytester
         os.kill(pid, 0)  # the session server was stopped at the end
 
 
+def test_a_proxy_of_the_environment_is_not_used_for_the_server(pytester: pytest.Pytester, monkeypatch):
+    """Audit: with a CI's HTTP_PROXY (and no NO_PROXY for 127.0.0.1), the bedrock fixture and the
+    application's boto3 and anthropic clients all went to the proxy and failed to connect."""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("NO_PROXY", "internal.example")
+    monkeypatch.delenv("no_proxy", raising=False)
+    pytester.makepyfile(test_proxied='''
+import json, os
+
+import anthropic
+import boto3
+
+MODEL = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
+
+
+def test_clients_reach_the_server(bedrock, bedrock_env):
+    bedrock.add_rule(text="direct")
+    runtime = boto3.client("bedrock-runtime")
+    body = json.dumps({"max_tokens": 10, "messages": [{"role": "user", "content": "Hi"}],
+                       "anthropic_version": "bedrock-2023-05-31"})
+    assert json.loads(runtime.invoke_model(modelId=MODEL, body=body)["body"].read())["content"][0]["text"] == "direct"
+    message = anthropic.AnthropicBedrock().messages.create(
+        model=MODEL, max_tokens=10, messages=[{"role": "user", "content": "Hi"}])
+    assert message.content[0].text == "direct"
+    assert len(bedrock.calls()) == 2
+    assert os.environ["NO_PROXY"] == os.environ["no_proxy"] == "internal.example,127.0.0.1"
+''')
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+
+
 def test_plugin_reuses_a_running_server_given_by_url(pytester: pytest.Pytester, bedrock_server, bedrock):
     bedrock.add_rule(id="outer", text="from the outer session")
     pytester.makepyfile(test_reuse=f'''

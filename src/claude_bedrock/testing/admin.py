@@ -16,9 +16,11 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx
+
+from claude_bedrock.settings import is_loopback
 
 __all__ = ["AdminError", "BedrockAdmin", "RecordedCall"]
 
@@ -174,7 +176,9 @@ class BedrockAdmin:
     def __init__(self, url: str, *, api_key: str | None = None, timeout: float = 30.0) -> None:
         self.url = url.rstrip("/")
         headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
-        self._http = httpx.Client(base_url=self.url + PREFIX, headers=headers, timeout=timeout)
+        # a proxy of the environment (a CI's HTTP_PROXY) cannot reach this machine's loopback
+        local = is_loopback(urlsplit(self.url).hostname or "")
+        self._http = httpx.Client(base_url=self.url + PREFIX, headers=headers, timeout=timeout, trust_env=not local)
 
     def close(self) -> None:
         self._http.close()

@@ -12,7 +12,8 @@ Fixtures:
                                   ``AWS_ENDPOINT_URL_BEDROCK_RUNTIME``, ``AWS_ENDPOINT_URL_BEDROCK``,
                                   ``AWS_ENDPOINT_URL_STS``, ``ANTHROPIC_BEDROCK_BASE_URL``,
                                   ``AWS_REGION``/``AWS_DEFAULT_REGION``, fake credentials, and
-                                  ``AWS_CONFIG_FILE``/``AWS_SHARED_CREDENTIALS_FILE`` = devnull;
+                                  ``AWS_CONFIG_FILE``/``AWS_SHARED_CREDENTIALS_FILE`` = devnull,
+                                  a loopback server's host added to ``NO_PROXY``/``no_proxy``;
                                   returns the dict of variables set
 ``bedrock_runtime``    function   a boto3 ``bedrock-runtime`` client (default retry settings)
 ``bedrock_control``    function   a boto3 ``bedrock`` (control plane) client
@@ -39,9 +40,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
+from claude_bedrock.settings import is_loopback
 from claude_bedrock.testing.admin import BedrockAdmin
 
 ANNOUNCE = re.compile(r"listening on (http://\S+)")
@@ -194,6 +197,10 @@ def bedrock_env(bedrock: BedrockAdmin, bedrock_region: str, monkeypatch: pytest.
         "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
         "AWS_EC2_METADATA_DISABLED": "true",
     }
+    host = urlsplit(bedrock.url).hostname or ""
+    if is_loopback(host):  # a proxy of the environment (a CI's HTTP_PROXY) cannot reach our loopback
+        bypass = os.environ.get("no_proxy") or os.environ.get("NO_PROXY")  # lower case wins, as in urllib
+        values["NO_PROXY"] = values["no_proxy"] = f"{bypass},{host}" if bypass else host
     for name, value in values.items():
         monkeypatch.setenv(name, value)
     return values
