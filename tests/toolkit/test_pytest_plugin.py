@@ -109,6 +109,22 @@ def test_clients_reach_the_server(bedrock, bedrock_env):
     result.assert_outcomes(passed=1)
 
 
+def test_boto3_retries_as_by_default_whatever_the_machines_retry_settings(pytester: pytest.Pytester, monkeypatch):
+    """Audit: AWS_MAX_ATTEMPTS or AWS_RETRY_MODE of the CI's environment changed the retries of
+    the fixtures' boto3 clients (the same settings in ~/.aws/config were already ignored)."""
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    monkeypatch.setenv("AWS_RETRY_MODE", "adaptive")
+    pytester.makepyfile(test_retries='''
+def test_three_attempts(bedrock, bedrock_runtime):
+    bedrock.inject_fault("ThrottlingException", count=2)
+    bedrock_runtime.converse(modelId="global.anthropic.claude-sonnet-4-5-20250929-v1:0",
+                             messages=[{"role": "user", "content": [{"text": "Hi"}]}])
+    assert [call.status for call in bedrock.calls()] == [429, 429, 200]
+''')
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+
+
 def test_plugin_reuses_a_running_server_given_by_url(pytester: pytest.Pytester, bedrock_server, bedrock):
     bedrock.add_rule(id="outer", text="from the outer session")
     pytester.makepyfile(test_reuse=f'''

@@ -51,7 +51,8 @@ ANNOUNCE = re.compile(r"listening on (http://\S+)")
 START_TIMEOUT_S = 60.0
 FAKE_ACCESS_KEY_ID = "AKIDCLAUDEBEDROCKTEST"
 FAKE_SECRET_ACCESS_KEY = "claude-bedrock-test-secret-access-key"
-#: Variables removed so the code under test cannot reach real AWS credentials or endpoints.
+#: Variables removed so the code under test cannot reach real AWS credentials or endpoints, and
+#: its boto3 clients retry as by default.
 CLEARED_VARIABLES = (
     "AWS_PROFILE",
     "AWS_DEFAULT_PROFILE",
@@ -68,6 +69,9 @@ CLEARED_VARIABLES = (
     "AWS_CONTAINER_CREDENTIALS_FULL_URI",
     "ANTHROPIC_API_KEY",
     "ANTHROPIC_AWS_API_KEY",
+    # retry settings, ignored in ~/.aws/config (devnull) alike: the clients retry as by default
+    "AWS_RETRY_MODE",
+    "AWS_MAX_ATTEMPTS",
 )
 
 
