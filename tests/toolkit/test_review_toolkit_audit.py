@@ -186,3 +186,11 @@ def test_recorded_calls_carry_their_cost(bedrock, bedrock_runtime):
     with pytest.raises(bedrock_runtime.exceptions.ValidationException):
         bedrock_runtime.invoke_model(modelId="anthropic.claude-nope", body=invoke_body())
     assert bedrock.last_call().cost is None  # no model, no price
+
+
+@pytest.mark.parametrize("keyword", [{"times": 0}, {"text": ""}, {"id": ""}])
+def test_a_whole_rule_with_keywords_is_refused_even_falsy_ones(bedrock, keyword):
+    """Audit: ``add_rule(rule, times=0)`` dropped the falsy keyword silently."""
+    with pytest.raises(TypeError, match="either a whole rule or keyword arguments"):
+        bedrock.add_rule({"respond": "x"}, **keyword)
+    assert bedrock.rules() == []

@@ -253,7 +253,7 @@ class BedrockAdmin:
                 rule["times"] = times
             if id is not None:
                 rule["id"] = id
-        elif match or text or tool_use or turns or error or stop_reason or times or id:
+        elif match or any(value is not None for value in (text, tool_use, turns, error, stop_reason, times, id)):
             raise TypeError("pass either a whole rule or keyword arguments, not both")
         return self._request("POST", "/rules", rule)["rules"][0]
 
