@@ -27,6 +27,8 @@ class Canned:
     status: int = 200
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: bytes = b""
+    #: When set, the Content-Length announced for ``body`` (a longer one: the body is cut short).
+    declared_length: int | None = None
     #: When set, the body is an event stream: one chunked-encoding chunk per frame.
     frames: list[bytes] | None = None
     #: Close the connection without answering.
@@ -237,7 +239,7 @@ class FaultServer:
         head = [f"HTTP/1.1 {reply.status} X"] + ([] if reply.keep_alive else ["connection: close"])
         head += [f"{name}: {value}" for name, value in reply.headers]
         if reply.frames is None:
-            head.append(f"content-length: {len(reply.body)}")
+            head.append(f"content-length: {reply.declared_length or len(reply.body)}")
             writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + reply.body)
         else:
             head.append("transfer-encoding: chunked")

@@ -137,6 +137,20 @@ def test_faults_dropped_connection_retried_then_connection_error(make, faults):
     assert len(faults.requests) == 3
 
 
+def test_faults_stream_body_cut_short_of_its_content_length_is_a_connection_error(make, faults):
+    # A stream answered with a Content-Length (a proxy's doing) and cut before its end: the
+    # standard library's read1 ends such a body quietly, which read as a stream of 0 events.
+    head = stream_reply([]).headers
+    cut = chunks(anthropic_events(["Hel"]))[0]
+    faults.script(Canned(200, head, body=b"", declared_length=1024), stream_reply(chunks(anthropic_events(["Hi"]))))
+    sleeps: list[float] = []
+    events = list(make(faults, sleeps).messages.create(model=MODEL, max_tokens=8, messages=HELLO, stream=True))
+    assert events and len(sleeps) == 1  # retried: nothing had been delivered
+    faults.script(Canned(200, head, body=cut, declared_length=1024))
+    with pytest.raises(APIConnectionError):
+        list(make(faults, []).messages.create(model=MODEL, max_tokens=8, messages=HELLO, stream=True))
+
+
 def test_faults_connection_refused_is_a_connection_error():
     sleeps: list[float] = []
     client = AnthropicBedrock(aws_access_key="A", aws_secret_key="s", base_url="http://127.0.0.1:9",

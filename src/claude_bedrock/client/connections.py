@@ -253,8 +253,11 @@ class PooledExchange:
                 return self._send(action)
             if kind is ReadChunk:
                 assert self._response is not None
-                chunk = self._response.read1(CHUNK_BYTES)
+                response = self._response
+                chunk = response.read1(CHUNK_BYTES)
                 if not chunk:
+                    if response.length:  # read1 ends a Content-Length body cut short quietly
+                        raise http.client.IncompleteRead(b"", response.length)
                     self._finish()
                 return chunk
             if kind is ReadBody:
