@@ -79,11 +79,29 @@ def test_toolkit_stream_exception_frame_mid_stream_is_typed(server, admin, excep
     assert caught.value.code == exception and sleeps == []  # never retried once events were delivered
 
 
-def test_toolkit_dropped_stream_is_a_connection_error(server, admin):
-    admin.inject_fault("drop_connection", after_events=2, operation="InvokeModelWithResponseStream")
-    stream = _client(server, []).messages.create(model=MODEL, max_tokens=64, messages=HELLO, stream=True)
+@pytest.mark.parametrize("operation", ["InvokeModelWithResponseStream", "ConverseStream"])
+def test_toolkit_throttling_frame_before_the_first_event_is_retried(server, admin, operation):
+    # after_events=0: a 200 whose first frame is the exception (docs/client.md, Retries).
+    admin.inject_fault("stream_error", exception="throttlingException", after_events=0, count=1, operation=operation)
+    sleeps: list[float] = []
+    client = _client(server, sleeps)
+    if operation == "ConverseStream":
+        stream = client.converse_stream(model=MODEL, messages=[{"role": "user", "content": [{"text": "Hi"}]}])
+    else:
+        stream = client.messages.create(model=MODEL, max_tokens=16, messages=HELLO, stream=True)
+    assert list(stream) and len(sleeps) == 1
+    calls = admin.calls(operation=operation)
+    assert [(c.status, c.error_code) for c in calls] == [(429, "ThrottlingException"), (200, None)]
+    assert calls[0].injected_fault == "stream_error:throttlingException@0"
+
+
+@pytest.mark.parametrize("after_events", [2, 0])
+def test_toolkit_dropped_stream_is_a_connection_error(server, admin, after_events):
+    admin.inject_fault("drop_connection", after_events=after_events, operation="InvokeModelWithResponseStream",
+                       count=3)
     with pytest.raises(APIConnectionError):
-        list(stream)
+        list(_client(server, []).messages.create(model=MODEL, max_tokens=64, messages=HELLO, stream=True))
+    assert admin.last_call().injected_fault == f"drop_connection@{after_events}"
 
 
 def test_toolkit_async_converse_stream_exception_and_retry(server, admin):

@@ -125,7 +125,7 @@ def test_stream_error_exception_choice_and_drop():
     [
         ({"kind": "Throttling"}, "kind"),
         ({"kind": "stream_error", "operation": "InvokeModel"}, "streaming operations only"),
-        ({"kind": "stream_error", "after_events": 0}, "after_events"),
+        ({"kind": "stream_error", "after_events": -1}, "after_events"),
         ({"kind": "ThrottlingException", "after_events": 2}, "only for stream_error"),
         ({"kind": "stream_error", "exception": "modelTimeout"}, "exception"),
         ({"kind": "latency"}, "latency_ms"),

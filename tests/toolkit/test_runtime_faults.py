@@ -122,6 +122,20 @@ def test_stream_error_frame_with_boto3_invoke_stream(bedrock, bedrock_runtime, a
     assert call.injected_fault == "stream_error:modelStreamErrorException@3"
 
 
+def test_stream_error_as_the_first_frame_with_boto3(bedrock, bedrock_runtime, answer):
+    from botocore.exceptions import EventStreamError
+
+    bedrock.inject_fault("stream_error", exception="throttlingException", after_events=0)
+    response = bedrock_runtime.invoke_model_with_response_stream(modelId=SONNET, body=invoke_body())
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 200  # the stream opened, on its error
+    with pytest.raises(EventStreamError) as info:
+        next(iter(response["body"]))
+    assert info.value.response["Error"]["Code"] == "throttlingException"
+    (call,) = bedrock.calls()
+    assert call.error_code == "ThrottlingException" and call.injected_fault == "stream_error:throttlingException@0"
+    assert call.usage["outputTokens"] == 0
+
+
 def test_throttling_frame_with_boto3_converse_stream(bedrock, bedrock_runtime, answer):
     from botocore.exceptions import EventStreamError
 

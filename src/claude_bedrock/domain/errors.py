@@ -162,6 +162,16 @@ class DropConnection(Exception):
     (fault injection of a dropped connection). The service re-raises it to the ASGI server."""
 
 
+class ErrorAsFirstFrame(Exception):
+    """Not an AWS error: asks the service to start a stream (200) whose first frame is
+    ``error``'s exception frame, before any event (fault injection: a stream error after 0
+    events). Any other error raised before a stream's first event is a JSON error response."""
+
+    def __init__(self, error: BedrockError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
 #: Error classes by AWS code, for fault injection and scripted errors.
 ERRORS_BY_CODE: dict[str, type[BedrockError]] = {
     cls.__name__: cls

@@ -17,8 +17,11 @@ latency_ms?, message?, id?}``. Kinds (``KINDS``):
 
 Stream kinds apply to the streaming operations only (InvokeModelWithResponseStream,
 ConverseStream); "events" are the model's Anthropic stream events (``message_start`` is the
-first), ``after_events`` is at least 1 (default 1), and when the answer is shorter the fault
-strikes in place of its last event, so a drawn stream fault always fires.
+first), ``after_events`` is at least 0 (default 1), and when the answer is shorter the fault
+strikes in place of its last event, so a drawn stream fault always fires. At 0 a
+``stream_error`` is the stream's first frame (the response is a 200 whose only frame is the
+exception: ``ErrorAsFirstFrame``), and a ``drop_connection`` cuts the connection after the
+response's head, before any frame.
 
 When: ``count: N`` fires on the next N matching calls (queued); ``probability: p`` fires on each
 matching call with probability p (at most ``count`` times when both are given; ``probability:
@@ -186,7 +189,7 @@ def parse_fault(spec: Any, fault_id: str, origin: str = "fault") -> Fault:
             raise ScriptError(f"{origin}.probability: expected a number between 0 and 1")
         probability = float(probability)
     remaining = count if count is not None else (None if probability is not None else 1)
-    after_events = _int(spec, "after_events", origin, 1)
+    after_events = _int(spec, "after_events", origin, 0)
     if after_events is not None and kind not in STREAM_KINDS:
         raise ScriptError(f"{origin}.after_events: only for stream_error and drop_connection")
     exception = spec.get("exception", "modelStreamErrorException")
@@ -220,7 +223,7 @@ def parse_fault(spec: Any, fault_id: str, origin: str = "fault") -> Fault:
         operations=operations,
         remaining=remaining,
         probability=probability,
-        after_events=after_events or 1,
+        after_events=1 if after_events is None else after_events,
         exception=exception,
         latency_ms=latency_ms or 0,
         message=message,

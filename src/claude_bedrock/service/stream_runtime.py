@@ -17,6 +17,7 @@ from claude_bedrock.domain.identity_memo import IdentityMemo
 from claude_bedrock.domain.errors import (
     BedrockError,
     DropConnection,
+    ErrorAsFirstFrame,
     InternalServerException,
     ModelStreamErrorException,
 )
@@ -179,14 +180,26 @@ async def stream_response(
 ) -> None:
     """Write a stream: one frame (or more, for ConverseStream) per engine event.
 
-    Errors before the first event are raised (a JSON error response); after it, they become
-    an exception frame. The first event's frames leave at once, alone (time to first event);
+    Errors before the first event are raised (a JSON error response), but ``ErrorAsFirstFrame``
+    and ``DropConnection`` (injected faults: the stream opens, then carries the error or is
+    cut); after it, they become an exception frame. The first event's frames leave at once, alone (time to first event);
     after that, frames of events that are ready at the same instant leave in one write;
     nothing waits for a later event (see ``service/ready.py``). When the engine's whole answer
     exists already (``ReadyEvents``), the rest of it is rendered in one go, and written with
     the first event when it is short (``MAX_EVENTS_WITH_FIRST``).
     """
-    first = await _first_event(events)
+    try:
+        first = await _first_event(events)
+    except (ErrorAsFirstFrame, DropConnection) as fault:  # injected at event 0: the stream opens on it
+        inv.record.first_byte_ms = elapsed_ms(inv.started)
+        await _start_stream(inv, send, extra_headers)
+        if isinstance(fault, DropConnection):
+            _drop(inv, UsageTracker(), logged)
+            raise
+        await _send_exception_frame(send, inv, fault.error)
+        finish_record(inv, UsageTracker(), logged, streamed=True)
+        await _flush(send, [], last=True)
+        return
     inv.record.first_byte_ms = elapsed_ms(inv.started)
     usage = UsageTracker()
     await _start_stream(inv, send, extra_headers)

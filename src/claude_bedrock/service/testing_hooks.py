@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 from claude_bedrock.domain.catalog import DEFAULT_QUOTA_OUTPUT_BURNDOWN
 from claude_bedrock.domain.engine import Engine, ModelCall, StreamEvent
+from claude_bedrock.domain.errors import BedrockError, ErrorAsFirstFrame
 from claude_bedrock.domain.tokens import count_request
 from claude_bedrock.service.calls import CallRecord
 from claude_bedrock.service.state import ServiceState
@@ -457,7 +458,7 @@ async def _striking(
     source: AsyncIterator[StreamEvent], opened: _OpenCall, selection: Selection | None
 ) -> AsyncIterator[StreamEvent]:
     """``source``, cut by the call's stream fault after its ``after_events`` events (or before
-    the last)."""
+    the last); a stream error after 0 events is the stream's first frame (``ErrorAsFirstFrame``)."""
     fault = opened.stream_fault
     try:
         if fault is None:
@@ -472,7 +473,10 @@ async def _striking(
                 opened.stream_fault = None  # it struck
                 if selection is not None:
                     selection.give_back()
-                raise fault.error()
+                error = fault.error()
+                if fault.after_events == 0 and isinstance(error, BedrockError):
+                    raise ErrorAsFirstFrame(error)
+                raise error
             yield pending
             sent += 1
             pending = following
