@@ -169,3 +169,37 @@ def test_a_config_file_number_for_a_string_setting_is_refused(tmp_path, line, fo
     expected = rf"{name} must be a string, got {found}" if found else rf"unknown setting '{name}'"
     with pytest.raises(ConfigError, match=expected):
         load_config_file(config)
+
+
+_KEYS_WITHOUT_ACCOUNT = """
+[[credentials]]
+access_key_id = "AKIANOACCOUNT0000001"
+secret_access_key = "secret"
+
+[[credentials]]
+access_key_id = "AKIAWITHACCOUNT00002"
+secret_access_key = "secret"
+account_id = "999988887777"
+
+[[api_keys]]
+key = "key-without-account"
+"""
+
+
+@pytest.mark.parametrize(("server_table", "cli", "env", "expected"), [
+    ("", {}, {}, "123456789012"),
+    ('[server]\naccount_id = "111122223333"\n', {}, {}, "111122223333"),
+    ('[server]\naccount_id = "111122223333"\n', {}, {"CLAUDE_BEDROCK_ACCOUNT_ID": "222233334444"}, "222233334444"),
+    ('[server]\naccount_id = "111122223333"\n', {"account_id": "444455556666"},
+     {"CLAUDE_BEDROCK_ACCOUNT_ID": "222233334444"}, "444455556666"),
+])
+def test_config_keys_without_an_account_are_in_the_servers_account(tmp_path, server_table, cli, env, expected):
+    """They were in 123456789012 whatever --account-id said."""
+    from claude_bedrock.settings import build_settings
+
+    config = tmp_path / "config.toml"
+    config.write_text(server_table + _KEYS_WITHOUT_ACCOUNT)
+    settings = build_settings(cli, env, str(config))
+    assert settings.account_id == expected
+    assert [c.account_id for c in settings.credentials] == [expected, "999988887777"]
+    assert [k.account_id for k in settings.api_keys] == [expected]

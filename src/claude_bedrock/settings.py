@@ -14,13 +14,13 @@ The config file also lists credentials and API keys (README, section Authenticat
     access_key_id = "AKIAEXAMPLE"
     secret_access_key = "..."
     session_tokens = ["..."]        # optional
-    account_id = "111122223333"
+    account_id = "111122223333"     # optional: the server's account_id setting by default
     user_name = "alice"             # identity ARN arn:aws:iam::<account>:user/<user_name>
     admin = true                    # optional: may use the admin API of a strict server
 
     [[api_keys]]
     key = "my-bedrock-api-key"
-    account_id = "111122223333"
+    account_id = "111122223333"     # optional, as for credentials
     user_name = "ci-bot"
     region = "eu-west-1"            # optional: the region of its calls (default us-east-1)
     admin = false
@@ -108,8 +108,14 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "Refuse thinking blocks sent back changed, forged or from another model, as Bedrock does "
         "(turn off to send hand-written thinking blocks).",
     ),
-    SettingSpec("account_id", str, DEFAULT_ACCOUNT_ID, "Account of unknown keys in development mode (12 digits).",
-                check=_account_id_check),
+    SettingSpec(
+        "account_id",
+        str,
+        DEFAULT_ACCOUNT_ID,
+        "Default account (12 digits): of config-file keys without account_id, and of unknown keys in "
+        "development mode.",
+        check=_account_id_check,
+    ),
     SettingSpec(
         "model_access",
         str,
@@ -278,8 +284,12 @@ def read_user_file(path: Path, what: str) -> str:
         raise ConfigError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
 
 
-def load_config_file(path: str | Path) -> dict[str, Any]:
-    """Read a TOML config file into ``Settings`` keyword arguments."""
+def load_config_file(path: str | Path, account_id: str | None = None) -> dict[str, Any]:
+    """Read a TOML config file into ``Settings`` keyword arguments.
+
+    Credentials and API keys without ``account_id`` are in the server's default account:
+    ``account_id`` when given (the setting from the command line or environment, which win
+    over the file), else the ``[server]`` table's, else ``DEFAULT_ACCOUNT_ID``."""
     path = Path(path)
     try:
         raw = tomllib.loads(read_user_file(path, "config file"))
@@ -294,11 +304,13 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, value in server.items():
         out[name] = coerce(name, value, f"{path} [server]")
+    account = account_id or out.get("account_id") or DEFAULT_ACCOUNT_ID
     out["credentials"] = tuple(
-        _credential(entry, f"{path} credentials[{i}]") for i, entry in enumerate(_entries(raw, "credentials", path))
+        _credential(entry, f"{path} credentials[{i}]", account)
+        for i, entry in enumerate(_entries(raw, "credentials", path))
     )
     out["api_keys"] = tuple(
-        _api_key(entry, f"{path} api_keys[{i}]") for i, entry in enumerate(_entries(raw, "api_keys", path))
+        _api_key(entry, f"{path} api_keys[{i}]", account) for i, entry in enumerate(_entries(raw, "api_keys", path))
     )
     out["extra"] = {"testing": raw["testing"]} if "testing" in raw else {}
     return out
@@ -319,8 +331,8 @@ def _require_str(entry: dict[str, Any], key: str, origin: str, default: str | No
     return value
 
 
-def _account(entry: dict[str, Any], origin: str) -> str:
-    account = _require_str(entry, "account_id", origin, DEFAULT_ACCOUNT_ID)
+def _account(entry: dict[str, Any], origin: str, default: str) -> str:
+    account = _require_str(entry, "account_id", origin, default)
     if not _is_account_id(account):
         raise ConfigError(f"{origin}.account_id: expected 12 digits, got {account!r}")
     return account
@@ -344,7 +356,7 @@ def _admin(entry: dict[str, Any], origin: str) -> bool:
     return value
 
 
-def _credential(entry: Any, origin: str) -> Credential:
+def _credential(entry: Any, origin: str, account: str) -> Credential:
     entry = _table(entry, origin, {"access_key_id", "secret_access_key", "session_tokens", "account_id",
                                    "user_name", "admin"})
     tokens = entry.get("session_tokens", [])
@@ -353,21 +365,21 @@ def _credential(entry: Any, origin: str) -> Credential:
     return Credential(
         access_key_id=_require_str(entry, "access_key_id", origin),
         secret_access_key=_require_str(entry, "secret_access_key", origin),
-        account_id=_account(entry, origin),
+        account_id=_account(entry, origin, account),
         user_name=_require_str(entry, "user_name", origin, DEFAULT_USER_NAME),
         session_tokens=tuple(tokens),
         admin=_admin(entry, origin),
     )
 
 
-def _api_key(entry: Any, origin: str) -> ApiKey:
+def _api_key(entry: Any, origin: str, account: str) -> ApiKey:
     entry = _table(entry, origin, {"key", "account_id", "user_name", "region", "admin"})
     region = entry.get("region")
     if region is not None and not (isinstance(region, str) and REGION_NAME_RE.fullmatch(region)):
         raise ConfigError(f"{origin}.region: expected an AWS region name such as 'eu-west-1', got {region!r}")
     return ApiKey(
         key=_require_str(entry, "key", origin),
-        account_id=_account(entry, origin),
+        account_id=_account(entry, origin, account),
         user_name=_require_str(entry, "user_name", origin, DEFAULT_USER_NAME),
         region=region,
         admin=_admin(entry, origin),
@@ -376,15 +388,16 @@ def _api_key(entry: Any, origin: str) -> ApiKey:
 
 def build_settings(cli: dict[str, Any], env: dict[str, str], config_file: str | None) -> Settings:
     """Merge the sources: command line > environment > config file > default."""
-    values: dict[str, Any] = {}
-    if config_file:
-        values.update(load_config_file(config_file))
-        values["config_file"] = str(config_file)
+    overrides: dict[str, Any] = {}
     for spec in SETTINGS:
         env_name = f"CLAUDE_BEDROCK_{spec.name.upper()}"
         if env_name in env:
-            values[spec.name] = coerce(spec.name, env[env_name], f"environment {env_name}")
+            overrides[spec.name] = coerce(spec.name, env[env_name], f"environment {env_name}")
     for name, value in cli.items():
         if value is not None:
-            values[name] = coerce(name, value, f"--{name.replace('_', '-')}")
-    return Settings(**values)
+            overrides[name] = coerce(name, value, f"--{name.replace('_', '-')}")
+    values: dict[str, Any] = {}
+    if config_file:
+        values.update(load_config_file(config_file, overrides.get("account_id")))
+        values["config_file"] = str(config_file)
+    return Settings(**(values | overrides))
