@@ -157,3 +157,28 @@ def test_review_quotas_count_global_and_regional_calls_apart(tmp_path):
     usage = {row["endpoint"]: row["requests"]
              for row in call(app, "GET", "/_claude-bedrock/quotas", {}).json()["usage"]}
     assert usage == {"global": 1, "regional": 4}
+
+
+def cached_invoke(app, region: str, model_id: str) -> dict:
+    body = json.dumps({"anthropic_version": "bedrock-2023-05-31", "max_tokens": 8,
+                       "system": [{"type": "text", "text": "word " * 1500, "cache_control": {"type": "ephemeral"}}],
+                       "messages": [{"role": "user", "content": "Hi"}]}).encode()
+    path = f"/model/{model_id}/invoke"
+    response = call(app, "POST", path, sigv4_headers(ALICE, region, "POST", path, body), body)
+    assert response.status_code == 200, response.text
+    return response.json()["usage"]
+
+
+def test_review_prompt_cache_is_per_region(tmp_path):
+    """AWS user guide, "Prompt caching", section on cross-Region inference: a call routed to
+    another region "may lead to increased cache writes"; each region's deployment has its own
+    cache. The cache written through us-east-1 was read through eu-west-3."""
+    app = scoped_app(tmp_path)
+    first = cached_invoke(app, "us-east-1", f"global.{SONNET}")
+    assert first["cache_creation_input_tokens"] > 0
+    assert cached_invoke(app, "us-east-1", f"global.{SONNET}")["cache_read_input_tokens"] > 0
+    elsewhere = cached_invoke(app, "eu-west-3", f"global.{SONNET}")
+    assert elsewhere["cache_read_input_tokens"] == 0
+    assert elsewhere["cache_creation_input_tokens"] == first["cache_creation_input_tokens"]
+    # the global and the geographic profile, both called in eu-west-3, share its cache
+    assert cached_invoke(app, "eu-west-3", f"eu.{SONNET}")["cache_read_input_tokens"] > 0

@@ -45,7 +45,7 @@ class ModelCall:
         anthropic_name: the Anthropic model name returned in ``model``.
         message_id: the response id chosen by the caller (``msg_bdrk_01...``).
         account_id: AWS account the call is billed to (partitions state such as the cache).
-        region: the region that served the call.
+        region: the region that served the call (with the account, partitions the prompt cache).
         operation: the bedrock-runtime operation (``InvokeModel``, ``ConverseStream``...).
         betas: the ``anthropic_beta`` flags in force.
         input_tokens: ``tokens.count_request(request)`` when the caller already counted it

@@ -16,9 +16,14 @@ Semantics (Anthropic "Prompt caching", as Bedrock reports it in ``usage``):
   to the last breakpoint are **cache creation**, each span between consecutive breakpoints billed
   at the TTL of the breakpoint that ends it (``ephemeral_5m`` / ``ephemeral_1h``). Tokens after
   the last breakpoint, and all tokens when nothing qualifies, are plain ``input_tokens``.
-* Entries are keyed by (account id, base model id, SHA-256 of the canonical JSON of the prefix
-  without its ``cache_control`` markers), so moving a breakpoint later still hits the blocks
-  before it, as on the real service. An entry lives 5 minutes or 1 hour after its last use.
+* Entries are keyed by (account id, region, base model id, SHA-256 of the canonical JSON of the
+  prefix without its ``cache_control`` markers), so moving a breakpoint later still hits the
+  blocks before it, as on the real service. An entry lives 5 minutes or 1 hour after its last use.
+* The region is the one that serves the call: a cache written in us-east-1 is not read in
+  eu-west-3 (each region is a separate deployment; AWS's prompt-caching guide, "Prompt caching
+  with cross-Region inference": routing a call to another region "may lead to increased cache
+  writes"). The simulator serves a cross-Region (``us.``/``global.``) profile call in the
+  request's own region, so those calls share that region's cache.
 
 Invariants: ``input + cache_read + cache_creation == tokens.count_request(request)``;
 ``cache_creation == ephemeral_5m + ephemeral_1h``; the store never holds more than
@@ -124,7 +129,8 @@ def _ttl_name(control: Mapping[str, Any]) -> str:
 
 
 class PromptCache:
-    """In-memory prompt cache shared by all simulator calls, partitioned by account and model.
+    """In-memory prompt cache shared by all simulator calls, partitioned by account, region and
+    model.
 
     Args:
         clock: returns the current time in seconds.
@@ -147,7 +153,7 @@ class PromptCache:
             (lambda _model, value=minimum_tokens: value) if isinstance(minimum_tokens, int) else minimum_tokens
         )
         self._max_entries = max_entries
-        self._entries: OrderedDict[tuple[str, str, bytes], _Entry] = OrderedDict()
+        self._entries: OrderedDict[tuple[str, str, str, bytes], _Entry] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -157,13 +163,20 @@ class PromptCache:
         self._entries.clear()
 
     def apply(
-        self, *, account_id: str, model_id: str, request: Mapping[str, Any], input_tokens: int | None = None
+        self,
+        *,
+        account_id: str,
+        region: str,
+        model_id: str,
+        request: Mapping[str, Any],
+        input_tokens: int | None = None,
     ) -> CacheUsage:
         """Settle one request against the cache: look up, refresh and write its prefixes.
 
         State change: hit entries get a new expiry; breakpoints after the hit are stored.
 
         Args:
+            region: the region serving the call (the cache is per account and region).
             input_tokens: ``tokens.count_request(request)`` if the caller has it already.
 
         Returns:
@@ -187,13 +200,14 @@ class PromptCache:
 
         digests = self._prefix_digests(segments, breakpoints[-1].index)
         now = self._clock()
-        hit = self._find_hit(account_id, model_id, digests, cumulative, breakpoints, minimum, now)
+        scope = (account_id, region, model_id)
+        hit = self._find_hit(scope, digests, cumulative, breakpoints, minimum, now)
         read = cumulative[hit] if hit >= 0 else 0
 
         spans = {"5m": 0, "1h": 0}
         previous = read
         for point in breakpoints:
-            key = (account_id, model_id, digests[point.index])
+            key = (*scope, digests[point.index])
             if point.index <= hit:
                 entry = self._entries.get(key)
                 if entry is not None and entry.expires_at > now:
@@ -224,8 +238,7 @@ class PromptCache:
 
     def _find_hit(
         self,
-        account_id: str,
-        model_id: str,
+        scope: tuple[str, str, str],
         digests: list[bytes],
         cumulative: list[int],
         breakpoints: list[_Breakpoint],
@@ -237,7 +250,7 @@ class PromptCache:
             for index in range(point.index, max(-1, point.index - LOOKBACK_BLOCKS - 1), -1):
                 if cumulative[index] < minimum:
                     break
-                key = (account_id, model_id, digests[index])
+                key = (*scope, digests[index])
                 entry = self._entries.get(key)
                 if entry is None:
                     continue
@@ -249,7 +262,7 @@ class PromptCache:
                 return index
         return -1
 
-    def _store(self, key: tuple[str, str, bytes], ttl_s: float, now: float) -> None:
+    def _store(self, key: tuple[str, str, str, bytes], ttl_s: float, now: float) -> None:
         entry = self._entries.get(key)
         if entry is not None:
             entry.ttl_s = max(ttl_s, entry.ttl_s) if entry.expires_at > now else ttl_s

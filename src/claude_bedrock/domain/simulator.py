@@ -458,8 +458,8 @@ class SimulatorEngine:
         return hashlib.sha256(self._seed_prefix + model_id.encode() + b"/" + material).digest()
 
     def _input_usage(self, call: ModelCall) -> CacheUsage:
-        return self.cache.apply(account_id=call.account_id, model_id=call.model_id, request=call.request,
-                                input_tokens=call.input_tokens)
+        return self.cache.apply(account_id=call.account_id, region=call.region, model_id=call.model_id,
+                                request=call.request, input_tokens=call.input_tokens)
 
     def _write(self, call: ModelCall, draws: Draws, answer: _Answer) -> None:
         request = call.request

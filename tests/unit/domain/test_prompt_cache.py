@@ -44,8 +44,9 @@ def _request(system_ttl: str | None = None, question: str = "Summarise.", **extr
     }
 
 
-def _apply(cache: PromptCache, request: dict[str, Any], account: str = ACCOUNT, model: str = MODEL) -> CacheUsage:
-    return cache.apply(account_id=account, model_id=model, request=request)
+def _apply(cache: PromptCache, request: dict[str, Any], account: str = ACCOUNT, model: str = MODEL,
+           region: str = "us-east-1") -> CacheUsage:
+    return cache.apply(account_id=account, region=region, model_id=model, request=request)
 
 
 def test_prompt_cache_first_use_writes_prefix(cache: PromptCache) -> None:
@@ -106,9 +107,10 @@ def test_prompt_cache_without_breakpoints_is_plain_input(cache: PromptCache) -> 
     assert _apply(cache, request) == CacheUsage(input_tokens=count_request(request))
 
 
-def test_prompt_cache_partitions_by_account_and_model(cache: PromptCache) -> None:
+def test_prompt_cache_partitions_by_account_region_and_model(cache: PromptCache) -> None:
     _apply(cache, _request())
     assert _apply(cache, _request(), account="210987654321").cache_read_input_tokens == 0
+    assert _apply(cache, _request(), region="eu-west-3").cache_read_input_tokens == 0
     assert _apply(cache, _request(), model="anthropic.claude-opus-4-1-20250805-v1:0").cache_read_input_tokens == 0
     assert _apply(cache, _request()).cache_read_input_tokens > 0
 
@@ -230,7 +232,6 @@ def test_a_count_handed_over_by_validation_is_the_count_used():
     validated = validate_messages_request(body, model, count_input_tokens=count_request)
     assert validated.input_tokens == count_request(body)
     cache = PromptCache(lambda: 0.0)
-    assert cache.apply(account_id="1", model_id="m", request=body, input_tokens=validated.input_tokens) == (
-        cache.apply(account_id="1", model_id="m", request=body)
-    )
-    assert cache.apply(account_id="1", model_id="m", request=body, input_tokens=7).input_tokens == 7
+    scope = {"account_id": "1", "region": "us-east-1", "model_id": "m"}
+    assert cache.apply(**scope, request=body, input_tokens=validated.input_tokens) == cache.apply(**scope, request=body)
+    assert cache.apply(**scope, request=body, input_tokens=7).input_tokens == 7
