@@ -54,7 +54,7 @@ def data_dir(tmp_path):
         call(2, ago_s=2 * HOUR, operation="Converse", model_id=f"us.{SONNET}", endpoint_type="regional"),
         call(3, ago_s=HOUR, account_id="444455556666", status=400, error_code="ValidationException",
              usage={}, resolved_model_id=None, endpoint_type=None, model_id="nope"),
-        call(4, ago_s=60, operation="ConverseStream", request_metadata={"team": "a"}),
+        call(4, ago_s=60, operation="ConverseStream", request_metadata={"team": "a"}, region="eu-west-3"),
     ])
     return tmp_path
 
@@ -83,6 +83,8 @@ def test_logs_cli_list_table_by_default(data_dir):
     [
         ((), ["req-0001", "req-0002", "req-0003", "req-0004"]),
         (("--account", "444455556666"), ["req-0003"]),
+        (("--region", "eu-west-3"), ["req-0004"]),
+        (("--region", "us-east-1", "--operation", "Converse"), ["req-0002"]),
         (("--model", f"us.{SONNET}"), ["req-0002"]),
         (("--model", SONNET), ["req-0001", "req-0002", "req-0004"]),
         (("--operation", "Converse"), ["req-0002"]),
@@ -284,3 +286,17 @@ def test_logs_cli_a_read_only_data_folder_is_named(data_dir, monkeypatch):
     assert result.exit_code == 1
     assert result.output == (f"Error: cannot read {LogLayout(data_dir).index_path}: unable to open database file "
                              f"(the data folder {data_dir} is not writable)\n")
+
+
+def test_logs_cli_usage_filters_by_region(tmp_path):
+    write(tmp_path, [call(1), call(2, region="eu-west-3"), call(3, region="eu-west-3")])
+    rows = json.loads(run("usage", "--data-dir", str(tmp_path), "--format", "json", "--region", "eu-west-3").output)
+    assert [row["calls"] for row in rows] == [2]
+
+
+@pytest.mark.parametrize("command", [("logs", "list"), ("logs", "tail", "--max-wait", "0"), ("usage",)])
+@pytest.mark.parametrize("value", ["EU-WEST-3", "eu-west", "paris"])
+def test_logs_cli_a_value_that_is_no_region_name_is_refused(data_dir, command, value):
+    result = CliRunner().invoke(cli, [*command, "--data-dir", str(data_dir), "--region", value])
+    assert result.exit_code == 2
+    assert f"Invalid value for '--region': {value!r} is not an AWS region name such as 'eu-west-1'." in result.output

@@ -35,6 +35,7 @@ from claude_bedrock.adapters.invocation_log import (
 )
 from claude_bedrock.adapters.sqlite_file import hint
 from claude_bedrock.cli.money import usd
+from claude_bedrock.domain.region_name import REGION_NAME_RE
 from claude_bedrock.settings import SETTINGS
 
 __all__ = ["LOGS_COMMANDS", "logs", "parse_time", "usage"]
@@ -87,6 +88,13 @@ def _operation(ctx: click.Context, param: click.Parameter, value: str | None) ->
     raise click.BadParameter(f"{value!r} is not one of {', '.join(_OPERATIONS)}.")
 
 
+def _region(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--region``: a region name as the server reads them off requests."""
+    if value is not None and not REGION_NAME_RE.fullmatch(value):
+        raise click.BadParameter(f"{value!r} is not an AWS region name such as 'eu-west-1'.")
+    return value
+
+
 def _moment(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
     """``--since`` / ``--until`` as a POSIX time; a bad value is an error naming the option."""
     return None if value is None else parse_time(value, time.time())
@@ -95,11 +103,14 @@ def _moment(ctx: click.Context, param: click.Parameter, value: str | None) -> fl
 _SINCE = click.option("--since", callback=_moment,
                       help="From this time: ISO 8601, or a duration back from now (1h, 7d).")
 _UNTIL = click.option("--until", callback=_moment, help="Before this time: ISO 8601, or a duration back from now.")
+_ACCOUNT = click.option("--account", help="Only this account ID.")
+_REGION = click.option("--region", callback=_region, help="Only calls made in this region (e.g. eu-west-1).")
 
 
 def _filter_options(func: Callable[..., Any]) -> Callable[..., Any]:
     options = [
-        click.option("--account", help="Only this account ID."),
+        _ACCOUNT,
+        _REGION,
         click.option("--model", help="Only this model (the ID as sent, the resolved base model ID, or an "
                                      "alias or Anthropic name such as claude-sonnet-4-5)."),
         click.option("--operation", metavar=f"[{'|'.join(_OPERATIONS)}]", callback=_operation,
@@ -114,8 +125,8 @@ def _filter_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
-def _query(account: str | None, model: str | None, operation: str | None, since: float | None,
-           until: float | None, request_id: str | None, errors: bool) -> LogQuery:
+def _query(account: str | None, region: str | None, model: str | None, operation: str | None,
+           since: float | None, until: float | None, request_id: str | None, errors: bool) -> LogQuery:
     if model is not None:  # an alias or Anthropic name stands for its base model ID
         from claude_bedrock.domain.catalog import default_catalog
 
@@ -123,6 +134,7 @@ def _query(account: str | None, model: str | None, operation: str | None, since:
         model = found.model_id if found is not None else model
     return LogQuery(
         account_id=account,
+        region=region,
         model=model,
         operation=operation,
         since=since,
@@ -352,20 +364,21 @@ def _usage_values(row: UsageRow) -> list[str]:
 
 @click.command()
 @_data_dir_option
-@click.option("--account", help="Only this account ID.")
+@_ACCOUNT
+@_REGION
 @click.option("--model", help="Only this model (as sent, the resolved base model ID, or an alias or Anthropic name).")
 @_SINCE
 @_UNTIL
 @click.option("--format", "output_format", type=click.Choice(["table", "csv", "json"]), default="table",
               show_default=True, help="A table with a total line, or CSV / JSON rows (costs as exact decimal strings).")
-def usage(data_dir: str, account: str | None, model: str | None, since: float | None, until: float | None,
-          output_format: str) -> None:
+def usage(data_dir: str, account: str | None, region: str | None, model: str | None, since: float | None,
+          until: float | None, output_format: str) -> None:
     """Tokens and cost per model, endpoint type (global or regional) and UTC day, from the logs.
 
     Costs are exact USD from the catalog prices, the regional 1.1x premium included.
     """
     with _reading(data_dir) as index:
-        rows = index.usage(_query(account, model, None, since, until, None, False))
+        rows = index.usage(_query(account, region, model, None, since, until, None, False))
     if output_format == "json":
         click.echo(json.dumps([dict(zip(_USAGE_FIELDS, _usage_json(r))) for r in rows], indent=2))
     elif output_format == "csv":

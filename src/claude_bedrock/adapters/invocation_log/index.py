@@ -96,6 +96,8 @@ class LogQuery:
     """Filters of ``logs list`` / ``logs tail`` / ``usage``; None means no filter."""
 
     account_id: str | None = None
+    #: The region of the call (the record's ``region``: the caller's).
+    region: str | None = None
     #: Matches the model ID as sent or the resolved catalog model ID.
     model: str | None = None
     operation: str | None = None
@@ -257,6 +259,7 @@ def _where(query: LogQuery) -> tuple[str, list[Any]]:
     params: list[Any] = []
     simple = (
         ("account_id = ?", query.account_id),
+        ("region = ?", query.region),
         ("operation = ?", query.operation),
         ("request_id = ?", query.request_id),
         ("ts >= ?", query.since),
