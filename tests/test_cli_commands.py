@@ -203,3 +203,27 @@ def test_config_keys_without_an_account_are_in_the_servers_account(tmp_path, ser
     assert settings.account_id == expected
     assert [c.account_id for c in settings.credentials] == [expected, "999988887777"]
     assert [k.account_id for k in settings.api_keys] == [expected]
+
+
+@pytest.mark.parametrize(("line", "found"), [
+    ('strict_auth = "yes"', "'yes'"), ('strict_auth = "true"', "'true'"), ('strict_model_ids = "no"', "'no'"),
+    ("strict_auth = 1", "1"), ('port = "8787"', "'8787'"),
+])
+def test_a_config_file_string_or_number_for_a_boolean_or_integer_setting_is_refused(tmp_path, line, found):
+    """TOML has its own booleans and integers: `strict_auth = "yes"` was quietly true."""
+    from claude_bedrock.settings import ConfigError, load_config_file
+
+    config = tmp_path / "config.toml"
+    config.write_text(f"[server]\n{line}\n")
+    name = line.split(" = ")[0]
+    kind = "an integer" if name == "port" else "a boolean (true/false)"
+    with pytest.raises(ConfigError) as refused:
+        load_config_file(config)
+    assert str(refused.value) == f"{config} [server]: {name} must be {kind}, got {found}"
+
+
+def test_the_environment_still_spells_booleans_in_words(tmp_path):
+    from claude_bedrock.settings import build_settings
+
+    assert build_settings({}, {"CLAUDE_BEDROCK_STRICT_AUTH": "yes"}, None).strict_auth is True
+    assert build_settings({}, {"CLAUDE_BEDROCK_STRICT_MODEL_IDS": "off"}, None).strict_model_ids is False

@@ -232,17 +232,24 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def coerce(name: str, value: Any, origin: str) -> Any:
-    """Convert ``value`` (from a CLI, env var or TOML) to the setting's type."""
+def coerce(name: str, value: Any, origin: str, *, typed: bool = False) -> Any:
+    """Convert ``value`` (from a CLI, env var or TOML) to the setting's type.
+
+    ``typed``: the value comes from TOML, which has booleans and numbers of its own, so the
+    spellings of the command line and environment (``"yes"``, ``"8787"``) are refused there."""
     spec = _SPECS.get(name)
     if spec is None:
         raise ConfigError(f"{origin}: unknown setting {name!r}")
     if value is None:
         return None
     try:
+        if typed and spec.type in (bool, int) and isinstance(value, str):
+            raise ValueError(value)
         if spec.type is bool:
             if isinstance(value, bool):
                 result: Any = value
+            elif typed:  # a TOML number
+                raise ValueError(value)
             elif str(value).lower() in ("1", "true", "yes", "on"):
                 result = True
             elif str(value).lower() in ("0", "false", "no", "off"):
@@ -303,7 +310,7 @@ def load_config_file(path: str | Path, account_id: str | None = None) -> dict[st
         raise ConfigError(f"{path}: server: expected a table ([server])")
     out: dict[str, Any] = {}
     for name, value in server.items():
-        out[name] = coerce(name, value, f"{path} [server]")
+        out[name] = coerce(name, value, f"{path} [server]", typed=True)
     account = account_id or out.get("account_id") or DEFAULT_ACCOUNT_ID
     out["credentials"] = tuple(
         _credential(entry, f"{path} credentials[{i}]", account)
