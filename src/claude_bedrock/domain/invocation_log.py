@@ -44,12 +44,11 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from decimal import Context, Decimal
 from typing import Any, Literal, Protocol
 
 from claude_bedrock.domain.catalog import CatalogModel
 from claude_bedrock.domain.json_body import exact_fast_loads, json_bytes
-from claude_bedrock.domain.pricing import Cost, cost
+from claude_bedrock.domain.pricing import Cost, cost, plain
 
 __all__ = [
     "CLOUDWATCH_LOG_STREAM",
@@ -83,8 +82,6 @@ EXTENSION_KEY = "claudeBedrock"
 #: The runtime operations that produce records (CountTokens does not, as on AWS).
 
 _LOG_FOLDER = "BedrockModelInvocationLogs"
-#: Enough digits that normalizing a cost never rounds it (pricing computes with 60).
-_WIDE = Context(prec=80)
 Part = Literal["input", "output"]
 
 
@@ -257,22 +254,17 @@ def call_cost(call: CallFacts, model: CatalogModel | None) -> Cost | None:
     )
 
 
-def _exact(amount: Decimal) -> str:
-    """An exact decimal in plain notation without trailing zeros (``0.0120285``, ``0``, ``11``)."""
-    return format(amount.normalize(_WIDE), "f")
-
-
 def cost_json(value: Cost) -> dict[str, Any]:
     """The cost as JSON: amounts are exact decimal strings in USD (never floats)."""
     return {
         "currency": value.currency,
-        "total": _exact(value.total),
-        "input": _exact(value.input),
-        "output": _exact(value.output),
-        "cacheWrite5m": _exact(value.cache_write_5m),
-        "cacheWrite1h": _exact(value.cache_write_1h),
-        "cacheRead": _exact(value.cache_read),
-        "regionalMultiplier": _exact(value.multiplier),
+        "total": plain(value.total),
+        "input": plain(value.input),
+        "output": plain(value.output),
+        "cacheWrite5m": plain(value.cache_write_5m),
+        "cacheWrite1h": plain(value.cache_write_1h),
+        "cacheRead": plain(value.cache_read),
+        "regionalMultiplier": plain(value.multiplier),
         "longContext": value.long_context,
     }
 

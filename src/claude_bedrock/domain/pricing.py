@@ -7,6 +7,9 @@ Invariants
     Rule 2: rounding is the caller's choice and happens once: ``Cost.rounded(places)`` quantizes
             each component and the total (ROUND_HALF_EVEN) from the exact values, so the rounded
             total is the rounded exact total, not the sum of rounded parts.
+    Rule 3: an exact amount carries no trailing zeros (``0``, ``0.00075``, not ``0.0000``,
+            ``0.000750``), and ``plain`` writes it without an exponent (``0.00000099``, where
+            ``str(Decimal)`` writes ``9.9E-7``); ``repr``/``str`` of a ``Cost`` use it.
 
 Rules (docs/catalog-facts.md "Pricing"; the seed "global vs regional endpoints")
     * prices are USD per million tokens at the global endpoint;
@@ -29,7 +32,7 @@ from decimal import ROUND_HALF_EVEN, Context, Decimal, Inexact, InvalidOperation
 
 from claude_bedrock.domain.catalog import CatalogModel, EndpointType
 
-__all__ = ["TOKENS_PER_PRICE_UNIT", "Cost", "cost"]
+__all__ = ["TOKENS_PER_PRICE_UNIT", "Cost", "cost", "plain"]
 
 #: Prices are quoted per this many tokens.
 TOKENS_PER_PRICE_UNIT = 1_000_000
@@ -42,9 +45,32 @@ _PER_UNIT = Decimal(TOKENS_PER_PRICE_UNIT)
 _ENDPOINT_TYPES: tuple[EndpointType, ...] = ("global", "regional")
 
 
-@dataclass(frozen=True, slots=True)
+def _reduced(amount: Decimal) -> Decimal:
+    """``amount`` without trailing zeros, never with a positive exponent (``100``, not ``1E+2``);
+    the same value: the precision is the amount's own number of digits, so nothing rounds."""
+    reduced = amount.normalize(Context(prec=max(1, len(amount.as_tuple().digits))))
+    return reduced.quantize(_ONE) if reduced.as_tuple().exponent > 0 else reduced  # type: ignore[operator]
+
+
+def plain(amount: Decimal) -> str:
+    """An amount exactly, in plain notation, without trailing zeros: ``0.0120285``, ``0``,
+    ``0.00000099``, ``11``."""
+    return format(_reduced(amount), "f")
+
+
+_AMOUNTS = ("multiplier", "input", "output", "cache_write_5m", "cache_write_1h", "cache_read", "total")
+#: How ``str(Cost)`` names the components it lists (those that are not zero).
+_COMPONENT_WORDS = {"input": "input", "output": "output", "cache_write_5m": "cache write 5m",
+                    "cache_write_1h": "cache write 1h", "cache_read": "cache read"}
+
+
+@dataclass(frozen=True, slots=True, repr=False)
 class Cost:
-    """A call's cost per component and in total, in USD (exact unless ``rounded``)."""
+    """A call's cost per component and in total, in USD (exact unless ``rounded``).
+
+    ``repr`` shows every amount as ``Decimal('0.00000099')`` (plain notation, the exact value);
+    ``str`` is one line: ``0.000774 USD (global: input 0.000024, output 0.00075)``.
+    """
 
     model_id: str
     endpoint_type: EndpointType
@@ -57,6 +83,18 @@ class Cost:
     cache_read: Decimal
     total: Decimal
     currency: str = "USD"
+
+    def __repr__(self) -> str:
+        fields = [f"model_id={self.model_id!r}", f"endpoint_type={self.endpoint_type!r}",
+                  f"long_context={self.long_context!r}"]
+        fields += [f"{name}=Decimal('{plain(getattr(self, name))}')" for name in _AMOUNTS]
+        return f"Cost({', '.join(fields)}, currency={self.currency!r})"
+
+    def __str__(self) -> str:
+        parts = [f"{words} {plain(getattr(self, name))}" for name, words in _COMPONENT_WORDS.items()
+                 if getattr(self, name)]
+        detail = f"{self.endpoint_type}{', long context' if self.long_context else ''}"
+        return f"{plain(self.total)} {self.currency} ({detail}{': ' if parts else ''}{', '.join(parts)})"
 
     def rounded(self, places: int = 6) -> Cost:
         """This cost with every amount quantized to ``places`` decimals (ROUND_HALF_EVEN)."""
@@ -140,7 +178,7 @@ def cost(
 
     def amount(tokens: int, rate: Decimal, factor: Decimal = _ONE) -> Decimal:
         product = _EXACT.multiply(_EXACT.multiply(Decimal(tokens), rate), factor)
-        return _EXACT.divide(_EXACT.multiply(product, multiplier), _PER_UNIT)
+        return _reduced(_EXACT.divide(_EXACT.multiply(product, multiplier), _PER_UNIT))
 
     parts = {
         "input": amount(input_tokens, input_rate),
@@ -160,7 +198,7 @@ def cost(
         model_id=model.model_id,
         endpoint_type=endpoint_type,
         long_context=long_context,
-        multiplier=multiplier,
-        total=total,
+        multiplier=_reduced(multiplier),
+        total=_reduced(total),
         **parts,
     )

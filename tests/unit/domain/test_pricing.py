@@ -212,3 +212,30 @@ def test_pricing_from_a_resolution(catalog: Catalog) -> None:
     c = cost(res.model, endpoint_type=res.endpoint_type, input_tokens=1_000_000, output_tokens=0)
     assert c.input == D("1.1")
     assert float(c.multiplier) == res.price_multiplier
+
+
+def test_pricing_amounts_carry_no_trailing_zeros(catalog: Catalog) -> None:
+    """Users printing ``message.cost.cache_write_5m`` saw ``0.0000`` and ``0.000750``."""
+    c = price(catalog, "claude-sonnet-4-5", input_tokens=8, output_tokens=50)
+    assert [str(amount) for amount in parts(c)] == ["0.000024", "0.00075", "0", "0", "0", "0.000774"]
+    assert str(c.multiplier) == "1"
+    assert str(price(catalog, "claude-sonnet-4-5", "regional", input_tokens=1, output_tokens=0).multiplier) == "1.1"
+
+
+def test_pricing_cost_repr_and_str_are_exact_and_plain(catalog: Catalog) -> None:
+    """``repr`` showed ``Decimal('9.900E-7')``-style amounts; now plain notation, same values."""
+    c = price(catalog, "claude-sonnet-4-5", "regional", input_tokens=1, output_tokens=1, cache_read_tokens=3)
+    text = repr(c)
+    assert "E-" not in text and "cache_read=Decimal('0.00000099')" in text and "cache_write_5m=Decimal('0')" in text
+    assert eval(text, {"Cost": Cost, "Decimal": Decimal}) == c  # noqa: S307 - the repr round-trips
+    assert str(c) == "0.00002079 USD (regional: input 0.0000033, output 0.0000165, cache read 0.00000099)"
+    assert str(price(catalog, "claude-sonnet-4-5")) == "0 USD (global)"
+
+
+@pytest.mark.parametrize(("amount", "text"), [
+    ("0.0000", "0"), ("0.000750", "0.00075"), ("9.900E-7", "0.00000099"), ("1E+2", "100"), ("12.50", "12.5"),
+])
+def test_pricing_plain_writes_an_amount_exactly_without_exponent(amount: str, text: str) -> None:
+    from claude_bedrock.domain.pricing import plain
+
+    assert plain(D(amount)) == text
