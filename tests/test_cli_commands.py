@@ -227,3 +227,23 @@ def test_the_environment_still_spells_booleans_in_words(tmp_path):
 
     assert build_settings({}, {"CLAUDE_BEDROCK_STRICT_AUTH": "yes"}, None).strict_auth is True
     assert build_settings({}, {"CLAUDE_BEDROCK_STRICT_MODEL_IDS": "off"}, None).strict_model_ids is False
+
+
+@pytest.mark.parametrize(("tables", "message"), [
+    ('[[credentials]]\naccess_key_id = "AKIADUP"\nsecret_access_key = "one"\n'
+     '[[credentials]]\naccess_key_id = "AKIAOTHER"\nsecret_access_key = "x"\n'
+     '[[credentials]]\naccess_key_id = "AKIADUP"\nsecret_access_key = "two"\naccount_id = "222222222222"\n',
+     "credentials[2].access_key_id: already listed in credentials[0]"),
+    ('[[api_keys]]\nkey = "secret-key"\n[[api_keys]]\nkey = "secret-key"\naccount_id = "222222222222"\n',
+     "api_keys[1].key: already listed in api_keys[0]"),
+], ids=["credentials", "api_keys"])
+def test_a_key_listed_twice_in_the_config_is_refused(tmp_path, tables, message):
+    """The last entry silently won: the first entry's account and secret were never used."""
+    from claude_bedrock.settings import ConfigError, load_config_file
+
+    config = tmp_path / "config.toml"
+    config.write_text(tables)
+    with pytest.raises(ConfigError) as refused:
+        load_config_file(config)
+    assert str(refused.value) == f"{config} {message}"
+    assert "secret-key" not in str(refused.value)

@@ -316,9 +316,11 @@ def load_config_file(path: str | Path, account_id: str | None = None) -> dict[st
         _credential(entry, f"{path} credentials[{i}]", account)
         for i, entry in enumerate(_entries(raw, "credentials", path))
     )
+    _listed_once([c.access_key_id for c in out["credentials"]], path, "credentials", "access_key_id")
     out["api_keys"] = tuple(
         _api_key(entry, f"{path} api_keys[{i}]", account) for i, entry in enumerate(_entries(raw, "api_keys", path))
     )
+    _listed_once([k.key for k in out["api_keys"]], path, "api_keys", "key")
     out["extra"] = {"testing": raw["testing"]} if "testing" in raw else {}
     return out
 
@@ -329,6 +331,16 @@ def _entries(raw: dict[str, Any], key: str, path: Path) -> list[Any]:
     if not isinstance(value, list):
         raise ConfigError(f"{path}: {key}: expected an array of tables ([[{key}]])")
     return value
+
+
+def _listed_once(values: list[str], path: Path, table: str, key: str) -> None:
+    """A key listed twice would silently be its last entry's (an AWS access key belongs to
+    one user); the message names the entries, never an API key itself."""
+    first: dict[str, int] = {}
+    for i, value in enumerate(values):
+        if value in first:
+            raise ConfigError(f"{path} {table}[{i}].{key}: already listed in {table}[{first[value]}]")
+        first[value] = i
 
 
 def _require_str(entry: dict[str, Any], key: str, origin: str, default: str | None = None) -> str:
