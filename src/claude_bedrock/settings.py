@@ -46,7 +46,8 @@ class ConfigError(ValueError):
     """A bad config file or setting value; the message names the file and key."""
 
 
-def _is_account_id(value: str) -> bool:
+def is_account_id(value: str) -> bool:
+    """An AWS account ID: 12 ASCII digits."""
     return len(value) == 12 and value.isascii() and value.isdigit()
 
 
@@ -60,7 +61,7 @@ def _between(low: int, high: int | None = None) -> Callable[[Any], str | None]:
 
 
 def _account_id_check(value: Any) -> str | None:
-    return None if _is_account_id(value) else "must be 12 digits"
+    return None if is_account_id(value) else "must be 12 digits"
 
 
 @dataclass(frozen=True)
@@ -352,7 +353,7 @@ def _require_str(entry: dict[str, Any], key: str, origin: str, default: str | No
 
 def _account(entry: dict[str, Any], origin: str, default: str) -> str:
     account = _require_str(entry, "account_id", origin, default)
-    if not _is_account_id(account):
+    if not is_account_id(account):
         raise ConfigError(f"{origin}.account_id: expected 12 digits, got {account!r}")
     return account
 

@@ -300,3 +300,12 @@ def test_logs_cli_a_value_that_is_no_region_name_is_refused(data_dir, command, v
     result = CliRunner().invoke(cli, [*command, "--data-dir", str(data_dir), "--region", value])
     assert result.exit_code == 2
     assert f"Invalid value for '--region': {value!r} is not an AWS region name such as 'eu-west-1'." in result.output
+
+
+@pytest.mark.parametrize("command", [("logs", "list"), ("logs", "tail", "--max-wait", "0"), ("usage",)])
+@pytest.mark.parametrize("value", ["44445555666", "4444-5555-6666", "alice"])
+def test_logs_cli_a_value_that_is_no_account_id_is_refused(data_dir, command, value):
+    """A mistyped account was an empty listing, as if the account had made no call."""
+    result = CliRunner().invoke(cli, [*command, "--data-dir", str(data_dir), "--account", value])
+    assert result.exit_code == 2
+    assert f"Invalid value for '--account': {value!r} is not an AWS account ID (12 digits)." in result.output

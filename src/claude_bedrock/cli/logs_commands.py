@@ -36,7 +36,7 @@ from claude_bedrock.adapters.invocation_log import (
 from claude_bedrock.adapters.sqlite_file import hint
 from claude_bedrock.cli.money import usd
 from claude_bedrock.domain.region_name import REGION_NAME_RE
-from claude_bedrock.settings import SETTINGS
+from claude_bedrock.settings import SETTINGS, is_account_id
 
 __all__ = ["LOGS_COMMANDS", "logs", "parse_time", "usage"]
 
@@ -88,6 +88,13 @@ def _operation(ctx: click.Context, param: click.Parameter, value: str | None) ->
     raise click.BadParameter(f"{value!r} is not one of {', '.join(_OPERATIONS)}.")
 
 
+def _account(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--account``: an account ID as the server writes them (12 digits)."""
+    if value is not None and not is_account_id(value):
+        raise click.BadParameter(f"{value!r} is not an AWS account ID (12 digits).")
+    return value
+
+
 def _region(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """``--region``: a region name as the server reads them off requests."""
     if value is not None and not REGION_NAME_RE.fullmatch(value):
@@ -103,7 +110,7 @@ def _moment(ctx: click.Context, param: click.Parameter, value: str | None) -> fl
 _SINCE = click.option("--since", callback=_moment,
                       help="From this time: ISO 8601, or a duration back from now (1h, 7d).")
 _UNTIL = click.option("--until", callback=_moment, help="Before this time: ISO 8601, or a duration back from now.")
-_ACCOUNT = click.option("--account", help="Only this account ID.")
+_ACCOUNT = click.option("--account", callback=_account, help="Only this account ID (12 digits).")
 _REGION = click.option("--region", callback=_region, help="Only calls made in this region (e.g. eu-west-1).")
 
 
