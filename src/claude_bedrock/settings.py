@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Literal
 
+from claude_bedrock.domain.account_id import is_account_id
 from claude_bedrock.domain.region_name import REGION_NAME_RE
 
 DEFAULT_ACCOUNT_ID = "123456789012"
@@ -44,11 +45,6 @@ DEFAULT_REGION = "us-east-1"
 
 class ConfigError(ValueError):
     """A bad config file or setting value; the message names the file and key."""
-
-
-def is_account_id(value: str) -> bool:
-    """An AWS account ID: 12 ASCII digits."""
-    return len(value) == 12 and value.isascii() and value.isdigit()
 
 
 def _between(low: int, high: int | None = None) -> Callable[[Any], str | None]:

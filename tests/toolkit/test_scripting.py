@@ -95,6 +95,13 @@ def test_match_account_filters_callers():
     assert rule.match.matches(view(account="999999999999"))
 
 
+@pytest.mark.parametrize("account", ["\u0661" * 12, "99999999999", "9999-9999-9999"])
+def test_match_account_is_twelve_ascii_digits(account):
+    """Other scripts' digits passed str.isdigit: a rule that no call could ever match."""
+    with pytest.raises(ScriptError, match=r"rule\.match\.account: expected a 12-digit account ID"):
+        parse_rule({"match": {"account": account}, "respond": "x"}, "r")
+
+
 def test_last_user_text_includes_tool_results():
     request = {"messages": [
         {"role": "user", "content": "weather?"},

@@ -35,8 +35,9 @@ from claude_bedrock.adapters.invocation_log import (
 )
 from claude_bedrock.adapters.sqlite_file import hint
 from claude_bedrock.cli.money import usd
+from claude_bedrock.domain.account_id import is_account_id
 from claude_bedrock.domain.region_name import REGION_NAME_RE
-from claude_bedrock.settings import SETTINGS, is_account_id
+from claude_bedrock.settings import SETTINGS
 
 __all__ = ["LOGS_COMMANDS", "logs", "parse_time", "usage"]
 

@@ -53,6 +53,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from claude_bedrock.domain.account_id import is_account_id
 from claude_bedrock.domain.engine import ModelCall, StreamEvent, frame_answer
 from claude_bedrock.domain.errors import (
     ERRORS_BY_CODE,
@@ -346,7 +347,7 @@ def _parse_match(spec: Any, origin: str) -> Match:
     if has_tools is not None and not isinstance(has_tools, bool):
         raise ScriptError(f"{origin}.has_tools: expected true or false")
     account = _optional_str(spec, "account", origin)
-    if account is not None and not (len(account) == 12 and account.isdigit()):
+    if account is not None and not is_account_id(account):
         raise ScriptError(f"{origin}.account: expected a 12-digit account ID")
     return Match(
         model=model_filter(spec["model"], f"{origin}.model") if spec.get("model") is not None else None,
