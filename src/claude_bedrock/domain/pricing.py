@@ -49,7 +49,10 @@ def _reduced(amount: Decimal) -> Decimal:
     """``amount`` without trailing zeros, never with a positive exponent (``100``, not ``1E+2``);
     the same value: the precision is the amount's own number of digits, so nothing rounds."""
     reduced = amount.normalize(Context(prec=max(1, len(amount.as_tuple().digits))))
-    return reduced.quantize(_ONE) if reduced.as_tuple().exponent > 0 else reduced  # type: ignore[operator]
+    _, digits, exponent = reduced.as_tuple()
+    if isinstance(exponent, int) and exponent > 0:  # the digits and the zeros they stand for
+        return reduced.quantize(_ONE, context=Context(prec=len(digits) + exponent))
+    return reduced
 
 
 def plain(amount: Decimal) -> str:

@@ -234,6 +234,7 @@ def test_pricing_cost_repr_and_str_are_exact_and_plain(catalog: Catalog) -> None
 
 @pytest.mark.parametrize(("amount", "text"), [
     ("0.0000", "0"), ("0.000750", "0.00075"), ("9.900E-7", "0.00000099"), ("1E+2", "100"), ("12.50", "12.5"),
+    ("1.5E+30", "1500000000000000000000000000000"),
 ])
 def test_pricing_plain_writes_an_amount_exactly_without_exponent(amount: str, text: str) -> None:
     from claude_bedrock.domain.pricing import plain
