@@ -32,6 +32,12 @@ Invariants
             start. Reads keep the open file until then. Replacing the file under a running
             server (``mv``) is not supported: SQLite may replay the old file's write-ahead log
             over the new one.
+    Rule 6: ``generation`` changes after every committed write: at once for this store's own,
+            and for another process's on the same file (a second server on the data folder, a
+            ``sqlite3`` shell) when ``look_for_external_writes`` next runs (``PRAGMA
+            data_version``; the app runs it every ``EXTERNAL_CHECK_S``, in a worker thread). So
+            the caches that key on it (model access, logging configuration) follow every
+            writer, and reading it stays a plain attribute read.
 
 Schema version lives in ``PRAGMA user_version``; a file written by a newer schema is refused.
 """
@@ -71,6 +77,8 @@ __all__ = [
 DATABASE_FILE_NAME = "claude-bedrock.sqlite3"
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 10_000
+#: How often a server looks for another process's writes (Rule 6), in seconds.
+EXTERNAL_CHECK_S = 1.0
 #: The region of account-wide rows (the use-case form).
 ACCOUNT_WIDE = ""
 
@@ -162,8 +170,12 @@ class StateStore:
         self._reader: sqlite3.Connection | None = None
         #: The file ``_migrate`` last checked (Rule 5); None in memory.
         self._file: FileIdentity | None = None
-        #: Bumped by every committed write of this store, so callers can cache reads.
+        #: Bumped by every committed write, this store's or another process's (Rule 6), under
+        #: ``_generation_lock`` (writes and the look for others' run in different threads).
         self.generation = 0
+        self._generation_lock = threading.Lock()
+        self._readers_opened = 0  # data_version values compare within one connection only
+        self._seen_version: tuple[int, int] | None = None  # (_readers_opened, data_version)
         try:
             self._migrate()
         except sqlite3.DatabaseError as exc:
@@ -205,6 +217,30 @@ class StateStore:
                 _create_schema(db)
             self._file = None if self.path == ":memory:" else file_identity(self.path)
 
+    @property
+    def shared(self) -> bool:
+        """Whether other processes can write this store's file (not ``:memory:``)."""
+        return self.path != ":memory:"
+
+    def look_for_external_writes(self) -> None:
+        """Bump ``generation`` when another connection committed since the last look (Rule 6).
+        May wait for the read lock: call it from a worker thread on a server."""
+        if not self.shared:
+            return
+        with self._read_lock:
+            try:
+                db = self._read_db
+                seen = (self._readers_opened, db.execute("PRAGMA data_version").fetchone()[0])
+            except sqlite3.DatabaseError:  # unreadable now: the next read says why; look again later
+                return
+            if seen != self._seen_version:
+                self._seen_version = seen
+                self._bump()
+
+    def _bump(self) -> None:
+        with self._generation_lock:
+            self.generation += 1
+
     def _unusable(self, exc: sqlite3.DatabaseError) -> StoreError:
         return StoreError(f"{self.path}: cannot use the state database: {exc}{hint(exc, self.path)}")
 
@@ -229,6 +265,7 @@ class StateStore:
             return self._db
         if self._reader is None:
             self._reader = self._connect()
+            self._readers_opened += 1
         return self._reader
 
     def _connect(self) -> sqlite3.Connection:
@@ -280,7 +317,7 @@ class StateStore:
                     yield db
             except sqlite3.DatabaseError as exc:
                 raise self._unusable(exc) from None
-            self.generation += 1
+            self._bump()
 
     def _read(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         with self._read_lock:

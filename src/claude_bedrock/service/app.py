@@ -20,7 +20,7 @@ import time
 import os
 from typing import Any, Awaitable, Callable
 
-from claude_bedrock.adapters.store import StateStore
+from claude_bedrock.adapters.store import EXTERNAL_CHECK_S, StateStore
 from claude_bedrock.domain.errors import (
     BedrockError,
     DropConnection,
@@ -333,8 +333,37 @@ def create_app(settings: Settings | None = None, *, state: ServiceState | None =
     app = BedrockApp(state, router)
     testing_hooks.install(state)
     invocation_logging.install(app, lambda: _log_writer(state))
+    _follow_other_writers(app, state.store)
     app.shutdown_hooks.append(state.store.close)
     return app
+
+
+def _follow_other_writers(app: BedrockApp, store: Any) -> None:
+    """While the app runs, have its store look for other processes' writes every
+    ``EXTERNAL_CHECK_S`` (``StateStore`` Rule 6: a second server on the data folder revoking
+    a model), in a worker thread, since the look may wait for a lock."""
+    look = getattr(store, "look_for_external_writes", None)
+    if look is None or not getattr(store, "shared", False):
+        return
+    running: list[asyncio.Task[None]] = []
+
+    async def follow() -> None:
+        while True:
+            await asyncio.sleep(EXTERNAL_CHECK_S)
+            try:
+                await asyncio.to_thread(look)
+            except Exception:  # noqa: BLE001 - looked for again next time; reads report store faults
+                log.debug("looking for other processes' state writes failed", exc_info=True)
+
+    def start() -> None:
+        running.append(asyncio.get_running_loop().create_task(follow()))
+
+    def stop() -> None:
+        while running:
+            running.pop().cancel()
+
+    app.startup_hooks.append(start)
+    app.shutdown_hooks.append(stop)
 
 
 __all__ = ["BedrockApp", "create_app", "ADMIN_PREFIX", "ValidationException"]
