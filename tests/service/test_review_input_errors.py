@@ -153,3 +153,13 @@ def test_review_non_ascii_digits_in_numeric_query_values_are_400(app):
     response = asyncio.run(go())
     assert response.status_code == 400
     assert response.headers["x-amzn-errortype"].startswith("IncompleteSignatureException")
+
+
+@pytest.mark.parametrize("body", ["[1]", "null", '"text"', "42"])
+@pytest.mark.parametrize("suffix", ["/converse", "/converse-stream", "/count-tokens"])
+def test_review_converse_family_body_that_is_not_an_object_is_named_as_such(app, suffix, body):
+    """Audit: CountTokens answered a JSON array, string or null body with "The format of the
+    value at  is invalid." (an empty field name); it now says what Converse says."""
+    response = request(app, "POST", MODEL + suffix, body)
+    assert response.status_code == 400
+    assert response.json()["message"] == "The request body must be a JSON object."

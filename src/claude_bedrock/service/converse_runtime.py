@@ -34,11 +34,17 @@ from claude_bedrock.wire.converse import (
 from claude_bedrock.wire.count_tokens import count_tokens_input
 
 
-def _converse_call(inv: Invocation, stream: bool) -> tuple[ModelCall, Any]:
+def _object_body(inv: Invocation) -> dict[str, Any]:
+    """The JSON request body, recorded; a body that is not a JSON object is refused."""
     body = inv.request.json()
     inv.record.input_body = body
     if not isinstance(body, dict):
         raise ValidationException("The request body must be a JSON object.")
+    return body
+
+
+def _converse_call(inv: Invocation, stream: bool) -> tuple[ModelCall, Any]:
+    body = _object_body(inv)
     translation = converse_to_anthropic(
         body, stream=stream, default_max_tokens=inv.resolution.model.max_output_tokens
     )
@@ -95,8 +101,7 @@ async def converse_stream(inv: Invocation, send: Send) -> None:
 async def count_tokens(inv: Invocation, send: Send) -> None:
     if inv.resolution.identifier_kind not in ("base", "foundation_model_arn"):
         raise ValidationException("The provided model doesn't support counting tokens.")
-    body = inv.request.json()
-    inv.record.input_body = body
+    body = _object_body(inv)
     anthropic_body = count_tokens_input(body, parse_body=parse_json_body, text_only=apply_text_only,
                                         default_max_tokens=inv.resolution.model.max_output_tokens)
     validated = validate_messages_request(anthropic_body, inv.resolution.model)
