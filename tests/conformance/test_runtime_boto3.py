@@ -337,3 +337,24 @@ def test_boto3_converse_reasoning_without_signature_is_refused_as_invoke_model_r
         runtime_client.converse(modelId=BARE_SONNET_45, messages=messages, additionalModelRequestFields=thinking)
     assert info.value.response["Error"]["Message"] == (
         "The model returned the following errors: messages.1.content.0.thinking.signature: Field required")
+
+
+def test_boto3_converse_search_result_blocks(runtime_client):
+    """Audit: botocore documents Converse's searchResult block as supported by Claude Sonnet 4.5;
+    the server translated it, then refused the translation ("Input tag 'search_result' ...")."""
+    search = {"source": "https://example.com/sky", "title": "Sky facts",
+              "content": [{"text": "The sky is blue because of Rayleigh scattering."}],
+              "citations": {"enabled": True}}
+    messages = [{"role": "user", "content": [{"searchResult": search}, {"text": "Why is the sky blue?"}]}]
+    response = runtime_client.converse(modelId=GLOBAL_SONNET_45, messages=messages)
+    assert response["stopReason"] == "end_turn"
+    counted = runtime_client.count_tokens(modelId=BARE_SONNET_45, input={"converse": {"messages": messages}})
+    assert counted["inputTokens"] == response["usage"]["inputTokens"]
+    tool = {"toolSpec": {"name": "search", "inputSchema": {"json": {"type": "object"}}}}
+    with_tool_result = [
+        {"role": "user", "content": [{"text": "Why is the sky blue?"}]},
+        {"role": "assistant", "content": [{"toolUse": {"toolUseId": "t1", "name": "search", "input": {}}}]},
+        {"role": "user", "content": [{"toolResult": {"toolUseId": "t1", "content": [{"searchResult": search}]}}]},
+    ]
+    assert runtime_client.converse(modelId=GLOBAL_SONNET_45, messages=with_tool_result,
+                                   toolConfig={"tools": [tool]})["stopReason"] == "end_turn"

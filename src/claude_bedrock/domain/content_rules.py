@@ -75,12 +75,17 @@ BLOCK_ROLES: Mapping[str, frozenset[str]] = MappingProxyType(
         "tool_use": frozenset({"assistant"}),
         "thinking": frozenset({"assistant"}),
         "redacted_thinking": frozenset({"assistant"}),
+        # Converse's searchResult block (botocore ``SearchResultBlock``: "supported by Anthropic
+        # Claude Opus 4.1, Opus 4, Sonnet 4.5, Sonnet 4, Sonnet 3.7, and 3.5 Haiku").
+        "search_result": frozenset({"user"}),
     }
 )
 MESSAGE_BLOCK_TYPES = tuple(BLOCK_ROLES)
 
 #: Block types allowed inside ``tool_result.content`` when it is a list.
-TOOL_RESULT_BLOCK_TYPES = ("text", "image", "document")
+TOOL_RESULT_BLOCK_TYPES = ("text", "image", "document", "search_result")
+#: Block types allowed in a ``search_result``'s ``content``.
+SEARCH_RESULT_BLOCK_TYPES = ("text",)
 #: Block types allowed inside a ``document`` whose source is ``{"type": "content"}``.
 DOCUMENT_CONTENT_BLOCK_TYPES = ("text", "image")
 #: Block types allowed in a ``system`` array.
@@ -320,12 +325,27 @@ def _check_document(block: dict[str, Any], path: str, scope: str) -> int:
             raise api_error(f"{source_path}.content", NOT_STRING_OR_LIST)
     _optional_str(block, "title", path)
     _optional_str(block, "context", path)
+    _check_citations_config(block, path)
+    return breakpoints + check_cache_control(block.get("cache_control"), f"{path}.cache_control")
+
+
+def _check_search_result(block: dict[str, Any], path: str, scope: str) -> int:
+    _required_str(block, "source", path)
+    _required_str(block, "title", path)
+    content = _required(block, "content", path)
+    if not isinstance(content, list):
+        raise api_error(f"{path}.content", "Input should be a valid list")
+    breakpoints = _check_nested(content, f"{path}.content", scope, SEARCH_RESULT_BLOCK_TYPES)
+    _check_citations_config(block, path)
+    return breakpoints + check_cache_control(block.get("cache_control"), f"{path}.cache_control")
+
+
+def _check_citations_config(block: dict[str, Any], path: str) -> None:
     citations = block.get("citations")
     if citations is not None:
         if not isinstance(citations, dict):
             raise api_error(f"{path}.citations", NOT_AN_OBJECT)
         _optional_bool(citations, "enabled", f"{path}.citations")
-    return breakpoints + check_cache_control(block.get("cache_control"), f"{path}.cache_control")
 
 
 def _check_tool_use(block: dict[str, Any], path: str, scope: str) -> int:
@@ -379,6 +399,7 @@ BLOCK_CHECKERS: Mapping[str, BlockChecker] = MappingProxyType(
         "tool_result": _check_tool_result,
         "thinking": _check_thinking,
         "redacted_thinking": _check_redacted_thinking,
+        "search_result": _check_search_result,
     }
 )
 

@@ -691,7 +691,7 @@ def test_validate_rejects_a_prefill_ending_in_whitespace() -> None:
 @pytest.mark.parametrize(
     ("block", "expected"),
     [
-        ({"type": "audio"}, "messages.0.content.0: Input tag 'audio' found using 'type' does not match any of the expected tags: 'text', 'image', 'document', 'tool_result', 'tool_use', 'thinking', 'redacted_thinking'"),
+        ({"type": "audio"}, "messages.0.content.0: Input tag 'audio' found using 'type' does not match any of the expected tags: 'text', 'image', 'document', 'tool_result', 'tool_use', 'thinking', 'redacted_thinking', 'search_result'"),
         ({"text": "x"}, "messages.0.content.0: Unable to extract tag using discriminator 'type'"),
         ("plain", "messages.0.content.0: Input should be a valid dictionary or object to extract fields from"),
         ({"type": "text"}, "messages.0.content.0.text.text: Field required"),
@@ -817,7 +817,7 @@ def test_validate_checks_tool_result_content_blocks() -> None:
     accepts(tool_loop(user(tool_result(content=[]))))
     assert rejects(tool_loop(user(tool_result(content=[tool_use("toolu_02")])))) == (
         "messages.2.content.0.tool_result.content.0: Input tag 'tool_use' found using 'type' does not "
-        "match any of the expected tags: 'text', 'image', 'document'"
+        "match any of the expected tags: 'text', 'image', 'document', 'search_result'"
     )
     assert rejects(tool_loop(user(tool_result(content=[text("")])))) == "messages: text content blocks must be non-empty"
     assert rejects(tool_loop(user({**tool_result(), "is_error": "yes"}))) == (
@@ -1422,3 +1422,39 @@ def test_validate_accepts_an_output_format_in_either_form(body) -> None:
 ])
 def test_validate_rejects_a_malformed_output_format(fields, problem) -> None:
     assert rejects(make_body(**fields)).startswith(problem)
+
+
+# --------------------------------------------------------------------------- search results
+
+
+def search_result(**extra: Any) -> dict[str, Any]:
+    return {"type": "search_result", "source": "https://example.com/sky", "title": "Sky",
+            "content": [text("The sky is blue.")], **extra}
+
+
+def test_validate_accepts_search_results_in_user_messages_and_tool_results() -> None:
+    """Audit: Converse's searchResult block (botocore: supported by Claude Sonnet 4.5 and
+    others) is translated to a ``search_result`` block, which validation refused."""
+    accepts(make_body(messages=[user(search_result(citations={"enabled": True}), text("What colour?"))]))
+    accepts(make_body(messages=[user(search_result(cache_control=EPHEMERAL), text("What colour?"))]))
+    accepts(tool_loop(user(tool_result(content=[search_result()]))))
+
+
+@pytest.mark.parametrize(
+    ("block", "expected"),
+    [
+        ({"type": "search_result", "title": "Sky", "content": []}, "messages.0.content.0.search_result.source: Field required"),
+        (search_result(title=3), "messages.0.content.0.search_result.title: Input should be a valid string"),
+        (search_result(content="text"), "messages.0.content.0.search_result.content: Input should be a valid list"),
+        (search_result(content=[image()]), "messages.0.content.0.search_result.content.0: Input tag 'image' found using 'type' does not match any of the expected tags: 'text'"),
+        (search_result(citations={"enabled": "yes"}), "messages.0.content.0.search_result.citations.enabled: Input should be a valid boolean"),
+    ],
+)  # fmt: skip
+def test_validate_rejects_a_malformed_search_result(block: dict[str, Any], expected: str) -> None:
+    assert rejects(make_body(messages=[user(block, text("What colour?"))])) == expected
+
+
+def test_validate_search_results_come_from_users() -> None:
+    assert rejects(make_body(messages=[user(text("hi")), assistant(search_result())])) == (
+        "messages.1.content.0: `search_result` blocks are only allowed in `user` messages"
+    )
