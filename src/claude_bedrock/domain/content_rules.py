@@ -17,6 +17,10 @@ Conversation rules (wire-protocol reference 3.3 and 10.1, observed Bedrock texts
       with ``tool_use`` blocks begins with one ``tool_result`` per id; every ``tool_result``
       names a ``tool_use`` of the message just before it; an assistant ``tool_use`` may not be
       the last message;
+    * a ``server_tool_use`` (tool search) is answered by the ``tool_search_tool_result`` the
+      server wrote in the same assistant message, never by a ``tool_result`` (Anthropic "Tool
+      search tool": "Don't return a tool_result for the srvtoolu_... ID"); every
+      ``tool_reference`` names a tool of ``tools``;
     * with extended thinking enabled, the assistant message of the current turn (a final
       prefill, or the message before a trailing ``tool_result`` message) starts with a
       ``thinking`` or ``redacted_thinking`` block.
@@ -45,6 +49,7 @@ from typing import Any
 from claude_bedrock.domain.errors import ValidationException
 from claude_bedrock.domain.request_errors import EXTRA_INPUT, api_error, expected_tags, quote_value
 from claude_bedrock.domain.tokens import image_dimensions
+from claude_bedrock.domain.tool_search import ERROR_CODES, referenced_names
 
 __all__ = [
     "BLOCK_ROLES",
@@ -78,14 +83,19 @@ BLOCK_ROLES: Mapping[str, frozenset[str]] = MappingProxyType(
         # Converse's searchResult block (botocore ``SearchResultBlock``: "supported by Anthropic
         # Claude Opus 4.1, Opus 4, Sonnet 4.5, Sonnet 4, Sonnet 3.7, and 3.5 Haiku").
         "search_result": frozenset({"user"}),
+        "server_tool_use": frozenset({"assistant"}),
+        "tool_search_tool_result": frozenset({"assistant"}),
     }
 )
 MESSAGE_BLOCK_TYPES = tuple(BLOCK_ROLES)
 
-#: Block types allowed inside ``tool_result.content`` when it is a list.
-TOOL_RESULT_BLOCK_TYPES = ("text", "image", "document", "search_result")
+#: Block types allowed inside ``tool_result.content`` when it is a list (``tool_reference``:
+#: a custom tool search's answer, Anthropic "Tool search tool").
+TOOL_RESULT_BLOCK_TYPES = ("text", "image", "document", "search_result", "tool_reference")
 #: Block types allowed in a ``search_result``'s ``content``.
 SEARCH_RESULT_BLOCK_TYPES = ("text",)
+#: ``tool_search_tool_result.content`` kinds.
+TOOL_SEARCH_RESULT_TYPES = ("tool_search_tool_search_result", "tool_search_tool_result_error")
 #: Block types allowed inside a ``document`` whose source is ``{"type": "content"}``.
 DOCUMENT_CONTENT_BLOCK_TYPES = ("text", "image")
 #: Block types allowed in a ``system`` array.
@@ -164,6 +174,7 @@ UNEXPECTED_TOOL_RESULT = (
     "must have a corresponding `tool_use` block in the previous message."
 )
 DUPLICATE_TOOL_USE_ID = "`tool_use` ids must be unique"
+UNKNOWN_TOOL_REFERENCE = "Tool reference '{name}' not found in available tools"
 THINKING_FIRST = (
     "Expected `thinking` or `redacted_thinking`, but found `{found}`. When `thinking` is "
     "enabled, a final `assistant` message must start with a thinking block (preceeding the "
@@ -360,6 +371,29 @@ def _check_tool_use(block: dict[str, Any], path: str, scope: str) -> int:
     return check_cache_control(block.get("cache_control"), f"{path}.cache_control")
 
 
+def _check_tool_reference(block: dict[str, Any], path: str, scope: str) -> int:
+    _required_str(block, "tool_name", path)
+    return check_cache_control(block.get("cache_control"), f"{path}.cache_control")
+
+
+def _check_tool_search_result(block: dict[str, Any], path: str, scope: str) -> int:
+    _required_str(block, "tool_use_id", path)
+    content = _required(block, "content", path)
+    kind = tagged_type(content, f"{path}.content", TOOL_SEARCH_RESULT_TYPES)
+    content_path = f"{path}.content.{kind}"
+    if kind == "tool_search_tool_result_error":
+        code = _required(content, "error_code", content_path)
+        if not isinstance(code, str) or code not in ERROR_CODES:
+            raise api_error(f"{content_path}.error_code", _one_of(ERROR_CODES))
+        _optional_str(content, "error_message", content_path)
+    else:
+        references = _required(content, "tool_references", content_path)
+        if not isinstance(references, list):
+            raise api_error(f"{content_path}.tool_references", "Input should be a valid list")
+        _check_nested(references, f"{content_path}.tool_references", scope, ("tool_reference",))
+    return check_cache_control(block.get("cache_control"), f"{path}.cache_control")
+
+
 def _check_tool_result(block: dict[str, Any], path: str, scope: str) -> int:
     _required_str(block, "tool_use_id", path)
     _optional_bool(block, "is_error", path)
@@ -400,6 +434,9 @@ BLOCK_CHECKERS: Mapping[str, BlockChecker] = MappingProxyType(
         "thinking": _check_thinking,
         "redacted_thinking": _check_redacted_thinking,
         "search_result": _check_search_result,
+        "server_tool_use": _check_tool_use,
+        "tool_search_tool_result": _check_tool_search_result,
+        "tool_reference": _check_tool_reference,
     }
 )
 
@@ -526,12 +563,15 @@ def check_media(messages: list[Any], *, max_blocks: int = MAX_MEDIA_BLOCKS) -> N
             raise api_error(path, (MANY_IMAGES_TOO_BIG if many else IMAGE_TOO_BIG).format(limit=limit))
 
 
-def check_messages(messages: list[Any], *, thinking_enabled: bool) -> int:
+def check_messages(
+    messages: list[Any], *, thinking_enabled: bool, tool_names: frozenset[str] | None = None
+) -> int:
     """Validate the conversation in one pass; return its cache_control breakpoints.
 
     Args:
         messages: the ``messages`` array (the caller has checked it is a list).
         thinking_enabled: whether ``thinking.type`` is ``enabled`` (turn-start rule).
+        tool_names: the request's tools; when given, every ``tool_reference`` must name one.
     """
     if not messages:
         raise api_error("messages", NO_MESSAGES)
@@ -578,12 +618,13 @@ def check_messages(messages: list[Any], *, thinking_enabled: bool) -> int:
                     leading_results.append(result_id)
                 continue
             in_leading_run = False
-            if block_type == "tool_use":
+            if block_type in ("tool_use", "server_tool_use"):
                 tool_use_id = block["id"]
                 if tool_use_id in seen_tool_use_ids:
                     raise api_error(block_path, DUPLICATE_TOOL_USE_ID)
                 seen_tool_use_ids.add(tool_use_id)
-                uses.append(tool_use_id)
+                if block_type == "tool_use":  # a server tool's result is in the same message
+                    uses.append(tool_use_id)
         if pending:
             if len(leading_results) < len(pending):
                 raise api_error(path, MISSING_TOOL_RESULTS.format(count=len(pending)))
@@ -602,4 +643,8 @@ def check_messages(messages: list[Any], *, thinking_enabled: bool) -> int:
         raise api_error(f"messages.{last}", UNANSWERED_TOOL_USE.format(ids=", ".join(pending)))
     if thinking_enabled:
         _check_thinking_turn(messages, opens_with_results)
+    if tool_names is not None:
+        unknown = next((name for name in referenced_names(messages) if name not in tool_names), None)
+        if unknown is not None:
+            raise ValidationException(UNKNOWN_TOOL_REFERENCE.format(name=unknown))
     return breakpoints

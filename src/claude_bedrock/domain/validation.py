@@ -548,7 +548,7 @@ def _model_checks(
     check_output_format(body)
     breakpoints += tool_breakpoints
     breakpoints += check_cache_control(body.get("cache_control"), "cache_control")
-    breakpoints += check_messages(body["messages"], thinking_enabled=budget is not None)
+    breakpoints += check_messages(body["messages"], thinking_enabled=budget is not None, tool_names=tool_names)
     context_limit = EXTENDED_CONTEXT_LIMIT if CONTEXT_1M_BETA in betas else model.context_window
     check_media(body["messages"], max_blocks=MAX_MEDIA_BLOCKS if context_limit <= STANDARD_CONTEXT_LIMIT
                 else MAX_MEDIA_BLOCKS_LARGE_CONTEXT)

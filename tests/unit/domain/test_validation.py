@@ -691,7 +691,7 @@ def test_validate_rejects_a_prefill_ending_in_whitespace() -> None:
 @pytest.mark.parametrize(
     ("block", "expected"),
     [
-        ({"type": "audio"}, "messages.0.content.0: Input tag 'audio' found using 'type' does not match any of the expected tags: 'text', 'image', 'document', 'tool_result', 'tool_use', 'thinking', 'redacted_thinking', 'search_result'"),
+        ({"type": "audio"}, "messages.0.content.0: Input tag 'audio' found using 'type' does not match any of the expected tags: 'text', 'image', 'document', 'tool_result', 'tool_use', 'thinking', 'redacted_thinking', 'search_result', 'server_tool_use', 'tool_search_tool_result'"),
         ({"text": "x"}, "messages.0.content.0: Unable to extract tag using discriminator 'type'"),
         ("plain", "messages.0.content.0: Input should be a valid dictionary or object to extract fields from"),
         ({"type": "text"}, "messages.0.content.0.text.text: Field required"),
@@ -817,11 +817,96 @@ def test_validate_checks_tool_result_content_blocks() -> None:
     accepts(tool_loop(user(tool_result(content=[]))))
     assert rejects(tool_loop(user(tool_result(content=[tool_use("toolu_02")])))) == (
         "messages.2.content.0.tool_result.content.0: Input tag 'tool_use' found using 'type' does not "
-        "match any of the expected tags: 'text', 'image', 'document', 'search_result'"
+        "match any of the expected tags: 'text', 'image', 'document', 'search_result', 'tool_reference'"
     )
     assert rejects(tool_loop(user(tool_result(content=[text("")])))) == "messages: text content blocks must be non-empty"
     assert rejects(tool_loop(user({**tool_result(), "is_error": "yes"}))) == (
         "messages.2.content.0.tool_result.is_error: Input should be a valid boolean"
+    )
+
+
+# --------------------------------------------------------------------------- messages: tool search
+
+SEARCH_TOOL = {"type": "tool_search_tool_regex_20251119", "name": "tool_search_tool_regex"}
+DEFERRED_WEATHER = {**WEATHER_TOOL, "defer_loading": True}
+
+
+def server_search(result: Any = None) -> list[dict[str, Any]]:
+    """The blocks a tool search answer holds: the server's call and its result."""
+    content = result or {"type": "tool_search_tool_search_result",
+                         "tool_references": [{"type": "tool_reference", "tool_name": "get_weather"}]}
+    return [{"type": "server_tool_use", "id": "srvtoolu_01", "name": "tool_search_tool_regex",
+             "input": {"pattern": "weather"}},
+            {"type": "tool_search_tool_result", "tool_use_id": "srvtoolu_01", "content": content}]
+
+
+def search_loop(*follow_up: Any, result: Any = None) -> dict[str, Any]:
+    return make_body(tools=[SEARCH_TOOL, DEFERRED_WEATHER], anthropic_beta=["tool-search-tool-2025-10-19"],
+                     messages=[user(text()), assistant(text("searching"), *server_search(result), tool_use()),
+                               *follow_up])
+
+
+def test_validate_accepts_a_tool_search_answer_sent_back() -> None:
+    accepts(search_loop(user(tool_result())))
+    accepts(search_loop(user(tool_result()), result={"type": "tool_search_tool_result_error",
+                                                      "error_code": "invalid_tool_input", "error_message": "bad"}))
+    body = search_loop(user(tool_result()))
+    body["messages"][1]["content"] = [*server_search(), text("Nothing to call.")]
+    body["messages"][2] = user(text("thanks"))
+    accepts(body)
+
+
+def test_validate_refuses_a_tool_result_for_a_server_tool_use() -> None:
+    assert rejects(search_loop(user(tool_result(), tool_result("srvtoolu_01")))) == (
+        "messages.2.content.1: unexpected `tool_use_id` found in `tool_result` blocks: srvtoolu_01. "
+        "Each `tool_result` block must have a corresponding `tool_use` block in the previous message."
+    )
+
+
+def test_validate_refuses_a_tool_reference_to_an_unknown_tool() -> None:
+    result = {"type": "tool_search_tool_search_result",
+              "tool_references": [{"type": "tool_reference", "tool_name": "unknown_tool"}]}
+    assert rejects(search_loop(user(tool_result()), result=result)) == (
+        "Tool reference 'unknown_tool' not found in available tools"
+    )
+
+
+def test_validate_accepts_tool_references_from_a_custom_search_tool() -> None:
+    finder = {"name": "find_tools", "input_schema": {"type": "object"}}
+    reference = {"type": "tool_reference", "tool_name": "get_weather"}
+    body = make_body(tools=[finder, DEFERRED_WEATHER],
+                     messages=[user(text()), assistant(tool_use("toolu_01", "find_tools")),
+                               user(tool_result(content=[reference]))])
+    accepts(body)
+    body["tools"] = [finder]
+    assert rejects(body) == "Tool reference 'get_weather' not found in available tools"
+
+
+@pytest.mark.parametrize(
+    ("result", "expected"),
+    [
+        ({"type": "tool_search_tool_result_error", "error_code": "pattern_too_long"},
+         "messages.1.content.2.tool_search_tool_result.content.tool_search_tool_result_error.error_code: "
+         "Input should be 'invalid_tool_input', 'unavailable', 'too_many_requests' or 'execution_time_exceeded'"),
+        ({"type": "tool_search_tool_search_result"},
+         "messages.1.content.2.tool_search_tool_result.content.tool_search_tool_search_result.tool_references: "
+         "Field required"),
+        ({"type": "tool_search_tool_search_result", "tool_references": [{"type": "tool_reference"}]},
+         "messages.1.content.2.tool_search_tool_result.content.tool_search_tool_search_result.tool_references.0"
+         ".tool_reference.tool_name: Field required"),
+        ({"type": "search_result"},
+         "messages.1.content.2.tool_search_tool_result.content: Input tag 'search_result' found using 'type' does "
+         "not match any of the expected tags: 'tool_search_tool_search_result', 'tool_search_tool_result_error'"),
+    ],
+)  # fmt: skip
+def test_validate_rejects_a_malformed_tool_search_result(result: Any, expected: str) -> None:
+    assert rejects(search_loop(user(tool_result()), result=result)) == expected
+
+
+def test_validate_keeps_server_tool_use_blocks_in_assistant_messages() -> None:
+    body = make_body(messages=[user(server_search()[0])])
+    assert rejects(body) == (
+        "messages.0.content.0: `server_tool_use` blocks are only allowed in `assistant` messages"
     )
 
 
