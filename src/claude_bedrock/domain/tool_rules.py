@@ -9,6 +9,9 @@ Invariants
     Rule 3: failures raise ``ValidationException`` in Anthropic-API wording; of the input
             schema only the keywords' types are judged (``schema_keywords``: the JSON Schema
             meta-schema's), its meaning is the caller's.
+    Rule 4: ``defer_loading`` (tool search) is a boolean; a deferred tool carries no
+            ``cache_control``; at least one tool is not deferred (Anthropic "Tool search tool";
+            the texts as the API returns them, quoted in public issue threads).
 
 Source: wire-protocol reference 10.1 (tools, tool_choice); Anthropic tool-use documentation for
 the versioned tool types. Texts marked "(ours)" were not observed from the real service.
@@ -60,6 +63,11 @@ DUPLICATE_TOOL_NAMES = "Tool names must be unique."
 TOOL_CHOICE_WITHOUT_TOOLS = "tool_choice may only be specified while providing tools"  # (ours)
 TOOL_CHOICE_UNKNOWN_TOOL = "Tool '{name}' not found in the provided tools"  # (ours)
 FORCED_TOOL_WITH_THINKING = "Thinking may not be enabled when tool_choice forces tool use."
+ALL_TOOLS_DEFERRED = "At least one tool must have defer_loading=false. All tools cannot be deferred."
+DEFERRED_TOOL_CACHED = (
+    "Tool '{name}' cannot have both defer_loading=true and cache_control set. "
+    "Tools with defer_loading cannot use prompt caching."
+)
 #: The Anthropic API's words; the keyword at fault is added in brackets (ours).
 INVALID_INPUT_SCHEMA = (
     "JSON schema is invalid. It must match JSON Schema draft 2020-12 "
@@ -72,6 +80,7 @@ def check_tools(tools: list[Any] | None) -> tuple[frozenset[str], int]:
     """Validate ``tools``; return the tool names and the cache_control breakpoints."""
     names: set[str] = set()
     breakpoints = 0
+    loaded = 0
     for index, tool in enumerate(tools or ()):
         path = f"tools.{index}"
         if not isinstance(tool, dict):
@@ -93,6 +102,14 @@ def check_tools(tools: list[Any] | None) -> tuple[frozenset[str], int]:
             raise api_error("tools", DUPLICATE_TOOL_NAMES)
         names.add(name)
         breakpoints += check_cache_control(tool.get("cache_control"), f"{tool_path}.cache_control")
+        deferred = tool.get("defer_loading")
+        if deferred is not None and not isinstance(deferred, bool):
+            raise api_error(f"{tool_path}.defer_loading", "Input should be a valid boolean")
+        if deferred and tool.get("cache_control") is not None:
+            raise ValidationException(DEFERRED_TOOL_CACHED.format(name=name))
+        loaded += not deferred
+    if names and not loaded:
+        raise ValidationException(ALL_TOOLS_DEFERRED)
     return frozenset(names), breakpoints
 
 

@@ -1124,6 +1124,29 @@ def test_validate_requires_unique_tool_names() -> None:
     assert rejects(make_body(tools=[WEATHER_TOOL, WEATHER_TOOL])) == "tools: Tool names must be unique."
 
 
+def test_validate_refuses_deferring_every_tool() -> None:
+    expected = "At least one tool must have defer_loading=false. All tools cannot be deferred."
+    assert rejects(make_body(tools=[DEFERRED_WEATHER])) == expected
+    assert rejects(make_body(tools=[{**SEARCH_TOOL, "defer_loading": True}, DEFERRED_WEATHER])) == expected
+    accepts(make_body(tools=[SEARCH_TOOL, DEFERRED_WEATHER]))
+    accepts(make_body(tools=[{**SEARCH_TOOL, "defer_loading": False}, DEFERRED_WEATHER]))
+
+
+def test_validate_refuses_cache_control_on_a_deferred_tool() -> None:
+    cached = {**DEFERRED_WEATHER, "cache_control": EPHEMERAL}
+    assert rejects(make_body(tools=[SEARCH_TOOL, cached])) == (
+        "Tool 'get_weather' cannot have both defer_loading=true and cache_control set. "
+        "Tools with defer_loading cannot use prompt caching."
+    )
+    accepts(make_body(tools=[{**SEARCH_TOOL, "cache_control": EPHEMERAL}, DEFERRED_WEATHER]))
+
+
+def test_validate_requires_a_boolean_defer_loading() -> None:
+    assert rejects(make_body(tools=[SEARCH_TOOL, {**WEATHER_TOOL, "defer_loading": "yes"}])) == (
+        "tools.1.custom.defer_loading: Input should be a valid boolean"
+    )
+
+
 # --------------------------------------------------------------------------- tool_choice
 
 
