@@ -207,3 +207,47 @@ def test_anthropic_error_classes(anthropic_client, server):
                            base_url=server.url, max_retries=0)
     with pytest.raises(anthropic.PermissionDeniedError):
         bad.messages.create(model=GLOBAL_SONNET_45, max_tokens=64, messages=HELLO)
+
+
+GLOBAL_OPUS_45 = "global.anthropic.claude-opus-4-5-20251101-v1:0"
+TOOL_SEARCH_BETA = "tool-search-tool-2025-10-19"
+SEARCH_TOOLS = [
+    {"type": "tool_search_tool_regex_20251119", "name": "tool_search_tool_regex"},
+    {"name": "get_weather", "description": "Get the weather at a specific location", "defer_loading": True,
+     "input_schema": {"type": "object", "properties": {"location": {"type": "string"}}, "required": ["location"]}},
+    {"name": "search_files", "description": "Search through files in the workspace", "defer_loading": True,
+     "input_schema": {"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]}},
+]
+WEATHER_QUESTION = [{"role": "user", "content": "What is the weather in San Francisco?"}]
+
+
+def test_anthropic_tool_search_agent_loop(anthropic_client):
+    """Anthropic "Tool search tool" quick start: the answer searches, then calls the found tool;
+    sending it back with the tool's result goes on (beta.messages, real socket)."""
+    first = anthropic_client.beta.messages.create(model=GLOBAL_OPUS_45, max_tokens=1024, messages=WEATHER_QUESTION,
+                                                  tools=SEARCH_TOOLS, betas=[TOOL_SEARCH_BETA])
+    kinds = [block.type for block in first.content]
+    assert kinds == ["text", "server_tool_use", "tool_search_tool_result", "text", "tool_use"]
+    server, result, call = first.content[1], first.content[2], first.content[4]
+    assert server.id.startswith("srvtoolu_") and server.name == "tool_search_tool_regex" and server.input == {"pattern": "weather"}
+    assert result.tool_use_id == server.id
+    assert [ref.tool_name for ref in result.content.tool_references] == ["get_weather"]
+    assert call.name == "get_weather" and first.stop_reason == "tool_use"
+
+    history = [*WEATHER_QUESTION, {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in first.content]},
+               {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call.id, "content": "15C, foggy"}]}]
+    second = anthropic_client.beta.messages.create(model=GLOBAL_OPUS_45, max_tokens=1024, messages=history,
+                                                   tools=SEARCH_TOOLS, betas=[TOOL_SEARCH_BETA])
+    assert second.stop_reason == "end_turn" and "15C, foggy" in second.content[0].text
+
+
+def test_anthropic_tool_search_stream_accumulates(anthropic_client):
+    tools = [{"type": "tool_search_tool_bm25_20251119", "name": "tool_search_tool_bm25"}, *SEARCH_TOOLS[1:]]
+    with anthropic_client.beta.messages.stream(model=GLOBAL_OPUS_45, max_tokens=1024, messages=WEATHER_QUESTION,
+                                               tools=tools, betas=[TOOL_SEARCH_BETA]) as stream:
+        final = stream.get_final_message()
+    assert [block.type for block in final.content] == [
+        "text", "server_tool_use", "tool_search_tool_result", "text", "tool_use"]
+    assert final.content[1].input == {"query": "weather"}
+    assert final.content[2].content.tool_references[0].tool_name == "get_weather"
+    assert final.content[4].input["location"]

@@ -31,6 +31,17 @@ Behaviour (the issue text, made precise):
   call gets a one-sentence lead-in text block. One ``tool_use`` block per answer, input from
   ``tool_input`` (validates against ``input_schema``), streamed as ``input_json_delta`` pieces
   after an empty one; ``stop_reason`` ``tool_use``.
+* **Tool search** (a ``tool_search_tool_regex_20251119`` / ``..._bm25_20251119`` tool). Tools
+  with ``defer_loading: true`` are out of the model's sight until a ``tool_reference`` in the
+  conversation names them, and the search tool is never called as a client tool. When the auto
+  rule would pick a deferred tool not yet loaded (or ``any`` finds no loaded tool, or
+  ``tool_choice`` names the search tool), the answer searches first, as the API does within
+  one response: a lead-in (auto only), a ``server_tool_use`` (id ``srvtoolu_bdrk_01...``, input
+  ``{"pattern": "w1|w2"}`` or ``{"query": "w1 w2"}`` from the user's words that are words of a
+  deferred tool's name, else the message's topics), then a ``tool_search_tool_result`` that
+  ``tool_search.run_search`` really computes, whole in its ``content_block_start``. The answer
+  then calls the found tool the user named, else the first found, by the rules above; when
+  nothing is found it goes on as if no tool were called.
 * **Structured outputs.** With a JSON schema in ``output_config.format`` (or the beta's
   ``output_format``) and no tool call, in prose mode, the text is a JSON value generated from
   that schema (``tool_input.schema_value``: it validates against the schema, so the SDKs'
@@ -98,6 +109,15 @@ from claude_bedrock.domain.prose import Draws, Passage, ProseWriter
 from claude_bedrock.domain.thinking_signatures import REDACTED_NONCE_BYTES, ThinkingSigner
 from claude_bedrock.domain.tokens import count_delta, count_json, count_text, truncate_text
 from claude_bedrock.domain.tool_input import schema_value, tool_input
+from claude_bedrock.domain.tool_search import (
+    MAX_PATTERN_CHARS,
+    MAX_QUERY_CHARS,
+    SEARCH_TOOL_INPUT_KEYS,
+    is_deferred,
+    referenced_names,
+    run_search,
+    search_tool,
+)
 
 __all__ = ["LatencyProfile", "Mode", "SimulatorEngine", "choose_tool"]
 
@@ -127,6 +147,10 @@ _LEAD_INS = (
     "I'll use the {name} tool to help with this.",
     "Let me check that with the {name} tool.",
     "I'll call {name} to get the details.",
+)
+_SEARCH_LEAD_INS = (
+    "I'll search for a tool that can help with this.",
+    "Let me look for the right tool first.",
 )
 _RESULT_LINES = ("The {name} tool returned: {excerpt}", "Here is what {name} reported: {excerpt}")
 _ERROR_LINE = "The {name} tool reported an error: {excerpt}"
@@ -239,22 +263,37 @@ class _Answer:
             self.stop_reason = "max_tokens"
 
     def tool_use(self, tool_id: str, name: str, value: Any) -> None:
+        """A client tool call: the answer ends with it (``tool_use``)."""
+        if self._call("tool_use", tool_id, name, value):
+            self.stop_reason = "tool_use"
+
+    def server_tool_use(self, tool_id: str, name: str, value: Any) -> bool:
+        """A server tool call (tool search): the answer goes on; whether it was written whole."""
+        return self._call("server_tool_use", tool_id, name, value)
+
+    def tool_search_result(self, tool_use_id: str, content: Mapping[str, Any]) -> None:
+        """The server's result, whole in its ``content_block_start`` (no output tokens)."""
+        if self.open:
+            self._block({"type": "tool_search_tool_result", "tool_use_id": tool_use_id, "content": content}, [])
+
+    def _call(self, kind: str, tool_id: str, name: str, value: Any) -> bool:
         if not self.open:
-            return
+            return False
         tokens = count_text(name) + count_json(value)
-        if tokens > self.budget:
+        whole = tokens <= self.budget
+        if whole:
+            text = json.dumps(value, ensure_ascii=False)
+        else:
             text = _streamed_members(name, value, self.budget)
             tokens, self.stop_reason = self.budget, "max_tokens"
-        else:
-            text = json.dumps(value, ensure_ascii=False)
-            self.stop_reason = "tool_use"
         deltas = [{"type": "input_json_delta", "partial_json": ""}]
         deltas.extend(
             {"type": "input_json_delta", "partial_json": text[i : i + JSON_CHARS_PER_DELTA]}
             for i in range(0, len(text), JSON_CHARS_PER_DELTA)
         )
-        self._block({"type": "tool_use", "id": tool_id, "name": name, "input": {}}, deltas)
+        self._block({"type": kind, "id": tool_id, "name": name, "input": {}}, deltas)
         self._spend(tokens)
+        return whole
 
 
 def _streamed_members(name: str, value: Any, budget: int) -> str:
@@ -317,10 +356,26 @@ def _mentions(text: str, name: str) -> bool:
     return re.search(r"(?<![a-z0-9])" + re.escape(name) + r"(?![a-z0-9])", text) is not None
 
 
+def _mentioned(tools: Sequence[Mapping[str, Any]], user_text: str) -> Mapping[str, Any] | None:
+    """The first of ``tools`` whose name, or a distinctive word of it, the user text names."""
+    lowered = user_text.lower()
+    words = set(_WORD_RE.findall(lowered))
+    for tool in tools:
+        name = str(tool.get("name", ""))
+        if name and (_mentions(lowered, name.lower()) or _name_words(name) & words):
+            return tool
+    return None
+
+
 def choose_tool(
     request: Mapping[str, Any], user_text: str, tool_result_turn: bool
 ) -> tuple[Mapping[str, Any] | None, bool]:
-    """The tool the simulator calls, and whether the call is forced (see module docstring)."""
+    """The tool the simulator calls, and whether the call is forced (see module docstring).
+
+    A tool search tool is returned when the model searches first: it is never called as a
+    client tool, and a deferred tool no ``tool_reference`` has loaded yet is reached only
+    through it.
+    """
     tools = [tool for tool in request.get("tools") or () if isinstance(tool, Mapping)]
     choice = request.get("tool_choice") or {}
     kind = choice.get("type", "auto") if isinstance(choice, Mapping) else "auto"
@@ -328,18 +383,48 @@ def choose_tool(
         return None, False
     if kind == "tool":
         return next((tool for tool in tools if tool.get("name") == choice.get("name")), None), True
+    search = search_tool(tools)
+    loaded = _loaded_tools(request)
+    hidden = [tool for tool in tools if _is_client_tool(tool) and tool not in loaded] if search else []
     mentioned = None
     if kind == "any" or not tool_result_turn:
-        lowered = user_text.lower()
-        words = set(_WORD_RE.findall(lowered))
-        for tool in tools:
-            name = str(tool.get("name", ""))
-            if name and (_mentions(lowered, name.lower()) or _name_words(name) & words):
-                mentioned = tool
-                break
+        mentioned = _mentioned(loaded, user_text) or (search if _mentioned(hidden, user_text) else None)
     if kind == "any":
-        return mentioned or tools[0], True
+        return mentioned or (loaded[0] if loaded else search), True
     return mentioned, False
+
+
+def _is_client_tool(tool: Mapping[str, Any]) -> bool:
+    return tool.get("type") not in SEARCH_TOOL_INPUT_KEYS
+
+
+def _loaded_tools(request: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The client tools in Claude's context: not deferred, or loaded by a ``tool_reference``."""
+    tools = [tool for tool in request.get("tools") or () if isinstance(tool, Mapping) and _is_client_tool(tool)]
+    if not any(is_deferred(tool) for tool in tools):
+        return tools
+    found = set(referenced_names(request.get("messages") or ()))
+    return [tool for tool in tools if not is_deferred(tool) or tool.get("name") in found]
+
+
+def _search_terms(tools: Sequence[Mapping[str, Any]], user_text: str, topics: Sequence[str]) -> list[str]:
+    """What the simulated model searches for: the user's words that are distinctive words of a
+    deferred tool's name, in the user's order, else the message's topics."""
+    names = set().union(*(_name_words(str(tool.get("name", ""))) for tool in tools))
+    words = list(dict.fromkeys(word for word in _WORD_RE.findall(user_text.lower()) if word in names))
+    return words or [topic.lower() for topic in topics] or ["tool"]
+
+
+def _search_input(search: Mapping[str, Any], terms: Sequence[str]) -> dict[str, str]:
+    """The ``server_tool_use`` input: a regex alternation or a BM25 query, within the limits."""
+    if SEARCH_TOOL_INPUT_KEYS[search["type"]] == "pattern":
+        kept = []
+        for term in terms:
+            if len("|".join([*kept, re.escape(term)])) > MAX_PATTERN_CHARS:
+                break
+            kept.append(re.escape(term))
+        return {"pattern": "|".join(kept)}
+    return {"query": " ".join(terms)[:MAX_QUERY_CHARS]}
 
 
 class SimulatorEngine:
@@ -482,6 +567,8 @@ class SimulatorEngine:
                 answer.thinking(passage, budget, lambda text: self.signer.signature(call.model_id, text))
 
         tool, forced = choose_tool(request, user_text, bool(results))
+        if tool is not None and not _is_client_tool(tool):
+            tool = self._tool_search(request, tool, user_text, topics, forced, draws, answer)
         if tool is not None:
             name = str(tool.get("name", ""))
             if not forced:
@@ -506,6 +593,31 @@ class SimulatorEngine:
             else:
                 target = 40 + (draws.below(256) * draws.below(256) * 260) // 65025
                 answer.text(self._prose.answer(draws.fork("answer"), topics, target))
+
+    def _tool_search(
+        self,
+        request: Mapping[str, Any],
+        search: Mapping[str, Any],
+        user_text: str,
+        topics: Sequence[str],
+        forced: bool,
+        draws: Draws,
+        answer: _Answer,
+    ) -> Mapping[str, Any] | None:
+        """Search the deferred tools in the answer (``server_tool_use`` and its
+        ``tool_search_tool_result``); the found tool to call next, or None."""
+        tools = [tool for tool in request.get("tools") or () if isinstance(tool, Mapping)]
+        if not forced:
+            answer.text(self._prose.literal(draws.choice(_SEARCH_LEAD_INS)))
+        value = _search_input(search, _search_terms([t for t in tools if is_deferred(t)], user_text, topics))
+        search_id = self._tool_id(draws.fork("server_tool_id"), "srvtoolu_bdrk_01")
+        if not answer.server_tool_use(search_id, str(search.get("name", "")), value):
+            return None
+        content = run_search(search, value, tools)
+        answer.tool_search_result(search_id, content)
+        found = {reference["tool_name"] for reference in content.get("tool_references", ())}
+        candidates = [tool for tool in tools if _is_client_tool(tool) and tool.get("name") in found]
+        return _mentioned(candidates, user_text) or (candidates[0] if candidates else None)
 
     def _tool_result_summary(
         self,
@@ -549,9 +661,9 @@ class SimulatorEngine:
         answer.text(Passage((".",) + closing.pieces, 1 + closing.tokens))
 
     @staticmethod
-    def _tool_id(draws: Draws) -> str:
+    def _tool_id(draws: Draws, prefix: str = "toolu_bdrk_01") -> str:
         raw = draws.fork("tool_id").take(22)
-        return "toolu_bdrk_01" + "".join(_BASE62[byte % 62] for byte in raw)
+        return prefix + "".join(_BASE62[byte % 62] for byte in raw)
 
 
 def _paraphrase(cited_text: str) -> str:

@@ -416,6 +416,89 @@ def test_simulator_cut_tool_call_streams_whole_parameters_only(max_tokens) -> No
     assert list(kept.items()) == list(full["input"].items())[:len(kept)]
 
 
+# --- tool search ------------------------------------------------------------------------
+
+REGEX_SEARCH = {"type": "tool_search_tool_regex_20251119", "name": "tool_search_tool_regex"}
+BM25_SEARCH = {"type": "tool_search_tool_bm25_20251119", "name": "tool_search_tool_bm25"}
+DEFERRED_WEATHER = {**WEATHER_TOOL, "defer_loading": True}
+DEFERRED_FILES = {"name": "search_files", "description": "Search through files in the workspace",
+                  "input_schema": {"type": "object", "properties": {"query": {"type": "string"}}}, "defer_loading": True}
+WEATHER_QUESTION = "What is the weather in San Francisco?"
+
+
+def _types(message: dict[str, Any]) -> list[str]:
+    return [block["type"] for block in message["content"]]
+
+
+@pytest.mark.parametrize(("search", "key"), [(REGEX_SEARCH, "pattern"), (BM25_SEARCH, "query")])
+def test_simulator_searches_before_calling_a_deferred_tool(search: dict[str, Any], key: str) -> None:
+    request = _request(WEATHER_QUESTION, tools=[search, DEFERRED_WEATHER, DEFERRED_FILES])
+    message = _message(_engine(), request)
+    assert _types(message) == ["text", "server_tool_use", "tool_search_tool_result", "text", "tool_use"]
+    server, result, call = message["content"][1], message["content"][2], message["content"][4]
+    assert server["id"].startswith("srvtoolu_") and server["name"] == search["name"]
+    assert server["input"] == {key: "weather"}
+    assert result == {"type": "tool_search_tool_result", "tool_use_id": server["id"],
+                      "content": {"type": "tool_search_tool_search_result",
+                                  "tool_references": [{"type": "tool_reference", "tool_name": "get_weather"}]}}
+    assert call["name"] == "get_weather" and call["id"].startswith("toolu_bdrk_")
+    assert message["stop_reason"] == "tool_use"
+
+
+def test_simulator_streams_the_search_as_the_api_does() -> None:
+    request = _request(WEATHER_QUESTION, tools=[REGEX_SEARCH, DEFERRED_WEATHER])
+    events = _collect(_engine(), _call(request))
+    starts = [e for e in events if e["type"] == "content_block_start"]
+    server_start, result_start = starts[1], starts[2]
+    assert server_start["content_block"]["type"] == "server_tool_use"
+    deltas = [e["delta"] for e in events if e["type"] == "content_block_delta" and e["index"] == server_start["index"]]
+    assert {d["type"] for d in deltas} == {"input_json_delta"}
+    assert json.loads("".join(d["partial_json"] for d in deltas)) == {"pattern": "weather"}
+    assert result_start["content_block"]["content"]["tool_references"] == [{"type": "tool_reference", "tool_name": "get_weather"}]
+    assert not [e for e in events if e["type"] == "content_block_delta" and e["index"] == result_start["index"]]
+    assert accumulate(events) == _message(_engine(), request)
+
+
+def test_simulator_never_calls_the_search_tool_as_a_client_tool() -> None:
+    for choice in ({"type": "any"}, {"type": "tool", "name": "tool_search_tool_regex"}):
+        request = _request("Hello there", tools=[REGEX_SEARCH, DEFERRED_WEATHER], tool_choice=choice)
+        message = _message(_engine(), request)
+        assert _types(message)[:2] == ["server_tool_use", "tool_search_tool_result"], choice
+        assert all(b["name"] != "tool_search_tool_regex" for b in _tool_blocks(message))
+
+
+def test_simulator_search_finding_nothing_answers_with_text() -> None:
+    request = _request("Hello there", tools=[REGEX_SEARCH, DEFERRED_WEATHER], tool_choice={"type": "any"})
+    message = _message(_engine(), request)
+    assert message["content"][1]["content"]["tool_references"] == []
+    assert _types(message)[2:] == ["text"] and message["stop_reason"] == "end_turn"
+
+
+def test_simulator_calls_loaded_and_discovered_tools_directly() -> None:
+    loaded = _message(_engine(), _request(WEATHER_QUESTION, tools=[REGEX_SEARCH, WEATHER_TOOL, DEFERRED_FILES]))
+    assert _types(loaded) == ["text", "tool_use"]
+    first = _message(_engine(), _request(WEATHER_QUESTION, tools=[REGEX_SEARCH, DEFERRED_WEATHER]))
+    follow_up = _request(WEATHER_QUESTION, tools=[REGEX_SEARCH, DEFERRED_WEATHER])
+    follow_up["messages"] += [
+        {"role": "assistant", "content": first["content"]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": first["content"][-1]["id"], "content": "15C"},
+                                     {"type": "text", "text": "And the weather tomorrow?"}]},
+    ]
+    follow_up["tool_choice"] = {"type": "any"}
+    assert _types(_message(_engine(), follow_up)) == ["tool_use"]
+
+
+def test_simulator_without_a_search_tool_does_not_see_deferred_tools() -> None:
+    request = _request(WEATHER_QUESTION, tools=[{"name": "find_tools", "input_schema": {"type": "object"}}, DEFERRED_WEATHER])
+    assert not _tool_blocks(_message(_engine(), request))
+
+
+def test_simulator_search_cut_by_max_tokens_runs_no_search() -> None:
+    request = _request(WEATHER_QUESTION, max_tokens=5, tools=[REGEX_SEARCH, DEFERRED_WEATHER], tool_choice={"type": "any"})
+    message = _message(_engine(), request)
+    assert _types(message) == ["server_tool_use"] and message["stop_reason"] == "max_tokens"
+
+
 # --- thinking ---------------------------------------------------------------------------
 
 
