@@ -51,13 +51,17 @@ Requests (``count_request``)
     ``MESSAGE_OVERHEAD_TOKENS`` + its blocks + tools (each definition by ``count_json`` plus
     ``TOOL_DEFINITION_OVERHEAD_TOKENS``, plus the tool-use system prompt Anthropic documents:
     346 tokens for ``auto``/``none``, 313 for ``any``/``tool``). "Hello, world" as a single user
-    message counts 10, as on the real service.
+    message counts 10, as on the real service. A tool with ``defer_loading: true`` is not in
+    the prompt: its definition counts where a ``tool_reference`` (tool search) loads it, at
+    each such reference.
 
 ``prompt_segments`` exposes the same count split in prompt-cache order (tools, system, then
 messages), so prompt caching (``prompt_cache``) can split the very same total.
 
 Sources: Anthropic docs "Token counting", "Vision" (image cost), "PDF support", "Tool use"
-(tool-use system prompt sizes), "Prompt caching" (prefix order); wire reference section 10.1.
+(tool-use system prompt sizes), "Prompt caching" (prefix order), "Tool search tool" (deferred
+tools stay out of the prefix; found ones count as input like any tool definition); wire
+reference section 10.1.
 """
 
 from __future__ import annotations
@@ -68,6 +72,8 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from itertools import islice
 from typing import Any, NamedTuple
+
+from claude_bedrock.domain.tool_search import block_references, is_deferred
 
 __all__ = [
     "DOCUMENT_OVERHEAD_TOKENS",
@@ -397,7 +403,11 @@ def _tool_tokens(tool: Mapping[str, Any]) -> int:
 
 def _iter_segments(request: Mapping[str, Any]) -> Iterator[PromptSegment]:
     tools = request.get("tools") or ()
+    deferred: dict[str, Mapping[str, Any]] = {}
     for tool in tools:
+        if is_deferred(tool):  # out of the prompt until a tool_reference loads it
+            deferred[str(tool.get("name"))] = tool
+            continue
         yield PromptSegment(_tool_tokens(tool), ("tool", _without_cache_control(tool)), _control(tool))
 
     system = request.get("system")
@@ -431,6 +441,8 @@ def _iter_segments(request: Mapping[str, Any]) -> Iterator[PromptSegment]:
                 tokens = 0
             else:
                 tokens = count_block(block)
+            if deferred:
+                tokens += sum(_tool_tokens(deferred[name]) for name in block_references(block) if name in deferred)
             yield PromptSegment(overhead + tokens, ("block", role, _without_cache_control(block)), _control(block))
             overhead = 0
         if overhead:  # a message with an empty block list still costs its framing

@@ -35,6 +35,7 @@ from typing import Any
 
 __all__ = [
     "ERROR_CODES",
+    "block_references",
     "MAX_PATTERN_CHARS",
     "MAX_QUERY_CHARS",
     "MAX_REFERENCES",
@@ -73,24 +74,28 @@ def search_tool(tools: Iterable[Any]) -> Mapping[str, Any] | None:
     )
 
 
+def block_references(block: Any) -> list[str]:
+    """The tool names the ``tool_reference`` blocks inside one content block name."""
+    if not isinstance(block, Mapping):
+        return []
+    inner = block.get("content")
+    if block.get("type") == "tool_search_tool_result" and isinstance(inner, Mapping):
+        references = inner.get("tool_references")
+    elif block.get("type") == "tool_result":
+        references = inner
+    else:
+        return []
+    return [str(reference.get("tool_name")) for reference in references if isinstance(reference, Mapping)
+            and reference.get("type") == "tool_reference"] if isinstance(references, list) else []
+
+
 def referenced_names(messages: Iterable[Any]) -> tuple[str, ...]:
     """The tool names ``tool_reference`` blocks of the conversation name, in order (Rule 4)."""
     names: dict[str, None] = {}
     for message in messages:
         content = message.get("content") if isinstance(message, Mapping) else None
         for block in content if isinstance(content, list) else ():
-            if not isinstance(block, Mapping):
-                continue
-            inner = block.get("content")
-            if block.get("type") == "tool_search_tool_result" and isinstance(inner, Mapping):
-                references = inner.get("tool_references")
-            elif block.get("type") == "tool_result" and isinstance(inner, list):
-                references = inner
-            else:
-                continue
-            for reference in references if isinstance(references, list) else ():
-                if isinstance(reference, Mapping) and reference.get("type") == "tool_reference":
-                    names[str(reference.get("tool_name"))] = None
+            names.update(dict.fromkeys(block_references(block)))
     return tuple(names)
 
 

@@ -111,6 +111,26 @@ def test_count_request_tools_add_definition_and_system_prompt_by_choice() -> Non
     assert count_request(auto) - count_request(forced) == 346 - 313
 
 
+def test_count_request_counts_a_deferred_tool_only_once_a_tool_reference_loads_it() -> None:
+    # Anthropic "Tool search tool": deferred tools stay out of the prompt prefix; the ones a
+    # search loads count as input like any other tool definition.
+    search = {"type": "tool_search_tool_regex_20251119", "name": "tool_search_tool_regex"}
+    deferred = {"name": "get_weather", "description": "Weather now " * 20, "input_schema": {"type": "object"},
+                "defer_loading": True}
+    question = {"role": "user", "content": "What is the weather?"}
+    assert count_request({"tools": [search, deferred], "messages": [question]}) == count_request(
+        {"tools": [search], "messages": [question]})
+    found = {"type": "tool_search_tool_result", "tool_use_id": "srvtoolu_1",
+             "content": {"type": "tool_search_tool_search_result",
+                         "tool_references": [{"type": "tool_reference", "tool_name": "get_weather"}]}}
+    history = [question, {"role": "assistant", "content": [found, {"type": "text", "text": "Found it."}]},
+               {"role": "user", "content": "thanks"}]
+    loaded = count_request({"tools": [search, deferred], "messages": history})
+    unloaded = count_request({"tools": [search], "messages": history})
+    definition = count_request({"tools": [search, {**deferred, "defer_loading": False}], "messages": [question]})
+    assert loaded - unloaded == definition - count_request({"tools": [search], "messages": [question]}) > 40
+
+
 def test_count_request_system_string_and_blocks() -> None:
     base = {"messages": [{"role": "user", "content": "hi"}]}
     with_string = {**base, "system": "You are terse."}
