@@ -142,6 +142,8 @@ KNOWN_BETAS: Mapping[str, str] = MappingProxyType(
         "fine-grained-tool-streaming-2025-05-14": "streamed tool input without buffering",
         "context-management-2025-06-27": "context editing",
         "context-1m-2025-08-07": "1M-token context window (Sonnet 4 and 4.5 only)",
+        # Anthropic "Tool search tool": Bedrock's beta header for it; "On Amazon Bedrock,
+        # server-side tool search is available only via the invoke API, not the converse API."
         "tool-search-tool-2025-10-19": "tool search (InvokeModel only)",
         "tool-examples-2025-10-29": "tool input examples (InvokeModel only)",
         "structured-outputs-2025-11-13": "structured outputs",
