@@ -323,6 +323,20 @@ FM_HAIKU_3 = f"arn:aws:bedrock:{REGION}::foundation-model/{HAIKU_3}"
 GLOBAL_SONNET_ARN = f"arn:aws:bedrock:{REGION}:{ACCOUNT_ID}:inference-profile/global.{SONNET_45}"
 
 
+def test_boto3_list_inference_profiles_without_type_lists_system_profiles_only(bedrock):
+    """AWS lists only SYSTEM_DEFINED profiles when typeEquals is absent (aws/aws-cli#9728,
+    hashicorp/terraform-provider-aws#42959); application profiles need typeEquals=APPLICATION."""
+    arn = create_profile(bedrock, "not-listed-by-default", FM_HAIKU_3)
+    default = bedrock.list_inference_profiles()["inferenceProfileSummaries"]
+    assert default == bedrock.list_inference_profiles(typeEquals="SYSTEM_DEFINED")["inferenceProfileSummaries"]
+    assert arn not in [p["inferenceProfileArn"] for p in default]
+    paged = [p for page in bedrock.get_paginator("list_inference_profiles").paginate(PaginationConfig={"PageSize": 3})
+             for p in page["inferenceProfileSummaries"]]
+    assert paged == default
+    listed = bedrock.list_inference_profiles(typeEquals="APPLICATION")["inferenceProfileSummaries"]
+    assert [p["inferenceProfileArn"] for p in listed] == [arn]
+
+
 def test_boto3_application_profile_lifecycle(bedrock):
     arn = create_profile(bedrock, "team-a haiku", FM_HAIKU_3, description="Haiku for team A",
                          tags=[{"key": "team", "value": "a"}])
@@ -337,7 +351,6 @@ def test_boto3_application_profile_lifecycle(bedrock):
         assert profile["inferenceProfileArn"] == arn and profile["inferenceProfileId"] == profile_id
     listed = bedrock.list_inference_profiles(typeEquals="APPLICATION")["inferenceProfileSummaries"]
     assert [p["inferenceProfileArn"] for p in listed] == [arn]
-    assert bedrock.list_inference_profiles()["inferenceProfileSummaries"][-1]["inferenceProfileArn"] == arn
     assert bedrock.list_tags_for_resource(resourceARN=arn)["tags"] == [{"key": "team", "value": "a"}]
     assert bedrock.delete_inference_profile(inferenceProfileIdentifier=arn)["ResponseMetadata"]["HTTPStatusCode"] == 200
     with pytest.raises(bedrock.exceptions.ResourceNotFoundException):

@@ -18,8 +18,11 @@ Two kinds of profile:
   account and region; usable as a model ID in every runtime operation through
   ``ServiceState.application_profile_target``.
 
-Listing order is stable: system profiles in catalog order, then application profiles oldest
-first. ``nextToken`` is an opaque offset; a bad one is a ValidationException.
+Listing: without ``typeEquals`` (wire ``type``) only SYSTEM_DEFINED profiles are listed, as on
+AWS (aws/aws-cli#9728, reproduced by the CLI team; hashicorp/terraform-provider-aws#42959):
+application profiles need ``typeEquals=APPLICATION``. Order is stable: system profiles in
+catalog order, application profiles oldest first. ``nextToken`` is an opaque offset; a bad one
+is a ValidationException.
 Source: botocore bedrock 2023-04-20 ``InferenceProfileSummary``, ``CreateInferenceProfileRequest``,
 ``TagResourceRequest``; wire-protocol reference 4.3, 4.4.
 """
@@ -197,20 +200,19 @@ def _find_application(state: ServiceState, identity: Identity, identifier: str) 
 async def list_inference_profiles(
     state: ServiceState, request: Request, identity: Identity, params: dict[str, str]
 ) -> tuple[int, Any]:
-    """ListInferenceProfiles: system then application profiles, one page."""
+    """ListInferenceProfiles: one page of the profiles of the requested type (SYSTEM_DEFINED
+    when ``type`` is absent)."""
     query = query_params(request)
     values: dict[str, Any] = dict(query)
     values["maxResults"] = integer_param(query, "maxResults")
     violations = Violations()
     violations.check_all(values, LIST_RULES)
     violations.raise_if_any()
-    kind = query.get("type")
-    items: list[dict[str, Any]] = []
-    if kind in (None, "SYSTEM_DEFINED"):
-        items += [system_profile_body(p, identity) for p in state.catalog.system_profiles(identity.region)]
-    if kind in (None, "APPLICATION"):
+    if query.get("type", "SYSTEM_DEFINED") == "SYSTEM_DEFINED":
+        items = [system_profile_body(p, identity) for p in state.catalog.system_profiles(identity.region)]
+    else:
         records = state.store.list_application_profiles(identity.account_id, identity.region)
-        items += [application_profile_body(r) for r in records]
+        items = [application_profile_body(r) for r in records]
     page, next_token = paginate(items, values["maxResults"], query.get("nextToken"), DEFAULT_PAGE_SIZE)
     body: dict[str, Any] = {"inferenceProfileSummaries": page}
     if next_token is not None:
