@@ -207,6 +207,26 @@ def test_boto3_get_foundation_model_malformed(bedrock):
     assert "at 'modelIdentifier' failed to satisfy constraint" in error_of(info)[1]
 
 
+@pytest.mark.parametrize(
+    ("operation", "params"),
+    [
+        ("list_foundation_models", {}),
+        ("get_foundation_model", {"modelIdentifier": HAIKU_3}),
+        ("list_inference_profiles", {}),
+        ("get_inference_profile", {"inferenceProfileIdentifier": "us." + HAIKU_3}),
+    ],
+)
+def test_boto3_project_identifier_is_checked_by_every_operation_that_has_it(unchecked, operation, params):
+    """botocore ``ProjectIdentifier`` (query ``projectIdentifier``) is a member of these four operations;
+    a valid one is accepted, a malformed one is a ValidationException naming it."""
+    getattr(unchecked, operation)(projectIdentifier="default", **params)
+    with pytest.raises(ClientError) as info:
+        getattr(unchecked, operation)(projectIdentifier="not a project", **params)
+    code, message, status = error_of(info)
+    assert (code, status) == ("ValidationException", 400)
+    assert message.startswith("1 validation error detected: Value 'not a project' at 'projectIdentifier'")
+
+
 # -- system inference profiles -------------------------------------------------------------------
 
 

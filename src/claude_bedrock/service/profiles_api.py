@@ -158,10 +158,8 @@ def _not_found(identifier: str) -> ResourceNotFoundException:
 
 
 def _find_profile(state: ServiceState, identity: Identity, identifier: str) -> dict[str, Any]:
-    """The profile named by an ID or ARN, as a response body; ResourceNotFoundException if none."""
-    violations = Violations()
-    violations.check(identifier, "inferenceProfileIdentifier", PROFILE_IDENTIFIER)
-    violations.raise_if_any()
+    """The profile named by an ID or ARN (already checked against ``PROFILE_IDENTIFIER``), as a
+    response body; ResourceNotFoundException if none."""
     application = _find_application(state, identity, identifier)
     if application is not None:
         return application_profile_body(application)
@@ -224,7 +222,12 @@ async def get_inference_profile(
     state: ServiceState, request: Request, identity: Identity, params: dict[str, str]
 ) -> tuple[int, Any]:
     """GetInferenceProfile by ID or ARN (system or application)."""
-    return 0, _find_profile(state, identity, params["inferenceProfileIdentifier"])
+    identifier = params["inferenceProfileIdentifier"]
+    violations = Violations()
+    violations.check(identifier, "inferenceProfileIdentifier", PROFILE_IDENTIFIER)
+    violations.check(query_params(request).get("projectIdentifier"), "projectIdentifier", PROJECT_IDENTIFIER)
+    violations.raise_if_any()
+    return 0, _find_profile(state, identity, identifier)
 
 
 def _source_models(state: ServiceState, identity: Identity, source: str) -> tuple[str, ...]:
