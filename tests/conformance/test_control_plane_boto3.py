@@ -321,6 +321,20 @@ def test_boto3_list_inference_profiles_max_results_range(bedrock):
     )
 
 
+@pytest.mark.parametrize("raw", ["1_0", " 5", "5 ", "0x10", "1e1", "1.0", "", "ten"])
+def test_boto3_list_inference_profiles_max_results_must_be_a_plain_integer(unchecked, raw):
+    """The query value is a decimal integer (AWS parses it as a Java int); Python's ``int()``
+    extras (underscores, surrounding spaces) are not numbers there."""
+    with pytest.raises(ClientError) as info:
+        unchecked.list_inference_profiles(maxResults=raw)
+    assert error_of(info) == (
+        "ValidationException",
+        f"1 validation error detected: Value '{raw}' at 'maxResults' failed to satisfy constraint: "
+        "Member must be an integer",
+        400,
+    )
+
+
 def test_boto3_list_inference_profiles_type_filter(bedrock):
     system = bedrock.list_inference_profiles(typeEquals="SYSTEM_DEFINED")["inferenceProfileSummaries"]
     assert len(system) == 14 and all(s["type"] == "SYSTEM_DEFINED" for s in system)

@@ -128,18 +128,22 @@ def typed_member(body: dict[str, Any], name: str, kind: type | tuple[type, ...],
     raise ValidationException(f"Invalid type for '{path or name}': expected {expected.get(first, first.__name__)}.")
 
 
+#: A query-string integer as AWS reads it (Java ``Integer.parseInt``: an optional sign, then
+#: digits). Python's ``int()`` also takes surrounding spaces and ``_`` separators.
+_INTEGER = re.compile(r"[+-]?\d+")
+
+
 def integer_param(params: dict[str, str], name: str) -> int | None:
     """An integer query parameter. Raises ValidationException when it is not a number."""
     raw = params.get(name)
     if raw is None:
         return None
-    try:
-        return int(raw)
-    except ValueError:
+    if not _INTEGER.fullmatch(raw):
         raise ValidationException(
             f"1 validation error detected: Value '{raw}' at '{name}' failed to satisfy constraint: "
             "Member must be an integer"
-        ) from None
+        )
+    return int(raw)
 
 
 # -- pagination --------------------------------------------------------------------------------
