@@ -501,6 +501,28 @@ def test_boto3_tags_of_unknown_resource(bedrock):
             call()
 
 
+@pytest.mark.parametrize(
+    "arn",
+    [
+        FM_HAIKU_3,  # a foundation model is not a taggable resource
+        "arn:aws:s3:::my-bucket-name-here-1234",  # another service
+        f"arn:aws:bedrock:{REGION}:{ACCOUNT_ID}:application-inference-profile/abc def",
+    ],
+)
+def test_boto3_tags_of_a_malformed_resource_arn(bedrock, arn):
+    """botocore ``TaggableResourcesArn`` has a pattern that botocore does not check itself: the
+    service refuses a non-taggable ARN with a ValidationException, not ResourceNotFound."""
+    for call in (lambda: bedrock.list_tags_for_resource(resourceARN=arn),
+                 lambda: bedrock.tag_resource(resourceARN=arn, tags=[{"key": "a", "value": "b"}]),
+                 lambda: bedrock.untag_resource(resourceARN=arn, tagKeys=["a"])):
+        with pytest.raises(bedrock.exceptions.ValidationException) as info:
+            call()
+        assert error_of(info)[1].startswith(
+            f"1 validation error detected: Value '{arn}' at 'resourceARN' failed to satisfy constraint: "
+            "Member must satisfy regular expression pattern: "
+        )
+
+
 # -- model access --------------------------------------------------------------------------------
 
 

@@ -106,7 +106,25 @@ MODEL_SOURCE_ARN = Rule(
 )
 TAG_KEY = Rule(min=1, max=128, pattern=r"[a-zA-Z0-9\s._:/=+@-]*", required=True)
 TAG_VALUE = Rule(min=0, max=256, pattern=r"[a-zA-Z0-9\s._:/=+@-]*", required=True)
-RESOURCE_ARN = Rule(min=20, max=1011, required=True)
+#: botocore ``TaggableResourcesArn`` (botocore checks only its length; the pattern is the
+#: service's: a foundation-model or non-Bedrock ARN is a ValidationException).
+RESOURCE_ARN = Rule(
+    min=20, max=1011, required=True,
+    pattern=(
+        r".*(^[a-zA-Z0-9][a-zA-Z0-9\-]*$)|"
+        r"(^arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}:[0-9]{12}:custom-model/(imported)/[a-z0-9]{12}$)|"
+        r"(^arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}:([0-9]{12}|)("
+        r"(:(fine-tuning-job|model-customization-job|custom-model)/[a-z0-9-]{1,63}[.]{1}[a-z0-9-]{1,63}"
+        r"([a-z0-9-]{1,63}[.]){0,2}[a-z0-9-]{1,63}([:][a-z0-9-]{1,63}){0,2}(/[a-z0-9]{12})$)"
+        r"|(:guardrail/[a-z0-9]+$)"
+        r"|(:automated-reasoning-policy/[a-zA-Z0-9]+(:[a-zA-Z0-9]+)?$)"
+        r"|(:(inference-profile|application-inference-profile)/[a-zA-Z0-9-:.]+$)"
+        r"|(:project/(proj_[a-z2-7]{20}|default)$)"
+        r"|(:(provisioned-model|model-invocation-job|model-evaluation-job|evaluation-job|model-import-job"
+        r"|imported-model|async-invoke|provisioned-model-v2|provisioned-model-reservation|prompt-router"
+        r"|custom-model-deployment)/[a-z0-9]{12}$))).*"
+    ),
+)
 
 
 def _join_regions(regions: tuple[str, ...]) -> str:
