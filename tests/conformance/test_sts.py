@@ -198,3 +198,28 @@ def test_sts_refuses_a_bedrock_api_key(strict_server):
     error = ET.fromstring(caught.value.read()).find(f"{STS_NS}Error")
     assert error.findtext(f"{STS_NS}Code") == "IncompleteSignature"
     assert "not accepted by STS" in error.findtext(f"{STS_NS}Message")
+
+
+def _get(url: str) -> tuple[int, str, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return response.status, response.headers["content-type"], response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers["content-type"], error.read()
+
+
+def test_sts_boto3_presigned_get_caller_identity(strict_server):
+    """The query protocol takes GET as well as POST: a GET URL from boto3's
+    ``generate_presigned_url("get_caller_identity", HttpMethod="GET")`` (what ``aws eks get-token``
+    and IAM-auth servers use to prove an identity) answers with the identity document; a tampered
+    one is SignatureDoesNotMatch, in XML."""
+    url = sts_client(strict_server.url).generate_presigned_url("get_caller_identity", ExpiresIn=60,
+                                                                HttpMethod="GET")
+    status, content_type, body = _get(url)
+    assert (status, content_type) == (200, "text/xml")
+    result = ET.fromstring(body).find(f"{STS_NS}GetCallerIdentityResult")
+    assert result.findtext(f"{STS_NS}Account") == ACCOUNT_ID
+    assert result.findtext(f"{STS_NS}Arn") == f"arn:aws:iam::{ACCOUNT_ID}:user/{USER_NAME}"
+    status, content_type, body = _get(url.replace("Version=2011-06-15", "Version=2011-06-16"))
+    assert (status, content_type) == (403, "text/xml")
+    assert ET.fromstring(body).find(f"{STS_NS}Error").findtext(f"{STS_NS}Code") == "SignatureDoesNotMatch"

@@ -98,8 +98,8 @@ def test_every_lazy_handler_resolves_to_a_coroutine_function():
     from claude_bedrock.service.routes import LazyHandler
 
     lazy = [r for r in CONTROL_ROUTES + RUNTIME_ROUTES if isinstance(r.handler, LazyHandler)]
-    # + InvokeModelWithResponseStream, Converse, ConverseStream, CountTokens, STS
-    assert len(lazy) == len(CONTROL_ROUTES) + 5
+    # + InvokeModelWithResponseStream, Converse, ConverseStream, CountTokens, STS (POST and GET)
+    assert len(lazy) == len(CONTROL_ROUTES) + 6
     for route in lazy:
         function = route.handler.resolve()
         assert inspect.iscoroutinefunction(function), route.operation

@@ -62,6 +62,7 @@ class UnknownOperationException(BedrockError):
 
 
 _CONVERSE = "claude_bedrock.service.converse_runtime"
+_STS = LazyHandler("claude_bedrock.service.sts:handle")
 RUNTIME_ROUTES = [
     Route("POST", "/model/{modelId}/invoke", "InvokeModel", "runtime", runtime.invoke_model),
     Route(
@@ -76,7 +77,10 @@ RUNTIME_ROUTES = [
           LazyHandler(f"{_CONVERSE}:converse_stream")),
     Route("POST", "/model/{modelId}/count-tokens", "CountTokens", "runtime", LazyHandler(f"{_CONVERSE}:count_tokens")),
     Route("POST", "/v1/messages/count_tokens", "CountTokens", "json", runtime.anthropic_count_tokens),
-    Route("POST", "/", "GetCallerIdentity", "sts", LazyHandler("claude_bedrock.service.sts:handle"), service="sts"),
+    # The query protocol takes both verbs: POST with a form body (boto3, the CLI), GET with the
+    # parameters in the query string (presigned URLs, e.g. EKS tokens).
+    Route("POST", "/", "GetCallerIdentity", "sts", _STS, service="sts"),
+    Route("GET", "/", "GetCallerIdentity", "sts", _STS, service="sts"),
 ]
 
 

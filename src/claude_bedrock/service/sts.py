@@ -1,7 +1,9 @@
-"""STS over the query protocol: ``POST /`` with a form body, answered in XML.
+"""STS over the query protocol: ``POST /`` with a form body, or ``GET /`` with the parameters
+in the query string (a presigned URL), answered in XML.
 
 Only GetCallerIdentity exists (the guide's first step, ``aws sts get-caller-identity``).
-Source: botocore sts 2011-06-15 model; wire-protocol reference section 5.
+Source: botocore sts 2011-06-15 model; wire-protocol reference section 5; AWS Query API
+("Query requests are HTTP or HTTPS requests that use the HTTP verb GET or POST").
 """
 
 from __future__ import annotations
