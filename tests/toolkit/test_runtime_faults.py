@@ -84,6 +84,21 @@ def test_error_fault_with_the_anthropic_sdk(bedrock, anthropic_bedrock, answer, 
     assert calls[0].injected_fault == kind
 
 
+def test_a_call_refused_before_its_answer_records_no_usage(bedrock, bedrock_runtime, answer):
+    """Review: an InvokeModel or Converse refused by a fault recorded usage of all zeros (a
+    stream refused alike recorded none): nothing was produced, so there is no usage."""
+    bedrock.inject_fault("ModelErrorException", count=4)
+    for call in (lambda: bedrock_runtime.invoke_model(modelId=SONNET, body=invoke_body()),
+                 lambda: bedrock_runtime.invoke_model_with_response_stream(modelId=SONNET, body=invoke_body()),
+                 lambda: bedrock_runtime.converse(modelId=SONNET, messages=converse_messages()),
+                 lambda: bedrock_runtime.converse_stream(modelId=SONNET, messages=converse_messages())):
+        with pytest.raises(bedrock_runtime.exceptions.ModelErrorException):
+            call()
+    calls = bedrock.calls()
+    assert [c.error_code for c in calls] == ["ModelErrorException"] * 4
+    assert [c.usage for c in calls] == [{}] * 4
+
+
 def test_boto3_gives_up_after_its_attempts(bedrock, bedrock_runtime, answer):
     bedrock.inject_fault("ThrottlingException", count=5)
     with pytest.raises(bedrock_runtime.exceptions.ThrottlingException) as info:

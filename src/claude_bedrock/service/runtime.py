@@ -222,12 +222,14 @@ async def each_event(inv: Invocation, events: AsyncIterator[dict[str, Any]],
         return
     inv.watch_disconnect()
     produced = UsageTracker()  # what a call cut short has produced (``app._cut_short``)
+    started = False  # an error before the first event (a refusal) produced nothing: no usage
     try:
         async for event in events:
+            started = True
             produced.observe(event)
             take(event)
     except BaseException:
-        if not inv.record.usage:
+        if started and not inv.record.usage:
             inv.record.usage = produced.as_dict()
         raise
 
