@@ -15,7 +15,6 @@ import json
 import logging
 import sqlite3
 import threading
-import time
 from contextlib import closing
 from pathlib import Path
 
@@ -25,53 +24,57 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from claude_bedrock.adapters import store as store_module
-from claude_bedrock.adapters.store import DATABASE_FILE_NAME
 from claude_bedrock.service.app import create_app
 from claude_bedrock.settings import Settings
 from tests.support.inprocess import serve_in_thread
-from tests.support.servers import ACCESS_KEY, CONFIG_TOML, REGION, SECRET_KEY, RunningServer, start_server
+from tests.support.servers import ACCESS_KEY, REGION, SECRET_KEY
 
 MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
 BODY = json.dumps({"anthropic_version": "bedrock-2023-05-31", "max_tokens": 10,
                    "messages": [{"role": "user", "content": "hi"}]})
 
 
-@pytest.fixture
-def server(tmp_path: Path):
-    running = start_server(tmp_path, config=CONFIG_TOML)
-    yield running
-    running.stop()
+def test_review_locked_store_write_does_not_stall_invoke_model(tmp_path: Path):
+    # No timing: InvokeModel must be answered while the write still waits on the lock (with the
+    # write on the event loop, it was answered only once the write had given up, 10 s later).
+    app = create_app(Settings(data_dir=str(tmp_path / "data")))
+    store = app.state.store
+    entered, returned = threading.Event(), threading.Event()
+    put_use_case = store.put_use_case
 
+    def watched_put_use_case(*args: object, **kwargs: object) -> object:
+        entered.set()
+        try:
+            return put_use_case(*args, **kwargs)
+        finally:
+            returned.set()
 
-def _client(server: RunningServer, service: str):
-    return boto3.client(service, region_name=REGION, endpoint_url=server.url, aws_access_key_id=ACCESS_KEY,
-                        aws_secret_access_key=SECRET_KEY,
-                        config=Config(retries={"total_max_attempts": 1}, read_timeout=60))
-
-
-def test_review_locked_store_write_does_not_stall_invoke_model(server: RunningServer):
-    bedrock, runtime = _client(server, "bedrock"), _client(server, "bedrock-runtime")
+    store.put_use_case = watched_put_use_case
     outcome: dict[str, object] = {}
-    with closing(sqlite3.connect(server.data_dir / DATABASE_FILE_NAME, isolation_level=None)) as holder:
-        holder.execute("BEGIN EXCLUSIVE")  # another process's write lock on the state database
+    with serve_in_thread(app) as url:
+        bedrock, runtime = (boto3.client(service, region_name=REGION, endpoint_url=url, aws_access_key_id=ACCESS_KEY,
+                                         aws_secret_access_key=SECRET_KEY,
+                                         config=Config(retries={"total_max_attempts": 1}, read_timeout=60))
+                            for service in ("bedrock", "bedrock-runtime"))
+        with closing(sqlite3.connect(store.path, isolation_level=None)) as holder:
+            holder.execute("BEGIN EXCLUSIVE")  # another process's write lock on the state database
 
-        def write() -> None:
-            outcome["status"] = bedrock.put_use_case_for_model_access(formData=b"x" * 20)[
-                "ResponseMetadata"]["HTTPStatusCode"]
+            def write() -> None:
+                outcome["status"] = bedrock.put_use_case_for_model_access(formData=b"x" * 20)[
+                    "ResponseMetadata"]["HTTPStatusCode"]
 
-        writer = threading.Thread(target=write)
-        writer.start()
-        time.sleep(0.5)  # the write is waiting on the lock
-        started = time.monotonic()
-        answer = json.loads(runtime.invoke_model(modelId=MODEL, body=BODY)["body"].read())
-        invoke_s = time.monotonic() - started
-        assert writer.is_alive()
-        holder.execute("ROLLBACK")
-    writer.join(timeout=30)
-    assert answer["type"] == "message"
-    assert invoke_s < 2.0, f"InvokeModel waited {invoke_s:.1f}s behind a locked control-plane write"
-    assert outcome == {"status": 201}
-    assert bedrock.get_use_case_for_model_access()["formData"] == b"x" * 20
+            writer = threading.Thread(target=write)
+            writer.start()
+            assert entered.wait(timeout=30)  # the write is waiting on the lock
+            answer = json.loads(runtime.invoke_model(modelId=MODEL, body=BODY)["body"].read())
+            answered_while_waiting = not returned.is_set()
+            holder.execute("ROLLBACK")
+        writer.join(timeout=30)
+        assert answer["type"] == "message"
+        assert answered_while_waiting, "InvokeModel waited behind a locked control-plane write"
+        assert outcome == {"status": 201}
+        assert bedrock.get_use_case_for_model_access()["formData"] == b"x" * 20
+    store.close()
 
 
 # -- a store that cannot read or write: an AWS error, one log line -----------------------------
