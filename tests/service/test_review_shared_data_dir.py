@@ -21,6 +21,7 @@ ACCOUNT, REGION, MODEL = "123456789012", "us-east-1", "anthropic.claude-sonnet-4
 def test_review_generation_follows_another_connections_writes(tmp_path):
     first, second = StateStore.open(tmp_path), StateStore.open(tmp_path)
     try:
+        assert second.get_agreement(ACCOUNT, REGION, MODEL) is None  # what a server caches
         second.look_for_external_writes()
         before = second.generation
         second.look_for_external_writes()
@@ -32,6 +33,15 @@ def test_review_generation_follows_another_connections_writes(tmp_path):
     finally:
         first.close()
         second.close()
+
+
+def test_review_a_look_at_shutdown_leaves_no_connection_open(tmp_path):
+    # The running app's look runs in a worker thread and may still run when the store closes.
+    store = StateStore.open(tmp_path)
+    store.get_agreement(ACCOUNT, REGION, MODEL)
+    store.close()
+    store.look_for_external_writes()
+    assert store._reader is None and store._connection is None
 
 
 @pytest.mark.parametrize("granted", [False, True])

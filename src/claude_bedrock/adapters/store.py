@@ -224,10 +224,14 @@ class StateStore:
 
     def look_for_external_writes(self) -> None:
         """Bump ``generation`` when another connection committed since the last look (Rule 6).
-        May wait for the read lock: call it from a worker thread on a server."""
+        May wait for the read lock: call it from a worker thread on a server. A store whose
+        read connection is not open (closed, or never read) has cached nothing to refresh, and
+        the look does not open it: a look still running at shutdown leaves no connection behind."""
         if not self.shared:
             return
         with self._read_lock:
+            if self._reader is None:
+                return
             try:
                 db = self._read_db
                 seen = (self._readers_opened, db.execute("PRAGMA data_version").fetchone()[0])

@@ -107,7 +107,7 @@ from claude_bedrock.domain.output_format import output_schema
 from claude_bedrock.domain.prompt_cache import CacheUsage, PromptCache
 from claude_bedrock.domain.prose import Draws, Passage, ProseWriter
 from claude_bedrock.domain.thinking_signatures import REDACTED_NONCE_BYTES, ThinkingSigner
-from claude_bedrock.domain.tokens import count_delta, count_json, count_text, truncate_text
+from claude_bedrock.domain.tokens import count_delta, count_json, count_member, count_text, truncate_text
 from claude_bedrock.domain.tool_input import schema_value, tool_input
 from claude_bedrock.domain.tool_search import (
     MAX_PATTERN_CHARS,
@@ -307,7 +307,7 @@ def _streamed_members(name: str, value: Any, budget: int) -> str:
     spent = count_text(name) + 1  # the object's own token, as ``count_json`` counts it
     members = []
     for key, item in value.items():
-        spent += count_text(str(key)) + 1 + count_json(item)
+        spent += count_member(key, item)
         if spent > budget:
             break
         members.append(f"{json.dumps(key, ensure_ascii=False)}: {json.dumps(item, ensure_ascii=False)}")

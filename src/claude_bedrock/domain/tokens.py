@@ -87,6 +87,7 @@ __all__ = [
     "count_block",
     "count_delta",
     "count_json",
+    "count_member",
     "count_output_block",
     "count_request",
     "count_text",
@@ -169,12 +170,17 @@ def count_json(value: Any) -> int:
     if isinstance(value, str):
         return count_text(value)
     if isinstance(value, Mapping):
-        return 1 + sum(count_text(str(key)) + 1 + count_json(item) for key, item in value.items())
+        return 1 + sum(count_member(key, item) for key, item in value.items())
     if isinstance(value, (list, tuple)):
         return 1 + sum(count_json(item) for item in value)
     if value is None or isinstance(value, bool):
         return 1
     return count_text(str(value))
+
+
+def count_member(key: Any, item: Any) -> int:
+    """Tokens of one member of a JSON object, its key and separator included (``count_json``)."""
+    return count_text(str(key)) + 1 + count_json(item)
 
 
 def _b64_prefix(data: str, n_bytes: int) -> bytes:
