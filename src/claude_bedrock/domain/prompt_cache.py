@@ -10,9 +10,11 @@ Semantics (Anthropic "Prompt caching", as Bedrock reports it in ``usage``):
   the catalog's ``prompt_cache_min_tokens`` (4096 tokens for Claude Opus 4.5 and Haiku 4.5, 2048
   for the older Haiku models, 1024 for the others; ``FALLBACK_MINIMUM_TOKENS`` for a model the
   catalog does not know; the constructor takes another rule so tests can lower it).
-* Lookup: the longest cached prefix ending at a breakpoint or at one of the
-  ``LOOKBACK_BLOCKS`` (20) block boundaries before a breakpoint is a **cache read**; its entry's
-  TTL restarts. Every breakpoint after the hit is written: the tokens from the hit (or the start)
+* Lookup: the longest cached prefix ending at a breakpoint or at a block boundary before it,
+  within a lookback window of ``LOOKBACK_BLOCKS`` (20) positions per breakpoint, the breakpoint
+  itself counting as the first (Anthropic "Prompt caching", "How automatic prefix checking
+  works": a write 20 blocks before the breakpoint is out of reach), is a **cache read**; its
+  entry's TTL restarts. Every breakpoint after the hit is written: the tokens from the hit (or the start)
   to the last breakpoint are **cache creation**, each span between consecutive breakpoints billed
   at the TTL of the breakpoint that ends it (``ephemeral_5m`` / ``ephemeral_1h``). Tokens after
   the last breakpoint, and all tokens when nothing qualifies, are plain ``input_tokens``.
@@ -247,7 +249,7 @@ class PromptCache:
     ) -> int:
         """Index of the last segment of the longest live cached prefix, or -1."""
         for point in reversed(breakpoints):
-            for index in range(point.index, max(-1, point.index - LOOKBACK_BLOCKS - 1), -1):
+            for index in range(point.index, max(-1, point.index - LOOKBACK_BLOCKS), -1):
                 if cumulative[index] < minimum:
                     break
                 key = (*scope, digests[index])

@@ -235,3 +235,13 @@ def test_a_count_handed_over_by_validation_is_the_count_used():
     scope = {"account_id": "1", "region": "us-east-1", "model_id": "m"}
     assert cache.apply(**scope, request=body, input_tokens=validated.input_tokens) == cache.apply(**scope, request=body)
     assert cache.apply(**scope, request=body, input_tokens=7).input_tokens == 7
+
+
+def test_prompt_cache_lookback_window_is_twenty_positions_counting_the_breakpoint(cache: PromptCache) -> None:
+    """Anthropic "Prompt caching", lookback example: a write at block 15 is found from a
+    breakpoint on block 34 (window 34..15) but not from block 35 (window 35..16)."""
+    written = _apply(cache, _conversation(15, {14})).cache_creation_input_tokens
+    assert _apply(cache, _conversation(35, {34})).cache_read_input_tokens == 0
+    cache.reset()
+    _apply(cache, _conversation(15, {14}))
+    assert _apply(cache, _conversation(34, {33})).cache_read_input_tokens == written
