@@ -407,6 +407,14 @@ def _tool_tokens(tool: Mapping[str, Any]) -> int:
     return TOOL_DEFINITION_OVERHEAD_TOKENS + count_json(_without_cache_control(tool))
 
 
+def _thinking_setting(request: Mapping[str, Any]) -> Any:
+    """The request's thinking configuration as the prompt renders it (None: thinking off)."""
+    thinking = request.get("thinking")
+    if isinstance(thinking, Mapping) and thinking.get("type") == "disabled":
+        return None
+    return thinking
+
+
 def _iter_segments(request: Mapping[str, Any]) -> Iterator[PromptSegment]:
     tools = request.get("tools") or ()
     deferred: dict[str, Mapping[str, Any]] = {}
@@ -427,11 +435,14 @@ def _iter_segments(request: Mapping[str, Any]) -> Iterator[PromptSegment]:
             yield PromptSegment(tokens, ("system", _without_cache_control(block)), _control(block))
             first = False
 
+    thinking = _thinking_setting(request)
     if tools:
         choice = request.get("tool_choice") or {}
         choice_type = choice.get("type", "auto") if isinstance(choice, Mapping) else "auto"
         tool_prompt = TOOL_USE_SYSTEM_PROMPT_TOKENS.get(choice_type, TOOL_USE_SYSTEM_PROMPT_TOKENS["auto"])
-        yield PromptSegment(tool_prompt, ("tool_choice", choice, request.get("thinking")), None)
+        yield PromptSegment(tool_prompt, ("tool_choice", choice, thinking), None)
+    elif thinking is not None:  # rendered ahead of the messages even without tools
+        yield PromptSegment(0, ("thinking", thinking), None)
 
     messages = request.get("messages") or ()
     last_assistant = max((i for i, m in enumerate(messages) if m.get("role") == "assistant"), default=-1)
@@ -459,8 +470,10 @@ def prompt_segments(request: Mapping[str, Any]) -> list[PromptSegment]:
     """The request's input tokens split into cacheable units, in cache prefix order.
 
     Order: tools, system, the tool-use system prompt (keyed by ``tool_choice`` and
-    ``thinking``, whose changes invalidate the message part of the cache as on the real API),
-    then each message's blocks. A top-level ``cache_control`` (automatic caching) becomes a
+    ``thinking``, whose changes invalidate the message part of the cache as on the real API;
+    without tools, a zero-token segment keyed by ``thinking`` when thinking is on, so turning
+    it on or changing its budget still invalidates the messages: Anthropic "Prompt caching",
+    "What invalidates the cache"), then each message's blocks. A top-level ``cache_control`` (automatic caching) becomes a
     breakpoint on the last segment. ``REQUEST_OVERHEAD_TOKENS`` is not part of any segment.
     """
     segments = list(_iter_segments(request))

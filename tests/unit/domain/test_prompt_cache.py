@@ -245,3 +245,26 @@ def test_prompt_cache_lookback_window_is_twenty_positions_counting_the_breakpoin
     cache.reset()
     _apply(cache, _conversation(15, {14}))
     assert _apply(cache, _conversation(34, {33})).cache_read_input_tokens == written
+
+
+def test_prompt_cache_thinking_change_invalidates_messages_without_tools(cache: PromptCache) -> None:
+    """Anthropic "Prompt caching", "What invalidates the cache": a change of the thinking
+    parameters (enable/disable, budget) invalidates the message blocks, tools or not; the
+    system prompt stays cached."""
+    def request(thinking: dict[str, Any] | None) -> dict[str, Any]:
+        body = _request()
+        body["messages"] = [{"role": "user", "content": [
+            {"type": "text", "text": LONG, "cache_control": {"type": "ephemeral"}}]}]
+        if thinking is not None:
+            body["thinking"] = thinking
+        return body
+
+    system_prefix = count_text(LONG) + 3
+    _apply(cache, request(None))
+    assert _apply(cache, request({"type": "disabled"})).cache_creation_input_tokens == 0  # same as off
+    enabled = _apply(cache, request({"type": "enabled", "budget_tokens": 1024}))
+    assert enabled.cache_read_input_tokens == system_prefix and enabled.cache_creation_input_tokens > 0
+    budget = _apply(cache, request({"type": "enabled", "budget_tokens": 2048}))
+    assert budget.cache_read_input_tokens == system_prefix and budget.cache_creation_input_tokens > 0
+    again = _apply(cache, request({"type": "enabled", "budget_tokens": 2048}))
+    assert again.cache_creation_input_tokens == 0 and again.total_input_tokens == count_request(request(None))
