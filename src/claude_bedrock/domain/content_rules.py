@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import binascii
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -61,6 +61,7 @@ __all__ = [
     "MAX_IMAGE_BASE64_CHARS",
     "TOOL_RESULT_BLOCK_TYPES",
     "check_cache_control",
+    "check_cache_ttl_order",
     "check_media",
     "check_messages",
     "check_system",
@@ -185,6 +186,7 @@ THINKING_FIRST = (
 TOO_MANY_CACHE_BREAKPOINTS = (
     "A maximum of {limit} blocks with cache_control may be provided. Found {found}."
 )
+CACHE_TTL_ORDER = "a ttl='{ttl}' cache_control block must not come after a ttl='{shorter}' cache_control block."
 NOT_AN_OBJECT = "Input should be a valid dictionary or object to extract fields from"
 NO_TAG = "Unable to extract tag using discriminator 'type'"
 FIELD_REQUIRED = "Field required"
@@ -271,6 +273,56 @@ def check_cache_control(value: Any, path: str) -> int:
     if ttl is not None and (not isinstance(ttl, str) or ttl not in CACHE_TTLS):
         raise api_error(f"{path}.ephemeral.ttl", _one_of(CACHE_TTLS))
     return 1
+
+
+def check_cache_ttl_order(body: Mapping[str, Any]) -> None:
+    """Refuse a ``cache_control`` whose TTL is longer than that of one before it.
+
+    Anthropic "Prompt caching", "Mixing different TTLs": cache entries with a longer TTL must
+    appear before shorter ones, in prompt order (tools, system, messages; the top-level
+    automatic breakpoint last). Wording and path (``messages.0.content.0.cache_control.ttl``) as
+    the API answers, quoted in public issue threads; Bedrock relays it as a model error.
+    Call it on a body whose tools, system and messages were validated.
+    """
+    shortest = len(CACHE_TTLS) - 1
+    for path, control in _cache_controls(body):
+        rank = CACHE_TTLS.index(control.get("ttl") or CACHE_TTLS[0])
+        if rank > shortest:
+            raise api_error(
+                f"{path}.ttl", CACHE_TTL_ORDER.format(ttl=CACHE_TTLS[rank], shorter=CACHE_TTLS[shortest])
+            )
+        shortest = rank
+
+
+def _cache_controls(body: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """Each ``cache_control`` of a validated body with its path, in prompt order."""
+    for index, tool in enumerate(body.get("tools") or ()):
+        yield from _block_cache_controls(tool, f"tools.{index}")
+    system = body.get("system")
+    if isinstance(system, list):
+        for index, block in enumerate(system):
+            yield from _block_cache_controls(block, f"system.{index}")
+    for index, message in enumerate(body["messages"]):
+        content = message["content"]
+        for block_index, block in enumerate(content if isinstance(content, list) else ()):
+            yield from _block_cache_controls(block, f"messages.{index}.content.{block_index}")
+    if body.get("cache_control") is not None:
+        yield "cache_control", body["cache_control"]
+
+
+def _block_cache_controls(block: Mapping[str, Any], path: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """The markers of one block: those of its nested blocks first, then its own."""
+    source = block.get("source")
+    nested_path, nested = (
+        (f"{path}.source.content", source.get("content")) if isinstance(source, Mapping)
+        else (f"{path}.content", block.get("content"))
+    )
+    if isinstance(nested, list):
+        for index, inner in enumerate(nested):
+            if isinstance(inner, Mapping):
+                yield from _block_cache_controls(inner, f"{nested_path}.{index}")
+    if block.get("cache_control") is not None:
+        yield f"{path}.cache_control", block["cache_control"]
 
 
 # --------------------------------------------------------------------------- block checkers

@@ -36,7 +36,8 @@ Order of checks (the first failing one answers):
     6. ``stop_sequences`` contents, ``metadata``.
     7. ``system``, ``tools`` and ``tool_choice`` (``tool_rules``); then ``messages``
        (``content_rules``), then the number of images and documents and the image edges.
-    8. at most ``MAX_CACHE_BREAKPOINTS`` ``cache_control`` markers in all.
+    8. at most ``MAX_CACHE_BREAKPOINTS`` ``cache_control`` markers in all, and no ``ttl: 1h``
+       marker after a ``5m`` one in prompt order (``content_rules.check_cache_ttl_order``).
     9. input tokens (when a counter is given) within the context limit: the model's context
        window (200K), or 1M with ``context-1m-2025-08-07`` on a model that supports it.
 
@@ -55,7 +56,7 @@ work): ``supports_128k_output`` (``output-128k-2025-02-19`` raises max_tokens to
 Opus 4.1, Sonnet 4.5, Haiku 4.5, Opus 4.5).
 
 Deliberately not enforced (no reliable source for the rule or its wording): beta requirements
-of Anthropic-defined tools, the TTL ordering of cache_control markers, the number of PDF pages
+of Anthropic-defined tools, the number of PDF pages
 per request. Thinking signatures sent back are the model's check, not this
 module's: ``thinking_signatures.ThinkingSigner.check_conversation``, run by the service after
 this validation (unless ``verify_thinking_signatures`` is off). The number of images and
@@ -78,6 +79,7 @@ from claude_bedrock.domain.content_rules import (
     MAX_MEDIA_BLOCKS,
     MAX_MEDIA_BLOCKS_LARGE_CONTEXT,
     check_cache_control,
+    check_cache_ttl_order,
     check_media,
     check_messages,
     check_system,
@@ -558,6 +560,8 @@ def _model_checks(
         raise ValidationException(
             TOO_MANY_CACHE_BREAKPOINTS.format(limit=MAX_CACHE_BREAKPOINTS, found=breakpoints)
         )
+    if breakpoints > 1:
+        check_cache_ttl_order(body)
     input_tokens = None
     if count_input_tokens is not None:
         input_tokens = count_input_tokens(body)

@@ -1061,6 +1061,38 @@ def test_validate_allows_at_most_four_cache_breakpoints() -> None:
     assert rejects(nested) == "A maximum of 4 blocks with cache_control may be provided. Found 5."
 
 
+ONE_HOUR = {"type": "ephemeral", "ttl": "1h"}
+FIVE_MINUTES = {"type": "ephemeral", "ttl": "5m"}
+TTL_ORDER = "a ttl='1h' cache_control block must not come after a ttl='5m' cache_control block."
+
+
+def test_validate_accepts_one_hour_breakpoints_before_five_minute_ones() -> None:
+    # Anthropic "Prompt caching", "Mixing different TTLs": longer TTLs first.
+    accepts(make_body(
+        tools=[{**WEATHER_TOOL, "cache_control": ONE_HOUR}],
+        system=[text("sys", cache_control=ONE_HOUR)],
+        messages=[user(text("a", cache_control=EPHEMERAL), text("b", cache_control=FIVE_MINUTES))],
+    ))
+
+
+@pytest.mark.parametrize(
+    ("body", "path"),
+    [
+        (make_body(system=[text("sys", cache_control=EPHEMERAL)], messages=[user(text("a", cache_control=ONE_HOUR))]),
+         "messages.0.content.0.cache_control.ttl"),
+        (make_body(tools=[{**WEATHER_TOOL, "cache_control": FIVE_MINUTES}], system=[text("sys", cache_control=ONE_HOUR)]),
+         "system.0.cache_control.ttl"),
+        (make_body(messages=[user(text("a", cache_control=EPHEMERAL), text("b", cache_control=ONE_HOUR))]),
+         "messages.0.content.1.cache_control.ttl"),
+        (make_body(system=[text("sys", cache_control=EPHEMERAL)], cache_control=ONE_HOUR), "cache_control.ttl"),
+    ],
+)  # fmt: skip
+def test_validate_rejects_a_one_hour_breakpoint_after_a_five_minute_one(body: dict[str, Any], path: str) -> None:
+    # The API's text, quoted in public issue threads ("messages.0.content.0.cache_control.ttl:
+    # a ttl='1h' cache_control block must not come after a ttl='5m' cache_control block.").
+    assert rejects(body) == f"{path}: {TTL_ORDER}"
+
+
 @pytest.mark.parametrize("block", [
     {"type": "thinking", "thinking": "Let me think.", "signature": "sig=="},
     {"type": "redacted_thinking", "data": "ZGF0YQ=="},
