@@ -21,6 +21,9 @@ Semantics (Anthropic "Prompt caching", as Bedrock reports it in ``usage``):
 * Entries are keyed by (account id, region, base model id, SHA-256 of the canonical JSON of the
   prefix without its ``cache_control`` markers), so moving a breakpoint later still hits the
   blocks before it, as on the real service. An entry lives 5 minutes or 1 hour after its last use.
+  Ahead of the messages the prefix also holds ``tool_choice``, the thinking settings and whether
+  any image is present (``tokens.prompt_segments``): changing them invalidates the cached
+  messages, not tools or system (Anthropic "Prompt caching", "What invalidates the cache").
 * The region is the one that serves the call: a cache written in us-east-1 is not read in
   eu-west-3 (each region is a separate deployment; AWS's prompt-caching guide, "Prompt caching
   with cross-Region inference": routing a call to another region "may lead to increased cache

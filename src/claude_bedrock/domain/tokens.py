@@ -407,12 +407,29 @@ def _tool_tokens(tool: Mapping[str, Any]) -> int:
     return TOOL_DEFINITION_OVERHEAD_TOKENS + count_json(_without_cache_control(tool))
 
 
-def _thinking_setting(request: Mapping[str, Any]) -> Any:
-    """The request's thinking configuration as the prompt renders it (None: thinking off)."""
+def _has_image(blocks: Any) -> bool:
+    """Whether content blocks (nested ones included: tool results, documents) hold an image."""
+    if not isinstance(blocks, Sequence) or isinstance(blocks, str):
+        return False
+    for block in blocks:
+        if not isinstance(block, Mapping):
+            continue
+        if block.get("type") == "image":
+            return True
+        source = block.get("source")
+        if _has_image(block.get("content")) or (isinstance(source, Mapping) and _has_image(source.get("content"))):
+            return True
+    return False
+
+
+def _rendered_settings(request: Mapping[str, Any]) -> tuple[Any, bool] | None:
+    """What the prompt renders ahead of the messages besides tools and system: the thinking
+    configuration (None when off) and whether images are present anywhere; None when neither."""
     thinking = request.get("thinking")
     if isinstance(thinking, Mapping) and thinking.get("type") == "disabled":
-        return None
-    return thinking
+        thinking = None
+    images = any(_has_image(message.get("content")) for message in request.get("messages") or ())
+    return (thinking, images) if thinking is not None or images else None
 
 
 def _iter_segments(request: Mapping[str, Any]) -> Iterator[PromptSegment]:
@@ -435,14 +452,14 @@ def _iter_segments(request: Mapping[str, Any]) -> Iterator[PromptSegment]:
             yield PromptSegment(tokens, ("system", _without_cache_control(block)), _control(block))
             first = False
 
-    thinking = _thinking_setting(request)
+    settings = _rendered_settings(request)
     if tools:
         choice = request.get("tool_choice") or {}
         choice_type = choice.get("type", "auto") if isinstance(choice, Mapping) else "auto"
         tool_prompt = TOOL_USE_SYSTEM_PROMPT_TOKENS.get(choice_type, TOOL_USE_SYSTEM_PROMPT_TOKENS["auto"])
-        yield PromptSegment(tool_prompt, ("tool_choice", choice, thinking), None)
-    elif thinking is not None:  # rendered ahead of the messages even without tools
-        yield PromptSegment(0, ("thinking", thinking), None)
+        yield PromptSegment(tool_prompt, ("tool_choice", choice, settings), None)
+    elif settings is not None:  # rendered ahead of the messages even without tools
+        yield PromptSegment(0, ("settings", settings), None)
 
     messages = request.get("messages") or ()
     last_assistant = max((i for i, m in enumerate(messages) if m.get("role") == "assistant"), default=-1)
@@ -469,10 +486,10 @@ def _iter_segments(request: Mapping[str, Any]) -> Iterator[PromptSegment]:
 def prompt_segments(request: Mapping[str, Any]) -> list[PromptSegment]:
     """The request's input tokens split into cacheable units, in cache prefix order.
 
-    Order: tools, system, the tool-use system prompt (keyed by ``tool_choice`` and
-    ``thinking``, whose changes invalidate the message part of the cache as on the real API;
-    without tools, a zero-token segment keyed by ``thinking`` when thinking is on, so turning
-    it on or changing its budget still invalidates the messages: Anthropic "Prompt caching",
+    Order: tools, system, the tool-use system prompt (keyed by ``tool_choice``, ``thinking`` and
+    whether any image is present, whose changes invalidate the message part of the cache as on
+    the real API; without tools, a zero-token segment keyed by the last two when thinking is on
+    or an image is present, so they still invalidate the messages: Anthropic "Prompt caching",
     "What invalidates the cache"), then each message's blocks. A top-level ``cache_control`` (automatic caching) becomes a
     breakpoint on the last segment. ``REQUEST_OVERHEAD_TOKENS`` is not part of any segment.
     """

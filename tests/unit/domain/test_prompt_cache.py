@@ -268,3 +268,26 @@ def test_prompt_cache_thinking_change_invalidates_messages_without_tools(cache: 
     assert budget.cache_read_input_tokens == system_prefix and budget.cache_creation_input_tokens > 0
     again = _apply(cache, request({"type": "enabled", "budget_tokens": 2048}))
     assert again.cache_creation_input_tokens == 0 and again.total_input_tokens == count_request(request(None))
+
+
+def test_prompt_cache_adding_an_image_invalidates_messages_not_system(cache: PromptCache) -> None:
+    """Anthropic "Prompt caching": "the presence/absence of images anywhere in the prompt will
+    invalidate the cache" for the message blocks; tools and system stay cached."""
+    image = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}}
+    first_turn = _request()
+    first_turn["messages"] = [
+        {"role": "user", "content": [{"type": "text", "text": LONG, "cache_control": {"type": "ephemeral"}}]},
+    ]
+    _apply(cache, first_turn)
+    second_turn = _request()
+    second_turn["messages"] = [
+        *first_turn["messages"],
+        {"role": "assistant", "content": "Noted."},
+        {"role": "user", "content": [image, {"type": "text", "text": "And this?", "cache_control": {"type": "ephemeral"}}]},
+    ]
+    usage = _apply(cache, second_turn)
+    assert usage.cache_read_input_tokens == count_text(LONG) + 3  # the system prompt only
+    assert usage.total_input_tokens == count_request(second_turn)
+    third_turn = {**second_turn, "messages": [*second_turn["messages"], {"role": "assistant", "content": "A chart."},
+                                              {"role": "user", "content": "Thanks."}]}
+    assert _apply(cache, third_turn).cache_read_input_tokens > count_text(LONG) * 2  # images still there: hit
