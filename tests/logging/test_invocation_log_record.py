@@ -111,6 +111,18 @@ def test_record_stream_output_is_the_list_of_chunks():
     assert record["claudeBedrock"]["streamed"] is True
 
 
+def test_record_converse_stream_output_is_the_converse_response_it_adds_up_to():
+    # AWS's ConverseStream records carry a Converse response, not the stream's events.
+    events = [{"messageStart": {"role": "assistant"}}, {"contentBlockDelta": {"delta": {"text": "a"}}},
+              {"messageStop": {"stopReason": "end_turn"}}]
+    response = {"output": {"message": {"role": "assistant", "content": [{"text": "a"}]}},
+                "stopReason": "end_turn", "usage": {}, "metrics": {"latencyMs": 5}}
+    whole = make_call(operation="ConverseStream", output_body=events, logged_output=response, streamed=True)
+    assert record_of(whole).record["output"]["outputBodyJson"] == response
+    cut_short = make_call(operation="ConverseStream", output_body=events[:2], streamed=True, status=0)
+    assert record_of(cut_short).record["output"]["outputBodyJson"] == events[:2]
+
+
 def test_record_text_delivery_off_omits_bodies_keeps_counts():
     config = DeliveryConfig(s3=BUCKET, text=False, image=True)
     planned = record_of(make_call(), config)

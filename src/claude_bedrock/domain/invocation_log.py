@@ -28,7 +28,9 @@ Invariants
             / ``outputBodyS3Path`` instead. Without an overflow location (CloudWatch with no
             ``largeDataDeliveryS3Config``) a large JSON body stays inline and a binary body is
             omitted (``claudeBedrock.inputBodyOmitted = "binary"``).
-    Rule 4: a streamed output is logged as the list of chunks that were sent, in order.
+    Rule 4: an InvokeModelWithResponseStream output is logged as the list of chunks that were
+            sent, in order; a ConverseStream output as the Converse response its events add up
+            to (``logged_output``), as AWS logs it, or as its events when it was cut short.
     Rule 5: keys are deterministic: batch objects are named from the timestamp and hex id the
             caller passes; data objects from the request id.
 
@@ -108,6 +110,7 @@ class CallFacts(Protocol):
     input_bytes: bytes | None
     input_content_type: str
     output_body: Any
+    logged_output: Any
     output_content_type: str
     streamed: bool
     usage: dict[str, int]
@@ -421,7 +424,8 @@ def plan_record(
         if body is not None and not config.image:
             body = strip_image_data(body)
         _place_body(record_input, "input", body, raw, overflow, call, "input", objects, extension)
-        _place_body(record_output, "output", call.output_body, None, overflow, call, "output", objects, extension)
+        output = call.output_body if call.logged_output is None else call.logged_output
+        _place_body(record_output, "output", output, None, overflow, call, "output", objects, extension)
     record_input["inputTokenCount"] = int(usage.get("inputTokens", 0) or 0)
     record_input["cacheReadInputTokenCount"] = int(usage.get("cacheReadInputTokens", 0) or 0)
     record_input["cacheWriteInputTokenCount"] = int(usage.get("cacheWriteInputTokens", 0) or 0)

@@ -38,6 +38,9 @@ class CallRecord:
     input_content_type: str = "application/json"
     #: Non-streaming: the response body (dict). Streaming: list of decoded chunk events.
     output_body: Any = None
+    #: The output invocation logs give instead of ``output_body``, when it differs: for a
+    #: ConverseStream that ran to its end, the Converse response its events add up to.
+    logged_output: Any = None
     output_content_type: str = "application/json"
     streamed: bool = False
     usage: dict[str, int] = field(default_factory=dict)

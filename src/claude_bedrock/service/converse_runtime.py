@@ -93,6 +93,7 @@ async def converse_stream(inv: Invocation, send: Send) -> None:
         return frames
 
     await stream_response(inv, send, inv.state.events(call, inv.record), [], render, sent)
+    inv.record.logged_output = renderer.response()  # AWS logs a ConverseStream as Converse
 
 
 # --------------------------------------------------------------------------- CountTokens

@@ -489,6 +489,17 @@ class _Rendering:
             service_tier=translation.service_tier,
         )
 
+    def _response(self, latency_ms: int) -> dict[str, Any]:
+        """The ``ConverseResponse`` of the accumulated message, once it has stopped."""
+        return converse_response_from_message(
+            self._events.finished_message(),
+            latency_ms=latency_ms,
+            additional_response_field_paths=self._echo.additional_response_field_paths,
+            performance_config=self._echo.performance_config,
+            service_tier=self._echo.service_tier,
+            malformed_tool_use=self._events.malformed_tool_use,
+        )
+
 
 class ConverseResponseBuilder(_Rendering):
     """Collects Anthropic stream events and renders the Converse JSON response.
@@ -508,14 +519,7 @@ class ConverseResponseBuilder(_Rendering):
 
     def build(self, latency_ms: int) -> dict[str, Any]:
         """The ``ConverseResponse`` JSON object."""
-        return converse_response_from_message(
-            self._events.finished_message(),
-            latency_ms=latency_ms,
-            additional_response_field_paths=self._echo.additional_response_field_paths,
-            performance_config=self._echo.performance_config,
-            service_tier=self._echo.service_tier,
-            malformed_tool_use=self._events.malformed_tool_use,
-        )
+        return self._response(latency_ms)
 
 
 # --------------------------------------------------------------------------------------------
@@ -595,13 +599,13 @@ class ConverseStreamRenderer(_Rendering):
             send(event_type, payload)              # the closing "metadata" event
 
     State: ``feed`` tracks open blocks and usage; ``finish`` may be called once, after
-    ``message_stop``.
+    ``message_stop``; ``response`` then gives the Converse response the events add up to.
     """
 
     def __init__(self, **echo: Any) -> None:
         super().__init__(**echo)
         self._indexes: dict[int, int] = {}
-        self._finished = False
+        self._finished_latency_ms: int | None = None
 
     def feed(self, event: Mapping[str, Any]) -> list[StreamEvent]:
         """Render one Anthropic event.
@@ -640,16 +644,23 @@ class ConverseStreamRenderer(_Rendering):
         Raises:
             ConverseRenderError: ``message_stop`` was not fed yet, or ``finish`` ran before.
         """
-        if self._finished:
+        if self._finished_latency_ms is not None:
             raise ConverseRenderError("finish called twice")
         message = self._events.finished_message()
-        self._finished = True
+        self._finished_latency_ms = latency_ms
         metadata: dict[str, Any] = {
             "usage": converse_usage(message.get("usage") or {}),
             "metrics": {"latencyMs": latency_ms},
         }
         metadata.update(self._echo.extras())
         return [("metadata", metadata)]
+
+    def response(self) -> dict[str, Any] | None:
+        """The ``ConverseResponse`` JSON object the streamed events add up to (what Converse
+        would have answered), or None before ``finish``: a stream cut short has none."""
+        if self._finished_latency_ms is None:
+            return None
+        return self._response(self._finished_latency_ms)
 
     def _block_start(self, event: Mapping[str, Any]) -> list[StreamEvent]:
         block = event.get("content_block") or {}

@@ -1023,6 +1023,16 @@ def test_converse_stream_renderer_finish_needs_message_stop() -> None:
         renderer.finish(5)
 
 
+def test_converse_stream_renderer_response_is_what_converse_answers() -> None:
+    # Invocation logs give a ConverseStream's output as the Converse response (AWS's records).
+    renderer = ConverseStreamRenderer(performance_config={"latency": "optimized"})
+    for event in thinking_text_tool_events():
+        renderer.feed(event)
+    assert renderer.response() is None  # not finished: a stream cut short has no response
+    renderer.finish(321)
+    assert renderer.response() == build(thinking_text_tool_events(), performance_config={"latency": "optimized"})
+
+
 def test_converse_stream_renderer_for_translation_echoes_settings() -> None:
     translation = translate({"messages": [user({"text": "hi"})],
                              "performanceConfig": {"latency": "optimized"},
