@@ -165,6 +165,21 @@ def test_record_image_delivery_off_strips_converse_bytes():
     assert body["messages"][0]["content"][0]["image"]["source"]["bytes"] == PNG_B64
 
 
+def test_record_image_delivery_off_strips_document_data_but_not_plain_text_documents():
+    text_document = {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "notes"}}
+    body = {"messages": [{"role": "user", "content": [
+        {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": PNG_B64}},
+        text_document,
+        {"document": {"format": "pdf", "name": "r", "source": {"bytes": PNG_B64}}},
+        {"document": {"format": "txt", "name": "t", "source": {"text": "notes"}}},
+    ]}]}
+    content = strip_image_data(body)["messages"][0]["content"]
+    assert content[0] == {"type": "document", "source": {"type": "base64", "media_type": "application/pdf"}}
+    assert content[1] == text_document
+    assert content[2] == {"document": {"format": "pdf", "name": "r", "source": {}}}
+    assert content[3] == {"document": {"format": "txt", "name": "t", "source": {"text": "notes"}}}
+
+
 def test_record_image_delivery_on_keeps_image_data():
     logged = record_of(make_call(input_body=anthropic_image_body())).record["input"]["inputBodyJson"]
     assert logged["messages"][0]["content"][0]["source"]["data"] == PNG_B64

@@ -5,6 +5,7 @@ report shows the regional premium exactly."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -187,6 +188,29 @@ def test_logging_text_and_image_delivery_flags(clients, sinks):
     assert "outputBodyJson" in records[no_image]["output"]
     assert "inputBodyJson" not in records[no_text]["input"] and "outputBodyJson" not in records[no_text]["output"]
     assert records[no_text]["input"]["inputTokenCount"] > 0 and records[no_text]["output"]["outputTokenCount"] > 0
+
+
+def test_logging_image_delivery_off_also_keeps_document_data_out(clients, sinks):
+    # AWS user guide: "When using the Converse API, any image or document data that you pass is
+    # logged in Amazon S3 (if you have enabled delivery and image logging ...)".
+    bedrock, runtime = clients(region="ap-northeast-1")
+    pdf = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF"
+    encoded = base64.b64encode(pdf).decode()
+    bedrock.put_model_invocation_logging_configuration(loggingConfig={
+        "s3Config": {"bucketName": "ap-logs"}, "textDataDeliveryEnabled": True, "imageDataDeliveryEnabled": False})
+    conversed = runtime.converse(modelId=GLOBAL, messages=[{"role": "user", "content": [
+        {"document": {"format": "pdf", "name": "report", "source": {"bytes": pdf}}}, {"text": "summarize"}]}])
+    invoked = runtime.invoke_model(modelId=GLOBAL, body=json.dumps({
+        "anthropic_version": "bedrock-2023-05-31", "max_tokens": 32, "messages": [{"role": "user", "content": [
+            {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": encoded}},
+            {"type": "text", "text": "summarize"}]}]}))
+    ids = [conversed["ResponseMetadata"]["RequestId"], invoked["ResponseMetadata"]["RequestId"]]
+    records = sinks.wait_for(ids)
+    converse_block = records[ids[0]]["input"]["inputBodyJson"]["messages"][0]["content"][0]
+    assert converse_block == {"document": {"format": "pdf", "name": "report", "source": {}}}
+    invoke_block = records[ids[1]]["input"]["inputBodyJson"]["messages"][0]["content"][0]
+    assert invoke_block == {"type": "document", "source": {"type": "base64", "media_type": "application/pdf"}}
+    assert encoded not in json.dumps(records[ids[0]]) + json.dumps(records[ids[1]])
 
 
 def test_logging_large_input_goes_to_a_data_object(clients, sinks):

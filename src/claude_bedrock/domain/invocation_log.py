@@ -20,8 +20,11 @@ Invariants
     Rule 1: the call's bodies are never mutated; redaction (image data) works on copies.
     Rule 2: ``textDataDeliveryEnabled`` false (or absent) omits both bodies; token counts stay.
             ``imageDataDeliveryEnabled`` false (or absent) removes the base64 payload of every
-            image block from the logged input: ``source.data`` of an Anthropic ``image`` block,
-            ``source.bytes`` of a Converse ``image`` block; the block's other members remain.
+            image and document block from the logged input (AWS: "any image or document data
+            that you pass is logged ... if you have enabled ... image logging"):
+            ``source.data`` of an Anthropic ``image`` or ``document`` block (not of a plain-text
+            document), ``source.bytes`` of a Converse ``image`` or ``document`` block; the
+            block's other members remain.
     Rule 3: a body whose compact JSON encoding is larger than ``LARGE_BODY_BYTES`` (100 KB), or
             a body that is not JSON at all (binary), goes to its own data object under the
             ``data`` prefix of the overflow location and the record carries ``inputBodyS3Path``
@@ -211,20 +214,26 @@ def data_object_key(
 # --------------------------------------------------------------------------- redaction
 
 
+#: The blocks whose payload ``imageDataDeliveryEnabled`` governs (Anthropic ``type``, Converse member).
+_MEDIA_BLOCKS = ("image", "document")
+
+
 def strip_image_data(body: Any) -> Any:
-    """A copy of ``body`` without image payloads (Rule 2); other values are shared, not copied."""
+    """A copy of ``body`` without image or document payloads (Rule 2); other values are shared,
+    not copied."""
     if isinstance(body, list):
         return [strip_image_data(item) for item in body]
     if not isinstance(body, dict):
         return body
     out: dict[str, Any] = {}
     for key, value in body.items():
-        if key == "source" and isinstance(value, dict) and body.get("type") == "image":
-            out[key] = {k: v for k, v in value.items() if k != "data"}  # Anthropic image block
-        elif key == "image" and isinstance(value, dict) and isinstance(value.get("source"), dict):
-            image = dict(value)  # Converse ImageBlock
-            image["source"] = {k: v for k, v in value["source"].items() if k != "bytes"}
-            out[key] = image
+        if (key == "source" and isinstance(value, dict) and body.get("type") in _MEDIA_BLOCKS
+                and value.get("type") != "text"):  # a plain-text document's data is text
+            out[key] = {k: v for k, v in value.items() if k != "data"}  # Anthropic image / document
+        elif key in _MEDIA_BLOCKS and isinstance(value, dict) and isinstance(value.get("source"), dict):
+            block = dict(value)  # Converse ImageBlock / DocumentBlock
+            block["source"] = {k: v for k, v in value["source"].items() if k != "bytes"}
+            out[key] = block
         else:
             out[key] = strip_image_data(value)
     return out
