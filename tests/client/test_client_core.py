@@ -155,6 +155,18 @@ def test_core_count_tokens_sends_bare_id_and_base64_invoke_body():
     assert inner["max_tokens"] == 64000  # the model's maximum output: never the reason a count fails
 
 
+def test_core_count_tokens_carries_betas_and_extra_body_in_the_counted_body():
+    # anthropic's beta.messages.count_tokens(betas=...) and extra_body=: the betas belong in the
+    # counted InvokeModel body's anthropic_beta (where create puts them), never as a "betas" key
+    core = make_core()
+    request = core.count_tokens_request(core.choose_model("claude-sonnet-4-5"),
+                                        {"messages": [{"role": "user", "content": "Hi"}]},
+                                        betas=["context-1m-2025-08-07"], extra_body={"top_k": 5})
+    inner = json.loads(base64.b64decode(json.loads(request.body)["input"]["invokeModel"]["body"]))
+    assert inner["anthropic_beta"] == ["context-1m-2025-08-07"] and inner["top_k"] == 5
+    assert "betas" not in inner
+
+
 def test_core_converse_fields_map_to_wire_names():
     core = make_core()
     request = core.converse_request(

@@ -90,6 +90,14 @@ def test_server_count_tokens(client):
     assert 0 < short.input_tokens < longer.input_tokens and short.request_id
 
 
+def test_server_beta_count_tokens_takes_betas(client):
+    # the Anthropic SDK's spelling: beta.messages.count_tokens(..., betas=[...]); the server
+    # used to refuse the body ("extraneous key [betas]")
+    counted = client.beta.messages.count_tokens(model="claude-sonnet-4-5", messages=HELLO,
+                                                betas=["context-1m-2025-08-07"])
+    assert counted.input_tokens == client.messages.count_tokens(model="claude-sonnet-4-5", messages=HELLO).input_tokens
+
+
 def test_server_models_list_and_get(client):
     models = client.models.list()
     ids = [m.model_id for m in models]

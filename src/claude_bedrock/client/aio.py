@@ -253,13 +253,16 @@ class AsyncMessages:
         model: str,
         messages: Sequence[Mapping[str, Any]],
         endpoint: EndpointChoice | None = None,
+        betas: Sequence[str] | None = None,
         extra_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
         timeout: float | httpx.Timeout | None = None,
         **params: Any,
     ) -> MessageTokensCount:
         client = self._client
         call = client._ops.count_tokens(client._core, model=model, endpoint=endpoint,
-                                        body={"messages": messages, **params}, extra_headers=extra_headers,
+                                        body={"messages": messages, **params}, betas=betas,
+                                        extra_headers=extra_headers, extra_body=extra_body,
                                         warn_stacklevel=WARN_FROM_METHOD)
         return await client._run(call, timeout)  # type: ignore[no-any-return]
 

@@ -147,9 +147,6 @@ CONVERSE_FIELDS: Mapping[str, str] = MappingProxyType(
     }
 )
 
-#: Anthropic body keys carried into a CountTokens ``invokeModel`` body.
-_COUNTED_KEYS = ("system", "messages", "tools", "tool_choice", "thinking", "anthropic_beta")
-
 
 @dataclass(frozen=True, slots=True)
 class PreparedRequest:
@@ -382,16 +379,7 @@ class ClientCore:
         ``anthropic-beta`` extra header) go into body ``anthropic_beta`` and the
         ``anthropic-beta`` header, as the Anthropic SDKs do.
         """
-        body = {key: value for key, value in params.items() if value is not None}
-        body.setdefault("anthropic_version", ANTHROPIC_VERSION)
-        all_betas = list(betas or ())
-        header_betas = _header(extra_headers, "anthropic-beta")
-        if header_betas:
-            all_betas += [b.strip() for b in header_betas.split(",") if b.strip() and b.strip() not in all_betas]
-        if all_betas:
-            body.setdefault("anthropic_beta", all_betas)
-        if extra_body:
-            body.update(extra_body)
+        body, all_betas = _messages_body(params, betas, extra_headers, extra_body)
         headers: list[tuple[str, str]] = [("content-type", JSON), ("user-agent", USER_AGENT)]
         if stream:
             headers += [("accept", EVENTSTREAM), ("x-amzn-bedrock-accept", JSON)]
@@ -434,13 +422,15 @@ class ClientCore:
         choice: ModelChoice,
         params: Mapping[str, Any],
         *,
+        betas: Sequence[str] | None = None,
         extra_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> PreparedRequest:
         """CountTokens with the ``invokeModel`` input form: the base64 of the exact body that
-        InvokeModel would get. The path carries the bare foundation-model ID (Bedrock refuses
-        profile IDs here), and ``max_tokens`` defaults to the model's maximum output."""
-        body = {key: value for key, value in params.items() if value is not None}
-        body.setdefault("anthropic_version", ANTHROPIC_VERSION)
+        InvokeModel would get (``betas`` in its ``anthropic_beta``, as for ``invoke_request``).
+        The path carries the bare foundation-model ID (Bedrock refuses profile IDs here), and
+        ``max_tokens`` defaults to the model's maximum output."""
+        body, _ = _messages_body(params, betas, extra_headers, extra_body)
         if "max_tokens" not in body:
             model = choice.catalog_model
             body["max_tokens"] = model.max_output_tokens if model is not None else 4096
@@ -529,6 +519,28 @@ def _checked_header(name: str, value: str) -> tuple[str, str]:
     if not name or any(c in name for c in "\r\n\0: ") or any(c in value for c in "\r\n\0"):
         raise ValueError(f"invalid HTTP header {name!r}: {value!r}")
     return name.lower(), value.strip()
+
+
+def _messages_body(
+    params: Mapping[str, Any],
+    betas: Sequence[str] | None,
+    extra_headers: Mapping[str, str] | None,
+    extra_body: Mapping[str, Any] | None,
+) -> tuple[dict[str, Any], list[str]]:
+    """An InvokeModel body from Messages fields (None values dropped, ``anthropic_version``
+    added), with ``betas`` and any ``anthropic-beta`` extra header in ``anthropic_beta``, then
+    ``extra_body``; and the betas, for the ``anthropic-beta`` header."""
+    body = {key: value for key, value in params.items() if value is not None}
+    body.setdefault("anthropic_version", ANTHROPIC_VERSION)
+    all_betas = list(betas or ())
+    header_betas = _header(extra_headers, "anthropic-beta")
+    if header_betas:
+        all_betas += [b.strip() for b in header_betas.split(",") if b.strip() and b.strip() not in all_betas]
+    if all_betas:
+        body.setdefault("anthropic_beta", all_betas)
+    if extra_body:
+        body.update(extra_body)
+    return body, all_betas
 
 
 _JSON_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)

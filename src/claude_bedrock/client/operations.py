@@ -95,11 +95,15 @@ def count_tokens(
     model: str,
     endpoint: EndpointChoice | None,
     body: Mapping[str, Any],
+    betas: Sequence[str] | None,
     extra_headers: Mapping[str, str] | None,
+    extra_body: Mapping[str, Any] | None,
     warn_stacklevel: int = 1,
 ) -> Call:
+    """CountTokens of the InvokeModel body these arguments make (parse to ``MessageTokensCount``)."""
     choice = _choose(core, model, endpoint, warn_stacklevel)
-    request = core.count_tokens_request(choice, body, extra_headers=extra_headers)
+    request = core.count_tokens_request(choice, body, betas=betas, extra_headers=extra_headers,
+                                        extra_body=extra_body)
     return Call(request, parse=responses.parse_count_tokens, choice=choice)
 
 
