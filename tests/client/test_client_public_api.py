@@ -46,3 +46,16 @@ def test_public_api_sync_client_runs_on_the_standard_library_async_on_httpx_neve
         "c = claude_bedrock.AsyncAnthropicBedrock(aws_access_key='A', aws_secret_key='s', base_url='http://127.0.0.1:9')"
     )
     assert "httpx" in async_loaded and not {"boto3", "botocore", "anthropic"} & async_loaded
+
+
+def test_public_api_create_is_typed_by_its_stream_argument():
+    # py.typed is shipped: `message = client.messages.create(...)` then `message.content` must
+    # type-check, as with the Anthropic SDK's overloads (stream=False -> Message, True -> Stream)
+    import typing
+
+    from claude_bedrock.client import aio, sync
+
+    for create, stream_type in ((sync.Messages.create, "Stream"), (aio.AsyncMessages.create, "AsyncStream")):
+        returns = {o.__annotations__["stream"]: o.__annotations__["return"] for o in typing.get_overloads(create)}
+        assert returns == {"Literal[False]": "Message", "Literal[True]": stream_type,
+                           "bool": f"Message | {stream_type}"}

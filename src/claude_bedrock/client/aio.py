@@ -12,7 +12,7 @@ import asyncio
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from claude_bedrock.client.sync import WARN_FROM_METHOD, converse_text, is_text_delta, load_shared_files, utc_now
 
@@ -197,6 +197,54 @@ class AsyncMessages:
 
     def __init__(self, client: AsyncAnthropicBedrock) -> None:
         self._client = client
+
+    @overload
+    async def create(
+        self,
+        *,
+        model: str,
+        max_tokens: int,
+        messages: Sequence[Mapping[str, Any]],
+        stream: Literal[False] = False,
+        endpoint: EndpointChoice | None = None,
+        betas: Sequence[str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        **params: Any,
+    ) -> Message: ...
+
+    @overload
+    async def create(
+        self,
+        *,
+        model: str,
+        max_tokens: int,
+        messages: Sequence[Mapping[str, Any]],
+        stream: Literal[True],
+        endpoint: EndpointChoice | None = None,
+        betas: Sequence[str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        **params: Any,
+    ) -> AsyncStream: ...
+
+    @overload
+    async def create(
+        self,
+        *,
+        model: str,
+        max_tokens: int,
+        messages: Sequence[Mapping[str, Any]],
+        stream: bool,
+        endpoint: EndpointChoice | None = None,
+        betas: Sequence[str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        **params: Any,
+    ) -> Message | AsyncStream: ...
 
     async def create(
         self,

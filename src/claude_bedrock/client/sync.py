@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 if TYPE_CHECKING:
     import httpx
@@ -225,6 +225,54 @@ class Messages:
 
     def __init__(self, client: AnthropicBedrock) -> None:
         self._client = client
+
+    @overload
+    def create(
+        self,
+        *,
+        model: str,
+        max_tokens: int,
+        messages: Sequence[Mapping[str, Any]],
+        stream: Literal[False] = False,
+        endpoint: EndpointChoice | None = None,
+        betas: Sequence[str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        **params: Any,
+    ) -> Message: ...
+
+    @overload
+    def create(
+        self,
+        *,
+        model: str,
+        max_tokens: int,
+        messages: Sequence[Mapping[str, Any]],
+        stream: Literal[True],
+        endpoint: EndpointChoice | None = None,
+        betas: Sequence[str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        **params: Any,
+    ) -> Stream: ...
+
+    @overload
+    def create(
+        self,
+        *,
+        model: str,
+        max_tokens: int,
+        messages: Sequence[Mapping[str, Any]],
+        stream: bool,
+        endpoint: EndpointChoice | None = None,
+        betas: Sequence[str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        **params: Any,
+    ) -> Message | Stream: ...
 
     def create(
         self,
