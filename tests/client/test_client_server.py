@@ -248,6 +248,45 @@ def test_server_seed_python_samples_run_unchanged_apart_from_base_url(server, sh
         assert "OK claude-sonnet-4-5-20250929" in done.stdout
 
 
+_DROPPED_CLIENTS = """
+import asyncio, gc
+from claude_bedrock import AnthropicBedrock, AsyncAnthropicBedrock
+HELLO = [{"role": "user", "content": "Hi"}]
+kept = AnthropicBedrock(base_url=URL)  # alive at exit, never closed
+kept.messages.create(model="claude-haiku-4-5", max_tokens=8, messages=HELLO)
+
+def dropped():
+    client = AnthropicBedrock(base_url=URL)
+    client.messages.create(model="claude-haiku-4-5", max_tokens=8, messages=HELLO)
+
+async def dropped_async():
+    client = AsyncAnthropicBedrock(base_url=URL)
+    await client.messages.create(model="claude-haiku-4-5", max_tokens=8, messages=HELLO)
+
+async def main():
+    await dropped_async()
+    gc.collect()
+    await asyncio.sleep(0.05)
+
+dropped()
+gc.collect()
+asyncio.run(main())
+print("OK")
+"""
+
+
+def test_server_clients_never_closed_leave_no_unclosed_socket(server, tmp_path):
+    # the guide's samples never close their client; the Anthropic SDK closes a dropped client's
+    # connections itself, so a dropped client (or one alive at exit) must not warn either
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ANTHROPIC_"))}
+    env.update(HOME=str(tmp_path), AWS_ACCESS_KEY_ID=ACCESS_KEY, AWS_SECRET_ACCESS_KEY=SECRET_KEY)
+    code = f"URL = {server.url!r}\n" + _DROPPED_CLIENTS
+    done = subprocess.run([sys.executable, "-W", "error::ResourceWarning", "-c", code], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "OK" in done.stdout, done.stderr
+    assert "ResourceWarning" not in done.stderr, done.stderr
+
+
 # --------------------------------------------------------------------------- async
 
 

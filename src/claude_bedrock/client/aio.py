@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, overload
@@ -338,6 +339,18 @@ class AsyncModels:
 # --------------------------------------------------------------------------- client
 
 
+def close_later(http: httpx.AsyncClient) -> None:
+    """Close a dropped client's own ``httpx.AsyncClient`` on the running loop, as the Anthropic
+    SDK does, rather than leave its sockets to ResourceWarnings; without a running loop
+    nothing can await the close."""
+    if http.is_closed:
+        return
+    try:
+        asyncio.get_running_loop().create_task(http.aclose())
+    except RuntimeError:
+        pass
+
+
 class AsyncAnthropicBedrock:
     """Claude on Bedrock, asyncio. Arguments as ``AnthropicBedrock``; ``http_client`` is an
     ``httpx.AsyncClient`` and ``sleep`` an async callable (default ``asyncio.sleep``)."""
@@ -376,6 +389,8 @@ class AsyncAnthropicBedrock:
         self._timeouts = connections.timeouts_of(timeout)
         self._owns_http = http_client is None
         self._http = http_client or httpx_transport.async_client(self._timeouts)
+        if self._owns_http:
+            weakref.finalize(self, close_later, self._http)  # dropped without close(): see there
         self.messages = AsyncMessages(self)
         self.beta = AsyncBeta(self)
         self.models = AsyncModels(self)

@@ -32,6 +32,7 @@ import select
 import socket
 import ssl
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -143,6 +144,10 @@ class ConnectionPool:
         self._idle: dict[Origin, deque[Connection]] = {}
         self._origins: dict[str, Origin] = {}
         self._closed = False
+        # A pool dropped without close() (its client never closed: the guide's samples never
+        # close theirs), or alive at exit, closes its idle sockets rather than leave each to a
+        # ResourceWarning, as the Anthropic SDK's client does for its httpx client.
+        weakref.finalize(self, _close_idle, self._idle)
 
     def origin(self, origin: str) -> Origin:
         """The parsed ``scheme://host[:port]`` (memoised)."""
@@ -197,9 +202,13 @@ class ConnectionPool:
 
     def close(self) -> None:
         self._closed = True
-        for idle in list(self._idle.values()):
-            while idle:
-                idle.pop().close()
+        _close_idle(self._idle)
+
+
+def _close_idle(idle_by_origin: dict[Origin, deque[Connection]]) -> None:
+    for idle in list(idle_by_origin.values()):
+        while idle:
+            idle.pop().close()
 
 
 def _request_bytes(send: Send) -> bytes:
