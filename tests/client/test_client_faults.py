@@ -126,6 +126,22 @@ def test_faults_max_retries_zero_means_one_attempt(make, faults):
     assert len(faults.requests) == 1 and caught.value.status_code == 429 and caught.value.code == "ThrottlingException"
 
 
+def test_faults_with_options_changes_retries_for_the_copy_only(make, faults):
+    # the Anthropic SDK's client.with_options(max_retries=..., timeout=...) (alias copy)
+    sleeps: list[float] = []
+    client = make(faults, sleeps, retry=_policy(0))
+    patient = client.with_options(max_retries=2, timeout=30)
+    assert (client.max_retries, patient.max_retries) == (0, 2)
+    faults.script(throttled(retry_after="0"), throttled(retry_after="0"), invoke_ok("third time"))
+    assert patient.messages.create(model=MODEL, max_tokens=8, messages=HELLO).text == "third time"
+    assert len(faults.requests) == 3
+    faults.script(throttled(retry_after="0"), invoke_ok())
+    with pytest.raises(RateLimitError):
+        client.messages.create(model=MODEL, max_tokens=8, messages=HELLO)
+    assert len(faults.requests) == 1
+    assert client.copy(max_retries=1).max_retries == 1
+
+
 def test_faults_dropped_connection_retried_then_connection_error(make, faults):
     faults.script(Canned(drop=True), invoke_ok("after drop"))
     sleeps: list[float] = []
@@ -321,5 +337,10 @@ def test_faults_async_retries_and_stream_errors(faults):
             with pytest.raises(ModelNotAvailableError):
                 await client.messages.create(model="claude-opus-4-1", endpoint="global", max_tokens=8, messages=HELLO)
             assert faults.requests == []
+
+            patient = client.with_options(max_retries=1)
+            faults.script(throttled(retry_after="0"), invoke_ok("copy ok"))
+            assert (await patient.messages.create(model=MODEL, max_tokens=8, messages=HELLO)).text == "copy ok"
+            assert len(faults.requests) == 2 and client.max_retries == 2
 
     asyncio.run(scenario())

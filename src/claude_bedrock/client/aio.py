@@ -12,6 +12,7 @@ import asyncio
 import os
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from copy import copy as shallow_copy
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, overload
 
@@ -388,12 +389,33 @@ class AsyncAnthropicBedrock:
         self._clock: Callable[[], datetime] = utc_now
         self._timeouts = connections.timeouts_of(timeout)
         self._owns_http = http_client is None
+        self._shares_with: AsyncAnthropicBedrock | None = None  # see with_options
         self._http = http_client or httpx_transport.async_client(self._timeouts)
         if self._owns_http:
             weakref.finalize(self, close_later, self._http)  # dropped without close(): see there
         self.messages = AsyncMessages(self)
         self.beta = AsyncBeta(self)
         self.models = AsyncModels(self)
+
+    def with_options(self, *, max_retries: int | None = None,
+                     timeout: float | httpx.Timeout | None = None) -> AsyncAnthropicBedrock:
+        """As ``AnthropicBedrock.with_options``: the copy shares credentials and connections."""
+        from claude_bedrock.client.connections import timeouts_of
+
+        clone = shallow_copy(self)
+        clone._shares_with = self  # our httpx client is closed once no copy uses it
+        if max_retries is not None:
+            clone._policy = self._ops.with_max_retries(self._policy, max_retries)
+        if timeout is not None:
+            clone._timeouts = timeouts_of(timeout)
+        clone.messages, clone.beta, clone.models = AsyncMessages(clone), AsyncBeta(clone), AsyncModels(clone)
+        return clone
+
+    copy = with_options
+
+    @property
+    def max_retries(self) -> int:
+        return self._policy.max_retries
 
     @property
     def config(self) -> ClientConfig:

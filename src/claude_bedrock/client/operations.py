@@ -14,6 +14,7 @@ Invariants:
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from claude_bedrock.client.flow import StreamInfo, call_flow, stream_flow
 from claude_bedrock.client.retry import RetryPolicy
 
 __all__ = [
-    "Call", "client_parts", "invoke", "count_tokens", "converse", "list_models", "get_model", "whoami",
+    "Call", "client_parts", "with_max_retries", "invoke", "count_tokens", "converse", "list_models", "get_model", "whoami",
     "message_accumulator", "converse_accumulator", "StreamInfo", "call_flow", "stream_flow",
 ]  # fmt: skip
 
@@ -54,11 +55,21 @@ def client_parts(
 ) -> tuple[ClientCore, RetryPolicy]:
     """The core and retry policy of a new client (``credentials``: the constructor's
     ``aws_*``, ``api_key`` and ``base_url`` arguments)."""
-    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
-        raise ConfigurationError(f"max_retries must be an integer of at least 0, not {max_retries!r}")
+    _check_max_retries(max_retries)
     config = resolve_config(env=env, load_files=load_files, **credentials)
     core = ClientCore(config, endpoint=endpoint, default_headers=default_headers)
     return core, retry or RetryPolicy(uniform=random.Random().uniform, max_retries=max_retries)
+
+
+def with_max_retries(policy: RetryPolicy, max_retries: int) -> RetryPolicy:
+    """``policy`` allowing ``max_retries`` retries (``with_options(max_retries=...)``)."""
+    _check_max_retries(max_retries)
+    return dataclasses.replace(policy, max_retries=max_retries)
+
+
+def _check_max_retries(max_retries: object) -> None:
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+        raise ConfigurationError(f"max_retries must be an integer of at least 0, not {max_retries!r}")
 
 
 def _choose(core: ClientCore, model: str, endpoint: EndpointChoice | None, warn_stacklevel: int) -> ModelChoice:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from copy import copy as shallow_copy
 from datetime import datetime, timezone
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, overload
@@ -437,6 +438,27 @@ class AnthropicBedrock:
         self.messages = Messages(self)
         self.beta = Beta(self)
         self.models = Models(self)
+
+    def with_options(self, *, max_retries: int | None = None,
+                     timeout: float | httpx.Timeout | None = None) -> AnthropicBedrock:
+        """This client with other ``max_retries`` / ``timeout`` defaults, as the Anthropic SDK's
+        ``client.with_options(...)``: the copy shares credentials and connections (closing
+        either closes them)."""
+        clone = shallow_copy(self)
+        if max_retries is not None:
+            clone._policy = self._ops.with_max_retries(self._policy, max_retries)
+        if timeout is not None:
+            from claude_bedrock.client import connections
+
+            clone._timeouts = connections.timeouts_of(timeout)
+        clone.messages, clone.beta, clone.models = Messages(clone), Beta(clone), Models(clone)
+        return clone
+
+    copy = with_options
+
+    @property
+    def max_retries(self) -> int:
+        return self._policy.max_retries
 
     @property
     def config(self) -> ClientConfig:
