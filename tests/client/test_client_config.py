@@ -69,6 +69,15 @@ def test_config_environment_keys_with_session_token():
     assert config.auth == AwsCredentials("ENVKEY", "s", "t", "environment")
 
 
+def test_config_legacy_security_token_names_are_read_as_botocore_does():
+    # botocore EnvProvider / SharedCredentialProvider TOKENS: AWS_SECURITY_TOKEN and
+    # aws_security_token are still written by older credential helpers
+    env = {"AWS_ACCESS_KEY_ID": "ENVKEY", "AWS_SECRET_ACCESS_KEY": "s", "AWS_SECURITY_TOKEN": "old"}
+    assert resolve_config(env=env, load_files=_no_files, aws_region="us-east-1").auth.session_token == "old"
+    files = _files({"default": {"aws_access_key_id": "DEF", "aws_secret_access_key": "d", "aws_security_token": "t"}})
+    assert resolve_config(env={}, load_files=lambda: files).auth.session_token == "t"
+
+
 def test_config_half_environment_key_pair_is_refused():
     with pytest.raises(ConfigurationError, match="AWS_SECRET_ACCESS_KEY"):
         resolve_config(env={"AWS_ACCESS_KEY_ID": "A"}, load_files=_no_files, aws_region="us-east-1")

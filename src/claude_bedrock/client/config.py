@@ -15,7 +15,8 @@ Credentials, first match wins:
      are contradictory and refused.
   2. environment: ``AWS_BEARER_TOKEN_BEDROCK`` (a Bedrock API key; it wins over keys, as in
      boto3 and the Anthropic SDKs), then ``AWS_ACCESS_KEY_ID`` + ``AWS_SECRET_ACCESS_KEY``
-     (+ ``AWS_SESSION_TOKEN``).
+     (+ ``AWS_SESSION_TOKEN``, or botocore's legacy ``AWS_SECURITY_TOKEN``; in the files
+     ``aws_session_token`` or ``aws_security_token``).
   3. shared files: profile ``AWS_PROFILE`` (else ``default``), static keys from
      ``~/.aws/credentials`` then ``~/.aws/config``. Role, SSO and process profiles are refused
      with a hint (no boto3 at run time).
@@ -197,7 +198,8 @@ def _env_auth(env: Mapping[str, str]) -> AwsCredentials | ApiKey | None:
     access_key = env.get("AWS_ACCESS_KEY_ID")
     secret_key = env.get("AWS_SECRET_ACCESS_KEY")
     if access_key and secret_key:
-        return AwsCredentials(access_key, secret_key, env.get("AWS_SESSION_TOKEN") or None, "environment")
+        token = env.get("AWS_SESSION_TOKEN") or env.get("AWS_SECURITY_TOKEN") or None
+        return AwsCredentials(access_key, secret_key, token, "environment")
     if access_key or secret_key:
         missing = "AWS_SECRET_ACCESS_KEY" if access_key else "AWS_ACCESS_KEY_ID"
         raise ConfigurationError(f"{missing} is not set while its pair is; set both or neither.")
@@ -229,7 +231,7 @@ def profile_credentials(name: str, files: AwsFiles, *, required: bool) -> AwsCre
         access_key = section.get("aws_access_key_id")
         secret_key = section.get("aws_secret_access_key")
         if access_key and secret_key:
-            token = section.get("aws_session_token") or None
+            token = section.get("aws_session_token") or section.get("aws_security_token") or None
             return AwsCredentials(access_key, secret_key, token, f"profile {name} ({path})")
         if access_key or secret_key:
             raise ConfigurationError(f"AWS profile {name!r} in {path} has only half of a key pair.")
