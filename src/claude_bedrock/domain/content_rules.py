@@ -49,7 +49,7 @@ from typing import Any
 from claude_bedrock.domain.errors import ValidationException
 from claude_bedrock.domain.request_errors import EXTRA_INPUT, api_error, expected_tags, quote_value
 from claude_bedrock.domain.tokens import image_dimensions
-from claude_bedrock.domain.tool_search import ERROR_CODES, referenced_names
+from claude_bedrock.domain.tool_search import ERROR_CODES, block_references
 
 __all__ = [
     "BLOCK_ROLES",
@@ -615,6 +615,16 @@ def check_media(messages: list[Any], *, max_blocks: int = MAX_MEDIA_BLOCKS) -> N
             raise api_error(path, (MANY_IMAGES_TOO_BIG if many else IMAGE_TOO_BIG).format(limit=limit))
 
 
+#: The blocks that may hold ``tool_reference`` blocks.
+_REFERENCING_TYPES = frozenset({"tool_result", "tool_search_tool_result"})
+
+
+def _check_references(block: dict[str, Any], tool_names: frozenset[str]) -> None:
+    unknown = next((name for name in block_references(block) if name not in tool_names), None)
+    if unknown is not None:
+        raise ValidationException(UNKNOWN_TOOL_REFERENCE.format(name=unknown))
+
+
 def check_messages(
     messages: list[Any], *, thinking_enabled: bool, tool_names: frozenset[str] | None = None
 ) -> int:
@@ -662,6 +672,8 @@ def check_messages(
                     block_path, WRONG_ROLE.format(block_type=block_type, role=allowed_role)
                 )
             breakpoints += BLOCK_CHECKERS[block_type](block, f"{block_path}.{block_type}", "messages")
+            if tool_names is not None and block_type in _REFERENCING_TYPES:
+                _check_references(block, tool_names)
             if block_type == "tool_result":
                 result_id = block["tool_use_id"]
                 if result_id not in pending_ids:
@@ -695,8 +707,4 @@ def check_messages(
         raise api_error(f"messages.{last}", UNANSWERED_TOOL_USE.format(ids=", ".join(pending)))
     if thinking_enabled:
         _check_thinking_turn(messages, opens_with_results)
-    if tool_names is not None:
-        unknown = next((name for name in referenced_names(messages) if name not in tool_names), None)
-        if unknown is not None:
-            raise ValidationException(UNKNOWN_TOOL_REFERENCE.format(name=unknown))
     return breakpoints
