@@ -221,6 +221,24 @@ SEARCH_TOOLS = [
 WEATHER_QUESTION = [{"role": "user", "content": "What is the weather in San Francisco?"}]
 
 
+EFFORT_BETA = "effort-2025-11-24"
+
+
+def test_anthropic_effort_levels_are_judged_for_the_model(anthropic_client):
+    """Audit: any ``output_config.effort`` was accepted on any model. Opus 4.5 takes low, medium
+    and high (Bedrock's refusal of max quoted in coder/coder#25356); other models refuse it."""
+    assert anthropic_client.beta.messages.create(model=GLOBAL_OPUS_45, max_tokens=64, messages=HELLO,
+                                                 betas=[EFFORT_BETA], output_config={"effort": "low"}).content
+    with pytest.raises(anthropic.BadRequestError) as caught:
+        anthropic_client.beta.messages.create(model=GLOBAL_OPUS_45, max_tokens=64, messages=HELLO,
+                                              betas=[EFFORT_BETA], output_config={"effort": "max"})
+    assert caught.value.body["message"].endswith("output_config.effort: Input should be 'low', 'medium' or 'high'")
+    with pytest.raises(anthropic.BadRequestError) as caught:
+        anthropic_client.messages.create(model=GLOBAL_SONNET_45, max_tokens=64, messages=HELLO,
+                                         output_config={"effort": "low"})
+    assert caught.value.body["message"].endswith("This model does not support the effort parameter.")
+
+
 def test_anthropic_tool_search_agent_loop(anthropic_client):
     """Anthropic "Tool search tool" quick start: the answer searches, then calls the found tool;
     sending it back with the tool's result goes on (beta.messages, real socket)."""

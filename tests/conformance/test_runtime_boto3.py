@@ -92,6 +92,20 @@ def test_boto3_converse_structured_output(runtime_client):
     assert set(value) == {"city", "days"} and isinstance(value["city"], str) and isinstance(value["days"], int)
 
 
+def test_boto3_converse_effort_is_judged_as_invoke_model_judges_it(runtime_client):
+    """Audit: Converse ``outputConfig.effort`` (botocore: a free string) was passed on unjudged."""
+    messages = [{"role": "user", "content": [{"text": "Hello, world"}]}]
+    opus = "global.anthropic.claude-opus-4-5-20251101-v1:0"
+    assert runtime_client.converse(modelId=opus, messages=messages, outputConfig={"effort": "medium"})["output"]
+    with pytest.raises(runtime_client.exceptions.ValidationException) as info:
+        runtime_client.converse(modelId=opus, messages=messages, outputConfig={"effort": "xhigh"})
+    assert info.value.response["Error"]["Message"].endswith(
+        "output_config.effort: Input should be 'low', 'medium' or 'high'")
+    with pytest.raises(runtime_client.exceptions.ValidationException) as info:
+        runtime_client.converse(modelId=GLOBAL_SONNET_45, messages=messages, outputConfig={"effort": "low"})
+    assert info.value.response["Error"]["Message"].endswith("This model does not support the effort parameter.")
+
+
 def test_boto3_converse_stream_every_event(runtime_client):
     response = runtime_client.converse_stream(
         modelId=GLOBAL_SONNET_45,

@@ -60,6 +60,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 from urllib.parse import unquote
 
+from claude_bedrock.domain.effort import EFFORT_LEVELS
 from claude_bedrock.domain.errors import ResourceNotFoundException, ValidationException
 from claude_bedrock.domain.region_name import REGION_NAME_RE
 
@@ -215,6 +216,8 @@ class CatalogModel:
     temperature_or_top_p: bool = False
     #: ``output-128k-2025-02-19`` raises its output limit to OUTPUT_128K_TOKENS
     supports_128k_output: bool = False
+    #: the ``output_config.effort`` levels it accepts; none: it refuses the parameter
+    effort_levels: tuple[str, ...] = ()
     #: a prompt prefix shorter than this is never cached (no write, no read)
     prompt_cache_min_tokens: int = DEFAULT_PROMPT_CACHE_MIN_TOKENS
     #: quota tokens one output token costs ("token burndown rate")
@@ -684,6 +687,7 @@ def _build_model(m: dict[str, Any], path: str, rules: PricingRules) -> CatalogMo
         supports_1m_context=m["context_1m_beta"],
         temperature_or_top_p=m.get("temperature_or_top_p", False),
         supports_128k_output=m.get("output_128k_beta", False),
+        effort_levels=m.get("effort_levels", ()),
         prompt_cache_min_tokens=m.get("prompt_cache_min_tokens", DEFAULT_PROMPT_CACHE_MIN_TOKENS),
         quota_output_burndown=m.get("quota_output_burndown", DEFAULT_QUOTA_OUTPUT_BURNDOWN),
         prices=ModelPrices(
@@ -846,6 +850,7 @@ _MODEL_SCHEMA = _object(
         "regional_premium": _boolean,
     },
     {"temperature_or_top_p": _boolean, "output_128k_beta": _boolean,
+     "effort_levels": _array(_string(choices=EFFORT_LEVELS)),
      "prompt_cache_min_tokens": _integer, "quota_output_burndown": _integer},
 )
 

@@ -47,7 +47,7 @@ from types import MappingProxyType
 from typing import Any
 
 from claude_bedrock.domain.errors import ValidationException
-from claude_bedrock.domain.request_errors import EXTRA_INPUT, api_error, expected_tags, quote_value
+from claude_bedrock.domain.request_errors import EXTRA_INPUT, api_error, expected_tags, one_of, quote_value
 from claude_bedrock.domain.tokens import image_dimensions
 from claude_bedrock.domain.tool_search import ERROR_CODES, block_references
 
@@ -195,13 +195,6 @@ FIELD_REQUIRED = "Field required"
 # --------------------------------------------------------------------------- small helpers
 
 
-def _one_of(values: tuple[str, ...]) -> str:
-    """pydantic's literal complaint: ``Input should be 'a', 'b' or 'c'``."""
-    quoted = [f"'{value}'" for value in values]
-    listed = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
-    return f"Input should be {listed}"
-
-
 def tagged_type(value: Any, path: str, tags: tuple[str, ...]) -> str:
     """The ``type`` tag of an object that must be one of ``tags``."""
     if not isinstance(value, dict):
@@ -249,7 +242,7 @@ def _optional_bool(obj: dict[str, Any], key: str, path: str) -> None:
 def _media_type(source: dict[str, Any], path: str, accepted: tuple[str, ...]) -> str:
     media_type = _required(source, "media_type", path)
     if not isinstance(media_type, str) or media_type not in accepted:
-        raise api_error(f"{path}.media_type", _one_of(accepted))
+        raise api_error(f"{path}.media_type", one_of(accepted))
     return media_type
 
 
@@ -271,7 +264,7 @@ def check_cache_control(value: Any, path: str) -> int:
     tagged_type(value, path, CACHE_CONTROL_TYPES)
     ttl = value.get("ttl")
     if ttl is not None and (not isinstance(ttl, str) or ttl not in CACHE_TTLS):
-        raise api_error(f"{path}.ephemeral.ttl", _one_of(CACHE_TTLS))
+        raise api_error(f"{path}.ephemeral.ttl", one_of(CACHE_TTLS))
     return 1
 
 
@@ -436,7 +429,7 @@ def _check_tool_search_result(block: dict[str, Any], path: str, scope: str) -> i
     if kind == "tool_search_tool_result_error":
         code = _required(content, "error_code", content_path)
         if not isinstance(code, str) or code not in ERROR_CODES:
-            raise api_error(f"{content_path}.error_code", _one_of(ERROR_CODES))
+            raise api_error(f"{content_path}.error_code", one_of(ERROR_CODES))
         _optional_str(content, "error_message", content_path)
     else:
         references = _required(content, "tool_references", content_path)
@@ -518,7 +511,7 @@ def check_system(system: Any) -> int:
         if not isinstance(block, dict):
             raise api_error(path, NOT_AN_OBJECT)
         if block.get("type") != "text":
-            raise api_error(f"{path}.type", _one_of(SYSTEM_BLOCK_TYPES))
+            raise api_error(f"{path}.type", one_of(SYSTEM_BLOCK_TYPES))
         breakpoints += _check_text(block, path, "system")
     return breakpoints
 
@@ -531,7 +524,7 @@ def _message_fields(message: Any, path: str) -> tuple[str, Any]:
         raise api_error(path, NOT_AN_OBJECT)
     role = _required(message, "role", path)
     if not isinstance(role, str) or role not in ROLES:
-        raise api_error(f"{path}.role", _one_of(ROLES))
+        raise api_error(f"{path}.role", one_of(ROLES))
     content = _required(message, "content", path)
     if not isinstance(content, (str, list)):
         raise api_error(f"{path}.content", NOT_STRING_OR_LIST)

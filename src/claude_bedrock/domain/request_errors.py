@@ -31,6 +31,7 @@ __all__ = [
     "api_error",
     "expected_tags",
     "json_type_name",
+    "one_of",
     "quote_value",
     "schema_error",
     "schema_violation",
@@ -98,6 +99,13 @@ EXTRA_INPUT = "Extra inputs are not permitted"
 def api_error(path: str, detail: str) -> ValidationException:
     """An Anthropic-API-style rejection: ``<path>: <detail>``."""
     return ValidationException(f"{path}: {detail}")
+
+
+def one_of(values: tuple[str, ...]) -> str:
+    """pydantic's literal complaint: ``Input should be 'a', 'b' or 'c'``."""
+    quoted = [f"'{value}'" for value in values]
+    listed = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
+    return f"Input should be {listed}"
 
 
 def expected_tags(found: Any, tags: Iterable[str]) -> str:

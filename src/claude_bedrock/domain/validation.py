@@ -34,7 +34,8 @@ Order of checks (the first failing one answers):
        and the sampling parameters it forbids; then ``temperature`` with ``top_p`` on models
        that refuse both.
     6. ``stop_sequences`` contents, ``metadata``.
-    7. ``system``, ``tools`` and ``tool_choice`` (``tool_rules``); then ``messages``
+    7. ``system``, ``tools`` and ``tool_choice`` (``tool_rules``), ``output_config.effort``
+       (``effort``) and the output format (``output_format``); then ``messages``
        (``content_rules``), then the number of images and documents and the image edges.
     8. at most ``MAX_CACHE_BREAKPOINTS`` ``cache_control`` markers in all, and no ``ttl: 1h``
        marker after a ``5m`` one in prompt order (``content_rules.check_cache_ttl_order``).
@@ -52,8 +53,9 @@ pydantic style and marked "(ours)" next to their constant.
 
 Catalog-driven (``ModelLimits`` extras, read with a default so that minimal stand-ins still
 work): ``supports_128k_output`` (``output-128k-2025-02-19`` raises max_tokens to 128,000: Sonnet
-3.7) and ``temperature_or_top_p`` (the model refuses ``temperature`` and ``top_p`` together:
-Opus 4.1, Sonnet 4.5, Haiku 4.5, Opus 4.5).
+3.7), ``temperature_or_top_p`` (the model refuses ``temperature`` and ``top_p`` together:
+Opus 4.1, Sonnet 4.5, Haiku 4.5, Opus 4.5) and ``effort_levels`` (the ``output_config.effort``
+levels the model takes, none by default: Opus 4.5).
 
 Deliberately not enforced (no reliable source for the rule or its wording): beta requirements
 of Anthropic-defined tools, the number of PDF pages
@@ -85,6 +87,7 @@ from claude_bedrock.domain.content_rules import (
     check_system,
     tagged_type,
 )
+from claude_bedrock.domain.effort import check_effort
 from claude_bedrock.domain.json_body import MAX_BODY_BYTES, TOO_LARGE_MESSAGE, exact_fast_loads, json_problem
 from claude_bedrock.domain.errors import ValidationException
 from claude_bedrock.domain.output_format import check_output_format
@@ -549,6 +552,7 @@ def _model_checks(
     breakpoints = check_system(body.get("system"))
     tool_names, tool_breakpoints = check_tools(body.get("tools"))
     check_tool_choice(body.get("tool_choice"), tool_names, budget is not None)
+    check_effort(body, model)
     check_output_format(body)
     breakpoints += tool_breakpoints
     breakpoints += check_cache_control(body.get("cache_control"), "cache_control")

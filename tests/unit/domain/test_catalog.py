@@ -119,6 +119,10 @@ def test_catalog_model_facts(catalog: Catalog) -> None:
         "Claude Opus 4.5",
     }
     assert catalog.context_1m_beta_flag == "context-1m-2025-08-07"
+    # Anthropic "Effort": Opus 4.5 alone takes the parameter, at these levels
+    assert {m.name: m.effort_levels for m in catalog.models if m.effort_levels} == {
+        "Claude Opus 4.5": ("low", "medium", "high"),
+    }
 
 
 def test_catalog_prices_are_exact_decimals(catalog: Catalog) -> None:
@@ -234,6 +238,7 @@ BAD_FILES: list[tuple[str, Mutation, str, str]] = [
     ("negative price", _set(["models", 9, "prices", "output"], -1), "models[9].prices.output", "positive"),
     ("profile-prefixed id", _set(["models", 0, "id"], "us.anthropic.x-v1:0"), "models[0].id", "prefix"),
     ("unknown modality", _set(["models", 0, "input_modalities", 1], "VIDEO"), "models[0].input_modalities[1]", "not one of"),
+    ("unknown effort level", _set(["models", 0, "effort_levels"], ["low", "extreme"]), "models[0].effort_levels[1]", "not one of"),
     ("empty models", _set(["models"], []), "models", "non-empty array"),
     ("output over window", _set(["models", 0, "max_output_tokens"], 300_000), "models[0].max_output_tokens", "context window"),
     ("constant type", _set(["constants", "cache_read_multiplier"], None), "constants.cache_read_multiplier", "expected a number"),

@@ -34,11 +34,12 @@ class Limits:
     context_window: int = 200_000
     supports_thinking: bool = True
     supports_1m_context: bool = False
+    effort_levels: tuple[str, ...] = ()
 
 
 SONNET_45 = Limits("anthropic.claude-sonnet-4-5-20250929-v1:0", 64_000, supports_1m_context=True)
 HAIKU_35 = Limits("anthropic.claude-3-5-haiku-20241022-v1:0", 8192, supports_thinking=False)
-OPUS_45 = Limits("anthropic.claude-opus-4-5-20251101-v1:0", 64_000)
+OPUS_45 = Limits("anthropic.claude-opus-4-5-20251101-v1:0", 64_000, effort_levels=("low", "medium", "high"))
 
 MALFORMED = "Malformed input request: {}, please reformat your input and try again."
 
@@ -1538,11 +1539,36 @@ OUTPUT_SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}}, "
 
 @pytest.mark.parametrize("body", [
     make_body(output_config={"format": {"type": "json_schema", "schema": OUTPUT_SCHEMA}}),
-    make_body(output_config={"effort": "low"}),
     make_body(output_format={"type": "json_schema", "schema": OUTPUT_SCHEMA}),
 ])
 def test_validate_accepts_an_output_format_in_either_form(body) -> None:
     assert accepts(body).body is body
+
+
+# -- effort ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("effort", ["low", "medium", "high", None])
+def test_validate_accepts_the_effort_levels_of_a_model_that_has_them(effort) -> None:
+    body = make_body(output_config={"effort": effort, "format": {"type": "json_schema", "schema": OUTPUT_SCHEMA}},
+                     anthropic_beta=["effort-2025-11-24"])
+    assert accepts(body, OPUS_45).body is body
+
+
+@pytest.mark.parametrize("effort", ["max", "xhigh", "HIGH", "", 5, ["low"], {"level": "low"}])
+def test_validate_rejects_an_effort_level_the_model_does_not_take(effort) -> None:
+    """Audit: any value was accepted. Bedrock's answer for Opus 4.5 (coder/coder#25356)."""
+    body = make_body(output_config={"effort": effort}, anthropic_beta=["effort-2025-11-24"])
+    assert rejects(body, OPUS_45) == "output_config.effort: Input should be 'low', 'medium' or 'high'"
+
+
+@pytest.mark.parametrize("model", [SONNET_45, HAIKU_35])
+def test_validate_rejects_effort_on_a_model_without_it(model) -> None:
+    """Audit: Sonnet 4.5 and the other models without effort accepted it; the Anthropic API
+    refuses it (oratis/LISA#218). ``null`` still counts as absent."""
+    assert rejects(make_body(output_config={"effort": "low"}), model) == (
+        "This model does not support the effort parameter.")
+    accepts(make_body(output_config={"effort": None}), model)
 
 
 @pytest.mark.parametrize(("fields", "problem"), [
