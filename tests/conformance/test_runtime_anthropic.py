@@ -239,6 +239,24 @@ def test_anthropic_effort_levels_are_judged_for_the_model(anthropic_client):
     assert caught.value.body["message"].endswith("This model does not support the effort parameter.")
 
 
+def test_anthropic_lower_effort_answers_shorter(anthropic_client):
+    """Audit: effort changed nothing observable. "high" is the answer without effort; lower
+    levels write a prefix of it, streamed and whole alike."""
+    question = [{"role": "user", "content": "Analyze the trade-offs between microservices and monoliths."}]
+
+    def answer(**extra):
+        return anthropic_client.beta.messages.create(model=GLOBAL_OPUS_45, max_tokens=2000, messages=question,
+                                                     betas=[EFFORT_BETA], **extra)
+
+    default, high, low = answer(), answer(output_config={"effort": "high"}), answer(output_config={"effort": "low"})
+    assert high.content == default.content and high.usage.output_tokens == default.usage.output_tokens
+    assert default.content[0].text.startswith(low.content[0].text)
+    assert low.usage.output_tokens < default.usage.output_tokens
+    with anthropic_client.beta.messages.stream(model=GLOBAL_OPUS_45, max_tokens=2000, messages=question,
+                                               betas=[EFFORT_BETA], output_config={"effort": "low"}) as stream:
+        assert stream.get_final_message().content[0].text == low.content[0].text
+
+
 def test_anthropic_tool_search_agent_loop(anthropic_client):
     """Anthropic "Tool search tool" quick start: the answer searches, then calls the found tool;
     sending it back with the tool's result goes on (beta.messages, real socket)."""

@@ -106,6 +106,15 @@ def test_boto3_converse_effort_is_judged_as_invoke_model_judges_it(runtime_clien
     assert info.value.response["Error"]["Message"].endswith("This model does not support the effort parameter.")
 
 
+def test_boto3_converse_lower_effort_answers_shorter(runtime_client):
+    messages = [{"role": "user", "content": [{"text": "Analyze the trade-offs between microservices and monoliths."}]}]
+    opus = "global.anthropic.claude-opus-4-5-20251101-v1:0"
+    default, low = (runtime_client.converse(modelId=opus, messages=messages, inferenceConfig={"maxTokens": 2000},
+                                            **extra) for extra in ({}, {"outputConfig": {"effort": "low"}}))
+    assert default["output"]["message"]["content"][0]["text"].startswith(low["output"]["message"]["content"][0]["text"])
+    assert low["usage"]["outputTokens"] < default["usage"]["outputTokens"]
+
+
 def test_boto3_converse_stream_every_event(runtime_client):
     response = runtime_client.converse_stream(
         modelId=GLOBAL_SONNET_45,

@@ -31,6 +31,7 @@ from claude_bedrock.domain.tokens import count_text
 __all__ = ["WORDS_PER_PIECE", "Draws", "Passage", "ProseWriter", "split_words"]
 
 _POOL_BYTES = 256
+_SENTENCE_ENDS = (".", "!", "?")
 #: Words per streamed piece (one ``text_delta`` / ``thinking_delta`` each).
 WORDS_PER_PIECE = 3
 
@@ -93,6 +94,19 @@ class Passage(NamedTuple):
     @property
     def text(self) -> str:
         return "".join(self.pieces)
+
+    def first_sentences(self, target_tokens: int) -> Passage:
+        """The passage up to its first sentence end at or after ``target_tokens`` (the whole
+        passage when there is none): a shorter passage that is a prefix of this one, and never
+        longer for a smaller target. Counted piece by piece (the pieces' counts add up)."""
+        kept: list[str] = []
+        tokens = 0
+        for piece in self.pieces:
+            if tokens >= target_tokens and kept[-1].endswith(_SENTENCE_ENDS):
+                return Passage(tuple(kept), tokens)
+            kept.append(piece)
+            tokens += count_text(piece)
+        return self
 
 
 def split_words(text: str, per: int = WORDS_PER_PIECE) -> list[str]:

@@ -3,8 +3,9 @@
 ``SimulatorEngine`` implements ``engine.Engine``. Everything it produces (text, thinking,
 signatures, tool ids, tool inputs) derives from SHA-256 of the seed, the base model id and the
 canonical JSON of the request (less ``UNSEEDED_KEYS``: ``max_tokens`` and ``stop_sequences``
-only cut the same answer), so the same call and seed always give the same events; only the
-prompt cache (``prompt_cache``) carries state between calls.
+only cut the same answer, and less ``output_config.effort``, which only scales it), so the same
+call and seed always give the same events; only the prompt cache (``prompt_cache``) carries
+state between calls.
 
 Behaviour (the issue text, made precise):
 
@@ -47,6 +48,14 @@ Behaviour (the issue text, made precise):
   that schema (``tool_input.schema_value``: it validates against the schema, so the SDKs'
   ``messages.parse`` reads it), compact, in ``text_delta`` pieces; a ``max_tokens`` cut leaves
   it unparseable, as on the real API. Echo mode still echoes.
+* **Effort** (``output_config.effort``). ``high``, the default, is exactly the answer without
+  it ("Effort": "Setting effort to "high" produces exactly the same behavior as omitting the
+  effort parameter entirely"). Lower levels write the same answer shorter: the prose answer and the
+  thinking stop at the first sentence end past ``EFFORT_SHARE_PERCENT`` of high's tokens (ours:
+  medium 60%, low 30%), so that low's text is a prefix of medium's, medium's of high's; and at ``low`` an auto tool call comes without its lead-in text ("Effort with tool use":
+  lower effort proceeds "directly to action without preamble"). ``xhigh`` and ``max`` (no model
+  of the packaged catalog takes them) write as ``high``. Echo mode, structured outputs, tool
+  inputs and tool-result summaries are not scaled.
 * **Tool results.** A last user message with ``tool_result`` blocks (and no forced call) is
   answered with text summarising each result ("The get_weather tool returned: ...").
 * **Thinking.** ``thinking.type`` ``enabled`` (or ``adaptive``): a thinking block first, 30 to
@@ -101,6 +110,7 @@ from claude_bedrock.domain.engine import (
     answer_end,
     answer_start,
 )
+from claude_bedrock.domain.effort import DEFAULT_EFFORT, requested_effort
 from claude_bedrock.domain.json_body import json_bytes
 from claude_bedrock.domain.message import coalesce_deltas
 from claude_bedrock.domain.output_format import output_schema
@@ -133,6 +143,9 @@ MAX_CITED_DOCUMENTS = 3
 #: or how the request was framed: answers to requests differing only in these are prefixes of
 #: one another, as with a real model at temperature 0.
 UNSEEDED_KEYS = frozenset({"max_tokens", "stop_sequences", "anthropic_version", "anthropic_beta", "metadata"})
+#: What share of a full-effort (``high``) answer's prose and thinking each effort level writes
+#: (module docstring, Effort).
+EFFORT_SHARE_PERCENT = {"low": 30, "medium": 60, "high": 100, "xhigh": 100, "max": 100}
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _GENERIC_NAME_WORDS = frozenset(
     "get set list fetch create update delete remove run call tool make use add read write "
@@ -511,6 +524,13 @@ class SimulatorEngine:
         """
         request = call.request
         seeded = {key: value for key, value in request.items() if key not in UNSEEDED_KEYS}
+        effort = requested_effort(request)
+        if effort is not None:  # scales the answer, does not change it (module docstring, Effort)
+            config = {key: value for key, value in seeded["output_config"].items() if key != "effort"}
+            if config:
+                seeded["output_config"] = config
+            else:
+                del seeded["output_config"]
         material = json_bytes(seeded, sort_keys=True, default=str)
         # A small request is its own memo key (cheaper than hashing it); a large one is keyed
         # by its digest, so that the memo never holds large bodies.
@@ -521,6 +541,7 @@ class SimulatorEngine:
             request.get("max_tokens"),
             tuple(request.get("stop_sequences") or ()),
             tuple(sorted(set(call.betas) | set(request.get("anthropic_beta") or ()))),
+            effort,
             call.operation in NON_STREAMING_OPERATIONS,
         )
         body = self._memo.get(key)
@@ -555,11 +576,13 @@ class SimulatorEngine:
         results = [b for b in blocks if b.get("type") == "tool_result"]
         topics = self._prose.topics(user_text or " ".join(_result_text(b) for b in results))
 
+        effort = requested_effort(request) or DEFAULT_EFFORT
+        share = EFFORT_SHARE_PERCENT[effort]
         thinking = request.get("thinking") or {}
         betas = set(call.betas) | set(request.get("anthropic_beta") or ())
         if thinking.get("type") in ("enabled", "adaptive") and (not results or INTERLEAVED_THINKING_BETA in betas):
             budget = int(thinking.get("budget_tokens") or max(1, answer.budget // 2))
-            passage = self._prose.thinking(draws.fork("thinking"), topics, draws.between(30, 150))
+            passage = _shortened(self._prose.thinking(draws.fork("thinking"), topics, draws.between(30, 150)), share)
             if REDACTED_THINKING_TRIGGER in user_text:
                 nonce = draws.fork("redacted_thinking").take(REDACTED_NONCE_BYTES)
                 answer.redacted_thinking(passage, budget, self.signer.redacted_data(call.model_id, nonce))
@@ -572,7 +595,9 @@ class SimulatorEngine:
         if tool is not None:
             name = str(tool.get("name", ""))
             if not forced:
-                answer.text(self._prose.literal(draws.choice(_LEAD_INS).format(name=name)))
+                lead_in = draws.choice(_LEAD_INS)  # drawn at every level: the rest stays the same
+                if effort != "low":
+                    answer.text(self._prose.literal(lead_in.format(name=name)))
             hint = " ".join(topics) or "example"
             value = tool_input(tool, draws.fork("tool_input"), hint, self._prose.proper_noun(user_text))
             answer.tool_use(self._tool_id(draws), name, value)
@@ -592,7 +617,7 @@ class SimulatorEngine:
                 self._cited_answer(cited[:MAX_CITED_DOCUMENTS], draws, topics, answer)
             else:
                 target = 40 + (draws.below(256) * draws.below(256) * 260) // 65025
-                answer.text(self._prose.answer(draws.fork("answer"), topics, target))
+                answer.text(_shortened(self._prose.answer(draws.fork("answer"), topics, target), share))
 
     def _tool_search(
         self,
@@ -664,6 +689,13 @@ class SimulatorEngine:
     def _tool_id(draws: Draws, prefix: str = "toolu_bdrk_01") -> str:
         raw = draws.fork("tool_id").take(22)
         return prefix + "".join(_BASE62[byte % 62] for byte in raw)
+
+
+def _shortened(passage: Passage, share_percent: int) -> Passage:
+    """The first sentences of ``passage`` that make ``share_percent`` of its tokens."""
+    if share_percent >= 100:
+        return passage
+    return passage.first_sentences(passage.tokens * share_percent // 100)
 
 
 def _paraphrase(cited_text: str) -> str:

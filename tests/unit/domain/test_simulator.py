@@ -747,3 +747,62 @@ def test_simulator_structured_output_gives_way_to_a_forced_tool_call() -> None:
 def test_simulator_latency_profile_refuses_what_cannot_pace_a_stream(first_token_s, tokens_per_s) -> None:
     with pytest.raises(ValueError):
         LatencyProfile(first_token_s, tokens_per_s)
+
+
+# --- effort -------------------------------------------------------------------------------
+
+
+def _with_effort(request: dict[str, Any], effort: str) -> dict[str, Any]:
+    return {**request, "output_config": {**request.get("output_config", {}), "effort": effort}}
+
+
+def test_simulator_high_effort_is_the_answer_without_effort() -> None:
+    """Audit: the effort value seeded the answer, so "high" answered unlike no effort at all;
+    Anthropic "Effort": "Setting effort to "high" produces exactly the same behavior as omitting
+    the effort parameter entirely"."""
+    engine = _engine()
+    for request in (_request(), _request(thinking={"type": "enabled", "budget_tokens": 1024}, max_tokens=4000),
+                    _request("What's the weather in Paris?", tools=[WEATHER_TOOL])):
+        assert _message(engine, _with_effort(request, "high")) == _message(engine, request)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_simulator_lower_effort_writes_a_prefix_of_the_same_answer(seed: int) -> None:
+    """Audit: effort changed nothing a user could observe but the seed."""
+    engine = _engine(seed=seed)
+    request = _request(thinking={"type": "enabled", "budget_tokens": 1024}, max_tokens=4000)
+    answers = [_message(engine, _with_effort(request, level)) for level in ("low", "medium", "high")]
+    for shorter, longer in zip(answers, answers[1:]):
+        assert shorter["usage"]["output_tokens"] <= longer["usage"]["output_tokens"]
+        for kind in ("thinking", "text"):
+            short_block, long_block = ([b for b in m["content"] if b["type"] == kind][0] for m in (shorter, longer))
+            assert long_block[kind].startswith(short_block[kind])
+    low, _, high = answers
+    assert low["usage"]["output_tokens"] < high["usage"]["output_tokens"]
+    assert re.search(r"[.!?]$", _text_of(low))  # cut at a sentence end
+    assert low["content"][0]["signature"] != high["content"][0]["signature"]  # signs what it sends
+
+
+def test_simulator_low_effort_calls_a_tool_without_preamble() -> None:
+    """Anthropic "Effort with tool use": lower effort proceeds "directly to action without preamble"."""
+    request = _request("What's the weather in San Francisco?", tools=[WEATHER_TOOL])
+    high = _message(_engine(), request)
+    low = _message(_engine(), _with_effort(request, "low"))
+    assert [block["type"] for block in low["content"]] == ["tool_use"]
+    assert low["content"][0] == high["content"][1]  # the same call, id and input
+    assert [b["type"] for b in _message(_engine(), _with_effort(request, "medium"))["content"]] == ["text", "tool_use"]
+
+
+def test_simulator_effort_leaves_structured_output_and_echo_whole() -> None:
+    request = _request("Ship two lamps to Paris, express please.",
+                       output_config={"format": {"type": "json_schema", "schema": ORDER_SCHEMA}})
+    assert _message(_engine(), _with_effort(request, "low")) == _message(_engine(), request)
+    echo = _request("Repeat exactly this sentence, please, and nothing more than it.")
+    assert _text_of(_message(_engine(mode="echo"), _with_effort(echo, "low"))) == echo["messages"][0]["content"]
+
+
+def test_simulator_every_effort_level_has_a_share() -> None:
+    from claude_bedrock.domain.effort import EFFORT_LEVELS
+    from claude_bedrock.domain.simulator import EFFORT_SHARE_PERCENT
+
+    assert set(EFFORT_SHARE_PERCENT) == set(EFFORT_LEVELS)
