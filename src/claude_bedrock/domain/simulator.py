@@ -524,7 +524,7 @@ class SimulatorEngine:
         """
         request = call.request
         seeded = {key: value for key, value in request.items() if key not in UNSEEDED_KEYS}
-        effort = requested_effort(request)
+        effort = requested_effort(request) if "output_config" in request else None
         if effort is not None:  # scales the answer, does not change it (module docstring, Effort)
             config = {key: value for key, value in seeded["output_config"].items() if key != "effort"}
             if config:

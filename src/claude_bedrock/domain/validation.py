@@ -552,7 +552,8 @@ def _model_checks(
     breakpoints = check_system(body.get("system"))
     tool_names, tool_breakpoints = check_tools(body.get("tools"))
     check_tool_choice(body.get("tool_choice"), tool_names, budget is not None)
-    check_effort(body, model)
+    if "output_config" in body:  # the usual request has none: no call
+        check_effort(body, model)
     check_output_format(body)
     breakpoints += tool_breakpoints
     breakpoints += check_cache_control(body.get("cache_control"), "cache_control")
