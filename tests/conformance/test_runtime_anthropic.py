@@ -4,6 +4,7 @@ every Python sample of the guide, with only base_url changed."""
 from __future__ import annotations
 
 import asyncio
+import json
 
 import anthropic
 import pytest
@@ -153,6 +154,66 @@ def test_anthropic_thinking_with_tool_use_round_trip_checks_signatures(anthropic
     with pytest.raises(anthropic.BadRequestError) as caught:
         anthropic_client.messages.create(**continued(changed))
     assert caught.value.body == {"message": "messages.1.content.0: Invalid `signature` in `thinking` block"}
+
+
+@pytest.mark.parametrize(("model", "preserves"), [(GLOBAL_SONNET_45, False),
+                                                 ("global.anthropic.claude-opus-4-5-20251101-v1:0", True)])
+def test_anthropic_thinking_tool_use_agent_loop_counts_and_caches_thinking_per_model(
+        anthropic_client, runtime_client, model, preserves):
+    """Audit: thinking of earlier turns was counted only in the last assistant message and kept
+    in the cache key when not counted. Anthropic "Extended thinking" ("Extended thinking with
+    prompt caching", "Thinking block preservation in Claude Opus 4.5 and later"): within the
+    tool-use loop thinking counts as input; once a user turn holds more than tool results, a
+    model before Opus 4.5 strips every earlier thinking block (the request is processed as the
+    one without them, so the prefix cached during the loop no longer matches); Opus 4.5 keeps
+    them. A thinking + tool-use loop with a breakpoint on the last user turn, CountTokens (the
+    invokeModel form) agreeing with usage at each turn."""
+    tools = [{"name": "get_weather", "description": "Weather of a city",
+              "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}]
+    system = [{"type": "text", "text": "You forecast the weather for the thinking-loop audit. " * 600}]
+    betas = ["interleaved-thinking-2025-05-14"]  # thinking after the tool result too
+    base = dict(max_tokens=4096, thinking={"type": "enabled", "budget_tokens": 2048}, tools=tools, system=system)
+    question = "What is the weather in Paris? Use get_weather."
+    messages = [{"role": "user", "content": [{"type": "text", "text": question}]}]
+
+    def marked(conversation):
+        copy = [{**m, "content": [{k: v for k, v in b.items() if k != "cache_control"} for b in m["content"]]}
+                for m in conversation]
+        copy[-1]["content"][-1]["cache_control"] = {"type": "ephemeral"}
+        return copy
+
+    def count(conversation):
+        body = {**base, "anthropic_version": "bedrock-2023-05-31", "anthropic_beta": betas, "messages": conversation}
+        return runtime_client.count_tokens(modelId=model.split(".", 1)[1],
+                                           input={"invokeModel": {"body": json.dumps(body)}})["inputTokens"]
+
+    def stripped(conversation):
+        return [{**m, "content": [b for b in m["content"] if b["type"] != "thinking"]} for m in conversation]
+
+    usages = []
+    for turn in range(4):
+        reply = anthropic_client.beta.messages.create(model=model, betas=betas, messages=marked(messages), **base)
+        usage = reply.usage
+        total = usage.input_tokens + usage.cache_read_input_tokens + usage.cache_creation_input_tokens
+        assert count(marked(messages)) == total, turn
+        usages.append(usage)
+        assert reply.content[0].type == "thinking"
+        messages.append({"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in reply.content]})
+        uses = [b for b in reply.content if b.type == "tool_use"]
+        assert bool(uses) == (turn == 0)
+        if uses:  # turn 1 continues the loop; turns 2 and 3 start new user turns
+            messages.append({"role": "user", "content": [
+                {"type": "tool_result", "tool_use_id": use.id, "content": "18 C, light rain"} for use in uses]})
+        else:
+            messages.append({"role": "user", "content": [{"type": "text", "text": f"And tomorrow, day {turn}?"}]})
+    written = [u.cache_read_input_tokens + u.cache_creation_input_tokens for u in usages]
+    if preserves:
+        assert count(marked(messages)) > count(marked(stripped(messages)))
+        assert usages[2].cache_read_input_tokens == written[1]  # the loop's prefix, thinking included
+    else:
+        assert count(marked(messages)) == count(marked(stripped(messages)))
+        assert usages[2].cache_read_input_tokens == written[0] < written[1]  # the loop's prefix is gone
+    assert usages[3].cache_read_input_tokens == written[2]
 
 
 def test_anthropic_messages_parse_structured_output(anthropic_client):

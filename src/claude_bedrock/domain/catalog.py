@@ -218,6 +218,9 @@ class CatalogModel:
     supports_128k_output: bool = False
     #: the ``output_config.effort`` levels it accepts; none: it refuses the parameter
     effort_levels: tuple[str, ...] = ()
+    #: keeps the thinking blocks of earlier assistant turns in its context (Claude Opus 4.5 and
+    #: later); other models strip them (``tokens``, "Thinking of earlier turns")
+    preserves_thinking: bool = False
     #: a prompt prefix shorter than this is never cached (no write, no read)
     prompt_cache_min_tokens: int = DEFAULT_PROMPT_CACHE_MIN_TOKENS
     #: quota tokens one output token costs ("token burndown rate")
@@ -688,6 +691,7 @@ def _build_model(m: dict[str, Any], path: str, rules: PricingRules) -> CatalogMo
         temperature_or_top_p=m.get("temperature_or_top_p", False),
         supports_128k_output=m.get("output_128k_beta", False),
         effort_levels=m.get("effort_levels", ()),
+        preserves_thinking=m.get("preserves_thinking", False),
         prompt_cache_min_tokens=m.get("prompt_cache_min_tokens", DEFAULT_PROMPT_CACHE_MIN_TOKENS),
         quota_output_burndown=m.get("quota_output_burndown", DEFAULT_QUOTA_OUTPUT_BURNDOWN),
         prices=ModelPrices(
@@ -849,7 +853,7 @@ _MODEL_SCHEMA = _object(
         ),
         "regional_premium": _boolean,
     },
-    {"temperature_or_top_p": _boolean, "output_128k_beta": _boolean,
+    {"temperature_or_top_p": _boolean, "output_128k_beta": _boolean, "preserves_thinking": _boolean,
      "effort_levels": _array(_string(choices=EFFORT_LEVELS)),
      "prompt_cache_min_tokens": _integer, "quota_output_burndown": _integer},
 )

@@ -50,6 +50,8 @@ class ModelCall:
         betas: the ``anthropic_beta`` flags in force.
         input_tokens: ``tokens.count_request(request)`` when the caller already counted it
             (validation does, for the context limit), so nobody counts twice; None otherwise.
+        preserve_thinking: the model keeps the thinking blocks of earlier assistant turns in
+            its context (catalog ``preserves_thinking``); how ``tokens`` counts and caches them.
     """
 
     request: Mapping[str, Any]
@@ -61,6 +63,7 @@ class ModelCall:
     operation: str
     betas: tuple[str, ...] = ()
     input_tokens: int | None = None
+    preserve_thinking: bool = False
 
 
 @runtime_checkable

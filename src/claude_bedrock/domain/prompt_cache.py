@@ -24,6 +24,11 @@ Semantics (Anthropic "Prompt caching", as Bedrock reports it in ``usage``):
   Ahead of the messages the prefix also holds ``tool_choice``, the thinking settings and whether
   any image is present (``tokens.prompt_segments``): changing them invalidates the cached
   messages, not tools or system (Anthropic "Prompt caching", "What invalidates the cache").
+* A model before Claude Opus 4.5 strips the thinking of earlier turns once a user turn holds more
+  than tool results (``tokens``, "Thinking of earlier turns"): the prompt is the one without it,
+  so a prefix cached with that thinking (during the tool-use loop) no longer matches and the
+  messages from the first stripped block on are written again (Anthropic "Extended thinking",
+  "Extended thinking with prompt caching").
 * The region is the one that serves the call: a cache written in us-east-1 is not read in
   eu-west-3 (each region is a separate deployment; AWS's prompt-caching guide, "Prompt caching
   with cross-Region inference": routing a call to another region "may lead to increased cache
@@ -175,6 +180,7 @@ class PromptCache:
         model_id: str,
         request: Mapping[str, Any],
         input_tokens: int | None = None,
+        preserve_thinking: bool = False,
     ) -> CacheUsage:
         """Settle one request against the cache: look up, refresh and write its prefixes.
 
@@ -183,13 +189,17 @@ class PromptCache:
         Args:
             region: the region serving the call (the cache is per account and region).
             input_tokens: ``tokens.count_request(request)`` if the caller has it already.
+            preserve_thinking: the model keeps the thinking of earlier turns (``tokens``); when
+                it does not, stripped thinking is out of the cached prompt too.
 
         Returns:
             the split of ``tokens.count_request(request)`` into read, creation and plain input.
         """
         if not has_cache_control(request):
-            return CacheUsage(input_tokens=count_request(request) if input_tokens is None else input_tokens)
-        segments = prompt_segments(request)
+            if input_tokens is None:
+                input_tokens = count_request(request, preserve_thinking=preserve_thinking)
+            return CacheUsage(input_tokens=input_tokens)
+        segments = prompt_segments(request, preserve_thinking=preserve_thinking)
         cumulative: list[int] = []
         running = 0
         breakpoints: list[_Breakpoint] = []

@@ -42,9 +42,22 @@ Blocks (``count_block``)
     (base64) sources cost ``PDF_TOKENS_PER_PAGE`` per page, the page count being the number of
     ``/Type /Page`` objects in the file, else one page per ``PDF_BYTES_PER_PAGE_ESTIMATE`` bytes;
     plus title and context and ``DOCUMENT_OVERHEAD_TOKENS``. tool_use / tool_result: name and
-    input (``count_json``) or content, plus ``TOOL_BLOCK_OVERHEAD_TOKENS``. thinking: its text,
-    but only in the final assistant turn (Anthropic strips thinking from earlier turns and does
-    not bill it). Anything else: ``count_json`` of the block.
+    input (``count_json``) or content, plus ``TOOL_BLOCK_OVERHEAD_TOKENS``. thinking: its text;
+    redacted_thinking: one token per 8 characters of its data. Anything else: ``count_json`` of
+    the block.
+
+Thinking of earlier turns (``preserve_thinking``)
+    A model that does not preserve thinking (every model before Claude Opus 4.5, the catalog's
+    ``preserves_thinking``) strips the ``thinking`` and ``redacted_thinking`` blocks of earlier
+    assistant turns from its context: they are neither counted nor part of the cached prompt.
+    The current assistant turn starts after the last user message holding anything but
+    ``tool_result`` blocks; its assistant messages (a tool-use loop: the assistant continued by
+    tool results) keep their thinking, which counts as input. A model that preserves thinking
+    keeps and counts every thinking block. Anthropic "Extended thinking": "Extended thinking
+    with prompt caching" ("When a non-tool-result user block is included, all previous thinking
+    blocks are ignored and stripped from context"; "For Claude Opus 4.5 and later ... all
+    previous thinking blocks are kept by default"), "Thinking block preservation in Claude
+    Opus 4.5 and later", "The context window with extended thinking (and tool use)".
 
 Requests (``count_request``)
     ``REQUEST_OVERHEAD_TOKENS`` + system (+ ``SYSTEM_OVERHEAD_TOKENS``) + per message
@@ -56,7 +69,9 @@ Requests (``count_request``)
     each such reference.
 
 ``prompt_segments`` exposes the same count split in prompt-cache order (tools, system, then
-messages), so prompt caching (``prompt_cache``) can split the very same total.
+messages), so prompt caching (``prompt_cache``) can split the very same total. A stripped
+thinking block is no segment at all: the prompt is the one without it, so a cached prefix that
+held it no longer matches, and the messages after it are written again.
 
 Sources: Anthropic docs "Token counting", "Vision" (image cost), "PDF support", "Tool use"
 (tool-use system prompt sizes), "Prompt caching" (prefix order), "Tool search tool" (deferred
@@ -432,7 +447,23 @@ def _rendered_settings(request: Mapping[str, Any]) -> tuple[Any, bool] | None:
     return (thinking, images) if thinking is not None or images else None
 
 
-def _iter_segments(request: Mapping[str, Any]) -> Iterator[PromptSegment]:
+_THINKING_BLOCKS = frozenset({"thinking", "redacted_thinking"})
+
+
+def _current_turn_start(messages: Sequence[Mapping[str, Any]]) -> int:
+    """Index of the last user message holding anything but tool results (-1 when none): the
+    assistant messages after it form the current turn, whose thinking the model keeps."""
+    for index in range(len(messages) - 1, -1, -1):
+        message = messages[index]
+        if message.get("role") != "user":
+            continue
+        content = message.get("content")
+        if isinstance(content, str) or any(block.get("type") != "tool_result" for block in content or ()):
+            return index
+    return -1
+
+
+def _iter_segments(request: Mapping[str, Any], preserve_thinking: bool) -> Iterator[PromptSegment]:
     tools = request.get("tools") or ()
     deferred: dict[str, Mapping[str, Any]] = {}
     for tool in tools:
@@ -462,7 +493,7 @@ def _iter_segments(request: Mapping[str, Any]) -> Iterator[PromptSegment]:
         yield PromptSegment(0, ("settings", settings), None)
 
     messages = request.get("messages") or ()
-    last_assistant = max((i for i, m in enumerate(messages) if m.get("role") == "assistant"), default=-1)
+    turn_start = -1 if preserve_thinking else _current_turn_start(messages)
     for index, message in enumerate(messages):
         role = message.get("role")
         content = message.get("content")
@@ -471,10 +502,9 @@ def _iter_segments(request: Mapping[str, Any]) -> Iterator[PromptSegment]:
             continue
         overhead = MESSAGE_OVERHEAD_TOKENS
         for block in content or ():
-            if block.get("type") == "thinking" and index != last_assistant:
-                tokens = 0
-            else:
-                tokens = count_block(block)
+            if index < turn_start and block.get("type") in _THINKING_BLOCKS:
+                continue  # stripped from the context (module docstring)
+            tokens = count_block(block)
             if deferred:
                 tokens += sum(_tool_tokens(deferred[name]) for name in block_references(block) if name in deferred)
             yield PromptSegment(overhead + tokens, ("block", role, _without_cache_control(block)), _control(block))
@@ -483,7 +513,7 @@ def _iter_segments(request: Mapping[str, Any]) -> Iterator[PromptSegment]:
             yield PromptSegment(overhead, ("message", role, ()), None)
 
 
-def prompt_segments(request: Mapping[str, Any]) -> list[PromptSegment]:
+def prompt_segments(request: Mapping[str, Any], *, preserve_thinking: bool = False) -> list[PromptSegment]:
     """The request's input tokens split into cacheable units, in cache prefix order.
 
     Order: tools, system, the tool-use system prompt (keyed by ``tool_choice``, ``thinking`` and
@@ -492,22 +522,25 @@ def prompt_segments(request: Mapping[str, Any]) -> list[PromptSegment]:
     or an image is present, so they still invalidate the messages: Anthropic "Prompt caching",
     "What invalidates the cache"), then each message's blocks. A top-level ``cache_control`` (automatic caching) becomes a
     breakpoint on the last segment. ``REQUEST_OVERHEAD_TOKENS`` is not part of any segment.
+    ``preserve_thinking``: the model keeps the thinking of earlier turns (module docstring).
     """
-    segments = list(_iter_segments(request))
+    segments = list(_iter_segments(request, preserve_thinking))
     automatic = request.get("cache_control")
     if isinstance(automatic, Mapping) and segments and segments[-1].cache_control is None:
         segments[-1] = segments[-1]._replace(cache_control=automatic)
     return segments
 
 
-def count_request(request: Mapping[str, Any]) -> int:
-    """Input tokens of a validated Anthropic Messages request (see module docstring)."""
+def count_request(request: Mapping[str, Any], *, preserve_thinking: bool = False) -> int:
+    """Input tokens of a validated Anthropic Messages request (see module docstring);
+    ``preserve_thinking``: the model keeps the thinking of earlier turns (catalog
+    ``preserves_thinking``)."""
     messages = request.get("messages") or ()
     plain = not request.get("tools") and not request.get("system")
     if plain and all(isinstance(message.get("content"), str) for message in messages):
         # fast path for the common plain-chat request; same rule as _iter_segments
         return REQUEST_OVERHEAD_TOKENS + sum(MESSAGE_OVERHEAD_TOKENS + count_text(m["content"]) for m in messages)
-    return REQUEST_OVERHEAD_TOKENS + sum(segment.tokens for segment in _iter_segments(request))
+    return REQUEST_OVERHEAD_TOKENS + sum(segment.tokens for segment in _iter_segments(request, preserve_thinking))
 
 
 def has_cache_control(request: Mapping[str, Any]) -> bool:

@@ -106,7 +106,7 @@ async def count_tokens(inv: Invocation, send: Send) -> None:
     anthropic_body = count_tokens_input(body, parse_body=parse_json_body, text_only=apply_text_only,
                                         default_max_tokens=inv.resolution.model.max_output_tokens)
     validated = validate_messages_request(anthropic_body, inv.resolution.model)
-    count = tokens.count_request(validated.body)
+    count = tokens.count_request(validated.body, preserve_thinking=inv.resolution.model.preserves_thinking)
     inv.record.usage = {"inputTokens": count, "outputTokens": 0}
     inv.record.latency_ms = elapsed_ms(inv.started)
     payload = json_bytes({"inputTokens": count})

@@ -25,6 +25,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Callable
 
 from claude_bedrock.domain import tokens
@@ -185,7 +186,8 @@ def check_invoke_headers(request: Request) -> None:
 def prepare_call(inv: Invocation, body: dict[str, Any]) -> ModelCall:
     """Validate an Anthropic body for the resolved model and build the engine call."""
     model = inv.resolution.model
-    validated = validate_messages_request(body, model, count_input_tokens=tokens.count_request)
+    count = partial(tokens.count_request, preserve_thinking=model.preserves_thinking)
+    validated = validate_messages_request(body, model, count_input_tokens=count)
     if inv.state.settings.verify_thinking_signatures:  # the model's check, after Bedrock's own
         inv.state.thinking_signer.check_conversation(validated.body["messages"], model.model_id)
     inv.state.note_deprecated(model)
@@ -199,6 +201,7 @@ def prepare_call(inv: Invocation, body: dict[str, Any]) -> ModelCall:
         operation=inv.record.operation,
         betas=validated.betas,
         input_tokens=validated.input_tokens,
+        preserve_thinking=model.preserves_thinking,
     )
 
 
@@ -289,4 +292,5 @@ async def anthropic_count_tokens(
     body_betas = body.get("anthropic_beta") if isinstance(body.get("anthropic_beta"), list) else []
     body.setdefault("max_tokens", max_output_tokens(resolution.model, [*header_betas, *body_betas]))
     validated = validate_messages_request(body, resolution.model, header_betas=header_betas)
-    return 200, {"input_tokens": tokens.count_request(validated.body)}
+    count = tokens.count_request(validated.body, preserve_thinking=resolution.model.preserves_thinking)
+    return 200, {"input_tokens": count}

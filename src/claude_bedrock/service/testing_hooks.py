@@ -425,7 +425,8 @@ class Toolkit:
                 return
         if injection.before is not None:
             raise injection.before.error()
-        input_tokens = call.input_tokens if call.input_tokens is not None else count_request(call.request)
+        input_tokens = (call.input_tokens if call.input_tokens is not None
+                        else count_request(call.request, preserve_thinking=call.preserve_thinking))
         try:
             reservation = self.quotas.reserve(
                 account_id=call.account_id, region=call.region, model_id=call.model_id,

@@ -125,6 +125,12 @@ def test_catalog_model_facts(catalog: Catalog) -> None:
     }
 
 
+def test_catalog_only_opus_45_preserves_the_thinking_of_earlier_turns(catalog: Catalog) -> None:
+    """Anthropic "Extended thinking", "Thinking block preservation in Claude Opus 4.5 and later":
+    Opus 4.5 keeps earlier turns' thinking; Sonnet 4.5, Opus 4.1, Haiku 4.5... strip it."""
+    assert {m.name for m in catalog.models if m.preserves_thinking} == {"Claude Opus 4.5"}
+
+
 def test_catalog_prices_are_exact_decimals(catalog: Catalog) -> None:
     sonnet4 = catalog.by_alias("claude-sonnet-4")
     assert sonnet4 is not None

@@ -291,3 +291,49 @@ def test_prompt_cache_adding_an_image_invalidates_messages_not_system(cache: Pro
     third_turn = {**second_turn, "messages": [*second_turn["messages"], {"role": "assistant", "content": "A chart."},
                                               {"role": "user", "content": "Thanks."}]}
     assert _apply(cache, third_turn).cache_read_input_tokens > count_text(LONG) * 2  # images still there: hit
+
+
+def _weather_turns() -> tuple[dict[str, Any], dict[str, Any]]:
+    """Requests 2 and 3 of Anthropic "Extended thinking", "Understanding thinking block caching
+    behavior": a tool-use loop cached at its tool result, then a text user turn."""
+    thinking_1 = {"type": "thinking", "thinking": "I should call the weather tool. " * 20, "signature": "c2ln"}
+    thinking_2 = {"type": "thinking", "thinking": "The tool says it is sunny. " * 20, "signature": "c2ln"}
+    use = {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Paris"}}
+    result = {"type": "tool_result", "tool_use_id": "toolu_1", "content": "20 C, sunny"}
+    ephemeral = {"type": "ephemeral"}
+    loop = [{"role": "user", "content": [{"type": "text", "text": "What's the weather in Paris? " + LONG}]},
+            {"role": "assistant", "content": [thinking_1, use]}]
+    request_2 = {"max_tokens": 100,
+                 "messages": [*loop, {"role": "user", "content": [{**result, "cache_control": ephemeral}]}]}
+    request_3 = {"max_tokens": 100, "messages": [
+        *loop, {"role": "user", "content": [result]},
+        {"role": "assistant", "content": [thinking_2, {"type": "text", "text": "It is sunny."}]},
+        {"role": "user", "content": [{"type": "text", "text": "Thanks!", "cache_control": ephemeral}]}]}
+    return request_2, request_3
+
+
+def test_prompt_cache_stripped_thinking_drops_the_messages_after_it_out_of_the_cache(cache: PromptCache) -> None:
+    """Anthropic "Extended thinking", "Extended thinking with prompt caching": request 2 caches the
+    user message, thinking_block_1, the tool use and its result; request 3, on a model before
+    Opus 4.5, "will be processed the same as" the conversation without its thinking blocks, so
+    request 2's prefix no longer matches: everything up to its breakpoint is written, nothing
+    read, and the stripped thinking is not billed. The earlier rule kept the stripped block in
+    the cache key at zero tokens, so request 3 read a prefix it no longer had."""
+    request_2, request_3 = _weather_turns()
+    written = _apply(cache, request_2)
+    assert written.cache_creation_input_tokens == count_request(request_2) - 4  # all but the request overhead
+    usage = _apply(cache, request_3)
+    assert usage.cache_read_input_tokens == 0
+    assert usage.total_input_tokens == count_request(request_3) == usage.cache_creation_input_tokens + 4
+    assert count_request(request_3) < count_request(request_3, preserve_thinking=True)
+
+
+def test_prompt_cache_preserved_thinking_reads_the_tool_use_loop_prefix(cache: PromptCache) -> None:
+    """Claude Opus 4.5 and later: "all previous thinking blocks are kept by default", so request 3
+    reads what request 2 wrote (thinking_block_1 included) and writes the rest."""
+    request_2, request_3 = _weather_turns()
+    written = _apply(cache, request_2)
+    usage = cache.apply(account_id=ACCOUNT, region="us-east-1", model_id=MODEL, request=request_3,
+                        preserve_thinking=True)
+    assert usage.cache_read_input_tokens == written.cache_creation_input_tokens
+    assert usage.total_input_tokens == count_request(request_3, preserve_thinking=True)

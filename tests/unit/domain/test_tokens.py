@@ -138,35 +138,96 @@ def test_count_request_system_string_and_blocks() -> None:
     assert count_request(with_string) == count_request(with_blocks) > count_request(base)
 
 
-def test_count_request_ignores_thinking_of_earlier_assistant_turns() -> None:
-    thinking = {"type": "thinking", "thinking": "long deliberation " * 50, "signature": "c2ln"}
-    early = {
-        "messages": [
-            {"role": "user", "content": "a"},
-            {"role": "assistant", "content": [thinking, {"type": "text", "text": "b"}]},
-            {"role": "user", "content": "c"},
-            {"role": "assistant", "content": "d"},
-            {"role": "user", "content": "e"},
-        ]
-    }
-    last = {
-        "messages": [
-            {"role": "user", "content": "a"},
-            {"role": "assistant", "content": [thinking, {"type": "text", "text": "b"}]},
-            {"role": "user", "content": "c"},
-        ]
-    }
-    stripped = {
-        "messages": [
-            {"role": "user", "content": "a"},
-            {"role": "assistant", "content": [{**thinking, "thinking": ""}, {"type": "text", "text": "b"}]},
-            {"role": "user", "content": "c"},
-        ]
-    }
-    assert count_request(last) > count_request(stripped)
-    early_stripped = {"messages": [dict(m) for m in early["messages"]]}
-    early_stripped["messages"][1] = stripped["messages"][1]
-    assert count_request(early) == count_request(early_stripped)
+THINKING = {"type": "thinking", "thinking": "long deliberation " * 50, "signature": "c2ln"}
+REDACTED = {"type": "redacted_thinking", "data": "RW5jcnlwdGVk" * 40}
+
+
+def _without_thinking(request: dict) -> dict:
+    """The request as a model that strips thinking sees it (Anthropic "Extended thinking")."""
+    return {**request, "messages": [
+        {**m, "content": [b for b in m["content"] if b["type"] not in ("thinking", "redacted_thinking")]}
+        if isinstance(m["content"], list) else m for m in request["messages"]]}
+
+
+def _use(n: int) -> dict:
+    return {"type": "tool_use", "id": f"toolu_{n}", "name": "get_weather", "input": {"city": "Paris"}}
+
+
+def _result(n: int) -> dict:
+    return {"type": "tool_result", "tool_use_id": f"toolu_{n}", "content": "20 C, sunny"}
+
+
+def test_count_request_strips_thinking_once_a_user_turn_holds_more_than_tool_results() -> None:
+    """Anthropic "Extended thinking", "Extended thinking with prompt caching": "When a
+    non-tool-result user block is included, all previous thinking blocks are ignored and
+    stripped from context" (the last assistant turn's too: the doc's Request 3). The earlier
+    rule counted the thinking of the last assistant message whatever followed it (a former
+    version of this test asserted that)."""
+    chat = {"messages": [
+        {"role": "user", "content": "a"},
+        {"role": "assistant", "content": [THINKING, {"type": "text", "text": "b"}]},
+        {"role": "user", "content": "c"},
+    ]}
+    assert count_request(chat) == count_request(_without_thinking(chat))
+    mixed = {"messages": [
+        {"role": "user", "content": "a"},
+        {"role": "assistant", "content": [REDACTED, _use(1)]},
+        {"role": "user", "content": [_result(1), {"type": "text", "text": "now something else"}]},
+    ]}
+    assert count_request(mixed) == count_request(_without_thinking(mixed))
+
+
+def test_count_request_keeps_the_thinking_of_the_whole_tool_use_loop() -> None:
+    """Tool-use loops are part of one assistant turn; its thinking blocks "count as input
+    tokens" (Anthropic "Extended thinking", "The context window with extended thinking and tool
+    use": current input + previous thinking tokens). The earlier rule kept only the last
+    assistant message's, so the first call's thinking went uncounted after a second tool call."""
+    loop = {"messages": [
+        {"role": "user", "content": "What's the weather in Paris and Lyon?"},
+        {"role": "assistant", "content": [THINKING, _use(1)]},
+        {"role": "user", "content": [_result(1)]},
+        {"role": "assistant", "content": [_use(2)]},
+        {"role": "user", "content": [_result(2)]},
+    ]}
+    stripped = count_request(_without_thinking(loop))
+    assert count_request(loop) == stripped + count_block(THINKING) > stripped
+    earlier = {"messages": [
+        {"role": "user", "content": "a"},
+        {"role": "assistant", "content": [REDACTED, {"type": "text", "text": "b"}]},
+        {"role": "user", "content": "c"},
+        *loop["messages"][1:],
+    ]}  # a finished turn before the loop: its (redacted) thinking is stripped, the loop's kept
+    assert count_request(earlier) == count_request(_without_thinking(earlier)) + count_block(THINKING)
+
+
+def test_count_request_preserving_models_count_every_thinking_block() -> None:
+    """Claude Opus 4.5 and later keep "thinking blocks from previous assistant turns ... in model
+    context by default" (Anthropic "Extended thinking", "Thinking block preservation in Claude
+    Opus 4.5 and later")."""
+    chat = {"messages": [
+        {"role": "user", "content": "a"},
+        {"role": "assistant", "content": [THINKING, {"type": "text", "text": "b"}]},
+        {"role": "user", "content": "c"},
+        {"role": "assistant", "content": [REDACTED, {"type": "text", "text": "d"}]},
+        {"role": "user", "content": "e"},
+    ]}
+    thinking = count_block(THINKING) + count_block(REDACTED)
+    assert count_request(chat, preserve_thinking=True) == count_request(_without_thinking(chat)) + thinking
+    assert count_request(chat) == count_request(_without_thinking(chat))
+
+
+def test_prompt_segments_leave_stripped_thinking_out_of_the_prompt() -> None:
+    """A stripped block is not in the prompt: the segments are those of the request without it
+    (so its cached prefix is the stripped prompt's), and the total is count_request's."""
+    chat = {"messages": [
+        {"role": "user", "content": "a"},
+        {"role": "assistant", "content": [THINKING, {"type": "text", "text": "b"}]},
+        {"role": "user", "content": "c"},
+    ]}
+    assert prompt_segments(chat) == prompt_segments(_without_thinking(chat))
+    kept = prompt_segments(chat, preserve_thinking=True)
+    assert len(kept) == len(prompt_segments(chat)) + 1
+    assert REQUEST_OVERHEAD_TOKENS + sum(s.tokens for s in kept) == count_request(chat, preserve_thinking=True)
 
 
 def _png(width: int, height: int) -> str:
