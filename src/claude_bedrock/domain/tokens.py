@@ -52,7 +52,10 @@ Thinking of earlier turns (``preserve_thinking``)
     assistant turns from its context: they are neither counted nor part of the cached prompt.
     The current assistant turn starts after the last user message holding anything but
     ``tool_result`` blocks; its assistant messages (a tool-use loop: the assistant continued by
-    tool results) keep their thinking, which counts as input. A model that preserves thinking
+    tool results) keep their thinking, which counts as input, unless thinking is off for the
+    request (``thinking`` absent or disabled): then the loop's thinking is stripped too
+    ("If thinking becomes disabled and you pass thinking content in the current tool use turn,
+    the thinking content will be stripped"). A model that preserves thinking
     keeps and counts every thinking block. Anthropic "Extended thinking": "Extended thinking
     with prompt caching" ("When a non-tool-result user block is included, all previous thinking
     blocks are ignored and stripped from context"; "For Claude Opus 4.5 and later ... all
@@ -493,7 +496,12 @@ def _iter_segments(request: Mapping[str, Any], preserve_thinking: bool) -> Itera
         yield PromptSegment(0, ("settings", settings), None)
 
     messages = request.get("messages") or ()
-    turn_start = -1 if preserve_thinking else _current_turn_start(messages)
+    if preserve_thinking:
+        turn_start = -1
+    elif settings is None or settings[0] is None:  # thinking off: no turn keeps its thinking
+        turn_start = len(messages)
+    else:
+        turn_start = _current_turn_start(messages)
     for index, message in enumerate(messages):
         role = message.get("role")
         content = message.get("content")

@@ -303,9 +303,10 @@ def _weather_turns() -> tuple[dict[str, Any], dict[str, Any]]:
     ephemeral = {"type": "ephemeral"}
     loop = [{"role": "user", "content": [{"type": "text", "text": "What's the weather in Paris? " + LONG}]},
             {"role": "assistant", "content": [thinking_1, use]}]
-    request_2 = {"max_tokens": 100,
+    thinking = {"type": "enabled", "budget_tokens": 1024}
+    request_2 = {"max_tokens": 2048, "thinking": thinking,
                  "messages": [*loop, {"role": "user", "content": [{**result, "cache_control": ephemeral}]}]}
-    request_3 = {"max_tokens": 100, "messages": [
+    request_3 = {"max_tokens": 2048, "thinking": thinking, "messages": [
         *loop, {"role": "user", "content": [result]},
         {"role": "assistant", "content": [thinking_2, {"type": "text", "text": "It is sunny."}]},
         {"role": "user", "content": [{"type": "text", "text": "Thanks!", "cache_control": ephemeral}]}]}

@@ -182,7 +182,7 @@ def test_count_request_keeps_the_thinking_of_the_whole_tool_use_loop() -> None:
     tokens" (Anthropic "Extended thinking", "The context window with extended thinking and tool
     use": current input + previous thinking tokens). The earlier rule kept only the last
     assistant message's, so the first call's thinking went uncounted after a second tool call."""
-    loop = {"messages": [
+    loop = {"thinking": {"type": "enabled", "budget_tokens": 1024}, "messages": [
         {"role": "user", "content": "What's the weather in Paris and Lyon?"},
         {"role": "assistant", "content": [THINKING, _use(1)]},
         {"role": "user", "content": [_result(1)]},
@@ -191,13 +191,32 @@ def test_count_request_keeps_the_thinking_of_the_whole_tool_use_loop() -> None:
     ]}
     stripped = count_request(_without_thinking(loop))
     assert count_request(loop) == stripped + count_block(THINKING) > stripped
-    earlier = {"messages": [
+    earlier = {**loop, "messages": [
         {"role": "user", "content": "a"},
         {"role": "assistant", "content": [REDACTED, {"type": "text", "text": "b"}]},
         {"role": "user", "content": "c"},
         *loop["messages"][1:],
     ]}  # a finished turn before the loop: its (redacted) thinking is stripped, the loop's kept
     assert count_request(earlier) == count_request(_without_thinking(earlier)) + count_block(THINKING)
+
+
+@pytest.mark.parametrize("thinking", [None, {"type": "disabled"}])
+def test_count_request_strips_the_loops_thinking_when_thinking_is_off(thinking: dict | None) -> None:
+    """Anthropic "Extended thinking", "Extended thinking with prompt caching": "If thinking becomes
+    disabled and you pass thinking content in the current tool use turn, the thinking content
+    will be stripped and thinking will remain disabled for that request" (a model before Opus
+    4.5; "Graceful thinking degradation"). It was counted."""
+    loop = {"messages": [
+        {"role": "user", "content": "What's the weather in Paris?"},
+        {"role": "assistant", "content": [THINKING, _use(1)]},
+        {"role": "user", "content": [_result(1)]},
+    ]}
+    if thinking is not None:
+        loop["thinking"] = thinking
+    assert count_request(loop) == count_request(_without_thinking(loop))
+    assert prompt_segments(loop) == prompt_segments(_without_thinking(loop))
+    enabled = {**loop, "thinking": {"type": "enabled", "budget_tokens": 1024}}
+    assert count_request(enabled) > count_request(_without_thinking(enabled))
 
 
 def test_count_request_preserving_models_count_every_thinking_block() -> None:
