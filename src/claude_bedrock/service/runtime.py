@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import binascii
 import json
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from functools import partial
 from typing import Any, Callable
 
 from claude_bedrock.domain import tokens
@@ -183,10 +183,14 @@ def check_invoke_headers(request: Request) -> None:
     violations.raise_if_any()
 
 
+_count_preserving_thinking = functools.partial(tokens.count_request, preserve_thinking=True)
+
+
 def prepare_call(inv: Invocation, body: dict[str, Any]) -> ModelCall:
     """Validate an Anthropic body for the resolved model and build the engine call."""
     model = inv.resolution.model
-    count = partial(tokens.count_request, preserve_thinking=model.preserves_thinking)
+    # The usual model strips earlier thinking: the plain counter, no partial built per call.
+    count = _count_preserving_thinking if model.preserves_thinking else tokens.count_request
     validated = validate_messages_request(body, model, count_input_tokens=count)
     if inv.state.settings.verify_thinking_signatures:  # the model's check, after Bedrock's own
         inv.state.thinking_signer.check_conversation(validated.body["messages"], model.model_id)
