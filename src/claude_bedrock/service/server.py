@@ -6,6 +6,14 @@ connections, and the hooks still run.
 The request head (request line and headers) is capped at ``MAX_HEAD_BYTES``: uvicorn's
 httptools protocol buffers a head of any size, before any authentication, so a client could
 make the server hold gigabytes. A longer head is answered 431 and the connection closed.
+
+A connection is not held open forever by a client that went quiet: uvicorn's keep-alive
+timeout closes a connection idle between requests, but not one that never sent its first byte,
+nor one whose request stopped halfway (a crashed client, a half-open TCP connection, a
+slowloris), so a gateway running for days would pile up file descriptors until it could accept
+no more. Here the keep-alive timeout also runs before the first request (as uvicorn's author
+says it should: uvicorn issue #160), and a request whose head or body receives no byte for
+``REQUEST_READ_TIMEOUT_S`` is cut (the app sees the client disconnect).
 """
 
 from __future__ import annotations
@@ -27,6 +35,9 @@ log = logging.getLogger("claude_bedrock.server")
 
 #: The largest request head accepted (SigV4 headers with a session token take a few KB).
 MAX_HEAD_BYTES = 64 * 1024
+#: How long a request whose head or body is incomplete may go without a byte before the
+#: connection is closed (nginx's client_header_timeout / client_body_timeout default).
+REQUEST_READ_TIMEOUT_S = 60.0
 
 try:
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -49,6 +60,14 @@ def _bounded_http_protocol() -> Any:
             super().__init__(*args, **kwargs)
             self._head_bytes = 0  # bytes received since the current head began; -1 in a body
             self._head_too_large = False
+            self._read_timer: asyncio.TimerHandle | None = None  # while a request is incomplete
+
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(transport)
+            # Idle before the first request as after a response (uvicorn arms it only then).
+            self.timeout_keep_alive_task = self.loop.call_later(
+                self.timeout_keep_alive, self.timeout_keep_alive_handler
+            )
 
         def data_received(self, data: bytes) -> None:
             reading_head = self._head_bytes >= 0
@@ -57,6 +76,25 @@ def _bounded_http_protocol() -> Any:
             super().data_received(data)
             if reading_head and self._head_bytes > MAX_HEAD_BYTES and not self.transport.is_closing():
                 self._refuse_head()
+            self._cancel_read_timer()
+            if self._head_bytes != 0 and not self.transport.is_closing():  # a request is incomplete
+                self._read_timer = self.loop.call_later(REQUEST_READ_TIMEOUT_S, self._read_timed_out)
+
+        def _read_timed_out(self) -> None:
+            self._read_timer = None
+            if self.flow.read_paused:  # the server stopped reading, not the client: not idle
+                self._read_timer = self.loop.call_later(REQUEST_READ_TIMEOUT_S, self._read_timed_out)
+            elif not self.transport.is_closing():
+                self.transport.close()
+
+        def _cancel_read_timer(self) -> None:
+            if self._read_timer is not None:
+                self._read_timer.cancel()
+                self._read_timer = None
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._cancel_read_timer()
+            super().connection_lost(exc)
 
         def _refuse_head(self) -> None:
             self.transport.write(b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
@@ -83,6 +121,7 @@ def _bounded_http_protocol() -> Any:
         def on_message_complete(self) -> None:
             super().on_message_complete()
             self._head_bytes = 0  # the next request's head starts
+            self._cancel_read_timer()
 
     return BoundedHttpToolsProtocol
 
