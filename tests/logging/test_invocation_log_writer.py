@@ -410,3 +410,16 @@ def test_writer_throughput(tmp_path, capsys):
     # Batching, not speed, is asserted (no timing assertions in the suite): 5,000 records must
     # not take anywhere near one transaction each.
     assert writer.stats.batches <= count // 10
+
+
+def test_writer_keeps_a_bounded_purge_history(tmp_path):
+    """A server purges once an hour for as long as it runs: the stats keep the last few."""
+    from claude_bedrock.adapters.invocation_log.writer import PURGES_KEPT
+
+    writer = make_writer(tmp_path, retention_days=30)
+    writer.submit(call(1), CONFIG)
+    writer.flush()
+    for _ in range(PURGES_KEPT * 3):
+        writer.purge_now()
+    assert len(writer.stats.purges) == PURGES_KEPT
+    writer.close()

@@ -35,6 +35,7 @@ import queue
 import secrets
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,6 +71,8 @@ MAX_PENDING_BYTES = 256 * 1024 * 1024
 #: Index rows kept while the index itself fails: beyond, the oldest give way.
 MAX_HELD_ROWS = 100_000
 _IDLE_WAIT_S = 30.0
+#: Purge results kept in ``WriterStats.purges`` (one purge an hour: the last day's).
+PURGES_KEPT = 24
 _STOP = object()
 
 
@@ -81,7 +84,8 @@ class WriterStats:
     failures: int = 0
     abandoned: int = 0
     write_seconds: float = 0.0
-    purges: list[Any] = field(default_factory=list)
+    #: the last ``PURGES_KEPT`` purge results, oldest first (a server runs for months)
+    purges: deque[Any] = field(default_factory=lambda: deque(maxlen=PURGES_KEPT))
 
 
 @dataclass
