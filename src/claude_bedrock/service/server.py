@@ -76,7 +76,8 @@ def _bounded_http_protocol() -> Any:
             super().data_received(data)
             if reading_head and self._head_bytes > MAX_HEAD_BYTES and not self.transport.is_closing():
                 self._refuse_head()
-            self._cancel_read_timer()
+            if self._read_timer is not None:  # inline: the usual request arrives whole, no timer
+                self._cancel_read_timer()
             if self._head_bytes != 0 and not self.transport.is_closing():  # a request is incomplete
                 self._read_timer = self.loop.call_later(REQUEST_READ_TIMEOUT_S, self._read_timed_out)
 
