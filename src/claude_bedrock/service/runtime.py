@@ -192,8 +192,10 @@ def prepare_call(inv: Invocation, body: dict[str, Any]) -> ModelCall:
     # The usual model strips earlier thinking: the plain counter, no partial built per call.
     count = _count_preserving_thinking if model.preserves_thinking else tokens.count_request
     validated = validate_messages_request(body, model, count_input_tokens=count)
-    if inv.state.settings.verify_thinking_signatures:  # the model's check, after Bedrock's own
-        inv.state.thinking_signer.check_conversation(validated.body["messages"], model.model_id)
+    messages = validated.body["messages"]
+    # The model's check, after Bedrock's own; a one-message conversation has no assistant turn.
+    if len(messages) > 1 and inv.state.settings.verify_thinking_signatures:
+        inv.state.thinking_signer.check_conversation(messages, model.model_id)
     inv.state.note_deprecated(model)
     return ModelCall(
         request=validated.body,
