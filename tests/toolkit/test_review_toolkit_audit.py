@@ -194,3 +194,19 @@ def test_a_whole_rule_with_keywords_is_refused_even_falsy_ones(bedrock, keyword)
     with pytest.raises(TypeError, match="either a whole rule or keyword arguments"):
         bedrock.add_rule({"respond": "x"}, **keyword)
     assert bedrock.rules() == []
+
+
+def test_assert_rules_used_up_names_the_rules_a_run_left_unused(bedrock, bedrock_runtime):
+    """A script the code under test did not play to its end fails the test by name (the calls
+    it expected were not made), where it used to pass silently."""
+    bedrock.add_rule(text="first", id="greeting", user_text_contains="hello")
+    bedrock.add_rule(turns=["one", "two"], id="two-turns", user_text_contains="count")
+    bedrock.add_rule(text="never", id="unused", user_text_contains="goodbye")
+    bedrock_runtime.invoke_model(modelId=SONNET, body=invoke_body([{"role": "user", "content": "hello"}]))
+    bedrock_runtime.invoke_model(modelId=SONNET, body=invoke_body([{"role": "user", "content": "count"}]))
+    with pytest.raises(AssertionError) as info:
+        bedrock.assert_rules_used_up()
+    assert str(info.value) == "scripted rules not used up: two-turns (used 1, 1 left); unused (used 0)"
+    bedrock_runtime.invoke_model(modelId=SONNET, body=invoke_body([{"role": "user", "content": "count"}]))
+    bedrock.remove_rule("unused")
+    bedrock.assert_rules_used_up()

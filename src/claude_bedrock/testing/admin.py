@@ -263,6 +263,17 @@ class BedrockAdmin:
     def rules(self) -> list[dict[str, Any]]:
         return self._request("GET", "/rules")["rules"]
 
+    def assert_rules_used_up(self) -> None:
+        """Fail (AssertionError naming each rule) when a scripted rule was never used, or has
+        uses or turns left (``times``, ``turns``): the code under test made fewer matching calls
+        than the script expected. (The other way round, a call no rule answered, shows as
+        ``call.rule is None`` in ``calls()``.)"""
+        left = [rule for rule in self.rules() if rule["used"] == 0 or (rule["remaining"] or 0) > 0]
+        if left:
+            raise AssertionError("scripted rules not used up: " + "; ".join(
+                f"{rule['id']} (used {rule['used']}" + (f", {rule['remaining']} left)" if rule["remaining"] else ")")
+                for rule in left))
+
     def remove_rule(self, rule_id: str) -> None:
         self._request("DELETE", f"/rules/{quote(rule_id, safe='')}")
 
