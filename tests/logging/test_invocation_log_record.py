@@ -180,6 +180,19 @@ def test_record_image_delivery_off_strips_document_data_but_not_plain_text_docum
     assert content[3] == {"document": {"format": "txt", "name": "t", "source": {"text": "notes"}}}
 
 
+def test_record_image_delivery_off_strips_images_inside_a_content_document():
+    # A document whose source is {"type": "content"} may hold image blocks: their data goes too
+    # (the document rule must not stop the walk into the source's content).
+    image = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG_B64}}
+    body = {"messages": [{"role": "user", "content": [
+        {"type": "document", "source": {"type": "content", "content": [{"type": "text", "text": "a"}, image]}},
+    ]}]}
+    stripped = strip_image_data(body)
+    assert stripped["messages"][0]["content"][0]["source"]["content"] == [
+        {"type": "text", "text": "a"}, {"type": "image", "source": {"type": "base64", "media_type": "image/png"}}]
+    assert image["source"]["data"] == PNG_B64  # the call's own body is untouched
+
+
 def test_record_image_delivery_on_keeps_image_data():
     logged = record_of(make_call(input_body=anthropic_image_body())).record["input"]["inputBodyJson"]
     assert logged["messages"][0]["content"][0]["source"]["data"] == PNG_B64

@@ -229,7 +229,8 @@ def strip_image_data(body: Any) -> Any:
     for key, value in body.items():
         if (key == "source" and isinstance(value, dict) and body.get("type") in _MEDIA_BLOCKS
                 and value.get("type") != "text"):  # a plain-text document's data is text
-            out[key] = {k: v for k, v in value.items() if k != "data"}  # Anthropic image / document
+            # Anthropic image / document; a content document's blocks may hold images
+            out[key] = {k: strip_image_data(v) for k, v in value.items() if k != "data"}
         elif key in _MEDIA_BLOCKS and isinstance(value, dict) and isinstance(value.get("source"), dict):
             block = dict(value)  # Converse ImageBlock / DocumentBlock
             block["source"] = {k: v for k, v in value["source"].items() if k != "bytes"}
