@@ -524,13 +524,17 @@ class SimulatorEngine:
         """
         request = call.request
         seeded = {key: value for key, value in request.items() if key not in UNSEEDED_KEYS}
-        effort = requested_effort(request) if "output_config" in request else None
-        if effort is not None:  # scales the answer, does not change it (module docstring, Effort)
-            config = {key: value for key, value in seeded["output_config"].items() if key != "effort"}
-            if config:
-                seeded["output_config"] = config
-            else:
-                del seeded["output_config"]
+        effort = None
+        if "output_config" in request:  # the usual request has none: no look
+            effort = requested_effort(request)
+            # Effort scales the answer, does not change it (module docstring, Effort); a null
+            # effort, accepted as none, is out of the seed too.
+            if type(seeded["output_config"]) is dict and "effort" in seeded["output_config"]:
+                config = {key: value for key, value in seeded["output_config"].items() if key != "effort"}
+                if config:
+                    seeded["output_config"] = config
+                else:
+                    del seeded["output_config"]
         material = json_bytes(seeded, sort_keys=True, default=str)
         # A small request is its own memo key (cheaper than hashing it); a large one is keyed
         # by its digest, so that the memo never holds large bodies.

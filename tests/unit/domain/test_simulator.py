@@ -752,7 +752,7 @@ def test_simulator_latency_profile_refuses_what_cannot_pace_a_stream(first_token
 # --- effort -------------------------------------------------------------------------------
 
 
-def _with_effort(request: dict[str, Any], effort: str) -> dict[str, Any]:
+def _with_effort(request: dict[str, Any], effort: str | None) -> dict[str, Any]:
     return {**request, "output_config": {**request.get("output_config", {}), "effort": effort}}
 
 
@@ -764,6 +764,14 @@ def test_simulator_high_effort_is_the_answer_without_effort() -> None:
     for request in (_request(), _request(thinking={"type": "enabled", "budget_tokens": 1024}, max_tokens=4000),
                     _request("What's the weather in Paris?", tools=[WEATHER_TOOL])):
         assert _message(engine, _with_effort(request, "high")) == _message(engine, request)
+
+
+def test_simulator_null_effort_is_the_answer_without_effort() -> None:
+    """Review: ``"effort": null`` is accepted as absent (``effort`` module docstring), but it
+    stayed in the seed, so it answered unlike no effort (and unlike "high")."""
+    engine = _engine()
+    for request in (_request(), _request(output_config={"format": {"type": "json_schema", "schema": ORDER_SCHEMA}})):
+        assert _message(engine, _with_effort(request, None)) == _message(engine, request)
 
 
 @pytest.mark.parametrize("seed", range(8))
