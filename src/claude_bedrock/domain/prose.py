@@ -102,7 +102,7 @@ class Passage(NamedTuple):
         kept: list[str] = []
         tokens = 0
         for piece in self.pieces:
-            if tokens >= target_tokens and kept[-1].endswith(_SENTENCE_ENDS):
+            if kept and tokens >= target_tokens and kept[-1].endswith(_SENTENCE_ENDS):
                 return Passage(tuple(kept), tokens)
             kept.append(piece)
             tokens += count_text(piece)

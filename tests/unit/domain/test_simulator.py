@@ -809,6 +809,15 @@ def test_simulator_effort_leaves_structured_output_and_echo_whole() -> None:
     assert _text_of(_message(_engine(mode="echo"), _with_effort(echo, "low"))) == echo["messages"][0]["content"]
 
 
+def test_simulator_a_passage_cut_to_no_tokens_keeps_its_first_sentence() -> None:
+    """Review: ``Passage.first_sentences`` looked at the last kept piece before keeping any, so
+    a target of 0 tokens (a passage of under 4 tokens at low effort) raised IndexError."""
+    from claude_bedrock.domain.prose import Passage
+
+    passage = Passage(("Hello there.", " Bye."), 4)
+    assert passage.first_sentences(0).pieces == ("Hello there.",)
+
+
 def test_simulator_every_effort_level_has_a_share() -> None:
     from claude_bedrock.domain.effort import EFFORT_LEVELS
     from claude_bedrock.domain.simulator import EFFORT_SHARE_PERCENT
