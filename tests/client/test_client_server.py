@@ -266,7 +266,7 @@ async def dropped_async():
 async def main():
     await dropped_async()
     gc.collect()
-    await asyncio.sleep(0.05)
+    await asyncio.gather(*(task for task in asyncio.all_tasks() if task is not asyncio.current_task()))
 
 dropped()
 gc.collect()

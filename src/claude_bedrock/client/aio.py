@@ -340,6 +340,10 @@ class AsyncModels:
 # --------------------------------------------------------------------------- client
 
 
+#: Closes in flight (``close_later``): the loop keeps only weak references to its tasks.
+_CLOSING: set[asyncio.Task[None]] = set()
+
+
 def close_later(http: httpx.AsyncClient) -> None:
     """Close a dropped client's own ``httpx.AsyncClient`` on the running loop, as the Anthropic
     SDK does, rather than leave its sockets to ResourceWarnings; without a running loop
@@ -347,9 +351,11 @@ def close_later(http: httpx.AsyncClient) -> None:
     if http.is_closed:
         return
     try:
-        asyncio.get_running_loop().create_task(http.aclose())
+        task = asyncio.get_running_loop().create_task(http.aclose())
     except RuntimeError:
-        pass
+        return
+    _CLOSING.add(task)  # held until done, or the task could be collected before it closes
+    task.add_done_callback(_CLOSING.discard)
 
 
 class AsyncAnthropicBedrock:

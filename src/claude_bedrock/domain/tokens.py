@@ -440,13 +440,15 @@ def _has_image(blocks: Any) -> bool:
     return False
 
 
-def _rendered_settings(request: Mapping[str, Any]) -> tuple[Any, bool] | None:
+def _rendered_settings(request: Mapping[str, Any], with_images: bool = True) -> tuple[Any, bool] | None:
     """What the prompt renders ahead of the messages besides tools and system: the thinking
     configuration (None when off) and whether images are present anywhere; None when neither."""
     thinking = request.get("thinking")
     if isinstance(thinking, Mapping) and thinking.get("type") == "disabled":
         thinking = None
-    images = any(_has_image(message.get("content")) for message in request.get("messages") or ())
+    # Whether images are present keys the cache only: a count alone (``with_images`` False)
+    # does not walk every block for them.
+    images = with_images and any(_has_image(message.get("content")) for message in request.get("messages") or ())
     return (thinking, images) if thinking is not None or images else None
 
 
@@ -466,7 +468,9 @@ def _current_turn_start(messages: Sequence[Mapping[str, Any]]) -> int:
     return -1
 
 
-def _iter_segments(request: Mapping[str, Any], preserve_thinking: bool) -> Iterator[PromptSegment]:
+def _iter_segments(request: Mapping[str, Any], preserve_thinking: bool, keyed: bool = True) -> Iterator[PromptSegment]:
+    """The prompt's segments (``prompt_segments``); ``keyed`` False when only their tokens are
+    read (``count_request``): the cache keys may then miss what only keys them."""
     tools = request.get("tools") or ()
     deferred: dict[str, Mapping[str, Any]] = {}
     for tool in tools:
@@ -486,7 +490,7 @@ def _iter_segments(request: Mapping[str, Any], preserve_thinking: bool) -> Itera
             yield PromptSegment(tokens, ("system", _without_cache_control(block)), _control(block))
             first = False
 
-    settings = _rendered_settings(request)
+    settings = _rendered_settings(request, with_images=keyed)
     if tools:
         choice = request.get("tool_choice") or {}
         choice_type = choice.get("type", "auto") if isinstance(choice, Mapping) else "auto"
@@ -548,7 +552,8 @@ def count_request(request: Mapping[str, Any], *, preserve_thinking: bool = False
     if plain and all(isinstance(message.get("content"), str) for message in messages):
         # fast path for the common plain-chat request; same rule as _iter_segments
         return REQUEST_OVERHEAD_TOKENS + sum(MESSAGE_OVERHEAD_TOKENS + count_text(m["content"]) for m in messages)
-    return REQUEST_OVERHEAD_TOKENS + sum(segment.tokens for segment in _iter_segments(request, preserve_thinking))
+    return REQUEST_OVERHEAD_TOKENS + sum(
+        segment.tokens for segment in _iter_segments(request, preserve_thinking, keyed=False))
 
 
 def has_cache_control(request: Mapping[str, Any]) -> bool:
