@@ -334,3 +334,10 @@ def test_record_cost_attached_as_exact_strings():
                     "cacheWrite5m": "0", "cacheWrite1h": "0", "cacheRead": "0", "regionalMultiplier": "1",
                     "longContext": False}
     assert call_cost(make_call(resolved_model_id=None, endpoint_type=None), None) is None
+
+
+def test_record_cost_of_count_tokens_is_zero():
+    """'Using the CountTokens API doesn't incur charges.' (Bedrock user guide, count-tokens)"""
+    price = call_cost(make_call(operation="CountTokens", usage={"inputTokens": 1000, "outputTokens": 0}),
+                      CATALOG.get(SONNET_45))
+    assert price.total == price.input == 0

@@ -210,3 +210,14 @@ def test_assert_rules_used_up_names_the_rules_a_run_left_unused(bedrock, bedrock
     bedrock_runtime.invoke_model(modelId=SONNET, body=invoke_body([{"role": "user", "content": "count"}]))
     bedrock.remove_rule("unused")
     bedrock.assert_rules_used_up()
+
+
+def test_a_recorded_count_tokens_call_costs_nothing(bedrock, bedrock_runtime):
+    """Walk audit: a CountTokens call in the history carried the price of its input tokens, so
+    a suite summing ``cost["total"]`` over ``bedrock.calls()`` billed its token counts. AWS:
+    'Using the CountTokens API doesn't incur charges.' (Bedrock user guide, count-tokens)."""
+    bedrock_runtime.count_tokens(modelId="anthropic.claude-sonnet-4-5-20250929-v1:0",
+                                 input={"converse": {"messages": [{"role": "user", "content": [{"text": "Hello"}]}]}})
+    call = bedrock.last_call(operation="CountTokens")
+    assert call.ok and call.usage["inputTokens"] > 0
+    assert call.cost["total"] == call.cost["input"] == "0"

@@ -246,11 +246,13 @@ def strip_image_data(body: Any) -> Any:
 def call_cost(call: CallFacts, model: CatalogModel | None) -> Cost | None:
     """The call's exact cost from the catalog prices, or None when the model was not resolved.
 
-    Cache writes without a TTL breakdown count as 5-minute writes (the default TTL).
+    Cache writes without a TTL breakdown count as 5-minute writes (the default TTL). A
+    CountTokens call costs nothing: "Using the CountTokens API doesn't incur charges" (Bedrock
+    user guide, count-tokens); its tokens are counted, not billed.
     """
     if model is None or call.endpoint_type not in ("global", "regional"):
         return None
-    usage = call.usage or {}
+    usage = {} if call.operation == "CountTokens" else call.usage or {}
     write_5m = int(usage.get("cacheWrite5mInputTokens", 0) or 0)
     write_1h = int(usage.get("cacheWrite1hInputTokens", 0) or 0)
     write_total = int(usage.get("cacheWriteInputTokens", 0) or 0)
