@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -121,3 +122,32 @@ def test_testing_doc_excerpts_are_the_example_agent():
             continue
         for paragraph in excerpt.strip().split("\n\n\n"):
             assert paragraph.strip() in example, paragraph[:200]
+
+
+def test_invocation_logging_doc_samples(aws_env, tmp_path):
+    """docs/invocation-logging.md: the AWS CLI block turns logging on, reads it back and turns it
+    off; with it on again, a call is logged and the purge command, run as written from the
+    folder above the server's ./data, keeps it (it is younger than 30 days)."""
+    server = start_server(tmp_path / "logging")
+    env = {**aws_env, **{name: server.url for name in ("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "AWS_ENDPOINT_URL_BEDROCK",
+                                                      "AWS_ENDPOINT_URL_STS", "ANTHROPIC_BEDROCK_BASE_URL")}}
+    cli = f"{sys.executable} -m claude_bedrock "
+    try:
+        turn_on_and_off, purge = blocks("docs/invocation-logging.md", "sh")[:2]
+        done = run(["bash", "-euc", turn_on_and_off], env, cwd=tmp_path)
+        assert '"bucketName": "my-bedrock-logs"' in done.stdout  # the get printed the configuration
+        run(["bash", "-euc", turn_on_and_off.split("\naws bedrock get-")[0]], env, cwd=tmp_path)
+        run(["aws", "bedrock-runtime", "converse", "--model-id", "global.anthropic.claude-haiku-4-5-20251001-v1:0",
+             "--messages", '[{"role": "user", "content": [{"text": "hi"}]}]'], env, cwd=tmp_path)
+        listed = ""
+        for _ in range(50):  # the writer flushes within --log-flush-interval-ms
+            listed = subprocess.run(["bash", "-euc", f"{cli}logs list --data-dir {server.data_dir}"], env=env,
+                                    capture_output=True, text=True, timeout=120).stdout
+            if "Converse" in listed:
+                break
+            time.sleep(0.1)
+        assert "Converse" in listed, listed
+        purged = run(["bash", "-euc", purge.replace("claude-bedrock ", cli)], env, cwd=server.data_dir.parent)
+        assert purged.stdout.startswith("purged 0 records"), purged.stdout
+    finally:
+        assert server.stop() == 0
