@@ -65,6 +65,22 @@ class SlowEngine:
             self.closed = True
 
 
+def _post(url: str, path: str, body: bytes) -> socket.socket:
+    """A raw keep-alive POST of ``body`` to the model's ``path``, its response left unread."""
+    parsed = urlparse(url)
+    sock = socket.create_connection((parsed.hostname, parsed.port), timeout=10)
+    sock.sendall(f"POST {MODEL}{path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer dev\r\n"
+                 f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+    return sock
+
+
+def _wait_for_record(state: ServiceState) -> None:
+    """Until the call is recorded (it ends after the client left), then a moment for its log."""
+    deadline = time.monotonic() + 10
+    while not len(state.testing.history) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.1)
+
 @pytest.mark.parametrize("suffix, body", [("/invoke-with-response-stream", INVOKE_BODY),
                                           ("/converse-stream", CONVERSE_BODY)])
 def test_review_client_leaving_mid_stream_stops_the_stream(tmp_path, caplog, suffix, body):
@@ -73,17 +89,11 @@ def test_review_client_leaving_mid_stream_stops_the_stream(tmp_path, caplog, suf
     app = create_app(state=state)
     caplog.set_level(logging.DEBUG)
     with serve_in_thread(app) as url, uvicorn_logs_to(caplog):
-        parsed = urlparse(url)
-        sock = socket.create_connection((parsed.hostname, parsed.port), timeout=10)
-        sock.sendall(f"POST {MODEL}{suffix} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer dev\r\n"
-                     f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        sock = _post(url, suffix, body)
         assert sock.recv(65536).startswith(b"HTTP/1.1 200")
         time.sleep(0.05)
         sock.close()
-        deadline = time.monotonic() + 10
-        while not len(state.testing.history) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        time.sleep(0.1)
+        _wait_for_record(state)
     (entry,) = state.testing.history.entries()
     assert entry.record.error_code == "ClientDisconnected"
     assert entry.record.status == 0
@@ -107,16 +117,10 @@ def test_review_error_for_a_client_that_left_before_the_stream_logs_nothing(tmp_
     app = create_app(state=state)
     caplog.set_level(logging.DEBUG)
     with serve_in_thread(app) as url, uvicorn_logs_to(caplog):
-        parsed = urlparse(url)
-        sock = socket.create_connection((parsed.hostname, parsed.port), timeout=10)
-        sock.sendall(f"POST {MODEL}/converse-stream HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer dev\r\n"
-                     f"Content-Length: {len(CONVERSE_BODY)}\r\n\r\n".encode() + CONVERSE_BODY)
+        sock = _post(url, "/converse-stream", CONVERSE_BODY)
         time.sleep(0.1)
         sock.close()
-        deadline = time.monotonic() + 10
-        while not len(state.testing.history) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        time.sleep(0.1)
+        _wait_for_record(state)
     (entry,) = state.testing.history.entries()
     assert entry.record.error_code == "ThrottlingException"
     problems = [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
@@ -131,18 +135,12 @@ def test_review_client_leaving_mid_stream_records_the_tokens_produced(tmp_path, 
     engine = SlowEngine()
     state = ServiceState(Settings(data_dir=str(tmp_path)), engine=engine)
     with serve_in_thread(create_app(state=state)) as url:
-        parsed = urlparse(url)
-        sock = socket.create_connection((parsed.hostname, parsed.port), timeout=10)
-        sock.sendall(f"POST {MODEL}{suffix} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer dev\r\n"
-                     f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        sock = _post(url, suffix, body)
         received = b""
         while received.count(b":message-type") < 8:  # a few events
             received += sock.recv(65536)
         sock.close()
-        deadline = time.monotonic() + 10
-        while not len(state.testing.history) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        time.sleep(0.1)
+        _wait_for_record(state)
     (entry,) = state.testing.history.entries()
     assert entry.record.error_code == "ClientDisconnected"
     events = engine.events
