@@ -223,10 +223,14 @@ def test_a_config_file_string_or_number_for_a_boolean_or_integer_setting_is_refu
 
 
 def test_the_environment_still_spells_booleans_in_words(tmp_path):
-    from claude_bedrock.settings import build_settings
+    from claude_bedrock.settings import ConfigError, build_settings
 
     assert build_settings({}, {"CLAUDE_BEDROCK_STRICT_AUTH": "yes"}, None).strict_auth is True
     assert build_settings({}, {"CLAUDE_BEDROCK_STRICT_MODEL_IDS": "off"}, None).strict_model_ids is False
+    with pytest.raises(ConfigError) as refused:  # and its error names the words it takes
+        build_settings({}, {"CLAUDE_BEDROCK_STRICT_AUTH": "maybe"}, None)
+    assert str(refused.value) == ("environment CLAUDE_BEDROCK_STRICT_AUTH: strict_auth must be a boolean "
+                                  "(true/false, yes/no, on/off, 1/0), got 'maybe'")
 
 
 @pytest.mark.parametrize(("tables", "message"), [

@@ -263,6 +263,8 @@ def coerce(name: str, value: Any, origin: str, *, typed: bool = False) -> Any:
             result = str(value)
     except ValueError:
         kind = _TYPE_WORDS.get(spec.type, spec.type.__name__)
+        if spec.type is bool and not typed:  # the command line and environment take more words
+            kind = "a boolean (true/false, yes/no, on/off, 1/0)"
         raise ConfigError(f"{origin}: {name} must be {kind}, got {value!r}") from None
     if spec.choices and result not in spec.choices:
         raise ConfigError(f"{origin}: {name} must be one of {', '.join(spec.choices)}, got {result!r}")
