@@ -309,3 +309,15 @@ def test_logs_cli_a_value_that_is_no_account_id_is_refused(data_dir, command, va
     result = CliRunner().invoke(cli, [*command, "--data-dir", str(data_dir), "--account", value])
     assert result.exit_code == 2
     assert f"Invalid value for '--account': {value!r} is not an AWS account ID (12 digits)." in result.output
+
+
+@pytest.mark.parametrize("command", [("logs", "list"), ("usage",)])
+def test_logs_cli_nothing_matched_for_a_misspelt_model_says_so(tmp_path, command):
+    # Logs may hold models the catalog does not know, so a name is not refused; but when nothing
+    # matched a name no model answers to, the closest one is suggested (it said only "no matching").
+    write(tmp_path, [call(1)])
+    result = CliRunner().invoke(cli, [*command, "--data-dir", str(tmp_path), "--model", "claude-sonet-4-5"])
+    assert result.exit_code == 0
+    assert "unknown model 'claude-sonet-4-5' (did you mean 'claude-sonnet-4-5'?)" in result.output
+    known = CliRunner().invoke(cli, [*command, "--data-dir", str(tmp_path), "--model", "claude-opus-4-5"])
+    assert "unknown model" not in known.output

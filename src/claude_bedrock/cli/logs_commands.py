@@ -133,6 +133,20 @@ def _filter_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
+def _model_hint(model: str | None) -> str:
+    """When nothing matched a ``--model`` that no catalog model answers to (a typo?), why: logs
+    may hold models the catalog does not know, so such a name is not refused, only explained."""
+    if model is None:
+        return ""
+    from claude_bedrock.domain.scripting import ScriptError, model_filter
+
+    try:
+        model_filter(model, "--model")
+    except ScriptError as unknown:
+        return f"; {unknown}"
+    return ""
+
+
 def _query(account: str | None, region: str | None, model: str | None, operation: str | None,
            since: float | None, until: float | None, request_id: str | None, errors: bool) -> LogQuery:
     if model is not None:  # an alias or Anthropic name stands for its base model ID
@@ -255,7 +269,7 @@ def list_records(data_dir: str, limit: int, as_json: bool, **filters: Any) -> No
         items = index.query(_query(**filters), limit=limit, newest_first=True)
     items.reverse()
     if not items and not as_json:
-        click.echo("no matching invocation records", err=True)
+        click.echo("no matching invocation records" + _model_hint(filters.get("model")), err=True)
     _print_records(items, as_json)
 
 
@@ -397,7 +411,7 @@ def usage(data_dir: str, account: str | None, region: str | None, model: str | N
         click.echo(buffer.getvalue(), nl=False)
     else:
         if not rows:
-            click.echo("no usage in the selected period", err=True)
+            click.echo("no usage in the selected period" + _model_hint(model), err=True)
             return
         total = sum((r.cost for r in rows), Decimal(0))
         body = [_usage_values(r) for r in rows]
