@@ -20,8 +20,8 @@ Converse, ConverseStream and CountTokens (whose input passes through the Convers
 from __future__ import annotations
 
 import binascii
-import json
 import functools
+import json
 import logging
 import time
 from collections.abc import AsyncIterator
