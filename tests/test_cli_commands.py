@@ -31,6 +31,10 @@ def test_cli_help_lists_every_command():
     (["--account-id", "abc"], "--account-id: account_id must be 12 digits, got 'abc'"),
     (["--log-retention-days", "-5"], "log_retention_days must be at least 0, got -5"),
     (["--log-batch-size", "0"], "log_batch_size must be at least 1, got 0"),
+    # The log writer waits on its queue this long: a value past what a thread can wait
+    # (threading.TIMEOUT_MAX) killed the writer at the first call, and every record was lost.
+    (["--log-flush-interval-ms", "99999999999999999999"],
+     "log_flush_interval_ms must be between 1 and 3600000, got 99999999999999999999"),
 ])
 def test_serve_refuses_out_of_range_settings_in_one_line(tmp_path, args, message):
     result = CliRunner().invoke(cli, ["serve", "--data-dir", str(tmp_path), *args])

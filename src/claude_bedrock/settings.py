@@ -132,8 +132,8 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "log_flush_interval_ms",
         int,
         500,
-        "Invocation-log records wait at most this long in memory before being written.",
-        check=_between(1),
+        "Invocation-log records wait at most this long in memory before being written (at most an hour).",
+        check=_between(1, 3_600_000),
     ),
     SettingSpec("log_batch_size", int, 500, "Invocation-log records written per batch at most.", check=_between(1)),
     SettingSpec(
