@@ -321,3 +321,16 @@ def test_logs_cli_nothing_matched_for_a_misspelt_model_says_so(tmp_path, command
     assert "unknown model 'claude-sonet-4-5' (did you mean 'claude-sonnet-4-5'?)" in result.output
     known = CliRunner().invoke(cli, [*command, "--data-dir", str(tmp_path), "--model", "claude-opus-4-5"])
     assert "unknown model" not in known.output
+
+
+@pytest.mark.parametrize("args", [("logs", "list", "--limit", "99999999999999999999"),
+                                  ("logs", "tail", "--lines", "99999999999999999999", "--max-wait", "0"),
+                                  ("logs", "tail", "--lines", "0", "--count", "99999999999999999999",
+                                   "--max-wait", "0.2", "--interval", "0.05")])
+def test_logs_cli_a_huge_record_count_means_every_record(data_dir, args):
+    """A count past SQLite's largest integer ("every record") failed with a traceback:
+    OverflowError: Python int too large to convert to SQLite INTEGER."""
+    result = CliRunner().invoke(cli, [*args, "--data-dir", str(data_dir), "--json"])
+    assert result.exit_code == 0, result.output
+    expected = [] if "--count" in args else ["req-0001", "req-0002", "req-0003", "req-0004"]
+    assert ids(result) == expected

@@ -34,6 +34,7 @@ __all__ = ["IndexEntry", "IndexMissing", "IndexedRecord", "InvocationIndex", "Lo
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 10_000
+_SQLITE_MAX_INTEGER = 2**63 - 1
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS invocations (
@@ -227,7 +228,7 @@ class InvocationIndex:
             sql = f"SELECT seq, ts, record_json FROM invocations {where} ORDER BY seq ASC"
         if limit is not None:
             sql += " LIMIT ?"
-            params.append(limit)
+            params.append(min(limit, _SQLITE_MAX_INTEGER))  # a larger count binds to nothing: every row
         with self._lock:
             rows = self._db.execute(sql, params).fetchall()
         return [IndexedRecord(seq, ts, json.loads(text)) for seq, ts, text in rows]
