@@ -334,3 +334,19 @@ def test_logs_cli_a_huge_record_count_means_every_record(data_dir, args):
     assert result.exit_code == 0, result.output
     expected = [] if "--count" in args else ["req-0001", "req-0002", "req-0003", "req-0004"]
     assert ids(result) == expected
+
+
+@pytest.mark.parametrize(("command", "option", "value"), [
+    (("logs", "tail", "--max-wait", "0"), "--interval", "nan"),
+    (("logs", "tail", "--max-wait", "0"), "--interval", "inf"),
+    (("logs", "tail", "--max-wait", "0"), "--interval", "1e10"),
+    (("logs", "tail",), "--max-wait", "nan"),
+    (("logs", "purge", "--yes"), "--older-than-days", "nan"),
+])
+def test_logs_cli_refuses_times_no_clock_can_keep(data_dir, command, option, value):
+    """--interval nan / inf / 1e10 failed with a traceback from time.sleep, --max-wait nan
+    followed forever (no time is past nan), and purge --older-than-days nan purged nothing
+    yet reported success "older than nan days"."""
+    result = CliRunner().invoke(cli, [*command, "--data-dir", str(data_dir), option, value])
+    assert result.exit_code == 2, result.output
+    assert f"Invalid value for '{option}'" in result.output and "Traceback" not in result.output

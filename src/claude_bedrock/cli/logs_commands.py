@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import re
 import sqlite3
 import time
@@ -64,6 +65,16 @@ def parse_time(text: str, now: float) -> float:
 
 
 # --------------------------------------------------------------------------- shared options
+
+
+class _FiniteFloatRange(click.FloatRange):
+    """click's FloatRange, refusing ``nan`` and ``inf`` (``nan`` passes every bound check)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
 
 
 def _data_dir_option(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -291,8 +302,8 @@ def show(data_dir: str, request_id: str) -> None:
 @click.option("--lines", "backlog", type=click.IntRange(min=0), default=10, show_default=True,
               help="Records shown before following.")
 @click.option("--count", type=click.IntRange(min=1), default=None, help="Stop after this many new records.")
-@click.option("--max-wait", type=click.FloatRange(min=0), default=None, help="Stop after this many seconds.")
-@click.option("--interval", type=click.FloatRange(min=0, min_open=True), default=0.5, show_default=True,
+@click.option("--max-wait", type=_FiniteFloatRange(min=0), default=None, help="Stop after this many seconds.")
+@click.option("--interval", type=_FiniteFloatRange(min=0, min_open=True, max=3600), default=0.5, show_default=True,
               help="Polling interval in seconds.")
 @click.option("--json", "as_json", is_flag=True, help="One full record (JSON) per line.")
 def tail(data_dir: str, backlog: int, count: int | None, max_wait: float | None, interval: float,
@@ -335,7 +346,7 @@ GUIDE_RETENTION_DAYS = 30
 
 @logs.command("purge")
 @_data_dir_option
-@click.option("--older-than-days", type=click.FloatRange(min=0), default=float(_DEFAULTS["log_retention_days"]),
+@click.option("--older-than-days", type=_FiniteFloatRange(min=0), default=float(_DEFAULTS["log_retention_days"]),
               show_default=True, help="Delete records, S3 objects and CloudWatch events older than this.")
 @click.option("--yes", is_flag=True, help=f"Do not ask before deleting logs younger than {GUIDE_RETENTION_DAYS} days.")
 def purge_command(data_dir: str, older_than_days: float, yes: bool) -> None:
