@@ -350,3 +350,16 @@ def test_logs_cli_refuses_times_no_clock_can_keep(data_dir, command, option, val
     result = CliRunner().invoke(cli, [*command, "--data-dir", str(data_dir), option, value])
     assert result.exit_code == 2, result.output
     assert f"Invalid value for '{option}'" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("command", [("logs", "list"), ("usage",)])
+def test_logs_cli_tables_show_control_characters_escaped(tmp_path, command):
+    """The model ID is logged as the caller sent it: a newline in it split the row in two, and
+    a terminal escape sequence reached the terminal of whoever read the logs."""
+    write(tmp_path, [call(1, status=400, error_code="ValidationException", usage={}, resolved_model_id=None,
+                          endpoint_type=None, model_id="bad\nline\x1b[31mred")])
+    result = run(*command, "--data-dir", str(tmp_path))
+    lines = result.output.splitlines()
+    assert "\x1b" not in result.output
+    assert len(lines) == (2 if command == ("logs", "list") else 3)  # header, row (usage: and total)
+    assert "bad\\nline\\x1b[31mred" in lines[1]

@@ -205,10 +205,16 @@ def _reading(data_dir: str) -> Iterator[InvocationIndex]:
 # --------------------------------------------------------------------------- rendering
 
 
+def _one_line(cell: str) -> str:
+    """``cell`` with its control characters escaped (``\\n``, ``\\x1b``): a model ID is logged as
+    the caller sent it, and must neither split a row nor drive the reader's terminal."""
+    return cell if cell.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in cell)
+
+
 def _table(headers: list[str], rows: Iterable[list[str]], right: set[int], widths: list[int] | None = None) -> str:
     """``widths``, when given, are the columns' widths so far: they only grow, and are updated
     (``logs tail`` keeps its rows under one header)."""
-    rows = list(rows)
+    rows = [[_one_line(cell) for cell in row] for row in rows]
     if widths is None:
         widths = []
     fitted = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
