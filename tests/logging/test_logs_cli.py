@@ -363,3 +363,17 @@ def test_logs_cli_tables_show_control_characters_escaped(tmp_path, command):
     assert "\x1b" not in result.output
     assert len(lines) == (2 if command == ("logs", "list") else 3)  # header, row (usage: and total)
     assert "bad\\nline\\x1b[31mred" in lines[1]
+
+
+@pytest.mark.parametrize("has_index", [True, False])
+def test_logs_cli_tail_ctrl_c_stops_it_alike_before_and_after_the_index_exists(tmp_path, data_dir, monkeypatch,
+                                                                               has_index):
+    """Ctrl-C while tail waited for a new server's index printed "Aborted!" and exited 1; once
+    following, the same Ctrl-C stops it quietly with status 0."""
+    def interrupted(seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("claude_bedrock.cli.logs_commands.time.sleep", interrupted)
+    folder = data_dir if has_index else tmp_path / "new-server"
+    result = CliRunner().invoke(cli, ["logs", "tail", "--data-dir", str(folder), "--lines", "0"])
+    assert (result.exit_code, result.output) == (0, "")

@@ -302,6 +302,19 @@ def show(data_dir: str, request_id: str) -> None:
     click.echo(json.dumps(record, ensure_ascii=False, indent=2))
 
 
+def _index_appeared(path: Path, deadline: float | None, interval: float) -> bool:
+    """Wait until the index exists (a server creates it at start-up); False at ``deadline`` or
+    on Ctrl-C, which stops ``logs tail`` as quietly here as while it follows."""
+    try:
+        while not path.is_file():
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        return False
+    return True
+
+
 @logs.command("tail")
 @_data_dir_option
 @_filter_options
@@ -318,10 +331,8 @@ def tail(data_dir: str, backlog: int, count: int | None, max_wait: float | None,
     query = _query(**filters)
     deadline = None if max_wait is None else time.monotonic() + max_wait
     path = LogLayout(Path(data_dir)).index_path
-    while not path.is_file():  # the server creates the index at start-up
-        if deadline is not None and time.monotonic() >= deadline:
-            return
-        time.sleep(interval)
+    if not _index_appeared(path, deadline, interval):
+        return
     seen = 0
     header = True
     widths = list(_TAIL_WIDTHS)
