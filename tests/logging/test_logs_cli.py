@@ -377,3 +377,14 @@ def test_logs_cli_tail_ctrl_c_stops_it_alike_before_and_after_the_index_exists(t
     folder = data_dir if has_index else tmp_path / "new-server"
     result = CliRunner().invoke(cli, ["logs", "tail", "--data-dir", str(folder), "--lines", "0"])
     assert (result.exit_code, result.output) == (0, "")
+
+
+def test_logs_cli_usage_leaves_the_endpoint_of_unresolved_calls_empty(data_dir):
+    """A call refused before its model resolved has no endpoint type: null in JSON, "" in CSV, "-" in the table."""
+    rows = json.loads(run("usage", "--data-dir", str(data_dir), "--format", "json").output)
+    failed = [r for r in rows if r["model"] == "nope"]
+    assert [(r["endpoint_type"], r["calls"], Decimal(r["cost_usd"])) for r in failed] == [(None, 1, 0)]
+    csv_rows = list(csv.DictReader(io.StringIO(run("usage", "--data-dir", str(data_dir), "--format", "csv").output)))
+    assert [r["endpoint_type"] for r in csv_rows if r["model"] == "nope"] == [""]
+    table = run("usage", "--data-dir", str(data_dir)).output.splitlines()
+    assert [line.split()[2] for line in table if " nope " in line] == ["-"]

@@ -405,8 +405,8 @@ _USAGE_FIELDS = ["day", "model", "endpoint_type", "calls", "input_tokens", "outp
                  "cache_read_tokens", "cache_write_tokens", "cost_usd"]
 
 
-def _usage_values(row: UsageRow) -> list[str]:
-    return [row.day, row.model_id, row.endpoint_type, str(row.calls), str(row.input_tokens), str(row.output_tokens),
+def _usage_values(row: UsageRow, unresolved: str) -> list[str]:
+    return [row.day, row.model_id, row.endpoint_type or unresolved, str(row.calls), str(row.input_tokens), str(row.output_tokens),
             str(row.cache_read_tokens), str(row.cache_write_tokens), usd(row.cost)]
 
 
@@ -435,14 +435,14 @@ def usage(data_dir: str, account: str | None, region: str | None, model: str | N
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(_USAGE_FIELDS)
-        writer.writerows(_usage_values(r) for r in rows)
+        writer.writerows(_usage_values(r, "") for r in rows)
         click.echo(buffer.getvalue(), nl=False)
     else:
         if not rows:
             click.echo("no usage in the selected period" + _model_hint(model), err=True)
             return
         total = sum((r.cost for r in rows), Decimal(0))
-        body = [_usage_values(r) for r in rows]
+        body = [_usage_values(r, "-") for r in rows]
         body.append(["total", "", "", str(sum(r.calls for r in rows)), str(sum(r.input_tokens for r in rows)),
                      str(sum(r.output_tokens for r in rows)), str(sum(r.cache_read_tokens for r in rows)),
                      str(sum(r.cache_write_tokens for r in rows)), usd(total)])

@@ -113,7 +113,7 @@ class LogQuery:
 class UsageRow:
     day: str
     model_id: str
-    endpoint_type: str
+    endpoint_type: str | None  # None: the model was not resolved (the call failed before)
     calls: int
     input_tokens: int
     output_tokens: int
@@ -242,7 +242,7 @@ class InvocationIndex:
         where, params = _where(query)
         sql = (
             "SELECT date(ts, 'unixepoch') AS day, coalesce(resolved_model_id, model_id) AS model, "
-            "coalesce(endpoint_type, '-') AS endpoint, count(*), sum(input_tokens), sum(output_tokens), "
+            "endpoint_type AS endpoint, count(*), sum(input_tokens), sum(output_tokens), "
             "sum(cache_read_tokens), sum(cache_write_tokens), decimal_sum(cost_total) "
             f"FROM invocations {where} GROUP BY day, model, endpoint ORDER BY day, model, endpoint"
         )
