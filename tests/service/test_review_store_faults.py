@@ -2,7 +2,8 @@
 
 * A control-plane write that waits on another process's lock on the state database (a second
   server, an ``sqlite3`` shell) blocked the event loop for SQLite's whole busy timeout: every
-  other request, InvokeModel included, stalled behind it.
+  other request, InvokeModel included, stalled behind it. The admin reset (the toolkit runs it
+  between tests) did the same.
 * A store that could not read or write (a lock held past that timeout, a full disk, a damaged
   file) answered 500 "The server encountered an internal error." and logged a Python traceback;
   it is an InternalServerException saying the state database failed, and one log line naming
@@ -19,6 +20,7 @@ from contextlib import closing
 from pathlib import Path
 
 import boto3
+import httpx
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -74,6 +76,46 @@ def test_review_locked_store_write_does_not_stall_invoke_model(tmp_path: Path):
         assert answered_while_waiting, "InvokeModel waited behind a locked control-plane write"
         assert outcome == {"status": 201}
         assert bedrock.get_use_case_for_model_access()["formData"] == b"x" * 20
+    store.close()
+
+
+def test_review_admin_reset_waiting_on_a_locked_store_does_not_stall_invoke_model(tmp_path: Path):
+    # The toolkit's reset (run between tests) empties the store: a write, which may wait on
+    # another process's lock as any control-plane write does; it used to wait on the event loop.
+    app = create_app(Settings(data_dir=str(tmp_path / "data")))
+    store = app.state.store
+    entered, returned = threading.Event(), threading.Event()
+    store_reset = store.reset
+
+    def watched_reset() -> None:
+        entered.set()
+        try:
+            store_reset()
+        finally:
+            returned.set()
+
+    store.reset = watched_reset
+    outcome: dict[str, object] = {}
+    with serve_in_thread(app) as url:
+        runtime = boto3.client("bedrock-runtime", region_name=REGION, endpoint_url=url, aws_access_key_id=ACCESS_KEY,
+                               aws_secret_access_key=SECRET_KEY,
+                               config=Config(retries={"total_max_attempts": 1}, read_timeout=60))
+        with closing(sqlite3.connect(store.path, isolation_level=None)) as holder:
+            holder.execute("BEGIN EXCLUSIVE")
+
+            def reset() -> None:
+                outcome["reset"] = httpx.post(f"{url}/_claude-bedrock/reset", timeout=60).json()
+
+            resetter = threading.Thread(target=reset)
+            resetter.start()
+            assert entered.wait(timeout=30)  # the reset is waiting on the lock
+            answer = json.loads(runtime.invoke_model(modelId=MODEL, body=BODY)["body"].read())
+            answered_while_waiting = not returned.is_set()
+            holder.execute("ROLLBACK")
+        resetter.join(timeout=30)
+        assert answer["type"] == "message"
+        assert answered_while_waiting, "InvokeModel waited behind the admin reset's locked write"
+        assert outcome == {"reset": {"status": "reset"}}
     store.close()
 
 

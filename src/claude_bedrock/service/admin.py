@@ -35,7 +35,8 @@ key; any other caller gets 403 AccessDeniedException.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import inspect
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
@@ -45,6 +46,7 @@ from claude_bedrock.domain.invocation_log import call_cost, cost_json
 from claude_bedrock.domain.json_body import json_bytes
 from claude_bedrock.domain.quotas import parse_quota_config
 from claude_bedrock.domain.scripting import RUNTIME_OPERATIONS, ScriptError, model_filter
+from claude_bedrock.service.control_state import write
 from claude_bedrock.service.http import Request, Send, send_response
 from claude_bedrock.service.state import ServiceState
 from claude_bedrock.service.testing_hooks import ADMIN_PREFIX, HistoryEntry, Toolkit, toolkit_of
@@ -55,7 +57,8 @@ __all__ = ["ADMIN_PREFIX", "handle"]
 Result = tuple[int, Any]
 #: The operations the call history records (``/calls?operation=``).
 HISTORY_OPERATIONS = (*RUNTIME_OPERATIONS, "CountTokens")
-Handler = Callable[[ServiceState, Request, str | None], Result]
+#: A handler returns its result, or (when it writes the store) an awaitable of it.
+Handler = Callable[[ServiceState, Request, str | None], Result | Awaitable[Result]]
 
 
 def _toolkit(state: ServiceState) -> Toolkit:
@@ -92,7 +95,7 @@ def health(state: ServiceState, request: Request, item: str | None) -> Result:
     return 200, {"status": "ok", "version": __version__}
 
 
-def reset(state: ServiceState, request: Request, item: str | None) -> Result:
+async def reset(state: ServiceState, request: Request, item: str | None) -> Result:
     toolkit = toolkit_of(state)
     if toolkit is not None:
         toolkit.reset()
@@ -100,8 +103,8 @@ def reset(state: ServiceState, request: Request, item: str | None) -> Result:
         state.prompt_cache.reset()
     if getattr(state, "has_store", True):
         store_reset = getattr(state.store, "reset", None)
-        if store_reset is not None:
-            store_reset()
+        if store_reset is not None:  # a store write: it may wait on another process's lock
+            await write(store_reset)
     return 200, {"status": "reset"}
 
 
@@ -240,7 +243,8 @@ async def handle(state: ServiceState, request: Request, send: Send) -> None:
                 "mark its key 'admin = true' in the config file."
             )
     try:
-        status, body = handler(state, request, item)
+        result = handler(state, request, item)
+        status, body = await result if inspect.isawaitable(result) else result
     except ScriptError as exc:
         raise ValidationException(str(exc)) from None
     payload = json_bytes(body)
