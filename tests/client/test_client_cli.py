@@ -8,7 +8,8 @@ from decimal import Decimal
 import pytest
 from click.testing import CliRunner
 
-from claude_bedrock.cli.client_commands import DEFAULT_ENDPOINT_URL, _endpoint_url
+from claude_bedrock.cli.client_commands import DEFAULT_ENDPOINT_URL, _make_client
+from claude_bedrock.client.config import ENDPOINT_VARIABLES
 from claude_bedrock.cli.main import cli
 from support.servers import ACCESS_KEY, ACCOUNT_ID, REGION, SECRET_KEY
 
@@ -79,17 +80,54 @@ def test_cli_count_tokens_text_and_file(signed_env, tmp_path):
     assert _run("count-tokens", "--endpoint-url", signed_env).exit_code == 2
 
 
-def test_cli_uses_environment_endpoint_then_local_default(monkeypatch):
-    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "ANTHROPIC_BEDROCK_BASE_URL"):
+def _urls(monkeypatch, env: dict[str, str], endpoint_url: str | None = None, aws: bool = False) -> dict[str, str]:
+    for name in ENDPOINT_VARIABLES:
         monkeypatch.delenv(name, raising=False)
-    assert _endpoint_url(None) == DEFAULT_ENDPOINT_URL == "http://127.0.0.1:8787"
-    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4")  # botocore's one for every service
-    assert _endpoint_url(None) == "http://127.0.0.1:4"
-    monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "http://127.0.0.1:2")
-    assert _endpoint_url(None) == "http://127.0.0.1:2"
-    monkeypatch.setenv("ANTHROPIC_BEDROCK_BASE_URL", "http://127.0.0.1:1")
-    assert _endpoint_url(None) == "http://127.0.0.1:1"
-    assert _endpoint_url("http://x:3") == "http://x:3"
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_REGION", "eu-west-3")
+    client, _ = _make_client(None, endpoint_url, None, aws)
+    with client:
+        return {service: client.config.url_for(service) for service in ("runtime", "control", "sts")}
+
+
+def test_cli_endpoints_follow_the_option_then_each_service_variable_then_the_local_default(monkeypatch):
+    local = dict.fromkeys(("runtime", "control", "sts"), DEFAULT_ENDPOINT_URL)
+    assert DEFAULT_ENDPOINT_URL == "http://127.0.0.1:8787"
+    assert _urls(monkeypatch, {}) == local
+    assert _urls(monkeypatch, {"AWS_ENDPOINT_URL": "http://127.0.0.1:4"}) == dict.fromkeys(local, "http://127.0.0.1:4")
+    # each service its own variable, as botocore resolves them (before: STS and the control
+    # plane went to the runtime's URL, wrong against AWS, where they are other hosts)
+    assert _urls(monkeypatch, {"AWS_ENDPOINT_URL_BEDROCK_RUNTIME": "http://127.0.0.1:2",
+                               "AWS_ENDPOINT_URL_STS": "http://127.0.0.1:5"}) == {
+        "runtime": "http://127.0.0.1:2", "control": "http://127.0.0.1:2", "sts": "http://127.0.0.1:5"}
+    assert _urls(monkeypatch, {"ANTHROPIC_BEDROCK_BASE_URL": "http://127.0.0.1:1",
+                               "AWS_ENDPOINT_URL_STS": "http://127.0.0.1:5"}) == dict.fromkeys(local, "http://127.0.0.1:1")
+    assert _urls(monkeypatch, {"AWS_ENDPOINT_URL_STS": "http://127.0.0.1:5"}, "http://x:3") == dict.fromkeys(
+        local, "http://x:3")
+
+
+def test_cli_aws_flag_talks_to_each_aws_service_of_the_region(monkeypatch):
+    assert _urls(monkeypatch, {"ANTHROPIC_BEDROCK_BASE_URL": "http://127.0.0.1:1"}, aws=True) == {
+        "runtime": "https://bedrock-runtime.eu-west-3.amazonaws.com",
+        "control": "https://bedrock.eu-west-3.amazonaws.com",
+        "sts": "https://sts.eu-west-3.amazonaws.com",
+    }
+    result = CliRunner().invoke(cli, ["whoami", "--aws", "--endpoint-url", "http://127.0.0.1:1"])
+    assert result.exit_code == 2 and "either --endpoint-url or --aws" in result.output
+
+
+def test_cli_whoami_calls_the_sts_endpoint_variable(signed_env, monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", signed_env)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK", signed_env)
+    whoami = _run("whoami", "--json")
+    assert whoami.exit_code == 0, whoami.output
+    assert json.loads(whoami.stdout)["Account"] == ACCOUNT_ID
+    assert _run("models", "--json").exit_code == 0
+    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:9")
+    refused = CliRunner().invoke(cli, ["whoami"])
+    assert refused.exit_code == 1 and "cannot reach http://127.0.0.1:9" in refused.output
 
 
 def test_cli_development_credentials_on_loopback(server, monkeypatch):

@@ -2,10 +2,13 @@
 
 Purpose: wire command-line options to ``claude_bedrock.AnthropicBedrock``; no protocol logic.
 
-Endpoint: ``--endpoint-url``, else ``ANTHROPIC_BEDROCK_BASE_URL``, else
-``AWS_ENDPOINT_URL_BEDROCK_RUNTIME``, else ``AWS_ENDPOINT_URL``, else our local server ``http://127.0.0.1:8787`` (start it
-with ``claude-bedrock serve``). Pass ``--endpoint-url https://bedrock-runtime.<region>.amazonaws.com``
-to talk to AWS. Credentials and region follow the client's rules (``docs/client.md``); when no
+Endpoint: ``--endpoint-url`` for every service (our server answers runtime, control plane and STS
+on one URL); else, when an endpoint variable is set (``ANTHROPIC_BEDROCK_BASE_URL``,
+``AWS_ENDPOINT_URL_BEDROCK_RUNTIME``, ``AWS_ENDPOINT_URL_BEDROCK``, ``AWS_ENDPOINT_URL_STS``,
+``AWS_ENDPOINT_URL``), each service's URL as the client resolves it; else our local server
+``http://127.0.0.1:8787`` (start it with ``claude-bedrock serve``). ``--aws`` talks to AWS itself:
+each service at its endpoint in the region (``bedrock-runtime``, ``bedrock``, ``sts``), the endpoint
+variables ignored. Credentials and region follow the client's rules (``docs/client.md``); when no
 credentials are found and the endpoint is a loopback address, development credentials are used
 (a development server accepts them) and a note says so on stderr.
 
@@ -40,14 +43,20 @@ DEV_SECRET_KEY = "claude-bedrock-local-development-secret"
 _AVAILABILITY_COLUMNS = ("global", "us", "eu", "jp", "apac")
 
 
-def _endpoint_url(option: str | None) -> str:
-    return (
-        option
-        or os.environ.get("ANTHROPIC_BEDROCK_BASE_URL")
-        or os.environ.get("AWS_ENDPOINT_URL_BEDROCK_RUNTIME")
-        or os.environ.get("AWS_ENDPOINT_URL")  # botocore's endpoint for every service
-        or DEFAULT_ENDPOINT_URL
-    )
+def _base_url(option: str | None, aws: bool) -> str | None:
+    """The client's ``base_url``: one URL for every service, or None to resolve each service's
+    own (its endpoint variable, else AWS). ``--aws`` forgets this process's endpoint variables."""
+    from claude_bedrock.client.config import ENDPOINT_VARIABLES
+
+    if option and aws:
+        raise click.UsageError("give either --endpoint-url or --aws")
+    if option:
+        return option
+    if aws:
+        for name in ENDPOINT_VARIABLES:
+            os.environ.pop(name, None)
+        return None
+    return None if any(os.environ.get(name) for name in ENDPOINT_VARIABLES) else DEFAULT_ENDPOINT_URL
 
 
 def _is_loopback(url: str) -> bool:
@@ -82,26 +91,35 @@ def _client_errors(url: str) -> Iterator[None]:
         raise click.ClickException(" ".join(str(exc).split())) from None
 
 
-def _make_client(region: str | None, endpoint_url: str | None, profile: str | None) -> AnthropicBedrock:
+def _make_client(region: str | None, endpoint_url: str | None, profile: str | None, aws: bool,
+                 service: str = "runtime") -> tuple[AnthropicBedrock, str]:
+    """The client, and the URL of the ``service`` the command calls (for its error messages)."""
     from claude_bedrock.client.sync import AnthropicBedrock
 
-    url = _endpoint_url(endpoint_url)
-    with _client_errors(url):
-        client = AnthropicBedrock(aws_region=region, aws_profile=profile, base_url=url)
+    base_url = _base_url(endpoint_url, aws)
+    with _client_errors(base_url or "the endpoint"):
+        client = AnthropicBedrock(aws_region=region, aws_profile=profile, base_url=base_url)
+        url = client.config.url_for(service)
         if client.config.auth is None and _is_loopback(url):
             click.echo(f"note: no AWS credentials found; using development credentials for {url}", err=True)
             client = AnthropicBedrock(
-                aws_region=region, base_url=url, aws_access_key=DEV_ACCESS_KEY, aws_secret_key=DEV_SECRET_KEY
+                aws_region=region, base_url=base_url, aws_access_key=DEV_ACCESS_KEY, aws_secret_key=DEV_SECRET_KEY
             )
-    return client
+    return client, url
 
 
 def client_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """``--region``, ``--endpoint-url``, ``--profile``: shared by every client command."""
+    """``--region``, ``--endpoint-url``, ``--aws``, ``--profile``: shared by every client command."""
     func = click.option("--profile", default=None, help="AWS profile of ~/.aws/credentials and ~/.aws/config.")(func)
     func = click.option(
+        "--aws", is_flag=True,
+        help="Talk to AWS: each service (runtime, control plane, STS) at its endpoint in --region; "
+        "the AWS_ENDPOINT_URL* and ANTHROPIC_BEDROCK_BASE_URL variables are ignored.",
+    )(func)  # fmt: skip
+    func = click.option(
         "--endpoint-url", default=None, metavar="URL",
-        help=f"Bedrock endpoint [default: $ANTHROPIC_BEDROCK_BASE_URL, $AWS_ENDPOINT_URL_BEDROCK_RUNTIME, $AWS_ENDPOINT_URL, "
+        help="One endpoint for every service, e.g. a claude-bedrock server [default: each service's "
+        "$AWS_ENDPOINT_URL_<SERVICE> or $ANTHROPIC_BEDROCK_BASE_URL or $AWS_ENDPOINT_URL when one is set, "
         f"else {DEFAULT_ENDPOINT_URL}]",
     )(func)  # fmt: skip
     return click.option("--region", default=None, help="AWS region [default: $AWS_REGION, else us-east-1].")(func)
@@ -145,7 +163,7 @@ def _money(amount: Any) -> str:
 @click.option("--system", default=None, help="System prompt.")
 @client_options
 def ask(prompt: str, model: str, endpoint: str | None, max_tokens: int, system: str | None,
-        region: str | None, endpoint_url: str | None, profile: str | None) -> None:
+        region: str | None, endpoint_url: str | None, aws: bool, profile: str | None) -> None:
     """Ask Claude; the answer streams to stdout, usage and cost go to stderr.
 
     PROMPT "-" reads the prompt from stdin.
@@ -154,9 +172,9 @@ def ask(prompt: str, model: str, endpoint: str | None, max_tokens: int, system: 
     params = _system(system)
     from claude_bedrock.client.errors import APIConnectionError
 
-    client = _make_client(region, endpoint_url, profile)
+    client, url = _make_client(region, endpoint_url, profile, aws)
     answered = False  # some of the answer is on stdout
-    with _client_errors(client.base_url), client:
+    with _client_errors(url), client:
         try:
             with client.messages.stream(
                 model=model, endpoint=endpoint, max_tokens=max_tokens,  # type: ignore[arg-type]
@@ -170,7 +188,7 @@ def ask(prompt: str, model: str, endpoint: str | None, max_tokens: int, system: 
             if not answered:
                 raise
             click.echo()  # the error on a line of its own, after the part of the answer
-            raise click.ClickException(f"the connection to {client.base_url} closed during the answer: {exc.message}")
+            raise click.ClickException(f"the connection to {url} closed during the answer: {exc.message}")
         except Exception:
             if answered:
                 click.echo()
@@ -189,10 +207,11 @@ def ask(prompt: str, model: str, endpoint: str | None, max_tokens: int, system: 
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option("--provider", default="anthropic", show_default=True, help="byProvider filter.")
 @client_options
-def models(as_json: bool, provider: str, region: str | None, endpoint_url: str | None, profile: str | None) -> None:
+def models(as_json: bool, provider: str, region: str | None, endpoint_url: str | None, aws: bool,
+           profile: str | None) -> None:
     """List foundation models, with the guide's endpoint availability (global, us, eu, jp, apac)."""
-    client = _make_client(region, endpoint_url, profile)
-    with _client_errors(client.base_url), client:
+    client, url = _make_client(region, endpoint_url, profile, aws, "control")
+    with _client_errors(url), client:
         listed = client.models.list(by_provider=provider)
     if not listed and not as_json:
         raise click.ClickException(
@@ -217,10 +236,10 @@ def models(as_json: bool, provider: str, region: str | None, endpoint_url: str |
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @client_options
-def whoami(as_json: bool, region: str | None, endpoint_url: str | None, profile: str | None) -> None:
+def whoami(as_json: bool, region: str | None, endpoint_url: str | None, aws: bool, profile: str | None) -> None:
     """Show the account and identity of the configured credentials (STS GetCallerIdentity)."""
-    client = _make_client(region, endpoint_url, profile)
-    with _client_errors(client.base_url), client:
+    client, url = _make_client(region, endpoint_url, profile, aws, "sts")
+    with _client_errors(url), client:
         identity = client.whoami()
     if as_json:
         click.echo(json.dumps({"Account": identity.account, "Arn": identity.arn, "UserId": identity.user_id}))
@@ -237,7 +256,7 @@ def whoami(as_json: bool, region: str | None, endpoint_url: str | None, profile:
 @click.option("--system", default=None, help="System prompt (counted too).")
 @client_options
 def count_tokens(text: str | None, path: Any, model: str, system: str | None,
-                 region: str | None, endpoint_url: str | None, profile: str | None) -> None:
+                 region: str | None, endpoint_url: str | None, aws: bool, profile: str | None) -> None:
     """Count the input tokens of TEXT (or --file) as one user message (Bedrock CountTokens).
 
     TEXT "-" reads the text from stdin.
@@ -246,8 +265,8 @@ def count_tokens(text: str | None, path: Any, model: str, system: str | None,
         raise click.UsageError("give either TEXT or --file")
     content = _argument_text(text, "TEXT") if text is not None else _utf8_text(path.read(), f"--file {path.name}")
     params = _system(system)
-    client = _make_client(region, endpoint_url, profile)
-    with _client_errors(client.base_url), client:
+    client, url = _make_client(region, endpoint_url, profile, aws)
+    with _client_errors(url), client:
         counted = client.messages.count_tokens(model=model, messages=[{"role": "user", "content": content}], **params)
     click.echo(str(counted.input_tokens))
 

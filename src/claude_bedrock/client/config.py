@@ -29,11 +29,12 @@ then ``us-east-1``. ``AWS_DEFAULT_REGION`` is not read (the seed's rule).
 Base URLs (runtime; the control plane and STS follow it when it is custom, since our server
 answers all three on one URL):
   runtime: ``base_url``, ``ANTHROPIC_BEDROCK_BASE_URL``, ``AWS_ENDPOINT_URL_BEDROCK_RUNTIME``,
-           ``https://bedrock-runtime.{region}.amazonaws.com``
+           ``AWS_ENDPOINT_URL``, ``https://bedrock-runtime.{region}.amazonaws.com``
   control: ``base_url``, ``ANTHROPIC_BEDROCK_BASE_URL``, ``AWS_ENDPOINT_URL_BEDROCK``,
-           ``AWS_ENDPOINT_URL_BEDROCK_RUNTIME``, ``https://bedrock.{region}.amazonaws.com``
+           ``AWS_ENDPOINT_URL_BEDROCK_RUNTIME``, ``AWS_ENDPOINT_URL``,
+           ``https://bedrock.{region}.amazonaws.com``
   sts:     ``base_url``, ``ANTHROPIC_BEDROCK_BASE_URL``, ``AWS_ENDPOINT_URL_STS``,
-           ``AWS_ENDPOINT_URL_BEDROCK_RUNTIME``, ``https://sts.{region}.amazonaws.com``
+           ``AWS_ENDPOINT_URL_BEDROCK_RUNTIME``, ``AWS_ENDPOINT_URL``, ``https://sts.{region}.amazonaws.com``
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from dataclasses import dataclass, field
 from claude_bedrock.client.errors import ConfigurationError
 
 __all__ = [
-    "DEFAULT_REGION", "AwsCredentials", "ApiKey", "AwsFiles", "ClientConfig", "resolve_config",
+    "DEFAULT_REGION", "ENDPOINT_VARIABLES", "AwsCredentials", "ApiKey", "AwsFiles", "ClientConfig", "resolve_config",
     "profile_credentials",
 ]  # fmt: skip
 
@@ -58,11 +59,16 @@ _INDIRECT_PROFILE_KEYS = (
 )  # fmt: skip
 
 #: Service -> environment variables naming its endpoint, in precedence order (after base_url).
+#: ``AWS_ENDPOINT_URL`` is botocore's endpoint for every service, after the service's own.
 _ENDPOINT_ENV: Mapping[str, tuple[str, ...]] = {
-    "runtime": ("ANTHROPIC_BEDROCK_BASE_URL", "AWS_ENDPOINT_URL_BEDROCK_RUNTIME"),
-    "control": ("ANTHROPIC_BEDROCK_BASE_URL", "AWS_ENDPOINT_URL_BEDROCK", "AWS_ENDPOINT_URL_BEDROCK_RUNTIME"),
-    "sts": ("ANTHROPIC_BEDROCK_BASE_URL", "AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL_BEDROCK_RUNTIME"),
+    "runtime": ("ANTHROPIC_BEDROCK_BASE_URL", "AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "AWS_ENDPOINT_URL"),
+    "control": ("ANTHROPIC_BEDROCK_BASE_URL", "AWS_ENDPOINT_URL_BEDROCK", "AWS_ENDPOINT_URL_BEDROCK_RUNTIME",
+                "AWS_ENDPOINT_URL"),
+    "sts": ("ANTHROPIC_BEDROCK_BASE_URL", "AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL_BEDROCK_RUNTIME",
+            "AWS_ENDPOINT_URL"),
 }
+#: Every environment variable that names an endpoint (any service).
+ENDPOINT_VARIABLES = tuple(dict.fromkeys(name for names in _ENDPOINT_ENV.values() for name in names))
 _AWS_HOSTS: Mapping[str, str] = {"runtime": "bedrock-runtime", "control": "bedrock", "sts": "sts"}
 
 
