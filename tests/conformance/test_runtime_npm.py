@@ -7,6 +7,7 @@ import subprocess
 
 import pytest
 
+from support.seed_guide import code_blocks
 from support.servers import ACCESS_KEY, API_KEY, JS_DIR, SECRET_KEY, SESSION_TOKEN
 
 pytestmark = pytest.mark.conformance
@@ -26,6 +27,33 @@ def run_js(node_modules, aws_env):
         return json.loads(result.stdout.strip().splitlines()[-1])
 
     return run
+
+
+def run_guide_sample(env: dict[str, str], code: str) -> subprocess.CompletedProcess[str]:
+    """Run a guide TypeScript sample as an ES module (it is plain JavaScript, with top-level
+    await), fed on stdin from the npm project's folder so its import resolves."""
+    return subprocess.run(["node", "--input-type=module", "-"], input=code, cwd=JS_DIR, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_npm_guide_typescript_samples_run_unchanged(node_modules, aws_env, shared_dir):
+    """The guide's TypeScript samples, read from the seed and run as written: credentials from
+    the environment (the first sample with the reader's temporary credentials filled in), the
+    endpoint from ANTHROPIC_BEDROCK_BASE_URL; the global ID, then the regional (bare) one."""
+    samples = [b for b in code_blocks(shared_dir, "typescript TypeScript") if "@anthropic-ai/bedrock-sdk'" in b]
+    assert len(samples) == 3
+    credentials_sample, global_sample, regional_sample = samples
+    filled = (credentials_sample.replace("<access key>", "ASIATEMPORARYKEY01").replace("<secret key>", SECRET_KEY)
+              .replace("<session_token>", SESSION_TOKEN))
+    result = run_guide_sample(aws_env, filled)
+    assert result.returncode == 0 and not result.stderr, result.stderr
+    assert "id: 'msg_bdrk_" in result.stdout and "model: 'claude-sonnet-4-5-20250929'" in result.stdout
+    assert "model: 'global.anthropic.claude-sonnet-4-5-20250929-v1:0'" in global_sample
+    assert "model: 'anthropic.claude-sonnet-4-5-20250929-v1:0'" in regional_sample
+    for sample in (global_sample, regional_sample):
+        result = run_guide_sample(aws_env, sample + "console.log(message.model, message.content[0].text !== '');\n")
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == "claude-sonnet-4-5-20250929 true"
 
 
 @pytest.mark.parametrize("scenario", ["create", "create_regional", "session_token", "api_key", "beta_1m"])
