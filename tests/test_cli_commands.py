@@ -255,3 +255,12 @@ def test_a_key_listed_twice_in_the_config_is_refused(tmp_path, tables, message):
         load_config_file(config)
     assert str(refused.value) == f"{config} {message}"
     assert "secret-key" not in str(refused.value)
+
+
+def test_serve_help_says_what_no_strict_auth_opens():
+    """An operator turning strict auth off on a public bind must learn from --help that the
+    admin API (reset, scripted answers, the call history) opens with it, not only the runtime."""
+    result = CliRunner().invoke(cli, ["serve", "--help"], terminal_width=200)
+    help_text = " ".join(result.output.split())
+    assert "Reject access keys and API keys not listed in the config" in help_text
+    assert "the admin API (reset, scripted answers, every call's prompts) is open to anyone" in help_text

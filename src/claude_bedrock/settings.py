@@ -79,7 +79,9 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "strict_auth",
         bool,
         None,
-        "Reject unknown access keys (default: on when bound beyond loopback, off on loopback).",
+        "Reject access keys and API keys not listed in the config (default: on when bound beyond "
+        "loopback, off on loopback). Off, an unlisted key is accepted unchecked and the admin API "
+        "(reset, scripted answers, every call's prompts) is open to anyone who reaches the server.",
     ),
     SettingSpec("seed", int, 0, "Seed of the deterministic simulator."),
     SettingSpec(
