@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 from hypothesis import given
@@ -197,6 +199,19 @@ def test_text_pieces_concatenate_to_the_text(text):
     pieces = text_pieces(text)
     assert "".join(pieces) == text
     assert all(pieces)
+
+
+def test_text_pieces_of_a_text_ending_in_a_long_blank_run_take_one_pass():
+    """``\\s*\\S+`` searched again from every blank of a trailing run: a scripted reply ending in
+    200,000 newlines held the event loop for minutes. Run in a child process killed after a
+    minute."""
+    script = (
+        "from claude_bedrock.domain.scripting import text_pieces\n"
+        "pieces = text_pieces('Done.' + '\\n' * 200_000)\n"
+        "assert pieces == ['Done.' + '\\n' * 200_000], pieces[:3]\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-500:]
 
 
 def test_reply_events_text_form_a_valid_message_with_counted_usage():

@@ -509,7 +509,9 @@ class RuleBook:
 
 def text_pieces(text: str, words: int = WORDS_PER_DELTA) -> list[str]:
     """``text`` cut into pieces of ``words`` words; the pieces concatenate back to ``text``."""
-    found = _WORD_RE.findall(text)
+    # Blanks at the end belong to the tail: searched for a word, each of them would scan the
+    # rest of the run again (quadratic in a long blank ending).
+    found = _WORD_RE.findall(text.rstrip())
     pieces = ["".join(found[i : i + words]) for i in range(0, len(found), words)]
     tail = text[sum(len(p) for p in pieces):]
     if tail:
