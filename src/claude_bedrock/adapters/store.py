@@ -54,6 +54,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from claude_bedrock.adapters.data_folder import make_data_folder
 from claude_bedrock.adapters.sqlite_file import FileIdentity, file_identity, hint
 from claude_bedrock.service.control_state import (
     AgreementRecord,
@@ -193,7 +194,7 @@ class StateStore:
         """
         folder = Path(data_dir)
         try:
-            folder.mkdir(parents=True, exist_ok=True)
+            make_data_folder(folder)
         except OSError as exc:
             raise StoreError(f"{folder}: cannot create the data folder: {exc.strerror or exc}") from None
         return cls(folder / DATABASE_FILE_NAME, clock=clock)
@@ -287,7 +288,7 @@ class StateStore:
                     "from now on (state written before is not in it)", self.path)
         self.close()
         try:
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            make_data_folder(Path(self.path).parent)
         except OSError as exc:
             raise StoreError(f"{self.path}: cannot recreate the data folder: {exc.strerror or exc}") from None
         # Not followed until checked: the new file may reuse the deleted file's inode number.

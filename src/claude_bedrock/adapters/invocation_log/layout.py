@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Iterator
 from urllib.parse import quote, unquote
 
+from claude_bedrock.adapters.data_folder import make_data_folder
+
 try:  # POSIX; elsewhere the lock is a no-op (one process per data dir is then the rule)
     import fcntl
 except ImportError:  # pragma: no cover
@@ -100,7 +102,7 @@ class LogLayout:
     @contextmanager
     def locked(self) -> Iterator[None]:
         """Hold the data dir's log lock (blocking) for one flush or one purge."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        make_data_folder(self.data_dir)
         fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             if fcntl is not None:

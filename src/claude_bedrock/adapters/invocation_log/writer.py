@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 
+from claude_bedrock.adapters.data_folder import make_data_folder
 from claude_bedrock.adapters.invocation_log.cloudwatch import CloudWatchSink, LogEvent
 from claude_bedrock.adapters.invocation_log.index import IndexEntry, InvocationIndex
 from claude_bedrock.adapters.invocation_log.layout import LogLayout
@@ -304,7 +305,7 @@ class InvocationLogWriter:
             self._index.close()
             self._index = None
         if self._index is None:
-            self.layout.data_dir.mkdir(parents=True, exist_ok=True)
+            make_data_folder(self.layout.data_dir)
             self._index = InvocationIndex(self.layout.index_path)
         return self._index
 
