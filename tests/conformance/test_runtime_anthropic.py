@@ -348,3 +348,30 @@ def test_anthropic_tool_search_stream_accumulates(anthropic_client):
     assert final.content[1].input == {"query": "weather"}
     assert final.content[2].content.tool_references[0].tool_name == "get_weather"
     assert final.content[4].input["location"]
+
+
+def test_anthropic_beta_tool_runner_loop(anthropic_client):
+    """The SDK's beta tool runner with a ``@beta_tool`` function: the server's tool call runs the
+    function, and the result sent back ends the loop (streamed and whole alike)."""
+    from anthropic import beta_tool
+
+    cities = []
+
+    @beta_tool
+    def get_weather(city: str) -> str:
+        """Weather of a city.
+
+        Args:
+            city: the city
+        """
+        cities.append(city)
+        return f"18C in {city}"
+
+    for stream in (False, True):
+        runner = anthropic_client.beta.messages.tool_runner(
+            model=GLOBAL_SONNET_45, max_tokens=1024, tools=[get_weather], stream=stream,
+            messages=[{"role": "user", "content": "What is the weather in Paris?"}])
+        turns = [(turn.get_final_message() if stream else turn).stop_reason for turn in runner]
+        assert turns == ["tool_use", "end_turn"]
+        assert "18C in Paris" in runner.until_done().content[-1].text
+    assert cities == ["Paris", "Paris"]

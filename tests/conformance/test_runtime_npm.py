@@ -96,3 +96,16 @@ def test_npm_count_tokens_with_thinking(run_js):
     counted = run_js("count_tokens_thinking")
     assert counted["ok"], counted
     assert counted["result"]["input_tokens"] == run_js("count_tokens")["result"]["input_tokens"]
+
+
+def test_npm_tool_runner_loop(run_js):
+    """The npm SDK's beta toolRunner: a tool_use turn, the tool's result sent back, an end_turn."""
+    result = run_js("tool_runner")["result"]
+    assert result["turns"] == ["tool_use", "end_turn"]
+    assert "18C in Paris" in result["text"]
+
+
+def test_npm_messages_parse(run_js):
+    """messages.parse with output_config.format: the answer is JSON of the schema, parsed."""
+    parsed = run_js("parse")["result"]["parsed"]
+    assert set(parsed) == {"city", "lamps"} and isinstance(parsed["lamps"], int)

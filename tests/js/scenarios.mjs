@@ -65,6 +65,28 @@ const scenarios = {
       model: GLOBAL, messages: HELLO, thinking: { type: 'enabled', budget_tokens: 2048 } });
     return r;
   },
+  async tool_runner() {
+    // The beta tool runner: the tool is called with the model's input, its result sent back.
+    const weather = {
+      name: 'get_weather', description: 'Weather of a city',
+      input_schema: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+      run: async ({ city }) => `18C in ${city}`,
+    };
+    const runner = client().beta.messages.toolRunner({
+      model: GLOBAL, max_tokens: 1024, tools: [weather], messages: [{ role: 'user', content: 'Weather in Paris?' }] });
+    const turns = [];
+    for await (const message of runner) turns.push(message.stop_reason);
+    const final = await runner.runUntilDone();
+    return { turns, text: final.content.at(-1).text };
+  },
+  async parse() {
+    const m = await client().messages.parse({
+      model: GLOBAL, max_tokens: 512, messages: [{ role: 'user', content: 'Two lamps to Lyon, please.' }],
+      output_config: { format: { type: 'json_schema', schema: {
+        type: 'object', properties: { city: { type: 'string' }, lamps: { type: 'integer' } },
+        required: ['city', 'lamps'], additionalProperties: false } } } });
+    return { parsed: m.parsed_output };
+  },
   async invalid_model() {
     await client().messages.create({
       model: 'apac.anthropic.claude-sonnet-4-5-20250929-v1:0', max_tokens: 64, messages: HELLO });
