@@ -148,3 +148,54 @@ def test_review_client_leaving_mid_stream_records_the_tokens_produced(tmp_path, 
                 for n in (engine.pulled - 1, engine.pulled)]  # the last one pulled may be unread
     assert entry.record.usage["outputTokens"] in produced
     assert 1 < entry.record.usage["outputTokens"] < events[-2]["usage"]["output_tokens"]
+
+
+class ReadyFloodEngine:
+    """A long answer whose events are all ready: the stream never waits on the engine, only on
+    the socket (as a scripted reply, or any answer the testing toolkit wraps)."""
+
+    DELTAS = 8000  # 4 KB each: far more than the socket buffers hold
+    TEXT = "word " * 800
+
+    def __init__(self) -> None:
+        self.pulled = 0
+        self.closed = False
+
+    async def stream(self, call: ModelCall) -> AsyncIterator[dict[str, Any]]:
+        usage = {"input_tokens": 8, "output_tokens": 1}
+        events = [{"type": "message_start", "message": {"model": call.anthropic_name, "id": call.message_id,
+                                                        "type": "message", "role": "assistant", "content": [],
+                                                        "stop_reason": None, "stop_sequence": None,
+                                                        "usage": usage}},
+                  {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}]
+        delta = {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": self.TEXT}}
+        tail = [{"type": "content_block_stop", "index": 0},
+                {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                 "usage": {"output_tokens": 800 * self.DELTAS}},
+                {"type": "message_stop"}]
+        try:
+            for event in [*events, *[delta] * self.DELTAS, *tail]:
+                self.pulled += 1
+                yield event
+        finally:
+            self.closed = True
+
+
+@pytest.mark.parametrize("suffix, body", [("/invoke-with-response-stream", INVOKE_BODY),
+                                          ("/converse-stream", CONVERSE_BODY)])
+def test_review_client_leaving_a_ready_stream_stops_it(tmp_path, suffix, body):
+    # Audit regression: the disconnect watcher started only when the engine made the stream
+    # wait, so a stream whose events were all ready (a scripted reply, an answer the toolkit
+    # wraps) went on writing to nobody once the writes unblocked, and was recorded as a
+    # complete 200 (and a scripted turn was not handed back).
+    engine = ReadyFloodEngine()
+    state = ServiceState(Settings(data_dir=str(tmp_path)), engine=engine)
+    with serve_in_thread(create_app(state=state)) as url:
+        sock = _post(url, suffix, body)
+        assert sock.recv(1024).startswith(b"HTTP/1.1 200")  # the writes then wait for this reader
+        sock.close()
+        _wait_for_record(state)
+    (entry,) = state.testing.history.entries()
+    assert entry.record.error_code == "ClientDisconnected"
+    assert engine.closed
+    assert engine.pulled < ReadyFloodEngine.DELTAS

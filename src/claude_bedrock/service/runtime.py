@@ -64,7 +64,8 @@ class Invocation:
     resolution: Resolution
     started: float
     #: Starts watching for the client leaving (idempotent). A stream calls it before its first
-    #: wait: while frames are ready, nothing needs watching (``app._watch_disconnect``).
+    #: wait on the engine, or its second write: a short answer that is ready leaves at once,
+    #: with nothing to watch (``app._watch_disconnect``).
     watch_disconnect: Callable[[], None] = lambda: None
 
 

@@ -229,7 +229,12 @@ async def stream_response(
                 usage.observe(item)
                 pending.extend(render([item], usage))
                 if len(pending) >= MAX_FRAMES_PER_WRITE:
+                    # A long answer whose events need no wait must still stop when its client
+                    # leaves: writes to a lost connection return at once (the ASGI server drops
+                    # them), so the loop is let run once per write to see the disconnect.
+                    inv.watch_disconnect()
                     await _flush(send, pending)
+                    await asyncio.sleep(0)
     except DropConnection:
         await _flush(send, pending)
         _drop(inv, usage, logged)
