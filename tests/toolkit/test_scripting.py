@@ -191,6 +191,32 @@ def test_give_back_lets_the_next_call_get_the_same_turn():
     assert book.select(view()).reply.text == "second"
 
 
+def test_give_back_while_a_later_turn_is_out_hands_the_same_turn_again():
+    # Audit regression: two calls in flight took turns one and two; the first was interrupted
+    # (an injected stream fault, its client gone) and handed its turn back. The retry got turn
+    # two again (the count of uses had gone back to 1) and turn one was never answered.
+    book = RuleBook()
+    book.add({"respond": {"turns": ["one", "two", "three"]}})
+    first, second = book.select(view()), book.select(view())
+    assert (first.reply.text, second.reply.text) == ("one", "two")
+    first.give_back()
+    assert book.rules[0].used == 1
+    assert [book.select(view()).reply.text for _ in range(2)] == ["one", "three"]
+    assert book.select(view()) is None and book.rules[0].exhausted
+
+
+def test_turns_handed_back_are_answered_first_in_order():
+    book = RuleBook()
+    book.add({"respond": {"turns": ["a", "b", "c"]}, "times": 4})
+    selections = [book.select(view()) for _ in range(4)]
+    assert [s.reply.text for s in selections] == ["a", "b", "c", "c"]
+    selections[2].give_back()
+    selections[0].give_back()
+    assert book.rules[0].remaining == 2
+    assert [book.select(view()).reply.text for _ in range(2)] == ["a", "c"]
+    assert book.select(view()) is None
+
+
 # --------------------------------------------------------------------------- events
 
 

@@ -28,7 +28,8 @@ A rule is ``{match: {...}, respond: {...}, times?: N, id?: str}``:
 Selection: the first rule (in insertion order) that matches and is not exhausted answers; no
 rule means the call goes to the engine. ``RuleBook.select`` consumes one use; ``Selection.
 give_back`` returns it (the service does so when an injected fault interrupts the answer, so
-a retry gets the same turn).
+a retry gets the same turn). Uses handed back are taken again first, earliest first, even when
+calls in flight together took later turns meanwhile.
 
 A reply renders to the same Anthropic event stream an engine yields (``reply_events``), so one
 rule answers InvokeModel, InvokeModelWithResponseStream, Converse and ConverseStream alike.
@@ -47,6 +48,7 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import hashlib
+import heapq
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -290,6 +292,9 @@ class Rule:
     times: int | None
     source: Mapping[str, Any]
     used: int = 0
+    #: The positions (0-based, in the order uses were taken) of the uses handed back, a heap:
+    #: the next matching calls take them before any new one.
+    returned: list[int] = field(default_factory=list)
 
     @property
     def exhausted(self) -> bool:
@@ -311,6 +316,8 @@ class Selection:
     rule: Rule
     reply: Reply
     turn: int
+    #: which use of the rule this is (its turn, until the last turn repeats)
+    position: int = 0
     _returned: bool = field(default=False, repr=False)
 
     def give_back(self) -> None:
@@ -318,6 +325,7 @@ class Selection:
         if not self._returned:
             self._returned = True
             self.rule.used -= 1
+            heapq.heappush(self.rule.returned, self.position)
 
 
 # --------------------------------------------------------------------------- parsing
@@ -498,9 +506,10 @@ class RuleBook:
         for rule in self._rules:
             if rule.exhausted or not rule.match.matches(view):
                 continue
-            turn = min(rule.used, len(rule.replies) - 1)
+            position = heapq.heappop(rule.returned) if rule.returned else rule.used
+            turn = min(position, len(rule.replies) - 1)
             rule.used += 1
-            return Selection(rule, rule.replies[turn], turn)
+            return Selection(rule, rule.replies[turn], turn, position)
         return None
 
 
