@@ -3,8 +3,10 @@ retries, retention with an injected clock, path safety and throughput."""
 
 from __future__ import annotations
 
+import fcntl
 import gzip
 import json
+import os
 import threading
 import time
 from pathlib import Path
@@ -369,6 +371,34 @@ def test_writer_removes_partial_objects_at_start(tmp_path):
     writer.flush()
     assert not partial.exists()
     writer.close()
+
+
+def test_writer_removes_partial_objects_only_under_the_log_lock(tmp_path, monkeypatch):
+    # Audit regression: a server starting on a data folder another server is writing to removed
+    # that server's temporary object files in the middle of its flush (outside the log lock
+    # every flush holds): its rename then failed, with an error and a retry.
+    layout = LogLayout(tmp_path)
+    (layout.s3_root / "b").mkdir(parents=True)
+    held: list[bool] = []
+    remove = S3FolderSink.remove_partial_writes
+
+    def spy(sink: S3FolderSink) -> int:
+        fd = os.open(layout.lock_path, os.O_RDWR | os.O_CREAT)
+        try:  # another open file description: refused while any holder has the lock
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            held.append(False)
+        except BlockingIOError:
+            held.append(True)
+        finally:
+            os.close(fd)
+        return remove(sink)
+
+    monkeypatch.setattr(S3FolderSink, "remove_partial_writes", spy)
+    writer = make_writer(tmp_path)
+    writer.start()
+    writer.flush()
+    writer.close()
+    assert held == [True]
 
 
 def test_writer_key_prefix_cannot_escape_the_bucket_folder(tmp_path):

@@ -4,7 +4,8 @@ Invariants
     Rule 1: objects appear whole or not at all: each is written to a temporary file in its
             folder and renamed into place, so a crash (even SIGKILL) never leaves a truncated
             ``.json.gz`` under its final name. Leftover ``*.tmp`` files are removed by
-            ``remove_partial_writes`` at start-up.
+            ``remove_partial_writes`` at start-up, under the log lock (a flush holds it while it
+            writes: another server's temporary files on the same data folder are left alone).
     Rule 2: a batch object holds newline-delimited JSON records, gzipped, as AWS delivers them.
     Rule 3: purging never touches a file it cannot date: batch objects are dated by their name
             (``<YYYYMMDDTHHmmssSSSZ>_<hex>.json.gz``, the newest record in the batch), data

@@ -213,7 +213,9 @@ class InvocationLogWriter:
 
     def _run(self) -> None:
         try:
-            self._s3.remove_partial_writes()
+            if self.layout.s3_root.is_dir():  # under the lock: another server's flush may be writing one
+                with self.layout.locked():
+                    self._s3.remove_partial_writes()
         except OSError:
             log.exception("could not remove partial log objects")
         self._maybe_purge()
