@@ -140,7 +140,10 @@ def _utf8_text(value: str | bytes, what: str) -> str:
 
 def _argument_text(value: str, what: str) -> str:
     """A text argument, ``-`` reading stdin."""
-    return _utf8_text(click.get_binary_stream("stdin").read() if value == "-" else value, what)
+    if value != "-":
+        return _utf8_text(value, what)
+    with click.open_file("-", "rb") as stdin:  # left open: click does not close the standard streams
+        return _utf8_text(stdin.read(), what)
 
 
 def _system(system: str | None) -> dict[str, Any]:
