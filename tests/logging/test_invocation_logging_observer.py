@@ -161,3 +161,41 @@ def test_deferred_writer_first_record_builds_it_and_close_before_start_never_sta
     logged = DeferredWriter(lambda: writers.append(FakeWriter()) or writers[-1])
     logged.submit(call(), CONFIG)
     assert len(writers) == 1 and len(writers[0].queued) == 1
+
+
+def test_deferred_writer_closed_while_the_delayed_start_runs_is_never_left_running():
+    # The delayed start checked "closed" under the lock, then built and started the writer
+    # outside it: a shutdown in between found no writer to close, and the writer was started
+    # afterwards (a writer thread purging after close). The shutdown is made to come exactly
+    # when the start first lets the lock go.
+    import threading
+
+    from claude_bedrock.service.invocation_logging import DeferredWriter
+
+    events: list[str] = []
+
+    class OrderedWriter(FakeWriter):
+        def start(self) -> None:
+            events.append("start")
+
+        def close(self) -> None:
+            events.append("close")
+
+    deferred = DeferredWriter(OrderedWriter)
+
+    class ShutdownAtFirstRelease:
+        def __init__(self) -> None:
+            self.inner, self.fired = threading.Lock(), False
+
+        def __enter__(self) -> None:
+            self.inner.acquire()
+
+        def __exit__(self, *exc: object) -> None:
+            self.inner.release()
+            if not self.fired:
+                self.fired = True
+                deferred.close()
+
+    deferred._lock = ShutdownAtFirstRelease()
+    deferred.start()
+    assert events == ["start", "close"]  # started, then closed by the shutdown; not left running

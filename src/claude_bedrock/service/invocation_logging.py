@@ -87,11 +87,14 @@ class DeferredWriter:
         self.writer().submit(call, config)
 
     def start(self) -> None:
-        """Build and start the writer, unless the app is already shutting down."""
+        """Build and start the writer, unless the app is already shutting down. Under the lock:
+        a ``close`` meanwhile waits, then closes the started writer (never one started after)."""
         with self._lock:
             if self._closed:
                 return
-        self.writer().start()
+            if self._writer is None:
+                self._writer = self._factory()
+            self._writer.start()
 
     def start_later(self, delay_s: float = WRITER_START_DELAY_S) -> None:
         """Startup hook: start the writer ``delay_s`` from now, off the event loop."""
