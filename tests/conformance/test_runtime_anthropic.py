@@ -375,3 +375,52 @@ def test_anthropic_beta_tool_runner_loop(anthropic_client):
         assert turns == ["tool_use", "end_turn"]
         assert "18C in Paris" in runner.until_done().content[-1].text
     assert cities == ["Paris", "Paris"]
+
+
+# --------------------------------------------------------------------------- context editing
+
+
+def _weather_conversation(rounds: int) -> list[dict]:
+    """A conversation in which the assistant called get_weather ``rounds`` times."""
+    messages: list[dict] = [{"role": "user", "content": "What is the weather in Madrid, checked several times?"}]
+    for n in range(rounds):
+        tool_id = f"toolu_bdrk_01weather{n:013d}"
+        messages.append({"role": "assistant", "content": [
+            {"type": "tool_use", "id": tool_id, "name": "get_weather", "input": {"location": "Madrid"}}]})
+        messages.append({"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": tool_id,
+             "content": f"Reading {n}: sunny, 22 degrees Celsius, humidity 55 percent, light breeze."}]})
+    return messages
+
+
+WEATHER_TOOL = {"name": "get_weather", "description": "Get the weather in a city",
+                "input_schema": {"type": "object", "properties": {"location": {"type": "string"}},
+                                 "required": ["location"]}}
+CLEAR_TOOL_USES = {"type": "clear_tool_uses_20250919", "trigger": {"type": "input_tokens", "value": 50},
+                   "keep": {"type": "tool_uses", "value": 1}}
+
+
+def test_anthropic_beta_context_editing_clears_old_tool_results(anthropic_client):
+    messages = _weather_conversation(4)
+    plain = anthropic_client.beta.messages.create(model=GLOBAL_SONNET_45, max_tokens=256, messages=messages,
+                                                  tools=[WEATHER_TOOL], betas=["context-management-2025-06-27"])
+    edited = anthropic_client.beta.messages.create(
+        model=GLOBAL_SONNET_45, max_tokens=256, messages=messages, tools=[WEATHER_TOOL],
+        betas=["context-management-2025-06-27"], context_management={"edits": [CLEAR_TOOL_USES]})
+    assert plain.context_management is None
+    [applied] = edited.context_management.applied_edits
+    assert applied.type == "clear_tool_uses_20250919" and applied.cleared_tool_uses == 3
+    assert applied.cleared_input_tokens > 0
+    # the model saw, and bills, the edited prompt
+    assert edited.usage.input_tokens == plain.usage.input_tokens - applied.cleared_input_tokens
+    with anthropic_client.beta.messages.stream(
+            model=GLOBAL_SONNET_45, max_tokens=256, messages=messages, tools=[WEATHER_TOOL],
+            betas=["context-management-2025-06-27"], context_management={"edits": [CLEAR_TOOL_USES]}) as stream:
+        streamed = stream.get_final_message()
+    assert streamed.context_management == edited.context_management
+
+
+def test_anthropic_beta_context_editing_needs_its_beta(anthropic_client):
+    with pytest.raises(anthropic.BadRequestError, match="context_management: Extra inputs are not permitted"):
+        anthropic_client.beta.messages.create(model=GLOBAL_SONNET_45, max_tokens=64, messages=HELLO,
+                                              context_management={"edits": [CLEAR_TOOL_USES]})

@@ -13,6 +13,7 @@ Invariants an engine must keep (checked by ``message.MessageAccumulator``):
   message_delta message_stop``; ``ping`` may appear anywhere after ``message_start``;
 * ``message_start.message`` carries ``id = call.message_id``, ``model = call.anthropic_name`` and
   the input side of ``usage``; ``message_delta.usage.output_tokens`` is the final output count;
+  ``message_delta.context_management`` is ``call.context_management`` when that is set;
 * ``message_stop`` is plain ``{"type": "message_stop"}``: invocation metrics are the renderer's.
 
 Errors: an engine raises ``claude_bedrock.domain.errors`` exceptions (before or during the
@@ -52,6 +53,9 @@ class ModelCall:
             (validation does, for the context limit), so nobody counts twice; None otherwise.
         preserve_thinking: the model keeps the thinking blocks of earlier assistant turns in
             its context (catalog ``preserves_thinking``); how ``tokens`` counts and caches them.
+        context_management: the response's ``context_management`` (``applied_edits``) when
+            the request's edits were applied (``request`` is then the edited prompt), for the
+            engine to put in its ``message_delta``; None otherwise.
     """
 
     request: Mapping[str, Any]
@@ -64,6 +68,7 @@ class ModelCall:
     betas: tuple[str, ...] = ()
     input_tokens: int | None = None
     preserve_thinking: bool = False
+    context_management: Mapping[str, Any] | None = None
 
 
 @runtime_checkable
@@ -160,16 +165,20 @@ def answer_start(call: ModelCall, usage: Mapping[str, Any]) -> StreamEvent:
     return {"type": "message_start", "message": message}
 
 
-def answer_end(*, stop_reason: str, stop_sequence: str | None, output_tokens: int) -> list[StreamEvent]:
-    """The ``message_delta`` and ``message_stop`` events that end an answer."""
-    return [
-        {
-            "type": "message_delta",
-            "delta": {"stop_reason": stop_reason, "stop_sequence": stop_sequence},
-            "usage": {"output_tokens": output_tokens},
-        },
-        {"type": "message_stop"},
-    ]
+def answer_end(*, stop_reason: str, stop_sequence: str | None, output_tokens: int,
+               context_management: Mapping[str, Any] | None = None) -> list[StreamEvent]:
+    """The ``message_delta`` and ``message_stop`` events that end an answer; the
+    ``message_delta`` carries ``context_management`` when given ("Context editing": "For
+    streaming responses, the context edits will be included in the final ``message_delta``
+    event")."""
+    delta: StreamEvent = {
+        "type": "message_delta",
+        "delta": {"stop_reason": stop_reason, "stop_sequence": stop_sequence},
+        "usage": {"output_tokens": output_tokens},
+    }
+    if context_management is not None:
+        delta["context_management"] = context_management
+    return [delta, {"type": "message_stop"}]
 
 
 def frame_answer(

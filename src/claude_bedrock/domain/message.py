@@ -22,7 +22,8 @@ Accumulation: ``text_delta`` appends to ``text``; ``citations_delta`` appends to
 unless the message stopped on ``max_tokens``, where the real API leaves it cut: the input is
 then what the cut JSON reads as, its complete members (``partial_json.parse_partial``), as the
 anthropic SDK's stream accumulator reads the same events, or ``{}``). ``usage`` is ``message_start``'s, updated by the fields of
-``message_delta.usage`` (normally ``output_tokens``).
+``message_delta.usage`` (normally ``output_tokens``); a ``message_delta`` ``context_management``
+(context editing) becomes the message's, after ``usage``, as the SDKs' accumulators take it.
 
 Source: Anthropic "Streaming messages"; wire reference 2.5, 10.2.
 """
@@ -218,6 +219,9 @@ class MessageAccumulator:
             for key, value in usage.items():
                 if value is not None:
                     self._usage[key] = value
+        management = event.get("context_management")
+        if management is not None:
+            self._message["context_management"] = management
 
     def message(self) -> dict[str, Any]:
         """The final Message JSON (the non-streaming InvokeModel body).

@@ -80,6 +80,9 @@ Behaviour (the issue text, made precise):
   that it is never 0: an empty answer (a stop sequence matching at its very start) bills 1, as
   "``output_tokens`` will be non-zero, even for an empty string response" (Messages API
   reference, ``Message.usage``).
+* **Context editing.** ``call.request`` is already the edited prompt (``context_editing``, applied
+  at validation): the answer is written from what is left (a cleared tool result is summarised
+  as its placeholder); ``call.context_management`` goes into the ``message_delta``.
 * **Latency.** Off by default. With a ``LatencyProfile`` (one for all, or by base model id
   with ``"*"`` as default) the stream awaits ``sleep(first_token_s)`` before ``message_start``
   and ``sleep(tokens / tokens_per_s)`` before each delta carrying tokens.
@@ -546,6 +549,8 @@ class SimulatorEngine:
             tuple(request.get("stop_sequences") or ()),
             tuple(sorted(set(call.betas) | set(request.get("anthropic_beta") or ()))),
             effort,
+            # applied edits are per call (two prompts may edit to the same one): part of the key
+            None if call.context_management is None else json_bytes(call.context_management),
             call.operation in NON_STREAMING_OPERATIONS,
         )
         body = self._memo.get(key)
@@ -555,7 +560,8 @@ class SimulatorEngine:
             content = coalesce_deltas(answer.events) if key[-1] else answer.events
             body = (*content, *answer_end(stop_reason=answer.stop_reason or "end_turn",
                                           stop_sequence=answer.stop_sequence,
-                                          output_tokens=max(MIN_OUTPUT_TOKENS, answer.output_tokens)))
+                                          output_tokens=max(MIN_OUTPUT_TOKENS, answer.output_tokens),
+                                          context_management=call.context_management))
             self._memo[key] = body
             if len(self._memo) > MEMO_ENTRIES:
                 self._memo.popitem(last=False)

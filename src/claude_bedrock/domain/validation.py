@@ -6,7 +6,8 @@ is known, never an internal error: whatever JSON value arrives, nothing else is 
 
 Invariants
     Rule 1: sans-I/O and pure; the body is never copied or modified, ``ValidatedRequest.body`` is
-            the very dict that was passed in.
+            the very dict that was passed in (``context_management`` edits make a new body,
+            ``ValidatedRequest.edited``).
     Rule 2: the first problem raises (top-level schema problems are reported together, as
             Bedrock's schema layer concatenates them).
     Rule 3: the policy is the tables at the top of this module and of ``content_rules``; code
@@ -36,11 +37,13 @@ Order of checks (the first failing one answers):
     6. ``stop_sequences`` contents, ``metadata``.
     7. ``system``, ``tools`` and ``tool_choice`` (``tool_rules``), ``output_config.effort``
        (``effort``) and the output format (``output_format``); then ``messages``
-       (``content_rules``), then the number of images and documents and the image edges.
+       (``content_rules``), ``context_management`` (``context_editing``), then the number of
+       images and documents and the image edges.
     8. at most ``MAX_CACHE_BREAKPOINTS`` ``cache_control`` markers in all, and no ``ttl: 1h``
        marker after a ``5m`` one in prompt order (``content_rules.check_cache_ttl_order``).
     9. input tokens (when a counter is given) within the context limit: the model's context
-       window (200K), or 1M with ``context-1m-2025-08-07`` on a model that supports it.
+       window (200K), or 1M with ``context-1m-2025-08-07`` on a model that supports it. With
+       ``context_management`` edits, the count of the edited prompt (``context_editing``).
 
 Wording sources: wire-protocol reference 3.3 (observed Bedrock texts: extraneous/required keys,
 "Invalid API version", "anthropic_version: Field required", first-role/alternation/tool_result
@@ -87,6 +90,7 @@ from claude_bedrock.domain.content_rules import (
     check_system,
     tagged_type,
 )
+from claude_bedrock.domain.context_editing import EditedContext, apply_context_edits, check_context_management
 from claude_bedrock.domain.effort import check_effort
 from claude_bedrock.domain.json_body import MAX_BODY_BYTES, TOO_LARGE_MESSAGE, exact_fast_loads, json_problem
 from claude_bedrock.domain.errors import ValidationException
@@ -301,6 +305,9 @@ class ValidatedRequest:
     context_limit: int
     input_tokens: int | None = None
     thinking_budget: int | None = None
+    #: The prompt the model sees once ``context_management`` edits are applied (None without
+    #: edits, or without a token counter); ``input_tokens`` is then its count.
+    edited: EditedContext | None = None
 
 
 # --------------------------------------------------------------------------- JSON parsing
@@ -558,6 +565,9 @@ def _model_checks(
     breakpoints += tool_breakpoints
     breakpoints += check_cache_control(body.get("cache_control"), "cache_control")
     breakpoints += check_messages(body["messages"], thinking_enabled=budget is not None, tool_names=tool_names)
+    edits = None
+    if "context_management" in body:  # the usual request has none: no call
+        edits = check_context_management(body, betas, thinking_enabled=budget is not None)
     context_limit = EXTENDED_CONTEXT_LIMIT if CONTEXT_1M_BETA in betas else model.context_window
     check_media(body["messages"], max_blocks=MAX_MEDIA_BLOCKS if context_limit <= STANDARD_CONTEXT_LIMIT
                 else MAX_MEDIA_BLOCKS_LARGE_CONTEXT)
@@ -568,8 +578,13 @@ def _model_checks(
     if breakpoints > 1:
         check_cache_ttl_order(body)
     input_tokens = None
+    edited = None
     if count_input_tokens is not None:
         input_tokens = count_input_tokens(body)
+        if edits:  # the context window holds the edited prompt
+            edited = apply_context_edits(body, edits, input_tokens=input_tokens,
+                                         preserve_thinking=getattr(model, "preserves_thinking", False))
+            input_tokens = edited.input_tokens
         if input_tokens > context_limit:
             raise ValidationException(PROMPT_TOO_LONG.format(tokens=input_tokens, limit=context_limit))
     return ValidatedRequest(
@@ -580,4 +595,5 @@ def _model_checks(
         context_limit=context_limit,
         input_tokens=input_tokens,
         thinking_budget=budget,
+        edited=edited,
     )

@@ -198,8 +198,9 @@ def prepare_call(inv: Invocation, body: dict[str, Any]) -> ModelCall:
     if len(messages) > 1 and inv.state.settings.verify_thinking_signatures:
         inv.state.thinking_signer.check_conversation(messages, model.model_id)
     inv.state.note_deprecated(model)
+    edited = validated.edited  # context editing: the model sees (and bills) the edited prompt
     return ModelCall(
-        request=validated.body,
+        request=validated.body if edited is None else edited.request,
         model_id=model.model_id,
         anthropic_name=model.anthropic_name,
         message_id=_message_id(inv.record.request_id),
@@ -208,7 +209,8 @@ def prepare_call(inv: Invocation, body: dict[str, Any]) -> ModelCall:
         operation=inv.record.operation,
         betas=validated.betas,
         input_tokens=validated.input_tokens,
-        preserve_thinking=model.preserves_thinking,
+        preserve_thinking=model.preserves_thinking if edited is None else edited.preserve_thinking,
+        context_management=None if edited is None else edited.response,
     )
 
 

@@ -437,6 +437,8 @@ class _Accumulator:
         self.message["usage"].update(
             {key: value for key, value in (event.get("usage") or {}).items() if value is not None}
         )
+        if event.get("context_management") is not None:  # reachable by additionalModelResponseFieldPaths
+            self.message["context_management"] = event["context_management"]
 
     def _message_stop(self, event: Mapping[str, Any]) -> None:
         if self.open_blocks:

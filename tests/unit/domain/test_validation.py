@@ -277,7 +277,10 @@ def test_validate_reports_every_extraneous_key_together() -> None:
 )
 def test_validate_accepts_newer_sdk_object_keys(key: str) -> None:
     value = {"cache_control": EPHEMERAL, "output_format": {"type": "json_schema", "schema": {}}}.get(key, {})
-    assert accepts(make_body(**{key: value})).body[key] == value
+    # context_management is known to the API only with its beta (test_context_editing.py)
+    betas = {"context_management": ["context-management-2025-06-27"]}.get(key)
+    extra = {} if betas is None else {"anthropic_beta": betas}
+    assert accepts(make_body(**{key: value}, **extra)).body[key] == value
 
 
 @pytest.mark.parametrize(
