@@ -76,7 +76,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from claude_bedrock.domain.content_rules import (
     MAX_CACHE_BREAKPOINTS,
@@ -90,7 +90,6 @@ from claude_bedrock.domain.content_rules import (
     check_system,
     tagged_type,
 )
-from claude_bedrock.domain.context_editing import EditedContext, apply_context_edits, check_context_management
 from claude_bedrock.domain.effort import check_effort
 from claude_bedrock.domain.json_body import MAX_BODY_BYTES, TOO_LARGE_MESSAGE, exact_fast_loads, json_problem
 from claude_bedrock.domain.errors import ValidationException
@@ -104,6 +103,9 @@ from claude_bedrock.domain.request_errors import (
     schema_violation,
 )
 from claude_bedrock.domain.tool_rules import check_tool_choice, check_tools
+
+if TYPE_CHECKING:  # imported when a request has context_management (most have none)
+    from claude_bedrock.domain.context_editing import EditedContext
 
 #: What Bedrock puts before a rejection that comes from the model behind it (wire 3.3).
 MODEL_ERRORS_PREFIX = "The model returned the following errors: "
@@ -566,7 +568,9 @@ def _model_checks(
     breakpoints += check_cache_control(body.get("cache_control"), "cache_control")
     breakpoints += check_messages(body["messages"], thinking_enabled=budget is not None, tool_names=tool_names)
     edits = None
-    if "context_management" in body:  # the usual request has none: no call
+    if "context_management" in body:  # the usual request has none: no call, no import
+        from claude_bedrock.domain.context_editing import check_context_management
+
         edits = check_context_management(body, betas, thinking_enabled=budget is not None)
     context_limit = EXTENDED_CONTEXT_LIMIT if CONTEXT_1M_BETA in betas else model.context_window
     check_media(body["messages"], max_blocks=MAX_MEDIA_BLOCKS if context_limit <= STANDARD_CONTEXT_LIMIT
@@ -582,6 +586,8 @@ def _model_checks(
     if count_input_tokens is not None:
         input_tokens = count_input_tokens(body)
         if edits:  # the context window holds the edited prompt
+            from claude_bedrock.domain.context_editing import apply_context_edits
+
             edited = apply_context_edits(body, edits, input_tokens=input_tokens,
                                          preserve_thinking=getattr(model, "preserves_thinking", False))
             input_tokens = edited.input_tokens
