@@ -5,9 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import sqlite3
+import sys
 import threading
 import time
+import tracemalloc
 from decimal import Decimal
 from types import SimpleNamespace
 
@@ -388,3 +391,30 @@ def test_logs_cli_usage_leaves_the_endpoint_of_unresolved_calls_empty(data_dir):
     assert [r["endpoint_type"] for r in csv_rows if r["model"] == "nope"] == [""]
     table = run("usage", "--data-dir", str(data_dir)).output.splitlines()
     assert [line.split()[2] for line in table if " nope " in line] == ["-"]
+
+
+def test_logs_cli_list_json_streams_records_without_holding_them(tmp_path, monkeypatch):
+    """An export (``--json`` with a large --limit) of a month of logs: each record is written as
+    the index yields it, so memory stays at about one record, whatever the number of records.
+    Here 40 records of 90 KB each (3.6 MB) must peak far below their total."""
+    body = {"messages": [{"role": "user", "content": "x" * 90_000}]}  # inline: under the 100 KB of a data object
+    write(tmp_path, [call(n, ago_s=100 - n, input_body=body) for n in range(40)])
+    monkeypatch.setattr(sys, "stdout", open(os.devnull, "w"))
+    tracemalloc.start()
+    try:
+        cli.main(["logs", "list", "--data-dir", str(tmp_path), "--json", "--limit", "1000"], standalone_mode=False)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+        sys.stdout.close()
+    assert peak < 1_000_000, peak
+
+
+def test_logs_cli_list_limit_keeps_the_newest_even_on_time_ties(tmp_path):
+    """--limit N lists the newest N oldest first; records of the same instant are ordered as
+    they were indexed, and the limit cuts between them as a newest-first listing would."""
+    write(tmp_path, [call(n, ago_s=10 if n < 4 else 5) for n in range(1, 7)])
+    assert ids(run("logs", "list", "--data-dir", str(tmp_path), "--json", "--limit", "4")) == [
+        "req-0003", "req-0004", "req-0005", "req-0006"]
+    assert ids(run("logs", "list", "--data-dir", str(tmp_path), "--json", "--limit", "9")) == [
+        f"req-{n:04d}" for n in range(1, 7)]

@@ -254,17 +254,23 @@ def _record_row(item: IndexedRecord) -> list[str]:
 _TAIL_WIDTHS = [19, 36, 29, 48, 22, 6, 6, 9, 10, 6]
 
 
-def _print_records(items: list[IndexedRecord], as_json: bool, header: bool = True,
-                   widths: list[int] | None = None) -> None:
+def _print_records(items: Iterable[IndexedRecord], as_json: bool, header: bool = True,
+                   widths: list[int] | None = None) -> int:
+    """Print ``items``; returns how many. JSON lines are written as the index yields them, so an
+    export of a month of logs runs in constant memory; a table is laid out once every row is in."""
     if as_json:
+        shown = 0
         for item in items:
             click.echo(json.dumps(item.record, ensure_ascii=False, separators=(",", ":")))
-        return
-    if not items:
-        return
-    text = _table(_RECORD_HEADERS, [_record_row(i) for i in items], {5, 6, 7, 8, 9}, widths)
+            shown += 1
+        return shown
+    rows = [_record_row(i) for i in items]
+    if not rows:
+        return 0
+    text = _table(_RECORD_HEADERS, rows, {5, 6, 7, 8, 9}, widths)
     lines = text.splitlines()
     click.echo("\n".join(lines if header else lines[1:]))
+    return len(rows)
 
 
 # --------------------------------------------------------------------------- logs
@@ -283,11 +289,9 @@ def logs() -> None:
 def list_records(data_dir: str, limit: int, as_json: bool, **filters: Any) -> None:
     """List invocation records, oldest first (the newest --limit of them)."""
     with _reading(data_dir) as index:
-        items = index.query(_query(**filters), limit=limit, newest_first=True)
-    items.reverse()
-    if not items and not as_json:
+        shown = _print_records(index.query(_query(**filters), limit=limit, newest=True), as_json)
+    if not shown and not as_json:
         click.echo("no matching invocation records" + _model_hint(filters.get("model")), err=True)
-    _print_records(items, as_json)
 
 
 @logs.command("show")
@@ -339,15 +343,13 @@ def tail(data_dir: str, backlog: int, count: int | None, max_wait: float | None,
     with _reading(data_dir) as index, suppress(KeyboardInterrupt):
         last = index.last_seq()
         if backlog:
-            items = index.query(query, limit=backlog, newest_first=True)
-            items.reverse()
-            _print_records(items, as_json, header, widths)
-            header = header and not items
+            shown = _print_records(index.query(query, limit=backlog, newest=True), as_json, header, widths)
+            header = header and not shown
         while count is None or seen < count:
             if deadline is not None and time.monotonic() >= deadline:
                 break
             follow = LogQuery(**{**query.__dict__, "after_seq": last})
-            items = index.query(follow, limit=None if count is None else count - seen)
+            items = list(index.query(follow, limit=None if count is None else count - seen))
             if items:
                 last = max(item.seq for item in items)
                 _print_records(items, as_json, header, widths)

@@ -15,6 +15,9 @@ Invariants
     Rule 5: ``moved`` tells that the file was deleted or replaced while open (the data folder
             removed under a running server): the writer then opens a new index rather than
             indexing into the deleted file.
+    Rule 6: ``query`` streams: it yields each record as SQLite reads it, so a reader's memory
+            does not grow with the index (30 days of logs are hundreds of thousands of
+            records). The lock is held per row fetched, never across a ``yield``.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -219,19 +222,44 @@ class InvocationIndex:
             ).fetchone()
         return None if row is None else json.loads(row[0])
 
-    def query(self, query: LogQuery, *, limit: int | None = None, newest_first: bool = False) -> list[IndexedRecord]:
-        """Records matching ``query`` in time order (``newest_first`` reverses; limit applies after)."""
+    def query(self, query: LogQuery, *, limit: int | None = None, newest: bool = False) -> Iterator[IndexedRecord]:
+        """Records matching ``query`` in time order (in index order with ``after_seq``), read as
+        they are consumed (Rule 6). ``limit`` keeps the first matches, or with ``newest`` the
+        newest ones, still yielded oldest first."""
         where, params = _where(query)
-        order = "DESC" if newest_first else "ASC"
-        sql = f"SELECT seq, ts, record_json FROM invocations {where} ORDER BY ts {order}, seq {order}"
-        if query.after_seq is not None:
-            sql = f"SELECT seq, ts, record_json FROM invocations {where} ORDER BY seq ASC"
+        order = "seq" if query.after_seq is not None else "ts, seq"
+        if limit is not None and newest and query.after_seq is None:
+            where, params = self._newest(where, params, limit)
+            limit = None
+        sql = f"SELECT seq, ts, record_json FROM invocations {where} ORDER BY {order}"
         if limit is not None:
             sql += " LIMIT ?"
             params.append(min(limit, _SQLITE_MAX_INTEGER))  # a larger count binds to nothing: every row
         with self._lock:
-            rows = self._db.execute(sql, params).fetchall()
-        return [IndexedRecord(seq, ts, json.loads(text)) for seq, ts, text in rows]
+            cursor = self._db.execute(sql, params)
+        while True:  # a reader that stops early leaves the cursor to be collected with it
+            with self._lock:
+                row = cursor.fetchone()
+            if row is None:
+                return
+            seq, ts, text = row
+            yield IndexedRecord(seq, ts, json.loads(text))
+
+    def _newest(self, where: str, params: list[Any], limit: int) -> tuple[str, list[Any]]:
+        """``where`` narrowed to its newest ``limit`` matches: from the oldest of them on, and
+        up to the newest record now (not those indexed while the caller reads)."""
+        with self._lock:
+            newest_seq = self._db.execute("SELECT coalesce(max(seq), 0) FROM invocations").fetchone()[0]
+            # ``+seq``: a bound that must not make SQLite walk the rows by seq instead of by time
+            where = f"{where} AND +seq <= ?" if where else "WHERE +seq <= ?"
+            params = [*params, newest_seq]
+            first = self._db.execute(
+                f"SELECT ts, seq FROM invocations {where} ORDER BY ts DESC, seq DESC LIMIT 1 OFFSET ?",
+                [*params, min(limit, _SQLITE_MAX_INTEGER) - 1],
+            ).fetchone()
+        if first is None:  # fewer matches than ``limit``: all of them
+            return where, params
+        return f"{where} AND ts >= ? AND NOT (ts = ? AND seq < ?)", [*params, first[0], first[0], first[1]]
 
     def last_seq(self) -> int:
         with self._lock:
