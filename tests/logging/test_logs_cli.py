@@ -18,7 +18,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from claude_bedrock.adapters.invocation_log import InvocationLogWriter, LogLayout
+from claude_bedrock.adapters.invocation_log import InvocationIndex, InvocationLogWriter, LogLayout, LogQuery
 from claude_bedrock.cli.logs_commands import parse_time
 from claude_bedrock.cli.main import cli
 from claude_bedrock.domain.catalog import default_catalog
@@ -418,3 +418,31 @@ def test_logs_cli_list_limit_keeps_the_newest_even_on_time_ties(tmp_path):
         "req-0003", "req-0004", "req-0005", "req-0006"]
     assert ids(run("logs", "list", "--data-dir", str(tmp_path), "--json", "--limit", "9")) == [
         f"req-{n:04d}" for n in range(1, 7)]
+
+
+def _plans(data_dir, query: LogQuery, **options) -> list[str]:
+    """The query plan of every SELECT ``InvocationIndex.query`` runs for ``query``."""
+    index = InvocationIndex.open_existing(LogLayout(data_dir).index_path)
+    statements: list[str] = []
+    try:
+        index._db.set_trace_callback(statements.append)
+        list(index.query(query, **options))
+        return [" | ".join(row[3] for row in index._db.execute("EXPLAIN QUERY PLAN " + sql))
+                for sql in statements if sql.lstrip().upper().startswith("SELECT")]
+    finally:
+        index.close()
+
+
+@pytest.mark.parametrize("query", [
+    LogQuery(model=SONNET), LogQuery(account_id="111122223333"), LogQuery(operation="InvokeModel"),
+    LogQuery(region="us-east-1"), LogQuery(errors_only=True), LogQuery(since=NOW - 86_400),
+    LogQuery(model=SONNET, account_id="111122223333", since=NOW - 86_400),
+])
+def test_logs_cli_tail_polls_only_the_new_rows(data_dir, query):
+    """``logs tail`` polls for rows after the last one it printed: SQLite must walk those by seq.
+    With --model, --account or --operation it picked that column's index instead and read (and
+    sorted) the whole history of the model or account at every poll, twice a second."""
+    follow = LogQuery(**{**query.__dict__, "after_seq": 2})
+    [plan] = _plans(data_dir, follow)
+    assert plan.startswith("SEARCH invocations USING INTEGER PRIMARY KEY (rowid>?)"), plan
+    assert "TEMP B-TREE" not in plan, plan

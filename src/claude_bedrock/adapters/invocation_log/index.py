@@ -284,15 +284,19 @@ class InvocationIndex:
 
 
 def _where(query: LogQuery) -> tuple[str, list[Any]]:
+    # Following (``after_seq``), the few new rows are walked by seq: the filter columns are
+    # written ``+column``, which SQLite never picks an index for; else it would read and sort
+    # the whole history of a model or account at every poll of ``logs tail``.
+    col = "+" if query.after_seq is not None else ""
     clauses: list[str] = []
     params: list[Any] = []
     simple = (
-        ("account_id = ?", query.account_id),
-        ("region = ?", query.region),
-        ("operation = ?", query.operation),
-        ("request_id = ?", query.request_id),
-        ("ts >= ?", query.since),
-        ("ts < ?", query.until),
+        (f"{col}account_id = ?", query.account_id),
+        (f"{col}region = ?", query.region),
+        (f"{col}operation = ?", query.operation),
+        (f"{col}request_id = ?", query.request_id),
+        (f"{col}ts >= ?", query.since),
+        (f"{col}ts < ?", query.until),
         ("seq > ?", query.after_seq),
     )
     for clause, value in simple:
@@ -300,10 +304,10 @@ def _where(query: LogQuery) -> tuple[str, list[Any]]:
             clauses.append(clause)
             params.append(value)
     if query.model is not None:
-        clauses.append("(model_id = ? OR resolved_model_id = ?)")
+        clauses.append(f"({col}model_id = ? OR {col}resolved_model_id = ?)")
         params += [query.model, query.model]
     if query.errors_only:
-        clauses.append("error_code IS NOT NULL")
+        clauses.append(f"{col}error_code IS NOT NULL")
     return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
