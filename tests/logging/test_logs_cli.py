@@ -446,3 +446,14 @@ def test_logs_cli_tail_polls_only_the_new_rows(data_dir, query):
     [plan] = _plans(data_dir, follow)
     assert plan.startswith("SEARCH invocations USING INTEGER PRIMARY KEY (rowid>?)"), plan
     assert "TEMP B-TREE" not in plan, plan
+
+
+def test_logs_cli_tail_prints_a_record_indexed_as_it_starts_once(data_dir, monkeypatch):
+    """``tail`` notes where following starts, then prints its backlog: a record a busy server
+    indexed in between was printed twice, in the backlog and again as new. Here req-0004 is
+    indexed right after that point."""
+    real = InvocationIndex.last_seq
+    monkeypatch.setattr(InvocationIndex, "last_seq", lambda self: real(self) - 1)
+    result = run("logs", "tail", "--data-dir", str(data_dir), "--json", "--lines", "2", "--max-wait", "0.3",
+                 "--interval", "0.05")
+    assert ids(result) == ["req-0002", "req-0003", "req-0004"]

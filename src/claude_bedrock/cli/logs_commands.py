@@ -343,7 +343,8 @@ def tail(data_dir: str, backlog: int, count: int | None, max_wait: float | None,
     with _reading(data_dir) as index, suppress(KeyboardInterrupt):
         last = index.last_seq()
         if backlog:
-            shown = _print_records(index.query(query, limit=backlog, newest=True), as_json, header, widths)
+            up_to_last = LogQuery(**{**query.__dict__, "up_to_seq": last})  # the rest is followed
+            shown = _print_records(index.query(up_to_last, limit=backlog, newest=True), as_json, header, widths)
             header = header and not shown
         while count is None or seen < count:
             if deadline is not None and time.monotonic() >= deadline:

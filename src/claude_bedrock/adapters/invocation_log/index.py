@@ -26,7 +26,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -110,6 +110,8 @@ class LogQuery:
     request_id: str | None = None
     errors_only: bool = False
     after_seq: int | None = None
+    #: Only rows indexed up to this one (``logs tail``: its backlog ends where following starts).
+    up_to_seq: int | None = None
 
 
 @dataclass(frozen=True)
@@ -225,12 +227,16 @@ class InvocationIndex:
     def query(self, query: LogQuery, *, limit: int | None = None, newest: bool = False) -> Iterator[IndexedRecord]:
         """Records matching ``query`` in time order (in index order with ``after_seq``), read as
         they are consumed (Rule 6). ``limit`` keeps the first matches, or with ``newest`` the
-        newest ones, still yielded oldest first."""
-        where, params = _where(query)
+        newest ones (of those indexed by now, or up to ``query.up_to_seq``), still yielded
+        oldest first."""
         order = "seq" if query.after_seq is not None else "ts, seq"
         if limit is not None and newest and query.after_seq is None:
-            where, params = self._newest(where, params, limit)
+            if query.up_to_seq is None:  # not those indexed while the caller reads
+                query = replace(query, up_to_seq=self.last_seq())
+            where, params = self._newest(*_where(query), limit)
             limit = None
+        else:
+            where, params = _where(query)
         sql = f"SELECT seq, ts, record_json FROM invocations {where} ORDER BY {order}"
         if limit is not None:
             sql += " LIMIT ?"
@@ -246,20 +252,16 @@ class InvocationIndex:
             yield IndexedRecord(seq, ts, json.loads(text))
 
     def _newest(self, where: str, params: list[Any], limit: int) -> tuple[str, list[Any]]:
-        """``where`` narrowed to its newest ``limit`` matches: from the oldest of them on, and
-        up to the newest record now (not those indexed while the caller reads)."""
+        """``where`` narrowed to its newest ``limit`` matches: from the oldest of them on."""
         with self._lock:
-            newest_seq = self._db.execute("SELECT coalesce(max(seq), 0) FROM invocations").fetchone()[0]
-            # ``+seq``: a bound that must not make SQLite walk the rows by seq instead of by time
-            where = f"{where} AND +seq <= ?" if where else "WHERE +seq <= ?"
-            params = [*params, newest_seq]
             first = self._db.execute(
                 f"SELECT ts, seq FROM invocations {where} ORDER BY ts DESC, seq DESC LIMIT 1 OFFSET ?",
                 [*params, min(limit, _SQLITE_MAX_INTEGER) - 1],
             ).fetchone()
         if first is None:  # fewer matches than ``limit``: all of them
             return where, params
-        return f"{where} AND ts >= ? AND NOT (ts = ? AND seq < ?)", [*params, first[0], first[0], first[1]]
+        narrowed = "ts >= ? AND NOT (ts = ? AND seq < ?)"
+        return f"{where} AND {narrowed}" if where else f"WHERE {narrowed}", [*params, first[0], first[0], first[1]]
 
     def last_seq(self) -> int:
         with self._lock:
@@ -298,6 +300,7 @@ def _where(query: LogQuery) -> tuple[str, list[Any]]:
         (f"{col}ts >= ?", query.since),
         (f"{col}ts < ?", query.until),
         ("seq > ?", query.after_seq),
+        ("+seq <= ?", query.up_to_seq),  # ``+``: a bound that must not make SQLite walk rows by seq
     )
     for clause, value in simple:
         if value is not None:
