@@ -457,3 +457,23 @@ def test_logs_cli_tail_prints_a_record_indexed_as_it_starts_once(data_dir, monke
     result = run("logs", "tail", "--data-dir", str(data_dir), "--json", "--lines", "2", "--max-wait", "0.3",
                  "--interval", "0.05")
     assert ids(result) == ["req-0002", "req-0003", "req-0004"]
+
+
+def test_logs_cli_purge_gives_the_space_of_purged_records_back(tmp_path):
+    """Purging most of the logs left the index file at its size: SQLite keeps deleted rows'
+    pages for reuse (a month of logs purged down to three days kept 462 MB of a 462 MB file)."""
+    body = {"messages": [{"role": "user", "content": "x" * 20_000}]}
+    write(tmp_path, [call(n, ago_s=(5 * 24 * HOUR if n < 40 else 60), input_body=body) for n in range(50)])
+    index_file = LogLayout(tmp_path).index_path
+    before = index_file.stat().st_size
+    result = run("logs", "purge", "--data-dir", str(tmp_path), "--older-than-days", "1", "--yes")
+    assert result.output.startswith("purged 40 records") and "; the index shrank by" in result.output
+    assert index_file.stat().st_size < before / 2
+    db = sqlite3.connect(index_file)
+    try:
+        assert db.execute("PRAGMA freelist_count").fetchone()[0] == 0
+        assert db.execute("SELECT count(*) FROM invocations").fetchone()[0] == 10
+    finally:
+        db.close()
+    again = run("logs", "purge", "--data-dir", str(tmp_path), "--older-than-days", "1", "--yes")
+    assert again.output == "purged 0 records, 0 S3 objects and 0 CloudWatch events older than 1 day\n"

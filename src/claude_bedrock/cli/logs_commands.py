@@ -395,7 +395,12 @@ def purge_command(data_dir: str, older_than_days: float, yes: bool) -> None:
     click.echo(
         f"purged {result.index_rows} records, {result.s3_objects} S3 objects and "
         f"{result.cloudwatch_lines} CloudWatch events older than {_days(older_than_days)}"
+        + (f"; the index shrank by {_megabytes(result.index_bytes_freed)}" if result.index_bytes_freed else "")
     )
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1_000_000:.1f} MB"
 
 
 def _days(days: float) -> str:

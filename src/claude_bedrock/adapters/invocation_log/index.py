@@ -18,6 +18,9 @@ Invariants
     Rule 6: ``query`` streams: it yields each record as SQLite reads it, so a reader's memory
             does not grow with the index (30 days of logs are hundreds of thousands of
             records). The lock is held per row fetched, never across a ``yield``.
+    Rule 7: ``compact`` gives the pages of purged rows back to the file system (VACUUM) once
+            they are ``COMPACT_MIN_FREE`` of the file: SQLite keeps a deleted row's page for
+            reuse, so purging most of the logs would not shrink the index at all.
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ __all__ = ["IndexEntry", "IndexMissing", "IndexedRecord", "InvocationIndex", "Lo
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 10_000
 _SQLITE_MAX_INTEGER = 2**63 - 1
+#: ``compact`` rewrites the file once this share of its pages is free (Rule 7).
+COMPACT_MIN_FREE = 0.25
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS invocations (
@@ -210,6 +215,23 @@ class InvocationIndex:
                 raise
             self._db.execute("COMMIT")
         return deleted, uris
+
+    def compact(self) -> int:
+        """VACUUM when ``COMPACT_MIN_FREE`` of the file is free pages (Rule 7); returns the bytes
+        given back (0: not needed, or not possible now: a full disk, the file busy; the next
+        purge tries again). Call it under the layout lock, as a purge: writers wait."""
+        with self._lock:
+            pages, free, page_size = (self._db.execute(f"PRAGMA {name}").fetchone()[0]
+                                      for name in ("page_count", "freelist_count", "page_size"))
+            if not pages or free < pages * COMPACT_MIN_FREE:
+                return 0
+            try:
+                self._db.execute("VACUUM")
+            except sqlite3.OperationalError:
+                return 0
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the file shrinks here (WAL)
+            after = self._db.execute("PRAGMA page_count").fetchone()[0]
+        return max(pages - after, 0) * page_size
 
     # -- reading --------------------------------------------------------------------------
 

@@ -10,6 +10,8 @@ Invariants
     Rule 2: index rows go first, then the data objects they reference, then the time-dated
             sweep of S3 objects and CloudWatch lines; all under the data dir's log lock, so a
             purge never interleaves with a flush.
+    Rule 3: the index gives the space of purged rows back once it is a large share of the file
+            (``InvocationIndex.compact``), so purging most of the logs shrinks the folder.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ class PurgeResult:
     index_rows: int
     s3_objects: int
     cloudwatch_lines: int
+    #: bytes the index file shrank by (Rule 3); 0 when it was not compacted
+    index_bytes_freed: int = 0
 
 
 def cutoff_for(now_s: float, retention_days: float) -> float:
@@ -54,4 +58,5 @@ def purge(layout: LogLayout, cutoff_s: float, index: InvocationIndex | None) -> 
                 objects += 1
         objects += s3.purge(cutoff_s)
         lines = cloudwatch.purge(cutoff_s)
-    return PurgeResult(cutoff_s, rows, objects, lines)
+        freed = 0 if index is None else index.compact()
+    return PurgeResult(cutoff_s, rows, objects, lines, freed)

@@ -296,8 +296,9 @@ class InvocationLogWriter:
         result = purge(self.layout, cutoff_for(self.clock(), self.retention_days), self._open_index())
         self.stats.purges.append(result)
         if result.index_rows or result.s3_objects or result.cloudwatch_lines:
-            log.info("invocation logs purged: %d records, %d objects, %d CloudWatch events older than %s days",
-                     result.index_rows, result.s3_objects, result.cloudwatch_lines, self.retention_days)
+            log.info("invocation logs purged: %d records, %d objects, %d CloudWatch events older than %s days%s",
+                     result.index_rows, result.s3_objects, result.cloudwatch_lines, self.retention_days,
+                     f"; the index shrank by {result.index_bytes_freed} bytes" if result.index_bytes_freed else "")
         return result
 
     def _open_index(self) -> InvocationIndex:
