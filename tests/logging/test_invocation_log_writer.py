@@ -11,6 +11,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 
 from claude_bedrock.adapters.invocation_log import (
     CloudWatchSink,
@@ -344,6 +346,33 @@ def test_writer_retention_rewrites_the_day_that_straddles_the_cutoff(tmp_path):
     assert removed == 1
     assert [r["requestId"] for r in cloudwatch_records(writer.layout)] == ["req-000002"]
     writer.close()
+
+
+def test_purge_interrupted_while_rewriting_a_day_leaves_nothing_behind(tmp_path, monkeypatch):
+    """Ctrl-C (or SIGTERM) during the rewrite of the day that straddles the cutoff left its
+    temporary copy: a file of the day's records, expired ones too, that no reader lists and
+    no later purge removed (unless it rewrote that very day again). The next purge removes it."""
+    import claude_bedrock.adapters.invocation_log.cloudwatch as cloudwatch_module
+
+    writer = make_writer(tmp_path, retention_days=0)
+    day_start = NOW - 18 * 3600
+    writer.submit(call(1, at=day_start + 60), CONFIG)
+    writer.submit(call(2, at=day_start + 3 * 3600), CONFIG)
+    writer.close()
+    sink = CloudWatchSink(writer.layout)
+    (day_file,) = sink.files()
+
+    def interrupted(src, dst):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cloudwatch_module.os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        sink.purge(day_start + 3600)
+    monkeypatch.undo()
+    leftovers = [p for p in day_file.parent.iterdir() if p != day_file]
+    assert leftovers  # the interrupted rewrite's copy
+    assert sink.purge(day_start + DAY) == 2  # the next purge: the whole day has expired
+    assert not day_file.parent.exists()
 
 
 def test_writer_purges_at_start(tmp_path):

@@ -10,6 +10,7 @@ Invariants
             dropped by the next purge that rewrites the file.
     Rule 2: purge deletes a day file once the whole day is older than the cutoff and rewrites
             (temporary file + rename, under the data dir lock) the one day that straddles it.
+            A temporary copy left by a purge that was interrupted is removed by the next one.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ __all__ = ["CloudWatchSink", "LogEvent"]
 
 _DAY_FILE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})\.jsonl$")
 _DAY_S = 86_400
+_REWRITE_SUFFIX = ".tmp"
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,7 @@ class CloudWatchSink:
         """
         removed = 0
         cutoff_ms = cutoff_s * 1000
+        self._remove_interrupted_rewrites()
         for path in self.files():
             match = _DAY_FILE.match(path.name)
             assert match is not None
@@ -113,6 +116,17 @@ class CloudWatchSink:
                 removed += self._rewrite(path, cutoff_ms)
         self._prune_empty_folders()
         return removed
+
+    def _remove_interrupted_rewrites(self) -> None:
+        """Delete the copies of day files that an interrupted purge left (Rule 2): they hold
+        expired records that no reader lists. Under the lock no rewrite is under way."""
+        root = self.layout.cloudwatch_root
+        if not root.is_dir():
+            return
+        for folder, _dirs, names in os.walk(root):
+            for name in names:
+                if name.endswith(_REWRITE_SUFFIX) and _DAY_FILE.match(name.removesuffix(_REWRITE_SUFFIX)):
+                    Path(folder, name).unlink(missing_ok=True)
 
     def _rewrite(self, path: Path, cutoff_ms: float) -> int:
         kept: list[bytes] = []
@@ -129,7 +143,7 @@ class CloudWatchSink:
                 else:
                     kept.append(raw if raw.endswith(b"\n") else raw + b"\n")
         if dropped:
-            tmp = path.with_name(path.name + ".tmp")
+            tmp = path.with_name(path.name + _REWRITE_SUFFIX)
             with open(tmp, "wb") as handle:
                 handle.write(b"".join(kept))
             os.replace(tmp, path)
