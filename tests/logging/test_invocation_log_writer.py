@@ -390,6 +390,37 @@ def test_writer_purges_at_start(tmp_path):
     second.close()
 
 
+def test_s3_purge_walks_the_folder_without_listing_it_whole(tmp_path, monkeypatch):
+    """The hourly purge (and the start-up clean-up) listed every object of the S3 folder in
+    memory before looking at the first: a month of logs is hundreds of thousands of objects
+    (20 MB per walk for 50,000). Each folder's objects are now handled as it is read."""
+    import claude_bedrock.adapters.invocation_log.s3_folder as s3_module
+
+    layout = LogLayout(tmp_path)
+    region = layout.s3_root / "b" / "AWSLogs" / "1" / "BedrockModelInvocationLogs" / "r"
+    for hour in range(5):
+        folder = region / f"2026/11/01/{hour:02d}"
+        folder.mkdir(parents=True)
+        (folder / f"20261101T{hour:02d}0000000Z_{hour:016x}.json.gz").touch()
+    events: list[str] = []
+    real_walk, real_time = s3_module.os.walk, s3_module._object_time
+
+    def walk(*args, **kwargs):
+        for entry in real_walk(*args, **kwargs):
+            events.append("read folder")
+            yield entry
+
+    def object_time(path):
+        events.append("dated object")
+        return real_time(path)
+
+    folders = 1 + sum(1 for path in layout.s3_root.rglob("*") if path.is_dir())
+    monkeypatch.setattr(s3_module.os, "walk", walk)
+    monkeypatch.setattr(s3_module, "_object_time", object_time)
+    assert S3FolderSink(layout).purge(NOW) == 5
+    assert events.index("dated object") < folders, events  # before the walk has read every folder
+
+
 def test_writer_removes_partial_objects_at_start(tmp_path):
     layout = LogLayout(tmp_path)
     partial = layout.s3_root / "b" / "x" / ".20261126T180000000Z_ab.json.gz.123.tmp"

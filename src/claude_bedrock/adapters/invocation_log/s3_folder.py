@@ -20,6 +20,7 @@ import re
 from calendar import timegm
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from claude_bedrock.adapters.invocation_log.layout import LogLayout
 
@@ -58,14 +59,15 @@ class S3FolderSink:
                 removed += 1
         return removed
 
-    def _files(self) -> list[Path]:
+    def _files(self) -> Iterator[Path]:
+        """Every file, folder by folder as they are read: a month of logs is hundreds of thousands
+        of objects, never listed whole in memory."""
         root = self.layout.s3_root
         if not root.is_dir():
-            return []
-        found: list[Path] = []
+            return
         for folder, _dirs, files in os.walk(root):
-            found.extend(Path(folder, name) for name in files)
-        return found
+            for name in files:
+                yield Path(folder, name)
 
     def purge(self, cutoff_s: float) -> int:
         """Delete objects whose every record is older than ``cutoff_s``; prune empty folders."""
