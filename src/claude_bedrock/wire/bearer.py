@@ -203,7 +203,8 @@ def _describe_short_term(encoded: str) -> ShortTermApiKey | None:
         region=scope[2],
         service=scope[3],
         amz_date=params["X-Amz-Date"],
-        expires=int(expires_text) if expires_text.isascii() and expires_text.isdigit() else None,
+        expires=int(expires_text) if expires_text.isascii() and expires_text.isdigit() and len(expires_text) <= 18
+        else None,  # (int() refuses over 4300 digits; sigv4 refuses anything past a week)
     )
 
 

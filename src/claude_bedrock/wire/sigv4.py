@@ -601,7 +601,8 @@ def parse_presigned(raw_query: str) -> PresignedAuthorization | None:
             Reason.UNSUPPORTED_ALGORITHM,
         )
     expires_text = found["X-Amz-Expires"]
-    digits = expires_text.isascii() and expires_text.isdigit()  # not "²": int() refuses it
+    # not "²" (int() refuses it), nor thousands of digits (int() refuses over 4300)
+    digits = expires_text.isascii() and expires_text.isdigit() and len(expires_text.lstrip("0")) <= 6
     if not digits or not 0 < int(expires_text) <= MAX_PRESIGN_EXPIRES_S:
         raise MalformedAuthorization(
             f"X-Amz-Expires must be an integer between 1 and {MAX_PRESIGN_EXPIRES_S} "

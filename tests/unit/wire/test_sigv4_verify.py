@@ -726,7 +726,7 @@ def test_sigv4_parse_presigned_malformed(query: str, fragment: str) -> None:
         sigv4.parse_presigned(query)
 
 
-@pytest.mark.parametrize("expires", ["0", "604801", "-1", "ten"])
+@pytest.mark.parametrize("expires", ["0", "604801", "-1", "ten", pytest.param("1" * 5000, id="5000 digits")])
 def test_sigv4_parse_presigned_expires_bounds(expires: str) -> None:
     query = _presigned().raw_query.replace("X-Amz-Expires=300", f"X-Amz-Expires={expires}")
     with pytest.raises(sigv4.MalformedAuthorization, match="X-Amz-Expires"):
@@ -1001,6 +1001,17 @@ def test_bearer_short_term_key_verifies() -> None:
         )
     with pytest.raises(sigv4.SignatureMismatch):
         sigv4.verify(req, auth, "wrong-secret", NOW, expected_service="bedrock")
+
+
+def test_bearer_short_term_key_with_thousands_of_expires_digits() -> None:
+    # int() refuses more than 4300 digits: describing the key raised ValueError (a 500)
+    token = _short_term_token(NOW)
+    url = base64.b64decode(token[len("bedrock-api-key-"):]).decode()
+    url = url.replace("X-Amz-Expires=43200", "X-Amz-Expires=" + "1" * 5000)
+    key = describe_bearer("bedrock-api-key-" + base64.b64encode(url.encode()).decode())
+    assert isinstance(key, ShortTermApiKey) and key.expires is None
+    with pytest.raises(sigv4.MalformedAuthorization, match="X-Amz-Expires"):
+        sigv4.short_term_key_request(key)
 
 
 def test_bearer_short_term_key_tampered() -> None:
