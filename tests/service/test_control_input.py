@@ -13,6 +13,7 @@ from claude_bedrock.service.control_input import (
     Violations,
     decode_page_token,
     encode_page_token,
+    integer_param,
     iso_timestamp,
     paginate,
 )
@@ -88,3 +89,11 @@ def test_control_input_iso_timestamp():
 
     assert iso_timestamp(date(2025, 9, 29)) == "2025-09-29T00:00:00+00:00"
     assert iso_timestamp(0) == "1970-01-01T00:00:00+00:00"
+
+
+@pytest.mark.parametrize("raw", ["ten", "1.0", "", "1" * 5000], ids=["word", "float", "empty", "5000 digits"])
+def test_control_input_integer_param_refuses_what_is_no_integer(raw):
+    # 5000 digits: int() refuses more than 4300 (ListInferenceProfiles answered a 500)
+    with pytest.raises(ValidationException, match="Member must be an integer"):
+        integer_param({"maxResults": raw}, "maxResults")
+    assert integer_param({"maxResults": "-0012"}, "maxResults") == -12

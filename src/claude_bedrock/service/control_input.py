@@ -138,12 +138,15 @@ def integer_param(params: dict[str, str], name: str) -> int | None:
     raw = params.get(name)
     if raw is None:
         return None
-    if not _INTEGER.fullmatch(raw):
-        raise ValidationException(
-            f"1 validation error detected: Value '{raw}' at '{name}' failed to satisfy constraint: "
-            "Member must be an integer"
-        )
-    return int(raw)
+    if _INTEGER.fullmatch(raw):
+        try:
+            return int(raw)
+        except ValueError:  # more than 4300 digits: no integer AWS reads either
+            pass
+    raise ValidationException(
+        f"1 validation error detected: Value '{raw}' at '{name}' failed to satisfy constraint: "
+        "Member must be an integer"
+    )
 
 
 # -- pagination --------------------------------------------------------------------------------
