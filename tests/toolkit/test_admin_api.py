@@ -117,6 +117,9 @@ def test_admin_faults_and_the_call_history(client):
     last = client.request("GET", f"{ADMIN}/calls?limit=1&operation=InvokeModel").json()["calls"]
     assert [c["request_id"] for c in last] == [calls[-1]["request_id"]]
     assert client.request("GET", f"{ADMIN}/calls?limit=zero").status_code == 400
+    assert client.request("GET", f"{ADMIN}/calls?limit=000").status_code == 400
+    # past int()'s 4300 digits (was a 500): more than any history holds, so every call
+    assert len(client.request("GET", f"{ADMIN}/calls?limit={'1' * 5000}").json()["calls"]) == len(calls)
     assert client.request("GET", f"{ADMIN}/calls?modle=x").status_code == 400
     client.request("DELETE", f"{ADMIN}/calls")
     assert client.request("GET", f"{ADMIN}/calls").json()["calls"] == []

@@ -158,13 +158,15 @@ def list_calls(state: ServiceState, request: Request, item: str | None) -> Resul
     if model is not None and not any(entry.record.model_id == model for entry in toolkit.history.entries()):
         model_filter(model, "model")  # a misspelt name is refused as in rules (unless a call used it)
     limit_text = query.get("limit")
-    if limit_text is not None and not (limit_text.isascii() and limit_text.isdigit() and int(limit_text) > 0):
+    digits = (limit_text or "").lstrip("0")
+    if limit_text is not None and not (limit_text.isascii() and limit_text.isdigit() and digits):
         raise ValidationException("limit must be a positive integer.")
     entries = toolkit.history.entries(
         operation=operation,
         model=model,
         model_names=toolkit.record_model_names,
-        limit=int(limit_text) if limit_text else None,
+        # more digits than any history's length: every call (int() refuses over 4300 digits)
+        limit=int(digits) if 0 < len(digits) <= 18 else None,
     )
     return 200, {"calls": [_call_json(state, entry) for entry in entries]}
 
