@@ -339,8 +339,12 @@ def _with_described_bounds(schema: Mapping[str, Any]) -> Mapping[str, Any]:
     for pair in found.group(1).split(", "):
         key, _, text = pair.partition(": ")
         if key in _DESCRIBED_BOUNDS and key not in schema and _NUMBER_RE.fullmatch(text):
-            number = float(text) if any(c in text for c in ".eE") else int(text)
-            if math.isfinite(number):  # "1e999" is no bound a JSON schema could hold
+            try:
+                number = float(text) if any(c in text for c in ".eE") else int(text)
+                finite = math.isfinite(number)
+            except (ValueError, OverflowError):  # more digits than int() reads or a float holds
+                continue
+            if finite:  # "1e999" is no bound a JSON schema could hold
                 extra[key] = number
     return {**schema, **extra} if extra else schema
 

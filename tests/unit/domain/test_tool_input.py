@@ -180,3 +180,14 @@ def test_schema_value_honours_bounds_carried_in_the_description():
         assert len(schema_value(words, draws, "x")) >= 2
     endless = {"type": "number", "description": "{maximum: 1e999, minimum: -1e999}"}
     assert math.isfinite(schema_value(endless, Draws(b"x"), "x"))  # not NaN: JSON has no NaN
+
+
+@pytest.mark.parametrize("digits", [400, 5000], ids=["past a float", "past int()'s 4300 digits"])
+def test_schema_value_ignores_described_bounds_no_number_holds(digits):
+    # was OverflowError (math.isfinite of a 400-digit int) or ValueError (int() of 5000 digits): a 500
+    from claude_bedrock.domain.tool_input import schema_value
+
+    for kind in ("integer", "string", "array"):
+        for keyword in ("minimum", "maxLength", "minItems"):
+            schema = {"type": kind, "description": f"{{{keyword}: {'1' * digits}}}"}
+            assert schema_value(schema, Draws(b"x"), "x") is not None
