@@ -263,8 +263,10 @@ class _Generator:
         except (OverflowError, ValueError, ZeroDivisionError):  # bounds beyond a float's range
             for key in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
                 bound = schema.get(key)
-                if isinstance(bound, (int, float)) and not isinstance(bound, bool):
-                    return int(bound) if integer and isinstance(bound, int) else bound
+                if isinstance(bound, int) and not isinstance(bound, bool):
+                    return bound
+                if isinstance(bound, float) and math.isfinite(bound):  # not 1e400 (inf once read)
+                    return bound
             return 0
 
     def _numeric_in_range(self, schema: Mapping[str, Any], *, integer: bool) -> float | int:

@@ -191,3 +191,11 @@ def test_schema_value_ignores_described_bounds_no_number_holds(digits):
         for keyword in ("minimum", "maxLength", "minItems"):
             schema = {"type": kind, "description": f"{{{keyword}: {'1' * digits}}}"}
             assert schema_value(schema, Draws(b"x"), "x") is not None
+
+
+@pytest.mark.parametrize("keyword", ["minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"])
+def test_schema_value_integer_with_an_infinite_bound(keyword):
+    # JSON's 1e400 reads as inf: int(inf) raised OverflowError (InvokeModel/Converse answered 500)
+    from claude_bedrock.domain.tool_input import schema_value
+
+    assert isinstance(schema_value({"type": "integer", keyword: math.inf}, Draws(b"x"), "x"), int)
