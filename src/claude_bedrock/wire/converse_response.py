@@ -273,15 +273,18 @@ def additional_response_fields(message: Mapping[str, Any],
         for step in steps:
             if isinstance(node, Mapping) and step in node:
                 node = node[step]
-            elif isinstance(node, list) and step.isdigit() and int(step) < len(node):
-                node = node[int(step)]
+            elif isinstance(node, list) and step.isascii() and step.isdigit() and int(step) < len(node):
+                node = node[int(step)]  # (not "²": isdigit() but no int())
             else:
                 break
         else:
             target = out
             for step in steps[:-1]:
                 target = target.setdefault(step, {})
-            target[steps[-1]] = node
+                if not isinstance(target, dict):  # a list an earlier pointer took whole, with this in it
+                    break
+            else:
+                target[steps[-1]] = node
     return out or None
 
 

@@ -1193,3 +1193,15 @@ def test_converse_at_most_five_documents_in_a_request() -> None:
     six = {"messages": [user(*(_document(f"d{n}") for n in range(3)), ASK), assistant({"text": "Ok."}),
                         user(*(_document(f"e{n}") for n in range(3)), ASK)]}
     assert rejection(six) == "You can't include more than 5 documents in a request."
+
+
+@pytest.mark.parametrize("paths, fields", [
+    (["/content/²"], None),  # isdigit() but no int(): was ValueError (a 500, a stream cut)
+    (["/content", "/content/0/type"], {"content": [{"type": "text", "text": "a"}]}),  # was AttributeError
+    (["/content/0/type", "/content"], {"content": [{"type": "text", "text": "a"}]}),
+])
+def test_additional_response_fields_odd_and_overlapping_pointers(paths, fields) -> None:
+    from claude_bedrock.wire.converse_response import additional_response_fields
+
+    message = {"content": [{"type": "text", "text": "a"}], "stop_reason": "end_turn"}
+    assert additional_response_fields(message, paths) == fields
