@@ -245,9 +245,10 @@ def _cell_text(cell: ElementTree.Element, shared: list[str]) -> str:
     text = value.text if value is not None and value.text else ""
     if kind == "s":
         try:
-            return shared[int(text)]
-        except (ValueError, IndexError):
+            index = int(text)
+        except ValueError:
             return ""
+        return shared[index] if 0 <= index < len(shared) else ""  # not -1 as the last one
     if kind == "b":
         return "TRUE" if text == "1" else "FALSE"
     return text

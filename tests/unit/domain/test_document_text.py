@@ -179,6 +179,15 @@ def sheet_workbook(sheet_xml: str, listings: int = 1) -> bytes:
     })
 
 
+@pytest.mark.parametrize("index", ["-1", "-3", "3", "x", "1" * 5000])
+def test_a_shared_string_index_out_of_the_table_is_an_empty_cell(index):
+    row = f'<row><c r="A1" t="s"><v>{index}</v></c><c r="B1"><v>7</v></c></row>'
+    book = zipfile.ZipFile(io.BytesIO(sheet_workbook(row)))
+    parts = {name: book.read(name) for name in book.namelist()}
+    parts["xl/sharedStrings.xml"] = f"<sst {S}><si><t>a</t></si><si><t>b</t></si><si><t>c</t></si></sst>"
+    assert xlsx_text(zipped(parts)) == "# S0\n\t7"  # -1 read the last string ("c"), -3 the first
+
+
 def test_a_sheet_listed_many_times_is_read_once():
     assert xlsx_text(sheet_workbook('<row><c r="A1"><v>7</v></c></row>', listings=500)) == "# S0\n7"
 
