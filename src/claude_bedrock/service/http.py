@@ -67,6 +67,10 @@ def _not_json(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+#: Longer Content-Length values are read without their leading zeros, then refused if still longer.
+_MAX_LENGTH_DIGITS = 18
+
+
 async def read_request(scope: Scope, receive: Receive) -> Request:
     """Build a Request from an ASGI HTTP scope, reading the body with the size limit.
 
@@ -81,9 +85,10 @@ async def read_request(scope: Scope, receive: Receive) -> Request:
         client=(scope.get("client") or ("", 0))[0],
     )
     declared = request.header("content-length")
-    if declared is not None and declared.isascii() and declared.isdigit():  # not "²" (no int())
-        significant = declared.lstrip("0")  # int() reads at most 4300 digits
-        if len(significant) > len(str(MAX_BODY_BYTES)) or int(significant or "0") > MAX_BODY_BYTES:
+    if declared is not None and declared.isdecimal():  # isdigit() takes "²", which int() refuses
+        if len(declared) > _MAX_LENGTH_DIGITS:  # int() reads at most 4300 digits
+            declared = declared.lstrip("0") or "0"
+        if len(declared) > _MAX_LENGTH_DIGITS or int(declared) > MAX_BODY_BYTES:
             raise _too_large(request.raw_path)
     chunks: list[bytes] = []
     size = 0
