@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from decimal import Decimal
 
 import pytest
@@ -113,6 +114,7 @@ def test_cli_aws_flag_talks_to_each_aws_service_of_the_region(monkeypatch):
         "control": "https://bedrock.eu-west-3.amazonaws.com",
         "sts": "https://sts.eu-west-3.amazonaws.com",
     }
+    assert os.environ["ANTHROPIC_BEDROCK_BASE_URL"] == "http://127.0.0.1:1"  # the process keeps it
     result = CliRunner().invoke(cli, ["whoami", "--aws", "--endpoint-url", "http://127.0.0.1:1"])
     assert result.exit_code == 2 and "either --endpoint-url or --aws" in result.output
 

@@ -45,18 +45,27 @@ _AVAILABILITY_COLUMNS = ("global", "us", "eu", "jp", "apac")
 
 def _base_url(option: str | None, aws: bool) -> str | None:
     """The client's ``base_url``: one URL for every service, or None to resolve each service's
-    own (its endpoint variable, else AWS). ``--aws`` forgets this process's endpoint variables."""
+    own (its endpoint variable, else AWS)."""
     from claude_bedrock.client.config import ENDPOINT_VARIABLES
 
     if option and aws:
         raise click.UsageError("give either --endpoint-url or --aws")
-    if option:
+    if option or aws:
         return option
-    if aws:
-        for name in ENDPOINT_VARIABLES:
-            os.environ.pop(name, None)
-        return None
     return None if any(os.environ.get(name) for name in ENDPOINT_VARIABLES) else DEFAULT_ENDPOINT_URL
+
+
+@contextmanager
+def _endpoint_variables_hidden(hidden: bool) -> Iterator[None]:
+    """``--aws``: the client is built without the endpoint variables, which are then put back
+    (the process, a test's CliRunner included, keeps its environment)."""
+    from claude_bedrock.client.config import ENDPOINT_VARIABLES
+
+    saved = {name: os.environ.pop(name) for name in ENDPOINT_VARIABLES if hidden and name in os.environ}
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
 
 
 def _is_loopback(url: str) -> bool:
@@ -97,7 +106,7 @@ def _make_client(region: str | None, endpoint_url: str | None, profile: str | No
     from claude_bedrock.client.sync import AnthropicBedrock
 
     base_url = _base_url(endpoint_url, aws)
-    with _client_errors(base_url or "the endpoint"):
+    with _client_errors(base_url or "the endpoint"), _endpoint_variables_hidden(aws):
         client = AnthropicBedrock(aws_region=region, aws_profile=profile, base_url=base_url)
         url = client.config.url_for(service)
         if client.config.auth is None and _is_loopback(url):
