@@ -424,3 +424,43 @@ def test_anthropic_beta_context_editing_needs_its_beta(anthropic_client):
     with pytest.raises(anthropic.BadRequestError, match="context_management: Extra inputs are not permitted"):
         anthropic_client.beta.messages.create(model=GLOBAL_SONNET_45, max_tokens=64, messages=HELLO,
                                               context_management={"edits": [CLEAR_TOOL_USES]})
+
+
+def test_count_tokens_counts_the_context_edited_prompt(anthropic_client, runtime_client, server):
+    """CountTokens "will match the token count that would be charged if the same input were sent
+    to the model" (AWS CountTokens reference), and the charged prompt is the edited one: both
+    CountTokens forms and the first-party count_tokens route count it, the latter with the
+    count before editing in context_management.original_input_tokens (SDK BetaMessageTokensCount)."""
+    import httpx
+
+    messages = _weather_conversation(4)
+    betas = ["context-management-2025-06-27"]
+    management = {"edits": [CLEAR_TOOL_USES]}
+    edited = anthropic_client.beta.messages.create(model=GLOBAL_SONNET_45, max_tokens=256, messages=messages,
+                                                   tools=[WEATHER_TOOL], betas=betas, context_management=management)
+    [applied] = edited.context_management.applied_edits
+    body = {"anthropic_version": "bedrock-2023-05-31", "anthropic_beta": betas, "max_tokens": 256,
+            "messages": messages, "tools": [WEATHER_TOOL], "context_management": management}
+    by_invoke = runtime_client.count_tokens(modelId=BARE_SONNET_45, input={"invokeModel": {"body": json.dumps(body)}})
+    assert by_invoke["inputTokens"] == edited.usage.input_tokens
+    converse_messages = [{"role": "user", "content": [{"text": messages[0]["content"]}]}]
+    for assistant, user in zip(messages[1::2], messages[2::2]):
+        use, result = assistant["content"][0], user["content"][0]
+        converse_messages.append({"role": "assistant", "content": [
+            {"toolUse": {"toolUseId": use["id"], "name": use["name"], "input": use["input"]}}]})
+        converse_messages.append({"role": "user", "content": [
+            {"toolResult": {"toolUseId": result["tool_use_id"], "content": [{"text": result["content"]}]}}]})
+    converse = {"messages": converse_messages,
+                "toolConfig": {"tools": [{"toolSpec": {"name": "get_weather", "description": WEATHER_TOOL["description"],
+                                                       "inputSchema": {"json": WEATHER_TOOL["input_schema"]}}}]}}
+    plain = runtime_client.count_tokens(modelId=BARE_SONNET_45, input={"converse": converse})["inputTokens"]
+    by_converse = runtime_client.count_tokens(modelId=BARE_SONNET_45, input={"converse": {
+        **converse, "additionalModelRequestFields": {"context_management": management, "anthropic_beta": betas}}})
+    assert 0 < by_converse["inputTokens"] < plain
+    first_party = httpx.post(f"{server.url}/v1/messages/count_tokens",
+                             headers={"authorization": f"Bearer {API_KEY}", "anthropic-beta": betas[0]},
+                             json={"model": GLOBAL_SONNET_45, "messages": messages, "tools": [WEATHER_TOOL],
+                                   "context_management": management})
+    assert first_party.status_code == 200, first_party.text
+    assert first_party.json() == {"input_tokens": edited.usage.input_tokens, "context_management": {
+        "original_input_tokens": edited.usage.input_tokens + applied.cleared_input_tokens}}

@@ -3,8 +3,10 @@
 A request opts in with the ``context-management-2025-06-27`` beta and a ``context_management``
 object whose ``edits`` the API applies, in order, to what the model sees; the client keeps
 sending its full history ("Context editing is applied server-side before the prompt reaches
-Claude"). The edited prompt is what the model answers, what is billed as input and what the
-context window is checked against; the response reports each edit that changed something in
+Claude"). The edited prompt is what the model answers, what is billed as input, what the
+context window is checked against and what CountTokens counts (``validation.edited_prompt``;
+the first-party count_tokens route adds ``context_management.original_input_tokens``, the
+count before the edits); the response reports each edit that changed something in
 ``context_management.applied_edits`` (InvokeModel body; the final ``message_delta`` of a
 stream), and ``{"applied_edits": []}`` when none did.
 

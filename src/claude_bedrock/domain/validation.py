@@ -105,7 +105,7 @@ from claude_bedrock.domain.request_errors import (
 from claude_bedrock.domain.tool_rules import check_tool_choice, check_tools
 
 if TYPE_CHECKING:  # imported when a request has context_management (most have none)
-    from claude_bedrock.domain.context_editing import EditedContext
+    from claude_bedrock.domain.context_editing import Edit, EditedContext
 
 #: What Bedrock puts before a rejection that comes from the model behind it (wire 3.3).
 MODEL_ERRORS_PREFIX = "The model returned the following errors: "
@@ -124,6 +124,7 @@ __all__ = [
     "ModelLimits",
     "ValidatedRequest",
     "anthropic_model_name",
+    "edited_prompt",
     "parse_json_body",
     "validate_messages_request",
 ]
@@ -310,6 +311,9 @@ class ValidatedRequest:
     #: The prompt the model sees once ``context_management`` edits are applied (None without
     #: edits, or without a token counter); ``input_tokens`` is then its count.
     edited: EditedContext | None = None
+    #: The judged ``context_management`` clearing edits (None without): what a token count
+    #: without a counter given here applies (``edited_prompt``).
+    edits: tuple[Edit, ...] | None = None
 
 
 # --------------------------------------------------------------------------- JSON parsing
@@ -586,10 +590,7 @@ def _model_checks(
     if count_input_tokens is not None:
         input_tokens = count_input_tokens(body)
         if edits:  # the context window holds the edited prompt
-            from claude_bedrock.domain.context_editing import apply_context_edits
-
-            edited = apply_context_edits(body, edits, input_tokens=input_tokens,
-                                         preserve_thinking=getattr(model, "preserves_thinking", False))
+            edited = edited_prompt(body, edits, model, input_tokens)
             input_tokens = edited.input_tokens
         if input_tokens > context_limit:
             raise ValidationException(PROMPT_TOO_LONG.format(tokens=input_tokens, limit=context_limit))
@@ -602,4 +603,14 @@ def _model_checks(
         input_tokens=input_tokens,
         thinking_budget=budget,
         edited=edited,
+        edits=edits,
     )
+
+
+def edited_prompt(body: dict[str, Any], edits: tuple[Edit, ...], model: ModelLimits, input_tokens: int) -> EditedContext:
+    """``body`` (counted ``input_tokens`` for ``model``) with its judged ``context_management``
+    ``edits`` applied: what the model sees, is billed for and CountTokens counts."""
+    from claude_bedrock.domain.context_editing import apply_context_edits
+
+    return apply_context_edits(body, edits, input_tokens=input_tokens,
+                               preserve_thinking=getattr(model, "preserves_thinking", False))

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from claude_bedrock.domain import tokens
 from claude_bedrock.domain.engine import ModelCall
 from claude_bedrock.domain.errors import ValidationException
 from claude_bedrock.domain.json_body import json_bytes
@@ -19,6 +18,7 @@ from claude_bedrock.service.runtime import (
     Invocation,
     UsageTracker,
     base_headers,
+    count_prompt,
     each_event,
     elapsed_ms,
     finish_record,
@@ -106,7 +106,7 @@ async def count_tokens(inv: Invocation, send: Send) -> None:
     anthropic_body = count_tokens_input(body, parse_body=parse_json_body, text_only=apply_text_only,
                                         default_max_tokens=inv.resolution.model.max_output_tokens)
     validated = validate_messages_request(anthropic_body, inv.resolution.model)
-    count = tokens.count_request(validated.body, preserve_thinking=inv.resolution.model.preserves_thinking)
+    count, _original = count_prompt(validated, inv.resolution.model)
     inv.record.usage = {"inputTokens": count, "outputTokens": 0}
     inv.record.latency_ms = elapsed_ms(inv.started)
     payload = json_bytes({"inputTokens": count})

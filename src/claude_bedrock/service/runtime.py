@@ -34,7 +34,13 @@ from claude_bedrock.domain.engine import ModelCall, ReadyEvents
 from claude_bedrock.domain.errors import ValidationException
 from claude_bedrock.domain.json_body import json_bytes, json_problem
 from claude_bedrock.domain.message import MessageAccumulator
-from claude_bedrock.domain.validation import max_output_tokens, parse_json_body, validate_messages_request
+from claude_bedrock.domain.validation import (
+    ValidatedRequest,
+    edited_prompt,
+    max_output_tokens,
+    parse_json_body,
+    validate_messages_request,
+)
 from claude_bedrock.service.calls import CallRecord
 from claude_bedrock.service.http import Request, Send, send_response
 from claude_bedrock.service.state import ServiceState
@@ -187,6 +193,17 @@ def check_invoke_headers(request: Request) -> None:
 _count_preserving_thinking = functools.partial(tokens.count_request, preserve_thinking=True)
 
 
+def count_prompt(validated: ValidatedRequest, model: Any) -> tuple[int, int | None]:
+    """What CountTokens reports for a validated body: the input tokens of the prompt the model
+    would see, ``context_management`` edits applied ("the token count that would be charged if
+    the same input were sent to the model", AWS CountTokens reference); and the count before the
+    edits, None without edits."""
+    count = tokens.count_request(validated.body, preserve_thinking=model.preserves_thinking)
+    if not validated.edits:
+        return count, None
+    return edited_prompt(validated.body, validated.edits, model, count).input_tokens, count
+
+
 def prepare_call(inv: Invocation, body: dict[str, Any]) -> ModelCall:
     """Validate an Anthropic body for the resolved model and build the engine call."""
     model = inv.resolution.model
@@ -301,5 +318,8 @@ async def anthropic_count_tokens(
     body_betas = body.get("anthropic_beta") if isinstance(body.get("anthropic_beta"), list) else []
     body.setdefault("max_tokens", max_output_tokens(resolution.model, [*header_betas, *body_betas]))
     validated = validate_messages_request(body, resolution.model, header_betas=header_betas)
-    count = tokens.count_request(validated.body, preserve_thinking=resolution.model.preserves_thinking)
-    return 200, {"input_tokens": count}
+    count, original = count_prompt(validated, resolution.model)
+    if original is None:
+        return 200, {"input_tokens": count}
+    # context editing: the count before the edits too (the SDKs' BetaMessageTokensCount)
+    return 200, {"input_tokens": count, "context_management": {"original_input_tokens": original}}
