@@ -15,8 +15,10 @@ stream), and ``{"applied_edits": []}`` when none did.
   anthropics/anthropic-sdk-go#246 and BerriAI/litellm#29085); an edit ``type`` must be one of
   ``EDIT_TYPES``; ``clear_thinking_20251015`` needs thinking on ("`clear_thinking_20251015`
   strategy requires `thinking` to be enabled", the API's 400 quoted in
-  anthropics/claude-code#11971) and must come first when both strategies are used. Field
-  types and ranges are judged in pydantic's words. ``compact_20260112`` edits (compaction, its
+  anthropics/claude-code#11971) and must come first when both strategies are used. Unknown
+  keys are refused at every level (an edit and its ``trigger``, ``keep`` and
+  ``clear_at_least`` objects), as the API refuses them at the top level. Field types and
+  ranges are judged in pydantic's words. ``compact_20260112`` edits (compaction, its
   own beta) are passed over: neither judged nor applied.
 * ``apply_context_edits`` applies the judged edits:
 
@@ -90,6 +92,8 @@ THINKING_FIRST = "`clear_thinking_20251015` must be listed first in `edits`"  # 
 
 _TOOL_USE_KEYS = frozenset({"type", "trigger", "keep", "clear_at_least", "exclude_tools", "clear_tool_inputs"})
 _THINKING_KEYS = frozenset({"type", "keep"})
+_COUNT_KEYS = frozenset({"type", "value"})
+_ALL_KEYS = frozenset({"type"})
 _THINKING_BLOCKS = frozenset({"thinking", "redacted_thinking"})
 
 
@@ -188,8 +192,10 @@ def _count(item: Mapping[str, Any], key: str, path: str, kinds: tuple[str, ...],
     if value is None:
         return None
     kind = tagged_type(value, f"{path}.{key}", kinds)
+    member = f"{path}.{key}.{kind}" if len(kinds) > 1 else f"{path}.{key}"
+    _extra_keys(value, _COUNT_KEYS, member)
     number = value.get("value")
-    at = f"{path}.{key}.{kind}.value" if len(kinds) > 1 else f"{path}.{key}.value"
+    at = f"{member}.value"
     if "value" not in value:
         raise api_error(at, "Field required")
     if not isinstance(number, int) or isinstance(number, bool):
@@ -231,10 +237,13 @@ def _thinking_edit(item: Mapping[str, Any], path: str) -> ClearThinking:
     keep = item.get("keep")
     if keep is None:
         return ClearThinking()
-    if keep == "all" or (isinstance(keep, dict) and keep.get("type") == "all" and len(keep) == 1):
+    if keep == "all":
         return ClearThinking(keep=None)
     if isinstance(keep, str):
         raise api_error(f"{path}.keep", one_of(("all",)))
+    if tagged_type(keep, f"{path}.keep", ("thinking_turns", "all")) == "all":
+        _extra_keys(keep, _ALL_KEYS, f"{path}.keep.all")
+        return ClearThinking(keep=None)
     counted = _count(item, "keep", path, ("thinking_turns", "all"), 1)
     assert counted is not None
     return ClearThinking(keep=counted[1])

@@ -188,6 +188,8 @@ def test_judged_defaults_and_values():
         ClearToolUses(("tool_uses", 4), 1, 500, frozenset({"memory"}), frozenset({"bash"})),)
     assert judge({"edits": [{"type": "clear_thinking_20251015", "keep": "all"}]}, thinking_enabled=True) == (
         ClearThinking(None),)
+    assert judge({"edits": [{"type": "clear_thinking_20251015", "keep": {"type": "all"}}]},
+                 thinking_enabled=True) == (ClearThinking(None),)
     assert judge({"edits": [{"type": "clear_thinking_20251015", "keep": {"type": "thinking_turns", "value": 2}}]},
                  thinking_enabled=True) == (ClearThinking(2),)
     assert judge({"edits": []}) is None
@@ -214,6 +216,17 @@ def test_judged_defaults_and_values():
      "Input should be greater than or equal to 1"),
     ({"edits": {"type": "clear_tool_uses_20250919"}}, BETAS, False,
      "context_management.edits: Input should be a valid list"),
+    # the nested objects forbid unknown keys as the edits do ("keep all" is not "keep 1")
+    ({"edits": [{"type": "clear_thinking_20251015", "keep": {"type": "all", "value": 1}}]}, BETAS, True,
+     "context_management.edits.0.clear_thinking_20251015.keep.all.value: Extra inputs are not permitted"),
+    ({"edits": [{"type": "clear_thinking_20251015", "keep": {"type": "thinking_turns", "value": 2, "turns": 2}}]},
+     BETAS, True,
+     "context_management.edits.0.clear_thinking_20251015.keep.thinking_turns.turns: Extra inputs are not permitted"),
+    ({"edits": [{"type": "clear_tool_uses_20250919", "keep": {"type": "tool_uses", "value": 2, "min": 1}}]}, BETAS,
+     False, "context_management.edits.0.clear_tool_uses_20250919.keep.min: Extra inputs are not permitted"),
+    ({"edits": [{"type": "clear_tool_uses_20250919", "trigger": {"type": "input_tokens", "value": 9, "x": 1}}]},
+     BETAS, False,
+     "context_management.edits.0.clear_tool_uses_20250919.trigger.input_tokens.x: Extra inputs are not permitted"),
 ])
 def test_judged_mistakes(config, betas, thinking, message):
     with pytest.raises(ValidationException) as caught:
