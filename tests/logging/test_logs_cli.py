@@ -420,6 +420,20 @@ def test_logs_cli_list_limit_keeps_the_newest_even_on_time_ties(tmp_path):
         f"req-{n:04d}" for n in range(1, 7)]
 
 
+@pytest.mark.parametrize("newest", [False, True])
+def test_index_query_limit_zero_yields_nothing(tmp_path, newest):
+    """``limit=0`` is no record, newest or not (the newest-N bound once read it as OFFSET -1,
+    which SQLite takes as 0: the newest record)."""
+    write(tmp_path, [call(n, ago_s=10 - n) for n in range(1, 4)])
+    index = InvocationIndex.open_existing(LogLayout(tmp_path).index_path)
+    try:
+        assert list(index.query(LogQuery(), limit=0, newest=newest)) == []
+        assert [r.record["requestId"] for r in index.query(LogQuery(), limit=1, newest=newest)] == [
+            "req-0003" if newest else "req-0001"]
+    finally:
+        index.close()
+
+
 def _plans(data_dir, query: LogQuery, **options) -> list[str]:
     """The query plan of every SELECT ``InvocationIndex.query`` runs for ``query``."""
     index = InvocationIndex.open_existing(LogLayout(data_dir).index_path)

@@ -252,6 +252,8 @@ class InvocationIndex:
         newest ones (of those indexed by now, or up to ``query.up_to_seq``), still yielded
         oldest first."""
         order = "seq" if query.after_seq is not None else "ts, seq"
+        if limit is not None and limit <= 0:
+            return
         if limit is not None and newest and query.after_seq is None:
             if query.up_to_seq is None:  # not those indexed while the caller reads
                 query = replace(query, up_to_seq=self.last_seq())
