@@ -325,6 +325,39 @@ def test_a_call_its_client_gave_up_on_hands_its_turn_back(bedrock, bedrock_env):
     assert retry.ok and retry.started_at >= abandoned.started_at
 
 
+def _recorded_calls(bedrock, count: int = 1, within_s: float = 10) -> list:
+    """The history once it holds ``count`` calls (the server sees a client leave a moment
+    after the client has left); polled for at most ``within_s``."""
+    deadline = time.monotonic() + within_s
+    while len(calls := bedrock.calls()) < count and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return calls
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_client_timing_out_during_injected_latency_is_recorded_at_once(bedrock, bedrock_env, stream):
+    """Audit: the call was recorded only once the whole latency had run (a minute here), with
+    the full latency, and an abandoned stream as a complete 200."""
+    import anthropic
+
+    bedrock.add_rule(turns=[{"text": "first turn"}, {"text": "second turn"}])
+    bedrock.inject_fault("latency", latency_ms=60_000, count=1)
+    client = anthropic.AnthropicBedrock(timeout=0.5, max_retries=0)
+    started = time.monotonic()
+    with pytest.raises(anthropic.APITimeoutError):
+        if stream:
+            with client.messages.stream(model=SONNET, max_tokens=10, messages=[{"role": "user", "content": "Hi"}]):
+                pass
+        else:
+            client.messages.create(model=SONNET, max_tokens=10, messages=[{"role": "user", "content": "Hi"}])
+    (call,) = _recorded_calls(bedrock)
+    assert time.monotonic() - started < 30
+    assert (call.status, call.error_code, call.injected_fault) == (0, "ClientDisconnected", "latency:60000ms")
+    assert 400 <= call.latency_ms < 30_000  # the latency actually waited
+    retry = client.messages.create(model=SONNET, max_tokens=10, messages=[{"role": "user", "content": "Hi"}])
+    assert retry.content[0].text == "first turn"  # the turn went back (none was taken)
+
+
 def test_a_stream_fault_waits_for_a_call_that_streams(bedrock, bedrock_runtime, answer):
     """Audit: a quota refusal or a rule's error used up the stream fault drawn for the call."""
     bedrock.set_quotas(requests_per_minute=1)

@@ -33,6 +33,7 @@ from claude_bedrock.service.auth import Identity
 from claude_bedrock.service.calls import CallRecord
 from claude_bedrock.service.control import CONTROL_ROUTES
 from claude_bedrock.service.control_state import StoreUnavailable
+from claude_bedrock.service.disconnect import DisconnectWatch, ResponseTracker
 from claude_bedrock.domain.json_body import json_bytes
 from claude_bedrock.service.origin_guard import OriginGuard
 from claude_bedrock.service.http import (
@@ -92,26 +93,6 @@ def new_request_id() -> str:
     five times as much, on every request)."""
     h = os.urandom(16).hex()
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_UUID_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
-
-
-class ResponseTracker:
-    """Wraps ``send`` to know whether the response has started (errors must not follow) and,
-    once ``disconnected`` is set, to raise ClientDisconnected rather than write to nobody (the
-    ASGI server drops such writes silently, so a stream would run on to its end)."""
-
-    __slots__ = ("send", "started", "disconnected")
-
-    def __init__(self, send: Send) -> None:
-        self.send = send
-        self.started = False
-        self.disconnected = False
-
-    async def __call__(self, message: dict[str, Any]) -> None:
-        if self.disconnected:
-            raise ClientDisconnected()
-        if message["type"] == "http.response.start":
-            self.started = True
-        await self.send(message)
 
 
 class BedrockApp:
@@ -236,12 +217,7 @@ class BedrockApp:
         receive: Receive,
     ) -> None:
         started = time.perf_counter()
-        watchers: list[asyncio.Future[None]] = []
-
-        def watch_disconnect() -> None:
-            if not watchers:
-                watchers.append(asyncio.ensure_future(_watch_disconnect(receive, tracker)))
-
+        watch = DisconnectWatch(receive, tracker)
         model_id = match.params["modelId"]
         record = CallRecord(
             request_id=request_id,
@@ -268,7 +244,7 @@ class BedrockApp:
                     else resolution.destination_regions[0]
                 )
             self.state.check_model_access(identity.account_id, identity.region, resolution.model)
-            inv = runtime.Invocation(self.state, request, record, resolution, started, watch_disconnect)
+            inv = runtime.Invocation(self.state, request, record, resolution, started, watch)
             await match.route.handler(inv, tracker)
         except BedrockError as error:
             record.status = error.status
@@ -291,22 +267,13 @@ class BedrockApp:
             record.error_code = "InternalServerException"
             raise
         finally:
-            for watcher in watchers:
-                watcher.cancel()
+            watch.stop()
             self.state.publish(record)
 
     async def _admin(self, request: Request, send: Send) -> None:
         from claude_bedrock.service import admin  # the testing toolkit's API: loaded on first use
 
         await admin.handle(self.state, request, send)
-
-
-async def _watch_disconnect(receive: Receive, tracker: ResponseTracker) -> None:
-    """Mark ``tracker`` disconnected when the client goes away (the body is already read, so
-    the next ASGI message is the disconnect; cancelled when the response is complete)."""
-    while (await receive())["type"] != "http.disconnect":
-        pass
-    tracker.disconnected = True
 
 
 def _log_writer(state: ServiceState) -> invocation_logging.LogWriter:

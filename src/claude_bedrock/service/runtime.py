@@ -42,6 +42,7 @@ from claude_bedrock.domain.validation import (
     validate_messages_request,
 )
 from claude_bedrock.service.calls import CallRecord
+from claude_bedrock.service.disconnect import DisconnectWatch
 from claude_bedrock.service.http import Request, Send, send_response
 from claude_bedrock.service.state import ServiceState
 
@@ -69,10 +70,11 @@ class Invocation:
     record: CallRecord
     resolution: Resolution
     started: float
-    #: Starts watching for the client leaving (idempotent). A stream calls it before its first
-    #: wait on the engine, or its second write: a short answer that is ready leaves at once,
-    #: with nothing to watch (``app._watch_disconnect``).
-    watch_disconnect: Callable[[], None] = lambda: None
+    #: Watches for the client leaving (``service.disconnect``): ``with inv.disconnect:`` around
+    #: every wait on the engine (the client leaving ends it with ClientDisconnected), and
+    #: ``inv.disconnect.start()`` before a long run of writes. A short answer that is ready
+    #: leaves at once, with nothing to watch.
+    disconnect: DisconnectWatch
 
 
 #: base64's two symbols made letters, so that 16 bytes read as 22 base62-looking characters.
@@ -242,21 +244,22 @@ def finish_record(inv: Invocation, usage: UsageTracker, output: Any, streamed: b
 async def each_event(inv: Invocation, events: AsyncIterator[dict[str, Any]],
                      take: Callable[[dict[str, Any]], Any]) -> None:
     """Hand every event of a whole (not streamed) answer to ``take``. An answer that takes
-    time (one that is not ready yet) first starts watching for the client giving up, so that a
-    call abandoned by its client is recorded as such (``app._runtime``), with the tokens the
-    answer had produced up to the cut, as a stream cut short is (``UsageTracker``)."""
+    time (one that is not ready yet) is a wait on the engine that the client giving up ends at
+    once (``service.disconnect``), so that a call abandoned by its client is recorded as such
+    (``app._runtime``), with the tokens the answer had produced up to the cut, as a stream cut
+    short is (``UsageTracker``)."""
     if type(events) is ReadyEvents:  # the whole answer exists: no await per event
         for event in events.take_rest():
             take(event)
         return
-    inv.watch_disconnect()
     produced = UsageTracker()  # what a call cut short has produced (``app._cut_short``)
     started = False  # an error before the first event (a refusal) produced nothing: no usage
     try:
-        async for event in events:
-            started = True
-            produced.observe(event)
-            take(event)
+        with inv.disconnect:
+            async for event in events:
+                started = True
+                produced.observe(event)
+                take(event)
     except BaseException:
         if started and not inv.record.usage:
             inv.record.usage = produced.as_dict()

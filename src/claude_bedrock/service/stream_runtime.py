@@ -54,11 +54,16 @@ _USAGE_EVENTS = frozenset({"message_start", "message_delta"})
 _SHARED_USAGE_EVENTS: IdentityMemo[tuple[dict[str, Any], ...]] = IdentityMemo(256)
 
 
-async def _first_event(events: AsyncIterator[dict[str, Any]]) -> dict[str, Any]:
-    try:
-        return await events.__anext__()
-    except StopAsyncIteration:
-        raise InternalServerException("The model produced no output.") from None
+async def _first_event(inv: Invocation, events: AsyncIterator[dict[str, Any]]) -> dict[str, Any]:
+    """The engine's first event; waiting for it (injected latency, time to first token), the
+    client leaving ends the wait (``ClientDisconnected``: nothing was sent)."""
+    first = next_ready(events)
+    if isinstance(first, Pending):
+        with inv.disconnect:
+            first = await first
+    if first is END:
+        raise InternalServerException("The model produced no output.")
+    return first
 
 
 def _invocation_metrics(usage: UsageTracker, latency_ms: int, first_byte_ms: int) -> dict[str, int]:
@@ -189,7 +194,7 @@ async def stream_response(
     the first event when it is short (``MAX_EVENTS_WITH_FIRST``).
     """
     try:
-        first = await _first_event(events)
+        first = await _first_event(inv, events)
     except (ErrorAsFirstFrame, DropConnection) as fault:  # injected at event 0: the stream opens on it
         inv.record.first_byte_ms = elapsed_ms(inv.started)
         await _start_stream(inv, send, extra_headers)
@@ -222,8 +227,8 @@ async def stream_response(
                 item = next_ready(events)
                 if isinstance(item, Pending):
                     await _flush(send, pending)
-                    inv.watch_disconnect()
-                    item = await item
+                    with inv.disconnect:
+                        item = await item
                 if item is END:
                     break
                 usage.observe(item)
@@ -232,7 +237,7 @@ async def stream_response(
                     # A long answer whose events need no wait must still stop when its client
                     # leaves: writes to a lost connection return at once (the ASGI server drops
                     # them), so the loop is let run once per write to see the disconnect.
-                    inv.watch_disconnect()
+                    inv.disconnect.start()
                     await _flush(send, pending)
                     await asyncio.sleep(0)
     except DropConnection:
@@ -241,7 +246,8 @@ async def stream_response(
         raise
     except ClientDisconnected:  # nobody to write to: stop pulling events, no exception frame
         _client_left(inv, usage, logged)
-        await _abandon(events, item)
+        if not inv.disconnect.cut:  # a wait cut short ended the engine's stream already
+            await _abandon(events, item)
         raise
     except asyncio.CancelledError:  # the server is stopping (``app._runtime``): record what was sent
         finish_record(inv, usage, logged, streamed=True)

@@ -14,9 +14,9 @@ an exception frame or a dropped connection (``service.runtime``). Every injected
 written to ``record.injected_fault`` (quota refusals as ``quota:<limit>``); a reply
 interrupted by an injected stream fault is handed back, so the retry gets the same turn. A
 call its client gave up on (``ClientDisconnected``: a read timeout during injected latency,
-say) hands its turn back too, and a stream fault drawn for a call that never reached its
-stream (refused by a quota or a rule's error, or abandoned) is handed back to the plan and
-left out of the call's label.
+say, which ends the latency at once: ``service.disconnect``) hands its turn back too, and a
+stream fault drawn for a call that never reached its stream (refused by a quota or a rule's
+error, or abandoned) is handed back to the plan and left out of the call's label.
 
 Baseline: the ``[testing]`` table of the config file (``rules``, ``faults``, ``quotas``,
 ``history_size``) and the file named by ``--rules-file`` (TOML always; YAML when PyYAML is
