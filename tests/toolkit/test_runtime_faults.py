@@ -358,6 +358,21 @@ def test_a_client_timing_out_during_injected_latency_is_recorded_at_once(bedrock
     assert retry.content[0].text == "first turn"  # the turn went back (none was taken)
 
 
+def test_last_call_right_after_a_client_timeout_is_the_call_cut_short(bedrock, bedrock_env):
+    """Audit: read right after the client's timeout, the history did not hold the call yet (the
+    server noticed the closed connection a few turns of its event loop after it answered the
+    history read): the docs' ``last_call()`` assertion failed most of the time."""
+    import anthropic
+
+    bedrock.inject_fault("latency", latency_ms=60_000, probability=1)
+    client = anthropic.AnthropicBedrock(timeout=0.3, max_retries=0)
+    for attempt in range(5):  # it failed about 4 times in 5
+        with pytest.raises(anthropic.APITimeoutError):
+            client.messages.create(model=SONNET, max_tokens=10, messages=[{"role": "user", "content": "Hi"}])
+        assert bedrock.last_call().error_code == "ClientDisconnected"
+        assert len(bedrock.calls()) == attempt + 1
+
+
 def test_a_stream_fault_waits_for_a_call_that_streams(bedrock, bedrock_runtime, answer):
     """Audit: a quota refusal or a rule's error used up the stream fault drawn for the call."""
     bedrock.set_quotas(requests_per_minute=1)

@@ -14,7 +14,8 @@ POST     /faults                     one fault, a list, or ``{"faults": [...]}``
 DELETE   /faults[/{id}]              remove every fault, or one
 GET      /calls                      ``{"calls": [...]}`` oldest first, each with its ``cost``;
                                      query ``operation``, ``model`` (name or glob), ``limit``
-                                     (the last N)
+                                     (the last N); calls whose client has just left are
+                                     waited for
 DELETE   /calls                      forget the history
 GET      /quotas                     ``{"limits": {...}, "usage": [...]}``
 PUT      /quotas                     replace the limits (``requests_per_minute``,
@@ -35,6 +36,7 @@ key; any other caller gets 403 AccessDeniedException.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -144,7 +146,24 @@ def delete_faults(state: ServiceState, request: Request, item: str | None) -> Re
     return 200, {"status": "deleted"}
 
 
-def list_calls(state: ServiceState, request: Request, item: str | None) -> Result:
+#: How long a history read waits at most for the calls whose client has just left.
+ENDING_WAIT_S = 5.0
+
+
+async def _calls_ended(state: ServiceState) -> None:
+    """Wait for the calls whose client has already left to be recorded: a test asserts on the
+    call right after its client gave up (a timeout during injected latency). The server has read
+    the closed connection by the poll that brought this request; its ``connection_lost`` runs
+    at most one turn of the event loop later, and the call's disconnect watcher one turn after
+    that, which puts the call in ``state.calls_ending`` (``service.disconnect``)."""
+    for _ in range(2):
+        await asyncio.sleep(0)
+    if state.calls_ending:
+        await asyncio.wait(set(state.calls_ending), timeout=ENDING_WAIT_S)
+
+
+async def list_calls(state: ServiceState, request: Request, item: str | None) -> Result:
+    await _calls_ended(state)
     toolkit = _toolkit(state)
     query = _query(request)
     unknown = set(query) - {"operation", "model", "limit"}

@@ -217,7 +217,7 @@ class BedrockApp:
         receive: Receive,
     ) -> None:
         started = time.perf_counter()
-        watch = DisconnectWatch(receive, tracker)
+        watch = DisconnectWatch(receive, tracker, self.state.calls_ending)
         model_id = match.params["modelId"]
         record = CallRecord(
             request_id=request_id,

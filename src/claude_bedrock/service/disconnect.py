@@ -11,7 +11,10 @@ watcher is a task, started lazily, so such calls pay nothing). Once the client h
 * a wait on the engine in progress (``with watch:`` around it: an injected latency fault, the
   simulator's time to first token, ...) ends at once: the call's task is cancelled there, and
   the cancellation becomes ``ClientDisconnected``. The call is then recorded as cut short
-  without waiting for an answer nobody would read (``app._runtime``).
+  without waiting for an answer nobody would read (``app._runtime``);
+* until the call has ended, it is in the ``ending`` set the watch was given
+  (``ServiceState.calls_ending``): a read of the call history waits for it (``admin``), so a
+  test that asserts on the call right after its client gave up finds it recorded.
 """
 
 from __future__ import annotations
@@ -48,11 +51,14 @@ class DisconnectWatch:
     context manager, it marks a wait on the engine that the client leaving ends with
     ``ClientDisconnected`` (raised at once when the client has left already)."""
 
-    __slots__ = ("_receive", "_tracker", "_task", "_watcher", "_waiting", "_cancelled", "cut")
+    __slots__ = ("_receive", "_tracker", "_ending", "_ended", "_task", "_watcher", "_waiting", "_cancelled",
+                 "cut")
 
-    def __init__(self, receive: Receive, tracker: ResponseTracker) -> None:
+    def __init__(self, receive: Receive, tracker: ResponseTracker, ending: set[asyncio.Future[None]]) -> None:
         self._receive = receive
         self._tracker = tracker
+        self._ending = ending
+        self._ended: asyncio.Future[None] | None = None  # in ``ending`` once the client has left
         self._task: asyncio.Task[Any] | None = None  # the call's
         self._watcher: asyncio.Future[None] | None = None
         self._waiting = False
@@ -67,15 +73,21 @@ class DisconnectWatch:
             self._watcher = asyncio.ensure_future(self._watch())
 
     def stop(self) -> None:
-        """The call is over: stop watching."""
+        """The call is over: stop watching (and wake the history reads waiting for it)."""
         if self._watcher is not None:
             self._watcher.cancel()
+        ended = self._ended
+        if ended is not None:
+            self._ending.discard(ended)
+            ended.set_result(None)
 
     async def _watch(self) -> None:
         # The body is already read, so the next ASGI message is the disconnect.
         while (await self._receive())["type"] != "http.disconnect":
             pass
         self._tracker.disconnected = True
+        self._ended = asyncio.get_running_loop().create_future()
+        self._ending.add(self._ended)
         if self._waiting and self._task is not None:
             self.cut = self._cancelled = True
             self._task.cancel()

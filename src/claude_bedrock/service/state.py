@@ -108,6 +108,8 @@ class ServiceState:
         )
         self.authenticator = Authenticator(settings)
         self.observers: ObserverList = []
+        #: Calls whose client has left, until they are recorded (``service.disconnect``).
+        self.calls_ending: set[asyncio.Future[None]] = set()
         self.events_hook: EventsHook | None = None
         #: The testing toolkit (rules, faults, quotas, call history), set by
         #: ``testing_hooks.install``; typed loosely to keep the import one-way.
