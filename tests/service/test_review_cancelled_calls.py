@@ -1,7 +1,7 @@
 """Review regression: a call cancelled before its response is complete (uvicorn cancels the
 requests still running when the graceful-shutdown timeout expires, or at a second Ctrl-C) was
 recorded, and invocation-logged, as a complete 200 with no tokens, even when part of a stream
-had reached the client."""
+had reached the client. (What the client then gets: test_review_shutdown_answers.)"""
 
 from __future__ import annotations
 
@@ -68,10 +68,13 @@ async def _cancel_mid_call(tmp_path, suffix: bytes, events_before_stall: int) ->
 
 
 @pytest.mark.parametrize("suffix", [b"/invoke", b"/invoke-with-response-stream"])
-def test_review_cancelled_call_is_recorded_as_cancelled_not_as_200(tmp_path, suffix):
+def test_review_cancelled_call_is_recorded_as_what_it_answered_not_as_200(tmp_path, suffix):
+    # Recorded as the 503 a whole call is answered, or the exception frame a stream ends with
+    # (test_review_shutdown_answers); this asserted Cancelled with status 0, when the client got
+    # uvicorn's plain-text 500.
     (record,) = asyncio.run(_cancel_mid_call(tmp_path, suffix, events_before_stall=3))
-    assert record.status == 0
-    assert record.error_code == "Cancelled"
+    assert record.status == 503
+    assert record.error_code == "ServiceUnavailableException"
     assert record.latency_ms is not None
 
 
@@ -115,6 +118,6 @@ def test_review_cancelled_whole_answer_records_the_tokens_produced(tmp_path, suf
     # A whole answer cut short is billed, as a stream cut short is, for what the model had
     # produced: its input and the output of the deltas before the cut (here one text delta).
     (record,) = asyncio.run(_cancel_mid_call(tmp_path, suffix, events_before_stall=3))
-    assert record.error_code == "Cancelled"
+    assert record.error_code == "ServiceUnavailableException"
     assert record.usage["inputTokens"] > 0
     assert record.usage["outputTokens"] >= 1

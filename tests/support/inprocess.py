@@ -16,10 +16,14 @@ from claude_bedrock.service.server import bind_socket
 
 
 @contextmanager
-def serve_in_thread(app: BedrockApp) -> Iterator[str]:
+def serve_in_thread(app: BedrockApp, *, timeout_graceful_shutdown: float | None = None) -> Iterator[str]:
+    """The app served on a free loopback port (its URL) until the block ends; the server then
+    stops as on SIGTERM, waiting ``timeout_graceful_shutdown`` seconds (None: forever) for the
+    calls still running before cancelling them."""
     sock = bind_socket("127.0.0.1", 0)
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
+                            timeout_graceful_shutdown=timeout_graceful_shutdown)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True)
     thread.start()

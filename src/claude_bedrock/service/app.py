@@ -178,9 +178,10 @@ class BedrockApp:
             return
         except asyncio.CancelledError:
             # The server is stopping (graceful-shutdown wait exceeded, second Ctrl-C) and cut this
-            # call short; ``_runtime`` recorded it as Cancelled. Returning with the response
-            # incomplete makes uvicorn close the connection (a 500 if nothing was sent), where
-            # the exception would be logged as "Exception in ASGI application" with a traceback.
+            # request short after its response started (a runtime call not started yet is
+            # answered a 503 by ``_runtime``). Returning with the response incomplete makes
+            # uvicorn close the connection, where the exception would be logged as "Exception
+            # in ASGI application" with a traceback.
             return
         except DropConnection:
             # Injected fault: returning with the response incomplete makes the ASGI server
@@ -247,10 +248,7 @@ class BedrockApp:
             inv = runtime.Invocation(self.state, request, record, resolution, started, watch)
             await match.route.handler(inv, tracker)
         except BedrockError as error:
-            record.status = error.status
-            record.error_code = error.code
-            record.error_message = error.message
-            record.latency_ms = runtime.elapsed_ms(started)
+            _record_error(record, started, error)
             raise
         except ClientDisconnected:  # a whole answer the client gave up waiting for
             _cut_short(record, started, "ClientDisconnected", "the client closed the connection before the response")
@@ -259,7 +257,13 @@ class BedrockApp:
             raise
         except asyncio.CancelledError:
             # uvicorn cancels the calls still running when it stops (graceful-shutdown timeout,
-            # second Ctrl-C): the client got no answer, or part of a stream, not a 200.
+            # second Ctrl-C). Nothing sent yet: an AWS error the clients retry (uvicorn would
+            # answer a plain-text 500). A stream already started has ended with its exception
+            # frame (``stream_runtime``), or is cut.
+            if not tracker.started:
+                error = runtime.stopping_error()
+                _record_error(record, started, error)
+                raise error from None
             _cut_short(record, started, "Cancelled", "the server stopped before the response was complete")
             raise
         except Exception:
@@ -282,6 +286,13 @@ def _log_writer(state: ServiceState) -> invocation_logging.LogWriter:
     from claude_bedrock.adapters.invocation_log.writer import InvocationLogWriter
 
     return InvocationLogWriter.for_settings(state.settings, catalog=state.catalog, clock=state.clock)
+
+
+def _record_error(record: CallRecord, started: float, error: BedrockError) -> None:
+    record.status = error.status
+    record.error_code = error.code
+    record.error_message = error.message
+    record.latency_ms = runtime.elapsed_ms(started)
 
 
 def _cut_short(record: CallRecord, started: float, code: str, message: str) -> None:

@@ -31,7 +31,7 @@ from typing import Any, Callable
 from claude_bedrock.domain import tokens
 from claude_bedrock.domain.catalog import Resolution
 from claude_bedrock.domain.engine import ModelCall, ReadyEvents
-from claude_bedrock.domain.errors import ValidationException
+from claude_bedrock.domain.errors import ServiceUnavailableException, ValidationException
 from claude_bedrock.domain.json_body import json_bytes, json_problem
 from claude_bedrock.domain.message import MessageAccumulator
 from claude_bedrock.domain.validation import (
@@ -86,6 +86,14 @@ def _message_id(request_id: str) -> str:
     (``msg_bdrk_012GBPzpcoMCLP1b2pcJsSHk``): the request ID's 16 bytes, unique per call."""
     raw = bytes.fromhex(request_id.replace("-", ""))
     return "msg_bdrk_01" + binascii.b2a_base64(raw, newline=False)[:22].translate(_BASE64_TO_ALNUM).decode()
+
+
+def stopping_error() -> ServiceUnavailableException:
+    """The answer of a call still running when the server stops (uvicorn cancels it once the
+    graceful-shutdown wait is over): an AWS error the clients parse and retry (botocore retries
+    a 503, the anthropic SDK any 5xx), as a JSON error or, once a stream has started, as its
+    last frame (both streams' outputs have a ``serviceUnavailableException`` member)."""
+    return ServiceUnavailableException("The server stopped before the response was complete. Retry your request.")
 
 
 def elapsed_ms(started: float) -> int:

@@ -34,6 +34,7 @@ from claude_bedrock.service.runtime import (
     elapsed_ms,
     finish_record,
     prepare_call,
+    stopping_error,
 )
 from claude_bedrock.wire import eventstream
 
@@ -249,8 +250,14 @@ async def stream_response(
         if not inv.disconnect.cut:  # a wait cut short ended the engine's stream already
             await _abandon(events, item)
         raise
-    except asyncio.CancelledError:  # the server is stopping (``app._runtime``): record what was sent
+    except asyncio.CancelledError:  # the server is stopping (``app._runtime``): end with an error the clients retry
         finish_record(inv, usage, logged, streamed=True)
+        try:
+            await _flush(send, pending)
+            await _send_exception_frame(send, inv, stopping_error())
+            await _flush(send, [], last=True)
+        except ClientDisconnected:  # gone meanwhile: cut as it is
+            _client_left(inv, usage, logged)
         raise
     except Exception as exc:  # noqa: BLE001 - every failure after the start becomes a frame
         await _flush(send, pending)
