@@ -58,6 +58,11 @@ _SHARED_USAGE_EVENTS: IdentityMemo[tuple[dict[str, Any], ...]] = IdentityMemo(25
 async def _first_event(inv: Invocation, events: AsyncIterator[dict[str, Any]]) -> dict[str, Any]:
     """The engine's first event; waiting for it (injected latency, time to first token), the
     client leaving ends the wait (``ClientDisconnected``: nothing was sent)."""
+    if type(events) is ReadyEvents:  # the whole answer exists: no stepping by hand
+        ready = events.next_now()
+        if ready is None:
+            raise InternalServerException("The model produced no output.")
+        return ready
     first = next_ready(events)
     if isinstance(first, Pending):
         with inv.disconnect:
