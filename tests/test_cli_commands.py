@@ -74,6 +74,15 @@ def test_serve_announces_a_url_clients_on_this_machine_can_use(host, url):
     assert (" (bound to all interfaces)" in line) == (host in ("0.0.0.0", "::"))
 
 
+@pytest.mark.parametrize(("host", "url"), [
+    ("127.0.0.1", "https://127.0.0.1:8443"), ("0.0.0.0", "https://127.0.0.1:8443"), ("::", "https://[::1]:8443"),
+])
+def test_serve_with_tls_announces_an_https_url(host, url):
+    from claude_bedrock.service.server import client_url
+
+    assert client_url(host, 8443, tls=True) == url
+
+
 @pytest.mark.parametrize(("text", "message"), [
     ("credentials = 5\n", "credentials: expected an array of tables ([[credentials]])"),
     ('[credentials]\naccess_key_id = "A"\nsecret_access_key = "B"\n',

@@ -74,6 +74,14 @@ class SettingSpec:
 SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("host", str, "127.0.0.1", "Address to bind."),
     SettingSpec("port", int, 8787, "Port to bind (0 picks a free port).", check=_between(0, 65535)),
+    SettingSpec(
+        "tls_cert",
+        str,
+        None,
+        "Serve HTTPS with this PEM certificate (chain) file; its key in --tls-key, or in the same file. "
+        "Off: plain HTTP, where bearer API keys, session tokens, prompts and answers travel in clear.",
+    ),
+    SettingSpec("tls_key", str, None, "PEM private key of --tls-cert (needs --tls-cert)."),
     SettingSpec("data_dir", str, "./data", "Folder for the embedded database and log sinks."),
     SettingSpec(
         "strict_auth",
@@ -189,6 +197,8 @@ class ApiKey:
 class Settings:
     host: str = "127.0.0.1"
     port: int = 8787
+    tls_cert: str | None = None
+    tls_key: str | None = None
     data_dir: str = "./data"
     strict_auth: bool | None = None
     seed: int = 0

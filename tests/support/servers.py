@@ -43,7 +43,7 @@ account_id = "{ACCOUNT_ID}"
 user_name = "api-key-user"
 """
 
-_ANNOUNCE = re.compile(r"listening on (http://\S+)")
+_ANNOUNCE = re.compile(r"listening on (https?://\S+)")
 
 
 @dataclass

@@ -14,6 +14,10 @@ slowloris), so a gateway running for days would pile up file descriptors until i
 no more. Here the keep-alive timeout also runs before the first request (as uvicorn's author
 says it should: uvicorn issue #160), and a request whose head or body receives no byte for
 ``REQUEST_READ_TIMEOUT_S`` is cut (the app sees the client disconnect).
+
+HTTPS is uvicorn's own (``ssl_certfile`` / ``ssl_keyfile``), with the ``tls_cert`` and
+``tls_key`` settings; the files are loaded before the app starts, and one that cannot be used
+is a one-line ``ConfigError`` naming it.
 """
 
 from __future__ import annotations
@@ -23,13 +27,15 @@ import functools
 import logging
 import signal
 import socket
+import ssl
 import sys
+from pathlib import Path
 from typing import Any, TextIO
 
 import uvicorn
 
 from claude_bedrock.service.app import BedrockApp, create_app
-from claude_bedrock.settings import Settings, is_loopback
+from claude_bedrock.settings import ConfigError, Settings, is_loopback, read_user_file
 
 log = logging.getLogger("claude_bedrock.server")
 
@@ -140,12 +146,57 @@ def bind_socket(host: str, port: int) -> socket.socket:
 ALL_INTERFACES = ("0.0.0.0", "::", "")
 
 
-def client_url(host: str, port: int) -> str:
+def client_url(host: str, port: int, *, tls: bool = False) -> str:
     """The URL a client on this machine uses: an all-interfaces bind (0.0.0.0, ::) is
     reached through loopback."""
     if host in ALL_INTERFACES:
         host = "::1" if ":" in host else "127.0.0.1"
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    scheme = "https" if tls else "http"
+    return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
+
+
+def tls_files(settings: Settings) -> dict[str, str | None]:
+    """uvicorn's TLS options (none for plain HTTP). Each file given must be readable; a key
+    needs its certificate (a certificate file may hold its key too).
+
+    Raises:
+        ConfigError: a key without a certificate, or a file missing or unreadable.
+    """
+    cert, key = settings.tls_cert, settings.tls_key
+    if not cert:
+        if key:
+            raise ConfigError("tls_key is set without tls_cert: give the certificate too (--tls-cert FILE)")
+        return {}
+    read_user_file(Path(cert), "TLS certificate")
+    if key:
+        read_user_file(Path(key), "TLS key")
+    return {"ssl_certfile": cert, "ssl_keyfile": key}
+
+
+def load_tls(config: uvicorn.Config, settings: Settings) -> None:
+    """Load ``config`` (uvicorn loads it at start, TLS context included) now, so that TLS files
+    uvicorn cannot use are a one-line ``ConfigError`` saying which, not a traceback."""
+    try:
+        config.load()
+    except OSError as exc:  # ssl.SSLError included; an encrypted key without a terminal: EINVAL
+        cert, key = settings.tls_cert, settings.tls_key
+        if not _holds_certificate(str(cert)):
+            raise ConfigError(f"TLS certificate {cert}: no PEM certificate in it") from None
+        if getattr(exc, "reason", None) == "KEY_VALUES_MISMATCH":
+            raise ConfigError(f"TLS key {key or cert} is not the key of the certificate {cert}") from None
+        if not key:
+            raise ConfigError(f"TLS certificate {cert}: no PEM private key in it; give the key file "
+                              "with --tls-key FILE") from None
+        raise ConfigError(f"TLS key {key}: not a PEM private key, or an encrypted one "
+                          "(give the key unencrypted)") from None
+
+
+def _holds_certificate(path: str) -> bool:
+    try:
+        ssl.create_default_context(cafile=path)
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 def announce(url: str, settings: Settings, out: TextIO) -> None:
@@ -161,15 +212,8 @@ def announce(url: str, settings: Settings, out: TextIO) -> None:
 
 
 def serve(settings: Settings, app: BedrockApp | None = None, out: TextIO = sys.stdout) -> None:
+    tls = tls_files(settings)
     app = app or create_app(settings)
-    sock = bind_socket(settings.host, settings.port)
-    host, port = sock.getsockname()[:2]
-    url = client_url(host, port)
-    if not is_loopback(settings.host) and not settings.effective_strict_auth:
-        log.warning("bound beyond loopback with strict auth explicitly disabled: anyone can call this server")
-    if settings.effective_strict_auth and not settings.credentials and not settings.api_keys:
-        log.warning("strict auth and no credentials or API keys in the config: every request will be refused; "
-                    "list keys in the --config file ([[credentials]], [[api_keys]]) or pass --no-strict-auth")
     config = uvicorn.Config(
         app,
         http=_bounded_http_protocol(),
@@ -182,7 +226,18 @@ def serve(settings: Settings, app: BedrockApp | None = None, out: TextIO = sys.s
         # X-Forwarded-* are not trusted by default: auth decisions never depend on them.
         proxy_headers=False,
         ws="none",  # no WebSocket routes: do not import a WebSocket implementation
+        **tls,
     )
+    if tls:  # before binding: a bad file stops the start-up with one line
+        load_tls(config, settings)
+    sock = bind_socket(settings.host, settings.port)
+    host, port = sock.getsockname()[:2]
+    url = client_url(host, port, tls=bool(tls))
+    if not is_loopback(settings.host) and not settings.effective_strict_auth:
+        log.warning("bound beyond loopback with strict auth explicitly disabled: anyone can call this server")
+    if settings.effective_strict_auth and not settings.credentials and not settings.api_keys:
+        log.warning("strict auth and no credentials or API keys in the config: every request will be refused; "
+                    "list keys in the --config file ([[credentials]], [[api_keys]]) or pass --no-strict-auth")
     server = uvicorn.Server(config)
     # uvicorn handles SIGINT and SIGTERM once it runs (graceful shutdown, log flush), then
     # re-raises them with the handlers that were installed before. Those ask uvicorn to stop: a

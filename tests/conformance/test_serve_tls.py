@@ -1,0 +1,150 @@
+"""``claude-bedrock serve --tls-cert FILE --tls-key FILE``: HTTPS for a server reached over a
+network. The official clients, trusting a throwaway self-signed certificate, call it over a
+real socket; files that cannot be used are one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import ssl
+import subprocess
+import sys
+from pathlib import Path
+from typing import Iterator
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from claude_bedrock.cli.main import cli
+from support.certificates import Certificate, self_signed
+from support.servers import ACCESS_KEY, API_KEY, CONFIG_TOML, REGION, SECRET_KEY, RunningServer, start_server
+
+pytestmark = pytest.mark.conformance
+
+MODEL = "global.anthropic.claude-haiku-4-5-20251001-v1:0"
+MESSAGES = [{"role": "user", "content": "Hello over TLS"}]
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> Certificate:
+    return self_signed(tmp_path_factory.mktemp("tls"))
+
+
+def trusting(certificate: Certificate) -> ssl.SSLContext:
+    """A client TLS context that trusts the test certificate (httpx's ``verify``)."""
+    return ssl.create_default_context(cafile=certificate.cert)
+
+
+@pytest.fixture(scope="module")
+def tls_server(certificate: Certificate, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    running = start_server(tmp_path_factory.mktemp("tls-server"), "--tls-cert", str(certificate.cert),
+                           "--tls-key", str(certificate.key), config=CONFIG_TOML)
+    yield running
+    running.stop()
+
+
+def test_tls_server_announces_https_in_the_export_line(tls_server):
+    assert tls_server.url.startswith("https://127.0.0.1:")
+    assert f"export AWS_ENDPOINT_URL_BEDROCK_RUNTIME={tls_server.url} " in tls_server.announce
+    assert f"ANTHROPIC_BEDROCK_BASE_URL={tls_server.url} " in tls_server.announce
+
+
+def test_tls_server_refuses_clients_that_do_not_trust_its_certificate(tls_server):
+    with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+        httpx.get(tls_server.url + "/_claude-bedrock/health")
+
+
+def test_boto3_over_tls_invoke_stream_control_plane_and_sts(tls_server, certificate):
+    import boto3
+
+    session = boto3.Session(aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY, region_name=REGION)
+    verify = str(certificate.cert)
+    runtime = session.client("bedrock-runtime", endpoint_url=tls_server.url, verify=verify)
+    body = {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 64, "messages": MESSAGES}
+    answer = json.loads(runtime.invoke_model(modelId=MODEL, body=json.dumps(body))["body"].read())
+    assert answer["content"][0]["text"]
+    events = list(runtime.converse_stream(
+        modelId=MODEL, messages=[{"role": "user", "content": [{"text": "Hello over TLS"}]}])["stream"])
+    assert "".join(e["contentBlockDelta"]["delta"].get("text", "") for e in events if "contentBlockDelta" in e)
+    assert "metadata" in events[-1]
+    control = session.client("bedrock", endpoint_url=tls_server.url, verify=verify)
+    assert control.list_foundation_models(byProvider="Anthropic")["modelSummaries"]
+    sts = session.client("sts", endpoint_url=tls_server.url, verify=verify)
+    assert sts.get_caller_identity()["Arn"].endswith(":user/alice")
+
+
+def _aws(args: list[str], url: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ANTHROPIC"))}
+    env.update(HOME=str(tmp_path), AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+               AWS_ACCESS_KEY_ID=ACCESS_KEY, AWS_SECRET_ACCESS_KEY=SECRET_KEY, AWS_DEFAULT_REGION=REGION)
+    return subprocess.run([sys.executable, "-m", "awscli", "bedrock-runtime", "converse", "--endpoint-url", url,
+                           "--model-id", MODEL, "--messages",
+                           json.dumps([{"role": "user", "content": [{"text": "Hello"}]}]), *args],
+                          env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_aws_cli_over_tls_with_ca_bundle(tls_server, certificate, tmp_path):
+    trusted = _aws(["--ca-bundle", str(certificate.cert)], tls_server.url, tmp_path)
+    assert trusted.returncode == 0, trusted.stderr
+    assert json.loads(trusted.stdout)["output"]["message"]["content"][0]["text"]
+    untrusted = _aws([], tls_server.url, tmp_path)
+    assert untrusted.returncode != 0 and "CERTIFICATE_VERIFY_FAILED" in untrusted.stderr
+
+
+def test_anthropic_sdk_over_tls_with_a_bearer_key_streams(tls_server, certificate):
+    from anthropic import AnthropicBedrock, DefaultHttpxClient  # the SDK's own httpx (httpx2)
+
+    with DefaultHttpxClient(verify=trusting(certificate)) as http:
+        client = AnthropicBedrock(api_key=API_KEY, aws_region=REGION, base_url=tls_server.url, max_retries=0,
+                                  http_client=http)
+        message = client.messages.create(model=MODEL, max_tokens=64, messages=MESSAGES)
+        assert message.content[0].text
+        with client.messages.stream(model=MODEL, max_tokens=64, messages=MESSAGES) as stream:
+            assert "".join(stream.text_stream)
+            assert stream.get_final_message().stop_reason
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--tls-key", "{key}"], "tls_key is set without tls_cert"),
+    (["--tls-cert", "{missing}", "--tls-key", "{key}"], "TLS certificate not found: {missing}"),
+    (["--tls-cert", "{cert}", "--tls-key", "{missing}"], "TLS key not found: {missing}"),
+    (["--tls-cert", "{folder}", "--tls-key", "{key}"], "cannot read TLS certificate {folder}"),
+    (["--tls-cert", "{cert}", "--tls-key", "{other_key}"], "TLS key {other_key} is not the key of the certificate {cert}"),
+    (["--tls-cert", "{key}", "--tls-key", "{cert}"], "TLS certificate {key}: no PEM certificate in it"),
+    (["--tls-cert", "{cert}", "--tls-key", "{cert}"], "TLS key {cert}: not a PEM private key"),
+    (["--tls-cert", "{cert}"], "TLS certificate {cert}: no PEM private key in it; give the key file with --tls-key"),
+])
+def test_serve_tls_files_it_cannot_use_are_one_line_errors(args, message, certificate, tmp_path):
+    other = self_signed(tmp_path, "other")
+    names = {"cert": certificate.cert, "key": certificate.key, "other_key": other.key,
+             "missing": tmp_path / "missing.pem", "folder": tmp_path}
+    result = CliRunner().invoke(cli, ["serve", "--port", "0", "--data-dir", str(tmp_path / "data"),
+                                      *(arg.format(**names) for arg in args)])
+    assert result.exit_code == 2, result.output
+    assert f"Error: {message.format(**names)}" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_serve_tls_settings_come_from_the_environment_and_the_config_file(certificate, tmp_path):
+    from_env = start_server(tmp_path / "env", env={"CLAUDE_BEDROCK_TLS_CERT": str(certificate.cert),
+                                                   "CLAUDE_BEDROCK_TLS_KEY": str(certificate.key)})
+    from_file = start_server(tmp_path / "file", config=f"[server]\ntls_cert = {json.dumps(str(certificate.cert))}\n"
+                                                       f"tls_key = {json.dumps(str(certificate.key))}\n")
+    try:
+        for server in (from_env, from_file):
+            assert server.url.startswith("https://")
+            health = httpx.get(server.url + "/_claude-bedrock/health", verify=trusting(certificate))
+            assert health.json()["status"] == "ok"
+    finally:
+        assert from_env.stop() == 0 and from_file.stop() == 0
+
+
+def test_serve_tls_takes_a_certificate_file_that_holds_its_key(certificate, tmp_path):
+    combined = tmp_path / "combined.pem"
+    combined.write_bytes(certificate.cert.read_bytes() + certificate.key.read_bytes())
+    server = start_server(tmp_path, "--tls-cert", str(combined))
+    try:
+        assert httpx.get(server.url + "/_claude-bedrock/health", verify=trusting(certificate)).status_code == 200
+    finally:
+        server.stop()
