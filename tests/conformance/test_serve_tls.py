@@ -148,3 +148,15 @@ def test_serve_tls_takes_a_certificate_file_that_holds_its_key(certificate, tmp_
         assert httpx.get(server.url + "/_claude-bedrock/health", verify=trusting(certificate)).status_code == 200
     finally:
         server.stop()
+
+
+def test_serve_beyond_loopback_without_tls_warns_once_that_keys_and_prompts_travel_in_clear(certificate, tmp_path):
+    plain = start_server(tmp_path / "plain", "--host", "0.0.0.0", config=CONFIG_TOML)
+    secure = start_server(tmp_path / "tls", "--host", "0.0.0.0", "--tls-cert", str(certificate.cert),
+                          "--tls-key", str(certificate.key), config=CONFIG_TOML)
+    loopback = start_server(tmp_path / "loopback", config=CONFIG_TOML)
+    assert plain.stop() == 0 and secure.stop() == 0 and loopback.stop() == 0
+    warning = "bound beyond loopback without TLS"
+    assert plain.log_text().count(warning) == 1
+    assert "bearer API keys" in plain.log_text() and "--tls-cert" in plain.log_text()
+    assert warning not in secure.log_text() and warning not in loopback.log_text()

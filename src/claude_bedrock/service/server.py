@@ -233,6 +233,9 @@ def serve(settings: Settings, app: BedrockApp | None = None, out: TextIO = sys.s
     sock = bind_socket(settings.host, settings.port)
     host, port = sock.getsockname()[:2]
     url = client_url(host, port, tls=bool(tls))
+    if not is_loopback(settings.host) and not tls:
+        log.warning("bound beyond loopback without TLS: bearer API keys, session tokens, prompts and answers "
+                    "travel in clear; serve HTTPS with --tls-cert FILE --tls-key FILE")
     if not is_loopback(settings.host) and not settings.effective_strict_auth:
         log.warning("bound beyond loopback with strict auth explicitly disabled: anyone can call this server")
     if settings.effective_strict_auth and not settings.credentials and not settings.api_keys:
