@@ -160,3 +160,37 @@ def test_serve_beyond_loopback_without_tls_warns_once_that_keys_and_prompts_trav
     assert plain.log_text().count(warning) == 1
     assert "bearer API keys" in plain.log_text() and "--tls-cert" in plain.log_text()
     assert warning not in secure.log_text() and warning not in loopback.log_text()
+
+
+def test_our_client_trusts_the_certificate_named_by_ssl_cert_file(tls_server, certificate, monkeypatch):
+    import asyncio
+
+    from claude_bedrock import AnthropicBedrock, AsyncAnthropicBedrock
+
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificate.cert))
+    keys = {"aws_access_key": ACCESS_KEY, "aws_secret_key": SECRET_KEY, "aws_region": REGION,
+            "base_url": tls_server.url, "max_retries": 0}
+    with AnthropicBedrock(**keys) as client:
+        assert client.messages.create(model=MODEL, max_tokens=64, messages=MESSAGES).content[0].text
+        with client.messages.stream(model=MODEL, max_tokens=64, messages=MESSAGES) as stream:
+            assert "".join(stream.text_stream)
+
+    async def ask_async() -> str:
+        async with AsyncAnthropicBedrock(**keys) as client:
+            return (await client.messages.create(model=MODEL, max_tokens=64, messages=MESSAGES)).content[0].text
+
+    assert asyncio.run(ask_async())
+    monkeypatch.delenv("SSL_CERT_FILE")
+    with httpx.Client(verify=trusting(certificate)) as http:
+        with AnthropicBedrock(**keys, http_client=http) as client:
+            assert client.messages.create(model=MODEL, max_tokens=64, messages=MESSAGES).content[0].text
+
+
+def test_claude_bedrock_ask_over_tls(tls_server, certificate, monkeypatch):
+    monkeypatch.setenv("ANTHROPIC_BEDROCK_BASE_URL", tls_server.url)
+    untrusted = CliRunner().invoke(cli, ["ask", "Hello"])
+    assert untrusted.exit_code == 1 and "CERTIFICATE_VERIFY_FAILED" in untrusted.output, untrusted.output
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificate.cert))
+    trusted = CliRunner().invoke(cli, ["ask", "Hello"])
+    assert trusted.exit_code == 0, trusted.output
+    assert trusted.stdout.strip()
