@@ -190,6 +190,9 @@ def test_claude_bedrock_ask_over_tls(tls_server, certificate, monkeypatch):
     monkeypatch.setenv("ANTHROPIC_BEDROCK_BASE_URL", tls_server.url)
     untrusted = CliRunner().invoke(cli, ["ask", "Hello"])
     assert untrusted.exit_code == 1 and "CERTIFICATE_VERIFY_FAILED" in untrusted.output, untrusted.output
+    # the server is running: the hint says how to trust its certificate instead
+    assert "is `claude-bedrock serve` running?" not in untrusted.output
+    assert "SSL_CERT_FILE" in untrusted.output
     monkeypatch.setenv("SSL_CERT_FILE", str(certificate.cert))
     trusted = CliRunner().invoke(cli, ["ask", "Hello"])
     assert trusted.exit_code == 0, trusted.output

@@ -72,6 +72,16 @@ def _is_loopback(url: str) -> bool:
     return is_loopback(urlsplit(url).hostname or "")
 
 
+def _connection_hint(url: str, exc: Exception) -> str:
+    """What to check: the server's certificate when it is not trusted (the server answered),
+    else, on this machine, whether the server runs."""
+    import ssl
+
+    if isinstance(getattr(exc, "cause", None), ssl.SSLCertVerificationError):
+        return " (to trust the server's certificate, set SSL_CERT_FILE to its CA file)"
+    return " (is `claude-bedrock serve` running?)" if _is_loopback(url) else ""
+
+
 def _note_warning(message: Warning | str, *_: Any, **__: Any) -> None:
     click.echo(f"warning: {message}", err=True)
 
@@ -89,8 +99,7 @@ def _client_errors(url: str) -> Iterator[None]:
             warnings.showwarning = _note_warning
             yield
     except APIConnectionError as exc:
-        hint = " (is `claude-bedrock serve` running?)" if _is_loopback(url) else ""
-        raise click.ClickException(f"cannot reach {url}: {exc.message}{hint}") from None
+        raise click.ClickException(f"cannot reach {url}: {exc.message}{_connection_hint(url, exc)}") from None
     except APIStatusError as exc:
         code = f" {exc.code}" if exc.code else ""
         request = f" [request {exc.request_id}]" if exc.request_id else ""
