@@ -109,6 +109,26 @@ def test_clients_reach_the_server(bedrock, bedrock_env):
     result.assert_outcomes(passed=1)
 
 
+def test_the_plugins_server_is_plain_http_whatever_tls_settings_the_environment_has(pytester: pytest.Pytester,
+                                                                                   monkeypatch, tmp_path):
+    """Audit: on a machine whose environment configures a deployed server's HTTPS
+    (CLAUDE_BEDROCK_TLS_CERT/_KEY), the plugin's own server inherited them and spoke HTTPS: the
+    plugin waited a minute for an http:// announce and failed with 'did not start'."""
+    from support.certificates import self_signed
+
+    certificate = self_signed(tmp_path)
+    monkeypatch.setenv("CLAUDE_BEDROCK_TLS_CERT", str(certificate.cert))
+    monkeypatch.setenv("CLAUDE_BEDROCK_TLS_KEY", str(certificate.key))
+    pytester.makepyfile(test_plain='''
+def test_plain_http(bedrock, bedrock_runtime):
+    assert bedrock.url.startswith("http://127.0.0.1:")
+    assert bedrock_runtime.converse(modelId="global.anthropic.claude-sonnet-4-5-20250929-v1:0",
+                                    messages=[{"role": "user", "content": [{"text": "Hi"}]}])["output"]
+''')
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+
+
 def test_boto3_retries_as_by_default_whatever_the_machines_retry_settings(pytester: pytest.Pytester, monkeypatch):
     """Audit: AWS_MAX_ATTEMPTS or AWS_RETRY_MODE of the CI's environment changed the retries of
     the fixtures' boto3 clients (the same settings in ~/.aws/config were already ignored)."""

@@ -73,6 +73,10 @@ CLEARED_VARIABLES = (
     "AWS_RETRY_MODE",
     "AWS_MAX_ATTEMPTS",
 )
+#: Server settings of the environment the plugin's own server never takes: it is plain HTTP on
+#: loopback (a deployed server's HTTPS settings would make it announce an https:// URL that the
+#: fixtures' clients do not trust).
+SERVER_VARIABLES_IGNORED = ("CLAUDE_BEDROCK_TLS_CERT", "CLAUDE_BEDROCK_TLS_KEY")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -123,15 +127,17 @@ class BedrockServer:
 
 
 def start_server(folder: Path, extra_args: list[str], cwd: Path | None = None) -> BedrockServer:
-    """Start ``python -m claude_bedrock serve`` on a free loopback port; wait for its URL.
+    """Start ``python -m claude_bedrock serve`` on a free loopback port, plain HTTP; wait for
+    its URL.
 
     ``cwd``: the folder relative paths of ``extra_args`` are relative to (the ini file's, for
     ``claude_bedrock_args``), so that pytest may be run from any folder of the project."""
     out_path, log_path = folder / "server.out", folder / "server.log"
     command = [sys.executable, "-m", "claude_bedrock", "serve", "--host", "127.0.0.1", "--port", "0",
                "--data-dir", str(folder / "data"), *extra_args]
+    env = {name: value for name, value in os.environ.items() if name not in SERVER_VARIABLES_IGNORED}
     with open(out_path, "wb") as out, open(log_path, "wb") as log:
-        process = subprocess.Popen(command, stdout=out, stderr=log, stdin=subprocess.DEVNULL, cwd=cwd)
+        process = subprocess.Popen(command, stdout=out, stderr=log, stdin=subprocess.DEVNULL, cwd=cwd, env=env)
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         found = ANNOUNCE.search(out_path.read_text(errors="replace"))
