@@ -69,6 +69,8 @@ class SettingSpec:
     choices: tuple[str, ...] | None = None
     #: Why a value of the right type is refused, or None.
     check: Callable[[Any], str | None] | None = None
+    #: The value's name in ``serve --help`` (default: its type's, e.g. TEXT).
+    metavar: str | None = None
 
 
 SETTINGS: tuple[SettingSpec, ...] = (
@@ -80,8 +82,9 @@ SETTINGS: tuple[SettingSpec, ...] = (
         None,
         "Serve HTTPS with this PEM certificate (chain) file; its key in --tls-key, or in the same file. "
         "Off: plain HTTP, where bearer API keys, session tokens, prompts and answers travel in clear.",
+        metavar="FILE",
     ),
-    SettingSpec("tls_key", str, None, "PEM private key of --tls-cert (needs --tls-cert)."),
+    SettingSpec("tls_key", str, None, "PEM private key of --tls-cert (needs --tls-cert).", metavar="FILE"),
     SettingSpec("data_dir", str, "./data", "Folder for the embedded database and log sinks."),
     SettingSpec(
         "strict_auth",
@@ -151,6 +154,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
         str,
         None,
         "Testing scenario loaded at start: scripted rules, faults, quotas (TOML; YAML if PyYAML is installed).",
+        metavar="FILE",
     ),
 )
 

@@ -51,6 +51,8 @@ def test_serve_help_lists_every_setting():
     for option in ("--host", "--port", "--data-dir", "--config", "--strict-auth", "--seed", "--simulator-mode",
                    "--simulator-latency", "--strict-model-ids", "--model-access"):
         assert option in result.stdout
+    for option in ("--tls-cert FILE", "--tls-key FILE", "--rules-file FILE"):
+        assert option in result.stdout
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ def settings_options(func: Callable[..., Any]) -> Callable[..., Any]:
     for spec in reversed(SETTINGS):
         flag = "--" + spec.name.replace("_", "-")
         shown = "" if spec.default is None else f" [default: {spec.default}]"
-        kwargs: dict[str, Any] = {"default": None, "help": f"{spec.help}{shown}"}
+        kwargs: dict[str, Any] = {"default": None, "help": f"{spec.help}{shown}", "metavar": spec.metavar}
         if spec.type is bool:
             flag = f"{flag}/--no-{spec.name.replace('_', '-')}"
         elif spec.choices:
