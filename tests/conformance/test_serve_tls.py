@@ -197,3 +197,15 @@ def test_claude_bedrock_ask_over_tls(tls_server, certificate, monkeypatch):
     trusted = CliRunner().invoke(cli, ["ask", "Hello"])
     assert trusted.exit_code == 0, trusted.output
     assert trusted.stdout.strip()
+
+
+def test_the_testing_admin_helper_trusts_the_certificate_named_by_ssl_cert_file(tls_server, certificate,
+                                                                                monkeypatch):
+    """Audit: for a loopback server the helper ignores the environment (a CI's proxy cannot reach
+    loopback), and so ignored SSL_CERT_FILE too: no way to trust a local HTTPS server."""
+    from claude_bedrock.testing import BedrockAdmin
+
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificate.cert))
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")  # still not used for loopback
+    with BedrockAdmin(tls_server.url) as admin:
+        assert admin.health()["status"] == "ok"

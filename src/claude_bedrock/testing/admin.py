@@ -12,6 +12,7 @@ are development servers on loopback, where the admin API is open.
 from __future__ import annotations
 
 import json
+import ssl
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -176,9 +177,14 @@ class BedrockAdmin:
     def __init__(self, url: str, *, api_key: str | None = None, timeout: float = 30.0) -> None:
         self.url = url.rstrip("/")
         headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
-        # a proxy of the environment (a CI's HTTP_PROXY) cannot reach this machine's loopback
-        local = is_loopback(urlsplit(self.url).hostname or "")
-        self._http = httpx.Client(base_url=self.url + PREFIX, headers=headers, timeout=timeout, trust_env=not local)
+        # a proxy of the environment (a CI's HTTP_PROXY) cannot reach this machine's loopback;
+        # without the environment httpx ignores SSL_CERT_FILE too, which the standard library's
+        # default context reads (a local HTTPS server's certificate: docs/client.md)
+        parts = urlsplit(self.url)
+        local = is_loopback(parts.hostname or "")
+        verify: ssl.SSLContext | bool = ssl.create_default_context() if local and parts.scheme == "https" else True
+        self._http = httpx.Client(base_url=self.url + PREFIX, headers=headers, timeout=timeout, trust_env=not local,
+                                  verify=verify)
 
     def close(self) -> None:
         self._http.close()
