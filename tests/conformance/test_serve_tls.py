@@ -110,7 +110,8 @@ def test_anthropic_sdk_over_tls_with_a_bearer_key_streams(tls_server, certificat
     (["--tls-cert", "{missing}", "--tls-key", "{key}"], "TLS certificate not found: {missing}"),
     (["--tls-cert", "{cert}", "--tls-key", "{missing}"], "TLS key not found: {missing}"),
     (["--tls-cert", "{folder}", "--tls-key", "{key}"], "cannot read TLS certificate {folder}"),
-    (["--tls-cert", "{cert}", "--tls-key", "{other_key}"], "TLS key {other_key} is not the key of the certificate {cert}"),
+    (["--tls-cert", "{cert}", "--tls-key", "{other_key}"],
+     "TLS key {other_key} is not the key of the certificate {cert}"),
     (["--tls-cert", "{key}", "--tls-key", "{cert}"], "TLS certificate {key}: no PEM certificate in it"),
     (["--tls-cert", "{cert}", "--tls-key", "{cert}"], "TLS key {cert}: not a PEM private key"),
     (["--tls-cert", "{cert}"], "TLS certificate {cert}: no PEM private key in it; give the key file with --tls-key"),
@@ -127,17 +128,18 @@ def test_serve_tls_files_it_cannot_use_are_one_line_errors(args, message, certif
 
 
 def test_serve_tls_settings_come_from_the_environment_and_the_config_file(certificate, tmp_path):
-    from_env = start_server(tmp_path / "env", env={"CLAUDE_BEDROCK_TLS_CERT": str(certificate.cert),
-                                                   "CLAUDE_BEDROCK_TLS_KEY": str(certificate.key)})
-    from_file = start_server(tmp_path / "file", config=f"[server]\ntls_cert = {json.dumps(str(certificate.cert))}\n"
-                                                       f"tls_key = {json.dumps(str(certificate.key))}\n")
-    try:
-        for server in (from_env, from_file):
+    from_env = {"env": {"CLAUDE_BEDROCK_TLS_CERT": str(certificate.cert),
+                        "CLAUDE_BEDROCK_TLS_KEY": str(certificate.key)}}
+    from_file = {"config": f"[server]\ntls_cert = {json.dumps(str(certificate.cert))}\n"
+                           f"tls_key = {json.dumps(str(certificate.key))}\n"}
+    for name, how in (("env", from_env), ("file", from_file)):
+        server = start_server(tmp_path / name, **how)
+        try:
             assert server.url.startswith("https://")
             health = httpx.get(server.url + "/_claude-bedrock/health", verify=trusting(certificate))
             assert health.json()["status"] == "ok"
-    finally:
-        assert from_env.stop() == 0 and from_file.stop() == 0
+        finally:
+            assert server.stop() == 0
 
 
 def test_serve_tls_takes_a_certificate_file_that_holds_its_key(certificate, tmp_path):
@@ -151,15 +153,18 @@ def test_serve_tls_takes_a_certificate_file_that_holds_its_key(certificate, tmp_
 
 
 def test_serve_beyond_loopback_without_tls_warns_once_that_keys_and_prompts_travel_in_clear(certificate, tmp_path):
-    plain = start_server(tmp_path / "plain", "--host", "0.0.0.0", config=CONFIG_TOML)
-    secure = start_server(tmp_path / "tls", "--host", "0.0.0.0", "--tls-cert", str(certificate.cert),
-                          "--tls-key", str(certificate.key), config=CONFIG_TOML)
-    loopback = start_server(tmp_path / "loopback", config=CONFIG_TOML)
-    assert plain.stop() == 0 and secure.stop() == 0 and loopback.stop() == 0
+    def log_of(name: str, *args: str) -> str:
+        server = start_server(tmp_path / name, *args, config=CONFIG_TOML)
+        assert server.stop() == 0
+        return server.log_text()
+
+    plain = log_of("plain", "--host", "0.0.0.0")
+    secure = log_of("tls", "--host", "0.0.0.0", "--tls-cert", str(certificate.cert), "--tls-key", str(certificate.key))
+    loopback = log_of("loopback")
     warning = "bound beyond loopback without TLS"
-    assert plain.log_text().count(warning) == 1
-    assert "bearer API keys" in plain.log_text() and "--tls-cert" in plain.log_text()
-    assert warning not in secure.log_text() and warning not in loopback.log_text()
+    assert plain.count(warning) == 1
+    assert "bearer API keys" in plain and "--tls-cert" in plain
+    assert warning not in secure and warning not in loopback
 
 
 def test_our_client_trusts_the_certificate_named_by_ssl_cert_file(tls_server, certificate, monkeypatch):
