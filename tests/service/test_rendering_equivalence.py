@@ -131,6 +131,11 @@ def converse_requests(draw) -> tuple[str, dict[str, Any]]:
                                                                    "input": {"city": "Paris", "unit": "c"}}}]},
                     {"role": "user", "content": [{"toolResult": {"toolUseId": "tooluse_1",
                                                                  "content": [{"json": {"temp": 21}}]}}, *last]}]
+        if draw(st.booleans()):  # context editing clears the older tool result
+            additional["anthropic_beta"] = ["context-management-2025-06-27"]
+            additional["context_management"] = {"edits": [{
+                "type": "clear_tool_uses_20250919", "trigger": {"type": "tool_uses", "value": 1},
+                "keep": {"type": "tool_uses", "value": draw(st.sampled_from([0, 1]))}}]}
     elif draw(st.booleans()):
         messages = [{"role": "user", "content": [{"text": "Hello there, who are you?"}]},
                     {"role": "assistant", "content": [{"text": "I am a helpful assistant."}]}] + messages
@@ -176,7 +181,11 @@ def converse_requests(draw) -> tuple[str, dict[str, Any]]:
     if additional:
         request["additionalModelRequestFields"] = additional
     if draw(st.booleans()):
-        request["additionalModelResponseFieldPaths"] = ["/stop_sequence"]
+        request["additionalModelResponseFieldPaths"] = ["/stop_sequence", "/context_management"]
+    if draw(st.booleans()):
+        request["performanceConfig"] = {"latency": draw(st.sampled_from(["standard", "optimized"]))}
+    if draw(st.booleans()):
+        request["serviceTier"] = {"type": draw(st.sampled_from(["default", "priority", "flex"]))}
     if not thinking and draw(st.booleans()):
         request["inferenceConfig"] = {**request.get("inferenceConfig", {}), "temperature": 0.5}
     return model, request
@@ -267,6 +276,7 @@ def accumulate_converse_stream(events: list[dict[str, Any]]) -> dict[str, Any]:
                 out["additionalModelResponseFields"] = body["additionalModelResponseFields"]
         elif name == "metadata":
             out["usage"] = body["usage"]
+            out.update({key: body[key] for key in ("performanceConfig", "serviceTier") if key in body})
     for index, text in tool_inputs.items():
         blocks[index]["toolUse"]["input"] = jiter.from_json(text.encode(), partial_mode=True) if text else {}
     for block in blocks.values():
@@ -415,7 +425,7 @@ def check_renderings(harness: Harness, model: str, converse: dict[str, Any]) -> 
     conversed_stream = runtime.converse_stream(modelId=profile, **converse)
     events = list(conversed_stream["stream"])
     rebuilt = accumulate_converse_stream(events)
-    for key in ("output", "stopReason", "additionalModelResponseFields"):
+    for key in ("output", "stopReason", "additionalModelResponseFields", "performanceConfig", "serviceTier"):
         assert rebuilt.get(key) == conversed.get(key), key
     c_usage, s_usage = conversed["usage"], rebuilt["usage"]
     for each in (c_usage, s_usage):
@@ -477,3 +487,20 @@ def _b64(value: Any) -> str:
 def test_every_rendering_tells_the_same_answer(harness, case):
     model, request = case
     check_renderings(harness, model, request)
+
+
+@pytest.mark.parametrize("operation", ["invoke_model", "invoke_model_with_response_stream"])
+def test_invoke_reports_the_tier_and_latency_it_served_as_converse_does(harness, operation):
+    """botocore's InvokeModel(WithResponseStream)Response declares ``serviceTier`` ("the
+    processing tier type used for serving the request") and ``performanceConfigLatency`` in
+    headers; Converse reports the same settings in its body."""
+    body = json.dumps({"anthropic_version": "bedrock-2023-05-31", "max_tokens": 20,
+                       "messages": [{"role": "user", "content": "Hi"}]})
+    call = getattr(harness.runtime, operation)
+    reply = call(modelId="us." + SONNET, body=body, serviceTier="flex", performanceConfigLatency="optimized")
+    assert (reply["serviceTier"], reply["performanceConfigLatency"]) == ("flex", "optimized")
+    conversed = harness.runtime.converse(modelId="us." + SONNET, messages=[{"role": "user", "content": [{"text": "Hi"}]}],
+                                         serviceTier={"type": "flex"}, performanceConfig={"latency": "optimized"})
+    assert (conversed["serviceTier"]["type"], conversed["performanceConfig"]["latency"]) == ("flex", "optimized")
+    plain = call(modelId="us." + SONNET, body=body)
+    assert "serviceTier" not in plain and "performanceConfigLatency" not in plain

@@ -59,6 +59,11 @@ _CONSTRAINED_HEADERS: dict[str, tuple[str, str]] = {
     "x-amzn-bedrock-service-tier": ("serviceTier", "ServiceTierType"),
 }
 _CONSTRAINED_HEADER_NAMES = frozenset(_CONSTRAINED_HEADERS)
+#: Request settings InvokeModel's responses report back in the same header
+#: (``InvokeModelResponse`` / ``InvokeModelWithResponseStreamResponse``: ``serviceTier``, "the
+#: processing tier type used for serving the request", and ``performanceConfigLatency``), as
+#: Converse reports ``serviceTier`` and ``performanceConfig`` in its body.
+_ECHOED_HEADERS = ("x-amzn-bedrock-performanceconfig-latency", "x-amzn-bedrock-service-tier")
 
 
 @dataclass
@@ -278,6 +283,12 @@ def base_headers(inv: Invocation) -> list[tuple[str, str]]:
     return [("x-amzn-requestid", inv.record.request_id)]
 
 
+def echoed_headers(request: Request) -> list[tuple[str, str]]:
+    """The latency and service-tier headers of an InvokeModel request (judged by
+    ``check_invoke_headers``), for its response."""
+    return [(name, value) for name in _ECHOED_HEADERS if (value := request.header(name)) is not None]
+
+
 # --------------------------------------------------------------------------- InvokeModel
 
 
@@ -293,7 +304,7 @@ async def invoke_model(inv: Invocation, send: Send) -> None:
     usage.observe_message(message)
     finish_record(inv, usage, message, streamed=False)
     payload = json_bytes(message)
-    headers = base_headers(inv) + [
+    headers = base_headers(inv) + echoed_headers(inv.request) + [
         ("content-type", "application/json"),
         ("x-amzn-bedrock-invocation-latency", str(inv.record.latency_ms)),
         ("x-amzn-bedrock-input-token-count", str(usage.input)),

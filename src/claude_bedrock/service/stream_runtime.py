@@ -31,6 +31,7 @@ from claude_bedrock.service.runtime import (
     UsageTracker,
     base_headers,
     check_invoke_headers,
+    echoed_headers,
     elapsed_ms,
     finish_record,
     prepare_call,
@@ -301,4 +302,5 @@ async def invoke_model_with_response_stream(inv: Invocation, send: Send) -> None
         return frames
 
     events = inv.state.events(call, inv.record)
-    await stream_response(inv, send, events, [("x-amzn-bedrock-content-type", "application/json")], render, chunks)
+    extra_headers = [("x-amzn-bedrock-content-type", "application/json"), *echoed_headers(inv.request)]
+    await stream_response(inv, send, events, extra_headers, render, chunks)
