@@ -37,6 +37,7 @@ from hypothesis import strategies as st
 
 from claude_bedrock.domain.catalog import default_catalog
 from claude_bedrock.domain.document_text import apply_text_only
+from claude_bedrock.domain.simulator import REDACTED_THINKING_TRIGGER
 from claude_bedrock.service.app import create_app
 from claude_bedrock.settings import Credential, Settings
 from claude_bedrock.wire.converse import converse_to_anthropic
@@ -64,9 +65,6 @@ ANSWER_SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}, "s
                                                   "tags": {"type": "array", "items": {"type": "string"}}},
                  "required": ["city", "score", "tags"], "additionalProperties": False}
 
-REDACTED_THINKING_TRIGGER = (  # Anthropic's test string for redacted thinking ("Extended thinking")
-    "ANTHROPIC_MAGIC_STRING_TRIGGER_REDACTED_THINKING_46C9A13E193C177646C7398A98432ECCCE4C1253D5E2D82641AC0E52CC2876CB"
-)
 PROMPTS = ("Hi", "What is the weather in Paris?", "Tell me about the stock market and the weather today.",
            "Summarise the attached material in detail, please.", "Explain photosynthesis to a child.",
            REDACTED_THINKING_TRIGGER)
@@ -407,6 +405,7 @@ def check_renderings(harness: Harness, model: str, converse: dict[str, Any]) -> 
     # The prompt cache carries state between calls: the split of the input may move (a write
     # becomes a read), never its total nor the rest of the answer.
     assert _usage_total(accumulated["usage"]) == _usage_total(usage)
+    streamed_usage = dict(accumulated["usage"])
     for each in (message, accumulated):
         each["usage"] = {k: v for k, v in each["usage"].items() if k not in _CACHE_SPLIT}
     assert _without_id(accumulated) == _without_id(message)
@@ -416,6 +415,9 @@ def check_renderings(harness: Harness, model: str, converse: dict[str, Any]) -> 
         assert int(headers["x-amzn-bedrock-cache-read-input-token-count"]) == usage["cache_read_input_tokens"]
         assert int(headers["x-amzn-bedrock-cache-write-input-token-count"]) == usage["cache_creation_input_tokens"]
     assert metrics["outputTokenCount"] == usage["output_tokens"]
+    assert metrics["inputTokenCount"] == streamed_usage["input_tokens"]
+    assert metrics.get("cacheReadInputTokenCount", 0) == streamed_usage["cache_read_input_tokens"]
+    assert metrics.get("cacheWriteInputTokenCount", 0) == streamed_usage["cache_creation_input_tokens"]
     stream_total = metrics["inputTokenCount"] + metrics.get("cacheReadInputTokenCount", 0) + \
         metrics.get("cacheWriteInputTokenCount", 0)
     assert stream_total == _usage_total(usage)
@@ -499,7 +501,8 @@ def test_invoke_reports_the_tier_and_latency_it_served_as_converse_does(harness,
     call = getattr(harness.runtime, operation)
     reply = call(modelId="us." + SONNET, body=body, serviceTier="flex", performanceConfigLatency="optimized")
     assert (reply["serviceTier"], reply["performanceConfigLatency"]) == ("flex", "optimized")
-    conversed = harness.runtime.converse(modelId="us." + SONNET, messages=[{"role": "user", "content": [{"text": "Hi"}]}],
+    conversed = harness.runtime.converse(modelId="us." + SONNET,
+                                         messages=[{"role": "user", "content": [{"text": "Hi"}]}],
                                          serviceTier={"type": "flex"}, performanceConfig={"latency": "optimized"})
     assert (conversed["serviceTier"]["type"], conversed["performanceConfig"]["latency"]) == ("flex", "optimized")
     plain = call(modelId="us." + SONNET, body=body)
