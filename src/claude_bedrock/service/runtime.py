@@ -24,7 +24,7 @@ import functools
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -183,15 +183,18 @@ def request_metadata(request: Request) -> dict[str, str] | None:
     return {"value": raw}
 
 
-def check_invoke_headers(request: Request) -> None:
+def check_invoke_headers(request: Request) -> Sequence[tuple[str, str]]:
     """InvokeModel's enum and pattern headers (trace, guardrail, latency, service tier) as the
     botocore model constrains them, with AWS's "N validation errors detected" message.
+
+    Returns: the latency and service-tier headers the request set, which the response reports
+    back (``_ECHOED_HEADERS``).
 
     Raises:
         ValidationException: a header value outside its constraint.
     """
     if _CONSTRAINED_HEADER_NAMES.isdisjoint(request.header_lists):  # the usual case, made cheap
-        return
+        return ()
     from claude_bedrock.service.control_input import Rule, Violations
     from claude_bedrock.wire.converse_shapes import SHAPES
 
@@ -203,6 +206,7 @@ def check_invoke_headers(request: Request) -> None:
             rule = Rule(min=shape.min, max=shape.max, pattern=shape.pattern, enum=shape.enum)  # type: ignore[union-attr]
             violations.check(value, member, rule)
     violations.raise_if_any()
+    return [(name, value) for name in _ECHOED_HEADERS if (value := request.header(name)) is not None]
 
 
 _count_preserving_thinking = functools.partial(tokens.count_request, preserve_thinking=True)
@@ -283,17 +287,11 @@ def base_headers(inv: Invocation) -> list[tuple[str, str]]:
     return [("x-amzn-requestid", inv.record.request_id)]
 
 
-def echoed_headers(request: Request) -> list[tuple[str, str]]:
-    """The latency and service-tier headers of an InvokeModel request (judged by
-    ``check_invoke_headers``), for its response."""
-    return [(name, value) for name in _ECHOED_HEADERS if (value := request.header(name)) is not None]
-
-
 # --------------------------------------------------------------------------- InvokeModel
 
 
 async def invoke_model(inv: Invocation, send: Send) -> None:
-    check_invoke_headers(inv.request)
+    echoed = check_invoke_headers(inv.request)
     body = parse_json_body(inv.request.body)
     inv.record.input_body = body
     call = prepare_call(inv, body)
@@ -304,7 +302,9 @@ async def invoke_model(inv: Invocation, send: Send) -> None:
     usage.observe_message(message)
     finish_record(inv, usage, message, streamed=False)
     payload = json_bytes(message)
-    headers = base_headers(inv) + echoed_headers(inv.request) + [
+    headers = [
+        *base_headers(inv),
+        *echoed,
         ("content-type", "application/json"),
         ("x-amzn-bedrock-invocation-latency", str(inv.record.latency_ms)),
         ("x-amzn-bedrock-input-token-count", str(usage.input)),

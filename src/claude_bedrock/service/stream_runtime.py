@@ -31,7 +31,6 @@ from claude_bedrock.service.runtime import (
     UsageTracker,
     base_headers,
     check_invoke_headers,
-    echoed_headers,
     elapsed_ms,
     finish_record,
     prepare_call,
@@ -277,7 +276,7 @@ async def stream_response(
 
 
 async def invoke_model_with_response_stream(inv: Invocation, send: Send) -> None:
-    check_invoke_headers(inv.request)
+    echoed = check_invoke_headers(inv.request)
     body = parse_json_body(inv.request.body)
     inv.record.input_body = body
     call = prepare_call(inv, body)
@@ -302,5 +301,5 @@ async def invoke_model_with_response_stream(inv: Invocation, send: Send) -> None
         return frames
 
     events = inv.state.events(call, inv.record)
-    extra_headers = [("x-amzn-bedrock-content-type", "application/json"), *echoed_headers(inv.request)]
+    extra_headers = [("x-amzn-bedrock-content-type", "application/json"), *echoed]
     await stream_response(inv, send, events, extra_headers, render, chunks)
