@@ -37,6 +37,7 @@ from claude_bedrock.adapters.invocation_log import (
 from claude_bedrock.adapters.sqlite_file import hint
 from claude_bedrock.cli.money import usd
 from claude_bedrock.domain.account_id import is_account_id
+from claude_bedrock.domain.log_text import one_line
 from claude_bedrock.domain.region_name import REGION_NAME_RE
 from claude_bedrock.settings import SETTINGS
 
@@ -205,16 +206,10 @@ def _reading(data_dir: str) -> Iterator[InvocationIndex]:
 # --------------------------------------------------------------------------- rendering
 
 
-def _one_line(cell: str) -> str:
-    """``cell`` with its control characters escaped (``\\n``, ``\\x1b``): a model ID is logged as
-    the caller sent it, and must neither split a row nor drive the reader's terminal."""
-    return cell if cell.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in cell)
-
-
 def _table(headers: list[str], rows: Iterable[list[str]], right: set[int], widths: list[int] | None = None) -> str:
     """``widths``, when given, are the columns' widths so far: they only grow, and are updated
     (``logs tail`` keeps its rows under one header)."""
-    rows = [[_one_line(cell) for cell in row] for row in rows]
+    rows = [[one_line(cell) for cell in row] for row in rows]  # a model ID is as the caller sent it
     if widths is None:
         widths = []
     fitted = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]

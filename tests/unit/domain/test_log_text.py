@@ -1,0 +1,28 @@
+"""Client-chosen text in one log line: it can forge neither a line nor a key, nor drive a terminal."""
+
+from __future__ import annotations
+
+import pytest
+
+from claude_bedrock.domain.log_text import logfmt_value, one_line
+
+
+def test_one_line_escapes_control_characters_only():
+    assert one_line("anthropic.claude-haiku-4-5-20251001-v1:0") == "anthropic.claude-haiku-4-5-20251001-v1:0"
+    assert one_line("bad\nline\x1b[31mred\u2028é") == "bad\\nline\\x1b[31mred\\u2028é"
+
+
+@pytest.mark.parametrize(("text", "written"), [
+    ("us.anthropic.claude-haiku-4-5-20251001-v1:0", "us.anthropic.claude-haiku-4-5-20251001-v1:0"),
+    ("arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/abc",
+     "arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/abc"),
+    ("", '""'),
+    ("a b", '"a b"'),
+    ("x status=200", '"x status=200"'),
+    ('say "hi"', r'"say \"hi\""'),
+    ("back\\slash", r'"back\\slash"'),
+    ("two\nlines\x1b[2J", r'"two\nlines\x1b[2J"'),
+    ("\\n", r'"\\n"'),  # a backslash sent is told apart from an escaped line break
+])
+def test_logfmt_value_is_bare_only_when_it_cannot_mislead(text, written):
+    assert logfmt_value(text) == written
