@@ -135,6 +135,14 @@ SETTINGS: tuple[SettingSpec, ...] = (
     ),
     SettingSpec("log_level", str, "info", "Server log level.", ("debug", "info", "warning", "error")),
     SettingSpec(
+        "access_log",
+        bool,
+        False,
+        "Write one key=value line per request to the server log (request ID, operation, status, error, "
+        "account, region, model, tokens, latency, client address), whatever --log-level; never keys, "
+        "signatures, prompts or answers.",
+    ),
+    SettingSpec(
         "log_retention_days",
         int,
         30,
@@ -213,6 +221,7 @@ class Settings:
     account_id: str = DEFAULT_ACCOUNT_ID
     model_access: Literal["granted", "none"] = "granted"
     log_level: str = "info"
+    access_log: bool = False
     rules_file: str | None = None
     log_retention_days: int = 30
     log_flush_interval_ms: int = 500

@@ -100,6 +100,10 @@ def serve(config_file: str | None, **options: Any) -> None:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+    if settings.access_log:  # its lines are INFO, and were asked for: written whatever --log-level
+        from claude_bedrock.service.access_log import LOGGER_NAME
+
+        logging.getLogger(LOGGER_NAME).setLevel(logging.INFO)
     from claude_bedrock.adapters.store import StoreError
     from claude_bedrock.service.server import serve as run_server
 

@@ -104,11 +104,13 @@ class BedrockApp:
         self.startup_hooks: list[Callable[[], Awaitable[None] | None]] = []
         self.shutdown_hooks: list[Callable[[], Awaitable[None] | None]] = []
         self._stopped = False  # the shutdown hooks ran (``shutdown``)
+        #: Serves one HTTP request: ``_http``, or the access log's wrapping of it (``access_log.install``).
+        self.handle_http: Callable[[Scope, Receive, Send], Awaitable[None]] = self._http
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
-            await self._http(scope, receive, send)
+            await self.handle_http(scope, receive, send)
         elif kind == "lifespan":
             await self._lifespan(receive, send)
 
@@ -315,6 +317,10 @@ def create_app(settings: Settings | None = None, *, state: ServiceState | None =
     app = BedrockApp(state, router)
     testing_hooks.install(state)
     invocation_logging.install(app, lambda: _log_writer(state))
+    if state.settings.access_log:  # off: nothing installed, nothing imported (access_log Rule 1)
+        from claude_bedrock.service import access_log
+
+        access_log.install(app)
     _follow_other_writers(app, state.store)
     app.shutdown_hooks.append(state.store.close)
     return app

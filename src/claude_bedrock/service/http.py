@@ -71,6 +71,13 @@ def _not_json(name: str) -> Any:
 _MAX_LENGTH_DIGITS = 18
 
 
+def raw_path_of(scope: Scope) -> str:
+    """The request's path as received (still percent-encoded), without its query string."""
+    raw_path = scope.get("raw_path")
+    path = raw_path.decode("latin-1") if raw_path else scope["path"]
+    return path.split("?", 1)[0]
+
+
 async def read_request(scope: Scope, receive: Receive) -> Request:
     """Build a Request from an ASGI HTTP scope, reading the body with the size limit.
 
@@ -78,10 +85,8 @@ async def read_request(scope: Scope, receive: Receive) -> Request:
     MAX_BODY_BYTES (the whole body is never buffered beyond the limit).
     """
     headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
-    raw_path = scope.get("raw_path")
-    path = raw_path.decode("latin-1") if raw_path else scope["path"]
     request = Request(
-        scope["method"], path.split("?", 1)[0], scope.get("query_string", b"").decode("latin-1"), headers,
+        scope["method"], raw_path_of(scope), scope.get("query_string", b"").decode("latin-1"), headers,
         client=(scope.get("client") or ("", 0))[0],
     )
     declared = request.header("content-length")
