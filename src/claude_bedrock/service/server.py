@@ -218,7 +218,7 @@ def serve(settings: Settings, app: BedrockApp | None = None, out: TextIO = sys.s
         app,
         http=_bounded_http_protocol(),
         log_level=settings.log_level,
-        access_log=False,
+        access_log=False,  # uvicorn's own; ours is the access_log setting (service/access_log.py)
         lifespan="on",
         timeout_graceful_shutdown=10,
         server_header=False,
