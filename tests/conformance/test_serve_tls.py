@@ -214,3 +214,32 @@ def test_the_testing_admin_helper_trusts_the_certificate_named_by_ssl_cert_file(
     monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")  # still not used for loopback
     with BedrockAdmin(tls_server.url) as admin:
         assert admin.health()["status"] == "ok"
+
+
+def test_claude_bedrock_ask_hints_fit_the_tls_mistake(tls_server, certificate, tmp_path, monkeypatch):
+    """Audit: every TLS mistake a newcomer makes was hinted 'is `claude-bedrock serve` running?'
+    (a running server) or 'set SSL_CERT_FILE' (already set): an http:// URL for an HTTPS server,
+    an https:// URL for a plain one, a certificate that does not name the URL's host."""
+    plain = start_server(tmp_path / "plain")
+    try:
+        with_https = CliRunner().invoke(cli, ["ask", "Hello", "--endpoint-url", plain.url.replace("http:", "https:")])
+    finally:
+        plain.stop()
+    assert with_https.exit_code == 1, with_https.output
+    assert "speaks plain HTTP" in with_https.output and "http:// URL" in with_https.output
+    assert "is `claude-bedrock serve` running?" not in with_https.output
+
+    with_http = CliRunner().invoke(cli, ["ask", "Hello", "--endpoint-url", tls_server.url.replace("https:", "http:")])
+    assert with_http.exit_code == 1, with_http.output
+    assert "--tls-cert" in with_http.output and "https:// URL" in with_http.output
+
+    elsewhere = self_signed(tmp_path, "elsewhere", hosts=("example.test",))
+    other = start_server(tmp_path / "other", "--tls-cert", str(elsewhere.cert), "--tls-key", str(elsewhere.key))
+    try:
+        monkeypatch.setenv("SSL_CERT_FILE", str(elsewhere.cert))
+        mismatch = CliRunner().invoke(cli, ["ask", "Hello", "--endpoint-url", other.url])
+    finally:
+        other.stop()
+    assert mismatch.exit_code == 1, mismatch.output
+    assert "not issued for 127.0.0.1" in mismatch.output and "subjectAltName" in mismatch.output
+    assert "set SSL_CERT_FILE" not in mismatch.output

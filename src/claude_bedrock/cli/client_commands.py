@@ -72,13 +72,28 @@ def _is_loopback(url: str) -> bool:
     return is_loopback(urlsplit(url).hostname or "")
 
 
+#: OpenSSL's X509_V_ERR_HOSTNAME_MISMATCH and X509_V_ERR_IP_ADDRESS_MISMATCH.
+_NAME_MISMATCH_CODES = (62, 64)
+
+
 def _connection_hint(url: str, exc: Exception) -> str:
-    """What to check: the server's certificate when it is not trusted (the server answered),
+    """What to check when a server answered but not as the URL expects (the certificate does not
+    name the URL's host or is not trusted; the URL's scheme is not the one the server speaks),
     else, on this machine, whether the server runs."""
     import ssl
+    from http.client import RemoteDisconnected
 
-    if isinstance(getattr(exc, "cause", None), ssl.SSLCertVerificationError):
+    cause = getattr(exc, "cause", None)
+    parts = urlsplit(url)
+    if isinstance(cause, ssl.SSLCertVerificationError):
+        if cause.verify_code in _NAME_MISMATCH_CODES:
+            return (f" (the server's certificate is not issued for {parts.hostname}: its subjectAltName"
+                    " must name the URL's host)")
         return " (to trust the server's certificate, set SSL_CERT_FILE to its CA file)"
+    if isinstance(cause, ssl.SSLError) and cause.reason == "WRONG_VERSION_NUMBER":
+        return " (the server speaks plain HTTP: use an http:// URL)"
+    if isinstance(cause, RemoteDisconnected) and parts.scheme == "http":
+        return " (a server started with --tls-cert speaks HTTPS only: use an https:// URL)"
     return " (is `claude-bedrock serve` running?)" if _is_loopback(url) else ""
 
 
