@@ -5,6 +5,7 @@ have it. A sample that drifts from the code fails here."""
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -68,6 +69,29 @@ def test_readme_config_example_is_a_config_the_server_takes(tmp_path):
     running = start_server(tmp_path / "server", config=config.replace("…", "x" * 20))
     try:
         assert running.process.poll() is None
+    finally:
+        assert running.stop() == 0
+
+
+def test_readme_throwaway_certificate_serves_https_to_its_announced_url(aws_env, tmp_path):
+    """Audit: the README named --tls-cert but not how to make a certificate the clients accept
+    for the announced https://127.0.0.1 URL (a common-name-only one is refused there)."""
+    import ssl
+    import urllib.request
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    [sample] = [b for b in blocks("README.md", "bash") if "--tls-cert" in b]
+    make, serve = sample.rsplit("\n", 2)[0], sample.strip().splitlines()[-1]
+    run(["bash", "-euc", make], aws_env, cwd=tmp_path)
+    assert serve.startswith("python -m claude_bedrock serve ")
+    tls_args = [str(tmp_path / arg) if arg.endswith(".pem") else arg for arg in serve.split()[4:]]
+    running = start_server(tmp_path / "server", *tls_args)
+    try:
+        assert running.url.startswith("https://127.0.0.1:")
+        trusting = ssl.create_default_context(cafile=str(tmp_path / "ca.pem"))
+        with urllib.request.urlopen(running.url + "/_claude-bedrock/health", context=trusting) as health:
+            assert health.status == 200
     finally:
         assert running.stop() == 0
 
