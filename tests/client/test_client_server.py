@@ -83,6 +83,38 @@ def test_server_beta_messages_create(client):
     assert caught.value.code == "ValidationException" and caught.value.request_id
 
 
+def test_server_beta_messages_report_the_context_edits_applied(client):
+    """Audit: the server answers context editing's ``context_management.applied_edits`` (whole
+    and in the stream's ``message_delta``), as the Anthropic SDK's BetaMessage reads it; this
+    client dropped the member, so its users could not see what was cleared."""
+    messages = [{"role": "user", "content": "What is the weather?"}]
+    for turn in range(3):
+        messages += [
+            {"role": "assistant", "content": [{"type": "tool_use", "id": f"toolu_{turn}", "name": "get_weather",
+                                               "input": {"city": "Paris"}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": f"toolu_{turn}",
+                                          "content": "sunny " * 100}]},
+        ]
+    request = {
+        "model": "claude-sonnet-4-5", "max_tokens": 32, "messages": messages,
+        "betas": ["context-management-2025-06-27"],
+        "tools": [{"name": "get_weather", "description": "Weather of a city",
+                   "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}}],
+        "context_management": {"edits": [{"type": "clear_tool_uses_20250919",
+                                          "trigger": {"type": "input_tokens", "value": 100},
+                                          "keep": {"type": "tool_uses", "value": 1}}]},
+    }
+    whole = client.beta.messages.create(**request)
+    [edit] = whole.context_management["applied_edits"]
+    assert edit["type"] == "clear_tool_uses_20250919" and edit["cleared_tool_uses"] == 2
+    assert whole.to_dict()["context_management"] == whole.context_management
+    with client.messages.stream(**request) as stream:
+        streamed = stream.get_final_message()
+    assert streamed.context_management == whole.context_management
+    plain = client.messages.create(model="claude-sonnet-4-5", max_tokens=8, messages=HELLO)
+    assert plain.context_management is None and "context_management" not in plain.to_dict()
+
+
 def test_server_count_tokens(client):
     short = client.messages.count_tokens(model="claude-sonnet-4-5", messages=HELLO)
     longer = client.messages.count_tokens(model=f"global.{SONNET_45}", messages=HELLO,

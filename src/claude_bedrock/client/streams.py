@@ -282,6 +282,8 @@ class MessageAccumulator:
                 usage.cache_creation_input_tokens = event.usage.cache_creation_input_tokens
             if event.usage.cache_read_input_tokens is not None:
                 usage.cache_read_input_tokens = event.usage.cache_read_input_tokens
+            if event.context_management is not None:
+                snapshot.context_management = event.context_management
         elif isinstance(event, MessageStopEvent):
             snapshot.invocation_metrics = event.invocation_metrics
         return None

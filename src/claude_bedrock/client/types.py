@@ -330,6 +330,8 @@ class Message:
     invocation_metrics: InvocationMetrics | None = None
     #: The Bedrock model ID the request was sent to.
     bedrock_model_id: str | None = None
+    #: Context editing's report (``{"applied_edits": [...]}``), as sent; None without edits.
+    context_management: dict[str, Any] | None = None
     pricing: PricingContext | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -343,7 +345,7 @@ class Message:
         return "".join(block.text for block in self.content if isinstance(block, TextBlock))
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "id": self.id,
             "type": self.type,
             "role": self.role,
@@ -353,6 +355,9 @@ class Message:
             "stop_sequence": self.stop_sequence,
             "usage": self.usage.to_dict(),
         }
+        if self.context_management is not None:
+            data["context_management"] = self.context_management
+        return data
 
     model_dump = to_dict
 
@@ -381,6 +386,7 @@ def message_from_dict(
         request_id=request_id,
         invocation_metrics=invocation_metrics,
         bedrock_model_id=bedrock_model_id,
+        context_management=_optional_dict(data, "context_management"),
         pricing=pricing,
     )
 
@@ -432,6 +438,8 @@ class MessageDeltaUsage:
 class MessageDeltaEvent:
     delta: MessageDelta
     usage: MessageDeltaUsage
+    #: Context editing's report, on the final delta of a stream that applied edits.
+    context_management: dict[str, Any] | None = None
     type: str = "message_delta"
 
 
@@ -469,6 +477,11 @@ def _optional_int(data: Mapping[str, Any], key: str) -> int | None:
     return value if isinstance(value, int) else None
 
 
+def _optional_dict(data: Mapping[str, Any], key: str) -> dict[str, Any] | None:
+    value = data.get(key)
+    return value if isinstance(value, dict) else None
+
+
 def _message_delta(d: Mapping[str, Any]) -> MessageDeltaEvent:
     delta = d.get("delta") or {}
     usage = d.get("usage") or {}
@@ -480,6 +493,7 @@ def _message_delta(d: Mapping[str, Any]) -> MessageDeltaEvent:
             _optional_int(usage, "cache_creation_input_tokens"),
             _optional_int(usage, "cache_read_input_tokens"),
         ),
+        _optional_dict(d, "context_management"),
     )
 
 
