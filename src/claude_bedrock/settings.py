@@ -85,7 +85,8 @@ SETTINGS: tuple[SettingSpec, ...] = (
         metavar="FILE",
     ),
     SettingSpec("tls_key", str, None, "PEM private key of --tls-cert (needs --tls-cert).", metavar="FILE"),
-    SettingSpec("data_dir", str, "./data", "Folder for the embedded database and log sinks."),
+    SettingSpec("data_dir", str, "./data", "Folder for the embedded database and log sinks; one the server "
+                "creates is 0700 (owner only: it holds every logged prompt and answer).", metavar="DIRECTORY"),
     SettingSpec(
         "strict_auth",
         bool,

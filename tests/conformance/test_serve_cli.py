@@ -51,8 +51,10 @@ def test_serve_help_lists_every_setting():
     for option in ("--host", "--port", "--data-dir", "--config", "--strict-auth", "--seed", "--simulator-mode",
                    "--simulator-latency", "--strict-model-ids", "--model-access"):
         assert option in result.stdout
-    for option in ("--tls-cert FILE", "--tls-key FILE", "--rules-file FILE"):
+    for option in ("--tls-cert FILE", "--tls-key FILE", "--rules-file FILE", "--data-dir DIRECTORY"):
         assert option in result.stdout
+    # the README says so: a data folder the server creates is owner-only (it holds every prompt)
+    assert "0700" in " ".join(result.stdout.split())
 
 
 @pytest.mark.parametrize(
