@@ -473,6 +473,15 @@ def test_logs_cli_tail_prints_a_record_indexed_as_it_starts_once(data_dir, monke
     assert ids(result) == ["req-0002", "req-0003", "req-0004"]
 
 
+def test_logs_cli_purge_says_a_small_shrink_in_kilobytes(tmp_path):
+    """Audit: purging a small folder compacted its index and said 'the index shrank by 0.0 MB'."""
+    body = {"messages": [{"role": "user", "content": "x" * 1_500}]}
+    write(tmp_path, [call(n, ago_s=5 * 24 * HOUR, input_body=body) for n in range(8)])
+    result = run("logs", "purge", "--data-dir", str(tmp_path), "--older-than-days", "1", "--yes")
+    assert result.output.startswith("purged 8 records") and "; the index shrank by " in result.output
+    assert "0.0 MB" not in result.output and result.output.rstrip().endswith(" kB")
+
+
 def test_logs_cli_purge_gives_the_space_of_purged_records_back(tmp_path):
     """Purging most of the logs left the index file at its size: SQLite keeps deleted rows'
     pages for reuse (a month of logs purged down to three days kept 462 MB of a 462 MB file)."""

@@ -390,12 +390,13 @@ def purge_command(data_dir: str, older_than_days: float, yes: bool) -> None:
     click.echo(
         f"purged {result.index_rows} records, {result.s3_objects} S3 objects and "
         f"{result.cloudwatch_lines} CloudWatch events older than {_days(older_than_days)}"
-        + (f"; the index shrank by {_megabytes(result.index_bytes_freed)}" if result.index_bytes_freed else "")
+        + (f"; the index shrank by {_size(result.index_bytes_freed)}" if result.index_bytes_freed else "")
     )
 
 
-def _megabytes(size: int) -> str:
-    return f"{size / 1_000_000:.1f} MB"
+def _size(size: int) -> str:
+    """``462.3 MB``; under a megabyte in kilobytes (``36 kB``), not ``0.0 MB``."""
+    return f"{size / 1_000_000:.1f} MB" if size >= 1_000_000 else f"{max(1, round(size / 1000))} kB"
 
 
 def _days(days: float) -> str:
