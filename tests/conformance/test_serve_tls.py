@@ -18,7 +18,8 @@ from click.testing import CliRunner
 
 from claude_bedrock.cli.main import cli
 from support.certificates import Certificate, self_signed
-from support.servers import ACCESS_KEY, API_KEY, CONFIG_TOML, REGION, SECRET_KEY, RunningServer, start_server
+from support.servers import (ACCESS_KEY, ACCOUNT_ID, API_KEY, CONFIG_TOML, REGION, SECRET_KEY, RunningServer,
+                             start_server)
 
 pytestmark = pytest.mark.conformance
 
@@ -72,6 +73,28 @@ def test_boto3_over_tls_invoke_stream_control_plane_and_sts(tls_server, certific
     assert control.list_foundation_models(byProvider="Anthropic")["modelSummaries"]
     sts = session.client("sts", endpoint_url=tls_server.url, verify=verify)
     assert sts.get_caller_identity()["Arn"].endswith(":user/alice")
+
+
+def test_boto3_sends_a_bearer_api_key_to_a_tls_server(tls_server, certificate, monkeypatch):
+    """The README told boto3 users to use access keys against this server: boto3 refuses a
+    bearer token over http://, but over --tls-cert's HTTPS it sends AWS_BEARER_TOKEN_BEDROCK."""
+    import boto3
+
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_BEARER_TOKEN_BEDROCK", API_KEY)
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+    runtime = boto3.Session(region_name=REGION).client("bedrock-runtime", endpoint_url=tls_server.url,
+                                                      verify=str(certificate.cert))
+    body = {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 16, "messages": MESSAGES}
+    answer = json.loads(runtime.invoke_model(modelId=MODEL, body=json.dumps(body))["body"].read())
+    assert answer["content"][0]["text"]
+    from claude_bedrock.testing import BedrockAdmin
+
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificate.cert))
+    with BedrockAdmin(tls_server.url) as admin:  # the call is the API key's, not SigV4's
+        assert admin.last_call().raw["identity_arn"] == f"arn:aws:iam::{ACCOUNT_ID}:user/api-key-user"
 
 
 def _aws(args: list[str], url: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
