@@ -16,6 +16,7 @@ import json
 import logging
 import sqlite3
 import threading
+from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 
@@ -36,87 +37,69 @@ BODY = json.dumps({"anthropic_version": "bedrock-2023-05-31", "max_tokens": 10,
                    "messages": [{"role": "user", "content": "hi"}]})
 
 
-def test_review_locked_store_write_does_not_stall_invoke_model(tmp_path: Path):
-    # No timing: InvokeModel must be answered while the write still waits on the lock (with the
-    # write on the event loop, it was answered only once the write had given up, 10 s later).
+def _client(url: str, service: str):
+    return boto3.client(service, region_name=REGION, endpoint_url=url, aws_access_key_id=ACCESS_KEY,
+                        aws_secret_access_key=SECRET_KEY,
+                        config=Config(retries={"total_max_attempts": 1}, read_timeout=60))
+
+
+def _invoke_while_a_write_waits(tmp_path: Path, store_method: str, write: Callable[[str], object],
+                                check: Callable[[str], object] = lambda url: None):
+    """Hold another process's write lock on the state database, run ``write(url)`` in a thread
+    until the store's ``store_method`` waits on that lock, then call InvokeModel. No timing:
+    returns whether InvokeModel was answered while the write still waited, what ``write``
+    returned, and what ``check(url)`` returns once the lock is let go."""
     app = create_app(Settings(data_dir=str(tmp_path / "data")))
     store = app.state.store
     entered, returned = threading.Event(), threading.Event()
-    put_use_case = store.put_use_case
+    method = getattr(store, store_method)
 
-    def watched_put_use_case(*args: object, **kwargs: object) -> object:
+    def watched(*args: object, **kwargs: object) -> object:
         entered.set()
         try:
-            return put_use_case(*args, **kwargs)
+            return method(*args, **kwargs)
         finally:
             returned.set()
 
-    store.put_use_case = watched_put_use_case
-    outcome: dict[str, object] = {}
-    with serve_in_thread(app) as url:
-        bedrock, runtime = (boto3.client(service, region_name=REGION, endpoint_url=url, aws_access_key_id=ACCESS_KEY,
-                                         aws_secret_access_key=SECRET_KEY,
-                                         config=Config(retries={"total_max_attempts": 1}, read_timeout=60))
-                            for service in ("bedrock", "bedrock-runtime"))
-        with closing(sqlite3.connect(store.path, isolation_level=None)) as holder:
-            holder.execute("BEGIN EXCLUSIVE")  # another process's write lock on the state database
+    setattr(store, store_method, watched)
+    outcome: list[object] = []
+    try:
+        with serve_in_thread(app) as url:
+            with closing(sqlite3.connect(store.path, isolation_level=None)) as holder:
+                holder.execute("BEGIN EXCLUSIVE")  # another process's write lock on the state database
+                writer = threading.Thread(target=lambda: outcome.append(write(url)))
+                writer.start()
+                assert entered.wait(timeout=30)  # the write is waiting on the lock
+                answer = json.loads(_client(url, "bedrock-runtime").invoke_model(modelId=MODEL, body=BODY)["body"].read())
+                answered_while_waiting = not returned.is_set()
+                holder.execute("ROLLBACK")
+            writer.join(timeout=30)
+            checked = check(url)
+    finally:
+        store.close()
+    assert answer["type"] == "message"
+    return answered_while_waiting, outcome, checked
 
-            def write() -> None:
-                outcome["status"] = bedrock.put_use_case_for_model_access(formData=b"x" * 20)[
-                    "ResponseMetadata"]["HTTPStatusCode"]
 
-            writer = threading.Thread(target=write)
-            writer.start()
-            assert entered.wait(timeout=30)  # the write is waiting on the lock
-            answer = json.loads(runtime.invoke_model(modelId=MODEL, body=BODY)["body"].read())
-            answered_while_waiting = not returned.is_set()
-            holder.execute("ROLLBACK")
-        writer.join(timeout=30)
-        assert answer["type"] == "message"
-        assert answered_while_waiting, "InvokeModel waited behind a locked control-plane write"
-        assert outcome == {"status": 201}
-        assert bedrock.get_use_case_for_model_access()["formData"] == b"x" * 20
-    store.close()
+def test_review_locked_store_write_does_not_stall_invoke_model(tmp_path: Path):
+    # With the write on the event loop, InvokeModel was answered only once the write had given
+    # up, 10 s later.
+    answered_while_waiting, outcome, stored = _invoke_while_a_write_waits(
+        tmp_path, "put_use_case",
+        lambda url: _client(url, "bedrock").put_use_case_for_model_access(formData=b"x" * 20)[
+            "ResponseMetadata"]["HTTPStatusCode"],
+        lambda url: _client(url, "bedrock").get_use_case_for_model_access()["formData"])
+    assert answered_while_waiting, "InvokeModel waited behind a locked control-plane write"
+    assert outcome == [201] and stored == b"x" * 20
 
 
 def test_review_admin_reset_waiting_on_a_locked_store_does_not_stall_invoke_model(tmp_path: Path):
     # The toolkit's reset (run between tests) empties the store: a write, which may wait on
     # another process's lock as any control-plane write does; it used to wait on the event loop.
-    app = create_app(Settings(data_dir=str(tmp_path / "data")))
-    store = app.state.store
-    entered, returned = threading.Event(), threading.Event()
-    store_reset = store.reset
-
-    def watched_reset() -> None:
-        entered.set()
-        try:
-            store_reset()
-        finally:
-            returned.set()
-
-    store.reset = watched_reset
-    outcome: dict[str, object] = {}
-    with serve_in_thread(app) as url:
-        runtime = boto3.client("bedrock-runtime", region_name=REGION, endpoint_url=url, aws_access_key_id=ACCESS_KEY,
-                               aws_secret_access_key=SECRET_KEY,
-                               config=Config(retries={"total_max_attempts": 1}, read_timeout=60))
-        with closing(sqlite3.connect(store.path, isolation_level=None)) as holder:
-            holder.execute("BEGIN EXCLUSIVE")
-
-            def reset() -> None:
-                outcome["reset"] = httpx.post(f"{url}/_claude-bedrock/reset", timeout=60).json()
-
-            resetter = threading.Thread(target=reset)
-            resetter.start()
-            assert entered.wait(timeout=30)  # the reset is waiting on the lock
-            answer = json.loads(runtime.invoke_model(modelId=MODEL, body=BODY)["body"].read())
-            answered_while_waiting = not returned.is_set()
-            holder.execute("ROLLBACK")
-        resetter.join(timeout=30)
-        assert answer["type"] == "message"
-        assert answered_while_waiting, "InvokeModel waited behind the admin reset's locked write"
-        assert outcome == {"reset": {"status": "reset"}}
-    store.close()
+    answered_while_waiting, outcome, _ = _invoke_while_a_write_waits(
+        tmp_path, "reset", lambda url: httpx.post(f"{url}/_claude-bedrock/reset", timeout=60).json())
+    assert answered_while_waiting, "InvokeModel waited behind the admin reset's locked write"
+    assert outcome == [{"status": "reset"}]
 
 
 # -- a store that cannot read or write: an AWS error, one log line -----------------------------
