@@ -82,7 +82,7 @@ def test_cli_count_tokens_text_and_file(signed_env, tmp_path):
 
 
 def _urls(monkeypatch, env: dict[str, str], endpoint_url: str | None = None, aws: bool = False) -> dict[str, str]:
-    for name in ENDPOINT_VARIABLES:
+    for name in (*ENDPOINT_VARIABLES, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -106,6 +106,12 @@ def test_cli_endpoints_follow_the_option_then_each_service_variable_then_the_loc
                                "AWS_ENDPOINT_URL_STS": "http://127.0.0.1:5"}) == dict.fromkeys(local, "http://127.0.0.1:1")
     assert _urls(monkeypatch, {"AWS_ENDPOINT_URL_STS": "http://127.0.0.1:5"}, "http://x:3") == dict.fromkeys(
         local, "http://x:3")
+
+
+def test_cli_endpoints_honour_botocores_switch_to_ignore_the_aws_variables(monkeypatch):
+    local = dict.fromkeys(("runtime", "control", "sts"), DEFAULT_ENDPOINT_URL)
+    assert _urls(monkeypatch, {"AWS_ENDPOINT_URL_STS": "http://127.0.0.1:5",
+                               "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "true"}) == local
 
 
 def test_cli_aws_flag_talks_to_each_aws_service_of_the_region(monkeypatch):

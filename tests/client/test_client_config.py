@@ -178,6 +178,23 @@ def test_config_service_specific_endpoint_variables():
     assert (config.runtime_url, config.control_url, config.sts_url) == ("http://rt:1", "http://cp:2", "http://sts:3")
 
 
+def test_config_aws_endpoint_url_is_every_service_last_and_botocores_switch_ignores_the_aws_variables():
+    urls = lambda env: tuple(  # noqa: E731
+        getattr(resolve_config(env=env, load_files=_no_files, api_key="k", aws_region="us-east-1"), f"{s}_url")
+        for s in ("runtime", "control", "sts"))
+    assert urls({"AWS_ENDPOINT_URL": "http://all:1"}) == ("http://all:1",) * 3
+    assert urls({"AWS_ENDPOINT_URL": "http://all:1", "AWS_ENDPOINT_URL_STS": "http://sts:3"}) == (
+        "http://all:1", "http://all:1", "http://sts:3")
+    ignored = {"AWS_ENDPOINT_URL": "http://all:1", "AWS_ENDPOINT_URL_STS": "http://sts:3",
+               "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "True"}
+    assert urls(ignored) == ("https://bedrock-runtime.us-east-1.amazonaws.com",
+                             "https://bedrock.us-east-1.amazonaws.com", "https://sts.us-east-1.amazonaws.com")
+    # the Anthropic SDK's own variable is not a botocore "configured endpoint"
+    assert urls({**ignored, "ANTHROPIC_BEDROCK_BASE_URL": "http://anthropic:4"}) == ("http://anthropic:4",) * 3
+    assert urls({**ignored, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "false"}) == (
+        "http://all:1", "http://all:1", "http://sts:3")
+
+
 @pytest.mark.parametrize("url", ["127.0.0.1:8787", "ftp://host", "http://", "http:///path"])
 def test_config_bad_base_url_is_refused(url):
     with pytest.raises(ConfigurationError):

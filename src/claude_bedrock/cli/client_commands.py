@@ -46,13 +46,13 @@ _AVAILABILITY_COLUMNS = ("global", "us", "eu", "jp", "apac")
 def _base_url(option: str | None, aws: bool) -> str | None:
     """The client's ``base_url``: one URL for every service, or None to resolve each service's
     own (its endpoint variable, else AWS)."""
-    from claude_bedrock.client.config import ENDPOINT_VARIABLES
+    from claude_bedrock.client.config import endpoint_variables
 
     if option and aws:
         raise click.UsageError("give either --endpoint-url or --aws")
     if option or aws:
         return option
-    return None if any(os.environ.get(name) for name in ENDPOINT_VARIABLES) else DEFAULT_ENDPOINT_URL
+    return None if any(os.environ.get(name) for name in endpoint_variables(os.environ)) else DEFAULT_ENDPOINT_URL
 
 
 @contextmanager

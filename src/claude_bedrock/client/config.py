@@ -35,6 +35,7 @@ answers all three on one URL):
            ``https://bedrock.{region}.amazonaws.com``
   sts:     ``base_url``, ``ANTHROPIC_BEDROCK_BASE_URL``, ``AWS_ENDPOINT_URL_STS``,
            ``AWS_ENDPOINT_URL_BEDROCK_RUNTIME``, ``AWS_ENDPOINT_URL``, ``https://sts.{region}.amazonaws.com``
+``AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true`` drops the ``AWS_ENDPOINT_URL*`` variables, as botocore does.
 """
 
 from __future__ import annotations
@@ -45,8 +46,8 @@ from dataclasses import dataclass, field
 from claude_bedrock.client.errors import ConfigurationError
 
 __all__ = [
-    "DEFAULT_REGION", "ENDPOINT_VARIABLES", "AwsCredentials", "ApiKey", "AwsFiles", "ClientConfig", "resolve_config",
-    "profile_credentials",
+    "DEFAULT_REGION", "ENDPOINT_VARIABLES", "IGNORE_ENDPOINTS_VARIABLE", "AwsCredentials", "ApiKey", "AwsFiles", "ClientConfig", "resolve_config",
+    "endpoint_variables", "profile_credentials",
 ]  # fmt: skip
 
 DEFAULT_REGION = "us-east-1"
@@ -69,6 +70,18 @@ _ENDPOINT_ENV: Mapping[str, tuple[str, ...]] = {
 }
 #: Every environment variable that names an endpoint (any service).
 ENDPOINT_VARIABLES = tuple(dict.fromkeys(name for names in _ENDPOINT_ENV.values() for name in names))
+#: botocore's switch: true, the ``AWS_ENDPOINT_URL*`` variables are ignored (not
+#: ``ANTHROPIC_BEDROCK_BASE_URL``, which is the Anthropic SDK's own, nor ``base_url``).
+IGNORE_ENDPOINTS_VARIABLE = "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"
+
+
+def endpoint_variables(env: Mapping[str, str], service: str | None = None) -> tuple[str, ...]:
+    """The endpoint variables that apply in ``env``, in precedence order: ``service``'s, or
+    every service's (``IGNORE_ENDPOINTS_VARIABLE`` set to true leaves only the Anthropic one)."""
+    names = _ENDPOINT_ENV[service] if service is not None else ENDPOINT_VARIABLES
+    if env.get(IGNORE_ENDPOINTS_VARIABLE, "").strip().lower() == "true":
+        return tuple(name for name in names if not name.startswith("AWS_ENDPOINT_URL"))
+    return names
 _AWS_HOSTS: Mapping[str, str] = {"runtime": "bedrock-runtime", "control": "bedrock", "sts": "sts"}
 
 
@@ -256,7 +269,7 @@ def profile_credentials(name: str, files: AwsFiles, *, required: bool) -> AwsCre
 def _endpoint(service: str, base_url: str | None, env: Mapping[str, str], region: str) -> str:
     if base_url:
         return _check_url(base_url, "base_url")
-    for name in _ENDPOINT_ENV[service]:
+    for name in endpoint_variables(env, service):
         value = env.get(name)
         if value:
             return _check_url(value, name)
