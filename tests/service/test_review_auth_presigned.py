@@ -49,3 +49,18 @@ def test_review_presigned_url_with_another_session_token_is_refused(app):
     response = get(app, presigned_query("not-the-issued-token"))
     assert response.status_code == 403
     assert response.headers["x-amzn-errortype"].startswith("UnrecognizedClientException")
+
+
+def test_review_an_unlisted_access_key_of_a_presigned_url_is_logged_on_one_line(tmp_path, caplog):
+    """A presigned URL's X-Amz-Credential is percent-decoded from the query, so its access key
+    may hold a line break or an ANSI escape: the development-mode warning wrote it as sent,
+    which forged a second server-log line and drove the operator's terminal."""
+    app = create_app(Settings(data_dir=str(tmp_path), strict_auth=False))
+    query = ("X-Amz-Algorithm=AWS4-HMAC-SHA256"
+             "&X-Amz-Credential=AK%0A2026-01-01%20CRITICAL%20forged%1b%5b31m/20260101/us-east-1/bedrock/aws4_request"
+             "&X-Amz-Date=20260101T000000Z&X-Amz-Expires=300&X-Amz-SignedHeaders=host&X-Amz-Signature=" + "a" * 64)
+    with caplog.at_level("WARNING", logger="claude_bedrock.auth"):
+        assert get(app, query).status_code == 200
+    [warning] = [r.getMessage() for r in caplog.records if r.name == "claude_bedrock.auth"]
+    assert "\n" not in warning and "\x1b" not in warning
+    assert "AK\\n2026-01-01 CRITICAL forged\\x1b[31m" in warning

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Callable
 
+from claude_bedrock.domain.log_text import one_line
 from claude_bedrock.domain.region_name import REGION_NAME_RE
 from claude_bedrock.domain.errors import (
     IncompleteSignatureException,
@@ -132,7 +133,8 @@ class Authenticator:
                 raise UnrecognizedClientException(_INVALID_TOKEN)
             self._warn_once(
                 auth.access_key,
-                f"access key {auth.access_key} is not listed in the config: "
+                # a presigned URL's key is percent-decoded from the query: it may hold a line break
+                f"access key {one_line(auth.access_key)} is not listed in the config: "
                 "signature not checked (development mode)",
             )
             arn = f"arn:aws:iam::{self._default_account}:user/developer"
