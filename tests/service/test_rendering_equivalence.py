@@ -32,7 +32,7 @@ import boto3
 import jiter
 import pytest
 from botocore.config import Config
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from claude_bedrock.domain.catalog import default_catalog
@@ -51,7 +51,9 @@ PDF = b"%PDF-1.4\n1 0 obj << /Type /Page >> endobj\nstream\nBT (Quarterly revenu
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
 )
-LONG_SYSTEM = "You are a meticulous assistant for a weather and finance desk. " * 120  # past the cache minimum  # past the cache minimum
+LONG_SYSTEM = "You are a meticulous assistant for a weather and finance desk. " * 120  # past the cache minimum
+#: A tool result long enough that clearing it shrinks the prompt (a short one grows with the placeholder).
+HOURLY = "Hourly readings: " + "21C and sunny with a light breeze, " * 12
 
 WEATHER = {"toolSpec": {"name": "get_weather", "description": "Weather of a city",
                         "inputSchema": {"json": {"type": "object", "properties": {
@@ -71,6 +73,33 @@ PROMPTS = ("Hi", "What is the weather in Paris?", "Tell me about the stock marke
 
 
 # --------------------------------------------------------------------------- requests
+
+
+def tool_turn_messages(last: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A conversation continuing after one get_weather use, its result and then ``last``."""
+    return [{"role": "user", "content": [{"text": "What is the weather in Paris?"}]},
+            {"role": "assistant", "content": [{"toolUse": {"toolUseId": "tooluse_1", "name": "get_weather",
+                                                           "input": {"city": "Paris", "unit": "c"}}}]},
+            {"role": "user", "content": [{"toolResult": {"toolUseId": "tooluse_1",
+                                                         "content": [{"json": {"temp": 21}}, {"text": HOURLY}]}},
+                                         *last]}]
+
+
+def clearing_tool_uses(keep: int) -> dict[str, Any]:
+    """Context editing's additional fields: keep 0 clears the tool result, keep 1 clears nothing."""
+    return {"anthropic_beta": ["context-management-2025-06-27"],
+            "context_management": {"edits": [{"type": "clear_tool_uses_20250919",
+                                              "trigger": {"type": "input_tokens", "value": 100},
+                                              "keep": {"type": "tool_uses", "value": keep}}]}}
+
+
+#: Context editing, tried every run: the draw reaches it rarely (a tool turn, then the edit).
+CONTEXT_EDITING_CASES = [
+    (SONNET, {"messages": tool_turn_messages([{"text": "Hi"}]), "toolConfig": {"tools": [WEATHER]},
+              "additionalModelRequestFields": clearing_tool_uses(keep),
+              "additionalModelResponseFieldPaths": ["/context_management"]})
+    for keep in (0, 1)
+]
 
 
 @st.composite
@@ -124,16 +153,9 @@ def converse_requests(draw) -> tuple[str, dict[str, Any]]:
     messages = [{"role": "user", "content": last}]
     tool_turn = attachment == "none" and draw(st.booleans())
     if tool_turn:  # a tool-result continuation
-        messages = [{"role": "user", "content": [{"text": "What is the weather in Paris?"}]},
-                    {"role": "assistant", "content": [{"toolUse": {"toolUseId": "tooluse_1", "name": "get_weather",
-                                                                   "input": {"city": "Paris", "unit": "c"}}}]},
-                    {"role": "user", "content": [{"toolResult": {"toolUseId": "tooluse_1",
-                                                                 "content": [{"json": {"temp": 21}}]}}, *last]}]
-        if draw(st.booleans()):  # context editing clears the older tool result
-            additional["anthropic_beta"] = ["context-management-2025-06-27"]
-            additional["context_management"] = {"edits": [{
-                "type": "clear_tool_uses_20250919", "trigger": {"type": "tool_uses", "value": 1},
-                "keep": {"type": "tool_uses", "value": draw(st.sampled_from([0, 1]))}}]}
+        messages = tool_turn_messages(last)
+        if draw(st.booleans()):
+            additional.update(clearing_tool_uses(keep=draw(st.sampled_from([0, 1]))))
     elif draw(st.booleans()):
         messages = [{"role": "user", "content": [{"text": "Hello there, who are you?"}]},
                     {"role": "assistant", "content": [{"text": "I am a helpful assistant."}]}] + messages
@@ -409,6 +431,9 @@ def check_renderings(harness: Harness, model: str, converse: dict[str, Any]) -> 
     for each in (message, accumulated):
         each["usage"] = {k: v for k, v in each["usage"].items() if k not in _CACHE_SPLIT}
     assert _without_id(accumulated) == _without_id(message)
+    edits = converse.get("additionalModelRequestFields", {}).get("context_management", {}).get("edits")
+    if edits:  # the tool result is cleared when no tool use is kept: the counts below see edits
+        assert bool(message["context_management"]["applied_edits"]) is (edits[0]["keep"]["value"] == 0), message
     assert int(headers["x-amzn-bedrock-input-token-count"]) == usage["input_tokens"]
     assert int(headers["x-amzn-bedrock-output-token-count"]) == usage["output_tokens"]
     if usage["cache_read_input_tokens"] or usage["cache_creation_input_tokens"]:
@@ -486,6 +511,8 @@ def _b64(value: Any) -> str:
 @settings(max_examples=40, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(converse_requests())
+@example(CONTEXT_EDITING_CASES[0])
+@example(CONTEXT_EDITING_CASES[1])
 def test_every_rendering_tells_the_same_answer(harness, case):
     model, request = case
     check_renderings(harness, model, request)
