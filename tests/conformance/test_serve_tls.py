@@ -266,3 +266,14 @@ def test_claude_bedrock_ask_hints_fit_the_tls_mistake(tls_server, certificate, t
     assert mismatch.exit_code == 1, mismatch.output
     assert "not issued for 127.0.0.1" in mismatch.output and "subjectAltName" in mismatch.output
     assert "set SSL_CERT_FILE" not in mismatch.output
+
+
+def test_claude_bedrock_ask_hint_when_ssl_cert_file_holds_another_ca(tls_server, tmp_path, monkeypatch):
+    """Audit: with SSL_CERT_FILE already set, to a CA that did not issue the server's
+    certificate, the hint still said 'set SSL_CERT_FILE to its CA file'."""
+    unrelated = self_signed(tmp_path, "unrelated")
+    monkeypatch.setenv("SSL_CERT_FILE", str(unrelated.cert))
+    wrong_ca = CliRunner().invoke(cli, ["ask", "Hello", "--endpoint-url", tls_server.url])
+    assert wrong_ca.exit_code == 1 and "CERTIFICATE_VERIFY_FAILED" in wrong_ca.output, wrong_ca.output
+    assert "set SSL_CERT_FILE" not in wrong_ca.output
+    assert f"SSL_CERT_FILE={unrelated.cert}" in " ".join(wrong_ca.output.split()), wrong_ca.output

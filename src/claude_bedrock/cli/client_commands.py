@@ -74,6 +74,10 @@ def _is_loopback(url: str) -> bool:
 
 #: OpenSSL's X509_V_ERR_HOSTNAME_MISMATCH and X509_V_ERR_IP_ADDRESS_MISMATCH.
 _NAME_MISMATCH_CODES = (62, 64)
+#: OpenSSL's verify codes of an issuer not trusted (18 DEPTH_ZERO_SELF_SIGNED_CERT, 19
+#: SELF_SIGNED_CERT_IN_CHAIN, 20 UNABLE_TO_GET_ISSUER_CERT_LOCALLY, 21 UNABLE_TO_VERIFY_LEAF_SIGNATURE);
+#: the others (an expired certificate, ...) are told by the error itself.
+_UNTRUSTED_CODES = (18, 19, 20, 21)
 
 
 def _connection_hint(url: str, exc: Exception) -> str:
@@ -89,6 +93,11 @@ def _connection_hint(url: str, exc: Exception) -> str:
         if cause.verify_code in _NAME_MISMATCH_CODES:
             return (f" (the server's certificate is not issued for {parts.hostname}: its subjectAltName"
                     " must name the URL's host)")
+        if cause.verify_code not in _UNTRUSTED_CODES:
+            return ""
+        ca_file = os.environ.get("SSL_CERT_FILE")
+        if ca_file:  # OpenSSL's CA file in place of the system's: the issuer is not in it
+            return f" (the server's certificate is not issued by a CA of SSL_CERT_FILE={ca_file})"
         return " (to trust the server's certificate, set SSL_CERT_FILE to its CA file)"
     if isinstance(cause, ssl.SSLError) and cause.reason == "WRONG_VERSION_NUMBER":
         return " (the server speaks plain HTTP: use an http:// URL)"
