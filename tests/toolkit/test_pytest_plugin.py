@@ -4,6 +4,8 @@ process that finds the plugin through its ``pytest11`` entry point."""
 from __future__ import annotations
 
 import os
+import time
+from typing import Any
 
 import pytest
 
@@ -109,14 +111,20 @@ def test_clients_reach_the_server(bedrock, bedrock_env):
     result.assert_outcomes(passed=1)
 
 
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Made before any test's pytester fixture, which forgets the modules a test imported:
+    cryptography imported again in a second test refuses its own curve classes."""
+    from support.certificates import self_signed
+
+    return self_signed(tmp_path_factory.mktemp("tls"))
+
+
 def test_the_plugins_server_is_plain_http_whatever_tls_settings_the_environment_has(pytester: pytest.Pytester,
-                                                                                   monkeypatch, tmp_path):
+                                                                                   monkeypatch, certificate):
     """Audit: on a machine whose environment configures a deployed server's HTTPS
     (CLAUDE_BEDROCK_TLS_CERT/_KEY), the plugin's own server inherited them and spoke HTTPS: the
     plugin waited a minute for an http:// announce and failed with 'did not start'."""
-    from support.certificates import self_signed
-
-    certificate = self_signed(tmp_path)
     monkeypatch.setenv("CLAUDE_BEDROCK_TLS_CERT", str(certificate.cert))
     monkeypatch.setenv("CLAUDE_BEDROCK_TLS_KEY", str(certificate.key))
     pytester.makepyfile(test_plain='''
@@ -127,6 +135,28 @@ def test_plain_http(bedrock, bedrock_runtime):
 ''')
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
+
+
+def test_the_plugins_server_serves_https_when_its_ini_args_ask_for_it(pytester: pytest.Pytester, monkeypatch,
+                                                                     certificate):
+    """Audit: with ``--tls-cert``/``--tls-key`` in ``claude_bedrock_args`` the server started and
+    announced its https:// URL, but the plugin looked for an http:// one: it waited its full minute
+    and failed with 'did not start'. Trusted as docs/testing.md says (SSL_CERT_FILE for the
+    ``bedrock`` helper, AWS_CA_BUNDLE for boto3), the fixtures work over HTTPS."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificate.cert))
+    monkeypatch.setenv("AWS_CA_BUNDLE", str(certificate.cert))
+    pytester.makeini(f"[pytest]\nclaude_bedrock_args = --tls-cert {certificate.cert} --tls-key {certificate.key}\n")
+    pytester.makepyfile(test_https='''
+def test_https(bedrock, bedrock_runtime):
+    assert bedrock.url.startswith("https://127.0.0.1:")
+    assert bedrock_runtime.converse(modelId="global.anthropic.claude-sonnet-4-5-20250929-v1:0",
+                                    messages=[{"role": "user", "content": [{"text": "Hi"}]}])["output"]
+    assert bedrock.last_call().operation == "Converse"
+''')
+    started = time.monotonic()
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    assert time.monotonic() - started < 30  # not the plugin's minute of waiting
 
 
 def test_boto3_retries_as_by_default_whatever_the_machines_retry_settings(pytester: pytest.Pytester, monkeypatch):

@@ -47,7 +47,7 @@ import pytest
 from claude_bedrock.settings import is_loopback
 from claude_bedrock.testing.admin import BedrockAdmin
 
-ANNOUNCE = re.compile(r"listening on (http://\S+)")
+ANNOUNCE = re.compile(r"listening on (https?://\S+)")  # https: --tls-cert in claude_bedrock_args
 START_TIMEOUT_S = 60.0
 FAKE_ACCESS_KEY_ID = "AKIDCLAUDEBEDROCKTEST"
 FAKE_SECRET_ACCESS_KEY = "claude-bedrock-test-secret-access-key"
@@ -75,7 +75,7 @@ CLEARED_VARIABLES = (
 )
 #: Server settings of the environment the plugin's own server never takes: it is plain HTTP on
 #: loopback (a deployed server's HTTPS settings would make it announce an https:// URL that the
-#: fixtures' clients do not trust).
+#: fixtures' clients do not trust), unless ``claude_bedrock_args`` asks for HTTPS.
 SERVER_VARIABLES_IGNORED = ("CLAUDE_BEDROCK_TLS_CERT", "CLAUDE_BEDROCK_TLS_KEY")
 
 
@@ -127,8 +127,8 @@ class BedrockServer:
 
 
 def start_server(folder: Path, extra_args: list[str], cwd: Path | None = None) -> BedrockServer:
-    """Start ``python -m claude_bedrock serve`` on a free loopback port, plain HTTP; wait for
-    its URL.
+    """Start ``python -m claude_bedrock serve`` on a free loopback port, plain HTTP (unless
+    ``extra_args`` give ``--tls-cert``); wait for its URL.
 
     ``cwd``: the folder relative paths of ``extra_args`` are relative to (the ini file's, for
     ``claude_bedrock_args``), so that pytest may be run from any folder of the project."""
