@@ -303,17 +303,24 @@ def coerce(name: str, value: Any, origin: str, *, typed: bool = False) -> Any:
 _TYPE_WORDS = {int: "an integer", bool: "a boolean (true/false)", str: "a string"}
 
 
+def read_user_bytes(path: Path, what: str) -> bytes:
+    """The bytes of a file named on the command line (a TLS certificate or key, PEM or not);
+    any problem reading it is a ConfigError naming it."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{what} not found: {path}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+
+
 def read_user_file(path: Path, what: str) -> str:
     """The text of a UTF-8 file named on the command line (config or rules file); any
     problem reading it is a ConfigError naming it."""
     try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{what} not found: {path}") from None
+        return read_user_bytes(path, what).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
 
 
 def load_config_file(path: str | Path, account_id: str | None = None) -> dict[str, Any]:

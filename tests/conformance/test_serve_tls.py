@@ -138,11 +138,15 @@ def test_anthropic_sdk_over_tls_with_a_bearer_key_streams(tls_server, certificat
     (["--tls-cert", "{key}", "--tls-key", "{cert}"], "TLS certificate {key}: no PEM certificate in it"),
     (["--tls-cert", "{cert}", "--tls-key", "{cert}"], "TLS key {cert}: not a PEM private key"),
     (["--tls-cert", "{cert}"], "TLS certificate {cert}: no PEM private key in it; give the key file with --tls-key"),
+    # a DER (binary) certificate: it was refused as "not UTF-8 text (byte 1)"
+    (["--tls-cert", "{der}", "--tls-key", "{key}"], "TLS certificate {der}: no PEM certificate in it"),
 ])
 def test_serve_tls_files_it_cannot_use_are_one_line_errors(args, message, certificate, tmp_path):
     other = self_signed(tmp_path, "other")
+    der = tmp_path / "cert.der"
+    der.write_bytes(ssl.PEM_cert_to_DER_cert(certificate.cert.read_text()))
     names = {"cert": certificate.cert, "key": certificate.key, "other_key": other.key,
-             "missing": tmp_path / "missing.pem", "folder": tmp_path}
+             "missing": tmp_path / "missing.pem", "folder": tmp_path, "der": der}
     result = CliRunner().invoke(cli, ["serve", "--port", "0", "--data-dir", str(tmp_path / "data"),
                                       *(arg.format(**names) for arg in args)])
     assert result.exit_code == 2, result.output

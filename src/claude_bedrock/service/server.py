@@ -35,7 +35,7 @@ from typing import Any, TextIO
 import uvicorn
 
 from claude_bedrock.service.app import BedrockApp, create_app
-from claude_bedrock.settings import ConfigError, Settings, is_loopback, read_user_file
+from claude_bedrock.settings import ConfigError, Settings, is_loopback, read_user_bytes
 
 log = logging.getLogger("claude_bedrock.server")
 
@@ -167,9 +167,9 @@ def tls_files(settings: Settings) -> dict[str, str | None]:
         if key:
             raise ConfigError("tls_key is set without tls_cert: give the certificate too (--tls-cert FILE)")
         return {}
-    read_user_file(Path(cert), "TLS certificate")
+    read_user_bytes(Path(cert), "TLS certificate")  # readable; uvicorn judges the contents
     if key:
-        read_user_file(Path(key), "TLS key")
+        read_user_bytes(Path(key), "TLS key")
     return {"ssl_certfile": cert, "ssl_keyfile": key}
 
 
