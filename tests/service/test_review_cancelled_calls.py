@@ -12,7 +12,7 @@ from typing import Any, AsyncIterator
 import pytest
 
 from claude_bedrock.domain.engine import ModelCall
-from claude_bedrock.domain.simulator import SimulatorEngine
+from claude_bedrock.domain.simulator import LatencyProfile, SimulatorEngine
 from claude_bedrock.service.app import create_app
 from claude_bedrock.service.state import ServiceState
 from claude_bedrock.settings import Settings
@@ -38,8 +38,28 @@ class StallingEngine:
         await asyncio.Event().wait()
 
 
-async def _cancel_mid_call(tmp_path, suffix: bytes, events_before_stall: int) -> list[Any]:
-    engine = StallingEngine(events_before_stall)
+class PacedStall:
+    """The simulator paced by ``--simulator-latency`` whose ``sleeps_before_stall``-th sleep
+    never ends: the model has produced a part of its answer, at the same simulated time
+    whatever the operation."""
+
+    def __init__(self, sleeps_before_stall: int) -> None:
+        self.sleeps_before_stall = sleeps_before_stall
+        self.stalled = asyncio.Event()
+        self.inner = SimulatorEngine(seed=0, clock=lambda: 0.0, latency=LatencyProfile(0.0, 10.0), sleep=self._sleep)
+
+    async def _sleep(self, seconds: float) -> None:
+        self.sleeps_before_stall -= 1
+        if self.sleeps_before_stall <= 0:
+            self.stalled.set()
+            await asyncio.Event().wait()
+
+    def stream(self, call: ModelCall) -> AsyncIterator[dict[str, Any]]:
+        return self.inner.stream(call)
+
+
+async def _cancel_mid_call(tmp_path, suffix: bytes, events_before_stall: int, engine: Any = None) -> list[Any]:
+    engine = engine or StallingEngine(events_before_stall)
     state = ServiceState(Settings(data_dir=str(tmp_path)), engine=engine)
     app = create_app(state=state)
     records: list[Any] = []
@@ -60,7 +80,9 @@ async def _cancel_mid_call(tmp_path, suffix: bytes, events_before_stall: int) ->
         pass
 
     task = asyncio.ensure_future(app(scope, receive, send))
-    await engine.stalled.wait()
+    stalled = asyncio.ensure_future(engine.stalled.wait())
+    await asyncio.wait([stalled, task], return_when=asyncio.FIRST_COMPLETED)  # a call may end first
+    stalled.cancel()
     task.cancel()
     await task  # recorded, then a quiet return: raised, uvicorn would log it with a traceback
     state.store.close()
@@ -121,3 +143,18 @@ def test_review_cancelled_whole_answer_records_the_tokens_produced(tmp_path, suf
     assert record.error_code == "ServiceUnavailableException"
     assert record.usage["inputTokens"] > 0
     assert record.usage["outputTokens"] >= 1
+
+
+@pytest.mark.parametrize(("whole", "streamed"), [(b"/invoke", b"/invoke-with-response-stream"),
+                                                 (b"/converse", b"/converse-stream")])
+def test_audit_whole_answer_cut_under_simulated_latency_bills_what_a_stream_bills(tmp_path, whole, streamed):
+    # With --simulator-latency, a whole answer's text came as one merged delta paced for all
+    # its tokens: cut after 12 s at 5 tokens/s (SIGTERM), an InvokeModel was billed 1 output
+    # token where the same stream cut at the same time was billed the 60 it had produced.
+    records = {suffix: asyncio.run(_cancel_mid_call(tmp_path / suffix.decode().strip("/"), suffix, 0,
+                                                    engine=PacedStall(sleeps_before_stall=6)))[0]
+               for suffix in (whole, streamed)}
+    produced = records[streamed].usage["outputTokens"]
+    assert produced > 1
+    assert records[whole].error_code == "ServiceUnavailableException"
+    assert records[whole].usage["outputTokens"] == produced

@@ -85,7 +85,9 @@ Behaviour (the issue text, made precise):
   as its placeholder); ``call.context_management`` goes into the ``message_delta``.
 * **Latency.** Off by default. With a ``LatencyProfile`` (one for all, or by base model id
   with ``"*"`` as default) the stream awaits ``sleep(first_token_s)`` before ``message_start``
-  and ``sleep(tokens / tokens_per_s)`` before each delta carrying tokens.
+  and ``sleep(tokens / tokens_per_s)`` before each delta carrying tokens. A paced answer's
+  deltas are never merged, also for a whole answer: cut short, it has produced what the same
+  answer streamed would have by then.
 
 Source: Anthropic "Streaming messages", "Tool use", "Extended thinking" (thinking redaction and its
 test string), "Citations", "Prompt caching"; wire reference 2.5 and 10.
@@ -498,7 +500,10 @@ class SimulatorEngine:
         return self._paced(call, profile)
 
     async def _paced(self, call: ModelCall, profile: LatencyProfile) -> AsyncIterator[StreamEvent]:
-        events = self.events(call)
+        # Never merged, whatever the operation: a whole answer cut short has produced, and is
+        # billed, the same tokens as the same answer streamed and cut at the same time.
+        start, body = self._answer(call, merge=False)
+        events = [*start, *body]
         assert self._sleep is not None
         await self._sleep(profile.first_token_s)
         for event in events:
@@ -518,13 +523,16 @@ class SimulatorEngine:
         start, body = self._answer(call)
         return [*start, *body]
 
-    def _answer(self, call: ModelCall) -> tuple[list[StreamEvent], tuple[StreamEvent, ...]]:
+    def _answer(self, call: ModelCall, merge: bool | None = None) -> tuple[list[StreamEvent], tuple[StreamEvent, ...]]:
         """The answer as ``[message_start]`` (made for this call) and the rest (memoised).
 
         The content is a pure function of the seed, the model and the request, so it is
         memoised (bounded LRU, ``MEMO_ENTRIES``); usage is recomputed on every call because the
-        prompt cache changes it. For non-streaming operations deltas are merged per block.
+        prompt cache changes it. Deltas are merged per block when ``merge`` is true (by default:
+        for non-streaming operations).
         """
+        if merge is None:
+            merge = call.operation in NON_STREAMING_OPERATIONS
         request = call.request
         seeded = {key: value for key, value in request.items() if key not in UNSEEDED_KEYS}
         effort = None
@@ -551,13 +559,13 @@ class SimulatorEngine:
             effort,
             # applied edits are per call (two prompts may edit to the same one): part of the key
             None if call.context_management is None else json_bytes(call.context_management),
-            call.operation in NON_STREAMING_OPERATIONS,
+            merge,
         )
         body = self._memo.get(key)
         if body is None:
             answer = _Answer(int(request.get("max_tokens", 1)), request.get("stop_sequences") or ())
             self._write(call, Draws(digest or self._digest(call.model_id, material)), answer)
-            content = coalesce_deltas(answer.events) if key[-1] else answer.events
+            content = coalesce_deltas(answer.events) if merge else answer.events
             body = (*content, *answer_end(stop_reason=answer.stop_reason or "end_turn",
                                           stop_sequence=answer.stop_sequence,
                                           output_tokens=max(MIN_OUTPUT_TOKENS, answer.output_tokens),
