@@ -305,18 +305,21 @@ _TYPE_WORDS = {int: "an integer", bool: "a boolean (true/false)", str: "a string
 
 def read_user_bytes(path: Path, what: str) -> bytes:
     """The bytes of a file named on the command line (a TLS certificate or key, PEM or not);
-    any problem reading it is a ConfigError naming it."""
+    any problem reading it is a ConfigError naming it (a relative path not found: with the
+    working directory it is read from, also when the config file named it)."""
     try:
         return path.read_bytes()
     except FileNotFoundError:
-        raise ConfigError(f"{what} not found: {path}") from None
+        where = "" if path.is_absolute() else f" (a relative path is read from the working directory {Path.cwd()})"
+        raise ConfigError(f"{what} not found: {path}{where}") from None
     except OSError as exc:
         raise ConfigError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
 
 
 def read_user_file(path: Path, what: str) -> str:
     """The text of a UTF-8 file named on the command line (config or rules file); any
-    problem reading it is a ConfigError naming it."""
+    problem reading it is a ConfigError naming it (a relative path not found: with the working
+    directory it is read from, also when the config file named it)."""
     try:
         return read_user_bytes(path, what).decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -154,6 +154,24 @@ def test_serve_tls_files_it_cannot_use_are_one_line_errors(args, message, certif
     assert result.exception is None or isinstance(result.exception, SystemExit)
 
 
+def test_serve_a_relative_file_of_the_config_not_found_names_the_folder_it_was_looked_for_in(certificate, tmp_path,
+                                                                                              monkeypatch):
+    # An operator kept ca.pem beside the config file and started the server from another folder:
+    # "TLS certificate not found: ca.pem" did not say that the path is read from the working
+    # directory (as every relative path of the config is), not from the config file's folder.
+    config = tmp_path / "gateway" / "gateway.toml"
+    config.parent.mkdir()
+    config.write_text('[server]\ntls_cert = "ca.pem"\ntls_key = "key.pem"\n')
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    result = CliRunner().invoke(cli, ["serve", "--port", "0", "--data-dir", str(tmp_path / "data"),
+                                      "--config", str(config)])
+    assert result.exit_code == 2, result.output
+    assert f"Error: TLS certificate not found: ca.pem (a relative path is read from the working directory {elsewhere})" \
+        in result.output
+
+
 def test_serve_tls_settings_come_from_the_environment_and_the_config_file(certificate, tmp_path):
     from_env = {"env": {"CLAUDE_BEDROCK_TLS_CERT": str(certificate.cert),
                         "CLAUDE_BEDROCK_TLS_KEY": str(certificate.key)}}
