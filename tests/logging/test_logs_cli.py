@@ -326,6 +326,21 @@ def test_logs_cli_nothing_matched_for_a_misspelt_model_says_so(tmp_path, command
     assert "unknown model" not in known.output
 
 
+@pytest.mark.parametrize("command", [("logs", "list"), ("usage",)])
+def test_logs_cli_an_account_without_any_record_is_told_apart_from_a_quiet_period(tmp_path, command):
+    # A gateway operator's chargeback: `usage --account` of a team whose account never turned
+    # invocation logging on said "no usage in the selected period", as if the team had made no
+    # call, though the access log showed its calls.
+    write(tmp_path, [call(1)])
+    silent = CliRunner().invoke(cli, [*command, "--data-dir", str(tmp_path), "--account", "222222222222"])
+    assert silent.exit_code == 0
+    assert ("account 222222222222 has no invocation record at all: only the calls of an account and region "
+            "with invocation logging on are recorded") in silent.output
+    quiet = CliRunner().invoke(cli, [*command, "--data-dir", str(tmp_path), "--account", "111122223333",
+                                     "--until", "2d"])
+    assert "no invocation record at all" not in quiet.output
+
+
 @pytest.mark.parametrize("args", [("logs", "list", "--limit", "99999999999999999999"),
                                   ("logs", "tail", "--lines", "99999999999999999999", "--max-wait", "0"),
                                   ("logs", "tail", "--lines", "0", "--count", "99999999999999999999",

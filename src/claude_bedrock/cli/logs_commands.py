@@ -159,6 +159,18 @@ def _model_hint(model: str | None) -> str:
     return ""
 
 
+def _why_nothing(index: InvocationIndex, account: str | None, model: str | None) -> str:
+    """Why nothing matched, when it can be told: a misspelt ``--model`` (``_model_hint``), or an
+    ``--account`` without a single record, whose calls were never logged (a gateway's team that
+    did not turn invocation logging on) rather than absent from the period."""
+    why = _model_hint(model)
+    if account is not None and next(iter(index.query(LogQuery(account_id=account), limit=1)), None) is None:
+        why += (f"; account {account} has no invocation record at all: only the calls of an account and region "
+                "with invocation logging on are recorded (PutModelInvocationLoggingConfiguration); the server's "
+                "access log (--access-log) shows every call")
+    return why
+
+
 def _query(account: str | None, region: str | None, model: str | None, operation: str | None,
            since: float | None, until: float | None, request_id: str | None, errors: bool) -> LogQuery:
     if model is not None:  # an alias or Anthropic name stands for its base model ID
@@ -285,8 +297,9 @@ def list_records(data_dir: str, limit: int, as_json: bool, **filters: Any) -> No
     """List invocation records, oldest first (the newest --limit of them)."""
     with _reading(data_dir) as index:
         shown = _print_records(index.query(_query(**filters), limit=limit, newest=True), as_json)
-    if not shown and not as_json:
-        click.echo("no matching invocation records" + _model_hint(filters.get("model")), err=True)
+        if not shown and not as_json:
+            click.echo("no matching invocation records" + _why_nothing(index, filters["account"], filters["model"]),
+                       err=True)
 
 
 @logs.command("show")
@@ -433,6 +446,7 @@ def usage(data_dir: str, account: str | None, region: str | None, model: str | N
     """
     with _reading(data_dir) as index:
         rows = index.usage(_query(account, region, model, None, since, until, None, False))
+        why = "" if rows or output_format != "table" else _why_nothing(index, account, model)
     if output_format == "json":
         click.echo(json.dumps([dict(zip(_USAGE_FIELDS, _usage_json(r))) for r in rows], indent=2))
     elif output_format == "csv":
@@ -443,7 +457,7 @@ def usage(data_dir: str, account: str | None, region: str | None, model: str | N
         click.echo(buffer.getvalue(), nl=False)
     else:
         if not rows:
-            click.echo("no usage in the selected period" + _model_hint(model), err=True)
+            click.echo("no usage in the selected period" + why, err=True)
             return
         total = sum((r.cost for r in rows), Decimal(0))
         body = [_usage_values(r, "-") for r in rows]
