@@ -64,3 +64,34 @@ def test_review_an_unlisted_access_key_of_a_presigned_url_is_logged_on_one_line(
     [warning] = [r.getMessage() for r in caplog.records if r.name == "claude_bedrock.auth"]
     assert "\n" not in warning and "\x1b" not in warning
     assert "AK\\n2026-01-01 CRITICAL forged\\x1b[31m" in warning
+
+
+@pytest.mark.parametrize("region", ["us-east-1%0Aforged%20x", "us-east-1%1b%5b31m", "nowhere", "US-EAST-1"])
+def test_review_a_credential_scope_whose_region_is_no_region_name_is_refused(tmp_path, region):
+    """The scope's region names the caller's region (its state, its logs): a presigned URL's,
+    percent-decoded, could hold a line break and was taken as sent. AWS refuses a scope that
+    names no valid region; so does the server now (development mode included)."""
+    app = create_app(Settings(data_dir=str(tmp_path), strict_auth=False))
+    query = ("X-Amz-Algorithm=AWS4-HMAC-SHA256"
+             f"&X-Amz-Credential=AKIDEXAMPLE/20260101/{region}/bedrock/aws4_request"
+             "&X-Amz-Date=20260101T000000Z&X-Amz-Expires=300&X-Amz-SignedHeaders=host&X-Amz-Signature=" + "a" * 64)
+    response = get(app, query)
+    assert response.status_code == 403
+    assert response.headers["x-amzn-errortype"].startswith("InvalidSignatureException")
+    assert response.json()["message"] == "Credential should be scoped to a valid region. "
+    good = query.replace(region, "eu-west-3")
+    assert get(app, good).status_code == 200
+
+
+def test_review_the_regions_seen_valid_are_remembered_within_a_bound(tmp_path):
+    from claude_bedrock.service.auth import MAX_KNOWN_REGIONS
+
+    app = create_app(Settings(data_dir=str(tmp_path), strict_auth=False))
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    for n in range(MAX_KNOWN_REGIONS + 20):
+        region = f"us-{letters[n // 26 % 26]}{letters[n % 26]}x-1"
+        query = ("X-Amz-Algorithm=AWS4-HMAC-SHA256"
+                 f"&X-Amz-Credential=AKIDEXAMPLE/20260101/{region}/bedrock/aws4_request"
+                 "&X-Amz-Date=20260101T000000Z&X-Amz-Expires=300&X-Amz-SignedHeaders=host&X-Amz-Signature=" + "a" * 64)
+        assert get(app, query).status_code == 200
+    assert len(app.state.authenticator._valid_regions) == MAX_KNOWN_REGIONS

@@ -45,6 +45,8 @@ log = logging.getLogger("claude_bedrock.auth")
 _INVALID_TOKEN = "The security token included in the request is invalid."
 #: Unlisted keys remembered for the "signature not checked" warning (one line per key).
 MAX_WARNED_KEYS = 1024
+#: Region names of credential scopes seen valid, remembered so a request pays a set lookup.
+MAX_KNOWN_REGIONS = 256
 
 
 @dataclass
@@ -85,6 +87,7 @@ class Authenticator:
         }
         self._clock = clock or (lambda: datetime.now(timezone.utc))
         self._warned: set[str] = set()
+        self._valid_regions: set[str] = set()
         self._key_cache = sigv4.SigningKeyCache(maxsize=256)
 
     @property
@@ -127,6 +130,8 @@ class Authenticator:
             raise InvalidSignatureException(
                 f"Credential should be scoped to correct service: '{service}'. "
             )
+        if auth.region not in self._valid_regions:  # it scopes the caller's state and is logged
+            self._check_region(auth.region)
         credential = self._credentials.get(auth.access_key)
         if credential is None:
             if self._strict:
@@ -228,6 +233,14 @@ class Authenticator:
             if isinstance(described, bearer.ShortTermApiKey) and REGION_NAME_RE.fullmatch(described.region):
                 return described.region
         return self._default_region
+
+    def _check_region(self, region: str) -> None:
+        """Refuse a credential scope whose region is not a region name (the AWS words); the
+        names seen valid are kept (bounded: clients choose them), so a request pays a set lookup."""
+        if not REGION_NAME_RE.fullmatch(region):
+            raise InvalidSignatureException("Credential should be scoped to a valid region. ")
+        if len(self._valid_regions) < MAX_KNOWN_REGIONS:
+            self._valid_regions.add(region)
 
     def _warn_once(self, key: str, message: str) -> None:
         if key not in self._warned:
