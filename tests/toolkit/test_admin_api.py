@@ -199,3 +199,28 @@ def test_admin_history_is_json_even_for_a_body_that_is_not(client):
     (call,) = client.request("GET", f"{ADMIN}/calls").json()["calls"]
     assert call["error_code"] == "ValidationException"
     assert call.get("input_bytes", "\ufffd not json") == "\ufffd not json"
+
+
+def test_bedrock_admin_signs_with_an_admin_access_key(tmp_path):
+    """The README's config marks an access key 'admin = true', but BedrockAdmin took only an
+    API key: an operator with an admin access key could not use it (curl --aws-sigv4 could)."""
+    from claude_bedrock.testing import AdminError, BedrockAdmin
+    from support.inprocess import serve_in_thread
+
+    settings = Settings(data_dir=str(tmp_path), strict_auth=True,
+                        credentials=(Credential("AKIDADMIN", "secret", account_id="111122223333", admin=True),
+                                     Credential("AKIDTENANT", "tenant", account_id="222233334444")))
+    with serve_in_thread(create_app(settings)) as url:
+        with BedrockAdmin(url, aws_access_key="AKIDADMIN", aws_secret_key="secret", region="eu-west-3") as admin:
+            admin.add_rule({"respond": "scripted"})
+            assert [rule["used"] for rule in admin._request("GET", "/rules")["rules"]] == [0]
+            assert admin.calls() == []
+            admin.reset()
+        for key, secret, code in [("AKIDADMIN", "wrong", "InvalidSignatureException"),
+                                  ("AKIDTENANT", "tenant", "AccessDeniedException")]:
+            with BedrockAdmin(url, aws_access_key=key, aws_secret_key=secret) as refused:
+                with pytest.raises(AdminError) as error:
+                    refused.calls()
+            assert (error.value.status, error.value.code) == (403, code)
+    with pytest.raises(ValueError, match="both aws_access_key and aws_secret_key"):
+        BedrockAdmin("http://127.0.0.1:1", aws_access_key="AKIDADMIN")

@@ -14,8 +14,9 @@ from __future__ import annotations
 import json
 import ssl
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -165,18 +166,51 @@ class RecordedCall:
         return ""
 
 
+class _SigV4Auth(httpx.Auth):
+    """Signs each admin request with SigV4 for service ``bedrock``, as the server checks an
+    admin access key (``service.admin``)."""
+
+    requires_request_body = True
+
+    def __init__(self, access_key: str, secret_key: str, session_token: str | None, region: str) -> None:
+        self._key = (access_key, secret_key)
+        self._session_token = session_token
+        self._region = region
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        from claude_bedrock.wire.sigv4 import AMZ_DATE_FORMAT, HttpRequest, sign
+
+        wire = HttpRequest.from_wire(request.method, request.url.raw_path, request.headers.raw, request.content)
+        amz_date = datetime.now(timezone.utc).strftime(AMZ_DATE_FORMAT)
+        for name, value in sign(wire, *self._key, self._region, "bedrock", amz_date,
+                                session_token=self._session_token):
+            request.headers[name] = value
+        yield request
+
+
 class BedrockAdmin:
     """Client of one server's admin API.
 
     Args:
         url: the server's base URL (``http://127.0.0.1:8787``).
-        api_key: for a strict server: a configured Bedrock API key.
+        api_key: for a strict server: a configured Bedrock API key marked ``admin = true``.
+        aws_access_key, aws_secret_key, aws_session_token: or a configured access key marked
+            ``admin = true``: each request is signed with SigV4.
+        region: the region those requests are signed for.
         timeout: seconds per request.
     """
 
-    def __init__(self, url: str, *, api_key: str | None = None, timeout: float = 30.0) -> None:
+    def __init__(self, url: str, *, api_key: str | None = None, aws_access_key: str | None = None,
+                 aws_secret_key: str | None = None, aws_session_token: str | None = None,
+                 region: str = "us-east-1", timeout: float = 30.0) -> None:
+        if (aws_access_key is None) != (aws_secret_key is None):
+            raise ValueError("give both aws_access_key and aws_secret_key, or neither")
+        if api_key and aws_access_key:
+            raise ValueError("give either api_key or an access key, not both")
         self.url = url.rstrip("/")
         headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
+        auth = (_SigV4Auth(aws_access_key, aws_secret_key, aws_session_token, region)
+                if aws_access_key is not None and aws_secret_key is not None else None)
         # a proxy of the environment (a CI's HTTP_PROXY) cannot reach this machine's loopback;
         # without the environment httpx ignores SSL_CERT_FILE too, which the standard library's
         # default context reads (a local HTTPS server's certificate: docs/client.md)
@@ -184,7 +218,7 @@ class BedrockAdmin:
         local = is_loopback(parts.hostname or "")
         verify: ssl.SSLContext | bool = ssl.create_default_context() if local and parts.scheme == "https" else True
         self._http = httpx.Client(base_url=self.url + PREFIX, headers=headers, timeout=timeout, trust_env=not local,
-                                  verify=verify)
+                                  verify=verify, auth=auth)
 
     def close(self) -> None:
         self._http.close()
