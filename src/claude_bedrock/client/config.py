@@ -46,8 +46,8 @@ from dataclasses import dataclass, field
 from claude_bedrock.client.errors import ConfigurationError
 
 __all__ = [
-    "DEFAULT_REGION", "ENDPOINT_VARIABLES", "IGNORE_ENDPOINTS_VARIABLE", "AwsCredentials", "ApiKey", "AwsFiles", "ClientConfig", "resolve_config",
-    "endpoint_variables", "profile_credentials",
+    "DEFAULT_REGION", "ENDPOINT_VARIABLES", "IGNORE_ENDPOINTS_VARIABLE", "AwsCredentials", "ApiKey",
+    "AwsFiles", "ClientConfig", "resolve_config", "endpoint_variables", "profile_credentials",
 ]  # fmt: skip
 
 DEFAULT_REGION = "us-east-1"
@@ -73,6 +73,7 @@ ENDPOINT_VARIABLES = tuple(dict.fromkeys(name for names in _ENDPOINT_ENV.values(
 #: botocore's switch: true, the ``AWS_ENDPOINT_URL*`` variables are ignored (not
 #: ``ANTHROPIC_BEDROCK_BASE_URL``, which is the Anthropic SDK's own, nor ``base_url``).
 IGNORE_ENDPOINTS_VARIABLE = "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"
+_AWS_HOSTS: Mapping[str, str] = {"runtime": "bedrock-runtime", "control": "bedrock", "sts": "sts"}
 
 
 def endpoint_variables(env: Mapping[str, str], service: str | None = None) -> tuple[str, ...]:
@@ -82,7 +83,6 @@ def endpoint_variables(env: Mapping[str, str], service: str | None = None) -> tu
     if env.get(IGNORE_ENDPOINTS_VARIABLE, "").strip().lower() == "true":
         return tuple(name for name in names if not name.startswith("AWS_ENDPOINT_URL"))
     return names
-_AWS_HOSTS: Mapping[str, str] = {"runtime": "bedrock-runtime", "control": "bedrock", "sts": "sts"}
 
 
 @dataclass(frozen=True, slots=True)
