@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import click
 import pytest
 from click.testing import CliRunner
@@ -273,3 +275,51 @@ def test_serve_help_says_what_no_strict_auth_opens():
     help_text = " ".join(result.output.split())
     assert "Reject access keys and API keys not listed in the config" in help_text
     assert "the admin API (reset, scripted answers, every call's prompts) is open to anyone" in help_text
+
+
+@pytest.mark.parametrize(("table", "message"), [
+    ('[upstream]\naccess_key_id = "AKIAX"\n', "access_key_id and secret_access_key go together"),
+    ('[upstream]\nsession_token = "t"\n', "session_token: needs access_key_id and secret_access_key"),
+    ('[upstream]\napi_key = "k"\nprofile = "p"\n', "one kind of credentials"),
+    ('[upstream]\nendpoint = "ftp://x"\n', "upstream must be 'aws' or an http(s) URL"),
+    ('[upstream]\nregion = "Mars"\n', "must be an AWS region name"),
+    ('[upstream]\nretries = 2\n', "unknown key(s): retries"),
+    ('[server]\nupstream = "aws"\n[upstream]\nendpoint = "aws"\n', "also set in [server]"),
+    ('[upstream]\ntimeout = 0\n', "upstream_timeout must be between 1 and 3600"),
+])
+def test_an_upstream_table_mistake_is_refused_in_one_line(tmp_path, table, message):
+    from claude_bedrock.settings import ConfigError, load_config_file
+
+    config = tmp_path / "c.toml"
+    config.write_text(table)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_config_file(config)
+
+
+def test_the_upstream_table_gives_settings_and_credentials_that_never_show_their_secret(tmp_path):
+    from claude_bedrock.settings import build_settings
+
+    config = tmp_path / "c.toml"
+    config.write_text('[upstream]\nendpoint = "https://bedrock.internal:8443"\nregion = "eu-west-1"\n'
+                      'max_retries = 2\naccess_key_id = "AKIAGATEWAY"\nsecret_access_key = "s3cr3t-value"\n')
+    settings = build_settings({"upstream_region": "eu-central-1"}, {}, str(config))
+    assert settings.upstream == "https://bedrock.internal:8443"
+    assert settings.upstream_region == "eu-central-1"  # the command line wins
+    assert settings.upstream_max_retries == 2 and settings.upstream_timeout == 600
+    assert settings.upstream_credentials.secret_access_key == "s3cr3t-value"
+    assert "s3cr3t-value" not in repr(settings)
+
+
+@pytest.mark.parametrize(("upstream", "bind", "port", "is_self"), [
+    ("http://127.0.0.1:8787", "127.0.0.1", 8787, True),
+    ("http://localhost:8787/", "0.0.0.0", 8787, True),
+    ("http://10.0.0.5:8787", "10.0.0.5", 8787, True),
+    ("https://127.0.0.1", "127.0.0.1", 443, True),
+    ("http://127.0.0.1:8788", "127.0.0.1", 8787, False),
+    ("https://bedrock-runtime.us-east-1.amazonaws.com", "127.0.0.1", 443, False),
+    ("http://127.0.0.1:99999", "127.0.0.1", 8787, False),
+])
+def test_an_upstream_naming_the_server_itself_is_recognised(upstream, bind, port, is_self):
+    from claude_bedrock.service.server import upstream_is_self
+
+    assert upstream_is_self(upstream, bind, port) is is_self

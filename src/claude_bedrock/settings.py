@@ -24,6 +24,12 @@ The config file also lists credentials and API keys (README, section Authenticat
     user_name = "ci-bot"
     region = "eu-west-1"            # optional: the region of its calls (default us-east-1)
     admin = false
+
+    [upstream]                      # gateway mode: model calls go to a real Bedrock
+    endpoint = "aws"                # or a URL; the upstream setting
+    region = "eu-west-1"            # optional: upstream_region
+    access_key_id = "AKIA..."       # optional: the gateway's own AWS keys (else the AWS
+    secret_access_key = "..."       #   environment and ~/.aws); or api_key = "..."
 """
 
 from __future__ import annotations
@@ -58,6 +64,20 @@ def _between(low: int, high: int | None = None) -> Callable[[Any], str | None]:
 
 def _account_id_check(value: Any) -> str | None:
     return None if is_account_id(value) else "must be 12 digits"
+
+
+def _upstream_check(value: Any) -> str | None:
+    if value == "aws":
+        return None
+    scheme, sep, rest = value.partition("://")
+    host = rest.split("/", 1)[0].rsplit("@", 1)[-1]
+    if not sep or scheme not in ("http", "https") or not host or "?" in rest or "#" in rest:
+        return "must be 'aws' or an http(s) URL such as https://bedrock-runtime.eu-west-1.amazonaws.com"
+    return None
+
+
+def _region_check(value: Any) -> str | None:
+    return None if REGION_NAME_RE.fullmatch(value) else "must be an AWS region name such as 'eu-west-1'"
 
 
 @dataclass(frozen=True)
@@ -159,6 +179,41 @@ SETTINGS: tuple[SettingSpec, ...] = (
     ),
     SettingSpec("log_batch_size", int, 500, "Invocation-log records written per batch at most.", check=_between(1)),
     SettingSpec(
+        "upstream",
+        str,
+        None,
+        "Gateway mode: answer model calls from a real Bedrock instead of the simulator: 'aws' "
+        "(bedrock-runtime.<region>.amazonaws.com, in each caller's region) or the URL of a Bedrock-compatible "
+        "endpoint. The gateway's own credentials: the config file's [upstream] table, else the AWS "
+        "environment (AWS_ACCESS_KEY_ID..., AWS_BEARER_TOKEN_BEDROCK, AWS_PROFILE, ~/.aws).",
+        metavar="aws|URL",
+        check=_upstream_check,
+    ),
+    SettingSpec(
+        "upstream_region",
+        str,
+        None,
+        "Gateway mode: the region of every upstream call (default: each caller's own region).",
+        metavar="REGION",
+        check=_region_check,
+    ),
+    SettingSpec(
+        "upstream_max_retries",
+        int,
+        0,
+        "Gateway mode: retries of an upstream call refused before its first event (throttled, 5xx, "
+        "connection failure). 0 hands every failure to the caller, whose SDK retries (not both).",
+        check=_between(0, 10),
+    ),
+    SettingSpec(
+        "upstream_timeout",
+        int,
+        600,
+        "Gateway mode: seconds an upstream call may wait to connect, or for its next bytes.",
+        metavar="SECONDS",
+        check=_between(1, 3600),
+    ),
+    SettingSpec(
         "rules_file",
         str,
         None,
@@ -207,6 +262,21 @@ class ApiKey:
 
 
 @dataclass(frozen=True)
+class UpstreamCredentials:
+    """The gateway's own credentials for its upstream (config ``[upstream]``): AWS keys, a
+    Bedrock API key, or a profile of ~/.aws."""
+
+    access_key_id: str | None = None
+    secret_access_key: str | None = None
+    session_token: str | None = None
+    api_key: str | None = None
+    profile: str | None = None
+
+    def __repr__(self) -> str:  # never show a secret
+        return f"UpstreamCredentials(access_key_id={self.access_key_id!r}, profile={self.profile!r})"
+
+
+@dataclass(frozen=True)
 class Settings:
     host: str = "127.0.0.1"
     port: int = 8787
@@ -224,6 +294,11 @@ class Settings:
     log_level: str = "info"
     access_log: bool = False
     rules_file: str | None = None
+    upstream: str | None = None
+    upstream_region: str | None = None
+    upstream_max_retries: int = 0
+    upstream_timeout: int = 600
+    upstream_credentials: UpstreamCredentials | None = None
     log_retention_days: int = 30
     log_flush_interval_ms: int = 500
     log_batch_size: int = 500
@@ -337,7 +412,7 @@ def load_config_file(path: str | Path, account_id: str | None = None) -> dict[st
         raw = tomllib.loads(read_user_file(path, "config file"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-    unknown = set(raw) - {"server", "credentials", "api_keys", "testing"}
+    unknown = set(raw) - {"server", "credentials", "api_keys", "testing", "upstream"}
     if unknown:
         raise ConfigError(f"{path}: unknown table(s): {', '.join(sorted(unknown))}")
     server = raw.get("server", {})
@@ -356,8 +431,38 @@ def load_config_file(path: str | Path, account_id: str | None = None) -> dict[st
         _api_key(entry, f"{path} api_keys[{i}]", account) for i, entry in enumerate(_entries(raw, "api_keys", path))
     )
     _listed_once([k.key for k in out["api_keys"]], path, "api_keys", "key")
+    if "upstream" in raw:
+        _upstream_table(raw["upstream"], f"{path} [upstream]", out)
     out["extra"] = {"testing": raw["testing"]} if "testing" in raw else {}
     return out
+
+
+#: ``[upstream]`` keys that are settings (the rest are the gateway's credentials).
+_UPSTREAM_SETTINGS = {"endpoint": "upstream", "region": "upstream_region", "max_retries": "upstream_max_retries",
+                      "timeout": "upstream_timeout"}
+_UPSTREAM_SECRETS = ("access_key_id", "secret_access_key", "session_token", "api_key", "profile")
+
+
+def _upstream_table(entry: Any, origin: str, out: dict[str, Any]) -> None:
+    """The ``[upstream]`` table into ``out``: its settings (also accepted in ``[server]``, but
+    not in both) and the gateway's credentials."""
+    entry = _table(entry, origin, set(_UPSTREAM_SETTINGS) | set(_UPSTREAM_SECRETS))
+    for key, name in _UPSTREAM_SETTINGS.items():
+        if key in entry:
+            if name in out:
+                raise ConfigError(f"{origin}.{key}: {name} is also set in [server]; set it once")
+            out[name] = coerce(name, entry[key], origin, typed=True)
+    secrets = {key: _require_str(entry, key, origin) for key in _UPSTREAM_SECRETS if key in entry}
+    if not secrets:
+        return
+    keys = ("access_key_id" in secrets) + ("secret_access_key" in secrets)
+    if keys == 1:
+        raise ConfigError(f"{origin}: access_key_id and secret_access_key go together")
+    if "session_token" in secrets and not keys:
+        raise ConfigError(f"{origin}.session_token: needs access_key_id and secret_access_key")
+    if sum((keys > 0, "api_key" in secrets, "profile" in secrets)) > 1:
+        raise ConfigError(f"{origin}: give one kind of credentials: access keys, api_key or profile")
+    out["upstream_credentials"] = UpstreamCredentials(**secrets)
 
 
 def _entries(raw: dict[str, Any], key: str, path: Path) -> list[Any]:

@@ -474,6 +474,19 @@ class AsyncAnthropicBedrock:
     def choose_model(self, model: str, endpoint: EndpointChoice | None = None) -> ModelChoice:
         return self._core.choose_model(model, endpoint, warn_stacklevel=WARN_FROM_METHOD)
 
+    # -- relaying (the server's gateway engine) -----------------------------------------------
+
+    async def _relay_stream(self, model_id: str, body: Mapping[str, Any], betas: Sequence[str]) -> AsyncStream:
+        """InvokeModelWithResponseStream for ``model_id`` as it is (no catalog check), its
+        events as JSON objects. Errors as ``messages.create(stream=True)``'s."""
+        return await self._open_stream(self._ops.relay(self._core, model_id=model_id, body=body, betas=betas), None)
+
+    async def _relay_count_tokens(self, model_id: str, body: Mapping[str, Any], betas: Sequence[str]) -> int:
+        """CountTokens' ``inputTokens`` for the bare ``model_id`` as it is."""
+        call = self._ops.relay_count_tokens(self._core, model_id=model_id, body=body, betas=betas)
+        counted = await self._run(call, None)
+        return int(counted.input_tokens)
+
     # -- plumbing ---------------------------------------------------------------------------
 
     def _exchange(self, timeout: float | httpx.Timeout | None) -> Any:

@@ -379,6 +379,21 @@ class ClientCore:
         ``anthropic-beta`` extra header) go into body ``anthropic_beta`` and the
         ``anthropic-beta`` header, as the Anthropic SDKs do.
         """
+        return self.invoke_request_for(choice.model_id, params, stream=stream, betas=betas,
+                                       extra_headers=extra_headers, extra_body=extra_body)
+
+    def invoke_request_for(
+        self,
+        model_id: str,
+        params: Mapping[str, Any],
+        *,
+        stream: bool,
+        betas: Sequence[str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> PreparedRequest:
+        """``invoke_request`` for a model ID taken as it is, without the catalog's judgement
+        (the server's gateway relays IDs it has resolved itself)."""
         body, all_betas = _messages_body(params, betas, extra_headers, extra_body)
         headers: list[tuple[str, str]] = [("content-type", JSON), ("user-agent", USER_AGENT)]
         if stream:
@@ -388,7 +403,7 @@ class ClientCore:
         if all_betas:
             headers.append(("anthropic-beta", ",".join(all_betas)))
         name = "InvokeModelWithResponseStream" if stream else "InvokeModel"
-        return self._request(OPERATIONS[name], choice.model_id, headers, _json(body), extra_headers=extra_headers)
+        return self._request(OPERATIONS[name], model_id, headers, _json(body), extra_headers=extra_headers)
 
     def converse_request(
         self,
@@ -430,15 +445,27 @@ class ClientCore:
         InvokeModel would get (``betas`` in its ``anthropic_beta``, as for ``invoke_request``).
         The path carries the bare foundation-model ID (Bedrock refuses profile IDs here), and
         ``max_tokens`` defaults to the model's maximum output."""
-        body, _ = _messages_body(params, betas, extra_headers, extra_body)
-        if "max_tokens" not in body:
+        if "max_tokens" not in params:
             model = choice.catalog_model
-            body["max_tokens"] = model.max_output_tokens if model is not None else 4096
+            params = {**params, "max_tokens": model.max_output_tokens if model is not None else 4096}
+        return self.count_tokens_request_for(self.base_model_id(choice), params, betas=betas,
+                                             extra_headers=extra_headers, extra_body=extra_body)
+
+    def count_tokens_request_for(
+        self,
+        model_id: str,
+        params: Mapping[str, Any],
+        *,
+        betas: Sequence[str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> PreparedRequest:
+        """``count_tokens_request`` for a bare model ID taken as it is (``params`` with its
+        ``max_tokens``)."""
+        body, _ = _messages_body(params, betas, extra_headers, extra_body)
         envelope = {"input": {"invokeModel": {"body": base64.b64encode(_json(body)).decode("ascii")}}}
         headers = [("content-type", JSON), ("user-agent", USER_AGENT), ("accept", JSON)]
-        return self._request(
-            OPERATIONS["CountTokens"], self.base_model_id(choice), headers, _json(envelope), extra_headers=extra_headers
-        )
+        return self._request(OPERATIONS["CountTokens"], model_id, headers, _json(envelope), extra_headers=extra_headers)
 
     def list_models_request(self, by_provider: str | None = "anthropic", **filters: str) -> PreparedRequest:
         """ListFoundationModels; ``filters`` by Python or wire name (``by_output_modality`` or

@@ -28,7 +28,7 @@ from claude_bedrock.client.flow import StreamInfo, call_flow, stream_flow
 from claude_bedrock.client.retry import RetryPolicy
 
 __all__ = [
-    "Call", "client_parts", "with_max_retries", "invoke", "count_tokens", "converse", "list_models", "get_model", "whoami",
+    "Call", "client_parts", "with_max_retries", "invoke", "relay", "relay_count_tokens", "count_tokens", "converse", "list_models", "get_model", "whoami",
     "message_accumulator", "converse_accumulator", "StreamInfo", "call_flow", "stream_flow",
 ]  # fmt: skip
 
@@ -98,6 +98,19 @@ def invoke(
 
         return Call(request, decoder=InvokeStreamDecoder, choice=choice)
     return Call(request, parse=lambda reply: responses.parse_message(reply, choice), choice=choice)
+
+
+def relay(core: ClientCore, *, model_id: str, body: Mapping[str, Any], betas: Sequence[str]) -> Call:
+    """InvokeModelWithResponseStream for a model ID taken as it is, its events left as JSON
+    objects (the server's gateway relays them)."""
+    from claude_bedrock.client.streams import RawInvokeStreamDecoder
+
+    return Call(core.invoke_request_for(model_id, body, stream=True, betas=betas), decoder=RawInvokeStreamDecoder)
+
+
+def relay_count_tokens(core: ClientCore, *, model_id: str, body: Mapping[str, Any], betas: Sequence[str]) -> Call:
+    """CountTokens for a bare model ID taken as it is (``body`` with its ``max_tokens``)."""
+    return Call(core.count_tokens_request_for(model_id, body, betas=betas), parse=responses.parse_count_tokens)
 
 
 def count_tokens(

@@ -61,7 +61,7 @@ from claude_bedrock.wire.eventstream import (
 from claude_bedrock.wire.eventstream import Message as Frame
 
 __all__ = [
-    "ANTHROPIC_STREAM_ERRORS", "InvokeStreamDecoder", "ConverseStreamDecoder", "stream_error",
+    "ANTHROPIC_STREAM_ERRORS", "InvokeStreamDecoder", "RawInvokeStreamDecoder", "ConverseStreamDecoder", "stream_error",
     "MessageAccumulator", "ConverseAccumulator",
 ]  # fmt: skip
 
@@ -173,6 +173,11 @@ class InvokeStreamDecoder(_FrameReader):
             StreamError: an exception/error frame, or an Anthropic error event.
             APIResponseValidationError: bytes that are not a valid stream of chunks.
         """
+        data = self.next_data()
+        return None if data is None else event_from_dict(data)
+
+    def next_data(self) -> dict[str, Any] | None:
+        """``next_event`` as the chunk's JSON object, untyped."""
         while (frame := self.next_frame()) is not None:
             if frame.header(":event-type") != "chunk":
                 continue
@@ -188,7 +193,7 @@ class InvokeStreamDecoder(_FrameReader):
             if kind == "error":
                 raise self._anthropic_error(data)
             self.events_decoded += 1
-            return event_from_dict(data)
+            return data
         return None
 
     def _anthropic_error(self, data: Mapping[str, Any]) -> StreamError:
@@ -200,6 +205,15 @@ class InvokeStreamDecoder(_FrameReader):
         )  # fmt: skip
         built.code = kind or built.code
         return built
+
+
+class RawInvokeStreamDecoder(InvokeStreamDecoder):
+    """``InvokeStreamDecoder`` handing out each event as its JSON object (a relay's events)."""
+
+    __slots__ = ()
+
+    def next_event(self) -> dict[str, Any] | None:  # type: ignore[override]
+        return self.next_data()
 
 
 class ConverseStreamDecoder(_FrameReader):

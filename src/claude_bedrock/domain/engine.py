@@ -3,8 +3,10 @@
 Every response the server renders (InvokeModel JSON, InvokeModelWithResponseStream chunks,
 Converse JSON, ConverseStream events) is derived from a single stream of Anthropic streaming
 events produced by an ``Engine``; renderers never talk to a model themselves. The built-in
-``simulator.SimulatorEngine`` implements it (the only engine so far); an upstream adapter
-(Anthropic API, real Bedrock) would implement the same one-method Protocol.
+``simulator.SimulatorEngine`` implements it, and so does the gateway's
+``adapters.bedrock_upstream.BedrockUpstreamEngine`` (answers relayed from a real Bedrock).
+An engine may also have ``async count_tokens(call) -> int`` (CountTokens asks it instead of
+the local counter) and ``async aclose()`` (run when the server stops).
 
 Invariants an engine must keep (checked by ``message.MessageAccumulator``):
 
@@ -56,6 +58,9 @@ class ModelCall:
         context_management: the response's ``context_management`` (``applied_edits``) when
             the request's edits were applied (``request`` is then the edited prompt), for the
             engine to put in its ``message_delta``; None otherwise.
+        profile_id: the inference profile the call routes through (``global.…``, ``us.…``),
+            as the catalog resolved the caller's identifier: what a gateway engine invokes
+            upstream, so the upstream bills the endpoint the caller chose. Empty: ``model_id``.
     """
 
     request: Mapping[str, Any]
@@ -69,6 +74,7 @@ class ModelCall:
     input_tokens: int | None = None
     preserve_thinking: bool = False
     context_management: Mapping[str, Any] | None = None
+    profile_id: str = ""
 
 
 @runtime_checkable

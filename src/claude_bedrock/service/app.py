@@ -310,7 +310,7 @@ def _cut_short(record: CallRecord, started: float, code: str, message: str) -> N
 def create_app(settings: Settings | None = None, *, state: ServiceState | None = None) -> BedrockApp:
     """Build the ASGI application for ``settings`` (defaults when omitted)."""
     settings = settings or Settings()
-    state = state or ServiceState(settings)
+    state = state or ServiceState(settings, engine=_upstream_engine(settings))
     if not state.has_store:
         state.store = StateStore.open(state.settings.data_dir, clock=state.clock)
     router = Router(RUNTIME_ROUTES + CONTROL_ROUTES)
@@ -323,7 +323,19 @@ def create_app(settings: Settings | None = None, *, state: ServiceState | None =
         access_log.install(app)
     _follow_other_writers(app, state.store)
     app.shutdown_hooks.append(state.store.close)
+    engine_close = getattr(state.engine, "aclose", None)
+    if engine_close is not None:  # the gateway's upstream connections
+        app.shutdown_hooks.append(engine_close)
     return app
+
+
+def _upstream_engine(settings: Settings) -> Any:
+    """The gateway's engine when ``settings.upstream`` names one, else None (the simulator)."""
+    if not settings.upstream:
+        return None
+    from claude_bedrock.adapters.bedrock_upstream import BedrockUpstreamEngine
+
+    return BedrockUpstreamEngine(settings)
 
 
 def _follow_other_writers(app: BedrockApp, store: Any) -> None:

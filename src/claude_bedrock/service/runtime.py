@@ -223,6 +223,27 @@ def count_prompt(validated: ValidatedRequest, model: Any) -> tuple[int, int | No
     return edited_prompt(validated.body, validated.edits, model, count).input_tokens, count
 
 
+async def count_input(state: ServiceState, validated: ValidatedRequest, model: Any, *, region: str,
+                      account_id: str) -> tuple[int, int | None]:
+    """``count_prompt``, asked of the engine when it counts tokens itself (the gateway's: its
+    upstream's CountTokens, for the bare model ID), else counted here."""
+    counter = getattr(state.engine, "count_tokens", None)
+    if counter is None:
+        return count_prompt(validated, model)
+
+    def counting(request: dict[str, Any], edits: Any = None) -> ModelCall:
+        return ModelCall(request=request, model_id=model.model_id, anthropic_name=model.anthropic_name,
+                         message_id="", account_id=account_id, region=region, operation="CountTokens",
+                         betas=validated.betas, context_management=edits)
+
+    body = {key: value for key, value in validated.body.items() if key != "context_management"}
+    count: int = await counter(counting(body))
+    if not validated.edits:
+        return count, None
+    edited = edited_prompt(validated.body, validated.edits, model, count)
+    return await counter(counting(edited.request, edited.response)), count
+
+
 def prepare_call(inv: Invocation, body: dict[str, Any]) -> ModelCall:
     """Validate an Anthropic body for the resolved model and build the engine call."""
     model = inv.resolution.model
@@ -247,6 +268,7 @@ def prepare_call(inv: Invocation, body: dict[str, Any]) -> ModelCall:
         input_tokens=validated.input_tokens,
         preserve_thinking=model.preserves_thinking if edited is None else edited.preserve_thinking,
         context_management=None if edited is None else edited.response,
+        profile_id=inv.resolution.profile_id,
     )
 
 
@@ -340,7 +362,8 @@ async def anthropic_count_tokens(
     body_betas = body.get("anthropic_beta") if isinstance(body.get("anthropic_beta"), list) else []
     body.setdefault("max_tokens", max_output_tokens(resolution.model, [*header_betas, *body_betas]))
     validated = validate_messages_request(body, resolution.model, header_betas=header_betas)
-    count, original = count_prompt(validated, resolution.model)
+    count, original = await count_input(state, validated, resolution.model, region=identity.region,
+                                        account_id=identity.account_id)
     if original is None:
         return 200, {"input_tokens": count}
     # context editing: the count before the edits too (the SDKs' BetaMessageTokensCount)

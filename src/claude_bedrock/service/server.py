@@ -199,6 +199,20 @@ def _holds_certificate(path: str) -> bool:
     return True
 
 
+def upstream_is_self(upstream: str, bind_host: str, port: int) -> bool:
+    """``upstream`` (a URL) names the server bound to ``bind_host``:``port``: the same port on
+    a loopback name or the bound address."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(upstream)
+        upstream_port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return False
+    host = parts.hostname or ""
+    return upstream_port == port and (is_loopback(host) or host == bind_host.strip("[]"))
+
+
 def announce(url: str, settings: Settings, out: TextIO) -> None:
     mode = "strict" if settings.effective_strict_auth else "development (unknown keys accepted)"
     where = f"{url} (bound to all interfaces)" if settings.host in ALL_INTERFACES else url
@@ -232,6 +246,10 @@ def serve(settings: Settings, app: BedrockApp | None = None, out: TextIO = sys.s
         load_tls(config, settings)
     sock = bind_socket(settings.host, settings.port)
     host, port = sock.getsockname()[:2]
+    if settings.upstream and upstream_is_self(settings.upstream, settings.host, port):
+        sock.close()
+        raise ConfigError(f"--upstream {settings.upstream} is this server itself: every call would come back "
+                          "to it; name the Bedrock to forward to ('aws' or another server's URL)")
     url = client_url(host, port, tls=bool(tls))
     if not is_loopback(settings.host) and not tls:
         log.warning("bound beyond loopback without TLS: bearer API keys, session tokens, prompts and answers "
@@ -241,6 +259,9 @@ def serve(settings: Settings, app: BedrockApp | None = None, out: TextIO = sys.s
     if settings.effective_strict_auth and not settings.credentials and not settings.api_keys:
         log.warning("strict auth and no credentials or API keys in the config: every request will be refused; "
                     "list keys in the --config file ([[credentials]], [[api_keys]]) or pass --no-strict-auth")
+    describe = getattr(app.state.engine, "describe", None)
+    if describe is not None:
+        log.info("gateway mode: model calls are answered by %s", describe())
     server = uvicorn.Server(config)
     # uvicorn handles SIGINT and SIGTERM once it runs (graceful shutdown, log flush), then
     # re-raises them with the handlers that were installed before. Those ask uvicorn to stop: a

@@ -1,0 +1,233 @@
+"""The gateway engine: model calls answered by a real Bedrock (or any endpoint speaking the
+bedrock-runtime protocol), their events relayed through the server's own renderers.
+
+Purpose: a platform team puts the server in front of Bedrock. Callers keep the server's
+keys, accounts, model access, invocation logs, usage reports and testing toolkit; the answers
+come from upstream, through the package's own client (``client.aio``: SigV4 or an API key,
+event-stream decoding, typed errors).
+
+Rules:
+  1. Every call goes upstream as InvokeModelWithResponseStream, whatever the caller's
+     operation: one stream of Anthropic events, which the service renders as the caller asked
+     (InvokeModel JSON, Converse, ConverseStream...), as it renders the simulator's. The
+     gateway's credentials need ``bedrock:InvokeModelWithResponseStream``.
+  2. The model goes upstream as the inference profile the gateway resolved
+     (``ModelCall.profile_id``: ``global.…``, ``us.…``), so the upstream serves and bills the
+     endpoint the caller chose; in the caller's region unless ``upstream_region`` says one.
+  3. The answer's ``id`` and ``model`` are the gateway's (the engine contract); the upstream
+     request ID is in the server log (debug). ``message_stop`` loses the upstream's
+     invocation metrics: the renderer writes the gateway's own.
+  4. An upstream error reaches the caller as the same AWS error (code, HTTP status, message,
+     modelled extra members) before the stream started, and as the same exception frame after.
+     An error about the gateway's own credentials or permissions is the operator's to fix: it
+     is logged, and the caller gets an error saying the gateway failed, never the upstream's
+     words (which would mislead callers about their own keys, and name the gateway's IAM
+     identity). An unreachable upstream is 503 ServiceUnavailableException, a silent one 408
+     ModelTimeoutException.
+  5. Retries: ``upstream_max_retries`` (default 0: the caller's SDK retries, not both), and
+     only before the first event.
+  6. Context editing was applied by the gateway (``ModelCall.request`` is the edited prompt):
+     the upstream gets that prompt without ``context_management``, and the final
+     ``message_delta`` reports the gateway's edits.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from claude_bedrock.domain.engine import NON_STREAMING_OPERATIONS, ModelCall, StreamEvent
+from claude_bedrock.domain.errors import (
+    ERRORS_BY_CODE,
+    AccessDeniedException,
+    BedrockError,
+    ErrorAsFirstFrame,
+    InternalServerException,
+    ModelTimeoutException,
+    ServiceUnavailableException,
+    ValidationException,
+)
+
+if TYPE_CHECKING:
+    import httpx
+
+    from claude_bedrock.client.aio import AsyncAnthropicBedrock
+    from claude_bedrock.settings import Settings
+
+__all__ = ["BedrockUpstreamEngine", "AWS_ENDPOINT"]
+
+log = logging.getLogger("claude_bedrock.upstream")
+
+#: The upstream ``aws``: the regional bedrock-runtime endpoint of the call's region.
+AWS_ENDPOINT = "https://bedrock-runtime.{region}.amazonaws.com"
+
+#: Upstream error codes about the gateway's own credentials (AWS's front door).
+CREDENTIAL_ERRORS = frozenset({
+    "UnrecognizedClientException", "InvalidSignatureException", "IncompleteSignatureException",
+    "ExpiredTokenException", "MissingAuthenticationTokenException", "InvalidClientTokenId",
+    "SignatureDoesNotMatch", "AccessDeniedException",
+})  # fmt: skip
+#: The one AccessDeniedException a caller is meant to read: their account's model access.
+MODEL_ACCESS_DENIED = "You don't have access to the model with the specified model ID."
+GATEWAY_CREDENTIALS_REFUSED = (
+    "The gateway's credentials for its upstream Bedrock were refused ({code}); its operator can see why "
+    "in the server log."
+)
+UPSTREAM_UNREACHABLE = "The gateway could not reach its upstream Bedrock. Retry your request."
+UPSTREAM_TIMED_OUT = "The gateway's upstream Bedrock did not answer in time. Retry your request."
+UPSTREAM_UNREADABLE = "The gateway could not read its upstream Bedrock's response."
+_MESSAGE_STOP: StreamEvent = {"type": "message_stop"}
+
+
+class BedrockUpstreamEngine:
+    """``Engine`` relaying each call to an upstream bedrock-runtime (module docstring)."""
+
+    def __init__(self, settings: Settings, *, env: Mapping[str, str] | None = None) -> None:
+        self._endpoint = settings.upstream or "aws"
+        self._region = settings.upstream_region
+        self._max_retries = settings.upstream_max_retries
+        self._timeout = float(settings.upstream_timeout)
+        self._credentials = settings.upstream_credentials
+        self._env = os.environ if env is None else env
+        self._http: httpx.AsyncClient | None = None
+        self._clients: dict[str, AsyncAnthropicBedrock] = {}
+
+    def describe(self) -> str:
+        """Where calls go, for the start-up log (no credential)."""
+        where = "AWS (bedrock-runtime.<region>.amazonaws.com)" if self._endpoint == "aws" else self._endpoint
+        region = f"region {self._region}" if self._region else "each caller's region"
+        return f"{where}, {region}"
+
+    # -- the engine contract --------------------------------------------------------------
+
+    def stream(self, call: ModelCall) -> AsyncIterator[StreamEvent]:
+        return self._relay(call)
+
+    async def count_tokens(self, call: ModelCall) -> int:
+        """CountTokens upstream, for the bare model ID (Bedrock refuses profile IDs there)."""
+        from claude_bedrock.client.errors import ClaudeBedrockError
+
+        client = self._client_for(call.region)
+        try:
+            return await client._relay_count_tokens(call.model_id, self._body(call), call.betas)
+        except ClaudeBedrockError as exc:
+            raise self._error(exc) from None
+
+    async def aclose(self) -> None:
+        http, self._http = self._http, None
+        self._clients.clear()
+        if http is not None:
+            await http.aclose()
+
+    # -- relaying -------------------------------------------------------------------------
+
+    async def _relay(self, call: ModelCall) -> AsyncIterator[StreamEvent]:
+        from claude_bedrock.client.errors import ClaudeBedrockError
+
+        client = self._client_for(call.region)
+        model = call.profile_id or call.model_id
+        try:
+            stream = await client._relay_stream(model, self._body(call), call.betas)
+        except ClaudeBedrockError as exc:
+            error = self._error(exc)
+            if getattr(exc, "http_status", None) == 200 and call.operation not in NON_STREAMING_OPERATIONS:
+                raise ErrorAsFirstFrame(error) from None  # the upstream's stream opened on it too
+            raise error from None
+        log.debug("%s %s: upstream request %s", call.operation, model, stream.request_id)
+        try:
+            async for event in stream:
+                kind = event.get("type")
+                if kind == "message_start":
+                    message = {**event["message"], "id": call.message_id, "model": call.anthropic_name}
+                    event = {**event, "message": message}
+                elif kind == "message_stop":
+                    event = _MESSAGE_STOP
+                elif kind == "message_delta" and call.context_management is not None:
+                    event = {**event, "context_management": call.context_management}
+                yield event
+        except ClaudeBedrockError as exc:
+            raise self._error(exc) from None
+        finally:
+            await stream.close()
+
+    def _body(self, call: ModelCall) -> dict[str, Any]:
+        body = dict(call.request)
+        body.pop("anthropic_beta", None)  # the betas in force go back in, header ones included
+        if call.context_management is not None:
+            body.pop("context_management", None)  # applied here (Rule 6)
+        return body
+
+    def _client_for(self, region: str) -> AsyncAnthropicBedrock:
+        region = self._region or region
+        client = self._clients.get(region)
+        if client is None:
+            from claude_bedrock.client.aio import AsyncAnthropicBedrock
+            from claude_bedrock.client.connections import timeouts_of
+            from claude_bedrock.client.httpx_transport import async_client
+
+            if self._http is None:
+                self._http = async_client(timeouts_of(self._timeout))
+            url = AWS_ENDPOINT.format(region=region) if self._endpoint == "aws" else self._endpoint
+            credentials = self._credentials
+            client = AsyncAnthropicBedrock(
+                aws_region=region,
+                base_url=url,
+                aws_access_key=credentials.access_key_id if credentials else None,
+                aws_secret_key=credentials.secret_access_key if credentials else None,
+                aws_session_token=credentials.session_token if credentials else None,
+                api_key=credentials.api_key if credentials else None,
+                aws_profile=credentials.profile if credentials else None,
+                max_retries=self._max_retries,
+                timeout=self._timeout,
+                http_client=self._http,
+            )
+            self._clients[region] = client
+        return client
+
+    # -- errors (Rule 4) --------------------------------------------------------------------
+
+    def _error(self, exc: Exception) -> BedrockError:
+        from claude_bedrock.client.errors import (
+            APIConnectionError,
+            APIStatusError,
+            APITimeoutError,
+            ConfigurationError,
+        )
+
+        if isinstance(exc, APITimeoutError):
+            log.warning("upstream timed out: %s", exc)
+            return ModelTimeoutException(UPSTREAM_TIMED_OUT)
+        if isinstance(exc, APIConnectionError):
+            log.warning("upstream unreachable: %s", exc)
+            return ServiceUnavailableException(UPSTREAM_UNREACHABLE)
+        if isinstance(exc, ConfigurationError):  # no credentials found
+            log.error("gateway misconfigured: %s", exc)
+            return InternalServerException(GATEWAY_CREDENTIALS_REFUSED.format(code="no credentials"))
+        if not isinstance(exc, APIStatusError):
+            log.error("upstream response unreadable: %s", exc)
+            return InternalServerException(UPSTREAM_UNREADABLE)
+        code = _error_code(exc.code)
+        if code in CREDENTIAL_ERRORS and not (code == "AccessDeniedException" and exc.message == MODEL_ACCESS_DENIED):
+            log.error("upstream refused the gateway's credentials: %s: %s (request %s)", code, exc.message,
+                      exc.request_id)
+            if code == "AccessDeniedException":
+                return AccessDeniedException(GATEWAY_CREDENTIALS_REFUSED.format(code=code))
+            return InternalServerException(GATEWAY_CREDENTIALS_REFUSED.format(code=code))
+        cls = ERRORS_BY_CODE.get(code or "")
+        if cls is None:
+            cls = InternalServerException if exc.status_code >= 500 else ValidationException
+        body = exc.body if isinstance(exc.body, dict) else {}
+        fields = {key: value for key, value in body.items() if key not in ("message", "Message", "type", "error")}
+        return cls(exc.message, **fields)
+
+
+def _error_code(code: str | None) -> str | None:
+    """The AWS error code: ``ThrottlingException`` for a stream member ``throttlingException``
+    and for an Anthropic ``rate_limit_error`` event inside a chunk too."""
+    from claude_bedrock.client.streams import ANTHROPIC_STREAM_ERRORS
+
+    code = ANTHROPIC_STREAM_ERRORS.get(code or "", code)
+    return code[:1].upper() + code[1:] if code else code
+

@@ -1,0 +1,280 @@
+"""Gateway mode (``serve --upstream``): a claude-bedrock server answering from an upstream
+Bedrock. The upstream here is a second, strict claude-bedrock server on its own socket (the
+only Bedrock this offline machine has), holding the gateway's own credentials; callers use the
+unmodified official clients against the gateway, as they would against AWS."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from claude_bedrock.testing.admin import BedrockAdmin
+from support.servers import ACCESS_KEY, CONFIG_TOML, REGION, SECRET_KEY, RunningServer, start_server
+
+GATEWAY_KEY = "AKIDGATEWAYUPSTREAM1"
+GATEWAY_SECRET = "gateway/secret+for/upstream0123456789"
+UPSTREAM_ACCOUNT = "999988887777"
+UPSTREAM_CONFIG = f"""
+[server]
+strict_auth = true
+
+[[credentials]]
+access_key_id = "{GATEWAY_KEY}"
+secret_access_key = "{GATEWAY_SECRET}"
+account_id = "{UPSTREAM_ACCOUNT}"
+user_name = "gateway"
+admin = true
+"""
+GLOBAL_SONNET = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
+US_HAIKU = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
+SONNET = "anthropic.claude-sonnet-4-5-20250929-v1:0"
+
+
+def gateway_config(upstream_url: str, secret: str = GATEWAY_SECRET) -> str:
+    return CONFIG_TOML + f"""
+[upstream]
+endpoint = "{upstream_url}"
+access_key_id = "{GATEWAY_KEY}"
+secret_access_key = "{secret}"
+"""
+
+
+def _body(text: str = "Hello through the gateway", max_tokens: int = 60) -> bytes:
+    return json.dumps({"anthropic_version": "bedrock-2023-05-31", "max_tokens": max_tokens,
+                       "messages": [{"role": "user", "content": text}]}).encode()
+
+
+@pytest.fixture(scope="module")
+def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    running = start_server(tmp_path_factory.mktemp("upstream"), config=UPSTREAM_CONFIG)
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def gateway(upstream: RunningServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    running = start_server(tmp_path_factory.mktemp("gateway"), config=gateway_config(upstream.url))
+    yield running
+    running.stop()
+
+
+@pytest.fixture()
+def upstream_admin(upstream: RunningServer) -> Iterator[BedrockAdmin]:
+    with BedrockAdmin(upstream.url, aws_access_key=GATEWAY_KEY, aws_secret_key=GATEWAY_SECRET) as admin:
+        admin.reset()
+        yield admin
+        admin.clear_faults()
+
+
+def _client(url: str, key: str = ACCESS_KEY, secret: str = SECRET_KEY):
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client("bedrock-runtime", endpoint_url=url, region_name=REGION, aws_access_key_id=key,
+                        aws_secret_access_key=secret, config=Config(retries={"total_max_attempts": 1, "mode": "standard"}))
+
+
+@pytest.fixture(scope="module")
+def via_gateway(gateway: RunningServer):
+    return _client(gateway.url)
+
+
+@pytest.fixture(scope="module")
+def direct(upstream: RunningServer):
+    return _client(upstream.url, GATEWAY_KEY, GATEWAY_SECRET)
+
+
+def test_gateway_invoke_model_answers_as_the_upstream_does(via_gateway, direct, upstream_admin):
+    relayed = via_gateway.invoke_model(modelId=GLOBAL_SONNET, body=_body())
+    answer = json.loads(relayed["body"].read())
+    expected = json.loads(direct.invoke_model(modelId=GLOBAL_SONNET, body=_body())["body"].read())
+    assert answer["content"] == expected["content"] and answer["content"][0]["text"]
+    assert answer["usage"] == expected["usage"]
+    assert answer["stop_reason"] == expected["stop_reason"] == "max_tokens"
+    assert answer["model"] == "claude-sonnet-4-5-20250929"
+    # the id is the gateway's own, from its request id
+    assert answer["id"].startswith("msg_bdrk_01") and answer["id"] != expected["id"]
+    headers = relayed["ResponseMetadata"]["HTTPHeaders"]
+    assert headers["x-amzn-bedrock-input-token-count"] == str(expected["usage"]["input_tokens"])
+    assert headers["x-amzn-bedrock-output-token-count"] == str(expected["usage"]["output_tokens"])
+    # upstream: one streamed call, on the profile the caller named, with the gateway's account,
+    # in the caller's region
+    first = upstream_admin.calls()[0]
+    assert first.operation == "InvokeModelWithResponseStream"
+    assert first.model_id == GLOBAL_SONNET
+    assert first.account_id == UPSTREAM_ACCOUNT and first.region == REGION
+
+
+def test_gateway_stream_relays_every_event_with_the_gateway_metrics(via_gateway, direct, upstream_admin):
+    events = list(via_gateway.invoke_model_with_response_stream(modelId=US_HAIKU, body=_body())["body"])
+    expected = list(direct.invoke_model_with_response_stream(modelId=US_HAIKU, body=_body())["body"])
+    decoded = [json.loads(e["chunk"]["bytes"]) for e in events]
+    wanted = [json.loads(e["chunk"]["bytes"]) for e in expected]
+    assert [e["type"] for e in decoded] == [e["type"] for e in wanted]
+    assert decoded[0]["type"] == "message_start" and decoded[-1]["type"] == "message_stop"
+    assert decoded[1:-1] == wanted[1:-1]  # every content event, and message_delta's usage
+    metrics = decoded[-1]["amazon-bedrock-invocationMetrics"]
+    assert metrics["outputTokenCount"] == wanted[-2]["usage"]["output_tokens"]
+    assert upstream_admin.last_call().model_id == US_HAIKU
+
+
+def test_gateway_converse_and_converse_stream(via_gateway, direct, upstream_admin):
+    messages = [{"role": "user", "content": [{"text": "Name three rivers"}]}]
+    relayed = via_gateway.converse(modelId=GLOBAL_SONNET, messages=messages, inferenceConfig={"maxTokens": 80})
+    expected = direct.converse(modelId=GLOBAL_SONNET, messages=messages, inferenceConfig={"maxTokens": 80})
+    assert relayed["output"] == expected["output"]
+    assert relayed["usage"] == expected["usage"] and relayed["stopReason"] == expected["stopReason"]
+    stream = via_gateway.converse_stream(modelId=GLOBAL_SONNET, messages=messages, inferenceConfig={"maxTokens": 80})
+    kinds = [next(iter(event)) for event in stream["stream"]]
+    assert kinds[0] == "messageStart" and kinds[-2:] == ["messageStop", "metadata"]
+    assert "contentBlockDelta" in kinds
+    # Converse reached the upstream as an Anthropic stream, as every call does
+    assert {call.operation for call in upstream_admin.calls()} == {"InvokeModelWithResponseStream", "Converse"}
+
+
+def test_gateway_count_tokens_asks_the_upstream(via_gateway, upstream_admin):
+    messages = [{"role": "user", "content": [{"text": "How many tokens is this sentence?"}]}]
+    relayed = via_gateway.count_tokens(modelId=SONNET, input={"converse": {"messages": messages}})
+    assert relayed["inputTokens"] > 0
+    recorded = upstream_admin.last_call()
+    assert recorded.operation == "CountTokens" and recorded.model_id == SONNET
+    assert recorded.usage["inputTokens"] == relayed["inputTokens"]
+
+
+def test_gateway_passes_upstream_throttling_through(via_gateway, upstream_admin):
+    upstream_admin.inject_fault("ThrottlingException", message="Too many tokens, please wait before trying again.")
+    with pytest.raises(via_gateway.exceptions.ThrottlingException) as caught:
+        via_gateway.invoke_model(modelId=GLOBAL_SONNET, body=_body())
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 429
+    assert caught.value.response["Error"]["Message"] == "Too many tokens, please wait before trying again."
+
+
+def test_gateway_stream_error_mid_stream_becomes_the_same_frame(via_gateway, upstream_admin):
+    from botocore.exceptions import EventStreamError
+
+    upstream_admin.inject_fault("stream_error", exception="modelStreamErrorException", after_events=3)
+    body = via_gateway.invoke_model_with_response_stream(modelId=GLOBAL_SONNET, body=_body())["body"]
+    received = []
+    with pytest.raises(EventStreamError) as caught:
+        for event in body:
+            received.append(json.loads(event["chunk"]["bytes"]))
+    assert caught.value.response["Error"]["Code"] == "modelStreamErrorException"
+    assert [event["type"] for event in received][:1] == ["message_start"] and len(received) == 3
+
+
+def test_gateway_stream_error_as_first_frame(via_gateway, upstream_admin):
+    from botocore.exceptions import EventStreamError
+
+    upstream_admin.inject_fault("stream_error", exception="throttlingException", after_events=0)
+    body = via_gateway.invoke_model_with_response_stream(modelId=GLOBAL_SONNET, body=_body())["body"]
+    with pytest.raises(EventStreamError) as caught:
+        list(body)
+    assert caught.value.response["Error"]["Code"] == "throttlingException"
+    # InvokeModel, whole: the same upstream failure is a plain 429
+    upstream_admin.inject_fault("stream_error", exception="throttlingException", after_events=0)
+    with pytest.raises(via_gateway.exceptions.ThrottlingException):
+        via_gateway.invoke_model(modelId=GLOBAL_SONNET, body=_body())
+
+
+def test_gateway_bad_request_never_reaches_the_upstream(via_gateway, upstream_admin):
+    bad = json.dumps({"anthropic_version": "bedrock-2023-05-31", "max_tokens": 0,
+                      "messages": [{"role": "user", "content": "x"}]})
+    with pytest.raises(via_gateway.exceptions.ValidationException):
+        via_gateway.invoke_model(modelId=GLOBAL_SONNET, body=bad)
+    assert upstream_admin.calls() == []
+
+
+def test_gateway_anthropic_sdk_streams_through(gateway: RunningServer, upstream_admin):
+    from anthropic import AnthropicBedrock
+
+    client = AnthropicBedrock(aws_access_key=ACCESS_KEY, aws_secret_key=SECRET_KEY, aws_region=REGION,
+                              base_url=gateway.url, max_retries=0)
+    with client.messages.stream(model=GLOBAL_SONNET, max_tokens=40,
+                                messages=[{"role": "user", "content": "Stream please"}]) as stream:
+        text = "".join(stream.text_stream)
+        final = stream.get_final_message()
+    assert text and final.content[0].text == text
+    assert final.usage.output_tokens == upstream_admin.last_call().usage["outputTokens"]
+
+
+def test_gateway_records_the_upstream_usage(gateway: RunningServer, via_gateway, upstream_admin):
+    via_gateway.invoke_model(modelId=GLOBAL_SONNET, body=_body("Count me in the gateway's records"))
+    with BedrockAdmin(gateway.url) as admin:
+        mine = admin.last_call()
+    assert mine.operation == "InvokeModel" and mine.account_id != UPSTREAM_ACCOUNT
+    assert mine.usage["inputTokens"] == upstream_admin.last_call().usage["inputTokens"]
+    assert mine.usage["outputTokens"] == upstream_admin.last_call().usage["outputTokens"]
+
+
+# --------------------------------------------------------------------------- the operator's mistakes
+
+
+def test_gateway_with_refused_credentials_says_so_without_the_upstream_words(upstream, tmp_path: Path):
+    running = start_server(tmp_path, config=gateway_config(upstream.url, secret="not-the-secret"))
+    try:
+        client = _client(running.url)
+        with pytest.raises(client.exceptions.InternalServerException) as caught:
+            client.invoke_model(modelId=GLOBAL_SONNET, body=_body())
+        message = caught.value.response["Error"]["Message"]
+        assert "gateway's credentials" in message and "InvalidSignatureException" in message
+        assert "canonical" not in message.lower()  # the upstream's own words stay in the log
+    finally:
+        running.stop()
+    log = running.log_text()
+    assert "refused the gateway's credentials" in log
+    assert "not-the-secret" not in log and GATEWAY_SECRET not in log
+
+
+def test_gateway_with_an_unreachable_upstream_answers_503(tmp_path: Path):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    running = start_server(tmp_path, config=gateway_config(dead))
+    try:
+        client = _client(running.url)
+        with pytest.raises(client.exceptions.ServiceUnavailableException) as caught:
+            client.invoke_model(modelId=GLOBAL_SONNET, body=_body())
+        assert "could not reach its upstream" in caught.value.response["Error"]["Message"]
+        events = client.invoke_model_with_response_stream
+        with pytest.raises(client.exceptions.ServiceUnavailableException):
+            events(modelId=GLOBAL_SONNET, body=_body())
+    finally:
+        running.stop()
+    assert "Traceback" not in running.log_text()
+
+
+def test_gateway_start_up_says_where_calls_go(gateway: RunningServer, upstream: RunningServer):
+    assert f"gateway mode: model calls are answered by {upstream.url}, each caller's region" in gateway.log_text()
+
+
+def test_gateway_upstream_silent_past_its_timeout_answers_408(upstream, upstream_admin, tmp_path: Path):
+    running = start_server(tmp_path, "--upstream-timeout", "1", config=gateway_config(upstream.url))
+    try:
+        upstream_admin.inject_fault("latency", latency_ms=4000)
+        client = _client(running.url)
+        with pytest.raises(client.exceptions.ModelTimeoutException) as caught:
+            client.invoke_model(modelId=GLOBAL_SONNET, body=_body())
+        assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 408
+        assert "did not answer in time" in caught.value.response["Error"]["Message"]
+    finally:
+        running.stop()
+
+
+def test_gateway_pointed_at_itself_refuses_to_start(tmp_path: Path):
+    import subprocess
+    import sys
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    done = subprocess.run(
+        [sys.executable, "-m", "claude_bedrock", "serve", "--port", str(port), "--data-dir", str(tmp_path / "d"),
+         "--upstream", f"http://localhost:{port}"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 2
+    assert "is this server itself" in done.stderr and "Traceback" not in done.stderr
