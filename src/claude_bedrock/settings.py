@@ -137,7 +137,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
         bool,
         True,
         "Refuse thinking blocks sent back changed, forged or from another model, as Bedrock does "
-        "(turn off to send hand-written thinking blocks).",
+        "(turn off to send hand-written thinking blocks). In gateway mode the upstream checks them.",
     ),
     SettingSpec(
         "account_id",

@@ -278,3 +278,24 @@ def test_gateway_pointed_at_itself_refuses_to_start(tmp_path: Path):
     )
     assert done.returncode == 2
     assert "is this server itself" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_gateway_thinking_blocks_go_back_upstream_which_checks_them(via_gateway, upstream_admin):
+    thinking = {"type": "enabled", "budget_tokens": 1024}
+    question = {"role": "user", "content": "Think, then answer"}
+    first = json.loads(via_gateway.invoke_model(modelId=GLOBAL_SONNET, body=json.dumps({
+        "anthropic_version": "bedrock-2023-05-31", "max_tokens": 2000, "thinking": thinking,
+        "messages": [question]}))["body"].read())
+    assert first["content"][0]["type"] == "thinking" and first["content"][0]["signature"]
+    follow_up = {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 2000, "thinking": thinking,
+                 "messages": [question, {"role": "assistant", "content": first["content"]},
+                              {"role": "user", "content": "And then?"}]}
+    second = json.loads(via_gateway.invoke_model(modelId=GLOBAL_SONNET, body=json.dumps(follow_up))["body"].read())
+    assert second["content"][-1]["type"] == "text"
+    # a forged block is refused by the upstream, and the caller hears it as the upstream said it
+    forged = json.loads(json.dumps(follow_up))
+    forged["messages"][1]["content"][0]["thinking"] += " (edited)"
+    with pytest.raises(via_gateway.exceptions.ValidationException) as caught:
+        via_gateway.invoke_model(modelId=GLOBAL_SONNET, body=json.dumps(forged))
+    assert upstream_admin.last_call().error_code == "ValidationException"
+    assert caught.value.response["Error"]["Message"] == upstream_admin.last_call().error_message

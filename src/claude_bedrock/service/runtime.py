@@ -252,7 +252,8 @@ def prepare_call(inv: Invocation, body: dict[str, Any]) -> ModelCall:
     validated = validate_messages_request(body, model, count_input_tokens=count)
     messages = validated.body["messages"]
     # The model's check, after Bedrock's own; a one-message conversation has no assistant turn.
-    if len(messages) > 1 and inv.state.settings.verify_thinking_signatures:
+    # A gateway's thinking blocks were signed upstream, which checks them itself.
+    if len(messages) > 1 and inv.state.checks_thinking_signatures:
         inv.state.thinking_signer.check_conversation(messages, model.model_id)
     inv.state.note_deprecated(model)
     edited = validated.edited  # context editing: the model sees (and bills) the edited prompt

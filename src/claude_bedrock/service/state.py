@@ -97,6 +97,9 @@ class ServiceState:
         self.prompt_cache = PromptCache(clock=clock, minimum_tokens=minimum_tokens_of(self.catalog))
         #: Signs the simulator's thinking blocks and checks those sent back.
         self.thinking_signer = thinking_signer or ThinkingSigner()
+        #: Thinking blocks sent back are checked here: not by a gateway (``upstream``), whose
+        #: blocks were signed upstream, which checks them itself.
+        self.checks_thinking_signatures = settings.verify_thinking_signatures and not settings.upstream
         self.engine: Engine = engine or SimulatorEngine(
             seed=settings.seed,
             mode=settings.simulator_mode,
