@@ -168,7 +168,12 @@ class BedrockUpstreamEngine:
             from claude_bedrock.client.httpx_transport import async_client
 
             if self._http is None:
-                self._http = async_client(timeouts_of(self._timeout))
+                import httpx
+
+                # As many upstream connections as calls in flight: a client's default cap (100)
+                # would queue the 101st stream until one ends.
+                limits = httpx.Limits(max_connections=None, max_keepalive_connections=100)
+                self._http = async_client(timeouts_of(self._timeout), limits)
             url = AWS_ENDPOINT.format(region=region) if self._endpoint == "aws" else self._endpoint
             credentials = self._credentials
             client = AsyncAnthropicBedrock(

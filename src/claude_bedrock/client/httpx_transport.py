@@ -44,8 +44,8 @@ def _timeout_extension(timeouts: Timeouts) -> dict[str, Any]:
     return httpx_timeout(timeouts).as_dict()
 
 
-def async_client(timeouts: Timeouts) -> httpx.AsyncClient:
-    return httpx.AsyncClient(timeout=httpx_timeout(timeouts), limits=DEFAULT_LIMITS)
+def async_client(timeouts: Timeouts, limits: httpx.Limits = DEFAULT_LIMITS) -> httpx.AsyncClient:
+    return httpx.AsyncClient(timeout=httpx_timeout(timeouts), limits=limits)
 
 
 def _failure(exc: httpx.TransportError) -> TransportFailure:
