@@ -53,6 +53,7 @@ from claude_bedrock.client.types import (
     ToolUseBlock,
     event_from_dict,
 )
+from claude_bedrock.domain.json_body import exact_fast_loads
 from claude_bedrock.wire.eventstream import (
     EventStreamDecoder,
     EventStreamError,
@@ -182,7 +183,10 @@ class InvokeStreamDecoder(_FrameReader):
             if frame.header(":event-type") != "chunk":
                 continue
             try:
-                data = json.loads(decode_chunk_payload(frame.payload))
+                event_json = decode_chunk_payload(frame.payload)
+                data = exact_fast_loads(event_json)
+                if data is None:  # orjson could not tell: the standard parser decides
+                    data = json.loads(event_json)
             except (EventStreamError, ValueError) as exc:
                 raise self._invalid(f"invalid chunk: {exc}") from None
             if not isinstance(data, dict):

@@ -54,6 +54,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 import struct
 import uuid
 import zlib
@@ -633,6 +634,12 @@ def _read_prelude(buffer: bytearray, offset: int) -> _Prelude:
     return _Prelude(total_length, headers_length)
 
 
+#: Header blocks decoded already -> their headers (a stream repeats a few blocks, frame after
+#: frame). A pure memo: the headers depend on the block's bytes alone, and are immutable.
+_DECODED_HEADER_BLOCKS: dict[bytes, tuple[tuple[str, HeaderValue], ...]] = {}
+_MEMO_BLOCKS_AT_MOST = 256
+
+
 def _parse_frame(frame: bytes, prelude: _Prelude) -> Message:
     """Check the message CRC of one complete frame, then decode it."""
     (expected,) = _UINT32.unpack_from(frame, len(frame) - MESSAGE_CRC_BYTES)
@@ -640,7 +647,12 @@ def _parse_frame(frame: bytes, prelude: _Prelude) -> Message:
     if calculated != expected:
         raise MessageChecksumMismatch(expected, calculated)
     headers_end = PRELUDE_BYTES + prelude.headers_length
-    headers = _decode_headers(frame, PRELUDE_BYTES, headers_end)
+    block = frame[PRELUDE_BYTES:headers_end]
+    headers = _DECODED_HEADER_BLOCKS.get(block)
+    if headers is None:
+        headers = _decode_headers(frame, PRELUDE_BYTES, headers_end)
+        if len(_DECODED_HEADER_BLOCKS) < _MEMO_BLOCKS_AT_MOST and len(block) <= 512:
+            _DECODED_HEADER_BLOCKS[block] = headers
     return Message(headers, frame[headers_end:-MESSAGE_CRC_BYTES])
 
 
@@ -892,12 +904,26 @@ def chunk_frame(event_json: bytes, padding: str) -> bytes:
     return b"".join((head, encoded, tail, _UINT32.pack(zlib.crc32(tail, zlib.crc32(encoded, crc)))))
 
 
+#: What follows the base64 in a chunk payload as Bedrock (and ``chunk_frame``) write it.
+_CHUNK_PAYLOAD_END = re.compile(rb'(?:,"p":"[0-9A-Za-z]*")?}')
+
+
 def decode_chunk_payload(payload: bytes) -> bytes:
     """The inner event JSON bytes of a ``chunk`` payload ``{"bytes": "<base64>", "p": ...}``.
+
+    The usual layout (``bytes`` first, then an optional ``p`` padding of letters and digits)
+    is read without a JSON parse; anything else goes through ``json.loads``.
 
     Raises:
         InvalidChunkPayload: not a JSON object, ``bytes`` missing or not valid base64.
     """
+    if payload.startswith(_CHUNK_PAYLOAD_HEAD):
+        end = payload.find(b'"', len(_CHUNK_PAYLOAD_HEAD))
+        if end > 0 and _CHUNK_PAYLOAD_END.fullmatch(payload, end + 1):
+            try:
+                return binascii.a2b_base64(payload[len(_CHUNK_PAYLOAD_HEAD):end], strict_mode=True)
+            except binascii.Error:
+                pass  # the full parse below says what is wrong
     try:
         envelope = json.loads(payload)
     except (ValueError, RecursionError) as exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import struct
 import zlib
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -189,3 +190,57 @@ def test_eventstream_decode_chunk_payload_raises_only_own_errors(payload: bytes)
         decode_chunk_payload(payload)
     except EventStreamError:
         pass
+
+
+def _chunk_payload_by_json(payload: bytes) -> bytes | None:
+    """The reading of a chunk payload by a full JSON parse (the oracle of the fast path)."""
+    import base64
+    import binascii
+    import json
+
+    try:
+        envelope = json.loads(payload)
+        encoded = envelope.get("bytes") if isinstance(envelope, dict) else None
+        return base64.b64decode(encoded, validate=True) if isinstance(encoded, str) else None
+    except (ValueError, RecursionError, binascii.Error):
+        return None
+
+
+def _read_or_none(payload: bytes) -> bytes | None:
+    try:
+        return decode_chunk_payload(payload)
+    except EventStreamError:
+        return None
+
+
+_BASE64ISH = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=\\\"u ,}", max_size=40)
+_CHUNK_ENDS = st.sampled_from(['}', ',"p":"abc"}', ',"p":""}', ',"p":"a-b"}', ',"p":"abc"', '}x', ', "p":"a"}',
+                               ',"q":"a"}', '}}', ',"p":"abc"} '])
+
+
+@PROPERTY_SETTINGS
+@given(st.one_of(st.binary(max_size=120), st.builds(lambda b, e: f'{{"bytes":"{b}"{e}'.encode(), _BASE64ISH, _CHUNK_ENDS),
+                 st.builds(lambda raw, e: ('{"bytes":"' + __import__("base64").b64encode(raw).decode() + '"' + e).encode(),
+                           st.binary(max_size=60), _CHUNK_ENDS)))
+def test_eventstream_chunk_payload_fast_path_reads_as_a_full_json_parse_does(payload: bytes) -> None:
+    assert _read_or_none(payload) == _chunk_payload_by_json(payload)
+
+
+def test_eventstream_chunk_payload_escaped_slash_still_reads():
+    # JSON may escape "/" as "\/": the fast path leaves such a payload to the full parse
+    assert decode_chunk_payload(b'{"bytes":"YT9\\/","p":"ab"}') == __import__("base64").b64decode("YT9/")
+    assert decode_chunk_payload(b'{"p":"ab","bytes":"e30="}') == b"{}"
+
+
+def test_eventstream_repeated_header_blocks_decode_the_same_and_bad_ones_still_fail():
+    from claude_bedrock.wire.eventstream import InvalidHeaderType, decode_messages
+
+    message = Message(((":event-type", "chunk"), (":message-type", "event")), b"{}")
+    frame = encode_message(message.headers, message.payload)
+    assert decode_messages(frame + frame) == [message, message]
+    bad = bytearray(frame)
+    type_offset = 12 + 1 + len(":event-type")
+    bad[type_offset] = 42  # an unknown header type, CRCs fixed
+    with pytest.raises(InvalidHeaderType):
+        decode_messages(_fix_crcs(bad))
+    assert decode_messages(frame) == [message]
