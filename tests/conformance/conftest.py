@@ -11,6 +11,8 @@ from typing import Iterator
 
 import pytest
 
+from claude_bedrock.testing.admin import BedrockAdmin
+from support.gateway import GATEWAY_KEY, GATEWAY_SECRET, UPSTREAM_CONFIG, boto3_runtime, gateway_config
 from support.servers import (
     ACCESS_KEY,
     CONFIG_TOML,
@@ -86,3 +88,43 @@ def node_modules() -> Path:
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=JS_DIR, check=True,
                        timeout=600)
     return JS_DIR / "node_modules"
+
+
+# --------------------------------------------------------------------------- gateway mode
+
+
+@pytest.fixture(scope="module")
+def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """The gateway's upstream: a strict server knowing only the gateway's own key."""
+    running = start_server(tmp_path_factory.mktemp("upstream"), config=UPSTREAM_CONFIG)
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def gateway(upstream: RunningServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """A ``serve --upstream`` server in front of ``upstream``, with the test callers' keys."""
+    running = start_server(tmp_path_factory.mktemp("gateway"), config=gateway_config(upstream.url))
+    yield running
+    running.stop()
+
+
+@pytest.fixture()
+def upstream_admin(upstream: RunningServer) -> Iterator[BedrockAdmin]:
+    """The upstream's testing toolkit, reset (history, rules, prompt cache) for each test."""
+    with BedrockAdmin(upstream.url, aws_access_key=GATEWAY_KEY, aws_secret_key=GATEWAY_SECRET) as admin:
+        admin.reset()
+        yield admin
+        admin.clear_faults()
+
+
+@pytest.fixture(scope="module")
+def via_gateway(gateway: RunningServer):
+    """boto3 bedrock-runtime, a caller of the gateway."""
+    return boto3_runtime(gateway.url)
+
+
+@pytest.fixture(scope="module")
+def direct(upstream: RunningServer):
+    """boto3 bedrock-runtime on the upstream itself, with the gateway's key."""
+    return boto3_runtime(upstream.url, GATEWAY_KEY, GATEWAY_SECRET)

@@ -1,97 +1,35 @@
 """Gateway mode (``serve --upstream``): a claude-bedrock server answering from an upstream
 Bedrock. The upstream here is a second, strict claude-bedrock server on its own socket (the
 only Bedrock this offline machine has), holding the gateway's own credentials; callers use the
-unmodified official clients against the gateway, as they would against AWS."""
+unmodified official clients against the gateway, as they would against AWS (fixtures in
+``conftest``, set-up in ``support.gateway``)."""
 
 from __future__ import annotations
 
 import json
 import socket
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
 from claude_bedrock.testing.admin import BedrockAdmin
-from support.servers import ACCESS_KEY, CONFIG_TOML, REGION, SECRET_KEY, RunningServer, start_server
-
-GATEWAY_KEY = "AKIDGATEWAYUPSTREAM1"
-GATEWAY_SECRET = "gateway/secret+for/upstream0123456789"
-UPSTREAM_ACCOUNT = "999988887777"
-UPSTREAM_CONFIG = f"""
-[server]
-strict_auth = true
-
-[[credentials]]
-access_key_id = "{GATEWAY_KEY}"
-secret_access_key = "{GATEWAY_SECRET}"
-account_id = "{UPSTREAM_ACCOUNT}"
-user_name = "gateway"
-admin = true
-"""
-GLOBAL_SONNET = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
-US_HAIKU = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
-SONNET = "anthropic.claude-sonnet-4-5-20250929-v1:0"
-
-
-def gateway_config(upstream_url: str, secret: str = GATEWAY_SECRET) -> str:
-    return CONFIG_TOML + f"""
-[upstream]
-endpoint = "{upstream_url}"
-access_key_id = "{GATEWAY_KEY}"
-secret_access_key = "{secret}"
-"""
-
-
-def _body(text: str = "Hello through the gateway", max_tokens: int = 60) -> bytes:
-    return json.dumps({"anthropic_version": "bedrock-2023-05-31", "max_tokens": max_tokens,
-                       "messages": [{"role": "user", "content": text}]}).encode()
-
-
-@pytest.fixture(scope="module")
-def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    running = start_server(tmp_path_factory.mktemp("upstream"), config=UPSTREAM_CONFIG)
-    yield running
-    running.stop()
-
-
-@pytest.fixture(scope="module")
-def gateway(upstream: RunningServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    running = start_server(tmp_path_factory.mktemp("gateway"), config=gateway_config(upstream.url))
-    yield running
-    running.stop()
-
-
-@pytest.fixture()
-def upstream_admin(upstream: RunningServer) -> Iterator[BedrockAdmin]:
-    with BedrockAdmin(upstream.url, aws_access_key=GATEWAY_KEY, aws_secret_key=GATEWAY_SECRET) as admin:
-        admin.reset()
-        yield admin
-        admin.clear_faults()
-
-
-def _client(url: str, key: str = ACCESS_KEY, secret: str = SECRET_KEY):
-    import boto3
-    from botocore.config import Config
-
-    return boto3.client("bedrock-runtime", endpoint_url=url, region_name=REGION, aws_access_key_id=key,
-                        aws_secret_access_key=secret, config=Config(retries={"total_max_attempts": 1, "mode": "standard"}))
-
-
-@pytest.fixture(scope="module")
-def via_gateway(gateway: RunningServer):
-    return _client(gateway.url)
-
-
-@pytest.fixture(scope="module")
-def direct(upstream: RunningServer):
-    return _client(upstream.url, GATEWAY_KEY, GATEWAY_SECRET)
+from support.gateway import (
+    GATEWAY_SECRET,
+    GLOBAL_SONNET,
+    SONNET,
+    UPSTREAM_ACCOUNT,
+    US_HAIKU,
+    boto3_runtime,
+    gateway_config,
+    invoke_body,
+)
+from support.servers import ACCESS_KEY, REGION, SECRET_KEY, RunningServer, start_server
 
 
 def test_gateway_invoke_model_answers_as_the_upstream_does(via_gateway, direct, upstream_admin):
-    relayed = via_gateway.invoke_model(modelId=GLOBAL_SONNET, body=_body())
+    relayed = via_gateway.invoke_model(modelId=GLOBAL_SONNET, body=invoke_body())
     answer = json.loads(relayed["body"].read())
-    expected = json.loads(direct.invoke_model(modelId=GLOBAL_SONNET, body=_body())["body"].read())
+    expected = json.loads(direct.invoke_model(modelId=GLOBAL_SONNET, body=invoke_body())["body"].read())
     assert answer["content"] == expected["content"] and answer["content"][0]["text"]
     assert answer["usage"] == expected["usage"]
     assert answer["stop_reason"] == expected["stop_reason"] == "max_tokens"
@@ -110,8 +48,8 @@ def test_gateway_invoke_model_answers_as_the_upstream_does(via_gateway, direct, 
 
 
 def test_gateway_stream_relays_every_event_with_the_gateway_metrics(via_gateway, direct, upstream_admin):
-    events = list(via_gateway.invoke_model_with_response_stream(modelId=US_HAIKU, body=_body())["body"])
-    expected = list(direct.invoke_model_with_response_stream(modelId=US_HAIKU, body=_body())["body"])
+    events = list(via_gateway.invoke_model_with_response_stream(modelId=US_HAIKU, body=invoke_body())["body"])
+    expected = list(direct.invoke_model_with_response_stream(modelId=US_HAIKU, body=invoke_body())["body"])
     decoded = [json.loads(e["chunk"]["bytes"]) for e in events]
     wanted = [json.loads(e["chunk"]["bytes"]) for e in expected]
     assert [e["type"] for e in decoded] == [e["type"] for e in wanted]
@@ -148,7 +86,7 @@ def test_gateway_count_tokens_asks_the_upstream(via_gateway, upstream_admin):
 def test_gateway_passes_upstream_throttling_through(via_gateway, upstream_admin):
     upstream_admin.inject_fault("ThrottlingException", message="Too many tokens, please wait before trying again.")
     with pytest.raises(via_gateway.exceptions.ThrottlingException) as caught:
-        via_gateway.invoke_model(modelId=GLOBAL_SONNET, body=_body())
+        via_gateway.invoke_model(modelId=GLOBAL_SONNET, body=invoke_body())
     assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 429
     assert caught.value.response["Error"]["Message"] == "Too many tokens, please wait before trying again."
 
@@ -157,7 +95,7 @@ def test_gateway_stream_error_mid_stream_becomes_the_same_frame(via_gateway, ups
     from botocore.exceptions import EventStreamError
 
     upstream_admin.inject_fault("stream_error", exception="modelStreamErrorException", after_events=3)
-    body = via_gateway.invoke_model_with_response_stream(modelId=GLOBAL_SONNET, body=_body())["body"]
+    body = via_gateway.invoke_model_with_response_stream(modelId=GLOBAL_SONNET, body=invoke_body())["body"]
     received = []
     with pytest.raises(EventStreamError) as caught:
         for event in body:
@@ -170,14 +108,14 @@ def test_gateway_stream_error_as_first_frame(via_gateway, upstream_admin):
     from botocore.exceptions import EventStreamError
 
     upstream_admin.inject_fault("stream_error", exception="throttlingException", after_events=0)
-    body = via_gateway.invoke_model_with_response_stream(modelId=GLOBAL_SONNET, body=_body())["body"]
+    body = via_gateway.invoke_model_with_response_stream(modelId=GLOBAL_SONNET, body=invoke_body())["body"]
     with pytest.raises(EventStreamError) as caught:
         list(body)
     assert caught.value.response["Error"]["Code"] == "throttlingException"
     # InvokeModel, whole: the same upstream failure is a plain 429
     upstream_admin.inject_fault("stream_error", exception="throttlingException", after_events=0)
     with pytest.raises(via_gateway.exceptions.ThrottlingException):
-        via_gateway.invoke_model(modelId=GLOBAL_SONNET, body=_body())
+        via_gateway.invoke_model(modelId=GLOBAL_SONNET, body=invoke_body())
 
 
 def test_gateway_bad_request_never_reaches_the_upstream(via_gateway, upstream_admin):
@@ -202,7 +140,7 @@ def test_gateway_anthropic_sdk_streams_through(gateway: RunningServer, upstream_
 
 
 def test_gateway_records_the_upstream_usage(gateway: RunningServer, via_gateway, upstream_admin):
-    via_gateway.invoke_model(modelId=GLOBAL_SONNET, body=_body("Count me in the gateway's records"))
+    via_gateway.invoke_model(modelId=GLOBAL_SONNET, body=invoke_body("Count me in the gateway's records"))
     with BedrockAdmin(gateway.url) as admin:
         mine = admin.last_call()
     assert mine.operation == "InvokeModel" and mine.account_id != UPSTREAM_ACCOUNT
@@ -216,9 +154,9 @@ def test_gateway_records_the_upstream_usage(gateway: RunningServer, via_gateway,
 def test_gateway_with_refused_credentials_says_so_without_the_upstream_words(upstream, tmp_path: Path):
     running = start_server(tmp_path, config=gateway_config(upstream.url, secret="not-the-secret"))
     try:
-        client = _client(running.url)
+        client = boto3_runtime(running.url)
         with pytest.raises(client.exceptions.InternalServerException) as caught:
-            client.invoke_model(modelId=GLOBAL_SONNET, body=_body())
+            client.invoke_model(modelId=GLOBAL_SONNET, body=invoke_body())
         message = caught.value.response["Error"]["Message"]
         assert "gateway's credentials" in message and "InvalidSignatureException" in message
         assert "canonical" not in message.lower()  # the upstream's own words stay in the log
@@ -235,13 +173,13 @@ def test_gateway_with_an_unreachable_upstream_answers_503(tmp_path: Path):
         dead = f"http://127.0.0.1:{probe.getsockname()[1]}"
     running = start_server(tmp_path, config=gateway_config(dead))
     try:
-        client = _client(running.url)
+        client = boto3_runtime(running.url)
         with pytest.raises(client.exceptions.ServiceUnavailableException) as caught:
-            client.invoke_model(modelId=GLOBAL_SONNET, body=_body())
+            client.invoke_model(modelId=GLOBAL_SONNET, body=invoke_body())
         assert "could not reach its upstream" in caught.value.response["Error"]["Message"]
         events = client.invoke_model_with_response_stream
         with pytest.raises(client.exceptions.ServiceUnavailableException):
-            events(modelId=GLOBAL_SONNET, body=_body())
+            events(modelId=GLOBAL_SONNET, body=invoke_body())
     finally:
         running.stop()
     assert "Traceback" not in running.log_text()
@@ -255,9 +193,9 @@ def test_gateway_upstream_silent_past_its_timeout_answers_408(upstream, upstream
     running = start_server(tmp_path, "--upstream-timeout", "1", config=gateway_config(upstream.url))
     try:
         upstream_admin.inject_fault("latency", latency_ms=4000)
-        client = _client(running.url)
+        client = boto3_runtime(running.url)
         with pytest.raises(client.exceptions.ModelTimeoutException) as caught:
-            client.invoke_model(modelId=GLOBAL_SONNET, body=_body())
+            client.invoke_model(modelId=GLOBAL_SONNET, body=invoke_body())
         assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 408
         assert "did not answer in time" in caught.value.response["Error"]["Message"]
     finally:
