@@ -130,6 +130,7 @@ BODIES = {
          "source": {"type": "base64", "media_type": "application/pdf", "data": base64.b64encode(PDF).decode()}},
         {"type": "text", "text": "Summarise the report"}]}]},
     "1M context beta in the body": {"messages": HELLO, "anthropic_beta": [CONTEXT_1M]},
+    "explicit nulls": {"messages": HELLO, "temperature": None, "system": None, "tools": None, "tool_choice": None},
     "refused by the model": {"messages": HELLO, "thinking": THINKING, "top_k": 5, "max_tokens": 2000},
 }
 
@@ -155,6 +156,13 @@ def test_thinking_blocks_sent_back_answer_as_the_upstream(same, via_gateway):
         {"role": "user", "content": [{"type": "tool_result", "tool_use_id": use["id"], "content": "18C"}]}]})
     answer = same("invoke_model", modelId=GLOBAL_SONNET, body=follow_up)
     assert answer["stop_reason"] == "end_turn"
+
+
+def test_explicit_nulls_reach_the_upstream_as_sent(via_gateway, upstream_admin):
+    """The relay sends the caller's body: a ``null`` field is not left out of it."""
+    body = _invoke_body(BODIES["explicit nulls"])
+    via_gateway.invoke_model(modelId=GLOBAL_SONNET, body=body)
+    assert upstream_admin.last_call().input_body == json.loads(body)
 
 
 MESSAGES = [{"role": "user", "content": [{"text": "Hello"}]}]

@@ -379,7 +379,7 @@ class ClientCore:
         ``anthropic-beta`` extra header) go into body ``anthropic_beta`` and the
         ``anthropic-beta`` header, as the Anthropic SDKs do.
         """
-        return self.invoke_request_for(choice.model_id, params, stream=stream, betas=betas,
+        return self.invoke_request_for(choice.model_id, _given(params), stream=stream, betas=betas,
                                        extra_headers=extra_headers, extra_body=extra_body)
 
     def invoke_request_for(
@@ -392,8 +392,9 @@ class ClientCore:
         extra_headers: Mapping[str, str] | None = None,
         extra_body: Mapping[str, Any] | None = None,
     ) -> PreparedRequest:
-        """``invoke_request`` for a model ID taken as it is, without the catalog's judgement
-        (the server's gateway relays IDs it has resolved itself)."""
+        """``invoke_request`` for a model ID and a body taken as they are: no catalog judgement,
+        and ``null`` fields kept (the server's gateway relays its callers' bodies, for IDs it
+        has resolved itself)."""
         body, all_betas = _messages_body(params, betas, extra_headers, extra_body)
         headers: list[tuple[str, str]] = [("content-type", JSON), ("user-agent", USER_AGENT)]
         if stream:
@@ -448,7 +449,7 @@ class ClientCore:
         if "max_tokens" not in params:
             model = choice.catalog_model
             params = {**params, "max_tokens": model.max_output_tokens if model is not None else 4096}
-        return self.count_tokens_request_for(self.base_model_id(choice), params, betas=betas,
+        return self.count_tokens_request_for(self.base_model_id(choice), _given(params), betas=betas,
                                              extra_headers=extra_headers, extra_body=extra_body)
 
     def count_tokens_request_for(
@@ -460,8 +461,8 @@ class ClientCore:
         extra_headers: Mapping[str, str] | None = None,
         extra_body: Mapping[str, Any] | None = None,
     ) -> PreparedRequest:
-        """``count_tokens_request`` for a bare model ID taken as it is (``params`` with its
-        ``max_tokens``)."""
+        """``count_tokens_request`` for a bare model ID and a body taken as they are (``params``
+        with its ``max_tokens``; ``null`` fields kept)."""
         body, _ = _messages_body(params, betas, extra_headers, extra_body)
         envelope = {"input": {"invokeModel": {"body": base64.b64encode(_json(body)).decode("ascii")}}}
         headers = [("content-type", JSON), ("user-agent", USER_AGENT), ("accept", JSON)]
@@ -554,10 +555,10 @@ def _messages_body(
     extra_headers: Mapping[str, str] | None,
     extra_body: Mapping[str, Any] | None,
 ) -> tuple[dict[str, Any], list[str]]:
-    """An InvokeModel body from Messages fields (None values dropped, ``anthropic_version``
-    added), with ``betas`` and any ``anthropic-beta`` extra header in ``anthropic_beta``, then
-    ``extra_body``; and the betas, for the ``anthropic-beta`` header."""
-    body = {key: value for key, value in params.items() if value is not None}
+    """An InvokeModel body from Messages fields (``anthropic_version`` added), with ``betas``
+    and any ``anthropic-beta`` extra header in ``anthropic_beta``, then ``extra_body``; and the
+    betas, for the ``anthropic-beta`` header."""
+    body = dict(params)
     body.setdefault("anthropic_version", ANTHROPIC_VERSION)
     all_betas = list(betas or ())
     header_betas = _header(extra_headers, "anthropic-beta")
@@ -568,6 +569,11 @@ def _messages_body(
     if extra_body:
         body.update(extra_body)
     return body, all_betas
+
+
+def _given(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The Messages fields a caller of the SDK-style methods gave: None means not given."""
+    return {key: value for key, value in params.items() if value is not None}
 
 
 _JSON_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
