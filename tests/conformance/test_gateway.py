@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import socket
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -237,3 +238,64 @@ def test_gateway_thinking_blocks_go_back_upstream_which_checks_them(via_gateway,
         via_gateway.invoke_model(modelId=GLOBAL_SONNET, body=json.dumps(forged))
     assert upstream_admin.last_call().error_code == "ValidationException"
     assert caught.value.response["Error"]["Message"] == upstream_admin.last_call().error_message
+
+
+# --------------------------------------------------------------------------- settings that are not the body
+
+
+@pytest.fixture()
+def recorded_upstream(tmp_path: Path) -> Iterator[tuple[str, list[dict[str, str]]]]:
+    """An upstream (a claude-bedrock app, development mode) that records every request's headers."""
+    from claude_bedrock.service.app import create_app
+    from claude_bedrock.settings import Settings
+    from support.inprocess import serve_in_thread
+
+    seen: list[dict[str, str]] = []
+    upstream_app = create_app(Settings(data_dir=str(tmp_path / "upstream")))
+
+    async def recording(scope, receive, send):
+        if scope["type"] == "http":
+            seen.append({name.decode(): value.decode() for name, value in scope["headers"]})
+        await upstream_app(scope, receive, send)
+
+    with serve_in_thread(recording) as url:  # type: ignore[arg-type]
+        yield url, seen
+
+
+def test_gateway_asks_the_upstream_for_the_callers_tier_and_latency(recorded_upstream, tmp_path: Path):
+    url, seen = recorded_upstream
+    running = start_server(tmp_path / "gateway", config=gateway_config(url))
+    try:
+        client = boto3_runtime(running.url)
+        reply = client.invoke_model(modelId=GLOBAL_SONNET, body=invoke_body(), serviceTier="priority",
+                                    performanceConfigLatency="optimized")
+        assert reply["serviceTier"] == "priority"
+        assert seen[-1]["x-amzn-bedrock-service-tier"] == "priority"
+        assert seen[-1]["x-amzn-bedrock-performanceconfig-latency"] == "optimized"
+        client.converse(modelId=GLOBAL_SONNET, messages=[{"role": "user", "content": [{"text": "hi"}]}],
+                        serviceTier={"type": "flex"}, performanceConfig={"latency": "standard"})
+        assert seen[-1]["x-amzn-bedrock-service-tier"] == "flex"
+        assert seen[-1]["x-amzn-bedrock-performanceconfig-latency"] == "standard"
+        client.invoke_model(modelId=GLOBAL_SONNET, body=invoke_body())
+        assert "x-amzn-bedrock-service-tier" not in seen[-1]
+    finally:
+        running.stop()
+
+
+def test_gateway_refuses_a_guardrail_rather_than_answer_unguarded(recorded_upstream, tmp_path: Path):
+    url, seen = recorded_upstream
+    running = start_server(tmp_path / "gateway", config=gateway_config(url))
+    try:
+        client = boto3_runtime(running.url)
+        with pytest.raises(client.exceptions.ValidationException, match="without guardrails"):
+            client.invoke_model(modelId=GLOBAL_SONNET, body=invoke_body(), guardrailIdentifier="abc123",
+                                guardrailVersion="1")
+        with pytest.raises(client.exceptions.ValidationException, match="without guardrails"):
+            client.invoke_model_with_response_stream(modelId=GLOBAL_SONNET, body=invoke_body(),
+                                                     guardrailIdentifier="abc123", guardrailVersion="1")
+        with pytest.raises(client.exceptions.ValidationException, match="without guardrails"):
+            client.converse(modelId=GLOBAL_SONNET, messages=[{"role": "user", "content": [{"text": "hi"}]}],
+                            guardrailConfig={"guardrailIdentifier": "abc123", "guardrailVersion": "1"})
+        assert seen == []  # nothing reached the upstream
+    finally:
+        running.stop()

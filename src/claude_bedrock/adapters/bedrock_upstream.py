@@ -129,7 +129,7 @@ class BedrockUpstreamEngine:
         client = self._client_for(call.region)
         model = call.profile_id or call.model_id
         try:
-            stream = await client._relay_stream(model, self._body(call), call.betas)
+            stream = await client._relay_stream(model, self._body(call), call.betas, call.invoke_settings)
         except ClaudeBedrockError as exc:
             error = self._error(exc)
             if getattr(exc, "http_status", None) == 200 and call.operation not in NON_STREAMING_OPERATIONS:

@@ -476,10 +476,13 @@ class AsyncAnthropicBedrock:
 
     # -- relaying (the server's gateway engine) -----------------------------------------------
 
-    async def _relay_stream(self, model_id: str, body: Mapping[str, Any], betas: Sequence[str]) -> AsyncStream:
-        """InvokeModelWithResponseStream for ``model_id`` as it is (no catalog check), its
-        events as JSON objects. Errors as ``messages.create(stream=True)``'s."""
-        return await self._open_stream(self._ops.relay(self._core, model_id=model_id, body=body, betas=betas), None)
+    async def _relay_stream(self, model_id: str, body: Mapping[str, Any], betas: Sequence[str],
+                            headers: Sequence[tuple[str, str]] = ()) -> AsyncStream:
+        """InvokeModelWithResponseStream for ``model_id`` as it is (no catalog check), with
+        these InvokeModel ``headers`` (service tier, latency), its events as JSON objects.
+        Errors as ``messages.create(stream=True)``'s."""
+        call = self._ops.relay(self._core, model_id=model_id, body=body, betas=betas, headers=headers)
+        return await self._open_stream(call, None)
 
     async def _relay_count_tokens(self, model_id: str, body: Mapping[str, Any], betas: Sequence[str]) -> int:
         """CountTokens' ``inputTokens`` for the bare ``model_id`` as it is."""

@@ -100,12 +100,14 @@ def invoke(
     return Call(request, parse=lambda reply: responses.parse_message(reply, choice), choice=choice)
 
 
-def relay(core: ClientCore, *, model_id: str, body: Mapping[str, Any], betas: Sequence[str]) -> Call:
-    """InvokeModelWithResponseStream for a model ID taken as it is, its events left as JSON
-    objects (the server's gateway relays them)."""
+def relay(core: ClientCore, *, model_id: str, body: Mapping[str, Any], betas: Sequence[str],
+          headers: Sequence[tuple[str, str]] = ()) -> Call:
+    """InvokeModelWithResponseStream for a model ID taken as it is, with these extra
+    ``headers``, its events left as JSON objects (the server's gateway relays them)."""
     from claude_bedrock.client.streams import RawInvokeStreamDecoder
 
-    return Call(core.invoke_request_for(model_id, body, stream=True, betas=betas), decoder=RawInvokeStreamDecoder)
+    request = core.invoke_request_for(model_id, body, stream=True, betas=betas, extra_headers=dict(headers))
+    return Call(request, decoder=RawInvokeStreamDecoder)
 
 
 def relay_count_tokens(core: ClientCore, *, model_id: str, body: Mapping[str, Any], betas: Sequence[str]) -> Call:

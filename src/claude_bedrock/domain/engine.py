@@ -61,6 +61,9 @@ class ModelCall:
         profile_id: the inference profile the call routes through (``global.…``, ``us.…``),
             as the catalog resolved the caller's identifier: what a gateway engine invokes
             upstream, so the upstream bills the endpoint the caller chose. Empty: ``model_id``.
+        invoke_settings: the service tier and latency the caller asked for, as InvokeModel's
+            headers carry them (``("x-amzn-bedrock-service-tier", "priority")``; Converse's
+            ``serviceTier`` and ``performanceConfig`` too): what a gateway engine asks upstream.
     """
 
     request: Mapping[str, Any]
@@ -75,6 +78,7 @@ class ModelCall:
     preserve_thinking: bool = False
     context_management: Mapping[str, Any] | None = None
     profile_id: str = ""
+    invoke_settings: Sequence[tuple[str, str]] = ()
 
 
 @runtime_checkable

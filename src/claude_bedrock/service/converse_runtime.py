@@ -17,6 +17,7 @@ from claude_bedrock.service.http import Send, send_response
 from claude_bedrock.service.runtime import (
     Invocation,
     UsageTracker,
+    GATEWAY_REFUSES_GUARDRAILS,
     base_headers,
     count_input,
     each_event,
@@ -53,7 +54,21 @@ def _converse_call(inv: Invocation, stream: bool) -> tuple[ModelCall, Any]:
     if translation.text_only_documents:
         # The guide: without citations, Converse only extracts a PDF's text.
         apply_text_only(translation.anthropic_body, translation.text_only_documents)
-    return prepare_call(inv, translation.anthropic_body), translation
+    if translation.guardrail_config is not None and not inv.state.applies_guardrails:
+        raise ValidationException(GATEWAY_REFUSES_GUARDRAILS)
+    return prepare_call(inv, translation.anthropic_body, converse_settings(translation)), translation
+
+
+def converse_settings(translation: Any) -> list[tuple[str, str]]:
+    """Converse's ``serviceTier`` and ``performanceConfig`` as InvokeModel's headers
+    (``ModelCall.invoke_settings``)."""
+    settings = []
+    if isinstance(translation.service_tier, dict) and isinstance(translation.service_tier.get("type"), str):
+        settings.append(("x-amzn-bedrock-service-tier", translation.service_tier["type"]))
+    latency = translation.performance_config
+    if isinstance(latency, dict) and isinstance(latency.get("latency"), str):
+        settings.append(("x-amzn-bedrock-performanceconfig-latency", latency["latency"]))
+    return settings
 
 
 async def converse(inv: Invocation, send: Send) -> None:

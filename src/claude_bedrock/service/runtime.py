@@ -64,6 +64,12 @@ _CONSTRAINED_HEADER_NAMES = frozenset(_CONSTRAINED_HEADERS)
 #: processing tier type used for serving the request", and ``performanceConfigLatency``), as
 #: Converse reports ``serviceTier`` and ``performanceConfig`` in its body.
 _ECHOED_HEADERS = ("x-amzn-bedrock-performanceconfig-latency", "x-amzn-bedrock-service-tier")
+_GUARDRAIL_HEADER = "x-amzn-bedrock-guardrailidentifier"
+#: A gateway cannot apply a guardrail, nor hand back what the upstream's would report.
+GATEWAY_REFUSES_GUARDRAILS = (
+    "This server relays model calls to its upstream Bedrock without guardrails: a request that asks for one is "
+    "refused rather than answered unguarded."
+)
 
 
 @dataclass
@@ -183,15 +189,19 @@ def request_metadata(request: Request) -> dict[str, str] | None:
     return {"value": raw}
 
 
-def check_invoke_headers(request: Request) -> Sequence[tuple[str, str]]:
+def check_invoke_headers(request: Request, *, guardrails: bool = True) -> Sequence[tuple[str, str]]:
     """InvokeModel's enum and pattern headers (trace, guardrail, latency, service tier) as the
     botocore model constrains them, with AWS's "N validation errors detected" message.
 
+    Args:
+        guardrails: False on a gateway, which refuses a request naming a guardrail.
+
     Returns: the latency and service-tier headers the request set, which the response reports
-    back (``_ECHOED_HEADERS``).
+    back (``_ECHOED_HEADERS``) and a gateway asks upstream (``ModelCall.invoke_settings``).
 
     Raises:
-        ValidationException: a header value outside its constraint.
+        ValidationException: a header value outside its constraint, or a guardrail asked of a
+            gateway.
     """
     if _CONSTRAINED_HEADER_NAMES.isdisjoint(request.header_lists):  # the usual case, made cheap
         return ()
@@ -206,6 +216,8 @@ def check_invoke_headers(request: Request) -> Sequence[tuple[str, str]]:
             rule = Rule(min=shape.min, max=shape.max, pattern=shape.pattern, enum=shape.enum)  # type: ignore[union-attr]
             violations.check(value, member, rule)
     violations.raise_if_any()
+    if not guardrails and request.header(_GUARDRAIL_HEADER) is not None:
+        raise ValidationException(GATEWAY_REFUSES_GUARDRAILS)
     return [(name, value) for name in _ECHOED_HEADERS if (value := request.header(name)) is not None]
 
 
@@ -244,8 +256,10 @@ async def count_input(state: ServiceState, validated: ValidatedRequest, model: A
     return await counter(counting(edited.request, edited.response)), count
 
 
-def prepare_call(inv: Invocation, body: dict[str, Any]) -> ModelCall:
-    """Validate an Anthropic body for the resolved model and build the engine call."""
+def prepare_call(inv: Invocation, body: dict[str, Any],
+                 invoke_settings: Sequence[tuple[str, str]] = ()) -> ModelCall:
+    """Validate an Anthropic body for the resolved model and build the engine call
+    (``invoke_settings``: see ``ModelCall``)."""
     model = inv.resolution.model
     # The usual model strips earlier thinking: the plain counter, no partial built per call.
     count = _count_preserving_thinking if model.preserves_thinking else tokens.count_request
@@ -270,6 +284,7 @@ def prepare_call(inv: Invocation, body: dict[str, Any]) -> ModelCall:
         preserve_thinking=model.preserves_thinking if edited is None else edited.preserve_thinking,
         context_management=None if edited is None else edited.response,
         profile_id=inv.resolution.profile_id,
+        invoke_settings=invoke_settings,
     )
 
 
@@ -314,10 +329,10 @@ def base_headers(inv: Invocation) -> list[tuple[str, str]]:
 
 
 async def invoke_model(inv: Invocation, send: Send) -> None:
-    echoed = check_invoke_headers(inv.request)
+    echoed = check_invoke_headers(inv.request, guardrails=inv.state.applies_guardrails)
     body = parse_json_body(inv.request.body)
     inv.record.input_body = body
-    call = prepare_call(inv, body)
+    call = prepare_call(inv, body, echoed)
     accumulator = MessageAccumulator()
     await each_event(inv, inv.state.events(call, inv.record), accumulator.add)
     message = accumulator.message()

@@ -100,6 +100,9 @@ class ServiceState:
         #: Thinking blocks sent back are checked here: not by a gateway (``upstream``), whose
         #: blocks were signed upstream, which checks them itself.
         self.checks_thinking_signatures = settings.verify_thinking_signatures and not settings.upstream
+        #: Requests naming a guardrail are answered (the simulator applies none) or, by a
+        #: gateway, refused: its upstream would apply it and report what a relay cannot carry.
+        self.applies_guardrails = not settings.upstream
         self.engine: Engine = engine or SimulatorEngine(
             seed=settings.seed,
             mode=settings.simulator_mode,

@@ -276,10 +276,10 @@ async def stream_response(
 
 
 async def invoke_model_with_response_stream(inv: Invocation, send: Send) -> None:
-    echoed = check_invoke_headers(inv.request)
+    echoed = check_invoke_headers(inv.request, guardrails=inv.state.applies_guardrails)
     body = parse_json_body(inv.request.body)
     inv.record.input_body = body
-    call = prepare_call(inv, body)
+    call = prepare_call(inv, body, echoed)
     chunks: list[dict[str, Any]] = []
 
     cache = inv.state.chunk_frames
