@@ -299,3 +299,17 @@ def test_gateway_refuses_a_guardrail_rather_than_answer_unguarded(recorded_upstr
         assert seen == []  # nothing reached the upstream
     finally:
         running.stop()
+
+
+def test_gateway_upstream_connection_cut_mid_stream_says_so(via_gateway, upstream_admin):
+    from botocore.exceptions import EventStreamError
+
+    upstream_admin.inject_fault("drop_connection", after_events=3)
+    body = via_gateway.invoke_model_with_response_stream(modelId=GLOBAL_SONNET, body=invoke_body())["body"]
+    received = []
+    with pytest.raises(EventStreamError) as caught:
+        for event in body:
+            received.append(event)
+    assert len(received) == 3
+    assert caught.value.response["Error"]["Code"] == "serviceUnavailableException"
+    assert "broke during the answer" in caught.value.response["Error"]["Message"]

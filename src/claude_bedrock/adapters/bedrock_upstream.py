@@ -76,6 +76,7 @@ GATEWAY_CREDENTIALS_REFUSED = (
     "in the server log."
 )
 UPSTREAM_UNREACHABLE = "The gateway could not reach its upstream Bedrock. Retry your request."
+UPSTREAM_CUT = "The gateway's connection to its upstream Bedrock broke during the answer. Retry your request."
 UPSTREAM_TIMED_OUT = "The gateway's upstream Bedrock did not answer in time. Retry your request."
 UPSTREAM_UNREADABLE = "The gateway could not read its upstream Bedrock's response."
 _MESSAGE_STOP: StreamEvent = {"type": "message_stop"}
@@ -148,7 +149,7 @@ class BedrockUpstreamEngine:
                     event = {**event, "context_management": call.context_management}
                 yield event
         except ClaudeBedrockError as exc:
-            raise self._error(exc) from None
+            raise self._error(exc, started=True) from None
         finally:
             await stream.close()
 
@@ -193,7 +194,9 @@ class BedrockUpstreamEngine:
 
     # -- errors (Rule 4) --------------------------------------------------------------------
 
-    def _error(self, exc: Exception) -> BedrockError:
+    def _error(self, exc: Exception, *, started: bool = False) -> BedrockError:
+        """The AWS error a caller gets for the upstream's ``exc`` (Rule 4); ``started``: the
+        answer had begun."""
         from claude_bedrock.client.errors import (
             APIConnectionError,
             APIStatusError,
@@ -205,8 +208,8 @@ class BedrockUpstreamEngine:
             log.warning("upstream timed out: %s", exc)
             return ModelTimeoutException(UPSTREAM_TIMED_OUT)
         if isinstance(exc, APIConnectionError):
-            log.warning("upstream unreachable: %s", exc)
-            return ServiceUnavailableException(UPSTREAM_UNREACHABLE)
+            log.warning("upstream %s: %s", "connection broke" if started else "unreachable", exc)
+            return ServiceUnavailableException(UPSTREAM_CUT if started else UPSTREAM_UNREACHABLE)
         if isinstance(exc, ConfigurationError):  # no credentials found
             log.error("gateway misconfigured: %s", exc)
             return InternalServerException(GATEWAY_CREDENTIALS_REFUSED.format(code="no credentials"))
