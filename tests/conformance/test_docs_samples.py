@@ -64,9 +64,11 @@ def test_readme_follow_the_guide_shell_and_python_samples(server, aws_env, tmp_p
         assert "'type': 'text'" in printed.stdout or "type='text'" in printed.stdout, printed.stdout
 
 
-def test_readme_config_example_is_a_config_the_server_takes(tmp_path):
-    [config] = blocks("README.md", "toml")
-    running = start_server(tmp_path / "server", config=config.replace("…", "x" * 20))
+@pytest.mark.parametrize("index", range(2))
+def test_readme_config_examples_are_configs_the_server_takes(tmp_path, index):
+    configs = blocks("README.md", "toml")
+    assert len(configs) == 2  # authentication, gateway mode
+    running = start_server(tmp_path / "server", config=configs[index].replace("…", "x" * 20))
     try:
         assert running.process.poll() is None
     finally:
@@ -81,7 +83,7 @@ def test_readme_throwaway_certificate_serves_https_to_its_announced_url(aws_env,
 
     if shutil.which("openssl") is None:
         pytest.skip("openssl is not installed")
-    [sample] = [b for b in blocks("README.md", "bash") if "--tls-cert" in b]
+    [sample] = [b for b in blocks("README.md", "bash") if "openssl req" in b]
     make, serve = sample.rsplit("\n", 2)[0], sample.strip().splitlines()[-1]
     run(["bash", "-euc", make], aws_env, cwd=tmp_path)
     assert serve.startswith("python -m claude_bedrock serve ")
