@@ -185,7 +185,8 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "Gateway mode: answer model calls from a real Bedrock instead of the simulator: 'aws' "
         "(bedrock-runtime.<region>.amazonaws.com, in each caller's region) or the URL of a Bedrock-compatible "
         "endpoint. The gateway's own credentials: the config file's [upstream] table, else the AWS "
-        "environment (AWS_ACCESS_KEY_ID..., AWS_BEARER_TOKEN_BEDROCK, AWS_PROFILE, ~/.aws).",
+        "environment (AWS_ACCESS_KEY_ID..., AWS_BEARER_TOKEN_BEDROCK, AWS_PROFILE, ~/.aws), found at start-up: "
+        "none found, the server does not start.",
         metavar="aws|URL",
         check=_upstream_check,
     ),

@@ -7,6 +7,7 @@ unmodified official clients against the gateway, as they would against AWS (fixt
 from __future__ import annotations
 
 import json
+import os
 import socket
 from pathlib import Path
 from typing import Iterator
@@ -214,6 +215,7 @@ def test_gateway_pointed_at_itself_refuses_to_start(tmp_path: Path):
         [sys.executable, "-m", "claude_bedrock", "serve", "--port", str(port), "--data-dir", str(tmp_path / "d"),
          "--upstream", f"http://localhost:{port}"],
         capture_output=True, text=True, timeout=60,
+        env={**os.environ, "AWS_ACCESS_KEY_ID": GATEWAY_KEY, "AWS_SECRET_ACCESS_KEY": GATEWAY_SECRET},
     )
     assert done.returncode == 2
     assert "is this server itself" in done.stderr and "Traceback" not in done.stderr
@@ -313,3 +315,49 @@ def test_gateway_upstream_connection_cut_mid_stream_says_so(via_gateway, upstrea
     assert len(received) == 3
     assert caught.value.response["Error"]["Code"] == "serviceUnavailableException"
     assert "broke during the answer" in caught.value.response["Error"]["Message"]
+def _serve_until_it_stops(tmp_path: Path, config: str, env: dict[str, str]) -> "subprocess.CompletedProcess[str]":
+    """``serve`` a gateway that is expected to refuse to start; its exit."""
+    import subprocess
+    import sys
+
+    (tmp_path / "c.toml").write_text(config)
+    process_env = {k: v for k, v in os.environ.items() if not k.startswith(("CLAUDE_BEDROCK_", "AWS_"))}
+    process_env.update(env)
+    return subprocess.run(
+        [sys.executable, "-m", "claude_bedrock", "serve", "--port", "0", "--data-dir", str(tmp_path / "d"),
+         "--config", str(tmp_path / "c.toml")],
+        capture_output=True, text=True, timeout=60, env=process_env,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(("table", "env", "message"), [
+    ('profile = "nope"\n', {}, "AWS profile 'nope' not found"),
+    ("", {"AWS_PROFILE": "sso"}, "obtains credentials through sso_session"),
+    ("", {"AWS_ACCESS_KEY_ID": "AKIAHALF"}, "AWS_SECRET_ACCESS_KEY is not set"),
+    ("", {}, "no credentials for the gateway's own calls"),
+])
+def test_gateway_without_usable_credentials_refuses_to_start_in_one_line(tmp_path: Path, table, env, message):
+    """Audit regression: a profile the client cannot use (missing, SSO) or half a key pair in
+    the environment made every call an unhandled 500 with a traceback in the log; none at all
+    was found only at the first call. The gateway now finds its credentials at start-up."""
+    home = tmp_path / "home"
+    (home / ".aws").mkdir(parents=True)
+    (home / ".aws" / "config").write_text("[profile sso]\nsso_session = corp\nsso_start_url = https://x\n")
+    config = CONFIG_TOML + '\n[upstream]\nendpoint = "http://127.0.0.1:9"\n' + table
+    done = _serve_until_it_stops(tmp_path, config, {"HOME": str(home), **env})
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr and "Traceback" not in done.stderr
+    assert "--upstream" in done.stderr
+
+
+def test_gateway_takes_its_credentials_from_the_environment_and_says_so(upstream, upstream_admin, tmp_path: Path):
+    config = CONFIG_TOML + f'\n[upstream]\nendpoint = "{upstream.url}"\n'
+    running = start_server(tmp_path, config=config, env={
+        "HOME": str(tmp_path), "AWS_ACCESS_KEY_ID": GATEWAY_KEY, "AWS_SECRET_ACCESS_KEY": GATEWAY_SECRET})
+    try:
+        _client(running.url).invoke_model(modelId=GLOBAL_SONNET, body=_body())
+    finally:
+        running.stop()
+    assert upstream_admin.last_call().account_id == UPSTREAM_ACCOUNT
+    assert "with credentials from environment" in running.log_text()
+    assert GATEWAY_SECRET not in running.log_text()

@@ -26,7 +26,10 @@ Rules:
      ModelTimeoutException.
   5. Retries: ``upstream_max_retries`` (default 0: the caller's SDK retries, not both), and
      only before the first event.
-  6. Context editing was applied by the gateway (``ModelCall.request`` is the edited prompt):
+  6. The gateway's own credentials are found once, when the engine is built (the server's
+     start): the ``[upstream]`` table, else the client's environment and ~/.aws rules. None,
+     or ones the client cannot use, is a ``ConfigError``: the server does not start.
+  7. Context editing was applied by the gateway (``ModelCall.request`` is the edited prompt):
      the upstream gets that prompt without ``context_management``, and the final
      ``message_delta`` reports the gateway's edits.
 """
@@ -75,6 +78,11 @@ GATEWAY_CREDENTIALS_REFUSED = (
     "The gateway's credentials for its upstream Bedrock were refused ({code}); its operator can see why "
     "in the server log."
 )
+NO_CREDENTIALS = (
+    "--upstream: no credentials for the gateway's own calls: give access_key_id and secret_access_key, "
+    "api_key or profile in the config file's [upstream] table, or set AWS_ACCESS_KEY_ID and "
+    "AWS_SECRET_ACCESS_KEY, AWS_BEARER_TOKEN_BEDROCK or AWS_PROFILE"
+)
 UPSTREAM_UNREACHABLE = "The gateway could not reach its upstream Bedrock. Retry your request."
 UPSTREAM_CUT = "The gateway's connection to its upstream Bedrock broke during the answer. Retry your request."
 UPSTREAM_TIMED_OUT = "The gateway's upstream Bedrock did not answer in time. Retry your request."
@@ -90,16 +98,16 @@ class BedrockUpstreamEngine:
         self._region = settings.upstream_region
         self._max_retries = settings.upstream_max_retries
         self._timeout = float(settings.upstream_timeout)
-        self._credentials = settings.upstream_credentials
-        self._env = os.environ if env is None else env
+        self._credentials, self._credentials_source = _gateway_credentials(settings, os.environ if env is None else env)
         self._http: httpx.AsyncClient | None = None
         self._clients: dict[str, AsyncAnthropicBedrock] = {}
 
     def describe(self) -> str:
-        """Where calls go, for the start-up log (no credential)."""
+        """Where calls go and where the gateway's credentials came from, for the start-up log
+        (no credential)."""
         where = "AWS (bedrock-runtime.<region>.amazonaws.com)" if self._endpoint == "aws" else self._endpoint
         region = f"region {self._region}" if self._region else "each caller's region"
-        return f"{where}, {region}"
+        return f"{where}, {region}, with credentials from {self._credentials_source}"
 
     # -- the engine contract --------------------------------------------------------------
 
@@ -157,7 +165,7 @@ class BedrockUpstreamEngine:
         body = dict(call.request)
         body.pop("anthropic_beta", None)  # the betas in force go back in, header ones included
         if call.context_management is not None:
-            body.pop("context_management", None)  # applied here (Rule 6)
+            body.pop("context_management", None)  # applied here (Rule 7)
         return body
 
     def _client_for(self, region: str) -> AsyncAnthropicBedrock:
@@ -176,15 +184,10 @@ class BedrockUpstreamEngine:
                 limits = httpx.Limits(max_connections=None, max_keepalive_connections=100)
                 self._http = async_client(timeouts_of(self._timeout), limits)
             url = AWS_ENDPOINT.format(region=region) if self._endpoint == "aws" else self._endpoint
-            credentials = self._credentials
             client = AsyncAnthropicBedrock(
                 aws_region=region,
                 base_url=url,
-                aws_access_key=credentials.access_key_id if credentials else None,
-                aws_secret_key=credentials.secret_access_key if credentials else None,
-                aws_session_token=credentials.session_token if credentials else None,
-                api_key=credentials.api_key if credentials else None,
-                aws_profile=credentials.profile if credentials else None,
+                **self._credentials,
                 max_retries=self._max_retries,
                 timeout=self._timeout,
                 http_client=self._http,
@@ -201,7 +204,6 @@ class BedrockUpstreamEngine:
             APIConnectionError,
             APIStatusError,
             APITimeoutError,
-            ConfigurationError,
         )
 
         if isinstance(exc, APITimeoutError):
@@ -210,9 +212,6 @@ class BedrockUpstreamEngine:
         if isinstance(exc, APIConnectionError):
             log.warning("upstream %s: %s", "connection broke" if started else "unreachable", exc)
             return ServiceUnavailableException(UPSTREAM_CUT if started else UPSTREAM_UNREACHABLE)
-        if isinstance(exc, ConfigurationError):  # no credentials found
-            log.error("gateway misconfigured: %s", exc)
-            return InternalServerException(GATEWAY_CREDENTIALS_REFUSED.format(code="no credentials"))
         if not isinstance(exc, APIStatusError):
             log.error("upstream response unreadable: %s", exc)
             return InternalServerException(UPSTREAM_UNREADABLE)
@@ -229,6 +228,36 @@ class BedrockUpstreamEngine:
         body = exc.body if isinstance(exc.body, dict) else {}
         fields = {key: value for key, value in body.items() if key not in ("message", "Message", "type", "error")}
         return cls(exc.message, **fields)
+
+
+def _gateway_credentials(settings: Settings, env: Mapping[str, str]) -> tuple[dict[str, str | None], str]:
+    """The gateway's own credentials, found once at start-up as the package's client finds
+    them (the ``[upstream]`` table, else the AWS environment and ~/.aws): the client's
+    credential arguments, and where they came from.
+
+    Raises:
+        ConfigError: none found, or a profile or environment the client cannot use: the
+            server does not start (every call would fail).
+    """
+    from claude_bedrock.client.config import ApiKey, resolve_auth
+    from claude_bedrock.client.errors import ConfigurationError
+    from claude_bedrock.client.sync import load_shared_files
+    from claude_bedrock.settings import ConfigError, UpstreamCredentials
+
+    table = settings.upstream_credentials or UpstreamCredentials()
+    try:
+        auth = resolve_auth(env=env, load_files=lambda: load_shared_files(env), aws_access_key=table.access_key_id,
+                            aws_secret_key=table.secret_access_key, aws_session_token=table.session_token,
+                            api_key=table.api_key, aws_profile=table.profile)
+    except ConfigurationError as exc:
+        raise ConfigError(f"--upstream: the gateway's own credentials: {exc}") from None
+    if auth is None:
+        raise ConfigError(NO_CREDENTIALS)
+    source = "the config file's [upstream] table" if table.access_key_id or table.api_key else auth.source
+    if isinstance(auth, ApiKey):
+        return {"api_key": auth.token}, source
+    return {"aws_access_key": auth.access_key, "aws_secret_key": auth.secret_key,
+            "aws_session_token": auth.session_token}, source
 
 
 def _error_code(code: str | None) -> str | None:

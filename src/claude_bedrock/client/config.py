@@ -47,7 +47,7 @@ from claude_bedrock.client.errors import ConfigurationError
 
 __all__ = [
     "DEFAULT_REGION", "ENDPOINT_VARIABLES", "IGNORE_ENDPOINTS_VARIABLE", "AwsCredentials", "ApiKey",
-    "AwsFiles", "ClientConfig", "resolve_config", "endpoint_variables", "profile_credentials",
+    "AwsFiles", "ClientConfig", "resolve_config", "resolve_auth", "endpoint_variables", "profile_credentials",
 ]  # fmt: skip
 
 DEFAULT_REGION = "us-east-1"
@@ -156,13 +156,8 @@ def resolve_config(
         return files_cache[0]
 
     explicit_profile = aws_profile or env.get("AWS_PROFILE") or None
-    auth = _explicit_auth(aws_access_key, aws_secret_key, aws_session_token, api_key, aws_profile)
-    if auth is None and aws_profile:
-        auth = profile_credentials(aws_profile, files(), required=True)
-    if auth is None:
-        auth = _env_auth(env)
-    if auth is None:
-        auth = profile_credentials(explicit_profile or DEFAULT_PROFILE, files(), required=bool(explicit_profile))
+    auth = resolve_auth(env=env, load_files=files, aws_access_key=aws_access_key, aws_secret_key=aws_secret_key,
+                        aws_session_token=aws_session_token, api_key=api_key, aws_profile=aws_profile)
 
     if aws_region:
         region, region_source = aws_region, "argument"
@@ -185,6 +180,32 @@ def resolve_config(
         region_source=region_source,
         profile=explicit_profile,
     )
+
+
+def resolve_auth(
+    *,
+    env: Mapping[str, str],
+    load_files: Callable[[], AwsFiles],
+    aws_access_key: str | None = None,
+    aws_secret_key: str | None = None,
+    aws_session_token: str | None = None,
+    api_key: str | None = None,
+    aws_profile: str | None = None,
+) -> AwsCredentials | ApiKey | None:
+    """The credentials rules alone (arguments, environment, shared files); None: none found.
+
+    Raises:
+        ConfigurationError: as ``resolve_config``, for the credentials.
+    """
+    auth = _explicit_auth(aws_access_key, aws_secret_key, aws_session_token, api_key, aws_profile)
+    if auth is None and aws_profile:
+        auth = profile_credentials(aws_profile, load_files(), required=True)
+    if auth is None:
+        auth = _env_auth(env)
+    if auth is None:
+        explicit_profile = aws_profile or env.get("AWS_PROFILE") or None
+        auth = profile_credentials(explicit_profile or DEFAULT_PROFILE, load_files(), required=bool(explicit_profile))
+    return auth
 
 
 def _explicit_auth(
