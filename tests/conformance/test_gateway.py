@@ -26,6 +26,80 @@ from support.gateway import (
     invoke_body,
 )
 from support.servers import ACCESS_KEY, REGION, SECRET_KEY, RunningServer, start_server
+from support.fake_upstream import TEXT_ANSWER, Reply, chunk, fake_upstream
+from support.servers import ACCESS_KEY, CONFIG_TOML, REGION, SECRET_KEY, RunningServer, start_server
+
+GATEWAY_KEY = "AKIDGATEWAYUPSTREAM1"
+GATEWAY_SECRET = "gateway/secret+for/upstream0123456789"
+UPSTREAM_ACCOUNT = "999988887777"
+UPSTREAM_CONFIG = f"""
+[server]
+strict_auth = true
+
+[[credentials]]
+access_key_id = "{GATEWAY_KEY}"
+secret_access_key = "{GATEWAY_SECRET}"
+account_id = "{UPSTREAM_ACCOUNT}"
+user_name = "gateway"
+admin = true
+"""
+GLOBAL_SONNET = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
+US_HAIKU = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
+SONNET = "anthropic.claude-sonnet-4-5-20250929-v1:0"
+
+
+def gateway_config(upstream_url: str, secret: str = GATEWAY_SECRET) -> str:
+    return CONFIG_TOML + f"""
+[upstream]
+endpoint = "{upstream_url}"
+access_key_id = "{GATEWAY_KEY}"
+secret_access_key = "{secret}"
+"""
+
+
+def _body(text: str = "Hello through the gateway", max_tokens: int = 60) -> bytes:
+    return json.dumps({"anthropic_version": "bedrock-2023-05-31", "max_tokens": max_tokens,
+                       "messages": [{"role": "user", "content": text}]}).encode()
+
+
+@pytest.fixture(scope="module")
+def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    running = start_server(tmp_path_factory.mktemp("upstream"), config=UPSTREAM_CONFIG)
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def gateway(upstream: RunningServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    running = start_server(tmp_path_factory.mktemp("gateway"), config=gateway_config(upstream.url))
+    yield running
+    running.stop()
+
+
+@pytest.fixture()
+def upstream_admin(upstream: RunningServer) -> Iterator[BedrockAdmin]:
+    with BedrockAdmin(upstream.url, aws_access_key=GATEWAY_KEY, aws_secret_key=GATEWAY_SECRET) as admin:
+        admin.reset()
+        yield admin
+        admin.clear_faults()
+
+
+def _client(url: str, key: str = ACCESS_KEY, secret: str = SECRET_KEY):
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client("bedrock-runtime", endpoint_url=url, region_name=REGION, aws_access_key_id=key,
+                        aws_secret_access_key=secret, config=Config(retries={"total_max_attempts": 1, "mode": "standard"}))
+
+
+@pytest.fixture(scope="module")
+def via_gateway(gateway: RunningServer):
+    return _client(gateway.url)
+
+
+@pytest.fixture(scope="module")
+def direct(upstream: RunningServer):
+    return _client(upstream.url, GATEWAY_KEY, GATEWAY_SECRET)
 
 
 def test_gateway_invoke_model_answers_as_the_upstream_does(via_gateway, direct, upstream_admin):
@@ -361,3 +435,61 @@ def test_gateway_takes_its_credentials_from_the_environment_and_says_so(upstream
     assert upstream_admin.last_call().account_id == UPSTREAM_ACCOUNT
     assert "with credentials from environment" in running.log_text()
     assert GATEWAY_SECRET not in running.log_text()
+
+
+# --------------------------------------------------------------------------- a misbehaving upstream
+
+
+@pytest.fixture(scope="module")
+def odd_upstream() -> Iterator[tuple[str, Reply]]:
+    reply = Reply()
+    with fake_upstream(reply) as url:
+        yield url, reply
+
+
+@pytest.fixture(scope="module")
+def odd_gateway(odd_upstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    running = start_server(tmp_path_factory.mktemp("odd-gateway"), config=gateway_config(odd_upstream[0]))
+    yield running
+    running.stop()
+
+
+def test_gateway_upstream_stream_ending_before_message_stop_is_an_error(odd_upstream, odd_gateway):
+    """Audit regression: an upstream stream that ended cleanly before ``message_stop`` reached
+    stream callers as a complete stream, cut short (a truncated answer taken for whole), and
+    InvokeModel and Converse callers as an unhandled 500 with a traceback in the log."""
+    from botocore.exceptions import EventStreamError
+
+    odd_upstream[1].body = b"".join(chunk(event) for event in TEXT_ANSWER[:3])
+    client = _client(odd_gateway.url)
+    with pytest.raises(EventStreamError) as caught:
+        list(client.invoke_model_with_response_stream(modelId=GLOBAL_SONNET, body=_body())["body"])
+    assert caught.value.response["Error"]["Code"] == "internalServerException"
+    messages = [{"role": "user", "content": [{"text": "x"}]}]
+    with pytest.raises(EventStreamError):
+        list(client.converse_stream(modelId=GLOBAL_SONNET, messages=messages)["stream"])
+    with pytest.raises(client.exceptions.InternalServerException) as whole:
+        client.invoke_model(modelId=GLOBAL_SONNET, body=_body())
+    assert "could not read its upstream" in whole.value.response["Error"]["Message"]
+    with pytest.raises(client.exceptions.InternalServerException):
+        client.converse(modelId=GLOBAL_SONNET, messages=messages)
+    odd_upstream[1].body = b""  # nothing at all
+    with pytest.raises(client.exceptions.InternalServerException):
+        client.invoke_model(modelId=GLOBAL_SONNET, body=_body())
+    log = odd_gateway.log_text()
+    assert "Traceback" not in log and "ended before message_stop" in log
+
+
+def test_gateway_skips_upstream_event_types_it_does_not_know(odd_upstream, odd_gateway):
+    """Anthropic may add event types; one the gateway does not know is left out of the answer
+    (it crashed InvokeModel and Converse, and reached stream callers as it was)."""
+    novel = {"type": "brand_new_event", "index": 0}
+    odd_upstream[1].body = b"".join(chunk(event) for event in [*TEXT_ANSWER[:3], novel, *TEXT_ANSWER[3:]])
+    client = _client(odd_gateway.url)
+    answer = json.loads(client.invoke_model(modelId=GLOBAL_SONNET, body=_body())["body"].read())
+    assert answer["content"] == [{"type": "text", "text": "Hello"}]
+    events = client.invoke_model_with_response_stream(modelId=GLOBAL_SONNET, body=_body())["body"]
+    kinds = [json.loads(event["chunk"]["bytes"])["type"] for event in events]
+    assert kinds == [event["type"] for event in TEXT_ANSWER]
+    converse = client.converse(modelId=GLOBAL_SONNET, messages=[{"role": "user", "content": [{"text": "x"}]}])
+    assert converse["output"]["message"]["content"] == [{"text": "Hello"}]

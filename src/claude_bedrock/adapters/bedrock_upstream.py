@@ -23,7 +23,10 @@ Rules:
      is logged, and the caller gets an error saying the gateway failed, never the upstream's
      words (which would mislead callers about their own keys, and name the gateway's IAM
      identity). An unreachable upstream is 503 ServiceUnavailableException, a silent one 408
-     ModelTimeoutException.
+     ModelTimeoutException. An answer that is no Bedrock answer (bytes that are not an event
+     stream, events out of the Messages order, a stream ending before ``message_stop``) is 500
+     InternalServerException (a frame once the stream started), logged in one line; an event
+     type the gateway does not know (Anthropic may add some) is left out.
   5. Retries: ``upstream_max_retries`` (default 0: the caller's SDK retries, not both), and
      only before the first event.
   6. The gateway's own credentials are found once, when the engine is built (the server's
@@ -52,6 +55,7 @@ from claude_bedrock.domain.errors import (
     ServiceUnavailableException,
     ValidationException,
 )
+from claude_bedrock.domain.message import DONE, EVENT_TYPES, START, next_state
 
 if TYPE_CHECKING:
     import httpx
@@ -145,9 +149,17 @@ class BedrockUpstreamEngine:
                 raise ErrorAsFirstFrame(error) from None  # the upstream's stream opened on it too
             raise error from None
         log.debug("%s %s: upstream request %s", call.operation, model, stream.request_id)
+        state = START
         try:
             async for event in stream:
                 kind = event.get("type")
+                if kind not in EVENT_TYPES:  # a newer Anthropic event than the renderers know
+                    log.debug("upstream event %r left out (request %s)", kind, stream.request_id)
+                    continue
+                following = next_state(state, kind)
+                if following is None:
+                    raise _unreadable(f"event {kind!r} out of order")
+                state = following
                 if kind == "message_start":
                     message = {**event["message"], "id": call.message_id, "model": call.anthropic_name}
                     event = {**event, "message": message}
@@ -160,6 +172,8 @@ class BedrockUpstreamEngine:
             raise self._error(exc, started=True) from None
         finally:
             await stream.close()
+        if state != DONE:
+            raise _unreadable("the event stream ended before message_stop")
 
     def _body(self, call: ModelCall) -> dict[str, Any]:
         body = dict(call.request)
@@ -213,8 +227,7 @@ class BedrockUpstreamEngine:
             log.warning("upstream %s: %s", "connection broke" if started else "unreachable", exc)
             return ServiceUnavailableException(UPSTREAM_CUT if started else UPSTREAM_UNREACHABLE)
         if not isinstance(exc, APIStatusError):
-            log.error("upstream response unreadable: %s", exc)
-            return InternalServerException(UPSTREAM_UNREADABLE)
+            return _unreadable(str(exc))
         code = _error_code(exc.code)
         if code in CREDENTIAL_ERRORS and not (code == "AccessDeniedException" and exc.message == MODEL_ACCESS_DENIED):
             log.error("upstream refused the gateway's credentials: %s: %s (request %s)", code, exc.message,
@@ -228,6 +241,12 @@ class BedrockUpstreamEngine:
         body = exc.body if isinstance(exc.body, dict) else {}
         fields = {key: value for key, value in body.items() if key not in ("message", "Message", "type", "error")}
         return cls(exc.message, **fields)
+
+
+def _unreadable(why: str) -> InternalServerException:
+    """The caller's error for an upstream answer that is not a Bedrock one; the log says why."""
+    log.error("upstream response unreadable: %s", why)
+    return InternalServerException(UPSTREAM_UNREADABLE)
 
 
 def _gateway_credentials(settings: Settings, env: Mapping[str, str]) -> tuple[dict[str, str | None], str]:

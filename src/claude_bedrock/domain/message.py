@@ -40,10 +40,12 @@ from claude_bedrock.wire.partial_json import parse_partial
 __all__ = [
     "IncompleteMessageError",
     "MalformedToolInputError",
+    "EVENT_TYPES",
     "MessageAccumulator",
     "StreamLifecycleError",
     "StreamOrderError",
     "accumulate",
+    "next_state",
 ]
 
 
@@ -93,6 +95,17 @@ _TRANSITIONS: Mapping[tuple[str, str], str] = {
     (BLOCK, "ping"): BLOCK,
     (DELTA, "ping"): DELTA,
 }
+
+#: The lifecycle's event types (Anthropic may add others: a relay leaves those out).
+EVENT_TYPES: frozenset[str] = frozenset(kind for _, kind in _TRANSITIONS)
+
+
+def next_state(state: str, event_type: str) -> str | None:
+    """The lifecycle state after an ``event_type`` event in ``state`` (``START`` first), None
+    when it is not allowed there: the order alone, for a relay that builds no message
+    (``MessageAccumulator`` checks this and the rest)."""
+    return _TRANSITIONS.get((state, event_type))
+
 
 #: Block type -> delta types it accepts.
 _DELTAS_BY_BLOCK: Mapping[str, frozenset[str]] = {

@@ -1,0 +1,67 @@
+"""A stand-in for a misbehaving upstream of a gateway: a loopback HTTP server that answers
+every POST with the reply the test set (status, content type, body), whatever the request."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Iterator
+
+from claude_bedrock.wire.eventstream import event_frame
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    content_type: str = "application/vnd.amazon.eventstream"
+    body: bytes = b""
+
+
+def chunk(event: dict[str, Any]) -> bytes:
+    """An InvokeModelWithResponseStream ``chunk`` frame carrying ``event``."""
+    payload = {"bytes": base64.b64encode(json.dumps(event).encode()).decode()}
+    return event_frame("chunk", json.dumps(payload).encode())
+
+
+#: The events of a short text answer, message_start to message_stop.
+TEXT_ANSWER: list[dict[str, Any]] = [
+    {"type": "message_start", "message": {
+        "id": "msg_upstream", "type": "message", "role": "assistant", "model": "claude", "content": [],
+        "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 5, "output_tokens": 1}}},
+    {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+    {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hello"}},
+    {"type": "content_block_stop", "index": 0},
+    {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+     "usage": {"output_tokens": 3}},
+    {"type": "message_stop"},
+]  # fmt: skip
+
+
+@contextmanager
+def fake_upstream(reply: Reply) -> Iterator[str]:
+    """Serve ``reply`` (changeable while it runs) on a free loopback port; its URL."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(reply.status)
+            self.send_header("Content-Type", reply.content_type)
+            self.send_header("Content-Length", str(len(reply.body)))
+            self.end_headers()
+            self.wfile.write(reply.body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
