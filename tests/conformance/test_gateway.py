@@ -493,3 +493,24 @@ def test_gateway_skips_upstream_event_types_it_does_not_know(odd_upstream, odd_g
     assert kinds == [event["type"] for event in TEXT_ANSWER]
     converse = client.converse(modelId=GLOBAL_SONNET, messages=[{"role": "user", "content": [{"text": "x"}]}])
     assert converse["output"]["message"]["content"] == [{"text": "Hello"}]
+
+
+@pytest.mark.parametrize("status", [403, 404, 502])
+def test_gateway_upstream_error_page_without_an_aws_error_type_is_not_relayed_as_one(odd_upstream, odd_gateway,
+                                                                                    status):
+    """Audit regression: an error page from a web server or proxy (no AWS error type: a wrong
+    --upstream URL, a proxy refusing the gateway) reached callers as ``ValidationException:
+    Not Found`` or ``Forbidden`` (their request blamed) or as the proxy's words, and the server
+    log said nothing."""
+    odd_upstream[1].status, odd_upstream[1].content_type = status, "text/html"
+    odd_upstream[1].body = b"<html><body><h1>Sorry</h1></body></html>"
+    try:
+        client = _client(odd_gateway.url)
+        with pytest.raises(client.exceptions.InternalServerException) as caught:
+            client.invoke_model(modelId=GLOBAL_SONNET, body=_body())
+        assert "could not read its upstream" in caught.value.response["Error"]["Message"]
+        with pytest.raises(client.exceptions.InternalServerException):
+            client.count_tokens(modelId=SONNET, input={"invokeModel": {"body": _body()}})
+    finally:
+        odd_upstream[1].status, odd_upstream[1].content_type = 200, "application/vnd.amazon.eventstream"
+    assert f"upstream response unreadable: HTTP {status} without an AWS error type" in odd_gateway.log_text()

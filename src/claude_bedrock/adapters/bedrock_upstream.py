@@ -23,8 +23,9 @@ Rules:
      is logged, and the caller gets an error saying the gateway failed, never the upstream's
      words (which would mislead callers about their own keys, and name the gateway's IAM
      identity). An unreachable upstream is 503 ServiceUnavailableException, a silent one 408
-     ModelTimeoutException. An answer that is no Bedrock answer (bytes that are not an event
-     stream, events out of the Messages order, a stream ending before ``message_stop``) is 500
+     ModelTimeoutException. An answer that is no Bedrock answer (an error without an AWS
+     error type, bytes that are not an event stream, events out of the Messages order, a
+     stream ending before ``message_stop``) is 500
      InternalServerException (a frame once the stream started), logged in one line; an event
      type the gateway does not know (Anthropic may add some) is left out.
   5. Retries: ``upstream_max_retries`` (default 0: the caller's SDK retries, not both), and
@@ -229,6 +230,9 @@ class BedrockUpstreamEngine:
         if not isinstance(exc, APIStatusError):
             return _unreadable(str(exc))
         code = _error_code(exc.code)
+        if code in (None, str(exc.status_code)):  # the client's stand-ins when the answer names no
+            # AWS error type, which every Bedrock error does: a web server's or a proxy's page
+            return _unreadable(f"HTTP {exc.status_code} without an AWS error type: {exc.message}")
         if code in CREDENTIAL_ERRORS and not (code == "AccessDeniedException" and exc.message == MODEL_ACCESS_DENIED):
             log.error("upstream refused the gateway's credentials: %s: %s (request %s)", code, exc.message,
                       exc.request_id)
