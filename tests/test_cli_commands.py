@@ -286,6 +286,8 @@ def test_serve_help_says_what_no_strict_auth_opens():
     ('[upstream]\nretries = 2\n', "unknown key(s): retries"),
     ('[server]\nupstream = "aws"\n[upstream]\nendpoint = "aws"\n', "also set in [server]"),
     ('[upstream]\ntimeout = 0\n', "upstream_timeout must be between 1 and 3600"),
+    # never sent upstream (calls are signed) and written in the start-up log line
+    ('[upstream]\nendpoint = "https://proxy:pw@bedrock.internal"\n', "must not hold a user name or password"),
 ])
 def test_an_upstream_table_mistake_is_refused_in_one_line(tmp_path, table, message):
     from claude_bedrock.settings import ConfigError, load_config_file

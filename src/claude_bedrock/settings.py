@@ -70,9 +70,11 @@ def _upstream_check(value: Any) -> str | None:
     if value == "aws":
         return None
     scheme, sep, rest = value.partition("://")
-    host = rest.split("/", 1)[0].rsplit("@", 1)[-1]
-    if not sep or scheme not in ("http", "https") or not host or "?" in rest or "#" in rest:
+    authority = rest.split("/", 1)[0]
+    if not sep or scheme not in ("http", "https") or not authority or "?" in rest or "#" in rest:
         return "must be 'aws' or an http(s) URL such as https://bedrock-runtime.eu-west-1.amazonaws.com"
+    if "@" in authority:  # never sent (calls are signed), and the URL is logged at start-up
+        return "must not hold a user name or password: the gateway's credentials go in the [upstream] table"
     return None
 
 
