@@ -514,3 +514,25 @@ def test_gateway_upstream_error_page_without_an_aws_error_type_is_not_relayed_as
     finally:
         odd_upstream[1].status, odd_upstream[1].content_type = 200, "application/vnd.amazon.eventstream"
     assert f"upstream response unreadable: HTTP {status} without an AWS error type" in odd_gateway.log_text()
+
+
+def test_gateway_trusts_a_private_ca_for_its_https_upstream_with_ssl_cert_file(tmp_path: Path):
+    """What the README tells an operator whose upstream's certificate a private CA issued."""
+    from support.certificates import self_signed
+
+    cert = self_signed(tmp_path / "certs")
+    upstream = start_server(tmp_path / "up", "--tls-cert", str(cert.cert), "--tls-key", str(cert.key),
+                            config=UPSTREAM_CONFIG)
+    gateways = []
+    try:
+        for env in ({}, {"SSL_CERT_FILE": str(cert.cert)}):
+            gateways.append(start_server(tmp_path / f"gw{len(gateways)}", config=gateway_config(upstream.url),
+                                         env={"SSL_CERT_FILE": "", **env}))
+        untrusting, trusting = (_client(gateway.url) for gateway in gateways)
+        with pytest.raises(untrusting.exceptions.ServiceUnavailableException):
+            untrusting.invoke_model(modelId=GLOBAL_SONNET, body=_body())
+        assert json.loads(trusting.invoke_model(modelId=GLOBAL_SONNET, body=_body())["body"].read())["content"]
+    finally:
+        for running in (*gateways, upstream):
+            running.stop()
+    assert "CERTIFICATE_VERIFY_FAILED" in gateways[0].log_text()
