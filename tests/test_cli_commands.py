@@ -325,3 +325,23 @@ def test_an_upstream_naming_the_server_itself_is_recognised(upstream, bind, port
     from claude_bedrock.service.server import upstream_is_self
 
     assert upstream_is_self(upstream, bind, port) is is_self
+
+
+def test_a_refused_upstream_url_is_not_repeated_it_may_hold_a_password():
+    from claude_bedrock.settings import ConfigError, build_settings
+
+    with pytest.raises(ConfigError) as caught:
+        build_settings({"upstream": "https://ops:hunter2-secret@bedrock.internal"}, {}, None)
+    assert "user name or password" in str(caught.value) and "hunter2-secret" not in str(caught.value)
+
+
+@pytest.mark.parametrize("table", ['[upstream]\naccess_key_id = "AKIAX"\nsecret_access_key = "s"\n',
+                                   '[upstream]\nregion = "eu-west-1"\n'])
+def test_upstream_settings_without_an_upstream_are_refused(tmp_path, table):
+    from claude_bedrock.settings import ConfigError, build_settings
+
+    config = tmp_path / "c.toml"
+    config.write_text(table)
+    with pytest.raises(ConfigError, match=r"but no upstream: set endpoint in \[upstream\]"):
+        build_settings({}, {}, str(config))
+    assert build_settings({"upstream": "aws"}, {}, str(config)).upstream == "aws"  # given on the command line

@@ -93,6 +93,8 @@ class SettingSpec:
     check: Callable[[Any], str | None] | None = None
     #: The value's name in ``serve --help`` (default: its type's, e.g. TEXT).
     metavar: str | None = None
+    #: A refused value is repeated in the error (not for one that may hold a password).
+    echo_refused: bool = True
 
 
 SETTINGS: tuple[SettingSpec, ...] = (
@@ -191,6 +193,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "none found, the server does not start.",
         metavar="aws|URL",
         check=_upstream_check,
+        echo_refused=False,  # a URL may hold a password (refused): not repeated on terminals and in logs
     ),
     SettingSpec(
         "upstream_region",
@@ -374,7 +377,8 @@ def coerce(name: str, value: Any, origin: str, *, typed: bool = False) -> Any:
         raise ConfigError(f"{origin}: {name} must be one of {', '.join(spec.choices)}, got {result!r}")
     problem = spec.check(result) if spec.check else None
     if problem is not None:
-        raise ConfigError(f"{origin}: {name} {problem}, got {result!r}")
+        got = f", got {result!r}" if spec.echo_refused else ""
+        raise ConfigError(f"{origin}: {name} {problem}{got}")
     return result
 
 
@@ -562,4 +566,9 @@ def build_settings(cli: dict[str, Any], env: dict[str, str], config_file: str | 
     if config_file:
         values.update(load_config_file(config_file, overrides.get("account_id")))
         values["config_file"] = str(config_file)
-    return Settings(**(values | overrides))
+    settings = Settings(**(values | overrides))
+    if settings.upstream is None and (settings.upstream_credentials or settings.upstream_region):
+        # callers would take the simulator's answers for the upstream's
+        raise ConfigError(f"{settings.config_file or 'upstream settings'}: [upstream] credentials or region, but no "
+                          "upstream: set endpoint in [upstream] (or --upstream aws|URL), or remove them")
+    return settings

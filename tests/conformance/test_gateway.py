@@ -529,10 +529,13 @@ def test_gateway_trusts_a_private_ca_for_its_https_upstream_with_ssl_cert_file(t
             gateways.append(start_server(tmp_path / f"gw{len(gateways)}", config=gateway_config(upstream.url),
                                          env={"SSL_CERT_FILE": "", **env}))
         untrusting, trusting = (_client(gateway.url) for gateway in gateways)
-        with pytest.raises(untrusting.exceptions.ServiceUnavailableException):
+        # not a 503 "retry": a retry cannot succeed until the operator trusts the CA
+        with pytest.raises(untrusting.exceptions.InternalServerException) as caught:
             untrusting.invoke_model(modelId=GLOBAL_SONNET, body=_body())
+        assert "does not trust its upstream Bedrock's certificate" in caught.value.response["Error"]["Message"]
         assert json.loads(trusting.invoke_model(modelId=GLOBAL_SONNET, body=_body())["body"].read())["content"]
     finally:
         for running in (*gateways, upstream):
             running.stop()
     assert "CERTIFICATE_VERIFY_FAILED" in gateways[0].log_text()
+    assert "upstream certificate not trusted" in gateways[0].log_text()

@@ -91,6 +91,7 @@ NO_CREDENTIALS = (
 UPSTREAM_UNREACHABLE = "The gateway could not reach its upstream Bedrock. Retry your request."
 UPSTREAM_CUT = "The gateway's connection to its upstream Bedrock broke during the answer. Retry your request."
 UPSTREAM_TIMED_OUT = "The gateway's upstream Bedrock did not answer in time. Retry your request."
+UPSTREAM_UNTRUSTED = "The gateway does not trust its upstream Bedrock's certificate; its operator can see why in the server log."
 UPSTREAM_UNREADABLE = "The gateway could not read its upstream Bedrock's response."
 _MESSAGE_STOP: StreamEvent = {"type": "message_stop"}
 
@@ -224,6 +225,10 @@ class BedrockUpstreamEngine:
         if isinstance(exc, APITimeoutError):
             log.warning("upstream timed out: %s", exc)
             return ModelTimeoutException(UPSTREAM_TIMED_OUT)
+        if isinstance(exc, APIConnectionError) and _certificate_refused(exc):
+            # the operator's to fix (trust the upstream's CA): a retry cannot succeed
+            log.error("upstream certificate not trusted: %s (trust its CA with SSL_CERT_FILE)", exc)
+            return InternalServerException(UPSTREAM_UNTRUSTED)
         if isinstance(exc, APIConnectionError):
             log.warning("upstream %s: %s", "connection broke" if started else "unreachable", exc)
             return ServiceUnavailableException(UPSTREAM_CUT if started else UPSTREAM_UNREACHABLE)
@@ -245,6 +250,20 @@ class BedrockUpstreamEngine:
         body = exc.body if isinstance(exc.body, dict) else {}
         fields = {key: value for key, value in body.items() if key not in ("message", "Message", "type", "error")}
         return cls(exc.message, **fields)
+
+
+def _certificate_refused(exc: BaseException) -> bool:
+    """A TLS certificate verification failure somewhere in ``exc``'s causes."""
+    import ssl
+
+    seen: BaseException | None = exc
+    for _ in range(8):  # the client's error, httpx's, httpcore's, ssl's
+        if seen is None:
+            return False
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _unreadable(why: str) -> InternalServerException:
