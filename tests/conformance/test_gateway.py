@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
 from pathlib import Path
 from typing import Iterator
 
@@ -16,7 +17,9 @@ import pytest
 
 from claude_bedrock.testing.admin import BedrockAdmin
 from support.gateway import (
+    GATEWAY_KEY,
     GATEWAY_SECRET,
+    UPSTREAM_CONFIG,
     GLOBAL_SONNET,
     SONNET,
     UPSTREAM_ACCOUNT,
@@ -25,81 +28,8 @@ from support.gateway import (
     gateway_config,
     invoke_body,
 )
-from support.servers import ACCESS_KEY, REGION, SECRET_KEY, RunningServer, start_server
 from support.fake_upstream import TEXT_ANSWER, Reply, chunk, fake_upstream
 from support.servers import ACCESS_KEY, CONFIG_TOML, REGION, SECRET_KEY, RunningServer, start_server
-
-GATEWAY_KEY = "AKIDGATEWAYUPSTREAM1"
-GATEWAY_SECRET = "gateway/secret+for/upstream0123456789"
-UPSTREAM_ACCOUNT = "999988887777"
-UPSTREAM_CONFIG = f"""
-[server]
-strict_auth = true
-
-[[credentials]]
-access_key_id = "{GATEWAY_KEY}"
-secret_access_key = "{GATEWAY_SECRET}"
-account_id = "{UPSTREAM_ACCOUNT}"
-user_name = "gateway"
-admin = true
-"""
-GLOBAL_SONNET = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
-US_HAIKU = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
-SONNET = "anthropic.claude-sonnet-4-5-20250929-v1:0"
-
-
-def gateway_config(upstream_url: str, secret: str = GATEWAY_SECRET) -> str:
-    return CONFIG_TOML + f"""
-[upstream]
-endpoint = "{upstream_url}"
-access_key_id = "{GATEWAY_KEY}"
-secret_access_key = "{secret}"
-"""
-
-
-def _body(text: str = "Hello through the gateway", max_tokens: int = 60) -> bytes:
-    return json.dumps({"anthropic_version": "bedrock-2023-05-31", "max_tokens": max_tokens,
-                       "messages": [{"role": "user", "content": text}]}).encode()
-
-
-@pytest.fixture(scope="module")
-def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    running = start_server(tmp_path_factory.mktemp("upstream"), config=UPSTREAM_CONFIG)
-    yield running
-    running.stop()
-
-
-@pytest.fixture(scope="module")
-def gateway(upstream: RunningServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    running = start_server(tmp_path_factory.mktemp("gateway"), config=gateway_config(upstream.url))
-    yield running
-    running.stop()
-
-
-@pytest.fixture()
-def upstream_admin(upstream: RunningServer) -> Iterator[BedrockAdmin]:
-    with BedrockAdmin(upstream.url, aws_access_key=GATEWAY_KEY, aws_secret_key=GATEWAY_SECRET) as admin:
-        admin.reset()
-        yield admin
-        admin.clear_faults()
-
-
-def _client(url: str, key: str = ACCESS_KEY, secret: str = SECRET_KEY):
-    import boto3
-    from botocore.config import Config
-
-    return boto3.client("bedrock-runtime", endpoint_url=url, region_name=REGION, aws_access_key_id=key,
-                        aws_secret_access_key=secret, config=Config(retries={"total_max_attempts": 1, "mode": "standard"}))
-
-
-@pytest.fixture(scope="module")
-def via_gateway(gateway: RunningServer):
-    return _client(gateway.url)
-
-
-@pytest.fixture(scope="module")
-def direct(upstream: RunningServer):
-    return _client(upstream.url, GATEWAY_KEY, GATEWAY_SECRET)
 
 
 def test_gateway_invoke_model_answers_as_the_upstream_does(via_gateway, direct, upstream_admin):
@@ -279,7 +209,6 @@ def test_gateway_upstream_silent_past_its_timeout_answers_408(upstream, upstream
 
 
 def test_gateway_pointed_at_itself_refuses_to_start(tmp_path: Path):
-    import subprocess
     import sys
 
     with socket.socket() as probe:
@@ -389,9 +318,10 @@ def test_gateway_upstream_connection_cut_mid_stream_says_so(via_gateway, upstrea
     assert len(received) == 3
     assert caught.value.response["Error"]["Code"] == "serviceUnavailableException"
     assert "broke during the answer" in caught.value.response["Error"]["Message"]
+
+
 def _serve_until_it_stops(tmp_path: Path, config: str, env: dict[str, str]) -> "subprocess.CompletedProcess[str]":
     """``serve`` a gateway that is expected to refuse to start; its exit."""
-    import subprocess
     import sys
 
     (tmp_path / "c.toml").write_text(config)
@@ -429,7 +359,7 @@ def test_gateway_takes_its_credentials_from_the_environment_and_says_so(upstream
     running = start_server(tmp_path, config=config, env={
         "HOME": str(tmp_path), "AWS_ACCESS_KEY_ID": GATEWAY_KEY, "AWS_SECRET_ACCESS_KEY": GATEWAY_SECRET})
     try:
-        _client(running.url).invoke_model(modelId=GLOBAL_SONNET, body=_body())
+        boto3_runtime(running.url).invoke_model(modelId=GLOBAL_SONNET, body=invoke_body())
     finally:
         running.stop()
     assert upstream_admin.last_call().account_id == UPSTREAM_ACCOUNT
@@ -461,21 +391,21 @@ def test_gateway_upstream_stream_ending_before_message_stop_is_an_error(odd_upst
     from botocore.exceptions import EventStreamError
 
     odd_upstream[1].body = b"".join(chunk(event) for event in TEXT_ANSWER[:3])
-    client = _client(odd_gateway.url)
+    client = boto3_runtime(odd_gateway.url)
     with pytest.raises(EventStreamError) as caught:
-        list(client.invoke_model_with_response_stream(modelId=GLOBAL_SONNET, body=_body())["body"])
+        list(client.invoke_model_with_response_stream(modelId=GLOBAL_SONNET, body=invoke_body())["body"])
     assert caught.value.response["Error"]["Code"] == "internalServerException"
     messages = [{"role": "user", "content": [{"text": "x"}]}]
     with pytest.raises(EventStreamError):
         list(client.converse_stream(modelId=GLOBAL_SONNET, messages=messages)["stream"])
     with pytest.raises(client.exceptions.InternalServerException) as whole:
-        client.invoke_model(modelId=GLOBAL_SONNET, body=_body())
+        client.invoke_model(modelId=GLOBAL_SONNET, body=invoke_body())
     assert "could not read its upstream" in whole.value.response["Error"]["Message"]
     with pytest.raises(client.exceptions.InternalServerException):
         client.converse(modelId=GLOBAL_SONNET, messages=messages)
     odd_upstream[1].body = b""  # nothing at all
     with pytest.raises(client.exceptions.InternalServerException):
-        client.invoke_model(modelId=GLOBAL_SONNET, body=_body())
+        client.invoke_model(modelId=GLOBAL_SONNET, body=invoke_body())
     log = odd_gateway.log_text()
     assert "Traceback" not in log and "ended before message_stop" in log
 
@@ -485,10 +415,10 @@ def test_gateway_skips_upstream_event_types_it_does_not_know(odd_upstream, odd_g
     (it crashed InvokeModel and Converse, and reached stream callers as it was)."""
     novel = {"type": "brand_new_event", "index": 0}
     odd_upstream[1].body = b"".join(chunk(event) for event in [*TEXT_ANSWER[:3], novel, *TEXT_ANSWER[3:]])
-    client = _client(odd_gateway.url)
-    answer = json.loads(client.invoke_model(modelId=GLOBAL_SONNET, body=_body())["body"].read())
+    client = boto3_runtime(odd_gateway.url)
+    answer = json.loads(client.invoke_model(modelId=GLOBAL_SONNET, body=invoke_body())["body"].read())
     assert answer["content"] == [{"type": "text", "text": "Hello"}]
-    events = client.invoke_model_with_response_stream(modelId=GLOBAL_SONNET, body=_body())["body"]
+    events = client.invoke_model_with_response_stream(modelId=GLOBAL_SONNET, body=invoke_body())["body"]
     kinds = [json.loads(event["chunk"]["bytes"])["type"] for event in events]
     assert kinds == [event["type"] for event in TEXT_ANSWER]
     converse = client.converse(modelId=GLOBAL_SONNET, messages=[{"role": "user", "content": [{"text": "x"}]}])
@@ -505,12 +435,12 @@ def test_gateway_upstream_error_page_without_an_aws_error_type_is_not_relayed_as
     odd_upstream[1].status, odd_upstream[1].content_type = status, "text/html"
     odd_upstream[1].body = b"<html><body><h1>Sorry</h1></body></html>"
     try:
-        client = _client(odd_gateway.url)
+        client = boto3_runtime(odd_gateway.url)
         with pytest.raises(client.exceptions.InternalServerException) as caught:
-            client.invoke_model(modelId=GLOBAL_SONNET, body=_body())
+            client.invoke_model(modelId=GLOBAL_SONNET, body=invoke_body())
         assert "could not read its upstream" in caught.value.response["Error"]["Message"]
         with pytest.raises(client.exceptions.InternalServerException):
-            client.count_tokens(modelId=SONNET, input={"invokeModel": {"body": _body()}})
+            client.count_tokens(modelId=SONNET, input={"invokeModel": {"body": invoke_body()}})
     finally:
         odd_upstream[1].status, odd_upstream[1].content_type = 200, "application/vnd.amazon.eventstream"
     assert f"upstream response unreadable: HTTP {status} without an AWS error type" in odd_gateway.log_text()
@@ -528,12 +458,12 @@ def test_gateway_trusts_a_private_ca_for_its_https_upstream_with_ssl_cert_file(t
         for env in ({}, {"SSL_CERT_FILE": str(cert.cert)}):
             gateways.append(start_server(tmp_path / f"gw{len(gateways)}", config=gateway_config(upstream.url),
                                          env={"SSL_CERT_FILE": "", **env}))
-        untrusting, trusting = (_client(gateway.url) for gateway in gateways)
+        untrusting, trusting = (boto3_runtime(gateway.url) for gateway in gateways)
         # not a 503 "retry": a retry cannot succeed until the operator trusts the CA
         with pytest.raises(untrusting.exceptions.InternalServerException) as caught:
-            untrusting.invoke_model(modelId=GLOBAL_SONNET, body=_body())
+            untrusting.invoke_model(modelId=GLOBAL_SONNET, body=invoke_body())
         assert "does not trust its upstream Bedrock's certificate" in caught.value.response["Error"]["Message"]
-        assert json.loads(trusting.invoke_model(modelId=GLOBAL_SONNET, body=_body())["body"].read())["content"]
+        assert json.loads(trusting.invoke_model(modelId=GLOBAL_SONNET, body=invoke_body())["body"].read())["content"]
     finally:
         for running in (*gateways, upstream):
             running.stop()
