@@ -38,6 +38,7 @@ from server_bench import (
     RunResult,
     build_request,
     cpu_seconds,
+    medians,
     pinned,
     run_load,
     start,
@@ -114,11 +115,8 @@ def main() -> None:
           f"{'upstream cpu/call':>17} {'gateway cpu/call':>16} {'gw/upstream':>11}")
     for scenario in ("invoke", "stream"):
         for c in levels:
-            straight, relayed = results[(scenario, "straight", c)], results[(scenario, "gateway", c)]
-            s_rps = statistics.median(r.rps for r in straight)
-            g_rps = statistics.median(r.rps for r in relayed)
-            s_cpu = statistics.median(r.cpu_per_request_us for r in straight)
-            g_cpu = statistics.median(r.cpu_per_request_us for r in relayed)
+            s_rps, s_cpu = medians(results[(scenario, "straight", c)])
+            g_rps, g_cpu = medians(results[(scenario, "gateway", c)])
             print(f"{scenario:8} {c:>4} {s_rps:>12.0f} {g_rps:>11.0f} {g_rps / s_rps:>6.2f} "
                   f"{s_cpu:>15.0f}us {g_cpu:>14.0f}us {g_cpu / s_cpu:>11.2f}")
             upstream_share = statistics.median(relayed_upstream_cpu[(scenario, c)])

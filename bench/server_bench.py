@@ -144,6 +144,11 @@ async def run_load(port: int, payload: bytes, concurrency: int, duration: float,
     return RunResult(count / elapsed, cpu / count * 1e6, ttfe, count)
 
 
+def medians(runs: list[RunResult]) -> tuple[float, float]:
+    """The median requests/s and the median server CPU per request (us) of repeated runs."""
+    return statistics.median(r.rps for r in runs), statistics.median(r.cpu_per_request_us for r in runs)
+
+
 def start(cmd: list[str]) -> tuple[subprocess.Popen, int]:
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=server_env())
     line = proc.stdout.readline()
@@ -290,11 +295,8 @@ def main() -> None:
           f"{'bare cpu/req':>12} {'ours cpu/req':>12} {'cpu ratio':>9}")
     for scenario in ("invoke", "stream"):
         for c in levels:
-            bare_runs, our_runs = results[(scenario, "bare", c)], results[(scenario, "ours", c)]
-            b_rps = statistics.median(r.rps for r in bare_runs)
-            o_rps = statistics.median(r.rps for r in our_runs)
-            b_cpu = statistics.median(r.cpu_per_request_us for r in bare_runs)
-            o_cpu = statistics.median(r.cpu_per_request_us for r in our_runs)
+            b_rps, b_cpu = medians(results[(scenario, "bare", c)])
+            o_rps, o_cpu = medians(results[(scenario, "ours", c)])
             print(f"{scenario:8} {c:>4} {b_rps:>9.0f} {o_rps:>9.0f} {o_rps / b_rps:>6.2f} "
                   f"{b_cpu:>10.0f}us {o_cpu:>10.0f}us {o_cpu / b_cpu:>9.2f}")
             report["runs"][f"{scenario}-c{c}"] = {"bare_rps": b_rps, "ours_rps": o_rps, "ratio": o_rps / b_rps,
