@@ -155,6 +155,16 @@ def test_core_count_tokens_sends_bare_id_and_base64_invoke_body():
     assert inner["max_tokens"] == 64000  # the model's maximum output: never the reason a count fails
 
 
+def test_core_count_tokens_max_tokens_none_is_not_given_so_the_default_applies():
+    # the SDK-style methods' None means "not given" (count_tokens(max_tokens=None)): the counted
+    # body still gets the model's maximum output, which Bedrock's CountTokens body requires
+    core = make_core()
+    request = core.count_tokens_request(core.choose_model("claude-sonnet-4-5"),
+                                        {"messages": [{"role": "user", "content": "Hi"}], "max_tokens": None})
+    inner = json.loads(base64.b64decode(json.loads(request.body)["input"]["invokeModel"]["body"]))
+    assert inner["max_tokens"] == 64000
+
+
 def test_core_count_tokens_carries_betas_and_extra_body_in_the_counted_body():
     # anthropic's beta.messages.count_tokens(betas=...) and extra_body=: the betas belong in the
     # counted InvokeModel body's anthropic_beta (where create puts them), never as a "betas" key

@@ -446,10 +446,11 @@ class ClientCore:
         InvokeModel would get (``betas`` in its ``anthropic_beta``, as for ``invoke_request``).
         The path carries the bare foundation-model ID (Bedrock refuses profile IDs here), and
         ``max_tokens`` defaults to the model's maximum output."""
+        params = _given(params)
         if "max_tokens" not in params:
             model = choice.catalog_model
-            params = {**params, "max_tokens": model.max_output_tokens if model is not None else 4096}
-        return self.count_tokens_request_for(self.base_model_id(choice), _given(params), betas=betas,
+            params["max_tokens"] = model.max_output_tokens if model is not None else 4096
+        return self.count_tokens_request_for(self.base_model_id(choice), params, betas=betas,
                                              extra_headers=extra_headers, extra_body=extra_body)
 
     def count_tokens_request_for(
