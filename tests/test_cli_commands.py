@@ -335,6 +335,16 @@ def test_a_refused_upstream_url_is_not_repeated_it_may_hold_a_password():
     assert "user name or password" in str(caught.value) and "hunter2-secret" not in str(caught.value)
 
 
+@pytest.mark.parametrize("url", ["http://127.0.0.1:notaport", "http://127.0.0.1:99999", "http://[::1",
+                                 "http://:8787", "http://ho st:8787", "http://host\r\nX-Injected: 1"])
+def test_an_upstream_url_no_call_could_use_is_refused_at_start_up(url):
+    # it was taken, and then every call was a 500 with a traceback (httpx.InvalidURL...)
+    from claude_bedrock.settings import ConfigError, build_settings
+
+    with pytest.raises(ConfigError, match=re.escape("upstream must be 'aws' or an http(s) URL")):
+        build_settings({"upstream": url}, {}, None)
+
+
 @pytest.mark.parametrize("table", ['[upstream]\naccess_key_id = "AKIAX"\nsecret_access_key = "s"\n',
                                    '[upstream]\nregion = "eu-west-1"\n'])
 def test_upstream_settings_without_an_upstream_are_refused(tmp_path, table):

@@ -40,6 +40,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Literal
+from urllib.parse import urlsplit
 
 from claude_bedrock.domain.account_id import is_account_id
 from claude_bedrock.domain.region_name import REGION_NAME_RE
@@ -69,13 +70,21 @@ def _account_id_check(value: Any) -> str | None:
 def _upstream_check(value: Any) -> str | None:
     if value == "aws":
         return None
+    usage = "must be 'aws' or an http(s) URL such as https://bedrock-runtime.eu-west-1.amazonaws.com"
     scheme, sep, rest = value.partition("://")
     authority = rest.split("/", 1)[0]
     if not sep or scheme not in ("http", "https") or not authority or "?" in rest or "#" in rest:
-        return "must be 'aws' or an http(s) URL such as https://bedrock-runtime.eu-west-1.amazonaws.com"
+        return usage
     if "@" in authority:  # never sent (calls are signed), and the URL is logged at start-up
         return "must not hold a user name or password: the gateway's credentials go in the [upstream] table"
-    return None
+    if not value.isprintable() or any(char.isspace() for char in value):
+        return usage
+    try:  # a host and a port every call can use (else each would fail with a traceback)
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port that is no number in 0-65535
+    except ValueError:
+        return usage
+    return None if parts.hostname else usage
 
 
 def _region_check(value: Any) -> str | None:
