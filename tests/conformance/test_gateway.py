@@ -469,3 +469,68 @@ def test_gateway_trusts_a_private_ca_for_its_https_upstream_with_ssl_cert_file(t
             running.stop()
     assert "CERTIFICATE_VERIFY_FAILED" in gateways[0].log_text()
     assert "upstream certificate not trusted" in gateways[0].log_text()
+
+
+def test_gateway_with_an_upstream_region_invokes_a_profile_that_region_offers(upstream, upstream_admin, tmp_path):
+    config = gateway_config(upstream.url).replace("[upstream]\n", '[upstream]\nregion = "eu-west-1"\n')
+    running = start_server(tmp_path / "gateway", config=config)
+    try:
+        client = boto3_runtime(running.url)  # a us-west-2 caller
+        for asked, invoked in ((US_HAIKU, "eu.anthropic.claude-haiku-4-5-20251001-v1:0"),
+                               ("anthropic.claude-haiku-4-5-20251001-v1:0", "eu.anthropic.claude-haiku-4-5-20251001-v1:0"),
+                               (GLOBAL_SONNET, GLOBAL_SONNET)):
+            client.invoke_model(modelId=asked, body=invoke_body())
+            recorded = upstream_admin.last_call()
+            assert (recorded.model_id, recorded.region, recorded.status) == (invoked, "eu-west-1", 200)
+    finally:
+        running.stop()
+
+
+def test_gateway_relays_only_the_modelled_members_of_an_upstream_error(odd_upstream, odd_gateway):
+    upstream_reply = odd_upstream[1]
+    upstream_reply.status, upstream_reply.content_type = 424, "application/json"
+    upstream_reply.headers = {"x-amzn-ErrorType": "ModelErrorException:http://internal.amazon.com/coral/com.amazon.bedrock/"}
+    upstream_reply.body = json.dumps({"message": "The model failed.", "originalStatusCode": 500,
+                                      "resourceName": "claude", "self": 1, "code": "Junk"}).encode()
+    try:
+        client = boto3_runtime(odd_gateway.url)
+        with pytest.raises(client.exceptions.ModelErrorException) as caught:
+            client.invoke_model(modelId=GLOBAL_SONNET, body=invoke_body())
+        assert caught.value.response["Error"]["Message"] == "The model failed."
+        assert caught.value.response["originalStatusCode"] == 500
+        assert caught.value.response["resourceName"] == "claude"
+    finally:
+        upstream_reply.status, upstream_reply.content_type = 200, "application/vnd.amazon.eventstream"
+        upstream_reply.headers = {}
+    assert "Traceback" not in odd_gateway.log_text()
+
+
+def test_gateway_upstream_message_start_without_a_message_is_unreadable(odd_upstream, odd_gateway):
+    odd_upstream[1].body = b"".join(chunk(event) for event in [{"type": "message_start"}, *TEXT_ANSWER[1:]])
+    client = boto3_runtime(odd_gateway.url)
+    with pytest.raises(client.exceptions.InternalServerException) as caught:
+        client.invoke_model(modelId=GLOBAL_SONNET, body=invoke_body())
+    assert "could not read its upstream" in caught.value.response["Error"]["Message"]
+    assert "message_start without a message object" in odd_gateway.log_text()
+
+
+def test_gateways_pointed_at_each_other_refuse_the_call_that_comes_back(tmp_path: Path):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        second_port = probe.getsockname()[1]
+    env = {"AWS_ACCESS_KEY_ID": GATEWAY_KEY, "AWS_SECRET_ACCESS_KEY": GATEWAY_SECRET}
+    first = start_server(tmp_path / "first", "--upstream", f"http://127.0.0.1:{second_port}", env=env)
+    second = None
+    try:
+        second = start_server(tmp_path / "second", "--port", str(second_port), "--upstream", first.url, env=env)
+        assert second.url.endswith(f":{second_port}")
+        client = boto3_runtime(first.url)
+        with pytest.raises(client.exceptions.ValidationException, match="came back to a gateway"):
+            client.invoke_model(modelId=GLOBAL_SONNET, body=invoke_body())
+        with pytest.raises(client.exceptions.ValidationException, match="came back to a gateway"):
+            client.count_tokens(modelId=SONNET, input={"invokeModel": {"body": invoke_body()}})
+    finally:
+        for running in (first, second):
+            if running is not None:
+                running.stop()
+    assert "gateway loop" in first.log_text()

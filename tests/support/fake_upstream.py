@@ -7,7 +7,7 @@ import base64
 import json
 import threading
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Iterator
 
@@ -19,6 +19,7 @@ class Reply:
     status: int = 200
     content_type: str = "application/vnd.amazon.eventstream"
     body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 def chunk(event: dict[str, Any]) -> bytes:
@@ -51,6 +52,8 @@ def fake_upstream(reply: Reply) -> Iterator[str]:
             self.send_response(reply.status)
             self.send_header("Content-Type", reply.content_type)
             self.send_header("Content-Length", str(len(reply.body)))
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(reply.body)
 

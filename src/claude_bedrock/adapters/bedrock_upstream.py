@@ -13,7 +13,9 @@ Rules:
      gateway's credentials need ``bedrock:InvokeModelWithResponseStream``.
   2. The model goes upstream as the inference profile the gateway resolved
      (``ModelCall.profile_id``: ``global.…``, ``us.…``), so the upstream serves and bills the
-     endpoint the caller chose; in the caller's region unless ``upstream_region`` says one.
+     endpoint the caller chose; in the caller's region unless ``upstream_region`` says one
+     (then a geography's profile that region does not offer becomes the same model's profile
+     of a geography it belongs to: still a geography's endpoint, as priced).
   3. The answer's ``id`` and ``model`` are the gateway's (the engine contract); the upstream
      request ID is in the server log (debug). ``message_stop`` loses the upstream's
      invocation metrics: the renderer writes the gateway's own.
@@ -61,6 +63,8 @@ from claude_bedrock.domain.message import DONE, EVENT_TYPES, START, next_state
 if TYPE_CHECKING:
     import httpx
 
+    from claude_bedrock.domain.catalog import Catalog
+
     from claude_bedrock.client.aio import AsyncAnthropicBedrock
     from claude_bedrock.settings import Settings
 
@@ -77,6 +81,10 @@ CREDENTIAL_ERRORS = frozenset({
     "ExpiredTokenException", "MissingAuthenticationTokenException", "InvalidClientTokenId",
     "SignatureDoesNotMatch", "AccessDeniedException",
 })  # fmt: skip
+#: The extra members Bedrock's runtime errors model (botocore bedrock-runtime: ModelErrorException's
+#: ``originalStatusCode`` and ``resourceName``, ModelStreamErrorException's ``originalStatusCode``
+#: and ``originalMessage``): the only body members relayed besides the message.
+MODELLED_MEMBERS = ("originalStatusCode", "originalMessage", "resourceName")
 #: The one AccessDeniedException a caller is meant to read: their account's model access.
 MODEL_ACCESS_DENIED = "You don't have access to the model with the specified model ID."
 GATEWAY_CREDENTIALS_REFUSED = (
@@ -99,9 +107,13 @@ _MESSAGE_STOP: StreamEvent = {"type": "message_stop"}
 class BedrockUpstreamEngine:
     """``Engine`` relaying each call to an upstream bedrock-runtime (module docstring)."""
 
-    def __init__(self, settings: Settings, *, env: Mapping[str, str] | None = None) -> None:
+    def __init__(self, settings: Settings, *, env: Mapping[str, str] | None = None,
+                 catalog: Catalog | None = None) -> None:
         self._endpoint = settings.upstream or "aws"
         self._region = settings.upstream_region
+        self._catalog = catalog
+        #: profile the caller's region resolved -> the one to invoke in ``upstream_region``
+        self._profiles: dict[str, str] = {}
         self._max_retries = settings.upstream_max_retries
         self._timeout = float(settings.upstream_timeout)
         self._credentials, self._credentials_source = _gateway_credentials(settings, os.environ if env is None else env)
@@ -126,7 +138,7 @@ class BedrockUpstreamEngine:
 
         client = self._client_for(call.region)
         try:
-            return await client._relay_count_tokens(call.model_id, self._body(call), call.betas)
+            return await client._relay_count_tokens(call.model_id, self._body(call), call.betas, call.invoke_settings)
         except ClaudeBedrockError as exc:
             raise self._error(exc) from None
 
@@ -142,7 +154,7 @@ class BedrockUpstreamEngine:
         from claude_bedrock.client.errors import ClaudeBedrockError
 
         client = self._client_for(call.region)
-        model = call.profile_id or call.model_id
+        model = self._upstream_profile(call)
         try:
             stream = await client._relay_stream(model, self._body(call), call.betas, call.invoke_settings)
         except ClaudeBedrockError as exc:
@@ -163,8 +175,10 @@ class BedrockUpstreamEngine:
                     raise _unreadable(f"event {kind!r} out of order")
                 state = following
                 if kind == "message_start":
-                    message = {**event["message"], "id": call.message_id, "model": call.anthropic_name}
-                    event = {**event, "message": message}
+                    message = event.get("message")
+                    if not isinstance(message, dict):
+                        raise _unreadable("message_start without a message object")
+                    event = {**event, "message": {**message, "id": call.message_id, "model": call.anthropic_name}}
                 elif kind == "message_stop":
                     event = _MESSAGE_STOP
                 elif kind == "message_delta" and call.context_management is not None:
@@ -176,6 +190,26 @@ class BedrockUpstreamEngine:
             await stream.close()
         if state != DONE:
             raise _unreadable("the event stream ended before message_stop")
+
+    def _upstream_profile(self, call: ModelCall) -> str:
+        """The profile to invoke upstream (Rule 2): the caller's, unless ``upstream_region``
+        does not offer it (a ``us.`` profile of a us-west-2 caller sent to eu-west-1): then the
+        same model's profile of a geography that region belongs to, as a caller there would
+        have used. None offered: the caller's, which the upstream refuses in its own words."""
+        profile = call.profile_id or call.model_id
+        if self._region is None or profile.startswith("global."):
+            return profile
+        found = self._profiles.get(profile)
+        if found is None:
+            from claude_bedrock.domain.catalog import GEOGRAPHIES, default_catalog
+
+            catalog = self._catalog = self._catalog or default_catalog()
+            # a geography's profile for a geography's (never global: another price)
+            candidates = [profile] + [f"{geography}.{call.model_id}" for geography in GEOGRAPHIES]
+            found = next((candidate for candidate in candidates
+                          if catalog.get_system_profile(candidate, self._region) is not None), profile)
+            self._profiles[profile] = found
+        return found
 
     def _body(self, call: ModelCall) -> dict[str, Any]:
         body = dict(call.request)
@@ -248,8 +282,7 @@ class BedrockUpstreamEngine:
         if cls is None:
             cls = InternalServerException if exc.status_code >= 500 else ValidationException
         body = exc.body if isinstance(exc.body, dict) else {}
-        fields = {key: value for key, value in body.items() if key not in ("message", "Message", "type", "error")}
-        return cls(exc.message, **fields)
+        return cls(exc.message, **{key: body[key] for key in MODELLED_MEMBERS if key in body})
 
 
 def _certificate_refused(exc: BaseException) -> bool:

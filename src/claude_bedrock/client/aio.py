@@ -484,9 +484,11 @@ class AsyncAnthropicBedrock:
         call = self._ops.relay(self._core, model_id=model_id, body=body, betas=betas, headers=headers)
         return await self._open_stream(call, None)
 
-    async def _relay_count_tokens(self, model_id: str, body: Mapping[str, Any], betas: Sequence[str]) -> int:
-        """CountTokens' ``inputTokens`` for the bare ``model_id`` as it is."""
-        call = self._ops.relay_count_tokens(self._core, model_id=model_id, body=body, betas=betas)
+    async def _relay_count_tokens(self, model_id: str, body: Mapping[str, Any], betas: Sequence[str],
+                                  headers: Sequence[tuple[str, str]] = ()) -> int:
+        """CountTokens' ``inputTokens`` for the bare ``model_id`` as it is, with these extra
+        ``headers``."""
+        call = self._ops.relay_count_tokens(self._core, model_id=model_id, body=body, betas=betas, headers=headers)
         counted = await self._run(call, None)
         return int(counted.input_tokens)
 

@@ -110,9 +110,12 @@ def relay(core: ClientCore, *, model_id: str, body: Mapping[str, Any], betas: Se
     return Call(request, decoder=RawInvokeStreamDecoder)
 
 
-def relay_count_tokens(core: ClientCore, *, model_id: str, body: Mapping[str, Any], betas: Sequence[str]) -> Call:
-    """CountTokens for a bare model ID taken as it is (``body`` with its ``max_tokens``)."""
-    return Call(core.count_tokens_request_for(model_id, body, betas=betas), parse=responses.parse_count_tokens)
+def relay_count_tokens(core: ClientCore, *, model_id: str, body: Mapping[str, Any], betas: Sequence[str],
+                       headers: Sequence[tuple[str, str]] = ()) -> Call:
+    """CountTokens for a bare model ID taken as it is (``body`` with its ``max_tokens``), with
+    these extra ``headers``."""
+    request = core.count_tokens_request_for(model_id, body, betas=betas, extra_headers=dict(headers))
+    return Call(request, parse=responses.parse_count_tokens)
 
 
 def count_tokens(

@@ -121,8 +121,8 @@ async def count_tokens(inv: Invocation, send: Send) -> None:
     anthropic_body = count_tokens_input(body, parse_body=parse_json_body, text_only=apply_text_only,
                                         default_max_tokens=inv.resolution.model.max_output_tokens)
     validated = validate_messages_request(anthropic_body, inv.resolution.model)
-    count, _original = await count_input(inv.state, validated, inv.resolution.model, region=inv.record.region,
-                                         account_id=inv.record.account_id)
+    count, _original = await count_input(inv.state, inv.request, validated, inv.resolution.model,
+                                         region=inv.record.region, account_id=inv.record.account_id)
     inv.record.usage = {"inputTokens": count, "outputTokens": 0}
     inv.record.latency_ms = elapsed_ms(inv.started)
     payload = json_bytes({"inputTokens": count})

@@ -33,6 +33,7 @@ from claude_bedrock.domain.catalog import Resolution
 from claude_bedrock.domain.engine import ModelCall, ReadyEvents
 from claude_bedrock.domain.errors import ServiceUnavailableException, ValidationException
 from claude_bedrock.domain.json_body import json_bytes, json_problem
+from claude_bedrock.domain.log_text import one_line
 from claude_bedrock.domain.message import MessageAccumulator
 from claude_bedrock.domain.validation import (
     ValidatedRequest,
@@ -65,6 +66,10 @@ _CONSTRAINED_HEADER_NAMES = frozenset(_CONSTRAINED_HEADERS)
 #: Converse reports ``serviceTier`` and ``performanceConfig`` in its body.
 _ECHOED_HEADERS = ("x-amzn-bedrock-performanceconfig-latency", "x-amzn-bedrock-service-tier")
 _GUARDRAIL_HEADER = "x-amzn-bedrock-guardrailidentifier"
+#: The gateways a relayed call went through (``gateway_hop``).
+VIA_HEADER = "x-claude-bedrock-via"
+GATEWAY_LOOP = ("This call came back to a gateway that had relayed it: the gateways' upstreams form a loop. "
+                "Their operator must fix --upstream.")
 #: A gateway cannot apply a guardrail, nor hand back what the upstream's would report.
 GATEWAY_REFUSES_GUARDRAILS = (
     "This server relays model calls to its upstream Bedrock without guardrails: a request that asks for one is "
@@ -235,18 +240,19 @@ def count_prompt(validated: ValidatedRequest, model: Any) -> tuple[int, int | No
     return edited_prompt(validated.body, validated.edits, model, count).input_tokens, count
 
 
-async def count_input(state: ServiceState, validated: ValidatedRequest, model: Any, *, region: str,
-                      account_id: str) -> tuple[int, int | None]:
+async def count_input(state: ServiceState, request: Request, validated: ValidatedRequest, model: Any, *,
+                      region: str, account_id: str) -> tuple[int, int | None]:
     """``count_prompt``, asked of the engine when it counts tokens itself (the gateway's: its
     upstream's CountTokens, for the bare model ID), else counted here."""
     counter = getattr(state.engine, "count_tokens", None)
     if counter is None:
         return count_prompt(validated, model)
+    hop = gateway_hop(state, request) if state.gateway_id is not None else ()
 
-    def counting(request: dict[str, Any], edits: Any = None) -> ModelCall:
-        return ModelCall(request=request, model_id=model.model_id, anthropic_name=model.anthropic_name,
+    def counting(body: dict[str, Any], edits: Any = None) -> ModelCall:
+        return ModelCall(request=body, model_id=model.model_id, anthropic_name=model.anthropic_name,
                          message_id="", account_id=account_id, region=region, operation="CountTokens",
-                         betas=validated.betas, context_management=edits)
+                         betas=validated.betas, context_management=edits, invoke_settings=hop)
 
     body = {key: value for key, value in validated.body.items() if key != "context_management"}
     count: int = await counter(counting(body))
@@ -256,11 +262,34 @@ async def count_input(state: ServiceState, validated: ValidatedRequest, model: A
     return await counter(counting(edited.request, edited.response)), count
 
 
+def gateway_hop(state: ServiceState, request: Request,
+                invoke_settings: Sequence[tuple[str, str]] = ()) -> list[tuple[str, str]]:
+    """A gateway's call: ``invoke_settings`` plus the ``x-claude-bedrock-via`` chain of the
+    gateways it went through, this one last, for the upstream.
+
+    Raises:
+        ValidationException: this gateway is in the chain already: its upstream (or one
+            further up) points back at it, and the call would go round until sockets ran out;
+            or the chain is no list of gateway names.
+    """
+    own = str(state.gateway_id)
+    chain = request.header(VIA_HEADER)
+    if chain is not None and (len(chain) > 4096 or not chain.isascii() or not chain.isprintable()):
+        raise ValidationException(f"{VIA_HEADER} must be a comma-separated list of gateway names.")
+    if chain and own in chain.split(","):
+        log.error("gateway loop: a call this gateway relayed came back to it (via %s); check --upstream "
+                  "here and on the servers it points at", one_line(chain))
+        raise ValidationException(GATEWAY_LOOP)
+    return [*invoke_settings, (VIA_HEADER, f"{chain},{own}" if chain else str(own))]
+
+
 def prepare_call(inv: Invocation, body: dict[str, Any],
                  invoke_settings: Sequence[tuple[str, str]] = ()) -> ModelCall:
     """Validate an Anthropic body for the resolved model and build the engine call
     (``invoke_settings``: see ``ModelCall``)."""
     model = inv.resolution.model
+    if inv.state.gateway_id is not None:
+        invoke_settings = gateway_hop(inv.state, inv.request, invoke_settings)
     # The usual model strips earlier thinking: the plain counter, no partial built per call.
     count = _count_preserving_thinking if model.preserves_thinking else tokens.count_request
     validated = validate_messages_request(body, model, count_input_tokens=count)
@@ -378,7 +407,7 @@ async def anthropic_count_tokens(
     body_betas = body.get("anthropic_beta") if isinstance(body.get("anthropic_beta"), list) else []
     body.setdefault("max_tokens", max_output_tokens(resolution.model, [*header_betas, *body_betas]))
     validated = validate_messages_request(body, resolution.model, header_betas=header_betas)
-    count, original = await count_input(state, validated, resolution.model, region=identity.region,
+    count, original = await count_input(state, request, validated, resolution.model, region=identity.region,
                                         account_id=identity.account_id)
     if original is None:
         return 200, {"input_tokens": count}

@@ -18,6 +18,7 @@ import asyncio
 import functools
 import logging
 import time
+import uuid
 from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Container
 
@@ -103,6 +104,9 @@ class ServiceState:
         #: Requests naming a guardrail are answered (the simulator applies none) or, by a
         #: gateway, refused: its upstream would apply it and report what a relay cannot carry.
         self.applies_guardrails = not settings.upstream
+        #: A gateway's name in the ``x-claude-bedrock-via`` chain of the calls it relays
+        #: (``runtime.gateway_hop``); None when the simulator answers.
+        self.gateway_id: str | None = uuid.uuid4().hex[:16] if settings.upstream else None
         self.engine: Engine = engine or SimulatorEngine(
             seed=settings.seed,
             mode=settings.simulator_mode,
