@@ -173,6 +173,27 @@ def test_gateway_with_refused_credentials_says_so_without_the_upstream_words(ups
     assert "not-the-secret" not in log and GATEWAY_SECRET not in log
 
 
+def test_gateway_account_without_upstream_model_access_is_the_operators_to_fix(gateway, via_gateway, upstream,
+                                                                               upstream_admin):
+    """Audit (gwwalk): the upstream's "You don't have access to the model" is about the gateway's
+    own account (callers' model access is decided by the gateway first). It reached callers as if
+    their account lacked access, which their own GetFoundationModelAvailability denied, and the
+    operator's log held no line telling it from the gateway's own refusals."""
+    import boto3
+
+    control = boto3.client("bedrock", endpoint_url=upstream.url, region_name=REGION, aws_access_key_id=GATEWAY_KEY,
+                           aws_secret_access_key=GATEWAY_SECRET)
+    control.delete_foundation_model_agreement(modelId="anthropic.claude-haiku-4-5-20251001-v1:0")
+    try:
+        with pytest.raises(via_gateway.exceptions.AccessDeniedException) as caught:
+            via_gateway.converse(modelId=US_HAIKU, messages=[{"role": "user", "content": [{"text": "hi"}]}])
+    finally:
+        upstream_admin.reset()
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert "gateway's own account has no access" in caught.value.response["Error"]["Message"]
+    assert "upstream refused the gateway's account access to the model" in gateway.log_text()
+
+
 def test_gateway_with_an_unreachable_upstream_answers_503(tmp_path: Path):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -24,7 +24,8 @@ Rules:
      An error about the gateway's own credentials or permissions is the operator's to fix: it
      is logged, and the caller gets an error saying the gateway failed, never the upstream's
      words (which would mislead callers about their own keys, and name the gateway's IAM
-     identity). An unreachable upstream is 503 ServiceUnavailableException, a silent one 408
+     identity). The upstream's model-access refusal is one of them: it is about the gateway's
+     AWS account (callers' own model access is the gateway's to decide, before relaying). An unreachable upstream is 503 ServiceUnavailableException, a silent one 408
      ModelTimeoutException. An answer that is no Bedrock answer (an error without an AWS
      error type, bytes that are not an event stream, events out of the Messages order, a
      stream ending before ``message_stop``) is 500
@@ -85,11 +86,15 @@ CREDENTIAL_ERRORS = frozenset({
 #: ``originalStatusCode`` and ``resourceName``, ModelStreamErrorException's ``originalStatusCode``
 #: and ``originalMessage``): the only body members relayed besides the message.
 MODELLED_MEMBERS = ("originalStatusCode", "originalMessage", "resourceName")
-#: The one AccessDeniedException a caller is meant to read: their account's model access.
+#: The upstream's model-access refusal: of the gateway's own account, not the caller's.
 MODEL_ACCESS_DENIED = "You don't have access to the model with the specified model ID."
 GATEWAY_CREDENTIALS_REFUSED = (
     "The gateway's credentials for its upstream Bedrock were refused ({code}); its operator can see why "
     "in the server log."
+)
+GATEWAY_MODEL_ACCESS_DENIED = (
+    "The gateway's own account has no access to this model at its upstream Bedrock; its operator can see "
+    "why in the server log."
 )
 NO_CREDENTIALS = (
     "--upstream: no credentials for the gateway's own calls: give access_key_id and secret_access_key, "
@@ -272,7 +277,11 @@ class BedrockUpstreamEngine:
         if code in (None, str(exc.status_code)):  # the client's stand-ins when the answer names no
             # AWS error type, which every Bedrock error does: a web server's or a proxy's page
             return _unreadable(f"HTTP {exc.status_code} without an AWS error type: {exc.message}")
-        if code in CREDENTIAL_ERRORS and not (code == "AccessDeniedException" and exc.message == MODEL_ACCESS_DENIED):
+        if code == "AccessDeniedException" and exc.message == MODEL_ACCESS_DENIED:
+            log.error("upstream refused the gateway's account access to the model: %s (request %s; grant it "
+                      "model access there, in the upstream call's region)", exc.message, exc.request_id)
+            return AccessDeniedException(GATEWAY_MODEL_ACCESS_DENIED)
+        if code in CREDENTIAL_ERRORS:
             log.error("upstream refused the gateway's credentials: %s: %s (request %s)", code, exc.message,
                       exc.request_id)
             if code == "AccessDeniedException":
