@@ -28,3 +28,13 @@ def test_docs_quick_start_has_two_commands_and_ci_runs_the_second():
 def test_docs_linked_pages_exist():
     for link in re.findall(r"\]\(((?:docs|bench)/[^)]+)\)", README):
         assert (ROOT / link).is_file(), link
+
+
+def test_docs_readme_gateway_config_shows_every_upstream_key():
+    """Audit (gwwalk): the [upstream] table's max_retries, timeout and session_token were taken
+    but not shown anywhere."""
+    from claude_bedrock.settings import _UPSTREAM_SECRETS, _UPSTREAM_SETTINGS
+
+    gateway = README.split("### Gateway mode", 1)[1].split("\n## ", 1)[0]
+    for key in (*_UPSTREAM_SETTINGS, *_UPSTREAM_SECRETS):
+        assert re.search(rf"\b{key} = ", gateway), key

@@ -177,3 +177,25 @@ def test_invocation_logging_doc_samples(aws_env, tmp_path):
         assert purged.stdout.startswith("purged 0 records"), purged.stdout
     finally:
         assert server.stop() == 0
+
+
+def test_readme_gateway_model_access_sample_revokes_one_account_before_the_upstream(gateway, upstream_admin,
+                                                                                    aws_env, tmp_path):
+    """Audit (gwwalk): the README said model access "decides which calls it relays" but not how
+    a platform team takes a model from one team, nor that it is per account and region."""
+    from support.gateway import US_HAIKU, boto3_runtime
+
+    [sample] = [b for b in blocks("README.md", "bash") if "delete-foundation-model-agreement" in b]
+    revoke, grant = sample.split("# and to give it back")
+    env = {**aws_env, "AWS_ENDPOINT_URL_BEDROCK": gateway.url}
+    converse = {"modelId": US_HAIKU, "messages": [{"role": "user", "content": [{"text": "hi"}]}]}
+    team, other_team = boto3_runtime(gateway.url), boto3_runtime(gateway.url, "AKIDANOTHERTEAM01", "x" * 20)
+    run(["bash", "-euc", revoke], env, cwd=tmp_path)
+    try:
+        with pytest.raises(team.exceptions.AccessDeniedException):
+            team.converse(**converse)
+        assert upstream_admin.calls() == []  # refused by the gateway, not relayed
+        assert other_team.converse(**converse)["stopReason"] == "end_turn"
+    finally:
+        run(["bash", "-euc", grant], env, cwd=tmp_path)
+    assert team.converse(**converse)["stopReason"] == "end_turn"
