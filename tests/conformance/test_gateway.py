@@ -555,3 +555,24 @@ def test_gateways_pointed_at_each_other_refuse_the_call_that_comes_back(tmp_path
             if running is not None:
                 running.stop()
     assert "gateway loop" in first.log_text()
+
+
+def test_gateway_upstream_error_no_runtime_operation_has_is_the_operators(odd_upstream, odd_gateway):
+    """An upstream URL with a wrong path (``--upstream https://host/prefix``) answers
+    UnknownOperationException: not the caller's mistake, so not relayed as theirs."""
+    upstream_reply = odd_upstream[1]
+    upstream_reply.status, upstream_reply.content_type = 404, "application/json"
+    upstream_reply.headers = {"x-amzn-ErrorType": "UnknownOperationException:http://internal.amazon.com/coral/"}
+    upstream_reply.body = b'{"message": "No operation matches POST /prefix/model/x/invoke-with-response-stream\\nat all"}'
+    try:
+        client = boto3_runtime(odd_gateway.url)
+        with pytest.raises(client.exceptions.InternalServerException) as caught:
+            client.invoke_model(modelId=GLOBAL_SONNET, body=invoke_body())
+        assert "(UnknownOperationException)" in caught.value.response["Error"]["Message"]
+        assert "No operation matches" not in caught.value.response["Error"]["Message"]
+    finally:
+        upstream_reply.status, upstream_reply.content_type = 200, "application/vnd.amazon.eventstream"
+        upstream_reply.headers = {}
+    log = odd_gateway.log_text()
+    assert "error the gateway does not relay: HTTP 404 UnknownOperationException: No operation matches" in log
+    assert "\\nat all" in log  # the upstream's line break escaped: one log line

@@ -51,14 +51,15 @@ from typing import TYPE_CHECKING, Any
 from claude_bedrock.domain.engine import NON_STREAMING_OPERATIONS, ModelCall, StreamEvent
 from claude_bedrock.domain.errors import (
     ERRORS_BY_CODE,
+    MODEL_ACCESS_DENIED,
     AccessDeniedException,
     BedrockError,
     ErrorAsFirstFrame,
     InternalServerException,
     ModelTimeoutException,
     ServiceUnavailableException,
-    ValidationException,
 )
+from claude_bedrock.domain.log_text import one_line
 from claude_bedrock.domain.message import DONE, EVENT_TYPES, START, next_state
 
 if TYPE_CHECKING:
@@ -87,7 +88,6 @@ CREDENTIAL_ERRORS = frozenset({
 #: and ``originalMessage``): the only body members relayed besides the message.
 MODELLED_MEMBERS = ("originalStatusCode", "originalMessage", "resourceName")
 #: The upstream's model-access refusal: of the gateway's own account, not the caller's.
-MODEL_ACCESS_DENIED = "You don't have access to the model with the specified model ID."
 GATEWAY_CREDENTIALS_REFUSED = (
     "The gateway's credentials for its upstream Bedrock were refused ({code}); its operator can see why "
     "in the server log."
@@ -106,6 +106,8 @@ UPSTREAM_CUT = "The gateway's connection to its upstream Bedrock broke during th
 UPSTREAM_TIMED_OUT = "The gateway's upstream Bedrock did not answer in time. Retry your request."
 UPSTREAM_UNTRUSTED = "The gateway does not trust its upstream Bedrock's certificate; its operator can see why in the server log."
 UPSTREAM_UNREADABLE = "The gateway could not read its upstream Bedrock's response."
+UPSTREAM_UNRELAYED = ("The gateway's upstream Bedrock answered an error no bedrock-runtime operation has ({code}); "
+                      "its operator can see why in the server log.")
 _MESSAGE_STOP: StreamEvent = {"type": "message_stop"}
 
 
@@ -288,8 +290,10 @@ class BedrockUpstreamEngine:
                 return AccessDeniedException(GATEWAY_CREDENTIALS_REFUSED.format(code=code))
             return InternalServerException(GATEWAY_CREDENTIALS_REFUSED.format(code=code))
         cls = ERRORS_BY_CODE.get(code or "")
-        if cls is None:
-            cls = InternalServerException if exc.status_code >= 500 else ValidationException
+        if cls is None:  # no bedrock-runtime error (UnknownOperationException: a wrong URL path...)
+            log.error("upstream answered an error the gateway does not relay: HTTP %s %s: %s (request %s)",
+                      exc.status_code, code, one_line(exc.message), exc.request_id)
+            return InternalServerException(UPSTREAM_UNRELAYED.format(code=code))
         body = exc.body if isinstance(exc.body, dict) else {}
         return cls(exc.message, **{key: body[key] for key in MODELLED_MEMBERS if key in body})
 
@@ -310,7 +314,7 @@ def _certificate_refused(exc: BaseException) -> bool:
 
 def _unreadable(why: str) -> InternalServerException:
     """The caller's error for an upstream answer that is not a Bedrock one; the log says why."""
-    log.error("upstream response unreadable: %s", why)
+    log.error("upstream response unreadable: %s", one_line(why))
     return InternalServerException(UPSTREAM_UNREADABLE)
 
 

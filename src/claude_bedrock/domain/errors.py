@@ -34,6 +34,8 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 BEDROCK_NAMESPACE = "http://internal.amazon.com/coral/com.amazon.bedrock/"
+#: AWS's AccessDeniedException message for a model the account has no access to.
+MODEL_ACCESS_DENIED = "You don't have access to the model with the specified model ID."
 CORAL_SERVICE_NAMESPACE = "http://internal.amazon.com/coral/com.amazon.coral.service/"
 
 

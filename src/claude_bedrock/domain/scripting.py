@@ -59,6 +59,7 @@ from claude_bedrock.domain.account_id import is_account_id
 from claude_bedrock.domain.engine import ModelCall, StreamEvent, frame_answer
 from claude_bedrock.domain.errors import (
     ERRORS_BY_CODE,
+    MODEL_ACCESS_DENIED,
     BedrockError,
     ModelErrorException,
     ModelStreamErrorException,
@@ -103,7 +104,7 @@ DEFAULT_ERROR_MESSAGES: dict[str, str] = {
     "ModelErrorException": "The system encountered an unexpected error during processing. Try your request again.",
     "ModelStreamErrorException": "The model encountered an error while streaming the response.",
     "ValidationException": "The request is invalid.",
-    "AccessDeniedException": "You don't have access to the model with the specified model ID.",
+    "AccessDeniedException": MODEL_ACCESS_DENIED,
     "ResourceNotFoundException": "The requested resource could not be found.",
     "ServiceQuotaExceededException": "Your request exceeds the service quota for your account.",
 }

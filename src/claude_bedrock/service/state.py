@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Container
 
 from claude_bedrock.domain.catalog import Catalog, CatalogModel, Resolution, default_catalog
 from claude_bedrock.domain.engine import Engine, ModelCall
-from claude_bedrock.domain.errors import AccessDeniedException
+from claude_bedrock.domain.errors import MODEL_ACCESS_DENIED, AccessDeniedException
 from claude_bedrock.domain.prompt_cache import PromptCache, minimum_tokens_of
 from claude_bedrock.domain.simulator import LatencyProfile, SimulatorEngine
 from claude_bedrock.domain.thinking_signatures import ThinkingSigner
@@ -38,7 +38,6 @@ if TYPE_CHECKING:  # loaded with the first stream
 
 log = logging.getLogger("claude_bedrock.service")
 
-MODEL_ACCESS_DENIED = "You don't have access to the model with the specified model ID."
 
 #: An engine hook may wrap the engine's events (fault injection, scripted answers).
 EventsHook = Callable[[ModelCall, CallRecord, Engine], AsyncIterator[dict[str, Any]]]
