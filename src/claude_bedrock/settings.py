@@ -40,7 +40,6 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Literal
-from urllib.parse import urlsplit
 
 from claude_bedrock.domain.account_id import is_account_id
 from claude_bedrock.domain.region_name import REGION_NAME_RE
@@ -79,6 +78,8 @@ def _upstream_check(value: Any) -> str | None:
         return "must not hold a user name or password: the gateway's credentials go in the [upstream] table"
     if not value.isprintable() or any(char.isspace() for char in value):
         return usage
+    from urllib.parse import urlsplit  # here: imported for a gateway only (start-up cost)
+
     try:  # a host and a port every call can use (else each would fail with a traceback)
         parts = urlsplit(value)
         parts.port  # noqa: B018 - raises ValueError for a port that is no number in 0-65535
