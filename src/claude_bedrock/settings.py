@@ -199,8 +199,9 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "Gateway mode: answer model calls from a real Bedrock instead of the simulator: 'aws' "
         "(bedrock-runtime.<region>.amazonaws.com, in each caller's region) or the URL of a Bedrock-compatible "
         "endpoint. The gateway's own credentials: the config file's [upstream] table, else the AWS "
-        "environment (AWS_ACCESS_KEY_ID..., AWS_BEARER_TOKEN_BEDROCK, AWS_PROFILE, ~/.aws), found at start-up: "
-        "none found, the server does not start.",
+        "environment (AWS_ACCESS_KEY_ID..., AWS_BEARER_TOKEN_BEDROCK, AWS_PROFILE, ~/.aws; with the gateway extra, "
+        "botocore's whole chain, roles included, refreshed as they expire), found at start-up: none found, the "
+        "server does not start.",
         metavar="aws|URL",
         check=_upstream_check,
         echo_refused=False,  # a URL may hold a password (refused): not repeated on terminals and in logs

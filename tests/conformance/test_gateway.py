@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 from pathlib import Path
@@ -355,24 +356,53 @@ def _serve_until_it_stops(tmp_path: Path, config: str, env: dict[str, str]) -> "
     )  # fmt: skip
 
 
-@pytest.mark.parametrize(("table", "env", "message"), [
-    ('profile = "nope"\n', {}, "AWS profile 'nope' not found"),
-    ("", {"AWS_PROFILE": "sso"}, "obtains credentials through sso_session"),
-    ("", {"AWS_ACCESS_KEY_ID": "AKIAHALF"}, "AWS_SECRET_ACCESS_KEY is not set"),
-    ("", {}, "no credentials for the gateway's own calls"),
-])
-def test_gateway_without_usable_credentials_refuses_to_start_in_one_line(tmp_path: Path, table, env, message):
-    """Audit regression: a profile the client cannot use (missing, SSO) or half a key pair in
-    the environment made every call an unhandled 500 with a traceback in the log; none at all
-    was found only at the first call. The gateway now finds its credentials at start-up."""
+#: The gateway's credential mistakes, and what botocore's chain (installed with the tests, as
+#: boto3's) says of each; the package's own static rules say the second message.
+CREDENTIAL_MISTAKES = [
+    ('profile = "nope"\n', {}, "The config profile (nope) could not be found", "AWS profile 'nope' not found"),
+    ("", {"AWS_PROFILE": "sso"}, "no credentials for the gateway's own calls",
+     "obtains credentials through sso_session"),
+    ("", {"AWS_ACCESS_KEY_ID": "AKIAHALF"}, "Partial credentials found in env, missing: AWS_SECRET_ACCESS_KEY",
+     "AWS_SECRET_ACCESS_KEY is not set"),
+    ("", {}, "no credentials for the gateway's own calls", "no credentials for the gateway's own calls"),
+]
+
+
+def _gateway_home(tmp_path: Path) -> Path:
     home = tmp_path / "home"
     (home / ".aws").mkdir(parents=True)
     (home / ".aws" / "config").write_text("[profile sso]\nsso_session = corp\nsso_start_url = https://x\n")
+    return home
+
+
+@pytest.mark.parametrize(("table", "env", "message", "_static_message"), CREDENTIAL_MISTAKES)
+def test_gateway_without_usable_credentials_refuses_to_start_in_one_line(tmp_path: Path, table, env, message,
+                                                                         _static_message):
+    """Audit regression: a profile the client cannot use (missing, SSO) or half a key pair in
+    the environment made every call an unhandled 500 with a traceback in the log; none at all
+    was found only at the first call. The gateway now finds its credentials at start-up."""
+    home = _gateway_home(tmp_path)
     config = CONFIG_TOML + '\n[upstream]\nendpoint = "http://127.0.0.1:9"\n' + table
-    done = _serve_until_it_stops(tmp_path, config, {"HOME": str(home), **env})
+    done = _serve_until_it_stops(tmp_path, config, {"HOME": str(home), "AWS_EC2_METADATA_DISABLED": "true", **env})
     assert done.returncode == 2, done.stderr
     assert message in done.stderr and "Traceback" not in done.stderr
     assert "--upstream" in done.stderr
+
+
+@pytest.mark.parametrize(("table", "env", "_botocore_message", "message"), CREDENTIAL_MISTAKES)
+def test_gateway_without_botocore_finds_its_credentials_by_the_clients_static_rules(tmp_path: Path, table, env,
+                                                                                   _botocore_message, message):
+    from claude_bedrock.adapters.bedrock_upstream import BedrockUpstreamEngine
+    from claude_bedrock.settings import ConfigError, build_settings
+
+    (tmp_path / "c.toml").write_text('[upstream]\nendpoint = "http://127.0.0.1:9"\n' + table)
+    settings = build_settings({}, {}, str(tmp_path / "c.toml"))
+    home = _gateway_home(tmp_path)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        BedrockUpstreamEngine(settings, env={"HOME": str(home), **env})  # not os.environ: botocore is not asked
+    engine = BedrockUpstreamEngine(settings.replace(upstream_credentials=None),
+                                   env={"AWS_ACCESS_KEY_ID": "AKIAGW", "AWS_SECRET_ACCESS_KEY": "s"})
+    assert engine.describe().endswith("with credentials from environment")
 
 
 def test_gateway_takes_its_credentials_from_the_environment_and_says_so(upstream, upstream_admin, tmp_path: Path):
@@ -384,7 +414,7 @@ def test_gateway_takes_its_credentials_from_the_environment_and_says_so(upstream
     finally:
         running.stop()
     assert upstream_admin.last_call().account_id == UPSTREAM_ACCOUNT
-    assert "with credentials from environment" in running.log_text()
+    assert "with credentials from the AWS credential chain (env, refreshed as they expire)" in running.log_text()
     assert GATEWAY_SECRET not in running.log_text()
 
 
@@ -576,3 +606,80 @@ def test_gateway_upstream_error_no_runtime_operation_has_is_the_operators(odd_up
     log = odd_gateway.log_text()
     assert "error the gateway does not relay: HTTP 404 UnknownOperationException: No operation matches" in log
     assert "\\nat all" in log  # the upstream's line break escaped: one log line
+
+
+@pytest.fixture()
+def container_credentials() -> Iterator[tuple[str, dict[str, object]]]:
+    """An ECS-style container credentials endpoint (``AWS_CONTAINER_CREDENTIALS_FULL_URI``)
+    serving ``state["keys"]`` (or an error when ``state["fail"]``), each expiring in 5 minutes:
+    under botocore's mandatory-refresh margin, so every use refreshes them."""
+    import threading
+    from datetime import datetime, timedelta, timezone
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    state: dict[str, object] = {"keys": None, "fail": False, "served": 0}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+            if state["fail"]:
+                self.send_response(500)
+                self.end_headers()
+                return
+            access, secret, token = state["keys"]  # type: ignore[misc]
+            expires = (datetime.now(timezone.utc) + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            body = json.dumps({"AccessKeyId": access, "SecretAccessKey": secret, "Token": token,
+                               "Expiration": expires}).encode()
+            state["served"] = int(state["served"]) + 1  # type: ignore[call-overload]
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v2/credentials/gateway-task", state
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_gateway_role_credentials_are_refreshed_as_they_expire(container_credentials, tmp_path: Path):
+    """A gateway running under a role (here an ECS task's) signs with the credentials of the
+    moment: the rotated ones once the old expire, and says so when they cannot be refreshed."""
+    url, state = container_credentials
+    first = ("ASIAGATEWAYFIRST01", "first-secret", "first-token")
+    second = ("ASIAGATEWAYSECOND1", "second-secret", "second-token")
+    upstream_config = '[server]\nstrict_auth = true\n' + "".join(
+        f'[[credentials]]\naccess_key_id = "{key}"\nsecret_access_key = "{secret}"\n'
+        f'session_tokens = ["{token}"]\naccount_id = "{account}"\nadmin = true\n'
+        for (key, secret, token), account in ((first, "111111111111"), (second, "222222222222"))
+    ) + UPSTREAM_CONFIG.split("[server]\nstrict_auth = true\n", 1)[1]  # the admin key
+    upstream = start_server(tmp_path / "upstream", config=upstream_config)
+    state["keys"] = first
+    gateway = None
+    try:
+        gateway = start_server(tmp_path / "gateway", config=CONFIG_TOML + f'[upstream]\nendpoint = "{upstream.url}"\n',
+                               env={"AWS_CONTAINER_CREDENTIALS_FULL_URI": url, "AWS_EC2_METADATA_DISABLED": "true",
+                                    "HOME": str(tmp_path), "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""})
+        assert "credentials from the AWS credential chain (container-role" in gateway.log_text()
+        client = boto3_runtime(gateway.url)
+        client.invoke_model(modelId=GLOBAL_SONNET, body=invoke_body())
+        with BedrockAdmin(upstream.url, aws_access_key=GATEWAY_KEY, aws_secret_key=GATEWAY_SECRET) as upstream_admin:
+            assert upstream_admin.last_call().account_id == "111111111111"
+            state["keys"] = second  # the role's credentials rotate
+            client.invoke_model(modelId=GLOBAL_SONNET, body=invoke_body())
+            assert upstream_admin.last_call().account_id == "222222222222"
+        state["fail"] = True  # the credentials endpoint is down, the old ones about to expire
+        with pytest.raises(client.exceptions.InternalServerException) as caught:
+            client.invoke_model(modelId=GLOBAL_SONNET, body=invoke_body())
+        assert "could not be refreshed" in caught.value.response["Error"]["Message"]
+    finally:
+        for running in (gateway, upstream):
+            if running is not None:
+                running.stop()
+    assert "could not be refreshed" in gateway.log_text() and "second-secret" not in gateway.log_text()

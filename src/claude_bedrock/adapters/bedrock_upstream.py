@@ -33,9 +33,13 @@ Rules:
      type the gateway does not know (Anthropic may add some) is left out.
   5. Retries: ``upstream_max_retries`` (default 0: the caller's SDK retries, not both), and
      only before the first event.
-  6. The gateway's own credentials are found once, when the engine is built (the server's
-     start): the ``[upstream]`` table, else the client's environment and ~/.aws rules. None,
-     or ones the client cannot use, is a ``ConfigError``: the server does not start.
+  6. The gateway's own credentials are found when the engine is built (the server's start):
+     the ``[upstream]`` table's keys or API key, or ``AWS_BEARER_TOKEN_BEDROCK``, as they are;
+     else, when botocore is installed, its whole AWS chain (instance and container roles, SSO,
+     assumed roles, web identity...), refreshed as they expire (in a worker thread: the refresh
+     asks an AWS endpoint); else the package client's static rules (environment keys, static
+     profiles). None, or ones that cannot be got, is a ``ConfigError``: the server does not
+     start. A refresh that fails later is a 500 saying so, and a log line.
   7. Context editing was applied by the gateway (``ModelCall.request`` is the edited prompt):
      the upstream gets that prompt without ``context_management``, and the final
      ``message_delta`` reports the gateway's edits.
@@ -43,6 +47,7 @@ Rules:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator, Mapping
@@ -101,6 +106,10 @@ NO_CREDENTIALS = (
     "api_key or profile in the config file's [upstream] table, or set AWS_ACCESS_KEY_ID and "
     "AWS_SECRET_ACCESS_KEY, AWS_BEARER_TOKEN_BEDROCK or AWS_PROFILE"
 )
+GATEWAY_CREDENTIALS_STALE = (
+    "The gateway's credentials for its upstream Bedrock expired and could not be refreshed; its operator can see "
+    "why in the server log."
+)
 UPSTREAM_UNREACHABLE = "The gateway could not reach its upstream Bedrock. Retry your request."
 UPSTREAM_CUT = "The gateway's connection to its upstream Bedrock broke during the answer. Retry your request."
 UPSTREAM_TIMED_OUT = "The gateway's upstream Bedrock did not answer in time. Retry your request."
@@ -123,9 +132,11 @@ class BedrockUpstreamEngine:
         self._profiles: dict[str, str] = {}
         self._max_retries = settings.upstream_max_retries
         self._timeout = float(settings.upstream_timeout)
-        self._credentials, self._credentials_source = _gateway_credentials(settings, os.environ if env is None else env)
+        self._credentials, self._provider, self._credentials_source = _gateway_credentials(
+            settings, os.environ if env is None else env)
         self._http: httpx.AsyncClient | None = None
-        self._clients: dict[str, AsyncAnthropicBedrock] = {}
+        #: region -> (the credentials it signs with, the client)
+        self._clients: dict[str, tuple[Mapping[str, str | None], AsyncAnthropicBedrock]] = {}
 
     def describe(self) -> str:
         """Where calls go and where the gateway's credentials came from, for the start-up log
@@ -143,8 +154,8 @@ class BedrockUpstreamEngine:
         """CountTokens upstream, for the bare model ID (Bedrock refuses profile IDs there)."""
         from claude_bedrock.client.errors import ClaudeBedrockError
 
-        client = self._client_for(call.region)
         try:
+            client = await self._client_for(call.region)
             return await client._relay_count_tokens(call.model_id, self._body(call), call.betas, call.invoke_settings)
         except ClaudeBedrockError as exc:
             raise self._error(exc) from None
@@ -160,9 +171,9 @@ class BedrockUpstreamEngine:
     async def _relay(self, call: ModelCall) -> AsyncIterator[StreamEvent]:
         from claude_bedrock.client.errors import ClaudeBedrockError
 
-        client = self._client_for(call.region)
         model = self._upstream_profile(call)
         try:
+            client = await self._client_for(call.region)
             stream = await client._relay_stream(model, self._body(call), call.betas, call.invoke_settings)
         except ClaudeBedrockError as exc:
             error = self._error(exc)
@@ -225,10 +236,13 @@ class BedrockUpstreamEngine:
             body.pop("context_management", None)  # applied here (Rule 7)
         return body
 
-    def _client_for(self, region: str) -> AsyncAnthropicBedrock:
+    async def _client_for(self, region: str) -> AsyncAnthropicBedrock:
+        """The client for upstream calls of ``region``, signing with the credentials of the
+        moment (a refreshed provider's new ones make a new client)."""
         region = self._region or region
-        client = self._clients.get(region)
-        if client is None:
+        credentials = self._credentials if self._provider is None else await self._current_credentials()
+        entry = self._clients.get(region)
+        if entry is None or entry[0] != credentials:
             from claude_bedrock.client.aio import AsyncAnthropicBedrock
             from claude_bedrock.client.connections import timeouts_of
             from claude_bedrock.client.httpx_transport import async_client
@@ -244,13 +258,33 @@ class BedrockUpstreamEngine:
             client = AsyncAnthropicBedrock(
                 aws_region=region,
                 base_url=url,
-                **self._credentials,
+                **credentials,
                 max_retries=self._max_retries,
                 timeout=self._timeout,
                 http_client=self._http,
             )
-            self._clients[region] = client
-        return client
+            entry = self._clients[region] = (credentials, client)
+        return entry[1]
+
+    async def _current_credentials(self) -> Mapping[str, str | None]:
+        """The provider's credentials now (Rule 6): refreshed in a worker thread when they
+        are due (the refresh asks an AWS endpoint), else taken as they are (no I/O).
+
+        Raises:
+            InternalServerException: the refresh failed (logged: the operator's to fix).
+        """
+        provider = self._provider
+        try:
+            if provider.refresh_needed() if hasattr(provider, "refresh_needed") else False:
+                frozen = await asyncio.to_thread(provider.get_frozen_credentials)
+            else:
+                frozen = provider.get_frozen_credentials()
+        except Exception as exc:  # noqa: BLE001 - botocore's many credential errors
+            log.error("the gateway's credentials (%s) could not be refreshed: %s", self._credentials_source,
+                      one_line(str(exc)))
+            raise InternalServerException(GATEWAY_CREDENTIALS_STALE) from None
+        return {"aws_access_key": frozen.access_key, "aws_secret_key": frozen.secret_key,
+                "aws_session_token": frozen.token}
 
     # -- errors (Rule 4) --------------------------------------------------------------------
 
@@ -318,14 +352,14 @@ def _unreadable(why: str) -> InternalServerException:
     return InternalServerException(UPSTREAM_UNREADABLE)
 
 
-def _gateway_credentials(settings: Settings, env: Mapping[str, str]) -> tuple[dict[str, str | None], str]:
-    """The gateway's own credentials, found once at start-up as the package's client finds
-    them (the ``[upstream]`` table, else the AWS environment and ~/.aws): the client's
-    credential arguments, and where they came from.
+def _gateway_credentials(settings: Settings, env: Mapping[str, str]) -> tuple[dict[str, str | None], Any, str]:
+    """The gateway's own credentials, found once at start-up (Rule 6): the client's credential
+    arguments (static ones) or a botocore credentials provider (refreshable ones), and where
+    they came from.
 
     Raises:
-        ConfigError: none found, or a profile or environment the client cannot use: the
-            server does not start (every call would fail).
+        ConfigError: none found, or a profile or environment that gives none: the server
+            does not start (every call would fail).
     """
     from claude_bedrock.client.config import ApiKey, resolve_auth
     from claude_bedrock.client.errors import ConfigurationError
@@ -333,6 +367,10 @@ def _gateway_credentials(settings: Settings, env: Mapping[str, str]) -> tuple[di
     from claude_bedrock.settings import ConfigError, UpstreamCredentials
 
     table = settings.upstream_credentials or UpstreamCredentials()
+    if not (table.access_key_id or table.api_key or env.get("AWS_BEARER_TOKEN_BEDROCK")):
+        provider = _aws_chain(table.profile, env)
+        if provider is not None:
+            return {}, provider, f"the AWS credential chain ({provider.method}, refreshed as they expire)"
     try:
         auth = resolve_auth(env=env, load_files=lambda: load_shared_files(env), aws_access_key=table.access_key_id,
                             aws_secret_key=table.secret_access_key, aws_session_token=table.session_token,
@@ -343,9 +381,40 @@ def _gateway_credentials(settings: Settings, env: Mapping[str, str]) -> tuple[di
         raise ConfigError(NO_CREDENTIALS)
     source = "the config file's [upstream] table" if table.access_key_id or table.api_key else auth.source
     if isinstance(auth, ApiKey):
-        return {"api_key": auth.token}, source
+        return {"api_key": auth.token}, None, source
     return {"aws_access_key": auth.access_key, "aws_secret_key": auth.secret_key,
-            "aws_session_token": auth.session_token}, source
+            "aws_session_token": auth.session_token}, None, source
+
+
+def _aws_chain(profile: str | None, env: Mapping[str, str]) -> Any:
+    """botocore's credentials (the whole AWS chain: environment, shared files, SSO, assumed
+    roles, web identity, ECS and EC2 instance roles), got once now; None when botocore is not
+    installed, or ``env`` is not the process environment (which botocore reads): the
+    package's own static rules then apply.
+
+    Raises:
+        ConfigError: botocore finds none, or cannot get them.
+    """
+    if env is not os.environ:
+        return None
+    try:
+        import botocore.session
+    except ImportError:
+        return None
+    from claude_bedrock.settings import ConfigError
+
+    try:
+        session = botocore.session.get_session()
+        if profile:
+            session.set_config_variable("profile", profile)
+        provider = session.get_credentials()
+        if provider is not None:
+            provider.get_frozen_credentials()  # a role or SSO profile that cannot give any fails now
+    except Exception as exc:  # noqa: BLE001 - botocore's many credential errors
+        raise ConfigError(f"--upstream: the gateway's own credentials: {one_line(str(exc))}") from None
+    if provider is None:
+        raise ConfigError(NO_CREDENTIALS)
+    return provider
 
 
 def _error_code(code: str | None) -> str | None:

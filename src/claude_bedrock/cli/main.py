@@ -100,8 +100,9 @@ def serve(config_file: str | None, **options: Any) -> None:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
-    if settings.log_level != "debug":  # httpx (the gateway's upstream calls) logs every request at INFO
-        logging.getLogger("httpx").setLevel(logging.WARNING)
+    if settings.log_level != "debug":  # the gateway's libraries: httpx logs every request at INFO,
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # botocore where it found credentials
+        logging.getLogger("botocore").setLevel(logging.WARNING)  # (the start-up line says it)
     if settings.access_log:  # its lines are INFO, and were asked for: written whatever --log-level
         from claude_bedrock.service.access_log import LOGGER_NAME
 
