@@ -418,6 +418,32 @@ def test_gateway_takes_its_credentials_from_the_environment_and_says_so(upstream
     assert GATEWAY_SECRET not in running.log_text()
 
 
+def test_gateway_table_profile_goes_through_botocore_whatever_the_environment_api_key(upstream, upstream_admin,
+                                                                                      tmp_path: Path):
+    """Audit regression: an AWS_BEARER_TOKEN_BEDROCK in the gateway's environment made the
+    [upstream] table's profile go to the static rules, which refuse a profile that runs a
+    process, assumes a role or uses SSO: the server did not start. The table's profile is the
+    explicit choice (as for the client and botocore) and goes through botocore's chain."""
+    import stat
+    import sys
+
+    keys = json.dumps({"Version": 1, "AccessKeyId": GATEWAY_KEY, "SecretAccessKey": GATEWAY_SECRET})
+    process = tmp_path / "gateway-credentials"
+    process.write_text(f"#!{sys.executable}\nprint({keys!r})\n")
+    process.chmod(process.stat().st_mode | stat.S_IXUSR)
+    (tmp_path / ".aws").mkdir()
+    (tmp_path / ".aws" / "config").write_text(f"[profile gateway]\ncredential_process = {process}\n")
+    config = CONFIG_TOML + f'\n[upstream]\nendpoint = "{upstream.url}"\nprofile = "gateway"\n'
+    running = start_server(tmp_path, config=config, env={
+        "HOME": str(tmp_path), "AWS_EC2_METADATA_DISABLED": "true", "AWS_BEARER_TOKEN_BEDROCK": "a-callers-key"})
+    try:
+        boto3_runtime(running.url).invoke_model(modelId=GLOBAL_SONNET, body=invoke_body())
+    finally:
+        running.stop()
+    assert upstream_admin.last_call().account_id == UPSTREAM_ACCOUNT
+    assert "credentials from the AWS credential chain (custom-process" in running.log_text()
+
+
 # --------------------------------------------------------------------------- a misbehaving upstream
 
 

@@ -34,8 +34,8 @@ Rules:
   5. Retries: ``upstream_max_retries`` (default 0: the caller's SDK retries, not both), and
      only before the first event.
   6. The gateway's own credentials are found when the engine is built (the server's start):
-     the ``[upstream]`` table's keys or API key, or ``AWS_BEARER_TOKEN_BEDROCK``, as they are;
-     else, when botocore is installed, its whole AWS chain (instance and container roles, SSO,
+     the ``[upstream]`` table's keys or API key, or (the table naming no profile)
+     ``AWS_BEARER_TOKEN_BEDROCK``, as they are; else, when botocore is installed, its whole AWS chain (instance and container roles, SSO,
      assumed roles, web identity...), refreshed as they expire (in a worker thread: the refresh
      asks an AWS endpoint); else the package client's static rules (environment keys, static
      profiles). None, or ones that cannot be got, is a ``ConfigError``: the server does not
@@ -367,7 +367,8 @@ def _gateway_credentials(settings: Settings, env: Mapping[str, str]) -> tuple[di
     from claude_bedrock.settings import ConfigError, UpstreamCredentials
 
     table = settings.upstream_credentials or UpstreamCredentials()
-    if not (table.access_key_id or table.api_key or env.get("AWS_BEARER_TOKEN_BEDROCK")):
+    # the table's profile is the explicit choice: it beats an environment API key (as the client's rules)
+    if not (table.access_key_id or table.api_key or (env.get("AWS_BEARER_TOKEN_BEDROCK") and not table.profile)):
         provider = _aws_chain(table.profile, env)
         if provider is not None:
             return {}, provider, f"the AWS credential chain ({provider.method}, refreshed as they expire)"
