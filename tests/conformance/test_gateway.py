@@ -643,10 +643,11 @@ def container_credentials() -> Iterator[tuple[str, dict[str, object]]]:
     from datetime import datetime, timedelta, timezone
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    state: dict[str, object] = {"keys": None, "fail": False, "served": 0}
+    state: dict[str, object] = {"keys": None, "fail": False, "served": 0, "asked": 0}
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+            state["asked"] = int(state["asked"]) + 1  # type: ignore[call-overload]
             if state["fail"]:
                 self.send_response(500)
                 self.end_headers()
@@ -709,3 +710,44 @@ def test_gateway_role_credentials_are_refreshed_as_they_expire(container_credent
             if running is not None:
                 running.stop()
     assert "could not be refreshed" in gateway.log_text() and "second-secret" not in gateway.log_text()
+
+
+def test_gateway_calls_at_a_failing_refresh_share_one_attempt(container_credentials, tmp_path: Path):
+    """Audit regression: each call needing a refresh asked for one in its own worker thread, and
+    botocore's lock ran them one after the other (each failing one retried in turn): with the
+    credentials endpoint down, the tenth concurrent call waited for ten failed refreshes, past
+    its SDK's read timeout, instead of getting the 500 saying so. Calls waiting for a refresh
+    now share the one in flight."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    url, state = container_credentials
+    keys = ("ASIAGATEWAYSHARED1", "shared-secret", "shared-token")
+    upstream_config = UPSTREAM_CONFIG + (f'[[credentials]]\naccess_key_id = "{keys[0]}"\nsecret_access_key = '
+                                         f'"{keys[1]}"\nsession_tokens = ["{keys[2]}"]\naccount_id = "{UPSTREAM_ACCOUNT}"\n')
+    upstream = start_server(tmp_path / "upstream", config=upstream_config)
+    state["keys"] = keys
+    gateway = None
+    try:
+        gateway = start_server(tmp_path / "gateway", config=CONFIG_TOML + f'[upstream]\nendpoint = "{upstream.url}"\n',
+                               env={"AWS_CONTAINER_CREDENTIALS_FULL_URI": url, "AWS_EC2_METADATA_DISABLED": "true",
+                                    "HOME": str(tmp_path), "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""})
+        clients = [boto3_runtime(gateway.url) for _ in range(8)]
+        clients[0].invoke_model(modelId=GLOBAL_SONNET, body=invoke_body())
+        state["fail"], state["asked"] = True, 0  # the endpoint is down, the credentials about to expire
+
+        def call(client) -> str:
+            try:
+                client.invoke_model(modelId=GLOBAL_SONNET, body=invoke_body())
+            except client.exceptions.InternalServerException as exc:
+                return exc.response["Error"]["Message"]
+            return "answered"
+
+        with ThreadPoolExecutor(len(clients)) as pool:
+            messages = list(pool.map(call, clients))
+    finally:
+        for running in (gateway, upstream):
+            if running is not None:
+                running.stop()
+    assert all("could not be refreshed" in message for message in messages), messages
+    # botocore asks the endpoint 3 times per refresh; one refresh shared, maybe a second for latecomers
+    assert int(state["asked"]) <= 6, state["asked"]  # type: ignore[call-overload]

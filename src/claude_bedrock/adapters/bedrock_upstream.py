@@ -134,6 +134,8 @@ class BedrockUpstreamEngine:
         self._timeout = float(settings.upstream_timeout)
         self._credentials, self._provider, self._credentials_source = _gateway_credentials(
             settings, os.environ if env is None else env)
+        #: the provider's refresh in flight, shared by the calls that wait for it
+        self._refreshing: asyncio.Future[Any] | None = None
         self._http: httpx.AsyncClient | None = None
         #: region -> (the credentials it signs with, the client)
         self._clients: dict[str, tuple[Mapping[str, str | None], AsyncAnthropicBedrock]] = {}
@@ -268,15 +270,24 @@ class BedrockUpstreamEngine:
 
     async def _current_credentials(self) -> Mapping[str, str | None]:
         """The provider's credentials now (Rule 6): refreshed in a worker thread when they
-        are due (the refresh asks an AWS endpoint), else taken as they are (no I/O).
+        are due (the refresh asks an AWS endpoint); once they must be (about to expire), one
+        refresh for all the calls waiting (each in its own thread would queue on botocore's
+        lock, and try again in turn when it fails); else taken as they are (no I/O).
 
         Raises:
             InternalServerException: the refresh failed (logged: the operator's to fix).
         """
         provider = self._provider
         try:
-            if provider.refresh_needed() if hasattr(provider, "refresh_needed") else False:
+            due = provider.refresh_needed() if hasattr(provider, "refresh_needed") else False
+            if due and not provider.refresh_needed(getattr(provider, "_mandatory_refresh_timeout", 600)):
+                # still valid (botocore's advisory window): a thread refreshes, the others go on at once
                 frozen = await asyncio.to_thread(provider.get_frozen_credentials)
+            elif due:  # botocore makes every caller wait: for one refresh
+                if self._refreshing is None:
+                    self._refreshing = asyncio.ensure_future(asyncio.to_thread(provider.get_frozen_credentials))
+                    self._refreshing.add_done_callback(self._refreshed)
+                frozen = await asyncio.shield(self._refreshing)  # a caller gone leaves it to the others
             else:
                 frozen = provider.get_frozen_credentials()
         except Exception as exc:  # noqa: BLE001 - botocore's many credential errors
@@ -285,6 +296,12 @@ class BedrockUpstreamEngine:
             raise InternalServerException(GATEWAY_CREDENTIALS_STALE) from None
         return {"aws_access_key": frozen.access_key, "aws_secret_key": frozen.secret_key,
                 "aws_session_token": frozen.token}
+
+    def _refreshed(self, refresh: asyncio.Future[Any]) -> None:
+        """The shared refresh is over: the next call due starts another."""
+        self._refreshing = None
+        if not refresh.cancelled():
+            refresh.exception()  # retrieved: every waiter may have gone
 
     # -- errors (Rule 4) --------------------------------------------------------------------
 
