@@ -35,8 +35,9 @@ Rules:
      only before the first event.
   6. The gateway's own credentials are found when the engine is built (the server's start):
      the ``[upstream]`` table's keys or API key, or (the table naming no profile)
-     ``AWS_BEARER_TOKEN_BEDROCK``, as they are; else, when botocore is installed, its whole AWS chain (instance and container roles, SSO,
-     assumed roles, web identity...), refreshed as they expire (in a worker thread: the refresh
+     ``AWS_BEARER_TOKEN_BEDROCK``, as they are; else, when botocore is installed, its whole
+     AWS chain (instance and container roles, SSO, assumed roles, web identity...), temporary
+     ones refreshed as they expire (in a worker thread: the refresh
      asks an AWS endpoint); else the package client's static rules (environment keys, static
      profiles). None, or ones that cannot be got, is a ``ConfigError``: the server does not
      start. A refresh that fails later is a 500 saying so, and a log line.
@@ -388,7 +389,8 @@ def _gateway_credentials(settings: Settings, env: Mapping[str, str]) -> tuple[di
     if not (table.access_key_id or table.api_key or (env.get("AWS_BEARER_TOKEN_BEDROCK") and not table.profile)):
         provider = _aws_chain(table.profile, env)
         if provider is not None:
-            return {}, provider, f"the AWS credential chain ({provider.method}, refreshed as they expire)"
+            refreshed = ", refreshed as they expire" if hasattr(provider, "refresh_needed") else ""
+            return {}, provider, f"the AWS credential chain ({provider.method}{refreshed})"
     try:
         auth = resolve_auth(env=env, load_files=lambda: load_shared_files(env), aws_access_key=table.access_key_id,
                             aws_secret_key=table.secret_access_key, aws_session_token=table.session_token,
