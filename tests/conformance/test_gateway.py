@@ -675,6 +675,13 @@ def container_credentials() -> Iterator[tuple[str, dict[str, object]]]:
         server.server_close()
 
 
+def _role_gateway(tmp_path: Path, upstream_url: str, credentials_url: str) -> RunningServer:
+    """A gateway whose only credentials are a container role's, served at ``credentials_url``."""
+    return start_server(tmp_path / "gateway", config=CONFIG_TOML + f'[upstream]\nendpoint = "{upstream_url}"\n',
+                        env={"AWS_CONTAINER_CREDENTIALS_FULL_URI": credentials_url, "AWS_EC2_METADATA_DISABLED": "true",
+                             "HOME": str(tmp_path), "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""})
+
+
 def test_gateway_role_credentials_are_refreshed_as_they_expire(container_credentials, tmp_path: Path):
     """A gateway running under a role (here an ECS task's) signs with the credentials of the
     moment: the rotated ones once the old expire, and says so when they cannot be refreshed."""
@@ -690,9 +697,7 @@ def test_gateway_role_credentials_are_refreshed_as_they_expire(container_credent
     state["keys"] = first
     gateway = None
     try:
-        gateway = start_server(tmp_path / "gateway", config=CONFIG_TOML + f'[upstream]\nendpoint = "{upstream.url}"\n',
-                               env={"AWS_CONTAINER_CREDENTIALS_FULL_URI": url, "AWS_EC2_METADATA_DISABLED": "true",
-                                    "HOME": str(tmp_path), "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""})
+        gateway = _role_gateway(tmp_path, upstream.url, url)
         assert "credentials from the AWS credential chain (container-role" in gateway.log_text()
         client = boto3_runtime(gateway.url)
         client.invoke_model(modelId=GLOBAL_SONNET, body=invoke_body())
@@ -728,9 +733,7 @@ def test_gateway_calls_at_a_failing_refresh_share_one_attempt(container_credenti
     state["keys"] = keys
     gateway = None
     try:
-        gateway = start_server(tmp_path / "gateway", config=CONFIG_TOML + f'[upstream]\nendpoint = "{upstream.url}"\n',
-                               env={"AWS_CONTAINER_CREDENTIALS_FULL_URI": url, "AWS_EC2_METADATA_DISABLED": "true",
-                                    "HOME": str(tmp_path), "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""})
+        gateway = _role_gateway(tmp_path, upstream.url, url)
         clients = [boto3_runtime(gateway.url) for _ in range(8)]
         clients[0].invoke_model(modelId=GLOBAL_SONNET, body=invoke_body())
         state["fail"], state["asked"] = True, 0  # the endpoint is down, the credentials about to expire
