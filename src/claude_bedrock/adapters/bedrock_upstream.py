@@ -25,11 +25,13 @@ Rules:
      is logged, and the caller gets an error saying the gateway failed, never the upstream's
      words (which would mislead callers about their own keys, and name the gateway's IAM
      identity). The upstream's model-access refusal is one of them: it is about the gateway's
-     AWS account (callers' own model access is the gateway's to decide, before relaying). An unreachable upstream is 503 ServiceUnavailableException, a silent one 408
+     AWS account (callers' own model access is the gateway's to decide, before relaying), and
+     so are an untrusted certificate and an error no bedrock-runtime operation has. An
+     unreachable upstream is 503 ServiceUnavailableException, a silent one 408
      ModelTimeoutException. An answer that is no Bedrock answer (an error without an AWS
      error type, bytes that are not an event stream, events out of the Messages order, a
-     stream ending before ``message_stop``) is 500
-     InternalServerException (a frame once the stream started), logged in one line; an event
+     stream ending before ``message_stop``) is 500 InternalServerException (a frame once the
+     stream started), logged in one line; an event
      type the gateway does not know (Anthropic may add some) is left out.
   5. Retries: ``upstream_max_retries`` (default 0: the caller's SDK retries, not both), and
      only before the first event.
@@ -71,9 +73,8 @@ from claude_bedrock.domain.message import DONE, EVENT_TYPES, START, next_state
 if TYPE_CHECKING:
     import httpx
 
-    from claude_bedrock.domain.catalog import Catalog
-
     from claude_bedrock.client.aio import AsyncAnthropicBedrock
+    from claude_bedrock.domain.catalog import Catalog
     from claude_bedrock.settings import Settings
 
 __all__ = ["BedrockUpstreamEngine", "AWS_ENDPOINT"]
@@ -93,11 +94,11 @@ CREDENTIAL_ERRORS = frozenset({
 #: ``originalStatusCode`` and ``resourceName``, ModelStreamErrorException's ``originalStatusCode``
 #: and ``originalMessage``): the only body members relayed besides the message.
 MODELLED_MEMBERS = ("originalStatusCode", "originalMessage", "resourceName")
-#: The upstream's model-access refusal: of the gateway's own account, not the caller's.
 GATEWAY_CREDENTIALS_REFUSED = (
     "The gateway's credentials for its upstream Bedrock were refused ({code}); its operator can see why "
     "in the server log."
 )
+#: The upstream's model-access refusal: of the gateway's own account, not the caller's.
 GATEWAY_MODEL_ACCESS_DENIED = (
     "The gateway's own account has no access to this model at its upstream Bedrock; its operator can see "
     "why in the server log."
@@ -114,7 +115,9 @@ GATEWAY_CREDENTIALS_STALE = (
 UPSTREAM_UNREACHABLE = "The gateway could not reach its upstream Bedrock. Retry your request."
 UPSTREAM_CUT = "The gateway's connection to its upstream Bedrock broke during the answer. Retry your request."
 UPSTREAM_TIMED_OUT = "The gateway's upstream Bedrock did not answer in time. Retry your request."
-UPSTREAM_UNTRUSTED = "The gateway does not trust its upstream Bedrock's certificate; its operator can see why in the server log."
+UPSTREAM_UNTRUSTED = (
+    "The gateway does not trust its upstream Bedrock's certificate; its operator can see why in the server log."
+)
 UPSTREAM_UNREADABLE = "The gateway could not read its upstream Bedrock's response."
 UPSTREAM_UNRELAYED = ("The gateway's upstream Bedrock answered an error no bedrock-runtime operation has ({code}); "
                       "its operator can see why in the server log.")
