@@ -54,7 +54,7 @@ def _converse_call(inv: Invocation, stream: bool) -> tuple[ModelCall, Any]:
     if translation.text_only_documents:
         # The guide: without citations, Converse only extracts a PDF's text.
         apply_text_only(translation.anthropic_body, translation.text_only_documents)
-    if translation.guardrail_config is not None and not inv.state.applies_guardrails:
+    if translation.guardrail_config is not None and inv.state.gateway_id is not None:
         raise ValidationException(GATEWAY_REFUSES_GUARDRAILS)
     return prepare_call(inv, translation.anthropic_body, converse_settings(translation)), translation
 

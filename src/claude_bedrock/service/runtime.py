@@ -358,7 +358,7 @@ def base_headers(inv: Invocation) -> list[tuple[str, str]]:
 
 
 async def invoke_model(inv: Invocation, send: Send) -> None:
-    echoed = check_invoke_headers(inv.request, guardrails=inv.state.applies_guardrails)
+    echoed = check_invoke_headers(inv.request, guardrails=inv.state.gateway_id is None)
     body = parse_json_body(inv.request.body)
     inv.record.input_body = body
     call = prepare_call(inv, body, echoed)

@@ -100,11 +100,9 @@ class ServiceState:
         #: Thinking blocks sent back are checked here: not by a gateway (``upstream``), whose
         #: blocks were signed upstream, which checks them itself.
         self.checks_thinking_signatures = settings.verify_thinking_signatures and not settings.upstream
-        #: Requests naming a guardrail are answered (the simulator applies none) or, by a
-        #: gateway, refused: its upstream would apply it and report what a relay cannot carry.
-        self.applies_guardrails = not settings.upstream
         #: A gateway's name in the ``x-claude-bedrock-via`` chain of the calls it relays
-        #: (``runtime.gateway_hop``); None when the simulator answers.
+        #: (``runtime.gateway_hop``); None when the simulator answers. A gateway also refuses
+        #: requests naming a guardrail (its upstream would report what a relay cannot carry).
         self.gateway_id: str | None = uuid.uuid4().hex[:16] if settings.upstream else None
         self.engine: Engine = engine or SimulatorEngine(
             seed=settings.seed,

@@ -276,7 +276,7 @@ async def stream_response(
 
 
 async def invoke_model_with_response_stream(inv: Invocation, send: Send) -> None:
-    echoed = check_invoke_headers(inv.request, guardrails=inv.state.applies_guardrails)
+    echoed = check_invoke_headers(inv.request, guardrails=inv.state.gateway_id is None)
     body = parse_json_body(inv.request.body)
     inv.record.input_body = body
     call = prepare_call(inv, body, echoed)
