@@ -3,6 +3,7 @@
     python bench/server_bench.py            # full run (about 4 minutes)
     python bench/server_bench.py --quick    # shorter runs, for a smoke check
     python bench/server_bench.py --startup-only   # start-up alone, 15 starts of each
+    python bench/server_bench.py --sigv4-baseline # also against a bare app that verifies SigV4
 
 What it measures, for InvokeModel and a ~20-event InvokeModelWithResponseStream, at
 concurrency 1, 16 and 64, with SigV4 verification on (the signing key is listed in the
@@ -15,6 +16,10 @@ server's config, so every request is fully verified):
 * added time to first event at concurrency 1 (p50 of ours minus p50 of bare; target <= 0.5 ms);
 * start-up to first served request (spawn -> first InvokeModel answered; target <= 0.25 s),
   beside the bare app's (the interpreter, uvicorn and a trivial app: the floor).
+
+With ``--sigv4-baseline``, a third target is the bare app verifying each request's signature
+with claude-bedrock's own verifier (``bare_app.py``'s ``ACCESS_KEY:SECRET``): the ratio to it
+is the cost of everything but SigV4 (about a third longer run).
 
 The load generator runs in this process on core 0; both servers are pinned to core 1 with
 taskset. Runs of the two targets are interleaved and repeated; medians are reported.
@@ -243,6 +248,8 @@ def main() -> None:
     parser.add_argument("--concurrency", default="1,16,64")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     parser.add_argument("--startup-only", action="store_true", help="measure start-up only (15 starts each)")
+    parser.add_argument("--sigv4-baseline", action="store_true",
+                        help="also measure a bare app that verifies SigV4 as ours does (ratio 'vs sigv4')")
     args = parser.parse_args()
     if args.quick:
         args.duration, args.repeats = 1.5, 1
@@ -273,6 +280,9 @@ def main() -> None:
     frames_path, frame_count = stream_frames_file(ours_port, tmp)
     bare, bare_port = start(pinned(1) + [sys.executable, str(HERE / "bare_app.py"), "0", frames_path])
     targets = {"bare": (bare, bare_port), "ours": (ours, ours_port)}
+    if args.sigv4_baseline:
+        targets["sigv4"] = start(pinned(1) + [sys.executable, str(HERE / "bare_app.py"), "0", frames_path,
+                                              f"{ACCESS_KEY}:{SECRET}"])
     results: dict[tuple[str, str, int], list[RunResult]] = {}
     try:
         for _ in range(args.repeats):
@@ -301,6 +311,17 @@ def main() -> None:
                   f"{b_cpu:>10.0f}us {o_cpu:>10.0f}us {o_cpu / b_cpu:>9.2f}")
             report["runs"][f"{scenario}-c{c}"] = {"bare_rps": b_rps, "ours_rps": o_rps, "ratio": o_rps / b_rps,
                                                  "bare_cpu_us": b_cpu, "ours_cpu_us": o_cpu}
+    if args.sigv4_baseline:
+        print(f"\nagainst the bare app that also verifies SigV4:\n{'scenario':8} {'conc':>4} {'sigv4 rps':>9} "
+              f"{'ours rps':>9} {'ratio':>6} {'sigv4 cpu/req':>13} {'ours cpu/req':>12}")
+        for scenario in ("invoke", "stream"):
+            for c in levels:
+                s_rps, s_cpu = medians(results[(scenario, "sigv4", c)])
+                o_rps, o_cpu = medians(results[(scenario, "ours", c)])
+                print(f"{scenario:8} {c:>4} {s_rps:>9.0f} {o_rps:>9.0f} {o_rps / s_rps:>6.2f} "
+                      f"{s_cpu:>11.0f}us {o_cpu:>10.0f}us")
+                report["runs"][f"{scenario}-c{c}"].update(sigv4_rps=s_rps, sigv4_cpu_us=s_cpu,
+                                                          ratio_vs_sigv4=o_rps / s_rps)
     if 1 in levels:
         b = statistics.median([t for r in results[("stream", "bare", 1)] for t in r.ttfe_ms])
         o = statistics.median([t for r in results[("stream", "ours", 1)] for t in r.ttfe_ms])
