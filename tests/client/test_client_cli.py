@@ -229,13 +229,15 @@ def test_cli_count_tokens_reads_a_utf8_file_and_stdin_bytes(signed_env, tmp_path
     assert from_file.stdout == piped.stdout == direct.stdout
 
 
-@pytest.mark.parametrize(("verify_code", "ca_file", "hint"), [
-    (18, None, "set SSL_CERT_FILE to its CA file"),
-    (20, "/etc/ca.pem", "not issued by a CA of SSL_CERT_FILE=/etc/ca.pem"),
-    (10, "/etc/ca.pem", ""),  # expired: the error says so, and no CA file would help
-    (10, None, ""),
+@pytest.mark.parametrize(("verify_code", "ca_file", "bundle", "hint"), [
+    (18, None, None, "set SSL_CERT_FILE to its CA file"),
+    (20, "/etc/ca.pem", None, "not issued by a CA of SSL_CERT_FILE=/etc/ca.pem"),
+    (20, None, "/etc/corp.pem", "not issued by a CA of AWS_CA_BUNDLE=/etc/corp.pem"),
+    (20, "/etc/ca.pem", "/etc/corp.pem", "not issued by a CA of SSL_CERT_FILE=/etc/ca.pem or AWS_CA_BUNDLE=/etc/corp.pem"),
+    (10, "/etc/ca.pem", None, ""),  # expired: the error says so, and no CA file would help
+    (10, None, None, ""),
 ])
-def test_certificate_hint_fits_the_verify_error(monkeypatch, verify_code, ca_file, hint):
+def test_certificate_hint_fits_the_verify_error(monkeypatch, verify_code, ca_file, bundle, hint):
     """Audit: SSL_CERT_FILE already set to another CA was still told to 'set SSL_CERT_FILE', and so
     was an expired certificate, which no CA file makes valid."""
     import ssl
@@ -243,10 +245,11 @@ def test_certificate_hint_fits_the_verify_error(monkeypatch, verify_code, ca_fil
     from claude_bedrock.cli.client_commands import _connection_hint
     from claude_bedrock.client.errors import APIConnectionError
 
-    if ca_file:
-        monkeypatch.setenv("SSL_CERT_FILE", ca_file)
-    else:
-        monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    for variable, value in (("SSL_CERT_FILE", ca_file), ("AWS_CA_BUNDLE", bundle)):
+        if value:
+            monkeypatch.setenv(variable, value)
+        else:
+            monkeypatch.delenv(variable, raising=False)
     cause = ssl.SSLCertVerificationError(1, "certificate verify failed")
     cause.verify_code = verify_code
     found = _connection_hint("https://127.0.0.1:8787", APIConnectionError(cause=cause))

@@ -389,6 +389,18 @@ def test_gateway_without_usable_credentials_refuses_to_start_in_one_line(tmp_pat
     assert "--upstream" in done.stderr
 
 
+@pytest.mark.parametrize(("bundle", "reason"), [("missing.pem", "No such file or directory"),
+                                               ("empty.pem", "")])
+def test_gateway_with_an_unusable_aws_ca_bundle_refuses_to_start_in_one_line(tmp_path: Path, bundle, reason):
+    (tmp_path / "empty.pem").write_text("not a certificate\n")
+    config = CONFIG_TOML + '\n[upstream]\nendpoint = "https://127.0.0.1:9"\n'
+    done = _serve_until_it_stops(tmp_path, config, {"AWS_ACCESS_KEY_ID": "AKIAGATEWAY", "AWS_SECRET_ACCESS_KEY": "s",
+                                                    "AWS_CA_BUNDLE": str(tmp_path / bundle)})
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr and "--upstream: the CA bundle" in done.stderr
+    assert str(tmp_path / bundle) in done.stderr and reason in done.stderr
+
+
 @pytest.mark.parametrize(("table", "env", "_botocore_message", "message"), CREDENTIAL_MISTAKES)
 def test_gateway_without_botocore_finds_its_credentials_by_the_clients_static_rules(tmp_path: Path, table, env,
                                                                                    _botocore_message, message):
@@ -524,7 +536,8 @@ def test_gateway_upstream_error_page_without_an_aws_error_type_is_not_relayed_as
 
 
 def test_gateway_trusts_a_private_ca_for_its_https_upstream_with_ssl_cert_file(tmp_path: Path):
-    """What the README tells an operator whose upstream's certificate a private CA issued."""
+    """What the README tells an operator whose upstream's certificate a private CA issued:
+    ``SSL_CERT_FILE``, or ``AWS_CA_BUNDLE`` as botocore reads it (which was ignored)."""
     from support.certificates import self_signed
 
     cert = self_signed(tmp_path / "certs")
@@ -532,15 +545,16 @@ def test_gateway_trusts_a_private_ca_for_its_https_upstream_with_ssl_cert_file(t
                             config=UPSTREAM_CONFIG)
     gateways = []
     try:
-        for env in ({}, {"SSL_CERT_FILE": str(cert.cert)}):
+        for env in ({}, {"SSL_CERT_FILE": str(cert.cert)}, {"AWS_CA_BUNDLE": str(cert.cert)}):
             gateways.append(start_server(tmp_path / f"gw{len(gateways)}", config=gateway_config(upstream.url),
-                                         env={"SSL_CERT_FILE": "", **env}))
-        untrusting, trusting = (boto3_runtime(gateway.url) for gateway in gateways)
+                                         env={"SSL_CERT_FILE": "", "AWS_CA_BUNDLE": "", **env}))
+        untrusting, *trusting = (boto3_runtime(gateway.url) for gateway in gateways)
         # not a 503 "retry": a retry cannot succeed until the operator trusts the CA
         with pytest.raises(untrusting.exceptions.InternalServerException) as caught:
             untrusting.invoke_model(modelId=GLOBAL_SONNET, body=invoke_body())
         assert "does not trust its upstream Bedrock's certificate" in caught.value.response["Error"]["Message"]
-        assert json.loads(trusting.invoke_model(modelId=GLOBAL_SONNET, body=invoke_body())["body"].read())["content"]
+        for client in trusting:
+            assert json.loads(client.invoke_model(modelId=GLOBAL_SONNET, body=invoke_body())["body"].read())["content"]
     finally:
         for running in (*gateways, upstream):
             running.stop()

@@ -236,6 +236,56 @@ def test_our_client_trusts_the_certificate_named_by_ssl_cert_file(tls_server, ce
             assert client.messages.create(model=MODEL, max_tokens=64, messages=MESSAGES).content[0].text
 
 
+def test_our_client_trusts_the_ca_bundle_botocore_reads(tls_server, certificate, monkeypatch, tmp_path):
+    """``AWS_CA_BUNDLE``, or the chosen profile's ``ca_bundle``, as boto3 reads them (ours read
+    neither). Their CAs are trusted beside the system's and SSL_CERT_FILE's (botocore trusts
+    the bundle alone: a machine setting AWS_CA_BUNDLE to its corporate CAs could not follow
+    the README's SSL_CERT_FILE for a local server). One that cannot be used is a
+    ConfigurationError naming it."""
+    import asyncio
+
+    from claude_bedrock import AnthropicBedrock, AsyncAnthropicBedrock
+    from claude_bedrock.client.errors import APIConnectionError, ConfigurationError
+
+    keys = {"aws_access_key": ACCESS_KEY, "aws_secret_key": SECRET_KEY, "aws_region": REGION,
+            "base_url": tls_server.url, "max_retries": 0}
+    other = self_signed(tmp_path / "other")
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.setenv("AWS_CA_BUNDLE", str(other.cert))
+    with AnthropicBedrock(**keys) as client, pytest.raises(APIConnectionError, match="CERTIFICATE_VERIFY_FAILED"):
+        client.messages.create(model=MODEL, max_tokens=64, messages=MESSAGES)
+    monkeypatch.setenv("AWS_CA_BUNDLE", str(certificate.cert))
+    with AnthropicBedrock(**keys) as client:
+        assert client.messages.create(model=MODEL, max_tokens=64, messages=MESSAGES).content[0].text
+
+    async def ask_async() -> str:
+        async with AsyncAnthropicBedrock(**keys) as client:
+            return (await client.messages.create(model=MODEL, max_tokens=64, messages=MESSAGES)).content[0].text
+
+    assert asyncio.run(ask_async())
+    # a bundle of other CAs does not take away SSL_CERT_FILE's
+    monkeypatch.setenv("AWS_CA_BUNDLE", str(other.cert))
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificate.cert))
+    with AnthropicBedrock(**keys) as client:
+        assert client.messages.create(model=MODEL, max_tokens=64, messages=MESSAGES).content[0].text
+    # a profile's ca_bundle, for the profile chosen
+    monkeypatch.delenv("AWS_CA_BUNDLE")
+    monkeypatch.delenv("SSL_CERT_FILE")
+    (tmp_path / "config").write_text(f"[profile corp]\nca_bundle = {certificate.cert}\n"
+                                     f"aws_access_key_id = {ACCESS_KEY}\naws_secret_access_key = {SECRET_KEY}\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    with AnthropicBedrock(aws_profile="corp", aws_region=REGION, base_url=tls_server.url, max_retries=0) as client:
+        assert client.messages.create(model=MODEL, max_tokens=64, messages=MESSAGES).content[0].text
+    # unusable: the async client says so when built, the sync one with its first HTTPS request
+    monkeypatch.setenv("AWS_CA_BUNDLE", str(tmp_path / "missing.pem"))
+    with AnthropicBedrock(**keys) as client, pytest.raises(ConfigurationError, match="missing.pem.*No such file"):
+        client.messages.create(model=MODEL, max_tokens=64, messages=MESSAGES)
+    (tmp_path / "junk.pem").write_text("not a certificate\n")
+    monkeypatch.setenv("AWS_CA_BUNDLE", str(tmp_path / "junk.pem"))
+    with pytest.raises(ConfigurationError, match="junk.pem"):
+        AsyncAnthropicBedrock(**keys)
+
+
 def test_claude_bedrock_ask_over_tls(tls_server, certificate, monkeypatch):
     monkeypatch.setenv("ANTHROPIC_BEDROCK_BASE_URL", tls_server.url)
     untrusted = CliRunner().invoke(cli, ["ask", "Hello"])

@@ -42,7 +42,10 @@ Rules:
      ones refreshed as they expire (in a worker thread: the refresh
      asks an AWS endpoint); else the package client's static rules (environment keys, static
      profiles). None, or ones that cannot be got, is a ``ConfigError``: the server does not
-     start. A refresh that fails later is a 500 saying so, and a log line.
+     start. A refresh that fails later is a 500 saying so, and a log line. The upstream's
+     certificate is checked against the system's CAs (``SSL_CERT_FILE`` replaces them) and
+     ``AWS_CA_BUNDLE``'s (``connections.tls_context``); an unusable bundle is a ``ConfigError``
+     too.
   7. Context editing was applied by the gateway (``ModelCall.request`` is the edited prompt):
      the upstream gets that prompt without ``context_management``, and the final
      ``message_delta`` reports the gateway's edits.
@@ -136,8 +139,9 @@ class BedrockUpstreamEngine:
         self._profiles: dict[str, str] = {}
         self._max_retries = settings.upstream_max_retries
         self._timeout = float(settings.upstream_timeout)
-        self._credentials, self._provider, self._credentials_source = _gateway_credentials(
-            settings, os.environ if env is None else env)
+        env = os.environ if env is None else env
+        self._credentials, self._provider, self._credentials_source = _gateway_credentials(settings, env)
+        self._ca_bundle = _gateway_ca_bundle(env)
         #: the provider's refresh in flight, shared by the calls that wait for it
         self._refreshing: asyncio.Future[Any] | None = None
         self._http: httpx.AsyncClient | None = None
@@ -259,7 +263,7 @@ class BedrockUpstreamEngine:
                 # As many upstream connections as calls in flight: a client's default cap (100)
                 # would queue the 101st stream until one ends.
                 limits = httpx.Limits(max_connections=None, max_keepalive_connections=100)
-                self._http = async_client(timeouts_of(self._timeout), limits)
+                self._http = async_client(timeouts_of(self._timeout), limits, ca_bundle=self._ca_bundle)
             url = AWS_ENDPOINT.format(region=region) if self._endpoint == "aws" else self._endpoint
             client = AsyncAnthropicBedrock(
                 aws_region=region,
@@ -407,6 +411,25 @@ def _gateway_credentials(settings: Settings, env: Mapping[str, str]) -> tuple[di
         return {"api_key": auth.token}, None, source
     return {"aws_access_key": auth.access_key, "aws_secret_key": auth.secret_key,
             "aws_session_token": auth.session_token}, None, source
+
+
+def _gateway_ca_bundle(env: Mapping[str, str]) -> str | None:
+    """``AWS_CA_BUNDLE`` when its file can be used (Rule 6), checked at start-up.
+
+    Raises:
+        ConfigError: it cannot: the server does not start.
+    """
+    from claude_bedrock.client.connections import tls_context
+    from claude_bedrock.client.errors import ConfigurationError
+    from claude_bedrock.settings import ConfigError
+
+    bundle = env.get("AWS_CA_BUNDLE") or None
+    try:
+        if bundle is not None:
+            tls_context(bundle)
+    except ConfigurationError as exc:
+        raise ConfigError(f"--upstream: {exc}") from None
+    return bundle
 
 
 def _aws_chain(profile: str | None, env: Mapping[str, str]) -> Any:

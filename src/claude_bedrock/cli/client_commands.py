@@ -95,9 +95,9 @@ def _connection_hint(url: str, exc: Exception) -> str:
                     " must name the URL's host)")
         if cause.verify_code not in _UNTRUSTED_CODES:
             return ""
-        ca_file = os.environ.get("SSL_CERT_FILE")
-        if ca_file:  # OpenSSL's CA file in place of the system's: the issuer is not in it
-            return f" (the server's certificate is not issued by a CA of SSL_CERT_FILE={ca_file})"
+        trusted = [f"{name}={os.environ[name]}" for name in ("SSL_CERT_FILE", "AWS_CA_BUNDLE") if os.environ.get(name)]
+        if trusted:  # CA files the client trusts: the issuer is in none of them
+            return f" (the server's certificate is not issued by a CA of {' or '.join(trusted)})"
         return " (to trust the server's certificate, set SSL_CERT_FILE to its CA file)"
     if isinstance(cause, ssl.SSLError) and cause.reason == "WRONG_VERSION_NUMBER":
         return " (the server speaks plain HTTP: use an http:// URL)"

@@ -36,6 +36,11 @@ answers all three on one URL):
   sts:     ``base_url``, ``ANTHROPIC_BEDROCK_BASE_URL``, ``AWS_ENDPOINT_URL_STS``,
            ``AWS_ENDPOINT_URL_BEDROCK_RUNTIME``, ``AWS_ENDPOINT_URL``, ``https://sts.{region}.amazonaws.com``
 ``AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true`` drops the ``AWS_ENDPOINT_URL*`` variables, as botocore does.
+
+CA bundle (CAs HTTPS servers are checked against, beside the system's: see
+``connections.tls_context``): ``AWS_CA_BUNDLE``, then - for an explicitly chosen profile, as
+for the region - that profile's ``ca_bundle`` in ``~/.aws/config``. A ``http_client`` passed
+to a client keeps its own TLS.
 """
 
 from __future__ import annotations
@@ -124,6 +129,8 @@ class ClientConfig:
     sts_url: str
     region_source: str = "default"
     profile: str | None = None
+    #: PEM file of the CAs to trust for HTTPS (module rules), None: the system's.
+    ca_bundle: str | None = None
 
     def url_for(self, service: str) -> str:
         """Base URL of ``"runtime"``, ``"control"`` or ``"sts"``."""
@@ -171,6 +178,8 @@ def resolve_config(
             region, region_source = DEFAULT_REGION, "default"
 
     urls = {service: _endpoint(service, base_url, env, region) for service in _AWS_HOSTS}
+    ca_bundle = env.get("AWS_CA_BUNDLE") or (
+        files().config.get(explicit_profile, {}).get("ca_bundle") if explicit_profile else None)
     return ClientConfig(
         region=region,
         auth=auth,
@@ -179,6 +188,7 @@ def resolve_config(
         sts_url=urls["sts"],
         region_source=region_source,
         profile=explicit_profile,
+        ca_bundle=ca_bundle or None,
     )
 
 

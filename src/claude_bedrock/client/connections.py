@@ -43,7 +43,7 @@ from claude_bedrock.client.errors import ConfigurationError
 from claude_bedrock.client.flow import Head, ReadBody, ReadChunk, Send, Sleep, TransportFailure
 from claude_bedrock.client.responses import Reply
 
-__all__ = ["DEFAULT_TIMEOUTS", "Timeouts", "timeouts_of", "ConnectionPool", "PooledExchange"]
+__all__ = ["DEFAULT_TIMEOUTS", "Timeouts", "timeouts_of", "tls_context", "ConnectionPool", "PooledExchange"]
 
 CHUNK_BYTES = 64 * 1024
 MAX_IDLE_PER_ORIGIN = 10
@@ -85,6 +85,30 @@ def timeouts_of(value: Any) -> Timeouts:
         if seconds is not None and not (_is_number(seconds) and 0 < seconds < math.inf):
             raise ConfigurationError(f"timeout: the {name} timeout must be a number of seconds above 0, not {seconds!r}")
     return timeouts
+
+
+def tls_context(ca_bundle: str | None) -> ssl.SSLContext:
+    """The TLS context of a client: the system's CAs (which ``SSL_CERT_FILE`` replaces), and
+    those of the PEM file ``ca_bundle`` too (``AWS_CA_BUNDLE`` or a profile's ``ca_bundle``).
+
+    botocore trusts such a bundle in place of every other CA; here it is added, so that a
+    machine whose ``AWS_CA_BUNDLE`` names its corporate CAs can still trust a local HTTPS
+    server with ``SSL_CERT_FILE``, as the README says. Building one costs tens of
+    milliseconds: the pool builds it with its first HTTPS connection.
+
+    Raises:
+        ConfigurationError: ``ca_bundle`` cannot be read, or holds no certificate.
+    """
+    context = ssl.create_default_context()
+    if ca_bundle is not None:
+        try:
+            context.load_verify_locations(cafile=ca_bundle)
+        except (OSError, ssl.SSLError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise ConfigurationError(
+                f"the CA bundle {ca_bundle!r} (AWS_CA_BUNDLE, or the profile's ca_bundle) cannot be used: {reason}"
+            ) from None
+    return context
 
 
 def _is_number(value: Any) -> bool:
@@ -139,8 +163,9 @@ def _failure(exc: BaseException) -> TransportFailure:
 class ConnectionPool:
     """Idle keep-alive sockets per origin (thread-safe: deque pops and appends are atomic)."""
 
-    def __init__(self, *, ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(self, *, ssl_context: ssl.SSLContext | None = None, ca_bundle: str | None = None) -> None:
         self._ssl_context = ssl_context
+        self._ca_bundle = ca_bundle  # for the context built with the first HTTPS connection
         self._idle: dict[Origin, deque[Connection]] = {}
         self._origins: dict[str, Origin] = {}
         self._closed = False
@@ -182,7 +207,7 @@ class ConnectionPool:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if origin.scheme == "https":
                 if self._ssl_context is None:
-                    self._ssl_context = ssl.create_default_context()
+                    self._ssl_context = tls_context(self._ca_bundle)
                 sock = self._ssl_context.wrap_socket(sock, server_hostname=origin.host)
             sock.settimeout(timeouts.read)
         except BaseException:

@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from claude_bedrock.client.connections import Timeouts
+from claude_bedrock.client.connections import Timeouts, tls_context
 from claude_bedrock.client.flow import Head, ReadBody, ReadChunk, Send, Sleep, TransportFailure
 from claude_bedrock.client.responses import Reply
 
@@ -44,8 +44,15 @@ def _timeout_extension(timeouts: Timeouts) -> dict[str, Any]:
     return httpx_timeout(timeouts).as_dict()
 
 
-def async_client(timeouts: Timeouts, limits: httpx.Limits = DEFAULT_LIMITS) -> httpx.AsyncClient:
-    return httpx.AsyncClient(timeout=httpx_timeout(timeouts), limits=limits)
+def async_client(timeouts: Timeouts, limits: httpx.Limits = DEFAULT_LIMITS, *,
+                 ca_bundle: str | None = None) -> httpx.AsyncClient:
+    """The async client's own httpx client: httpx's default TLS, or ``tls_context(ca_bundle)``.
+
+    Raises:
+        ConfigurationError: ``ca_bundle`` cannot be used.
+    """
+    verify = True if ca_bundle is None else tls_context(ca_bundle)
+    return httpx.AsyncClient(timeout=httpx_timeout(timeouts), limits=limits, verify=verify)
 
 
 def _failure(exc: httpx.TransportError) -> TransportFailure:

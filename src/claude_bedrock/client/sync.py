@@ -434,7 +434,7 @@ class AnthropicBedrock:
         self._clock: Callable[[], datetime] = utc_now
         self._timeouts = connections.timeouts_of(timeout)
         self._http = http_client
-        self._pool = connections.ConnectionPool() if http_client is None else None
+        self._pool = connections.ConnectionPool(ca_bundle=self._core.config.ca_bundle) if http_client is None else None
         self.messages = Messages(self)
         self.beta = Beta(self)
         self.models = Models(self)
