@@ -16,7 +16,9 @@ Invariants an engine must keep (checked by ``message.MessageAccumulator``):
 * ``message_start.message`` carries ``id = call.message_id``, ``model = call.anthropic_name`` and
   the input side of ``usage``; ``message_delta.usage.output_tokens`` is the final output count;
   ``message_delta.context_management`` is ``call.context_management`` when that is set;
-* ``message_stop`` is plain ``{"type": "message_stop"}``: invocation metrics are the renderer's.
+* ``message_stop`` is plain ``{"type": "message_stop"}``: invocation metrics are the renderer's;
+* the answer opens with a thinking block exactly when ``answer_thinks`` says so, so that the
+  conversation passed back unmodified keeps the thinking-turn rule (``content_rules``).
 
 Errors: an engine raises ``claude_bedrock.domain.errors`` exceptions (before or during the
 stream); the service turns them into AWS errors or stream exception frames.
@@ -30,7 +32,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["Engine", "ModelCall", "ReadyEvents", "StreamEvent"]
+__all__ = ["INTERLEAVED_THINKING_BETA", "Engine", "ModelCall", "ReadyEvents", "StreamEvent", "answer_thinks"]
 
 #: One Anthropic streaming event, JSON-ready (``{"type": "message_start", ...}``).
 StreamEvent = dict[str, Any]
@@ -154,6 +156,20 @@ class ReadyEvents:
 async def _replay(events: Sequence[StreamEvent]) -> AsyncIterator[StreamEvent]:
     for event in events:
         yield event
+
+
+#: The beta under which Claude also thinks after tool results ("Extended thinking", interleaved thinking).
+INTERLEAVED_THINKING_BETA = "interleaved-thinking-2025-05-14"
+
+
+def answer_thinks(call: ModelCall, answers_tool_results: bool) -> bool:
+    """Whether the answer to ``call`` opens with a thinking block: with ``thinking.type``
+    ``enabled`` or ``adaptive``, except in answer to tool results (``answers_tool_results``)
+    without the interleaved-thinking beta, where Claude goes on from the turn's first thinking."""
+    if (call.request.get("thinking") or {}).get("type") not in ("enabled", "adaptive"):
+        return False
+    return (not answers_tool_results or INTERLEAVED_THINKING_BETA in call.betas
+            or INTERLEAVED_THINKING_BETA in (call.request.get("anthropic_beta") or ()))
 
 
 #: Operations whose output is rendered whole, not streamed: engines may merge deltas for them.

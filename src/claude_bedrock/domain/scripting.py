@@ -36,7 +36,10 @@ rule answers InvokeModel, InvokeModelWithResponseStream, Converse and ConverseSt
 Text streams in pieces of ``WORDS_PER_DELTA`` words, tool input as ``input_json_delta`` pieces
 of ``JSON_CHARS_PER_DELTA`` characters after an empty one, as the simulator does; usage counts
 input with ``tokens.count_request`` and output with ``tokens.count_output_block``. Replies are
-verbatim: ``max_tokens`` and ``stop_sequences`` do not cut them.
+verbatim: ``max_tokens`` and ``stop_sequences`` do not cut them. When the request turns thinking
+on, a reply opens with a thinking block (``SCRIPTED_THINKING``, signed as the simulator signs its
+own) wherever Claude's answer would (``engine.answer_thinks``): a conversation that passes the
+scripted turn back unmodified, as extended thinking with tool use requires, is then accepted.
 
 Errors: a malformed rule raises ``ScriptError`` (a ValueError naming the offending key).
 
@@ -56,7 +59,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from claude_bedrock.domain.account_id import is_account_id
-from claude_bedrock.domain.engine import ModelCall, StreamEvent, frame_answer
+from claude_bedrock.domain.engine import ModelCall, StreamEvent, answer_thinks, frame_answer
 from claude_bedrock.domain.errors import (
     ERRORS_BY_CODE,
     MODEL_ACCESS_DENIED,
@@ -65,11 +68,13 @@ from claude_bedrock.domain.errors import (
     ModelStreamErrorException,
 )
 from claude_bedrock.domain.prompt_cache import CacheUsage
+from claude_bedrock.domain.thinking_signatures import ThinkingSigner
 from claude_bedrock.domain.tokens import count_output_block
 
 __all__ = [
     "DEFAULT_ERROR_MESSAGES",
     "RUNTIME_OPERATIONS",
+    "SCRIPTED_THINKING",
     "CallView",
     "Match",
     "Reply",
@@ -92,6 +97,8 @@ JSON_CHARS_PER_DELTA = 24
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _GLOB_CHARS = frozenset("*?[")
 _WORD_RE = re.compile(r"\s*\S+")
+#: The thinking a scripted reply opens with when the request turns thinking on.
+SCRIPTED_THINKING = "The test's script gives this answer."
 _STOP_REASONS = ("end_turn", "tool_use", "max_tokens", "stop_sequence", "pause_turn", "refusal")
 
 #: The messages real Bedrock gives for the errors tests inject most (wire reference 3.3).
@@ -537,8 +544,17 @@ def _tool_id(message_id: str, index: int) -> str:
     return "toolu_bdrk_01" + "".join(_BASE62[byte % 62] for byte in digest[:22])
 
 
-def reply_events(reply: Reply, call: ModelCall, input_tokens: int) -> list[StreamEvent]:
-    """The Anthropic event stream of ``reply`` answering ``call`` (module docstring).
+def _answers_tool_results(request: Mapping[str, Any]) -> bool:
+    last_user = next((m for m in reversed(request.get("messages") or ()) if m.get("role") == "user"), None)
+    content = last_user.get("content") if last_user else None
+    return isinstance(content, list) and any(isinstance(b, Mapping) and b.get("type") == "tool_result"
+                                             for b in content)
+
+
+def reply_events(reply: Reply, call: ModelCall, input_tokens: int,
+                 signer: ThinkingSigner | None = None) -> list[StreamEvent]:
+    """The Anthropic event stream of ``reply`` answering ``call`` (module docstring);
+    ``signer`` signs its thinking block (the server's; by default the built-in key's).
 
     Raises:
         ValueError: for an error reply (raise ``reply.error()`` instead).
@@ -548,6 +564,18 @@ def reply_events(reply: Reply, call: ModelCall, input_tokens: int) -> list[Strea
     events: list[StreamEvent] = []
     output_tokens = 0
     index = 0
+    if answer_thinks(call, _answers_tool_results(call.request)):
+        signature = (signer or ThinkingSigner()).signature(call.model_id, SCRIPTED_THINKING)
+        events += [
+            {"type": "content_block_start", "index": index,
+             "content_block": {"type": "thinking", "thinking": "", "signature": ""}},
+            {"type": "content_block_delta", "index": index,
+             "delta": {"type": "thinking_delta", "thinking": SCRIPTED_THINKING}},
+            {"type": "content_block_delta", "index": index, "delta": {"type": "signature_delta", "signature": signature}},
+            {"type": "content_block_stop", "index": index},
+        ]
+        output_tokens += count_output_block({"type": "thinking", "thinking": SCRIPTED_THINKING})
+        index += 1
     if reply.text:
         events.append({"type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}})
         for piece in text_pieces(reply.text):

@@ -114,6 +114,7 @@ from claude_bedrock.domain.engine import (
     StreamEvent,
     answer_end,
     answer_start,
+    answer_thinks,
 )
 from claude_bedrock.domain.effort import DEFAULT_EFFORT, requested_effort
 from claude_bedrock.domain.json_body import json_bytes
@@ -137,7 +138,6 @@ from claude_bedrock.domain.tool_search import (
 __all__ = ["LatencyProfile", "Mode", "SimulatorEngine", "choose_tool"]
 
 Mode = Literal["prose", "echo"]
-INTERLEAVED_THINKING_BETA = "interleaved-thinking-2025-05-14"
 JSON_CHARS_PER_DELTA = 24
 #: Anthropic's documented prompt for testing redacted thinking ("Extended thinking", thinking redaction).
 REDACTED_THINKING_TRIGGER = (
@@ -598,8 +598,7 @@ class SimulatorEngine:
         effort = requested_effort(request) or DEFAULT_EFFORT
         share = EFFORT_SHARE_PERCENT[effort]
         thinking = request.get("thinking") or {}
-        betas = set(call.betas) | set(request.get("anthropic_beta") or ())
-        if thinking.get("type") in ("enabled", "adaptive") and (not results or INTERLEAVED_THINKING_BETA in betas):
+        if answer_thinks(call, bool(results)):
             budget = int(thinking.get("budget_tokens") or max(1, answer.budget // 2))
             passage = _shortened(self._prose.thinking(draws.fork("thinking"), topics, draws.between(30, 150)), share)
             if REDACTED_THINKING_TRIGGER in user_text:

@@ -446,7 +446,7 @@ class Toolkit:
                 error = selection.reply.error()
                 if error is not None:
                     raise error
-                source = _replay(reply_events(selection.reply, call, input_tokens))
+                source = _replay(reply_events(selection.reply, call, input_tokens, self.state.thinking_signer))
             async for event in _striking(source, opened, selection):
                 usage.observe(event)
                 yield event
