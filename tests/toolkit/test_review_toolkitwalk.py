@@ -1,7 +1,8 @@
 """Review regressions from a CI test author's walkthrough (an application on boto3 Converse
 with tools and on the anthropic SDK's streaming, tested offline with the plugin): scripted
 replies that the server itself accepts back when the conversation goes on. Through the
-plugin's fixtures, as a user's suite would."""
+plugin's fixtures, as a user's suite would. Scripted replies also go through the prompt cache,
+so that their usage and cost are the request's, as without the rule."""
 
 from __future__ import annotations
 
@@ -57,3 +58,27 @@ def test_scripted_replies_have_no_thinking_when_the_request_has_none(bedrock, an
     message = anthropic_bedrock.messages.create(model=SONNET, max_tokens=100,
                                                 messages=[{"role": "user", "content": "Hello"}])
     assert [block.type for block in message.content] == ["text"]
+
+
+def test_a_scripted_reply_reads_and_writes_the_prompt_cache_as_the_simulator_does(bedrock, anthropic_bedrock):
+    # The prompt is the request's: a scripted answer changes the output, not how the input is
+    # cached, billed and counted against the tokens-per-minute quota.
+    system = [{"type": "text", "text": "You are the support agent of ACME. " * 400, "cache_control": {"type": "ephemeral"}}]
+
+    def usage_of_two_calls():
+        usages = []
+        for _ in range(2):
+            message = anthropic_bedrock.messages.create(model=SONNET, max_tokens=20, system=system,
+                                                        messages=[{"role": "user", "content": "hi"}])
+            usages.append((message.usage.input_tokens, message.usage.cache_creation_input_tokens,
+                           message.usage.cache_read_input_tokens))
+        return usages
+
+    simulated = usage_of_two_calls()
+    assert simulated[0][1] > 0 and simulated[1][2] == simulated[0][1]  # written, then read
+    bedrock.reset()  # the cache too
+    bedrock.add_rule(text="ok")
+    assert usage_of_two_calls() == simulated
+    written, read = bedrock.calls()
+    assert written.usage["cacheWriteInputTokens"] == read.usage["cacheReadInputTokens"] > 0
+    assert float(read.cost["cacheRead"]) > 0 and float(read.cost["total"]) < float(written.cost["total"])

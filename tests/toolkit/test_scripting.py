@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from claude_bedrock.domain.engine import ModelCall
 from claude_bedrock.domain.errors import ModelStreamErrorException, ThrottlingException
 from claude_bedrock.domain.message import accumulate
+from claude_bedrock.domain.prompt_cache import CacheUsage
 from claude_bedrock.domain.scripting import (
     CallView,
     RuleBook,
@@ -242,7 +243,7 @@ def test_text_pieces_of_a_text_ending_in_a_long_blank_run_take_one_pass():
 
 def test_reply_events_text_form_a_valid_message_with_counted_usage():
     rule = parse_rule({"respond": "The weather in Paris is sunny today, 21 degrees."}, "r")
-    events = reply_events(rule.replies[0], call(), input_tokens=12)
+    events = reply_events(rule.replies[0], call(), CacheUsage(input_tokens=12))
     message = accumulate(events)
     assert message["content"] == [{"type": "text", "text": "The weather in Paris is sunny today, 21 degrees."}]
     assert message["stop_reason"] == "end_turn"
@@ -255,7 +256,7 @@ def test_reply_events_text_form_a_valid_message_with_counted_usage():
 def test_reply_events_text_then_tool_use_stops_on_tool_use():
     rule = parse_rule({"respond": {"text": "Let me check.",
                                    "tool_use": {"name": "get_weather", "input": {"city": "Paris, France"}}}}, "r")
-    message = accumulate(reply_events(rule.replies[0], call(), input_tokens=5))
+    message = accumulate(reply_events(rule.replies[0], call(), CacheUsage(input_tokens=5)))
     assert [block["type"] for block in message["content"]] == ["text", "tool_use"]
     tool = message["content"][1]
     assert tool["name"] == "get_weather" and tool["input"] == {"city": "Paris, France"}
@@ -266,8 +267,8 @@ def test_reply_events_text_then_tool_use_stops_on_tool_use():
 def test_reply_events_tool_ids_are_stable_and_distinct_per_block():
     rule = parse_rule({"respond": {"tool_use": [{"name": "a", "input": {}}, {"name": "b", "input": {}, "id": "toolu_x"}]}},
                       "r")
-    first = accumulate(reply_events(rule.replies[0], call(), input_tokens=1))["content"]
-    again = accumulate(reply_events(rule.replies[0], call(), input_tokens=1))["content"]
+    first = accumulate(reply_events(rule.replies[0], call(), CacheUsage(input_tokens=1)))["content"]
+    again = accumulate(reply_events(rule.replies[0], call(), CacheUsage(input_tokens=1)))["content"]
     assert first == again
     assert first[1]["id"] == "toolu_x" and first[0]["id"] != "toolu_x"
 
@@ -275,7 +276,7 @@ def test_reply_events_tool_ids_are_stable_and_distinct_per_block():
 def test_reply_events_refuse_error_replies():
     rule = parse_rule({"respond": {"error": {"code": "ThrottlingException"}}}, "r")
     with pytest.raises(ValueError):
-        reply_events(rule.replies[0], call(), input_tokens=1)
+        reply_events(rule.replies[0], call(), CacheUsage(input_tokens=1))
     error = rule.replies[0].error()
     assert isinstance(error, ThrottlingException)
     assert error.message == "Too many requests, please wait before trying again."

@@ -35,7 +35,8 @@ A reply renders to the same Anthropic event stream an engine yields (``reply_eve
 rule answers InvokeModel, InvokeModelWithResponseStream, Converse and ConverseStream alike.
 Text streams in pieces of ``WORDS_PER_DELTA`` words, tool input as ``input_json_delta`` pieces
 of ``JSON_CHARS_PER_DELTA`` characters after an empty one, as the simulator does; usage counts
-input with ``tokens.count_request`` and output with ``tokens.count_output_block``. Replies are
+input as the simulator does (the prompt cache's reads and writes of the request, which a
+scripted answer does not change) and output with ``tokens.count_output_block``. Replies are
 verbatim: ``max_tokens`` and ``stop_sequences`` do not cut them. When the request turns thinking
 on, a reply opens with a thinking block (``SCRIPTED_THINKING``, signed as the simulator signs its
 own) wherever Claude's answer would (``engine.answer_thinks``): a conversation that passes the
@@ -551,9 +552,10 @@ def _answers_tool_results(request: Mapping[str, Any]) -> bool:
                                              for b in content)
 
 
-def reply_events(reply: Reply, call: ModelCall, input_tokens: int,
+def reply_events(reply: Reply, call: ModelCall, input_usage: CacheUsage,
                  signer: ThinkingSigner | None = None) -> list[StreamEvent]:
-    """The Anthropic event stream of ``reply`` answering ``call`` (module docstring);
+    """The Anthropic event stream of ``reply`` answering ``call`` (module docstring), with the
+    input side of the request's usage (``PromptCache.apply``: its cache reads and writes);
     ``signer`` signs its thinking block (the server's; by default the built-in key's).
 
     Raises:
@@ -601,7 +603,7 @@ def reply_events(reply: Reply, call: ModelCall, input_tokens: int,
     stop_reason = reply.stop_reason or ("tool_use" if reply.tool_uses else "end_turn")
     return frame_answer(
         call,
-        CacheUsage(input_tokens=input_tokens).usage(1),
+        input_usage.usage(1),
         events,
         stop_reason=stop_reason,
         stop_sequence=_stop_sequence(stop_reason, call),

@@ -446,7 +446,10 @@ class Toolkit:
                 error = selection.reply.error()
                 if error is not None:
                     raise error
-                source = _replay(reply_events(selection.reply, call, input_tokens, self.state.thinking_signer))
+                input_usage = self.state.prompt_cache.apply(
+                    account_id=call.account_id, region=call.region, model_id=call.model_id, request=call.request,
+                    input_tokens=input_tokens, preserve_thinking=call.preserve_thinking)
+                source = _replay(reply_events(selection.reply, call, input_usage, self.state.thinking_signer))
             async for event in _striking(source, opened, selection):
                 usage.observe(event)
                 yield event
