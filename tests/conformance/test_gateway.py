@@ -648,6 +648,40 @@ def test_gateway_upstream_error_no_runtime_operation_has_is_the_operators(odd_up
     assert "\\nat all" in log  # the upstream's line break escaped: one log line
 
 
+def test_gateway_converse_stream_timeout_mid_stream_is_a_frame_converse_stream_has(odd_upstream, tmp_path: Path):
+    """Audit regression: ConverseStream's output has no ``modelTimeoutException`` member (only
+    InvokeModelWithResponseStream's has; wire-protocol 2.4), yet an upstream silent past
+    --upstream-timeout mid-answer, or one relaying that frame, reached ConverseStream callers as
+    one: boto3 raised an EventStreamError with an empty code and message."""
+    from botocore.exceptions import EventStreamError
+    from claude_bedrock.wire.eventstream import exception_frame
+
+    upstream_reply = odd_upstream[1]
+    messages = [{"role": "user", "content": [{"text": "x"}]}]
+    running = start_server(tmp_path, "--upstream-timeout", "1", config=gateway_config(odd_upstream[0]))
+    try:
+        client = boto3_runtime(running.url)
+        upstream_reply.body, upstream_reply.stall_after = b"".join(chunk(event) for event in TEXT_ANSWER[:3]), 5
+        with pytest.raises(EventStreamError) as caught:
+            list(client.converse_stream(modelId=GLOBAL_SONNET, messages=messages)["stream"])
+        error = caught.value.response["Error"]
+        assert error["Code"] == "modelStreamErrorException" and "did not answer in time" in error["Message"]
+        with pytest.raises(EventStreamError) as invoked:  # InvokeModelWithResponseStream's own member
+            list(client.invoke_model_with_response_stream(modelId=GLOBAL_SONNET, body=invoke_body())["body"])
+        assert invoked.value.response["Error"]["Code"] == "modelTimeoutException"
+        upstream_reply.stall_after = 0
+        upstream_reply.body = b"".join(chunk(event) for event in TEXT_ANSWER[:3]) + exception_frame(
+            "modelTimeoutException", b'{"message": "Model has timed out in processing the request."}')
+        with pytest.raises(EventStreamError) as relayed:
+            list(client.converse_stream(modelId=GLOBAL_SONNET, messages=messages)["stream"])
+        assert relayed.value.response["Error"] == {"Code": "modelStreamErrorException",
+                                                   "Message": "Model has timed out in processing the request."}
+    finally:
+        upstream_reply.body, upstream_reply.stall_after = b"", 0
+        running.stop()
+    assert "Traceback" not in running.log_text()
+
+
 @pytest.fixture()
 def container_credentials() -> Iterator[tuple[str, dict[str, object]]]:
     """An ECS-style container credentials endpoint (``AWS_CONTAINER_CREDENTIALS_FULL_URI``)

@@ -1,11 +1,15 @@
 """A stand-in for a misbehaving upstream of a gateway: a loopback HTTP server that answers
-every POST with the reply the test set (status, content type, body), whatever the request."""
+every POST with the reply the test set (status, content type, body), whatever the request;
+one that stalls (before its answer, or after its body without ending it) notes when the gateway
+hung up on it."""
 
 from __future__ import annotations
 
 import base64
 import json
+import select
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,6 +24,13 @@ class Reply:
     content_type: str = "application/vnd.amazon.eventstream"
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
+    #: seconds of silence before the answer's head
+    stall_before: float = 0.0
+    #: seconds of silence after ``body``, the answer not ended (no Content-Length: it ends with
+    #: the connection)
+    stall_after: float = 0.0
+    #: when (``time.monotonic()``) the gateway hung up during a stall
+    hung_up: list[float] = field(default_factory=list)
 
 
 def chunk(event: dict[str, Any]) -> bytes:
@@ -49,13 +60,27 @@ def fake_upstream(reply: Reply) -> Iterator[str]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
             self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if reply.stall_before and self._stall(reply.stall_before):
+                return
             self.send_response(reply.status)
             self.send_header("Content-Type", reply.content_type)
-            self.send_header("Content-Length", str(len(reply.body)))
+            if not reply.stall_after:
+                self.send_header("Content-Length", str(len(reply.body)))
             for name, value in reply.headers.items():
                 self.send_header(name, value)
             self.end_headers()
             self.wfile.write(reply.body)
+            if reply.stall_after:
+                self.wfile.flush()
+                self._stall(reply.stall_after)
+
+        def _stall(self, seconds: float) -> bool:
+            """Stay silent ``seconds``, or until the gateway hangs up (noted; True)."""
+            readable, _, _ = select.select([self.connection], [], [], seconds)
+            if readable and not self.connection.recv(1):
+                reply.hung_up.append(time.monotonic())
+                return True
+            return False
 
         def log_message(self, *args: Any) -> None:
             pass

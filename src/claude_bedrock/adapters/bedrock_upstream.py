@@ -20,7 +20,9 @@ Rules:
      request ID is in the server log (debug). ``message_stop`` loses the upstream's
      invocation metrics: the renderer writes the gateway's own.
   4. An upstream error reaches the caller as the same AWS error (code, HTTP status, message,
-     modelled extra members) before the stream started, and as the same exception frame after.
+     modelled extra members) before the stream started, and as the same exception frame after
+     (but a ConverseStream's timeout: its output has no ``modelTimeoutException`` member, so
+     the frame is a ``modelStreamErrorException`` of original status 408).
      An error about the gateway's own credentials or permissions is the operator's to fix: it
      is logged, and the caller gets an error saying the gateway failed, never the upstream's
      words (which would mislead callers about their own keys, and name the gateway's IAM
@@ -67,6 +69,7 @@ from claude_bedrock.domain.errors import (
     BedrockError,
     ErrorAsFirstFrame,
     InternalServerException,
+    ModelStreamErrorException,
     ModelTimeoutException,
     ServiceUnavailableException,
 )
@@ -188,7 +191,8 @@ class BedrockUpstreamEngine:
         except ClaudeBedrockError as exc:
             error = self._error(exc)
             if getattr(exc, "http_status", None) == 200 and call.operation not in NON_STREAMING_OPERATIONS:
-                raise ErrorAsFirstFrame(error) from None  # the upstream's stream opened on it too
+                # the upstream's stream opened on it too
+                raise ErrorAsFirstFrame(_stream_member_of(error, call.operation)) from None
             raise error from None
         log.debug("%s %s: upstream request %s", call.operation, model, stream.request_id)
         state = START
@@ -213,7 +217,7 @@ class BedrockUpstreamEngine:
                     event = {**event, "context_management": call.context_management}
                 yield event
         except ClaudeBedrockError as exc:
-            raise self._error(exc, started=True) from None
+            raise _stream_member_of(self._error(exc, started=True), call.operation) from None
         finally:
             await stream.close()
         if state != DONE:
@@ -355,6 +359,16 @@ class BedrockUpstreamEngine:
             return InternalServerException(UPSTREAM_UNRELAYED.format(code=code))
         body = exc.body if isinstance(exc.body, dict) else {}
         return cls(exc.message, **{key: body[key] for key in MODELLED_MEMBERS if key in body})
+
+
+def _stream_member_of(error: BedrockError, operation: str) -> BedrockError:
+    """``error`` as the exception frame of ``operation``'s stream: a timeout of a ConverseStream,
+    whose output has no ``modelTimeoutException`` member (botocore's ``ConverseStreamOutput``:
+    boto3 would raise an error without code or message), is a ``modelStreamErrorException``
+    of original status 408 (Rule 4)."""
+    if operation != "ConverseStream" or not isinstance(error, ModelTimeoutException):
+        return error
+    return ModelStreamErrorException(error.message, originalStatusCode=error.status, originalMessage=error.message)
 
 
 def _certificate_refused(exc: BaseException) -> bool:
