@@ -682,6 +682,36 @@ def test_gateway_converse_stream_timeout_mid_stream_is_a_frame_converse_stream_h
     assert "Traceback" not in running.log_text()
 
 
+def test_gateway_count_tokens_whose_caller_left_hangs_up_on_the_upstream(odd_upstream, odd_gateway):
+    """Audit regression: a CountTokens whose caller gave up (its read timeout) kept the
+    gateway's upstream request open until --upstream-timeout (600 s by default), unrecorded
+    until then, where InvokeModel, Converse and the streams hang up at once."""
+    import time
+
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import ReadTimeoutError
+
+    upstream_reply = odd_upstream[1]
+    upstream_reply.stall_before, upstream_reply.hung_up = 30, []
+    try:
+        client = boto3.client("bedrock-runtime", endpoint_url=odd_gateway.url, region_name=REGION,
+                              aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY,
+                              config=Config(read_timeout=1, retries={"total_max_attempts": 1, "mode": "standard"}))
+        with pytest.raises(ReadTimeoutError):
+            client.count_tokens(modelId=SONNET, input={"invokeModel": {"body": invoke_body()}})
+        left = time.monotonic()
+        while not upstream_reply.hung_up and time.monotonic() < left + 10:
+            time.sleep(0.05)
+        assert upstream_reply.hung_up and upstream_reply.hung_up[0] - left < 5
+        with BedrockAdmin(odd_gateway.url) as admin:
+            recorded = admin.last_call()
+        assert (recorded.operation, recorded.status, recorded.error_code) == ("CountTokens", 0, "ClientDisconnected")
+    finally:
+        upstream_reply.stall_before = 0
+    assert "Traceback" not in odd_gateway.log_text()
+
+
 @pytest.fixture()
 def container_credentials() -> Iterator[tuple[str, dict[str, object]]]:
     """An ECS-style container credentials endpoint (``AWS_CONTAINER_CREDENTIALS_FULL_URI``)

@@ -122,7 +122,8 @@ async def count_tokens(inv: Invocation, send: Send) -> None:
                                         default_max_tokens=inv.resolution.model.max_output_tokens)
     validated = validate_messages_request(anthropic_body, inv.resolution.model)
     count, _original = await count_input(inv.state, inv.request, validated, inv.resolution.model,
-                                         region=inv.record.region, account_id=inv.record.account_id)
+                                         region=inv.record.region, account_id=inv.record.account_id,
+                                         watch=inv.disconnect)
     inv.record.usage = {"inputTokens": count, "outputTokens": 0}
     inv.record.latency_ms = elapsed_ms(inv.started)
     payload = json_bytes({"inputTokens": count})

@@ -20,6 +20,7 @@ Converse, ConverseStream and CountTokens (whose input passes through the Convers
 from __future__ import annotations
 
 import binascii
+import contextlib
 import functools
 import json
 import logging
@@ -241,9 +242,10 @@ def count_prompt(validated: ValidatedRequest, model: Any) -> tuple[int, int | No
 
 
 async def count_input(state: ServiceState, request: Request, validated: ValidatedRequest, model: Any, *,
-                      region: str, account_id: str) -> tuple[int, int | None]:
+                      region: str, account_id: str, watch: DisconnectWatch | None = None) -> tuple[int, int | None]:
     """``count_prompt``, asked of the engine when it counts tokens itself (the gateway's: its
-    upstream's CountTokens, for the bare model ID), else counted here."""
+    upstream's CountTokens, for the bare model ID), else counted here. ``watch``: the call's
+    (``Invocation.disconnect``), so that the engine's count, a wait, ends when the client leaves."""
     counter = getattr(state.engine, "count_tokens", None)
     if counter is None:
         return count_prompt(validated, model)
@@ -255,11 +257,12 @@ async def count_input(state: ServiceState, request: Request, validated: Validate
                          betas=validated.betas, context_management=edits, invoke_settings=hop)
 
     body = {key: value for key, value in validated.body.items() if key != "context_management"}
-    count: int = await counter(counting(body))
-    if not validated.edits:
-        return count, None
-    edited = edited_prompt(validated.body, validated.edits, model, count)
-    return await counter(counting(edited.request, edited.response)), count
+    with contextlib.nullcontext() if watch is None else watch:
+        count: int = await counter(counting(body))
+        if not validated.edits:
+            return count, None
+        edited = edited_prompt(validated.body, validated.edits, model, count)
+        return await counter(counting(edited.request, edited.response)), count
 
 
 def gateway_hop(state: ServiceState, request: Request,
