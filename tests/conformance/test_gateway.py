@@ -648,7 +648,16 @@ def test_gateway_upstream_error_no_runtime_operation_has_is_the_operators(odd_up
     assert "\\nat all" in log  # the upstream's line break escaped: one log line
 
 
-def test_gateway_converse_stream_timeout_mid_stream_is_a_frame_converse_stream_has(odd_upstream, tmp_path: Path):
+@pytest.fixture(scope="module")
+def impatient_gateway(odd_upstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """A gateway in front of ``odd_upstream`` that waits 1 s for its next bytes."""
+    running = start_server(tmp_path_factory.mktemp("impatient-gateway"), "--upstream-timeout", "1",
+                           config=gateway_config(odd_upstream[0]))
+    yield running
+    running.stop()
+
+
+def test_gateway_converse_stream_timeout_mid_stream_is_a_frame_converse_stream_has(odd_upstream, impatient_gateway):
     """Audit regression: ConverseStream's output has no ``modelTimeoutException`` member (only
     InvokeModelWithResponseStream's has; wire-protocol 2.4), yet an upstream silent past
     --upstream-timeout mid-answer, or one relaying that frame, reached ConverseStream callers as
@@ -658,9 +667,8 @@ def test_gateway_converse_stream_timeout_mid_stream_is_a_frame_converse_stream_h
 
     upstream_reply = odd_upstream[1]
     messages = [{"role": "user", "content": [{"text": "x"}]}]
-    running = start_server(tmp_path, "--upstream-timeout", "1", config=gateway_config(odd_upstream[0]))
     try:
-        client = boto3_runtime(running.url)
+        client = boto3_runtime(impatient_gateway.url)
         upstream_reply.body, upstream_reply.stall_after = b"".join(chunk(event) for event in TEXT_ANSWER[:3]), 5
         with pytest.raises(EventStreamError) as caught:
             list(client.converse_stream(modelId=GLOBAL_SONNET, messages=messages)["stream"])
@@ -678,8 +686,31 @@ def test_gateway_converse_stream_timeout_mid_stream_is_a_frame_converse_stream_h
                                                    "Message": "Model has timed out in processing the request."}
     finally:
         upstream_reply.body, upstream_reply.stall_after = b"", 0
-        running.stop()
-    assert "Traceback" not in running.log_text()
+    assert "Traceback" not in impatient_gateway.log_text()
+
+
+def test_gateway_answer_complete_before_the_upstream_ends_its_response_is_no_error(odd_upstream, impatient_gateway):
+    """Audit regression: an upstream that sent ``message_stop`` but did not end its response
+    (a proxy holding the connection) turned the complete answer into a timeout: InvokeModel
+    answered 408, and streams got a ``modelTimeoutException`` frame after ``message_stop``."""
+    from botocore.exceptions import EventStreamError
+
+    upstream_reply = odd_upstream[1]
+    upstream_reply.body, upstream_reply.stall_after = b"".join(chunk(event) for event in TEXT_ANSWER), 3
+    try:
+        client = boto3_runtime(impatient_gateway.url)
+        answer = json.loads(client.invoke_model(modelId=GLOBAL_SONNET, body=invoke_body())["body"].read())
+        assert answer["content"] == [{"type": "text", "text": "Hello"}]
+        kinds = []
+        try:
+            for event in client.invoke_model_with_response_stream(modelId=GLOBAL_SONNET, body=invoke_body())["body"]:
+                kinds.append(json.loads(event["chunk"]["bytes"])["type"])
+        except EventStreamError as exc:
+            kinds.append(exc.response["Error"]["Code"])
+        assert kinds == [event["type"] for event in TEXT_ANSWER]
+    finally:
+        upstream_reply.body, upstream_reply.stall_after = b"", 0
+    assert "Traceback" not in impatient_gateway.log_text()
 
 
 def test_gateway_count_tokens_whose_caller_left_hangs_up_on_the_upstream(odd_upstream, odd_gateway):

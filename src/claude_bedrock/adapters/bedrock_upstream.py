@@ -33,7 +33,8 @@ Rules:
      ModelTimeoutException. An answer that is no Bedrock answer (an error without an AWS
      error type, bytes that are not an event stream, events out of the Messages order, a
      stream ending before ``message_stop``) is 500 InternalServerException (a frame once the
-     stream started), logged in one line; an event
+     stream started), logged in one line; a failure after ``message_stop`` (the response not
+     ended in time, or cut) is logged, the answer being whole; an event
      type the gateway does not know (Anthropic may add some) is left out.
   5. Retries: ``upstream_max_retries`` (default 0: the caller's SDK retries, not both), and
      only before the first event.
@@ -217,6 +218,10 @@ class BedrockUpstreamEngine:
                     event = {**event, "context_management": call.context_management}
                 yield event
         except ClaudeBedrockError as exc:
+            if state == DONE:  # the answer is whole: the end of the upstream's response is not the caller's
+                log.warning("upstream response failed after message_stop (request %s): %s", stream.request_id,
+                            one_line(str(exc)))
+                return
             raise _stream_member_of(self._error(exc, started=True), call.operation) from None
         finally:
             await stream.close()
