@@ -120,18 +120,24 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> Any:
     return self_signed(tmp_path_factory.mktemp("tls"))
 
 
-def test_the_plugins_server_is_plain_http_whatever_tls_settings_the_environment_has(pytester: pytest.Pytester,
-                                                                                   monkeypatch, certificate):
-    """Audit: on a machine whose environment configures a deployed server's HTTPS
-    (CLAUDE_BEDROCK_TLS_CERT/_KEY), the plugin's own server inherited them and spoke HTTPS: the
-    plugin waited a minute for an http:// announce and failed with 'did not start'."""
+def test_the_plugins_server_takes_no_server_settings_of_the_environment(pytester: pytest.Pytester, monkeypatch,
+                                                                       certificate):
+    """Audit: on a machine whose environment configures a deployed server (CLAUDE_BEDROCK_*),
+    the plugin's own server inherited it: HTTPS (the plugin waited a minute for an http://
+    announce and failed with 'did not start'), strict authentication (every fixture call a 403
+    with no hint), no model access, the echo simulator (other answers than in CI)."""
     monkeypatch.setenv("CLAUDE_BEDROCK_TLS_CERT", str(certificate.cert))
     monkeypatch.setenv("CLAUDE_BEDROCK_TLS_KEY", str(certificate.key))
+    monkeypatch.setenv("CLAUDE_BEDROCK_STRICT_AUTH", "true")
+    monkeypatch.setenv("CLAUDE_BEDROCK_MODEL_ACCESS", "none")
+    monkeypatch.setenv("CLAUDE_BEDROCK_SIMULATOR_MODE", "echo")
     pytester.makepyfile(test_plain='''
-def test_plain_http(bedrock, bedrock_runtime):
+def test_plain_http(bedrock, bedrock_runtime, bedrock_server):
     assert bedrock.url.startswith("http://127.0.0.1:")
-    assert bedrock_runtime.converse(modelId="global.anthropic.claude-sonnet-4-5-20250929-v1:0",
-                                    messages=[{"role": "user", "content": [{"text": "Hi"}]}])["output"]
+    answer = bedrock_runtime.converse(modelId="global.anthropic.claude-sonnet-4-5-20250929-v1:0",
+                                      messages=[{"role": "user", "content": [{"text": "Hi there"}]}])
+    assert answer["output"]["message"]["content"][0]["text"] != "Hi there"  # prose, not echo
+    assert bedrock_server.data_dir.is_dir()
 ''')
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)

@@ -5,7 +5,8 @@ Fixtures:
 =====================  =========  ==============================================================
 ``bedrock_server``     session    a ``claude-bedrock serve`` process on a free port of
                                   127.0.0.1 with a temporary data folder (or the server given
-                                  with ``--claude-bedrock-url``); ``.url``, ``.admin``
+                                  with ``--claude-bedrock-url``); ``.url``, ``.admin``,
+                                  ``.data_dir``; set only by ``claude_bedrock_args``
 ``bedrock``            function   ``BedrockAdmin`` of that server, reset before the test:
                                   ``add_rule``, ``inject_fault``, ``set_quotas``, ``calls``...
 ``bedrock_env``        function   the environment pointed at the server (monkeypatched):
@@ -73,10 +74,12 @@ CLEARED_VARIABLES = (
     "AWS_RETRY_MODE",
     "AWS_MAX_ATTEMPTS",
 )
-#: Server settings of the environment the plugin's own server never takes: it is plain HTTP on
-#: loopback (a deployed server's HTTPS settings would make it announce an https:// URL that the
-#: fixtures' clients do not trust), unless ``claude_bedrock_args`` asks for HTTPS.
-SERVER_VARIABLES_IGNORED = ("CLAUDE_BEDROCK_TLS_CERT", "CLAUDE_BEDROCK_TLS_KEY")
+#: The server settings of the environment (``CLAUDE_BEDROCK_*``, a deployed or development
+#: server's) that the plugin's own server never takes: it is set only by ``claude_bedrock_args``,
+#: so a suite runs the same on every machine. Taken, HTTPS settings made it announce an
+#: https:// URL the fixtures' clients do not trust, strict authentication refused their fake
+#: keys, and the simulator's mode or seed changed every answer.
+SERVER_VARIABLES_PREFIX = "CLAUDE_BEDROCK_"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -110,6 +113,8 @@ class BedrockServer:
     admin: BedrockAdmin
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
+    #: The server's data folder (invocation-log files, the database), when the plugin started it.
+    data_dir: Path | None = None
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path else ""
@@ -135,14 +140,14 @@ def start_server(folder: Path, extra_args: list[str], cwd: Path | None = None) -
     out_path, log_path = folder / "server.out", folder / "server.log"
     command = [sys.executable, "-m", "claude_bedrock", "serve", "--host", "127.0.0.1", "--port", "0",
                "--data-dir", str(folder / "data"), *extra_args]
-    env = {name: value for name, value in os.environ.items() if name not in SERVER_VARIABLES_IGNORED}
+    env = {name: value for name, value in os.environ.items() if not name.startswith(SERVER_VARIABLES_PREFIX)}
     with open(out_path, "wb") as out, open(log_path, "wb") as log:
         process = subprocess.Popen(command, stdout=out, stderr=log, stdin=subprocess.DEVNULL, cwd=cwd, env=env)
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         found = ANNOUNCE.search(out_path.read_text(errors="replace"))
         if found:
-            return BedrockServer(found.group(1), BedrockAdmin(found.group(1)), process, log_path)
+            return BedrockServer(found.group(1), BedrockAdmin(found.group(1)), process, log_path, folder / "data")
         if process.poll() is not None:
             break
         time.sleep(0.05)
