@@ -473,6 +473,38 @@ def odd_gateway(odd_upstream, tmp_path_factory: pytest.TempPathFactory) -> Itera
     running.stop()
 
 
+def test_gateway_reports_the_tier_and_latency_the_upstream_served_not_the_ones_asked(odd_upstream, odd_gateway):
+    """``serviceTier`` is "the processing tier type used for serving the request" (botocore's
+    InvokeModelResponse): an upstream that served a priority call at the standard tier says so
+    in its response headers, and every rendering tells the caller what it said (the gateway
+    echoed what the caller had asked)."""
+    reply = odd_upstream[1]
+    reply.body = b"".join(chunk(event) for event in TEXT_ANSWER)
+    reply.headers = {"X-Amzn-Bedrock-Service-Tier": "standard", "X-Amzn-Bedrock-PerformanceConfig-Latency": "standard"}
+    client = boto3_runtime(odd_gateway.url)
+    messages = [{"role": "user", "content": [{"text": "x"}]}]
+    asked = {"serviceTier": "priority", "performanceConfigLatency": "optimized"}
+    converse_asked = {"serviceTier": {"type": "priority"}, "performanceConfig": {"latency": "optimized"}}
+    try:
+        whole = client.invoke_model(modelId=GLOBAL_SONNET, body=invoke_body(), **asked)
+        streamed = client.invoke_model_with_response_stream(modelId=GLOBAL_SONNET, body=invoke_body(), **asked)
+        list(streamed["body"])
+        for response in (whole, streamed):
+            assert (response["serviceTier"], response["performanceConfigLatency"]) == ("standard", "standard")
+        answer = client.converse(modelId=GLOBAL_SONNET, messages=messages, **converse_asked)
+        assert (answer["serviceTier"], answer["performanceConfig"]) == ({"type": "standard"}, {"latency": "standard"})
+        events = list(client.converse_stream(modelId=GLOBAL_SONNET, messages=messages, **converse_asked)["stream"])
+        metadata = next(event["metadata"] for event in events if "metadata" in event)
+        assert (metadata["serviceTier"], metadata["performanceConfig"]) == ({"type": "standard"},
+                                                                            {"latency": "standard"})
+        reply.headers = {}  # an upstream that reports neither: nor does the gateway
+        answer = client.converse(modelId=GLOBAL_SONNET, messages=messages, **converse_asked)
+        assert "serviceTier" not in answer and "performanceConfig" not in answer
+        assert "serviceTier" not in client.invoke_model(modelId=GLOBAL_SONNET, body=invoke_body(), **asked)
+    finally:
+        reply.headers = {}
+
+
 def test_gateway_upstream_stream_ending_before_message_stop_is_an_error(odd_upstream, odd_gateway):
     """Audit regression: an upstream stream that ended cleanly before ``message_stop`` reached
     stream callers as a complete stream, cut short (a truncated answer taken for whole), and

@@ -18,7 +18,9 @@ Rules:
      of a geography it belongs to: still a geography's endpoint, as priced).
   3. The answer's ``id`` and ``model`` are the gateway's (the engine contract); the upstream
      request ID is in the server log (debug). ``message_stop`` loses the upstream's
-     invocation metrics: the renderer writes the gateway's own.
+     invocation metrics: the renderer writes the gateway's own. The service tier and latency
+     the upstream reports (its response headers) are the ones the caller is told
+     (``ModelCall.served_settings``), not the ones asked for.
   4. An upstream error reaches the caller as the same AWS error (code, HTTP status, message,
      modelled extra members) before the stream started, and as the same exception frame after
      (but a ConverseStream's timeout: its output has no ``modelTimeoutException`` member, so
@@ -62,7 +64,7 @@ import os
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from claude_bedrock.domain.engine import NON_STREAMING_OPERATIONS, ModelCall, StreamEvent
+from claude_bedrock.domain.engine import NON_STREAMING_OPERATIONS, SETTING_HEADERS, ModelCall, StreamEvent
 from claude_bedrock.domain.errors import (
     ERRORS_BY_CODE,
     MODEL_ACCESS_DENIED,
@@ -196,6 +198,8 @@ class BedrockUpstreamEngine:
                 raise ErrorAsFirstFrame(_stream_member_of(error, call.operation)) from None
             raise error from None
         log.debug("%s %s: upstream request %s", call.operation, model, stream.request_id)
+        headers = stream.info.headers  # the tier and latency the upstream served the call with
+        call.served_settings = [(name, value) for name in SETTING_HEADERS if (value := headers.get(name))]
         state = START
         try:
             async for event in stream:

@@ -34,6 +34,10 @@ from typing import Any, Protocol, runtime_checkable
 
 __all__ = ["INTERLEAVED_THINKING_BETA", "Engine", "ModelCall", "ReadyEvents", "StreamEvent", "answer_thinks"]
 
+#: InvokeModel's request settings its responses report back, in the same headers
+#: (``ModelCall.invoke_settings`` and ``served_settings`` hold them under these names).
+SETTING_HEADERS = ("x-amzn-bedrock-performanceconfig-latency", "x-amzn-bedrock-service-tier")
+
 #: One Anthropic streaming event, JSON-ready (``{"type": "message_start", ...}``).
 StreamEvent = dict[str, Any]
 
@@ -66,6 +70,10 @@ class ModelCall:
         invoke_settings: the service tier and latency the caller asked for, as InvokeModel's
             headers carry them (``("x-amzn-bedrock-service-tier", "priority")``; Converse's
             ``serviceTier`` and ``performanceConfig`` too): what a gateway engine asks upstream.
+        served_settings: the service tier and latency the answer was served with, in the same
+            form, when the engine learns them (a gateway: its upstream's response headers),
+            set before its first event; None: as asked (``invoke_settings``). Responses report
+            these (InvokeModel's headers, Converse's ``serviceTier`` and ``performanceConfig``).
     """
 
     request: Mapping[str, Any]
@@ -81,6 +89,7 @@ class ModelCall:
     context_management: Mapping[str, Any] | None = None
     profile_id: str = ""
     invoke_settings: Sequence[tuple[str, str]] = ()
+    served_settings: Sequence[tuple[str, str]] | None = None
 
 
 @runtime_checkable

@@ -71,6 +71,20 @@ def converse_settings(translation: Any) -> list[tuple[str, str]]:
     return settings
 
 
+def report_served(rendering: Any, call: ModelCall) -> None:
+    """Have a Converse rendering report the service tier and latency the engine served
+    ``call`` with (``ModelCall.served_settings``), the inverse of ``converse_settings``."""
+    if call.served_settings is None:
+        return
+    served = dict(call.served_settings)
+    latency, tier = served.get("x-amzn-bedrock-performanceconfig-latency"), served.get("x-amzn-bedrock-service-tier")
+    rendering.report_served({"latency": latency} if latency else None, {"type": tier} if tier else None)
+
+
+def _no_headers() -> tuple[()]:
+    return ()
+
+
 async def converse(inv: Invocation, send: Send) -> None:
     call, translation = _converse_call(inv, stream=False)
     builder = ConverseResponseBuilder.for_translation(translation)
@@ -81,6 +95,7 @@ async def converse(inv: Invocation, send: Send) -> None:
         usage.observe(event)
 
     await each_event(inv, inv.state.events(call, inv.record), take)
+    report_served(builder, call)
     latency = elapsed_ms(inv.started)
     response = builder.build(latency_ms=latency)
     finish_record(inv, usage, response, streamed=False)
@@ -96,6 +111,7 @@ async def converse_stream(inv: Invocation, send: Send) -> None:
 
     def render(batch: Sequence[dict[str, Any]], usage: UsageTracker) -> list[bytes]:
         frames = []
+        report_served(renderer, call)  # known with the first event
         for event in batch:
             outputs = renderer.feed(event)
             if event.get("type") == "message_stop":
@@ -107,7 +123,7 @@ async def converse_stream(inv: Invocation, send: Send) -> None:
                 frames.append(eventstream.event_frame(event_type, json_bytes(payload)))
         return frames
 
-    await stream_response(inv, send, inv.state.events(call, inv.record), [], render, sent)
+    await stream_response(inv, send, inv.state.events(call, inv.record), _no_headers, render, sent)
     inv.record.logged_output = renderer.response()  # AWS logs a ConverseStream as Converse
 
 

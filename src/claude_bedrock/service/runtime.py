@@ -31,7 +31,7 @@ from typing import Any, Callable
 
 from claude_bedrock.domain import tokens
 from claude_bedrock.domain.catalog import Resolution
-from claude_bedrock.domain.engine import ModelCall, ReadyEvents
+from claude_bedrock.domain.engine import SETTING_HEADERS, ModelCall, ReadyEvents
 from claude_bedrock.domain.errors import ServiceUnavailableException, ValidationException
 from claude_bedrock.domain.json_body import json_bytes, json_problem
 from claude_bedrock.domain.log_text import one_line
@@ -65,7 +65,7 @@ _CONSTRAINED_HEADER_NAMES = frozenset(_CONSTRAINED_HEADERS)
 #: (``InvokeModelResponse`` / ``InvokeModelWithResponseStreamResponse``: ``serviceTier``, "the
 #: processing tier type used for serving the request", and ``performanceConfigLatency``), as
 #: Converse reports ``serviceTier`` and ``performanceConfig`` in its body.
-_ECHOED_HEADERS = ("x-amzn-bedrock-performanceconfig-latency", "x-amzn-bedrock-service-tier")
+_ECHOED_HEADERS = SETTING_HEADERS
 _GUARDRAIL_HEADER = "x-amzn-bedrock-guardrailidentifier"
 #: The gateways a relayed call went through (``gateway_hop``).
 VIA_HEADER = "x-claude-bedrock-via"
@@ -227,6 +227,12 @@ def check_invoke_headers(request: Request, *, guardrails: bool = True) -> Sequen
     return [(name, value) for name in _ECHOED_HEADERS if (value := request.header(name)) is not None]
 
 
+def reported_settings(call: ModelCall, asked: Sequence[tuple[str, str]]) -> Sequence[tuple[str, str]]:
+    """The service tier and latency a response reports (InvokeModel's headers): as the engine
+    served the call (``ModelCall.served_settings``: a gateway's upstream's), else as ``asked``."""
+    return asked if call.served_settings is None else call.served_settings
+
+
 _count_preserving_thinking = functools.partial(tokens.count_request, preserve_thinking=True)
 
 
@@ -374,7 +380,7 @@ async def invoke_model(inv: Invocation, send: Send) -> None:
     payload = json_bytes(message)
     headers = [
         *base_headers(inv),
-        *echoed,
+        *reported_settings(call, echoed),
         ("content-type", "application/json"),
         ("x-amzn-bedrock-invocation-latency", str(inv.record.latency_ms)),
         ("x-amzn-bedrock-input-token-count", str(usage.input)),

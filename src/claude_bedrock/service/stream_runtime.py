@@ -34,6 +34,7 @@ from claude_bedrock.service.runtime import (
     elapsed_ms,
     finish_record,
     prepare_call,
+    reported_settings,
     stopping_error,
 )
 from claude_bedrock.wire import eventstream
@@ -85,8 +86,13 @@ def _invocation_metrics(usage: UsageTracker, latency_ms: int, first_byte_ms: int
     return metrics
 
 
-async def _start_stream(inv: Invocation, send: Send, extra: list[tuple[str, str]]) -> None:
-    headers = base_headers(inv) + [("content-type", EVENTSTREAM_CONTENT_TYPE)] + extra
+#: The headers a stream's response has beside the base ones, asked for when it starts: after
+#: the engine's first event (or error), when a gateway engine knows how the call is served.
+ExtraHeaders = Callable[[], Sequence[tuple[str, str]]]
+
+
+async def _start_stream(inv: Invocation, send: Send, extra: ExtraHeaders) -> None:
+    headers = [*base_headers(inv), ("content-type", EVENTSTREAM_CONTENT_TYPE), *extra()]
     await send({"type": "http.response.start", "status": 200, "headers": encode_headers(headers)})
 
 
@@ -185,7 +191,7 @@ async def stream_response(
     inv: Invocation,
     send: Send,
     events: AsyncIterator[dict[str, Any]],
-    extra_headers: list[tuple[str, str]],
+    extra_headers: ExtraHeaders,
     render: Render,
     logged: list[Any],
 ) -> None:
@@ -300,6 +306,8 @@ async def invoke_model_with_response_stream(inv: Invocation, send: Send) -> None
         frames.append(chunk_frame(stop, len(chunks) - 1))  # a new dict every time: nothing to cache
         return frames
 
+    def extra_headers() -> list[tuple[str, str]]:
+        return [("x-amzn-bedrock-content-type", "application/json"), *reported_settings(call, echoed)]
+
     events = inv.state.events(call, inv.record)
-    extra_headers = [("x-amzn-bedrock-content-type", "application/json"), *echoed]
     await stream_response(inv, send, events, extra_headers, render, chunks)

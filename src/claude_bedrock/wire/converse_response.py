@@ -32,7 +32,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Self
 
 if TYPE_CHECKING:
@@ -493,6 +493,12 @@ class _Rendering:
             performance_config=translation.performance_config,
             service_tier=translation.service_tier,
         )
+
+    def report_served(self, performance_config: Mapping[str, Any] | None,
+                      service_tier: Mapping[str, Any] | None) -> None:
+        """Report how the answer was served (a gateway's upstream says) instead of what the
+        request asked for."""
+        self._echo = replace(self._echo, performance_config=performance_config, service_tier=service_tier)
 
     def _response(self, latency_ms: int) -> dict[str, Any]:
         """The ``ConverseResponse`` of the accumulated message, once it has stopped."""
