@@ -340,7 +340,7 @@ class BedrockUpstreamEngine:
             return ModelTimeoutException(UPSTREAM_TIMED_OUT)
         if isinstance(exc, APIConnectionError) and _certificate_refused(exc):
             # the operator's to fix (trust the upstream's CA): a retry cannot succeed
-            log.error("upstream certificate not trusted: %s (trust its CA with SSL_CERT_FILE)", exc)
+            log.error("upstream certificate not trusted: %s (trust its CA with AWS_CA_BUNDLE or SSL_CERT_FILE)", exc)
             return InternalServerException(UPSTREAM_UNTRUSTED)
         if isinstance(exc, APIConnectionError):
             log.warning("upstream %s: %s", "connection broke" if started else "unreachable", exc)
