@@ -26,7 +26,12 @@ Invariants:
 Texts: "Value 'system' at 'messages.1.member.role' failed to satisfy constraint: Member must
 satisfy enum value set: [user, assistant]" and "ContentBlock object at messages.1.content.0 must
 set one of the following keys: text, image, ..." were observed from real Bedrock (wire-protocol
-reference 3.3; public issue threads). Values of members under a ``sensitive`` shape are not
+reference 3.3; public issue threads). A map's keys, and its values, are judged as one constraint
+of the map listing every rule of their shape, as Coral words it for other AWS services ("Value at
+'environment.variables' failed to satisfy constraint: Map keys must satisfy constraint: [Member
+must satisfy regular expression pattern: ...]", "... Map value must satisfy constraint: [Member
+must have length less than or equal to 1000, Member must have length greater than or equal to
+1]", public issue threads). Values of members under a ``sensitive`` shape are not
 echoed ("Value at '...'"), as Coral does. The several-members union text and the wrong-type text
 ("The format of the value at toolConfig.tools.0.toolSpec.inputSchema.json is invalid. Provide a
 json object for the field and try again." is observed; the other kinds follow it) are this
@@ -472,6 +477,11 @@ class _Findings:
     constraint_errors: list[str] = field(default_factory=list)
     union_errors: list[str] = field(default_factory=list)
 
+    def absorb(self, other: _Findings) -> None:
+        self.type_errors += other.type_errors
+        self.constraint_errors += other.constraint_errors
+        self.union_errors += other.union_errors
+
     def raise_first(self) -> None:
         if self.type_errors:
             raise ValidationException(self.type_errors[0])
@@ -564,19 +574,21 @@ def _check_string(
         _constraint(findings, value, path, rule, hide)
     _check_length(len(value), value, shape.min, shape.max, path, findings, hide)
     if shape.pattern is not None and re.fullmatch(shape.pattern, value) is None:
-        rule = f"Member must satisfy regular expression pattern: {shape.pattern}"
-        _constraint(findings, value, path, rule, hide)
+        _constraint(findings, value, path, _PATTERN_RULE.format(shape.pattern), hide)
     return value
+
+
+_MIN_LENGTH_RULE = "Member must have length greater than or equal to {}"
+_MAX_LENGTH_RULE = "Member must have length less than or equal to {}"
+_PATTERN_RULE = "Member must satisfy regular expression pattern: {}"
 
 
 def _check_length(size: int, value: Any, low: int | None, high: int | None, path: Path,
                   findings: _Findings, hide: bool) -> None:
     if low is not None and size < low:
-        _constraint(findings, value, path,
-                    f"Member must have length greater than or equal to {low}", hide)
+        _constraint(findings, value, path, _MIN_LENGTH_RULE.format(low), hide)
     if high is not None and size > high:
-        _constraint(findings, value, path,
-                    f"Member must have length less than or equal to {high}", hide)
+        _constraint(findings, value, path, _MAX_LENGTH_RULE.format(high), hide)
 
 
 def _check_number(
@@ -714,12 +726,37 @@ def _check_map(
         findings.type_errors.append(format_error(path, "json object"))
         return None
     _check_length(len(value), value, shape.min, shape.max, path, findings, hide)
+    keys, values = _Findings(), _Findings()
     pruned = {}
     for key, item in value.items():
-        _check(key, shape.key, path, findings, hide)
+        _check(key, shape.key, path, keys, hide)
         if item is not None:
-            pruned[key] = _check(item, shape.value, path + (key,), findings, hide)
+            pruned[key] = _check(item, shape.value, path + (key,), values, hide)
+    # Coral judges all the keys (values) as one constraint of the map, listing every rule of
+    # their shape; a structured value's own members keep their paths.
+    for part, name, found in (("keys", shape.key, keys), ("value", shape.value, values)):
+        rules = _string_rules(SHAPES[name])
+        if rules and found.constraint_errors:
+            found.constraint_errors = []
+            _constraint(findings, value, path,
+                        f"Map {part} must satisfy constraint: [{', '.join(rules)}]", hide)
+        findings.absorb(found)
     return pruned
+
+
+def _string_rules(shape: Shape) -> list[str]:
+    """Every length and pattern rule of a string shape, in Coral's listing order (none for
+    other shapes: no map of these operations has other scalar keys or values)."""
+    if not isinstance(shape, String):
+        return []
+    rules = []
+    if shape.max is not None:
+        rules.append(_MAX_LENGTH_RULE.format(shape.max))
+    if shape.min is not None:
+        rules.append(_MIN_LENGTH_RULE.format(shape.min))
+    if shape.pattern is not None:
+        rules.append(_PATTERN_RULE.format(shape.pattern))
+    return rules
 
 
 _CHECKERS: dict[type, Any] = {

@@ -739,6 +739,28 @@ def test_converse_validation_sensitive_values_are_not_echoed() -> None:
     assert "bad key!" not in message
 
 
+def test_converse_validation_map_keys_and_values_are_judged_as_one_constraint_each() -> None:
+    """Coral judges a map's keys (and its values) as one constraint of the map, listing every
+    rule of the key (value) shape: "Value '{table_map1=...}' at 'physicalTableMap' failed to
+    satisfy constraint: Map keys must satisfy constraint: [Member must have length less than or
+    equal to 64, Member must have length greater than or equal to 1, Member must satisfy regular
+    expression pattern: [0-9a-zA-Z-]*]" (boto/boto3 #2601, a key breaking only the pattern), "Value
+    at 'pipeline.stages.1.member.actions.1.member.configuration' failed to satisfy constraint: Map
+    value must satisfy constraint: [Member must have length less than or equal to 1000, Member
+    must have length greater than or equal to 1]" (a sensitive map: no value shown)."""
+    pattern = r"[a-zA-Z0-9\s:_@$#=/+,-.]"
+    body = {"messages": [user({"text": "q"})],
+            "requestMetadata": {"bad key!": "v", "team": "bad value!", "other key?": "w"}}
+    assert rejection(body) == (
+        "2 validation errors detected: Value at 'requestMetadata' failed to satisfy constraint: "
+        "Map keys must satisfy constraint: [Member must have length less than or equal to 256, "
+        "Member must have length greater than or equal to 1, Member must satisfy regular "
+        f"expression pattern: {pattern}{{1,256}}]; Value at 'requestMetadata' failed to satisfy "
+        "constraint: Map value must satisfy constraint: [Member must have length less than or "
+        "equal to 256, Member must have length greater than or equal to 0, Member must satisfy "
+        f"regular expression pattern: {pattern}{{0,256}}]")
+
+
 def test_converse_validation_empty_blob() -> None:
     body = {"messages": [user({"image": {"format": "png", "source": {"bytes": ""}}})]}
     assert rejection(body) == (
