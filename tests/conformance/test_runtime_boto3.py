@@ -12,6 +12,7 @@ from support.servers import ACCESS_KEY, REGION, SECRET_KEY, SESSION_TOKEN
 
 GLOBAL_SONNET_45 = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
 BARE_SONNET_45 = "anthropic.claude-sonnet-4-5-20250929-v1:0"
+GLOBAL_OPUS_45 = "global.anthropic.claude-opus-4-5-20251101-v1:0"
 HELLO = {"max_tokens": 256, "messages": [{"role": "user", "content": "Hello, world"}],
          "anthropic_version": "bedrock-2023-05-31"}
 
@@ -143,6 +144,32 @@ def test_boto3_converse_tool_use(runtime_client):
     assert response["stopReason"] == "tool_use"
     use = next(b["toolUse"] for b in response["output"]["message"]["content"] if "toolUse" in b)
     assert use["name"] == "get_weather" and isinstance(use["input"]["city"], str)
+
+
+def test_boto3_converse_tool_search_loop_goes_on(runtime_client):
+    """A Converse agent loop over the tool search tool: the answer (a server tool call and its
+    result, then the found tool's call) sent back as it came, with the found tool's result, is
+    answered; its tool search result was refused as a `tool_result` in an assistant message."""
+    weather = {"name": "get_weather", "description": "Get the weather at a specific location",
+               "input_schema": {"type": "object", "properties": {"location": {"type": "string"}},
+                                "required": ["location"]}}
+    search_tools = [{"type": "tool_search_tool_regex_20251119", "name": "tool_search_tool_regex"},
+                    {**weather, "defer_loading": True}]
+    beta = {"anthropic_beta": ["tool-search-tool-2025-10-19"]}
+    question = {"role": "user", "content": [{"text": "What is the weather in San Francisco?"}]}
+    first = runtime_client.converse(modelId=GLOBAL_OPUS_45, messages=[question],
+                                    additionalModelRequestFields={**beta, "tools": search_tools})
+    answer = first["output"]["message"]
+    assert [block["toolResult"]["type"] for block in answer["content"] if "toolResult" in block] == [
+        "tool_search_tool_result"]
+    call = answer["content"][-1]["toolUse"]
+    result = {"role": "user", "content": [{"toolResult": {"toolUseId": call["toolUseId"],
+                                                          "content": [{"text": "15C, foggy"}]}}]}
+    tool = {"toolSpec": {"name": "get_weather", "inputSchema": {"json": weather["input_schema"]}}}
+    second = runtime_client.converse(modelId=GLOBAL_OPUS_45, messages=[question, answer, result],
+                                     toolConfig={"tools": [tool]}, additionalModelRequestFields=beta)
+    assert second["stopReason"] == "end_turn"
+    assert "15C, foggy" in second["output"]["message"]["content"][0]["text"]
 
 
 @pytest.mark.parametrize("max_tokens", [3, 13, 22, 64])

@@ -27,8 +27,13 @@ xls, xlsx) go the same way under their own media types, with or without citation
 (``domain.document_text`` puts their text in their place). txt, md, html and csv bytes are
 decoded as UTF-8 into plain-text documents.
 
+A ``toolResult`` whose ``type`` names a server tool's result (``tool_search_tool_result``, as
+the response renders one in an assistant message) goes back to that Anthropic block, its one
+``json`` item as the block's content; a ``toolUse`` of type ``server_tool_use`` likewise.
+
 Texts not observed from real Bedrock (this module's wording): unsupported block types and S3
-sources, a cache point with nothing before it, a byte document without a format.
+sources, a cache point with nothing before it, a byte document without a format, a server
+tool's result whose content is not one json item.
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from claude_bedrock.domain.errors import ValidationException
-from claude_bedrock.wire.converse_response import CITATION_LOCATIONS
+from claude_bedrock.wire.converse_response import CITATION_LOCATIONS, is_server_tool_result
 from claude_bedrock.wire.converse_shapes import (
     Path,
     coral_path,
@@ -444,6 +449,8 @@ class _Builder:
         }
 
     def _tool_result(self, result: Mapping[str, Any], path: Path) -> dict[str, Any]:
+        if is_server_tool_result(result.get("type") or ""):
+            return _server_tool_result(result, path)
         content = []
         for index, item in enumerate(result["content"]):
             item_path = path + ("content", index)
@@ -562,6 +569,16 @@ _TOOL_CHOICES: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
     "any": lambda value: {"type": "any"},
     "tool": lambda value: {"type": "tool", "name": value["name"]},
 }
+
+
+def _server_tool_result(result: Mapping[str, Any], path: Path) -> dict[str, Any]:
+    """A replayed server tool's result (``type`` ``tool_search_tool_result``...) as the Anthropic
+    block it was rendered from: its content is the one ``json`` item the response held."""
+    items = result["content"]
+    if len(items) != 1 or "json" not in items[0]:
+        raise ValidationException(format_error(path + ("content",), "list of one json item"))
+    return {"type": result["type"], "tool_use_id": result["toolUseId"],
+            "content": items[0]["json"]}
 
 
 def _anthropic_citation(citation: Mapping[str, Any], path: Path) -> dict[str, Any]:

@@ -59,6 +59,7 @@ __all__ = [
     "converse_citation",
     "converse_response_from_message",
     "converse_usage",
+    "is_server_tool_result",
 ]
 
 StreamEvent = tuple[str, dict[str, Any]]
@@ -186,7 +187,8 @@ def _blob_text(data: str) -> str:
     return base64.b64encode(data.encode("utf-8")).decode("ascii")
 
 
-def _is_server_tool_result(block_type: str) -> bool:
+def is_server_tool_result(block_type: str) -> bool:
+    """Whether an Anthropic block type is a server tool's result (``tool_search_tool_result``...)."""
     return block_type.endswith("_tool_result")
 
 
@@ -244,7 +246,7 @@ _CONTENT_BLOCKS = {
 def _converse_block(block: Mapping[str, Any]) -> dict[str, Any]:
     block_type = block.get("type", "")
     render = _CONTENT_BLOCKS.get(block_type)
-    if render is None and _is_server_tool_result(block_type):
+    if render is None and is_server_tool_result(block_type):
         render = _server_result_block
     if render is None:
         raise ConverseRenderError(f"content block type {block_type!r} has no Converse form")
@@ -677,7 +679,7 @@ class ConverseStreamRenderer(_Rendering):
         block = event.get("content_block") or {}
         block_type = block.get("type", "")
         start = _STREAM_STARTS.get(block_type)
-        if start is None and _is_server_tool_result(block_type):
+        if start is None and is_server_tool_result(block_type):
             start = _start_server_result
         if start is None:
             raise ConverseRenderError(f"content block type {block_type!r} has no Converse form")

@@ -440,6 +440,35 @@ def test_converse_to_anthropic_tool_round_trip() -> None:
         "content": [{"type": "text", "text": "service down"}], "is_error": True}
 
 
+def test_converse_to_anthropic_server_tool_result_round_trip() -> None:
+    """A Converse answer holding a server tool's call and result (the tool search tool: ``toolUse``
+    of type ``server_tool_use``, ``toolResult`` of type ``tool_search_tool_result``, both in the
+    assistant message) sent back as it came reads as the Anthropic blocks it was rendered from;
+    the result was read as a custom tool's ``tool_result``, refused in an assistant message."""
+    search = {"type": "tool_search_tool_search_result",
+              "tool_references": [{"type": "tool_reference", "tool_name": "weather"}]}
+    answer = [
+        {"type": "server_tool_use", "id": "srvtoolu_1", "name": "tool_search_tool_regex",
+         "input": {"pattern": "weather"}},
+        {"type": "tool_search_tool_result", "tool_use_id": "srvtoolu_1", "content": search},
+        {"type": "tool_use", "id": "toolu_2", "name": "weather", "input": {"city": "Paris"}},
+    ]
+    rendered = converse_response_from_message(
+        {"content": answer, "stop_reason": "tool_use", "usage": {}}, latency_ms=1)
+    body = {"messages": [user({"text": "weather in Paris?"}), rendered["output"]["message"],
+                         user({"toolResult": {"toolUseId": "toolu_2",
+                                              "content": [{"text": "21C"}]}})],
+            "toolConfig": {"tools": [{"toolSpec": {"name": "weather",
+                                                   "inputSchema": {"json": {"type": "object"}}}}]}}
+    assert translate(body).anthropic_body["messages"][1]["content"] == answer
+    with_text = {"toolUseId": "srvtoolu_1", "type": "tool_search_tool_result",
+                 "content": [{"text": "no"}]}
+    body["messages"][1] = assistant({"toolResult": with_text})
+    assert rejection(body) == (
+        "The format of the value at messages.1.content.0.toolResult.content is invalid. "
+        "Provide a list of one json item for the field and try again.")
+
+
 @pytest.mark.parametrize("choice, expected", [
     ({"auto": {}}, {"type": "auto"}),
     ({"any": {}}, {"type": "any"}),
