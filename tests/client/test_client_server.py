@@ -73,6 +73,31 @@ def test_server_messages_stream_helper(client):
     assert message.request_id == stream.request_id
 
 
+WEATHER_TOOL = {"name": "get_weather", "description": "The weather of a city.",
+                "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_server_tool_use_loop_sends_the_reply_content_objects_back(client, streamed):
+    # The Anthropic SDK's tool-use loop appends ``{"role": "assistant", "content": message.content}``:
+    # its MessageParam takes the reply's own content blocks (thinking with its signature included).
+    call = dict(model="claude-sonnet-4-5", max_tokens=2048, tools=[WEATHER_TOOL],
+                thinking={"type": "enabled", "budget_tokens": 1024})
+    messages: list = [{"role": "user", "content": "What is the weather in Paris?"}]
+    if streamed:
+        with client.messages.stream(messages=messages, **call) as stream:
+            first = stream.get_final_message()
+    else:
+        first = client.messages.create(messages=messages, **call)
+    assert first.stop_reason == "tool_use" and first.content[0].type == "thinking"
+    tool_use = next(block for block in first.content if block.type == "tool_use")
+    messages += [{"role": "assistant", "content": first.content},
+                 {"role": "user", "content": [{"type": "tool_result", "tool_use_id": tool_use.id, "content": "sunny"}]}]
+    assert client.messages.count_tokens(messages=messages, **call).input_tokens > 0
+    second = client.messages.create(messages=messages, **call)
+    assert second.stop_reason == "end_turn" and "sunny" in second.text
+
+
 def test_server_beta_messages_create(client):
     message = client.beta.messages.create(model="claude-sonnet-4-5", max_tokens=32, messages=HELLO,
                                           betas=["context-1m-2025-08-07"])

@@ -577,7 +577,16 @@ def _given(params: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in params.items() if value is not None}
 
 
-_JSON_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+def _reply_object_json(value: Any) -> Any:
+    """The JSON of a reply's typed object sent back in a request: the tool-use loop's
+    ``{"role": "assistant", "content": message.content}``, which the Anthropic SDK accepts."""
+    to_dict = getattr(value, "to_dict", None)
+    if to_dict is None:
+        raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+    return to_dict()
+
+
+_JSON_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_reply_object_json)
 
 
 def _json(value: Any) -> bytes:
