@@ -4,6 +4,7 @@ scripted fault server over a real socket (tests/client/fault_server.py), sync an
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import time
 
@@ -300,6 +301,29 @@ def test_faults_abandoned_stream_does_not_poison_the_pool(faults):
     stream.close()
     assert client.messages.create(model=MODEL, max_tokens=8, messages=HELLO).text == "clean"
     assert faults.requests[0].connection != faults.requests[1].connection
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork")
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_faults_forked_child_never_shares_the_parents_pooled_connections(faults):
+    # A client made before a fork (gunicorn --preload, multiprocessing) must not let parent and
+    # child speak on one inherited keep-alive socket: each would read the other's answers.
+    client = AnthropicBedrock(aws_access_key="A", aws_secret_key="s", base_url=faults.url, max_retries=0)
+    faults.script(Canned(**{**invoke_ok("mine").__dict__, "keep_alive": True}))
+    client.messages.create(model=MODEL, max_tokens=8, messages=HELLO)  # leaves one idle socket
+    pid = os.fork()
+    if pid == 0:  # the child: one call, its answer told by the exit status
+        try:
+            os._exit(0 if client.messages.create(model=MODEL, max_tokens=8, messages=HELLO).text == "mine" else 1)
+        finally:
+            os._exit(2)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    parent_first, child = faults.requests
+    assert child.connection != parent_first.connection
+    assert client.messages.create(model=MODEL, max_tokens=8, messages=HELLO).text == "mine"
+    assert faults.requests[-1].connection == parent_first.connection  # the parent keeps its socket
+    client.close()
 
 
 # --------------------------------------------------------------------------- async

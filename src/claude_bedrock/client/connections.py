@@ -19,6 +19,8 @@ Invariants:
   * Rule 3 - we send exactly the headers the core signed (``Host`` included) plus
     ``Content-Length``; names and values holding CR or LF never reach the wire (the core
     refuses them).
+  * Rule 4 - a forked child starts with no idle socket: the ones its pools inherited are the
+    parent's too, and two processes speaking on one socket read each other's answers.
 
 Source: RFC 9112 (message format), CPython ``http.client.HTTPResponse``; urllib3's dropped
 connection check (an idle socket that is readable has been closed by the peer).
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import http.client
 import math
+import os
 import select
 import socket
 import ssl
@@ -173,6 +176,7 @@ class ConnectionPool:
         # close theirs), or alive at exit, closes its idle sockets rather than leave each to a
         # ResourceWarning, as the Anthropic SDK's client does for its httpx client.
         weakref.finalize(self, _close_idle, self._idle)
+        _POOLS.add(self)
 
     def origin(self, origin: str) -> Origin:
         """The parsed ``scheme://host[:port]`` (memoised)."""
@@ -234,6 +238,21 @@ def _close_idle(idle_by_origin: dict[Origin, deque[Connection]]) -> None:
     for idle in list(idle_by_origin.values()):
         while idle:
             idle.pop().close()
+
+
+#: Every live pool, for ``_drop_inherited_sockets``.
+_POOLS: weakref.WeakSet[ConnectionPool] = weakref.WeakSet()
+
+
+def _drop_inherited_sockets() -> None:
+    """In a forked child: close every pool's idle sockets (Rule 4). Closing the child's copy of
+    a socket the parent still holds sends nothing to the server; the parent keeps using it."""
+    for pool in list(_POOLS):
+        _close_idle(pool._idle)
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows, which has no fork
+    os.register_at_fork(after_in_child=_drop_inherited_sockets)
 
 
 def _request_bytes(send: Send) -> bytes:
