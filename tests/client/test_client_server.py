@@ -194,6 +194,29 @@ def test_server_converse_and_converse_stream(client):
         final = stream.get_final_response()
     assert text == final.text and final.usage.output_tokens > 0 and final.stop_reason
 
+def test_server_converse_stream_final_response_keeps_redacted_reasoning(client):
+    # A ReasoningContentBlock is a union (botocore): reasoningText, or redactedContent. The
+    # stream's final response must hold what Converse returns, so that a tool-use loop can send
+    # it back; an empty reasoningText without its signature is refused.
+    from claude_bedrock.domain.simulator import REDACTED_THINKING_TRIGGER
+
+    call = dict(model="claude-sonnet-4-5", inference_config={"maxTokens": 2048},
+                additional_model_request_fields={"thinking": {"type": "enabled", "budget_tokens": 1024}},
+                tool_config={"tools": [{"toolSpec": {"name": WEATHER_TOOL["name"], "description": "The weather.",
+                                                     "inputSchema": {"json": WEATHER_TOOL["input_schema"]}}}]})
+    messages: list = [{"role": "user", "content": [{"text": f"{REDACTED_THINKING_TRIGGER} Weather in Paris?"}]}]
+    with client.converse_stream(messages=messages, **call) as stream:
+        final = stream.get_final_response()
+    unstreamed = client.converse(messages=messages, **call)
+    assert list(final.content[0]["reasoningContent"]) == list(unstreamed.content[0]["reasoningContent"])
+    assert list(final.content[0]["reasoningContent"]) == ["redactedContent"]
+    assert final.content[0]["reasoningContent"]["redactedContent"]
+    tool_use = next(block["toolUse"] for block in final.content if "toolUse" in block)
+    messages += [final.output_message, {"role": "user", "content": [
+        {"toolResult": {"toolUseId": tool_use["toolUseId"], "content": [{"text": "sunny"}]}}]}]
+    assert client.converse(messages=messages, **call).stop_reason == "end_turn"
+
+
 def test_server_converse_cost_prices_one_hour_cache_writes_at_2x(client):
     # Converse reports the TTL split in usage.cacheDetails (botocore TokenUsage); the client
     # must price 1-hour writes at 2x input, as the server's invocation log does, not as 5-minute.

@@ -371,6 +371,10 @@ class ConverseAccumulator:
                 return str(delta["text"])
             if isinstance(delta.get("toolUse"), dict):
                 self._tool_json[index] = self._tool_json.get(index, "") + str(delta["toolUse"].get("input", ""))
+            elif isinstance(delta.get("reasoningContent"), dict) and "redactedContent" in delta["reasoningContent"]:
+                # a ReasoningContentBlock is a union: redactedContent, or reasoningText (+ signature)
+                redacted = delta["reasoningContent"]["redactedContent"]
+                self._blocks[index] = {"reasoningContent": {"redactedContent": redacted}}
             elif isinstance(delta.get("reasoningContent"), dict):
                 reasoning = self._blocks.setdefault(index, {"reasoningContent": {"reasoningText": {"text": ""}}})
                 target = reasoning.setdefault("reasoningContent", {}).setdefault("reasoningText", {"text": ""})
