@@ -217,6 +217,22 @@ def test_server_converse_stream_final_response_keeps_redacted_reasoning(client):
     assert client.converse(messages=messages, **call).stop_reason == "end_turn"
 
 
+def test_server_converse_stream_final_response_keeps_citations(client):
+    # ConverseStream sends a cited passage as a ``citation`` delta (botocore CitationsDelta) and
+    # its text deltas; Converse returns it as a citationsContent block (CitationsContentBlock).
+    document = {"document": {"format": "txt", "name": "doc", "citations": {"enabled": True},
+                             "source": {"text": "The grass is green. The sky is blue."}}}
+    messages = [{"role": "user", "content": [document, {"text": "What colour is the sky?"}]}]
+    unstreamed = client.converse(model="claude-sonnet-4-5", messages=messages)
+    with client.converse_stream(model="claude-sonnet-4-5", messages=messages) as stream:
+        streamed_text = "".join(stream.text_stream)
+        final = stream.get_final_response()
+    cited = [block["citationsContent"] for block in unstreamed.content if "citationsContent" in block]
+    assert cited and cited[0]["citations"] and cited[0]["content"][0]["text"]
+    assert final.content == unstreamed.content
+    assert final.text == streamed_text == unstreamed.text and cited[0]["content"][0]["text"] in final.text
+
+
 def test_server_converse_cost_prices_one_hour_cache_writes_at_2x(client):
     # Converse reports the TTL split in usage.cacheDetails (botocore TokenUsage); the client
     # must price 1-hour writes at 2x input, as the server's invocation log does, not as 5-minute.

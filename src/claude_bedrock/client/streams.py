@@ -342,7 +342,7 @@ class MessageAccumulator:
 class ConverseAccumulator:
     """Builds a ``ConverseResponse`` from ConverseStream events."""
 
-    __slots__ = ("_role", "_blocks", "_tool_json", "_stop_reason", "_usage", "_raw_usage", "_latency",
+    __slots__ = ("_role", "_blocks", "_tool_json", "_citations", "_stop_reason", "_usage", "_raw_usage", "_latency",
                  "_raw_extra", "_pricing", "_model_id", "request_id")
 
     def __init__(self, *, pricing: PricingContext | None, bedrock_model_id: str | None,
@@ -350,6 +350,7 @@ class ConverseAccumulator:
         self._role = "assistant"
         self._blocks: dict[int, dict[str, Any]] = {}
         self._tool_json: dict[int, str] = {}
+        self._citations: dict[int, list[Any]] = {}
         self._stop_reason: str | None = None
         self._usage = ConverseUsage()
         self._raw_usage: dict[str, Any] = {"inputTokens": 0, "outputTokens": 0, "totalTokens": 0}
@@ -371,6 +372,8 @@ class ConverseAccumulator:
                 return str(delta["text"])
             if isinstance(delta.get("toolUse"), dict):
                 self._tool_json[index] = self._tool_json.get(index, "") + str(delta["toolUse"].get("input", ""))
+            elif isinstance(delta.get("citation"), dict):
+                self._citations.setdefault(index, []).append(delta["citation"])
             elif isinstance(delta.get("reasoningContent"), dict) and "redactedContent" in delta["reasoningContent"]:
                 # a ReasoningContentBlock is a union: redactedContent, or reasoningText (+ signature)
                 redacted = delta["reasoningContent"]["redactedContent"]
@@ -410,8 +413,18 @@ class ConverseAccumulator:
             self._latency = latency if isinstance(latency, int) else None
         return None
 
+    def _block(self, index: int) -> dict[str, Any]:
+        """Block ``index`` as Converse returns it: text with citation deltas is a
+        ``citationsContent`` block (botocore ``CitationsContentBlock``)."""
+        block = self._blocks.get(index, {"text": ""})
+        citations = self._citations.get(index)
+        if citations is None:
+            return block
+        return {"citationsContent": {"content": [{"text": block.get("text", "")}], "citations": list(citations)}}
+
     def final_response(self) -> ConverseResponse:
-        message = {"role": self._role, "content": [self._blocks[i] for i in sorted(self._blocks)]}
+        content = [self._block(i) for i in sorted(self._blocks.keys() | self._citations.keys())]
+        message = {"role": self._role, "content": content}
         raw = {
             "output": {"message": message},
             "stopReason": self._stop_reason,

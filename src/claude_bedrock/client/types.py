@@ -625,6 +625,16 @@ def _cache_details(details: Any) -> CacheCreation | None:
     return CacheCreation(tokens["5m"], tokens["1h"])
 
 
+def _converse_texts(blocks: Any) -> Iterator[str]:
+    for block in blocks if isinstance(blocks, list) else ():
+        if not isinstance(block, dict):
+            continue
+        if isinstance(block.get("text"), str):
+            yield block["text"]
+        elif isinstance(block.get("citationsContent"), dict):
+            yield from _converse_texts(block["citationsContent"].get("content"))
+
+
 @dataclass(slots=True)
 class ConverseResponse:
     """A Converse reply: ``output_message`` is Bedrock's ``output.message`` JSON."""
@@ -645,7 +655,8 @@ class ConverseResponse:
 
     @property
     def text(self) -> str:
-        return "".join(b["text"] for b in self.content if isinstance(b, dict) and isinstance(b.get("text"), str))
+        """The text of every text block and cited passage (``citationsContent``), in order."""
+        return "".join(_converse_texts(self.content))
 
     @property
     def cost(self) -> Cost | None:
