@@ -327,6 +327,19 @@ def test_logs_cli_nothing_matched_for_a_misspelt_model_says_so(tmp_path, command
 
 
 @pytest.mark.parametrize("command", [("logs", "list"), ("usage",)])
+def test_logs_cli_model_hint_offers_no_glob_the_index_cannot_match(tmp_path, command):
+    # The hint for a name no model answers to ended "or a glob such as '*sonnet*'", the rules'
+    # wording; --model matches names only, so that glob matched nothing and got no hint at all.
+    write(tmp_path, [call(1)])
+    for value in ("claude-sonet-4-5", "*sonnet*"):
+        result = CliRunner().invoke(cli, [*command, "--data-dir", str(tmp_path), "--model", value])
+        assert result.exit_code == 0
+        assert f"--model: unknown model {value!r}" in result.output
+        assert "or an Anthropic name or alias such as 'claude-sonnet-4-5'" in result.output
+        assert "glob" not in result.output
+
+
+@pytest.mark.parametrize("command", [("logs", "list"), ("usage",)])
 def test_logs_cli_an_account_without_any_record_is_told_apart_from_a_quiet_period(tmp_path, command):
     # A gateway operator's chargeback: `usage --account` of a team whose account never turned
     # invocation logging on said "no usage in the selected period", as if the team had made no

@@ -153,7 +153,7 @@ def _model_hint(model: str | None) -> str:
     from claude_bedrock.domain.scripting import ScriptError, model_filter
 
     try:
-        model_filter(model, "--model")
+        model_filter(model, "--model", globs=False)  # the index matches names, not globs
     except ScriptError as unknown:
         return f"; {unknown}"
     return ""

@@ -212,16 +212,17 @@ def model_matches(pattern: str, names: Iterable[str]) -> bool:
     return any(fnmatch.fnmatchcase(name, pattern) for name in names)
 
 
-def model_filter(value: Any, origin: str) -> str:
+def model_filter(value: Any, origin: str, *, globs: bool = True) -> str:
     """Validate a ``model`` filter of a rule, fault or quota: a glob (``*sonnet*``), or a name
     a call's model answers to (``Toolkit.model_names``): a base model ID, an Anthropic name or
     alias, an inference profile ID (``global.``/``us.``... + a model ID) or an ARN. A misspelt
-    name would silently never match, so it is refused."""
+    name would silently never match, so it is refused. ``globs`` False: a filter that takes no
+    glob (``logs --model``); one is then an unknown name, and the message offers none."""
     from claude_bedrock.domain.catalog import ENDPOINT_COLUMNS, default_catalog
 
     if not isinstance(value, str) or not value:
         raise ScriptError(f"{origin}: expected a non-empty string")
-    if not _GLOB_CHARS.isdisjoint(value) or value.startswith("arn:"):
+    if (globs and not _GLOB_CHARS.isdisjoint(value)) or value.startswith("arn:"):
         return value
     catalog = default_catalog()
     geo, _, base = value.partition(".")
@@ -230,9 +231,10 @@ def model_filter(value: Any, origin: str) -> str:
     names = sorted({name for m in catalog.models for name in (m.model_id, m.anthropic_name, *m.aliases)})
     close = difflib.get_close_matches(value, names, n=1, cutoff=0.6)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
+    names_it = "an Anthropic name or alias such as 'claude-sonnet-4-5'"
+    expected = f"{names_it}, or a glob such as '*sonnet*'" if globs else f"or {names_it}"
     raise ScriptError(
-        f"{origin}: unknown model {value!r}{hint}; expected a model ID, an inference profile ID, an ARN, "
-        "an Anthropic name or alias such as 'claude-sonnet-4-5', or a glob such as '*sonnet*'"
+        f"{origin}: unknown model {value!r}{hint}; expected a model ID, an inference profile ID, an ARN, {expected}"
     )
 
 
