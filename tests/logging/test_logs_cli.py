@@ -407,7 +407,19 @@ def test_logs_cli_tail_ctrl_c_stops_it_alike_before_and_after_the_index_exists(t
     monkeypatch.setattr("claude_bedrock.cli.logs_commands.time.sleep", interrupted)
     folder = data_dir if has_index else tmp_path / "new-server"
     result = CliRunner().invoke(cli, ["logs", "tail", "--data-dir", str(folder), "--lines", "0"])
-    assert (result.exit_code, result.output) == (0, "")
+    waiting = "" if has_index else f"no invocation logs in {folder} yet: waiting for a server to write some (Ctrl-C stops)\n"
+    assert (result.exit_code, result.output) == (0, waiting)
+
+
+def test_logs_cli_tail_of_a_folder_without_logs_says_it_waits(tmp_path):
+    # logs list / show / usage / purge refuse a folder without logs (a mistyped --data-dir shows);
+    # tail waits for a server to create the index, and did so without a word, forever.
+    folder = tmp_path / "no-such-folder"
+    result = CliRunner().invoke(cli, ["logs", "tail", "--data-dir", str(folder), "--max-wait", "0.1",
+                                      "--interval", "0.05"])
+    assert result.exit_code == 0
+    assert f"no invocation logs in {folder} yet: waiting for a server to write some" in result.output
+    assert not folder.exists()
 
 
 def test_logs_cli_usage_leaves_the_endpoint_of_unresolved_calls_empty(data_dir):

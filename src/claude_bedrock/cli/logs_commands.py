@@ -316,7 +316,11 @@ def show(data_dir: str, request_id: str) -> None:
 
 def _index_appeared(path: Path, deadline: float | None, interval: float) -> bool:
     """Wait until the index exists (a server creates it at start-up); False at ``deadline`` or
-    on Ctrl-C, which stops ``logs tail`` as quietly here as while it follows."""
+    on Ctrl-C, which stops ``logs tail`` as quietly here as while it follows. The wait is said
+    once on stderr: a mistyped ``--data-dir`` would otherwise wait in silence."""
+    if not path.is_file():
+        click.echo(f"no invocation logs in {path.parent} yet: waiting for a server to write some "
+                   "(Ctrl-C stops)", err=True)
     try:
         while not path.is_file():
             if deadline is not None and time.monotonic() >= deadline:
