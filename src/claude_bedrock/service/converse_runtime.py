@@ -81,10 +81,6 @@ def report_served(rendering: Any, call: ModelCall) -> None:
     rendering.report_served({"latency": latency} if latency else None, {"type": tier} if tier else None)
 
 
-def _no_headers() -> tuple[()]:
-    return ()
-
-
 async def converse(inv: Invocation, send: Send) -> None:
     call, translation = _converse_call(inv, stream=False)
     builder = ConverseResponseBuilder.for_translation(translation)
@@ -123,7 +119,7 @@ async def converse_stream(inv: Invocation, send: Send) -> None:
                 frames.append(eventstream.event_frame(event_type, json_bytes(payload)))
         return frames
 
-    await stream_response(inv, send, inv.state.events(call, inv.record), _no_headers, render, sent)
+    await stream_response(inv, send, inv.state.events(call, inv.record), [], render, sent)
     inv.record.logged_output = renderer.response()  # AWS logs a ConverseStream as Converse
 
 

@@ -12,7 +12,7 @@ import asyncio
 import logging
 from typing import Any, AsyncIterator, Callable, Sequence
 
-from claude_bedrock.domain.engine import ReadyEvents
+from claude_bedrock.domain.engine import ModelCall, ReadyEvents
 from claude_bedrock.domain.identity_memo import IdentityMemo
 from claude_bedrock.domain.errors import (
     BedrockError,
@@ -86,13 +86,14 @@ def _invocation_metrics(usage: UsageTracker, latency_ms: int, first_byte_ms: int
     return metrics
 
 
-#: The headers a stream's response has beside the base ones, asked for when it starts: after
-#: the engine's first event (or error), when a gateway engine knows how the call is served.
-ExtraHeaders = Callable[[], Sequence[tuple[str, str]]]
-
-
-async def _start_stream(inv: Invocation, send: Send, extra: ExtraHeaders) -> None:
-    headers = [*base_headers(inv), ("content-type", EVENTSTREAM_CONTENT_TYPE), *extra()]
+async def _start_stream(inv: Invocation, send: Send, extra: list[tuple[str, str]],
+                        settings: tuple[ModelCall, Sequence[tuple[str, str]]] | None) -> None:
+    """Start the response. ``settings``: the call and the service tier and latency it asked
+    for, which the headers report as the engine served them (``reported_settings``: known once
+    its first event came)."""
+    headers = base_headers(inv) + [("content-type", EVENTSTREAM_CONTENT_TYPE)] + extra
+    if settings is not None:
+        headers += reported_settings(*settings)
     await send({"type": "http.response.start", "status": 200, "headers": encode_headers(headers)})
 
 
@@ -191,9 +192,10 @@ async def stream_response(
     inv: Invocation,
     send: Send,
     events: AsyncIterator[dict[str, Any]],
-    extra_headers: ExtraHeaders,
+    extra_headers: list[tuple[str, str]],
     render: Render,
     logged: list[Any],
+    settings: tuple[ModelCall, Sequence[tuple[str, str]]] | None = None,
 ) -> None:
     """Write a stream: one frame (or more, for ConverseStream) per engine event.
 
@@ -203,13 +205,15 @@ async def stream_response(
     after that, frames of events that are ready at the same instant leave in one write;
     nothing waits for a later event (see ``service/ready.py``). When the engine's whole answer
     exists already (``ReadyEvents``), the rest of it is rendered in one go, and written with
-    the first event when it is short (``MAX_EVENTS_WITH_FIRST``).
+    the first event when it is short (``MAX_EVENTS_WITH_FIRST``). ``settings`` (InvokeModel's
+    stream): the call and its asked service tier and latency, reported in the headers as
+    ``reported_settings`` says.
     """
     try:
         first = await _first_event(inv, events)
     except (ErrorAsFirstFrame, DropConnection) as fault:  # injected at event 0: the stream opens on it
         inv.record.first_byte_ms = elapsed_ms(inv.started)
-        await _start_stream(inv, send, extra_headers)
+        await _start_stream(inv, send, extra_headers, settings)
         if isinstance(fault, DropConnection):
             _drop(inv, UsageTracker(), logged)
             raise
@@ -219,7 +223,7 @@ async def stream_response(
         return
     inv.record.first_byte_ms = elapsed_ms(inv.started)
     usage = UsageTracker()
-    await _start_stream(inv, send, extra_headers)
+    await _start_stream(inv, send, extra_headers, settings)
     pending: list[bytes] = []
     item: Any = first
     try:
@@ -306,8 +310,6 @@ async def invoke_model_with_response_stream(inv: Invocation, send: Send) -> None
         frames.append(chunk_frame(stop, len(chunks) - 1))  # a new dict every time: nothing to cache
         return frames
 
-    def extra_headers() -> list[tuple[str, str]]:
-        return [("x-amzn-bedrock-content-type", "application/json"), *reported_settings(call, echoed)]
-
     events = inv.state.events(call, inv.record)
-    await stream_response(inv, send, events, extra_headers, render, chunks)
+    extra_headers = [("x-amzn-bedrock-content-type", "application/json")]
+    await stream_response(inv, send, events, extra_headers, render, chunks, (call, echoed))
