@@ -184,7 +184,7 @@ def test_stream_error_with_the_anthropic_sdk(bedrock, anthropic_bedrock, answer,
     assert len(bedrock.calls()) == 1
 
 
-def test_dropped_connection_with_boto3(bedrock, bedrock_runtime, answer):
+def test_dropped_connection_with_boto3(bedrock, bedrock_runtime, bedrock_server, answer):
     bedrock.inject_fault("drop_connection", after_events=3)
     response = bedrock_runtime.invoke_model_with_response_stream(modelId=SONNET, body=invoke_body())
     chunks = []
@@ -195,6 +195,11 @@ def test_dropped_connection_with_boto3(bedrock, bedrock_runtime, answer):
     assert len(chunks) == 3
     (call,) = bedrock.calls()
     assert call.error_code == "ConnectionDropped" and call.injected_fault == "drop_connection@3"
+    # Audit: each injected drop put uvicorn's "ERROR: ASGI callable returned without completing
+    # response." in the server log, an error line for what the test asked for
+    log = bedrock_server.log_text()
+    assert f"request {call.request_id}: connection dropped by an injected drop_connection fault" in log
+    assert "returned without completing response" not in log
 
 
 def test_dropped_connection_with_the_anthropic_sdk(bedrock, anthropic_bedrock, answer):

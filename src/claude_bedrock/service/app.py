@@ -18,6 +18,7 @@ import asyncio
 import logging
 import time
 import os
+from contextvars import ContextVar
 from typing import Any, Awaitable, Callable
 
 from claude_bedrock.adapters.store import EXTERNAL_CHECK_S, StateStore
@@ -51,6 +52,20 @@ from claude_bedrock.settings import Settings, is_loopback
 from claude_bedrock.service import errors as awserrors
 
 log = logging.getLogger("claude_bedrock.service")
+
+#: Set in a request's task when an injected ``drop_connection`` fault ended it (``_http``): the
+#: ASGI server then logs the unfinished response as an error, which ``QuietInjectedDrops`` drops.
+_INJECTED_DROP: ContextVar[bool] = ContextVar("claude_bedrock_injected_drop", default=False)
+
+
+class QuietInjectedDrops(logging.Filter):
+    """For uvicorn's error logger: leaves out its "ASGI callable returned without completing
+    response." about a connection an injected fault dropped on purpose (logged by us, at info,
+    as what it is); the line stays for every other response left unfinished. uvicorn logs it in
+    the request's own task, after the app returned, where ``_INJECTED_DROP`` is still set."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (_INJECTED_DROP.get() and str(record.msg).startswith("ASGI callable returned without"))
 
 
 
@@ -187,8 +202,10 @@ class BedrockApp:
             return
         except DropConnection:
             # Injected fault: returning with the response incomplete makes the ASGI server
-            # close the connection (one log line, no traceback). Before the start, promise a
-            # body that never comes.
+            # close the connection (its error line left out: ``QuietInjectedDrops``). Before
+            # the start, promise a body that never comes.
+            _INJECTED_DROP.set(True)
+            log.info("request %s: connection dropped by an injected drop_connection fault", request_id)
             if not tracker.started and not tracker.disconnected:
                 await tracker({"type": "http.response.start", "status": 200,
                                "headers": [(b"content-type", b"application/json"), (b"content-length", b"1024")]})

@@ -34,7 +34,7 @@ from typing import Any, TextIO
 
 import uvicorn
 
-from claude_bedrock.service.app import BedrockApp, create_app
+from claude_bedrock.service.app import BedrockApp, QuietInjectedDrops, create_app
 from claude_bedrock.settings import ConfigError, Settings, is_loopback, read_user_bytes
 
 log = logging.getLogger("claude_bedrock.server")
@@ -262,6 +262,7 @@ def serve(settings: Settings, app: BedrockApp | None = None, out: TextIO = sys.s
     describe = getattr(app.state.engine, "describe", None)
     if describe is not None:
         log.info("gateway mode: model calls are answered by %s", describe())
+    _quiet_injected_drops(logging.getLogger("uvicorn.error"))
     server = uvicorn.Server(config)
     # uvicorn handles SIGINT and SIGTERM once it runs (graceful shutdown, log flush), then
     # re-raises them with the handlers that were installed before. Those ask uvicorn to stop: a
@@ -281,6 +282,12 @@ def serve(settings: Settings, app: BedrockApp | None = None, out: TextIO = sys.s
         # A second Ctrl-C (uvicorn's force quit) skips the lifespan shutdown: flush the
         # invocation logs anyway (a no-op when the lifespan ran the hooks).
         asyncio.run(app.shutdown())
+
+
+def _quiet_injected_drops(logger: logging.Logger) -> None:
+    """Install ``QuietInjectedDrops`` on uvicorn's error logger, once per process."""
+    if not any(isinstance(existing, QuietInjectedDrops) for existing in logger.filters):
+        logger.addFilter(QuietInjectedDrops())
 
 
 def _request_stop(server: uvicorn.Server, signum: int, frame: object) -> None:
