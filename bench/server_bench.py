@@ -240,6 +240,25 @@ def stream_frames_file(port: int, tmp: str) -> tuple[str, int]:
     return path, len(frames)
 
 
+def ratio_table(results: dict[tuple[str, str, int], list[RunResult]], levels: list[int],
+                baseline: str) -> dict[str, dict[str, float]]:
+    """Print ours against the ``baseline`` target per scenario and concurrency (medians); the
+    figures by cell (``invoke-c16``...), as the JSON report has them."""
+    print(f"{'scenario':8} {'conc':>4} {baseline + ' rps':>10} {'ours rps':>9} {'ratio':>6} "
+          f"{baseline + ' cpu/req':>13} {'ours cpu/req':>12} {'cpu ratio':>9}")
+    cells = {}
+    for scenario in ("invoke", "stream"):
+        for c in levels:
+            b_rps, b_cpu = medians(results[(scenario, baseline, c)])
+            o_rps, o_cpu = medians(results[(scenario, "ours", c)])
+            print(f"{scenario:8} {c:>4} {b_rps:>10.0f} {o_rps:>9.0f} {o_rps / b_rps:>6.2f} "
+                  f"{b_cpu:>11.0f}us {o_cpu:>10.0f}us {o_cpu / b_cpu:>9.2f}")
+            cells[f"{scenario}-c{c}"] = {f"{baseline}_rps": b_rps, f"{baseline}_cpu_us": b_cpu, "ours_rps": o_rps,
+                                         "ours_cpu_us": o_cpu,
+                                         "ratio" if baseline == "bare" else f"ratio_vs_{baseline}": o_rps / b_rps}
+    return cells
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="1.5 s runs, one repeat")
@@ -301,27 +320,13 @@ def main() -> None:
 
     report: dict[str, object] = {"stream_events": frame_count, "runs": {}}
     print(f"stream: {frame_count} events per response; {args.repeats} repeat(s) of {args.duration}s per cell")
-    print(f"{'scenario':8} {'conc':>4} {'bare rps':>9} {'ours rps':>9} {'ratio':>6} "
-          f"{'bare cpu/req':>12} {'ours cpu/req':>12} {'cpu ratio':>9}")
-    for scenario in ("invoke", "stream"):
-        for c in levels:
-            b_rps, b_cpu = medians(results[(scenario, "bare", c)])
-            o_rps, o_cpu = medians(results[(scenario, "ours", c)])
-            print(f"{scenario:8} {c:>4} {b_rps:>9.0f} {o_rps:>9.0f} {o_rps / b_rps:>6.2f} "
-                  f"{b_cpu:>10.0f}us {o_cpu:>10.0f}us {o_cpu / b_cpu:>9.2f}")
-            report["runs"][f"{scenario}-c{c}"] = {"bare_rps": b_rps, "ours_rps": o_rps, "ratio": o_rps / b_rps,
-                                                 "bare_cpu_us": b_cpu, "ours_cpu_us": o_cpu}
-    if args.sigv4_baseline:
-        print(f"\nagainst the bare app that also verifies SigV4:\n{'scenario':8} {'conc':>4} {'sigv4 rps':>9} "
-              f"{'ours rps':>9} {'ratio':>6} {'sigv4 cpu/req':>13} {'ours cpu/req':>12}")
-        for scenario in ("invoke", "stream"):
-            for c in levels:
-                s_rps, s_cpu = medians(results[(scenario, "sigv4", c)])
-                o_rps, o_cpu = medians(results[(scenario, "ours", c)])
-                print(f"{scenario:8} {c:>4} {s_rps:>9.0f} {o_rps:>9.0f} {o_rps / s_rps:>6.2f} "
-                      f"{s_cpu:>11.0f}us {o_cpu:>10.0f}us")
-                report["runs"][f"{scenario}-c{c}"].update(sigv4_rps=s_rps, sigv4_cpu_us=s_cpu,
-                                                          ratio_vs_sigv4=o_rps / s_rps)
+    for baseline in targets:
+        if baseline == "ours":
+            continue
+        if baseline == "sigv4":
+            print("\nagainst the bare app that also verifies SigV4:")
+        for cell, figures in ratio_table(results, levels, baseline).items():
+            report["runs"].setdefault(cell, {}).update(figures)
     if 1 in levels:
         b = statistics.median([t for r in results[("stream", "bare", 1)] for t in r.ttfe_ms])
         o = statistics.median([t for r in results[("stream", "ours", 1)] for t in r.ttfe_ms])
