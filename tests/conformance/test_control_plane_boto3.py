@@ -371,6 +371,24 @@ def test_boto3_list_inference_profiles_without_type_lists_system_profiles_only(b
     assert [p["inferenceProfileArn"] for p in listed] == [arn]
 
 
+def test_boto3_list_inference_profiles_token_of_the_other_listing_is_invalid(bedrock):
+    """A nextToken continues the listing it came from: handed to the other typeEquals listing it
+    is refused, not read as an offset there (the APPLICATION listing skipped its first profiles)."""
+    arns = [create_profile(bedrock, f"paged-{n}", FM_HAIKU_3) for n in range(4)]
+    system_token = bedrock.list_inference_profiles(maxResults=2)["nextToken"]
+    application_page = bedrock.list_inference_profiles(typeEquals="APPLICATION", maxResults=2)
+    for listing, token in (("APPLICATION", system_token), ("SYSTEM_DEFINED", application_page["nextToken"])):
+        with pytest.raises(bedrock.exceptions.ValidationException) as info:
+            bedrock.list_inference_profiles(typeEquals=listing, maxResults=2, nextToken=token)
+        assert error_of(info) == ("ValidationException", "The pagination token is invalid.", 400)
+    # its own listing still takes it, with or without an explicit SYSTEM_DEFINED
+    rest = bedrock.list_inference_profiles(typeEquals="APPLICATION", nextToken=application_page["nextToken"])
+    listed = application_page["inferenceProfileSummaries"] + rest["inferenceProfileSummaries"]
+    assert [p["inferenceProfileArn"] for p in listed] == arns
+    assert bedrock.list_inference_profiles(typeEquals="SYSTEM_DEFINED", nextToken=system_token)[
+        "inferenceProfileSummaries"] == bedrock.list_inference_profiles()["inferenceProfileSummaries"][2:]
+
+
 def test_boto3_application_profile_lifecycle(bedrock):
     arn = create_profile(bedrock, "team-a haiku", FM_HAIKU_3, description="Haiku for team A",
                          tags=[{"key": "team", "value": "a"}])

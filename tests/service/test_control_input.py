@@ -84,6 +84,16 @@ def test_control_input_paginate_walks_every_item_once():
         paginate(items, 3, encode_page_token(8), 100)
 
 
+def test_control_input_token_belongs_to_its_listing():
+    items = list(range(7))
+    _, token = paginate(items, 3, None, 100, listing="SYSTEM_DEFINED")
+    assert paginate(items, 3, token, 100, listing="SYSTEM_DEFINED")[0] == [3, 4, 5]
+    with pytest.raises(ValidationException, match=INVALID_PAGINATION_TOKEN):
+        paginate(items, 3, token, 100, listing="APPLICATION")
+    with pytest.raises(ValidationException, match=INVALID_PAGINATION_TOKEN):
+        decode_page_token(encode_page_token(3, "APPLICATION"), "SYSTEM_DEFINED")
+
+
 def test_control_input_iso_timestamp():
     from datetime import date
 

@@ -152,33 +152,40 @@ def integer_param(params: dict[str, str], name: str) -> int | None:
 # -- pagination --------------------------------------------------------------------------------
 
 
-def encode_page_token(offset: int) -> str:
-    """An opaque ``nextToken`` for the item at ``offset``."""
-    raw = json.dumps({"v": 1, "offset": offset}, separators=(",", ":")).encode()
+def encode_page_token(offset: int, listing: str = "") -> str:
+    """An opaque ``nextToken`` for the item at ``offset`` of ``listing`` (the filters that chose
+    the items, e.g. ``"APPLICATION"``)."""
+    raw = json.dumps({"v": 1, "offset": offset, "of": listing}, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_page_token(token: str) -> int:
-    """The offset a ``nextToken`` stands for. Raises: ValidationException for a bad token."""
+def decode_page_token(token: str, listing: str = "") -> int:
+    """The offset a ``nextToken`` of ``listing`` stands for. Raises: ValidationException for a
+    bad token, or one another listing handed out (its offset means nothing here)."""
     try:
         padded = token + "=" * (-len(token) % 4)
         data = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
         offset = data["offset"]
         if data.get("v") != 1 or not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
             raise ValueError(token)
+        if data.get("of", "") != listing:
+            raise ValueError(token)
     except (ValueError, KeyError, TypeError, binascii.Error, UnicodeEncodeError):
         raise ValidationException(INVALID_PAGINATION_TOKEN) from None
     return offset
 
 
-def paginate(items: list[Any], max_results: int | None, token: str | None, default_page: int) -> tuple[list[Any], str | None]:
-    """One page of ``items`` and the token of the next page (None on the last page)."""
-    start = decode_page_token(token) if token is not None else 0
+def paginate(
+    items: list[Any], max_results: int | None, token: str | None, default_page: int, listing: str = ""
+) -> tuple[list[Any], str | None]:
+    """One page of ``items`` and the token of the next page (None on the last page). A token
+    continues only the ``listing`` that handed it out."""
+    start = decode_page_token(token, listing) if token is not None else 0
     if start > len(items):
         raise ValidationException(INVALID_PAGINATION_TOKEN)
     size = max_results or default_page
     end = start + size
-    return items[start:end], (encode_page_token(end) if end < len(items) else None)
+    return items[start:end], (encode_page_token(end, listing) if end < len(items) else None)
 
 
 # -- timestamps --------------------------------------------------------------------------------

@@ -21,8 +21,9 @@ Two kinds of profile:
 Listing: without ``typeEquals`` (wire ``type``) only SYSTEM_DEFINED profiles are listed, as on
 AWS (aws/aws-cli#9728, reproduced by the CLI team; hashicorp/terraform-provider-aws#42959):
 application profiles need ``typeEquals=APPLICATION``. Order is stable: system profiles in
-catalog order, application profiles oldest first. ``nextToken`` is an opaque offset; a bad one
-is a ValidationException.
+catalog order, application profiles oldest first. ``nextToken`` is an opaque offset into one
+listing (one ``typeEquals``); a bad one, or one the other listing handed out, is a
+ValidationException.
 Source: botocore bedrock 2023-04-20 ``InferenceProfileSummary``, ``CreateInferenceProfileRequest``,
 ``TagResourceRequest``; wire-protocol reference 4.3, 4.4.
 """
@@ -224,12 +225,13 @@ async def list_inference_profiles(
     violations = Violations()
     violations.check_all(values, LIST_RULES)
     violations.raise_if_any()
-    if query.get("type", "SYSTEM_DEFINED") == "SYSTEM_DEFINED":
+    listing = query.get("type", "SYSTEM_DEFINED")
+    if listing == "SYSTEM_DEFINED":
         items = [system_profile_body(p, identity) for p in state.catalog.system_profiles(identity.region)]
     else:
         records = state.store.list_application_profiles(identity.account_id, identity.region)
         items = [application_profile_body(r) for r in records]
-    page, next_token = paginate(items, values["maxResults"], query.get("nextToken"), DEFAULT_PAGE_SIZE)
+    page, next_token = paginate(items, values["maxResults"], query.get("nextToken"), DEFAULT_PAGE_SIZE, listing)
     body: dict[str, Any] = {"inferenceProfileSummaries": page}
     if next_token is not None:
         body["nextToken"] = next_token
