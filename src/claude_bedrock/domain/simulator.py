@@ -177,8 +177,12 @@ _CITATION_INTROS = ("According to {title}, ", "Based on {title}, ", "As {title} 
 
 #: An answer's output count is never lower, even for an empty answer (module docstring, Usage).
 MIN_OUTPUT_TOKENS = 1
-#: Answers kept by the simulator's memo (each a few KB).
+#: Answers kept by the simulator's memo (a prose answer is a few KB).
 MEMO_ENTRIES = 512
+#: Events the memo's answers hold at most in all: an echoed long prompt streams thousands of
+#: deltas (some 440 bytes each), so 512 of them would hold gigabytes. Prose answers (under a
+#: hundred events) never reach it; beyond it, the oldest answers go first.
+MEMO_MAX_EVENTS = 65_536
 #: Requests up to this size (seeded part, as JSON) key the memo by themselves, larger ones by
 #: their SHA-256: at most MEMO_ENTRIES x this many bytes of keys.
 MEMO_INLINE_KEY_BYTES = 2048
@@ -490,6 +494,7 @@ class SimulatorEngine:
         self._prose = ProseWriter()
         #: request key -> the answer's events after ``message_start`` (which carries per-call usage)
         self._memo: OrderedDict[tuple[Any, ...], tuple[StreamEvent, ...]] = OrderedDict()
+        self._memo_events = 0  # the events the memo's answers hold (MEMO_MAX_EVENTS)
 
     def stream(self, call: ModelCall) -> AsyncIterator[StreamEvent]:
         """The answer's events (see module docstring): all ready at once (``ReadyEvents``), or
@@ -527,8 +532,8 @@ class SimulatorEngine:
         """The answer as ``[message_start]`` (made for this call) and the rest (memoised).
 
         The content is a pure function of the seed, the model and the request, so it is
-        memoised (bounded LRU, ``MEMO_ENTRIES``); usage is recomputed on every call because the
-        prompt cache changes it. Deltas are merged per block when ``merge`` is true (by default:
+        memoised (bounded LRU: ``MEMO_ENTRIES`` answers, ``MEMO_MAX_EVENTS`` events in all);
+        usage is recomputed on every call because the prompt cache changes it. Deltas are merged per block when ``merge`` is true (by default:
         for non-streaming operations).
         """
         if merge is None:
@@ -571,8 +576,9 @@ class SimulatorEngine:
                                           output_tokens=max(MIN_OUTPUT_TOKENS, answer.output_tokens),
                                           context_management=call.context_management))
             self._memo[key] = body
-            if len(self._memo) > MEMO_ENTRIES:
-                self._memo.popitem(last=False)
+            self._memo_events += len(body)
+            while len(self._memo) > MEMO_ENTRIES or (self._memo_events > MEMO_MAX_EVENTS and len(self._memo) > 1):
+                self._memo_events -= len(self._memo.popitem(last=False)[1])
         else:
             self._memo.move_to_end(key)
         return [answer_start(call, self._input_usage(call).usage(1))], body

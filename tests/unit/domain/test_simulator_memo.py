@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from claude_bedrock.domain.engine import ModelCall
 from claude_bedrock.domain.message import accumulate, coalesce_deltas
 from claude_bedrock.domain.prompt_cache import PromptCache
-from claude_bedrock.domain.simulator import MEMO_ENTRIES, SimulatorEngine
+from claude_bedrock.domain.simulator import MEMO_ENTRIES, MEMO_MAX_EVENTS, SimulatorEngine
 
 CALL = ModelCall(
     request={"max_tokens": 200, "anthropic_version": "bedrock-2023-05-31",
@@ -24,8 +24,8 @@ CALL = ModelCall(
 )
 
 
-def engine() -> SimulatorEngine:
-    return SimulatorEngine(seed=3, cache=PromptCache(lambda: 0.0))
+def engine(mode: str = "prose") -> SimulatorEngine:
+    return SimulatorEngine(seed=3, mode=mode, cache=PromptCache(lambda: 0.0))
 
 
 def test_simulator_memo_hit_gives_identical_events():
@@ -56,6 +56,21 @@ def test_simulator_memo_is_bounded():
     for i in range(MEMO_ENTRIES + 10):
         sim.events(replace(CALL, request={**CALL.request, "messages": [{"role": "user", "content": f"q{i}"}]}))
     assert len(sim._memo) == MEMO_ENTRIES
+
+
+def test_simulator_memo_is_bounded_by_events_too():
+    """Long echoed answers stream thousands of deltas each: bounded by its entry count alone,
+    the memo kept 512 of them (3 MB each for a 64K-token echo, gigabytes in all)."""
+    sim = engine("echo")
+    words = " ".join(f"word{j}" for j in range(3000))
+    sizes = []
+    for i in range(2 * MEMO_MAX_EVENTS // 1000):
+        call = replace(CALL, request={**CALL.request, "max_tokens": 64000,
+                                      "messages": [{"role": "user", "content": f"q{i} {words}"}]})
+        sizes.append(len(sim.events(call)))
+    assert min(sizes) > 1000  # each answer is a long one
+    assert sum(len(body) for body in sim._memo.values()) <= MEMO_MAX_EVENTS
+    assert sim.events(call) == engine("echo").events(call)  # a hit answers as a fresh engine
 
 
 def test_coalesce_deltas_keeps_blocks_apart():
