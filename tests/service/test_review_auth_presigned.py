@@ -95,3 +95,24 @@ def test_review_the_regions_seen_valid_are_remembered_within_a_bound(tmp_path):
                  "&X-Amz-Date=20260101T000000Z&X-Amz-Expires=300&X-Amz-SignedHeaders=host&X-Amz-Signature=" + "a" * 64)
         assert get(app, query).status_code == 200
     assert len(app.state.authenticator._valid_regions) == MAX_KNOWN_REGIONS
+
+
+def test_review_unlisted_keys_past_the_remembered_ones_are_still_warned_about_once(tmp_path, caplog, monkeypatch):
+    """A shared development server meets a new unlisted key per CI job (temporary credentials
+    rotate): once MAX_WARNED_KEYS of them had been seen, every request of any further key
+    logged the "signature not checked" warning again, one server-log line per call for good."""
+    from claude_bedrock.service import auth
+
+    monkeypatch.setattr(auth, "MAX_WARNED_KEYS", 4)
+    app = create_app(Settings(data_dir=str(tmp_path), strict_auth=False))
+    keys = [f"AKIDROTATED{i:04d}" for i in range(10)]
+    with caplog.at_level("WARNING", logger="claude_bedrock.auth"):
+        for key in keys:
+            query = ("X-Amz-Algorithm=AWS4-HMAC-SHA256"
+                     f"&X-Amz-Credential={key}/20260101/us-east-1/bedrock/aws4_request"
+                     "&X-Amz-Date=20260101T000000Z&X-Amz-Expires=300&X-Amz-SignedHeaders=host"
+                     "&X-Amz-Signature=" + "a" * 64)
+            for _ in range(3):  # a job makes several calls with its key
+                assert get(app, query).status_code == 200
+    warnings = [r.getMessage() for r in caplog.records if r.name == "claude_bedrock.auth"]
+    assert [next(key for key in keys if key in warning) for warning in warnings] == keys

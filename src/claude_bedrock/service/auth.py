@@ -43,7 +43,8 @@ if TYPE_CHECKING:  # API keys' formats: loaded when a Bearer header first arrive
 log = logging.getLogger("claude_bedrock.auth")
 
 _INVALID_TOKEN = "The security token included in the request is invalid."
-#: Unlisted keys remembered for the "signature not checked" warning (one line per key).
+#: Unlisted keys remembered for the "signature not checked" warning (one line per key): the
+#: most recently new ones, so a key met again after this many others is named once more.
 MAX_WARNED_KEYS = 1024
 #: Region names of credential scopes seen valid, remembered so a request pays a set lookup.
 MAX_KNOWN_REGIONS = 256
@@ -86,7 +87,7 @@ class Authenticator:
             hashlib.sha256(k.key.encode()).digest(): k for k in settings.api_keys
         }
         self._clock = clock or (lambda: datetime.now(timezone.utc))
-        self._warned: set[str] = set()
+        self._warned: dict[str, None] = {}  # insertion-ordered: the oldest key goes first
         self._valid_regions: set[str] = set()
         self._key_cache = sigv4.SigningKeyCache(maxsize=256)
 
@@ -244,8 +245,9 @@ class Authenticator:
 
     def _warn_once(self, key: str, message: str) -> None:
         if key not in self._warned:
-            if len(self._warned) < MAX_WARNED_KEYS:  # bounded: keys are chosen by clients
-                self._warned.add(key)
+            if len(self._warned) >= MAX_WARNED_KEYS:  # bounded: keys are chosen by clients
+                del self._warned[next(iter(self._warned))]
+            self._warned[key] = None
             log.warning(message)
 
 
