@@ -152,6 +152,8 @@ def test_cli_development_credentials_on_loopback(server, monkeypatch):
         (("ask", "Hi", "--model", "claude-opus-4-1", "--endpoint", "global"), "has no global endpoint"),
         (("ask", "Hi", "--model", "global.anthropic.claude-opus-4-1-20250805-v1:0"), "400 ValidationException"),
         (("models", "--endpoint-url", "not a url"), "base_url must look like"),
+        (("ask", "Hi", "--endpoint-url", "http://127.0.0.1:99999"), "base_url must look like"),
+        (("whoami", "--endpoint-url", "http://[::1"), "base_url must look like"),
     ],
 )
 def test_cli_errors_are_one_line_without_traceback(signed_env, args, fragment):

@@ -195,10 +195,19 @@ def test_config_aws_endpoint_url_is_every_service_last_and_botocores_switch_igno
         "http://all:1", "http://all:1", "http://sts:3")
 
 
-@pytest.mark.parametrize("url", ["127.0.0.1:8787", "ftp://host", "http://", "http:///path"])
+@pytest.mark.parametrize("url", ["127.0.0.1:8787", "ftp://host", "http://", "http:///path",
+                                 # no host, a bad port, a broken IPv6 literal: urllib's ValueError before
+                                 "http://:8787", "http://127.0.0.1:99999", "http://127.0.0.1:abc",
+                                 "http://127.0.0.1:-1", "http://[::1"])
 def test_config_bad_base_url_is_refused(url):
-    with pytest.raises(ConfigurationError):
+    with pytest.raises(ConfigurationError, match="must look like"):
         resolve_config(env={}, load_files=_no_files, api_key="k", aws_region="us-east-1", base_url=url)
+
+
+def test_config_bad_endpoint_variable_is_refused_naming_it():
+    env = {"AWS_ENDPOINT_URL_BEDROCK_RUNTIME": "http://127.0.0.1:99999"}
+    with pytest.raises(ConfigurationError, match="AWS_ENDPOINT_URL_BEDROCK_RUNTIME must look like"):
+        resolve_config(env=env, load_files=_no_files, api_key="k", aws_region="us-east-1")
 
 
 # --------------------------------------------------------------------------- files and constructors

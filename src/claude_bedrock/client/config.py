@@ -47,6 +47,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from claude_bedrock.client.errors import ConfigurationError
 
@@ -309,6 +310,11 @@ def _endpoint(service: str, base_url: str | None, env: Mapping[str, str], region
 
 def _check_url(url: str, source: str) -> str:
     scheme, sep, rest = url.partition("://")
-    if not sep or scheme.lower() not in ("http", "https") or not rest or rest.startswith("/"):
+    try:  # urllib refuses a port out of 0-65535 or not a number, and a broken [IPv6] literal
+        parts = urlsplit(url)
+        has_host = bool(parts.hostname) and (parts.port is None or parts.port > 0)
+    except ValueError:
+        has_host = False
+    if not sep or scheme.lower() not in ("http", "https") or not has_host:
         raise ConfigurationError(f"{source} must look like http(s)://host[:port][/path], not {url!r}.")
     return url.rstrip("/")
