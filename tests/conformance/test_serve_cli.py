@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import urllib.request
+from contextlib import suppress
 from urllib.parse import quote
 
 import httpx
@@ -164,3 +165,49 @@ def test_serve_stop_signal_before_uvicorn_listens_still_stops_it_cleanly(tmp_pat
     assert done.returncode == 0, done.stderr
     assert "Application startup complete" in done.stderr and "Finished server process" in done.stderr, done.stderr
     assert "Traceback" not in done.stderr and "claude-bedrock stopped." in done.stderr
+
+
+def _serve_on_a_terminal(tmp_path, env: dict[str, str], stderr_on_terminal: bool) -> str:
+    """Run ``serve`` with stdout on a pseudo-terminal, as from a shell, and stderr on it too or
+    redirected to a file; stop it with Ctrl-C once it announced itself. Returns what reached
+    stderr (the server log)."""
+    import os
+    import pty
+
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    master, terminal = pty.openpty()
+    log_path = tmp_path / "server.log"
+    process_env = {k: v for k, v in os.environ.items() if not k.startswith("CLAUDE_BEDROCK_") and k != "NO_COLOR"}
+    with open(log_path, "w") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "claude_bedrock", "serve", "--port", "0", "--data-dir", str(tmp_path / "data")],
+            stdout=terminal, stderr=terminal if stderr_on_terminal else log_file, env={**process_env, **env})
+    os.close(terminal)
+    seen = b""
+    try:
+        while b"export " not in seen or (stderr_on_terminal and b"startup complete" not in seen):
+            seen += os.read(master, 4096)
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=15) == 0
+        with suppress(OSError):  # EIO once the process closed its end
+            while chunk := os.read(master, 4096):
+                seen += chunk
+    finally:
+        if process.poll() is None:
+            process.kill()
+        os.close(master)
+    return seen.decode() if stderr_on_terminal else log_path.read_text()
+
+
+def test_serve_log_redirected_to_a_file_has_no_colour_codes(tmp_path):
+    """uvicorn colours its log lines when stdout is a terminal, whatever stream they go to: the
+    server log of `serve 2> server.log`, run from a shell, was full of escape codes."""
+    log = _serve_on_a_terminal(tmp_path, {}, stderr_on_terminal=False)
+    assert "Application startup complete" in log
+    assert "\x1b[" not in log, log
+
+
+def test_serve_log_on_a_terminal_is_coloured_unless_no_color(tmp_path):
+    assert "\x1b[" in _serve_on_a_terminal(tmp_path / "a", {}, stderr_on_terminal=True)
+    plain = _serve_on_a_terminal(tmp_path / "b", {"NO_COLOR": "1"}, stderr_on_terminal=True)  # no-color.org
+    assert "Application startup complete" in plain and "\x1b[" not in plain, plain

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
 import signal
 import socket
 import ssl
@@ -232,6 +233,7 @@ def serve(settings: Settings, app: BedrockApp | None = None, out: TextIO = sys.s
         app,
         http=_bounded_http_protocol(),
         log_level=settings.log_level,
+        use_colors=log_colours(sys.stderr),
         access_log=False,  # uvicorn's own; ours is the access_log setting (service/access_log.py)
         lifespan="on",
         timeout_graceful_shutdown=10,
@@ -282,6 +284,14 @@ def serve(settings: Settings, app: BedrockApp | None = None, out: TextIO = sys.s
         # A second Ctrl-C (uvicorn's force quit) skips the lifespan shutdown: flush the
         # invocation logs anyway (a no-op when the lifespan ran the hooks).
         asyncio.run(app.shutdown())
+
+
+def log_colours(stream: TextIO) -> bool:
+    """Whether uvicorn colours its log lines. Left to itself it does when stdout is a terminal,
+    whatever stream the lines go to: ``serve 2> server.log`` run from a shell filled the file with
+    escape codes. Colour only a terminal's ``stream`` (the log's), and not with ``NO_COLOR`` set
+    to anything but the empty string (no-color.org)."""
+    return stream.isatty() and not os.environ.get("NO_COLOR")
 
 
 def _quiet_injected_drops(logger: logging.Logger) -> None:
