@@ -209,6 +209,12 @@ def test_cli_ask_notes_a_deprecated_model_and_prints_the_exact_cost(signed_env):
     (("ask", "caf\udce9"), None, "PROMPT"),  # an argument with bytes the locale could not decode
     (("ask", "Hi", "--system", "\udcff"), None, "--system"),
     (("count-tokens", "Hi", "--system", "\udcff"), None, "--system"),
+    # the other text options: each was a UnicodeEncodeError traceback (a header, a query string)
+    (("ask", "Hi", "--model", "caf\udce9"), None, "--model"),
+    (("count-tokens", "Hi", "--model", "caf\udce9"), None, "--model"),
+    (("whoami", "--region", "caf\udce9"), None, "--region"),
+    (("models", "--provider", "caf\udce9"), None, "--provider"),
+    (("models", "--profile", "caf\udce9"), None, "--profile"),
 ])
 def test_cli_text_that_is_not_utf8_is_a_usage_error(signed_env, tmp_path, args, stdin, what):
     binary = tmp_path / "image.bin"
@@ -218,6 +224,12 @@ def test_cli_text_that_is_not_utf8_is_a_usage_error(signed_env, tmp_path, args, 
     assert result.exit_code == 2, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert f"Error: {what}" in result.stderr and "is not UTF-8 text" in result.stderr
+
+
+def test_cli_endpoint_url_that_is_not_utf8_is_a_usage_error():
+    result = CliRunner().invoke(cli, ["ask", "Hi", "--endpoint-url", "http://caf\udce9:1"])
+    assert result.exit_code == 2, result.output
+    assert "Error: --endpoint-url" in result.stderr and "is not UTF-8 text" in result.stderr
 
 
 def test_cli_count_tokens_reads_a_utf8_file_and_stdin_bytes(signed_env, tmp_path):

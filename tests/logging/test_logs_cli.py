@@ -257,6 +257,22 @@ def test_logs_cli_a_bad_time_names_its_option(data_dir, command, option):
     assert f"Invalid value for '{option}': 'yesterday' is neither a duration" in result.output
 
 
+@pytest.mark.parametrize(("args", "what"), [
+    (("logs", "list", "--model", "caf\udce9"), "--model"),
+    (("logs", "list", "--request-id", "caf\udce9"), "--request-id"),
+    (("logs", "tail", "--max-wait", "0", "--model", "caf\udce9"), "--model"),
+    (("logs", "show", "caf\udce9"), "REQUEST_ID"),
+    (("usage", "--model", "caf\udce9"), "--model"),
+])
+def test_logs_cli_text_that_is_not_utf8_is_a_usage_error(data_dir, args, what):
+    """Bytes the locale could not decode arrive as lone surrogates, which SQLite cannot take:
+    the query failed with a UnicodeEncodeError traceback."""
+    result = CliRunner().invoke(cli, [*args, "--data-dir", str(data_dir)])
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert f"Error: {what} is not UTF-8 text" in result.output
+
+
 @pytest.mark.parametrize("command", [("logs", "list"), ("logs", "show", "req-0001"),
                                      ("logs", "tail", "--max-wait", "0"), ("usage",)])
 def test_logs_cli_reading_a_damaged_index_is_one_line(data_dir, command):

@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 
 import click
 
+from claude_bedrock.cli.utf8 import UTF8_TEXT, utf8_text
 from claude_bedrock.settings import is_loopback
 
 if TYPE_CHECKING:
@@ -152,44 +153,33 @@ def _make_client(region: str | None, endpoint_url: str | None, profile: str | No
 
 def client_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """``--region``, ``--endpoint-url``, ``--aws``, ``--profile``: shared by every client command."""
-    func = click.option("--profile", default=None, help="AWS profile of ~/.aws/credentials and ~/.aws/config.")(func)
+    func = click.option("--profile", type=UTF8_TEXT, default=None,
+                        help="AWS profile of ~/.aws/credentials and ~/.aws/config.")(func)
     func = click.option(
         "--aws", is_flag=True,
         help="Talk to AWS: each service (runtime, control plane, STS) at its endpoint in --region; "
         "the AWS_ENDPOINT_URL* and ANTHROPIC_BEDROCK_BASE_URL variables are ignored.",
     )(func)  # fmt: skip
     func = click.option(
-        "--endpoint-url", default=None, metavar="URL",
+        "--endpoint-url", type=UTF8_TEXT, default=None, metavar="URL",
         help="One endpoint for every service, e.g. a claude-bedrock server [default: each service's "
         "$AWS_ENDPOINT_URL_<SERVICE> or $ANTHROPIC_BEDROCK_BASE_URL or $AWS_ENDPOINT_URL when one is set, "
         f"else {DEFAULT_ENDPOINT_URL}]",
     )(func)  # fmt: skip
-    return click.option("--region", default=None, help="AWS region [default: $AWS_REGION, else us-east-1].")(func)
-
-
-def _utf8_text(value: str | bytes, what: str) -> str:
-    """``value`` as the text of a request: bytes (a file, stdin) decoded as UTF-8; a string
-    (an argument) checked, since bytes the locale could not decode arrive as lone surrogates
-    that no JSON body can carry. Anything else is a usage error naming ``what``."""
-    try:
-        if isinstance(value, bytes):
-            return value.decode("utf-8")
-        value.encode("utf-8")
-        return value
-    except UnicodeError:
-        raise click.UsageError(f"{what} is not UTF-8 text") from None
+    return click.option("--region", type=UTF8_TEXT, default=None,
+                        help="AWS region [default: $AWS_REGION, else us-east-1].")(func)
 
 
 def _argument_text(value: str, what: str) -> str:
     """A text argument, ``-`` reading stdin."""
     if value != "-":
-        return _utf8_text(value, what)
+        return utf8_text(value, what)
     with click.open_file("-", "rb") as stdin:  # left open: click does not close the standard streams
-        return _utf8_text(stdin.read(), what)
+        return utf8_text(stdin.read(), what)
 
 
 def _system(system: str | None) -> dict[str, Any]:
-    return {"system": _utf8_text(system, "--system")} if system else {}
+    return {"system": system} if system else {}
 
 
 def _money(amount: Any) -> str:
@@ -200,12 +190,13 @@ def _money(amount: Any) -> str:
 
 @click.command()
 @click.argument("prompt")
-@click.option("--model", default=DEFAULT_MODEL, show_default=True, help="Alias, Anthropic name or Bedrock model ID.")
+@click.option("--model", type=UTF8_TEXT, default=DEFAULT_MODEL, show_default=True,
+              help="Alias, Anthropic name or Bedrock model ID.")
 @click.option("--endpoint", type=click.Choice(["global", "regional"]), default=None,
               help="Endpoint type for an alias [default: global when the model has one].")
 @click.option("--max-tokens", type=click.IntRange(min=1), default=1024, show_default=True,
               help="Longest answer, in tokens.")
-@click.option("--system", default=None, help="System prompt.")
+@click.option("--system", type=UTF8_TEXT, default=None, help="System prompt.")
 @client_options
 def ask(prompt: str, model: str, endpoint: str | None, max_tokens: int, system: str | None,
         region: str | None, endpoint_url: str | None, aws: bool, profile: str | None) -> None:
@@ -250,7 +241,7 @@ def ask(prompt: str, model: str, endpoint: str | None, max_tokens: int, system: 
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-@click.option("--provider", default="anthropic", show_default=True, help="byProvider filter.")
+@click.option("--provider", type=UTF8_TEXT, default="anthropic", show_default=True, help="byProvider filter.")
 @client_options
 def models(as_json: bool, provider: str, region: str | None, endpoint_url: str | None, aws: bool,
            profile: str | None) -> None:
@@ -296,9 +287,9 @@ def whoami(as_json: bool, region: str | None, endpoint_url: str | None, aws: boo
 @click.argument("text", required=False)
 @click.option("--file", "path", type=click.File("rb"), default=None,
               help="Read the text from a file ('-' for stdin).")
-@click.option("--model", default=DEFAULT_MODEL, show_default=True,
+@click.option("--model", type=UTF8_TEXT, default=DEFAULT_MODEL, show_default=True,
               help="Alias, Anthropic name or Bedrock model ID (counted with its base model).")
-@click.option("--system", default=None, help="System prompt (counted too).")
+@click.option("--system", type=UTF8_TEXT, default=None, help="System prompt (counted too).")
 @client_options
 def count_tokens(text: str | None, path: Any, model: str, system: str | None,
                  region: str | None, endpoint_url: str | None, aws: bool, profile: str | None) -> None:
@@ -308,7 +299,7 @@ def count_tokens(text: str | None, path: Any, model: str, system: str | None,
     """
     if (text is None) == (path is None):
         raise click.UsageError("give either TEXT or --file")
-    content = _argument_text(text, "TEXT") if text is not None else _utf8_text(path.read(), f"--file {path.name}")
+    content = _argument_text(text, "TEXT") if text is not None else utf8_text(path.read(), f"--file {path.name}")
     params = _system(system)
     client, url = _make_client(region, endpoint_url, profile, aws)
     with _client_errors(url), client:

@@ -36,6 +36,7 @@ from claude_bedrock.adapters.invocation_log import (
 )
 from claude_bedrock.adapters.sqlite_file import hint
 from claude_bedrock.cli.money import usd
+from claude_bedrock.cli.utf8 import UTF8_TEXT
 from claude_bedrock.domain.account_id import is_account_id
 from claude_bedrock.domain.log_text import one_line
 from claude_bedrock.domain.region_name import REGION_NAME_RE
@@ -131,13 +132,14 @@ def _filter_options(func: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         _ACCOUNT,
         _REGION,
-        click.option("--model", help="Only this model (the ID as sent, the resolved base model ID, or an "
-                                     "alias or Anthropic name such as claude-sonnet-4-5)."),
+        click.option("--model", type=UTF8_TEXT,
+                     help="Only this model (the ID as sent, the resolved base model ID, or an "
+                          "alias or Anthropic name such as claude-sonnet-4-5)."),
         click.option("--operation", metavar=f"[{'|'.join(_OPERATIONS)}]", callback=_operation,
                      help="Only this operation (any case)."),
         _SINCE,
         _UNTIL,
-        click.option("--request-id", help="Only this request ID."),
+        click.option("--request-id", type=UTF8_TEXT, help="Only this request ID."),
         click.option("--errors", is_flag=True, help="Only failed calls."),
     ]
     for option in reversed(options):
@@ -304,7 +306,7 @@ def list_records(data_dir: str, limit: int, as_json: bool, **filters: Any) -> No
 
 @logs.command("show")
 @_data_dir_option
-@click.argument("request_id")
+@click.argument("request_id", type=UTF8_TEXT)
 def show(data_dir: str, request_id: str) -> None:
     """Print the full record of REQUEST_ID (the x-amzn-RequestId of the response)."""
     with _reading(data_dir) as index:
@@ -437,7 +439,8 @@ def _usage_values(row: UsageRow, unresolved: str) -> list[str]:
 @_data_dir_option
 @_ACCOUNT
 @_REGION
-@click.option("--model", help="Only this model (as sent, the resolved base model ID, or an alias or Anthropic name).")
+@click.option("--model", type=UTF8_TEXT,
+              help="Only this model (as sent, the resolved base model ID, or an alias or Anthropic name).")
 @_SINCE
 @_UNTIL
 @click.option("--format", "output_format", type=click.Choice(["table", "csv", "json"]), default="table",
