@@ -37,6 +37,8 @@ def test_cli_help_lists_every_command():
     # (threading.TIMEOUT_MAX) killed the writer at the first call, and every record was lost.
     (["--log-flush-interval-ms", "99999999999999999999"],
      "log_flush_interval_ms must be between 1 and 3600000, got 99999999999999999999"),
+    # bytes the locale could not decode: the bind was a TypeError traceback
+    (["--host", "caf\udce9"], "--host: host must be a host name or an IP address, got 'caf\\udce9'"),
 ])
 def test_serve_refuses_out_of_range_settings_in_one_line(tmp_path, args, message):
     result = CliRunner().invoke(cli, ["serve", "--data-dir", str(tmp_path), *args])

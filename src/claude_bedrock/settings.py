@@ -62,6 +62,14 @@ def _between(low: int, high: int | None = None) -> Callable[[Any], str | None]:
     return check
 
 
+def _host_check(value: Any) -> str | None:
+    try:  # bytes the locale could not decode arrive as lone surrogates: no name resolves to them
+        value.encode("utf-8")
+    except UnicodeError:
+        return "must be a host name or an IP address"
+    return None
+
+
 def _account_id_check(value: Any) -> str | None:
     return None if is_account_id(value) else "must be 12 digits"
 
@@ -108,7 +116,7 @@ class SettingSpec:
 
 
 SETTINGS: tuple[SettingSpec, ...] = (
-    SettingSpec("host", str, "127.0.0.1", "Address to bind."),
+    SettingSpec("host", str, "127.0.0.1", "Address to bind.", check=_host_check),
     SettingSpec("port", int, 8787, "Port to bind (0 picks a free port).", check=_between(0, 65535)),
     SettingSpec(
         "tls_cert",
