@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import suppress
 from decimal import Decimal
 
 import pytest
@@ -224,6 +225,23 @@ def test_cli_text_that_is_not_utf8_is_a_usage_error(signed_env, tmp_path, args, 
     assert result.exit_code == 2, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert f"Error: {what}" in result.stderr and "is not UTF-8 text" in result.stderr
+
+
+def test_cli_ask_writes_the_answer_as_the_model_gave_it(signed_env):
+    """click.echo strips ANSI escape sequences from output that is not a terminal: `ask ... >
+    answer.txt` lost bytes of the answer (the same answer reached a terminal whole)."""
+    from claude_bedrock.testing.admin import BedrockAdmin
+
+    answer = "Bold is \x1b[1mthis\x1b[0m."
+    with BedrockAdmin(signed_env) as admin:
+        rule = admin.add_rule(text=answer, user_text_contains="escape codes", times=1)
+        try:
+            result = CliRunner().invoke(cli, ["ask", "Show escape codes", "--endpoint-url", signed_env])
+        finally:
+            with suppress(Exception):
+                admin.remove_rule(rule["id"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == answer + "\n"
 
 
 def test_cli_endpoint_url_that_is_not_utf8_is_a_usage_error():

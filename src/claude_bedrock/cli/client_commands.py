@@ -216,8 +216,8 @@ def ask(prompt: str, model: str, endpoint: str | None, max_tokens: int, system: 
                 model=model, endpoint=endpoint, max_tokens=max_tokens,  # type: ignore[arg-type]
                 messages=[{"role": "user", "content": prompt}], **params,
             ) as stream:  # fmt: skip
-                for text in stream.text_stream:
-                    click.echo(text, nl=False)
+                for text in stream.text_stream:  # as given: click strips ANSI codes off a pipe unless color=True
+                    click.echo(text, nl=False, color=True)
                     answered = True
                 message = stream.get_final_message()
         except APIConnectionError as exc:
