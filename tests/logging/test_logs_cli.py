@@ -188,6 +188,17 @@ def test_logs_cli_usage_formats_show_the_regional_premium_exactly(tmp_path):
     assert table[-1].split() == ["total", "3", "3000", "300", "0", "0", "0.01395"]
 
 
+def test_logs_cli_usage_csv_cells_never_start_a_formula(tmp_path):
+    """Audit: model IDs are logged as callers sent them (a refused call's too), so a caller could
+    put a spreadsheet formula into the operator's usage CSV."""
+    write(tmp_path, [call(1), call(2, model_id='=HYPERLINK("http://x","y")', resolved_model_id=None,
+                                   endpoint_type=None, status=400, error_code="ValidationException")])
+    rows = list(csv.DictReader(io.StringIO(run("usage", "--data-dir", str(tmp_path), "--format", "csv").output)))
+    assert sorted(row["model"] for row in rows) == ["'=HYPERLINK(\"http://x\",\"y\")", SONNET]
+    as_json = json.loads(run("usage", "--data-dir", str(tmp_path), "--format", "json").output)
+    assert '=HYPERLINK("http://x","y")' in [row["model"] for row in as_json]  # JSON keeps the data as it is
+
+
 def test_logs_cli_parse_time():
     assert parse_time("1h", 10_000.0) == 6_400.0
     assert parse_time("2d", 200_000.0) == 200_000.0 - 172_800

@@ -433,6 +433,16 @@ def _usage_values(row: UsageRow, unresolved: str) -> list[str]:
             str(row.cache_read_tokens), str(row.cache_write_tokens), usd(row.cost)]
 
 
+#: What a spreadsheet reads as a formula at the start of a cell (OWASP, "CSV Injection").
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value: str) -> str:
+    """``value`` as a spreadsheet shows it, never run: model IDs are logged as callers sent
+    them, so a refused call's could be ``=HYPERLINK(...)``. Such a cell starts with ``'``."""
+    return "'" + value if value.startswith(_FORMULA_STARTS) else value
+
+
 
 
 @click.command()
@@ -460,7 +470,7 @@ def usage(data_dir: str, account: str | None, region: str | None, model: str | N
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(_USAGE_FIELDS)
-        writer.writerows(_usage_values(r, "") for r in rows)
+        writer.writerows([_csv_cell(value) for value in _usage_values(r, "")] for r in rows)
         click.echo(buffer.getvalue(), nl=False)
     else:
         if not rows:
