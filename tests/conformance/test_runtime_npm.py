@@ -7,6 +7,7 @@ import subprocess
 
 import pytest
 
+from claude_bedrock.testing.admin import BedrockAdmin
 from support.seed_guide import code_blocks
 from support.servers import ACCESS_KEY, API_KEY, JS_DIR, SECRET_KEY, SESSION_TOKEN
 
@@ -20,8 +21,8 @@ def run_js(node_modules, aws_env):
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         env.pop(name, None)
 
-    def run(scenario: str) -> dict:
-        result = subprocess.run(["node", str(JS_DIR / "scenarios.mjs"), scenario], cwd=JS_DIR, env=env,
+    def run(scenario: str, *args: str) -> dict:
+        result = subprocess.run(["node", str(JS_DIR / "scenarios.mjs"), scenario, *args], cwd=JS_DIR, env=env,
                                 capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, result.stderr
         return json.loads(result.stdout.strip().splitlines()[-1])
@@ -109,3 +110,59 @@ def test_npm_messages_parse(run_js):
     """messages.parse with output_config.format: the answer is JSON of the schema, parsed."""
     parsed = run_js("parse")["result"]["parsed"]
     assert set(parsed) == {"city", "lamps"} and isinstance(parsed["lamps"], int)
+
+
+# --------------------------------------------------------------------------- faults (docs/testing.md's table)
+
+#: The model of the scenarios' ``fault`` calls (FAULT_MODEL in scenarios.mjs), which no other test calls.
+FAULT_MODEL = "claude-3-5-haiku"
+
+#: kind -> (the SDK's error class, status, requests sent with its default 2 retries)
+NPM_ERROR_FAULTS = {
+    "ThrottlingException": ("RateLimitError", 429, 3),
+    "ModelTimeoutException": ("RequestTimeoutError", 408, 3),
+    "ServiceUnavailableException": ("ServiceUnavailableError", 503, 3),
+    "InternalServerException": ("InternalServerError", 500, 3),
+    "ModelNotReadyException": ("RateLimitError", 429, 3),
+    "ModelErrorException": ("APIError", 424, 1),
+}
+
+
+@pytest.fixture
+def fault_admin(server):
+    """The server's testing toolkit, for faults aimed at FAULT_MODEL only, removed after the test."""
+    with BedrockAdmin(server.url) as admin:
+        yield admin
+        admin.clear_faults()
+
+
+@pytest.mark.parametrize("operation", ["create", "stream"])
+@pytest.mark.parametrize("kind", list(NPM_ERROR_FAULTS))
+def test_npm_error_faults_map_to_the_sdk_errors_and_retries(run_js, fault_admin, kind, operation):
+    """What docs/testing.md says the npm SDK does with each error fault: its class by HTTP
+    status, and its retries (408, 429 and 5xx, 3 requests in all; 424 once)."""
+    error, status, attempts = NPM_ERROR_FAULTS[kind]
+    fault_admin.inject_fault(kind, model=FAULT_MODEL, count=5)
+    outcome = run_js("fault", operation)["result"]
+    assert (outcome["error"], outcome["status"], outcome["attempts"]) == (error, status, attempts), outcome
+
+
+@pytest.mark.parametrize("after_events", [0, 3])
+@pytest.mark.parametrize("exception", ["modelStreamErrorException", "throttlingException"])
+def test_npm_stream_error_is_an_api_error_without_status(run_js, fault_admin, exception, after_events):
+    """A stream's exception frame: an ``APIError`` with no status whose ``error.error.type`` is
+    the frame's code, never retried (not even as the 200 response's first frame)."""
+    fault_admin.inject_fault("stream_error", exception=exception, after_events=after_events, model=FAULT_MODEL,
+                             count=5)
+    outcome = run_js("fault", "stream")["result"]
+    assert (outcome["error"], outcome["status"], outcome["type"], outcome["attempts"]) == (
+        "APIError", None, exception, 1), outcome
+
+
+@pytest.mark.parametrize("after_events", [0, 3])
+def test_npm_dropped_connection_is_terminated(run_js, fault_admin, after_events):
+    """A connection cut during the stream: the SDK's ``AnthropicError`` 'terminated', not retried."""
+    fault_admin.inject_fault("drop_connection", after_events=after_events, model=FAULT_MODEL, count=5)
+    outcome = run_js("fault", "stream")["result"]
+    assert (outcome["error"], outcome["status"], outcome["message"], outcome["attempts"]) == (
+        "AnthropicError", None, "terminated", 1), outcome

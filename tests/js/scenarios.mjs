@@ -1,10 +1,12 @@
 // Drives the npm @anthropic-ai/bedrock-sdk against a claude-bedrock server.
-// Usage: node scenarios.mjs <scenario>; reads ANTHROPIC_BEDROCK_BASE_URL, AWS_* from the env.
+// Usage: node scenarios.mjs <scenario> [argument]; reads ANTHROPIC_BEDROCK_BASE_URL, AWS_* from the env.
 // Prints one JSON line with what the SDK returned (or the error it raised).
 import AnthropicBedrock from '@anthropic-ai/bedrock-sdk';
 
 const HELLO = [{ role: 'user', content: 'Hello, world' }];
 const GLOBAL = 'global.anthropic.claude-sonnet-4-5-20250929-v1:0';
+// The model of the fault scenarios, which no other scenario calls: their faults hit only them.
+const FAULT_MODEL = 'us.anthropic.claude-3-5-haiku-20241022-v1:0';
 
 function client(extra = {}) {
   return new AnthropicBedrock({
@@ -86,6 +88,22 @@ const scenarios = {
         type: 'object', properties: { city: { type: 'string' }, lamps: { type: 'integer' } },
         required: ['city', 'lamps'], additionalProperties: false } } } });
     return { parsed: m.parsed_output };
+  },
+  async fault() {
+    // One call to the model the test's fault targets (argv[3]: 'create' or 'stream'), with the
+    // SDK's own retries (2, its default); what it raised and how many requests it sent.
+    let attempts = 0;
+    const counting = (url, init) => { attempts += 1; return fetch(url, init); };
+    const c = client({ maxRetries: 2, fetch: counting });
+    const params = { model: FAULT_MODEL, max_tokens: 64, messages: HELLO };
+    try {
+      if (process.argv[3] === 'stream') await c.messages.stream(params).finalMessage();
+      else await c.messages.create(params);
+      return { attempts, error: null };
+    } catch (err) {
+      return { attempts, error: err.constructor.name, status: err.status ?? null,
+               type: err.error?.error?.type ?? null, message: String(err.message) };
+    }
   },
   async invalid_model() {
     await client().messages.create({
