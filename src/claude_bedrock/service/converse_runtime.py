@@ -107,10 +107,10 @@ async def converse_stream(inv: Invocation, send: Send) -> None:
 
     def render(batch: Sequence[dict[str, Any]], usage: UsageTracker) -> list[bytes]:
         frames = []
-        report_served(renderer, call)  # known with the first event
         for event in batch:
             outputs = renderer.feed(event)
             if event.get("type") == "message_stop":
+                report_served(renderer, call)  # what the closing metadata reports
                 outputs = outputs + renderer.finish(latency_ms=elapsed_ms(inv.started))
             for event_type, payload in outputs:
                 payload = dict(payload)
