@@ -401,6 +401,34 @@ def test_gateway_with_an_unusable_aws_ca_bundle_refuses_to_start_in_one_line(tmp
     assert str(tmp_path / bundle) in done.stderr and reason in done.stderr
 
 
+def test_gateway_reads_its_ca_bundle_once(tmp_path: Path, monkeypatch):
+    # The context checked at start-up is the one its upstream connections use: the bundle was
+    # read and a context built (tens of ms) again on the first upstream call.
+    import asyncio
+
+    from claude_bedrock.adapters.bedrock_upstream import BedrockUpstreamEngine
+    from claude_bedrock.client import connections, httpx_transport
+    from claude_bedrock.settings import build_settings
+    from support.certificates import self_signed
+
+    cert = self_signed(tmp_path / "certs")
+    built = []
+    real = connections.tls_context
+
+    def counting(bundle):
+        built.append(bundle)
+        return real(bundle)
+
+    monkeypatch.setattr(connections, "tls_context", counting)
+    monkeypatch.setattr(httpx_transport, "tls_context", counting, raising=False)
+    (tmp_path / "c.toml").write_text('[upstream]\nendpoint = "https://127.0.0.1:9"\n')
+    engine = BedrockUpstreamEngine(build_settings({}, {}, str(tmp_path / "c.toml")),
+                                   env={"AWS_ACCESS_KEY_ID": "AKIAGW", "AWS_SECRET_ACCESS_KEY": "s",
+                                        "AWS_CA_BUNDLE": str(cert.cert)})
+    asyncio.run(engine._client_for("us-east-1"))
+    assert built == [str(cert.cert)]
+
+
 @pytest.mark.parametrize(("table", "env", "_botocore_message", "message"), CREDENTIAL_MISTAKES)
 def test_gateway_without_botocore_finds_its_credentials_by_the_clients_static_rules(tmp_path: Path, table, env,
                                                                                    _botocore_message, message):

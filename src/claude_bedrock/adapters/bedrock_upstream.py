@@ -80,6 +80,8 @@ from claude_bedrock.domain.log_text import one_line
 from claude_bedrock.domain.message import DONE, EVENT_TYPES, START, next_state
 
 if TYPE_CHECKING:
+    import ssl
+
     import httpx
 
     from claude_bedrock.client.aio import AsyncAnthropicBedrock
@@ -147,7 +149,7 @@ class BedrockUpstreamEngine:
         self._timeout = float(settings.upstream_timeout)
         env = os.environ if env is None else env
         self._credentials, self._provider, self._credentials_source = _gateway_credentials(settings, env)
-        self._ca_bundle = _gateway_ca_bundle(env)
+        self._tls = _gateway_tls(env)
         #: the provider's refresh in flight, shared by the calls that wait for it
         self._refreshing: asyncio.Future[Any] | None = None
         self._http: httpx.AsyncClient | None = None
@@ -276,7 +278,7 @@ class BedrockUpstreamEngine:
                 # As many upstream connections as calls in flight: a client's default cap (100)
                 # would queue the 101st stream until one ends.
                 limits = httpx.Limits(max_connections=None, max_keepalive_connections=100)
-                self._http = async_client(timeouts_of(self._timeout), limits, ca_bundle=self._ca_bundle)
+                self._http = async_client(timeouts_of(self._timeout), limits, tls=self._tls)
             url = AWS_ENDPOINT.format(region=region) if self._endpoint == "aws" else self._endpoint
             client = AsyncAnthropicBedrock(
                 aws_region=region,
@@ -436,23 +438,24 @@ def _gateway_credentials(settings: Settings, env: Mapping[str, str]) -> tuple[di
             "aws_session_token": auth.session_token}, None, source
 
 
-def _gateway_ca_bundle(env: Mapping[str, str]) -> str | None:
-    """``AWS_CA_BUNDLE`` when its file can be used (Rule 6), checked at start-up.
+def _gateway_tls(env: Mapping[str, str]) -> ssl.SSLContext | None:
+    """The TLS context trusting ``AWS_CA_BUNDLE`` (Rule 6), built at start-up and kept for the
+    upstream's connections; None without one (httpx's default).
 
     Raises:
-        ConfigError: it cannot: the server does not start.
+        ConfigError: the bundle cannot be used: the server does not start.
     """
     from claude_bedrock.client.connections import tls_context
     from claude_bedrock.client.errors import ConfigurationError
     from claude_bedrock.settings import ConfigError
 
     bundle = env.get("AWS_CA_BUNDLE") or None
+    if bundle is None:
+        return None
     try:
-        if bundle is not None:
-            tls_context(bundle)
+        return tls_context(bundle)
     except ConfigurationError as exc:
         raise ConfigError(f"--upstream: {exc}") from None
-    return bundle
 
 
 def _aws_chain(profile: str | None, env: Mapping[str, str]) -> Any:

@@ -396,7 +396,9 @@ class AsyncAnthropicBedrock:
         self._timeouts = connections.timeouts_of(timeout)
         self._owns_http = http_client is None
         self._shares_with: AsyncAnthropicBedrock | None = None  # see with_options
-        self._http = http_client or httpx_transport.async_client(self._timeouts, ca_bundle=self._core.config.ca_bundle)
+        bundle = self._core.config.ca_bundle
+        self._http = http_client or httpx_transport.async_client(
+            self._timeouts, tls=None if bundle is None else connections.tls_context(bundle))
         if self._owns_http:
             weakref.finalize(self, close_later, self._http)  # dropped without close(): see there
         self.messages = AsyncMessages(self)

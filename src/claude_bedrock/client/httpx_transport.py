@@ -15,12 +15,13 @@ Invariants:
 from __future__ import annotations
 
 import functools
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import httpx
 
-from claude_bedrock.client.connections import Timeouts, tls_context
+from claude_bedrock.client.connections import Timeouts
 from claude_bedrock.client.flow import Head, ReadBody, ReadChunk, Send, Sleep, TransportFailure
 from claude_bedrock.client.responses import Reply
 
@@ -45,14 +46,10 @@ def _timeout_extension(timeouts: Timeouts) -> dict[str, Any]:
 
 
 def async_client(timeouts: Timeouts, limits: httpx.Limits = DEFAULT_LIMITS, *,
-                 ca_bundle: str | None = None) -> httpx.AsyncClient:
-    """The async client's own httpx client: httpx's default TLS, or ``tls_context(ca_bundle)``.
-
-    Raises:
-        ConfigurationError: ``ca_bundle`` cannot be used.
-    """
-    verify = True if ca_bundle is None else tls_context(ca_bundle)
-    return httpx.AsyncClient(timeout=httpx_timeout(timeouts), limits=limits, verify=verify)
+                 tls: ssl.SSLContext | None = None) -> httpx.AsyncClient:
+    """The async client's own httpx client: httpx's default TLS, or ``tls``
+    (``connections.tls_context``: a CA bundle's)."""
+    return httpx.AsyncClient(timeout=httpx_timeout(timeouts), limits=limits, verify=True if tls is None else tls)
 
 
 def _failure(exc: httpx.TransportError) -> TransportFailure:
