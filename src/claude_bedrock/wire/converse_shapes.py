@@ -735,8 +735,7 @@ def _check_map(
     # Coral judges all the keys (values) as one constraint of the map, listing every rule of
     # their shape; a structured value's own members keep their paths.
     for part, name, found in (("keys", shape.key, keys), ("value", shape.value, values)):
-        rules = _string_rules(SHAPES[name])
-        if rules and found.constraint_errors:
+        if found.constraint_errors and (rules := _string_rules(SHAPES[name])):
             found.constraint_errors = []
             _constraint(findings, value, path,
                         f"Map {part} must satisfy constraint: [{', '.join(rules)}]", hide)
