@@ -164,6 +164,11 @@ def resolve_config(
         return files_cache[0]
 
     explicit_profile = aws_profile or env.get("AWS_PROFILE") or None
+
+    def profile_setting(name: str) -> str | None:
+        """A setting of the explicitly chosen profile in ``~/.aws/config`` (none without one)."""
+        return files().config.get(explicit_profile, {}).get(name) if explicit_profile else None
+
     auth = resolve_auth(env=env, load_files=files, aws_access_key=aws_access_key, aws_secret_key=aws_secret_key,
                         aws_session_token=aws_session_token, api_key=api_key, aws_profile=aws_profile)
 
@@ -172,15 +177,14 @@ def resolve_config(
     elif env.get("AWS_REGION"):
         region, region_source = env["AWS_REGION"], "AWS_REGION"
     else:
-        profile_region = files().config.get(explicit_profile, {}).get("region") if explicit_profile else None
+        profile_region = profile_setting("region")
         if profile_region:
             region, region_source = profile_region, f"profile {explicit_profile}"
         else:
             region, region_source = DEFAULT_REGION, "default"
 
     urls = {service: _endpoint(service, base_url, env, region) for service in _AWS_HOSTS}
-    ca_bundle = env.get("AWS_CA_BUNDLE") or (
-        files().config.get(explicit_profile, {}).get("ca_bundle") if explicit_profile else None)
+    ca_bundle = env.get("AWS_CA_BUNDLE") or profile_setting("ca_bundle")
     return ClientConfig(
         region=region,
         auth=auth,
