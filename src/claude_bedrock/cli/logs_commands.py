@@ -443,8 +443,6 @@ def _csv_cell(value: str) -> str:
     return "'" + value if value.startswith(_FORMULA_STARTS) else value
 
 
-
-
 @click.command()
 @_data_dir_option
 @_ACCOUNT

@@ -32,10 +32,12 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["INTERLEAVED_THINKING_BETA", "Engine", "ModelCall", "ReadyEvents", "StreamEvent", "answer_thinks"]
+__all__ = ["INTERLEAVED_THINKING_BETA", "SETTING_HEADERS", "Engine", "ModelCall", "ReadyEvents", "StreamEvent", "answer_thinks"]
 
-#: InvokeModel's request settings its responses report back, in the same headers
-#: (``ModelCall.invoke_settings`` and ``served_settings`` hold them under these names).
+#: InvokeModel's request settings its responses report back in the same headers
+#: (``InvokeModelResponse``'s ``serviceTier``, "the processing tier type used for serving the
+#: request", and ``performanceConfigLatency``; Converse reports them in its body):
+#: ``ModelCall.invoke_settings`` and ``served_settings`` hold them under these names.
 SETTING_HEADERS = ("x-amzn-bedrock-performanceconfig-latency", "x-amzn-bedrock-service-tier")
 
 #: One Anthropic streaming event, JSON-ready (``{"type": "message_start", ...}``).

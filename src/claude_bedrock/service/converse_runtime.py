@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from claude_bedrock.domain.engine import ModelCall
+from claude_bedrock.domain.engine import SETTING_HEADERS, ModelCall
 from claude_bedrock.domain.errors import ValidationException
 from claude_bedrock.domain.json_body import json_bytes
 from claude_bedrock.domain.document_text import apply_text_only
@@ -59,15 +59,18 @@ def _converse_call(inv: Invocation, stream: bool) -> tuple[ModelCall, Any]:
     return prepare_call(inv, translation.anthropic_body, converse_settings(translation)), translation
 
 
+_LATENCY_HEADER, _TIER_HEADER = SETTING_HEADERS
+
+
 def converse_settings(translation: Any) -> list[tuple[str, str]]:
     """Converse's ``serviceTier`` and ``performanceConfig`` as InvokeModel's headers
     (``ModelCall.invoke_settings``)."""
     settings = []
     if isinstance(translation.service_tier, dict) and isinstance(translation.service_tier.get("type"), str):
-        settings.append(("x-amzn-bedrock-service-tier", translation.service_tier["type"]))
+        settings.append((_TIER_HEADER, translation.service_tier["type"]))
     latency = translation.performance_config
     if isinstance(latency, dict) and isinstance(latency.get("latency"), str):
-        settings.append(("x-amzn-bedrock-performanceconfig-latency", latency["latency"]))
+        settings.append((_LATENCY_HEADER, latency["latency"]))
     return settings
 
 
@@ -77,7 +80,7 @@ def report_served(rendering: Any, call: ModelCall) -> None:
     if call.served_settings is None:
         return
     served = dict(call.served_settings)
-    latency, tier = served.get("x-amzn-bedrock-performanceconfig-latency"), served.get("x-amzn-bedrock-service-tier")
+    latency, tier = served.get(_LATENCY_HEADER), served.get(_TIER_HEADER)
     rendering.report_served({"latency": latency} if latency else None, {"type": tier} if tier else None)
 
 

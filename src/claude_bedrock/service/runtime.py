@@ -61,11 +61,6 @@ _CONSTRAINED_HEADERS: dict[str, tuple[str, str]] = {
     "x-amzn-bedrock-service-tier": ("serviceTier", "ServiceTierType"),
 }
 _CONSTRAINED_HEADER_NAMES = frozenset(_CONSTRAINED_HEADERS)
-#: Request settings InvokeModel's responses report back in the same header
-#: (``InvokeModelResponse`` / ``InvokeModelWithResponseStreamResponse``: ``serviceTier``, "the
-#: processing tier type used for serving the request", and ``performanceConfigLatency``), as
-#: Converse reports ``serviceTier`` and ``performanceConfig`` in its body.
-_ECHOED_HEADERS = SETTING_HEADERS
 _GUARDRAIL_HEADER = "x-amzn-bedrock-guardrailidentifier"
 #: The gateways a relayed call went through (``gateway_hop``).
 VIA_HEADER = "x-claude-bedrock-via"
@@ -203,7 +198,7 @@ def check_invoke_headers(request: Request, *, guardrails: bool = True) -> Sequen
         guardrails: False on a gateway, which refuses a request naming a guardrail.
 
     Returns: the latency and service-tier headers the request set, which the response reports
-    back (``_ECHOED_HEADERS``) and a gateway asks upstream (``ModelCall.invoke_settings``).
+    back (``SETTING_HEADERS``) and a gateway asks upstream (``ModelCall.invoke_settings``).
 
     Raises:
         ValidationException: a header value outside its constraint, or a guardrail asked of a
@@ -224,7 +219,7 @@ def check_invoke_headers(request: Request, *, guardrails: bool = True) -> Sequen
     violations.raise_if_any()
     if not guardrails and request.header(_GUARDRAIL_HEADER) is not None:
         raise ValidationException(GATEWAY_REFUSES_GUARDRAILS)
-    return [(name, value) for name in _ECHOED_HEADERS if (value := request.header(name)) is not None]
+    return [(name, value) for name in SETTING_HEADERS if (value := request.header(name)) is not None]
 
 
 def reported_settings(call: ModelCall, asked: Sequence[tuple[str, str]]) -> Sequence[tuple[str, str]]:
