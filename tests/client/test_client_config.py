@@ -204,6 +204,25 @@ def test_config_bad_base_url_is_refused(url):
         resolve_config(env={}, load_files=_no_files, api_key="k", aws_region="us-east-1", base_url=url)
 
 
+@pytest.mark.parametrize(("env", "message"), [
+    ({"AWS_REGION": "us-east-1\udce9", "AWS_BEARER_TOKEN_BEDROCK": "k"},
+     r"The region \(AWS_REGION\) must be a region name such as 'us-east-1', not 'us-east-1\\udce9'"),
+    ({"AWS_REGION": "eu west 1", "AWS_BEARER_TOKEN_BEDROCK": "k"}, "The region"),
+    ({"AWS_ACCESS_KEY_ID": "AKIA\udce9", "AWS_SECRET_ACCESS_KEY": "s"}, r"The access key \(environment\)"),
+    ({"AWS_ACCESS_KEY_ID": "AKIA", "AWS_SECRET_ACCESS_KEY": "sécret"}, r"The secret key \(environment\)"),
+    ({"AWS_ACCESS_KEY_ID": "AKIA", "AWS_SECRET_ACCESS_KEY": "s", "AWS_SESSION_TOKEN": "TOKEN\n"}, "The session token"),
+    ({"AWS_BEARER_TOKEN_BEDROCK": "BEARER\udce9"}, r"The API key \(AWS_BEARER_TOKEN_BEDROCK\)"),
+])
+def test_config_values_no_request_can_carry_are_refused_without_the_secret(env, message):
+    """Audit: a region or credential the environment held as bytes the locale could not decode
+    (or text outside ASCII) was a UnicodeEncodeError traceback when the first request was
+    signed; now one line, which never repeats a credential."""
+    with pytest.raises(ConfigurationError, match=message) as caught:
+        resolve_config(env=env, load_files=_no_files)
+    secrets = [value for name, value in env.items() if name != "AWS_REGION" and len(value) >= 4]
+    assert not [secret for secret in secrets if secret.strip() in str(caught.value)]
+
+
 def test_config_bad_endpoint_variable_is_refused_naming_it():
     env = {"AWS_ENDPOINT_URL_BEDROCK_RUNTIME": "http://127.0.0.1:99999"}
     with pytest.raises(ConfigurationError, match="AWS_ENDPOINT_URL_BEDROCK_RUNTIME must look like"):

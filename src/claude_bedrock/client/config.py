@@ -45,6 +45,7 @@ to a client keeps its own TLS.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -154,7 +155,9 @@ def resolve_config(
 
     Raises:
         ConfigurationError: contradictory arguments, half a key pair, an explicit profile that
-            does not exist or has no static keys, a base URL that is not http(s)://host[...].
+            does not exist or has no static keys, a base URL that is not http(s)://host[...], a
+            region that is no host name label (botocore's rule) or credentials that are not
+            printable ASCII (``_check_sendable``).
     """
     files_cache: list[AwsFiles] = []
 
@@ -183,6 +186,7 @@ def resolve_config(
         else:
             region, region_source = DEFAULT_REGION, "default"
 
+    _check_sendable(region, region_source, auth)
     urls = {service: _endpoint(service, base_url, env, region) for service in _AWS_HOSTS}
     ca_bundle = env.get("AWS_CA_BUNDLE") or profile_setting("ca_bundle")
     return ClientConfig(
@@ -310,6 +314,31 @@ def _endpoint(service: str, base_url: str | None, env: Mapping[str, str], region
         if value:
             return _check_url(value, name)
     return f"https://{_AWS_HOSTS[service]}.{region}.amazonaws.com"
+
+
+#: botocore's rule for a region name (``validate_region_name``): one host name label.
+_REGION_LABEL = re.compile(r"[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?", re.ASCII)
+
+
+def _check_sendable(region: str, region_source: str, auth: AwsCredentials | ApiKey | None) -> None:
+    """Refuse a region or credentials no request can carry (a value the environment held as
+    bytes the locale could not decode, or text outside ASCII: no AWS region, key or token has
+    any), in one line rather than an encoding error when the first request is signed. The
+    credentials are never repeated."""
+    if not _REGION_LABEL.fullmatch(region):
+        raise ConfigurationError(f"The region ({region_source}) must be a region name such as 'us-east-1', "
+                                 f"not {ascii(region)}.")
+    if isinstance(auth, AwsCredentials):
+        values = [("access key", auth.access_key), ("secret key", auth.secret_key),
+                  ("session token", auth.session_token or "")]
+    elif isinstance(auth, ApiKey):
+        values = [("API key", auth.token)]
+    else:
+        values = []
+    for what, value in values:
+        if not (value.isascii() and value.isprintable()):
+            raise ConfigurationError(f"The {what} ({auth.source}) holds characters no AWS credential has "
+                                     "(not printable ASCII).")  # type: ignore[union-attr]
 
 
 def _check_url(url: str, source: str) -> str:
