@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import re
 import sqlite3
 import sys
 import threading
@@ -477,6 +478,34 @@ def test_logs_cli_list_json_streams_records_without_holding_them(tmp_path, monke
     assert peak < 1_000_000, peak
 
 
+@pytest.mark.parametrize("options", [{}, {"limit": 3}, {"limit": 3, "newest": True}])
+def test_index_query_holds_no_read_open_between_records(tmp_path, options):
+    """A reader paused between records (``logs list --json --limit 100000 | less`` left open)
+    kept one SQLite read open: the server's writer could not checkpoint past it, so the WAL
+    grew with every call (4 MB to 33 MB over 3,000 calls in a soak test). Between the records
+    it hands out nothing stays open: a full checkpoint succeeds and empties the WAL; the
+    records indexed meanwhile are not listed (the query lists those indexed when it began)."""
+    write(tmp_path, [call(n, ago_s=100 - n) for n in range(1, 6)])
+    path = LogLayout(tmp_path).index_path
+    reader = InvocationIndex.open_existing(path)
+    try:
+        records = reader.query(LogQuery(), **options)
+        first = next(records)
+        write(tmp_path, [call(n, ago_s=100 - n) for n in range(6, 40)])
+        other = sqlite3.connect(path, timeout=0)  # no busy wait: a reader in the way answers at once
+        try:
+            busy, _, _ = other.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        finally:
+            other.close()
+        assert busy == 0
+        assert os.path.getsize(f"{path}-wal") == 0
+        listed = [first.record["requestId"], *(r.record["requestId"] for r in records)]
+        expected = range(3, 6) if options.get("newest") else range(1, 1 + options.get("limit", 5))
+        assert listed == [f"req-{n:04d}" for n in expected]
+    finally:
+        reader.close()
+
+
 def test_logs_cli_list_limit_keeps_the_newest_even_on_time_ties(tmp_path):
     """--limit N lists the newest N oldest first; records of the same instant are ordered as
     they were indexed, and the limit cuts between them as a newest-first listing would."""
@@ -503,12 +532,17 @@ def test_index_query_limit_zero_yields_nothing(tmp_path, newest):
 
 def _plans(data_dir, query: LogQuery, **options) -> list[str]:
     """The query plan of every SELECT ``InvocationIndex.query`` runs for ``query``."""
+    return [plan for _, plan in _statement_plans(data_dir, query, **options)]
+
+
+def _statement_plans(data_dir, query: LogQuery, **options) -> list[tuple[str, str]]:
+    """(statement, its query plan) of every SELECT ``InvocationIndex.query`` runs for ``query``."""
     index = InvocationIndex.open_existing(LogLayout(data_dir).index_path)
     statements: list[str] = []
     try:
         index._db.set_trace_callback(statements.append)
         list(index.query(query, **options))
-        return [" | ".join(row[3] for row in index._db.execute("EXPLAIN QUERY PLAN " + sql))
+        return [(sql, " | ".join(row[3] for row in index._db.execute("EXPLAIN QUERY PLAN " + sql)))
                 for sql in statements if sql.lstrip().upper().startswith("SELECT")]
     finally:
         index.close()
@@ -524,9 +558,57 @@ def test_logs_cli_tail_polls_only_the_new_rows(data_dir, query):
     With --model, --account or --operation it picked that column's index instead and read (and
     sorted) the whole history of the model or account at every poll, twice a second."""
     follow = LogQuery(**{**query.__dict__, "after_seq": 2})
-    [plan] = _plans(data_dir, follow)
-    assert plan.startswith("SEARCH invocations USING INTEGER PRIMARY KEY (rowid>?)"), plan
-    assert "TEMP B-TREE" not in plan, plan
+    keys, *records = _plans(data_dir, follow)  # a page of keys, then each record by its key
+    assert keys.startswith("SEARCH invocations USING INTEGER PRIMARY KEY (rowid>?)"), keys
+    assert "TEMP B-TREE" not in keys, keys
+    assert records and set(records) == {"SEARCH invocations USING INTEGER PRIMARY KEY (rowid=?)"}
+
+
+@pytest.mark.parametrize("query", [
+    LogQuery(model=SONNET), LogQuery(account_id="111122223333"), LogQuery(operation="InvokeModel"),
+    LogQuery(errors_only=True), LogQuery(since=NOW - 86_400),
+    LogQuery(model=SONNET, account_id="111122223333", since=NOW - 86_400),
+])
+@pytest.mark.parametrize("options", [{}, {"limit": 2, "newest": True}])
+def test_index_query_pages_walk_an_index_in_time_order(data_dir, monkeypatch, query, options):
+    """``query`` reads the keys of its matches a page at a time: each page must walk an index in
+    time order from where the last one ended, never read and sort all the remaining matches (a
+    month-long export would sort the rest of the month for every page). A model is matched in
+    two columns: a UNION of two ordered walks."""
+    from claude_bedrock.adapters.invocation_log import index as index_module
+
+    monkeypatch.setattr(index_module, "QUERY_PAGE", 1)
+    pages = [plan for sql, plan in _statement_plans(data_dir, query, **options) if "ORDER BY ts, seq LIMIT" in sql]
+    assert len(pages) >= 2
+    for plan in pages:  # a SCAN here walks an index (the errors' partial one), stopping at the page's end
+        assert "TEMP B-TREE" not in plan and not re.search(r"SCAN invocations(?! USING)", plan), plan
+
+
+@pytest.mark.parametrize("query", [
+    LogQuery(), LogQuery(model=SONNET), LogQuery(account_id="111122223333"), LogQuery(errors_only=True),
+    LogQuery(model="nope"), LogQuery(region="eu-west-3"), LogQuery(after_seq=1), LogQuery(up_to_seq=3),
+    LogQuery(model=SONNET, after_seq=2),
+])
+@pytest.mark.parametrize("options", [{}, {"limit": 1}, {"limit": 2}, {"limit": 3, "newest": True},
+                                     {"limit": 2, "newest": True}, {"limit": 50, "newest": True}])
+def test_index_query_lists_the_same_records_page_by_page(tmp_path, monkeypatch, query, options):
+    """Read a page of keys at a time, ``query`` lists what one read lists: order (time, then as
+    indexed on ties), filters, limit, the newest N oldest first."""
+    from claude_bedrock.adapters.invocation_log import index as index_module
+
+    write(tmp_path, [call(n, ago_s=10 if n < 5 else 5, model_id=SONNET if n % 2 else f"us.{SONNET}",
+                          account_id="111122223333" if n % 3 else "444455556666",
+                          error_code="ThrottlingException" if n in (2, 6, 7) else None,
+                          region="eu-west-3" if n > 3 else "us-east-1") for n in range(1, 9)])
+    index = InvocationIndex.open_existing(LogLayout(tmp_path).index_path)
+    try:
+        whole = [r.seq for r in index.query(query, **options)]
+        monkeypatch.setattr(index_module, "QUERY_PAGE", 1)
+        assert [r.seq for r in index.query(query, **options)] == whole
+        monkeypatch.setattr(index_module, "QUERY_PAGE", 2)
+        assert [r.seq for r in index.query(query, **options)] == whole
+    finally:
+        index.close()
 
 
 def test_logs_cli_tail_prints_a_record_indexed_as_it_starts_once(data_dir, monkeypatch):

@@ -15,9 +15,13 @@ Invariants
     Rule 5: ``moved`` tells that the file was deleted or replaced while open (the data folder
             removed under a running server): the writer then opens a new index rather than
             indexing into the deleted file.
-    Rule 6: ``query`` streams: it yields each record as SQLite reads it, so a reader's memory
-            does not grow with the index (30 days of logs are hundreds of thousands of
-            records). The lock is held per row fetched, never across a ``yield``.
+    Rule 6: ``query`` streams: it reads the keys of the matches a page at a time and each
+            record as it is handed out, so a reader's memory does not grow with the index (30
+            days of logs are hundreds of thousands of records). No read stays open between
+            records (each page is read whole): a reader that stalls, as ``logs list --json |
+            less`` left open, would keep the writer from checkpointing and the WAL would grow
+            with every call. It lists the rows indexed when it began. The lock is held per
+            statement, never across a ``yield``.
     Rule 7: ``compact`` gives the pages of purged rows back to the file system (VACUUM) once
             they are ``COMPACT_MIN_FREE`` of the file: SQLite keeps a deleted row's page for
             reuse, so purging most of the logs would not shrink the index at all.
@@ -43,6 +47,8 @@ BUSY_TIMEOUT_MS = 10_000
 _SQLITE_MAX_INTEGER = 2**63 - 1
 #: ``compact`` rewrites the file once this share of its pages is free (Rule 7).
 COMPACT_MIN_FREE = 0.25
+#: Rule 6: keys of matching rows read per statement by ``query``.
+QUERY_PAGE = 500
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS invocations (
@@ -248,44 +254,51 @@ class InvocationIndex:
 
     def query(self, query: LogQuery, *, limit: int | None = None, newest: bool = False) -> Iterator[IndexedRecord]:
         """Records matching ``query`` in time order (in index order with ``after_seq``), read as
-        they are consumed (Rule 6). ``limit`` keeps the first matches, or with ``newest`` the
-        newest ones (of those indexed by now, or up to ``query.up_to_seq``), still yielded
-        oldest first."""
-        order = "seq" if query.after_seq is not None else "ts, seq"
+        they are consumed (Rule 6). In time order, those indexed when it begins (or up to
+        ``query.up_to_seq``); in index order, those indexed meanwhile come last. ``limit`` keeps
+        the first matches, or with ``newest`` the newest ones, still yielded oldest first."""
         if limit is not None and limit <= 0:
             return
-        if limit is not None and newest and query.after_seq is None:
+        after: tuple[float, int] | None = None  # the key the matches start after, in time order
+        if query.after_seq is None:
             if query.up_to_seq is None:  # not those indexed while the caller reads
                 query = replace(query, up_to_seq=self.last_seq())
-            where, params = self._newest(*_where(query), limit)
-            limit = None
-        else:
-            where, params = _where(query)
-        sql = f"SELECT seq, ts, record_json FROM invocations {where} ORDER BY {order}"
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(min(limit, _SQLITE_MAX_INTEGER))  # a larger count binds to nothing: every row
-        with self._lock:
-            cursor = self._db.execute(sql, params)
-        while True:  # a reader that stops early leaves the cursor to be collected with it
+            if limit is not None and newest:
+                after = self._newest(query, limit)
+                limit = None if after is not None else limit
+        for seq, ts in self._keys(query, after, limit):
             with self._lock:
-                row = cursor.fetchone()
-            if row is None:
-                return
-            seq, ts, text = row
-            yield IndexedRecord(seq, ts, json.loads(text))
+                row = self._db.execute("SELECT record_json FROM invocations WHERE seq = ?", (seq,)).fetchone()
+            if row is not None:  # else purged since its page was read
+                yield IndexedRecord(seq, ts, json.loads(row[0]))
 
-    def _newest(self, where: str, params: list[Any], limit: int) -> tuple[str, list[Any]]:
-        """``where`` narrowed to its newest ``limit`` matches: from the oldest of them on."""
+    def _keys(self, query: LogQuery, after: tuple[float, int] | None,
+              limit: int | None) -> Iterator[tuple[int, float]]:
+        """(seq, ts) of the matches of ``query`` (after the key ``after`` in time order), ``limit``
+        at most: ``QUERY_PAGE`` at a time, each page read whole (Rule 6); a page starts after
+        the last key of the one before."""
+        while limit is None or limit > 0:
+            page = QUERY_PAGE if limit is None else min(QUERY_PAGE, limit)
+            with self._lock:
+                keys = self._db.execute(*_key_page(query, after, page)).fetchall()
+            yield from keys
+            if len(keys) < page:
+                return
+            limit = None if limit is None else limit - page
+            if query.after_seq is not None:
+                query = replace(query, after_seq=keys[-1][0])
+            else:
+                after = keys[-1][1], keys[-1][0]
+
+    def _newest(self, query: LogQuery, limit: int) -> tuple[float, int] | None:
+        """The key just before the newest ``limit`` matches of ``query`` (None: fewer match)."""
+        where, params = _where(query)
         with self._lock:
             first = self._db.execute(
                 f"SELECT ts, seq FROM invocations {where} ORDER BY ts DESC, seq DESC LIMIT 1 OFFSET ?",
                 [*params, min(limit, _SQLITE_MAX_INTEGER) - 1],
             ).fetchone()
-        if first is None:  # fewer matches than ``limit``: all of them
-            return where, params
-        narrowed = "ts >= ? AND NOT (ts = ? AND seq < ?)"
-        return f"{where} AND {narrowed}" if where else f"WHERE {narrowed}", [*params, first[0], first[0], first[1]]
+        return None if first is None else (first[0], first[1] - 1)
 
     def last_seq(self) -> int:
         with self._lock:
@@ -309,7 +322,38 @@ class InvocationIndex:
             return self._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
+def _key_page(query: LogQuery, after: tuple[float, int] | None, page: int) -> tuple[str, list[Any]]:
+    """The SELECT of the keys of the next ``page`` matches of ``query`` after the key ``after``.
+    In time order a model is matched by a UNION of its two columns' walks, each in index order:
+    with ``OR`` SQLite read and sorted every remaining match of the model for each page."""
+    if query.after_seq is not None:
+        where, where_params = _where(query)
+        return f"SELECT seq, ts FROM invocations {where} ORDER BY seq LIMIT ?", [*where_params, page]
+    arms: list[str] = []
+    params: list[Any] = []
+    for column in ("model_id", "resolved_model_id") if query.model is not None else (None,):
+        clauses, arm_params = _clauses(replace(query, model=None))
+        if column is not None:
+            clauses.append(f"{column} = ?")
+            arm_params.append(query.model)
+        if after is not None:
+            clauses.append("ts >= ? AND NOT (ts = ? AND seq <= ?)")
+            arm_params += [after[0], after[0], after[1]]
+        arms.append(f"SELECT seq, ts FROM invocations {_joined(clauses)}")
+        params += arm_params
+    return " UNION ".join(arms) + " ORDER BY ts, seq LIMIT ?", [*params, page]
+
+
 def _where(query: LogQuery) -> tuple[str, list[Any]]:
+    clauses, params = _clauses(query)
+    return _joined(clauses), params
+
+
+def _joined(clauses: list[str]) -> str:
+    return ("WHERE " + " AND ".join(clauses)) if clauses else ""
+
+
+def _clauses(query: LogQuery) -> tuple[list[str], list[Any]]:
     # Following (``after_seq``), the few new rows are walked by seq: the filter columns are
     # written ``+column``, which SQLite never picks an index for; else it would read and sort
     # the whole history of a model or account at every poll of ``logs tail``.
@@ -335,7 +379,7 @@ def _where(query: LogQuery) -> tuple[str, list[Any]]:
         params += [query.model, query.model]
     if query.errors_only:
         clauses.append(f"{col}error_code IS NOT NULL")
-    return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
+    return clauses, params
 
 
 def _row(entry: IndexEntry) -> tuple[Any, ...]:
