@@ -19,7 +19,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from claude_bedrock.adapters.invocation_log import InvocationIndex, InvocationLogWriter, LogLayout, LogQuery
+from claude_bedrock.adapters.invocation_log import IndexEntry, InvocationIndex, InvocationLogWriter, LogLayout, LogQuery
 from claude_bedrock.cli.logs_commands import parse_time
 from claude_bedrock.cli.main import cli
 from claude_bedrock.domain.catalog import default_catalog
@@ -504,6 +504,42 @@ def test_index_query_holds_no_read_open_between_records(tmp_path, options):
         assert listed == [f"req-{n:04d}" for n in expected]
     finally:
         reader.close()
+
+
+def test_index_gives_a_wal_spike_back(tmp_path, monkeypatch):
+    """While a reader stalls, the WAL grows past its usual size (the writer cannot restart it);
+    once the reader lets go SQLite writes the WAL from its start again but kept the file at its
+    peak size for good. The index's connection sets ``journal_size_limit``: the spike is given back."""
+    from claude_bedrock.adapters.invocation_log import index as index_module
+
+    monkeypatch.setattr(index_module, "WAL_SIZE_LIMIT", 512 * 1024)
+    path = LogLayout(tmp_path).index_path
+    index = InvocationIndex(path)
+
+    def add(first: int, count: int, size: int) -> None:
+        entries = []
+        for n in range(first, first + count):
+            record = {"requestId": f"r{n}", "accountId": "1", "region": "us-east-1", "operation": "InvokeModel",
+                      "modelId": "m", "padding": "x" * size}
+            entries.append(IndexEntry(record, json.dumps(record), (), NOW))
+        index.add(entries)
+
+    try:
+        add(0, 1, 10)
+        stalled = sqlite3.connect(path, timeout=0)
+        stalled.execute("BEGIN")
+        stalled.execute("SELECT count(*) FROM invocations").fetchone()
+        for batch in range(6):  # 6 MB: past the 1,000 pages at which SQLite checkpoints
+            add(1 + batch * 10, 10, 100_000)
+        spike = os.path.getsize(f"{path}-wal")
+        stalled.execute("COMMIT")
+        stalled.close()
+        add(100, 1, 10)  # checkpoints the whole WAL (nobody reads it any more)
+        add(101, 1, 10)  # writes the WAL from its start again
+        assert spike > 5_000_000
+        assert os.path.getsize(f"{path}-wal") <= 512 * 1024
+    finally:
+        index.close()
 
 
 def test_logs_cli_list_limit_keeps_the_newest_even_on_time_ties(tmp_path):

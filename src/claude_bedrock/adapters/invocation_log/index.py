@@ -25,6 +25,9 @@ Invariants
     Rule 7: ``compact`` gives the pages of purged rows back to the file system (VACUUM) once
             they are ``COMPACT_MIN_FREE`` of the file: SQLite keeps a deleted row's page for
             reuse, so purging most of the logs would not shrink the index at all.
+    Rule 8: ``journal_size_limit``: once a WAL that grew past its usual size (a long read in
+            another process held back the checkpoints) is checkpointed and written from its
+            start again, SQLite cuts it back to ``WAL_SIZE_LIMIT`` rather than keep its peak size.
 """
 
 from __future__ import annotations
@@ -47,6 +50,8 @@ BUSY_TIMEOUT_MS = 10_000
 _SQLITE_MAX_INTEGER = 2**63 - 1
 #: ``compact`` rewrites the file once this share of its pages is free (Rule 7).
 COMPACT_MIN_FREE = 0.25
+#: Rule 8: about twice the WAL SQLite checkpoints at (1,000 pages), so the usual WAL is never cut.
+WAL_SIZE_LIMIT = 8 * 2**20
 #: Rule 6: keys of matching rows read per statement by ``query``.
 QUERY_PAGE = 500
 
@@ -163,6 +168,7 @@ class InvocationIndex:
         self._db.execute("PRAGMA journal_mode = WAL")
         self._file = file_identity(self.path)
         self._db.execute("PRAGMA synchronous = NORMAL")
+        self._db.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
         self._db.create_aggregate("decimal_sum", 1, _DecimalSum)  # type: ignore[arg-type]
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
