@@ -12,6 +12,7 @@ from claude_bedrock import (
     APIConnectionError,
     AnthropicBedrock,
     AsyncAnthropicBedrock,
+    InternalServerError,
     ModelStreamError,
     RateLimitError,
     ThrottlingError,
@@ -46,6 +47,25 @@ def test_toolkit_injected_throttling_is_retried_until_success(server, admin):
     assert message.text and len(sleeps) == 2
     calls = admin.calls(operation="InvokeModel")
     assert [c.error_code for c in calls] == ["ThrottlingException", "ThrottlingException", None]
+
+
+def test_toolkit_count_tokens_throttling_is_retried_until_counted(server, admin):
+    admin.inject_fault("ThrottlingException", count=2, operation="CountTokens")
+    sleeps: list[float] = []
+    counted = _client(server, sleeps).messages.count_tokens(model=MODEL, messages=HELLO)
+    assert counted.input_tokens > 0 and len(sleeps) == 2
+    calls = admin.calls(operation="CountTokens")
+    assert [(c.error_code, c.injected_fault) for c in calls] == [("ThrottlingException",) * 2] * 2 + [(None, None)]
+    assert calls[-1].usage["inputTokens"] == counted.input_tokens
+
+
+def test_toolkit_count_tokens_server_error_beyond_retries_raises(server, admin):
+    admin.inject_fault("InternalServerException", count=5, operation="CountTokens", message="counter down")
+    with pytest.raises(InternalServerError) as caught:
+        _client(server, [], max_retries=1).messages.count_tokens(model=MODEL, messages=HELLO)
+    assert (caught.value.status_code, caught.value.code) == (500, "InternalServerException")
+    assert "counter down" in str(caught.value)
+    assert len(admin.calls(operation="CountTokens")) == 2 and admin.faults()[0]["fired"] == 2
 
 
 def test_toolkit_injected_throttling_beyond_retries_raises_rate_limit(server, admin):

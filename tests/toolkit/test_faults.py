@@ -145,3 +145,57 @@ def test_clear_and_remove():
     assert plan.remove("t") and not plan.remove("t")
     plan.clear()
     assert len(plan) == 0 and plan.draw(view()).label is None
+
+
+# --------------------------------------------------------------------------- CountTokens
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"kind": "ThrottlingException", "operation": "CountTokens"},
+        {"kind": "ServiceUnavailableException", "operation": ["Converse", "CountTokens"]},
+        {"kind": "InternalServerException", "operation": ["CountTokens"]},
+        {"kind": "latency", "latency_ms": 100, "operation": "CountTokens"},
+    ],
+)
+def test_a_fault_may_name_count_tokens(spec):
+    fault = parse_fault(spec, "f")
+    assert "CountTokens" in fault.operations and "CountTokens" in fault.describe()["operation"]
+
+
+@pytest.mark.parametrize(
+    ("spec", "fragment"),
+    [
+        # botocore's CountTokens declares no ModelTimeout, ModelNotReady nor ModelError exception
+        ({"kind": "ModelTimeoutException", "operation": "CountTokens"}, "CountTokens takes only"),
+        ({"kind": "ModelNotReadyException", "operation": ["InvokeModel", "CountTokens"]}, "CountTokens takes only"),
+        ({"kind": "ModelErrorException", "operation": "CountTokens"}, "CountTokens takes only"),
+        ({"kind": "stream_error", "operation": "CountTokens"}, "streaming operations only"),
+        ({"kind": "drop_connection", "operation": ["ConverseStream", "CountTokens"]}, "streaming operations only"),
+        ({"kind": "ThrottlingException", "operation": "CountToken"}, "unknown operation 'CountToken'"),
+    ],
+)
+def test_count_tokens_faults_are_limited_to_what_count_tokens_answers(spec, fragment):
+    with pytest.raises(ScriptError, match=fragment):
+        parse_fault(spec, "f")
+
+
+def test_a_fault_without_an_operation_leaves_count_tokens_alone():
+    plan = FaultPlan(never)
+    plan.add({"kind": "ThrottlingException", "count": 2})
+    plan.add({"kind": "latency", "latency_ms": 10})
+    assert plan.draw(view("CountTokens")) == plan.draw(view("CountTokens")) == FaultPlan(never).draw(view())
+    assert [fault.fired for fault in plan.faults] == [0, 0]
+    assert plan.draw(view("Converse")).label == "ThrottlingException,latency:10ms"
+
+
+def test_a_count_tokens_fault_fires_on_count_tokens_only():
+    plan = FaultPlan(never)
+    plan.add({"kind": "latency", "latency_ms": 30, "operation": "CountTokens", "count": 2})
+    plan.add({"kind": "ThrottlingException", "operation": "CountTokens"})
+    assert plan.draw(view("InvokeModel")).label is None
+    injection = plan.draw(view("CountTokens"))
+    assert (injection.latency_ms, injection.label) == (30, "latency:30ms,ThrottlingException")
+    assert type(injection.before.error()) is ThrottlingException
+    assert plan.draw(view("CountTokens")).label == "latency:30ms"

@@ -419,3 +419,80 @@ def test_a_call_left_running_by_a_test_stays_out_of_the_next_one(bedrock, bedroc
     bedrock.reset()  # the next test starts
     time.sleep(1.2)  # the abandoned call ends meanwhile
     assert bedrock.calls() == []
+
+
+# --------------------------------------------------------------------------- CountTokens
+
+BASE_SONNET = "anthropic.claude-sonnet-4-5-20250929-v1:0"  # CountTokens takes the bare model ID
+COUNT_INPUT = {"converse": {"messages": converse_messages()}}
+
+
+def test_count_tokens_throttled_beyond_boto3_retries(bedrock, bedrock_runtime):
+    bedrock.inject_fault("ThrottlingException", operation="CountTokens", count=5)
+    with pytest.raises(bedrock_runtime.exceptions.ThrottlingException) as info:
+        bedrock_runtime.count_tokens(modelId=BASE_SONNET, input=COUNT_INPUT)
+    assert info.value.response["Error"]["Message"] == THROTTLE_TEXT
+    assert info.value.response["ResponseMetadata"]["RetryAttempts"] == 2
+    calls = bedrock.calls(operation="CountTokens")
+    assert [(c.status, c.error_code, c.injected_fault) for c in calls] == [
+        (429, "ThrottlingException", "ThrottlingException")] * 3
+    assert [c.usage for c in calls] == [{}] * 3
+    (fault,) = bedrock.faults()
+    assert (fault["remaining"], fault["fired"], fault["operation"]) == (2, 3, ["CountTokens"])
+
+
+@pytest.mark.parametrize("kind", ["ServiceUnavailableException", "InternalServerException"])
+def test_count_tokens_fault_retried_by_boto3_then_counted(bedrock, bedrock_runtime, kind):
+    bedrock.inject_fault(kind, operation=["Converse", "CountTokens"], count=1)
+    response = bedrock_runtime.count_tokens(modelId=BASE_SONNET, input=COUNT_INPUT)
+    assert response["inputTokens"] > 0 and response["ResponseMetadata"]["RetryAttempts"] == 1
+    failed, counted = bedrock.calls(operation="CountTokens")
+    assert (failed.status, failed.error_code, failed.injected_fault) == (ERROR_FAULTS[kind][0], kind, kind)
+    assert counted.ok and counted.injected_fault is None and counted.usage["inputTokens"] == response["inputTokens"]
+
+
+def test_a_fault_without_operation_does_not_fire_on_count_tokens(bedrock, bedrock_runtime, answer):
+    """Faults written before CountTokens could fail keep hitting the model calls only."""
+    bedrock.inject_fault("ThrottlingException", count=1)
+    bedrock.inject_fault("latency", latency_ms=5000, count=1)
+    started = time.monotonic()
+    assert bedrock_runtime.count_tokens(modelId=BASE_SONNET, input=COUNT_INPUT)["inputTokens"] > 0
+    assert time.monotonic() - started < 2
+    assert [c.injected_fault for c in bedrock.calls()] == [None]
+    assert [(f["remaining"], f["fired"]) for f in bedrock.faults()] == [(1, 0), (1, 0)]
+
+
+def test_a_count_tokens_fault_waits_for_a_valid_count_tokens_call(bedrock, bedrock_runtime, answer):
+    bedrock.inject_fault("ThrottlingException", operation="CountTokens", count=1)
+    bedrock_runtime.converse(modelId=SONNET, messages=converse_messages())
+    with pytest.raises(bedrock_runtime.exceptions.ValidationException):  # refused first, as AWS would
+        bedrock_runtime.count_tokens(modelId=SONNET, input=COUNT_INPUT)  # a profile ID: not countable
+    with pytest.raises(bedrock_runtime.exceptions.ValidationException):
+        bedrock_runtime.count_tokens(modelId=BASE_SONNET, input={"converse": {"messages": []}})
+    assert [c.injected_fault for c in bedrock.calls()] == [None, None, None]
+    assert bedrock.faults()[0]["remaining"] == 1
+
+
+def test_count_tokens_latency_fault(bedrock, bedrock_runtime):
+    bedrock.inject_fault("latency", latency_ms=400, operation="CountTokens", count=1)
+    started = time.monotonic()
+    bedrock_runtime.count_tokens(modelId=BASE_SONNET, input=COUNT_INPUT)
+    assert time.monotonic() - started >= 0.39
+    (call,) = bedrock.calls()
+    assert call.ok and call.injected_fault == "latency:400ms" and call.latency_ms >= 390
+
+
+def test_a_client_timing_out_during_count_tokens_latency_is_recorded_at_once(bedrock, bedrock_env):
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import ReadTimeoutError
+
+    bedrock.inject_fault("latency", latency_ms=60_000, operation="CountTokens", count=1)
+    client = boto3.client("bedrock-runtime", config=Config(read_timeout=0.5, retries={"total_max_attempts": 1}))
+    started = time.monotonic()
+    with pytest.raises(ReadTimeoutError):
+        client.count_tokens(modelId=BASE_SONNET, input=COUNT_INPUT)
+    (call,) = _recorded_calls(bedrock)
+    assert time.monotonic() - started < 30
+    assert (call.operation, call.status, call.error_code) == ("CountTokens", 0, "ClientDisconnected")
+    assert call.injected_fault == "latency:60000ms" and 400 <= call.latency_ms < 30_000

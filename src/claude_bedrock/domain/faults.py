@@ -15,6 +15,14 @@ latency_ms?, message?, id?}``. Kinds (``KINDS``):
 ``latency``                        ``latency_ms`` added before the first event
 =================================  ============================================================
 
+Operations: a fault without ``operation`` applies to the four model operations
+(``RUNTIME_OPERATIONS``), never to CountTokens; one naming ``CountTokens`` (alone or among
+others: ``FAULT_OPERATIONS``) also strikes CountTokens calls, which can only be a latency or
+one of the errors botocore's bedrock-runtime model declares for CountTokens
+(``COUNT_TOKENS_KINDS``: ThrottlingException, ServiceUnavailableException,
+InternalServerException; its ValidationException, AccessDenied and ResourceNotFound are the
+caller's doing, not faults).
+
 Stream kinds apply to the streaming operations only (InvokeModelWithResponseStream,
 ConverseStream); "events" are the model's Anthropic stream events (``message_start`` is the
 first), ``after_events`` is at least 0 (default 1), and when the answer is shorter the fault
@@ -38,7 +46,8 @@ Each fault that fires adds a label to ``Injection.labels`` (``ThrottlingExceptio
 ``stream_error:modelStreamErrorException@3``, ``drop_connection@3``, ``latency:250ms``), which
 the service writes to the call record's ``injected_fault``.
 
-Source: issue 6 (testing toolkit); error statuses and stream members: wire reference 2.4, 3.
+Source: issue 6 (testing toolkit); error statuses and stream members: wire reference 2.4, 3;
+CountTokens' errors: botocore ``data/bedrock-runtime/*/service-2.json``, operation CountTokens.
 """
 
 from __future__ import annotations
@@ -48,10 +57,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from claude_bedrock.domain.errors import BedrockError, DropConnection
-from claude_bedrock.domain.scripting import CallView, ScriptError, error_for, model_filter, model_matches, operations_of
+from claude_bedrock.domain.scripting import (
+    RUNTIME_OPERATIONS,
+    CallView,
+    ScriptError,
+    error_for,
+    model_filter,
+    model_matches,
+    operations_of,
+)
 
 __all__ = [
+    "COUNT_TOKENS_KINDS",
     "ERROR_KINDS",
+    "FAULT_OPERATIONS",
     "KINDS",
     "STREAM_EXCEPTIONS",
     "STREAMING_OPERATIONS",
@@ -72,6 +91,10 @@ ERROR_KINDS = (
 STREAM_KINDS = ("stream_error", "drop_connection")
 KINDS = ERROR_KINDS + STREAM_KINDS + ("latency",)
 STREAMING_OPERATIONS = ("InvokeModelWithResponseStream", "ConverseStream")
+#: What a fault's ``operation`` may name; without one, a fault applies to RUNTIME_OPERATIONS.
+FAULT_OPERATIONS = (*RUNTIME_OPERATIONS, "CountTokens")
+#: The kinds a CountTokens call can receive (its errors in botocore's model, and latency).
+COUNT_TOKENS_KINDS = ("ThrottlingException", "ServiceUnavailableException", "InternalServerException", "latency")
 
 #: Stream exception member -> AWS error code; members valid in both stream unions (wire 2.4).
 STREAM_EXCEPTIONS: dict[str, str] = {
@@ -114,7 +137,7 @@ class Fault:
             return False
         if self.is_stream and view.operation not in STREAMING_OPERATIONS:
             return False
-        if self.operations and view.operation not in self.operations:
+        if view.operation not in (self.operations or RUNTIME_OPERATIONS):
             return False
         return self.model is None or model_matches(self.model, view.model_names)
 
@@ -178,10 +201,14 @@ def parse_fault(spec: Any, fault_id: str, origin: str = "fault") -> Fault:
     kind = spec.get("kind")
     if kind not in KINDS:
         raise ScriptError(f"{origin}.kind: expected one of {', '.join(KINDS)}, got {kind!r}")
-    operations = operations_of(spec["operation"], f"{origin}.operation") if spec.get("operation") else ()
+    operations = (operations_of(spec["operation"], f"{origin}.operation", FAULT_OPERATIONS)
+                  if spec.get("operation") else ())
     if kind in STREAM_KINDS and any(op not in STREAMING_OPERATIONS for op in operations):
         raise ScriptError(f"{origin}.operation: {kind} applies to streaming operations only "
                           f"({', '.join(STREAMING_OPERATIONS)})")
+    if "CountTokens" in operations and kind not in COUNT_TOKENS_KINDS:
+        raise ScriptError(f"{origin}.operation: CountTokens takes only {', '.join(COUNT_TOKENS_KINDS[:-1])} "
+                          f"or {COUNT_TOKENS_KINDS[-1]} faults, not {kind}")
     count = _int(spec, "count", origin, 1)
     probability = spec.get("probability")
     if probability is not None:

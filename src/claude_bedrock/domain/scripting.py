@@ -238,14 +238,15 @@ def model_filter(value: Any, origin: str, *, globs: bool = True) -> str:
     )
 
 
-def operations_of(value: Any, origin: str) -> tuple[str, ...]:
-    """Validate an ``operation`` filter: one runtime operation name or a list of them."""
+def operations_of(value: Any, origin: str, allowed: Sequence[str] = RUNTIME_OPERATIONS) -> tuple[str, ...]:
+    """Validate an ``operation`` filter: one name of ``allowed`` (the runtime operations unless
+    told) or a list of them."""
     names = [value] if isinstance(value, str) else value
     if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
         raise ScriptError(f"{origin}: expected an operation name or a list of them")
-    unknown = [n for n in names if n not in RUNTIME_OPERATIONS]
+    unknown = [n for n in names if n not in allowed]
     if unknown:
-        raise ScriptError(f"{origin}: unknown operation {unknown[0]!r}; expected one of {', '.join(RUNTIME_OPERATIONS)}")
+        raise ScriptError(f"{origin}: unknown operation {unknown[0]!r}; expected one of {', '.join(allowed)}")
     return tuple(names)
 
 

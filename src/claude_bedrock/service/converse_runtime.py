@@ -136,6 +136,9 @@ async def count_tokens(inv: Invocation, send: Send) -> None:
     anthropic_body = count_tokens_input(body, parse_body=parse_json_body, text_only=apply_text_only,
                                         default_max_tokens=inv.resolution.model.max_output_tokens)
     validated = validate_messages_request(anthropic_body, inv.resolution.model)
+    testing = inv.state.testing
+    if testing is not None and testing.has_faults:  # injected faults (testing_hooks); none: this check only
+        await testing.count_tokens_faults(inv.record, inv.resolution.model.model_id, validated.body, inv.disconnect)
     count, _original = await count_input(inv.state, inv.request, validated, inv.resolution.model,
                                          region=inv.record.region, account_id=inv.record.account_id,
                                          watch=inv.disconnect)

@@ -9,6 +9,10 @@ through untouched)::
         ──► first matching rule? its reply's events : engine.stream(call)
         ──► stream fault? strike after N events ──► settle the quota with the real usage
 
+A CountTokens call (not a model call: no rules, quotas nor stream) only has its faults drawn,
+once validated, when the plan holds any (``Toolkit.count_tokens_faults``): the latency, a wait
+its client leaving ends, then the error fault, if any.
+
 An error before the first event becomes a plain JSON error response; a stream fault becomes
 an exception frame or a dropped connection (``service.runtime``). Every injected fault is
 written to ``record.injected_fault`` (quota refusals as ``quota:<limit>``); a reply
@@ -46,13 +50,14 @@ from claude_bedrock.domain.engine import Engine, ModelCall, StreamEvent
 from claude_bedrock.domain.errors import BedrockError, ErrorAsFirstFrame
 from claude_bedrock.domain.tokens import count_request
 from claude_bedrock.service.calls import CallRecord
+from claude_bedrock.service.disconnect import DisconnectWatch
 from claude_bedrock.service.state import ServiceState
 from claude_bedrock.settings import ConfigError, Settings, read_user_file
 
 if TYPE_CHECKING:  # loaded when a scenario first needs them (see Toolkit)
-    from claude_bedrock.domain.faults import Fault, FaultPlan
+    from claude_bedrock.domain.faults import Fault, FaultPlan, Injection
     from claude_bedrock.domain.quotas import QuotaConfig, QuotaLedger
-    from claude_bedrock.domain.scripting import RuleBook, Selection
+    from claude_bedrock.domain.scripting import CallView, RuleBook, Selection
 
 __all__ = ["ADMIN_PREFIX", "HISTORY_SIZE", "CallHistory", "Scenario", "Toolkit", "install", "load_scenario", "toolkit_of"]
 
@@ -400,6 +405,35 @@ class Toolkit:
                     or (self._faults is not None and len(self._faults))
                     or (self._quotas is not None and self._quotas.config.enabled))
 
+    @property
+    def has_faults(self) -> bool:
+        return self._faults is not None and len(self._faults) > 0
+
+    def _draw(self, view: CallView, record: CallRecord) -> Injection:
+        """The call's faults (``FaultPlan.draw``), their labels written to its record."""
+        injection = self.faults.draw(view)
+        if injection.label:
+            record.injected_fault = injection.label
+        return injection
+
+    async def count_tokens_faults(self, record: CallRecord, model_id: str, request: Mapping[str, Any],
+                                  watch: DisconnectWatch) -> None:
+        """The faults of a validated CountTokens call of base model ``model_id`` (the handler
+        asks only when ``has_faults``): their latency, ended by the client leaving
+        (``ClientDisconnected``), then the error fault, raised."""
+        from claude_bedrock.domain.scripting import CallView
+
+        view = CallView(self.model_names(record.model_id, model_id), record.operation, record.account_id,
+                        record.region, request)
+        injection = self._draw(view, record)
+        if injection.latency_ms:
+            with watch:
+                await self.sleep(injection.latency_ms / 1000)
+            if self._stale(record):  # reset while it waited: the new scenario is not its own
+                return
+        if injection.before is not None:
+            raise injection.before.error()
+
     def events(self, call: ModelCall, record: CallRecord, engine: Engine) -> AsyncIterator[StreamEvent]:
         """``ServiceState.events_hook``: the engine's events, or the scripted/faulty ones."""
         if not self.active:
@@ -413,10 +447,8 @@ class Toolkit:
         view = CallView(self.model_names(record.model_id, call.model_id), call.operation, call.account_id,
                         call.region, call.request)
         opened = self._open[record.request_id] = _OpenCall()
-        injection = self.faults.draw(view)
+        injection = self._draw(view, record)
         opened.stream_fault = injection.stream
-        if injection.label:
-            record.injected_fault = injection.label
         if injection.latency_ms:
             await self.sleep(injection.latency_ms / 1000)
             if self._stale(record):  # reset while it waited: the new scenario is not its own
