@@ -69,7 +69,8 @@ Requests (``count_request``)
     346 tokens for ``auto``/``none``, 313 for ``any``/``tool``). "Hello, world" as a single user
     message counts 10, as on the real service. A tool with ``defer_loading: true`` is not in
     the prompt: its definition counts where a ``tool_reference`` (tool search) loads it, at
-    each such reference.
+    each such reference, and is part of that block's prompt-cache key (a changed definition
+    misses from there on).
 
 ``prompt_segments`` exposes the same count split in prompt-cache order (tools, system, then
 messages), so prompt caching (``prompt_cache``) can split the very same total. A stripped
@@ -517,9 +518,13 @@ def _iter_segments(request: Mapping[str, Any], preserve_thinking: bool, keyed: b
             if index < turn_start and block.get("type") in _THINKING_BLOCKS:
                 continue  # stripped from the context (module docstring)
             tokens = count_block(block)
+            material: Any = ("block", role, _without_cache_control(block))
             if deferred:
-                tokens += sum(_tool_tokens(deferred[name]) for name in block_references(block) if name in deferred)
-            yield PromptSegment(overhead + tokens, ("block", role, _without_cache_control(block)), _control(block))
+                loaded = [deferred[name] for name in block_references(block) if name in deferred]
+                if loaded:  # their definitions are in the prompt here, so in the cache key too
+                    tokens += sum(_tool_tokens(tool) for tool in loaded)
+                    material = (*material, [_without_cache_control(tool) for tool in loaded])
+            yield PromptSegment(overhead + tokens, material, _control(block))
             overhead = 0
         if overhead:  # a message with an empty block list still costs its framing
             yield PromptSegment(overhead, ("message", role, ()), None)

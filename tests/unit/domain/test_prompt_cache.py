@@ -338,3 +338,34 @@ def test_prompt_cache_preserved_thinking_reads_the_tool_use_loop_prefix(cache: P
                         preserve_thinking=True)
     assert usage.cache_read_input_tokens == written.cache_creation_input_tokens
     assert usage.total_input_tokens == count_request(request_3, preserve_thinking=True)
+
+
+def _tool_search_conversation(weather_description: str) -> dict[str, Any]:
+    """A search found the deferred ``get_weather``; a breakpoint marks the turn after it."""
+    search = {"type": "tool_search_tool_regex_20251119", "name": "tool_search_tool_regex"}
+    deferred = {"name": "get_weather", "description": weather_description, "input_schema": {"type": "object"},
+                "defer_loading": True}
+    use = {"type": "server_tool_use", "id": "srvtoolu_1", "name": "tool_search_tool_regex",
+           "input": {"pattern": "weather"}}
+    found = {"type": "tool_search_tool_result", "tool_use_id": "srvtoolu_1",
+             "content": {"type": "tool_search_tool_search_result",
+                         "tool_references": [{"type": "tool_reference", "tool_name": "get_weather"}]}}
+    return {"max_tokens": 10, "tools": [search, deferred], "messages": [
+        {"role": "user", "content": LONG + " What is the weather?"},
+        {"role": "assistant", "content": [use, found, {"type": "text", "text": "Found it."}]},
+        {"role": "user", "content": [{"type": "text", "text": "Thanks.", "cache_control": {"type": "ephemeral"}}]},
+    ]}
+
+
+def test_prompt_cache_changed_definition_of_a_loaded_deferred_tool_misses_from_its_reference(
+        cache: PromptCache) -> None:
+    # Anthropic "Tool search tool": a found tool's definition enters the prompt where its
+    # tool_reference stands (tokens counts it there), so changing it changes the prompt from that
+    # block on, and the cache cannot read tokens it never wrote.
+    first = _apply(cache, _tool_search_conversation("Weather now"))
+    changed = _tool_search_conversation("Weather now, in Celsius, with humidity and wind. " * 10)
+    usage = _apply(cache, changed)
+    assert usage.cache_read_input_tokens < first.cache_creation_input_tokens
+    assert usage.cache_creation_input_tokens > 0
+    assert usage.total_input_tokens == count_request(changed)
+    assert _apply(cache, changed).cache_read_input_tokens == usage.cache_creation_input_tokens + usage.cache_read_input_tokens
