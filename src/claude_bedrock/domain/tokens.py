@@ -409,9 +409,27 @@ class PromptSegment(NamedTuple):
 
 
 def _without_cache_control(block: Mapping[str, Any]) -> Any:
-    if "cache_control" not in block:
-        return block
-    return {key: value for key, value in block.items() if key != "cache_control"}
+    """The block as prompt content: without its ``cache_control`` nor those of the blocks nested
+    in its ``content`` (tool and search results) or ``source.content`` (documents), which are
+    breakpoints too (``content_rules``), not content."""
+    out = block if "cache_control" not in block else {k: v for k, v in block.items() if k != "cache_control"}
+    content = block.get("content")
+    if _marks_nested(content):
+        out = {**out, "content": _unmarked(content)}
+    source = block.get("source")
+    if isinstance(source, Mapping) and _marks_nested(source.get("content")):
+        out = {**out, "source": {**source, "content": _unmarked(source["content"])}}
+    return out
+
+
+def _marks_nested(blocks: Any) -> bool:
+    return isinstance(blocks, list) and any(
+        isinstance(inner, Mapping) and ("cache_control" in inner or _marks_nested(inner.get("content")))
+        for inner in blocks)
+
+
+def _unmarked(blocks: list[Any]) -> list[Any]:
+    return [_without_cache_control(inner) if isinstance(inner, Mapping) else inner for inner in blocks]
 
 
 def _control(block: Any) -> Mapping[str, Any] | None:

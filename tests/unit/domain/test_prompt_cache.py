@@ -369,3 +369,28 @@ def test_prompt_cache_changed_definition_of_a_loaded_deferred_tool_misses_from_i
     assert usage.cache_creation_input_tokens > 0
     assert usage.total_input_tokens == count_request(changed)
     assert _apply(cache, changed).cache_read_input_tokens == usage.cache_creation_input_tokens + usage.cache_read_input_tokens
+
+
+def _tool_loop(turns: int, nested_mark: bool) -> dict[str, Any]:
+    """A tool-use loop; the first tool result's text may carry a (nested) breakpoint, the last
+    block of the conversation always does."""
+    messages: list[dict[str, Any]] = [{"role": "user", "content": LONG}]
+    for turn in range(turns):
+        inner: dict[str, Any] = {"type": "text", "text": f"result {turn}"}
+        if nested_mark and turn == 0:
+            inner["cache_control"] = {"type": "ephemeral"}
+        messages += [
+            {"role": "assistant", "content": [{"type": "tool_use", "id": f"toolu_{turn}", "name": "get", "input": {}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": f"toolu_{turn}", "content": [inner]},
+                                         {"type": "text", "text": f"next {turn}"}]},
+        ]
+    messages[-1]["content"][-1]["cache_control"] = {"type": "ephemeral"}
+    return {"max_tokens": 10, "tools": [{"name": "get", "input_schema": {"type": "object"}}], "messages": messages}
+
+
+def test_prompt_cache_nested_breakpoint_markers_are_not_part_of_the_prefix(cache: PromptCache) -> None:
+    # A marker inside a tool result's content is a breakpoint (it counts toward the four) and,
+    # like every marker, not prompt content: dropping it must not change the cached prefix.
+    first = _apply(cache, _tool_loop(1, nested_mark=True))
+    later = _apply(cache, _tool_loop(2, nested_mark=False))
+    assert later.cache_read_input_tokens == first.cache_creation_input_tokens > 0
