@@ -29,6 +29,7 @@ from urllib.parse import unquote
 
 __all__ = [
     "LONG_TERM_KEY_PREFIX",
+    "SHORT_TERM_KEY_MAX_LIFETIME_S",
     "SHORT_TERM_KEY_PREFIX",
     "BearerToken",
     "LongTermApiKey",
@@ -40,6 +41,9 @@ __all__ = [
 
 LONG_TERM_KEY_PREFIX = "ABSK"
 SHORT_TERM_KEY_PREFIX = "bedrock-api-key-"
+#: A short-term key lasts no longer than 12 hours (AWS Bedrock user guide, "Generate an Amazon
+#: Bedrock API key"; the token generator's ``TOKEN_DURATION``), whatever its URL's X-Amz-Expires.
+SHORT_TERM_KEY_MAX_LIFETIME_S = 43_200
 _LONG_TERM_ID_PREFIX = "BedrockAPIKey-"
 _LONG_TERM_ACCOUNT_SEPARATOR = "-at-"
 

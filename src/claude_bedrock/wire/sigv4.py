@@ -652,14 +652,18 @@ def short_term_key_request(key: ShortTermApiKey) -> tuple[HttpRequest, Presigned
     """The presigned request a short-term Bedrock API key encodes, ready for :func:`verify`.
 
     The token generator presigns ``POST https://<host>/?Action=CallWithBearerToken`` with an
-    empty body and only ``host`` signed (wire-protocol reference 6.4).
+    empty body and only ``host`` signed (wire-protocol reference 6.4). The key expires when its
+    URL does, or 12 hours after it was made if that comes first (``auth.expires`` says which).
 
     Raises:
         MalformedAuthorization: the embedded presigned query is malformed.
     """
+    from claude_bedrock.wire.bearer import SHORT_TERM_KEY_MAX_LIFETIME_S  # loaded with the key
+
     auth = parse_presigned(key.raw_query)
     if auth is None:  # describe_bearer guarantees the parameters; keep the type checker honest
         raise MalformedAuthorization("Short-term API key carries no presigned signature.")
+    auth.expires = min(auth.expires, SHORT_TERM_KEY_MAX_LIFETIME_S)
     return HttpRequest("POST", key.raw_path, key.raw_query, (("host", key.host),), b""), auth
 
 

@@ -961,7 +961,7 @@ def test_bearer_describe_long_term_key() -> None:
     assert describe_bearer("something-else") is None
 
 
-def _short_term_token(now: datetime, secret: str = SECRET) -> str:
+def _short_term_token(now: datetime, secret: str = SECRET, expires: int = 43200) -> str:
     """What aws-bedrock-token-generator does (botocore SigV4QueryAuth, then ``&Version=1``)."""
     aws = AWSRequest(
         method="POST",
@@ -970,7 +970,7 @@ def _short_term_token(now: datetime, secret: str = SECRET) -> str:
         params={"Action": "CallWithBearerToken"},
     )
     with mock.patch("botocore.auth.get_current_datetime", return_value=now.replace(tzinfo=None)):
-        SigV4QueryAuth(Credentials(AKID, secret), "bedrock", REGION, expires=43200).add_auth(aws)
+        SigV4QueryAuth(Credentials(AKID, secret), "bedrock", REGION, expires=expires).add_auth(aws)
     url = aws.url.replace("https://", "") + "&Version=1"
     return "bedrock-api-key-" + base64.b64encode(url.encode()).decode()
 
@@ -1001,6 +1001,23 @@ def test_bearer_short_term_key_verifies() -> None:
         )
     with pytest.raises(sigv4.SignatureMismatch):
         sigv4.verify(req, auth, "wrong-secret", NOW, expected_service="bedrock")
+
+
+def test_bearer_short_term_key_lives_at_most_twelve_hours() -> None:
+    # A short-term API key lasts no longer than 12 hours (AWS Bedrock user guide; wire
+    # reference 6.4: "<=12 h"), whatever lifetime its presigned URL claims (up to a week).
+    key = describe_bearer(_short_term_token(NOW, expires=604_800))
+    assert isinstance(key, ShortTermApiKey) and key.expires == 604_800
+    req, auth = sigv4.short_term_key_request(key)
+    sigv4.verify(req, auth, SECRET, NOW + timedelta(hours=12), expected_service="bedrock")
+    with pytest.raises(sigv4.SignatureExpired, match=r"- 720 min\.\)") as caught:
+        sigv4.verify(req, auth, SECRET, NOW + timedelta(hours=12, seconds=1), expected_service="bedrock")
+    assert caught.value.reason is Reason.PRESIGNED_URL_EXPIRED
+    # a shorter lifetime is the key's own
+    key = describe_bearer(_short_term_token(NOW, expires=900))
+    req, auth = sigv4.short_term_key_request(key)
+    with pytest.raises(sigv4.SignatureExpired):
+        sigv4.verify(req, auth, SECRET, NOW + timedelta(minutes=15, seconds=1), expected_service="bedrock")
 
 
 def test_bearer_short_term_key_with_thousands_of_expires_digits() -> None:
