@@ -186,6 +186,17 @@ def test_sts_raw_request_signed_for_bedrock_is_refused(server):
     assert ET.fromstring(payload).find(f"{STS_NS}Error").findtext(f"{STS_NS}Code") == "SignatureDoesNotMatch"
 
 
+def test_sts_unsigned_request_is_missing_authentication_token(server):
+    """STS's own words for a request with no credentials (AWS common errors: 403
+    MissingAuthenticationToken), not Bedrock's "Authorization header is missing"."""
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(server.url + "/?Action=GetCallerIdentity&Version=2011-06-15", timeout=30)
+    assert caught.value.code == 403
+    error = ET.fromstring(caught.value.read()).find(f"{STS_NS}Error")
+    assert error.findtext(f"{STS_NS}Code") == "MissingAuthenticationToken"
+    assert error.findtext(f"{STS_NS}Message") == "Request is missing Authentication Token"
+
+
 def test_sts_refuses_a_bedrock_api_key(strict_server):
     """Bedrock API keys are for the signing name bedrock only (wire 6.4): STS wants SigV4,
     even for a key the config lists."""

@@ -53,6 +53,8 @@ _STS_CODES = {
     "IncompleteSignatureException": "IncompleteSignature",
     "AccessDeniedException": "MissingAuthenticationToken",
 }
+#: STS's own messages where its words differ from Bedrock's, by STS code.
+_STS_MESSAGES = {"MissingAuthenticationToken": "Request is missing Authentication Token"}
 
 
 def query_xml_error(error: BedrockError, request_id: str) -> tuple[int, Headers, bytes]:
@@ -62,7 +64,7 @@ def query_xml_error(error: BedrockError, request_id: str) -> tuple[int, Headers,
     body = (
         f'<ErrorResponse xmlns="{STS_NAMESPACE}">'
         f"<Error><Type>{kind}</Type><Code>{escape(code)}</Code>"
-        f"<Message>{escape(error.message)}</Message></Error>"
+        f"<Message>{escape(_STS_MESSAGES.get(code, error.message))}</Message></Error>"
         f"<RequestId>{escape(request_id)}</RequestId></ErrorResponse>"
     ).encode()
     headers = [
