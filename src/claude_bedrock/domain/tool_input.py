@@ -9,8 +9,8 @@ that tool definitions use in practice (hand-written or produced by pydantic / zo
 * objects: every ``required`` property, plus a deterministic subset of the optional ones
   (about half; none below ``MAX_DEPTH`` nesting); ``required`` names without a declared schema
   get a string;
-* strings: ``minLength`` / ``maxLength``; ``format`` date-time, date, time, email, uri / url,
-  uuid, ipv4, ipv6, hostname; otherwise, for location-like property names, the proper noun of
+* strings: ``minLength`` / ``maxLength``; ``format`` date-time, date, time, duration, email,
+  uri / url, uuid, ipv4, ipv6, hostname (every format structured outputs support); otherwise, for location-like property names, the proper noun of
   the user's message (``"Paris"``) when there is one; else a value from a small table keyed by
   the words of the property name (``location``, ``city``, ``email``, ``unit``...); else words of
   the user's last message;
@@ -95,6 +95,7 @@ _FORMATS: Mapping[str, Callable[[Draws], str]] = {
     f"T{d.between(0, 23):02d}:{d.between(0, 59):02d}:00Z",
     "date": lambda d: f"2025-{d.between(1, 12):02d}-{d.between(1, 28):02d}",
     "time": lambda d: f"{d.between(0, 23):02d}:{d.between(0, 59):02d}:00",
+    "duration": lambda d: f"PT{d.between(1, 12)}H{d.between(0, 59)}M",  # ISO 8601 (RFC 3339 App. A)
     "email": lambda d: f"user{d.below(100)}@example.com",
     "uri": lambda d: f"https://example.com/item/{d.below(1000)}",
     "url": lambda d: f"https://example.com/item/{d.below(1000)}",

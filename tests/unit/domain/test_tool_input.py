@@ -199,3 +199,32 @@ def test_schema_value_integer_with_an_infinite_bound(keyword):
     from claude_bedrock.domain.tool_input import schema_value
 
     assert isinstance(schema_value({"type": "integer", keyword: math.inf}, Draws(b"x"), "x"), int)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_schema_value_parses_as_the_pydantic_model_behind_each_string_format(seed):
+    """Every string format the anthropic SDK passes on for structured outputs
+    (``lib/_parse/_transform.py``, SupportedStringFormats: the Anthropic "Structured outputs"
+    list) yields a string the model's own type reads, so ``messages.parse`` works; a
+    ``timedelta`` field (``format: duration``) got free text and failed to parse."""
+    import datetime
+    import ipaddress
+    import uuid
+
+    import pydantic
+    from anthropic import transform_schema
+
+    from claude_bedrock.domain.tool_input import schema_value
+
+    class Formats(pydantic.BaseModel):
+        length: datetime.timedelta
+        when: datetime.datetime
+        day: datetime.date
+        at: datetime.time
+        id: uuid.UUID
+        v4: ipaddress.IPv4Address
+        v6: ipaddress.IPv6Address
+        link: pydantic.AnyUrl
+
+    schema = transform_schema(Formats)
+    Formats.model_validate(schema_value(schema, Draws(bytes([seed, 3])), "plan a trip"))
