@@ -7,10 +7,11 @@ that tool definitions use in practice (hand-written or produced by pydantic / zo
 * ``type`` (object, string, number, integer, boolean, array, null, or a list of them: the first
   non-null wins), ``const``, ``enum`` (a member picked by the draws), ``default`` (used as is);
 * objects: every ``required`` property, plus a deterministic subset of the optional ones
-  (about half; none below ``MAX_DEPTH`` nesting); ``required`` names without a declared schema
-  get a string;
+  (about half, within ``maxProperties``; none below ``MAX_DEPTH`` nesting); ``required``
+  names without a declared schema get a string;
 * strings: ``minLength`` / ``maxLength``; ``format`` date-time, date, time, duration, email,
-  uri / url, uuid, ipv4, ipv6, hostname (every format structured outputs support); otherwise, for location-like property names, the proper noun of
+  uri / url, uuid, ipv4, ipv6, hostname (every format structured outputs support);
+  otherwise, for location-like property names, the proper noun of
   the user's message (``"Paris"``) when there is one; else a value from a small table keyed by
   the words of the property name (``location``, ``city``, ``email``, ``unit``...); else words of
   the user's last message;
@@ -196,9 +197,14 @@ class _Generator:
         required = schema.get("required")
         required = [key for key in required if isinstance(key, str)] if isinstance(required, list) else []
         out: dict[str, Any] = {}
+        maximum = _count(schema, "maxProperties", -1)
+        room = len(properties) if maximum < 0 else maximum - len(set(required))  # optional ones
         for key, subschema in properties.items():
-            if key in required or (depth < MAX_DEPTH and self._draws.chance(50)):
+            if key in required:
                 out[key] = self.value(subschema, key, depth + 1)
+            elif room > 0 and depth < MAX_DEPTH and self._draws.chance(50):
+                out[key] = self.value(subschema, key, depth + 1)
+                room -= 1
         for key in required:
             if key not in out:
                 out[key] = self._string({}, key)

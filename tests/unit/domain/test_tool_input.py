@@ -114,6 +114,13 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         },
         "required": ["maybe", "merged", "pair", "defaulted"],
     },
+    "max_properties": {  # optional properties were drawn past maxProperties
+        "type": "object",
+        "properties": {key: {"type": "string"} for key in ("city", "unit", "day", "note", "lang", "tz")},
+        "required": ["city"],
+        "maxProperties": 2,
+        "additionalProperties": False,
+    },
     "empty": {"type": "object", "properties": {}},
     "required_only": {"type": "object", "required": ["query"]},
 }
