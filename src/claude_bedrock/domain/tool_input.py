@@ -18,8 +18,8 @@ that tool definitions use in practice (hand-written or produced by pydantic / zo
   ``pattern`` is not honoured (documented gap);
 * numbers and integers: ``minimum`` / ``maximum`` / ``exclusiveMinimum`` / ``exclusiveMaximum``
   (draft 6+ numeric form and draft 4 boolean form) and ``multipleOf``;
-* arrays: ``items`` (or ``prefixItems``), ``minItems`` / ``maxItems`` (1–3 items by default),
-  ``uniqueItems`` best effort;
+* arrays: ``items`` (or ``prefixItems``; ``items: false`` closes the tuple), ``minItems`` /
+  ``maxItems`` (1–3 items by default), ``uniqueItems`` best effort;
 * ``anyOf`` / ``oneOf``: the first option that is not ``{"type": "null"}`` (the null option
   once nesting reaches ``MAX_DEPTH``); ``allOf``: the options merged; local ``$ref``
   (``#/$defs/...``, ``#/definitions/...``); recursion is bounded.
@@ -217,12 +217,14 @@ class _Generator:
         return out
 
     def _array(self, schema: Mapping[str, Any], name: str, depth: int) -> list[Any]:
-        low = _count(schema, "minItems", 0)
-        high = _count(schema, "maxItems", max(low, 3))
-        count = low if depth >= MAX_DEPTH else min(high, max(low, self._draws.between(1, 3)))
-        count = min(count, MAX_ITEMS)
         prefix = schema.get("prefixItems") if isinstance(schema.get("prefixItems"), list) else []
         items = schema.get("items", {})
+        low = _count(schema, "minItems", 0)
+        high = _count(schema, "maxItems", max(low, 3))
+        if items is False:  # no item past the prefixItems (a closed tuple)
+            high = min(high, len(prefix))
+        count = low if depth >= MAX_DEPTH else min(high, max(low, self._draws.between(1, 3)))
+        count = min(count, MAX_ITEMS)
         out: list[Any] = []
         attempts = 0
         while len(out) < count and attempts < count * 4 + 4:

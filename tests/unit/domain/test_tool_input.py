@@ -110,9 +110,11 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                 ]
             },
             "pair": {"type": "array", "prefixItems": [{"type": "integer"}, {"type": "string"}], "minItems": 2, "maxItems": 2},
+            # a closed tuple: no third item (one was added as a free string)
+            "closed": {"type": "array", "prefixItems": [{"type": "integer"}, {"type": "boolean"}], "items": False},
             "defaulted": {"type": "string", "default": "auto"},
         },
-        "required": ["maybe", "merged", "pair", "defaulted"],
+        "required": ["maybe", "merged", "pair", "closed", "defaulted"],
     },
     "max_properties": {  # optional properties were drawn past maxProperties
         "type": "object",
