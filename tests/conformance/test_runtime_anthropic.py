@@ -257,6 +257,24 @@ def test_anthropic_messages_parse_honours_constraints_the_sdk_moves_into_descrip
     assert isinstance(parsed.parsed_output, Review)
 
 
+def test_anthropic_messages_parse_reads_a_timedelta_field(anthropic_client):
+    # "duration" is one of the string formats structured outputs support (the SDK's
+    # SupportedStringFormats); a timedelta field got free text, and parse raised ValidationError.
+    import datetime
+
+    from pydantic import BaseModel
+
+    class Trip(BaseModel):
+        length: datetime.timedelta
+        start: datetime.date
+
+    parsed = anthropic_client.messages.parse(
+        model=GLOBAL_SONNET_45, max_tokens=512, output_format=Trip,
+        messages=[{"role": "user", "content": "Plan a trip to Rome."}],
+    )
+    assert parsed.parsed_output.length > datetime.timedelta(0)
+
+
 def test_anthropic_error_classes(anthropic_client, server):
     with pytest.raises(anthropic.BadRequestError):
         anthropic_client.messages.create(model="apac.anthropic.claude-sonnet-4-5-20250929-v1:0", max_tokens=64,
