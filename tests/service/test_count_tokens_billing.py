@@ -100,3 +100,28 @@ def test_anthropic_count_tokens_reports_the_edited_and_the_original_count(app):
     counted = post(app, "/v1/messages/count_tokens", {"model": PROFILE, **body})
     assert counted == {"input_tokens": invoked["usage"]["input_tokens"],
                        "context_management": {"original_input_tokens": _unedited_count(app)}}
+
+
+def test_anthropic_count_tokens_original_count_includes_the_thinking_the_edit_clears(app):
+    """``clear_thinking_20251015`` decides which earlier thinking the model keeps, so the count
+    "before" the edits is the prompt with all of it: the same whatever the edit keeps, never
+    less than the edited count (keeping "all" clears nothing: the two counts are equal)."""
+    thinking = {"type": "thinking", "thinking": "The user asks about the weather, so I call the tool. " * 5,
+                "signature": "sig"}
+    messages = [{"role": "user", "content": "Weather in Paris?"},
+                {"role": "assistant", "content": [thinking, {"type": "text", "text": "Sunny."}]},
+                {"role": "user", "content": "And Rome?"},
+                {"role": "assistant", "content": [thinking, {"type": "text", "text": "Rainy."}]},
+                {"role": "user", "content": "And Oslo?"}]
+    body = {"model": PROFILE, "anthropic_beta": [BETA], "messages": messages,
+            "thinking": {"type": "enabled", "budget_tokens": 1024}}
+
+    def count(keep):
+        edits = {"edits": [{"type": "clear_thinking_20251015", "keep": keep}]}
+        counted = post(app, "/v1/messages/count_tokens", {**body, "context_management": edits})
+        return counted["input_tokens"], counted["context_management"]["original_input_tokens"]
+
+    kept_all, original = count("all")
+    assert original == kept_all
+    edited, original_too = count({"type": "thinking_turns", "value": 1})
+    assert original_too == original > edited

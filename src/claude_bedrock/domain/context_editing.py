@@ -6,9 +6,9 @@ sending its full history ("Context editing is applied server-side before the pro
 Claude"). The edited prompt is what the model answers, what is billed as input, what the
 context window is checked against and what CountTokens counts (``validation.edited_prompt``;
 the first-party count_tokens route adds ``context_management.original_input_tokens``, the
-count before the edits); the response reports each edit that changed something in
-``context_management.applied_edits`` (InvokeModel body; the final ``message_delta`` of a
-stream), and ``{"applied_edits": []}`` when none did.
+count before the edits, ``EditedContext.original_input_tokens``); the response reports each
+edit that changed something in ``context_management.applied_edits`` (InvokeModel body; the
+final ``message_delta`` of a stream), and ``{"applied_edits": []}`` when none did.
 
 * ``check_context_management`` judges the object: without the beta the field is unknown to
   the API ("context_management: Extra inputs are not permitted", Bedrock's answer quoted in
@@ -135,6 +135,13 @@ class EditedContext:
     input_tokens: int
     preserve_thinking: bool
     response: Mapping[str, Any]
+
+    @property
+    def original_input_tokens(self) -> int:
+        """The prompt's count before the edits, as the edits count it: the edited count plus
+        what each applied edit cleared (with a ``clear_thinking_20251015`` edit, the prompt
+        with every thinking block, as the edit starts from it). Never below ``input_tokens``."""
+        return self.input_tokens + sum(edit["cleared_input_tokens"] for edit in self.response["applied_edits"])
 
 
 # --------------------------------------------------------------------------- judging

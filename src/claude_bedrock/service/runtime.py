@@ -235,11 +235,12 @@ def count_prompt(validated: ValidatedRequest, model: Any) -> tuple[int, int | No
     """What CountTokens reports for a validated body: the input tokens of the prompt the model
     would see, ``context_management`` edits applied ("the token count that would be charged if
     the same input were sent to the model", AWS CountTokens reference); and the count before the
-    edits, None without edits."""
+    edits (``EditedContext.original_input_tokens``), None without edits."""
     count = tokens.count_request(validated.body, preserve_thinking=model.preserves_thinking)
     if not validated.edits:
         return count, None
-    return edited_prompt(validated.body, validated.edits, model, count).input_tokens, count
+    edited = edited_prompt(validated.body, validated.edits, model, count)
+    return edited.input_tokens, edited.original_input_tokens
 
 
 async def count_input(state: ServiceState, request: Request, validated: ValidatedRequest, model: Any, *,

@@ -165,6 +165,18 @@ def test_thinking_keep_all_clears_nothing_and_keeps_every_block():
     assert edited.input_tokens == tokens.count_request(body, preserve_thinking=True) > tokens.count_request(body)
 
 
+@pytest.mark.parametrize("keep", [1, 2, None])
+def test_original_count_is_the_prompt_before_the_edits_clear_anything(keep):
+    """count_tokens' ``original_input_tokens`` is the count "before" the edits ("Context
+    editing", token counting), which only clear: never below the edited count, and above it by
+    what the applied edits report cleared, also on a model that strips earlier thinking."""
+    body = body_of(conversation(*(thinking_turn(n) for n in range(3))), thinking=THINKING)
+    edited = apply(body, ClearThinking(keep=keep), ClearToolUses(trigger=("input_tokens", 10), keep=1))
+    cleared = sum(edit["cleared_input_tokens"] for edit in edited.response["applied_edits"])
+    assert edited.original_input_tokens == edited.input_tokens + cleared
+    assert edited.original_input_tokens == tokens.count_request(body, preserve_thinking=True)
+
+
 def test_thinking_then_tool_uses_report_in_order():
     body = body_of(conversation(*(thinking_turn(n) for n in range(3))), thinking=THINKING)
     edited = apply(body, ClearThinking(keep=1), ClearToolUses(trigger=("input_tokens", 10), keep=1))
