@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -263,3 +264,14 @@ def test_an_external_server_is_refused_with_xdist_workers(pytester: pytest.Pytes
                                            "--claude-bedrock-url=http://127.0.0.1:9")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--claude-bedrock-url cannot be shared by pytest-xdist workers*"])
+
+
+def test_the_servers_data_dir_is_the_one_its_ini_args_give(tmp_path: Path):
+    """Review: ``claude_bedrock_args`` come after the plugin's own ``--data-dir``, so one there
+    wins; ``BedrockServer.data_dir`` named the plugin's folder all the same."""
+    from claude_bedrock.testing.pytest_plugin import data_dir_of
+
+    default = tmp_path / "data"
+    assert data_dir_of(default, ["--seed", "3"], tmp_path) == default
+    assert data_dir_of(default, ["--data-dir", "logs"], tmp_path) == tmp_path / "logs"
+    assert data_dir_of(default, ["--data-dir=/abs", "--seed", "1"], tmp_path) == Path("/abs")

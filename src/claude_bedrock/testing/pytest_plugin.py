@@ -131,6 +131,18 @@ class BedrockServer:
             self.process.wait()
 
 
+def data_dir_of(default: Path, extra_args: list[str], cwd: Path | None) -> Path:
+    """The server's data folder: the last ``--data-dir`` of ``extra_args`` (they come after the
+    plugin's own, so one there wins), relative to ``cwd``; else ``default``."""
+    found: str | None = None
+    for index, arg in enumerate(extra_args):
+        if arg == "--data-dir" and index + 1 < len(extra_args):
+            found = extra_args[index + 1]
+        elif arg.startswith("--data-dir="):
+            found = arg.partition("=")[2]
+    return default if found is None else (cwd or Path.cwd()) / found
+
+
 def start_server(folder: Path, extra_args: list[str], cwd: Path | None = None) -> BedrockServer:
     """Start ``python -m claude_bedrock serve`` on a free loopback port, plain HTTP (unless
     ``extra_args`` give ``--tls-cert``); wait for its URL.
@@ -147,7 +159,8 @@ def start_server(folder: Path, extra_args: list[str], cwd: Path | None = None) -
     while time.monotonic() < deadline:
         found = ANNOUNCE.search(out_path.read_text(errors="replace"))
         if found:
-            return BedrockServer(found.group(1), BedrockAdmin(found.group(1)), process, log_path, folder / "data")
+            return BedrockServer(found.group(1), BedrockAdmin(found.group(1)), process, log_path,
+                                 data_dir_of(folder / "data", extra_args, cwd))
         if process.poll() is not None:
             break
         time.sleep(0.05)
