@@ -7,14 +7,18 @@ two modes as on Bedrock.
 
 It reads what most generated PDFs hold: content streams, plain or ``/FlateDecode``d, and the
 strings shown by the ``Tj``, ``TJ``, ``'`` and ``"`` text operators (literal strings with their
-escapes, and hex strings). It is not a full PDF parser (no font encodings or CMaps, no
-object streams): text it cannot read is skipped, never guessed. Pure: bytes in, text out.
+escapes, and hex strings). Content streams are read as tokens (ISO 32000-1, 7.2 and 7.8.2): a
+literal string ends at the parenthesis that balances its opening one (unescaped balanced pairs
+are part of it), and an operator is a whole token, so the letters ``ET`` in a shown word such
+as ``(BUDGET)``, or in a name such as ``/ET1``, end nothing. Inline image data (``ID`` ...
+``EI``) is skipped. It is not a full PDF parser (no font encodings or CMaps, no object
+streams): text it cannot read is skipped, never guessed. Pure: bytes in, text out.
 
 A client chooses the bytes, and the runtime reads them on the event loop, so the reading is
-bounded: one pass over the document (streams, text blocks and strings are each found once, a
-string or an array that never ends is skipped to the end of its block, never searched again
-from every later position), at most ``MAX_STREAM_BYTES`` of one stream and
-``MAX_DECODED_BYTES`` of all of them decompressed, one stream in memory at a time.
+bounded: one pass over the document (streams and tokens are each found once; a string that
+never ends ends the reading of its stream, never searched again from every later position), at
+most ``MAX_STREAM_BYTES`` of one stream and ``MAX_DECODED_BYTES`` of all of them
+decompressed, one stream in memory at a time, and at most ``MAX_TOKENS`` tokens of Python work.
 """
 
 from __future__ import annotations
@@ -26,21 +30,29 @@ from collections.abc import Iterator
 #: The end of a stream's dictionary and its ``stream`` keyword (the stream's data follows).
 _STREAM_HEAD_RE = re.compile(rb">>\s*stream\r?\n")
 _STREAM_END = b"\nendstream"
-#: A shown string or array, then its operator when one follows. Closers are optional so that an
-#: unterminated string consumes the rest of its block once (required closers would make every
-#: later opening parenthesis scan to the end again: quadratic); the caller keeps complete ones.
-_SHOW_RE = re.compile(
-    rb"(?P<shown>\((?:\\.|[^\\)])*(?P<string_end>\))?|<[0-9A-Fa-f\s]*(?P<hex_end>>)?"
-    rb"|\[(?:\\.|[^\]\\])*(?P<array_end>\])?)(?P<operator>\s*(?:Tj|TJ|'|\"))?"
-)
-_ARRAY_ITEM_RE = re.compile(rb"(?P<item>\((?:\\.|[^\\)])*(?P<string_end>\))?|<[0-9A-Fa-f\s]*(?P<hex_end>>)?)")
-_ESCAPES = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f", b"(": b"(", b")": b")", b"\\": b"\\"}
-_ESCAPE_RE = re.compile(rb"\\([0-7]{1,3}|.)", re.S)
+#: The tokens the text is read from (ISO 32000-1, 7.8.2), found in one search each: a literal
+#: string's "(" (its end is found by ``_string_end``: balanced parentheses may nest unescaped),
+#: a hex string, an array's brackets, a comment, and the operators that show text, end a text
+#: block or start an inline image's data. No capturing group: the search then skips the bytes
+#: between tokens many times faster. Whether a match is a whole token is checked by the caller.
+_TOKEN_RE = re.compile(rb"\(|<[0-9A-Fa-f\s]*>|\[|\]|%[^\r\n]*|BT|ET|Tj|TJ|ID|'|\"")
+#: What ends a bare token (PDF white space and delimiters).
+_DELIMITERS = frozenset(b"\0\t\n\f\r ()<>[]{}/%")
+#: A literal string's bytes up to its next unescaped parenthesis.
+_STRING_BODY_RE = re.compile(rb"[^\\()]*(?:\\.[^\\()]*)*", re.S)
+#: The end of an inline image's data.
+_INLINE_IMAGE_END_RE = re.compile(rb"\sEI(?=[\s()<>\[\]{}/%]|$)")
+_ESCAPES = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f", b"(": b"(", b")": b")", b"\\": b"\\",
+            b"\n": b"", b"\r": b"", b"\r\n": b""}  # a backslash before an end of line joins the lines
+_ESCAPE_RE = re.compile(rb"\\(\r\n|[0-7]{1,3}|.)", re.S)
 #: Streams larger than this (decompressed) are cut: a document is not a decompression bomb.
 MAX_STREAM_BYTES = 8 * 1024 * 1024
 #: Stream bytes read from one document in all (many small streams that each inflate to
 #: MAX_STREAM_BYTES are a bomb too); the streams past it are not read.
-MAX_DECODED_BYTES = 64 * 1024 * 1024
+MAX_DECODED_BYTES = 16 * 1024 * 1024
+#: Tokens (strings, the parentheses nested and the escapes in them, brackets, operators) read
+#: from one document: each costs a step of Python, and a small stream can inflate to millions.
+MAX_TOKENS = 500_000
 
 
 def _unescape(match: re.Match[bytes]) -> bytes:
@@ -96,29 +108,86 @@ def _streams(pdf: bytes) -> Iterator[bytes]:
         yield data
 
 
-def _text_blocks(stream: bytes) -> Iterator[bytes]:
-    """What ``BT(.*?)ET`` finds, in one pass."""
-    position = 0
-    while (start := stream.find(b"BT", position)) >= 0:
-        end = stream.find(b"ET", start + 2)
-        if end < 0:
-            return
-        yield stream[start + 2:end]
-        position = end + 2
+class _Reader:
+    """The text shown by content streams, a line per text block (``BT`` ... ``ET``), reading at
+    most ``MAX_TOKENS`` tokens of the document in all."""
 
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.tokens_left = MAX_TOKENS
 
-def _shown(block: bytes) -> Iterator[str]:
-    """The strings shown in one text block, in order."""
-    for match in _SHOW_RE.finditer(block):
-        if match["operator"] is None or not (match["string_end"] or match["hex_end"] or match["array_end"]):
-            continue
-        shown = match["shown"]
-        if shown.startswith(b"["):
-            for item in _ARRAY_ITEM_RE.finditer(shown):
-                if item["string_end"] or item["hex_end"]:
-                    yield _string(item["item"])
-        else:
-            yield _string(shown)
+    def read(self, stream: bytes) -> None:
+        """Read one content stream: strings and arrays are operands; ``Tj``, ``'`` and ``"``
+        show the last string, ``TJ`` the strings of the last array."""
+        shown: list[str] = []
+        operand: bytes | list[bytes] | None = None
+        array: list[bytes] | None = None
+        position = 0
+        while self.tokens_left > 0 and (match := _TOKEN_RE.search(stream, position)):
+            self.tokens_left -= 1
+            start, position = match.span()
+            first = stream[start]
+            if first == 0x28:  # (
+                position = self._string_end(stream, position)
+                if position < 0:
+                    break  # a string that never ends: nothing after it is readable
+                string = stream[start:position]
+            elif first == 0x3C:  # <
+                string = match.group()
+            else:
+                string = None
+            if string is not None:
+                if array is not None:
+                    array.append(string)
+                else:
+                    operand = string
+                continue
+            if first == 0x5B:  # [
+                array = []
+            elif first == 0x5D:  # ]
+                operand, array = array, None
+            elif first != 0x25 and (start == 0 or stream[start - 1] in _DELIMITERS) and (
+                position == len(stream) or stream[position] in _DELIMITERS
+            ):  # a whole operator, not a piece of another token or of a name
+                operator = match.group()
+                if operator == b"TJ" and isinstance(operand, list):
+                    shown.extend(self._text(item) for item in operand)
+                elif operator in (b"Tj", b"'", b'"') and isinstance(operand, bytes):
+                    shown.append(self._text(operand))
+                elif operator == b"ET":
+                    self._line(shown)
+                    shown = []
+                elif operator == b"ID":
+                    end = _INLINE_IMAGE_END_RE.search(stream, position)
+                    if end is None:
+                        break
+                    position = end.end()
+                operand = None
+        self._line(shown)
+
+    def _text(self, string: bytes) -> str:
+        self.tokens_left -= string.count(b"\\")  # each escape is a step of Python too
+        return _string(string) if self.tokens_left > 0 else ""
+
+    def _line(self, shown: list[str]) -> None:
+        text = "".join(shown).strip()
+        if text:
+            self.lines.append(text)
+
+    def _string_end(self, stream: bytes, position: int) -> int:
+        """Where the literal string whose "(" ends at ``position`` ends (after its balancing
+        ")"); -1 when it never does within the token budget (each parenthesis is a token)."""
+        depth = 1
+        while self.tokens_left > 0:
+            position = _STRING_BODY_RE.match(stream, position).end()  # type: ignore[union-attr]
+            if position == len(stream) or stream[position] not in b"()":
+                return -1  # the end of the stream, or a backslash ending it
+            depth += 1 if stream[position] == 0x28 else -1
+            position += 1
+            if depth == 0:
+                return position
+            self.tokens_left -= 1
+        return -1
 
 
 def extract_text(pdf: bytes) -> str:
@@ -126,10 +195,9 @@ def extract_text(pdf: bytes) -> str:
 
     Returns "" when nothing readable is found (scanned pages, unsupported encodings).
     """
-    lines: list[str] = []
+    reader = _Reader()
     for stream in _streams(pdf):
-        for block in _text_blocks(stream):
-            text = "".join(_shown(block)).strip()
-            if text:
-                lines.append(text)
-    return "\n".join(lines)
+        if reader.tokens_left <= 0:
+            break
+        reader.read(stream)
+    return "\n".join(reader.lines)
