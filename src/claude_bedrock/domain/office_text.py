@@ -181,7 +181,10 @@ def xlsx_text(data: bytes) -> str:
 
 
 def _all_text(node: ElementTree.Element, tag: str) -> str:
-    return "".join(element.text or "" for element in node.iter(tag))
+    """The text of ``node``'s ``tag`` elements, but those of phonetic runs (``rPh``: a reading
+    hint shown above the text, ECMA-376 Part 1, 18.4.6), so that 東京 is not read 東京トウキョウ."""
+    skipped = {id(element) for run in node.iter(f"{_S}rPh") for element in run.iter(tag)}
+    return "".join(element.text or "" for element in node.iter(tag) if id(element) not in skipped)
 
 
 def _shared_strings(reader: _Reader) -> list[str]:

@@ -188,6 +188,17 @@ def test_a_shared_string_index_out_of_the_table_is_an_empty_cell(index):
     assert xlsx_text(zipped(parts)) == "# S0\n\t7"  # -1 read the last string ("c"), -3 the first
 
 
+def test_phonetic_runs_are_not_part_of_a_cells_text():
+    """Audit: a Japanese cell's phonetic hint (``rPh``, ECMA-376 18.4.6) was read into its text:
+    東京 became 東京トウキョウ, in shared strings and inline strings alike."""
+    phonetic = '<rPh sb="0" eb="2"><t>トウキョウ</t></rPh><phoneticPr fontId="1"/>'
+    row = f'<row><c r="A1" t="s"><v>0</v></c><c r="B1" t="inlineStr"><is><t>大阪</t>{phonetic}</is></c></row>'
+    book = zipfile.ZipFile(io.BytesIO(sheet_workbook(row)))
+    parts = {name: book.read(name) for name in book.namelist()}
+    parts["xl/sharedStrings.xml"] = (f"<sst {S}><si><r><t>東</t></r><r><t>京</t></r>{phonetic}</si></sst>")
+    assert xlsx_text(zipped(parts)) == "# S0\n東京\t大阪"
+
+
 def test_a_sheet_listed_many_times_is_read_once():
     assert xlsx_text(sheet_workbook('<row><c r="A1"><v>7</v></c></row>', listings=500)) == "# S0\n7"
 
