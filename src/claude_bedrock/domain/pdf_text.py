@@ -45,6 +45,9 @@ _INLINE_IMAGE_END_RE = re.compile(rb"\sEI(?=[\s()<>\[\]{}/%]|$)")
 _ESCAPES = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f", b"(": b"(", b")": b")", b"\\": b"\\",
             b"\n": b"", b"\r": b"", b"\r\n": b""}  # a backslash before an end of line joins the lines
 _ESCAPE_RE = re.compile(rb"\\(\r\n|[0-7]{1,3}|.)", re.S)
+#: Bytes no text string holds (C0 controls but tab, line feed, carriage return): a string with
+#: them shows glyph codes, as fonts with 2-byte encodings (Identity-H) do.
+_CONTROL_BYTES_RE = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 #: Streams larger than this (decompressed) are cut: a document is not a decompression bomb.
 MAX_STREAM_BYTES = 8 * 1024 * 1024
 #: Stream bytes read from one document in all (many small streams that each inflate to
@@ -72,6 +75,8 @@ def _string(token: bytes) -> str:
         raw = _ESCAPE_RE.sub(_unescape, token[1:-1])
     if raw.startswith(b"\xfe\xff"):
         return raw[2:].decode("utf-16-be", "replace")
+    if _CONTROL_BYTES_RE.search(raw):  # glyph codes (a 2-byte Identity-H font's), not text:
+        return ""  # without the font's CMap they cannot be read, so they are skipped, not guessed
     return raw.decode("latin-1")
 
 

@@ -173,3 +173,10 @@ def test_raw_streams_find_what_the_stream_regex_found(pieces):
     assert list(pdf_text._raw_streams(pdf)) == expected
 
 
+
+
+def test_pdf_text_skips_glyph_codes_of_two_byte_fonts():
+    """Audit: a font with 2-byte codes (Identity-H, as Word and Chrome write PDFs) showed its glyph
+    ids read as latin-1, control bytes included ('\\x00+\\x00H...'): they are skipped, not guessed."""
+    content = b"BT /F1 12 Tf <002B0048004F004F0052> Tj ET BT /F2 12 Tf (Readable) Tj ET"
+    assert extract_text(make_pdf(content)) == "Readable"
