@@ -11,8 +11,14 @@ escapes, and hex strings). Content streams are read as tokens (ISO 32000-1, 7.2 
 literal string ends at the parenthesis that balances its opening one (unescaped balanced pairs
 are part of it), and an operator is a whole token, so the letters ``ET`` in a shown word such
 as ``(BUDGET)``, or in a name such as ``/ET1``, end nothing. Inline image data (``ID`` ...
-``EI``) is skipped. It is not a full PDF parser (no font encodings or CMaps, no object
-streams): text it cannot read is skipped, never guessed. Pure: bytes in, text out.
+``EI``) is skipped. It is not a full PDF parser (no font encodings or CMaps, no cross-reference
+lookup): text it cannot read is skipped, never guessed. Pure: bytes in, text out.
+
+``page_count`` counts a PDF's page objects (``/Type /Page``), for token usage: those written
+plainly in the file and those inside ``/FlateDecode``d object streams (``/Type /ObjStm``, ISO
+32000-1, 7.5.7), where PDF 1.5+ writers (Word, Chrome, LibreOffice) put them. A file without an
+object stream costs two searches; object streams are inflated as content streams are, within
+the same budgets (their text is never tokenised).
 
 A client chooses the bytes, and the runtime reads them on the event loop, so the reading is
 bounded: one pass over the document (streams and tokens are each found once; a string that
@@ -25,7 +31,7 @@ from __future__ import annotations
 
 import re
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 #: The end of a stream's dictionary and its ``stream`` keyword (the stream's data follows).
 _STREAM_HEAD_RE = re.compile(rb">>\s*stream\r?\n")
@@ -48,6 +54,9 @@ _ESCAPE_RE = re.compile(rb"\\(\r\n|[0-7]{1,3}|.)", re.S)
 #: Bytes no text string holds (C0 controls but tab, line feed, carriage return): a string with
 #: them shows glyph codes, as fonts with 2-byte encodings (Identity-H) do.
 _CONTROL_BYTES_RE = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+#: A page object's type (not ``/Pages``, a node of the page tree), and an object stream's.
+_PAGE_TYPE_RE = re.compile(rb"/Type\s*/Page(?![a-zA-Z])")
+_OBJECT_STREAM_TYPE_RE = re.compile(rb"/Type\s*/ObjStm(?![a-zA-Z])")
 #: Streams larger than this (decompressed) are cut: a document is not a decompression bomb.
 MAX_STREAM_BYTES = 8 * 1024 * 1024
 #: Stream bytes read from one document in all (many small streams that each inflate to
@@ -97,9 +106,11 @@ def _raw_streams(pdf: bytes) -> Iterator[tuple[bytes, bytes]]:
         position = end + len(_STREAM_END)
 
 
-def _streams(pdf: bytes) -> Iterator[bytes]:
+def _decoded(streams: Iterable[tuple[bytes, bytes]]) -> Iterator[bytes]:
+    """The data of ``streams`` (from ``_raw_streams``), inflated within the byte budgets; those
+    with other filters are skipped."""
     budget = MAX_DECODED_BYTES
-    for dictionary, data in _raw_streams(pdf):
+    for dictionary, data in streams:
         if budget <= 0:
             return
         if b"/FlateDecode" in dictionary:
@@ -201,8 +212,20 @@ def extract_text(pdf: bytes) -> str:
     Returns "" when nothing readable is found (scanned pages, unsupported encodings).
     """
     reader = _Reader()
-    for stream in _streams(pdf):
+    for stream in _decoded(_raw_streams(pdf)):
         if reader.tokens_left <= 0:
             break
         reader.read(stream)
     return "\n".join(reader.lines)
+
+
+def page_count(pdf: bytes) -> int:
+    """The page objects (``/Type /Page``) of the PDF, in the file and in its compressed object
+    streams (0 when none is found)."""
+    count = len(_PAGE_TYPE_RE.findall(pdf))
+    if b"/ObjStm" not in pdf:  # an object stream's own dictionary is never compressed
+        return count
+    object_streams = ((dictionary, data) for dictionary, data in _raw_streams(pdf)
+                      if b"/Filter" in dictionary and _OBJECT_STREAM_TYPE_RE.search(dictionary))
+    # (an object stream without a filter is plain bytes, already counted above)
+    return count + sum(len(_PAGE_TYPE_RE.findall(stream)) for stream in _decoded(object_streams))

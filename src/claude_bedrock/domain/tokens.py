@@ -40,7 +40,8 @@ Blocks (``count_block``)
     ``tokens = decoded_bytes * 4 / 750``, capped at 1600 and at least 1.
     document: text sources by their text; ``content`` sources by their blocks; PDF
     (base64) sources cost ``PDF_TOKENS_PER_PAGE`` per page, the page count being the number of
-    ``/Type /Page`` objects in the file, else one page per ``PDF_BYTES_PER_PAGE_ESTIMATE`` bytes;
+    ``/Type /Page`` objects in the file, compressed object streams included (``pdf_text``), else
+    one page per ``PDF_BYTES_PER_PAGE_ESTIMATE`` bytes;
     plus title and context and ``DOCUMENT_OVERHEAD_TOKENS``. tool_use / tool_result: name and
     input (``count_json``) or content, plus ``TOOL_BLOCK_OVERHEAD_TOKENS``. thinking: its text;
     redacted_thinking: one token per 8 characters of its data. Anything else: ``count_json`` of
@@ -92,6 +93,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from itertools import islice
 from typing import Any, NamedTuple
 
+from claude_bedrock.domain.pdf_text import page_count
 from claude_bedrock.domain.tool_search import block_references, is_deferred
 
 __all__ = [
@@ -156,8 +158,6 @@ IMAGE_PIXELS_PER_TOKEN = 750
 IMAGE_PIXELS_PER_BYTE_ESTIMATE = 4
 PDF_TOKENS_PER_PAGE = 1600
 PDF_BYTES_PER_PAGE_ESTIMATE = 100_000
-
-_PDF_PAGE_RE = re.compile(rb"/Type\s*/Page(?![a-zA-Z])")
 
 
 def count_text(text: str) -> int:
@@ -278,12 +278,13 @@ def _image_tokens(block: Mapping[str, Any]) -> int:
 
 
 def pdf_page_count(data: str) -> int:
-    """Pages of a base64 PDF: ``/Type /Page`` objects, else one page per 100 kB (at least 1)."""
+    """Pages of a base64 PDF: ``/Type /Page`` objects (in object streams too), else one page per
+    100 kB (at least 1)."""
     try:
         raw = binascii.a2b_base64(data)
     except (binascii.Error, ValueError):
         raw = b""
-    pages = len(_PDF_PAGE_RE.findall(raw))
+    pages = page_count(raw)
     if pages:
         return pages
     return max(1, math.ceil(_b64_size(data) / PDF_BYTES_PER_PAGE_ESTIMATE))

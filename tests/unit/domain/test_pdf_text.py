@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from claude_bedrock.domain import pdf_text
-from claude_bedrock.domain.pdf_text import extract_text
+from claude_bedrock.domain.pdf_text import extract_text, page_count
 
 
 def make_pdf(content: bytes, *, compress: bool = False) -> bytes:
@@ -180,3 +180,47 @@ def test_pdf_text_skips_glyph_codes_of_two_byte_fonts():
     ids read as latin-1, control bytes included ('\\x00+\\x00H...'): they are skipped, not guessed."""
     content = b"BT /F1 12 Tf <002B0048004F004F0052> Tj ET BT /F2 12 Tf (Readable) Tj ET"
     assert extract_text(make_pdf(content)) == "Readable"
+
+
+def make_pdf15(pages: int, *, compress: bool = True) -> bytes:
+    """A PDF 1.5 file as Word, Chrome or LibreOffice write them: catalog, page tree and pages in
+    an object stream, a content stream, and a cross-reference stream (offsets not checked)."""
+    kids = b" ".join(b"%d 0 R" % (3 + i) for i in range(pages))
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, pages)]
+    objects += [b"<< /Type/Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents %d 0 R >>" % (3 + pages)] * pages
+    offsets, body = [], b""
+    for number, obj in enumerate(objects, 1):
+        offsets.append(b"%d %d" % (number, len(body)))
+        body += obj + b"\n"
+    header = b" ".join(offsets) + b"\n"
+
+    def stream(number: int, entries: bytes, data: bytes, flate: bool = True) -> bytes:
+        data = zlib.compress(data) if flate else data
+        entries += b" /Filter /FlateDecode" if flate else b""
+        return b"%d 0 obj\n<< %s /Length %d >>\nstream\n%s\nendstream\nendobj\n" % (number, entries, len(data), data)
+
+    return (b"%PDF-1.5\n%\xe2\xe3\xcf\xd3\n"
+            + stream(3 + pages, b"", b"BT /F1 12 Tf 72 720 Td (Hello) Tj ET")
+            + stream(4 + pages, b"/Type /ObjStm /N %d /First %d" % (len(objects), len(header)), header + body, compress)
+            + stream(5 + pages, b"/Type /XRef /Size %d /W [1 2 1] /Root 1 0 R" % (6 + pages), b"\x01\x00\x10\x00" * 8)
+            + b"startxref\n0\n%%EOF\n")
+
+
+def test_page_count_reads_pages_in_compressed_object_streams():
+    assert page_count(make_pdf15(3)) == 3
+    assert page_count(make_pdf15(12)) == 12
+    assert extract_text(make_pdf15(3)) == "Hello"
+
+
+def test_page_count_of_plain_files_and_uncompressed_object_streams_counts_each_page_once():
+    assert page_count(make_pdf(b"BT (x) Tj ET")) == 1
+    assert page_count(make_pdf15(4, compress=False)) == 4
+    assert page_count(b"%PDF-1.7\n%%EOF") == 0
+
+
+def test_page_count_reads_object_streams_within_the_decoded_budget(monkeypatch):
+    first, second = make_pdf15(2), make_pdf15(5)
+    both = first + second.split(b"\n", 2)[2]  # (a second revision's objects, appended)
+    assert page_count(both) == 7
+    monkeypatch.setattr(pdf_text, "MAX_DECODED_BYTES", 300)  # one object stream, not two
+    assert page_count(both) == 2

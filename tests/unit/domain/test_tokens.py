@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import math
 import struct
+import zlib
 
 import pytest
 from hypothesis import given
@@ -286,6 +287,16 @@ def _pdf(pages: int) -> str:
 
 def test_pdf_page_count_counts_page_objects_not_pages_tree() -> None:
     assert pdf_page_count(_pdf(3)) == 3
+
+
+def test_pdf_page_count_reads_pages_in_compressed_object_streams() -> None:
+    """PDF 1.5+ writers put page objects in /ObjStm streams: three pages, not one (by size)."""
+    objects = b"1 0 2 31 3 73 4 97 5 121\n<< /Type /Catalog /Pages 2 0 R >>\n" \
+              b"<< /Type /Pages /Kids [3 0 R 4 0 R 5 0 R] /Count 3 >>\n" + b"<< /Type /Page /Parent 2 0 R >>\n" * 3
+    stream = zlib.compress(objects)
+    body = (b"%%PDF-1.5\n6 0 obj\n<< /Type /ObjStm /N 5 /First 25 /Filter /FlateDecode /Length %d >>\nstream\n"
+            % len(stream)) + stream + b"\nendstream\nendobj\n%%EOF\n"
+    assert pdf_page_count(base64.b64encode(body).decode()) == 3
 
 
 def test_pdf_page_count_falls_back_to_size() -> None:
