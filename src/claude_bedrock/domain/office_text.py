@@ -10,6 +10,12 @@ is a zip of XML parts; this reads the parts that hold the text:
   by tabs; shared strings (``xl/sharedStrings.xml``), inline strings and values as written; a
   sheet's lines are headed by its name.
 
+Both conformance classes of ECMA-376 Part 1 are read: Transitional (the
+``http://schemas.openxmlformats.org/...`` namespaces) and Strict (``http://purl.oclc.org/ooxml/...``,
+as "Strict Open XML" files are saved); a part's vocabulary is the one of its root element. The
+package's own namespaces (relationships parts, markup compatibility: Parts 2 and 3) are the same
+in both.
+
 The legacy binary formats (doc, xls) are not read: their text would have to be guessed.
 
 Bounded whatever the file: a part larger than ``MAX_PART_BYTES`` once decompressed is not
@@ -38,9 +44,14 @@ MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
 MAX_TEXT_CHARS = 4_000_000
 MAX_COLUMNS = 16_384  # Excel's last column, XFD
 
-_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
-_S = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
-_R = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+#: The WordprocessingML and SpreadsheetML namespaces, Transitional first, then Strict.
+_WORD = ("{http://schemas.openxmlformats.org/wordprocessingml/2006/main}",
+         "{http://purl.oclc.org/ooxml/wordprocessingml/main}")
+_SHEET = ("{http://schemas.openxmlformats.org/spreadsheetml/2006/main}",
+          "{http://purl.oclc.org/ooxml/spreadsheetml/main}")
+#: The ``r:id`` attribute (a relationship's ID), Transitional and Strict.
+_R_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+_STRICT_R_ID = "{http://purl.oclc.org/ooxml/officeDocument/relationships}id"
 _REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 _MC_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
 _COLUMN_RE = re.compile(r"[A-Z]{1,3}")
@@ -88,6 +99,13 @@ class _Reader:
         self._archive.close()
 
 
+def _namespace(root: ElementTree.Element, known: tuple[str, str]) -> str:
+    """The namespace (``{uri}``) of a part's vocabulary: its root element's when one of
+    ``known`` (Transitional or Strict), else the Transitional one."""
+    namespace = root.tag[:root.tag.find("}") + 1]
+    return namespace if namespace in known else known[0]
+
+
 class _Text:
     """Pieces of text up to ``MAX_TEXT_CHARS`` in all."""
 
@@ -122,13 +140,13 @@ def docx_text(data: bytes) -> str:
         reader.close()
     text = _Text()
     if root is not None:
-        _walk_docx(root, text)
+        _walk_docx(root, _namespace(root, _WORD), text)
     return text.joined()
 
 
-def _walk_docx(root: ElementTree.Element, text: _Text) -> None:
-    """One depth-first pass: text, tabs and breaks in document order, a new line after each
-    paragraph (a paragraph inside another, as in a text box, ends its own line)."""
+def _walk_docx(root: ElementTree.Element, w: str, text: _Text) -> None:
+    """One depth-first pass: text, tabs and breaks (of namespace ``w``) in document order, a new
+    line after each paragraph (a paragraph inside another, as in a text box, ends its own line)."""
     stack: list[tuple[ElementTree.Element, bool]] = [(root, False)]
     while stack:
         node, closing = stack.pop()
@@ -139,15 +157,15 @@ def _walk_docx(root: ElementTree.Element, text: _Text) -> None:
         tag = node.tag
         if tag == _MC_FALLBACK:
             continue
-        if tag == f"{_W}t":
+        if tag == f"{w}t":
             if node.text and not text.add(node.text):
                 return
             continue
-        if tag == f"{_W}tab":
+        if tag == f"{w}tab":
             text.add("\t")
-        elif tag in (f"{_W}br", f"{_W}cr"):
+        elif tag in (f"{w}br", f"{w}cr"):
             text.add("\n")
-        if tag == f"{_W}p":
+        if tag == f"{w}p":
             stack.append((node, True))
         stack.extend((child, False) for child in reversed(node))
 
@@ -180,10 +198,12 @@ def xlsx_text(data: bytes) -> str:
     return text.joined()
 
 
-def _all_text(node: ElementTree.Element, tag: str) -> str:
-    """The text of ``node``'s ``tag`` elements, but those of phonetic runs (``rPh``: a reading
-    hint shown above the text, ECMA-376 Part 1, 18.4.6), so that 東京 is not read 東京トウキョウ."""
-    skipped = {id(element) for run in node.iter(f"{_S}rPh") for element in run.iter(tag)}
+def _all_text(node: ElementTree.Element, s: str) -> str:
+    """The text of ``node``'s ``t`` elements (of namespace ``s``), but those of phonetic runs
+    (``rPh``: a reading hint shown above the text, ECMA-376 Part 1, 18.4.6), so that 東京 is not
+    read 東京トウキョウ."""
+    tag = f"{s}t"
+    skipped = {id(element) for run in node.iter(f"{s}rPh") for element in run.iter(tag)}
     return "".join(element.text or "" for element in node.iter(tag) if id(element) not in skipped)
 
 
@@ -191,7 +211,8 @@ def _shared_strings(reader: _Reader) -> list[str]:
     root = reader.part("xl/sharedStrings.xml")
     if root is None:
         return []
-    return [_all_text(item, f"{_S}t") for item in root.iterfind(f"{_S}si")]
+    s = _namespace(root, _SHEET)
+    return [_all_text(item, s) for item in root.iterfind(f"{s}si")]
 
 
 def _sheets(reader: _Reader) -> Iterator[tuple[str, str]]:
@@ -206,24 +227,25 @@ def _sheets(reader: _Reader) -> Iterator[tuple[str, str]]:
     if workbook is None:
         return
     seen: set[str] = set()
-    for sheet in workbook.iter(f"{_S}sheet"):
-        part = targets.get(sheet.get(f"{_R}id"))
+    for sheet in workbook.iter(f"{_namespace(workbook, _SHEET)}sheet"):
+        part = targets.get(sheet.get(_R_ID) or sheet.get(_STRICT_R_ID))
         if part in reader.names and part not in seen:
             seen.add(part)
             yield sheet.get("name", "Sheet"), part
 
 
 def _rows(root: ElementTree.Element, shared: list[str]) -> Iterator[list[str]]:
-    for data in root.iterfind(f"{_S}sheetData"):
-        for row in data.iterfind(f"{_S}row"):
+    s = _namespace(root, _SHEET)
+    for data in root.iterfind(f"{s}sheetData"):
+        for row in data.iterfind(f"{s}row"):
             cells: list[str] = []
-            for cell in row.iterfind(f"{_S}c"):
+            for cell in row.iterfind(f"{s}c"):
                 column = _column_index(cell.get("r", ""))
                 if column is None:
                     continue
                 if column > len(cells):  # empty cells before it
                     cells.extend([""] * (column - len(cells)))
-                cells.append(_cell_text(cell, shared))  # (a cell out of order is kept, at the end)
+                cells.append(_cell_text(cell, s, shared))  # (a cell out of order is kept, at the end)
             if any(cells):
                 yield cells
 
@@ -240,11 +262,11 @@ def _column_index(reference: str) -> int | None:
     return index - 1 if index <= MAX_COLUMNS and not reference[match.end():match.end() + 1].isalpha() else None
 
 
-def _cell_text(cell: ElementTree.Element, shared: list[str]) -> str:
+def _cell_text(cell: ElementTree.Element, s: str, shared: list[str]) -> str:
     kind = cell.get("t")
     if kind == "inlineStr":
-        return _all_text(cell, f"{_S}t")
-    value = cell.find(f"{_S}v")
+        return _all_text(cell, s)
+    value = cell.find(f"{s}v")
     text = value.text if value is not None and value.text else ""
     if kind == "s":
         try:

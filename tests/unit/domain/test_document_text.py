@@ -208,3 +208,47 @@ def test_a_sheet_listed_many_times_is_read_once():
 def test_cell_references_beyond_the_last_column_are_skipped(reference, text):
     result = xlsx_text(sheet_workbook(f'<row><c r="{reference}"><v>1</v></c></row>'))
     assert result == ("# S0\n" + text).strip()
+
+
+# --------------------------------------------------------------------------- Strict Open XML
+
+#: ECMA-376 Part 1 Strict's namespaces for the Transitional ones ("Strict Open XML" files);
+#: the package's relationships namespace is the same in both.
+STRICT_NAMESPACES = {
+    "http://schemas.openxmlformats.org/wordprocessingml/2006/main": "http://purl.oclc.org/ooxml/wordprocessingml/main",
+    "http://schemas.openxmlformats.org/spreadsheetml/2006/main": "http://purl.oclc.org/ooxml/spreadsheetml/main",
+    "http://schemas.openxmlformats.org/officeDocument/2006/relationships":
+        "http://purl.oclc.org/ooxml/officeDocument/relationships",
+}
+
+
+def strict(data: bytes) -> bytes:
+    """The same document saved as Strict Open XML."""
+    book = zipfile.ZipFile(io.BytesIO(data))
+    parts = {}
+    for name in book.namelist():
+        part = book.read(name).decode()
+        for transitional, strict_uri in STRICT_NAMESPACES.items():
+            part = part.replace(f'"{transitional}"', f'"{strict_uri}"')
+        parts[name] = part
+    assert parts != {name: book.read(name).decode() for name in book.namelist()}
+    return zipped(parts)
+
+
+def test_docx_text_reads_strict_open_xml():
+    body = ("<w:p><w:r><w:t>Hello</w:t></w:r><w:r><w:tab/><w:t>world</w:t></w:r></w:p>"
+            "<w:p><w:r><w:t>second</w:t><w:br/><w:t>line</w:t></w:r></w:p>")
+    assert docx_text(strict(docx(body))) == "Hello\tworld\nsecond\nline"
+
+
+def test_xlsx_text_reads_strict_open_xml():
+    """Shared strings, inline strings, sheets found by their Strict ``r:id``, phonetic runs."""
+    assert xlsx_text(strict(xlsx())) == "# Sales\nRegion\tTotal\nNorth\t\t42.5\nTRUE\n\n# Notes\nchecked"
+    row = '<row><c r="A1" t="inlineStr"><is><t>大阪</t><rPh sb="0" eb="2"><t>オオサカ</t></rPh></is></c></row>'
+    assert xlsx_text(strict(sheet_workbook(row))) == "# S0\n大阪"
+
+
+def test_apply_text_only_reads_strict_open_xml():
+    body = body_with("docx", strict(docx("<w:p><w:r><w:t>Minutes</w:t></w:r></w:p>")))
+    apply_text_only(body, ("/messages/0/content/0",))
+    assert body["messages"][0]["content"][0]["source"]["data"] == "Minutes"
