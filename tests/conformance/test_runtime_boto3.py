@@ -41,6 +41,21 @@ def test_boto3_invoke_model_id_forms(runtime_client, model_id):
     assert json.loads(response["body"].read())["stop_reason"] in ("end_turn", "max_tokens")
 
 
+def test_boto3_request_metadata_outside_ascii_is_verified_as_the_bytes_sent(runtime_client, server):
+    """Audit: boto3 sends a header value outside ASCII as UTF-8 bytes and signs those bytes; the
+    server read them one byte per character, so a listed key's signature never matched
+    (InvalidSignatureException for requestMetadata='{"user":"José"}'). The record keeps José."""
+    from claude_bedrock.testing import BedrockAdmin
+
+    metadata = json.dumps({"user": "José", "team": "Équipe"}, ensure_ascii=False)
+    response = runtime_client.invoke_model(body=json.dumps(HELLO), modelId=GLOBAL_SONNET_45, requestMetadata=metadata)
+    request_id = response["ResponseMetadata"]["RequestId"]
+    assert json.loads(response["body"].read())["content"]
+    with BedrockAdmin(server.url) as admin:
+        call = next(c for c in admin.calls() if c.request_id == request_id)
+    assert call.raw["request_metadata"] == {"user": "José", "team": "Équipe"}
+
+
 def test_boto3_invoke_model_is_deterministic(runtime_client):
     first = json.loads(runtime_client.invoke_model(body=json.dumps(HELLO), modelId=GLOBAL_SONNET_45)["body"].read())
     second = json.loads(runtime_client.invoke_model(body=json.dumps(HELLO), modelId=GLOBAL_SONNET_45)["body"].read())

@@ -166,12 +166,25 @@ class Authenticator:
         service: str,
         header_index: Mapping[str, list[str]] | None,
     ) -> None:
-        """Check a listed credential's signature and session token, or raise the AWS error."""
+        """Check a listed credential's signature and session token, or raise the AWS error.
+
+        Header values are read one byte per character (latin-1), which is how the npm SDK's
+        runtime sends what it signs. boto3 sends a value outside ASCII as UTF-8 bytes and signs
+        those bytes. When the signature does not match and a header holds such bytes, it is
+        checked again with them read as UTF-8: the bytes as received, as SigV4 hashes them.
+        """
         try:
-            verified = sigv4.verify(
-                request, auth, credential.secret_access_key, self._clock(),
-                expected_service=service, key_cache=self._key_cache, header_index=header_index,
-            )
+            try:
+                verified = sigv4.verify(
+                    request, auth, credential.secret_access_key, self._clock(),
+                    expected_service=service, key_cache=self._key_cache, header_index=header_index,
+                )
+            except sigv4.SignatureMismatch:
+                as_utf8 = _utf8_headers(request)
+                if as_utf8 is None:
+                    raise
+                verified = sigv4.verify(as_utf8, auth, credential.secret_access_key, self._clock(),
+                                        expected_service=service, key_cache=self._key_cache)
         except sigv4.SignatureMismatch as exc:
             log.info("signature mismatch for access key %s", auth.access_key)
             raise InvalidSignatureException(exc.aws_message()) from None
@@ -249,6 +262,17 @@ class Authenticator:
                 del self._warned[next(iter(self._warned))]
             self._warned[key] = None
             log.warning(message)
+
+
+def _utf8_headers(request: sigv4.SignableRequest) -> sigv4.HttpRequest | None:
+    """``request`` with its header values outside ASCII read as the bytes they are (UTF-8, and
+    ``surrogateescape`` for bytes that are not: SigV4 hashes them back as received; ``_verify``);
+    None when every value is ASCII (the reading changes nothing)."""
+    headers = list(request.headers)
+    if all(value.isascii() for _, value in headers):
+        return None
+    as_bytes = [(name, value.encode("latin-1").decode("utf-8", "surrogateescape")) for name, value in headers]
+    return sigv4.HttpRequest(request.method, request.raw_path, request.raw_query, as_bytes, request.body)
 
 
 def _same_secret(given: str, expected: str) -> bool:

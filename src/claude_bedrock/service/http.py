@@ -120,6 +120,17 @@ def _too_large(raw_path: str) -> ValidationException:
     return ValidationException(f"The request body exceeds {MAX_BODY_BYTES} bytes.")
 
 
+def utf8_value(value: str) -> str:
+    """A header value (read one byte per character, latin-1) as the UTF-8 text its bytes are
+    when they are (``José`` as boto3 sends it); else as read."""
+    if value.isascii():
+        return value
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except UnicodeDecodeError:
+        return value
+
+
 def encode_headers(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
     return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
 

@@ -45,7 +45,7 @@ from claude_bedrock.domain.validation import (
 )
 from claude_bedrock.service.calls import CallRecord
 from claude_bedrock.service.disconnect import DisconnectWatch
-from claude_bedrock.service.http import Request, Send, send_response
+from claude_bedrock.service.http import Request, Send, send_response, utf8_value
 from claude_bedrock.service.state import ServiceState
 
 log = logging.getLogger("claude_bedrock.runtime")
@@ -173,16 +173,19 @@ class UsageTracker:
 
 
 def request_metadata(request: Request) -> dict[str, str] | None:
-    raw = request.header(_REQUEST_METADATA_HEADER)
-    if raw is None:
+    """InvokeModel's ``requestMetadata`` header, for the call's record (its bytes read as UTF-8
+    when they are: boto3 sends ``José`` so)."""
+    received = request.header(_REQUEST_METADATA_HEADER)
+    if received is None:
         return None
+    raw = utf8_value(received)
     if len(raw) > 8500:
         raise ValidationException("requestMetadata must be at most 8500 characters.")
     try:
         value = json.loads(raw)
     except (ValueError, RecursionError):
         return {"value": raw}
-    problem = json_problem(value, raw.encode("latin-1"))  # an unpaired surrogate: no record could hold it
+    problem = json_problem(value, received.encode("latin-1"))  # an unpaired surrogate: no record could hold it
     if problem is not None:
         raise ValidationException(f"requestMetadata is not valid JSON: {problem}.")
     if isinstance(value, dict):
