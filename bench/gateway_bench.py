@@ -36,10 +36,12 @@ from server_bench import (
     MODEL_PATH,
     SECRET,
     RunResult,
+    add_run_options,
     build_request,
     cpu_seconds,
     medians,
     pinned,
+    run_levels,
     run_load,
     start,
 )
@@ -72,18 +74,9 @@ def serve(tmp: str, name: str, config: str) -> tuple[object, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="1.5 s runs, one repeat")
-    parser.add_argument("--duration", type=float, default=4.0, help="seconds per measured run")
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--concurrency", default="1,16")
+    add_run_options(parser, "1,16")
     args = parser.parse_args()
-    if args.quick:
-        args.duration, args.repeats = 1.5, 1
-    levels = [int(c) for c in args.concurrency.split(",")]
-    try:
-        os.sched_setaffinity(0, {0})
-    except (AttributeError, OSError):
-        pass
+    levels = run_levels(args)
 
     tmp = tempfile.mkdtemp(prefix="cb-gateway-bench-")
     upstream, upstream_port = serve(tmp, "upstream", UPSTREAM_CONFIG)

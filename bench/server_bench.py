@@ -259,24 +259,34 @@ def ratio_table(results: dict[tuple[str, str, int], list[RunResult]], levels: li
     return cells
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_run_options(parser: argparse.ArgumentParser, concurrency: str) -> None:
+    """The options every benchmark here takes: run length, repeats, concurrency levels."""
     parser.add_argument("--quick", action="store_true", help="1.5 s runs, one repeat")
     parser.add_argument("--duration", type=float, default=4.0, help="seconds per measured run")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--concurrency", default="1,16,64")
+    parser.add_argument("--concurrency", default=concurrency)
+
+
+def run_levels(args: argparse.Namespace) -> list[int]:
+    """Apply ``--quick``, pin this process (the load generator) to core 0; the concurrency levels."""
+    if args.quick:
+        args.duration, args.repeats = 1.5, 1
+    try:
+        os.sched_setaffinity(0, {0})
+    except (AttributeError, OSError):
+        pass
+    return [int(c) for c in args.concurrency.split(",")]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_run_options(parser, "1,16,64")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     parser.add_argument("--startup-only", action="store_true", help="measure start-up only (15 starts each)")
     parser.add_argument("--sigv4-baseline", action="store_true",
                         help="also measure a bare app that verifies SigV4 as ours does (ratio 'vs sigv4')")
     args = parser.parse_args()
-    if args.quick:
-        args.duration, args.repeats = 1.5, 1
-    levels = [int(c) for c in args.concurrency.split(",")]
-    try:
-        os.sched_setaffinity(0, {0})
-    except (AttributeError, OSError):
-        pass
+    levels = run_levels(args)
     try:
         import uvloop
 
