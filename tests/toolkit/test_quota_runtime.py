@@ -11,6 +11,7 @@ pytestmark = pytest.mark.conformance
 SONNET_45 = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
 HAIKU_35 = "us.anthropic.claude-3-5-haiku-20241022-v1:0"
 THROTTLE_TEXT = "Too many requests, please wait before trying again."
+TOKENS_THROTTLE_TEXT = "Too many tokens, please wait before trying again."
 
 
 def body(max_tokens: int = 100) -> str:
@@ -69,9 +70,10 @@ def test_tokens_per_minute_reserve_max_tokens_and_burn_output_five_times(bedrock
     assert usage["anthropic.claude-3-5-haiku-20241022-v1:0"] == tokens(haiku, 1)
 
     # input + max_tokens is reserved up front: 4999 more tokens cannot fit in the minute
-    with pytest.raises(bedrock_runtime.exceptions.ThrottlingException):
+    with pytest.raises(bedrock_runtime.exceptions.ThrottlingException) as info:
         bedrock_runtime.converse(modelId=SONNET_45, messages=[{"role": "user", "content": [{"text": "Hi"}]}],
                                  inferenceConfig={"maxTokens": 4999})
+    assert info.value.response["Error"]["Message"] == TOKENS_THROTTLE_TEXT
     assert bedrock.last_call().injected_fault == "quota:tokens_per_minute"
     bedrock_runtime.converse(modelId=SONNET_45, messages=[{"role": "user", "content": [{"text": "Hi"}]}],
                              inferenceConfig={"maxTokens": 100})

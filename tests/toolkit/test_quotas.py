@@ -97,6 +97,17 @@ def test_tokens_reserved_at_start_are_input_plus_max_tokens():
     assert reserve(book, input_tokens=1, max_tokens=99) is not None  # 900 + 100 == 1000
 
 
+def test_tokens_per_minute_refusal_says_too_many_tokens_as_bedrock_does():
+    # Bedrock's token-quota throttle: "Too many tokens, please wait before trying again."
+    # (anthropics/claude-code#236, aws-samples/amazon-bedrock-client-for-mac#99)
+    book = ledger({"tokens_per_minute": 100})
+    with pytest.raises(QuotaExceeded) as info:
+        reserve(book, input_tokens=10, max_tokens=100)
+    error = info.value
+    assert error.code == "ThrottlingException" and error.status == 429
+    assert error.message == "Too many tokens, please wait before trying again."
+
+
 def test_settle_charges_output_five_times_on_sonnet_45_and_once_on_haiku_35():
     book = ledger({"tokens_per_minute": 10_000})
     sonnet = reserve(book, input_tokens=100, max_tokens=4000)

@@ -22,8 +22,10 @@ Token accounting (AWS "token burndown"):
   4-class models, else 1).
 
 A refusal raises ``QuotaExceeded``, a ``ThrottlingException`` (429, code ThrottlingException)
-with Bedrock's text "Too many requests, please wait before trying again." that also names the
-quota hit (``.quota``). Refused requests do not count.
+with Bedrock's text for the quota hit: "Too many requests, please wait before trying again." for
+requests per minute, "Too many tokens, please wait before trying again." for tokens per minute
+(the words real Bedrock answers a token-quota throttle with); ``.quota`` names it. Refused
+requests do not count.
 
 Source: issue 6; AWS Bedrock user guide, "Quotas" and "Token burndown rate" (on-demand),
 "How inference works in Amazon Bedrock" (the quotas of each kind of endpoint).
@@ -41,6 +43,7 @@ from claude_bedrock.domain.scripting import ScriptError, model_filter, model_mat
 
 __all__ = [
     "QUOTA_MESSAGE",
+    "TOKEN_QUOTA_MESSAGE",
     "WINDOW_S",
     "QuotaConfig",
     "QuotaExceeded",
@@ -51,18 +54,20 @@ __all__ = [
 ]
 
 QUOTA_MESSAGE = "Too many requests, please wait before trying again."
+TOKEN_QUOTA_MESSAGE = "Too many tokens, please wait before trying again."
 WINDOW_S = 60.0
 
 _LIMIT_KEYS = ("requests_per_minute", "tokens_per_minute")
 
 
 class QuotaExceeded(ThrottlingException):
-    """A request over quota: rendered as ThrottlingException; ``quota`` names the limit."""
+    """A request over quota: rendered as ThrottlingException; ``quota`` names the limit, and
+    the message is Bedrock's for it (requests or tokens)."""
 
     code_override = "ThrottlingException"
 
     def __init__(self, quota: str) -> None:
-        super().__init__(QUOTA_MESSAGE)
+        super().__init__(TOKEN_QUOTA_MESSAGE if quota == "tokens_per_minute" else QUOTA_MESSAGE)
         self.quota = quota
 
 
