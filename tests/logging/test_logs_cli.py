@@ -269,6 +269,17 @@ def test_logs_cli_a_bad_time_names_its_option(data_dir, command, option):
     assert f"Invalid value for '{option}': 'yesterday' is neither a duration" in result.output
 
 
+@pytest.mark.parametrize("command", [("logs", "list"), ("logs", "tail", "--max-wait", "0"), ("usage",)])
+@pytest.mark.parametrize("period", [("--since", "2h", "--until", "3h"), ("--since", "1h", "--until", "1h")])
+def test_logs_cli_a_period_that_ends_before_it_starts_is_a_usage_error(data_dir, command, period):
+    """Helper finding: `usage --since 2h --until 3h` said "no usage in the selected period" and
+    exited 0, though it asked for an empty period (a duration counts back from now)."""
+    result = CliRunner().invoke(cli, [*command, "--data-dir", str(data_dir), *period])
+    assert result.exit_code == 2, result.output
+    assert "Error: --since (" in result.output and ") must be before --until (" in result.output
+    assert "no usage" not in result.output and "no matching" not in result.output
+
+
 @pytest.mark.parametrize(("args", "what"), [
     (("logs", "list", "--model", "caf\udce9"), "--model"),
     (("logs", "list", "--request-id", "caf\udce9"), "--request-id"),

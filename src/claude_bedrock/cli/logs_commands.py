@@ -117,8 +117,9 @@ def _region(ctx: click.Context, param: click.Parameter, value: str | None) -> st
 
 
 def _moment(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
-    """``--since`` / ``--until`` as a POSIX time; a bad value is an error naming the option."""
-    return None if value is None else parse_time(value, time.time())
+    """``--since`` / ``--until`` as a POSIX time; a bad value is an error naming the option.
+    Both durations count back from the same moment, so ``--since 1h --until 1h`` is empty."""
+    return None if value is None else parse_time(value, ctx.meta.setdefault("claude_bedrock.now", time.time()))
 
 
 _SINCE = click.option("--since", callback=_moment,
@@ -173,8 +174,15 @@ def _why_nothing(index: InvocationIndex, account: str | None, model: str | None)
     return why
 
 
+def _utc(moment: float) -> str:
+    return datetime.fromtimestamp(moment, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _query(account: str | None, region: str | None, model: str | None, operation: str | None,
            since: float | None, until: float | None, request_id: str | None, errors: bool) -> LogQuery:
+    if since is not None and until is not None and since >= until:  # an empty period is a mistake, not "no usage"
+        raise click.UsageError(f"--since ({_utc(since)}) must be before --until ({_utc(until)}); "
+                               "a duration counts back from now, so --since 3h --until 2h is the hour before last.")
     if model is not None:  # an alias or Anthropic name stands for its base model ID
         from claude_bedrock.domain.catalog import default_catalog
 
