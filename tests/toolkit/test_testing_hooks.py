@@ -300,3 +300,22 @@ def test_a_call_that_outlives_a_reset_stays_out_of_the_next_test(tmp_path):
     events = run(state, model_call(), new)
     assert accumulate(events)["content"] == [{"type": "text", "text": "one"}]
     assert [entry.record.request_id for entry in toolkit.history.entries()] == ["req-2"]
+
+
+@pytest.mark.parametrize(("table", "key"), [
+    ('[[testing.rules]]\nmatch = { nope = 1 }\nrespond = { text = "x" }\n', "nope"),
+    ('[[testing.faults]]\nkind = "Throttle"\n', "kind"),
+    ("[testing.quotas]\nrequests_per_minute = -1\n", "requests_per_minute"),
+    ("[testing]\nhistory_size = 0\n", "history_size"),
+])
+def test_a_bad_testing_table_of_the_config_file_names_the_file_and_the_key(tmp_path, table, key):
+    """Audit: a mistake in the config file's [testing] table was reported as "[testing] ...",
+    without the file (a rules file's mistakes name theirs): with the testing scenario spread over
+    a config file and a rules file, the operator could not tell where to look."""
+    from claude_bedrock.settings import build_settings
+
+    config = tmp_path / "server.toml"
+    config.write_text(table)
+    with pytest.raises(ConfigError) as info:
+        load_scenario(build_settings({"data_dir": str(tmp_path)}, {}, str(config)))
+    assert f"{config} [testing]" in str(info.value) and key in str(info.value)

@@ -130,7 +130,8 @@ def load_scenario(settings: Settings, *, rng: Callable[[], float] | None = None)
     sources: list[tuple[Mapping[str, Any], str]] = []
     config_table = settings.extra.get("testing")
     if config_table is not None:
-        sources.append((_table(config_table, f"{settings.config_file or 'config'} [testing]"), "[testing]"))
+        origin = f"{settings.config_file or 'config'} [testing]"
+        sources.append((_table(config_table, origin), origin))
     rules_file = getattr(settings, "rules_file", None)
     if rules_file:
         sources.append((_table(_read_file(Path(rules_file)), str(rules_file)), str(rules_file)))
@@ -158,7 +159,7 @@ def load_scenario(settings: Settings, *, rng: Callable[[], float] | None = None)
             raise ConfigError(str(exc)) from None
         size = table.get("history_size", history_size)
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise ConfigError(f"{origin}.history_size: expected a positive integer")
+            raise ConfigError(f"{origin} history_size: expected a positive integer")
         history_size = size
     return Scenario(tuple(rules), tuple(faults), quotas, history_size)
 
