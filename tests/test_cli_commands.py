@@ -357,3 +357,27 @@ def test_upstream_settings_without_an_upstream_are_refused(tmp_path, table):
     with pytest.raises(ConfigError, match=r"but no upstream: set endpoint in \[upstream\]"):
         build_settings({}, {}, str(config))
     assert build_settings({"upstream": "aws"}, {}, str(config)).upstream == "aws"  # given on the command line
+
+
+@pytest.mark.parametrize(("text", "where", "hint"), [
+    ("[server]\nstrict-auth = true\n", "[server]: unknown setting 'strict-auth'", "did you mean 'strict_auth'?"),
+    ("[server]\nprot = 8787\n", "[server]: unknown setting 'prot'", "did you mean 'port'?"),
+    ("[server]\nconfig = 'x.toml'\n", "[server]: unknown setting 'config'", "claude-bedrock serve --help"),
+    ('[[credentials]]\naccess_key_id = "AKIAX"\nsecret_key = "s3cr3t"\n', "credentials[0]: unknown key(s): secret_key",
+     "expected access_key_id, account_id, admin, secret_access_key, session_tokens, user_name"),
+    ('[[api_keys]]\napi_key = "k3y-s3cr3t"\n', "api_keys[0]: unknown key(s): api_key",
+     "expected account_id, admin, key, region, user_name"),
+    ("[servers]\nport = 1\n", "unknown table(s): servers", "expected api_keys, credentials, server, testing, upstream"),
+])
+def test_an_unknown_config_key_is_refused_with_what_to_write_instead(tmp_path, text, where, hint):
+    """Audit: `strict-auth = true` (the option's spelling) or `prot = 8787` was refused as
+    "unknown setting" without a word on the right name, and a misnamed key of a [[credentials]] or
+    [[api_keys]] entry without the keys it takes (the [testing] table lists its own)."""
+    from claude_bedrock.settings import ConfigError, load_config_file
+
+    config = tmp_path / "config.toml"
+    config.write_text(text)
+    with pytest.raises(ConfigError) as refused:
+        load_config_file(config)
+    assert where in str(refused.value) and hint in str(refused.value)
+    assert "s3cr3t" not in str(refused.value)

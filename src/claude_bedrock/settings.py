@@ -362,7 +362,7 @@ def coerce(name: str, value: Any, origin: str, *, typed: bool = False) -> Any:
     spellings of the command line and environment (``"yes"``, ``"8787"``) are refused there."""
     spec = _SPECS.get(name)
     if spec is None:
-        raise ConfigError(f"{origin}: unknown setting {name!r}")
+        raise ConfigError(f"{origin}: unknown setting {name!r}{_unknown_hint(name, _SPECS)}")
     if value is None:
         return None
     try:
@@ -404,6 +404,17 @@ def coerce(name: str, value: Any, origin: str, *, typed: bool = False) -> Any:
 _TYPE_WORDS = {int: "an integer", bool: "a boolean (true/false)", str: "a string"}
 
 
+def _unknown_hint(name: str, known: Any) -> str:
+    """What to write instead of the unknown setting ``name``: the setting it is most likely a
+    slip for (``strict-auth``, ``prot``), else where the names are listed."""
+    import difflib  # here: only for a refused config file (start-up cost)
+
+    close = difflib.get_close_matches(name.lower().replace("-", "_"), list(known), n=1, cutoff=0.75)
+    if close:
+        return f"; did you mean {close[0]!r}?"
+    return "; the settings are the serve options' names with _ for - (claude-bedrock serve --help)"
+
+
 def read_user_bytes(path: Path, what: str) -> bytes:
     """The bytes of a file named on the command line (a TLS certificate or key, PEM or not);
     any problem reading it is a ConfigError naming it (a relative path not found: with the
@@ -427,6 +438,10 @@ def read_user_file(path: Path, what: str) -> str:
         raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
 
 
+#: The config file's tables.
+_TABLES = {"server", "credentials", "api_keys", "testing", "upstream"}
+
+
 def load_config_file(path: str | Path, account_id: str | None = None) -> dict[str, Any]:
     """Read a TOML config file into ``Settings`` keyword arguments.
 
@@ -438,9 +453,10 @@ def load_config_file(path: str | Path, account_id: str | None = None) -> dict[st
         raw = tomllib.loads(read_user_file(path, "config file"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-    unknown = set(raw) - {"server", "credentials", "api_keys", "testing", "upstream"}
+    unknown = set(raw) - _TABLES
     if unknown:
-        raise ConfigError(f"{path}: unknown table(s): {', '.join(sorted(unknown))}")
+        raise ConfigError(f"{path}: unknown table(s): {', '.join(sorted(unknown))}; "
+                          f"expected {', '.join(sorted(_TABLES))}")
     server = raw.get("server", {})
     if not isinstance(server, dict):
         raise ConfigError(f"{path}: server: expected a table ([server])")
@@ -530,7 +546,8 @@ def _table(entry: Any, origin: str, keys: set[str]) -> dict[str, Any]:
         raise ConfigError(f"{origin}: expected a table")
     unknown = set(entry) - keys
     if unknown:
-        raise ConfigError(f"{origin}: unknown key(s): {', '.join(sorted(unknown))}")
+        raise ConfigError(f"{origin}: unknown key(s): {', '.join(sorted(unknown))}; "
+                          f"expected {', '.join(sorted(keys))}")
     return entry
 
 
