@@ -48,3 +48,18 @@ def test_an_existing_data_folder_keeps_its_mode(tmp_path: Path):
     folder.chmod(0o750)
     StateStore.open(folder).close()
     assert _mode(folder) == 0o750
+
+
+@pytest.mark.parametrize("inside", [(), ("data",), ("data", "deeper")])
+def test_a_data_folder_where_a_file_is_says_which_file_is_in_the_way(tmp_path: Path, inside):
+    """Audit: `--data-dir notes.txt` (or a folder under a file) was refused with
+    "cannot create the data folder: File exists" (or "Not a directory"), not saying that a file
+    stands where a folder was expected, nor which one."""
+    from claude_bedrock.adapters.store import StoreError
+
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("not a folder")
+    with pytest.raises(StoreError) as refused:
+        StateStore.open(blocker.joinpath(*inside))
+    assert f"cannot create the data folder: {blocker} is a file, not a folder" in str(refused.value)
+    assert blocker.read_text() == "not a folder"

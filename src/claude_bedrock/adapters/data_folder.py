@@ -8,6 +8,7 @@ chose it); the files inside follow the umask, the folder's mode being what prote
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 __all__ = ["FOLDER_MODE", "make_data_folder"]
@@ -19,11 +20,17 @@ def make_data_folder(path: str | Path) -> None:
     """Create ``path`` (and missing parents, with the default mode) unless it exists.
 
     Raises:
-        OSError: the folder cannot be created.
+        OSError: the folder cannot be created (NotADirectoryError naming the file that stands
+            where it or one of its parents should be).
     """
     folder = Path(path)
     if folder.is_dir():
         return
+    for place in (folder, *folder.parents):  # mkdir would say only "File exists"
+        if place.exists():
+            if not place.is_dir():
+                raise NotADirectoryError(errno.ENOTDIR, f"{place} is a file, not a folder")
+            break
     folder.parent.mkdir(parents=True, exist_ok=True)
     try:
         folder.mkdir(mode=FOLDER_MODE)
