@@ -4,10 +4,13 @@ and refuses bad input with a message instead of a traceback."""
 from __future__ import annotations
 
 import json
+import os
+import re
 import signal
 import socket
 import subprocess
 import sys
+import time
 import urllib.request
 from contextlib import suppress
 from urllib.parse import quote
@@ -211,3 +214,54 @@ def test_serve_log_on_a_terminal_is_coloured_unless_no_color(tmp_path):
     assert "\x1b[" in _serve_on_a_terminal(tmp_path / "a", {}, stderr_on_terminal=True)
     plain = _serve_on_a_terminal(tmp_path / "b", {"NO_COLOR": "1"}, stderr_on_terminal=True)  # no-color.org
     assert "Application startup complete" in plain and "\x1b[" not in plain, plain
+
+
+def test_serve_with_standard_output_closed_announces_itself_on_the_log(tmp_path):
+    """Audit: started with standard output closed (a daemon's `serve >&-`), the server stopped
+    with an AttributeError traceback after binding, where it writes its `export ...` line; and
+    a standard output that cannot be written (`> /dev/full`) stopped it as "cannot listen on
+    127.0.0.1:0: No space left on device". The line is for a person: it goes to the server
+    log instead, and the server runs."""
+    log_path = tmp_path / "server.log"
+    command = 'exec "$0" -m claude_bedrock serve --port 0 --data-dir "$1" >&-'
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLAUDE_BEDROCK_")}
+    with open(log_path, "w") as log_file:
+        process = subprocess.Popen(["bash", "-c", command, sys.executable, str(tmp_path / "data")],
+                                   stdout=subprocess.DEVNULL, stderr=log_file, env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while not (found := re.search(r"listening on (http://\S+)", log_path.read_text())):
+            assert process.poll() is None and time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.05)
+        with urllib.request.urlopen(found.group(1) + "/_claude-bedrock/health", timeout=5) as response:
+            assert json.loads(response.read())["status"] == "ok"
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=15) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert "Traceback" not in log_path.read_text()
+    assert "export AWS_ENDPOINT_URL_BEDROCK_RUNTIME=" in log_path.read_text()
+
+
+def test_serve_with_standard_output_full_still_serves(tmp_path):
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full")
+    with open("/dev/full", "w") as full:
+        process = subprocess.Popen([sys.executable, "-m", "claude_bedrock", "serve", "--port", "0", "--data-dir",
+                                    str(tmp_path / "data")], stdout=full, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        seen = ""
+        while "listening on" not in seen:
+            assert process.poll() is None and time.monotonic() < deadline, seen + process.stderr.read()
+            seen += process.stderr.readline()
+        process.send_signal(signal.SIGINT)
+        seen += process.stderr.read()
+        assert process.wait(timeout=15) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert "cannot listen" not in seen and "Traceback" not in seen

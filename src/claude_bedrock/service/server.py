@@ -214,19 +214,30 @@ def upstream_is_self(upstream: str, bind_host: str, port: int) -> bool:
     return upstream_port == port and (is_loopback(host) or host == bind_host.strip("[]"))
 
 
-def announce(url: str, settings: Settings, out: TextIO) -> None:
+def announce(url: str, settings: Settings, out: TextIO | None) -> None:
+    """Write the ``export ...`` line to ``out`` (standard output); when it cannot be written
+    there (closed, as by a daemon's ``>&-``: None; a full disk, a pipe nobody reads), to the
+    server log: the line is for a person, and the server serves all the same."""
     mode = "strict" if settings.effective_strict_auth else "development (unknown keys accepted)"
     where = f"{url} (bound to all interfaces)" if settings.host in ALL_INTERFACES else url
     # One line, a shell command as a whole: pasted, it exports the endpoints (the rest is a comment).
-    out.write(
+    line = (
         f"export AWS_ENDPOINT_URL_BEDROCK_RUNTIME={url} AWS_ENDPOINT_URL_BEDROCK={url} "
         f"AWS_ENDPOINT_URL_STS={url} ANTHROPIC_BEDROCK_BASE_URL={url}"
-        f"  # claude-bedrock listening on {where} (auth: {mode})\n"
+        f"  # claude-bedrock listening on {where} (auth: {mode})"
     )
-    out.flush()
+    try:
+        if out is not None:
+            out.write(line + "\n")
+            out.flush()
+            return
+        problem = "closed"
+    except OSError as exc:
+        problem = exc.strerror or str(exc)
+    log.warning("standard output cannot be written (%s); %s", problem, line)
 
 
-def serve(settings: Settings, app: BedrockApp | None = None, out: TextIO = sys.stdout) -> None:
+def serve(settings: Settings, app: BedrockApp | None = None, out: TextIO | None = sys.stdout) -> None:
     tls = tls_files(settings)
     app = app or create_app(settings)
     config = uvicorn.Config(
