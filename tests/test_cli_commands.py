@@ -381,3 +381,13 @@ def test_an_unknown_config_key_is_refused_with_what_to_write_instead(tmp_path, t
         load_config_file(config)
     assert where in str(refused.value) and hint in str(refused.value)
     assert "s3cr3t" not in str(refused.value)
+
+
+def test_serve_help_names_every_table_of_the_config_file():
+    """Audit: --config's help named credentials, API keys and settings only: the [testing]
+    scenario and the [upstream] table of gateway mode, which the README documents in the same
+    file, were nowhere in --help."""
+    result = CliRunner().invoke(cli, ["serve", "--help"], terminal_width=200)
+    help_text = " ".join(result.output.split())
+    for table in ("[[credentials]]", "[[api_keys]]", "[server]", "[testing]", "[upstream]"):
+        assert table in help_text

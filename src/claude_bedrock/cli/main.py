@@ -84,7 +84,10 @@ def cli() -> None:
 
 @cli.command()
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
-              envvar="CLAUDE_BEDROCK_CONFIG", help="TOML config file (credentials, API keys, settings).")
+              envvar="CLAUDE_BEDROCK_CONFIG",
+              help="TOML config file: [[credentials]] and [[api_keys]] (the keys verified; a strict server's "
+                   "only ones), [server] settings, [testing] scenario (rules, faults, quotas), [upstream] "
+                   "(gateway mode). Relative paths in it are read from the working directory.")
 @settings_options
 def serve(config_file: str | None, **options: Any) -> None:
     """Start the server (runtime, control plane and STS on one base URL).
