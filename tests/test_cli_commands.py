@@ -391,3 +391,37 @@ def test_serve_help_names_every_table_of_the_config_file():
     help_text = " ".join(result.output.split())
     for table in ("[[credentials]]", "[[api_keys]]", "[server]", "[testing]", "[upstream]"):
         assert table in help_text
+
+
+def test_an_empty_environment_variable_counts_as_unset(tmp_path):
+    """Helper finding: CLAUDE_BEDROCK_HOST="" bound every interface and CLAUDE_BEDROCK_DATA_DIR=""
+    used the working directory as the data folder (click already reads empty variables as unset)."""
+    from claude_bedrock.settings import build_settings
+
+    settings = build_settings({}, {"CLAUDE_BEDROCK_HOST": "", "CLAUDE_BEDROCK_DATA_DIR": "", "CLAUDE_BEDROCK_PORT": ""},
+                              None)
+    assert (settings.host, settings.data_dir, settings.port) == ("127.0.0.1", "./data", 8787)
+
+
+def test_a_home_folder_in_a_path_setting_is_expanded_wherever_it_is_written(tmp_path, monkeypatch):
+    """Helper finding: data_dir = "~/x" in a config file made a folder named "~" in the working directory."""
+    from claude_bedrock.settings import build_settings
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    config = tmp_path / "config.toml"
+    config.write_text('[server]\ndata_dir = "~/from-config"\nrules_file = "~/rules.toml"\n')
+    from_config = build_settings({}, {}, str(config))
+    assert (from_config.data_dir, from_config.rules_file) == (f"{tmp_path}/from-config", f"{tmp_path}/rules.toml")
+    assert build_settings({}, {"CLAUDE_BEDROCK_DATA_DIR": "~/env"}, None).data_dir == f"{tmp_path}/env"
+    assert build_settings({"tls_cert": "~/c.pem"}, {}, None).tls_cert == f"{tmp_path}/c.pem"
+    assert build_settings({"host": "~name"}, {}, None).host == "~name"  # not a path
+
+
+@pytest.mark.parametrize(("written", "host"), [("[::1]", "::1"), ("::1", "::1"), ("[::]", "::"),
+                                               ("[localhost]", "[localhost]")])
+def test_an_ipv6_host_may_be_written_in_brackets(written, host):
+    """Helper finding: --host [::1], as the address appears in a URL, failed to bind with
+    "Name or service not known"."""
+    from claude_bedrock.settings import build_settings
+
+    assert build_settings({"host": written}, {}, None).host == host

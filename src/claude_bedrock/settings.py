@@ -3,7 +3,8 @@
 The CLI generates its ``serve`` options from this table (each also readable from an
 environment variable ``CLAUDE_BEDROCK_<NAME>``), and the TOML config file's ``[server]``
 table accepts the same names. Precedence: command line > environment > config file >
-default.
+default. An empty environment variable counts as unset; ``~`` in a file or folder setting is
+the home folder, wherever it is written; a host may be written ``[::1]``.
 
 The config file also lists credentials and API keys (README, section Authentication)::
 
@@ -36,6 +37,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +62,11 @@ def _between(low: int, high: int | None = None) -> Callable[[Any], str | None]:
             return f"must be between {low} and {high}" if high is not None else f"must be at least {low}"
         return None
     return check
+
+
+def unbracketed_host(host: str) -> str:
+    """``[::1]``, as an IPv6 address is written in a URL, read as the address ``::1``."""
+    return host[1:-1] if host.startswith("[") and host.endswith("]") and ":" in host else host
 
 
 def _host_check(value: Any) -> str | None:
@@ -113,6 +120,12 @@ class SettingSpec:
     metavar: str | None = None
     #: A refused value is repeated in the error (not for one that may hold a password).
     echo_refused: bool = True
+
+    @property
+    def is_path(self) -> bool:
+        """A file or folder: ``~`` and ``~user`` are expanded wherever the value comes from (a
+        shell expands them on the command line, not in a config file or a quoted variable)."""
+        return self.metavar in ("FILE", "DIRECTORY")
 
 
 SETTINGS: tuple[SettingSpec, ...] = (
@@ -387,6 +400,10 @@ def coerce(name: str, value: Any, origin: str, *, typed: bool = False) -> Any:
             raise ValueError(value)
         else:
             result = str(value)
+            if spec.is_path:
+                result = os.path.expanduser(result)
+            elif name == "host":
+                result = unbracketed_host(result)
     except ValueError:
         kind = _TYPE_WORDS.get(spec.type, spec.type.__name__)
         if spec.type is bool and not typed:  # the command line and environment take more words
@@ -593,7 +610,7 @@ def build_settings(cli: dict[str, Any], env: dict[str, str], config_file: str | 
     overrides: dict[str, Any] = {}
     for spec in SETTINGS:
         env_name = f"CLAUDE_BEDROCK_{spec.name.upper()}"
-        if env_name in env:
+        if env.get(env_name):  # set but empty (VAR= in a unit file, a cleared export) counts as unset
             overrides[spec.name] = coerce(spec.name, env[env_name], f"environment {env_name}")
     for name, value in cli.items():
         if value is not None:
