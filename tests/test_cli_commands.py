@@ -425,3 +425,13 @@ def test_an_ipv6_host_may_be_written_in_brackets(written, host):
     from claude_bedrock.settings import build_settings
 
     assert build_settings({"host": written}, {}, None).host == host
+
+
+def test_a_config_file_saved_with_a_byte_order_mark_is_read(tmp_path):
+    """Helper finding: a config file a Windows editor saved with a UTF-8 BOM was refused as
+    invalid TOML at line 1."""
+    from claude_bedrock.settings import build_settings
+
+    config = tmp_path / "config.toml"
+    config.write_bytes(b"\xef\xbb\xbf[server]\nport = 9123\n")
+    assert build_settings({}, {}, str(config)).port == 9123

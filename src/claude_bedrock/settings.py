@@ -448,9 +448,10 @@ def read_user_bytes(path: Path, what: str) -> bytes:
 def read_user_file(path: Path, what: str) -> str:
     """The text of a UTF-8 file named on the command line (config or rules file); any
     problem reading it is a ConfigError naming it (a relative path not found: with the working
-    directory it is read from, also when the config file named it)."""
+    directory it is read from, also when the config file named it). A leading byte order mark,
+    as Windows editors write, is dropped: TOML would refuse it as a statement."""
     try:
-        return read_user_bytes(path, what).decode("utf-8")
+        return read_user_bytes(path, what).decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
 
