@@ -265,3 +265,25 @@ def test_serve_with_standard_output_full_still_serves(tmp_path):
             process.kill()
             process.wait()
     assert "cannot listen" not in seen and "Traceback" not in seen
+
+
+def test_serve_under_nohup_keeps_serving_after_a_hangup(tmp_path):
+    """A hangup stops the server gracefully (its terminal closed), unless SIGHUP is ignored, as
+    ``nohup`` does: then the server must not start listening for it."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "claude_bedrock", "serve", "--port", "0", "--data-dir", str(tmp_path / "data")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    try:
+        url = re.search(r"ANTHROPIC_BEDROCK_BASE_URL=(\S+)", process.stdout.readline()).group(1)
+        process.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+        with urllib.request.urlopen(url + "/_claude-bedrock/health", timeout=5) as response:
+            assert json.loads(response.read())["status"] == "ok"
+        assert process.poll() is None
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=15) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate()

@@ -1,5 +1,5 @@
 """No acknowledged invocation goes missing: 1,000 concurrent requests are each logged exactly
-once in every sink; SIGINT and SIGTERM flush what is queued; SIGKILL during writes leaves an
+once in every sink; SIGINT, SIGTERM and SIGHUP (a closed terminal) flush what is queued; SIGKILL during writes leaves an
 index that opens and holds every record flushed before the kill."""
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ def test_logging_thousand_concurrent_requests_each_logged_once_everywhere(tmp_pa
         print(f"\n[load] 1000 concurrent requests answered in {requests_s:.1f}s; shutdown with flush {stop_s:.1f}s")
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=["SIGINT", "SIGTERM", "SIGHUP"])
 def test_logging_clean_shutdown_flushes_queued_records(tmp_path, signum):
     # A flush interval far beyond the test: only the shutdown hook can write these records.
     server = start_server(tmp_path, "--log-flush-interval-ms", "600000", "--log-batch-size", "100000",

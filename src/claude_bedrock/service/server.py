@@ -1,5 +1,5 @@
 """Run the ASGI app on uvicorn over a socket we bind ourselves (so port 0 works and the
-announced URL is the real one). Stops cleanly on SIGINT/SIGTERM (uvicorn's handlers), running
+announced URL is the real one). Stops cleanly on SIGINT/SIGTERM (uvicorn's handlers) and SIGHUP, running
 the app's shutdown hooks (log flushing) first; a second Ctrl-C stops without waiting for open
 connections, and the hooks still run.
 
@@ -285,7 +285,7 @@ def serve(settings: Settings, app: BedrockApp | None = None, out: TextIO | None 
     # land in a weakref callback during an import, where Python ignores it: the signal was lost
     # and the server ran on.)
     stop = functools.partial(_request_stop, server)
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, stop) for sig in _stop_signals()}
     announce(url, settings, out)
     try:
         server.run(sockets=[sock])
@@ -309,6 +309,16 @@ def _quiet_injected_drops(logger: logging.Logger) -> None:
     """Install ``QuietInjectedDrops`` on uvicorn's error logger, once per process."""
     if not any(isinstance(existing, QuietInjectedDrops) for existing in logger.filters):
         logger.addFilter(QuietInjectedDrops())
+
+
+def _stop_signals() -> tuple[signal.Signals, ...]:
+    """The signals that stop the server gracefully: SIGINT and SIGTERM, and SIGHUP (its
+    terminal closed) unless it is ignored, as under ``nohup``. Left to its default, a hangup
+    killed the server at once, and the invocation-log records still in memory were lost."""
+    hangup = getattr(signal, "SIGHUP", None)  # not on Windows
+    if hangup is None or signal.getsignal(hangup) is signal.SIG_IGN:
+        return signal.SIGINT, signal.SIGTERM
+    return signal.SIGINT, signal.SIGTERM, hangup
 
 
 def _request_stop(server: uvicorn.Server, signum: int, frame: object) -> None:
