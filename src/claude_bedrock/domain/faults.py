@@ -65,6 +65,7 @@ from claude_bedrock.domain.scripting import (
     model_filter,
     model_matches,
     operations_of,
+    refuse_unknown_keys,
 )
 
 __all__ = [
@@ -107,9 +108,7 @@ STREAM_EXCEPTIONS: dict[str, str] = {
 #: Stream exception members of InvokeModelWithResponseStream's ResponseStream alone.
 INVOKE_STREAM_EXCEPTIONS: dict[str, str] = {"modelTimeoutException": "ModelTimeoutException"}
 
-_KEYS = frozenset(
-    {"id", "kind", "model", "operation", "count", "probability", "after_events", "exception", "latency_ms", "message"}
-)
+_KEYS = ("id", "kind", "model", "operation", "count", "probability", "after_events", "exception", "latency_ms", "message")
 
 
 @dataclass(slots=True)
@@ -195,9 +194,7 @@ def parse_fault(spec: Any, fault_id: str, origin: str = "fault") -> Fault:
     """Build a Fault from its JSON/TOML/YAML form (module docstring)."""
     if not isinstance(spec, Mapping):
         raise ScriptError(f"{origin}: expected a table with a kind")
-    unknown = set(spec) - _KEYS
-    if unknown:
-        raise ScriptError(f"{origin}: unknown key(s) {', '.join(sorted(unknown))}")
+    refuse_unknown_keys(spec, _KEYS, origin)
     kind = spec.get("kind")
     if kind not in KINDS:
         raise ScriptError(f"{origin}.kind: expected one of {', '.join(KINDS)}, got {kind!r}")

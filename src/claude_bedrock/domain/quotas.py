@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from claude_bedrock.domain.errors import ThrottlingException
-from claude_bedrock.domain.scripting import ScriptError, model_filter, model_matches
+from claude_bedrock.domain.scripting import ScriptError, model_filter, model_matches, refuse_unknown_keys
 
 __all__ = [
     "QUOTA_MESSAGE",
@@ -130,10 +130,7 @@ def parse_quota_config(spec: Any, origin: str = "quotas") -> QuotaConfig:
         return QuotaConfig()
     if not isinstance(spec, Mapping):
         raise ScriptError(f"{origin}: expected a table")
-    unknown = set(spec) - {*_LIMIT_KEYS, "models"}
-    if unknown:
-        raise ScriptError(f"{origin}: unknown key(s) {', '.join(sorted(unknown))}; "
-                          "expected requests_per_minute, tokens_per_minute, models")
+    refuse_unknown_keys(spec, (*_LIMIT_KEYS, "models"), origin)
     models = spec.get("models") or {}
     if not isinstance(models, Mapping):
         raise ScriptError(f"{origin}.models: expected a table of model name -> limits")

@@ -132,6 +132,13 @@ class ScriptError(ValueError):
     """A rule (or fault, or quota setting) that cannot be used; the message names the key."""
 
 
+def refuse_unknown_keys(spec: Mapping[str, Any], allowed: Sequence[str], origin: str, note: str = "") -> None:
+    """A ScriptError naming the keys of ``spec`` outside ``allowed``, and the keys it takes."""
+    unknown = set(spec) - set(allowed)
+    if unknown:
+        raise ScriptError(f"{origin}: unknown key(s) {', '.join(sorted(unknown))}; expected {', '.join(allowed)}{note}")
+
+
 def error_for(code: str, message: str | None = None) -> BedrockError:
     """The typed AWS error for ``code`` with ``message`` (default: Bedrock's usual text)."""
     cls = ERRORS_BY_CODE.get(code)
@@ -343,8 +350,8 @@ class Selection:
 # --------------------------------------------------------------------------- parsing
 
 _MATCH_KEYS = frozenset({"model", "operation", "account", "user_text_contains", "system_contains", "has_tools"})
-_RULE_KEYS = frozenset({"id", "match", "respond", "times"})
-_REPLY_KEYS = frozenset({"text", "tool_use", "error", "stop_reason"})
+_RULE_KEYS = ("id", "match", "respond", "times")
+_REPLY_KEYS = ("text", "tool_use", "error", "stop_reason")
 
 
 def _optional_str(spec: Mapping[str, Any], key: str, origin: str) -> str | None:
@@ -382,9 +389,7 @@ def _parse_match(spec: Any, origin: str) -> Match:
 def _parse_tool_use(spec: Any, origin: str) -> ToolUse:
     if not isinstance(spec, Mapping):
         raise ScriptError(f"{origin}: expected {{name, input}}")
-    unknown = set(spec) - {"name", "input", "id"}
-    if unknown:
-        raise ScriptError(f"{origin}: unknown key(s) {', '.join(sorted(unknown))}")
+    refuse_unknown_keys(spec, ("name", "input", "id"), origin)
     name = spec.get("name")
     if not isinstance(name, str) or not name:
         raise ScriptError(f"{origin}.name: expected the tool's name")
@@ -403,10 +408,7 @@ def _parse_reply(spec: Any, origin: str) -> Reply:
         return Reply(text=spec)
     if not isinstance(spec, Mapping):
         raise ScriptError(f"{origin}: expected {{text}}, {{tool_use}}, {{error}} or a string")
-    unknown = set(spec) - _REPLY_KEYS
-    if unknown:
-        raise ScriptError(f"{origin}: unknown key(s) {', '.join(sorted(unknown))}; expected text, tool_use, error, "
-                          "stop_reason (or turns at the top of respond)")
+    refuse_unknown_keys(spec, _REPLY_KEYS, origin, " (or turns at the top of respond)")
     stop_reason = _optional_str(spec, "stop_reason", origin)
     if stop_reason is not None and stop_reason not in _STOP_REASONS:
         raise ScriptError(f"{origin}.stop_reason: expected one of {', '.join(_STOP_REASONS)}")
@@ -438,9 +440,7 @@ def parse_rule(spec: Any, rule_id: str, origin: str = "rule") -> Rule:
     """Build a Rule from its JSON/TOML/YAML form (module docstring)."""
     if not isinstance(spec, Mapping):
         raise ScriptError(f"{origin}: expected a table with match and respond")
-    unknown = set(spec) - _RULE_KEYS
-    if unknown:
-        raise ScriptError(f"{origin}: unknown key(s) {', '.join(sorted(unknown))}; expected id, match, respond, times")
+    refuse_unknown_keys(spec, _RULE_KEYS, origin)
     if "respond" not in spec:
         raise ScriptError(f"{origin}: respond is required")
     respond = spec["respond"]
