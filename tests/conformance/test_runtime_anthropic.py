@@ -482,3 +482,15 @@ def test_count_tokens_counts_the_context_edited_prompt(anthropic_client, runtime
     assert first_party.status_code == 200, first_party.text
     assert first_party.json() == {"input_tokens": edited.usage.input_tokens, "context_management": {
         "original_input_tokens": edited.usage.input_tokens + applied.cleared_input_tokens}}
+
+
+def test_anthropic_disabled_thinking_with_a_budget_is_refused(anthropic_client):
+    """Audit: ``thinking={"type": "disabled", "budget_tokens": 0}`` was accepted; the API refuses
+    a budget on disabled thinking (EuroEval #1107), which has no member but ``type``."""
+    with pytest.raises(anthropic.BadRequestError) as caught:
+        anthropic_client.messages.create(model=GLOBAL_SONNET_45, max_tokens=64, messages=HELLO,
+                                         thinking={"type": "disabled", "budget_tokens": 0})
+    assert caught.value.body == {"message": "The model returned the following errors: "
+                                            "thinking.disabled.budget_tokens: Extra inputs are not permitted"}
+    assert anthropic_client.messages.create(model=GLOBAL_SONNET_45, max_tokens=64, messages=HELLO,
+                                            thinking={"type": "disabled"}).content

@@ -31,7 +31,8 @@ Order of checks (the first failing one answers):
        "invalid beta flag", followed by the flag.
     4. ``max_tokens`` at most the model's output limit (128,000 with the 128K output beta on a
        model that has it).
-    5. ``thinking`` (model support, budget >= 1024 and < max_tokens unless interleaved thinking)
+    5. ``thinking`` (its type's keys only, model support, budget >= 1024 and < max_tokens unless
+       interleaved thinking)
        and the sampling parameters it forbids; then ``temperature`` with ``top_p`` on models
        that refuse both.
     6. ``stop_sequences`` contents, ``metadata``.
@@ -179,7 +180,13 @@ STANDARD_CONTEXT_LIMIT = 200_000
 EXTENDED_CONTEXT_LIMIT = 1_000_000
 
 MIN_THINKING_BUDGET = 1024
-THINKING_TYPES = ("enabled", "disabled")
+#: Each ``thinking`` type and the keys it has (anthropic-py 2.14 ``ThinkingConfigEnabledParam``,
+#: ``ThinkingConfigDisabledParam``); any other key is refused as pydantic refuses extra inputs
+#: (a disabled config with ``budget_tokens``: EuroEval #1107). ``display`` passes unjudged.
+THINKING_KEYS: Mapping[str, frozenset[str]] = MappingProxyType(
+    {"enabled": frozenset({"type", "budget_tokens", "display"}), "disabled": frozenset({"type"})}
+)
+THINKING_TYPES = tuple(THINKING_KEYS)
 #: With thinking on, top_p may only be unset or at least this.
 MIN_TOP_P_WITH_THINKING = 0.95
 
@@ -456,7 +463,13 @@ def _check_thinking(
 ) -> int | None:
     """Validate ``thinking``; return the budget when thinking is enabled."""
     thinking = body.get("thinking")
-    if thinking is None or tagged_type(thinking, "thinking", THINKING_TYPES) == "disabled":
+    if thinking is None:
+        return None
+    thinking_type = tagged_type(thinking, "thinking", THINKING_TYPES)
+    extra = next((key for key in thinking if key not in THINKING_KEYS[thinking_type]), None)
+    if extra is not None:
+        raise api_error(f"thinking.{thinking_type}.{quote_value(extra)}", EXTRA_INPUT)
+    if thinking_type == "disabled":
         return None
     if not model.supports_thinking:
         raise ValidationException(THINKING_UNSUPPORTED.format(model=anthropic_model_name(model)))

@@ -576,6 +576,26 @@ def test_validate_rejects_an_unknown_thinking_type(thinking: dict[str, Any], mes
     assert rejects(make_body(thinking=thinking)) == message
 
 
+@pytest.mark.parametrize(
+    ("thinking", "message"),
+    [
+        ({"type": "disabled", "budget_tokens": 0}, "thinking.disabled.budget_tokens: Extra inputs are not permitted"),
+        ({"type": "enabled", "budget_tokens": 1024, "budget": 1024}, "thinking.enabled.budget: Extra inputs are not permitted"),
+    ],
+)  # fmt: skip
+def test_validate_rejects_keys_a_thinking_config_does_not_have(thinking: dict[str, Any], message: str) -> None:
+    """``{"type": "disabled", "budget_tokens": 0}`` is refused by the API (EuroEval #1107: "they
+    don't support the budget_tokens parameter when thinking is disabled"); the SDK's
+    ThinkingConfigDisabledParam has ``type`` only, ThinkingConfigEnabledParam ``type``,
+    ``budget_tokens`` and ``display``."""
+    assert rejects(make_body(max_tokens=2048, thinking=thinking)) == message
+
+
+def test_validate_accepts_the_display_member_of_enabled_thinking() -> None:
+    thinking = {"type": "enabled", "budget_tokens": 1024, "display": "summarized"}
+    assert accepts(make_body(max_tokens=2048, thinking=thinking)).thinking_budget == 1024
+
+
 def test_validate_allows_only_temperature_1_with_thinking() -> None:
     accepts(make_body(max_tokens=2048, thinking=THINKING, temperature=1))
     assert rejects(make_body(max_tokens=2048, thinking=THINKING, temperature=0.5)) == (
