@@ -74,6 +74,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -331,7 +332,8 @@ def parse_json_body(raw: bytes | bytearray | memoryview) -> dict[str, Any]:
 
     Refused: more than ``MAX_BODY_BYTES``, invalid UTF-8, malformed JSON (including NaN /
     Infinity and unpaired ``\\ud800``-style escapes, which no UTF-8 reply could carry), nesting
-    too deep to parse, and any top-level value that is not an object.
+    too deep to parse, integers longer than the interpreter reads (4,300 digits by default),
+    and any top-level value that is not an object.
     """
     data = bytes(raw)
     if len(data) > MAX_BODY_BYTES:
@@ -347,8 +349,16 @@ def parse_json_body(raw: bytes | bytearray | memoryview) -> dict[str, Any]:
     return value
 
 
+class _NonStandardToken(ValueError):
+    """NaN, Infinity or -Infinity in a body."""
+
+
 def _reject_constant(name: str) -> Any:
-    raise ValueError(f"Non-standard token '{name}'")
+    raise _NonStandardToken(f"Non-standard token '{name}'")
+
+
+#: What the standard parser adds to its BOM complaint: advice for Python code, not for a caller.
+_BOM_ADVICE = " (decode using utf-8-sig)"
 
 
 def _parse_with_messages(data: bytes) -> Any:
@@ -361,10 +371,13 @@ def _parse_with_messages(data: bytes) -> Any:
     try:
         value = json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
-        detail = f"{exc.msg} at line {exc.lineno} column {exc.colno}"
+        detail = f"{exc.msg.removesuffix(_BOM_ADVICE)} at line {exc.lineno} column {exc.colno}"
         raise ValidationException(_MALFORMED.format(detail=detail)) from None
-    except ValueError as exc:
+    except _NonStandardToken as exc:
         raise ValidationException(_MALFORMED.format(detail=str(exc))) from None
+    except ValueError:  # int() of a literal beyond the interpreter's digit limit
+        detail = f"integer longer than {sys.get_int_max_str_digits()} digits"
+        raise ValidationException(_MALFORMED.format(detail=detail)) from None
     except RecursionError:
         raise ValidationException(_MALFORMED.format(detail="JSON nested too deeply")) from None
     return value

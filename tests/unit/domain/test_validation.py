@@ -188,6 +188,28 @@ def test_parse_json_body_rejects_nesting_too_deep_to_parse() -> None:
     assert caught.value.message == MALFORMED.format("JSON nested too deeply")
 
 
+@pytest.mark.parametrize(
+    ("raw", "detail"),
+    [
+        (b'{"max_tokens": ' + b"9" * 5000 + b"}", "integer longer than 4300 digits"),
+        (b'{"a": [-' + b"1" * 4301 + b"]}", "integer longer than 4300 digits"),
+        (b'\xef\xbb\xbf{"max_tokens": 1}', "Unexpected UTF-8 BOM at line 1 column 1"),
+    ],
+    ids=["5000 digits", "4301 digits", "BOM"],
+)
+def test_parse_json_body_messages_speak_to_the_client_not_of_python(raw: bytes, detail: str) -> None:
+    """Audit: the parser's own texts reached the client, "... use sys.set_int_max_str_digits() to
+    increase the limit" and "(decode using utf-8-sig)": advice for the server's code that no
+    caller can follow."""
+    with pytest.raises(ValidationException) as caught:
+        parse_json_body(raw)
+    assert caught.value.message == MALFORMED.format(detail)
+
+
+def test_parse_json_body_reads_an_integer_of_4300_digits() -> None:
+    assert parse_json_body(b'{"a": ' + b"7" * 4300 + b"}")["a"] == int("7" * 4300)
+
+
 def test_parse_json_body_rejects_a_body_over_25_mb() -> None:
     assert MAX_BODY_BYTES == 25_000_000
     raw = b'{"a": "' + b"x" * (MAX_BODY_BYTES - 8) + b'"}'
