@@ -163,3 +163,18 @@ def test_review_converse_family_body_that_is_not_an_object_is_named_as_such(app,
     response = request(app, "POST", MODEL + suffix, body)
     assert response.status_code == 400
     assert response.json()["message"] == "The request body must be a JSON object."
+
+
+@pytest.mark.parametrize(("model", "message"), [
+    (None, "model: Field required"),
+    (5, "model: Input should be a valid string"),
+    (["anthropic.claude-3-haiku-20240307-v1:0"], "model: Input should be a valid string"),
+])
+def test_review_anthropic_count_tokens_model_of_wrong_type_is_named_so(app, model, message):
+    """Audit: a ``model`` that is there but no string was answered "model: Field required"."""
+    body = {"messages": [{"role": "user", "content": "hi"}]}
+    if model is not None:
+        body["model"] = model
+    response = request(app, "POST", "/v1/messages/count_tokens", json.dumps(body))
+    assert response.status_code == 400
+    assert response.json()["message"] == message

@@ -402,7 +402,9 @@ async def anthropic_count_tokens(
     (the first-party path, unchanged, with ``model`` in the body; wire-protocol captures)."""
     body = parse_json_body(request.body)
     model_id = body.pop("model", None)
-    if not isinstance(model_id, str) or not model_id:
+    if model_id is not None and not isinstance(model_id, str):
+        raise ValidationException("model: Input should be a valid string")
+    if not model_id:
         raise ValidationException("model: Field required")
     resolution = state.resolve(model_id, identity.region, identity.account_id)
     state.check_model_access(identity.account_id, identity.region, resolution.model)
