@@ -3,7 +3,8 @@
 Invariants
     Rule 1: tool names are unique; a custom tool (no ``type`` or ``"custom"``) has a name matching
             ``CUSTOM_TOOL_NAME_PATTERN`` and an ``input_schema`` object whose ``type`` is
-            ``"object"``; an Anthropic-defined tool has one of ``ANTHROPIC_TOOL_TYPES`` and a name.
+            ``"object"``; an Anthropic-defined tool has one of ``ANTHROPIC_TOOL_TYPES`` and the
+            name its version takes (``ANTHROPIC_TOOL_NAMES``).
     Rule 2: ``tool_choice`` is auto | any | none | tool; ``any`` and ``tool`` need tools (and
             ``tool`` a name among them) and may not be combined with extended thinking.
     Rule 3: failures raise ``ValidationException`` in Anthropic-API wording; of the input
@@ -20,14 +21,17 @@ the versioned tool types. Texts marked "(ours)" were not observed from the real 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from claude_bedrock.domain.content_rules import check_cache_control, tagged_type
 from claude_bedrock.domain.errors import ValidationException
-from claude_bedrock.domain.request_errors import api_error, expected_tags, quote_value
+from claude_bedrock.domain.request_errors import api_error, expected_tags, one_of, quote_value
 from claude_bedrock.domain.schema_keywords import schema_problem
 
 __all__ = [
+    "ANTHROPIC_TOOL_NAMES",
     "ANTHROPIC_TOOL_TYPES",
     "CUSTOM_TOOL_NAME_PATTERN",
     "FORCING_TOOL_CHOICES",
@@ -42,8 +46,26 @@ TOOL_CHOICE_TYPES = ("auto", "any", "tool", "none")
 FORCING_TOOL_CHOICES = frozenset({"any", "tool"})
 CUSTOM_TOOL_NAME_PATTERN = "^[a-zA-Z0-9_-]{1,64}$"
 _CUSTOM_TOOL_NAME = re.compile(CUSTOM_TOOL_NAME_PATTERN)
-#: Anthropic-defined (client-executed) tool versions accepted besides custom tools.
-ANTHROPIC_TOOL_TYPES = (
+#: Anthropic-defined tool versions accepted besides custom tools, and the one name each takes
+#: (anthropic-py 2.14 ``Tool*Param`` / ``BetaTool*Param``: ``name: Required[Literal[...]]``).
+ANTHROPIC_TOOL_NAMES: Mapping[str, str] = MappingProxyType(
+    {
+        "bash_20241022": "bash",
+        "bash_20250124": "bash",
+        "text_editor_20241022": "str_replace_editor",
+        "text_editor_20250124": "str_replace_editor",
+        "text_editor_20250429": "str_replace_based_edit_tool",
+        "text_editor_20250728": "str_replace_based_edit_tool",
+        "computer_20241022": "computer",
+        "computer_20250124": "computer",
+        "computer_20251124": "computer",
+        "memory_20250818": "memory",
+        "tool_search_tool_regex_20251119": "tool_search_tool_regex",
+        "tool_search_tool_bm25_20251119": "tool_search_tool_bm25",
+    }
+)
+ANTHROPIC_TOOL_TYPES = tuple(ANTHROPIC_TOOL_NAMES)
+TOOL_TYPES = (
     "bash_20241022",
     "bash_20250124",
     "text_editor_20241022",
@@ -98,6 +120,8 @@ def check_tools(tools: list[Any] | None) -> tuple[frozenset[str], int]:
             raise api_error(f"{tool_path}.name", "Input should be a valid string")
         if tool_type == "custom":
             _check_custom_tool(tool, tool_path, name)
+        elif name != ANTHROPIC_TOOL_NAMES[tool_type]:
+            raise api_error(f"{tool_path}.name", one_of((ANTHROPIC_TOOL_NAMES[tool_type],)))
         if name in names:
             raise api_error("tools", DUPLICATE_TOOL_NAMES)
         names.add(name)

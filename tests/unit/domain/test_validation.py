@@ -1191,6 +1191,27 @@ def test_validate_rejects_a_bad_tool(tool: Any, expected: str) -> None:
     assert rejects(make_body(tools=[tool])) == expected
 
 
+@pytest.mark.parametrize(
+    ("tool", "expected"),
+    [
+        ({"type": "bash_20250124", "name": "shell"}, "tools.0.bash_20250124.name: Input should be 'bash'"),
+        ({"type": "text_editor_20250124", "name": "str_replace_based_edit_tool"},
+         "tools.0.text_editor_20250124.name: Input should be 'str_replace_editor'"),
+        ({"type": "text_editor_20250728", "name": "editor"},
+         "tools.0.text_editor_20250728.name: Input should be 'str_replace_based_edit_tool'"),
+        ({"type": "computer_20250124", "name": "screen", "display_width_px": 1024, "display_height_px": 768},
+         "tools.0.computer_20250124.name: Input should be 'computer'"),
+        ({"type": "memory_20250818", "name": "notes"}, "tools.0.memory_20250818.name: Input should be 'memory'"),
+        ({"type": "tool_search_tool_bm25_20251119", "name": "tool_search_tool_regex"},
+         "tools.0.tool_search_tool_bm25_20251119.name: Input should be 'tool_search_tool_bm25'"),
+    ],
+)  # fmt: skip
+def test_validate_rejects_an_anthropic_tool_under_another_name(tool: Any, expected: str) -> None:
+    """Audit: an Anthropic-defined tool took any name. Each version has one (anthropic-py 2.14
+    ``ToolBash20250124Param.name: Literal["bash"]``, ``BetaToolTextEditor20241022Param``...)."""
+    assert rejects(make_body(tools=[tool])) == expected
+
+
 def test_validate_rejects_an_unknown_tool_type() -> None:
     message = rejects(make_body(tools=[{"type": "web_fetch_20250910", "name": "web_fetch"}]))
     assert message.startswith(
