@@ -4,7 +4,8 @@ Invariants
     Rule 1: tool names are unique; a custom tool (no ``type`` or ``"custom"``) has a name matching
             ``CUSTOM_TOOL_NAME_PATTERN`` and an ``input_schema`` object whose ``type`` is
             ``"object"``; an Anthropic-defined tool has one of ``ANTHROPIC_TOOL_TYPES`` and the
-            name its version takes (``ANTHROPIC_TOOL_NAMES``).
+            name its version takes (``ANTHROPIC_TOOL_NAMES``), and the integers it requires
+            (``ANTHROPIC_TOOL_INTEGERS``: a computer tool's display size).
     Rule 2: ``tool_choice`` is auto | any | none | tool; ``any`` and ``tool`` need tools (and
             ``tool`` a name among them) and may not be combined with extended thinking.
     Rule 3: failures raise ``ValidationException`` in Anthropic-API wording; of the input
@@ -31,6 +32,7 @@ from claude_bedrock.domain.request_errors import api_error, expected_tags, one_o
 from claude_bedrock.domain.schema_keywords import schema_problem
 
 __all__ = [
+    "ANTHROPIC_TOOL_INTEGERS",
     "ANTHROPIC_TOOL_NAMES",
     "ANTHROPIC_TOOL_TYPES",
     "CUSTOM_TOOL_NAME_PATTERN",
@@ -65,6 +67,11 @@ ANTHROPIC_TOOL_NAMES: Mapping[str, str] = MappingProxyType(
     }
 )
 ANTHROPIC_TOOL_TYPES = tuple(ANTHROPIC_TOOL_NAMES)
+#: The integer members an Anthropic-defined tool version requires (``Required[int]`` there).
+_DISPLAY_SIZE = ("display_width_px", "display_height_px")
+ANTHROPIC_TOOL_INTEGERS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {"computer_20241022": _DISPLAY_SIZE, "computer_20250124": _DISPLAY_SIZE, "computer_20251124": _DISPLAY_SIZE}
+)
 TOOL_TYPES = (
     "bash_20241022",
     "bash_20250124",
@@ -120,8 +127,8 @@ def check_tools(tools: list[Any] | None) -> tuple[frozenset[str], int]:
             raise api_error(f"{tool_path}.name", "Input should be a valid string")
         if tool_type == "custom":
             _check_custom_tool(tool, tool_path, name)
-        elif name != ANTHROPIC_TOOL_NAMES[tool_type]:
-            raise api_error(f"{tool_path}.name", one_of((ANTHROPIC_TOOL_NAMES[tool_type],)))
+        else:
+            _check_anthropic_tool(tool, tool_type, tool_path, name)
         if name in names:
             raise api_error("tools", DUPLICATE_TOOL_NAMES)
         names.add(name)
@@ -135,6 +142,17 @@ def check_tools(tools: list[Any] | None) -> tuple[frozenset[str], int]:
     if names and not loaded:
         raise ValidationException(ALL_TOOLS_DEFERRED)
     return frozenset(names), breakpoints
+
+
+def _check_anthropic_tool(tool: dict[str, Any], tool_type: str, path: str, name: str) -> None:
+    if name != ANTHROPIC_TOOL_NAMES[tool_type]:
+        raise api_error(f"{path}.name", one_of((ANTHROPIC_TOOL_NAMES[tool_type],)))
+    for member in ANTHROPIC_TOOL_INTEGERS.get(tool_type, ()):
+        if member not in tool:
+            raise api_error(f"{path}.{member}", "Field required")
+        value = tool[member]
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise api_error(f"{path}.{member}", "Input should be a valid integer")
 
 
 def _check_custom_tool(tool: dict[str, Any], path: str, name: str) -> None:

@@ -1212,6 +1212,23 @@ def test_validate_rejects_an_anthropic_tool_under_another_name(tool: Any, expect
     assert rejects(make_body(tools=[tool])) == expected
 
 
+@pytest.mark.parametrize(
+    ("tool", "expected"),
+    [
+        ({"type": "computer_20250124", "name": "computer", "display_width_px": 1024},
+         "tools.0.computer_20250124.display_height_px: Field required"),
+        ({"type": "computer_20241022", "name": "computer", "display_width_px": "1024", "display_height_px": 768},
+         "tools.0.computer_20241022.display_width_px: Input should be a valid integer"),
+        ({"type": "computer_20251124", "name": "computer", "display_width_px": 1024, "display_height_px": True},
+         "tools.0.computer_20251124.display_height_px: Input should be a valid integer"),
+    ],
+)  # fmt: skip
+def test_validate_requires_the_display_size_of_a_computer_tool(tool: Any, expected: str) -> None:
+    """Audit: a computer tool without its display size was accepted; both are required integers
+    (anthropic-py 2.14 ``BetaToolComputerUse2025*Param``: ``display_width_px: Required[int]``)."""
+    assert rejects(make_body(tools=[tool])) == expected
+
+
 def test_validate_rejects_an_unknown_tool_type() -> None:
     message = rejects(make_body(tools=[{"type": "web_fetch_20250910", "name": "web_fetch"}]))
     assert message.startswith(
