@@ -6,7 +6,8 @@ Invariants
             ``"object"``; an Anthropic-defined tool has one of ``ANTHROPIC_TOOL_TYPES`` and the
             name its version takes (``ANTHROPIC_TOOL_NAMES``), and the integers it requires
             (``ANTHROPIC_TOOL_INTEGERS``: a computer tool's display size).
-    Rule 2: ``tool_choice`` is auto | any | none | tool; ``any`` and ``tool`` need tools (and
+    Rule 2: ``tool_choice`` is auto | any | none | tool, with its type's keys only
+            (``TOOL_CHOICE_KEYS``); ``any`` and ``tool`` need tools (and
             ``tool`` a name among them) and may not be combined with extended thinking.
     Rule 3: failures raise ``ValidationException`` in Anthropic-API wording; of the input
             schema only the keywords' types are judged (``schema_keywords``: the JSON Schema
@@ -28,7 +29,7 @@ from typing import Any
 
 from claude_bedrock.domain.content_rules import check_cache_control, tagged_type
 from claude_bedrock.domain.errors import ValidationException
-from claude_bedrock.domain.request_errors import api_error, expected_tags, one_of, quote_value
+from claude_bedrock.domain.request_errors import EXTRA_INPUT, api_error, expected_tags, one_of, quote_value
 from claude_bedrock.domain.schema_keywords import schema_problem
 
 __all__ = [
@@ -37,13 +38,24 @@ __all__ = [
     "ANTHROPIC_TOOL_TYPES",
     "CUSTOM_TOOL_NAME_PATTERN",
     "FORCING_TOOL_CHOICES",
+    "TOOL_CHOICE_KEYS",
     "TOOL_CHOICE_TYPES",
     "TOOL_TYPES",
     "check_tool_choice",
     "check_tools",
 ]
 
-TOOL_CHOICE_TYPES = ("auto", "any", "tool", "none")
+#: Each ``tool_choice`` type and the keys it has (anthropic-py 2.14 ``ToolChoice*Param``); any
+#: other key is refused as pydantic refuses extra inputs.
+TOOL_CHOICE_KEYS: Mapping[str, frozenset[str]] = MappingProxyType(
+    {
+        "auto": frozenset({"type", "disable_parallel_tool_use"}),
+        "any": frozenset({"type", "disable_parallel_tool_use"}),
+        "tool": frozenset({"type", "name", "disable_parallel_tool_use"}),
+        "none": frozenset({"type"}),
+    }
+)
+TOOL_CHOICE_TYPES = tuple(TOOL_CHOICE_KEYS)
 #: tool_choice types that need at least one tool and that force tool use.
 FORCING_TOOL_CHOICES = frozenset({"any", "tool"})
 CUSTOM_TOOL_NAME_PATTERN = "^[a-zA-Z0-9_-]{1,64}$"
@@ -182,6 +194,9 @@ def check_tool_choice(
         return
     choice = tagged_type(tool_choice, "tool_choice", TOOL_CHOICE_TYPES)
     path = f"tool_choice.{choice}"
+    extra = next((key for key in tool_choice if key not in TOOL_CHOICE_KEYS[choice]), None)
+    if extra is not None:
+        raise api_error(f"{path}.{quote_value(extra)}", EXTRA_INPUT)
     parallel = tool_choice.get("disable_parallel_tool_use")
     if parallel is not None and not isinstance(parallel, bool):
         raise api_error(f"{path}.disable_parallel_tool_use", "Input should be a valid boolean")

@@ -1289,6 +1289,10 @@ def test_validate_rejects_a_forcing_tool_choice_without_tools(choice: dict[str, 
         ({"type": "tool"}, "tool_choice.tool.name: Field required"),
         ({"type": "required"}, "tool_choice: Input tag 'required' found using 'type' does not match any of the expected tags: 'auto', 'any', 'tool', 'none'"),
         ({"type": "any", "disable_parallel_tool_use": "no"}, "tool_choice.any.disable_parallel_tool_use: Input should be a valid boolean"),
+        # Audit: keys a tool_choice type does not have passed (anthropic-py 2.14 ToolChoice*Param).
+        ({"type": "none", "disable_parallel_tool_use": True}, "tool_choice.none.disable_parallel_tool_use: Extra inputs are not permitted"),
+        ({"type": "auto", "name": "get_weather"}, "tool_choice.auto.name: Extra inputs are not permitted"),
+        ({"type": "tool", "name": "get_weather", "strict": True}, "tool_choice.tool.strict: Extra inputs are not permitted"),
         ("auto", MALFORMED.format("#/tool_choice: expected type: JSONObject, found: String")),
     ],
 )  # fmt: skip
