@@ -138,6 +138,8 @@ INVALID_PDF = "The PDF specified was not valid."
 
 CACHE_CONTROL_TYPES = ("ephemeral",)
 CACHE_TTLS = ("5m", "1h")
+#: The keys of a ``cache_control`` (anthropic-py 2.14 ``CacheControlEphemeralParam``).
+_CACHE_CONTROL_KEYS = frozenset({"type", "ttl"})
 #: Most ``cache_control`` markers one request may carry (tools + system + messages + top level).
 MAX_CACHE_BREAKPOINTS = 4
 
@@ -262,6 +264,9 @@ def check_cache_control(value: Any, path: str) -> int:
     if value is None:
         return 0
     tagged_type(value, path, CACHE_CONTROL_TYPES)
+    if len(value) > 1 and not _CACHE_CONTROL_KEYS.issuperset(value):
+        extra = next(key for key in value if key not in _CACHE_CONTROL_KEYS)
+        raise api_error(f"{path}.ephemeral.{quote_value(extra)}", EXTRA_INPUT)
     ttl = value.get("ttl")
     if ttl is not None and (not isinstance(ttl, str) or ttl not in CACHE_TTLS):
         raise api_error(f"{path}.ephemeral.ttl", one_of(CACHE_TTLS))

@@ -1085,6 +1085,9 @@ def test_validate_accepts_ephemeral_cache_control(cache_control: dict[str, Any])
         ({"type": "ephemeral", "ttl": "10m"}, "messages.0.content.0.text.cache_control.ephemeral.ttl: Input should be '5m' or '1h'"),
         ({"type": "persistent"}, "messages.0.content.0.text.cache_control: Input tag 'persistent' found using 'type' does not match any of the expected tags: 'ephemeral'"),
         ("ephemeral", "messages.0.content.0.text.cache_control: Input should be a valid dictionary or object to extract fields from"),
+        # Audit: extra keys passed; the API's text, quoted in caozhiyuan/copilot-api #145
+        # ("system.1.cache_control.ephemeral.scope: Extra inputs are not permitted").
+        ({"type": "ephemeral", "scope": "global"}, "messages.0.content.0.text.cache_control.ephemeral.scope: Extra inputs are not permitted"),
     ],
 )  # fmt: skip
 def test_validate_rejects_a_bad_cache_control(cache_control: Any, expected: str) -> None:
