@@ -119,6 +119,8 @@ MAX_IMAGE_BASE64_CHARS = 5 * 1024 * 1024
 MAX_IMAGE_EDGE_PX = 8000
 MANY_IMAGES = 20
 MANY_IMAGES_MAX_EDGE_PX = 2000
+#: The API's text, quoted in anthropics/claude-code #6300, #12015, #13131, #15746.
+IMAGE_NOT_OF_MEDIA_TYPE = "Image does not match the provided media type {media_type}"
 IMAGE_TOO_BIG = "At least one of the image dimensions exceed max allowed size: {limit} pixels"
 MANY_IMAGES_TOO_BIG = "At least one of the image dimensions exceed max allowed size for many-image requests: {limit} pixels"
 #: Most images and documents one request may carry: Anthropic "Vision" allows 100 images per
@@ -354,12 +356,7 @@ def _check_image(block: dict[str, Any], path: str, scope: str) -> int:
         )
     head = _base64_head(data, f"{source_path}.data")
     if not all(head[at : at + len(sig)] == sig for at, sig in IMAGE_MEDIA_TYPES[media_type]):
-        image_format = media_type.split("/", 1)[1]
-        raise api_error(
-            f"{source_path}.data",
-            f"The image was specified using the {media_type} media type, but does not appear "
-            f"to be a valid {image_format} image",
-        )
+        raise api_error(f"{source_path}.data", IMAGE_NOT_OF_MEDIA_TYPE.format(media_type=media_type))
     return check_cache_control(block.get("cache_control"), f"{path}.cache_control")
 
 

@@ -989,9 +989,11 @@ def test_validate_rejects_invalid_base64_image_data(data: str) -> None:
 
 
 def test_validate_rejects_image_data_of_another_format() -> None:
+    """The API's text, quoted in anthropics/claude-code #6300, #12015, #13131, #15746
+    ("messages.2.content.0.image.source.base64.data: Image does not match the provided media
+    type image/png"); an earlier text of ours said "... does not appear to be a valid png image"."""
     assert rejects(make_body(messages=[user(image(JPEG, "image/png"))])) == (
-        "messages.0.content.0.image.source.base64.data: The image was specified using the image/png "
-        "media type, but does not appear to be a valid png image"
+        "messages.0.content.0.image.source.base64.data: Image does not match the provided media type image/png"
     )
 
 
