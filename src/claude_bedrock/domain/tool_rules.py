@@ -84,20 +84,6 @@ _DISPLAY_SIZE = ("display_width_px", "display_height_px")
 ANTHROPIC_TOOL_INTEGERS: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {"computer_20241022": _DISPLAY_SIZE, "computer_20250124": _DISPLAY_SIZE, "computer_20251124": _DISPLAY_SIZE}
 )
-TOOL_TYPES = (
-    "bash_20241022",
-    "bash_20250124",
-    "text_editor_20241022",
-    "text_editor_20250124",
-    "text_editor_20250429",
-    "text_editor_20250728",
-    "computer_20241022",
-    "computer_20250124",
-    "computer_20251124",
-    "memory_20250818",
-    "tool_search_tool_regex_20251119",
-    "tool_search_tool_bm25_20251119",
-)
 TOOL_TYPES = ("custom", *ANTHROPIC_TOOL_TYPES)
 
 DUPLICATE_TOOL_NAMES = "Tool names must be unique."
