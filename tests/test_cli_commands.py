@@ -158,7 +158,7 @@ def test_top_level_help_shows_examples():
 
 @pytest.mark.parametrize("spec", ["nan:nan", "-1:5", "100:0", "100:inf", "*=nan:80"])
 def test_simulator_latency_that_cannot_pace_a_stream_is_refused_with_the_rule(spec):
-    from claude_bedrock.service.state import parse_latency
+    from claude_bedrock.domain.simulated_latency import parse_latency
 
     with pytest.raises(ValueError, match=r"FIRST_TOKEN_MS >= 0 and TOKENS_PER_S > 0, both finite"):
         parse_latency(spec)
@@ -435,3 +435,24 @@ def test_a_config_file_saved_with_a_byte_order_mark_is_read(tmp_path):
     config = tmp_path / "config.toml"
     config.write_bytes(b"\xef\xbb\xbf[server]\nport = 9123\n")
     assert build_settings({}, {}, str(config)).port == 9123
+
+
+@pytest.mark.parametrize(("source", "expected"), [
+    ("cli", "--simulator-latency: simulator_latency 'x' is not FIRST_TOKEN_MS:TOKENS_PER_S"),
+    ("env", "environment CLAUDE_BEDROCK_SIMULATOR_LATENCY: simulator_latency 'x' is not FIRST_TOKEN_MS:TOKENS_PER_S"),
+    ("config", "[server]: simulator_latency 'x' is not FIRST_TOKEN_MS:TOKENS_PER_S"),
+])
+def test_a_bad_simulator_latency_names_where_it_was_written(tmp_path, source, expected):
+    """Helper finding: the refusal said "bad simulator latency 'x'" without the flag, variable
+    or file it came from, unlike every other setting's."""
+    from claude_bedrock.settings import ConfigError, build_settings
+
+    config = tmp_path / "config.toml"
+    config.write_text('[server]\nsimulator_latency = "x"\n')
+    with pytest.raises(ConfigError) as refused:
+        build_settings({"simulator_latency": "x"} if source == "cli" else {},
+                       {"CLAUDE_BEDROCK_SIMULATOR_LATENCY": "x"} if source == "env" else {},
+                       str(config) if source == "config" else None)
+    assert expected in str(refused.value)
+    with pytest.raises(ConfigError, match="foo is not a base model ID of the catalog"):
+        build_settings({"simulator_latency": "foo=1:2"}, {}, None)

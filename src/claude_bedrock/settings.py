@@ -77,6 +77,17 @@ def _host_check(value: Any) -> str | None:
     return None
 
 
+def _latency_check(value: Any) -> str | None:
+    from claude_bedrock.domain.catalog import default_catalog  # only when the setting is given
+    from claude_bedrock.domain.simulated_latency import parse_latency
+
+    try:
+        parse_latency(value, {model.model_id for model in default_catalog().models})
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
 def _account_id_check(value: Any) -> str | None:
     return None if is_account_id(value) else "must be 12 digits"
 
@@ -160,6 +171,8 @@ SETTINGS: tuple[SettingSpec, ...] = (
         None,
         "Simulated latency: FIRST_TOKEN_MS:TOKENS_PER_S for every model, or a comma list of "
         "MODEL_ID=FIRST_TOKEN_MS:TOKENS_PER_S (MODEL_ID * for the rest). Off by default.",
+        check=_latency_check,
+        echo_refused=False,  # the refusal names the part at fault
     ),
     SettingSpec(
         "strict_model_ids",

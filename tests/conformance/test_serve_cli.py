@@ -65,7 +65,7 @@ def test_serve_help_lists_every_setting():
     "args, message",
     [
         (["--config", "/nonexistent/config.toml"], "config file not found"),
-        (["--simulator-latency", "fast"], "bad simulator latency"),
+        (["--simulator-latency", "fast"], "--simulator-latency: simulator_latency 'fast' is not FIRST_TOKEN_MS:TOKENS_PER_S"),
         (["--simulator-latency", "nosuch-model=1:2"], "nosuch-model is not a base model ID of the catalog"),
         (["--port", "notaport"], "notaport"),
     ],

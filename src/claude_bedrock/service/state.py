@@ -20,13 +20,14 @@ import logging
 import time
 import uuid
 from datetime import date, datetime, timezone
-from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Container
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
 
 from claude_bedrock.domain.catalog import Catalog, CatalogModel, Resolution, default_catalog
 from claude_bedrock.domain.engine import Engine, ModelCall
 from claude_bedrock.domain.errors import MODEL_ACCESS_DENIED, AccessDeniedException
 from claude_bedrock.domain.prompt_cache import PromptCache, minimum_tokens_of
-from claude_bedrock.domain.simulator import LatencyProfile, SimulatorEngine
+from claude_bedrock.domain.simulated_latency import parse_latency
+from claude_bedrock.domain.simulator import SimulatorEngine
 from claude_bedrock.domain.thinking_signatures import ThinkingSigner
 from claude_bedrock.service.auth import Authenticator
 from claude_bedrock.service.calls import CallRecord, ObserverList
@@ -41,42 +42,6 @@ log = logging.getLogger("claude_bedrock.service")
 
 #: An engine hook may wrap the engine's events (fault injection, scripted answers).
 EventsHook = Callable[[ModelCall, CallRecord, Engine], AsyncIterator[dict[str, Any]]]
-
-
-def parse_latency(
-    spec: str | None, known_models: Container[str] | None = None
-) -> LatencyProfile | dict[str, LatencyProfile] | None:
-    """``"500:80"`` or ``"anthropic.claude-haiku-4-5-20251001-v1:0=200:150,*=500:80"``.
-
-    Args:
-        known_models: the base model IDs an entry may name (besides ``*``); None = any.
-
-    Raises ValueError naming the bad part.
-    """
-    if not spec:
-        return None
-
-    def profile(text: str) -> LatencyProfile:
-        first_ms, sep, rate = text.rpartition(":")
-        try:
-            if not sep:
-                raise ValueError
-            return LatencyProfile(float(first_ms) / 1000, float(rate))
-        except ValueError:
-            raise ValueError(f"bad simulator latency {text!r}: expected FIRST_TOKEN_MS:TOKENS_PER_S "
-                             "(FIRST_TOKEN_MS >= 0 and TOKENS_PER_S > 0, both finite)") from None
-
-    if "=" not in spec:
-        return profile(spec)
-    profiles: dict[str, LatencyProfile] = {}
-    for part in spec.split(","):
-        model, sep, value = part.strip().partition("=")
-        if not sep or not model:
-            raise ValueError(f"bad simulator latency entry {part!r}: expected MODEL_ID=FIRST_TOKEN_MS:TOKENS_PER_S")
-        if known_models is not None and model != "*" and model not in known_models:
-            raise ValueError(f"bad simulator latency entry {part!r}: {model} is not a base model ID of the catalog")
-        profiles[model] = profile(value)
-    return profiles
 
 
 class ServiceState:
