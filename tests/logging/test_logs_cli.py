@@ -696,3 +696,27 @@ def test_logs_cli_purge_gives_the_space_of_purged_records_back(tmp_path):
         db.close()
     again = run("logs", "purge", "--data-dir", str(tmp_path), "--older-than-days", "1", "--yes")
     assert again.output == "purged 0 records, 0 S3 objects and 0 CloudWatch events older than 1 day\n"
+
+
+@pytest.mark.parametrize("command", [("logs", "list", "--json"), ("usage",), ("logs", "tail", "--max-wait", "0")])
+def test_logs_cli_reads_the_data_folder_from_the_servers_config_file(data_dir, tmp_path_factory, monkeypatch,
+                                                                     command):
+    """Helper finding: a server whose data folder is set only in its config's [server] table
+    needed --data-dir repeated for logs and usage, which looked in ./data and found nothing.
+    The order is serve's: --data-dir, CLAUDE_BEDROCK_DATA_DIR, the config file, ./data."""
+    monkeypatch.delenv("CLAUDE_BEDROCK_DATA_DIR", raising=False)
+    config = tmp_path_factory.mktemp("cfg") / "config.toml"
+    config.write_text(f'[server]\ndata_dir = "{data_dir}"\n')
+    by_option = CliRunner().invoke(cli, [*command, "--config", str(config)])
+    assert by_option.exit_code == 0, by_option.output
+    by_variable = CliRunner().invoke(cli, list(command), env={"CLAUDE_BEDROCK_CONFIG": str(config)})
+    assert by_variable.output == by_option.output
+    elsewhere = tmp_path_factory.mktemp("other")
+    overridden = CliRunner().invoke(cli, [*command, "--config", str(config), "--data-dir", str(elsewhere)])
+    assert str(elsewhere) in overridden.output  # --data-dir wins: no logs there
+
+
+def test_logs_cli_a_bad_config_file_is_named():
+    result = CliRunner().invoke(cli, ["logs", "list", "--config", "/nonexistent/config.toml"])
+    assert result.exit_code == 2
+    assert "Invalid value for --config: config file not found: /nonexistent/config.toml" in result.output

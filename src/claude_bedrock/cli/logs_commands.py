@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import math
+import os
 import re
 import sqlite3
 import time
@@ -79,15 +80,42 @@ class _FiniteFloatRange(click.FloatRange):
         return number
 
 
+def _remember_config(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """``--config`` is read first (eager): ``_data_dir`` may need it."""
+    ctx.meta["claude_bedrock.config"] = value
+
+
+def _data_dir(ctx: click.Context, param: click.Parameter, value: str | None) -> str:
+    """``--data-dir`` (or ``CLAUDE_BEDROCK_DATA_DIR``), else the ``--config`` file's
+    ``[server] data_dir``, else the server's default: the order ``serve`` reads them in."""
+    if value:
+        return os.path.expanduser(value)
+    config = ctx.meta.get("claude_bedrock.config")
+    if config:
+        from claude_bedrock.settings import ConfigError, load_config_file
+
+        try:
+            value = load_config_file(config).get("data_dir")
+        except ConfigError as exc:
+            raise click.BadParameter(str(exc), param_hint="--config") from None
+    return value or _DEFAULTS["data_dir"]
+
+
 def _data_dir_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option(
+    func = click.option(
         "--data-dir",
         type=click.Path(file_okay=False),
-        default=_DEFAULTS["data_dir"],
-        show_default=True,
+        callback=_data_dir,
+        show_default=f"{_DEFAULTS['data_dir']}, or the --config file's",
         envvar="CLAUDE_BEDROCK_DATA_DIR",
         show_envvar=True,
         help="The server's data folder (holds invocation-logs.sqlite3).",
+    )(func)
+    return click.option(
+        "--config", type=click.Path(dir_okay=False), is_eager=True, expose_value=False,
+        callback=_remember_config,
+        envvar="CLAUDE_BEDROCK_CONFIG", show_envvar=True,
+        help="The server's TOML config file: its [server] data_dir is the data folder when --data-dir is not given.",
     )(func)
 
 
