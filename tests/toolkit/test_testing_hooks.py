@@ -244,22 +244,80 @@ def test_missing_rules_file(tmp_path):
 
 def test_call_history_forgets_oldest_calls_beyond_its_byte_budget():
     from claude_bedrock.service.calls import CallRecord
-    from claude_bedrock.service.testing_hooks import CallHistory
-
-    history = CallHistory(size=100, max_bytes=1000)
+    from claude_bedrock.service.testing_hooks import CallHistory, held_bytes
 
     def record(i: int, size: int) -> CallRecord:
         return CallRecord(request_id=str(i), operation="InvokeModel", account_id="1", region="us-east-1",
                           identity_arn="arn", model_id="m", started_at=0.0, input_bytes=b"x" * size)
 
+    history = CallHistory(size=100, max_bytes=3 * held_bytes(record(0, 300)))
     for i in range(5):
         history.add(record(i, 300))
     assert [e.record.request_id for e in history.entries()] == ["2", "3", "4"]
-    history.add(record(9, 5000))  # a single huge call is still kept, alone
+    history.add(record(9, 50_000))  # a single huge call is still kept, alone
     assert [e.record.request_id for e in history.entries()] == ["9"]
+    history = CallHistory(size=100)
     for i in range(200):
         history.add(record(100 + i, 0))
     assert len(history) == 100
+
+
+def _reachable_bytes(roots: list[Any]) -> int:
+    """Every object reachable from ``roots`` (classes and modules aside), each counted once."""
+    import gc
+    import sys
+    import types
+
+    seen: set[int] = set()
+    stack = list(roots)
+    size = 0
+    while stack:
+        item = stack.pop()
+        if id(item) in seen or isinstance(item, (type, types.ModuleType, types.FunctionType)):
+            continue
+        seen.add(id(item))
+        size += sys.getsizeof(item)
+        stack.extend(gc.get_referents(item))
+    return size
+
+
+@pytest.mark.parametrize("operation", ["InvokeModelWithResponseStream", "ConverseStream"])
+def test_the_history_budget_counts_the_responses_it_holds(tmp_path, operation):
+    """Audit: the budget counted request bodies only, while a stream's record holds its events
+    too: echoed 410 KB prompts (thousands of small deltas each) held 20 times the budget, about
+    a gigabyte. The bytes the kept records hold, measured object by object, stay within it."""
+    import json
+
+    import boto3
+    from botocore.config import Config
+
+    from claude_bedrock.service.app import create_app
+    from claude_bedrock.service.testing_hooks import CallHistory
+    from support.inprocess import serve_in_thread
+
+    budget = 2 * 1024 * 1024
+    app = create_app(Settings(data_dir=str(tmp_path), simulator_mode="echo"))
+    toolkit = toolkit_of(app.state)
+    toolkit.history = CallHistory(max_bytes=budget)
+    words = [f"w{i:05d}" for i in range(40_000)]
+    with serve_in_thread(app) as url:
+        client = boto3.client("bedrock-runtime", endpoint_url=url, region_name="us-east-1",
+                              aws_access_key_id="AKIDHISTORY", aws_secret_access_key="secret",
+                              config=Config(retries={"max_attempts": 1}))
+        for i in range(12):  # each prompt about 16 KB, its echo several hundred events
+            prompt = " ".join(words[i * 2500:(i + 1) * 2500])
+            if operation == "ConverseStream":
+                answer = client.converse_stream(modelId=f"global.{MODEL}", inferenceConfig={"maxTokens": 20_000},
+                                                messages=[{"role": "user", "content": [{"text": prompt}]}])
+                events = list(answer["stream"])
+            else:
+                body = json.dumps({"anthropic_version": "bedrock-2023-05-31", "max_tokens": 20_000,
+                                   "messages": [{"role": "user", "content": prompt}]})
+                events = list(client.invoke_model_with_response_stream(modelId=f"global.{MODEL}", body=body)["body"])
+            assert len(events) > 300
+    kept = toolkit.history.entries()
+    assert 1 <= len(kept) < 12
+    assert _reachable_bytes([entry.record for entry in kept]) <= budget
 
 
 def test_bad_rules_file_error_names_the_file_and_the_key(tmp_path):

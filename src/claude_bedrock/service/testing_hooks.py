@@ -29,8 +29,9 @@ call that started before the last reset (the previous test's) is not recorded, a
 latency the engine answers it, whatever the new rules, faults and quotas say.
 
 The history keeps the last ``history_size`` (default ``HISTORY_SIZE``) call records, in the
-order the calls started (a call is recorded when it ends); records hold bodies and results,
-never headers or secrets.
+order the calls started (a call is recorded when it ends), and no more than ``HISTORY_MAX_BYTES``
+of them by the memory they hold (``held_bytes``); records hold bodies and results, never
+headers or secrets.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import random
+import sys
 import tomllib
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
@@ -48,6 +50,7 @@ from typing import TYPE_CHECKING, Any
 from claude_bedrock.domain.catalog import DEFAULT_QUOTA_OUTPUT_BURNDOWN
 from claude_bedrock.domain.engine import Engine, ModelCall, StreamEvent
 from claude_bedrock.domain.errors import BedrockError, ErrorAsFirstFrame
+from claude_bedrock.domain.json_body import json_bytes
 from claude_bedrock.domain.tokens import count_request
 from claude_bedrock.service.calls import CallRecord
 from claude_bedrock.service.disconnect import DisconnectWatch
@@ -64,8 +67,9 @@ __all__ = ["ADMIN_PREFIX", "HISTORY_SIZE", "CallHistory", "Scenario", "Toolkit",
 #: Where the admin API (``service/admin.py``, loaded on its first request) answers.
 ADMIN_PREFIX = "/_claude-bedrock"
 HISTORY_SIZE = 1000
-#: The history also forgets its oldest calls once their request bodies add up to this much
-#: (a thousand 20 MB bodies must not hold 20 GB).
+#: The history also forgets its oldest calls once the memory their records hold adds up to
+#: this much (``held_bytes``): a thousand 20 MB bodies must not hold 20 GB, nor a few hundred
+#: echoed long prompts, whose streams are thousands of small events, a gigabyte.
 HISTORY_MAX_BYTES = 64 * 1024 * 1024
 _SCENARIO_KEYS = frozenset({"rules", "faults", "quotas", "history_size"})
 
@@ -171,6 +175,8 @@ def load_scenario(settings: Settings, *, rng: Callable[[], float] | None = None)
 class HistoryEntry:
     record: CallRecord
     rule_id: str | None
+    #: ``held_bytes(record)`` when it was added
+    held: int = 0
 
     def describe(self) -> dict[str, Any]:
         """JSON-ready: the record's fields (raw bytes as text) plus the answering rule."""
@@ -182,8 +188,31 @@ class HistoryEntry:
         return out
 
 
-def _body_size(record: CallRecord) -> int:
-    return len(record.input_bytes or b"")
+#: The fields of a record that can hold much (the others, ``usage`` too, are a few numbers and
+#: short strings).
+_HELD_FIELDS = ("input_body", "input_bytes", "output_body", "logged_output", "error_message", "request_metadata")
+#: What JSON-like data holds beyond its JSON text, per object and per string (CPython: a small
+#: dict takes 184 bytes, a list 56 and 8 a member, a string 49 more than its characters).
+_DICT_BYTES, _LIST_BYTES, _STRING_BYTES = 184, 64, 48
+
+
+def _data_size(value: Any) -> int:
+    """About the memory ``value`` (JSON-like data) holds, from its JSON: the text, plus each
+    object's, array's and string's own cost (keys counted as strings: the estimate errs high).
+    Serializing with orjson costs a tenth of walking the objects in Python."""
+    if value is None or isinstance(value, (str, bytes)):
+        return sys.getsizeof(value)
+    data = json_bytes(value, default=repr)
+    return (len(data) + data.count(b"{") * _DICT_BYTES + data.count(b"[") * _LIST_BYTES
+            + data.count(b'"') // 2 * _STRING_BYTES)
+
+
+def held_bytes(record: CallRecord) -> int:
+    """About the memory ``record`` holds: the request's bytes and parsed body, the response
+    or a stream's events, the logged output. A value it shares with another holder (an
+    engine's memoised answer) is counted as its own."""
+    return (sys.getsizeof(record) + sys.getsizeof(vars(record))
+            + sum(_data_size(getattr(record, name)) for name in _HELD_FIELDS))
 
 
 class CallHistory:
@@ -205,10 +234,11 @@ class CallHistory:
         position = len(entries)
         while position and entries[position - 1].record.started_at > record.started_at:
             position -= 1
-        entries.insert(position, HistoryEntry(record, rule_id))
-        self._bytes += _body_size(record)
+        entry = HistoryEntry(record, rule_id, held_bytes(record))
+        entries.insert(position, entry)
+        self._bytes += entry.held
         while len(self._entries) > self._size or (self._bytes > self._max_bytes and len(self._entries) > 1):
-            self._bytes -= _body_size(self._entries.popleft().record)
+            self._bytes -= self._entries.popleft().held
 
     def clear(self) -> None:
         self._entries.clear()
