@@ -221,3 +221,19 @@ def test_a_recorded_count_tokens_call_costs_nothing(bedrock, bedrock_runtime):
     call = bedrock.last_call(operation="CountTokens")
     assert call.ok and call.usage["inputTokens"] > 0
     assert call.cost["total"] == call.cost["input"] == "0"
+
+
+def test_a_scripted_word_of_megabytes_streams_in_chunks_within_the_payload_limit(bedrock, bedrock_runtime):
+    """Audit: a scripted text streamed each "word" whole, so one of 1.2 MB was a chunk of
+    1.2 MB (botocore's ``PartBody`` allows 1,000,000 bytes), and one of 19 MB a frame over
+    the event-stream limit: the stream failed with modelStreamErrorException and a traceback."""
+    word = "z" * 1_200_000
+    bedrock.add_rule(text=f"Here: {word} done", times=2)
+    stream = bedrock_runtime.invoke_model_with_response_stream(modelId=SONNET, body=invoke_body())["body"]
+    chunks = [event["chunk"]["bytes"] for event in stream]
+    assert max(len(chunk) for chunk in chunks) <= 1_000_000
+    events = [json.loads(chunk) for chunk in chunks]
+    assert "".join(e["delta"]["text"] for e in events if e["type"] == "content_block_delta") == f"Here: {word} done"
+    answer = bedrock_runtime.converse_stream(modelId=SONNET, messages=[{"role": "user", "content": [{"text": "Hi"}]}])
+    deltas = [e["contentBlockDelta"]["delta"]["text"] for e in answer["stream"] if "contentBlockDelta" in e]
+    assert "".join(deltas) == f"Here: {word} done" and max(map(len, deltas)) < 1_000_000

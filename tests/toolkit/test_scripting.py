@@ -293,3 +293,15 @@ def test_rule_describe_round_trips_as_json():
     described = json.loads(json.dumps(rule.describe()))
     assert described == {"id": "w", "match": {"has_tools": True}, "respond": {"text": "x"}, "times": 2,
                          "used": 0, "remaining": 2}
+
+
+@pytest.mark.parametrize("word", ["z" * 1_200_000, "\x01" * 200_000, "é" * 400_000])
+def test_text_pieces_of_a_word_of_megabytes_fit_a_chunk(word):
+    """A chunk holds at most 1,000,000 bytes (botocore's ``PartBody``): a "word" whose JSON
+    would not fit is cut; one that fits (a long blank tail, say) stays whole."""
+    text = f"Start {word} end"
+    pieces = text_pieces(text)
+    assert "".join(pieces) == text
+    assert all(len(json.dumps({"type": "content_block_delta", "index": 0,
+                               "delta": {"type": "text_delta", "text": piece}})) <= 1_000_000 for piece in pieces)
+    assert len(pieces) < 12

@@ -33,8 +33,9 @@ calls in flight together took later turns meanwhile.
 
 A reply renders to the same Anthropic event stream an engine yields (``reply_events``), so one
 rule answers InvokeModel, InvokeModelWithResponseStream, Converse and ConverseStream alike.
-Text streams in pieces of ``WORDS_PER_DELTA`` words, tool input as ``input_json_delta`` pieces
-of ``JSON_CHARS_PER_DELTA`` characters after an empty one, as the simulator does; usage counts
+Text streams in pieces of ``WORDS_PER_DELTA`` words (one too long for a ``chunk``, a "word"
+of megabytes, cut to fit: ``MAX_PIECE_JSON_BYTES``), tool input as ``input_json_delta``
+pieces of ``JSON_CHARS_PER_DELTA`` characters after an empty one, as the simulator does; usage counts
 input as the simulator does (the prompt cache's reads and writes of the request, which a
 scripted answer does not change) and output with ``tokens.count_output_block``. Replies are
 verbatim: ``max_tokens`` and ``stop_sequences`` do not cut them. When the request turns thinking
@@ -95,6 +96,12 @@ __all__ = [
 RUNTIME_OPERATIONS = ("InvokeModel", "InvokeModelWithResponseStream", "Converse", "ConverseStream")
 WORDS_PER_DELTA = 3
 JSON_CHARS_PER_DELTA = 24
+#: The JSON a text piece may take in its event: InvokeModelWithResponseStream's ``chunk`` holds
+#: at most 1,000,000 bytes (botocore's ``PartBody``), the rest of the event's JSON aside.
+MAX_PIECE_JSON_BYTES = 999_000
+#: Pieces of this many characters fit whatever they escape to (``\uXXXX``: 6 bytes at most):
+#: a longer piece (a "word" of megabytes) that would not fit is cut into pieces of this size.
+_SAFE_PIECE_CHARS = MAX_PIECE_JSON_BYTES // 6
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _GLOB_CHARS = frozenset("*?[")
 _WORD_RE = re.compile(r"\s*\S+")
@@ -540,7 +547,16 @@ def text_pieces(text: str, words: int = WORDS_PER_DELTA) -> list[str]:
             pieces[-1] += tail
         else:
             pieces.append(tail)
+    if len(text) > _SAFE_PIECE_CHARS:
+        return [part for piece in pieces for part in _fitting(piece)]
     return pieces
+
+
+def _fitting(piece: str) -> list[str]:
+    """``piece``, cut when its JSON would not fit a ``chunk`` (``MAX_PIECE_JSON_BYTES``)."""
+    if len(piece) <= _SAFE_PIECE_CHARS or len(json.dumps(piece)) <= MAX_PIECE_JSON_BYTES:
+        return [piece]
+    return [piece[start:start + _SAFE_PIECE_CHARS] for start in range(0, len(piece), _SAFE_PIECE_CHARS)]
 
 
 def _tool_id(message_id: str, index: int) -> str:
