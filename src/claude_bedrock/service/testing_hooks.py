@@ -207,10 +207,31 @@ def _data_size(value: Any) -> int:
             + data.count(b'"') // 2 * _STRING_BYTES)
 
 
+#: A record whose rough size (``_rough_size``) is under this counts as that much; a larger one
+#: is measured (``_data_size``, whose cost grows with the record): the usual call pays a few
+#: attribute reads, not a serialisation of its bodies (that cost InvokeModel 11% more work).
+_MEASURED_FROM = 256 * 1024
+#: The rough size: a record's own fields, then per request byte (raw and parsed), per stream
+#: event and per output token (its text in the response and in the logged output). Each errs
+#: high for the small records it is used for.
+_RECORD_BYTES, _PER_BODY_BYTE, _PER_EVENT, _PER_OUTPUT_TOKEN = 4096, 4, 640, 16
+
+
+def _rough_size(record: CallRecord) -> int:
+    events = record.output_body
+    tokens = record.usage.get("output_tokens") if record.usage else 0
+    return (_RECORD_BYTES + _PER_BODY_BYTE * len(record.input_bytes or b"")
+            + _PER_EVENT * (len(events) if isinstance(events, list) else 0)
+            + _PER_OUTPUT_TOKEN * (tokens if isinstance(tokens, int) else 0) + len(record.error_message or ""))
+
+
 def held_bytes(record: CallRecord) -> int:
     """About the memory ``record`` holds: the request's bytes and parsed body, the response
     or a stream's events, the logged output. A value it shares with another holder (an
     engine's memoised answer) is counted as its own."""
+    rough = _rough_size(record)
+    if rough < _MEASURED_FROM:
+        return rough
     return (sys.getsizeof(record) + sys.getsizeof(vars(record))
             + sum(_data_size(getattr(record, name)) for name in _HELD_FIELDS))
 
