@@ -92,3 +92,21 @@ def test_review_writer_follows_a_data_folder_deleted_while_running(tmp_path):
         assert [hit.record["requestId"] for hit in index.query(LogQuery())] == ["req-000002"]
     finally:
         index.close()
+
+
+def test_review_writer_dot_log_groups_stay_in_their_own_folder(tmp_path):
+    """Review regression: the log group names ``..`` and ``.`` (which the logGroupName pattern
+    ``[.\\-_/#A-Za-z0-9]+`` admits) were folder names as they are, so ``..`` filed the events
+    of us-west-2 in the account folder as a region of their own, and ``.`` in the region folder
+    as a log group named like the stream (layout Rule 2: names never nest or collide)."""
+    writer = writer_for(tmp_path)
+    writer.submit(call(1), DeliveryConfig(log_group="..", text=True))
+    writer.submit(call(2), DeliveryConfig(log_group=".", text=True))
+    writer.close()
+    assert writer.stats.failures == 0
+    region = tmp_path / "cloudwatch" / "111122223333" / "us-west-2"
+    files = sorted(p.relative_to(tmp_path / "cloudwatch").parts for p in (tmp_path / "cloudwatch").rglob("*.jsonl"))
+    assert len(files) == 2
+    for parts in files:
+        assert parts[:2] == ("111122223333", "us-west-2") and len(parts) == 5, parts
+    assert sorted(LogLayout.log_group_of(p.parent.parent.name) for p in region.rglob("*.jsonl")) == [".", ".."]

@@ -10,7 +10,8 @@ Invariants
     Rule 1: every path is inside ``data_dir``: key segments ``.`` and ``..`` and empty ones are
             escaped (``%2E``), so a hostile ``keyPrefix`` cannot leave the bucket folder.
     Rule 2: log group and stream names are percent-encoded into one folder name each
-            (``/aws/bedrock/x`` -> ``%2Faws%2Fbedrock%2Fx``), so names never nest or collide.
+            (``/aws/bedrock/x`` -> ``%2Faws%2Fbedrock%2Fx``; ``.`` and ``..``, which the
+            log group pattern admits, as ``%2E`` and ``%2E%2E``), so names never nest or collide.
     Rule 3: every name is one the file system takes: a NUL byte is written ``%00`` and a name
             longer than 255 bytes (an S3 key segment, a 512-character log group) is cut and
             ends with a hash of the whole name, so it stays unique.
@@ -91,8 +92,8 @@ class LogLayout:
             self.cloudwatch_root
             / _segment(account_id)
             / _segment(region)
-            / _fit(quote(log_group, safe=""))
-            / _fit(quote(log_stream, safe=""))
+            / _segment(quote(log_group, safe=""))
+            / _segment(quote(log_stream, safe=""))
         )
 
     @staticmethod
