@@ -595,6 +595,33 @@ def test_gateway_upstream_error_page_without_an_aws_error_type_is_not_relayed_as
     assert f"upstream response unreadable: HTTP {status} without an AWS error type" in odd_gateway.log_text()
 
 
+def test_gateway_log_of_refused_credentials_holds_no_session_token_and_is_one_line(odd_upstream, odd_gateway):
+    """Audit regression: when the upstream refused the gateway's signature, the server log
+    repeated the upstream's message as received: AWS's InvalidSignatureException quotes the
+    canonical request, whose ``x-amz-security-token`` line is the gateway's session token (the
+    README: no session token is ever written), over twenty log lines."""
+    token = "IQoJb3JpZ2luX2VjEXAMPLESESSIONTOKEN"
+    message = ("The request signature we calculated does not match the signature you provided.\n\n"
+               "The Canonical String for this request should have been\n'POST\n/model/x/invoke\n\n"
+               f"host:bedrock-runtime.us-west-2.amazonaws.com\nx-amz-date:20260101T000000Z\n"
+               f"x-amz-security-token:{token}\n\nhost;x-amz-date;x-amz-security-token\nabc'")
+    reply = odd_upstream[1]
+    reply.status, reply.content_type = 403, "application/json"
+    reply.headers = {"x-amzn-errortype": "InvalidSignatureException"}
+    reply.body = json.dumps({"message": message}).encode()
+    try:
+        client = boto3_runtime(odd_gateway.url)
+        with pytest.raises(client.exceptions.InternalServerException):
+            client.invoke_model(modelId=GLOBAL_SONNET, body=invoke_body())
+    finally:
+        reply.status, reply.content_type, reply.headers = 200, "application/vnd.amazon.eventstream", {}
+        reply.body = b""
+    lines = [line for line in odd_gateway.log_text().splitlines() if "refused the gateway's credentials" in line]
+    assert lines, odd_gateway.log_text()
+    assert token not in odd_gateway.log_text()
+    assert "x-amz-security-token:<redacted>" in lines[-1] and "(request " in lines[-1]
+
+
 def test_gateway_trusts_a_private_ca_for_its_https_upstream_with_ssl_cert_file(tmp_path: Path):
     """What the README tells an operator whose upstream's certificate a private CA issued:
     ``SSL_CERT_FILE``, or ``AWS_CA_BUNDLE`` as botocore reads it (which was ignored)."""

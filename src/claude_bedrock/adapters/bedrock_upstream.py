@@ -78,6 +78,7 @@ from claude_bedrock.domain.errors import (
 )
 from claude_bedrock.domain.log_text import one_line
 from claude_bedrock.domain.message import DONE, EVENT_TYPES, START, next_state
+from claude_bedrock.wire.sigv4 import redact_session_tokens
 
 if TYPE_CHECKING:
     import ssl
@@ -358,8 +359,9 @@ class BedrockUpstreamEngine:
                       "model access there, in the upstream call's region)", exc.message, exc.request_id)
             return AccessDeniedException(GATEWAY_MODEL_ACCESS_DENIED)
         if code in CREDENTIAL_ERRORS:
-            log.error("upstream refused the gateway's credentials: %s: %s (request %s)", code, exc.message,
-                      exc.request_id)
+            # AWS's signature error quotes the canonical request: its token line is the gateway's
+            log.error("upstream refused the gateway's credentials: %s: %s (request %s)", code,
+                      one_line(redact_session_tokens(exc.message)), exc.request_id)
             if code == "AccessDeniedException":
                 return AccessDeniedException(GATEWAY_CREDENTIALS_REFUSED.format(code=code))
             return InternalServerException(GATEWAY_CREDENTIALS_REFUSED.format(code=code))

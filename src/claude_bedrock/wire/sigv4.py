@@ -70,7 +70,7 @@ __all__ = [
     "SignedHeaderMissing", "Signer", "SigningKeyCache", "VerifiedRequest", "canonical_headers",
     "canonical_query", "canonical_request", "canonical_uri", "derive_signing_key",
     "credentials_from", "extract_authorization", "parse_authorization", "parse_presigned", "presign",
-    "short_term_key_request", "sign", "signature", "string_to_sign", "verify", "with_headers",
+    "redact_session_tokens", "short_term_key_request", "sign", "signature", "string_to_sign", "verify", "with_headers",
 ]  # fmt: skip
 
 
@@ -240,8 +240,7 @@ class SignatureMismatch(SignatureError):
         self.string_to_sign = string_to_sign
 
     def aws_message(self) -> str:
-        shown = _TOKEN_HEADER_LINE_RE.sub(rf"\1{_REDACTED}", self.canonical_request)
-        shown = _TOKEN_QUERY_RE.sub(rf"\1{_REDACTED}", shown)
+        shown = redact_session_tokens(self.canonical_request)
         return (
             f"{self.SUMMARY}\n\nThe Canonical String for this request should have been\n"
             f"'{shown}'\n\nThe String-to-Sign should have been\n"
@@ -863,6 +862,12 @@ def verify(
 
 
 # --------------------------------------------------------------------------- internals
+
+
+def redact_session_tokens(text: str) -> str:
+    """``text`` (a canonical request, or an error message quoting one) with the session token
+    of its ``x-amz-security-token`` header line and ``X-Amz-Security-Token`` parameter replaced."""
+    return _TOKEN_QUERY_RE.sub(rf"\1{_REDACTED}", _TOKEN_HEADER_LINE_RE.sub(rf"\1{_REDACTED}", text))
 
 
 def _redact_signature(authorization: str) -> str:
