@@ -209,6 +209,22 @@ def test_logs_cli_parse_time():
         parse_time("yesterday", 0)
 
 
+@pytest.mark.parametrize("since, until", [
+    ("1h", "99999999999d"),  # a duration reaching back before year 1
+    ("1h", "0001-01-01T00:00:00+05:00"),  # year 0 in UTC
+    ("9999-12-31T23:00:00-05:00", None),  # year 10000 in UTC
+])
+def test_logs_cli_time_outside_the_calendar_is_a_usage_error(data_dir, since, until):
+    """No traceback: the --since/--until message cannot print a time before year 1 or after 9999."""
+    args = ["logs", "list", "--data-dir", str(data_dir), "--since", since]
+    result = CliRunner().invoke(cli, args + (["--until", until] if until else []))
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for '--" in result.output and "year 1" in result.output
+    usage = CliRunner().invoke(cli, ["usage", "--data-dir", str(data_dir), "--since", since]
+                               + (["--until", until] if until else []))
+    assert usage.exit_code == 2 and not isinstance(usage.exception, ValueError)
+
+
 def test_logs_cli_operation_is_a_choice_and_model_takes_an_alias(data_dir):
     from claude_bedrock.cli.logs_commands import _OPERATIONS
     from claude_bedrock.service.invocation_logging import LOGGED_OPERATIONS

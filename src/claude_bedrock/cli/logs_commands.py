@@ -50,21 +50,26 @@ _DEFAULTS = {spec.name: spec.default for spec in SETTINGS}
 _OPERATIONS = ("InvokeModel", "InvokeModelWithResponseStream", "Converse", "ConverseStream")
 _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
+#: The POSIX times a UTC datetime can show (years 1 to 9999): messages print the times given.
+_EARLIEST = datetime.min.replace(tzinfo=timezone.utc).timestamp()
+_LATEST = datetime.max.replace(tzinfo=timezone.utc).timestamp()
 
 
 def parse_time(text: str, now: float) -> float:
     """``7d`` / ``1h`` / ``30m`` (that long before ``now``) or an ISO 8601 date or time (UTC
-    unless it carries an offset). Raises click.BadParameter."""
+    unless it carries an offset), in UTC years 1 to 9999. Raises click.BadParameter."""
     relative = _RELATIVE.match(text.strip())
     if relative:
-        return now - float(relative.group(1)) * _UNIT_S[relative.group(2)]
-    try:
-        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise click.BadParameter(f"{text!r} is neither a duration like 1h / 7d nor an ISO 8601 time") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.timestamp()
+        moment = now - float(relative.group(1)) * _UNIT_S[relative.group(2)]
+    else:
+        try:
+            parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise click.BadParameter(f"{text!r} is neither a duration like 1h / 7d nor an ISO 8601 time") from None
+        moment = (parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)).timestamp()
+    if not _EARLIEST <= moment <= _LATEST:
+        raise click.BadParameter(f"{text!r} is not between year 1 and year 9999 (UTC)")
+    return moment
 
 
 # --------------------------------------------------------------------------- shared options
