@@ -240,6 +240,14 @@ def test_logs_cli_operation_is_a_choice_and_model_takes_an_alias(data_dir):
     assert ids(by_alias) == ids(by_id) and ids(by_id)
 
 
+def test_logs_cli_help_says_times_without_offset_are_utc():
+    """``--since 2026-03-08T02:30`` is UTC, not the local time of TZ (docs/invocation-logging.md)."""
+    for command in (["logs", "list"], ["usage"]):
+        text = " ".join(run(*command, "--help").output.split())
+        assert "--since TEXT From this time: ISO 8601 (UTC unless it has an offset)" in text
+        assert "--until TEXT Before this time: ISO 8601 (UTC unless it has an offset)" in text
+
+
 def test_logs_cli_operation_help_shows_the_names_as_aws_spells_them():
     result = run("logs", "list", "--help")
     assert "[InvokeModel|InvokeModelWithResponseStream|Converse|ConverseStream]" in result.output

@@ -156,8 +156,9 @@ def _moment(ctx: click.Context, param: click.Parameter, value: str | None) -> fl
 
 
 _SINCE = click.option("--since", callback=_moment,
-                      help="From this time: ISO 8601, or a duration back from now (1h, 7d).")
-_UNTIL = click.option("--until", callback=_moment, help="Before this time: ISO 8601, or a duration back from now.")
+                      help="From this time: ISO 8601 (UTC unless it has an offset), or a duration back from now (1h, 7d).")
+_UNTIL = click.option("--until", callback=_moment,
+                      help="Before this time: ISO 8601 (UTC unless it has an offset), or a duration back from now.")
 _ACCOUNT = click.option("--account", callback=_account, help="Only this account ID (12 digits).")
 _REGION = click.option("--region", callback=_region, help="Only calls made in this region (e.g. eu-west-1).")
 
