@@ -335,6 +335,39 @@ def test_writer_retention_purges_every_sink_with_injected_clock(tmp_path):
     writer.close()
 
 
+def test_retention_keeps_a_record_exactly_at_the_cutoff_in_every_sink(tmp_path):
+    """A record exactly ``retention_days`` old (here at a sub-millisecond time, as time.time()
+    gives) is kept by the index (``ts < cutoff`` expires), and must be kept by the S3 folder and
+    CloudWatch too: their names and timestamps are cut to the millisecond, and a cut time below
+    the cutoff does not make the record older than it (retention Rule 1). The data object of a
+    record in the last millisecond of its hour is kept as well."""
+    at = NOW + 0.1234567
+    last_ms = NOW + 3599.9996  # 2026-11-26T18:59:59.9996Z
+    big = {"t": "q" * (LARGE_BODY_BYTES + 1)}
+    clock = {"now": at + 30 * DAY}
+    writer = make_writer(tmp_path, clock=lambda: clock["now"], retention_days=30)
+    writer.submit(call(1, at=at), CONFIG)
+    writer.flush()  # a batch object of its own, named 20261126T180000123Z_<hex>
+    writer.submit(call(2, at=last_ms, input_body=big), CONFIG)
+    writer.flush()
+    result = writer.purge_now()
+    assert (result.index_rows, result.s3_objects, result.cloudwatch_lines) == (0, 0, 0)
+    layout = writer.layout
+    assert sorted(r["requestId"] for r in s3_records(layout)) == ["req-000001", "req-000002"]
+    assert sorted(r["requestId"] for r in cloudwatch_records(layout)) == ["req-000001", "req-000002"]
+    clock["now"] = last_ms + 30 * DAY  # the second record is exactly 30 days old now
+    result = writer.purge_now()
+    assert (result.index_rows, result.s3_objects, result.cloudwatch_lines) == (1, 1, 1)
+    assert [r["requestId"] for r in s3_records(layout)] == ["req-000002"]
+    assert [r["requestId"] for r in cloudwatch_records(layout)] == ["req-000002"]
+    assert len(list(layout.s3_root.rglob("*_input.json.gz"))) == 1  # its data object stays
+    clock["now"] += 0.001  # a millisecond later everything has expired, in every sink alike
+    result = writer.purge_now()
+    assert (result.index_rows, result.s3_objects, result.cloudwatch_lines) == (1, 2, 1)  # batch, data object
+    assert s3_records(layout) == [] and cloudwatch_records(layout) == []
+    writer.close()
+
+
 def test_writer_retention_rewrites_the_day_that_straddles_the_cutoff(tmp_path):
     writer = make_writer(tmp_path, retention_days=1)
     day_start = NOW - 18 * 3600  # 2026-11-26T00:00Z

@@ -138,7 +138,7 @@ class CloudWatchSink:
                 except ValueError:
                     dropped += 1
                     continue
-                if event.get("timestamp", 0) < cutoff_ms:
+                if event.get("timestamp", 0) + 1 <= cutoff_ms:  # its whole millisecond is older
                     dropped += 1
                 else:
                     kept.append(raw if raw.endswith(b"\n") else raw + b"\n")

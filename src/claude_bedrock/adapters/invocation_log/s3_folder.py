@@ -10,6 +10,9 @@ Invariants
     Rule 3: purging never touches a file it cannot date: batch objects are dated by their name
             (``<YYYYMMDDTHHmmssSSSZ>_<hex>.json.gz``, the newest record in the batch), data
             objects by their ``data/YYYY/MM/DD/HH`` folder (expired once the whole hour is).
+            Names are cut to the millisecond (or the hour): an object expires once the end of
+            its last millisecond (hour) is no later than the cutoff, so a record at the cutoff
+            itself, kept by the index, is kept here too.
 """
 
 from __future__ import annotations
@@ -73,8 +76,8 @@ class S3FolderSink:
         """Delete objects whose every record is older than ``cutoff_s``; prune empty folders."""
         removed = 0
         for path in self._files():
-            newest = _object_time(path)
-            if newest is not None and newest < cutoff_s:
+            ends = _object_time(path)
+            if ends is not None and ends <= cutoff_s:
                 path.unlink(missing_ok=True)
                 removed += 1
         self._prune_empty_folders()
@@ -104,16 +107,17 @@ class S3FolderSink:
 
 
 def _object_time(path: Path) -> float | None:
-    """When the newest record in this object was made (Rule 3), or None for unknown files."""
+    """A time every record in this object precedes (Rule 3): the end of the millisecond its
+    name gives, or of its data hour; None for unknown files."""
     match = _BATCH_NAME.match(path.name)
     if match:
         seconds = timegm(_struct(match.group(1)))
-        return seconds + int(match.group(2)) / 1000
+        return seconds + (int(match.group(2)) + 1) / 1000
     parts = path.parts
     if len(parts) >= 6 and parts[-6] == "data":
         try:
             year, month, day, hour = (int(p) for p in parts[-5:-1])
-            return timegm((year, month, day, hour, 59, 59, 0, 0, 0)) + 0.999
+            return timegm((year, month, day, hour, 0, 0, 0, 0, 0)) + _HOUR_S
         except ValueError:
             return None
     return None
