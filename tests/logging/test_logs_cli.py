@@ -174,6 +174,30 @@ def test_logs_cli_purge_of_a_folder_without_logs_says_so_and_creates_nothing(tmp
     assert not missing.exists()
 
 
+def test_logs_cli_purge_keeps_the_window_the_server_was_given_in_its_environment(tmp_path, monkeypatch):
+    """Audit (seedwalk): ``logs purge`` says it applies "the retention window", and reads the
+    server's folder from CLAUDE_BEDROCK_DATA_DIR, but it purged at 30 days whatever
+    CLAUDE_BEDROCK_LOG_RETENTION_DAYS kept: a 60-day-old record of a 90-day server was deleted,
+    and a server keeping its logs forever (0) lost everything past 30 days."""
+    write(tmp_path, [call(1, ago_s=60 * 24 * HOUR), call(2, ago_s=100 * 24 * HOUR), call(3)])
+    monkeypatch.setenv("CLAUDE_BEDROCK_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("CLAUDE_BEDROCK_LOG_RETENTION_DAYS", "0")
+    kept = run("logs", "purge")
+    assert kept.exit_code == 0 and "kept forever" in kept.output and "nothing purged" in kept.output
+    assert len(ids(run("logs", "list", "--json"))) == 3
+    monkeypatch.setenv("CLAUDE_BEDROCK_LOG_RETENTION_DAYS", "90")
+    assert run("logs", "purge").output.startswith("purged 1 records, 1 S3 objects and 1 CloudWatch events older "
+                                                  "than 90 days")
+    assert ids(run("logs", "list", "--json")) == ["req-0001", "req-0003"]
+    monkeypatch.setenv("CLAUDE_BEDROCK_LOG_RETENTION_DAYS", "ninety")
+    refused = CliRunner().invoke(cli, ["logs", "purge"])
+    assert refused.exit_code != 0 and "CLAUDE_BEDROCK_LOG_RETENTION_DAYS" in refused.output
+    assert "Traceback" not in refused.output
+    monkeypatch.delenv("CLAUDE_BEDROCK_LOG_RETENTION_DAYS")
+    assert run("logs", "purge").output.startswith("purged 1 records")  # the default 30 days
+    assert ids(run("logs", "list", "--json")) == ["req-0003"]
+
+
 def test_logs_cli_usage_formats_show_the_regional_premium_exactly(tmp_path):
     write(tmp_path, [call(1), call(2, model_id=f"us.{SONNET}", endpoint_type="regional"), call(3)])
     as_json = json.loads(run("usage", "--data-dir", str(tmp_path), "--format", "json").output)

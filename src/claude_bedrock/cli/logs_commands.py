@@ -41,7 +41,7 @@ from claude_bedrock.cli.utf8 import UTF8_TEXT
 from claude_bedrock.domain.account_id import is_account_id
 from claude_bedrock.domain.log_text import one_line
 from claude_bedrock.domain.region_name import REGION_NAME_RE
-from claude_bedrock.settings import SETTINGS
+from claude_bedrock.settings import SETTINGS, ConfigError, coerce
 
 __all__ = ["LOGS_COMMANDS", "logs", "parse_time", "usage"]
 
@@ -420,20 +420,45 @@ def tail(data_dir: str, backlog: int, count: int | None, max_wait: float | None,
 GUIDE_RETENTION_DAYS = 30
 
 
+_RETENTION_ENV = "CLAUDE_BEDROCK_LOG_RETENTION_DAYS"
+
+
+def _server_retention_days() -> int:
+    """The server's window as its environment sets it (as ``--data-dir`` follows
+    CLAUDE_BEDROCK_DATA_DIR), else the default; 0 keeps every log."""
+    value = os.environ.get(_RETENTION_ENV)
+    if not value:  # set but empty counts as unset, as for the server
+        return _DEFAULTS["log_retention_days"]
+    try:
+        return coerce("log_retention_days", value, f"environment {_RETENTION_ENV}")
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
 @logs.command("purge")
 @_data_dir_option
-@click.option("--older-than-days", type=_FiniteFloatRange(min=0), default=float(_DEFAULTS["log_retention_days"]),
-              show_default=True, help="Delete records, S3 objects and CloudWatch events older than this.")
+@click.option("--older-than-days", type=_FiniteFloatRange(min=0), default=None,
+              help=f"Delete records, S3 objects and CloudWatch events older than this (0: all of them).  "
+                   f"[default: the server's {_RETENTION_ENV} when set, where 0 keeps every log; "
+                   f"else {_DEFAULTS['log_retention_days']}]")
 @click.option("--yes", is_flag=True, help=f"Do not ask before deleting logs younger than {GUIDE_RETENTION_DAYS} days.")
-def purge_command(data_dir: str, older_than_days: float, yes: bool) -> None:
+def purge_command(data_dir: str, older_than_days: float | None, yes: bool) -> None:
     """Apply the retention window now (the server also does it hourly).
 
-    A window shorter than the guide's 30 days (0 deletes every log) is asked for
-    confirmation unless --yes is given.
+    The window is --older-than-days, else the server's CLAUDE_BEDROCK_LOG_RETENTION_DAYS
+    (a server given --log-retention-days or a config file: pass its window). A window
+    shorter than the guide's 30 days (0 deletes every log) is asked for confirmation
+    unless --yes is given.
     """
     layout = LogLayout(Path(data_dir))
     if not any(path.exists() for path in (layout.index_path, layout.s3_root, layout.cloudwatch_root)):
         raise click.ClickException(f"no invocation logs in {data_dir}: nothing to purge")
+    if older_than_days is None:
+        older_than_days = float(_server_retention_days())
+        if not older_than_days:
+            click.echo(f"{_RETENTION_ENV} is 0: invocation logs are kept forever, nothing purged "
+                       "(--older-than-days purges anyway)")
+            return
     if older_than_days < GUIDE_RETENTION_DAYS and not yes:
         click.confirm(
             f"Delete every invocation log older than {_days(older_than_days)} from {data_dir} "
