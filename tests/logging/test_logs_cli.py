@@ -768,3 +768,22 @@ def test_logs_cli_a_bad_config_file_is_named():
     result = CliRunner().invoke(cli, ["logs", "list", "--config", "/nonexistent/config.toml"])
     assert result.exit_code == 2
     assert "Invalid value for --config: config file not found: /nonexistent/config.toml" in result.output
+
+
+def test_logs_cli_tail_started_before_the_index_prints_every_record_written_since(tmp_path, monkeypatch):
+    """Race audit: ``tail`` started on a new server's folder waits for the index; the records a
+    busy server indexed before tail's next look were then taken for the backlog, and all but
+    the last ``--lines`` of them were never printed, though written after tail started."""
+    folder = tmp_path / "new-server"
+    real_sleep = time.sleep
+
+    def server_writes_meanwhile(seconds: float) -> None:
+        if not LogLayout(folder).index_path.exists():
+            write(folder, [call(n) for n in range(1, 13)])
+        real_sleep(0.01)
+
+    monkeypatch.setattr("claude_bedrock.cli.logs_commands.time.sleep", server_writes_meanwhile)
+    result = run("logs", "tail", "--data-dir", str(folder), "--json", "--lines", "2", "--count", "12",
+                 "--max-wait", "5")
+    records = [json.loads(line)["requestId"] for line in result.output.splitlines() if line.startswith("{")]
+    assert records == [f"req-{n:04d}" for n in range(1, 13)]

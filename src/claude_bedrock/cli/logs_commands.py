@@ -391,14 +391,17 @@ def tail(data_dir: str, backlog: int, count: int | None, max_wait: float | None,
     query = _query(**filters)
     deadline = None if max_wait is None else time.monotonic() + max_wait
     path = LogLayout(Path(data_dir)).index_path
+    waited = not path.is_file()
     if not _index_appeared(path, deadline, interval):
         return
     seen = 0
     header = True
     widths = list(_TAIL_WIDTHS)
     with _reading(data_dir) as index, suppress(KeyboardInterrupt):
-        last = index.last_seq()
-        if backlog:
+        # An index that appeared while tail waited holds only records written since it started:
+        # all are followed, none is backlog.
+        last = 0 if waited else index.last_seq()
+        if backlog and not waited:
             up_to_last = LogQuery(**{**query.__dict__, "up_to_seq": last})  # the rest is followed
             shown = _print_records(index.query(up_to_last, limit=backlog, newest=True), as_json, header, widths)
             header = header and not shown
