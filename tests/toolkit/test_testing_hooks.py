@@ -402,3 +402,34 @@ def test_the_history_sizes_a_usual_call_without_serialising_it(monkeypatch):
     measured.clear()
     assert testing_hooks.held_bytes(record) >= _reachable_bytes([record])
     assert measured == []
+
+
+def test_quota_settles_the_tokens_a_call_cut_short_produced(state, toolkit):
+    """Race audit: a call whose client left mid-answer is billed the output it produced up to
+    the cut (``runtime.UsageTracker``), but its quota reservation settled at ``message_start``'s
+    output count (1): tokens per minute under-counted every abandoned call."""
+    from claude_bedrock.domain.tokens import count_delta
+
+    toolkit.quotas.configure(parse_quota_config({"tokens_per_minute": 1_000_000}))
+    produced = 0
+
+    async def leave_after_some_deltas() -> int:
+        nonlocal produced
+        stream = state.events(model_call("Write a long essay about rivers", "InvokeModelWithResponseStream",
+                                         max_tokens=2000), record("InvokeModelWithResponseStream"))
+        deltas = 0
+        async for event in stream:
+            if event["type"] == "message_start":
+                input_tokens = event["message"]["usage"]["input_tokens"]
+            elif event["type"] == "content_block_delta":
+                produced += count_delta(event["delta"])
+                deltas += 1
+                if deltas == 6:
+                    break
+        await stream.aclose()  # the client left: the server drops the stream
+        return input_tokens
+
+    input_tokens = asyncio.run(leave_after_some_deltas())
+    (usage,) = toolkit.quotas.usage()
+    assert produced > 1
+    assert usage["tokens"] == input_tokens + 5 * produced  # Sonnet 4.5 burns 5 per output token

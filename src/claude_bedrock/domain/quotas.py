@@ -19,7 +19,8 @@ Token accounting (AWS "token burndown"):
 * when the call ends, the reservation becomes the actual cost: input tokens plus cache-write
   tokens (cache reads do not count) plus output tokens times the model's burndown rate (the
   caller passes the catalog's ``quota_output_burndown``: 5 for Claude 3.7 Sonnet and the
-  4-class models, else 1).
+  4-class models, else 1). A call cut short (its client left, the server stopped) counts the
+  output it produced up to the cut, as it is billed (``runtime.UsageTracker``).
 
 A refusal raises ``QuotaExceeded``, a ``ThrottlingException`` (429, code ThrottlingException)
 with Bedrock's text for the quota hit: "Too many requests, please wait before trying again." for

@@ -8,6 +8,7 @@ through untouched)::
     draw faults ──► latency (sleep) ──► error fault? raise ──► quota reserve (may raise 429)
         ──► first matching rule? its reply's events : engine.stream(call)
         ──► stream fault? strike after N events ──► settle the quota with the real usage
+            (of a call cut short, the output it produced up to the cut, as it is billed)
 
 A CountTokens call (not a model call: no rules, quotas nor stream) only has its faults drawn,
 once validated, when the plan holds any (``Toolkit.count_tokens_faults``): the latency, a wait
@@ -54,6 +55,7 @@ from claude_bedrock.domain.json_body import json_bytes
 from claude_bedrock.domain.tokens import count_request
 from claude_bedrock.service.calls import CallRecord
 from claude_bedrock.service.disconnect import DisconnectWatch
+from claude_bedrock.service.runtime import UsageTracker
 from claude_bedrock.service.state import ServiceState
 from claude_bedrock.settings import ConfigError, Settings, read_user_file
 
@@ -289,22 +291,6 @@ class CallHistory:
 # --------------------------------------------------------------------------- the hook
 
 
-@dataclass
-class _Usage:
-    input: int = 0
-    cache_write: int = 0
-    output: int = 0
-
-    def observe(self, event: StreamEvent) -> None:
-        if event.get("type") == "message_start":
-            usage = event["message"].get("usage") or {}
-            self.input = usage.get("input_tokens", 0) or 0
-            self.cache_write = usage.get("cache_creation_input_tokens", 0) or 0
-            self.output = usage.get("output_tokens", 0) or 0
-        elif event.get("type") == "message_delta":
-            self.output = (event.get("usage") or {}).get("output_tokens", self.output)
-
-
 async def _replay(events: Sequence[StreamEvent]) -> AsyncIterator[StreamEvent]:
     for event in events:
         yield event
@@ -522,7 +508,7 @@ class Toolkit:
             record.injected_fault = _append_label(record.injected_fault, f"quota:{exc.quota}")
             raise
         selection = opened.selection = self.rules.select(view)
-        usage = _Usage()
+        usage = UsageTracker()  # a call cut short settles what it produced, as it is billed
         try:
             if selection is None:
                 source = engine.stream(call)
