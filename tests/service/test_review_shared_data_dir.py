@@ -84,3 +84,40 @@ def test_review_two_servers_on_one_data_folder_follow_each_others_revokes(tmp_pa
     finally:
         for server in servers:
             server.stop()
+
+
+def test_audit_a_delete_that_finds_its_profile_gone_at_its_write_is_not_found(tmp_path):
+    """Race audit: DeleteInferenceProfile looks the profile up, then deletes it in a worker
+    thread. Two deletes of one profile (on two servers of one data folder, or two clients of
+    one server) both passed the look-up and both answered 200, though only one deleted it;
+    the other is a ResourceNotFoundException, as a delete of an unknown profile is."""
+    import boto3
+    from botocore.config import Config
+
+    from support.inprocess import serve_in_thread
+
+    settings = Settings(data_dir=str(tmp_path))
+    app = create_app(settings)
+    other_server = StateStore.open(tmp_path)
+    store = app.state.store
+    delete = store.delete_application_profile
+
+    def deleted_by_the_other_server_first(account_id, region, profile_id):
+        other_server.delete_application_profile(account_id, region, profile_id)
+        return delete(account_id, region, profile_id)
+
+    store.delete_application_profile = deleted_by_the_other_server_first
+    try:
+        with serve_in_thread(app) as url:
+            session = boto3.Session(aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY,
+                                    region_name=REGION)
+            bedrock = session.client("bedrock", endpoint_url=url, config=Config(retries={"max_attempts": 1}))
+            arn = bedrock.create_inference_profile(
+                inferenceProfileName="raced",
+                modelSource={"copyFrom": f"arn:aws:bedrock:{REGION}::foundation-model/{MODEL}"},
+            )["inferenceProfileArn"]
+            with pytest.raises(bedrock.exceptions.ResourceNotFoundException):
+                bedrock.delete_inference_profile(inferenceProfileIdentifier=arn)
+    finally:
+        other_server.close()
+        store.close()

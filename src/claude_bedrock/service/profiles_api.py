@@ -346,8 +346,9 @@ async def delete_inference_profile(
     if record is None:
         _find_profile(state, identity, identifier)  # raises ResourceNotFoundException if unknown
         raise ValidationException("System-defined inference profiles cannot be deleted.")
-    await store_write(state.store.delete_application_profile, identity.account_id, identity.region,
-                      record.profile_id)
+    if not await store_write(state.store.delete_application_profile, identity.account_id, identity.region,
+                             record.profile_id):
+        raise _not_found(identifier)  # deleted meanwhile, by another call or another server
     return 0, {}
 
 
