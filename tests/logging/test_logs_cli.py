@@ -787,3 +787,20 @@ def test_logs_cli_tail_started_before_the_index_prints_every_record_written_sinc
                  "--max-wait", "5")
     records = [json.loads(line)["requestId"] for line in result.output.splitlines() if line.startswith("{")]
     assert records == [f"req-{n:04d}" for n in range(1, 13)]
+
+
+def test_logs_cli_purge_keeps_the_window_of_the_servers_config_file(tmp_path, tmp_path_factory, monkeypatch):
+    """A server whose window is in its config file: ``logs purge --config`` keeps that window
+    (its environment's variable, when set, still comes first, as for the server)."""
+    write(tmp_path, [call(1, ago_s=60 * 24 * HOUR), call(2, ago_s=100 * 24 * HOUR), call(3)])
+    monkeypatch.delenv("CLAUDE_BEDROCK_LOG_RETENTION_DAYS", raising=False)
+    config = tmp_path_factory.mktemp("cfg") / "config.toml"
+    config.write_text(f'[server]\ndata_dir = "{tmp_path}"\nlog_retention_days = 0\n')
+    kept = run("logs", "purge", "--config", str(config))
+    assert "kept forever" in kept.output and len(ids(run("logs", "list", "--json", "--data-dir", str(tmp_path)))) == 3
+    config.write_text(f'[server]\ndata_dir = "{tmp_path}"\nlog_retention_days = 90\n')
+    monkeypatch.setenv("CLAUDE_BEDROCK_LOG_RETENTION_DAYS", "120")
+    assert run("logs", "purge", "--config", str(config)).output.startswith("purged 0 records")  # 120 days: none
+    monkeypatch.delenv("CLAUDE_BEDROCK_LOG_RETENTION_DAYS")
+    assert run("logs", "purge", "--config", str(config)).output.startswith("purged 1 records")  # 90 days
+    assert ids(run("logs", "list", "--json", "--data-dir", str(tmp_path))) == ["req-0001", "req-0003"]

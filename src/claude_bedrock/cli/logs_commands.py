@@ -90,20 +90,27 @@ def _remember_config(ctx: click.Context, param: click.Parameter, value: str | No
     ctx.meta["claude_bedrock.config"] = value
 
 
+def _config_setting(ctx: click.Context, name: str) -> Any:
+    """The ``[server]`` setting ``name`` of the ``--config`` file, or None (no file, or not set there)."""
+    config = ctx.meta.get("claude_bedrock.config")
+    if not config:
+        return None
+    if "claude_bedrock.server_table" not in ctx.meta:
+        from claude_bedrock.settings import load_config_file
+
+        try:
+            ctx.meta["claude_bedrock.server_table"] = load_config_file(config)
+        except ConfigError as exc:
+            raise click.BadParameter(str(exc), ctx=ctx, param_hint="--config") from None
+    return ctx.meta["claude_bedrock.server_table"].get(name)
+
+
 def _data_dir(ctx: click.Context, param: click.Parameter, value: str | None) -> str:
     """``--data-dir`` (or ``CLAUDE_BEDROCK_DATA_DIR``), else the ``--config`` file's
     ``[server] data_dir``, else the server's default: the order ``serve`` reads them in."""
     if value:
         return os.path.expanduser(value)
-    config = ctx.meta.get("claude_bedrock.config")
-    if config:
-        from claude_bedrock.settings import ConfigError, load_config_file
-
-        try:
-            value = load_config_file(config).get("data_dir")
-        except ConfigError as exc:
-            raise click.BadParameter(str(exc), param_hint="--config") from None
-    return value or _DEFAULTS["data_dir"]
+    return _config_setting(ctx, "data_dir") or _DEFAULTS["data_dir"]
 
 
 def _data_dir_option(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -120,7 +127,8 @@ def _data_dir_option(func: Callable[..., Any]) -> Callable[..., Any]:
         "--config", type=click.Path(dir_okay=False), is_eager=True, expose_value=False,
         callback=_remember_config,
         envvar="CLAUDE_BEDROCK_CONFIG", show_envvar=True,
-        help="The server's TOML config file: its [server] data_dir is the data folder when --data-dir is not given.",
+        help="The server's TOML config file: its [server] data_dir is the data folder when --data-dir is not given "
+             "(and logs purge takes its log_retention_days).",
     )(func)
 
 
@@ -426,12 +434,13 @@ GUIDE_RETENTION_DAYS = 30
 _RETENTION_ENV = "CLAUDE_BEDROCK_LOG_RETENTION_DAYS"
 
 
-def _server_retention_days() -> int:
+def _server_retention_days(ctx: click.Context) -> int:
     """The server's window as its environment sets it (as ``--data-dir`` follows
-    CLAUDE_BEDROCK_DATA_DIR), else the default; 0 keeps every log."""
+    CLAUDE_BEDROCK_DATA_DIR), else its ``--config`` file, else the default; 0 keeps every log."""
     value = os.environ.get(_RETENTION_ENV)
     if not value:  # set but empty counts as unset, as for the server
-        return _DEFAULTS["log_retention_days"]
+        configured = _config_setting(ctx, "log_retention_days")
+        return _DEFAULTS["log_retention_days"] if configured is None else configured
     try:
         return coerce("log_retention_days", value, f"environment {_RETENTION_ENV}")
     except ConfigError as exc:
@@ -442,14 +451,15 @@ def _server_retention_days() -> int:
 @_data_dir_option
 @click.option("--older-than-days", type=_FiniteFloatRange(min=0), default=None,
               help=f"Delete records, S3 objects and CloudWatch events older than this (0: all of them).  "
-                   f"[default: the server's {_RETENTION_ENV} when set, where 0 keeps every log; "
-                   f"else {_DEFAULTS['log_retention_days']}]")
+                   f"[default: the server's {_RETENTION_ENV}, else the --config file's "
+                   f"log_retention_days, where 0 keeps every log; else {_DEFAULTS['log_retention_days']}]")
 @click.option("--yes", is_flag=True, help=f"Do not ask before deleting logs younger than {GUIDE_RETENTION_DAYS} days.")
 def purge_command(data_dir: str, older_than_days: float | None, yes: bool) -> None:
     """Apply the retention window now (the server also does it hourly).
 
-    The window is --older-than-days, else the server's CLAUDE_BEDROCK_LOG_RETENTION_DAYS
-    (a server given --log-retention-days or a config file: pass its window). A window
+    The window is --older-than-days, else the server's CLAUDE_BEDROCK_LOG_RETENTION_DAYS,
+    else the log_retention_days of its --config file (a server given --log-retention-days:
+    pass its window). A window
     shorter than the guide's 30 days (0 deletes every log) is asked for confirmation
     unless --yes is given.
     """
@@ -457,9 +467,9 @@ def purge_command(data_dir: str, older_than_days: float | None, yes: bool) -> No
     if not any(path.exists() for path in (layout.index_path, layout.s3_root, layout.cloudwatch_root)):
         raise click.ClickException(f"no invocation logs in {data_dir}: nothing to purge")
     if older_than_days is None:
-        older_than_days = float(_server_retention_days())
+        older_than_days = float(_server_retention_days(click.get_current_context()))
         if not older_than_days:
-            click.echo(f"{_RETENTION_ENV} is 0: invocation logs are kept forever, nothing purged "
+            click.echo("the server's log_retention_days is 0: invocation logs are kept forever, nothing purged "
                        "(--older-than-days purges anyway)")
             return
     if older_than_days < GUIDE_RETENTION_DAYS and not yes:
