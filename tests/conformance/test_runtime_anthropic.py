@@ -275,6 +275,31 @@ def test_anthropic_messages_parse_reads_a_timedelta_field(anthropic_client):
     assert parsed.parsed_output.length > datetime.timedelta(0)
 
 
+@pytest.mark.parametrize("seed_text", ["Book a flight.", "Book two flights to Oslo.", "Ship the parcel."])
+def test_anthropic_messages_parse_honours_a_pattern(anthropic_client, seed_text):
+    # pydantic's Field(pattern=...) reaches the model as "{pattern: ...}" in the description
+    # (transform_schema), and a tool's input_schema keeps it as a keyword; the answer is checked
+    # against it. Free text used to come back, and parse raised ValidationError.
+    from pydantic import BaseModel, Field
+
+    class Booking(BaseModel):
+        flight: str = Field(pattern=r"^[A-Z]{2}[0-9]{3,4}$")
+        ref: str = Field(pattern=r"^[A-Z0-9]{6}$", min_length=6, max_length=6)
+        postcode: str = Field(pattern=r"^\d{5}(-\d{4})?$")
+
+    parsed = anthropic_client.messages.parse(
+        model=GLOBAL_SONNET_45, max_tokens=512, output_format=Booking,
+        messages=[{"role": "user", "content": seed_text}],
+    )
+    assert isinstance(parsed.parsed_output, Booking)
+    tool = {"name": "book", "description": "Book it", "input_schema": Booking.model_json_schema()}
+    message = anthropic_client.messages.create(
+        model=GLOBAL_SONNET_45, max_tokens=512, tools=[tool], tool_choice={"type": "tool", "name": "book"},
+        messages=[{"role": "user", "content": seed_text}],
+    )
+    Booking.model_validate(message.content[-1].input)
+
+
 def test_anthropic_error_classes(anthropic_client, server):
     with pytest.raises(anthropic.BadRequestError):
         anthropic_client.messages.create(model="apac.anthropic.claude-sonnet-4-5-20250929-v1:0", max_tokens=64,

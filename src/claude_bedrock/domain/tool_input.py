@@ -15,7 +15,8 @@ that tool definitions use in practice (hand-written or produced by pydantic / zo
   the user's message (``"Paris"``) when there is one; else a value from a small table keyed by
   the words of the property name (``location``, ``city``, ``email``, ``unit``...); else words of
   the user's last message;
-  ``pattern`` is not honoured (documented gap);
+  ``pattern`` (a string it finds a match in, ``pattern_text``; the text above when it
+  already does);
 * numbers and integers: ``minimum`` / ``maximum`` / ``exclusiveMinimum`` / ``exclusiveMaximum``
   (draft 6+ numeric form and draft 4 boolean form) and ``multipleOf``;
 * arrays: ``items`` (or ``prefixItems``; ``items: false`` closes the tuple), ``minItems`` /
@@ -33,8 +34,9 @@ limits the input may not validate; it could not have been written within any mod
 output limit anyway. Keywords of the wrong type (which request validation refuses before
 this runs, ``schema_keywords``) are ignored rather than trusted.
 
-Bounds the anthropic SDK moved into a schema's ``description`` (``{minimum: 5, maximum: 7}``,
-what ``messages.parse`` sends for constrained pydantic fields) are honoured like the keywords.
+Bounds and patterns the anthropic SDK moved into a schema's ``description``
+(``{minimum: 5, maximum: 7}``, ``{pattern: ^[A-Z]{3}$}``: what ``messages.parse`` sends for
+constrained pydantic fields) are honoured like the keywords.
 
 Anthropic-defined tools (no ``input_schema``; ``type`` such as ``bash_20250124``) get a
 canned input from ``BUILTIN_TOOL_INPUTS`` keyed by the tool name.
@@ -50,6 +52,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from claude_bedrock.domain.pattern_text import MAX_TRIED_CHARS, fits, pattern_text
 from claude_bedrock.domain.prose import Draws
 from claude_bedrock.domain.schema_keywords import as_count
 
@@ -257,6 +260,9 @@ class _Generator:
         high = _count(schema, "maxLength", -1)
         if 0 <= high < len(text):
             text = text[:high]
+        pattern = schema.get("pattern")
+        if isinstance(pattern, str) and not (len(text) <= MAX_TRIED_CHARS and fits(pattern, text)):
+            text = pattern_text(pattern, self._draws, low, high, f" {self._hint}") or text
         self._chars_left -= len(text)
         return text
 
@@ -331,7 +337,10 @@ _DESCRIBED_BOUNDS = frozenset({
     "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "minLength", "maxLength",
     "minItems", "maxItems", "minProperties", "maxProperties",
 })
+#: String keywords a schema may carry in its description instead.
+_DESCRIBED_STRINGS = frozenset({"pattern"})
 _DESCRIBED_RE = re.compile(r"\{([^{}]*)\}\s*$")
+_DESCRIBED_PAIR_RE = re.compile(r", (?=[A-Za-z]+: )")
 _NUMBER_RE = re.compile(r"-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
 
 
@@ -343,13 +352,15 @@ def _with_described_bounds(schema: Mapping[str, Any]) -> Mapping[str, Any]:
     description = schema.get("description")
     if not isinstance(description, str) or not description.endswith("}"):
         return schema
-    found = _DESCRIBED_RE.search(description)
-    if found is None:
+    block = _described_block(description)
+    if block is None:
         return schema
     extra: dict[str, Any] = {}
-    for pair in found.group(1).split(", "):
+    for pair in _DESCRIBED_PAIR_RE.split(block):
         key, _, text = pair.partition(": ")
-        if key in _DESCRIBED_BOUNDS and key not in schema and _NUMBER_RE.fullmatch(text):
+        if key in _DESCRIBED_STRINGS and key not in schema:
+            extra[key] = text
+        elif key in _DESCRIBED_BOUNDS and key not in schema and _NUMBER_RE.fullmatch(text):
             try:
                 number = float(text) if any(c in text for c in ".eE") else int(text)
                 finite = math.isfinite(number)
@@ -358,6 +369,19 @@ def _with_described_bounds(schema: Mapping[str, Any]) -> Mapping[str, Any]:
             if finite:  # "1e999" is no bound a JSON schema could hold
                 extra[key] = number
     return {**schema, **extra} if extra else schema
+
+
+def _described_block(description: str) -> str | None:
+    """The inside of the ``{key: value, ...}`` that ends ``description``: as the SDK writes it
+    (the whole description, or after a blank line: a ``pattern`` may hold braces and commas),
+    else the last braces without braces inside."""
+    if description.startswith("{"):
+        return description[1:-1]
+    blank = description.rfind("\n\n{")
+    if blank >= 0:
+        return description[blank + 3 : -1]
+    found = _DESCRIBED_RE.search(description)
+    return found.group(1) if found is not None else None
 
 
 def _bound(schema: Mapping[str, Any], inclusive: str, exclusive: str) -> tuple[float | None, bool]:

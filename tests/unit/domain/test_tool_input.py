@@ -123,6 +123,18 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "maxProperties": 2,
         "additionalProperties": False,
     },
+    "patterns": {  # pattern was not honoured: free text came back
+        "type": "object",
+        "properties": {
+            "city": {"type": "string", "pattern": "^[A-Z][a-z]+$"},  # the place, which matches
+            "flight": {"type": "string", "pattern": "^[A-Z]{2}[0-9]{3,4}$"},
+            "ref": {"type": "string", "pattern": "^[A-Z0-9]+$", "minLength": 6, "maxLength": 6},
+            "zip": {"type": "string", "pattern": "\\d{5}", "minLength": 12},  # unanchored: padded
+            "day": {"type": "string", "format": "date", "pattern": "^2025-"},
+            "codes": {"type": "array", "items": {"type": "string", "pattern": "^#[0-9a-f]{6}$"}, "minItems": 2},
+        },
+        "required": ["city", "flight", "ref", "zip", "day", "codes"],
+    },
     "empty": {"type": "object", "properties": {}},
     "required_only": {"type": "object", "required": ["query"]},
 }
@@ -189,6 +201,28 @@ def test_schema_value_honours_bounds_carried_in_the_description():
         assert len(schema_value(words, draws, "x")) >= 2
     endless = {"type": "number", "description": "{maximum: 1e999, minimum: -1e999}"}
     assert math.isfinite(schema_value(endless, Draws(b"x"), "x"))  # not NaN: JSON has no NaN
+
+
+def test_schema_value_honours_a_pattern_carried_in_the_description():
+    """What transform_schema writes for pydantic's Field(pattern=...): the pattern may hold the
+    braces and commas the bounds' reading stopped at."""
+    import re
+
+    from claude_bedrock.domain.tool_input import schema_value
+
+    flight = {"type": "string", "description": "Flight\n\n{pattern: ^[A-Z]{2}[0-9]{3,4}$, minLength: 5}"}
+    bare = {"type": "string", "description": "{maxLength: 6, pattern: ^(a|b), c{1,2}$}"}
+    for seed in range(12):
+        text = schema_value(flight, Draws(bytes([seed])), "x")
+        assert re.search(r"^[A-Z]{2}[0-9]{3,4}$", text) and len(text) >= 5
+        text = schema_value(bare, Draws(bytes([seed])), "x")
+        assert re.search(r"^(a|b), c{1,2}$", text) and len(text) <= 6
+
+
+def test_schema_value_keeps_its_text_when_no_string_fits_the_pattern():
+    from claude_bedrock.domain.tool_input import schema_value
+
+    assert schema_value({"type": "string", "pattern": r"\p{L}"}, Draws(b"x"), "hello") == "hello"
 
 
 @pytest.mark.parametrize("digits", [400, 5000], ids=["past a float", "past int()'s 4300 digits"])
