@@ -18,7 +18,8 @@ that tool definitions use in practice (hand-written or produced by pydantic / zo
   ``pattern`` (a string it finds a match in, ``pattern_text``; the text above when it
   already does);
 * numbers and integers: ``minimum`` / ``maximum`` / ``exclusiveMinimum`` / ``exclusiveMaximum``
-  (draft 6+ numeric form and draft 4 boolean form) and ``multipleOf``;
+  (draft 6+ numeric form and draft 4 boolean form) and ``multipleOf`` (a float step's multiple
+  written with the step's decimals, one whose quotient by the step is whole in floating point);
 * arrays: ``items`` (or ``prefixItems``; ``items: false`` closes the tuple), ``minItems`` /
   ``maxItems`` (1–3 items by default), ``uniqueItems`` best effort;
 * ``anyOf`` / ``oneOf``: the first option that is not ``{"type": "null"}`` (the null option
@@ -49,6 +50,7 @@ from __future__ import annotations
 
 import math
 import re
+from decimal import Decimal
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -302,7 +304,7 @@ class _Generator:
             if high_open and last * step >= high:
                 last -= 1
             k = first + self._draws.below(max(1, last - first + 1))
-            value = k * step
+            value = _multiple(k, step, first, last, integer=integer)
             return int(value) if integer or float(value).is_integer() else value
         if integer:
             first = math.floor(low) + 1 if low_open else math.ceil(low)
@@ -394,6 +396,21 @@ def _bound(schema: Mapping[str, Any], inclusive: str, exclusive: str) -> tuple[f
             return float(value), False
         return float(open_value), True
     return (float(value) if isinstance(value, (int, float)) else None), False
+
+
+def _multiple(k: int, step: float, first: int, last: int, *, integer: bool) -> float:
+    """``k * step`` written with ``step``'s decimals, or the nearest such multiple between
+    ``first * step`` and ``last * step`` that is whole for an integer and whose quotient by
+    ``step`` is whole in floating point, as validators compute it (``0.1 * 3`` is
+    ``0.30000000000000004``, and ``0.3 / 0.1`` is ``2.9999999999999996``: neither reads as a
+    multiple of 0.1; ``62.5`` is no integer); ``k * step`` when none of the 32 nearest is."""
+    decimals = max(0, -Decimal(repr(step)).as_tuple().exponent) if isinstance(step, float) and math.isfinite(step) else 0
+    near = sorted(range(max(first, k - 16), min(last, k + 16) + 1), key=lambda c: (abs(c - k), c))
+    for candidate in near:
+        value = round(candidate * step, decimals) if decimals else candidate * step
+        if (not integer or float(value).is_integer()) and (value / step).is_integer():
+            return value
+    return k * step
 
 
 def _count(schema: Mapping[str, Any], key: str, default: int) -> int:

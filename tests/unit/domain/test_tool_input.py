@@ -31,6 +31,16 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         },
         "required": ["count", "ratio", "step", "price", "negative"],
     },
+    "float_steps": {  # 0.1 * 3 came back as 0.30000000000000004, 2.5 * 25 as the integer 62
+        "type": "object",
+        "properties": {
+            "tenth": {"type": "number", "multipleOf": 0.1, "minimum": 0.05, "maximum": 0.95},
+            "cents": {"type": "number", "multipleOf": 0.01},
+            "quarter": {"type": "number", "multipleOf": 0.25, "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+            "halves": {"type": "integer", "multipleOf": 2.5},
+        },
+        "required": ["tenth", "cents", "quarter", "halves"],
+    },
     "draft4_bounds": {
         "$schema": "http://json-schema.org/draft-04/schema#",
         "type": "object",
