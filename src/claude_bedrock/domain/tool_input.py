@@ -7,8 +7,12 @@ that tool definitions use in practice (hand-written or produced by pydantic / zo
 * ``type`` (object, string, number, integer, boolean, array, null, or a list of them: the first
   non-null wins), ``const``, ``enum`` (a member picked by the draws), ``default`` (used as is);
 * objects: every ``required`` property, plus a deterministic subset of the optional ones
-  (about half, within ``maxProperties``; none below ``MAX_DEPTH`` nesting); ``required``
-  names without a declared schema get a string;
+  (about half, within ``maxProperties``; none below ``MAX_DEPTH`` nesting; none whose schema
+  is ``false``), the ``dependentRequired`` ones of those chosen, and more up to
+  ``minProperties`` (``property<n>``, or a name a ``patternProperties`` pattern matches when
+  ``additionalProperties`` is false); a property ``properties`` does not declare follows the
+  ``patternProperties`` entry that matches its name, else ``additionalProperties`` (a string
+  when neither says);
 * strings: ``minLength`` / ``maxLength``; ``format`` date-time, date, time, duration, email,
   uri / url, uuid, ipv4, ipv6, hostname (every format structured outputs support);
   otherwise, for location-like property names, the proper noun of
@@ -207,19 +211,45 @@ class _Generator:
         for key, subschema in properties.items():
             if key in required:
                 out[key] = self.value(subschema, key, depth + 1)
-            elif room > 0 and depth < MAX_DEPTH and self._draws.chance(50):
+            elif subschema is not False and room > 0 and depth < MAX_DEPTH and self._draws.chance(50):
                 out[key] = self.value(subschema, key, depth + 1)
                 room -= 1
         for key in required:
             if key not in out:
-                out[key] = self._string({}, key)
-        minimum = schema.get("minProperties")
-        if isinstance(minimum, int):
-            for key, subschema in properties.items():
-                if len(out) >= minimum:
-                    break
+                out[key] = self.value(_undeclared_schema(schema, key), key, depth + 1)
+        minimum = _count(schema, "minProperties", 0)
+        for key, subschema in properties.items():
+            if len(out) >= minimum:
+                break
+            if subschema is not False:
                 out.setdefault(key, self.value(subschema, key, depth + 1))
+        while len(out) < min(minimum, MAX_ITEMS):  # past the declared properties
+            key = self._undeclared_name(schema, len(out) + 1)
+            if key is None or key in out:
+                break
+            out[key] = self.value(_undeclared_schema(schema, key), key, depth + 1)
+        dependent = schema.get("dependentRequired")
+        pending = list(out) if isinstance(dependent, Mapping) else []
+        while pending:  # each name added once: bounded by the names the schema holds
+            needs = dependent.get(pending.pop())  # type: ignore[union-attr]
+            for key in needs if isinstance(needs, list) else ():
+                if isinstance(key, str) and key not in out:
+                    out[key] = self.value(properties.get(key, _undeclared_schema(schema, key)), key, depth + 1)
+                    pending.append(key)
         return out
+
+    def _undeclared_name(self, schema: Mapping[str, Any], number: int) -> str | None:
+        """A name for one more property than ``properties`` declares: ``property<number>`` where
+        ``additionalProperties`` allows it, else one a ``patternProperties`` pattern matches."""
+        if schema.get("additionalProperties", True) is not False:
+            return f"property{number}"
+        patterns = schema.get("patternProperties")
+        for pattern in patterns if isinstance(patterns, Mapping) else ():
+            # one character longer per name: "x_", "x_2", "x_33"... (distinct names)
+            name = pattern_text(pattern, self._draws, number + 1, -1, str(number)) if isinstance(pattern, str) else None
+            if name is not None:
+                return name
+        return None
 
     def _array(self, schema: Mapping[str, Any], name: str, depth: int) -> list[Any]:
         prefix = schema.get("prefixItems") if isinstance(schema.get("prefixItems"), list) else []
@@ -432,6 +462,18 @@ def _schema_type(schema: Mapping[str, Any]) -> str:
     if any(key in schema for key in ("minimum", "maximum", "multipleOf")):
         return "number"
     return "string"
+
+
+def _undeclared_schema(schema: Mapping[str, Any], key: str) -> Any:
+    """The schema of property ``key`` of an object schema whose ``properties`` do not declare
+    it: the first ``patternProperties`` entry whose pattern finds a match in ``key``, else
+    ``additionalProperties`` (``{}``, any value: a string is written, when absent or false)."""
+    patterns = schema.get("patternProperties")
+    for pattern, subschema in patterns.items() if isinstance(patterns, Mapping) else ():
+        if isinstance(pattern, str) and fits(pattern, key):
+            return subschema
+    extra = schema.get("additionalProperties")
+    return extra if isinstance(extra, Mapping) else {}
 
 
 def _is_null_schema(schema: Any) -> bool:

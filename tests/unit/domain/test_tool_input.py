@@ -145,6 +145,19 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         },
         "required": ["city", "flight", "ref", "zip", "day", "codes"],
     },
+    "undeclared": {  # required names outside properties got a string whatever the schema said
+        "type": "object",
+        "properties": {"a": {"type": "string"}, "off": False, "b": {"type": "string"}},
+        "patternProperties": {"^n_": {"type": "integer"}},
+        "additionalProperties": {"type": "boolean"},
+        "required": ["a", "n_count", "flag"],
+        "dependentRequired": {"b": ["c"]},  # b was drawn without c
+        "minProperties": 6,  # only the declared properties were added
+    },
+    "pattern_names_only": {
+        "type": "object", "patternProperties": {"^x_": {"type": "integer"}},
+        "additionalProperties": False, "minProperties": 2,
+    },
     "empty": {"type": "object", "properties": {}},
     "required_only": {"type": "object", "required": ["query"]},
 }
