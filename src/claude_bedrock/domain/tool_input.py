@@ -25,7 +25,9 @@ that tool definitions use in practice (hand-written or produced by pydantic / zo
   (draft 6+ numeric form and draft 4 boolean form) and ``multipleOf`` (a float step's multiple
   written with the step's decimals, one whose quotient by the step is whole in floating point);
 * arrays: ``items`` (or ``prefixItems``; ``items: false`` closes the tuple), ``minItems`` /
-  ``maxItems`` (1–3 items by default), ``uniqueItems`` best effort;
+  ``maxItems`` (1–3 items by default), ``uniqueItems`` best effort, ``contains`` (the first
+  ``minContains`` items past the prefix, 1 by default, also follow it; ``maxContains`` is not
+  checked);
 * ``anyOf`` / ``oneOf``: the first option that is not ``{"type": "null"}`` (the null option
   once nesting reaches ``MAX_DEPTH``); ``allOf``: the options merged; local ``$ref``
   (``#/$defs/...``, ``#/definitions/...``); recursion is bounded.
@@ -259,12 +261,21 @@ class _Generator:
         if items is False:  # no item past the prefixItems (a closed tuple)
             high = min(high, len(prefix))
         count = low if depth >= MAX_DEPTH else min(high, max(low, self._draws.between(1, 3)))
+        contains = schema.get("contains")
+        wanted = _count(schema, "minContains", 1) if isinstance(contains, Mapping) else 0
+        contained: Any = items
+        if wanted:  # the first items past the prefix match ``contains`` too
+            count = min(high, max(count, len(prefix) + wanted))
+            contained = {"allOf": [items if isinstance(items, Mapping) else {}, contains]}
         count = min(count, MAX_ITEMS)
         out: list[Any] = []
         attempts = 0
         while len(out) < count and attempts < count * 4 + 4:
             attempts += 1
-            item_schema = prefix[len(out)] if len(out) < len(prefix) else items
+            if len(out) < len(prefix):
+                item_schema = prefix[len(out)]
+            else:
+                item_schema = contained if len(out) < len(prefix) + wanted else items
             item = self.value(item_schema if isinstance(item_schema, Mapping) else {}, name, depth + 1)
             if schema.get("uniqueItems") and item in out:
                 if isinstance(item, str):

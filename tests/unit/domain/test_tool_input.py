@@ -158,6 +158,15 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "type": "object", "patternProperties": {"^x_": {"type": "integer"}},
         "additionalProperties": False, "minProperties": 2,
     },
+    "contains": {  # contains was ignored: [21, 56] for contains {"const": 42}
+        "type": "object",
+        "properties": {
+            "answer": {"type": "array", "items": {"type": "integer"}, "contains": {"const": 42}},
+            "big": {"type": "array", "contains": {"type": "integer", "minimum": 5}, "minContains": 2},
+            "tuple": {"type": "array", "prefixItems": [{"type": "string"}], "contains": {"type": "boolean"}},
+        },
+        "required": ["answer", "big", "tuple"],
+    },
     "empty": {"type": "object", "properties": {}},
     "required_only": {"type": "object", "required": ["query"]},
 }
