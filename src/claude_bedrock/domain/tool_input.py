@@ -5,7 +5,8 @@ The simulator answers a tool call with an input generated here from the JSON Sch
 that tool definitions use in practice (hand-written or produced by pydantic / zod):
 
 * ``type`` (object, string, number, integer, boolean, array, null, or a list of them: the first
-  non-null wins), ``const``, ``enum`` (a member picked by the draws), ``default`` (used as is);
+  non-null wins), ``const``, ``enum`` (a member picked by the draws, among those of the
+  schema's ``type``), ``default`` (used as is);
 * objects: every ``required`` property, plus a deterministic subset of the optional ones
   (about half, within ``maxProperties``; none below ``MAX_DEPTH`` nesting; none whose schema
   is ``false``), the ``dependentRequired`` ones of those chosen, and more up to
@@ -183,7 +184,8 @@ class _Generator:
         if "const" in schema:
             return schema["const"]
         if isinstance(schema.get("enum"), list) and schema["enum"]:
-            return schema["enum"][self._draws.below(len(schema["enum"]))]
+            members = [m for m in schema["enum"] if _has_type(m, schema.get("type"))] or schema["enum"]
+            return members[self._draws.below(len(members))]
         if "default" in schema:
             return schema["default"]
         for combinator in ("anyOf", "oneOf"):
@@ -473,6 +475,24 @@ def _schema_type(schema: Mapping[str, Any]) -> str:
     if any(key in schema for key in ("minimum", "maximum", "multipleOf")):
         return "number"
     return "string"
+
+
+_JSON_TYPES: Mapping[str, Callable[[Any], bool]] = {
+    "null": lambda v: v is None,
+    "boolean": lambda v: isinstance(v, bool),
+    "integer": lambda v: (isinstance(v, int) and not isinstance(v, bool)) or (isinstance(v, float) and v.is_integer()),
+    "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+    "string": lambda v: isinstance(v, str),
+    "array": lambda v: isinstance(v, list),
+    "object": lambda v: isinstance(v, Mapping),
+}
+
+
+def _has_type(value: Any, kind: Any) -> bool:
+    """Is ``value`` of the JSON type ``kind`` (a name or a list of names; none: any)?"""
+    kinds = kind if isinstance(kind, list) else [kind] if isinstance(kind, str) else []
+    tests = [_JSON_TYPES[k] for k in kinds if isinstance(k, str) and k in _JSON_TYPES]
+    return not tests or any(test(value) for test in tests)
 
 
 def _undeclared_schema(schema: Mapping[str, Any], key: str) -> Any:

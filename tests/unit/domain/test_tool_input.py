@@ -167,6 +167,15 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         },
         "required": ["answer", "big", "tuple"],
     },
+    "typed_enums": {  # a member of another type than the schema's could be drawn
+        "type": "object",
+        "properties": {
+            "word": {"type": "string", "enum": ["a", 1, None, True]},
+            "whole": {"type": ["integer", "null"], "enum": [1.5, "x", 2, None]},
+            "mixed": {"enum": [1, "a", None, {"x": 1}, [1], False]},
+        },
+        "required": ["word", "whole", "mixed"],
+    },
     "empty": {"type": "object", "properties": {}},
     "required_only": {"type": "object", "required": ["query"]},
 }
