@@ -12,16 +12,17 @@ that tool definitions use in practice (hand-written or produced by pydantic / zo
   is ``false``), the ``dependentRequired`` ones of those chosen, and more up to
   ``minProperties`` (``property<n>``, or a name a ``patternProperties`` pattern matches when
   ``additionalProperties`` is false); a property ``properties`` does not declare follows the
-  ``patternProperties`` entry that matches its name, else ``additionalProperties`` (a string
-  when neither says);
+  ``patternProperties`` entry that matches its name (for a name of its own choosing, the pattern
+  it wrote it for; a required name is not tested against a pattern whose search ``fits``
+  cannot bound), else ``additionalProperties`` (a string when neither says);
 * strings: ``minLength`` / ``maxLength``; ``format`` date-time, date, time, duration, email,
   uri / url, uuid, ipv4, ipv6, hostname (every format structured outputs support);
   otherwise, for location-like property names, the proper noun of
   the user's message (``"Paris"``) when there is one; else a value from a small table keyed by
   the words of the property name (``location``, ``city``, ``email``, ``unit``...); else words of
   the user's last message;
-  ``pattern`` (a string it finds a match in, ``pattern_text``; the text above when it
-  already does);
+  ``pattern`` (a string it finds a match in, ``pattern_text``; the text above when ``fits``
+  finds it already does);
 * numbers and integers: ``minimum`` / ``maximum`` / ``exclusiveMinimum`` / ``exclusiveMaximum``
   (draft 6+ numeric form and draft 4 boolean form) and ``multipleOf`` (a float step's multiple
   written with the step's decimals, one whose quotient by the step is whole in floating point);
@@ -228,10 +229,11 @@ class _Generator:
             if subschema is not False:
                 out.setdefault(key, self.value(subschema, key, depth + 1))
         while len(out) < min(minimum, MAX_ITEMS):  # past the declared properties
-            key = self._undeclared_name(schema, len(out) + 1)
-            if key is None or key in out:
+            named = self._undeclared_name(schema, len(out) + 1)
+            if named is None or named[0] in out:
                 break
-            out[key] = self.value(_undeclared_schema(schema, key), key, depth + 1)
+            key, source = named
+            out[key] = self.value(_undeclared_schema(schema, key, source), key, depth + 1)
         dependent = schema.get("dependentRequired")
         pending = list(out) if isinstance(dependent, Mapping) else []
         while pending:  # each name added once: bounded by the names the schema holds
@@ -242,17 +244,18 @@ class _Generator:
                     pending.append(key)
         return out
 
-    def _undeclared_name(self, schema: Mapping[str, Any], number: int) -> str | None:
+    def _undeclared_name(self, schema: Mapping[str, Any], number: int) -> tuple[str, str | None] | None:
         """A name for one more property than ``properties`` declares: ``property<number>`` where
-        ``additionalProperties`` allows it, else one a ``patternProperties`` pattern matches."""
+        ``additionalProperties`` allows it, else one a ``patternProperties`` pattern matches
+        (returned with the name: ``fits`` may not be able to confirm it)."""
         if schema.get("additionalProperties", True) is not False:
-            return f"property{number}"
+            return f"property{number}", None
         patterns = schema.get("patternProperties")
         for pattern in patterns if isinstance(patterns, Mapping) else ():
             # one character longer per name: "x_", "x_2", "x_33"... (distinct names)
             name = pattern_text(pattern, self._draws, number + 1, -1, str(number)) if isinstance(pattern, str) else None
             if name is not None:
-                return name
+                return name, pattern
         return None
 
     def _array(self, schema: Mapping[str, Any], name: str, depth: int) -> list[Any]:
@@ -495,13 +498,15 @@ def _has_type(value: Any, kind: Any) -> bool:
     return not tests or any(test(value) for test in tests)
 
 
-def _undeclared_schema(schema: Mapping[str, Any], key: str) -> Any:
+def _undeclared_schema(schema: Mapping[str, Any], key: str, source: str | None = None) -> Any:
     """The schema of property ``key`` of an object schema whose ``properties`` do not declare
-    it: the first ``patternProperties`` entry whose pattern finds a match in ``key``, else
-    ``additionalProperties`` (``{}``, any value: a string is written, when absent or false)."""
+    it: the first ``patternProperties`` entry whose pattern finds a match in ``key`` (``fits``:
+    not for a pattern whose search it cannot bound; ``source`` is known to match, the pattern
+    ``key`` was written for), else ``additionalProperties`` (``{}``, any value: a string is
+    written, when absent or false)."""
     patterns = schema.get("patternProperties")
     for pattern, subschema in patterns.items() if isinstance(patterns, Mapping) else ():
-        if isinstance(pattern, str) and fits(pattern, key):
+        if isinstance(pattern, str) and (pattern == source or fits(pattern, key)):
             return subschema
     extra = schema.get("additionalProperties")
     return extra if isinstance(extra, Mapping) else {}

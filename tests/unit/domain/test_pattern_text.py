@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from claude_bedrock.domain.pattern_text import pattern_text
+from claude_bedrock.domain import pattern_text as module
+from claude_bedrock.domain.pattern_text import MAX_TRIED_CHARS, fits, pattern_text
 from claude_bedrock.domain.prose import Draws
 
 PATTERNS = [
@@ -87,8 +88,12 @@ def _regex(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
     )
 
 
-_PATTERNS = st.tuples(st.sampled_from(["", "^"]), st.recursive(_ATOMS, _regex, max_leaves=12),
-                      st.sampled_from(["", "$"])).map("".join)
+_BODIES = st.recursive(_ATOMS, _regex, max_leaves=12)
+_PATTERNS = st.one_of(
+    st.tuples(st.sampled_from(["", "^", r"\A"]), _BODIES, st.sampled_from(["", "$", r"\Z"])).map("".join),
+    # anchors at the edges of alternatives at the pattern's edges: "(?:^a|b$|c)"
+    st.tuples(_BODIES, _BODIES, _BODIES).map(lambda b: f"(?:^{b[0]}|{b[1]}$|{b[2]})"),
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -96,8 +101,139 @@ _PATTERNS = st.tuples(st.sampled_from(["", "^"]), st.recursive(_ATOMS, _regex, m
 def test_pattern_text_property(pattern, seed, low):
     """Every pattern of literals, classes, categories, groups, alternatives and repeats gets a
     string it finds a match in, at least ``low`` long when it is not anchored at both ends."""
-    if pattern.startswith("^") and pattern.endswith("$"):
+    if pattern.startswith(("^", r"\A")) and pattern.endswith(("$", r"\Z")):
         low = 0  # "^a$" has no string of 2
-    text = pattern_text(pattern, Draws(seed), low, -1, " pad")
+    with _searches() as searched:
+        text = pattern_text(pattern, Draws(seed), low, -1, " pad")
     assert text is not None, pattern
+    assert searched == []  # an exact shape: the text is taken without running re
     assert re.search(pattern, text) and len(text) >= low
+
+
+_CASED_ATOMS = st.sampled_from(["a", "Z", "7", "\u0130", "\u017f", "K", ".", r"\w", r"\d", "[a-f]", "[K-M]",
+                                "[\u0100-\u0200]", "[\u0390-\u03a0]", "(?-i:[^a-f])", "(?-i:[^A-Z])"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(body=st.recursive(_CASED_ATOMS, _regex, max_leaves=10), seed=st.binary(min_size=1, max_size=4))
+def test_pattern_text_property_ignorecase(body, seed):
+    """Under IGNORECASE a class's member still matches it; a negated class (whose character is
+    picked case-sensitively) is exact only where the flag is off."""
+    pattern = f"(?i)^{body}$"
+    with _searches() as searched:
+        text = pattern_text(pattern, Draws(seed))
+    assert text is not None and searched == [], pattern
+    assert re.search(pattern, text)
+
+
+class _Spy:
+    """A compiled pattern that records the texts it is asked to search."""
+
+    def __init__(self, compiled, searched):
+        self._compiled, self._searched = compiled, searched
+
+    def search(self, text):
+        self._searched.append(text)
+        return self._compiled.search(text)
+
+
+class _searches:  # noqa: N801 - a context manager read as a phrase
+    """The texts ``re`` searches inside the block (``module._compiled`` wrapped)."""
+
+    def __enter__(self):
+        self.searched = []
+        self._original = module._compiled
+        module._compiled = lambda pattern: (lambda c: c and _Spy(c, self.searched))(self._original(pattern))
+        return self.searched
+
+    def __exit__(self, *exc):
+        module._compiled = self._original
+
+
+# (pattern, minLength, maxLength, a pattern of the same language re searches quickly, or None)
+HOSTILE = [
+    (r"^(a|a)+(?=b)$", 30, 60, None),  # exponential on every failing candidate
+    (r"^((a|a)+c|(a|a)+d)$", 30, -1, r"^(a+c|a+d)$"),  # exponential on a success through branch 2
+    (r"^(a*a*a*a*a*a*a*c|a*d)$", 30, -1, r"^(a*c|a*d)$"),  # polynomial, degree 7
+    (r"\ba*a*a*a*a*a*a*a*a*a*c", 0, -1, r"\ba*c"),  # polynomial and not exact
+    (r"(?=(a|a)+b)x", 10, -1, None),
+    (r"\b(\w+\s?)+\.", 0, -1, None),
+    (r"(?:(?:\s|(?=.*a)|(?:[ab]*?){3})){3}b", 24, -1, None),  # choices held by a fixed count
+]
+
+
+@pytest.mark.parametrize(("pattern", "low", "high", "same"), HOSTILE)
+def test_pattern_text_never_backtracks_without_bound(pattern, low, high, same):
+    started = time.monotonic()
+    for seed in range(4):
+        with _searches() as searched:
+            text = pattern_text(pattern, Draws(bytes([seed])), low, high, " hint")
+        assert searched == []  # re is never run on these shapes: the bound is not a clock's
+        if text is not None:
+            assert same is not None and re.search(same, text) and low <= len(text)
+    assert time.monotonic() - started < 2
+
+
+@pytest.mark.parametrize(("pattern", "text"), [
+    (r"^(a|a)+(?=b)$", "a" * MAX_TRIED_CHARS),
+    (r"^(\w+\s?)+$", "hello world again!!"),  # exact for pattern_text, still risky to search
+    (r"^((a|a)+c|(a|a)+d)$", "a" * 19 + "d"),
+    (r"a*a*a*a*b", "a" * 20),  # 21 starts x C(24, 4) paths: past the bound
+])
+def test_fits_does_not_search_a_risky_shape(pattern, text):
+    started = time.monotonic()
+    with _searches() as searched:
+        assert fits(pattern, text) is False
+    assert searched == []
+    assert time.monotonic() - started < 2
+
+
+@pytest.mark.parametrize(("pattern", "text", "expected"), [
+    (r"^[A-Z]{3}-\d{4}$", "ABC-1234", True),
+    (r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", "ann@example.org", True),
+    (r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", "ann@example", False),
+    (r"^x_", "x_12", True),
+    (r"^(?=.*\d)(?=.*[A-Z]).{8,}$", "Secret123", True),
+    (r"^(?=.*\d)(?=.*[A-Z]).{8,}$", "secret123", False),
+    (r"\p{L}", "a", False),
+])
+def test_fits_answers_for_bounded_shapes(pattern, text, expected):
+    assert fits(pattern, text) is expected
+
+
+REAL = {  # pattern: searched (False: taken without re, as an exact shape)
+    r"^[A-Z]{3}-\d{4}$": False,
+    r"^\d{4}-\d{2}-\d{2}$": False,
+    r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$": False,
+    r"^(?=.*\d)(?=.*[A-Z]).{8,}$": True,
+    r"^(\w+\s?)+$": False,
+    r"^[a-z0-9_-]{3,16}$": False,
+    r"^\+?[1-9]\d{1,14}$": False,
+}
+
+
+@pytest.mark.parametrize("pattern", list(REAL))
+@pytest.mark.parametrize(("low", "high"), [(0, -1), (8, 40), (30, -1)])
+def test_real_patterns_still_get_a_string(pattern, low, high):
+    for seed in range(6):
+        with _searches() as searched:
+            text = pattern_text(pattern, Draws(bytes([seed])), low, high, " hint")
+        assert bool(searched) is REAL[pattern]
+        bounded = {r"^[A-Z]{3}-\d{4}$": 8, r"^\d{4}-\d{2}-\d{2}$": 10, r"^[a-z0-9_-]{3,16}$": 16,
+                   r"^\+?[1-9]\d{1,14}$": 16}
+        if low > bounded.get(pattern, 10**6):
+            assert text is None
+            continue
+        assert text is not None and re.search(pattern, text), (pattern, low, seed)
+        assert low <= len(text) and (high < 0 or len(text) <= high)
+
+
+@pytest.mark.parametrize("pattern", [r"(?i)^[^a-z]$", r"(?i)^[^a-z]{3}\d$", r"^x(?i:[^k])$", r"a^b", r"a$|\bb"])
+def test_shapes_the_walk_cannot_follow_are_searched(pattern):
+    """A negated class under IGNORECASE ('A' is outside [a-z] but matches it), an anchor away
+    from the pattern's edges: the walk's text is searched, and kept only when it matches."""
+    for seed in range(4):
+        with _searches() as searched:
+            text = pattern_text(pattern, Draws(bytes([seed])))
+        assert searched
+        assert text is None or re.search(pattern, text)

@@ -312,3 +312,30 @@ def test_schema_value_parses_as_the_pydantic_model_behind_each_string_format(see
 
     schema = transform_schema(Formats)
     Formats.model_validate(schema_value(schema, Draws(bytes([seed, 3])), "plan a trip"))
+
+
+def test_schema_value_with_a_pattern_whose_search_is_unbounded_stays_quick():
+    """A nested repeat (exponential for re on a failing text): the name and the string are
+    built to match without searching, and a name written for a patternProperties pattern
+    takes that pattern's schema although ``fits`` does not search it."""
+    import re
+    import time
+
+    from claude_bedrock.domain.tool_input import schema_value
+
+    schema = {
+        "type": "object",
+        "properties": {"code": {"type": "string", "pattern": r"^((a|a)+c|(a|a)+d)$", "minLength": 30}},
+        "patternProperties": {r"^(x|x)+y$": {"type": "integer"}},
+        "additionalProperties": False, "required": ["code"], "minProperties": 2,
+    }
+    started = time.monotonic()
+    value = schema_value(schema, Draws(b"s"), "hello")
+    assert time.monotonic() - started < 2
+    assert re.fullmatch(r"(a+c|a+d)", value["code"]) and len(value["code"]) >= 30
+    names = [key for key in value if key != "code"]
+    assert len(names) == 1
+    assert all(re.fullmatch(r"x+y", key) and isinstance(value[key], int) for key in names)
+    jsonschema.validate(value, {**schema, "properties": {"code": {"type": "string", "pattern": "^(a+c|a+d)$",
+                                                                  "minLength": 30}},
+                                "patternProperties": {"^x+y$": {"type": "integer"}}})
