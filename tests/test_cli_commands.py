@@ -31,7 +31,7 @@ def test_cli_help_lists_every_command():
     (["--port", "70000"], "--port: port must be between 0 and 65535, got 70000"),
     (["--port", "-1"], "--port: port must be between 0 and 65535, got -1"),
     (["--account-id", "abc"], "--account-id: account_id must be 12 digits, got 'abc'"),
-    (["--log-retention-days", "-5"], "log_retention_days must be at least 0, got -5"),
+    (["--log-retention-days", "-5"], "log_retention_days must be between 0 and 36500, got -5"),
     (["--log-batch-size", "0"], "log_batch_size must be at least 1, got 0"),
     # The log writer waits on its queue this long: a value past what a thread can wait
     # (threading.TIMEOUT_MAX) killed the writer at the first call, and every record was lost.

@@ -55,6 +55,12 @@ class ConfigError(ValueError):
     """A bad config file or setting value; the message names the file and key."""
 
 
+#: The guide keeps invocation logs on a rolling basis of at least this many days (the default).
+GUIDE_RETENTION_DAYS = 30
+#: The longest retention window (100 years): a longer one means "keep forever", which is 0.
+MAX_RETENTION_DAYS = 36_500
+
+
 def _between(low: int, high: int | None = None) -> Callable[[Any], str | None]:
     """A setting check: an integer in ``[low, high]``."""
     def check(value: Any) -> str | None:
@@ -214,9 +220,9 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec(
         "log_retention_days",
         int,
-        30,
+        GUIDE_RETENTION_DAYS,
         "Invocation logs are kept for this many days (rolling window; 0 keeps them forever).",
-        check=_between(0),
+        check=_between(0, MAX_RETENTION_DAYS),
     ),
     SettingSpec(
         "log_flush_interval_ms",

@@ -287,3 +287,19 @@ def test_serve_under_nohup_keeps_serving_after_a_hangup(tmp_path):
         if process.poll() is None:
             process.kill()
         process.communicate()
+
+
+@pytest.mark.parametrize(("days", "warned"), [("7", True), ("30", False), ("0", False), ("90", False)])
+def test_serve_warns_when_it_keeps_logs_fewer_days_than_the_guide(tmp_path, days, warned):
+    """Helper finding (seedwalk): ``serve --log-retention-days 7`` deleted logs younger than the
+    guide's 30 days every hour without a word, while ``logs purge`` asks before doing so."""
+    server = start_server(tmp_path, "--log-retention-days", days)
+    assert server.stop() == 0
+    assert ("fewer than the guide's 30" in server.log_text()) == warned
+
+
+def test_serve_refuses_a_retention_window_past_a_hundred_years(tmp_path):
+    """Helper finding (timehunt): a window of hundreds of digits made every hourly purge fail
+    with an OverflowError in the log; 0 is "keep forever"."""
+    result = run_cli("serve", "--port", "0", "--data-dir", str(tmp_path), "--log-retention-days", "99999")
+    assert result.returncode != 0 and "log_retention_days must be between 0 and 36500, got 99999" in result.stderr

@@ -41,7 +41,7 @@ from claude_bedrock.cli.utf8 import UTF8_TEXT
 from claude_bedrock.domain.account_id import is_account_id
 from claude_bedrock.domain.log_text import one_line
 from claude_bedrock.domain.region_name import REGION_NAME_RE
-from claude_bedrock.settings import SETTINGS, ConfigError, coerce
+from claude_bedrock.settings import GUIDE_RETENTION_DAYS, SETTINGS, ConfigError, coerce
 
 __all__ = ["LOGS_COMMANDS", "logs", "parse_time", "usage"]
 
@@ -425,10 +425,6 @@ def tail(data_dir: str, backlog: int, count: int | None, max_wait: float | None,
                 seen += len(items)
                 continue
             time.sleep(interval)
-
-
-#: The guide keeps invocation logs on a rolling basis of at least this many days.
-GUIDE_RETENTION_DAYS = 30
 
 
 _RETENTION_ENV = "CLAUDE_BEDROCK_LOG_RETENTION_DAYS"

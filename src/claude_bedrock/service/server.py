@@ -36,7 +36,7 @@ from typing import Any, TextIO
 import uvicorn
 
 from claude_bedrock.service.app import BedrockApp, QuietInjectedDrops, create_app
-from claude_bedrock.settings import ConfigError, Settings, is_loopback, read_user_bytes
+from claude_bedrock.settings import GUIDE_RETENTION_DAYS, ConfigError, Settings, is_loopback, read_user_bytes
 
 log = logging.getLogger("claude_bedrock.server")
 
@@ -269,6 +269,9 @@ def serve(settings: Settings, app: BedrockApp | None = None, out: TextIO | None 
                     "travel in clear; serve HTTPS with --tls-cert FILE --tls-key FILE")
     if not is_loopback(settings.host) and not settings.effective_strict_auth:
         log.warning("bound beyond loopback with strict auth explicitly disabled: anyone can call this server")
+    if 0 < settings.log_retention_days < GUIDE_RETENTION_DAYS:  # logs purge asks before this; the server cannot
+        log.warning("invocation logs are kept %d days (--log-retention-days), fewer than the guide's %d: each "
+                    "hour the server deletes older ones", settings.log_retention_days, GUIDE_RETENTION_DAYS)
     if settings.effective_strict_auth and not settings.credentials and not settings.api_keys:
         log.warning("strict auth and no credentials or API keys in the config: every request will be refused; "
                     "list keys in the --config file ([[credentials]], [[api_keys]]) or pass --no-strict-auth")
