@@ -52,7 +52,8 @@ _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
 #: The POSIX times a UTC datetime can show (years 1 to 9999): messages print the times given.
 _EARLIEST = datetime.min.replace(tzinfo=timezone.utc).timestamp()
-_LATEST = datetime.max.replace(tzinfo=timezone.utc).timestamp()
+#: The start of year 10000 (``datetime.max``'s own timestamp rounds up to it).
+_AFTER_LATEST = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc).timestamp() + 1
 
 
 def parse_time(text: str, now: float) -> float:
@@ -67,7 +68,7 @@ def parse_time(text: str, now: float) -> float:
         except ValueError:
             raise click.BadParameter(f"{text!r} is neither a duration like 1h / 7d nor an ISO 8601 time") from None
         moment = (parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)).timestamp()
-    if not _EARLIEST <= moment <= _LATEST:
+    if not _EARLIEST <= moment < _AFTER_LATEST:
         raise click.BadParameter(f"{text!r} is not between year 1 and year 9999 (UTC)")
     return moment
 

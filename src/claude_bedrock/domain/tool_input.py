@@ -310,7 +310,9 @@ class _Generator:
             text = text[:high]
         pattern = schema.get("pattern")
         if isinstance(pattern, str) and not (len(text) <= MAX_TRIED_CHARS and fits(pattern, text)):
-            text = pattern_text(pattern, self._draws, low, high, f" {self._hint}") or text
+            found = pattern_text(pattern, self._draws, low, high, f" {self._hint}")
+            if found is not None:  # "" is a text ``^\d*$`` matches
+                text = found
         self._chars_left -= len(text)
         return text
 
