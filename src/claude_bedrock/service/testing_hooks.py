@@ -508,7 +508,8 @@ class Toolkit:
             record.injected_fault = _append_label(record.injected_fault, f"quota:{exc.quota}")
             raise
         selection = opened.selection = self.rules.select(view)
-        usage = UsageTracker()  # a call cut short settles what it produced, as it is billed
+        # A call cut short settles what it produced, as it is billed (counted only under a quota).
+        usage = UsageTracker() if reservation is not None else None
         try:
             if selection is None:
                 source = engine.stream(call)
@@ -521,10 +522,11 @@ class Toolkit:
                     input_tokens=input_tokens, preserve_thinking=call.preserve_thinking)
                 source = _replay(reply_events(selection.reply, call, input_usage, self.state.thinking_signer))
             async for event in _striking(source, opened, selection):
-                usage.observe(event)
+                if usage is not None:
+                    usage.observe(event)
                 yield event
         finally:
-            if reservation is not None:
+            if reservation is not None and usage is not None:
                 reservation.settle(usage.input, usage.output, usage.cache_write)
 
 
