@@ -137,6 +137,43 @@ def test_stream_error_frame_with_boto3_invoke_stream(bedrock, bedrock_runtime, a
     assert call.injected_fault == "stream_error:modelStreamErrorException@3"
 
 
+@pytest.mark.parametrize("operation", ["InvokeModelWithResponseStream", "ConverseStream"])
+def test_a_tool_call_cut_before_its_usage_records_no_more_than_the_whole_answer(bedrock, bedrock_runtime, operation):
+    """Token hunt: a stream cut after its tool call but before ``message_delta`` recorded the
+    tool input's JSON text counted character class by character class (every quote, colon and
+    brace a token): more output tokens than the whole answer bills (38 against 29), in the
+    record, its cost and the quota. The tool input counts as ``count_output_block`` counts it."""
+    from botocore.exceptions import EventStreamError
+
+    schema = {"type": "object", "required": ["city", "days", "units"],
+              "properties": {"city": {"type": "string"}, "days": {"type": "integer"},
+                             "units": {"type": "string", "enum": ["metric", "imperial"]}}}
+    text = "What is the weather in Paris? Use get_weather."
+
+    def call():
+        if operation == "ConverseStream":
+            response = bedrock_runtime.converse_stream(
+                modelId=SONNET, messages=converse_messages(text), inferenceConfig={"maxTokens": 500},
+                toolConfig={"tools": [{"toolSpec": {"name": "get_weather", "inputSchema": {"json": schema}}}]})
+            return [next(iter(event)) for event in response["stream"]]
+        body = json.dumps({"anthropic_version": "bedrock-2023-05-31", "max_tokens": 500,
+                           "messages": [{"role": "user", "content": text}],
+                           "tools": [{"name": "get_weather", "input_schema": schema}]})
+        response = bedrock_runtime.invoke_model_with_response_stream(modelId=SONNET, body=body)
+        return [json.loads(event["chunk"]["bytes"])["type"] for event in response["body"]]
+
+    events = call()
+    whole = bedrock.calls()[-1].usage["outputTokens"]
+    # cut right after the tool call's last event, before the usage that follows it
+    last_stop = max(i for i, kind in enumerate(events) if kind in ("content_block_stop", "contentBlockStop"))
+    bedrock.inject_fault("stream_error", after_events=last_stop + 1, count=1,
+                         exception="throttlingException", operation=operation)
+    with pytest.raises(EventStreamError):
+        call()
+    cut = bedrock.calls()[-1]
+    assert cut.error_code == "ThrottlingException"
+    assert 1 < cut.usage["outputTokens"] <= whole
+
 def test_stream_error_as_the_first_frame_with_boto3(bedrock, bedrock_runtime, answer):
     from botocore.exceptions import EventStreamError
 

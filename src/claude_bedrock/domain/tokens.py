@@ -47,6 +47,11 @@ Blocks (``count_block``)
     redacted_thinking: one token per 8 characters of its data. Anything else: ``count_json`` of
     the block.
 
+Output (``count_output_block``)
+    text and thinking by their text, a tool call by its name plus ``count_json`` of its input;
+    signatures and citations are free. An answer cut short before its ``message_delta`` bills
+    what its content events carried so far, by the same rule (``ProducedTokens``).
+
 Thinking of earlier turns (``preserve_thinking``)
     A model that does not preserve thinking (every model before Claude Opus 4.5, the catalog's
     ``preserves_thinking``) strips the ``thinking`` and ``redacted_thinking`` blocks of earlier
@@ -95,6 +100,7 @@ from typing import Any, NamedTuple
 
 from claude_bedrock.domain.pdf_text import page_count
 from claude_bedrock.domain.tool_search import block_references, is_deferred
+from claude_bedrock.wire.partial_json import parse_partial
 
 __all__ = [
     "DOCUMENT_OVERHEAD_TOKENS",
@@ -104,6 +110,7 @@ __all__ = [
     "REQUEST_OVERHEAD_TOKENS",
     "SYSTEM_OVERHEAD_TOKENS",
     "TOOL_USE_SYSTEM_PROMPT_TOKENS",
+    "ProducedTokens",
     "PromptSegment",
     "count_block",
     "count_delta",
@@ -388,13 +395,61 @@ def count_output_block(block: Mapping[str, Any]) -> int:
 
 def count_delta(delta: Mapping[str, Any]) -> int:
     """Output tokens one streamed ``content_block_delta`` carries: its text, thinking or partial
-    JSON by ``count_text`` (signatures and citations are free). What an answer cut short has
-    produced so far (the simulator's pacing, a stream's usage before its ``message_delta``)."""
+    JSON by ``count_text`` (signatures and citations are free): the simulator's pacing. What an
+    answer cut short has produced is ``ProducedTokens``, which counts tool input as
+    ``count_output_block`` does."""
     for field in ("text", "thinking", "partial_json"):
         value = delta.get(field)
         if isinstance(value, str):
             return count_text(value)
     return 0
+
+
+_TOOL_CALLS = frozenset({"tool_use", "server_tool_use"})
+
+
+class ProducedTokens:
+    """The output tokens an answer has produced so far, from its content events: what a stream
+    cut short before its ``message_delta`` bills. By ``count_output_block``'s rule, so that the
+    events of a whole answer add up to its output count and a cut one never to more: text and
+    thinking deltas by ``count_text``; a tool call by its name (at its ``content_block_start``)
+    and ``count_json`` of its input, read from its ``input_json_delta`` pieces (a JSON text
+    counted as text would make every quote, colon and brace a token), the complete part of it
+    (``parse_partial``) while it is still open."""
+
+    __slots__ = ("_closed", "_open")
+
+    def __init__(self) -> None:
+        self._closed = 0
+        self._open: dict[Any, list[str]] = {}  # index of an open tool call -> its JSON pieces
+
+    def observe(self, event: Mapping[str, Any]) -> None:
+        kind = event.get("type")
+        if kind == "content_block_delta":
+            delta = event.get("delta") or {}
+            pieces = self._open.get(event.get("index"))
+            if pieces is not None and isinstance(delta.get("partial_json"), str):
+                pieces.append(delta["partial_json"])
+            else:
+                self._closed += count_delta(delta)
+        elif kind == "content_block_start":
+            block = event.get("content_block") or {}
+            if block.get("type") in _TOOL_CALLS:
+                self._closed += count_text(str(block.get("name", "")))
+                self._open[event.get("index")] = []
+        elif kind == "content_block_stop" and self._open:
+            pieces = self._open.pop(event.get("index"), None)
+            if pieces is not None:
+                self._closed += _input_tokens(pieces)
+
+    @property
+    def tokens(self) -> int:
+        return self._closed + sum(_input_tokens(pieces) for pieces in self._open.values())
+
+
+def _input_tokens(pieces: list[str]) -> int:
+    value = parse_partial("".join(pieces))
+    return 0 if value is None else count_json(value)
 
 
 class PromptSegment(NamedTuple):

@@ -116,33 +116,35 @@ class UsageTracker:
     """Token counts as they appear in message_start / message_delta events.
 
     Until ``message_delta`` gives the final output count, ``output`` is what the answer has
-    *produced* so far: the tokens of the content deltas observed (``tokens.count_delta``), at
-    least ``message_start``'s count. So a stream cut short (client gone, connection dropped,
+    *produced* so far: the tokens of the content events observed (``tokens.ProducedTokens``),
+    at least ``message_start``'s count. So a stream cut short (client gone, connection dropped,
     server stopping) records the tokens generated up to the cut, which Bedrock bills, whether
     or not they reached the client: produced, not delivered.
     """
 
-    __slots__ = ("input", "output", "cache_read", "cache_write", "cache_5m", "cache_1h", "_produced", "_final")
+    __slots__ = ("input", "_output", "cache_read", "cache_write", "cache_5m", "cache_1h", "_produced", "_final")
 
     def __init__(self) -> None:
-        self.input = self.output = self.cache_read = self.cache_write = 0
+        self.input = self._output = self.cache_read = self.cache_write = 0
         self.cache_5m = self.cache_1h = 0
-        self._produced = 0
+        self._produced = tokens.ProducedTokens()
         self._final = False
+
+    @property
+    def output(self) -> int:
+        return self._output if self._final else max(self._output, self._produced.tokens)
 
     def observe(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
-        if kind == "content_block_delta":
-            if not self._final:
-                self._produced += tokens.count_delta(event.get("delta") or {})
-                self.output = max(self.output, self._produced)
-        elif kind == "message_start":
+        if kind == "message_start":
             self._take(event["message"].get("usage") or {})
         elif kind == "message_delta":
             usage = event.get("usage") or {}
             if "output_tokens" in usage:
-                self.output = usage["output_tokens"]
+                self._output = usage["output_tokens"]
                 self._final = True
+        elif not self._final:
+            self._produced.observe(event)
 
     def observe_message(self, message: dict[str, Any]) -> None:
         """Take the final counts of a whole (accumulated) message: its ``usage`` is
@@ -156,7 +158,7 @@ class UsageTracker:
         breakdown = usage.get("cache_creation") or {}
         self.cache_5m = breakdown.get("ephemeral_5m_input_tokens", 0)
         self.cache_1h = breakdown.get("ephemeral_1h_input_tokens", 0)
-        self.output = usage.get("output_tokens", 0)
+        self._output = usage.get("output_tokens", 0)
 
     def as_dict(self) -> dict[str, int]:
         return {

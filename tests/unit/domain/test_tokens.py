@@ -328,6 +328,46 @@ def test_count_output_block_rules() -> None:
     assert count_output_block(tool) == count_text("get_weather") + count_json({"location": "Paris"})
 
 
+def _tool_call_events(name: str, json_text: str, piece: int) -> list[dict]:
+    pieces = [json_text[i : i + piece] for i in range(0, len(json_text), piece)]
+    return [{"type": "content_block_start", "index": 1,
+             "content_block": {"type": "tool_use", "id": "toolu_1", "name": name, "input": {}}},
+            {"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": ""}},
+            *({"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": p}}
+              for p in pieces),
+            {"type": "content_block_stop", "index": 1}]
+
+
+@given(st.dictionaries(st.text(max_size=10), st.one_of(st.text(max_size=30), st.integers(), st.booleans(),
+                                                         st.lists(st.text(max_size=8), max_size=3)), max_size=5),
+       st.integers(min_value=1, max_value=40))
+def test_produced_tokens_of_a_whole_answer_are_its_output_count(value: dict, piece: int) -> None:
+    """What a stream cut short bills (``ProducedTokens``) is the answer's output count once all
+    its content came, however the tool input's JSON was split (token hunt: the JSON text was
+    counted as text, every quote, colon and brace a token, so a cut answer billed more than the
+    whole one)."""
+    import json
+
+    text = "I'll call get_weather to get the details."
+    events = [{"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+              {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}},
+              {"type": "content_block_stop", "index": 0},
+              *_tool_call_events("get_weather", json.dumps(value, ensure_ascii=False), piece)]
+    produced = tokens.ProducedTokens()
+    for event in events:
+        produced.observe(event)
+    assert produced.tokens == (count_output_block({"type": "text", "text": text})
+                               + count_output_block({"type": "tool_use", "name": "get_weather", "input": value}))
+
+
+def test_produced_tokens_of_an_open_tool_call_count_its_complete_members() -> None:
+    produced = tokens.ProducedTokens()
+    for event in _tool_call_events("get_weather", '{"city": "Paris", "units": "metr', 8)[:-1]:  # no stop yet
+        produced.observe(event)
+    assert produced.tokens == count_output_block({"type": "tool_use", "name": "get_weather",
+                                                  "input": {"city": "Paris"}})
+
+
 def test_prompt_segments_sum_to_count_request_in_cache_order() -> None:
     request = {
         "tools": [{"name": "t", "input_schema": {"type": "object"}, "cache_control": {"type": "ephemeral"}}],
