@@ -34,18 +34,20 @@ JSON values (``count_json``)
 
 Blocks (``count_block``)
     text: its text. image: Anthropic bills ``width*height/750`` tokens after resizing to at most
-    1568 px on the long edge (about 1600 tokens at most). Dimensions are read from the PNG / GIF
-    header when present (a fixed-offset read of the first bytes, no decoding); otherwise (JPEG,
-    WebP) the image is assumed to hold about 4 pixels per encoded byte, so
-    ``tokens = decoded_bytes * 4 / 750``, capped at 1600 and at least 1.
+    1568 px on the long edge (about 1600 tokens at most). Dimensions are read from the PNG, GIF
+    or WebP header (a fixed-offset read of the first bytes, no decoding) or the JPEG frame
+    header (looked for in the first ``JPEG_HEADER_SCAN_BYTES``); when none can be read (a damaged
+    image), the image is assumed to hold about 4 pixels per encoded byte, so
+    ``tokens = decoded_bytes * 4 / 750``; capped at 1600 and at least 1.
     document: text sources by their text; ``content`` sources by their blocks; PDF
     (base64) sources cost ``PDF_TOKENS_PER_PAGE`` per page, the page count being the number of
     ``/Type /Page`` objects in the file, compressed object streams included (``pdf_text``), else
     one page per ``PDF_BYTES_PER_PAGE_ESTIMATE`` bytes;
     plus title and context and ``DOCUMENT_OVERHEAD_TOKENS``. tool_use / tool_result: name and
     input (``count_json``) or content, plus ``TOOL_BLOCK_OVERHEAD_TOKENS``. thinking: its text;
-    redacted_thinking: one token per 8 characters of its data. Anything else: ``count_json`` of
-    the block.
+    redacted_thinking: one token per 8 characters of its data. search_result: its title, source
+    and content blocks plus ``DOCUMENT_OVERHEAD_TOKENS``. Anything else: ``count_json`` of the
+    block.
 
 Output (``count_output_block``)
     text and thinking by their text, a tool call by its name plus ``count_json`` of its input;
