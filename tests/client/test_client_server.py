@@ -155,6 +155,18 @@ def test_server_beta_count_tokens_takes_betas(client):
     assert counted.input_tokens == client.messages.count_tokens(model="claude-sonnet-4-5", messages=HELLO).input_tokens
 
 
+@pytest.mark.filterwarnings("ignore::claude_bedrock.ModelDeprecationWarning")
+def test_server_count_tokens_default_max_tokens_takes_the_output_128k_beta(client):
+    """Token hunt: without ``max_tokens``, count_tokens sent the model's plain output limit
+    (64,000 for Claude Sonnet 3.7), so a thinking budget above it, which ``create`` accepts with
+    the ``output-128k`` beta, was refused ("`max_tokens` must be greater than
+    `thinking.budget_tokens`") instead of counted, as the npm SDK's count_tokens counts it."""
+    call = dict(model="claude-3-7-sonnet", messages=HELLO, betas=["output-128k-2025-02-19"],
+                thinking={"type": "enabled", "budget_tokens": 100_000})
+    billed = client.beta.messages.create(max_tokens=120_000, **call).usage.input_tokens
+    assert client.beta.messages.count_tokens(**call).input_tokens == billed
+
+
 def test_server_models_list_and_get(client):
     models = client.models.list()
     ids = [m.model_id for m in models]

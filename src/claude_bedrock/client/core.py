@@ -445,11 +445,17 @@ class ClientCore:
         """CountTokens with the ``invokeModel`` input form: the base64 of the exact body that
         InvokeModel would get (``betas`` in its ``anthropic_beta``, as for ``invoke_request``).
         The path carries the bare foundation-model ID (Bedrock refuses profile IDs here), and
-        ``max_tokens`` defaults to the model's maximum output."""
+        ``max_tokens`` defaults to the model's maximum output with the betas asked for (the
+        ``output-128k`` beta raises it), so that a thinking budget is judged as ``create``
+        would judge it."""
         params = _given(params)
         if "max_tokens" not in params:
+            from claude_bedrock.domain.validation import max_output_tokens
+
             model = choice.catalog_model
-            params["max_tokens"] = model.max_output_tokens if model is not None else 4096
+            asked = _messages_body(params, betas, extra_headers, extra_body)[0].get("anthropic_beta")
+            params["max_tokens"] = (max_output_tokens(model, asked if isinstance(asked, list) else ())
+                                    if model is not None else 4096)
         return self.count_tokens_request_for(self.base_model_id(choice), params, betas=betas,
                                              extra_headers=extra_headers, extra_body=extra_body)
 
