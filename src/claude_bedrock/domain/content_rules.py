@@ -47,7 +47,7 @@ from types import MappingProxyType
 from typing import Any
 
 from claude_bedrock.domain.errors import ValidationException
-from claude_bedrock.domain.request_errors import EXTRA_INPUT, api_error, expected_tags, one_of, quote_value
+from claude_bedrock.domain.request_errors import EXTRA_INPUT, api_error, expected_tags, one_of, quote_value, refuse_extra_keys
 from claude_bedrock.domain.tokens import image_dimensions
 from claude_bedrock.domain.tool_search import ERROR_CODES, block_references
 
@@ -266,9 +266,8 @@ def check_cache_control(value: Any, path: str) -> int:
     if value is None:
         return 0
     tagged_type(value, path, CACHE_CONTROL_TYPES)
-    if len(value) > 1 and not _CACHE_CONTROL_KEYS.issuperset(value):
-        extra = next(key for key in value if key not in _CACHE_CONTROL_KEYS)
-        raise api_error(f"{path}.ephemeral.{quote_value(extra)}", EXTRA_INPUT)
+    if len(value) > 1:  # the usual marker is {"type": "ephemeral"} alone
+        refuse_extra_keys(value, _CACHE_CONTROL_KEYS, f"{path}.ephemeral")
     ttl = value.get("ttl")
     if ttl is not None and (not isinstance(ttl, str) or ttl not in CACHE_TTLS):
         raise api_error(f"{path}.ephemeral.ttl", one_of(CACHE_TTLS))
@@ -531,8 +530,7 @@ def _message_fields(message: Any, path: str) -> tuple[str, Any]:
     if not isinstance(content, (str, list)):
         raise api_error(f"{path}.content", NOT_STRING_OR_LIST)
     if len(message) > 2:  # a message is {role, content}, nothing else
-        extra = next(key for key in message if key not in _MESSAGE_KEYS)
-        raise api_error(f"{path}.{quote_value(extra)}", EXTRA_INPUT)
+        refuse_extra_keys(message, _MESSAGE_KEYS, path)
     return role, content
 
 

@@ -61,7 +61,7 @@ from typing import Any
 
 from claude_bedrock.domain import tokens
 from claude_bedrock.domain.content_rules import tagged_type
-from claude_bedrock.domain.request_errors import EXTRA_INPUT, api_error, one_of
+from claude_bedrock.domain.request_errors import EXTRA_INPUT, api_error, one_of, refuse_extra_keys
 
 __all__ = [
     "CLEARED_TOOL_RESULT",
@@ -160,9 +160,7 @@ def check_context_management(
         return None
     if CONTEXT_MANAGEMENT_BETA not in betas and COMPACT_BETA not in betas:
         raise api_error("context_management", EXTRA_INPUT)
-    for key in config:
-        if key != "edits":
-            raise api_error(f"context_management.{key}", EXTRA_INPUT)
+    refuse_extra_keys(config, ("edits",), "context_management")
     raw = config.get("edits")
     if raw is None:
         return None
@@ -187,12 +185,6 @@ def check_context_management(
     return tuple(edits) if edits else None
 
 
-def _extra_keys(item: Mapping[str, Any], allowed: frozenset[str], path: str) -> None:
-    for key in item:
-        if key not in allowed:
-            raise api_error(f"{path}.{key}", EXTRA_INPUT)
-
-
 def _count(item: Mapping[str, Any], key: str, path: str, kinds: tuple[str, ...], minimum: int) -> tuple[str, int] | None:
     """An optional ``{"type": kind, "value": n}`` member: (kind, n), None when absent."""
     value = item.get(key)
@@ -200,7 +192,7 @@ def _count(item: Mapping[str, Any], key: str, path: str, kinds: tuple[str, ...],
         return None
     kind = tagged_type(value, f"{path}.{key}", kinds)
     member = f"{path}.{key}.{kind}" if len(kinds) > 1 else f"{path}.{key}"
-    _extra_keys(value, _COUNT_KEYS, member)
+    refuse_extra_keys(value, _COUNT_KEYS, member)
     number = value.get("value")
     at = f"{member}.value"
     if "value" not in value:
@@ -222,7 +214,7 @@ def _names(value: Any, path: str) -> frozenset[str]:
 
 
 def _tool_uses_edit(item: Mapping[str, Any], path: str) -> ClearToolUses:
-    _extra_keys(item, _TOOL_USE_KEYS, path)
+    refuse_extra_keys(item, _TOOL_USE_KEYS, path)
     trigger = _count(item, "trigger", path, ("input_tokens", "tool_uses"), 1) or DEFAULT_TRIGGER
     keep = _count(item, "keep", path, ("tool_uses",), 0)
     clear_at_least = _count(item, "clear_at_least", path, ("input_tokens",), 0)
@@ -240,7 +232,7 @@ def _tool_uses_edit(item: Mapping[str, Any], path: str) -> ClearToolUses:
 
 
 def _thinking_edit(item: Mapping[str, Any], path: str) -> ClearThinking:
-    _extra_keys(item, _THINKING_KEYS, path)
+    refuse_extra_keys(item, _THINKING_KEYS, path)
     keep = item.get("keep")
     if keep is None:
         return ClearThinking()
@@ -249,7 +241,7 @@ def _thinking_edit(item: Mapping[str, Any], path: str) -> ClearThinking:
     if isinstance(keep, str):
         raise api_error(f"{path}.keep", one_of(("all",)))
     if tagged_type(keep, f"{path}.keep", ("thinking_turns", "all")) == "all":
-        _extra_keys(keep, _ALL_KEYS, f"{path}.keep.all")
+        refuse_extra_keys(keep, _ALL_KEYS, f"{path}.keep.all")
         return ClearThinking(keep=None)
     counted = _count(item, "keep", path, ("thinking_turns", "all"), 1)
     assert counted is not None

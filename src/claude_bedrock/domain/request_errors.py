@@ -21,13 +21,14 @@ in public issue threads.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Container, Iterable, Mapping
 from typing import Any
 
 from claude_bedrock.domain.errors import ValidationException
 
 __all__ = [
     "EXTRA_INPUT",
+    "refuse_extra_keys",
     "api_error",
     "expected_tags",
     "json_type_name",
@@ -94,6 +95,14 @@ def schema_error(violations: Iterable[str]) -> ValidationException:
 
 #: pydantic's complaint for a key a model does not declare.
 EXTRA_INPUT = "Extra inputs are not permitted"
+
+
+def refuse_extra_keys(mapping: Mapping[str, Any], allowed: Container[str], path: str) -> None:
+    """Refuse the first key of ``mapping`` outside ``allowed`` as pydantic does:
+    ``<path>.<key>: Extra inputs are not permitted``."""
+    for key in mapping:
+        if key not in allowed:
+            raise api_error(f"{path}.{quote_value(key)}", EXTRA_INPUT)
 
 
 def api_error(path: str, detail: str) -> ValidationException:

@@ -29,7 +29,7 @@ from typing import Any
 
 from claude_bedrock.domain.content_rules import check_cache_control, tagged_type
 from claude_bedrock.domain.errors import ValidationException
-from claude_bedrock.domain.request_errors import EXTRA_INPUT, api_error, expected_tags, one_of, quote_value
+from claude_bedrock.domain.request_errors import api_error, expected_tags, one_of, quote_value, refuse_extra_keys
 from claude_bedrock.domain.schema_keywords import schema_problem
 
 __all__ = [
@@ -180,9 +180,7 @@ def check_tool_choice(
         return
     choice = tagged_type(tool_choice, "tool_choice", TOOL_CHOICE_TYPES)
     path = f"tool_choice.{choice}"
-    extra = next((key for key in tool_choice if key not in TOOL_CHOICE_KEYS[choice]), None)
-    if extra is not None:
-        raise api_error(f"{path}.{quote_value(extra)}", EXTRA_INPUT)
+    refuse_extra_keys(tool_choice, TOOL_CHOICE_KEYS[choice], path)
     parallel = tool_choice.get("disable_parallel_tool_use")
     if parallel is not None and not isinstance(parallel, bool):
         raise api_error(f"{path}.disable_parallel_tool_use", "Input should be a valid boolean")

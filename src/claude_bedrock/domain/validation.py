@@ -97,10 +97,10 @@ from claude_bedrock.domain.json_body import MAX_BODY_BYTES, TOO_LARGE_MESSAGE, e
 from claude_bedrock.domain.errors import ValidationException
 from claude_bedrock.domain.output_format import check_output_format
 from claude_bedrock.domain.request_errors import (
-    EXTRA_INPUT,
     api_error,
     json_type_name,
     quote_value,
+    refuse_extra_keys,
     schema_error,
     schema_violation,
 )
@@ -479,9 +479,7 @@ def _check_thinking(
     if thinking is None:
         return None
     thinking_type = tagged_type(thinking, "thinking", THINKING_TYPES)
-    extra = next((key for key in thinking if key not in THINKING_KEYS[thinking_type]), None)
-    if extra is not None:
-        raise api_error(f"thinking.{thinking_type}.{quote_value(extra)}", EXTRA_INPUT)
+    refuse_extra_keys(thinking, THINKING_KEYS[thinking_type], f"thinking.{thinking_type}")
     if thinking_type == "disabled":
         return None
     if not model.supports_thinking:
@@ -515,9 +513,8 @@ def _check_stop_sequences(stop_sequences: list[str] | None) -> None:
 def _check_metadata(metadata: dict[str, Any] | None) -> None:
     if metadata is None:
         return
-    for key, value in metadata.items():
-        if key != "user_id":
-            raise api_error(f"metadata.{quote_value(key)}", EXTRA_INPUT)
+    refuse_extra_keys(metadata, ("user_id",), "metadata")
+    for value in metadata.values():
         if value is None:
             continue
         if not isinstance(value, str):
