@@ -10,7 +10,9 @@ the two modes as on Bedrock.
 Bytes that are not the declared format are refused, as InvokeModel refuses a PDF that is not
 one: "The PDF specified was not valid." (observed); for Office formats the same sentence with
 the format's name (ours). Legacy doc and xls files are not read (their text would have to be
-guessed): the model is given a placeholder saying so.
+guessed): the model is given a placeholder saying so. The documents of a request share one
+``DocumentBudget`` (``document_budget``); one met once it is spent is not read either, and a
+placeholder says so.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from claude_bedrock.domain.content_rules import INVALID_PDF, PDF_SIGNATURE
+from claude_bedrock.domain.document_budget import DocumentBudget
 from claude_bedrock.domain.errors import ValidationException
 from claude_bedrock.domain.office_text import NotAnOfficeDocument, docx_text, xlsx_text
 from claude_bedrock.domain.pdf_text import extract_text
@@ -31,30 +34,36 @@ __all__ = ["NO_TEXT_PLACEHOLDER", "apply_text_only"]
 #: What the model is given for a document whose text cannot be read.
 NO_TEXT_PLACEHOLDER = "(This PDF has no extractable text.)"
 UNREAD_LEGACY_PLACEHOLDER = "(The text of this {kind} document could not be read.)"
+#: What the model is given for a document past the request's budget (ours).
+PAST_BUDGET_PLACEHOLDER = "(The text of this {kind} document was not read: the request's documents exceed the reading budget.)"
 INVALID_DOCUMENT = "The {kind} document specified was not valid."  # InvokeModel's PDF words (ours)
 
 
-def _pdf(raw: bytes) -> str:
+def _pdf(raw: bytes, budget: DocumentBudget) -> str:
     if not raw.startswith(PDF_SIGNATURE):
         raise ValidationException(INVALID_PDF)
-    return extract_text(raw) or NO_TEXT_PLACEHOLDER
+    if budget.spent:
+        return PAST_BUDGET_PLACEHOLDER.format(kind="PDF")
+    return extract_text(raw, budget) or NO_TEXT_PLACEHOLDER
 
 
-def _office(kind: str, read: Callable[[bytes], str]) -> Callable[[bytes], str]:
-    def text(raw: bytes) -> str:
+def _office(kind: str, read: Callable[[bytes, DocumentBudget], str]) -> Callable[[bytes, DocumentBudget], str]:
+    def text(raw: bytes, budget: DocumentBudget) -> str:
+        past_budget = budget.decoded_bytes <= 0
         try:
-            return read(raw) or UNREAD_LEGACY_PLACEHOLDER.format(kind=kind)
+            text = read(raw, budget)
         except NotAnOfficeDocument:
             raise ValidationException(INVALID_DOCUMENT.format(kind=kind)) from None
+        return text or (PAST_BUDGET_PLACEHOLDER if past_budget else UNREAD_LEGACY_PLACEHOLDER).format(kind=kind)
     return text
 
 
-def _legacy(kind: str) -> Callable[[bytes], str]:
-    return lambda raw: UNREAD_LEGACY_PLACEHOLDER.format(kind=kind)
+def _legacy(kind: str) -> Callable[[bytes, DocumentBudget], str]:
+    return lambda raw, budget: UNREAD_LEGACY_PLACEHOLDER.format(kind=kind)
 
 
-#: Media type -> the text the model reads of such bytes.
-_READERS: dict[str, Callable[[bytes], str]] = {
+#: Media type -> the text the model reads of such bytes, within the request's budget.
+_READERS: dict[str, Callable[[bytes, DocumentBudget], str]] = {
     BINARY_DOCUMENT_MEDIA_TYPES["pdf"]: _pdf,
     BINARY_DOCUMENT_MEDIA_TYPES["docx"]: _office("DOCX", docx_text),
     BINARY_DOCUMENT_MEDIA_TYPES["xlsx"]: _office("XLSX", xlsx_text),
@@ -71,6 +80,7 @@ def apply_text_only(body: dict[str, Any], pointers: tuple[str, ...]) -> int:
         ValidationException: a document's bytes are not of its declared format.
     """
     changed = 0
+    budget = DocumentBudget()
     for pointer in pointers:
         block = _resolve(body, pointer)
         source = block.get("source") if isinstance(block, dict) else None
@@ -81,7 +91,7 @@ def apply_text_only(body: dict[str, Any], pointers: tuple[str, ...]) -> int:
             raw = base64.b64decode(source.get("data", ""), validate=False)
         except (binascii.Error, ValueError):
             raw = b""
-        block["source"] = {"type": "text", "media_type": "text/plain", "data": read(raw)}
+        block["source"] = {"type": "text", "media_type": "text/plain", "data": read(raw, budget)}
         changed += 1
     return changed
 

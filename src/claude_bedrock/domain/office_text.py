@@ -22,7 +22,8 @@ Bounded whatever the file: a part larger than ``MAX_PART_BYTES`` once decompress
 read, nor are more than ``MAX_DOCUMENT_BYTES`` in all; the text stops at ``MAX_TEXT_CHARS``;
 a part with a DOCTYPE (which OOXML never has: it would be an entity-expansion bomb) is
 refused, as are cell references beyond the last column Excel has (``XFD``). Every element
-is visited once. A file that is not a readable zip holding the format's main part raises
+is visited once. The documents of one request share a ``DocumentBudget`` besides
+(``document_budget``): a part it does not cover is not read. A file that is not a readable zip holding the format's main part raises
 ``NotAnOfficeDocument``. Pure: bytes in, text out.
 """
 
@@ -34,6 +35,8 @@ import zipfile
 import zlib
 from collections.abc import Iterator
 from xml.etree import ElementTree
+
+from claude_bedrock.domain.document_budget import DocumentBudget
 
 __all__ = ["MAX_DOCUMENT_BYTES", "MAX_PART_BYTES", "MAX_TEXT_CHARS", "NotAnOfficeDocument",
            "docx_text", "xlsx_text"]
@@ -65,14 +68,16 @@ class NotAnOfficeDocument(ValueError):
 
 
 class _Reader:
-    """One document's zip, read within the byte budget, each part at most once."""
+    """One document's zip, read within its byte budget and the request's ``budget``, each part at
+    most once."""
 
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: bytes, budget: DocumentBudget | None) -> None:
         try:
             self._archive = zipfile.ZipFile(io.BytesIO(data))
             self.names = frozenset(self._archive.namelist())
         except _ZIP_ERRORS as exc:
             raise NotAnOfficeDocument(str(exc)) from None
+        self._budget = DocumentBudget() if budget is None else budget
         self._bytes_left = MAX_DOCUMENT_BYTES
 
     def part(self, name: str) -> ElementTree.Element | None:
@@ -81,13 +86,14 @@ class _Reader:
             return None
         try:
             info = self._archive.getinfo(name)
-            if info.file_size > min(MAX_PART_BYTES, self._bytes_left):
+            if info.file_size > min(MAX_PART_BYTES, self._bytes_left, self._budget.decoded_bytes):
                 return None
             with self._archive.open(info) as member:
                 data = member.read(MAX_PART_BYTES + 1)
         except _ZIP_ERRORS as exc:
             raise NotAnOfficeDocument(f"{name}: {exc}") from None
         self._bytes_left -= len(data)
+        self._budget.decoded_bytes -= len(data)
         if len(data) > MAX_PART_BYTES or _DOCTYPE.search(data):
             return None
         try:
@@ -125,13 +131,14 @@ class _Text:
         return "".join(self.pieces).strip()
 
 
-def docx_text(data: bytes) -> str:
-    """The text of a docx file, a line per paragraph.
+def docx_text(data: bytes, budget: DocumentBudget | None = None) -> str:
+    """The text of a docx file, a line per paragraph, read within ``budget`` (the request's,
+    shared by its documents; a fresh one when None).
 
     Raises:
         NotAnOfficeDocument: not a readable zip, or no ``word/document.xml`` in it.
     """
-    reader = _Reader(data)
+    reader = _Reader(data, budget)
     try:
         if "word/document.xml" not in reader.names:
             raise NotAnOfficeDocument("no word/document.xml")
@@ -170,13 +177,14 @@ def _walk_docx(root: ElementTree.Element, w: str, text: _Text) -> None:
         stack.extend((child, False) for child in reversed(node))
 
 
-def xlsx_text(data: bytes) -> str:
-    """The cells of an xlsx file's sheets, a line per row, tab-separated.
+def xlsx_text(data: bytes, budget: DocumentBudget | None = None) -> str:
+    """The cells of an xlsx file's sheets, a line per row, tab-separated, read within ``budget``
+    (the request's, shared by its documents; a fresh one when None).
 
     Raises:
         NotAnOfficeDocument: not a readable zip, or no ``xl/workbook.xml`` in it.
     """
-    reader = _Reader(data)
+    reader = _Reader(data, budget)
     text = _Text()
     try:
         if "xl/workbook.xml" not in reader.names:

@@ -25,6 +25,9 @@ bounded: one pass over the document (streams and tokens are each found once; a s
 never ends ends the reading of its stream, never searched again from every later position), at
 most ``MAX_STREAM_BYTES`` of one stream and ``MAX_DECODED_BYTES`` of all of them
 decompressed, one stream in memory at a time, and at most ``MAX_TOKENS`` tokens of Python work.
+The documents of one request share a ``DocumentBudget`` besides (``document_budget``): a stream
+it does not cover entirely is not read (left out of the text); an object stream not read counts
+as many pages as the objects its dictionary declares (``/N``), never fewer than it holds.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ from __future__ import annotations
 import re
 import zlib
 from collections.abc import Iterable, Iterator
+
+from claude_bedrock.domain.document_budget import DocumentBudget
 
 #: The end of a stream's dictionary and its ``stream`` keyword (the stream's data follows).
 _STREAM_HEAD_RE = re.compile(rb">>\s*stream\r?\n")
@@ -57,6 +62,9 @@ _CONTROL_BYTES_RE = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 #: A page object's type (not ``/Pages``, a node of the page tree), and an object stream's.
 _PAGE_TYPE_RE = re.compile(rb"/Type\s*/Page(?![a-zA-Z])")
 _OBJECT_STREAM_TYPE_RE = re.compile(rb"/Type\s*/ObjStm(?![a-zA-Z])")
+#: The number of objects an object stream holds (its dictionary's ``/N``); more digits than
+#: this are no count of objects a request could carry.
+_OBJECT_COUNT_RE = re.compile(rb"/N\s+(\d{1,9})(?!\d)")
 #: Streams larger than this (decompressed) are cut: a document is not a decompression bomb.
 MAX_STREAM_BYTES = 8 * 1024 * 1024
 #: Stream bytes read from one document in all (many small streams that each inflate to
@@ -106,31 +114,42 @@ def _raw_streams(pdf: bytes) -> Iterator[tuple[bytes, bytes]]:
         position = end + len(_STREAM_END)
 
 
-def _decoded(streams: Iterable[tuple[bytes, bytes]]) -> Iterator[bytes]:
-    """The data of ``streams`` (from ``_raw_streams``), inflated within the byte budgets; those
-    with other filters are skipped."""
-    budget = MAX_DECODED_BYTES
+def _decoded(streams: Iterable[tuple[bytes, bytes]], budget: DocumentBudget) -> Iterator[tuple[bytes, bytes | None]]:
+    """(dictionary, data) of ``streams`` (from ``_raw_streams``), inflated within the document's
+    byte budgets and the request's ``budget``; data None for a stream the request's budget does
+    not cover entirely (not read). Streams with other filters are skipped."""
+    left = MAX_DECODED_BYTES
     for dictionary, data in streams:
-        if budget <= 0:
+        if left <= 0:
             return
+        room = min(MAX_STREAM_BYTES, left)
+        request_bound = budget.decoded_bytes < room
+        if request_bound and budget.decoded_bytes <= 0:
+            yield dictionary, None
+            continue
         if b"/FlateDecode" in dictionary:
+            inflater = zlib.decompressobj()
             try:
-                data = zlib.decompressobj().decompress(data, min(MAX_STREAM_BYTES, budget))
+                data = inflater.decompress(data, budget.decoded_bytes if request_bound else room)
             except zlib.error:
                 continue
+            cut = request_bound and len(data) == budget.decoded_bytes and not inflater.eof
         elif b"/Filter" in dictionary:
             continue  # other filters (images, DCT...) hold no text we can read
-        budget -= len(data)
-        yield data
+        else:
+            cut = request_bound and len(data) > budget.decoded_bytes
+        left -= len(data)
+        budget.decoded_bytes -= len(data)
+        yield dictionary, None if cut else data
 
 
 class _Reader:
     """The text shown by content streams, a line per text block (``BT`` ... ``ET``), reading at
-    most ``MAX_TOKENS`` tokens of the document in all."""
+    most ``tokens`` tokens of the document in all."""
 
-    def __init__(self) -> None:
+    def __init__(self, tokens: int) -> None:
         self.lines: list[str] = []
-        self.tokens_left = MAX_TOKENS
+        self.tokens_left = tokens
 
     def read(self, stream: bytes) -> None:
         """Read one content stream: strings and arrays are operands; ``Tj``, ``'`` and ``"``
@@ -206,26 +225,37 @@ class _Reader:
         return -1
 
 
-def extract_text(pdf: bytes) -> str:
-    """The text shown by the PDF's content streams, one line per text block.
+def extract_text(pdf: bytes, budget: DocumentBudget | None = None) -> str:
+    """The text shown by the PDF's content streams, one line per text block, read within
+    ``budget`` (the request's, shared by its documents; a fresh one when None).
 
     Returns "" when nothing readable is found (scanned pages, unsupported encodings).
     """
-    reader = _Reader()
-    for stream in _decoded(_raw_streams(pdf)):
+    budget = DocumentBudget() if budget is None else budget
+    tokens = min(MAX_TOKENS, budget.tokens)
+    reader = _Reader(tokens)
+    for _, stream in _decoded(_raw_streams(pdf), budget):
         if reader.tokens_left <= 0:
             break
-        reader.read(stream)
+        if stream is not None:
+            reader.read(stream)
+    budget.tokens -= tokens - reader.tokens_left
     return "\n".join(reader.lines)
 
 
-def page_count(pdf: bytes) -> int:
+def page_count(pdf: bytes, budget: DocumentBudget | None = None) -> int:
     """The page objects (``/Type /Page``) of the PDF, in the file and in its compressed object
-    streams (0 when none is found)."""
+    streams (0 when none is found), those read within ``budget`` (the request's, shared by its
+    documents; a fresh one when None); an object stream it does not cover counts its ``/N``."""
     count = len(_PAGE_TYPE_RE.findall(pdf))
     if b"/ObjStm" not in pdf:  # an object stream's own dictionary is never compressed
         return count
     object_streams = ((dictionary, data) for dictionary, data in _raw_streams(pdf)
                       if b"/Filter" in dictionary and _OBJECT_STREAM_TYPE_RE.search(dictionary))
     # (an object stream without a filter is plain bytes, already counted above)
-    return count + sum(len(_PAGE_TYPE_RE.findall(stream)) for stream in _decoded(object_streams))
+    for dictionary, stream in _decoded(object_streams, DocumentBudget() if budget is None else budget):
+        if stream is not None:
+            count += len(_PAGE_TYPE_RE.findall(stream))
+        elif objects := _OBJECT_COUNT_RE.search(dictionary):
+            count += int(objects.group(1))
+    return count

@@ -42,7 +42,9 @@ Blocks (``count_block``)
     document: text sources by their text; ``content`` sources by their blocks; PDF
     (base64) sources cost ``PDF_TOKENS_PER_PAGE`` per page, the page count being the number of
     ``/Type /Page`` objects in the file, compressed object streams included (``pdf_text``), else
-    one page per ``PDF_BYTES_PER_PAGE_ESTIMATE`` bytes;
+    one page per ``PDF_BYTES_PER_PAGE_ESTIMATE`` bytes; the PDFs of one count share a
+    ``DocumentBudget`` (``document_budget``), in prompt order: an object stream past it counts
+    the objects it declares (``/N``) as pages;
     plus title and context and ``DOCUMENT_OVERHEAD_TOKENS``. tool_use / tool_result: name and
     input (``count_json``) or content, plus ``TOOL_BLOCK_OVERHEAD_TOKENS``. thinking: its text;
     redacted_thinking: one token per 8 characters of its data. search_result: its title, source
@@ -100,6 +102,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from itertools import islice
 from typing import Any, NamedTuple
 
+from claude_bedrock.domain.document_budget import DocumentBudget
 from claude_bedrock.domain.pdf_text import page_count
 from claude_bedrock.domain.tool_search import block_references, is_deferred
 from claude_bedrock.wire.partial_json import parse_partial
@@ -286,20 +289,20 @@ def _image_tokens(block: Mapping[str, Any]) -> int:
     return max(1, min(IMAGE_MAX_TOKENS, math.ceil(pixels / IMAGE_PIXELS_PER_TOKEN)))
 
 
-def pdf_page_count(data: str) -> int:
-    """Pages of a base64 PDF: ``/Type /Page`` objects (in object streams too), else one page per
-    100 kB (at least 1)."""
+def pdf_page_count(data: str, budget: DocumentBudget | None = None) -> int:
+    """Pages of a base64 PDF: ``/Type /Page`` objects (in object streams too, within ``budget``,
+    the request's: ``pdf_text.page_count``), else one page per 100 kB (at least 1)."""
     try:
         raw = binascii.a2b_base64(data)
     except (binascii.Error, ValueError):
         raw = b""
-    pages = page_count(raw)
+    pages = page_count(raw, budget)
     if pages:
         return pages
     return max(1, math.ceil(_b64_size(data) / PDF_BYTES_PER_PAGE_ESTIMATE))
 
 
-def _document_tokens(block: Mapping[str, Any]) -> int:
+def _document_tokens(block: Mapping[str, Any], budget: DocumentBudget) -> int:
     total = DOCUMENT_OVERHEAD_TOKENS
     for key in ("title", "context"):
         if isinstance(block.get(key), str):
@@ -312,13 +315,13 @@ def _document_tokens(block: Mapping[str, Any]) -> int:
     if kind == "text" and isinstance(data, str):
         return total + count_text(data)
     if kind == "base64" and isinstance(data, str):
-        return total + PDF_TOKENS_PER_PAGE * pdf_page_count(data)
+        return total + PDF_TOKENS_PER_PAGE * pdf_page_count(data, budget)
     if kind == "content":
         content = source.get("content")
         if isinstance(content, str):
             return total + count_text(content)
         if isinstance(content, Sequence):
-            return total + sum(count_block(item) for item in content)
+            return total + sum(count_block(item, budget) for item in content)
     return total + count_json(source)
 
 
@@ -331,12 +334,12 @@ def _tool_use_tokens(block: Mapping[str, Any]) -> int:
     return TOOL_BLOCK_OVERHEAD_TOKENS + count_text(str(block.get("name", ""))) + count_json(block.get("input", {}))
 
 
-def _tool_result_tokens(block: Mapping[str, Any]) -> int:
+def _tool_result_tokens(block: Mapping[str, Any], budget: DocumentBudget) -> int:
     content = block.get("content")
     if isinstance(content, str):
         return TOOL_BLOCK_OVERHEAD_TOKENS + count_text(content)
     if isinstance(content, Sequence):
-        return TOOL_BLOCK_OVERHEAD_TOKENS + sum(count_block(item) for item in content)
+        return TOOL_BLOCK_OVERHEAD_TOKENS + sum(count_block(item, budget) for item in content)
     return TOOL_BLOCK_OVERHEAD_TOKENS
 
 
@@ -362,21 +365,31 @@ def _search_result_tokens(block: Mapping[str, Any]) -> int:
 _BLOCK_COUNTERS = {
     "text": _text_tokens,
     "image": _image_tokens,
-    "document": _document_tokens,
     "tool_use": _tool_use_tokens,
-    "tool_result": _tool_result_tokens,
     "thinking": _thinking_tokens,
     "redacted_thinking": _redacted_thinking_tokens,
     "search_result": _search_result_tokens,
 }
+#: The blocks that may hold a PDF, counted within the request's ``DocumentBudget``.
+_DOCUMENT_COUNTERS = {
+    "document": _document_tokens,
+    "tool_result": _tool_result_tokens,
+}
 
 
-def count_block(block: Mapping[str, Any] | str) -> int:
-    """Input tokens of one content block (or a bare string of content)."""
+def count_block(block: Mapping[str, Any] | str, budget: DocumentBudget | None = None) -> int:
+    """Input tokens of one content block (or a bare string of content); the PDFs in it read
+    within ``budget`` (the request's, shared by its blocks in prompt order; a fresh one when None)."""
     if isinstance(block, str):
         return count_text(block)
-    counter = _BLOCK_COUNTERS.get(block.get("type", ""))
-    return counter(block) if counter is not None else count_json(block)
+    kind = block.get("type", "")
+    counter = _BLOCK_COUNTERS.get(kind)
+    if counter is not None:
+        return counter(block)
+    holder = _DOCUMENT_COUNTERS.get(kind)
+    if holder is not None:
+        return holder(block, DocumentBudget() if budget is None else budget)
+    return count_json(block)
 
 
 def count_output_block(block: Mapping[str, Any]) -> int:
@@ -548,6 +561,7 @@ def _current_turn_start(messages: Sequence[Mapping[str, Any]]) -> int:
 def _iter_segments(request: Mapping[str, Any], preserve_thinking: bool, keyed: bool = True) -> Iterator[PromptSegment]:
     """The prompt's segments (``prompt_segments``); ``keyed`` False when only their tokens are
     read (``count_request``): the cache keys may then miss what only keys them."""
+    budget = DocumentBudget()  # shared by the prompt's documents, in prompt order
     tools = request.get("tools") or ()
     deferred: dict[str, Mapping[str, Any]] = {}
     for tool in tools:
@@ -563,7 +577,7 @@ def _iter_segments(request: Mapping[str, Any], preserve_thinking: bool, keyed: b
     elif system:
         first = True
         for block in system:
-            tokens = count_block(block) + (SYSTEM_OVERHEAD_TOKENS if first else 0)
+            tokens = count_block(block, budget) + (SYSTEM_OVERHEAD_TOKENS if first else 0)
             yield PromptSegment(tokens, ("system", _without_cache_control(block)), _control(block))
             first = False
 
@@ -593,7 +607,7 @@ def _iter_segments(request: Mapping[str, Any], preserve_thinking: bool, keyed: b
         for block in content or ():
             if index < turn_start and block.get("type") in _THINKING_BLOCKS:
                 continue  # stripped from the context (module docstring)
-            tokens = count_block(block)
+            tokens = count_block(block, budget)
             material: Any = ("block", role, _without_cache_control(block))
             if deferred:
                 loaded = [deferred[name] for name in block_references(block) if name in deferred]

@@ -1,0 +1,49 @@
+"""The document work one reading of a request may cost, shared by all its documents (pure).
+
+A client chooses a document's bytes, and the runtime reads them on the event loop. Each reader
+bounds the work of one document (``pdf_text``: ``MAX_DECODED_BYTES``, ``MAX_TOKENS``;
+``office_text``: ``MAX_DOCUMENT_BYTES``), but a request may hold up to 600 documents, each
+within those bounds: 100 PDFs of 25 kB whose object streams inflate to 16 MB each cost seconds
+of the event loop. A ``DocumentBudget`` bounds them all together: one is made per reading of a
+request (a token count, ``tokens.count_request`` / ``prompt_segments``; the text of the Converse
+text-only documents, ``document_text.apply_text_only``) and every document of it draws from it,
+in the request's order.
+
+* ``decoded_bytes``: bytes decompressed from PDF streams and Office parts, in all;
+* ``tokens``: PDF content-stream tokens read (``pdf_text._Reader``), in all.
+
+What lies past the budget is not read, as what lies past a document's own bounds: a PDF's
+streams it does not cover entirely are left out of its text, and counted by their declared
+object count in its pages (``pdf_text.page_count``); an Office part it does not cover is not
+read. The budget counts bytes and tokens, never time, and documents are read in the request's
+order, so the same request reads the same, and a document's reading depends only on the
+documents before it (a prompt-cache prefix keeps its count). A request whose documents are all
+read within their own bounds and hold less than this in all reads exactly as without it.
+"""
+
+from __future__ import annotations
+
+__all__ = ["MAX_REQUEST_DECODED_BYTES", "MAX_REQUEST_TOKENS", "DocumentBudget"]
+
+#: Bytes decompressed for all the documents of one reading: two PDFs' worth
+#: (``pdf_text.MAX_DECODED_BYTES``), half what an Office document may decompress on its own
+#: (``office_text.MAX_DOCUMENT_BYTES``). Counting pages in that much costs well under a second.
+MAX_REQUEST_DECODED_BYTES = 32 * 1024 * 1024
+#: PDF content-stream tokens read for all the documents of one reading: one PDF's worth
+#: (``pdf_text.MAX_TOKENS``), more text than a 200K-token context window holds.
+MAX_REQUEST_TOKENS = 500_000
+
+
+class DocumentBudget:
+    """What is left of one reading's budget (see the module docstring); spent by the readers."""
+
+    __slots__ = ("decoded_bytes", "tokens")
+
+    def __init__(self, decoded_bytes: int = MAX_REQUEST_DECODED_BYTES, tokens: int = MAX_REQUEST_TOKENS) -> None:
+        self.decoded_bytes = decoded_bytes
+        self.tokens = tokens
+
+    @property
+    def spent(self) -> bool:
+        """Nothing is left to read a PDF's text with: PDFs from here on are not read."""
+        return self.decoded_bytes <= 0 or self.tokens <= 0
