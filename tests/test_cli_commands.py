@@ -456,3 +456,13 @@ def test_a_bad_simulator_latency_names_where_it_was_written(tmp_path, source, ex
     assert expected in str(refused.value)
     with pytest.raises(ConfigError, match="foo is not a base model ID of the catalog"):
         build_settings({"simulator_latency": "foo=1:2"}, {}, None)
+
+
+def test_the_config_file_path_expands_the_home_folder(tmp_path, monkeypatch):
+    """Review: the README says ~ is the home folder wherever a path is written, but
+    CLAUDE_BEDROCK_CONFIG='~/c.toml' (quoted: no shell expands it) was "config file not found"."""
+    from claude_bedrock.settings import build_settings
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "c.toml").write_text("[server]\nport = 9124\n")
+    assert build_settings({}, {}, "~/c.toml").port == 9124

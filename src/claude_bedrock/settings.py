@@ -485,7 +485,7 @@ def load_config_file(path: str | Path, account_id: str | None = None) -> dict[st
     Credentials and API keys without ``account_id`` are in the server's default account:
     ``account_id`` when given (the setting from the command line or environment, which win
     over the file), else the ``[server]`` table's, else ``DEFAULT_ACCOUNT_ID``."""
-    path = Path(path)
+    path = Path(path).expanduser()  # ~ as in the file's own path settings (CLAUDE_BEDROCK_CONFIG='~/c.toml')
     try:
         raw = tomllib.loads(read_user_file(path, "config file"))
     except tomllib.TOMLDecodeError as exc:

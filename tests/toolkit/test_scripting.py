@@ -305,3 +305,12 @@ def test_text_pieces_of_a_word_of_megabytes_fit_a_chunk(word):
     assert all(len(json.dumps({"type": "content_block_delta", "index": 0,
                                "delta": {"type": "text_delta", "text": piece}})) <= 1_000_000 for piece in pieces)
     assert len(pieces) < 12
+
+
+def test_a_rule_key_that_is_no_string_is_named_not_a_traceback():
+    """Review: a YAML rules file may hold a number or a boolean as a key (``1:``, ``yes:``);
+    naming it raised "TypeError: sequence item 0: expected str instance"."""
+    from claude_bedrock.domain.scripting import ScriptError, parse_rule
+
+    with pytest.raises(ScriptError, match=r"unknown key\(s\) 7, False; expected id, match, respond, times"):
+        parse_rule({"match": {}, "respond": "x", 7: 2, False: 3}, "r")

@@ -119,7 +119,7 @@ def _data_dir_option(func: Callable[..., Any]) -> Callable[..., Any]:
         "--data-dir",
         type=click.Path(file_okay=False),
         callback=_data_dir,
-        show_default=f"{_DEFAULTS['data_dir']}, or the --config file's",
+        show_default=f"the --config file's [server] data_dir, else {_DEFAULTS['data_dir']}",
         envvar="CLAUDE_BEDROCK_DATA_DIR",
         show_envvar=True,
         help="The server's data folder (holds invocation-logs.sqlite3).",
@@ -128,8 +128,7 @@ def _data_dir_option(func: Callable[..., Any]) -> Callable[..., Any]:
         "--config", type=click.Path(dir_okay=False), is_eager=True, expose_value=False,
         callback=_remember_config,
         envvar="CLAUDE_BEDROCK_CONFIG", show_envvar=True,
-        help="The server's TOML config file: its [server] data_dir is the data folder when --data-dir is not given "
-             "(and logs purge takes its log_retention_days).",
+        help="The server's TOML config file: its [server] data_dir is the data folder when --data-dir is not given.",
     )(func)
 
 

@@ -143,7 +143,8 @@ def refuse_unknown_keys(spec: Mapping[str, Any], allowed: Sequence[str], origin:
     """A ScriptError naming the keys of ``spec`` outside ``allowed``, and the keys it takes."""
     unknown = set(spec) - set(allowed)
     if unknown:
-        raise ScriptError(f"{origin}: unknown key(s) {', '.join(sorted(unknown))}; expected {', '.join(allowed)}{note}")
+        names = ", ".join(sorted(map(str, unknown)))  # a YAML key may be a number or a boolean
+        raise ScriptError(f"{origin}: unknown key(s) {names}; expected {', '.join(allowed)}{note}")
 
 
 def error_for(code: str, message: str | None = None) -> BedrockError:

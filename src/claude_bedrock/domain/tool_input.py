@@ -425,11 +425,11 @@ def _described_block(description: str) -> str | None:
     """The inside of the ``{key: value, ...}`` that ends ``description``: as the SDK writes it
     (the whole description, or after a blank line: a ``pattern`` may hold braces and commas),
     else the last braces without braces inside."""
+    blank = description.rfind("\n\n{")
+    if blank >= 0:  # the SDK's block after the field's own description (which may open with "{")
+        return description[blank + 3 : -1]
     if description.startswith("{"):
         return description[1:-1]
-    blank = description.rfind("\n\n{")
-    if blank >= 0:
-        return description[blank + 3 : -1]
     found = _DESCRIBED_RE.search(description)
     return found.group(1) if found is not None else None
 
@@ -451,7 +451,7 @@ def _multiple(k: int, step: float, first: int, last: int, *, integer: bool) -> f
     ``first * step`` and ``last * step`` that is whole for an integer and whose quotient by
     ``step`` is whole in floating point, as validators compute it (``0.1 * 3`` is
     ``0.30000000000000004``, and ``0.3 / 0.1`` is ``2.9999999999999996``: neither reads as a
-    multiple of 0.1; ``62.5`` is no integer); ``k * step`` when none of the 32 nearest is."""
+    multiple of 0.1; ``62.5`` is no integer); ``k * step`` when none of the 33 nearest is."""
     decimals = max(0, -Decimal(repr(step)).as_tuple().exponent) if isinstance(step, float) and math.isfinite(step) else 0
     near = sorted(range(max(first, k - 16), min(last, k + 16) + 1), key=lambda c: (abs(c - k), c))
     for candidate in near:

@@ -375,8 +375,9 @@ def _parse_with_messages(data: bytes) -> Any:
         raise ValidationException(_MALFORMED.format(detail=detail)) from None
     except _NonStandardToken as exc:
         raise ValidationException(_MALFORMED.format(detail=str(exc))) from None
-    except ValueError:  # int() of a literal beyond the interpreter's digit limit
-        detail = f"integer longer than {sys.get_int_max_str_digits()} digits"
+    except ValueError as exc:  # int() of a literal beyond the interpreter's digit limit, whose text advises Python code
+        too_long = "integer string conversion" in str(exc)
+        detail = f"integer longer than {sys.get_int_max_str_digits()} digits" if too_long else str(exc)
         raise ValidationException(_MALFORMED.format(detail=detail)) from None
     except RecursionError:
         raise ValidationException(_MALFORMED.format(detail="JSON nested too deeply")) from None

@@ -193,8 +193,9 @@ class HistoryEntry:
 #: The fields of a record that can hold much (the others, ``usage`` too, are a few numbers and
 #: short strings).
 _HELD_FIELDS = ("input_body", "input_bytes", "output_body", "logged_output", "error_message", "request_metadata")
-#: What JSON-like data holds beyond its JSON text, per object and per string (CPython: a small
-#: dict takes 184 bytes, a list 56 and 8 a member, a string 49 more than its characters).
+#: What JSON-like data holds beyond its JSON text, per object, array and string (CPython: a
+#: small dict takes 184 bytes, a list 56 plus 8 a member, a string 49 more than its characters;
+#: the list's and string's figures are rounded to cover their members' pointers).
 _DICT_BYTES, _LIST_BYTES, _STRING_BYTES = 184, 64, 48
 
 
