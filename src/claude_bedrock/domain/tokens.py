@@ -459,6 +459,8 @@ class ProducedTokens:
 
     @property
     def tokens(self) -> int:
+        if not self._open:
+            return self._closed
         return self._closed + sum(_input_tokens(pieces) for pieces in self._open.values())
 
 

@@ -127,12 +127,14 @@ class UsageTracker:
     def __init__(self) -> None:
         self.input = self._output = self.cache_read = self.cache_write = 0
         self.cache_5m = self.cache_1h = 0
-        self._produced = tokens.ProducedTokens()
+        self._produced: tokens.ProducedTokens | None = None  # made by the first content event
         self._final = False
 
     @property
     def output(self) -> int:
-        return self._output if self._final else max(self._output, self._produced.tokens)
+        if self._final or self._produced is None:
+            return self._output
+        return max(self._output, self._produced.tokens)
 
     def observe(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
@@ -144,12 +146,15 @@ class UsageTracker:
                 self._output = usage["output_tokens"]
                 self._final = True
         elif not self._final:
+            if self._produced is None:
+                self._produced = tokens.ProducedTokens()
             self._produced.observe(event)
 
     def observe_message(self, message: dict[str, Any]) -> None:
         """Take the final counts of a whole (accumulated) message: its ``usage`` is
         ``message_start``'s updated by ``message_delta``'s, as the body reports it."""
         self._take(message.get("usage") or {})
+        self._final = True
 
     def _take(self, usage: dict[str, Any]) -> None:
         self.input = usage.get("input_tokens", 0)
