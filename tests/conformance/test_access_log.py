@@ -201,7 +201,7 @@ def test_access_log_is_off_by_default(tmp_path, boto_session):
     app = create_app(Settings(data_dir=str(tmp_path / "data")))
     assert app.handle_http.__func__ is BedrockApp._http  # type: ignore[attr-defined]
     assert not [o for o in app.state.observers if "access" in getattr(o, "__module__", "")]
-    assert "noting" not in getattr(app.state.authenticator.authenticate, "__name__", "")
+    assert "noting" not in getattr(app.state.authenticator.finish, "__name__", "")
     assert build_settings({}, {}, None).access_log is False
     running = start_server(tmp_path / "off", config=CONFIG_TOML)
     try:

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from claude_bedrock.domain.errors import ValidationException
-from claude_bedrock.service.http import ClientDisconnected, Request, read_request
+from claude_bedrock.service.http import ClientDisconnected, Request, read_body, request_head
 
 
 def _read(headers, chunks=(b"{}",), *, raw_path=b"/model/m%3A0/invoke?x=1"):
@@ -19,7 +19,13 @@ def _read(headers, chunks=(b"{}",), *, raw_path=b"/model/m%3A0/invoke?x=1"):
 
     scope = {"type": "http", "method": "POST", "path": "/model/m:0/invoke", "raw_path": raw_path,
              "query_string": b"x=1", "headers": headers, "client": ("10.0.0.1", 5)}
-    return asyncio.run(read_request(scope, receive))
+
+    async def read():
+        request = request_head(scope)
+        await read_body(request, receive)
+        return request
+
+    return asyncio.run(read())
 
 
 def test_headers_keep_wire_order_and_repeats_and_index_by_lower_case_name():

@@ -39,7 +39,7 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from claude_bedrock.domain.log_text import logfmt_value
-from claude_bedrock.service.auth import Identity
+from claude_bedrock.service.auth import Identity, PendingSignature
 from claude_bedrock.service.calls import CallRecord
 from claude_bedrock.service.http import Receive, Request, Scope, Send, raw_path_of
 from claude_bedrock.service.testing_hooks import ADMIN_PREFIX
@@ -80,7 +80,7 @@ def install(app: BedrockApp) -> None:
     state = app.state
     if _note_call not in state.observers:  # a state reused by a second app is set up once
         state.observers.append(_note_call)
-        state.authenticator.authenticate = _noting_identity(state.authenticator.authenticate)  # type: ignore[method-assign]
+        state.authenticator.finish = _noting_identity(state.authenticator.finish)  # type: ignore[method-assign]
     app.handle_http = _logged(app, app.handle_http)
 
 
@@ -91,9 +91,11 @@ def _note_call(record: CallRecord) -> None:
         entry.record = record
 
 
-def _noting_identity(authenticate: Callable[[Request, str], Identity]) -> Callable[[Request, str], Identity]:
-    def noting(request: Request, service: str) -> Identity:
-        identity = authenticate(request, service)
+def _noting_identity(
+    finish: Callable[[Request, Identity | PendingSignature], Identity],
+) -> Callable[[Request, Identity | PendingSignature], Identity]:
+    def noting(request: Request, admitted: Identity | PendingSignature) -> Identity:
+        identity = finish(request, admitted)
         entry = _current.get()
         if entry is not None:
             entry.identity = identity

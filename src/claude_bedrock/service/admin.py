@@ -49,7 +49,7 @@ from claude_bedrock.domain.json_body import json_bytes
 from claude_bedrock.domain.quotas import parse_quota_config
 from claude_bedrock.domain.scripting import RUNTIME_OPERATIONS, ScriptError, model_filter
 from claude_bedrock.service.control_state import write
-from claude_bedrock.service.http import Request, Send, send_response
+from claude_bedrock.service.http import Receive, Request, Send, read_body, send_response
 from claude_bedrock.service.state import ServiceState
 from claude_bedrock.service.testing_hooks import ADMIN_PREFIX, HistoryEntry, Toolkit, toolkit_of
 
@@ -249,15 +249,19 @@ def _route(method: str, path: str) -> tuple[Handler, str | None, tuple[str, str]
     raise ResourceNotFoundException(f"No admin operation matches {method} {ADMIN_PREFIX}{path}")
 
 
-async def handle(state: ServiceState, request: Request, send: Send) -> None:
-    """Serve one admin request (``request.raw_path`` starts with ``ADMIN_PREFIX``).
+async def handle(state: ServiceState, request: Request, receive: Receive, send: Send) -> None:
+    """Serve one admin request (``request.raw_path`` starts with ``ADMIN_PREFIX``), its body
+    not read yet: it is read once the route and the head's authentication passed.
 
     Raises:
         BedrockError: rendered by the app like any AWS error (400, 403, 404).
     """
     handler, item, key = _route(request.method, request.raw_path[len(ADMIN_PREFIX):])
-    if key not in OPEN_ROUTES and state.authenticator.strict:
-        identity = state.authenticator.authenticate(request, "bedrock")
+    guarded = key not in OPEN_ROUTES and state.authenticator.strict
+    admitted = state.authenticator.admit(request, "bedrock") if guarded else None
+    await read_body(request, receive)
+    if admitted is not None:
+        identity = state.authenticator.finish(request, admitted)
         if not identity.admin:  # it sees and changes every account's calls, faults and state
             raise AccessDeniedException(
                 f"{identity.arn} may not use the admin API of this server: "

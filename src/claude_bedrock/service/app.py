@@ -6,10 +6,15 @@ path must reach routing and SigV4 untouched.
 
 Request flow::
 
-    read_request ─► Router.match ─► Authenticator ─► handler ─► response
-         │               │                │              │
+    request_head ─► Router.match ─► admit ─► read_body ─► finish ─► handler ─► response
+         │                          (the Authenticator's two steps: admit, finish)
          └── errors of any step are rendered once, by ``_send_error`` (rest-json, or
              query-XML for STS); a stream that has started ends with an exception frame.
+
+The body is read only once the head passed every check it can decide (routing, and all of
+authentication but a listed key's signature), so an anonymous client cannot make the server
+buffer bodies. A refused body is left unread: uvicorn reads and drops what the client still
+sends after the response, and the connection stays open.
 """
 
 from __future__ import annotations
@@ -43,7 +48,8 @@ from claude_bedrock.service.http import (
     Request,
     Scope,
     Send,
-    read_request,
+    read_body,
+    request_head,
     send_response,
 )
 from claude_bedrock.service.routes import LazyHandler, Match, Route, Router
@@ -168,11 +174,11 @@ class BedrockApp:
         tracker = ResponseTracker(send)
         match: Match | None = None
         try:
-            request = await read_request(scope, receive)
+            request = request_head(scope)
             if self._guard is not None:
                 self._guard.check(request)
             if request.raw_path.startswith(ADMIN_PREFIX):
-                await self._admin(request, tracker)
+                await self._admin(request, receive, tracker)
                 return
             match = self.router.match(request.method, request.raw_path)
             if match is None:
@@ -180,7 +186,10 @@ class BedrockApp:
                     f"No operation matches {request.method} {request.raw_path}"
                 )
             route = match.route
-            identity = self.state.authenticator.authenticate(request, route.service)
+            authenticator = self.state.authenticator
+            admitted = authenticator.admit(request, route.service)
+            await read_body(request, receive)
+            identity = authenticator.finish(request, admitted)
             if route.kind == "runtime":
                 await self._runtime(request, identity, match, tracker, request_id, receive)
             elif route.kind == "sts":
@@ -293,10 +302,10 @@ class BedrockApp:
             watch.stop()
             self.state.publish(record)
 
-    async def _admin(self, request: Request, send: Send) -> None:
+    async def _admin(self, request: Request, receive: Receive, send: Send) -> None:
         from claude_bedrock.service import admin  # the testing toolkit's API: loaded on first use
 
-        await admin.handle(self.state, request, send)
+        await admin.handle(self.state, request, receive, send)
 
 
 def _log_writer(state: ServiceState) -> invocation_logging.LogWriter:

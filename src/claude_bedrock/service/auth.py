@@ -10,6 +10,10 @@ Rules (issue "Runtime API", section Authentication):
   as the default development account, and the server log says the signature was not checked.
 * Strict mode rejects unlisted keys with UnrecognizedClientException.
 * A request with no Authorization at all is refused in both modes.
+* Two steps, so that a request is refused before its body is read whenever the refusal does
+  not depend on the body (``admit``: no or malformed Authorization, unlisted or wrong key,
+  session token, date window, scope), and an anonymous client cannot make a strict server
+  buffer 25 MB bodies; only a listed access key's signature waits for the body (``finish``).
 
 Secrets never reach a log line: only access key IDs and account IDs are logged.
 """
@@ -33,7 +37,7 @@ from claude_bedrock.domain.errors import (
     MissingAuthenticationException,
     UnrecognizedClientException,
 )
-from claude_bedrock.service.http import Request
+from claude_bedrock.service.http import Request, utf8_value
 from claude_bedrock.settings import DEFAULT_REGION, ApiKey, Credential, Settings
 from claude_bedrock.wire import sigv4
 
@@ -74,6 +78,17 @@ def _user_id(arn: str) -> str:
     return "AIDA" + digest[:17]
 
 
+@dataclass(slots=True)
+class PendingSignature:
+    """A listed access key's request that passed every check of its head (``admit``): its
+    signature is checked once the body is read (``finish``)."""
+
+    auth: sigv4.SigV4Authorization
+    credential: Credential
+    service: str
+    head: sigv4.CheckedHead
+
+
 class Authenticator:
     """Turns a request into an Identity or raises the AWS front-door error."""
 
@@ -95,7 +110,13 @@ class Authenticator:
     def strict(self) -> bool:
         return self._strict
 
-    def authenticate(self, request: Request, service: str) -> Identity:
+    def admit(self, request: Request, service: str) -> Identity | PendingSignature:
+        """Every check the request's head decides (its body is not read): the caller's
+        Identity, or, for a listed access key, the signature left to check with the body.
+
+        Raises:
+            BedrockError: the AWS front-door error.
+        """
         try:
             parsed = sigv4.credentials_from(request.header_lists.get("authorization"), request.raw_query)
         except sigv4.SignatureError as exc:  # malformed, repeated, or header and query at once
@@ -109,6 +130,27 @@ class Authenticator:
                 f"Bedrock API keys (Bearer) are not accepted by {service.upper()}; sign the request with SigV4."
             )
         return self._bearer(parsed.token, request)  # a BearerToken
+
+    def finish(self, request: Request, admitted: Identity | PendingSignature) -> Identity:
+        """The Identity of an admitted request, now that its body is read: a listed access
+        key's signature (and claimed payload hash) checked.
+
+        Raises:
+            BedrockError: the AWS front-door error.
+        """
+        if type(admitted) is Identity:
+            return admitted
+        auth, credential, service = admitted.auth, admitted.credential, admitted.service
+        self._verify_signature(request, auth, credential, service, admitted.head)
+        return Identity(
+            credential.account_id,
+            credential.arn,
+            _user_id(credential.arn),
+            auth.region,
+            "sigv4",
+            auth.access_key,
+            credential.admin,
+        )
 
     def _bearer(self, token: str, request: Request) -> Identity:
         key = self._api_keys.get(hashlib.sha256(token.encode()).digest())
@@ -126,7 +168,7 @@ class Authenticator:
             self._default_account, arn, _user_id(arn), self._region_of(request, token, None), "bearer-unverified"
         )
 
-    def _sigv4(self, request: Request, service: str, auth: sigv4.SigV4Authorization) -> Identity:
+    def _sigv4(self, request: Request, service: str, auth: sigv4.SigV4Authorization) -> Identity | PendingSignature:
         if auth.service != service:
             raise InvalidSignatureException(
                 f"Credential should be scoped to correct service: '{service}'. "
@@ -147,16 +189,8 @@ class Authenticator:
             return Identity(
                 self._default_account, arn, _user_id(arn), auth.region, "sigv4-unverified", auth.access_key
             )
-        self._verify(request, auth, credential, service, request.header_lists)
-        return Identity(
-            credential.account_id,
-            credential.arn,
-            _user_id(credential.arn),
-            auth.region,
-            "sigv4",
-            auth.access_key,
-            credential.admin,
-        )
+        head = self._verify_head(request, auth, credential, service, request.header_lists)
+        return PendingSignature(auth, credential, service, head)
 
     def _verify(
         self,
@@ -166,7 +200,44 @@ class Authenticator:
         service: str,
         header_index: Mapping[str, list[str]] | None,
     ) -> None:
-        """Check a listed credential's signature and session token, or raise the AWS error.
+        """Check a listed credential's request whole (head, session token, signature), or
+        raise the AWS error."""
+        head = self._verify_head(request, auth, credential, service, header_index)
+        self._verify_signature(request, auth, credential, service, head)
+
+    def _verify_head(
+        self,
+        request: sigv4.SignableRequest,
+        auth: sigv4.SigV4Authorization,
+        credential: Credential,
+        service: str,
+        header_index: Mapping[str, list[str]] | None,
+    ) -> sigv4.CheckedHead:
+        """A listed credential's checks that need no body: date, scope, window, then its
+        session token (checked, like the access key, before the signature: a wrong one is
+        refused without reading the body); or raise the AWS error."""
+        try:
+            head = sigv4.verify_head(request, auth, self._clock(), expected_service=service,
+                                     header_index=header_index)
+        except sigv4.SignatureError as exc:
+            raise _aws_error(exc) from None
+        token = head.security_token  # the header, or the query parameter of a presigned URL
+        if token is not None or credential.session_tokens:
+            from_header = not isinstance(auth, sigv4.PresignedAuthorization)
+            if not _known_token(token or "", credential.session_tokens, from_header):
+                if credential.session_tokens or self._strict:
+                    raise UnrecognizedClientException(_INVALID_TOKEN)
+        return head
+
+    def _verify_signature(
+        self,
+        request: sigv4.SignableRequest,
+        auth: sigv4.SigV4Authorization,
+        credential: Credential,
+        service: str,
+        head: sigv4.CheckedHead,
+    ) -> None:
+        """Check the signature of a request ``_verify_head`` passed, or raise the AWS error.
 
         Header values are read one byte per character (latin-1), which is how the npm SDK's
         runtime sends what it signs. boto3 sends a value outside ASCII as UTF-8 bytes and signs
@@ -175,28 +246,18 @@ class Authenticator:
         """
         try:
             try:
-                verified = sigv4.verify(
-                    request, auth, credential.secret_access_key, self._clock(),
-                    expected_service=service, key_cache=self._key_cache, header_index=header_index,
-                )
+                sigv4.verify_signature(request, auth, head, credential.secret_access_key, key_cache=self._key_cache)
             except sigv4.SignatureMismatch:
                 as_utf8 = _utf8_headers(request)
                 if as_utf8 is None:
                     raise
-                verified = sigv4.verify(as_utf8, auth, credential.secret_access_key, self._clock(),
-                                        expected_service=service, key_cache=self._key_cache)
+                sigv4.verify(as_utf8, auth, credential.secret_access_key, self._clock(),
+                             expected_service=service, key_cache=self._key_cache)
         except sigv4.SignatureMismatch as exc:
             log.info("signature mismatch for access key %s", auth.access_key)
             raise InvalidSignatureException(exc.aws_message()) from None
         except sigv4.SignatureError as exc:
-            if exc.aws_code == "IncompleteSignatureException":
-                raise IncompleteSignatureException(exc.aws_message()) from None
-            raise InvalidSignatureException(exc.aws_message()) from None
-        token = verified.security_token  # the header, or the query parameter of a presigned URL
-        if token is not None or credential.session_tokens:
-            if not any(_same_secret(token or "", t) for t in credential.session_tokens):
-                if credential.session_tokens or self._strict:
-                    raise UnrecognizedClientException(_INVALID_TOKEN)
+            raise _aws_error(exc) from None
 
     def _short_term_key(self, token: str) -> ShortTermApiKey | None:
         """The short-term API key ``token`` is, when an access key of the config signed it."""
@@ -264,6 +325,13 @@ class Authenticator:
             log.warning(message)
 
 
+def _aws_error(exc: sigv4.SignatureError) -> IncompleteSignatureException | InvalidSignatureException:
+    """The front-door error AWS answers a SigV4 failure with."""
+    if exc.aws_code == "IncompleteSignatureException":
+        return IncompleteSignatureException(exc.aws_message())
+    return InvalidSignatureException(exc.aws_message())
+
+
 def _utf8_headers(request: sigv4.SignableRequest) -> sigv4.HttpRequest | None:
     """``request`` with its header values outside ASCII read as the bytes they are (UTF-8, and
     ``surrogateescape`` for bytes that are not: SigV4 hashes them back as received; ``_verify``);
@@ -273,6 +341,14 @@ def _utf8_headers(request: sigv4.SignableRequest) -> sigv4.HttpRequest | None:
         return None
     as_bytes = [(name, value.encode("latin-1").decode("utf-8", "surrogateescape")) for name, value in headers]
     return sigv4.HttpRequest(request.method, request.raw_path, request.raw_query, as_bytes, request.body)
+
+
+def _known_token(token: str, tokens: tuple[str, ...], from_header: bool) -> bool:
+    """Whether ``token`` is one of ``tokens``. A header's value outside ASCII is also read as
+    the UTF-8 bytes boto3 sends (``_verify_signature`` reads headers both ways too)."""
+    if any(_same_secret(token, t) for t in tokens):
+        return True
+    return from_header and not token.isascii() and any(_same_secret(utf8_value(token), t) for t in tokens)
 
 
 def _same_secret(given: str, expected: str) -> bool:

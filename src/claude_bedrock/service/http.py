@@ -78,11 +78,11 @@ def raw_path_of(scope: Scope) -> str:
     return path.split("?", 1)[0]
 
 
-async def read_request(scope: Scope, receive: Receive) -> Request:
-    """Build a Request from an ASGI HTTP scope, reading the body with the size limit.
+def request_head(scope: Scope) -> Request:
+    """A Request from an ASGI HTTP scope, its body not read yet (``read_body``): what can be
+    refused from the head (authentication, routing) is refused before any body is buffered.
 
-    Raises ValidationException before reading a body whose declared or actual size exceeds
-    MAX_BODY_BYTES (the whole body is never buffered beyond the limit).
+    Raises ValidationException for a declared size over MAX_BODY_BYTES.
     """
     headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
     request = Request(
@@ -95,6 +95,15 @@ async def read_request(scope: Scope, receive: Receive) -> Request:
             declared = declared.lstrip("0") or "0"
         if len(declared) > _MAX_LENGTH_DIGITS or int(declared) > MAX_BODY_BYTES:
             raise _too_large(request.raw_path)
+    return request
+
+
+async def read_body(request: Request, receive: Receive) -> None:
+    """Read the request's body into ``request.body``, refusing it (ValidationException) as
+    soon as it passes MAX_BODY_BYTES: the whole body is never buffered beyond the limit.
+
+    Raises ClientDisconnected when the client goes away first.
+    """
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -110,7 +119,6 @@ async def read_request(scope: Scope, receive: Receive) -> Request:
         if not message.get("more_body", False):
             break
     request.body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-    return request
 
 
 def _too_large(raw_path: str) -> ValidationException:

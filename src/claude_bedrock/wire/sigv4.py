@@ -5,7 +5,8 @@ the AWS CLI and both Anthropic Bedrock SDKs send) and by our own client (signing
 step is a function named after it: :func:`canonical_uri`, :func:`canonical_query`,
 :func:`canonical_headers`, :func:`canonical_request`, :func:`string_to_sign`,
 :func:`derive_signing_key`, :func:`signature`; :func:`sign` / :func:`presign` /
-:func:`verify` put them together.
+:func:`verify` put them together (:func:`verify` in two steps, :func:`verify_head` before the
+body is read and :func:`verify_signature` after, for a server).
 
 Invariants:
   * Rule 1 - no ambient state: the clock is the ``now`` argument of :func:`verify` and the
@@ -63,7 +64,7 @@ if TYPE_CHECKING:  # loaded when a Bearer header first arrives (start-up: see __
 
 __all__ = [
     "ALGORITHM", "AMZ_DATE_FORMAT", "DEFAULT_SKEW", "EMPTY_SHA256", "MAX_PRESIGN_EXPIRES_S",
-    "SCOPE_TERMINATOR", "UNSIGNED_PAYLOAD", "BearerToken", "CredentialScopeMismatch",
+    "SCOPE_TERMINATOR", "UNSIGNED_PAYLOAD", "BearerToken", "CheckedHead", "CredentialScopeMismatch",
     "HostNotSigned", "HttpRequest", "SignableRequest", "MalformedAuthorization", "MalformedDate", "MissingDate",
     "PayloadHashMismatch", "PresignedAuthorization", "Reason", "SigV4Authorization",
     "SignatureError", "SignatureExpired", "SignatureMismatch", "SignatureNotYetCurrent",
@@ -71,6 +72,7 @@ __all__ = [
     "canonical_query", "canonical_request", "canonical_uri", "derive_signing_key",
     "credentials_from", "extract_authorization", "parse_authorization", "parse_presigned", "presign",
     "redact_session_tokens", "short_term_key_request", "sign", "signature", "string_to_sign", "verify", "with_headers",
+    "verify_head", "verify_signature",
 ]  # fmt: skip
 
 
@@ -352,6 +354,21 @@ class VerifiedRequest:
     payload_hash: str
     canonical_request: str
     string_to_sign: str
+
+
+@dataclass(slots=True)
+class CheckedHead:
+    """What :func:`verify_head` established from a request's head (headers, path, query),
+    handed on to :func:`verify_signature` so that nothing is parsed twice."""
+
+    index: Mapping[str, list[str]]  # the headers by lower-cased name, values in wire order
+    amz_date: str
+    request_time: datetime
+    #: the ``x-amz-content-sha256`` header's value, when sent
+    claimed_hash: str | None
+    #: as in :class:`VerifiedRequest`: the caller may check the token before the signature
+    security_token: str | None
+    security_token_signed: bool
 
 
 class SigningKeyCache:
@@ -791,7 +808,8 @@ def verify(
     key_cache: SigningKeyCache | None = None,
     header_index: Mapping[str, list[str]] | None = None,
 ) -> VerifiedRequest:
-    """Check ``auth`` (header or presigned form) against ``req`` exactly as received.
+    """Check ``auth`` (header or presigned form) against ``req`` exactly as received:
+    :func:`verify_head`, then :func:`verify_signature`.
 
     Order of checks: date present and well formed (``X-Amz-Date``, else ``Date``; presigned:
     ``X-Amz-Date`` parameter), scope date = request date, service, region, ``host`` signed,
@@ -806,6 +824,42 @@ def verify(
             configured region, which need not match the host).
         header_index: ``req.headers`` by lower-cased name, values in wire order, when the
             caller has built it already (a server's request object); built here otherwise.
+
+    Raises:
+        SignatureError: the subclass and ``reason`` of the first check that failed.
+    """
+    head = verify_head(req, auth, now, expected_service=expected_service, expected_region=expected_region,
+                       skew=skew, header_index=header_index)
+    payload_hash, creq, sts = verify_signature(req, auth, head, secret_key, key_cache=key_cache)
+    return VerifiedRequest(
+        access_key=auth.access_key,
+        region=auth.region,
+        service=auth.service,
+        amz_date=head.amz_date,
+        request_time=head.request_time,
+        signed_headers=auth.signed_headers,
+        security_token=head.security_token,
+        security_token_signed=head.security_token_signed,
+        presigned=isinstance(auth, PresignedAuthorization),
+        payload_hash=payload_hash,
+        canonical_request=creq,
+        string_to_sign=sts,
+    )
+
+
+def verify_head(
+    req: SignableRequest,
+    auth: SigV4Authorization,
+    now: datetime,
+    *,
+    expected_service: str | Iterable[str] | None,
+    expected_region: str | None = None,
+    skew: timedelta = DEFAULT_SKEW,
+    header_index: Mapping[str, list[str]] | None = None,
+) -> CheckedHead:
+    """The checks of :func:`verify` that need neither the body nor the secret key, up to
+    the signature: a server runs them before it reads the body (an anonymous client cannot
+    make it buffer one), then :func:`verify_signature`. ``req.body`` is not read.
 
     Raises:
         SignatureError: the subclass and ``reason`` of the first check that failed.
@@ -830,35 +884,44 @@ def verify(
             "UNSIGNED-PAYLOAD is only accepted on presigned requests.",
             Reason.UNSIGNED_PAYLOAD_REFUSED,
         )
+    if presigned:
+        token = auth.security_token  # type: ignore[attr-defined]
+        token_signed = token is not None
+    else:
+        tokens = index.get("x-amz-security-token")
+        token = tokens[0] if tokens else None
+        token_signed = "x-amz-security-token" in auth.signed_headers
+    return CheckedHead(index, amz_date, request_time, claimed_hash, token, token_signed)
+
+
+def verify_signature(
+    req: SignableRequest,
+    auth: SigV4Authorization,
+    head: CheckedHead,
+    secret_key: str,
+    *,
+    key_cache: SigningKeyCache | None = None,
+) -> tuple[str, str, str]:
+    """The rest of :func:`verify` once :func:`verify_head` passed for ``req`` and ``auth``:
+    the signature (over the body's hash when no ``x-amz-content-sha256`` is claimed), then
+    the claimed hash against the body.
+
+    Returns:
+        The payload hash, canonical request and string to sign that matched.
+
+    Raises:
+        SignatureMismatch, PayloadHashMismatch.
+    """
+    claimed_hash = head.claimed_hash
     signer = (key_cache.signer if key_cache else _signer)(secret_key, auth.date, auth.region, auth.service)
-    payload_hash, creq, sts = _match_signature(req, index, auth, amz_date, signer, claimed_hash)
+    matched = _match_signature(req, head.index, auth, head.amz_date, signer, claimed_hash)
     if claimed_hash is not None and claimed_hash != UNSIGNED_PAYLOAD:
         body_hash = hashlib.sha256(req.body).hexdigest().encode()
         if not hmac.compare_digest(claimed_hash.lower().encode(*_TEXT_ENCODING), body_hash):
             raise PayloadHashMismatch(
                 "The provided 'x-amz-content-sha256' header does not match what was computed."
             )
-    if isinstance(auth, PresignedAuthorization):
-        token = auth.security_token
-        token_signed = token is not None
-    else:
-        tokens = index.get("x-amz-security-token")
-        token = tokens[0] if tokens else None
-        token_signed = "x-amz-security-token" in auth.signed_headers
-    return VerifiedRequest(
-        access_key=auth.access_key,
-        region=auth.region,
-        service=auth.service,
-        amz_date=amz_date,
-        request_time=request_time,
-        signed_headers=auth.signed_headers,
-        security_token=token,
-        security_token_signed=token_signed,
-        presigned=presigned,
-        payload_hash=payload_hash,
-        canonical_request=creq,
-        string_to_sign=sts,
-    )
+    return matched
 
 
 # --------------------------------------------------------------------------- internals

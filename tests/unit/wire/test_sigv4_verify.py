@@ -154,6 +154,31 @@ def test_sigv4_verify_with_a_prebuilt_header_index_is_the_same_check(captured: C
         sigv4.verify(server_request, captured.auth, SECRET, captured.now, header_index=tampered, **kwargs)
 
 
+def test_sigv4_verify_head_reads_no_body_and_the_two_steps_are_verify(captured: Captured) -> None:
+    """A server checks the head before it reads the body (``verify_head``), the signature
+    after (``verify_signature``): together, what verify() checks and finds."""
+
+    class HeadOnly:
+        method, raw_path, raw_query, headers = (captured.req.method, captured.req.raw_path,
+                                                captured.req.raw_query, captured.req.headers)
+
+        @property
+        def body(self) -> bytes:
+            raise AssertionError("verify_head read the body")
+
+    kwargs = {"expected_service": captured.service, "expected_region": REGION}
+    head = sigv4.verify_head(HeadOnly(), captured.auth, captured.now, **kwargs)
+    verified = sigv4.verify(captured.req, captured.auth, SECRET, captured.now, **kwargs)
+    matched = sigv4.verify_signature(captured.req, captured.auth, head, SECRET)
+    assert matched == (verified.payload_hash, verified.canonical_request, verified.string_to_sign)
+    assert (head.amz_date, head.security_token) == (verified.amz_date, verified.security_token)
+    if captured.req.body:
+        other = HttpRequest(captured.req.method, captured.req.raw_path, captured.req.raw_query,
+                            captured.req.headers, captured.req.body + b" ")
+        with pytest.raises((sigv4.SignatureMismatch, sigv4.PayloadHashMismatch)):
+            sigv4.verify_signature(other, captured.auth, head, SECRET)
+
+
 def _tamper_body(c: Captured) -> tuple[HttpRequest, sigv4.SigV4Authorization, datetime]:
     body = bytearray(c.req.body or b"x")
     if c.req.body:
