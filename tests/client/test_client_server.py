@@ -245,6 +245,32 @@ def test_server_converse_stream_final_response_keeps_citations(client):
     assert final.text == streamed_text == unstreamed.text and cited[0]["content"][0]["text"] in final.text
 
 
+def test_server_converse_stream_final_response_keeps_server_tool_results_and_served_settings(client):
+    # ConverseStream starts a server tool's result with a toolResult start (botocore
+    # ToolResultBlockStart) and sends its content as toolResult deltas (ToolResultBlocksDelta);
+    # Converse returns it as a toolResult block. The closing metadata event carries the
+    # performanceConfig and serviceTier that Converse returns at the top level.
+    weather = {"name": "get_weather", "description": "Get the weather at a specific location",
+               "input_schema": {"type": "object", "properties": {"location": {"type": "string"}},
+                                "required": ["location"]}}
+    call = dict(model="claude-opus-4-5",
+                messages=[{"role": "user", "content": [{"text": "What is the weather in San Francisco?"}]}],
+                additional_model_request_fields={
+                    "anthropic_beta": ["tool-search-tool-2025-10-19"],
+                    "tools": [{"type": "tool_search_tool_regex_20251119", "name": "tool_search_tool_regex"},
+                              {**weather, "defer_loading": True}]},
+                performance_config={"latency": "standard"}, service_tier={"type": "default"})
+    unstreamed = client.converse(**call)
+    with client.converse_stream(**call) as stream:
+        final = stream.get_final_response()
+    assert [block["toolResult"]["type"] for block in unstreamed.content if "toolResult" in block] == [
+        "tool_search_tool_result"]
+    assert final.content == unstreamed.content
+    for key in ("performanceConfig", "serviceTier"):
+        assert final.raw[key] == unstreamed.raw[key] == call[{"performanceConfig": "performance_config",
+                                                               "serviceTier": "service_tier"}[key]]
+
+
 def test_server_converse_cost_prices_one_hour_cache_writes_at_2x(client):
     # Converse reports the TTL split in usage.cacheDetails (botocore TokenUsage); the client
     # must price 1-hour writes at 2x input, as the server's invocation log does, not as 5-minute.

@@ -339,6 +339,10 @@ class MessageAccumulator:
         return self.snapshot
 
 
+#: ``metadata`` event members that a Converse response carries at its top level.
+_METADATA_EXTRAS = ("trace", "performanceConfig", "serviceTier")
+
+
 class ConverseAccumulator:
     """Builds a ``ConverseResponse`` from ConverseStream events."""
 
@@ -372,6 +376,13 @@ class ConverseAccumulator:
                 return str(delta["text"])
             if isinstance(delta.get("toolUse"), dict):
                 self._tool_json[index] = self._tool_json.get(index, "") + str(delta["toolUse"].get("input", ""))
+            elif isinstance(delta.get("toolResult"), list):  # a server tool's result (ToolResultBlocksDelta)
+                content = self._blocks.setdefault(index, {"toolResult": {}})["toolResult"].setdefault("content", [])
+                for item in delta["toolResult"]:
+                    if isinstance(item, dict) and "text" in item and content and "text" in content[-1]:
+                        content[-1] = {"text": str(content[-1]["text"]) + str(item["text"])}
+                    elif isinstance(item, dict):
+                        content.append(dict(item))
             elif isinstance(delta.get("citation"), dict):
                 self._citations.setdefault(index, []).append(delta["citation"])
             elif isinstance(delta.get("reasoningContent"), dict) and "redactedContent" in delta["reasoningContent"]:
@@ -392,6 +403,8 @@ class ConverseAccumulator:
             start = data.get("start") or {}
             if isinstance(start.get("toolUse"), dict):
                 self._blocks[index] = {"toolUse": {**start["toolUse"], "input": {}}}
+            elif isinstance(start.get("toolResult"), dict):
+                self._blocks[index] = {"toolResult": {**start["toolResult"], "content": []}}
         elif event.type == "contentBlockStop":
             text = self._tool_json.pop(index, None)
             block = self._blocks.get(index)
@@ -411,6 +424,8 @@ class ConverseAccumulator:
             metrics = data.get("metrics")
             latency = metrics.get("latencyMs") if isinstance(metrics, dict) else None
             self._latency = latency if isinstance(latency, int) else None
+            # what Converse returns at the top level (botocore ConverseStreamMetadataEvent)
+            self._raw_extra.update({key: data[key] for key in _METADATA_EXTRAS if key in data})
         return None
 
     def _block(self, index: int) -> dict[str, Any]:
