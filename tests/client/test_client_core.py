@@ -190,6 +190,24 @@ def test_core_converse_fields_map_to_wire_names():
         core.converse_request(core.choose_model("claude-haiku-4-5"), {"maxTokens": 1}, stream=False)
 
 
+def test_core_converse_fields_name_every_converse_request_member():
+    # Every body member of botocore's ConverseRequest / ConverseStreamRequest has a keyword
+    # (projectIdentifier had none: converse(project_identifier=...) was a TypeError).
+    import botocore.session
+
+    from claude_bedrock.client.core import CONVERSE_FIELDS
+
+    model = botocore.session.get_session().get_service_model("bedrock-runtime")
+    for operation in ("Converse", "ConverseStream"):
+        members = model.operation_model(operation).input_shape.members
+        body = {name for name, shape in members.items() if shape.serialization.get("location") != "uri"}
+        assert body == set(CONVERSE_FIELDS.values()), operation
+    core = make_core()
+    request = core.converse_request(core.choose_model("claude-haiku-4-5"),
+                                    {"messages": [], "project_identifier": "default"}, stream=False)
+    assert json.loads(request.body) == {"messages": [], "projectIdentifier": "default"}
+
+
 def test_core_control_plane_and_sts_requests():
     core = make_core()
     listing = core.list_models_request("anthropic", byOutputModality="TEXT")

@@ -144,6 +144,7 @@ CONVERSE_FIELDS: Mapping[str, str] = MappingProxyType(
         "performance_config": "performanceConfig",
         "service_tier": "serviceTier",
         "output_config": "outputConfig",
+        "project_identifier": "projectIdentifier",
     }
 )
 
