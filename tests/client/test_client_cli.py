@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import socket
+import subprocess
+import sys
 from contextlib import suppress
 from decimal import Decimal
 
@@ -186,6 +190,32 @@ def test_cli_ask_error_after_part_of_the_answer_is_on_its_own_line(signed_env, k
     assert fragment in result.stderr and "cannot reach" not in result.stderr
     assert result.stderr.startswith("Error: ")
 
+
+
+@pytest.mark.skipif(os.name != "posix", reason="a POSIX signal to a child process")
+@pytest.mark.parametrize("command", [("ask", "Hello"), ("count-tokens", "Hello"), ("whoami",)])
+def test_cli_ctrl_c_ends_the_command_by_sigint_so_a_calling_script_stops_too(command):
+    """Ctrl-C while a client command waited for its answer printed "Aborted!" and exited 1, click's
+    way: bash, seeing a child that did not die of SIGINT, took the Ctrl-C as handled and went on
+    with the script's next command (a `for` loop of asks ran its next ask). Python itself ends
+    by SIGINT on an unhandled Ctrl-C for that reason (3.8, bpo-1054041)."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:  # takes the request, never answers
+        listener.settimeout(60)
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        child = subprocess.Popen([sys.executable, "-m", "claude_bedrock", *command, "--endpoint-url", url],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            connection, _ = listener.accept()
+            with connection:
+                connection.recv(65536)  # the request arrived: the command waits for its answer
+                child.send_signal(signal.SIGINT)
+                _, stderr = child.communicate(timeout=60)
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+    assert child.returncode == -signal.SIGINT, stderr
+    assert stderr.decode().endswith("\nAborted!\n") and "Traceback" not in stderr.decode()
 
 def test_cli_count_tokens_reads_stdin_for_a_dash(signed_env):
     piped = _run("count-tokens", "-", "--endpoint-url", signed_env, input="Hello there")

@@ -13,7 +13,7 @@ credentials are found and the endpoint is a loopback address, development creden
 (a development server accepts them) and a note says so on stderr.
 
 Errors: every client error prints one line (``Error: ...``) and exits with status 1; a usage
-error exits with 2. No traceback.
+error exits with 2; Ctrl-C ends the process by SIGINT (``main.main``). No traceback.
 """
 
 from __future__ import annotations

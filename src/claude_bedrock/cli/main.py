@@ -5,8 +5,10 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import signal
 import sys
-from typing import Any, Callable
+from contextlib import suppress
+from typing import Any, Callable, NoReturn
 
 import click
 
@@ -30,10 +32,16 @@ def settings_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
+class Interrupted(Exception):
+    """Ctrl-C in a command that does not stop on it itself (``serve`` and ``logs tail`` do),
+    carried past click, which makes it "Aborted!" and exit status 1, to ``main``."""
+
+
 class LazyGroup(click.Group):
     """A group whose heavier commands are imported only when used (``serve`` must start
     fast; the client and log commands pull in their own modules). Click's documented
-    lazy-loading pattern: ``lazy`` maps a command name to ``"module:attribute"``."""
+    lazy-loading pattern: ``lazy`` maps a command name to ``"module:attribute"``. A Ctrl-C
+    its commands leave unhandled leaves it as ``Interrupted``."""
 
     def __init__(self, *args: Any, lazy: dict[str, str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -48,6 +56,12 @@ class LazyGroup(click.Group):
             return super().get_command(ctx, cmd_name)
         module_name, attribute = target.split(":")
         return getattr(importlib.import_module(module_name), attribute)  # type: ignore[no-any-return]
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise Interrupted from None
 
 
 LAZY_COMMANDS = {
@@ -126,8 +140,24 @@ def serve(config_file: str | None, **options: Any) -> None:
     click.echo("claude-bedrock stopped.", err=True)  # Ctrl-C and SIGTERM end here (server.serve)
 
 
+def _end_by_sigint() -> NoReturn:
+    """End as Python ends on an unhandled Ctrl-C (3.8+, bpo-1054041): by SIGINT, so the calling
+    shell sees it and stops its script too (bash goes on after a child that exits 1)."""
+    for stream in (sys.stdout, sys.stderr):
+        with suppress(OSError, ValueError):  # a closed pipe, a closed stream
+            stream.flush()
+    if os.name == "posix":
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+    sys.exit(128 + signal.SIGINT)  # elsewhere, the status shells give a process ended by Ctrl-C
+
+
 def main() -> None:
-    cli(prog_name="claude-bedrock")
+    try:
+        cli(prog_name="claude-bedrock")
+    except Interrupted:
+        click.echo("\nAborted!", err=True)  # click's words for a Ctrl-C, on a line of their own
+        _end_by_sigint()
 
 
 if __name__ == "__main__":
