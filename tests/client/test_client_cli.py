@@ -130,6 +130,21 @@ def test_cli_aws_flag_talks_to_each_aws_service_of_the_region(monkeypatch):
     assert result.exit_code == 2 and "either --endpoint-url or --aws" in result.output
 
 
+
+@pytest.mark.parametrize("command", ["ask", "count-tokens", "models", "whoami"])
+def test_cli_region_help_names_every_place_the_region_comes_from(command, clean_env, server):
+    """--region's help said '$AWS_REGION, else us-east-1'; a chosen profile's region comes
+    between them (docs/client.md), so `--profile work` of region eu-west-1 was not in us-east-1."""
+    (clean_env / ".aws").mkdir()
+    (clean_env / ".aws" / "config").write_text("[profile work]\nregion = eu-west-1\n")
+    (clean_env / ".aws" / "credentials").write_text(f"[work]\naws_access_key_id = {ACCESS_KEY}\n"
+                                                    f"aws_secret_access_key = {SECRET_KEY}\n")
+    empty = CliRunner().invoke(cli, ["models", "--profile", "work", "--provider", "nobody", "--endpoint-url", server.url])
+    assert "in region eu-west-1" in empty.stderr
+    help_text = " ".join(CliRunner().invoke(cli, [command, "--help"]).output.split())
+    assert "AWS region [default: $AWS_REGION, else the region of the --profile or $AWS_PROFILE profile, " \
+           "else us-east-1]" in help_text
+
 def test_cli_whoami_calls_the_sts_endpoint_variable(signed_env, monkeypatch):
     monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "http://127.0.0.1:9")  # nothing listens there
     monkeypatch.setenv("AWS_ENDPOINT_URL_STS", signed_env)

@@ -167,7 +167,8 @@ def client_options(func: Callable[..., Any]) -> Callable[..., Any]:
         f"else {DEFAULT_ENDPOINT_URL}]",
     )(func)  # fmt: skip
     return click.option("--region", type=UTF8_TEXT, default=None,
-                        help="AWS region [default: $AWS_REGION, else us-east-1].")(func)
+                        help="AWS region [default: $AWS_REGION, else the region of the --profile or $AWS_PROFILE "
+                        "profile, else us-east-1].")(func)
 
 
 def _argument_text(value: str, what: str) -> str:
