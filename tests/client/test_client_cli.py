@@ -113,6 +113,14 @@ def test_cli_endpoints_follow_the_option_then_each_service_variable_then_the_loc
         local, "http://x:3")
 
 
+
+def test_cli_endpoint_url_help_gives_the_variables_in_the_order_they_win():
+    """The help listed each service's $AWS_ENDPOINT_URL_<SERVICE> before $ANTHROPIC_BEDROCK_BASE_URL,
+    which wins over them all (the test above): with both set, the command went to the latter."""
+    help_text = " ".join(CliRunner().invoke(cli, ["whoami", "--help"]).output.split())
+    assert ("[default: $ANTHROPIC_BEDROCK_BASE_URL, else each service's $AWS_ENDPOINT_URL_<SERVICE> (the "
+            "runtime's for a service without one), else $AWS_ENDPOINT_URL, else http://127.0.0.1:8787]") in help_text
+
 def test_cli_endpoints_honour_botocores_switch_to_ignore_the_aws_variables(monkeypatch):
     local = dict.fromkeys(("runtime", "control", "sts"), DEFAULT_ENDPOINT_URL)
     assert _urls(monkeypatch, {"AWS_ENDPOINT_URL_STS": "http://127.0.0.1:5",
