@@ -194,6 +194,18 @@ def test_cli_errors_are_one_line_without_traceback(signed_env, args, fragment):
     assert len(error_lines) == 1 and fragment in error_lines[0]
 
 
+
+@pytest.mark.parametrize("command", [("ask", "Hi"), ("count-tokens", "Hi"), ("models",), ("whoami",)])
+def test_cli_error_of_a_5xx_without_an_aws_code_says_its_status_once(faults, command):
+    """A proxy's 502 page (no x-amzn-ErrorType) printed 'Error: 502 502: Bad Gateway' from ask and
+    count-tokens: botocore's code for such an error is the status itself, said twice."""
+    from client.fault_server import Canned
+
+    faults.script(Canned(status=502, headers=[("content-type", "text/html")], body=b"<html>Bad Gateway</html>"))
+    result = CliRunner().invoke(cli, [*command, "--endpoint-url", faults.url])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1].startswith("Error: 502: ")
+
 @pytest.mark.parametrize(("kind", "fragment"), [
     ("stream_error", "424 modelStreamErrorException"),
     ("drop_connection", "closed during the answer"),

@@ -126,10 +126,9 @@ def _client_errors(url: str) -> Iterator[None]:
     except APIConnectionError as exc:
         raise click.ClickException(f"cannot reach {url}: {exc.message}{_connection_hint(url, exc)}") from None
     except APIStatusError as exc:
-        code = f" {exc.code}" if exc.code else ""
         request = f" [request {exc.request_id}]" if exc.request_id else ""
         message = " ".join(exc.message.split())
-        raise click.ClickException(f"{exc.status_code}{code}: {message}{request}") from None
+        raise click.ClickException(f"{exc.status_and_code}: {message}{request}") from None
     except ClaudeBedrockError as exc:
         raise click.ClickException(" ".join(str(exc).split())) from None
 

@@ -152,10 +152,15 @@ class APIStatusError(APIError):
         self.body = body
         self.headers: Mapping[str, str] = headers or {}
 
-    def __str__(self) -> str:
-        # botocore's code for a 5xx without one is the status itself: not said twice
+    @property
+    def status_and_code(self) -> str:
+        """``400 ValidationException``; the status alone when there is no code, or when the code
+        is the status itself (botocore's code for a 5xx without one): not said twice."""
         code = f" {self.code}" if self.code and self.code != str(self.status_code) else ""
-        return f"Error code: {self.status_code}{code} - {self.message}"
+        return f"{self.status_code}{code}"
+
+    def __str__(self) -> str:
+        return f"Error code: {self.status_and_code} - {self.message}"
 
 
 class BadRequestError(APIStatusError):
