@@ -252,6 +252,20 @@ def test_cli_ctrl_c_ends_the_command_by_sigint_so_a_calling_script_stops_too(com
     assert child.returncode == -signal.SIGINT, stderr
     assert stderr.decode().endswith("\nAborted!\n") and "Traceback" not in stderr.decode()
 
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (a device whose writes fail: ENOSPC)")
+@pytest.mark.parametrize("command", [("--help",), ("--version",), ("ask", "Hello", "--max-tokens", "20"), ("whoami",)])
+def test_cli_output_that_cannot_be_written_is_a_one_line_error(signed_env, command):
+    """Output to a full disk (`logs list --json > month.jsonl`, here /dev/full) ended in an OSError
+    traceback; click ends quietly only on a closed pipe (EPIPE)."""
+    endpoint = ("--endpoint-url", signed_env) if command[0] in ("ask", "whoami") else ()
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "claude_bedrock", *command, *endpoint],
+                              stdout=full, stderr=subprocess.PIPE, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1] == "Error: [Errno 28] No space left on device", done.stderr
+    assert "Traceback" not in done.stderr
+
 def test_cli_count_tokens_reads_stdin_for_a_dash(signed_env):
     piped = _run("count-tokens", "-", "--endpoint-url", signed_env, input="Hello there")
     direct = _run("count-tokens", "Hello there", "--endpoint-url", signed_env)

@@ -158,6 +158,9 @@ def main() -> None:
     except Interrupted:
         click.echo("\nAborted!", err=True)  # click's words for a Ctrl-C, on a line of their own
         _end_by_sigint()
+    except OSError as exc:  # output that cannot be written (a full disk); click ends quietly on EPIPE only
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":
