@@ -112,6 +112,17 @@ def test_npm_messages_parse(run_js):
     assert set(parsed) == {"city", "lamps"} and isinstance(parsed["lamps"], int)
 
 
+def test_npm_cut_tool_call_reads_the_same_streamed_and_whole(run_js):
+    """A tool call cut by max_tokens: the stream helper's input (the npm SDK's partial JSON
+    parser drops a number at the very end, as it might go on) is the one messages.create
+    returns, whatever parameter the cut follows (a number among them)."""
+    cuts = run_js("cut_tool_call")["result"]["cuts"]
+    assert {cut["stop_reason"] for cut in cuts} == {"max_tokens", "tool_use"}
+    assert any(cut["stop_reason"] == "max_tokens" and cut["whole"] and isinstance([*cut["whole"].values()][-1], int)
+               for cut in cuts), cuts  # a cut right after a number
+    assert [cut for cut in cuts if cut["streamed"] != cut["whole"]] == []
+
+
 # --------------------------------------------------------------------------- faults (docs/testing.md's table)
 
 #: The model of the scenarios' ``fault`` calls (FAULT_MODEL in scenarios.mjs), which no other test calls.

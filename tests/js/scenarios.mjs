@@ -89,6 +89,24 @@ const scenarios = {
         required: ['city', 'lamps'], additionalProperties: false } } } });
     return { parsed: m.parsed_output };
   },
+  async cut_tool_call() {
+    // A tool call cut by max_tokens, at every budget up to the whole call: the input the stream
+    // helper assembles (the SDK's partial JSON parser) and the one messages.create returns.
+    const tools = [{ name: 'book', description: 'Book a trip', input_schema: { type: 'object',
+      properties: { city: { type: 'string' }, notes: { type: 'string' }, days: { type: 'integer' },
+                    guests: { type: 'array', items: { type: 'string' } } },
+      required: ['city', 'notes', 'days', 'guests'] } }];
+    const cuts = [];
+    for (let maxTokens = 1; maxTokens <= 40; maxTokens++) {
+      const params = { model: GLOBAL, max_tokens: maxTokens, tools, tool_choice: { type: 'any' },
+                       messages: [{ role: 'user', content: 'Book a trip to Paris' }] };
+      const whole = await client().messages.create(params);
+      const streamed = await client().messages.stream(params).finalMessage();
+      const input = (m) => m.content.find((b) => b.type === 'tool_use')?.input ?? null;
+      cuts.push({ max_tokens: maxTokens, stop_reason: whole.stop_reason, whole: input(whole), streamed: input(streamed) });
+    }
+    return { cuts };
+  },
   async fault() {
     // One call to the model the test's fault targets (argv[3]: 'create' or 'stream'), with the
     // SDK's own retries (2, its default); what it raised and how many requests it sent.

@@ -17,9 +17,10 @@ Behaviour (the issue text, made precise):
 * **max_tokens.** Output (thinking + text + tool input) never exceeds ``max_tokens``; the cut
   falls after the last token that fits and ``stop_reason`` is ``max_tokens``. A tool call that
   does not fit bills ``max_tokens`` but streams only the parameters written whole by then (the
-  API streams a parameter once complete): its JSON is left open (``{"a": 1``, or nothing), and
-  a whole answer reads it as those parameters (``message.MessageAccumulator``), as the SDKs'
-  stream accumulators do.
+  API streams a parameter once complete): its JSON is left open after the comma that ended the
+  last of them (``{"a": 1, ``, or nothing), and a whole answer reads it as those parameters
+  (``message.MessageAccumulator``), as the SDKs' stream accumulators do (the npm SDK's drops a
+  number at the very end, which might go on: the comma tells it the number is whole).
 * **stop_sequences.** The earliest-completing stop sequence found in the text, if it fits in
   the budget, ends the answer: the text stops just before it, ``stop_reason`` is
   ``stop_sequence`` and ``stop_sequence`` names it. Thinking and tool input are not scanned.
@@ -320,10 +321,13 @@ class _Answer:
 
 def _streamed_members(name: str, value: Any, budget: int) -> str:
     """The input JSON a tool call cut by ``max_tokens`` streams: the parameters (top-level
-    members) written whole within ``budget``, the object left open; "" when none is. The API
-    streams a tool parameter once it is complete, so one cut off never reaches the client,
-    though its tokens are billed (an Anthropic SDK maintainer, anthropic-sdk-python#794;
-    Bedrock ConverseStream showed the same, LibreChat-AI/agents#280)."""
+    members) written whole within ``budget``, each with the comma that ended it, the object
+    left open; "" when none is. The API streams a tool parameter once it is complete, so one cut
+    off never reaches the client, though its tokens are billed (an Anthropic SDK maintainer,
+    anthropic-sdk-python#794; Bedrock ConverseStream showed the same, LibreChat-AI/agents#280).
+    A cut call always leaves a parameter out, so a comma follows the last one kept: without it
+    the npm SDK's partial JSON parser drops a number at the end (it might go on) and its stream
+    helper would read fewer parameters than the whole answer."""
     if not isinstance(value, Mapping):
         return ""
     spent = count_text(name) + 1  # the object's own token, as ``count_json`` counts it
@@ -333,7 +337,7 @@ def _streamed_members(name: str, value: Any, budget: int) -> str:
         if spent > budget:
             break
         members.append(f"{json.dumps(key, ensure_ascii=False)}: {json.dumps(item, ensure_ascii=False)}")
-    return "{" + ", ".join(members) if members else ""
+    return "{" + "".join(f"{member}, " for member in members) if members else ""
 
 
 def _cut(pieces: Sequence[str], at: int) -> list[str]:

@@ -400,7 +400,8 @@ def test_simulator_tool_input_cut_by_max_tokens() -> None:
 @pytest.mark.parametrize("max_tokens", range(1, 40))
 def test_simulator_cut_tool_call_streams_whole_parameters_only(max_tokens) -> None:
     # The API streams a tool parameter once complete (anthropic-sdk-python#794): a cut call's
-    # JSON holds whole parameters, the object left open; it still bills max_tokens.
+    # JSON holds whole parameters, each ended by its comma, the object left open; it still
+    # bills max_tokens.
     request = _request("x", max_tokens=max_tokens, tools=[ORDER_TOOL], tool_choice={"type": "any"})
     events = _engine().events(_call(request))
     raw = "".join(e["delta"]["partial_json"] for e in events
@@ -412,7 +413,7 @@ def test_simulator_cut_tool_call_streams_whole_parameters_only(max_tokens) -> No
         return
     assert message["stop_reason"] == "max_tokens" and message["usage"]["output_tokens"] == max_tokens
     kept = _tool_blocks(message)[0]["input"]
-    assert raw == (json.dumps(kept, ensure_ascii=False)[:-1] if kept else "")
+    assert raw == (json.dumps(kept, ensure_ascii=False)[:-1] + ", " if kept else "")
     assert list(kept.items()) == list(full["input"].items())[:len(kept)]
 
 
