@@ -98,6 +98,34 @@ def test_server_tool_use_loop_sends_the_reply_content_objects_back(client, strea
     assert second.stop_reason == "end_turn" and "sunny" in second.text
 
 
+BOOK_TOOL = {"name": "book", "description": "Book a trip.", "input_schema": {
+    "type": "object", "required": ["city", "notes", "days", "guests"],
+    "properties": {"city": {"type": "string"}, "notes": {"type": "string"}, "days": {"type": "integer"},
+                   "guests": {"type": "array", "items": {"type": "string"}}}}}
+
+
+@pytest.mark.parametrize("max_tokens", [5, 13, 20])
+def test_server_tool_call_cut_by_max_tokens_streams_to_the_whole_answers_input(client, max_tokens):
+    # A cut tool call's streamed JSON is left open: the stream helpers read its complete
+    # parameters (the anthropic SDK's partial JSON reading), as create and converse return them.
+    call = dict(model="claude-sonnet-4-5", max_tokens=max_tokens, tools=[BOOK_TOOL], tool_choice={"type": "any"},
+                messages=[{"role": "user", "content": "Book a trip to Paris"}])
+    whole = client.messages.create(**call)
+    with client.messages.stream(**call) as stream:
+        streamed = stream.get_final_message()
+    assert whole.stop_reason == streamed.stop_reason == "max_tokens"
+    assert streamed.content[-1].input == whole.content[-1].input and isinstance(whole.content[-1].input, dict)
+    converse = dict(model="claude-sonnet-4-5", inference_config={"maxTokens": max_tokens},
+                    messages=[{"role": "user", "content": [{"text": "Book a trip to Paris"}]}],
+                    tool_config={"tools": [{"toolSpec": {"name": "book", "inputSchema": {"json": BOOK_TOOL["input_schema"]}}}],
+                                 "toolChoice": {"any": {}}})
+    response = client.converse(**converse)
+    with client.converse_stream(**converse) as stream:
+        final = stream.get_final_response()
+    tool_use = response.raw["output"]["message"]["content"][-1]["toolUse"]
+    assert final.raw["output"]["message"]["content"][-1]["toolUse"]["input"] == tool_use["input"]
+
+
 def test_server_beta_messages_create(client):
     message = client.beta.messages.create(model="claude-sonnet-4-5", max_tokens=32, messages=HELLO,
                                           betas=["context-1m-2025-08-07"])

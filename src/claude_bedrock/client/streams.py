@@ -60,6 +60,7 @@ from claude_bedrock.wire.eventstream import (
     decode_chunk_payload,
 )
 from claude_bedrock.wire.eventstream import Message as Frame
+from claude_bedrock.wire.partial_json import parse_partial
 
 __all__ = [
     "ANTHROPIC_STREAM_ERRORS", "InvokeStreamDecoder", "RawInvokeStreamDecoder", "ConverseStreamDecoder", "stream_error",
@@ -330,13 +331,23 @@ class MessageAccumulator:
             return
         block = snapshot.content[index]
         if isinstance(block, ToolUseBlock):
-            try:
-                block.input = json.loads(text) if text.strip() else {}
-            except ValueError:
-                block.input = text
+            block.input = _tool_input(text)
 
     def final_message(self) -> Message | None:
         return self.snapshot
+
+
+def _tool_input(text: str) -> Any:
+    """A tool call's input from its streamed JSON: ``{}`` when empty; left open (a call cut by
+    ``max_tokens``), its complete parameters, as the anthropic SDK's stream accumulator reads
+    it and as the whole answer gives it; text that does not start a JSON object, as sent."""
+    if not text.strip():
+        return {}
+    try:
+        return json.loads(text)
+    except ValueError:
+        partial = parse_partial(text)
+        return partial if isinstance(partial, dict) else text
 
 
 #: ``metadata`` event members that a Converse response carries at its top level.
@@ -409,10 +420,7 @@ class ConverseAccumulator:
             text = self._tool_json.pop(index, None)
             block = self._blocks.get(index)
             if text is not None and block is not None and "toolUse" in block:
-                try:
-                    block["toolUse"]["input"] = json.loads(text) if text.strip() else {}
-                except ValueError:
-                    block["toolUse"]["input"] = text
+                block["toolUse"]["input"] = _tool_input(text)
         elif event.type == "messageStop":
             self._stop_reason = data.get("stopReason")
             if "additionalModelResponseFields" in data:
