@@ -50,8 +50,8 @@ Wording sources: wire-protocol reference 3.3 (observed Bedrock texts: extraneous
 "Invalid API version", "anthropic_version: Field required", first-role/alternation/tool_result
 rules); 10.1 (body shape); catalog-facts "Limits and capabilities"; Bedrock and Anthropic API
 texts quoted in public issue threads ("max_tokens: X > Y, which is the maximum allowed number of
-output tokens for M", "prompt is too long: N tokens > 200000 maximum", "invalid beta flag" (bare,
-without the flag's name), the beta table). The thinking/sampling texts are the Anthropic API's as
+output tokens for M", "prompt is too long: N tokens > 200000 maximum", "invalid beta flag" (bare
+in those threads; the flag is appended, as catalog-facts asks), the beta table). The thinking/sampling texts are the Anthropic API's as
 remembered, not checked against a capture. Texts with no source at all are written in the same
 pydantic style and marked "(ours)" next to their constant.
 
@@ -552,7 +552,7 @@ def validate_messages_request(
         raise schema_error([_type_violation("#", ("JSONObject",), body)])
     _check_schema(body)
     version = _check_version(body)
-    betas = _collect_betas(body.get("anthropic_beta"), header_betas, model)  # Bedrock's: "invalid beta flag" is bare
+    betas = _collect_betas(body.get("anthropic_beta"), header_betas, model)  # "invalid beta flag: <flag>"
     try:
         return _model_checks(body, model, version, betas, count_input_tokens)
     except ValidationException as exc:  # the model's own rejection, as Bedrock relays it
