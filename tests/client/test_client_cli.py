@@ -113,13 +113,13 @@ def test_cli_endpoints_follow_the_option_then_each_service_variable_then_the_loc
         local, "http://x:3")
 
 
-
 def test_cli_endpoint_url_help_gives_the_variables_in_the_order_they_win():
     """The help listed each service's $AWS_ENDPOINT_URL_<SERVICE> before $ANTHROPIC_BEDROCK_BASE_URL,
     which wins over them all (the test above): with both set, the command went to the latter."""
     help_text = " ".join(CliRunner().invoke(cli, ["whoami", "--help"]).output.split())
     assert ("[default: $ANTHROPIC_BEDROCK_BASE_URL, else each service's $AWS_ENDPOINT_URL_<SERVICE> (the "
             "runtime's for a service without one), else $AWS_ENDPOINT_URL, else http://127.0.0.1:8787]") in help_text
+
 
 def test_cli_endpoints_honour_botocores_switch_to_ignore_the_aws_variables(monkeypatch):
     local = dict.fromkeys(("runtime", "control", "sts"), DEFAULT_ENDPOINT_URL)
@@ -138,7 +138,6 @@ def test_cli_aws_flag_talks_to_each_aws_service_of_the_region(monkeypatch):
     assert result.exit_code == 2 and "either --endpoint-url or --aws" in result.output
 
 
-
 @pytest.mark.parametrize("command", ["ask", "count-tokens", "models", "whoami"])
 def test_cli_region_help_names_every_place_the_region_comes_from(command, clean_env, server):
     """--region's help said '$AWS_REGION, else us-east-1'; a chosen profile's region comes
@@ -152,6 +151,7 @@ def test_cli_region_help_names_every_place_the_region_comes_from(command, clean_
     help_text = " ".join(CliRunner().invoke(cli, [command, "--help"]).output.split())
     assert "AWS region [default: $AWS_REGION, else the region of the --profile or $AWS_PROFILE profile, " \
            "else us-east-1]" in help_text
+
 
 def test_cli_whoami_calls_the_sts_endpoint_variable(signed_env, monkeypatch):
     monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "http://127.0.0.1:9")  # nothing listens there
@@ -184,6 +184,8 @@ def test_cli_development_credentials_on_loopback(server, monkeypatch):
         (("whoami", "--endpoint-url", "http://[::1"), "base_url must look like"),
     ],
 )
+
+
 def test_cli_errors_are_one_line_without_traceback(signed_env, args, fragment):
     args = args if "--endpoint-url" in args else (*args, "--endpoint-url", signed_env)
     result = CliRunner().invoke(cli, list(args))
@@ -192,7 +194,6 @@ def test_cli_errors_are_one_line_without_traceback(signed_env, args, fragment):
     assert result.exception is None or isinstance(result.exception, SystemExit)
     error_lines = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
     assert len(error_lines) == 1 and fragment in error_lines[0]
-
 
 
 @pytest.mark.parametrize("command", [("ask", "Hi"), ("count-tokens", "Hi"), ("models",), ("whoami",)])
@@ -206,10 +207,13 @@ def test_cli_error_of_a_5xx_without_an_aws_code_says_its_status_once(faults, com
     assert result.exit_code == 1
     assert result.stderr.splitlines()[-1].startswith("Error: 502: ")
 
+
 @pytest.mark.parametrize(("kind", "fragment"), [
     ("stream_error", "424 modelStreamErrorException"),
     ("drop_connection", "closed during the answer"),
 ])
+
+
 def test_cli_ask_error_after_part_of_the_answer_is_on_its_own_line(signed_env, kind, fragment):
     from claude_bedrock.testing.admin import BedrockAdmin
 
@@ -224,7 +228,6 @@ def test_cli_ask_error_after_part_of_the_answer_is_on_its_own_line(signed_env, k
     assert result.stdout.endswith("\n") and result.stdout.strip()  # the part of the answer, ended
     assert fragment in result.stderr and "cannot reach" not in result.stderr
     assert result.stderr.startswith("Error: ")
-
 
 
 @pytest.mark.skipif(os.name != "posix", reason="a POSIX signal to a child process")
@@ -266,6 +269,7 @@ def test_cli_output_that_cannot_be_written_is_a_one_line_error(signed_env, comma
     assert done.stderr.splitlines()[-1] == "Error: [Errno 28] No space left on device", done.stderr
     assert "Traceback" not in done.stderr
 
+
 def test_cli_count_tokens_reads_stdin_for_a_dash(signed_env):
     piped = _run("count-tokens", "-", "--endpoint-url", signed_env, input="Hello there")
     direct = _run("count-tokens", "Hello there", "--endpoint-url", signed_env)
@@ -296,6 +300,8 @@ def test_cli_ask_notes_a_deprecated_model_and_prints_the_exact_cost(signed_env):
     (("models", "--provider", "caf\udce9"), None, "--provider"),
     (("models", "--profile", "caf\udce9"), None, "--profile"),
 ])
+
+
 def test_cli_text_that_is_not_utf8_is_a_usage_error(signed_env, tmp_path, args, stdin, what):
     binary = tmp_path / "image.bin"
     binary.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xd8")
@@ -348,6 +354,8 @@ def test_cli_count_tokens_reads_a_utf8_file_and_stdin_bytes(signed_env, tmp_path
     (10, "/etc/ca.pem", None, ""),  # expired: the error says so, and no CA file would help
     (10, None, None, ""),
 ])
+
+
 def test_certificate_hint_fits_the_verify_error(monkeypatch, verify_code, ca_file, bundle, hint):
     """Audit: SSL_CERT_FILE already set to another CA was still told to 'set SSL_CERT_FILE', and so
     was an expired certificate, which no CA file makes valid."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import importlib
 import logging
 import os
@@ -152,6 +153,10 @@ def _end_by_sigint() -> NoReturn:
     sys.exit(128 + signal.SIGINT)  # elsewhere, the status shells give a process ended by Ctrl-C
 
 
+#: The errors of output that cannot be written: a full disk or quota, a device error, a file too big.
+_WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG})
+
+
 def main() -> None:
     try:
         cli(prog_name="claude-bedrock")
@@ -159,6 +164,8 @@ def main() -> None:
         click.echo("\nAborted!", err=True)  # click's words for a Ctrl-C, on a line of their own
         _end_by_sigint()
     except OSError as exc:  # output that cannot be written (a full disk); click ends quietly on EPIPE only
+        if exc.errno not in _WRITE_ERRNOS:
+            raise
         click.echo(f"Error: {exc}", err=True)
         sys.exit(1)
 

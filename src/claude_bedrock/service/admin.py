@@ -257,9 +257,10 @@ async def handle(state: ServiceState, request: Request, receive: Receive, send: 
         BedrockError: rendered by the app like any AWS error (400, 403, 404).
     """
     handler, item, key = _route(request.method, request.raw_path[len(ADMIN_PREFIX):])
-    guarded = key not in OPEN_ROUTES and state.authenticator.strict
-    admitted = state.authenticator.admit(request, "bedrock") if guarded else None
-    await read_body(request, receive)
+    open_route = key in OPEN_ROUTES
+    admitted = state.authenticator.admit(request, "bedrock") if not open_route and state.authenticator.strict else None
+    if not open_route:  # an open route takes no body: an anonymous one is left unread, not buffered
+        await read_body(request, receive)
     if admitted is not None:
         identity = state.authenticator.finish(request, admitted)
         if not identity.admin:  # it sees and changes every account's calls, faults and state

@@ -142,15 +142,7 @@ class Authenticator:
             return admitted
         auth, credential, service = admitted.auth, admitted.credential, admitted.service
         self._verify_signature(request, auth, credential, service, admitted.head)
-        return Identity(
-            credential.account_id,
-            credential.arn,
-            _user_id(credential.arn),
-            auth.region,
-            "sigv4",
-            auth.access_key,
-            credential.admin,
-        )
+        return _credential_identity(credential, auth.region, "sigv4", auth.access_key)
 
     def _bearer(self, token: str, request: Request) -> Identity:
         key = self._api_keys.get(hashlib.sha256(token.encode()).digest())
@@ -251,8 +243,10 @@ class Authenticator:
                 as_utf8 = _utf8_headers(request)
                 if as_utf8 is None:
                     raise
-                sigv4.verify(as_utf8, auth, credential.secret_access_key, self._clock(),
-                             expected_service=service, key_cache=self._key_cache)
+                # the same head read as UTF-8; its window was checked with it (now: its own time
+                # passes it, so a body that took minutes to arrive is not "expired" here only)
+                utf8_head = sigv4.verify_head(as_utf8, auth, head.request_time, expected_service=service)
+                sigv4.verify_signature(as_utf8, auth, utf8_head, credential.secret_access_key, key_cache=self._key_cache)
         except sigv4.SignatureMismatch as exc:
             log.info("signature mismatch for access key %s", auth.access_key)
             raise InvalidSignatureException(exc.aws_message()) from None
@@ -280,15 +274,7 @@ class Authenticator:
         except sigv4.SignatureError as exc:
             raise IncompleteSignatureException(exc.aws_message()) from None
         self._verify(presigned_request, auth, credential, "bedrock", None)
-        return Identity(
-            credential.account_id,
-            credential.arn,
-            _user_id(credential.arn),
-            self._region_of(request, token, None),
-            "bearer",
-            key.access_key,
-            credential.admin,
-        )
+        return _credential_identity(credential, self._region_of(request, token, None), "bearer", key.access_key)
 
     def _region_of(self, request: Request, token: str, configured: str | None) -> str:
         """A bearer request carries no credential scope. Its region is, in order: the Host's,
@@ -323,6 +309,12 @@ class Authenticator:
                 del self._warned[next(iter(self._warned))]
             self._warned[key] = None
             log.warning(message)
+
+
+def _credential_identity(credential: Credential, region: str, method: str, access_key: str) -> Identity:
+    """The Identity of a listed credential whose request was verified."""
+    return Identity(credential.account_id, credential.arn, _user_id(credential.arn), region, method, access_key,
+                    credential.admin)
 
 
 def _aws_error(exc: sigv4.SignatureError) -> IncompleteSignatureException | InvalidSignatureException:
