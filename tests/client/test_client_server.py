@@ -13,6 +13,7 @@ from decimal import Decimal
 import pytest
 
 from claude_bedrock import (
+    APIConnectionError,
     AnthropicBedrock,
     BadRequestError,
     ModelDeprecationWarning,
@@ -502,6 +503,27 @@ def test_server_async_errors_and_bearer(async_client_factory):
             assert (await bearer.messages.create(model="claude-haiku-4-5", max_tokens=8, messages=HELLO)).text
 
     asyncio.run(scenario())
+
+
+def test_server_async_client_used_from_a_second_event_loop(async_client_factory):
+    """A client kept across ``asyncio.run`` calls: its pooled connection belongs to the closed
+    loop, and asyncio refuses it with a RuntimeError. As the Anthropic SDK's, that is a
+    connection error, retried on a fresh connection (not a RuntimeError out of the client)."""
+
+    async def no_sleep(seconds: float) -> None:
+        pass
+
+    client = async_client_factory(max_retries=2, sleep=no_sleep)
+    strict = client.with_options(max_retries=0)
+
+    async def ask(which) -> str:
+        return (await which.messages.create(model="claude-haiku-4-5", max_tokens=8, messages=HELLO)).text
+
+    assert asyncio.run(ask(client))
+    assert asyncio.run(ask(client))
+    with pytest.raises(APIConnectionError) as caught:
+        asyncio.run(ask(strict))
+    assert isinstance(caught.value.__cause__, RuntimeError)
 
 
 def test_server_sync_client_over_a_callers_httpx_client(server):

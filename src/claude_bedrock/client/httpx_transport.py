@@ -9,7 +9,11 @@ Invariants:
   * Rule 1 - an exchange owns at most one open response and closes it on the next ``Send`` and
     on ``close()`` (``driver`` calls it when the flow ends).
   * Rule 2 - httpx transport failures become ``TransportFailure`` outcomes sent back into the
-    flow, which decides between retrying and raising; nothing else is caught here.
+    flow, which decides between retrying and raising; so does the ``RuntimeError`` asyncio
+    raises when a send picks a connection pooled on an event loop that has since closed (an
+    async client kept across ``asyncio.run`` calls: httpcore drops that connection, and the
+    retry opens one on the running loop, as with the Anthropic SDK, which retries any
+    exception of a send). Nothing else is caught here.
 """
 
 from __future__ import annotations
@@ -148,6 +152,11 @@ class AsyncHttpxExchange:
                 return await self._response.aread()
         except httpx.TransportError as exc:
             return _failure(exc)
+        except RuntimeError as exc:
+            if kind is not Send:
+                raise
+            # a connection of a closed loop (Rule 2); httpx's "client has been closed" is final
+            return TransportFailure(exc, retryable=not self._http.is_closed)
         if kind is Sleep:
             await self._sleep(action.seconds)
             return None
