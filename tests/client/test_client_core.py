@@ -208,6 +208,23 @@ def test_core_converse_fields_name_every_converse_request_member():
     assert json.loads(request.body) == {"messages": [], "projectIdentifier": "default"}
 
 
+def test_core_bytes_in_a_body_are_sent_base64_encoded():
+    """Converse's binary members (image, document, video ``source.bytes``) are blobs, base64 in
+    the JSON on the wire; boto3 callers pass ``bytes`` and botocore encodes them. The same bytes
+    in a Messages ``source.data`` mean the base64 string that field carries."""
+    core = make_core()
+    png = b"\x89PNG\r\n\x1a\n\x00binary"
+    image = {"image": {"format": "png", "source": {"bytes": png}}}
+    request = core.converse_request(core.choose_model("claude-haiku-4-5"),
+                                    {"messages": [{"role": "user", "content": [image]}]}, stream=False)
+    sent = json.loads(request.body)["messages"][0]["content"][0]["image"]["source"]["bytes"]
+    assert base64.b64decode(sent) == png
+    block = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": bytearray(png)}}
+    request = core.invoke_request(core.choose_model("claude-haiku-4-5"),
+                                  {"max_tokens": 8, "messages": [{"role": "user", "content": [block]}]}, stream=False)
+    assert base64.b64decode(json.loads(request.body)["messages"][0]["content"][0]["source"]["data"]) == png
+
+
 def test_core_control_plane_and_sts_requests():
     core = make_core()
     listing = core.list_models_request("anthropic", byOutputModality="TEXT")

@@ -586,7 +586,12 @@ def _given(params: Mapping[str, Any]) -> dict[str, Any]:
 
 def _reply_object_json(value: Any) -> Any:
     """The JSON of a reply's typed object sent back in a request: the tool-use loop's
-    ``{"role": "assistant", "content": message.content}``, which the Anthropic SDK accepts."""
+    ``{"role": "assistant", "content": message.content}``, which the Anthropic SDK accepts;
+    and of binary data (``bytes``, ``bytearray``, ``memoryview``), which JSON carries as
+    base64: Converse's blob members (``source.bytes``, as botocore encodes them) and a
+    Messages ``source.data``."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return base64.b64encode(value).decode("ascii")
     to_dict = getattr(value, "to_dict", None)
     if to_dict is None:
         raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
