@@ -55,6 +55,39 @@ def test_responses_aws_code_read_as_botocore_does(headers, body, code):
     assert error.code == code and error.message in ("bad", "Authorization header is missing")
 
 
+def test_responses_errors_survive_pickling():
+    """A worker of multiprocessing / ``concurrent.futures.ProcessPoolExecutor`` sends its
+    exception to the parent pickled; one that cannot be rebuilt broke the whole pool
+    (``BrokenProcessPool`` for every pending call) because the keyword-only ``__init__``
+    arguments are not in ``args``."""
+    import copy
+    import pickle
+
+    from claude_bedrock.client.streams import InvokeStreamDecoder
+    from client.fault_server import stream_exception
+
+    reply = _reply(400, b'{"message":"bad"}', x_amzn_requestid="rid", x_amzn_errortype="ValidationException")
+    decoder = InvokeStreamDecoder("req-1")
+    decoder.feed(stream_exception("modelStreamErrorException", "boom", originalStatusCode=503, originalMessage="x"))
+    with pytest.raises(errors.ModelStreamError) as caught:
+        decoder.next_event()
+    made = [
+        error_from_reply(reply),
+        caught.value,
+        errors.ModelNotAvailableError("no", model="claude-x", endpoint="global", region="us-east-1"),
+        errors.APITimeoutError(cause=TimeoutError("timed out")),
+        errors.ConfigurationError("no credentials"),
+    ]
+    for error in made:
+        for rebuilt in (pickle.loads(pickle.dumps(error)), copy.deepcopy(error)):
+            assert type(rebuilt) is type(error) and str(rebuilt) == str(error) and rebuilt.args == error.args
+            assert vars(rebuilt).keys() == vars(error).keys()
+    rebuilt = pickle.loads(pickle.dumps(made[1]))
+    assert (rebuilt.status_code, rebuilt.code, rebuilt.request_id, rebuilt.original_status_code) == (
+        424, "modelStreamErrorException", "req-1", 503)
+    assert pickle.loads(pickle.dumps(made[2])).model == "claude-x"
+
+
 def test_responses_empty_or_html_5xx_uses_reason_phrase():
     error = error_from_reply(_reply(502, b"<html>bad gateway</html>"))
     assert error.message == "Bad Gateway" and error.code == "502"

@@ -73,6 +73,16 @@ __all__ = [
 class ClaudeBedrockError(Exception):
     """Base class of every exception the client raises on purpose."""
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as its class, ``args`` and attributes, rebuilt without ``__init__`` (whose
+        keyword-only arguments ``args`` does not hold): multiprocessing and
+        ``concurrent.futures`` send a worker's exception to the parent pickled."""
+        return _rebuild, (type(self), self.args), self.__dict__
+
+
+def _rebuild(cls: type[ClaudeBedrockError], args: tuple[Any, ...]) -> ClaudeBedrockError:
+    return cls.__new__(cls, *args)
+
 
 class ClientError(ClaudeBedrockError):
     """A problem found locally, before any request was sent."""
