@@ -365,6 +365,28 @@ def test_server_cost_regional_is_1_1_times_global_on_sonnet_4_5(client):
     assert global_message.cost.total == (usage.input_tokens * Decimal(3) + usage.output_tokens * Decimal(15)) / 10**6
 
 
+def test_server_replies_pickle_and_deepcopy_with_their_cost(client):
+    """A reply kept in history (``copy.deepcopy``) or returned by a ``ProcessPoolExecutor``
+    worker (pickled), as the Anthropic SDK's pydantic ``Message`` allows: its pricing holds the
+    catalog model, whose availability table is read-only."""
+    import copy
+    import pickle
+
+    message = client.messages.create(model="claude-sonnet-4-5", max_tokens=16, messages=HELLO)
+    with client.messages.stream(model="claude-sonnet-4-5", max_tokens=16, messages=HELLO) as stream:
+        streamed = stream.get_final_message()
+    response = client.converse(model="claude-haiku-4-5", messages=[{"role": "user", "content": [{"text": "Hi"}]}])
+    choice = client.choose_model("claude-sonnet-4-5", "regional")
+    for reply in (message, streamed, response, choice):
+        for rebuilt in (pickle.loads(pickle.dumps(reply)), copy.deepcopy(reply)):
+            assert rebuilt == reply
+    rebuilt = pickle.loads(pickle.dumps(message))
+    assert rebuilt.to_dict() == message.to_dict() and rebuilt.cost == message.cost
+    assert rebuilt.pricing.model.availability["global"] is True
+    with pytest.raises(TypeError):
+        rebuilt.pricing.model.availability["global"] = False  # still read-only
+
+
 def test_server_older_model_costs_the_same_on_both_endpoints(client):
     a = client.messages.create(model="claude-sonnet-4", endpoint="global", max_tokens=16, messages=HELLO)
     b = client.messages.create(model="claude-sonnet-4", endpoint="regional", max_tokens=16, messages=HELLO)

@@ -229,6 +229,14 @@ class CatalogModel:
     def __hash__(self) -> int:
         return hash(self.model_id)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Its fields, ``availability`` as a dict: a ``MappingProxyType`` does not pickle, and
+        replies carry their model (the client's ``Message.cost``) into pickles and deep copies."""
+        return {**self.__dict__, "availability": dict(self.availability)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state, availability=MappingProxyType(state["availability"]))
+
     @property
     def alias(self) -> str:
         """The primary short alias (``claude-sonnet-4-5``)."""
