@@ -118,7 +118,18 @@ def test_cli_endpoint_url_help_gives_the_variables_in_the_order_they_win():
     which wins over them all (the test above): with both set, the command went to the latter."""
     help_text = " ".join(CliRunner().invoke(cli, ["whoami", "--help"]).output.split())
     assert ("[default: $ANTHROPIC_BEDROCK_BASE_URL, else each service's $AWS_ENDPOINT_URL_<SERVICE> (the "
-            "runtime's for a service without one), else $AWS_ENDPOINT_URL, else http://127.0.0.1:8787]") in help_text
+            "runtime's for a service without one), else $AWS_ENDPOINT_URL, else the service's AWS endpoint in "
+            "--region; with none of these variables set, http://127.0.0.1:8787]") in help_text
+
+
+def test_cli_endpoint_url_help_says_a_service_no_variable_names_goes_to_aws(monkeypatch):
+    """The help ended 'else http://127.0.0.1:8787', but the local server is the default only when no
+    endpoint variable is set: with AWS_ENDPOINT_URL_STS alone, ask and count-tokens went to AWS."""
+    assert _urls(monkeypatch, {"AWS_ENDPOINT_URL_STS": "http://127.0.0.1:5"})["runtime"] == (
+        "https://bedrock-runtime.eu-west-3.amazonaws.com")
+    help_text = " ".join(CliRunner().invoke(cli, ["count-tokens", "--help"]).output.split())
+    assert "else $AWS_ENDPOINT_URL, else http://127.0.0.1:8787]" not in help_text
+    assert "else the service's AWS endpoint in --region; with none of these variables set, http://127.0.0.1:8787]" in help_text
 
 
 def test_cli_endpoints_honour_botocores_switch_to_ignore_the_aws_variables(monkeypatch):

@@ -163,7 +163,8 @@ def client_options(func: Callable[..., Any]) -> Callable[..., Any]:
         "--endpoint-url", type=UTF8_TEXT, default=None, metavar="URL",
         help="One endpoint for every service, e.g. a claude-bedrock server [default: $ANTHROPIC_BEDROCK_BASE_URL, "
         "else each service's $AWS_ENDPOINT_URL_<SERVICE> (the runtime's for a service without one), else "
-        f"$AWS_ENDPOINT_URL, else {DEFAULT_ENDPOINT_URL}]",
+        "$AWS_ENDPOINT_URL, else the service's AWS endpoint in --region; with none of these variables set, "
+        f"{DEFAULT_ENDPOINT_URL}]",
     )(func)  # fmt: skip
     return click.option("--region", type=UTF8_TEXT, default=None,
                         help="AWS region [default: $AWS_REGION, else the region of the --profile or $AWS_PROFILE "
