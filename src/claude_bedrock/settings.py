@@ -221,7 +221,8 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "log_retention_days",
         int,
         GUIDE_RETENTION_DAYS,
-        "Invocation logs are kept for this many days (rolling window; 0 keeps them forever).",
+        f"Invocation logs are kept for this many days (rolling window, at most {MAX_RETENTION_DAYS}; 0 keeps "
+        f"them forever). Under the guide's {GUIDE_RETENTION_DAYS} days the server warns at start.",
         check=_between(0, MAX_RETENTION_DAYS),
     ),
     SettingSpec(
