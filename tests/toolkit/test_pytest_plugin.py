@@ -275,3 +275,16 @@ def test_the_servers_data_dir_is_the_one_its_ini_args_give(tmp_path: Path):
     assert data_dir_of(default, ["--seed", "3"], tmp_path) == default
     assert data_dir_of(default, ["--data-dir", "logs"], tmp_path) == tmp_path / "logs"
     assert data_dir_of(default, ["--data-dir=/abs", "--seed", "1"], tmp_path) == Path("/abs")
+
+
+def test_the_servers_data_dir_expands_a_tilde_as_the_server_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Audit: serve expands ``~`` in its folder settings (``claude_bedrock_args = --data-dir
+    ~/bedrock-data`` writes to the home folder), but ``BedrockServer.data_dir`` named
+    ``<ini folder>/~/bedrock-data``, a folder that does not exist."""
+    from claude_bedrock.testing.pytest_plugin import data_dir_of
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    ini_folder = tmp_path / "project"
+    assert data_dir_of(tmp_path / "data", ["--data-dir", "~/bedrock-data"], ini_folder) == (
+        tmp_path / "home" / "bedrock-data")
+    assert data_dir_of(tmp_path / "data", ["--data-dir=~/logs"], ini_folder) == tmp_path / "home" / "logs"

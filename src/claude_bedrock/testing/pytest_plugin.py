@@ -133,14 +133,15 @@ class BedrockServer:
 
 def data_dir_of(default: Path, extra_args: list[str], cwd: Path | None) -> Path:
     """The server's data folder: the last ``--data-dir`` of ``extra_args`` (they come after the
-    plugin's own, so one there wins), relative to ``cwd``; else ``default``."""
+    plugin's own, so one there wins), ``~`` expanded as the server does, relative to ``cwd``;
+    else ``default``."""
     found: str | None = None
     for index, arg in enumerate(extra_args):
         if arg == "--data-dir" and index + 1 < len(extra_args):
             found = extra_args[index + 1]
         elif arg.startswith("--data-dir="):
             found = arg.partition("=")[2]
-    return default if found is None else (cwd or Path.cwd()) / found
+    return default if found is None else (cwd or Path.cwd()) / Path(found).expanduser()
 
 
 def start_server(folder: Path, extra_args: list[str], cwd: Path | None = None) -> BedrockServer:
