@@ -322,6 +322,45 @@ def test_the_history_budget_counts_the_responses_it_holds(tmp_path, operation):
     assert _reachable_bytes([entry.record for entry in kept]) <= budget
 
 
+@pytest.mark.parametrize("operation", ["InvokeModel", "Converse"])
+def test_the_history_budget_counts_long_answers_to_short_prompts(tmp_path, operation):
+    """Audit: a usual record's rough size read its output tokens under ``output_tokens``, a key
+    records do not have (``UsageTracker.as_dict``: ``outputTokens``), so a long answer to a
+    short prompt counted as some 4.6 KB while it held 220 KB: the kept records held 50 times the
+    budget. The bytes they hold, measured object by object, stay within it."""
+    import json
+
+    import boto3
+    from botocore.config import Config
+
+    from claude_bedrock.service.app import create_app
+    from claude_bedrock.service.testing_hooks import CallHistory
+    from claude_bedrock.testing.admin import BedrockAdmin
+    from support.inprocess import serve_in_thread
+
+    budget = 1024 * 1024
+    app = create_app(Settings(data_dir=str(tmp_path)))
+    toolkit = toolkit_of(app.state)
+    toolkit.history = CallHistory(max_bytes=budget)
+    with serve_in_thread(app) as url:
+        with BedrockAdmin(url) as admin:
+            admin.add_rule(text="lorem ipsum dolor sit amet " * 8000)  # some 40,000 tokens
+        client = boto3.client("bedrock-runtime", endpoint_url=url, region_name="us-east-1",
+                              aws_access_key_id="AKIDHISTORY", aws_secret_access_key="secret",
+                              config=Config(retries={"max_attempts": 1}))
+        for _ in range(8):
+            if operation == "Converse":
+                client.converse(modelId=f"global.{MODEL}", inferenceConfig={"maxTokens": 64_000},
+                                messages=[{"role": "user", "content": [{"text": "Hello"}]}])
+            else:
+                body = json.dumps({"anthropic_version": "bedrock-2023-05-31", "max_tokens": 64_000,
+                                   "messages": [{"role": "user", "content": "Hello"}]})
+                client.invoke_model(modelId=f"global.{MODEL}", body=body)["body"].read()
+    kept = toolkit.history.entries()
+    assert 1 <= len(kept) < 8
+    assert _reachable_bytes([entry.record for entry in kept]) <= budget
+
+
 def test_bad_rules_file_error_names_the_file_and_the_key(tmp_path):
     import pytest
 
@@ -393,7 +432,7 @@ def test_the_history_sizes_a_usual_call_without_serialising_it(monkeypatch):
               for i in range(60)]
     record = CallRecord(request_id="r", operation="InvokeModelWithResponseStream", account_id="1",
                         region="us-east-1", identity_arn="arn", model_id="m", started_at=0.0, input_body=body,
-                        input_bytes=json.dumps(body).encode(), output_body=events, usage={"output_tokens": 120},
+                        input_bytes=json.dumps(body).encode(), output_body=events, usage={"outputTokens": 120},
                         streamed=True)
     measured: list[Any] = []
     monkeypatch.setattr(testing_hooks, "_data_size", lambda value: measured.append(value) or 0)

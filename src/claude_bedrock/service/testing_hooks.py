@@ -222,7 +222,7 @@ _RECORD_BYTES, _PER_BODY_BYTE, _PER_EVENT, _PER_OUTPUT_TOKEN = 4096, 4, 640, 16
 
 def _rough_size(record: CallRecord) -> int:
     events = record.output_body
-    tokens = record.usage.get("output_tokens") if record.usage else 0
+    tokens = record.usage.get("outputTokens") if record.usage else 0  # UsageTracker.as_dict's key
     return (_RECORD_BYTES + _PER_BODY_BYTE * len(record.input_bytes or b"")
             + _PER_EVENT * (len(events) if isinstance(events, list) else 0)
             + _PER_OUTPUT_TOKEN * (tokens if isinstance(tokens, int) else 0) + len(record.error_message or ""))
