@@ -12,13 +12,28 @@ import subprocess
 import sys
 import time
 import urllib.request
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from urllib.parse import quote
 
 import httpx
 import pytest
 
 from support.servers import CONFIG_TOML, start_server
+
+
+@contextmanager
+def _stopped_by_ctrl_c(process: subprocess.Popen) -> Iterator[None]:
+    """Run the block with ``process`` (a ``serve``), then stop it by Ctrl-C and expect exit code 0;
+    never leave it running."""
+    try:
+        yield
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=15) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
 
 
 def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -228,19 +243,13 @@ def test_serve_with_standard_output_closed_announces_itself_on_the_log(tmp_path)
     with open(log_path, "w") as log_file:
         process = subprocess.Popen(["bash", "-c", command, sys.executable, str(tmp_path / "data")],
                                    stdout=subprocess.DEVNULL, stderr=log_file, env=env)
-    try:
+    with _stopped_by_ctrl_c(process):
         deadline = time.monotonic() + 30
         while not (found := re.search(r"listening on (http://\S+)", log_path.read_text())):
             assert process.poll() is None and time.monotonic() < deadline, log_path.read_text()
             time.sleep(0.05)
         with urllib.request.urlopen(found.group(1) + "/_claude-bedrock/health", timeout=5) as response:
             assert json.loads(response.read())["status"] == "ok"
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=15) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
     assert "Traceback" not in log_path.read_text()
     assert "export AWS_ENDPOINT_URL_BEDROCK_RUNTIME=" in log_path.read_text()
 
@@ -251,19 +260,13 @@ def test_serve_with_standard_output_full_still_serves(tmp_path):
     with open("/dev/full", "w") as full:
         process = subprocess.Popen([sys.executable, "-m", "claude_bedrock", "serve", "--port", "0", "--data-dir",
                                     str(tmp_path / "data")], stdout=full, stderr=subprocess.PIPE, text=True)
-    try:
+    with _stopped_by_ctrl_c(process):
         deadline = time.monotonic() + 30
         seen = ""
         while "listening on" not in seen:
             assert process.poll() is None and time.monotonic() < deadline, seen + process.stderr.read()
             seen += process.stderr.readline()
-        process.send_signal(signal.SIGINT)
-        seen += process.stderr.read()
-        assert process.wait(timeout=15) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+    seen += process.stderr.read()
     assert "cannot listen" not in seen and "Traceback" not in seen
 
 
@@ -274,19 +277,14 @@ def test_serve_under_nohup_keeps_serving_after_a_hangup(tmp_path):
         [sys.executable, "-m", "claude_bedrock", "serve", "--port", "0", "--data-dir", str(tmp_path / "data")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
-    try:
+    with _stopped_by_ctrl_c(process):
         url = re.search(r"ANTHROPIC_BEDROCK_BASE_URL=(\S+)", process.stdout.readline()).group(1)
         process.send_signal(signal.SIGHUP)
         time.sleep(0.5)
         with urllib.request.urlopen(url + "/_claude-bedrock/health", timeout=5) as response:
             assert json.loads(response.read())["status"] == "ok"
         assert process.poll() is None
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=15) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.communicate()
+    process.communicate()
 
 
 @pytest.mark.parametrize(("days", "warned"), [("7", True), ("30", False), ("0", False), ("90", False)])

@@ -184,19 +184,6 @@ class Authenticator:
         head = self._verify_head(request, auth, credential, service, request.header_lists)
         return PendingSignature(auth, credential, service, head)
 
-    def _verify(
-        self,
-        request: sigv4.SignableRequest,
-        auth: sigv4.SigV4Authorization,
-        credential: Credential,
-        service: str,
-        header_index: Mapping[str, list[str]] | None,
-    ) -> None:
-        """Check a listed credential's request whole (head, session token, signature), or
-        raise the AWS error."""
-        head = self._verify_head(request, auth, credential, service, header_index)
-        self._verify_signature(request, auth, credential, service, head)
-
     def _verify_head(
         self,
         request: sigv4.SignableRequest,
@@ -273,7 +260,8 @@ class Authenticator:
             presigned_request, auth = sigv4.short_term_key_request(key)
         except sigv4.SignatureError as exc:
             raise IncompleteSignatureException(exc.aws_message()) from None
-        self._verify(presigned_request, auth, credential, "bedrock", None)
+        head = self._verify_head(presigned_request, auth, credential, "bedrock", None)
+        self._verify_signature(presigned_request, auth, credential, "bedrock", head)
         return _credential_identity(credential, self._region_of(request, token, None), "bearer", key.access_key)
 
     def _region_of(self, request: Request, token: str, configured: str | None) -> str:
