@@ -26,7 +26,6 @@ def test_cli_help_lists_every_command():
         assert name in result.output
 
 
-
 @pytest.mark.parametrize(("args", "message"), [
     (["--port", "70000"], "--port: port must be between 0 and 65535, got 70000"),
     (["--port", "-1"], "--port: port must be between 0 and 65535, got -1"),
@@ -393,7 +392,6 @@ def test_serve_help_names_every_table_of_the_config_file():
         assert table in help_text
 
 
-
 def test_serve_help_gives_the_retention_window_bounds_and_warning():
     """Audit (docs drift): the README's --log-retention-days is 'at most 36500 (0 keeps them forever);
     under the guide's 30 days the start-up log says so'; --help named neither the bound a longer
@@ -402,6 +400,7 @@ def test_serve_help_gives_the_retention_window_bounds_and_warning():
     help_text = " ".join(result.output.split())
     assert ("Invocation logs are kept for this many days (rolling window, at most 36500; 0 keeps them "
             "forever). Under the guide's 30 days the server warns at start.") in help_text
+
 
 def test_an_empty_environment_variable_counts_as_unset(tmp_path):
     """Helper finding: CLAUDE_BEDROCK_HOST="" bound every interface and CLAUDE_BEDROCK_DATA_DIR=""

@@ -195,8 +195,6 @@ def test_cli_development_credentials_on_loopback(server, monkeypatch):
         (("whoami", "--endpoint-url", "http://[::1"), "base_url must look like"),
     ],
 )
-
-
 def test_cli_errors_are_one_line_without_traceback(signed_env, args, fragment):
     args = args if "--endpoint-url" in args else (*args, "--endpoint-url", signed_env)
     result = CliRunner().invoke(cli, list(args))
@@ -223,8 +221,6 @@ def test_cli_error_of_a_5xx_without_an_aws_code_says_its_status_once(faults, com
     ("stream_error", "424 modelStreamErrorException"),
     ("drop_connection", "closed during the answer"),
 ])
-
-
 def test_cli_ask_error_after_part_of_the_answer_is_on_its_own_line(signed_env, kind, fragment):
     from claude_bedrock.testing.admin import BedrockAdmin
 
@@ -311,8 +307,6 @@ def test_cli_ask_notes_a_deprecated_model_and_prints_the_exact_cost(signed_env):
     (("models", "--provider", "caf\udce9"), None, "--provider"),
     (("models", "--profile", "caf\udce9"), None, "--profile"),
 ])
-
-
 def test_cli_text_that_is_not_utf8_is_a_usage_error(signed_env, tmp_path, args, stdin, what):
     binary = tmp_path / "image.bin"
     binary.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xd8")
@@ -365,8 +359,6 @@ def test_cli_count_tokens_reads_a_utf8_file_and_stdin_bytes(signed_env, tmp_path
     (10, "/etc/ca.pem", None, ""),  # expired: the error says so, and no CA file would help
     (10, None, None, ""),
 ])
-
-
 def test_certificate_hint_fits_the_verify_error(monkeypatch, verify_code, ca_file, bundle, hint):
     """Audit: SSL_CERT_FILE already set to another CA was still told to 'set SSL_CERT_FILE', and so
     was an expired certificate, which no CA file makes valid."""

@@ -223,3 +223,23 @@ def test_review_a_session_token_outside_ascii_sent_as_utf8_is_still_accepted(tmp
     as_sent = [(name, value.encode("utf-8").decode("latin-1")) for name, value in headers]  # http.client's bytes
     status, _, payload, received = serve(app, "POST", INVOKE, as_sent, BODY)
     assert (status, received) == (200, len(BODY)), payload
+
+
+def test_review_a_slow_upload_whose_headers_are_read_as_utf8_is_not_expired(tmp_path):
+    """Review: the UTF-8 retry of a signature (boto3 signs non-ASCII header bytes as UTF-8)
+    read the clock again once the body had arrived, so an upload of more than five minutes
+    was "Signature expired" on that path only; the head's window was checked when it arrived."""
+    token = "jeton-d\u00e9j\u00e0-\u00e9mis"
+    app = create_app(Settings(data_dir=str(tmp_path), strict_auth=True, credentials=(
+        Credential(TEMPORARY, SECRET, account_id="111122223333", session_tokens=(token,)),)))
+    reads: list[int] = []
+
+    def clock() -> datetime:  # the head is checked at once; the body arrives ten minutes later
+        reads.append(1)
+        return datetime.now(timezone.utc) + (timedelta(minutes=10) if len(reads) > 1 else timedelta())
+
+    app.state.authenticator._clock = clock
+    headers = [(name, value.encode("utf-8").decode("latin-1"))  # the bytes boto3 sends, read one per character
+               for name, value in signed("POST", INVOKE, BODY, key=TEMPORARY, token=token)]
+    status, _, payload, _ = serve(app, "POST", INVOKE, headers, BODY)
+    assert status == 200, payload

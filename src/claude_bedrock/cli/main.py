@@ -153,8 +153,9 @@ def _end_by_sigint() -> NoReturn:
     sys.exit(128 + signal.SIGINT)  # elsewhere, the status shells give a process ended by Ctrl-C
 
 
-#: The errors of output that cannot be written: a full disk or quota, a device error, a file too big.
-_WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG})
+#: The errors of output that cannot be written: a full disk or quota, a device error, a file too
+#: big, a non-blocking output that would block.
+_WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG, errno.EAGAIN})
 
 
 def main() -> None:

@@ -230,10 +230,12 @@ class Authenticator:
                 as_utf8 = _utf8_headers(request)
                 if as_utf8 is None:
                     raise
-                # the same head read as UTF-8; its window was checked with it (now: its own time
-                # passes it, so a body that took minutes to arrive is not "expired" here only)
+                # The window was checked when the head arrived: the head is read again as UTF-8 at
+                # its own signing time, so only the signature is checked again (a slow upload is
+                # not "expired" here).
                 utf8_head = sigv4.verify_head(as_utf8, auth, head.request_time, expected_service=service)
-                sigv4.verify_signature(as_utf8, auth, utf8_head, credential.secret_access_key, key_cache=self._key_cache)
+                sigv4.verify_signature(as_utf8, auth, utf8_head, credential.secret_access_key,
+                                       key_cache=self._key_cache)
         except sigv4.SignatureMismatch as exc:
             log.info("signature mismatch for access key %s", auth.access_key)
             raise InvalidSignatureException(exc.aws_message()) from None
