@@ -8,7 +8,7 @@ not raise; slow work (disk) belongs on their own queue.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Callable
 
 
 @dataclass
@@ -46,10 +46,6 @@ class CallRecord:
     usage: dict[str, int] = field(default_factory=dict)
     request_metadata: dict[str, str] | None = None
     injected_fault: str | None = None
-
-
-class CallObserver(Protocol):
-    def __call__(self, record: CallRecord) -> None: ...
 
 
 ObserverList = list[Callable[[CallRecord], None]]

@@ -118,6 +118,3 @@ class Router:
             else:
                 return Match(route, params)
         return None
-
-    def allowed_methods(self, raw_path: str) -> list[str]:
-        return [m for m in ("GET", "POST", "PUT", "DELETE") if self.match(m, raw_path)]
