@@ -184,10 +184,6 @@ class ModelPrices:
     long_context_output: Decimal | None
     rules: PricingRules
 
-    @property
-    def has_long_context_prices(self) -> bool:
-        return self.long_context_input is not None
-
 
 @dataclass(frozen=True)
 class CatalogModel:
