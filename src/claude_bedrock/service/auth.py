@@ -66,10 +66,6 @@ class Identity:
     #: a configured key marked ``admin = true``: may use a strict server's admin API
     admin: bool = False
 
-    @property
-    def verified(self) -> bool:
-        return not self.method.endswith("unverified")
-
 
 @functools.lru_cache(maxsize=1024)  # pure; a server sees a handful of ARNs
 def _user_id(arn: str) -> str:
