@@ -1,7 +1,7 @@
 """Review regression: a call cancelled before its response is complete (uvicorn cancels the
 requests still running when the graceful-shutdown timeout expires, or at a second Ctrl-C) was
 recorded, and invocation-logged, as a complete 200 with no tokens, even when part of a stream
-had reached the client. (What the client then gets: test_review_shutdown_answers.)"""
+had reached the client. (What the client then gets: test_shutdown_answers.)"""
 
 from __future__ import annotations
 
@@ -92,7 +92,7 @@ async def _cancel_mid_call(tmp_path, suffix: bytes, events_before_stall: int, en
 @pytest.mark.parametrize("suffix", [b"/invoke", b"/invoke-with-response-stream"])
 def test_review_cancelled_call_is_recorded_as_what_it_answered_not_as_200(tmp_path, suffix):
     # Recorded as the 503 a whole call is answered, or the exception frame a stream ends with
-    # (test_review_shutdown_answers); this asserted Cancelled with status 0, when the client got
+    # (test_shutdown_answers); this asserted Cancelled with status 0, when the client got
     # uvicorn's plain-text 500.
     (record,) = asyncio.run(_cancel_mid_call(tmp_path, suffix, events_before_stall=3))
     assert record.status == 503

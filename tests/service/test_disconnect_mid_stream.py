@@ -114,7 +114,7 @@ class FailingLateEngine:
 
 
 def test_review_error_for_a_client_that_left_before_the_stream_logs_nothing(tmp_path, caplog):
-    # The client leaving ends the engine's wait for its first event (test_review_latency_disconnect):
+    # The client leaving ends the engine's wait for its first event (test_disconnect_during_latency):
     # the call is cut short there, before the engine's error.
     state = ServiceState(Settings(data_dir=str(tmp_path)), engine=FailingLateEngine())
     app = create_app(state=state)
