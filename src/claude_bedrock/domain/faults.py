@@ -52,7 +52,7 @@ CountTokens' errors: botocore ``data/bedrock-runtime/*/service-2.json``, operati
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,6 +61,7 @@ from claude_bedrock.domain.scripting import (
     RUNTIME_OPERATIONS,
     CallView,
     ScriptError,
+    SpecBook,
     error_for,
     model_filter,
     model_matches,
@@ -281,54 +282,28 @@ class Injection:
 NO_INJECTION = Injection()
 
 
-class FaultPlan:
+class FaultPlan(SpecBook[Fault]):
     """The pending faults of a server, drawn once per model call.
 
     Args:
         rng: returns a float uniform in [0, 1) (e.g. ``random.Random(seed).random``).
     """
 
-    def __init__(self, rng: Callable[[], float]) -> None:
-        self._rng = rng
-        self._faults: list[Fault] = []
-        self._counter = 0
+    kind = "fault"
 
-    def __len__(self) -> int:
-        return len(self._faults)
+    def __init__(self, rng: Callable[[], float]) -> None:
+        super().__init__()
+        self._rng = rng
 
     @property
     def faults(self) -> tuple[Fault, ...]:
-        return tuple(self._faults)
+        return tuple(self._items)
 
     def reseed(self, rng: Callable[[], float]) -> None:
         self._rng = rng
 
-    def add(self, spec: Any, origin: str = "fault") -> Fault:
-        self._counter += 1
-        fault = parse_fault(spec, f"fault-{self._counter}", origin)
-        if any(existing.id == fault.id for existing in self._faults):
-            raise ScriptError(f"{origin}.id: a fault named {fault.id!r} already exists")
-        self._faults.append(fault)
-        return fault
-
-    def extend(self, specs: Sequence[Any], origin: str = "faults") -> list[Fault]:
-        """Add several faults, all or none."""
-        before, counter = list(self._faults), self._counter
-        try:
-            return [self.add(spec, f"{origin}[{i}]") for i, spec in enumerate(specs)]
-        except ScriptError:
-            self._faults, self._counter = before, counter
-            raise
-
-    def remove(self, fault_id: str) -> bool:
-        kept = [fault for fault in self._faults if fault.id != fault_id]
-        found = len(kept) != len(self._faults)
-        self._faults = kept
-        return found
-
-    def clear(self) -> None:
-        self._faults = []
-        self._counter = 0
+    def _parse(self, spec: Any, default_id: str, origin: str) -> Fault:
+        return parse_fault(spec, default_id, origin)
 
     def _fires(self, fault: Fault) -> bool:
         if fault.probability is not None and not self._rng() < fault.probability:
@@ -347,12 +322,12 @@ class FaultPlan:
 
     def draw(self, view: CallView) -> Injection:
         """Decide the faults of one call (module docstring), consuming their counts."""
-        if not self._faults:
+        if not self._items:
             return NO_INJECTION
         latency = 0
         chosen: Fault | None = None
         labels: list[str] = []
-        for fault in self._faults:
+        for fault in self._items:
             if not fault.applies(view):
                 continue
             if fault.kind == "latency":

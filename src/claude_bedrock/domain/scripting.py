@@ -58,7 +58,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from claude_bedrock.domain.account_id import is_account_id
 from claude_bedrock.domain.engine import ModelCall, StreamEvent, answer_thinks, frame_answer
@@ -84,6 +84,7 @@ __all__ = [
     "RuleBook",
     "ScriptError",
     "Selection",
+    "SpecBook",
     "ToolUse",
     "error_for",
     "model_matches",
@@ -480,50 +481,74 @@ def parse_rule(spec: Any, rule_id: str, origin: str = "rule") -> Rule:
     )
 
 
-class RuleBook:
-    """The ordered rules of a server; first match wins."""
+class _Identified(Protocol):
+    id: str
+
+
+T = TypeVar("T", bound=_Identified)
+
+
+class SpecBook(Generic[T]):
+    """Items parsed from specs, in the order added, their ids unique (``RuleBook``, the faults'
+    ``FaultPlan``). An item without an id is named ``<kind>-<n>``."""
+
+    kind: ClassVar[str]
 
     def __init__(self) -> None:
-        self._rules: list[Rule] = []
+        self._items: list[T] = []
         self._counter = 0
 
     def __len__(self) -> int:
-        return len(self._rules)
+        return len(self._items)
 
-    @property
-    def rules(self) -> tuple[Rule, ...]:
-        return tuple(self._rules)
+    def _parse(self, spec: Any, default_id: str, origin: str) -> T:
+        raise NotImplementedError
 
-    def add(self, spec: Any, origin: str = "rule") -> Rule:
+    def add(self, spec: Any, origin: str | None = None) -> T:
+        origin = origin or self.kind
         self._counter += 1
-        rule = parse_rule(spec, f"rule-{self._counter}", origin)
-        if any(existing.id == rule.id for existing in self._rules):
-            raise ScriptError(f"{origin}.id: a rule named {rule.id!r} already exists")
-        self._rules.append(rule)
-        return rule
+        item = self._parse(spec, f"{self.kind}-{self._counter}", origin)
+        if any(existing.id == item.id for existing in self._items):
+            raise ScriptError(f"{origin}.id: a {self.kind} named {item.id!r} already exists")
+        self._items.append(item)
+        return item
 
-    def extend(self, specs: Sequence[Any], origin: str = "rules") -> list[Rule]:
-        """Add several rules, all or none (a bad one leaves the book unchanged)."""
-        before, counter = list(self._rules), self._counter
+    def extend(self, specs: Sequence[Any], origin: str | None = None) -> list[T]:
+        """Add several items, all or none (a bad one leaves the book unchanged)."""
+        origin = origin or self.kind + "s"
+        before, counter = list(self._items), self._counter
         try:
             return [self.add(spec, f"{origin}[{i}]") for i, spec in enumerate(specs)]
         except ScriptError:
-            self._rules, self._counter = before, counter
+            self._items, self._counter = before, counter
             raise
 
-    def remove(self, rule_id: str) -> bool:
-        kept = [rule for rule in self._rules if rule.id != rule_id]
-        found = len(kept) != len(self._rules)
-        self._rules = kept
+    def remove(self, item_id: str) -> bool:
+        kept = [item for item in self._items if item.id != item_id]
+        found = len(kept) != len(self._items)
+        self._items = kept
         return found
 
     def clear(self) -> None:
-        self._rules = []
+        self._items = []
         self._counter = 0
+
+
+class RuleBook(SpecBook[Rule]):
+    """The ordered rules of a server; first match wins."""
+
+    kind = "rule"
+
+    @property
+    def rules(self) -> tuple[Rule, ...]:
+        return tuple(self._items)
+
+    def _parse(self, spec: Any, default_id: str, origin: str) -> Rule:
+        return parse_rule(spec, default_id, origin)
 
     def select(self, view: CallView) -> Selection | None:
         """The first live matching rule's reply for this call, consuming one use."""
-        for rule in self._rules:
+        for rule in self._items:
             if rule.exhausted or not rule.match.matches(view):
                 continue
             position = heapq.heappop(rule.returned) if rule.returned else rule.used
