@@ -161,6 +161,13 @@ def test_streams_accumulator_builds_final_message_with_tool_input():
     assert decoded[0].message.content == [] and decoded[0].message.usage.output_tokens == 1
 
 
+def test_streams_accumulator_without_message_start_is_an_api_error():
+    accumulator = MessageAccumulator(pricing=None, bedrock_model_id="global.x", request_id="rid")
+    with pytest.raises(errors.APIError, match="without a message_start") as caught:
+        accumulator.final_message()
+    assert caught.value.request_id == "rid"
+
+
 def test_streams_converse_decoder_and_accumulator():
     decoded = _drain(ConverseStreamDecoder("rid"), b"".join(converse_frames(["Bon", "jour"])))
     assert [e.type for e in decoded] == [

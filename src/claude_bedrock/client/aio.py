@@ -121,12 +121,7 @@ class AsyncMessageStream:
 
     async def get_final_message(self) -> Message:
         await self.until_done()
-        message = self._accumulator.final_message()
-        if message is None:
-            from claude_bedrock.client.errors import APIError
-
-            raise APIError("The stream ended without a message_start event.", request_id=self.request_id)
-        return message
+        return self._accumulator.final_message()
 
     async def get_final_text(self) -> str:
         return (await self.get_final_message()).text

@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from claude_bedrock.client.errors import STREAM_ERRORS, APIResponseValidationError, StreamError
+from claude_bedrock.client.errors import STREAM_ERRORS, APIError, APIResponseValidationError, StreamError
 from claude_bedrock.client.types import (
     CitationsDelta,
     ContentBlockDeltaEvent,
@@ -333,7 +333,10 @@ class MessageAccumulator:
         if isinstance(block, ToolUseBlock):
             block.input = _tool_input(text)
 
-    def final_message(self) -> Message | None:
+    def final_message(self) -> Message:
+        """The accumulated message; ``APIError`` when the stream had no ``message_start``."""
+        if self.snapshot is None:
+            raise APIError("The stream ended without a message_start event.", request_id=self.request_id)
         return self.snapshot
 
 

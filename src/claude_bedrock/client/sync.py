@@ -147,12 +147,7 @@ class MessageStream:
 
     def get_final_message(self) -> Message:
         self.until_done()
-        message = self._accumulator.final_message()
-        if message is None:
-            from claude_bedrock.client.errors import APIError
-
-            raise APIError("The stream ended without a message_start event.", request_id=self.request_id)
-        return message
+        return self._accumulator.final_message()
 
     def get_final_text(self) -> str:
         return self.get_final_message().text
