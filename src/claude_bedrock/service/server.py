@@ -237,6 +237,22 @@ def announce(url: str, settings: Settings, out: TextIO | None) -> None:
     log.warning("standard output cannot be written (%s); %s", problem, line)
 
 
+def _warn_about_risky_settings(settings: Settings, *, tls: bool) -> None:
+    """One warning line for each setting that exposes the server, loses logs early or refuses
+    every request."""
+    if not is_loopback(settings.host) and not tls:
+        log.warning("bound beyond loopback without TLS: bearer API keys, session tokens, prompts and answers "
+                    "travel in clear; serve HTTPS with --tls-cert FILE --tls-key FILE")
+    if not is_loopback(settings.host) and not settings.effective_strict_auth:
+        log.warning("bound beyond loopback with strict auth explicitly disabled: anyone can call this server")
+    if 0 < settings.log_retention_days < GUIDE_RETENTION_DAYS:  # logs purge asks before this; the server cannot
+        log.warning("invocation logs are kept %d days (--log-retention-days), fewer than the guide's %d: each "
+                    "hour the server deletes older ones", settings.log_retention_days, GUIDE_RETENTION_DAYS)
+    if settings.effective_strict_auth and not settings.credentials and not settings.api_keys:
+        log.warning("strict auth and no credentials or API keys in the config: every request will be refused; "
+                    "list keys in the --config file ([[credentials]], [[api_keys]]) or pass --no-strict-auth")
+
+
 def serve(settings: Settings, app: BedrockApp | None = None, out: TextIO | None = sys.stdout) -> None:
     tls = tls_files(settings)
     app = app or create_app(settings)
@@ -264,17 +280,7 @@ def serve(settings: Settings, app: BedrockApp | None = None, out: TextIO | None 
         raise ConfigError(f"--upstream {settings.upstream} is this server itself: every call would come back "
                           "to it; name the Bedrock to forward to ('aws' or another server's URL)")
     url = client_url(host, port, tls=bool(tls))
-    if not is_loopback(settings.host) and not tls:
-        log.warning("bound beyond loopback without TLS: bearer API keys, session tokens, prompts and answers "
-                    "travel in clear; serve HTTPS with --tls-cert FILE --tls-key FILE")
-    if not is_loopback(settings.host) and not settings.effective_strict_auth:
-        log.warning("bound beyond loopback with strict auth explicitly disabled: anyone can call this server")
-    if 0 < settings.log_retention_days < GUIDE_RETENTION_DAYS:  # logs purge asks before this; the server cannot
-        log.warning("invocation logs are kept %d days (--log-retention-days), fewer than the guide's %d: each "
-                    "hour the server deletes older ones", settings.log_retention_days, GUIDE_RETENTION_DAYS)
-    if settings.effective_strict_auth and not settings.credentials and not settings.api_keys:
-        log.warning("strict auth and no credentials or API keys in the config: every request will be refused; "
-                    "list keys in the --config file ([[credentials]], [[api_keys]]) or pass --no-strict-auth")
+    _warn_about_risky_settings(settings, tls=bool(tls))
     describe = getattr(app.state.engine, "describe", None)
     if describe is not None:
         log.info("gateway mode: model calls are answered by %s", describe())
