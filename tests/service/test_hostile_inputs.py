@@ -169,6 +169,26 @@ def test_invoke_model_headers_outside_their_model_constraints_are_a_400(app, suf
     )
 
 
+@pytest.mark.parametrize("suffix", ["invoke", "invoke-with-response-stream"])
+def test_invoke_model_project_identifier_outside_its_pattern_is_a_400(app, suffix):
+    """InvokeModel's X-Amzn-Bedrock-ProjectIdentifier header (botocore 1.44.8) has the same
+    ``ProjectIdentifier`` constraints as Converse's ``projectIdentifier``, which is judged."""
+    headers = {**BEARER, "x-amzn-bedrock-projectidentifier": "my project"}
+    response = call(app, "POST", f"{MODEL}/{suffix}", invoke_body(), headers)
+    assert response.status_code == 400
+    assert response.json()["message"] == (
+        "1 validation error detected: Value 'my project' at 'projectIdentifier' failed to satisfy constraint: "
+        "Member must satisfy regular expression pattern: ([a-zA-Z0-9_-]+|arn:aws(|-us-gov|-cn|-iso|-iso-b|-iso-f"
+        "|-eusc):bedrock:[0-9a-z-]{1,20}:[0-9]{12}:project/[a-zA-Z0-9_-]+)"
+    )
+
+
+@pytest.mark.parametrize("project", ["default", "proj_1-a", "arn:aws:bedrock:us-west-2:123456789012:project/p1"])
+def test_invoke_model_project_identifier_within_its_pattern_is_served(app, project):
+    headers = {**BEARER, "x-amzn-bedrock-projectidentifier": project}
+    assert call(app, "POST", f"{MODEL}/invoke", invoke_body(), headers).status_code == 200
+
+
 def test_invoke_model_headers_within_their_constraints_are_served(app):
     headers = {**BEARER, "x-amzn-bedrock-performanceconfig-latency": "optimized",
                "x-amzn-bedrock-service-tier": "flex", "x-amzn-bedrock-trace": "ENABLED_FULL"}

@@ -59,6 +59,7 @@ _CONSTRAINED_HEADERS: dict[str, tuple[str, str]] = {
     "x-amzn-bedrock-guardrailversion": ("guardrailVersion", "GuardrailVersion"),
     "x-amzn-bedrock-performanceconfig-latency": ("performanceConfigLatency", "PerformanceConfigLatency"),
     "x-amzn-bedrock-service-tier": ("serviceTier", "ServiceTierType"),
+    "x-amzn-bedrock-projectidentifier": ("projectIdentifier", "ProjectIdentifier"),
 }
 _CONSTRAINED_HEADER_NAMES = frozenset(_CONSTRAINED_HEADERS)
 _GUARDRAIL_HEADER = "x-amzn-bedrock-guardrailidentifier"
@@ -201,7 +202,7 @@ def request_metadata(request: Request) -> dict[str, str] | None:
 
 
 def check_invoke_headers(request: Request, *, guardrails: bool = True) -> Sequence[tuple[str, str]]:
-    """InvokeModel's enum and pattern headers (trace, guardrail, latency, service tier) as the
+    """InvokeModel's enum and pattern headers (trace, guardrail, latency, service tier, project) as the
     botocore model constrains them, with AWS's "N validation errors detected" message.
 
     Args:

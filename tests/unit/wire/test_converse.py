@@ -248,6 +248,19 @@ def test_invoke_model_header_constraints_are_the_botocore_models(model_shapes: d
         assert (ours.enum, ours.pattern) == (tuple(shape["enum"]) if "enum" in shape else None, shape.get("pattern"))
 
 
+def test_every_invoke_model_header_with_an_enum_or_pattern_is_checked(model_shapes: dict[str, Any]) -> None:
+    """A header member the model constrains (botocore 1.44.8 added X-Amzn-Bedrock-ProjectIdentifier)
+    is judged by ``check_invoke_headers``, not served whatever it holds."""
+    from claude_bedrock.service.runtime import _CONSTRAINED_HEADERS
+
+    constrained = {
+        member for member, spec in model_shapes["InvokeModelRequest"]["members"].items()
+        if spec.get("location") == "header"
+        and ("enum" in model_shapes[spec["shape"]] or "pattern" in model_shapes[spec["shape"]])
+    }
+    assert constrained == {member for member, _shape in _CONSTRAINED_HEADERS.values()}
+
+
 def test_shapes_deviation_role_enum_is_narrower_than_botocore(
         model_shapes: dict[str, Any]) -> None:
     assert "system" in model_shapes["ConversationRole"]["enum"]
