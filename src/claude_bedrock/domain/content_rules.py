@@ -407,7 +407,7 @@ def _check_citations_config(block: dict[str, Any], path: str) -> None:
 
 def _check_tool_use(block: dict[str, Any], path: str, scope: str) -> int:
     tool_use_id = _required_str(block, "id", path)
-    if not _TOOL_USE_ID.match(tool_use_id):
+    if not _TOOL_USE_ID.fullmatch(tool_use_id):
         raise api_error(f"{path}.id", f"String should match pattern '{TOOL_USE_ID_PATTERN}'")
     name = _required_str(block, "name", path)
     if not name:

@@ -154,7 +154,7 @@ def _check_anthropic_tool(tool: dict[str, Any], tool_type: str, path: str, name:
 
 
 def _check_custom_tool(tool: dict[str, Any], path: str, name: str) -> None:
-    if not _CUSTOM_TOOL_NAME.match(name):
+    if not _CUSTOM_TOOL_NAME.fullmatch(name):
         raise api_error(f"{path}.name", f"String should match pattern '{CUSTOM_TOOL_NAME_PATTERN}'")
     description = tool.get("description")
     if description is not None and not isinstance(description, str):

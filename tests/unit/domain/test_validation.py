@@ -850,6 +850,7 @@ def test_validate_requires_unique_tool_use_ids() -> None:
     ("block", "expected"),
     [
         ({"type": "tool_use", "id": "bad id", "name": "x", "input": {}}, "messages.1.content.0.tool_use.id: String should match pattern '^[a-zA-Z0-9_-]+$'"),
+        ({"type": "tool_use", "id": "t1\n", "name": "x", "input": {}}, "messages.1.content.0.tool_use.id: String should match pattern '^[a-zA-Z0-9_-]+$'"),
         ({"type": "tool_use", "id": "t1", "name": "x", "input": "{}"}, "messages.1.content.0.tool_use.input: Input should be a valid dictionary"),
         ({"type": "tool_use", "id": "t1", "input": {}}, "messages.1.content.0.tool_use.name: Field required"),
     ],
@@ -1182,6 +1183,8 @@ def test_validate_accepts_custom_and_anthropic_defined_tools() -> None:
         ({**WEATHER_TOOL, "name": "get weather"}, "tools.0.custom.name: String should match pattern '^[a-zA-Z0-9_-]{1,64}$'"),
         ({**WEATHER_TOOL, "name": "x" * 65}, "tools.0.custom.name: String should match pattern '^[a-zA-Z0-9_-]{1,64}$'"),
         ({**WEATHER_TOOL, "name": ""}, "tools.0.custom.name: String should match pattern '^[a-zA-Z0-9_-]{1,64}$'"),
+        # `$` is the end of the text in the API's (pydantic's) patterns, not "before a final newline"
+        ({**WEATHER_TOOL, "name": "get_weather\n"}, "tools.0.custom.name: String should match pattern '^[a-zA-Z0-9_-]{1,64}$'"),
         ({"input_schema": {"type": "object"}}, "tools.0.custom.name: Field required"),
         ({"name": "f"}, "tools.0.custom.input_schema: Field required"),
         ({"name": "f", "input_schema": {"type": "array"}}, "tools.0.custom.input_schema.type: Input should be 'object'"),
