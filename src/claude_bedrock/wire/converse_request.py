@@ -74,9 +74,13 @@ TOOL_CONFIG_REQUIRED = (
 DOCUMENT_NAME_RULE = (
     "The document file name can only contain alphanumeric characters, whitespace characters, "
     "hyphens, parentheses, and square brackets. The name can't contain more than one "
-    "consecutive whitespace character."
+    "consecutive whitespace character. Check that the file name conforms to these restrictions "
+    "and retry your request."
 )
-_DOCUMENT_NAME = re.compile(r"[A-Za-z0-9\s\-()\[\]]+")
+#: What Bedrock accepts, as recorded against the live service in public threads: ASCII letters
+#: and digits, the space (not a tab, U+00A0 or U+3000), ``-``, ``(``, ``)``, ``[``, ``]``, and the
+#: underscore its message does not list; never two spaces in a row.
+_DOCUMENT_NAME = re.compile(r"(?:[A-Za-z0-9_()\[\]-]| (?! ))+")
 #: Bedrock's texts, as quoted in public issue threads.
 DOCUMENT_NEEDS_TEXT = "A text block must be included when using documents."
 DUPLICATE_DOCUMENT_NAMES = "Messages can't contain duplicate document names."
@@ -394,7 +398,7 @@ class _Builder:
 
     def _document(self, document: Mapping[str, Any], path: Path) -> dict[str, Any]:
         name = document["name"]
-        if not _DOCUMENT_NAME.fullmatch(name) or re.search(r"\s\s", name):
+        if not _DOCUMENT_NAME.fullmatch(name):
             raise ValidationException(DOCUMENT_NAME_RULE)
         citations = bool((document.get("citations") or {}).get("enabled"))
         out: dict[str, Any] = {"type": "document",
