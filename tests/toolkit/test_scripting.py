@@ -92,6 +92,15 @@ def test_match_system_contains_reads_string_and_block_systems():
     assert not rule.match.matches(view())
 
 
+def test_match_text_conditions_ignore_case_beyond_ascii():
+    # Unicode caseless matching (case folding): "STRASSE" is "straße", "ΟΔΟΣ" is "οδος"
+    rule = parse_rule({"match": {"user_text_contains": "STRASSE"}, "respond": "x"}, "r")
+    assert rule.match.matches(view("Wo ist die Hauptstraße?"))
+    rule = parse_rule({"match": {"system_contains": "ΟΔΟΣ"}, "respond": "x"}, "r")
+    assert rule.match.matches(view(system="Μιλάς για την οδος."))
+    assert not rule.match.matches(view(system="Μιλάς για την πόλη."))
+
+
 def test_match_account_filters_callers():
     rule = parse_rule({"match": {"account": "999999999999"}, "respond": "x"}, "r")
     assert not rule.match.matches(view())

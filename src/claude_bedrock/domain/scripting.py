@@ -284,9 +284,9 @@ class Match:
             return False
         if self.has_tools is not None and view.has_tools != self.has_tools:
             return False
-        if self.user_text_contains is not None and self.user_text_contains.lower() not in view.last_user_text.lower():
+        if self.user_text_contains is not None and self.user_text_contains.casefold() not in view.last_user_text.casefold():
             return False
-        if self.system_contains is not None and self.system_contains.lower() not in view.system_text.lower():
+        if self.system_contains is not None and self.system_contains.casefold() not in view.system_text.casefold():
             return False
         return True
 
