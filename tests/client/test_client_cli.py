@@ -340,6 +340,14 @@ def test_cli_endpoint_url_that_is_not_utf8_is_a_usage_error():
     assert "Error: --endpoint-url" in result.stderr and "is not UTF-8 text" in result.stderr
 
 
+def test_cli_arguments_in_utf8_read_by_an_ascii_locale_are_text(signed_env):
+    # LC_ALL=C with PYTHONUTF8=0: Python hands the UTF-8 bytes of "Café" over as "Caf\udcc3\udca9"
+    escaped = _run("count-tokens", "Caf\udcc3\udca9 cr\udcc3\udca8me", "--endpoint-url", signed_env)
+    direct = _run("count-tokens", "Café crème", "--endpoint-url", signed_env)
+    assert escaped.exit_code == direct.exit_code == 0, escaped.output
+    assert escaped.stdout == direct.stdout
+
+
 def test_cli_count_tokens_reads_a_utf8_file_and_stdin_bytes(signed_env, tmp_path):
     text_file = tmp_path / "accents.txt"
     text_file.write_bytes("Café crème brûlée".encode())
