@@ -359,6 +359,9 @@ def _reject_constant(name: str) -> Any:
 
 #: What the standard parser adds to its BOM complaint: advice for Python code, not for a caller.
 _BOM_ADVICE = " (decode using utf-8-sig)"
+#: How the standard parser ends "Invalid control character at", meant to be followed by its
+#: position: the message adds " at line L column C" itself.
+_DANGLING_AT = " at"
 
 
 def _parse_with_messages(data: bytes) -> Any:
@@ -371,7 +374,8 @@ def _parse_with_messages(data: bytes) -> Any:
     try:
         value = json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
-        detail = f"{exc.msg.removesuffix(_BOM_ADVICE)} at line {exc.lineno} column {exc.colno}"
+        reason = exc.msg.removesuffix(_BOM_ADVICE).removesuffix(_DANGLING_AT)
+        detail = f"{reason} at line {exc.lineno} column {exc.colno}"
         raise ValidationException(_MALFORMED.format(detail=detail)) from None
     except _NonStandardToken as exc:
         raise ValidationException(_MALFORMED.format(detail=str(exc))) from None

@@ -194,8 +194,9 @@ def test_parse_json_body_rejects_nesting_too_deep_to_parse() -> None:
         (b'{"max_tokens": ' + b"9" * 5000 + b"}", "integer longer than 4300 digits"),
         (b'{"a": [-' + b"1" * 4301 + b"]}", "integer longer than 4300 digits"),
         (b'\xef\xbb\xbf{"max_tokens": 1}', "Unexpected UTF-8 BOM at line 1 column 1"),
+        (b'{"a": "tab\there"}', "Invalid control character at line 1 column 11"),  # was "at at"
     ],
-    ids=["5000 digits", "4301 digits", "BOM"],
+    ids=["5000 digits", "4301 digits", "BOM", "raw tab in a string"],
 )
 def test_parse_json_body_messages_speak_to_the_client_not_of_python(raw: bytes, detail: str) -> None:
     """Audit: the parser's own texts reached the client, "... use sys.set_int_max_str_digits() to
