@@ -242,7 +242,9 @@ class SignatureMismatch(SignatureError):
         self.string_to_sign = string_to_sign
 
     def aws_message(self) -> str:
-        shown = redact_session_tokens(self.canonical_request)
+        # Header bytes that are not UTF-8 are kept as surrogates (``_text``), which no response
+        # can encode: they are shown as U+FFFD.
+        shown = _shown_text(redact_session_tokens(self.canonical_request))
         return (
             f"{self.SUMMARY}\n\nThe Canonical String for this request should have been\n"
             f"'{shown}'\n\nThe String-to-Sign should have been\n"
@@ -940,6 +942,11 @@ def _redact_signature(authorization: str) -> str:
 
 def _text(value: str | bytes) -> str:
     return value.decode(*_TEXT_ENCODING) if isinstance(value, bytes) else value
+
+
+def _shown_text(text: str) -> str:
+    """``text`` (wire bytes read by ``_text``) fit for a message: bytes that are not UTF-8 as U+FFFD."""
+    return text if text.isascii() else text.encode(*_TEXT_ENCODING).decode("utf-8", "replace")
 
 
 def _escape_byte(match: re.Match[bytes]) -> bytes:

@@ -1,0 +1,89 @@
+"""Review regressions from an audit of HTTP/1.1 edge cases, over a real socket against
+``claude-bedrock serve``."""
+
+from __future__ import annotations
+
+import socket
+from datetime import datetime, timezone
+from urllib.parse import urlparse
+
+import pytest
+
+from claude_bedrock.wire.sigv4 import HttpRequest, sign
+
+from support.servers import ACCESS_KEY, CONFIG_TOML, REGION, SECRET_KEY, start_server
+
+INVOKE = "/model/global.anthropic.claude-sonnet-4-5-20250929-v1%3A0/invoke"
+BODY = (b'{"max_tokens": 5, "messages": [{"role": "user", "content": "Hi"}], '
+        b'"anthropic_version": "bedrock-2023-05-31"}')
+STS_BODY = b"Action=GetCallerIdentity&Version=2011-06-15"
+
+
+@pytest.fixture(scope="module")
+def strict_server(tmp_path_factory):
+    running = start_server(tmp_path_factory.mktemp("http-edges"), "--strict-auth", config=CONFIG_TOML)
+    yield running
+    running.stop()
+
+
+def signed_head(method: str, path: str, body: bytes, *, service: str = "bedrock",
+                content_type: str = "application/json") -> list[tuple[str, str]]:
+    headers = [("host", "localhost"), ("content-type", content_type)]
+    amz_date = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return headers + list(sign(HttpRequest(method, path, "", headers, body), ACCESS_KEY, SECRET_KEY, REGION,
+                               service, amz_date))
+
+
+def exchange(server, requests: bytes, answers: int) -> list[bytes]:
+    """Send ``requests`` on one connection; the first ``answers`` responses, each head and body."""
+    parsed = urlparse(server.url)
+    received = b""
+    responses: list[bytes] = []
+    with socket.create_connection((parsed.hostname, parsed.port), timeout=10) as sock:
+        sock.sendall(requests)
+        while len(responses) < answers:
+            head, sep, rest = received.partition(b"\r\n\r\n")
+            length = next((int(line.split(b":", 1)[1]) for line in head.lower().split(b"\r\n")
+                           if line.startswith(b"content-length:")), None)
+            if sep and length is not None and len(rest) >= length:
+                responses.append(head + sep + rest[:length])
+                received = rest[length:]
+                continue
+            chunk = sock.recv(65536)
+            assert chunk, (responses, received)
+            received += chunk
+    return responses
+
+
+def raw_request(method: str, path: str, headers: list[tuple[str, bytes | str]], body: bytes) -> bytes:
+    lines = [f"{method} {path} HTTP/1.1".encode()]
+    lines += [name.encode() + b": " + (value if isinstance(value, bytes) else value.encode("latin-1"))
+              for name, value in headers]
+    lines.append(b"content-length: %d" % len(body))
+    return b"\r\n".join(lines) + b"\r\n\r\n" + body
+
+
+@pytest.mark.parametrize(("method", "path", "body", "service", "content_type", "marker"), [
+    ("POST", INVOKE, BODY, "bedrock", "application/json", b"x-amzn-errortype: invalidsignatureexception"),
+    ("GET", "/foundation-models", b"", "bedrock", "application/json", b"x-amzn-errortype: invalidsignatureexception"),
+    ("POST", "/", STS_BODY, "sts", "application/x-www-form-urlencoded", b"<code>signaturedoesnotmatch</code>"),
+], ids=["runtime", "control-plane", "sts"])
+def test_review_a_signed_header_not_utf8_with_a_wrong_signature_is_a_403_not_a_500(
+        strict_server, method, path, body, service, content_type, marker):
+    """Review: a listed key's request whose signature did not match, with a signed header
+    holding bytes that are not UTF-8 (the Host here), was a 500 and a traceback: the
+    signature-mismatch message repeats the canonical request, read as UTF-8 with those bytes
+    kept as surrogates, which no response body can encode. The request is answered 403 (the
+    bytes shown as U+FFFD) and the connection serves the next request."""
+    headers: list[tuple[str, bytes | str]] = [
+        (name, b"localhost\xe9" if name == "host" else value)
+        for name, value in signed_head(method, path, body, service=service, content_type=content_type)]
+    good: list[tuple[str, bytes | str]] = list(signed_head(method, path, body, service=service,
+                                                            content_type=content_type))
+    refused, served = exchange(strict_server, raw_request(method, path, headers, body)
+                               + raw_request(method, path, good, body), 2)
+    assert refused.startswith(b"HTTP/1.1 403"), refused[:300]
+    assert marker in refused.lower()
+    assert "host:localhost\ufffd".encode() in refused
+    assert served.startswith(b"HTTP/1.1 200"), served[:300]
+    assert "Traceback" not in strict_server.log_text()
