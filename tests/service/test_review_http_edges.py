@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import socket
+import time
 from datetime import datetime, timezone
 from urllib.parse import urlparse
 
+import httpx
 import pytest
 
 from claude_bedrock.wire.sigv4 import HttpRequest, sign
@@ -87,3 +89,40 @@ def test_review_a_signed_header_not_utf8_with_a_wrong_signature_is_a_403_not_a_5
     assert "host:localhost\ufffd".encode() in refused
     assert served.startswith(b"HTTP/1.1 200"), served[:300]
     assert "Traceback" not in strict_server.log_text()
+
+
+@pytest.fixture(scope="module")
+def slow_server(tmp_path_factory):
+    """A development server whose answers take about a second."""
+    running = start_server(tmp_path_factory.mktemp("http-edges-slow"), "--simulator-latency", "1000:1000")
+    yield running
+    running.stop()
+
+
+def calls(server) -> list[dict]:
+    response = httpx.get(f"{server.url}/_claude-bedrock/calls", headers={"authorization": "Bearer any"}, timeout=30)
+    assert response.status_code == 200, response.text
+    return response.json()["calls"]
+
+
+@pytest.mark.parametrize("suffix", ["invoke", "invoke-with-response-stream"])
+def test_review_a_pipelining_client_that_leaves_has_its_running_call_cut_not_a_500(slow_server, suffix):
+    """Review: a client that sent two requests at once (HTTP pipelining) and closed the
+    connection while the first was answered: uvicorn told only the queued second request, so
+    the first call ran to its end, wrote to the closed connection and was logged as an
+    unhandled error (a traceback) and recorded as a 500 InternalServerException. It is now cut
+    short as the client leaving, as without pipelining."""
+    path = INVOKE.replace("/invoke", f"/{suffix}")
+    request = raw_request("POST", path, [("host", "localhost"), ("authorization", "Bearer any-development-key"),
+                                         ("content-type", "application/json")], BODY)
+    before = len(calls(slow_server))
+    parsed = urlparse(slow_server.url)
+    with socket.create_connection((parsed.hostname, parsed.port), timeout=10) as sock:
+        sock.sendall(request + request)
+        time.sleep(0.3)  # the first call waits on the simulated latency; the second is queued
+    deadline = time.monotonic() + 10
+    while not (recorded := calls(slow_server)[before:]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert [(call["status"], call["error_code"]) for call in recorded] == [(0, "ClientDisconnected")], recorded
+    log = slow_server.log_text()
+    assert "Traceback" not in log and "unhandled error" not in log, log

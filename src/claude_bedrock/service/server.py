@@ -15,6 +15,11 @@ no more. Here the keep-alive timeout also runs before the first request (as uvic
 says it should: uvicorn issue #160), and a request whose head or body receives no byte for
 ``REQUEST_READ_TIMEOUT_S`` is cut (the app sees the client disconnect).
 
+A client that pipelines requests and closes the connection while the first is answered has
+that first call told it left, as without pipelining: uvicorn tells only the last request read
+(a queued one), so the running call went on to its end, wrote to the closed connection and was
+logged and recorded as a 500 with a traceback.
+
 HTTPS is uvicorn's own (``ssl_certfile`` / ``ssl_keyfile``), with the ``tls_cert`` and
 ``tls_key`` settings; the files are loaded before the app starts, and one that cannot be used
 is a one-line ``ConfigError`` naming it.
@@ -68,6 +73,7 @@ def _bounded_http_protocol() -> Any:
             self._head_bytes = 0  # bytes received since the current head began; -1 in a body
             self._head_too_large = False
             self._read_timer: asyncio.TimerHandle | None = None  # while a request is incomplete
+            self._running: Any = None  # the request cycle whose app runs (others may be queued)
 
         def connection_made(self, transport: Any) -> None:
             super().connection_made(transport)
@@ -102,6 +108,10 @@ def _bounded_http_protocol() -> Any:
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._cancel_read_timer()
+            running = self._running
+            if running is not None and running is not self.cycle and not running.response_complete:
+                running.disconnected = True  # uvicorn tells ``self.cycle`` only: a queued request
+                running.message_event.set()
             super().connection_lost(exc)
 
         def _refuse_head(self) -> None:
@@ -115,6 +125,8 @@ def _bounded_http_protocol() -> Any:
                 raise ValueError("request head too large")  # the parser stops: send_400_response
             self._head_bytes = -1  # the body is not counted
             super().on_headers_complete()
+            if not (self.pipeline and self.pipeline[0][0] is self.cycle):  # started, not queued
+                self._running = self.cycle
 
         def _parsed_head_size(self) -> int:
             """The request line's URL and every header line (": " and CRLF included)."""
@@ -125,6 +137,12 @@ def _bounded_http_protocol() -> Any:
                 self._refuse_head()
             else:
                 super().send_400_response(msg)
+
+        def on_response_complete(self) -> None:
+            queued = self.pipeline[-1][0] if self.pipeline else None  # the next to start
+            super().on_response_complete()
+            if queued is not None and not (self.pipeline and self.pipeline[-1][0] is queued):
+                self._running = queued
 
         def on_message_complete(self) -> None:
             super().on_message_complete()
