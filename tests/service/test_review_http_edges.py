@@ -126,3 +126,38 @@ def test_review_a_pipelining_client_that_leaves_has_its_running_call_cut_not_a_5
     assert [(call["status"], call["error_code"]) for call in recorded] == [(0, "ClientDisconnected")], recorded
     log = slow_server.log_text()
     assert "Traceback" not in log and "unhandled error" not in log, log
+
+
+UPGRADE = [("connection", "Upgrade, HTTP2-Settings"), ("upgrade", "h2c"), ("http2-settings", "AAMAAABkAAQCAAAAAAIAAAAA")]
+
+
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+def test_review_a_request_offering_an_upgrade_is_answered_with_its_body(strict_server, framing):
+    """Review: ``curl --http2`` on an http:// URL (and Java's HttpClient) offers ``Upgrade: h2c``
+    on every request. The server may ignore the offer (RFC 9110, 7.8), but httptools ended such
+    a request at its head: the app saw an empty body (a signature mismatch here, "Malformed input
+    request" in development mode) and the body's bytes were parsed as the next request. The
+    request is now answered with its body, here sent apart from its head, and the connection
+    serves the next request."""
+    headers = signed_head("POST", INVOKE, BODY) + UPGRADE
+    if framing == "chunked":
+        headers.append(("transfer-encoding", "chunked"))
+        body = b"%x\r\n%s\r\n0\r\n\r\n" % (len(BODY), BODY)
+    else:
+        headers.append(("content-length", str(len(BODY))))
+        body = BODY
+    head = "".join(f"{name}: {value}\r\n" for name, value in headers)
+    parsed = urlparse(strict_server.url)
+    with socket.create_connection((parsed.hostname, parsed.port), timeout=10) as sock:
+        sock.sendall(f"POST {INVOKE} HTTP/1.1\r\n{head}\r\n".encode())
+        time.sleep(0.2)  # the body comes in a later read, as from a client that writes it apart
+        sock.sendall(body)
+        answer = b""
+        while answer.count(b"HTTP/1.1 ") < 1 or not answer.endswith(b"}"):
+            chunk = sock.recv(65536)
+            assert chunk, answer
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200"), answer[:400]
+    second = exchange(strict_server, raw_request("POST", INVOKE, signed_head("POST", INVOKE, BODY) + UPGRADE, BODY)
+                      + raw_request("POST", INVOKE, signed_head("POST", INVOKE, BODY), BODY), 2)
+    assert [response[:12] for response in second] == [b"HTTP/1.1 200", b"HTTP/1.1 200"], second

@@ -20,6 +20,10 @@ that first call told it left, as without pipelining: uvicorn tells only the last
 (a queued one), so the running call went on to its end, wrote to the closed connection and was
 logged and recorded as a 500 with a traceback.
 
+A request that offers an ``Upgrade`` (``curl --http2`` on http://, Java's HttpClient: ``h2c``)
+is answered in HTTP/1.1 with its body, as RFC 9110 allows (``ignored_upgrade``): httptools
+ended it at its head, so the app saw an empty body.
+
 HTTPS is uvicorn's own (``ssl_certfile`` / ``ssl_keyfile``), with the ``tls_cert`` and
 ``tls_key`` settings; the files are loaded before the app starts, and one that cannot be used
 is a one-line ``ConfigError`` naming it.
@@ -52,6 +56,7 @@ MAX_HEAD_BYTES = 64 * 1024
 REQUEST_READ_TIMEOUT_S = 60.0
 
 try:
+    import httptools
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 except ImportError:  # pragma: no cover - no httptools: h11, whose head limit is 16 KB
     HttpToolsProtocol = None  # type: ignore[assignment, misc]
@@ -74,6 +79,7 @@ def _bounded_http_protocol() -> Any:
             self._head_too_large = False
             self._read_timer: asyncio.TimerHandle | None = None  # while a request is incomplete
             self._running: Any = None  # the request cycle whose app runs (others may be queued)
+            self._upgrade_body: Any = None  # an ``ignored_upgrade.UpgradeBody``: a body httptools leaves unread
 
         def connection_made(self, transport: Any) -> None:
             super().connection_made(transport)
@@ -86,13 +92,52 @@ def _bounded_http_protocol() -> Any:
             reading_head = self._head_bytes >= 0
             if reading_head:
                 self._head_bytes += len(data)
-            super().data_received(data)
+            self._parse(data)
             if reading_head and self._head_bytes > MAX_HEAD_BYTES and not self.transport.is_closing():
                 self._refuse_head()
             if self._read_timer is not None:  # inline: the usual request arrives whole, no timer
                 self._cancel_read_timer()
             if self._head_bytes != 0 and not self.transport.is_closing():  # a request is incomplete
                 self._read_timer = self.loop.call_later(REQUEST_READ_TIMEOUT_S, self._read_timed_out)
+
+        def _parse(self, data: bytes) -> None:
+            """uvicorn's ``data_received``, except that an ``Upgrade`` offer is ignored: its
+            request's body is read (``ignored_upgrade``), and the bytes after it parsed."""
+            self._unset_keepalive_if_required()
+            while data and not self.transport.is_closing():
+                if self._upgrade_body is not None:
+                    data = self._read_upgrade_body(data)
+                    continue
+                try:
+                    self.parser.feed_data(data)
+                except httptools.HttpParserError:
+                    self._invalid_request()
+                except httptools.HttpParserUpgrade as upgrade:  # the head is parsed; what follows is not
+                    data = data[upgrade.args[0]:]
+                    continue
+                return
+
+        def _read_upgrade_body(self, data: bytes) -> bytes:
+            """Hand ``data`` to the body being read; the bytes after the body."""
+            body = self._upgrade_body
+            assert body is not None
+            try:
+                pieces, rest = body.feed(data)
+            except ValueError:  # the body breaks its framing
+                self._upgrade_body = None
+                self._invalid_request()
+                return b""
+            for piece in pieces:
+                self.on_body(piece)
+            if body.done:
+                self._upgrade_body = None
+                self._message_done()
+            return rest
+
+        def _invalid_request(self) -> None:
+            msg = "Invalid HTTP request received."
+            self.logger.warning(msg)
+            self.send_400_response(msg)
 
         def _read_timed_out(self) -> None:
             self._read_timer = None
@@ -145,6 +190,16 @@ def _bounded_http_protocol() -> Any:
                 self._running = queued
 
         def on_message_complete(self) -> None:
+            if self.parser.should_upgrade() and not self._should_upgrade():
+                # httptools ends the request at its head: a body it declared is still to come.
+                from claude_bedrock.service.ignored_upgrade import UpgradeBody  # rare: loaded on first use
+
+                self._upgrade_body = UpgradeBody.after(self.headers)
+                if self._upgrade_body is not None:
+                    return
+            self._message_done()
+
+        def _message_done(self) -> None:
             super().on_message_complete()
             self._head_bytes = 0  # the next request's head starts
             self._cancel_read_timer()
