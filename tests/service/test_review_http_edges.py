@@ -161,3 +161,25 @@ def test_review_a_request_offering_an_upgrade_is_answered_with_its_body(strict_s
     second = exchange(strict_server, raw_request("POST", INVOKE, signed_head("POST", INVOKE, BODY) + UPGRADE, BODY)
                       + raw_request("POST", INVOKE, signed_head("POST", INVOKE, BODY), BODY), 2)
     assert [response[:12] for response in second] == [b"HTTP/1.1 200", b"HTTP/1.1 200"], second
+
+
+@pytest.mark.parametrize("hosts", [[], ["localhost", "localhost"]], ids=["no Host", "two Host lines"])
+def test_review_an_http11_request_without_exactly_one_host_is_a_400(strict_server, hosts):
+    """Review: RFC 9112 (3.2) requires a 400 for an HTTP/1.1 request without a Host header or
+    with more than one; the server answered it (a development server even ran the call). An
+    HTTP/1.0 request may still come without one."""
+    head = "".join(f"host: {host}\r\n" for host in hosts)
+    parsed = urlparse(strict_server.url)
+    with socket.create_connection((parsed.hostname, parsed.port), timeout=10) as sock:
+        sock.sendall(f"GET /_claude-bedrock/health HTTP/1.1\r\n{head}\r\n".encode())
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 400"), answer[:200]
+    assert b"connection: close" in answer.lower()
+    with socket.create_connection((parsed.hostname, parsed.port), timeout=10) as sock:
+        sock.sendall(b"GET /_claude-bedrock/health HTTP/1.0\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200"), answer[:200]

@@ -24,6 +24,9 @@ A request that offers an ``Upgrade`` (``curl --http2`` on http://, Java's HttpCl
 is answered in HTTP/1.1 with its body, as RFC 9110 allows (``ignored_upgrade``): httptools
 ended it at its head, so the app saw an empty body.
 
+An HTTP/1.1 request without a ``Host`` header, or with more than one, is answered 400 and the
+connection closed, as RFC 9112 (3.2) requires of a server (uvicorn served it).
+
 HTTPS is uvicorn's own (``ssl_certfile`` / ``ssl_keyfile``), with the ``tls_cert`` and
 ``tls_key`` settings; the files are loaded before the app starts, and one that cannot be used
 is a one-line ``ConfigError`` naming it.
@@ -168,6 +171,8 @@ def _bounded_http_protocol() -> Any:
             if self._head_bytes > MAX_HEAD_BYTES and self._parsed_head_size() > MAX_HEAD_BYTES:
                 self._head_too_large = True
                 raise ValueError("request head too large")  # the parser stops: send_400_response
+            if self.parser.get_http_version() not in _HOST_OPTIONAL and _host_lines(self.headers) != 1:
+                raise ValueError("an HTTP/1.1 request has exactly one Host header")  # RFC 9112 3.2: a 400
             self._head_bytes = -1  # the body is not counted
             super().on_headers_complete()
             if not (self.pipeline and self.pipeline[0][0] is self.cycle):  # started, not queued
@@ -205,6 +210,15 @@ def _bounded_http_protocol() -> Any:
             self._cancel_read_timer()
 
     return BoundedHttpToolsProtocol
+
+
+#: HTTP versions whose requests may come without ``Host`` (RFC 9112 3.2 requires it of HTTP/1.1).
+_HOST_OPTIONAL = frozenset({"0.9", "1.0"})
+
+
+def _host_lines(headers: list[tuple[bytes, bytes]]) -> int:
+    """How many ``Host`` lines a head holds (names lower-case, as uvicorn keeps them)."""
+    return sum(1 for name, _ in headers if name == b"host")
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
