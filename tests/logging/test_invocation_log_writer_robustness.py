@@ -50,7 +50,7 @@ def s3_request_ids(root: Path) -> list[str]:
     return ids
 
 
-def test_review_writer_survives_a_record_it_cannot_encode(tmp_path):
+def test_writer_survives_a_record_it_cannot_encode(tmp_path):
     writer = writer_for(tmp_path)
     writer.start()
     writer.submit(call(1), CONFIG)
@@ -64,7 +64,7 @@ def test_review_writer_survives_a_record_it_cannot_encode(tmp_path):
     assert sorted(s3_request_ids(tmp_path / "s3")) == ["req-000001", "req-000002", "req-000004", "req-000005"]
 
 
-def test_review_writer_key_prefix_with_nul_or_long_segment_is_delivered(tmp_path):
+def test_writer_key_prefix_with_nul_or_long_segment_is_delivered(tmp_path):
     writer = writer_for(tmp_path)
     writer.submit(call(1), DeliveryConfig(s3=S3Location("logs-bucket", "a\x00b/"), text=True))
     writer.submit(call(2), DeliveryConfig(s3=S3Location("logs-bucket", "x" * 300 + "/"), text=True))
@@ -75,7 +75,7 @@ def test_review_writer_key_prefix_with_nul_or_long_segment_is_delivered(tmp_path
     assert len(list((tmp_path / "cloudwatch").rglob("*.jsonl"))) == 1
 
 
-def test_review_writer_follows_a_data_folder_deleted_while_running(tmp_path):
+def test_writer_follows_a_data_folder_deleted_while_running(tmp_path):
     """Review regression: after ``rm -rf`` of the data folder the writer went on indexing into
     the deleted index file, so ``claude-bedrock logs`` never saw the later records."""
     data = tmp_path / "data"
@@ -94,7 +94,7 @@ def test_review_writer_follows_a_data_folder_deleted_while_running(tmp_path):
         index.close()
 
 
-def test_review_writer_dot_log_groups_stay_in_their_own_folder(tmp_path):
+def test_writer_dot_log_groups_stay_in_their_own_folder(tmp_path):
     """Review regression: the log group names ``..`` and ``.`` (which the logGroupName pattern
     ``[.\\-_/#A-Za-z0-9]+`` admits) were folder names as they are, so ``..`` filed the events
     of us-west-2 in the account folder as a region of their own, and ``.`` in the region folder

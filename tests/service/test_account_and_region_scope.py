@@ -59,7 +59,7 @@ def invoke_body() -> bytes:
 
 
 @pytest.mark.parametrize("strict", [False, True])
-def test_review_short_term_key_of_a_configured_credential_is_that_account(tmp_path, strict):
+def test_short_term_key_of_a_configured_credential_is_that_account(tmp_path, strict):
     app = scoped_app(tmp_path, strict_auth=strict, model_access="none")
     alice = bearer(short_term_key(ALICE, "us-west-2"))
     # the model granted in alice's account (us-west-2) through her own short-term key
@@ -84,14 +84,14 @@ def test_review_short_term_key_of_a_configured_credential_is_that_account(tmp_pa
     (lambda: short_term_key(ALICE, "us-west-2", signed_at=datetime.now(timezone.utc) - timedelta(hours=13)),
      "InvalidSignatureException"),
 ])
-def test_review_short_term_key_of_a_configured_credential_is_verified(tmp_path, key, error):
+def test_short_term_key_of_a_configured_credential_is_verified(tmp_path, key, error):
     """Keys listed in the config are always verified, even on a development server."""
     response = call(scoped_app(tmp_path), "GET", "/foundation-models", bearer(key()))
     assert response.status_code == 403, response.text
     assert response.headers["x-amzn-errortype"].startswith(error)
 
 
-def test_review_short_term_key_of_temporary_credentials_checks_the_session_token(tmp_path):
+def test_short_term_key_of_temporary_credentials_checks_the_session_token(tmp_path):
     temporary = Credential("ASIATEMPORARY0000003", "temp-secret", session_tokens=("session-1",),
                            account_id="333333333333", user_name="carol")
     app = create_app(Settings(data_dir=str(tmp_path), credentials=(temporary,)))
@@ -112,7 +112,7 @@ def sigv4_headers(credential: Credential, region: str, method: str, path: str, b
     return dict(sign(request, credential.access_key_id, credential.secret_access_key, region, "bedrock", amz_date))
 
 
-def test_review_use_case_form_is_once_per_account_not_per_region(tmp_path):
+def test_use_case_form_is_once_per_account_not_per_region(tmp_path):
     """AWS user guide, "Access Amazon Bedrock foundation models": Anthropic's use case details
     are submitted "once per account"; a form sent from one region is the account's in all."""
     app = scoped_app(tmp_path)
@@ -140,7 +140,7 @@ def converse(app, model_id: str) -> httpx.Response:
     return call(app, "POST", path, sigv4_headers(ALICE, "us-west-2", "POST", path, body), body)
 
 
-def test_review_quotas_count_global_and_regional_calls_apart(tmp_path):
+def test_quotas_count_global_and_regional_calls_apart(tmp_path):
     """AWS ("How inference works in Amazon Bedrock"; "Quotas for the bedrock-runtime endpoint"):
     global cross-Region, cross-Region and on-demand InvokeModel quotas are separate, per model
     and per Region; so is a limit set here for one of them."""
@@ -169,7 +169,7 @@ def cached_invoke(app, region: str, model_id: str) -> dict:
     return response.json()["usage"]
 
 
-def test_review_prompt_cache_is_per_region(tmp_path):
+def test_prompt_cache_is_per_region(tmp_path):
     """AWS user guide, "Prompt caching", section on cross-Region inference: a call routed to
     another region "may lead to increased cache writes"; each region's deployment has its own
     cache. The cache written through us-east-1 was read through eu-west-3."""

@@ -111,7 +111,7 @@ REFUSED_FROM_THE_HEAD = {
 
 
 @pytest.mark.parametrize("case", sorted(REFUSED_FROM_THE_HEAD))
-def test_review_a_refusal_the_head_decides_leaves_the_body_unread(tmp_path, case):
+def test_a_refusal_the_head_decides_leaves_the_body_unread(tmp_path, case):
     make_headers, status, code, message = REFUSED_FROM_THE_HEAD[case]
     body = large_body()
     headers = make_headers(body)
@@ -127,7 +127,7 @@ def test_review_a_refusal_the_head_decides_leaves_the_body_unread(tmp_path, case
         assert message in json.loads(payload).values()
 
 
-def test_review_a_listed_keys_signature_is_checked_once_the_body_is_read(tmp_path):
+def test_a_listed_keys_signature_is_checked_once_the_body_is_read(tmp_path):
     app = strict_app(tmp_path)
     status, _, payload, received = serve(app, "POST", INVOKE, signed("POST", INVOKE, BODY), BODY)
     assert status == 200 and received == len(BODY), payload
@@ -142,7 +142,7 @@ def test_review_a_listed_keys_signature_is_checked_once_the_body_is_read(tmp_pat
     assert (status, _error(headers), received) == (403, "InvalidSignatureException", len(tampered))
 
 
-def test_review_the_strict_admin_api_refuses_an_unlisted_key_before_the_body(tmp_path):
+def test_the_strict_admin_api_refuses_an_unlisted_key_before_the_body(tmp_path):
     app = strict_app(tmp_path)
     path = "/_claude-bedrock/faults"
     body = b'{"kind": "ThrottlingException", "count": 1, "pad": "' + b"p" * LARGE + b'"}'
@@ -153,7 +153,7 @@ def test_review_the_strict_admin_api_refuses_an_unlisted_key_before_the_body(tmp
     assert status in (200, 201) and received == len(fault), payload
 
 
-def test_review_the_strict_admin_health_route_leaves_an_anonymous_body_unread(tmp_path):
+def test_the_strict_admin_health_route_leaves_an_anonymous_body_unread(tmp_path):
     """Review: the open health route read (buffered) a 5 MB anonymous body before answering."""
     status, _, payload, received = serve(strict_app(tmp_path), "GET", "/_claude-bedrock/health", [], large_body())
     assert (status, received) == (200, 0), payload
@@ -168,7 +168,7 @@ def strict_server(tmp_path_factory):
     running.stop()
 
 
-def test_review_strict_server_answers_an_unlisted_key_without_waiting_for_the_body(strict_server):
+def test_strict_server_answers_an_unlisted_key_without_waiting_for_the_body(strict_server):
     """Over a socket: the head and a first kilobyte of a 5 MB body are sent, and the refusal
     comes back at once (a server that read the body first would wait for the rest)."""
     parsed = urlparse(strict_server.url)
@@ -186,7 +186,7 @@ def test_review_strict_server_answers_an_unlisted_key_without_waiting_for_the_bo
     assert b"x-amzn-errortype: unrecognizedclientexception" in answer.lower()
 
 
-def test_review_boto3_sending_a_large_body_gets_the_refusal_not_a_reset(strict_server):
+def test_boto3_sending_a_large_body_gets_the_refusal_not_a_reset(strict_server):
     """The refused body is left unread; uvicorn drops what the client still sends, so boto3
     receives the AWS error (twice: the kept-alive connection stays usable)."""
     client = boto3.client("bedrock-runtime", endpoint_url=strict_server.url, region_name="us-west-2",
@@ -203,7 +203,7 @@ def test_review_boto3_sending_a_large_body_gets_the_refusal_not_a_reset(strict_s
     assert listed.invoke_model(modelId=MODEL_ID, body=BODY)["ResponseMetadata"]["HTTPStatusCode"] == 200
 
 
-def test_review_the_anthropic_sdk_sending_a_large_body_gets_the_refusal(strict_server):
+def test_the_anthropic_sdk_sending_a_large_body_gets_the_refusal(strict_server):
     import anthropic
 
     client = anthropic.AnthropicBedrock(aws_access_key="AKIDUNKNOWN", aws_secret_key="x", aws_region="us-west-2",
@@ -213,7 +213,7 @@ def test_review_the_anthropic_sdk_sending_a_large_body_gets_the_refusal(strict_s
     assert caught.value.body == {"message": "The security token included in the request is invalid."}
 
 
-def test_review_a_session_token_outside_ascii_sent_as_utf8_is_still_accepted(tmp_path):
+def test_a_session_token_outside_ascii_sent_as_utf8_is_still_accepted(tmp_path):
     """The token is now checked before the signature: a header value outside ASCII is read as
     the UTF-8 bytes boto3 sends, as the signature check reads it."""
     token = "jeton-d\u00e9j\u00e0-\u00e9mis"
@@ -225,7 +225,7 @@ def test_review_a_session_token_outside_ascii_sent_as_utf8_is_still_accepted(tmp
     assert (status, received) == (200, len(BODY)), payload
 
 
-def test_review_a_slow_upload_whose_headers_are_read_as_utf8_is_not_expired(tmp_path):
+def test_a_slow_upload_whose_headers_are_read_as_utf8_is_not_expired(tmp_path):
     """Review: the UTF-8 retry of a signature (boto3 signs non-ASCII header bytes as UTF-8)
     read the clock again once the body had arrived, so an upload of more than five minutes
     was "Signature expired" on that path only; the head's window was checked when it arrived."""

@@ -32,7 +32,7 @@ def make_app(tmp_path):
     return create_app(Settings(data_dir=str(tmp_path), credentials=(credential,)))
 
 
-def test_review_api_key_without_scheme_is_not_echoed(tmp_path):
+def test_api_key_without_scheme_is_not_echoed(tmp_path):
     api_key = "ABSKQmVkcm9ja0FQSUtleS1yZXZpZXctYXQtMTExMTIyMjIzMzMzOnNlY3JldA=="
     response = post(make_app(tmp_path), {"authorization": api_key})
     assert response.status_code == 400
@@ -40,13 +40,13 @@ def test_review_api_key_without_scheme_is_not_echoed(tmp_path):
     assert api_key not in response.text and api_key[:20] not in response.text
 
 
-def test_review_unknown_scheme_name_is_still_shown(tmp_path):
+def test_unknown_scheme_name_is_still_shown(tmp_path):
     response = post(make_app(tmp_path), {"authorization": "Basic dXNlcjpwYXNz"})
     assert "Unsupported Authorization scheme 'Basic'" in response.json()["message"]
     assert "dXNlcjpwYXNz" not in response.text
 
 
-def test_review_signature_is_not_echoed_by_incomplete_signature_errors(tmp_path):
+def test_signature_is_not_echoed_by_incomplete_signature_errors(tmp_path):
     app = make_app(tmp_path)
     base = f"AWS4-HMAC-SHA256 Credential={KEY}/20250101/us-east-1/bedrock/aws4_request, SignedHeaders=host"
     cases = [
@@ -62,7 +62,7 @@ def test_review_signature_is_not_echoed_by_incomplete_signature_errors(tmp_path)
         assert SIGNATURE not in response.text.lower(), headers
 
 
-def test_review_session_token_is_not_echoed_in_signature_mismatch(tmp_path):
+def test_session_token_is_not_echoed_in_signature_mismatch(tmp_path):
     amz_date = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     headers = {"host": "localhost", "content-type": "application/json"}
     request = HttpRequest("POST", PATH, "", list(headers.items()), BODY)
@@ -75,7 +75,7 @@ def test_review_session_token_is_not_echoed_in_signature_mismatch(tmp_path):
     assert TOKEN not in message
 
 
-def test_review_date_header_out_of_range_is_incomplete_signature_not_500(tmp_path):
+def test_date_header_out_of_range_is_incomplete_signature_not_500(tmp_path):
     authorization = (f"AWS4-HMAC-SHA256 Credential={KEY}/99991231/us-east-1/bedrock/aws4_request, "
                      f"SignedHeaders=host, Signature={SIGNATURE}")
     response = post(make_app(tmp_path), {"authorization": authorization, "date": "Fri, 31 Dec 9999 23:59:59 -2300"})

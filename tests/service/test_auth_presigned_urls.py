@@ -39,19 +39,19 @@ def app(tmp_path):
     return create_app(Settings(data_dir=str(tmp_path), strict_auth=True, credentials=(credential,)))
 
 
-def test_review_presigned_url_with_its_session_token_is_accepted(app):
+def test_presigned_url_with_its_session_token_is_accepted(app):
     response = get(app, presigned_query(TOKEN))
     assert response.status_code == 200, response.text
     assert response.json()["modelSummaries"]
 
 
-def test_review_presigned_url_with_another_session_token_is_refused(app):
+def test_presigned_url_with_another_session_token_is_refused(app):
     response = get(app, presigned_query("not-the-issued-token"))
     assert response.status_code == 403
     assert response.headers["x-amzn-errortype"].startswith("UnrecognizedClientException")
 
 
-def test_review_an_unlisted_access_key_of_a_presigned_url_is_logged_on_one_line(tmp_path, caplog):
+def test_an_unlisted_access_key_of_a_presigned_url_is_logged_on_one_line(tmp_path, caplog):
     """A presigned URL's X-Amz-Credential is percent-decoded from the query, so its access key
     may hold a line break or an ANSI escape: the development-mode warning wrote it as sent,
     which forged a second server-log line and drove the operator's terminal."""
@@ -67,7 +67,7 @@ def test_review_an_unlisted_access_key_of_a_presigned_url_is_logged_on_one_line(
 
 
 @pytest.mark.parametrize("region", ["us-east-1%0Aforged%20x", "us-east-1%1b%5b31m", "nowhere", "US-EAST-1"])
-def test_review_a_credential_scope_whose_region_is_no_region_name_is_refused(tmp_path, region):
+def test_a_credential_scope_whose_region_is_no_region_name_is_refused(tmp_path, region):
     """The scope's region names the caller's region (its state, its logs): a presigned URL's,
     percent-decoded, could hold a line break and was taken as sent. AWS refuses a scope that
     names no valid region; so does the server now (development mode included)."""
@@ -83,7 +83,7 @@ def test_review_a_credential_scope_whose_region_is_no_region_name_is_refused(tmp
     assert get(app, good).status_code == 200
 
 
-def test_review_the_regions_seen_valid_are_remembered_within_a_bound(tmp_path):
+def test_the_regions_seen_valid_are_remembered_within_a_bound(tmp_path):
     from claude_bedrock.service.auth import MAX_KNOWN_REGIONS
 
     app = create_app(Settings(data_dir=str(tmp_path), strict_auth=False))
@@ -97,7 +97,7 @@ def test_review_the_regions_seen_valid_are_remembered_within_a_bound(tmp_path):
     assert len(app.state.authenticator._valid_regions) == MAX_KNOWN_REGIONS
 
 
-def test_review_unlisted_keys_past_the_remembered_ones_are_still_warned_about_once(tmp_path, caplog, monkeypatch):
+def test_unlisted_keys_past_the_remembered_ones_are_still_warned_about_once(tmp_path, caplog, monkeypatch):
     """A shared development server meets a new unlisted key per CI job (temporary credentials
     rotate): once MAX_WARNED_KEYS of them had been seen, every request of any further key
     logged the "signature not checked" warning again, one server-log line per call for good."""

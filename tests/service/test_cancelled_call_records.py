@@ -90,7 +90,7 @@ async def _cancel_mid_call(tmp_path, suffix: bytes, events_before_stall: int, en
 
 
 @pytest.mark.parametrize("suffix", [b"/invoke", b"/invoke-with-response-stream"])
-def test_review_cancelled_call_is_recorded_as_what_it_answered_not_as_200(tmp_path, suffix):
+def test_cancelled_call_is_recorded_as_what_it_answered_not_as_200(tmp_path, suffix):
     # Recorded as the 503 a whole call is answered, or the exception frame a stream ends with
     # (test_shutdown_answers); this asserted Cancelled with status 0, when the client got
     # uvicorn's plain-text 500.
@@ -100,14 +100,14 @@ def test_review_cancelled_call_is_recorded_as_what_it_answered_not_as_200(tmp_pa
     assert record.latency_ms is not None
 
 
-def test_review_cancelled_stream_records_what_was_sent(tmp_path):
+def test_cancelled_stream_records_what_was_sent(tmp_path):
     (record,) = asyncio.run(_cancel_mid_call(tmp_path, b"/invoke-with-response-stream", events_before_stall=3))
     assert record.streamed
     assert record.usage["inputTokens"] > 0
     assert [event["type"] for event in record.output_body][:1] == ["message_start"]
 
 
-def test_review_cancelled_lifespan_returns_quietly(tmp_path):
+def test_cancelled_lifespan_returns_quietly(tmp_path):
     """A forced exit (second Ctrl-C) cancels the lifespan while it waits for the shutdown
     message; ``server.serve`` runs the shutdown hooks after that, so the app just returns."""
     app = create_app(Settings(data_dir=str(tmp_path)))
@@ -136,7 +136,7 @@ def test_review_cancelled_lifespan_returns_quietly(tmp_path):
 
 
 @pytest.mark.parametrize("suffix", [b"/invoke", b"/converse"])
-def test_review_cancelled_whole_answer_records_the_tokens_produced(tmp_path, suffix):
+def test_cancelled_whole_answer_records_the_tokens_produced(tmp_path, suffix):
     # A whole answer cut short is billed, as a stream cut short is, for what the model had
     # produced: its input and the output of the deltas before the cut (here one text delta).
     (record,) = asyncio.run(_cancel_mid_call(tmp_path, suffix, events_before_stall=3))

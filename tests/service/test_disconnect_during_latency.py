@@ -64,7 +64,7 @@ def _latency_fault(toolkit) -> None:
 
 
 @pytest.mark.parametrize("suffix", SUFFIXES)
-def test_review_client_leaving_during_injected_latency_is_recorded_at_once(tmp_path, suffix):
+def test_client_leaving_during_injected_latency_is_recorded_at_once(tmp_path, suffix):
     sent, (entry,) = _run(tmp_path, suffix, _latency_fault)
     record = entry.record
     assert (record.status, record.error_code) == (0, "ClientDisconnected")
@@ -74,7 +74,7 @@ def test_review_client_leaving_during_injected_latency_is_recorded_at_once(tmp_p
 
 
 @pytest.mark.parametrize("suffix", SUFFIXES)
-def test_review_client_leaving_during_simulator_latency_is_recorded_at_once(tmp_path, suffix):
+def test_client_leaving_during_simulator_latency_is_recorded_at_once(tmp_path, suffix):
     sent, (entry,) = _run(tmp_path, suffix, lambda toolkit: None, simulator_latency=f"{LATENCY_MS}:50")
     record = entry.record
     assert (record.status, record.error_code) == (0, "ClientDisconnected")
@@ -83,7 +83,7 @@ def test_review_client_leaving_during_simulator_latency_is_recorded_at_once(tmp_
 
 
 @pytest.mark.parametrize("suffix", [b"/invoke", b"/converse-stream"])
-def test_review_client_leaving_during_latency_leaves_the_next_turn_to_the_retry(tmp_path, suffix):
+def test_client_leaving_during_latency_leaves_the_next_turn_to_the_retry(tmp_path, suffix):
     app = create_app(Settings(data_dir=str(tmp_path)))
     toolkit = app.state.testing
     toolkit.rules.add({"respond": {"turns": ["First turn answer.", "Second turn."]}})

@@ -83,7 +83,7 @@ def _wait_for_record(state: ServiceState) -> None:
 
 @pytest.mark.parametrize("suffix, body", [("/invoke-with-response-stream", INVOKE_BODY),
                                           ("/converse-stream", CONVERSE_BODY)])
-def test_review_client_leaving_mid_stream_stops_the_stream(tmp_path, caplog, suffix, body):
+def test_client_leaving_mid_stream_stops_the_stream(tmp_path, caplog, suffix, body):
     engine = SlowEngine()
     state = ServiceState(Settings(data_dir=str(tmp_path)), engine=engine)
     app = create_app(state=state)
@@ -113,7 +113,7 @@ class FailingLateEngine:
         yield {}  # pragma: no cover - makes this an async generator
 
 
-def test_review_error_for_a_client_that_left_before_the_stream_logs_nothing(tmp_path, caplog):
+def test_error_for_a_client_that_left_before_the_stream_logs_nothing(tmp_path, caplog):
     # The client leaving ends the engine's wait for its first event (test_disconnect_during_latency):
     # the call is cut short there, before the engine's error.
     state = ServiceState(Settings(data_dir=str(tmp_path)), engine=FailingLateEngine())
@@ -132,7 +132,7 @@ def test_review_error_for_a_client_that_left_before_the_stream_logs_nothing(tmp_
 
 @pytest.mark.parametrize("suffix, body", [("/invoke-with-response-stream", INVOKE_BODY),
                                           ("/converse-stream", CONVERSE_BODY)])
-def test_review_client_leaving_mid_stream_records_the_tokens_produced(tmp_path, suffix, body):
+def test_client_leaving_mid_stream_records_the_tokens_produced(tmp_path, suffix, body):
     # Bedrock bills the tokens generated up to the cut: the record counts the content deltas the
     # engine produced (not only message_start's output count, nor the whole answer's).
     engine = SlowEngine()
@@ -186,7 +186,7 @@ class ReadyFloodEngine:
 
 @pytest.mark.parametrize("suffix, body", [("/invoke-with-response-stream", INVOKE_BODY),
                                           ("/converse-stream", CONVERSE_BODY)])
-def test_review_client_leaving_a_ready_stream_stops_it(tmp_path, suffix, body):
+def test_client_leaving_a_ready_stream_stops_it(tmp_path, suffix, body):
     # Audit regression: the disconnect watcher started only when the engine made the stream
     # wait, so a stream whose events were all ready (a scripted reply, an answer the toolkit
     # wraps) went on writing to nobody once the writes unblocked, and was recorded as a

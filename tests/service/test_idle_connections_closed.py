@@ -56,7 +56,7 @@ def _closed_by_server(sock: socket.socket) -> bool:
     b"POST /model/m/invoke HTTP/1.1\r\nHost: localhost\r\n",  # a head that stopped halfway
     b"POST /model/m/invoke HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n{",  # a body that did
 ])
-def test_review_a_quiet_connection_is_closed(url_port, sent):
+def test_a_quiet_connection_is_closed(url_port, sent):
     sock = socket.create_connection(("127.0.0.1", url_port))
     if sent:
         sock.sendall(sent)
@@ -64,7 +64,7 @@ def test_review_a_quiet_connection_is_closed(url_port, sent):
     sock.close()
 
 
-def test_review_a_complete_request_still_gets_its_answer(url_port):
+def test_a_complete_request_still_gets_its_answer(url_port):
     sock = socket.create_connection(("127.0.0.1", url_port), timeout=20)
     sock.sendall(b"GET /_claude-bedrock/health HTTP/1.1\r\nHost: localhost\r\n\r\n")
     assert sock.recv(65536).startswith(b"HTTP/1.1 200")

@@ -43,7 +43,7 @@ def app(tmp_path):
 
 
 @pytest.mark.parametrize("tags", [True, 1.5])
-def test_review_create_inference_profile_tags_of_wrong_type_is_400(app, tags):
+def test_create_inference_profile_tags_of_wrong_type_is_400(app, tags):
     body = {"inferenceProfileName": "p", "modelSource": {"copyFrom": SOURCE}, "tags": tags}
     response = request(app, "POST", "/inference-profiles", json.dumps(body))
     assert response.status_code == 400
@@ -51,7 +51,7 @@ def test_review_create_inference_profile_tags_of_wrong_type_is_400(app, tags):
 
 
 @pytest.mark.parametrize("tags", [False, 2.5])
-def test_review_tag_resource_tags_of_wrong_type_is_400(app, tags):
+def test_tag_resource_tags_of_wrong_type_is_400(app, tags):
     response = request(app, "POST", "/tagResource", json.dumps({"resourceARN": PROFILE_ARN, "tags": tags}))
     assert response.status_code == 400
     assert response.json()["message"] == "Invalid type for 'tags': expected a list."
@@ -70,13 +70,13 @@ DEEP_TEXT = "[" * 5000 + "]" * 5000
     ("POST", "/_claude-bedrock/rules"),
     ("PUT", "/_claude-bedrock/quotas"),
 ])
-def test_review_deeply_nested_json_is_400_on_every_json_route(app, method, path):
+def test_deeply_nested_json_is_400_on_every_json_route(app, method, path):
     response = request(app, method, path, DEEP_TEXT)
     assert response.status_code == 400
     assert "not valid JSON" in response.json()["message"]
 
 
-def test_review_converse_unpaired_surrogate_is_400(app):
+def test_converse_unpaired_surrogate_is_400(app):
     body = '{"messages":[{"role":"user","content":[{"text":"hi \\ud800 there"}]}]}'
     response = request(app, "POST", MODEL + "/converse", body)
     assert response.status_code == 400
@@ -85,14 +85,14 @@ def test_review_converse_unpaired_surrogate_is_400(app):
     )
 
 
-def test_review_admin_rule_with_unpaired_surrogate_is_400(app):
+def test_admin_rule_with_unpaired_surrogate_is_400(app):
     body = '{"match": {"model": "*"}, "respond": {"text": "\\udc00"}}'
     assert request(app, "POST", "/_claude-bedrock/rules", body).status_code == 400
     assert request(app, "GET", "/_claude-bedrock/rules").status_code == 200
 
 
 @pytest.mark.parametrize("suffix", ["/invoke", "/invoke-with-response-stream"])
-def test_review_invoke_body_too_deep_to_serialize_is_400(app, suffix):
+def test_invoke_body_too_deep_to_serialize_is_400(app, suffix):
     body = {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 10,
             "messages": [{"role": "user", "content": "hi"}],
             "tools": [{"name": "t", "description": "d",
@@ -105,7 +105,7 @@ def test_review_invoke_body_too_deep_to_serialize_is_400(app, suffix):
     assert request(app, "GET", "/_claude-bedrock/calls").status_code == 200
 
 
-def test_review_anthropic_count_tokens_too_deep_is_400(app):
+def test_anthropic_count_tokens_too_deep_is_400(app):
     body = {"model": "anthropic.claude-3-haiku-20240307-v1:0",
             "messages": [{"role": "user", "content": "hi"}],
             "tools": [{"name": "t", "description": "d",
@@ -114,7 +114,7 @@ def test_review_anthropic_count_tokens_too_deep_is_400(app):
     assert response.status_code == 400
 
 
-def test_review_anthropic_count_tokens_thinking_budget_within_the_128k_beta(app):
+def test_anthropic_count_tokens_thinking_budget_within_the_128k_beta(app):
     """No max_tokens is sent: the default is the model's limit with the betas asked for, so a
     Claude 3.7 Sonnet thinking budget above 64K counts with the output-128k beta (header or
     body), as an InvokeModel with that beta would take it."""
@@ -130,7 +130,7 @@ def test_review_anthropic_count_tokens_thinking_budget_within_the_128k_beta(app)
     assert header.json() == in_body.json()
 
 
-def test_review_converse_moderately_nested_document_still_served(app):
+def test_converse_moderately_nested_document_still_served(app):
     body = {"messages": [{"role": "user", "content": [{"text": "hi"}]}],
             "toolConfig": {"tools": [{"toolSpec": {"name": "t", "inputSchema": {"json": {
                 "type": "object", "properties": {"x": nested(50)}}}}}]}}
@@ -138,7 +138,7 @@ def test_review_converse_moderately_nested_document_still_served(app):
     assert response.status_code == 200, response.text
 
 
-def test_review_non_ascii_digits_in_numeric_query_values_are_400(app):
+def test_non_ascii_digits_in_numeric_query_values_are_400(app):
     # "²".isdigit() is True but int("²") raises: both checks used to answer 500.
     assert request(app, "GET", "/_claude-bedrock/calls?limit=%C2%B2").status_code == 400
     presigned = ("X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKID%2F20250101%2Fus-east-1%2Fbedrock"
@@ -157,7 +157,7 @@ def test_review_non_ascii_digits_in_numeric_query_values_are_400(app):
 
 @pytest.mark.parametrize("body", ["[1]", "null", '"text"', "42"])
 @pytest.mark.parametrize("suffix", ["/converse", "/converse-stream", "/count-tokens"])
-def test_review_converse_family_body_that_is_not_an_object_is_named_as_such(app, suffix, body):
+def test_converse_family_body_that_is_not_an_object_is_named_as_such(app, suffix, body):
     """Audit: CountTokens answered a JSON array, string or null body with "The format of the
     value at  is invalid." (an empty field name); it now says what Converse says."""
     response = request(app, "POST", MODEL + suffix, body)
@@ -170,7 +170,7 @@ def test_review_converse_family_body_that_is_not_an_object_is_named_as_such(app,
     (5, "model: Input should be a valid string"),
     (["anthropic.claude-3-haiku-20240307-v1:0"], "model: Input should be a valid string"),
 ])
-def test_review_anthropic_count_tokens_model_of_wrong_type_is_named_so(app, model, message):
+def test_anthropic_count_tokens_model_of_wrong_type_is_named_so(app, model, message):
     """Audit: a ``model`` that is there but no string was answered "model: Field required"."""
     body = {"messages": [{"role": "user", "content": "hi"}]}
     if model is not None:

@@ -44,7 +44,7 @@ DEV = {"authorization": "Bearer any-development-key"}
 
 @pytest.mark.parametrize("origin", ["http://evil.example", "https://attacker.test:8443", "null", "http://[x]",
                                     "http://[::1"])
-def test_review_dev_server_refuses_cross_site_requests(tmp_path, origin):
+def test_dev_server_refuses_cross_site_requests(tmp_path, origin):
     app = dev_app(tmp_path)
     fault = call(app, "POST", "/_claude-bedrock/faults", {"origin": origin, "content-type": "text/plain"},
                  b'{"kind": "ThrottlingException", "count": 1}')
@@ -57,12 +57,12 @@ def test_review_dev_server_refuses_cross_site_requests(tmp_path, origin):
 
 
 @pytest.mark.parametrize("origin", ["http://localhost:3000", "http://127.0.0.1:8787", "http://[::1]:5173"])
-def test_review_dev_server_accepts_loopback_origins(tmp_path, origin):
+def test_dev_server_accepts_loopback_origins(tmp_path, origin):
     assert call(dev_app(tmp_path), "GET", "/foundation-models", {**DEV, "origin": origin}).status_code == 200
 
 
 @pytest.mark.parametrize("host", ["evil.example", "evil.example:8787", "10.0.0.5", "localhost.evil.example"])
-def test_review_loopback_dev_server_refuses_foreign_host_names(tmp_path, host):
+def test_loopback_dev_server_refuses_foreign_host_names(tmp_path, host):
     response = call(dev_app(tmp_path), "GET", "/_claude-bedrock/calls", {"host": host})
     assert response.status_code == 403
     assert response.json()["message"].startswith(f"Host {host!r} is not a loopback name")
@@ -70,11 +70,11 @@ def test_review_loopback_dev_server_refuses_foreign_host_names(tmp_path, host):
 
 @pytest.mark.parametrize("host", ["localhost", "localhost:8787", "127.0.0.1:8787", "127.1.2.3", "[::1]:8787",
                                   "app.localhost", "bedrock-runtime.us-west-2.amazonaws.com", "LOCALHOST."])
-def test_review_loopback_dev_server_accepts_loopback_and_aws_names(tmp_path, host):
+def test_loopback_dev_server_accepts_loopback_and_aws_names(tmp_path, host):
     assert call(dev_app(tmp_path), "GET", "/foundation-models", {**DEV, "host": host}).status_code == 200
 
 
-def test_review_guard_scope_follows_the_bind_and_the_auth_mode(tmp_path):
+def test_guard_scope_follows_the_bind_and_the_auth_mode(tmp_path):
     # bound beyond loopback and explicitly relaxed: any Host (the server's own names are
     # unknown), but still no web pages
     open_lan = dev_app(tmp_path / "lan", host="0.0.0.0", strict_auth=False)
@@ -99,7 +99,7 @@ def _short_term_key(region: str) -> str:
     return "bedrock-api-key-" + base64.b64encode(url.encode()).decode()
 
 
-def test_review_api_key_calls_are_in_the_keys_region(tmp_path):
+def test_api_key_calls_are_in_the_keys_region(tmp_path):
     app = dev_app(tmp_path, api_keys=(ApiKey("eu-key", region="eu-west-1"), ApiKey("plain-key")))
     regional = call(app, "GET", "/foundation-models", {"authorization": "Bearer eu-key"})
     assert _foundation_model_region(regional) == "eu-west-1"
@@ -123,14 +123,14 @@ def test_review_api_key_calls_are_in_the_keys_region(tmp_path):
     ("region = 3", "region: expected an AWS region name such as 'eu-west-1', got 3"),
     ('admin = "yes"', "admin: expected a boolean (true/false)"),
 ])
-def test_review_api_key_config_region_and_admin_are_checked(tmp_path, entry, message):
+def test_api_key_config_region_and_admin_are_checked(tmp_path, entry, message):
     config = tmp_path / "config.toml"
     config.write_text(f'[[api_keys]]\nkey = "k"\n{entry}\n')
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
         load_config_file(config)
 
 
-def test_review_two_authorization_headers_are_refused(tmp_path):
+def test_two_authorization_headers_are_refused(tmp_path):
     app = dev_app(tmp_path)
     twice = [("authorization", "Bearer first"), ("authorization", "Bearer second")]
     response = call(app, "GET", "/foundation-models", twice)
@@ -141,7 +141,7 @@ def test_review_two_authorization_headers_are_refused(tmp_path):
     assert both.json()["message"].startswith("Only one auth mechanism allowed")
 
 
-def test_review_anthropic_count_tokens_path_checks_model_access(tmp_path):
+def test_anthropic_count_tokens_path_checks_model_access(tmp_path):
     app = dev_app(tmp_path, model_access="none")
     body = json.dumps({"model": f"us.{HAIKU}", "messages": [{"role": "user", "content": "Hi"}]}).encode()
     response = call(app, "POST", "/v1/messages/count_tokens", DEV, body)

@@ -36,7 +36,7 @@ def _response(sock: socket.socket) -> bytes:
     return data
 
 
-def test_review_endless_header_is_refused_before_it_is_buffered(server):
+def test_endless_header_is_refused_before_it_is_buffered(server):
     sock = _connect(server)
     sock.sendall(b"GET /_claude-bedrock/health HTTP/1.1\r\nHost: localhost\r\nX-Big: ")
     # Kernel socket buffers on loopback absorb several MB before the close is felt, so the
@@ -54,7 +54,7 @@ def test_review_endless_header_is_refused_before_it_is_buffered(server):
     sock.close()
 
 
-def test_review_ordinary_requests_pass_on_a_kept_alive_connection(server):
+def test_ordinary_requests_pass_on_a_kept_alive_connection(server):
     sock = _connect(server)
     body = b"x" * (2 * MAX_HEAD_BYTES)  # a body is not head: it does not count
     for _ in range(2):
@@ -69,7 +69,7 @@ def test_review_ordinary_requests_pass_on_a_kept_alive_connection(server):
     sock.close()
 
 
-def test_review_oversized_head_arriving_in_one_piece_is_refused(server):
+def test_oversized_head_arriving_in_one_piece_is_refused(server):
     """A head over the cap that arrives whole in one read (with its body behind it) is refused
     too: the parser's own count of the head, not only the bytes seen while it was incomplete."""
     sock = _connect(server)
@@ -80,7 +80,7 @@ def test_review_oversized_head_arriving_in_one_piece_is_refused(server):
     sock.close()
 
 
-def test_review_head_just_under_the_cap_passes(server):
+def test_head_just_under_the_cap_passes(server):
     sock = _connect(server)
     pad = MAX_HEAD_BYTES - 200
     sock.sendall(b"GET /_claude-bedrock/health HTTP/1.1\r\nHost: localhost\r\nX-Pad: " + b"p" * pad + b"\r\n\r\n")

@@ -18,7 +18,7 @@ from support.servers import ACCESS_KEY, CONFIG_TOML, REGION, SECRET_KEY, start_s
 ACCOUNT, REGION, MODEL = "123456789012", "us-east-1", "anthropic.claude-sonnet-4-5-20250929-v1:0"
 
 
-def test_review_generation_follows_another_connections_writes(tmp_path):
+def test_generation_follows_another_connections_writes(tmp_path):
     first, second = StateStore.open(tmp_path), StateStore.open(tmp_path)
     try:
         assert second.get_agreement(ACCOUNT, REGION, MODEL) is None  # what a server caches
@@ -35,7 +35,7 @@ def test_review_generation_follows_another_connections_writes(tmp_path):
         second.close()
 
 
-def test_review_a_look_at_shutdown_leaves_no_connection_open(tmp_path):
+def test_a_look_at_shutdown_leaves_no_connection_open(tmp_path):
     # The running app's look runs in a worker thread and may still run when the store closes.
     store = StateStore.open(tmp_path)
     store.get_agreement(ACCOUNT, REGION, MODEL)
@@ -45,7 +45,7 @@ def test_review_a_look_at_shutdown_leaves_no_connection_open(tmp_path):
 
 
 @pytest.mark.parametrize("granted", [False, True])
-def test_review_a_revoke_by_another_server_is_seen(tmp_path, granted):
+def test_a_revoke_by_another_server_is_seen(tmp_path, granted):
     settings = Settings(data_dir=str(tmp_path), model_access="none" if granted else "granted")
     server_a, server_b = create_app(settings), create_app(settings)
     try:
@@ -58,7 +58,7 @@ def test_review_a_revoke_by_another_server_is_seen(tmp_path, granted):
         server_b.state.store.close()
 
 
-def test_review_two_servers_on_one_data_folder_follow_each_others_revokes(tmp_path):
+def test_two_servers_on_one_data_folder_follow_each_others_revokes(tmp_path):
     import boto3
     from botocore.config import Config
 

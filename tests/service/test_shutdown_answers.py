@@ -80,7 +80,7 @@ def _invoke_body() -> str:
 
 
 @pytest.mark.parametrize("operation", ["invoke_model", "converse"])
-def test_review_whole_call_cut_by_shutdown_is_a_503_boto3_parses(tmp_path, operation):
+def test_whole_call_cut_by_shutdown_is_a_503_boto3_parses(tmp_path, operation):
     def call(url: str) -> Any:
         client = _boto3(url)
         if operation == "converse":
@@ -96,7 +96,7 @@ def test_review_whole_call_cut_by_shutdown_is_a_503_boto3_parses(tmp_path, opera
     assert (record.status, record.error_code) == (503, "ServiceUnavailableException")
 
 
-def test_review_whole_call_cut_by_shutdown_is_a_503_the_anthropic_sdk_parses(tmp_path):
+def test_whole_call_cut_by_shutdown_is_a_503_the_anthropic_sdk_parses(tmp_path):
     import anthropic
 
     def call(url: str) -> Any:
@@ -111,7 +111,7 @@ def test_review_whole_call_cut_by_shutdown_is_a_503_the_anthropic_sdk_parses(tmp
     assert (record.status, record.error_code) == (503, "ServiceUnavailableException")
 
 
-def test_review_stream_cut_by_shutdown_ends_with_an_exception_frame(tmp_path):
+def test_stream_cut_by_shutdown_ends_with_an_exception_frame(tmp_path):
     def call(url: str) -> Any:
         stream = _boto3(url).invoke_model_with_response_stream(modelId=MODEL, body=_invoke_body())["body"]
         events = []

@@ -206,7 +206,7 @@ def test_store_reopens_after_close(store: StateStore):
     assert len(store.list_application_profiles(ACCOUNT, REGION)) == 2
 
 
-def test_review_store_follows_a_data_folder_deleted_while_open(tmp_path: Path, caplog):
+def test_store_follows_a_data_folder_deleted_while_open(tmp_path: Path, caplog):
     """Review regression: after ``rm -rf`` of the data folder, writes went on into the deleted
     file: acknowledged, and gone at the next start."""
     data = tmp_path / "data"
@@ -221,7 +221,7 @@ def test_review_store_follows_a_data_folder_deleted_while_open(tmp_path: Path, c
     assert "deleted or replaced" in caplog.text
 
 
-def test_review_store_recreating_a_deleted_file_that_fails_leaves_no_open_transaction(
+def test_store_recreating_a_deleted_file_that_fails_leaves_no_open_transaction(
     tmp_path: Path, monkeypatch
 ):
     """A failure while recreating the tables of a deleted database (disk full...) must not

@@ -81,7 +81,7 @@ def _invoke_while_a_write_waits(tmp_path: Path, store_method: str, write: Callab
     return answered_while_waiting, outcome, checked
 
 
-def test_review_locked_store_write_does_not_stall_invoke_model(tmp_path: Path):
+def test_locked_store_write_does_not_stall_invoke_model(tmp_path: Path):
     # With the write on the event loop, InvokeModel was answered only once the write had given
     # up, 10 s later.
     answered_while_waiting, outcome, stored = _invoke_while_a_write_waits(
@@ -93,7 +93,7 @@ def test_review_locked_store_write_does_not_stall_invoke_model(tmp_path: Path):
     assert outcome == [201] and stored == b"x" * 20
 
 
-def test_review_admin_reset_waiting_on_a_locked_store_does_not_stall_invoke_model(tmp_path: Path):
+def test_admin_reset_waiting_on_a_locked_store_does_not_stall_invoke_model(tmp_path: Path):
     # The toolkit's reset (run between tests) empties the store: a write, which may wait on
     # another process's lock as any control-plane write does; it used to wait on the event loop.
     answered_while_waiting, outcome, _ = _invoke_while_a_write_waits(
@@ -136,7 +136,7 @@ def _assert_internal_error(excinfo: pytest.ExceptionInfo[ClientError]) -> None:
     assert "/" not in response["Error"]["Message"].replace(" (see the server log)", "")  # no path
 
 
-def test_review_write_locked_past_the_timeout_is_an_internal_server_exception(in_thread, caplog):
+def test_write_locked_past_the_timeout_is_an_internal_server_exception(in_thread, caplog):
     app, url = in_thread
     path = Path(app.state.store.path)
     bedrock = _in_thread_client(url, "bedrock")
@@ -154,7 +154,7 @@ def test_review_write_locked_past_the_timeout_is_an_internal_server_exception(in
     assert bedrock.get_use_case_for_model_access()["formData"] == b"x" * 20
 
 
-def test_review_full_disk_on_a_write_is_an_internal_server_exception(in_thread, caplog):
+def test_full_disk_on_a_write_is_an_internal_server_exception(in_thread, caplog):
     app, url = in_thread
     store = app.state.store
     with store._lock:  # the file may not grow: SQLite answers as for a full disk
@@ -170,7 +170,7 @@ def test_review_full_disk_on_a_write_is_an_internal_server_exception(in_thread, 
     assert not_found.value.response["Error"]["Code"] == "ResourceNotFoundException"
 
 
-def test_review_damaged_store_on_invoke_model_is_an_internal_server_exception(in_thread, caplog):
+def test_damaged_store_on_invoke_model_is_an_internal_server_exception(in_thread, caplog):
     app, url = in_thread
     store = app.state.store
     store.close()

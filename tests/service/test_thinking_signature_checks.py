@@ -58,7 +58,7 @@ def assert_refused(response: httpx.Response, message: str = INVALID_SIGNATURE) -
     assert response.json() == {"message": message}
 
 
-def test_review_thinking_block_sent_back_unchanged_is_accepted_by_any_server(tmp_path):
+def test_thinking_block_sent_back_unchanged_is_accepted_by_any_server(tmp_path):
     content = first_answer(create_app(Settings(data_dir=str(tmp_path / "a"))))
     assert content[0]["type"] == "thinking"
     other = create_app(Settings(data_dir=str(tmp_path / "b"), seed=7))  # a recorded conversation replayed
@@ -66,7 +66,7 @@ def test_review_thinking_block_sent_back_unchanged_is_accepted_by_any_server(tmp
     assert invoke(other, follow_up(content), model=BARE).status_code == 200  # same model, bare id
 
 
-def test_review_thinking_block_changed_forged_or_foreign_is_refused(tmp_path):
+def test_thinking_block_changed_forged_or_foreign_is_refused(tmp_path):
     app = create_app(Settings(data_dir=str(tmp_path / "a")))
     content = first_answer(app)
     changed = [{**content[0], "thinking": content[0]["thinking"] + " Also, cats."}, *content[1:]]
@@ -76,7 +76,7 @@ def test_review_thinking_block_changed_forged_or_foreign_is_refused(tmp_path):
     assert_refused(invoke(app, follow_up(content), model=HAIKU))  # another model's block
 
 
-def test_review_redacted_thinking_data_changed_is_refused(tmp_path):
+def test_redacted_thinking_data_changed_is_refused(tmp_path):
     app = create_app(Settings(data_dir=str(tmp_path)))
     question = [{"role": "user", "content": TRIGGER}]
     content = first_answer(app, question)
@@ -88,7 +88,7 @@ def test_review_redacted_thinking_data_changed_is_refused(tmp_path):
                    "messages.1.content.0: Invalid `data` in `redacted_thinking` block")
 
 
-def test_review_converse_reasoning_text_changed_is_refused(tmp_path):
+def test_converse_reasoning_text_changed_is_refused(tmp_path):
     app = create_app(Settings(data_dir=str(tmp_path)))
     body = {"messages": [{"role": "user", "content": [{"text": "Why is the sky blue?"}]}],
             "additionalModelRequestFields": {"thinking": THINKING}, "inferenceConfig": {"maxTokens": 2048}}
@@ -102,7 +102,7 @@ def test_review_converse_reasoning_text_changed_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize("verify", [False, True])
-def test_review_hand_written_thinking_blocks_pass_when_verification_is_off(tmp_path, verify):
+def test_hand_written_thinking_blocks_pass_when_verification_is_off(tmp_path, verify):
     app = create_app(Settings(data_dir=str(tmp_path), verify_thinking_signatures=verify))
     hand_written = [{"type": "thinking", "thinking": "Rayleigh scattering.", "signature": "c2ln"},
                     {"type": "text", "text": "Scattering."}]

@@ -1,5 +1,5 @@
-"""Review regressions from an audit of HTTP/1.1 edge cases, over a real socket against
-``claude-bedrock serve``."""
+"""HTTP/1.1 edge cases (pipelining, Upgrade offers, Host lines, undecodable header bytes), over a
+real socket against ``claude-bedrock serve``."""
 
 from __future__ import annotations
 
@@ -70,7 +70,7 @@ def raw_request(method: str, path: str, headers: list[tuple[str, bytes | str]], 
     ("GET", "/foundation-models", b"", "bedrock", "application/json", b"x-amzn-errortype: invalidsignatureexception"),
     ("POST", "/", STS_BODY, "sts", "application/x-www-form-urlencoded", b"<code>signaturedoesnotmatch</code>"),
 ], ids=["runtime", "control-plane", "sts"])
-def test_review_a_signed_header_not_utf8_with_a_wrong_signature_is_a_403_not_a_500(
+def test_a_signed_header_not_utf8_with_a_wrong_signature_is_a_403_not_a_500(
         strict_server, method, path, body, service, content_type, marker):
     """Review: a listed key's request whose signature did not match, with a signed header
     holding bytes that are not UTF-8 (the Host here), was a 500 and a traceback: the
@@ -106,7 +106,7 @@ def calls(server) -> list[dict]:
 
 
 @pytest.mark.parametrize("suffix", ["invoke", "invoke-with-response-stream"])
-def test_review_a_pipelining_client_that_leaves_has_its_running_call_cut_not_a_500(slow_server, suffix):
+def test_a_pipelining_client_that_leaves_has_its_running_call_cut_not_a_500(slow_server, suffix):
     """Review: a client that sent two requests at once (HTTP pipelining) and closed the
     connection while the first was answered: uvicorn told only the queued second request, so
     the first call ran to its end, wrote to the closed connection and was logged as an
@@ -132,7 +132,7 @@ UPGRADE = [("connection", "Upgrade, HTTP2-Settings"), ("upgrade", "h2c"), ("http
 
 
 @pytest.mark.parametrize("framing", ["content-length", "chunked"])
-def test_review_a_request_offering_an_upgrade_is_answered_with_its_body(strict_server, framing):
+def test_a_request_offering_an_upgrade_is_answered_with_its_body(strict_server, framing):
     """Review: ``curl --http2`` on an http:// URL (and Java's HttpClient) offers ``Upgrade: h2c``
     on every request. The server may ignore the offer (RFC 9110, 7.8), but httptools ended such
     a request at its head: the app saw an empty body (a signature mismatch here, "Malformed input
@@ -164,7 +164,7 @@ def test_review_a_request_offering_an_upgrade_is_answered_with_its_body(strict_s
 
 
 @pytest.mark.parametrize("hosts", [[], ["localhost", "localhost"]], ids=["no Host", "two Host lines"])
-def test_review_an_http11_request_without_exactly_one_host_is_a_400(strict_server, hosts):
+def test_an_http11_request_without_exactly_one_host_is_a_400(strict_server, hosts):
     """Review: RFC 9112 (3.2) requires a 400 for an HTTP/1.1 request without a Host header or
     with more than one; the server answered it (a development server even ran the call). An
     HTTP/1.0 request may still come without one."""
