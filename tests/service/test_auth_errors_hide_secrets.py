@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timezone
+from urllib.parse import quote
 
 import httpx
 
 from claude_bedrock.service.app import create_app
 from claude_bedrock.settings import Credential, Settings
-from claude_bedrock.wire.sigv4 import HttpRequest, sign
+from claude_bedrock.wire.sigv4 import HttpRequest, presign, sign
 
 KEY, SECRET, TOKEN = "ASIAREVIEWKEY", "review-secret", "FQoGZXIvYXdzSESSIONTOKEN//review=="
 PATH = "/model/anthropic.claude-3-haiku-20240307-v1%3A0/converse"
@@ -81,3 +82,17 @@ def test_date_header_out_of_range_is_incomplete_signature_not_500(tmp_path):
     response = post(make_app(tmp_path), {"authorization": authorization, "date": "Fri, 31 Dec 9999 23:59:59 -2300"})
     assert response.status_code == 400
     assert response.headers["x-amzn-errortype"].startswith("IncompleteSignatureException")
+
+
+def test_review_session_token_of_a_presigned_url_is_not_echoed_in_signature_mismatch(tmp_path):
+    """A presigned URL carries its session token in the query, so the canonical request the
+    mismatch message quotes holds it on its query line (X-Amz-Security-Token=...)."""
+    amz_date = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    request = HttpRequest("POST", PATH, "", [("host", "localhost")], BODY)
+    query = presign(request, KEY, "wrong-secret", "us-west-2", "bedrock", amz_date, 300, session_token=TOKEN)
+    response = post(make_app(tmp_path), {}, path=f"{PATH}?{query}")
+    assert response.status_code == 403, response.text
+    message = response.json()["message"]
+    assert "The Canonical String for this request should have been" in message
+    assert "X-Amz-Security-Token=<redacted>" in message
+    assert TOKEN not in message and quote(TOKEN, safe="") not in message

@@ -751,6 +751,35 @@ def test_sigv4_parse_presigned_malformed(query: str, fragment: str) -> None:
         sigv4.parse_presigned(query)
 
 
+def test_sigv4_parse_presigned_refuses_another_algorithm() -> None:
+    query = _presigned().raw_query.replace("X-Amz-Algorithm=AWS4-HMAC-SHA256", "X-Amz-Algorithm=AWS4-HMAC-SHA1")
+    with pytest.raises(sigv4.MalformedAuthorization, match="only supports 'AWS4-HMAC-SHA256'") as info:
+        sigv4.parse_presigned(query)
+    assert info.value.reason is Reason.UNSUPPORTED_ALGORITHM
+
+
+@pytest.mark.parametrize("expires", [0, -1, sigv4.MAX_PRESIGN_EXPIRES_S + 1])
+def test_sigv4_presign_refuses_expires_outside_one_week(expires: int) -> None:
+    with pytest.raises(ValueError, match="expires"):
+        sigv4.presign(_presign_base(), AKID, SECRET, REGION, "bedrock", AMZ_DATE, expires)
+    sigv4.presign(_presign_base(), AKID, SECRET, REGION, "bedrock", AMZ_DATE, sigv4.MAX_PRESIGN_EXPIRES_S)
+
+
+def test_sigv4_presigned_expiry_message_names_seconds_that_are_not_whole_minutes() -> None:
+    req = _presigned(expires=90)
+    with pytest.raises(sigv4.SignatureExpired) as info:
+        _verify_presigned(req, NOW + timedelta(seconds=91))
+    assert info.value.aws_message().endswith("(20150830T123731Z - 90 sec.)")
+
+
+def test_sigv4_canonical_query_drops_the_signature_only_when_presigned() -> None:
+    """X-Amz-Signature is no part of a presigned URL's canonical query; any other request
+    signs every parameter it sends, one of that name included."""
+    query = "b=2&X-Amz-Signature=abc&a=1"
+    assert sigv4.canonical_query(query, presigned=True) == "a=1&b=2"
+    assert sigv4.canonical_query(query) == "X-Amz-Signature=abc&a=1&b=2"
+
+
 @pytest.mark.parametrize("expires", ["0", "604801", "-1", "ten", pytest.param("1" * 5000, id="5000 digits")])
 def test_sigv4_parse_presigned_expires_bounds(expires: str) -> None:
     query = _presigned().raw_query.replace("X-Amz-Expires=300", f"X-Amz-Expires={expires}")
@@ -834,6 +863,8 @@ def _botocore_signed_names(req: HttpRequest) -> list[str]:
         ),
         ("/foundation-models", "byProvider=anthropic&byOutputModality=TEXT", [], None),
         ("//a/./b/../c%20d", "k=%2F%20&k=a", [("X-Amz-Meta-Spaces", "  a   b  ")], None),
+        # a repeated header: each value trimmed and its spaces collapsed, then joined with ","
+        ("/model/m:0/invoke", "", [("X-Amz-Meta-Dup", "  a   b "), ("X-Amz-Meta-Dup", " c  d  ")], None),
     ],
 )
 def test_sigv4_sign_matches_botocore_default_headers(
