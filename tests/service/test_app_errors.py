@@ -99,17 +99,22 @@ def test_app_strict_by_default_beyond_loopback(tmp_path):
     assert not Settings(host="0.0.0.0", strict_auth=False).effective_strict_auth
 
 
-def test_app_wrong_service_scope(tmp_path):
-    response = call(make_app(tmp_path), "POST", INVOKE, BODY, service="bedrock-runtime")
+@pytest.mark.parametrize("key", [KEY, "AKIDUNKNOWN"], ids=["listed key", "unlisted key in development mode"])
+def test_app_wrong_service_scope(tmp_path, key):
+    """The scope's service is checked before the key is looked up: a development server, which
+    does not check an unlisted key's signature, still refuses a request signed for another service."""
+    response = call(make_app(tmp_path), "POST", INVOKE, BODY, key=key, service="bedrock-runtime")
     assert response.status_code == 403
     assert error_code(response) == "InvalidSignatureException"
+    assert response.json()["message"].startswith("Credential should be scoped to correct service: 'bedrock'.")
 
 
 def test_app_malformed_authorization(tmp_path):
     response = call(make_app(tmp_path), "POST", INVOKE, BODY, sign_it=False,
                     headers={"authorization": "AWS4-HMAC-SHA256 Credential=garbage"})
-    assert response.status_code in (400, 403)
-    assert response.json()["message"]
+    assert response.status_code == 400
+    assert error_code(response) == "IncompleteSignatureException"
+    assert "Authorization header requires 'SignedHeaders' parameter." in response.json()["message"]
 
 
 def test_app_unknown_route(tmp_path):
@@ -140,9 +145,12 @@ def test_app_body_over_25mb_refused_from_content_length(tmp_path):
     assert b"ValidationException" in dict(sent[0]["headers"])[b"x-amzn-errortype"]
 
 
-def test_app_arn_model_id_with_encoded_slash_routes_as_one_segment(tmp_path):
+@pytest.mark.parametrize("key", [KEY, "AKIDUNKNOWN"], ids=["listed key", "unlisted key in development mode"])
+def test_app_arn_model_id_with_encoded_slash_routes_as_one_segment(tmp_path, key):
+    """The ARN names the region the request is signed for (us-west-2), which is the caller's
+    region, a development-mode caller's included."""
     arn = "arn%3Aaws%3Abedrock%3Aus-west-2%3A111122223333%3Ainference-profile%2Fglobal.anthropic.claude-sonnet-4-5-20250929-v1%3A0"
-    response = call(make_app(tmp_path), "POST", f"/model/{arn}/invoke", BODY)
+    response = call(make_app(tmp_path, account_id="111122223333"), "POST", f"/model/{arn}/invoke", BODY, key=key)
     assert response.status_code == 200, response.text
 
 

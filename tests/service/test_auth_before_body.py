@@ -102,6 +102,17 @@ REFUSED_FROM_THE_HEAD = {
                             "UnrecognizedClientException", "The security token included in the request is invalid."),
     "missing session token": (lambda body: signed("POST", INVOKE, body, key=TEMPORARY), 403,
                               "UnrecognizedClientException", "The security token included in the request is invalid."),
+    # the issued token with one character more, or less: the whole token is compared
+    "session token longer than the issued one": (
+        lambda body: signed("POST", INVOKE, body, key=TEMPORARY, token=TOKEN + "x"), 403,
+        "UnrecognizedClientException", "The security token included in the request is invalid."),
+    "session token shorter than the issued one": (
+        lambda body: signed("POST", INVOKE, body, key=TEMPORARY, token=TOKEN[:-1]), 403,
+        "UnrecognizedClientException", "The security token included in the request is invalid."),
+    # a strict server: a listed key that was issued no session token accepts none
+    "session token for a key issued none": (lambda body: signed("POST", INVOKE, body, token="any-token"), 403,
+                                            "UnrecognizedClientException",
+                                            "The security token included in the request is invalid."),
     "signed an hour ago": (lambda body: signed("POST", INVOKE, body, when=datetime.now(timezone.utc)
                                                - timedelta(hours=1)), 403, "InvalidSignatureException", None),
     "signed for another service": (lambda body: signed("POST", INVOKE, body, service="bedrock-runtime"), 403,
@@ -121,7 +132,8 @@ def test_a_refusal_the_head_decides_leaves_the_body_unread(tmp_path, case):
     # The same answer as a development server gives (keys it does not accept unchecked).
     dev_status, dev_headers, dev_payload, _ = serve(strict_app(tmp_path / "whole", strict=False), "POST", INVOKE,
                                                     headers, body)
-    if case not in ("unlisted access key", "unlisted api key"):  # accepted unchecked in development mode
+    # accepted unchecked in development mode (a listed key issued no token: any token it sends)
+    if case not in ("unlisted access key", "unlisted api key", "session token for a key issued none"):
         assert (dev_status, _error(dev_headers), json.loads(dev_payload)) == (status, code, json.loads(payload))
     if message is not None:
         assert message in json.loads(payload).values()
