@@ -108,6 +108,9 @@ def test_api_key_calls_are_in_the_keys_region(tmp_path):
     # an AWS-like Host names the endpoint's region, which wins as on AWS
     aws_host = {"authorization": "Bearer eu-key", "host": "bedrock.ap-northeast-1.amazonaws.com"}
     assert _foundation_model_region(call(app, "GET", "/foundation-models", aws_host)) == "ap-northeast-1"
+    # a Host whose region part is no region name names no region: the key's applies
+    odd_host = {"authorization": "Bearer eu-key", "host": "bedrock.Not_A_Region.amazonaws.com"}
+    assert _foundation_model_region(call(app, "GET", "/foundation-models", odd_host)) == "eu-west-1"
     # a short-term key carries its region in its presigned URL's scope
     short = {"authorization": f"Bearer {_short_term_key('eu-central-1')}"}
     assert _foundation_model_region(call(app, "GET", "/foundation-models", short)) == "eu-central-1"
