@@ -286,11 +286,21 @@ def test_eventstream_header_wrappers_validate(build: Any, error: type[Exception]
         build()
 
 
+def test_eventstream_decoded_header_blocks_memo_is_bounded() -> None:
+    """A stream whose every frame has new headers (a hostile or odd server) must not grow the
+    decoder's memo of header blocks without bound."""
+    es._DECODED_HEADER_BLOCKS.clear()
+    frames = b"".join(encode_message([(":event-type", f"e{i}")], b"") for i in range(es._MEMO_BLOCKS_AT_MOST + 50))
+    assert len(decode_messages(frames)) == es._MEMO_BLOCKS_AT_MOST + 50
+    assert len(es._DECODED_HEADER_BLOCKS) == es._MEMO_BLOCKS_AT_MOST
+
+
 def test_eventstream_timestamp_and_uuid_conversions() -> None:
     moment = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=timezone.utc)
     stamp = Timestamp(moment)
     assert stamp.millis == 1714979289123
     assert stamp.to_datetime() == moment - timedelta(microseconds=456)
+    assert Timestamp(moment.replace(microsecond=999_999)).millis == 1714979289999  # floored, not rounded
     assert Timestamp(datetime(1970, 1, 1, 1, tzinfo=timezone(timedelta(hours=1)))).millis == 0
     raw = bytes(range(16))
     assert UUIDValue(raw) == UUIDValue(uuid.UUID(bytes=raw))
