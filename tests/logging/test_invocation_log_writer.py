@@ -381,6 +381,25 @@ def test_writer_retention_rewrites_the_day_that_straddles_the_cutoff(tmp_path):
     writer.close()
 
 
+def test_cloudwatch_purge_drops_the_millisecond_that_ends_at_the_cutoff_and_torn_lines(tmp_path):
+    """An event whose whole millisecond ends at the cutoff is older than it (the index drops
+    its record: ``ts < cutoff``), one at the cutoff is kept; a torn line (a write cut short) is
+    dropped with the rewrite, and counted."""
+    writer = make_writer(tmp_path, retention_days=1)
+    cutoff = NOW - 17 * 3600  # 2026-11-26T01:00Z, inside the day file
+    writer.submit(call(1, at=cutoff - 0.0005), CONFIG)
+    writer.submit(call(2, at=cutoff), CONFIG)
+    writer.flush()
+    sink = CloudWatchSink(writer.layout)
+    [day_file] = sink.files()
+    with open(day_file, "ab") as handle:
+        handle.write(b'{"timestamp": 17957')
+    assert sink.purge(cutoff) == 2
+    assert [r["requestId"] for r in cloudwatch_records(writer.layout)] == ["req-000002"]
+    assert day_file.read_bytes().count(b"\n") == 1
+    writer.close()
+
+
 def test_purge_interrupted_while_rewriting_a_day_leaves_nothing_behind(tmp_path, monkeypatch):
     """Ctrl-C (or SIGTERM) during the rewrite of the day that straddles the cutoff left its
     temporary copy: a file of the day's records, expired ones too, that no reader lists and
