@@ -84,7 +84,7 @@ def test_date_header_out_of_range_is_incomplete_signature_not_500(tmp_path):
     assert response.headers["x-amzn-errortype"].startswith("IncompleteSignatureException")
 
 
-def test_review_session_token_of_a_presigned_url_is_not_echoed_in_signature_mismatch(tmp_path):
+def test_session_token_of_a_presigned_url_is_not_echoed_in_signature_mismatch(tmp_path):
     """A presigned URL carries its session token in the query, so the canonical request the
     mismatch message quotes holds it on its query line (X-Amz-Security-Token=...)."""
     amz_date = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
