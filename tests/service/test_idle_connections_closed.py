@@ -1,14 +1,19 @@
-"""Review regression: a connection that goes quiet is closed. uvicorn's keep-alive timeout ran
-only after a response, so a connection that never sent a byte, or whose request head or body
-stopped halfway, held its file descriptor for as long as the server ran (a gateway collecting
-crashed clients' half-open connections for days runs out of descriptors)."""
+"""A connection that goes quiet is closed. uvicorn's keep-alive timeout ran only after a
+response, so a connection that never sent a byte, or whose request head or body stopped
+halfway, held its file descriptor for as long as the server ran (a gateway collecting crashed
+clients' half-open connections for days runs out of descriptors). And a client that stops
+reading its answer held the connection, the buffered answer and (for a stream) the call
+producing it for as long as it lived."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 import socket
 import threading
 import time
+from datetime import datetime, timezone
 
 import pytest
 import uvicorn
@@ -16,12 +21,16 @@ import uvicorn
 from claude_bedrock.service import server as server_module
 from claude_bedrock.service.app import create_app
 from claude_bedrock.settings import Settings
+from claude_bedrock.wire.sigv4 import HttpRequest, sign
 
 
 @pytest.fixture
 def url_port(tmp_path, monkeypatch):
     monkeypatch.setattr(server_module, "REQUEST_READ_TIMEOUT_S", 0.3)
+    monkeypatch.setattr(server_module, "RESPONSE_WRITE_TIMEOUT_S", 0.5)
     sock = server_module.bind_socket("127.0.0.1", 0)
+    # Accepted sockets inherit small kernel buffers: a few hundred KB of answer fill them.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
     port = sock.getsockname()[1]
     config = uvicorn.Config(create_app(Settings(data_dir=str(tmp_path))), http=server_module._bounded_http_protocol(),
                             log_level="warning", lifespan="on", timeout_keep_alive=0.3)
@@ -69,3 +78,64 @@ def test_a_complete_request_still_gets_its_answer(url_port):
     sock.sendall(b"GET /_claude-bedrock/health HTTP/1.1\r\nHost: localhost\r\n\r\n")
     assert sock.recv(65536).startswith(b"HTTP/1.1 200")
     sock.close()
+
+
+ANSWER_WORDS = 40_000  # about 200 KB of JSON: far more than the socket buffers and the transport's
+
+
+def _large_answer_request(port: int) -> tuple[socket.socket, int, int]:
+    """A connection (small receive buffer) that asked for a ~200 KB InvokeModel answer, read
+    only as far as its head; the body bytes read with it, and the body's full length."""
+    rule = json.dumps({"respond": {"text": " ".join(["word"] * ANSWER_WORDS)}}).encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as admin:
+        admin.sendall(b"POST /_claude-bedrock/rules HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+                      b"Content-Length: %d\r\n\r\n%s" % (len(rule), rule))
+        assert admin.recv(65536).startswith(b"HTTP/1.1 20")
+    path = "/model/anthropic.claude-sonnet-4-5-20250929-v1:0/invoke"
+    body = json.dumps({"anthropic_version": "bedrock-2023-05-31", "max_tokens": 64000,
+                       "messages": [{"role": "user", "content": "Talk."}]}).encode()
+    headers = [("host", "localhost"), ("content-type", "application/json")]
+    amz_date = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    headers += sign(HttpRequest("POST", path.replace(":", "%3A"), "", headers, body),
+                    "AKIDUNLISTED000001", "secret", "us-east-1", "bedrock", amz_date)
+    head = f"POST {path.replace(':', '%3A')} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers)
+    head += f"content-length: {len(body)}\r\n\r\n"
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(20)
+    sock.connect(("127.0.0.1", port))
+    sock.sendall(head.encode() + body)
+    first = sock.recv(4096)
+    length = int(first.split(b"content-length: ", 1)[1].split(b"\r\n", 1)[0])
+    return sock, len(first) - first.index(b"\r\n\r\n") - 4, length
+
+
+def _read_all(sock: socket.socket, pause: float = 0.0) -> int:
+    received = 0
+    try:
+        while True:
+            data = sock.recv(4096)
+            if not data:
+                return received
+            received += len(data)
+            time.sleep(pause)
+    except (ConnectionResetError, TimeoutError, socket.timeout):
+        return received
+
+
+def test_a_client_that_reads_none_of_its_answer_is_cut(url_port, caplog):
+    caplog.set_level(logging.INFO, logger="claude_bedrock.server")
+    sock, body_read, length = _large_answer_request(url_port)
+    time.sleep(3)  # six times the write timeout, reading nothing
+    body_read += _read_all(sock)
+    sock.close()
+    assert body_read < length  # the server aborted the connection: the answer never arrived whole
+    assert "read none of its response" in caplog.text
+
+
+def test_a_client_that_reads_slowly_gets_its_whole_answer(url_port):
+    sock, body_read, length = _large_answer_request(url_port)
+    sock.settimeout(0.8)  # the answer's end: the server keeps the connection alive, sending nothing
+    body_read += _read_all(sock, pause=0.05)  # 4 KB every 50 ms: slower than the buffers drain
+    sock.close()
+    assert body_read == length

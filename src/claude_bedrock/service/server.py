@@ -13,7 +13,11 @@ nor one whose request stopped halfway (a crashed client, a half-open TCP connect
 slowloris), so a gateway running for days would pile up file descriptors until it could accept
 no more. Here the keep-alive timeout also runs before the first request (as uvicorn's author
 says it should: uvicorn issue #160), and a request whose head or body receives no byte for
-``REQUEST_READ_TIMEOUT_S`` is cut (the app sees the client disconnect).
+``REQUEST_READ_TIMEOUT_S`` is cut (the app sees the client disconnect). Nor by a client that
+stops reading its answer: once the socket's buffers are full, a connection whose client takes
+none of the response for ``RESPONSE_WRITE_TIMEOUT_S`` is aborted (nginx's ``send_timeout``), so
+that neither the bytes waiting for it nor the call still producing them (a gateway's upstream
+stream) are held for as long as the client lives.
 
 A client that pipelines requests and closes the connection while the first is answered has
 that first call told it left, as without pipelining: uvicorn tells only the last request read
@@ -57,6 +61,9 @@ MAX_HEAD_BYTES = 64 * 1024
 #: How long a request whose head or body is incomplete may go without a byte before the
 #: connection is closed (nginx's client_header_timeout / client_body_timeout default).
 REQUEST_READ_TIMEOUT_S = 60.0
+#: How long a response may wait, the socket's buffers full, for its client to read a byte before
+#: the connection is aborted (nginx's send_timeout default).
+RESPONSE_WRITE_TIMEOUT_S = 60.0
 
 try:
     import httptools
@@ -81,6 +88,8 @@ def _bounded_http_protocol() -> Any:
             self._head_bytes = 0  # bytes received since the current head began; -1 in a body
             self._head_too_large = False
             self._read_timer: asyncio.TimerHandle | None = None  # while a request is incomplete
+            self._write_timer: asyncio.TimerHandle | None = None  # while the client reads nothing
+            self._write_backlog = 0  # the transport's buffered bytes when the write timer was armed
             self._running: Any = None  # the request cycle whose app runs (others may be queued)
             self._upgrade_body: Any = None  # an ``ignored_upgrade.UpgradeBody``: a body httptools leaves unread
 
@@ -154,8 +163,38 @@ def _bounded_http_protocol() -> Any:
                 self._read_timer.cancel()
                 self._read_timer = None
 
+        def pause_writing(self) -> None:
+            """The transport's buffer is full: the client has this long to read (the usual
+            answer never fills it, so this costs nothing per request)."""
+            super().pause_writing()
+            if self._write_timer is None:
+                self._arm_write_timer()
+
+        def _arm_write_timer(self) -> None:
+            self._write_backlog = self.transport.get_write_buffer_size()
+            self._write_timer = self.loop.call_later(RESPONSE_WRITE_TIMEOUT_S, self._write_timed_out)
+
+        def resume_writing(self) -> None:
+            super().resume_writing()
+            self._cancel_write_timer()
+
+        def _write_timed_out(self) -> None:
+            self._write_timer = None
+            if self.transport.get_write_buffer_size() < self._write_backlog:  # slow, but reading
+                self._arm_write_timer()
+                return
+            log.info("closed a connection from %s whose client read none of its response for %g s",
+                     _peer(self.client), RESPONSE_WRITE_TIMEOUT_S)
+            self.transport.abort()  # close() would wait for the client to take the buffered bytes
+
+        def _cancel_write_timer(self) -> None:
+            if self._write_timer is not None:
+                self._write_timer.cancel()
+                self._write_timer = None
+
         def connection_lost(self, exc: Exception | None) -> None:
             self._cancel_read_timer()
+            self._cancel_write_timer()
             running = self._running
             if running is not None and running is not self.cycle and not running.response_complete:
                 running.disconnected = True  # uvicorn tells ``self.cycle`` only: a queued request
@@ -210,6 +249,10 @@ def _bounded_http_protocol() -> Any:
             self._cancel_read_timer()
 
     return BoundedHttpToolsProtocol
+
+
+def _peer(client: tuple[str, int] | None) -> str:
+    return f"{client[0]}:{client[1]}" if client else "a client"
 
 
 #: HTTP versions whose requests may come without ``Host`` (RFC 9112 3.2 requires it of HTTP/1.1).
