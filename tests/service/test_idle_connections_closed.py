@@ -83,7 +83,7 @@ def test_a_complete_request_still_gets_its_answer(url_port):
 ANSWER_WORDS = 40_000  # about 200 KB of JSON: far more than the socket buffers and the transport's
 
 
-def _large_answer_request(port: int) -> tuple[socket.socket, int, int]:
+def _large_answer_request(port: int, operation: str = "invoke") -> tuple[socket.socket, int, int]:
     """A connection (small receive buffer) that asked for a ~200 KB InvokeModel answer, read
     only as far as its head; the body bytes read with it, and the body's full length."""
     rule = json.dumps({"respond": {"text": " ".join(["word"] * ANSWER_WORDS)}}).encode()
@@ -91,7 +91,7 @@ def _large_answer_request(port: int) -> tuple[socket.socket, int, int]:
         admin.sendall(b"POST /_claude-bedrock/rules HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
                       b"Content-Length: %d\r\n\r\n%s" % (len(rule), rule))
         assert admin.recv(65536).startswith(b"HTTP/1.1 20")
-    path = "/model/anthropic.claude-sonnet-4-5-20250929-v1:0/invoke"
+    path = f"/model/anthropic.claude-sonnet-4-5-20250929-v1:0/{operation}"
     body = json.dumps({"anthropic_version": "bedrock-2023-05-31", "max_tokens": 64000,
                        "messages": [{"role": "user", "content": "Talk."}]}).encode()
     headers = [("host", "localhost"), ("content-type", "application/json")]
@@ -106,6 +106,8 @@ def _large_answer_request(port: int) -> tuple[socket.socket, int, int]:
     sock.connect(("127.0.0.1", port))
     sock.sendall(head.encode() + body)
     first = sock.recv(4096)
+    if operation != "invoke":
+        return sock, 0, 0
     length = int(first.split(b"content-length: ", 1)[1].split(b"\r\n", 1)[0])
     return sock, len(first) - first.index(b"\r\n\r\n") - 4, length
 
@@ -139,3 +141,18 @@ def test_a_client_that_reads_slowly_gets_its_whole_answer(url_port):
     body_read += _read_all(sock, pause=0.05)  # 4 KB every 50 ms: slower than the buffers drain
     sock.close()
     assert body_read == length
+
+
+def test_a_stream_whose_client_reads_nothing_ends_as_the_client_having_left(url_port):
+    sock, _, _ = _large_answer_request(url_port, "invoke-with-response-stream")
+    time.sleep(3)  # the client, still connected, has read nothing
+    with socket.create_connection(("127.0.0.1", url_port), timeout=20) as admin:
+        admin.sendall(b"GET /_claude-bedrock/calls HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        answer = b""
+        while chunk := admin.recv(65536):
+            answer += chunk
+    sock.close()
+    calls = json.loads(answer.split(b"\r\n\r\n", 1)[1])["calls"]
+    streamed = [(call["status"], call["error_code"]) for call in calls
+                if call["operation"] == "InvokeModelWithResponseStream"]
+    assert streamed == [(0, "ClientDisconnected")]  # ended while the client was still connected
