@@ -39,21 +39,26 @@ def signed_head(method: str, path: str, body: bytes, *, service: str = "bedrock"
 def exchange(server, requests: bytes, answers: int) -> list[bytes]:
     """Send ``requests`` on one connection; the first ``answers`` responses, each head and body."""
     parsed = urlparse(server.url)
-    received = b""
-    responses: list[bytes] = []
     with socket.create_connection((parsed.hostname, parsed.port), timeout=10) as sock:
         sock.sendall(requests)
-        while len(responses) < answers:
-            head, sep, rest = received.partition(b"\r\n\r\n")
-            length = next((int(line.split(b":", 1)[1]) for line in head.lower().split(b"\r\n")
-                           if line.startswith(b"content-length:")), None)
-            if sep and length is not None and len(rest) >= length:
-                responses.append(head + sep + rest[:length])
-                received = rest[length:]
-                continue
-            chunk = sock.recv(65536)
-            assert chunk, (responses, received)
-            received += chunk
+        return read_responses(sock, answers)
+
+
+def read_responses(sock: socket.socket, answers: int) -> list[bytes]:
+    """The next ``answers`` responses on ``sock`` (Content-Length framed), each head and body."""
+    received = b""
+    responses: list[bytes] = []
+    while len(responses) < answers:
+        head, sep, rest = received.partition(b"\r\n\r\n")
+        length = next((int(line.split(b":", 1)[1]) for line in head.lower().split(b"\r\n")
+                       if line.startswith(b"content-length:")), None)
+        if sep and length is not None and len(rest) >= length:
+            responses.append(head + sep + rest[:length])
+            received = rest[length:]
+            continue
+        chunk = sock.recv(65536)
+        assert chunk, (responses, received)
+        received += chunk
     return responses
 
 
@@ -128,6 +133,24 @@ def test_a_pipelining_client_that_leaves_has_its_running_call_cut_not_a_500(slow
     assert "Traceback" not in log and "unhandled error" not in log, log
 
 
+def test_a_pipelined_call_started_after_the_first_is_cut_when_the_client_leaves(slow_server):
+    """The call a pipelining client's queue started next (the second of three) is the one told
+    the client left, not the last one read."""
+    request = raw_request("POST", INVOKE, [("host", "localhost"), ("authorization", "Bearer any-development-key"),
+                                           ("content-type", "application/json")], BODY)
+    before = len(calls(slow_server))
+    parsed = urlparse(slow_server.url)
+    with socket.create_connection((parsed.hostname, parsed.port), timeout=10) as sock:
+        sock.sendall(request * 3)
+        time.sleep(1.4)  # the first answer (about 1 s) is sent; the second call waits on its latency
+    deadline = time.monotonic() + 10
+    while len(recorded := calls(slow_server)[before:]) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert [(call["status"], call["error_code"]) for call in recorded] == [(200, None), (0, "ClientDisconnected")]
+    log = slow_server.log_text()
+    assert "Traceback" not in log and "unhandled error" not in log, log
+
+
 UPGRADE = [("connection", "Upgrade, HTTP2-Settings"), ("upgrade", "h2c"), ("http2-settings", "AAMAAABkAAQCAAAAAAIAAAAA")]
 
 
@@ -161,6 +184,42 @@ def test_a_request_offering_an_upgrade_is_answered_with_its_body(strict_server, 
     second = exchange(strict_server, raw_request("POST", INVOKE, signed_head("POST", INVOKE, BODY) + UPGRADE, BODY)
                       + raw_request("POST", INVOKE, signed_head("POST", INVOKE, BODY), BODY), 2)
     assert [response[:12] for response in second] == [b"HTTP/1.1 200", b"HTTP/1.1 200"], second
+
+
+def _pieces(data: bytes, size: int) -> list[bytes]:
+    return [data[i:i + size] for i in range(0, len(data), size)]
+
+
+@pytest.mark.parametrize("case", ["no body", "a zero length written 00", "chunked, in small pieces"])
+def test_an_upgrade_offer_without_a_body_or_with_one_in_pieces_is_answered_at_once(strict_server, case):
+    """``curl --http2`` on http:// sends the offer on a GET without a body: the server must not
+    wait for one (nor for a zero length however written), and a body arriving in many small
+    pieces is read whole; the connection then serves the next request."""
+    if case == "no body":
+        first = [b"GET /_claude-bedrock/health HTTP/1.1\r\nhost: localhost\r\n"
+                 + b"".join(f"{name}: {value}\r\n".encode() for name, value in UPGRADE) + b"\r\n"]
+        expected = b"HTTP/1.1 200"
+    elif case == "a zero length written 00":
+        headers = signed_head("POST", INVOKE, b"") + UPGRADE + [("content-length", "00")]
+        first = [f"POST {INVOKE} HTTP/1.1\r\n".encode()
+                 + b"".join(f"{name}: {value}\r\n".encode() for name, value in headers) + b"\r\n"]
+        expected = b"HTTP/1.1 400"  # an empty InvokeModel body: answered, not waited for
+    else:
+        headers = signed_head("POST", INVOKE, BODY) + UPGRADE + [("transfer-encoding", "chunked")]
+        body = b"".join(b"%x\r\n%s\r\n" % (len(piece), piece) for piece in _pieces(BODY, 7)) + b"0\r\n\r\n"
+        first = [f"POST {INVOKE} HTTP/1.1\r\n".encode()
+                 + b"".join(f"{name}: {value}\r\n".encode() for name, value in headers) + b"\r\n",
+                 *_pieces(body, 5)]
+        expected = b"HTTP/1.1 200"
+    parsed = urlparse(strict_server.url)
+    with socket.create_connection((parsed.hostname, parsed.port), timeout=10) as sock:
+        for piece in first:  # a timeout (10 s) fails the test: the server waited for a body
+            sock.sendall(piece)
+            time.sleep(0.002)
+        answers = read_responses(sock, 1)  # before anything else is sent
+        sock.sendall(b"GET /_claude-bedrock/health HTTP/1.1\r\nhost: localhost\r\n\r\n")
+        answers += read_responses(sock, 1)
+    assert [answer[:12] for answer in answers] == [expected, b"HTTP/1.1 200"], answers
 
 
 @pytest.mark.parametrize("hosts", [[], ["localhost", "localhost"]], ids=["no Host", "two Host lines"])

@@ -31,9 +31,11 @@ class UpgradeBody:
     def after(cls, headers: list[tuple[bytes, bytes]]) -> UpgradeBody | None:
         """The reader of the body a head with these ``headers`` declares; None without one."""
         framing = [(name, value) for name, value in headers if name in _FRAMING_HEADERS]
-        if not framing or framing == [(b"content-length", b"0")]:
+        if not framing:
             return None
-        return cls(framing)
+        body = cls(framing)
+        body.feed(b"")  # a zero length, however written (``0``, ``00``): no body to wait for
+        return None if body.done else body
 
     def __init__(self, framing: list[tuple[bytes, bytes]]) -> None:
         self._reader = h11.Connection(h11.SERVER)
@@ -46,7 +48,8 @@ class UpgradeBody:
 
         Raises ValueError for a body that breaks its framing.
         """
-        self._reader.receive_data(data)
+        if data:  # h11 reads an empty receive_data as the end of the connection
+            self._reader.receive_data(data)
         pieces: list[bytes] = []
         while True:
             try:

@@ -125,6 +125,9 @@ def _bounded_http_protocol() -> Any:
                 except httptools.HttpParserError:
                     self._invalid_request()
                 except httptools.HttpParserUpgrade as upgrade:  # the head is parsed; what follows is not
+                    if self._should_upgrade():  # a WebSocket, were ``ws`` not "none": uvicorn's hand-off
+                        self.handle_websocket_upgrade()
+                        return
                     data = data[upgrade.args[0]:]
                     continue
                 return
@@ -210,7 +213,7 @@ def _bounded_http_protocol() -> Any:
             if self._head_bytes > MAX_HEAD_BYTES and self._parsed_head_size() > MAX_HEAD_BYTES:
                 self._head_too_large = True
                 raise ValueError("request head too large")  # the parser stops: send_400_response
-            if self.parser.get_http_version() not in _HOST_OPTIONAL and _host_lines(self.headers) != 1:
+            if _host_lines(self.headers) != 1 and self.parser.get_http_version() not in _HOST_OPTIONAL:
                 raise ValueError("an HTTP/1.1 request has exactly one Host header")  # RFC 9112 3.2: a 400
             self._head_bytes = -1  # the body is not counted
             super().on_headers_complete()
