@@ -77,6 +77,26 @@ def test_window_slides_after_a_minute():
     assert reserve(book) is not None
 
 
+def test_a_request_leaves_the_window_exactly_a_minute_later():
+    clock = Clock()
+    book = ledger({"requests_per_minute": 1}, clock)
+    reserve(book)
+    clock.now += 60.0  # the window is [now - 60 s, now): a call made 60 s ago no longer counts
+    assert reserve(book) is not None
+
+
+def test_usage_lists_only_keys_with_calls_in_the_window():
+    clock = Clock()
+    book = ledger({"requests_per_minute": 5}, clock)
+    reserve(book)
+    clock.now += 30
+    reserve(book, HAIKU_35)
+    clock.now += 30
+    assert [row["model_id"] for row in book.usage()] == [HAIKU_35]
+    clock.now += 30
+    assert book.usage() == []
+
+
 def test_counters_are_per_account_region_model_and_endpoint():
     book = ledger({"requests_per_minute": 1})
     reserve(book)
@@ -140,12 +160,22 @@ def test_model_overrides_take_precedence_key_by_key():
         reserve(book, max_tokens=5000)
 
 
+def test_a_model_override_beats_the_default_for_the_key_it_sets():
+    book = ledger({"requests_per_minute": 100, "models": {"*haiku*": {"requests_per_minute": 1}}})
+    assert book.config.limits_for((HAIKU_35,)).requests_per_minute == 1
+    reserve(book, HAIKU_35)
+    with pytest.raises(QuotaExceeded):
+        reserve(book, HAIKU_35)
+
+
 def test_no_limits_means_no_reservation():
     assert reserve(ledger(None)) is None
     assert not parse_quota_config({}).enabled
 
 
 @pytest.mark.parametrize("spec", [{"requests_per_minute": 0}, {"rpm": 1}, {"tokens_per_minute": "many"},
+                                  {"requests_per_minute": True}, {"tokens_per_minute": 1.5},
+                                  {"models": {"x": {"requests_per_minute": True}}},
                                   {"models": {"x": {"burst": 1}}}])
 def test_parse_quota_config_rejects_bad_values(spec):
     with pytest.raises(ScriptError):
