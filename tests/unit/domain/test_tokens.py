@@ -42,6 +42,8 @@ text_strategy = st.text(alphabet=st.characters(codec="utf-8", exclude_categories
         ("Hello, world", 3),
         ("snake_case", 3),  # "_" is a token of its own
         ("naïve", 3),  # "na", "ï", "ve"
+        ("日本語", 2),  # other letters in chunks of 2: "日本", "語"
+        ("ελληνικά", 4),
     ],
 )
 def test_count_text_rule_examples(text: str, expected: int) -> None:
@@ -110,6 +112,7 @@ def test_count_request_tools_add_definition_and_system_prompt_by_choice() -> Non
     forced = {**auto, "tool_choice": {"type": "any"}}
     assert count_request(auto) - count_request(base) > 346
     assert count_request(auto) - count_request(forced) == 346 - 313
+    assert count_request({**auto, "tool_choice": {"type": "none"}}) == count_request(auto)  # 346 for auto and none
 
 
 def test_count_request_counts_a_deferred_tool_only_once_a_tool_reference_loads_it() -> None:
@@ -264,6 +267,11 @@ def test_count_block_png_uses_header_dimensions() -> None:
     assert count_block(_image(_png(1000, 1000))) == math.ceil(1000 * 1000 / 750)
 
 
+def test_count_block_tall_image_is_scaled_by_its_long_edge() -> None:
+    scale = 1568 / 3000
+    assert count_block(_image(_png(1000, 3000))) == math.ceil((1000 * scale) * (3000 * scale) / 750) < IMAGE_MAX_TOKENS
+
+
 def test_count_block_large_image_is_capped() -> None:
     assert count_block(_image(_png(4000, 3000))) == IMAGE_MAX_TOKENS
 
@@ -277,6 +285,13 @@ def test_count_block_jpeg_estimated_from_encoded_size() -> None:
     small = base64.b64encode(b"\xff\xd8\xff" + b"\x00" * 3_000).decode()
     large = base64.b64encode(b"\xff\xd8\xff" + b"\x00" * 30_000).decode()
     assert 1 <= count_block(_image(small, "image/jpeg")) < count_block(_image(large, "image/jpeg")) <= IMAGE_MAX_TOKENS
+    padded = base64.b64encode(b"\xff\xd8\xff" + b"\x00" * 184).decode()  # 187 bytes, "==" padded
+    assert padded.endswith("==")
+    assert count_block(_image(padded, "image/jpeg")) == math.ceil(187 * 4 / 750) == 1  # the padding is no data
+
+
+def test_count_block_redacted_thinking_is_one_token_per_8_characters() -> None:
+    assert count_block({"type": "redacted_thinking", "data": "A" * 80}) == 10
 
 
 def _pdf(pages: int) -> str:
@@ -326,6 +341,9 @@ def test_count_output_block_rules() -> None:
     assert count_output_block({"type": "thinking", "thinking": "hmm ok", "signature": "QUJD" * 50}) == 2
     tool = {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"location": "Paris"}}
     assert count_output_block(tool) == count_text("get_weather") + count_json({"location": "Paris"})
+    search = {"type": "server_tool_use", "id": "srvtoolu_1", "name": "tool_search_tool_regex",
+              "input": {"query": "weather"}}
+    assert count_output_block(search) == count_text("tool_search_tool_regex") + count_json({"query": "weather"})
 
 
 def _tool_call_events(name: str, json_text: str, piece: int) -> list[dict]:
@@ -413,7 +431,8 @@ def test_image_dimensions_of_each_format_from_its_header() -> None:
     app1 = b"\xff\xe1" + (300).to_bytes(2, "big") + bytes(298)  # a long segment before the frame header
     sof2 = b"\xff\xc2" + (17).to_bytes(2, "big") + b"\x08" + (480).to_bytes(2, "big") + (640).to_bytes(2, "big") + bytes(10)
     jpeg = b"\xff\xd8" + app1 + sof2 + bytes(4)
-    for raw in (png, gif, vp8x, vp8l, vp8, jpeg):
+    tem_jpeg = b"\xff\xd8" + b"\xff\x01" + b"\xff\xd0" + sof2 + bytes(4)  # TEM and RSTn carry no length
+    for raw in (png, gif, vp8x, vp8l, vp8, jpeg, tem_jpeg):
         assert image_dimensions(b64(raw)) == (640, 480), raw[:16]
     assert image_dimensions(b64(b"\xff\xd8\x00garbage" + bytes(20))) is None
     assert image_dimensions("not base64!") is None
