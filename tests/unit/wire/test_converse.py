@@ -404,6 +404,14 @@ def test_converse_to_anthropic_cache_points_mark_previous_block() -> None:
                              "cache_control": {"type": "ephemeral", "ttl": "5m"}}]
 
 
+def test_converse_to_anthropic_cache_point_marks_only_the_block_just_before_it() -> None:
+    body = {"messages": [user({"text": "first"}, {"text": "second"}, {"cachePoint": {"type": "default"}})]}
+    assert translate(body).anthropic_body["messages"][0]["content"] == [
+        {"type": "text", "text": "first"},
+        {"type": "text", "text": "second", "cache_control": {"type": "ephemeral"}},
+    ]
+
+
 def test_converse_to_anthropic_cache_point_first_is_rejected() -> None:
     message = rejection({"messages": [user({"cachePoint": {"type": "default"}},
                                            {"text": "x"})]})
@@ -742,9 +750,12 @@ def test_converse_validation_empty_content() -> None:
                                "again.")
 
 
-def test_converse_validation_tool_blocks_need_tool_config() -> None:
-    body = {"messages": [user({"text": "q"}),
-                         assistant({"toolUse": {"toolUseId": "t", "name": "f", "input": {}}})]}
+@pytest.mark.parametrize("messages", [
+    [user({"text": "q"}), assistant({"toolUse": {"toolUseId": "t", "name": "f", "input": {}}})],
+    [user({"toolResult": {"toolUseId": "t", "content": [{"text": "sunny"}]}})],
+])
+def test_converse_validation_tool_blocks_need_tool_config(messages: list) -> None:
+    body = {"messages": messages}
     assert rejection(body) == ("The toolConfig field must be defined when using toolUse and "
                                "toolResult content blocks.")
 
@@ -816,6 +827,14 @@ def test_converse_validation_bad_base64() -> None:
     assert rejection(body) == ("The format of the value at messages.0.content.0.image.source."
                                "bytes is invalid. Provide a base64-encoded string for the "
                                "field and try again.")
+
+
+def test_converse_wrapped_base64_reaches_the_model_unwrapped() -> None:
+    # The blob check ignores the line breaks of wrapped base64 (converse_shapes.decode_blob); the
+    # Messages body must then carry it clean, or its strict base64 rule refuses what passed here.
+    wrapped = "\r\n".join(PNG[i : i + 16] for i in range(0, len(PNG), 16))
+    body = {"messages": [user({"image": {"format": "png", "source": {"bytes": wrapped}}})]}
+    assert translate(body).anthropic_body["messages"][0]["content"][0]["source"]["data"] == PNG
 
 
 DOCUMENT_NAME_RULE = (
@@ -1042,6 +1061,12 @@ def test_converse_stream_renderer_stop_reasons(anthropic_reason: str, converse_r
 
 def test_converse_stream_renderer_refusal_is_content_filtered() -> None:
     assert STOP_REASONS["refusal"] == "content_filtered"
+
+
+def test_converse_pause_turn_reads_as_a_finished_turn() -> None:
+    # Converse's StopReason has no "paused" value; "tool_use" would send the caller looking for a
+    # toolUse block of its own to run.
+    assert render_all([message_start(), *message_end("pause_turn")])[-2] == ("messageStop", {"stopReason": "end_turn"})
 
 
 def test_converse_stream_renderer_additional_response_fields() -> None:
