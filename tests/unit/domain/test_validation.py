@@ -854,6 +854,7 @@ def test_validate_requires_unique_tool_use_ids() -> None:
         ({"type": "tool_use", "id": "t1\n", "name": "x", "input": {}}, "messages.1.content.0.tool_use.id: String should match pattern '^[a-zA-Z0-9_-]+$'"),
         ({"type": "tool_use", "id": "t1", "name": "x", "input": "{}"}, "messages.1.content.0.tool_use.input: Input should be a valid dictionary"),
         ({"type": "tool_use", "id": "t1", "input": {}}, "messages.1.content.0.tool_use.name: Field required"),
+        ({"type": "tool_use", "id": "t1", "name": "", "input": {}}, "messages.1.content.0.tool_use.name: String should have at least 1 character"),
     ],
 )  # fmt: skip
 def test_validate_rejects_a_malformed_tool_use(block: dict[str, Any], expected: str) -> None:
@@ -999,11 +1000,25 @@ def test_validate_rejects_image_data_of_another_format() -> None:
     )
 
 
-def test_validate_rejects_an_image_over_5_mb() -> None:
-    data = PNG + "A" * (5 * 1024 * 1024 - len(PNG) + 4)
+def test_validate_rejects_a_riff_file_that_is_not_webp() -> None:
+    wave = base64.b64encode(b"RIFF\x00\x00\x00\x00WAVEfmt " + bytes(16)).decode()
+    assert rejects(make_body(messages=[user(image(wave, "image/webp"))])) == (
+        "messages.0.content.0.image.source.base64.data: Image does not match the provided media type image/webp"
+    )
+
+
+@pytest.mark.parametrize("extra", [1, 4])
+def test_validate_rejects_an_image_over_5_mb(extra: int) -> None:
+    data = PNG + "A" * (5 * 1024 * 1024 - len(PNG) + extra)
     assert rejects(make_body(messages=[user(image(data))])) == (
         f"messages.0.content.0.image.source.base64: image exceeds 5 MB maximum: {len(data)} bytes > 5242880 bytes"
     )
+
+
+def test_validate_accepts_an_image_of_exactly_5_mb_of_base64() -> None:
+    data = base64.b64encode(b"\x89PNG\r\n\x1a\n" + bytes(5 * 1024 * 1024 * 3 // 4 - 8)).decode()
+    assert len(data) == 5 * 1024 * 1024
+    accepts(make_body(messages=[user(image(data))]))
 
 
 # --------------------------------------------------------------------------- documents
@@ -1333,6 +1348,7 @@ def test_validate_rejects_bad_stop_sequences(stop_sequences: Any, expected: str)
 
 def test_validate_accepts_metadata_user_id() -> None:
     accepts(make_body(metadata={"user_id": "user-123"}))
+    accepts(make_body(metadata={"user_id": "u" * 256}))  # "at most 256 characters"
     accepts(make_body(metadata={"user_id": None}))
     accepts(make_body(metadata={}))
 
