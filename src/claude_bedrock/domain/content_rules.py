@@ -589,23 +589,24 @@ def _media(messages: list[Any]) -> tuple[list[tuple[str, str]], int]:
     return found, documents
 
 
-def check_media(messages: list[Any], *, max_blocks: int = MAX_MEDIA_BLOCKS) -> None:
+def check_media(messages: list[Any], *, max_blocks: int = MAX_MEDIA_BLOCKS) -> int:
     """At most ``max_blocks`` images and documents in all (MAX_MEDIA_BLOCKS, or
     MAX_MEDIA_BLOCKS_LARGE_CONTEXT beyond a 200K-token window); then each image's longest edge
     within MAX_IMAGE_EDGE_PX, or MANY_IMAGES_MAX_EDGE_PX when the request holds more than
     MANY_IMAGES images (run after ``check_messages``). Images whose header cannot be read are
-    not judged."""
+    not judged. Returns the number of documents (tool results' included)."""
     images, documents = _media(messages)
     if len(images) + documents > max_blocks:
         raise ValidationException(TOO_MANY_MEDIA.format(images=len(images), documents=documents, limit=max_blocks))
     if not images:
-        return
+        return documents
     many = len(images) > MANY_IMAGES
     limit = MANY_IMAGES_MAX_EDGE_PX if many else MAX_IMAGE_EDGE_PX
     for path, data in images:
         dimensions = image_dimensions(data)
         if dimensions is not None and max(dimensions) > limit:
             raise api_error(path, (MANY_IMAGES_TOO_BIG if many else IMAGE_TOO_BIG).format(limit=limit))
+    return documents
 
 
 #: The blocks that may hold ``tool_reference`` blocks.

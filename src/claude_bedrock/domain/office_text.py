@@ -46,6 +46,8 @@ MAX_PART_BYTES = 16 * 1024 * 1024
 MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
 MAX_TEXT_CHARS = 4_000_000
 MAX_COLUMNS = 16_384  # Excel's last column, XFD
+#: XML bytes parsed per call of the parser (a few milliseconds of it).
+_FEED_BYTES = 64 * 1024
 
 #: The WordprocessingML and SpreadsheetML namespaces, Transitional first, then Strict.
 _WORD = ("{http://schemas.openxmlformats.org/wordprocessingml/2006/main}",
@@ -97,12 +99,23 @@ class _Reader:
         if len(data) > MAX_PART_BYTES or _DOCTYPE.search(data):
             return None
         try:
-            return ElementTree.fromstring(data)
+            return _parsed(data)
         except ElementTree.ParseError:
             return None
 
     def close(self) -> None:
         self._archive.close()
+
+
+def _parsed(data: bytes) -> ElementTree.Element:
+    """``ElementTree.fromstring(data)``, fed ``_FEED_BYTES`` at a time: one C call parsing a
+    16 MB part would hold the GIL for seconds, and a reading off the event loop
+    (``service.offload``) would hold the loop all the same."""
+    parser = ElementTree.XMLParser()
+    view = memoryview(data)
+    for start in range(0, len(data), _FEED_BYTES):
+        parser.feed(bytes(view[start:start + _FEED_BYTES]))
+    return parser.close()
 
 
 def _namespace(root: ElementTree.Element, known: tuple[str, str]) -> str:

@@ -45,6 +45,9 @@ Order of checks (the first failing one answers):
     9. input tokens (when a counter is given) within the context limit: the model's context
        window (200K), or 1M with ``context-1m-2025-08-07`` on a model that supports it. With
        ``context_management`` edits, the count of the edited prompt (``context_editing``).
+       A caller that reads documents elsewhere (off the event loop: ``service.offload``) may
+       leave this step of a request holding documents to ``check_input_tokens``
+       (``defer_documents``): the same count and message, made later.
 
 Wording sources: wire-protocol reference 3.3 (observed Bedrock texts: extraneous/required keys,
 "Invalid API version", "anthropic_version: Field required", first-role/alternation/tool_result
@@ -76,7 +79,7 @@ import json
 import re
 import sys
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -126,6 +129,7 @@ __all__ = [
     "ModelLimits",
     "ValidatedRequest",
     "anthropic_model_name",
+    "check_input_tokens",
     "edited_prompt",
     "parse_json_body",
     "validate_messages_request",
@@ -322,6 +326,8 @@ class ValidatedRequest:
     #: The judged ``context_management`` clearing edits (None without): what a token count
     #: without a counter given here applies (``edited_prompt``).
     edits: tuple[Edit, ...] | None = None
+    #: The document blocks of the messages (tool results' included): their count reads files.
+    documents: int = 0
 
 
 # --------------------------------------------------------------------------- JSON parsing
@@ -539,6 +545,7 @@ def validate_messages_request(
     *,
     count_input_tokens: Callable[[dict[str, Any]], int] | None = None,
     header_betas: Iterable[str] = (),
+    defer_documents: bool = False,
 ) -> ValidatedRequest:
     """Judge an Anthropic Messages body for ``model`` as Bedrock would.
 
@@ -548,6 +555,8 @@ def validate_messages_request(
         count_input_tokens: counts the body's input tokens; called last, only on a body that
             passed every other rule. Without it no context-length check is made.
         header_betas: flags from an ``anthropic-beta`` HTTP header, judged like the body's.
+        defer_documents: a body holding documents is not counted here (``input_tokens`` is
+            None): the caller counts it with ``check_input_tokens``.
 
     Raises:
         ValidationException: at the first problem, with Bedrock's wording where known.
@@ -558,9 +567,25 @@ def validate_messages_request(
     version = _check_version(body)
     betas = _collect_betas(body.get("anthropic_beta"), header_betas, model)  # "invalid beta flag: <flag>"
     try:
-        return _model_checks(body, model, version, betas, count_input_tokens)
+        return _model_checks(body, model, version, betas, count_input_tokens, defer_documents)
     except ValidationException as exc:  # the model's own rejection, as Bedrock relays it
         raise ValidationException(MODEL_ERRORS_PREFIX + exc.message) from None
+
+
+def check_input_tokens(validated: ValidatedRequest, model: ModelLimits,
+                       count_input_tokens: Callable[[dict[str, Any]], int]) -> ValidatedRequest:
+    """Step 9 of a body validated with ``defer_documents`` (pure, thread-safe: it reads the
+    body only): ``validated`` with its input tokens (and edited prompt) counted.
+
+    Raises:
+        ValidationException: the prompt is too long, as ``validate_messages_request`` says it.
+    """
+    try:
+        input_tokens, edited = _counted(validated.body, model, validated.edits, validated.context_limit,
+                                        count_input_tokens)
+    except ValidationException as exc:
+        raise ValidationException(MODEL_ERRORS_PREFIX + exc.message) from None
+    return replace(validated, input_tokens=input_tokens, edited=edited)
 
 
 def max_output_tokens(model: ModelLimits, betas: Iterable[str]) -> int:
@@ -576,6 +601,7 @@ def _model_checks(
     version: str,
     betas: tuple[str, ...],
     count_input_tokens: Callable[[dict[str, Any]], int] | None,
+    defer_documents: bool,
 ) -> ValidatedRequest:
     """Steps 4 to 9 of the module docstring: the rules of the model behind Bedrock."""
     max_tokens: int = body["max_tokens"]
@@ -605,8 +631,8 @@ def _model_checks(
 
         edits = check_context_management(body, betas, thinking_enabled=budget is not None)
     context_limit = EXTENDED_CONTEXT_LIMIT if CONTEXT_1M_BETA in betas else model.context_window
-    check_media(body["messages"], max_blocks=MAX_MEDIA_BLOCKS if context_limit <= STANDARD_CONTEXT_LIMIT
-                else MAX_MEDIA_BLOCKS_LARGE_CONTEXT)
+    documents = check_media(body["messages"], max_blocks=MAX_MEDIA_BLOCKS if context_limit <= STANDARD_CONTEXT_LIMIT
+                            else MAX_MEDIA_BLOCKS_LARGE_CONTEXT)
     if breakpoints > MAX_CACHE_BREAKPOINTS:
         raise ValidationException(
             TOO_MANY_CACHE_BREAKPOINTS.format(limit=MAX_CACHE_BREAKPOINTS, found=breakpoints)
@@ -615,13 +641,8 @@ def _model_checks(
         check_cache_ttl_order(body)
     input_tokens = None
     edited = None
-    if count_input_tokens is not None:
-        input_tokens = count_input_tokens(body)
-        if edits:  # the context window holds the edited prompt
-            edited = edited_prompt(body, edits, model, input_tokens)
-            input_tokens = edited.input_tokens
-        if input_tokens > context_limit:
-            raise ValidationException(PROMPT_TOO_LONG.format(tokens=input_tokens, limit=context_limit))
+    if count_input_tokens is not None and not (documents and defer_documents):
+        input_tokens, edited = _counted(body, model, edits, context_limit, count_input_tokens)
     return ValidatedRequest(
         body=body,
         betas=betas,
@@ -632,7 +653,21 @@ def _model_checks(
         thinking_budget=budget,
         edited=edited,
         edits=edits,
+        documents=documents,
     )
+
+
+def _counted(body: dict[str, Any], model: ModelLimits, edits: tuple[Edit, ...] | None, context_limit: int,
+             count_input_tokens: Callable[[dict[str, Any]], int]) -> tuple[int, EditedContext | None]:
+    """Step 9: the input tokens (of the edited prompt, with ``edits``) within ``context_limit``."""
+    input_tokens = count_input_tokens(body)
+    edited = None
+    if edits:  # the context window holds the edited prompt
+        edited = edited_prompt(body, edits, model, input_tokens)
+        input_tokens = edited.input_tokens
+    if input_tokens > context_limit:
+        raise ValidationException(PROMPT_TOO_LONG.format(tokens=input_tokens, limit=context_limit))
+    return input_tokens, edited
 
 
 def edited_prompt(body: dict[str, Any], edits: tuple[Edit, ...], model: ModelLimits, input_tokens: int) -> EditedContext:

@@ -12,6 +12,7 @@ from claude_bedrock.domain.errors import ValidationException
 from claude_bedrock.domain.json_body import json_bytes
 from claude_bedrock.domain.document_text import apply_text_only
 from claude_bedrock.domain.validation import parse_json_body, validate_messages_request
+from claude_bedrock.service import offload
 from claude_bedrock.service.chunk_frames import padding
 from claude_bedrock.service.http import Send, send_response
 from claude_bedrock.service.runtime import (
@@ -44,7 +45,7 @@ def _object_body(inv: Invocation) -> dict[str, Any]:
     return body
 
 
-def _converse_call(inv: Invocation, stream: bool) -> tuple[ModelCall, Any]:
+async def _converse_call(inv: Invocation, stream: bool) -> tuple[ModelCall, Any]:
     body = _object_body(inv)
     translation = converse_to_anthropic(
         body, stream=stream, default_max_tokens=inv.resolution.model.max_output_tokens
@@ -52,11 +53,11 @@ def _converse_call(inv: Invocation, stream: bool) -> tuple[ModelCall, Any]:
     if translation.request_metadata:
         inv.record.request_metadata = dict(translation.request_metadata)
     if translation.text_only_documents:
-        # The guide: without citations, Converse only extracts a PDF's text.
-        apply_text_only(translation.anthropic_body, translation.text_only_documents)
+        # The guide: without citations, Converse only extracts a PDF's text (off the event loop).
+        await offload.run(apply_text_only, translation.anthropic_body, translation.text_only_documents)
     if translation.guardrail_config is not None and inv.state.gateway_id is not None:
         raise ValidationException(GATEWAY_REFUSES_GUARDRAILS)
-    return prepare_call(inv, translation.anthropic_body, converse_settings(translation)), translation
+    return await prepare_call(inv, translation.anthropic_body, converse_settings(translation)), translation
 
 
 _LATENCY_HEADER, _TIER_HEADER = SETTING_HEADERS
@@ -85,7 +86,7 @@ def report_served(rendering: Any, call: ModelCall) -> None:
 
 
 async def converse(inv: Invocation, send: Send) -> None:
-    call, translation = _converse_call(inv, stream=False)
+    call, translation = await _converse_call(inv, stream=False)
     builder = ConverseResponseBuilder.for_translation(translation)
     usage = UsageTracker()
 
@@ -104,7 +105,7 @@ async def converse(inv: Invocation, send: Send) -> None:
 
 
 async def converse_stream(inv: Invocation, send: Send) -> None:
-    call, translation = _converse_call(inv, stream=True)
+    call, translation = await _converse_call(inv, stream=True)
     renderer = ConverseStreamRenderer.for_translation(translation)
     sent: list[dict[str, Any]] = []
 
@@ -133,8 +134,12 @@ async def count_tokens(inv: Invocation, send: Send) -> None:
     if inv.resolution.identifier_kind not in ("base", "foundation_model_arn"):
         raise ValidationException("The provided model doesn't support counting tokens.")
     body = _object_body(inv)
-    anthropic_body = count_tokens_input(body, parse_body=parse_json_body, text_only=apply_text_only,
+    text_only: list[tuple[dict[str, Any], tuple[str, ...]]] = []  # read below, off the event loop
+    anthropic_body = count_tokens_input(body, parse_body=parse_json_body,
+                                        text_only=lambda *documents: text_only.append(documents),
                                         default_max_tokens=inv.resolution.model.max_output_tokens)
+    for documents in text_only:
+        await offload.run(apply_text_only, *documents)
     validated = validate_messages_request(anthropic_body, inv.resolution.model)
     testing = inv.state.testing
     if testing is not None and testing.has_faults:  # injected faults (testing_hooks); none: this check only

@@ -38,11 +38,13 @@ from claude_bedrock.domain.log_text import one_line
 from claude_bedrock.domain.message import MessageAccumulator
 from claude_bedrock.domain.validation import (
     ValidatedRequest,
+    check_input_tokens,
     edited_prompt,
     max_output_tokens,
     parse_json_body,
     validate_messages_request,
 )
+from claude_bedrock.service import offload
 from claude_bedrock.service.calls import CallRecord
 from claude_bedrock.service.disconnect import DisconnectWatch
 from claude_bedrock.service.http import Request, Send, send_response, utf8_value
@@ -261,6 +263,8 @@ async def count_input(state: ServiceState, request: Request, validated: Validate
     (``Invocation.disconnect``), so that the engine's count, a wait, ends when the client leaves."""
     counter = getattr(state.engine, "count_tokens", None)
     if counter is None:
+        if validated.documents:  # reading them takes time: off the event loop
+            return await offload.run(count_prompt, validated, model)
         return count_prompt(validated, model)
     hop = gateway_hop(state, request) if state.gateway_id is not None else ()
 
@@ -299,16 +303,19 @@ def gateway_hop(state: ServiceState, request: Request,
     return [*invoke_settings, (VIA_HEADER, f"{chain},{own}" if chain else str(own))]
 
 
-def prepare_call(inv: Invocation, body: dict[str, Any],
-                 invoke_settings: Sequence[tuple[str, str]] = ()) -> ModelCall:
+async def prepare_call(inv: Invocation, body: dict[str, Any],
+                       invoke_settings: Sequence[tuple[str, str]] = ()) -> ModelCall:
     """Validate an Anthropic body for the resolved model and build the engine call
-    (``invoke_settings``: see ``ModelCall``)."""
+    (``invoke_settings``: see ``ModelCall``). The documents of a body holding some are counted
+    off the event loop (``service.offload``)."""
     model = inv.resolution.model
     if inv.state.gateway_id is not None:
         invoke_settings = gateway_hop(inv.state, inv.request, invoke_settings)
     # The usual model strips earlier thinking: the plain counter, no partial built per call.
     count = _count_preserving_thinking if model.preserves_thinking else tokens.count_request
-    validated = validate_messages_request(body, model, count_input_tokens=count)
+    validated = validate_messages_request(body, model, count_input_tokens=count, defer_documents=True)
+    if validated.input_tokens is None:  # documents: their count reads them
+        validated = await offload.run(check_input_tokens, validated, model, count)
     messages = validated.body["messages"]
     # The model's check, after Bedrock's own; a one-message conversation has no assistant turn.
     # A gateway's thinking blocks were signed upstream, which checks them itself.
@@ -377,7 +384,7 @@ async def invoke_model(inv: Invocation, send: Send) -> None:
     echoed = check_invoke_headers(inv.request, guardrails=inv.state.gateway_id is None)
     body = parse_json_body(inv.request.body)
     inv.record.input_body = body
-    call = prepare_call(inv, body, echoed)
+    call = await prepare_call(inv, body, echoed)
     accumulator = MessageAccumulator()
     await each_event(inv, inv.state.events(call, inv.record), accumulator.add)
     message = accumulator.message()

@@ -290,7 +290,7 @@ async def invoke_model_with_response_stream(inv: Invocation, send: Send) -> None
     echoed = check_invoke_headers(inv.request, guardrails=inv.state.gateway_id is None)
     body = parse_json_body(inv.request.body)
     inv.record.input_body = body
-    call = prepare_call(inv, body, echoed)
+    call = await prepare_call(inv, body, echoed)
     chunks: list[dict[str, Any]] = []
 
     cache = inv.state.chunk_frames

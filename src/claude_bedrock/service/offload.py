@@ -1,0 +1,46 @@
+"""The CPU-heavy part of a request that carries documents, off the event loop.
+
+Reading a request's documents (``pdf_text`` counting a PDF's pages or extracting its text,
+``office_text`` parsing a docx or xlsx) costs up to seconds of CPU for one request, within the
+bounds of ``document_budget``. Run on the event loop, that work held every other call: health
+checks, other requests, streams in flight between two events. ``run`` hands it to a small
+pool of worker threads instead: the event loop keeps serving while it runs (the worker gives
+the GIL back every few milliseconds; the readers feed their parsers in pieces, so that no
+single C call holds it long).
+
+What is handed over is pure: it reads the request's own body (and the documents' bytes) and
+returns a value or raises, touching no shared state (no cache, memo or counter: those of the
+call are updated on the event loop, with the result). So its errors are the same as on the
+loop, and a call that ends while its work runs (the server stopping) only drops the result.
+
+Only requests holding documents pay the hand-over (``ValidatedRequest.documents``, Converse's
+``text_only_documents``): the usual request is served as before, on the loop.
+
+``MAX_WORKERS`` bounds the work running at once: further document requests wait their turn in
+the pool's queue (their work not started yet is dropped if the call ends first), so many of
+them cannot take more of the machine than before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, TypeVar
+
+__all__ = ["MAX_WORKERS", "run"]
+
+#: Document readings running at once (the rest wait): the cores of a small machine.
+MAX_WORKERS = 2
+
+_T = TypeVar("_T")
+#: Threads start with the first document request, and end with the process.
+_POOL = ThreadPoolExecutor(MAX_WORKERS, thread_name_prefix="claude-bedrock-documents")
+
+
+async def run(work: Callable[..., _T], *args: Any) -> _T:
+    """``work(*args)`` in a worker thread (in this context: its log records are the call's),
+    awaited: its value, or its exception."""
+    task = functools.partial(contextvars.copy_context().run, work, *args)
+    return await asyncio.get_running_loop().run_in_executor(_POOL, task)

@@ -1,0 +1,83 @@
+"""Reading a request's documents runs off the event loop (``service.offload``).
+
+A docx sent to Converse took seconds to parse, a PDF up to the request's budget half a second
+to count, on the event loop: every other caller waited. Here a reader is held until the test
+lets it go (no timing): while it is held, a health check and a small InvokeModel are answered,
+which the old code could only do once the reader had returned."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+
+from claude_bedrock.domain import document_text, tokens
+from claude_bedrock.service.app import create_app
+from claude_bedrock.settings import Settings
+from claude_bedrock.wire.converse_request import BINARY_DOCUMENT_MEDIA_TYPES
+
+from support.inprocess import serve_in_thread
+
+MODEL = "/model/anthropic.claude-3-haiku-20240307-v1%3A0"
+BEARER = {"authorization": "Bearer any-development-key", "content-type": "application/json"}
+SMALL = {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 50,
+         "messages": [{"role": "user", "content": "Hello"}]}
+DOCX = BINARY_DOCUMENT_MEDIA_TYPES["docx"]
+
+
+class HeldReader:
+    """A document reader that waits for ``release`` (at most 20 s), noting when it returns."""
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.returned = threading.Event()
+
+    def __call__(self, *args: object) -> object:
+        self.entered.set()
+        self.release.wait(20)
+        self.returned.set()
+        return self.value
+
+
+def converse_docx() -> tuple[str, dict]:
+    document = {"document": {"format": "docx", "name": "minutes", "source": {"bytes": base64.b64encode(b"PK").decode()}}}
+    return f"{MODEL}/converse", {"messages": [{"role": "user", "content": [document, {"text": "Summarise."}]}]}
+
+
+def invoke_pdf() -> tuple[str, dict]:
+    pdf = {"type": "document", "source": {"type": "base64", "media_type": "application/pdf",
+                                          "data": base64.b64encode(b"%PDF-1.4\n%%EOF\n").decode()}}
+    return f"{MODEL}/invoke", {**SMALL, "messages": [{"role": "user", "content": [pdf, {"type": "text", "text": "Hi"}]}]}
+
+
+@pytest.mark.parametrize("heavy", ["converse_docx", "invoke_pdf"])
+def test_others_are_answered_while_a_request_s_documents_are_read(tmp_path, monkeypatch, heavy):
+    if heavy == "converse_docx":
+        reader = HeldReader("Minutes of the meeting.")
+        monkeypatch.setitem(document_text._READERS, DOCX, reader)
+        path, body = converse_docx()
+    else:
+        reader = HeldReader(1)
+        monkeypatch.setattr(tokens, "pdf_page_count", reader)
+        path, body = invoke_pdf()
+    app = create_app(Settings(data_dir=str(tmp_path)))
+    with serve_in_thread(app) as url, httpx.Client(base_url=url, timeout=30) as client, \
+            ThreadPoolExecutor(1) as pool:
+        try:
+            pending = pool.submit(client.post, path, content=json.dumps(body), headers=BEARER)
+            assert reader.entered.wait(20)
+            health = client.get("/_claude-bedrock/health")
+            small = client.post(f"{MODEL}/invoke", content=json.dumps(SMALL), headers=BEARER)
+            answered_while_held = not reader.returned.is_set()
+        finally:
+            reader.release.set()
+        heavy_response = pending.result(30)
+    assert health.status_code == 200 and small.status_code == 200
+    assert answered_while_held  # was: both waited for the reader to return
+    assert heavy_response.status_code == 200, heavy_response.text
