@@ -28,6 +28,12 @@ Invariants
     Rule 8: ``journal_size_limit``: once a WAL that grew past its usual size (a long read in
             another process held back the checkpoints) is checkpointed and written from its
             start again, SQLite cuts it back to ``WAL_SIZE_LIMIT`` rather than keep its peak size.
+    Rule 9: every filter of ``logs list`` but ``--request-id`` (unique) and ``--errors`` (a
+            partial index) has an index that starts with its column, so a rare value is searched,
+            not found by reading every record of the period. An index added since schema 1
+            (``_ADDED_INDEXES``) changes nothing an older program reads, so it does not bump
+            the schema version: a file that lacks one gets it when it is opened (once, in
+            seconds for hundreds of thousands of records).
 """
 
 from __future__ import annotations
@@ -82,8 +88,12 @@ CREATE INDEX IF NOT EXISTS invocations_account ON invocations (account_id, ts);
 CREATE INDEX IF NOT EXISTS invocations_model ON invocations (model_id, ts);
 CREATE INDEX IF NOT EXISTS invocations_resolved ON invocations (resolved_model_id, ts);
 CREATE INDEX IF NOT EXISTS invocations_operation ON invocations (operation, ts);
+CREATE INDEX IF NOT EXISTS invocations_region ON invocations (region, ts);
 CREATE INDEX IF NOT EXISTS invocations_errors ON invocations (ts) WHERE error_code IS NOT NULL;
 """
+
+#: Rule 9: indexes added since schema 1, built when a file without them is opened.
+_ADDED_INDEXES = ("invocations_region",)
 
 _COLUMNS = ("request_id, ts, account_id, region, operation, model_id, resolved_model_id, endpoint_type, status, "
             "error_code, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_total, "
@@ -174,8 +184,14 @@ class InvocationIndex:
         if version > SCHEMA_VERSION:
             self._db.close()
             raise sqlite3.DatabaseError(f"{self.path}: index schema {version} is newer than this program's")
-        if version < SCHEMA_VERSION:
+        if version < SCHEMA_VERSION or self._lacks_added_indexes():
             self._db.executescript("BEGIN IMMEDIATE;" + _SCHEMA + f"PRAGMA user_version = {SCHEMA_VERSION};COMMIT;")
+
+    def _lacks_added_indexes(self) -> bool:
+        marks = ", ".join("?" * len(_ADDED_INDEXES))
+        found = self._db.execute(f"SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN ({marks})",
+                                 _ADDED_INDEXES).fetchone()[0]
+        return found < len(_ADDED_INDEXES)
 
     @classmethod
     def open_existing(cls, path: str | Path) -> InvocationIndex:
