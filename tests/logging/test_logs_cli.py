@@ -683,6 +683,31 @@ def test_index_opened_from_an_older_file_gets_the_region_index(data_dir):
     assert ids(run("logs", "list", "--data-dir", str(data_dir), "--json", "--region", "us-east-1")) == before
 
 
+def test_index_an_older_file_that_cannot_take_the_new_index_is_read_without_it(data_dir, monkeypatch, caplog):
+    """A reader that cannot add the index (another process holds the file's write lock past the
+    busy timeout, or the file is read-only) reads the file without it, with a warning line; it
+    failed with "database is locked" or "attempt to write a readonly database"."""
+    from claude_bedrock.adapters.invocation_log import index as index_module
+
+    path = LogLayout(data_dir).index_path
+    db = sqlite3.connect(path)
+    db.execute("DROP INDEX invocations_region")
+    db.close()
+    monkeypatch.setattr(index_module, "BUSY_TIMEOUT_MS", 100)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # a writer in another process, busy
+    try:
+        index = InvocationIndex(path)
+        try:
+            assert [entry for entry in index.query(LogQuery(region="us-east-1"))]
+        finally:
+            index.close()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert "could not add the newer indexes" in caplog.text
+
+
 @pytest.mark.parametrize("query", [
     LogQuery(model=SONNET), LogQuery(account_id="111122223333"), LogQuery(operation="InvokeModel"),
     LogQuery(region="us-east-1"), LogQuery(errors_only=True), LogQuery(since=NOW - 86_400),

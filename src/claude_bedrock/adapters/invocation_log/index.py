@@ -39,6 +39,7 @@ Invariants
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -50,6 +51,8 @@ from typing import Any
 from claude_bedrock.adapters.sqlite_file import file_identity
 
 __all__ = ["IndexEntry", "IndexMissing", "IndexedRecord", "InvocationIndex", "LogQuery", "UsageRow"]
+
+log = logging.getLogger("claude_bedrock.invocation_log")
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 10_000
@@ -184,8 +187,20 @@ class InvocationIndex:
         if version > SCHEMA_VERSION:
             self._db.close()
             raise sqlite3.DatabaseError(f"{self.path}: index schema {version} is newer than this program's")
-        if version < SCHEMA_VERSION or self._lacks_added_indexes():
+        if version < SCHEMA_VERSION:
             self._db.executescript("BEGIN IMMEDIATE;" + _SCHEMA + f"PRAGMA user_version = {SCHEMA_VERSION};COMMIT;")
+        elif self._lacks_added_indexes():
+            self._add_indexes()
+
+    def _add_indexes(self) -> None:
+        """Rule 9's upgrade, which a reader may be unable to make (a read-only file, or another
+        process building them past the busy timeout): the file is then read without them."""
+        try:
+            self._db.executescript("BEGIN IMMEDIATE;" + _SCHEMA + "COMMIT;")
+        except sqlite3.OperationalError as exc:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            log.warning("%s: could not add the newer indexes (%s); reading it without them", self.path, exc)
 
     def _lacks_added_indexes(self) -> bool:
         marks = ", ".join("?" * len(_ADDED_INDEXES))
