@@ -83,10 +83,11 @@ def test_a_complete_request_still_gets_its_answer(url_port):
 ANSWER_WORDS = 40_000  # about 200 KB of JSON: far more than the socket buffers and the transport's
 
 
-def _large_answer_request(port: int, operation: str = "invoke") -> tuple[socket.socket, int, int]:
+def _large_answer_request(port: int, operation: str = "invoke",
+                          words: int = ANSWER_WORDS) -> tuple[socket.socket, int, int]:
     """A connection (small receive buffer) that asked for a ~200 KB InvokeModel answer, read
     only as far as its head; the body bytes read with it, and the body's full length."""
-    rule = json.dumps({"respond": {"text": " ".join(["word"] * ANSWER_WORDS)}}).encode()
+    rule = json.dumps({"respond": {"text": " ".join(["word"] * words)}}).encode()
     with socket.create_connection(("127.0.0.1", port), timeout=20) as admin:
         admin.sendall(b"POST /_claude-bedrock/rules HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
                       b"Content-Length: %d\r\n\r\n%s" % (len(rule), rule))
@@ -125,9 +126,12 @@ def _read_all(sock: socket.socket, pause: float = 0.0) -> int:
         return received
 
 
-def test_a_client_that_reads_none_of_its_answer_is_cut(url_port, caplog):
+@pytest.mark.parametrize("words", [ANSWER_WORDS, 8_000], ids=["over the buffer's mark", "under it"])
+def test_a_client_that_reads_none_of_its_answer_is_cut(url_port, caplog, words):
+    """Whether the answer left waiting fills the transport's buffer (writing paused) or not (its
+    end waits below the mark, and the keep-alive close waits for it)."""
     caplog.set_level(logging.INFO, logger="claude_bedrock.server")
-    sock, body_read, length = _large_answer_request(url_port)
+    sock, body_read, length = _large_answer_request(url_port, words=words)
     time.sleep(3)  # six times the write timeout, reading nothing
     body_read += _read_all(sock)
     sock.close()

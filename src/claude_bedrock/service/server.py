@@ -183,7 +183,10 @@ def _bounded_http_protocol() -> Any:
 
         def _write_timed_out(self) -> None:
             self._write_timer = None
-            if self.transport.get_write_buffer_size() < self._write_backlog:  # slow, but reading
+            backlog = self.transport.get_write_buffer_size()
+            if backlog == 0:  # all taken
+                return
+            if backlog < self._write_backlog:  # slow, but reading
                 self._arm_write_timer()
                 return
             log.info("closed a connection from %s whose client read none of its response for %g s",
@@ -233,6 +236,10 @@ def _bounded_http_protocol() -> Any:
         def on_response_complete(self) -> None:
             queued = self.pipeline[-1][0] if self.pipeline else None  # the next to start
             super().on_response_complete()
+            if self._write_timer is None and self.transport.get_write_buffer_size():
+                # the answer's end waits in the buffer, below the mark that pauses writing: a
+                # client that never takes it would hold the connection (close() waits for it)
+                self._arm_write_timer()
             if queued is not None and not (self.pipeline and self.pipeline[-1][0] is queued):
                 self._running = queued
 
