@@ -224,3 +224,56 @@ def test_page_count_reads_object_streams_within_the_decoded_budget(monkeypatch):
     assert page_count(both) == 7
     monkeypatch.setattr(pdf_text, "MAX_DECODED_BYTES", 300)  # one object stream, not two
     assert page_count(both) == 2
+
+
+# Searched in pieces: the reading (off the event loop, ``service.offload``) gives the GIL back.
+_TOKEN_PIECES = st.lists(st.sampled_from([b"(", b"<", b">", b"[", b"]", b"%", b"B", b"E", b"T", b"j", b"J", b"I",
+                                          b"D", b"'", b'"', b" ", b"\n", b"\r", b"\t", b"a", b"0", b"F", b"\\", b"x"]))
+
+
+@settings(max_examples=1000)
+@given(_TOKEN_PIECES, st.integers(2, 9), st.integers(0, 40))
+def test_next_token_finds_what_the_token_search_found(pieces, window, position):
+    """Searched ``_SEARCH_BYTES`` at a time (here a few bytes, so that tokens and hex strings
+    straddle the pieces), the next token is the one a single search of the whole stream finds."""
+    stream = b"".join(pieces)
+    saved = pdf_text._SEARCH_BYTES
+    pdf_text._SEARCH_BYTES = window
+    try:
+        found = pdf_text._next_token(stream, position)
+    finally:
+        pdf_text._SEARCH_BYTES = saved
+    expected = pdf_text._TOKEN_RE.search(stream, position)
+    assert found == (None if expected is None else expected.span())
+
+
+class _Recorded:
+    """A compiled pattern whose searches and matches note how many bytes each may read."""
+
+    def __init__(self, pattern: re.Pattern[bytes], spans: list[int]) -> None:
+        self._pattern, self._spans = pattern, spans
+
+    def _note(self, method: str, string: bytes, pos: int = 0, endpos: int = sys.maxsize) -> re.Match[bytes] | None:
+        self._spans.append(min(endpos, len(string)) - pos)
+        return getattr(self._pattern, method)(string, pos, endpos)
+
+    def search(self, *args: object) -> re.Match[bytes] | None:
+        return self._note("search", *args)  # type: ignore[arg-type]
+
+    def match(self, *args: object) -> re.Match[bytes] | None:
+        return self._note("match", *args)  # type: ignore[arg-type]
+
+
+def test_a_stream_without_tokens_is_searched_in_pieces(monkeypatch):
+    """Audit: 8 MB of spaces (or an unclosed hex string, or a comment without an end of line) was
+    one search holding the GIL for tens of milliseconds, in the worker thread as on the loop."""
+    spans: list[int] = []
+    for name in ("_TOKEN_RE", "_TOKEN_HEAD_RE", "_HEX_BODY_RE", "_COMMENT_BODY_RE"):
+        if hasattr(pdf_text, name):
+            monkeypatch.setattr(pdf_text, name, _Recorded(getattr(pdf_text, name), spans))
+    size = 2 * 1024 * 1024
+    for stream in (b" " * size, b"<" + b" " * size, b"%" + b"x" * size, b"BT (A) Tj ET" + b" " * size + b"BT <42> Tj ET"):
+        spans.clear()
+        text = extract_text(make_pdf(stream, compress=True))
+        assert text == ("A\nB" if stream.startswith(b"BT") else "")
+        assert spans and max(spans) <= pdf_text._SEARCH_BYTES + 1
