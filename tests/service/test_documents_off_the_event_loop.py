@@ -81,3 +81,31 @@ def test_others_are_answered_while_a_request_s_documents_are_read(tmp_path, monk
     assert health.status_code == 200 and small.status_code == 200
     assert answered_while_held  # was: both waited for the reader to return
     assert heavy_response.status_code == 200, heavy_response.text
+
+
+def test_a_cached_prompt_s_documents_are_read_off_the_event_loop(tmp_path, monkeypatch):
+    """Audit: a PDF request with a cache breakpoint was counted in a worker thread, then read
+    again on the event loop by the prompt cache (its segments), for up to half a second. Every
+    reading of its documents is now done in a worker, and the cache settles the same usage."""
+    readers: list[str] = []
+    page_count = tokens.pdf_page_count
+
+    def noted(*args: object) -> int:
+        readers.append(threading.current_thread().name)
+        return page_count(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(tokens, "pdf_page_count", noted)
+    pages = b"1 0 obj << /Type /Page >> endobj\n2 0 obj << /Type /Page >> endobj\n"  # 3,200 tokens: cacheable
+    pdf = {"type": "document", "cache_control": {"type": "ephemeral"},
+           "source": {"type": "base64", "media_type": "application/pdf",
+                      "data": base64.b64encode(b"%PDF-1.4\n" + pages + b"%%EOF\n").decode()}}
+    body = {**SMALL, "messages": [{"role": "user", "content": [pdf, {"type": "text", "text": "Hi"}]}]}
+    app = create_app(Settings(data_dir=str(tmp_path)))
+    with serve_in_thread(app) as url, httpx.Client(base_url=url, timeout=30) as client:
+        first, second = (client.post(f"{MODEL}/invoke", content=json.dumps(body), headers=BEARER) for _ in range(2))
+        assert first.status_code == 200 and second.status_code == 200, first.text
+    written, read = first.json()["usage"], second.json()["usage"]
+    assert written["cache_creation_input_tokens"] > 3200 and written["cache_read_input_tokens"] == 0
+    assert read["cache_read_input_tokens"] == written["cache_creation_input_tokens"]
+    assert read["input_tokens"] == written["input_tokens"]
+    assert readers and all(name.startswith("claude-bedrock-documents") for name in readers), readers

@@ -30,7 +30,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from claude_bedrock.domain.tokens import PromptSegment
 
 __all__ = ["INTERLEAVED_THINKING_BETA", "SETTING_HEADERS", "Engine", "ModelCall", "ReadyEvents", "StreamEvent", "answer_thinks"]
 
@@ -61,6 +64,10 @@ class ModelCall:
         betas: the ``anthropic_beta`` flags in force.
         input_tokens: ``tokens.count_request(request)`` when the caller already counted it
             (validation does, for the context limit), so nobody counts twice; None otherwise.
+        prompt_segments: ``tokens.prompt_segments(request)`` when the caller computed them
+            already (a request holding documents and a cache breakpoint: reading the documents
+            takes time, so the runtime does it off the event loop), for the prompt cache; None
+            otherwise.
         preserve_thinking: the model keeps the thinking blocks of earlier assistant turns in
             its context (catalog ``preserves_thinking``); how ``tokens`` counts and caches them.
         context_management: the response's ``context_management`` (``applied_edits``) when
@@ -88,6 +95,7 @@ class ModelCall:
     betas: tuple[str, ...] = ()
     input_tokens: int | None = None
     preserve_thinking: bool = False
+    prompt_segments: Sequence[PromptSegment] | None = None
     context_management: Mapping[str, Any] | None = None
     profile_id: str = ""
     invoke_settings: Sequence[tuple[str, str]] = ()

@@ -46,13 +46,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from claude_bedrock.domain.catalog import DEFAULT_PROMPT_CACHE_MIN_TOKENS, Catalog, default_catalog
 from claude_bedrock.domain.tokens import (
     REQUEST_OVERHEAD_TOKENS,
+    PromptSegment,
     count_request,
     has_cache_control,
     prompt_segments,
@@ -181,6 +182,7 @@ class PromptCache:
         request: Mapping[str, Any],
         input_tokens: int | None = None,
         preserve_thinking: bool = False,
+        segments: Sequence[PromptSegment] | None = None,
     ) -> CacheUsage:
         """Settle one request against the cache: look up, refresh and write its prefixes.
 
@@ -189,6 +191,8 @@ class PromptCache:
         Args:
             region: the region serving the call (the cache is per account and region).
             input_tokens: ``tokens.count_request(request)`` if the caller has it already.
+            segments: ``tokens.prompt_segments(request)`` if the caller has them already
+                (computed where reading the request's documents holds nothing up).
             preserve_thinking: the model keeps the thinking of earlier turns (``tokens``); when
                 it does not, stripped thinking is out of the cached prompt too.
 
@@ -199,7 +203,8 @@ class PromptCache:
             if input_tokens is None:
                 input_tokens = count_request(request, preserve_thinking=preserve_thinking)
             return CacheUsage(input_tokens=input_tokens)
-        segments = prompt_segments(request, preserve_thinking=preserve_thinking)
+        if segments is None:
+            segments = prompt_segments(request, preserve_thinking=preserve_thinking)
         cumulative: list[int] = []
         running = 0
         breakpoints: list[_Breakpoint] = []
@@ -242,7 +247,7 @@ class PromptCache:
         )
 
     @staticmethod
-    def _prefix_digests(segments: list[Any], last: int) -> list[bytes]:
+    def _prefix_digests(segments: Sequence[PromptSegment], last: int) -> list[bytes]:
         hasher = hashlib.sha256()
         digests = []
         for segment in segments[: last + 1]:

@@ -594,7 +594,7 @@ class SimulatorEngine:
     def _input_usage(self, call: ModelCall) -> CacheUsage:
         return self.cache.apply(account_id=call.account_id, region=call.region, model_id=call.model_id,
                                 request=call.request, input_tokens=call.input_tokens,
-                                preserve_thinking=call.preserve_thinking)
+                                preserve_thinking=call.preserve_thinking, segments=call.prompt_segments)
 
     def _write(self, call: ModelCall, draws: Draws, answer: _Answer) -> None:
         request = call.request

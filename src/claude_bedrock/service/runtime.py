@@ -306,25 +306,26 @@ def gateway_hop(state: ServiceState, request: Request,
 async def prepare_call(inv: Invocation, body: dict[str, Any],
                        invoke_settings: Sequence[tuple[str, str]] = ()) -> ModelCall:
     """Validate an Anthropic body for the resolved model and build the engine call
-    (``invoke_settings``: see ``ModelCall``). The documents of a body holding some are counted
-    off the event loop (``service.offload``)."""
+    (``invoke_settings``: see ``ModelCall``). The documents of a body holding some are read
+    off the event loop (``service.offload``): for its count, and its prompt cache's segments."""
     model = inv.resolution.model
     if inv.state.gateway_id is not None:
         invoke_settings = gateway_hop(inv.state, inv.request, invoke_settings)
     # The usual model strips earlier thinking: the plain counter, no partial built per call.
     count = _count_preserving_thinking if model.preserves_thinking else tokens.count_request
     validated = validate_messages_request(body, model, count_input_tokens=count, defer_documents=True)
+    segments = None
     if validated.input_tokens is None:  # documents: their count reads them
-        validated = await offload.run(check_input_tokens, validated, model, count)
+        validated, segments = await offload.run(_read_documents, validated, model, count)
     messages = validated.body["messages"]
     # The model's check, after Bedrock's own; a one-message conversation has no assistant turn.
     # A gateway's thinking blocks were signed upstream, which checks them itself.
     if len(messages) > 1 and inv.state.checks_thinking_signatures:
         inv.state.thinking_signer.check_conversation(messages, model.model_id)
     inv.state.note_deprecated(model)
-    edited = validated.edited  # context editing: the model sees (and bills) the edited prompt
+    request, preserve_thinking = _prompt(validated, model)
     return ModelCall(
-        request=validated.body if edited is None else edited.request,
+        request=request,
         model_id=model.model_id,
         anthropic_name=model.anthropic_name,
         message_id=_message_id(inv.record.request_id),
@@ -333,11 +334,34 @@ async def prepare_call(inv: Invocation, body: dict[str, Any],
         operation=inv.record.operation,
         betas=validated.betas,
         input_tokens=validated.input_tokens,
-        preserve_thinking=model.preserves_thinking if edited is None else edited.preserve_thinking,
-        context_management=None if edited is None else edited.response,
+        preserve_thinking=preserve_thinking,
+        prompt_segments=segments,
+        context_management=None if validated.edited is None else validated.edited.response,
         profile_id=inv.resolution.profile_id,
         invoke_settings=invoke_settings,
     )
+
+
+def _prompt(validated: ValidatedRequest, model: Any) -> tuple[dict[str, Any], bool]:
+    """The prompt the model sees (and bills): the edited one with context editing; and whether
+    it keeps the thinking of earlier turns."""
+    edited = validated.edited
+    if edited is None:
+        return validated.body, model.preserves_thinking
+    return edited.request, edited.preserve_thinking
+
+
+def _read_documents(validated: ValidatedRequest, model: Any, count: Callable[[dict[str, Any]], int]
+                    ) -> tuple[ValidatedRequest, list[tokens.PromptSegment] | None]:
+    """What reading a request's documents gives, in one hand-over to a worker thread (pure):
+    the request counted (``check_input_tokens``), and when its prompt carries a cache breakpoint,
+    that prompt's segments (``ModelCall.prompt_segments``), which the prompt cache would
+    otherwise compute on the event loop, reading the documents again."""
+    validated = check_input_tokens(validated, model, count)
+    request, preserve_thinking = _prompt(validated, model)
+    if not tokens.has_cache_control(request):
+        return validated, None
+    return validated, tokens.prompt_segments(request, preserve_thinking=preserve_thinking)
 
 
 def finish_record(inv: Invocation, usage: UsageTracker, output: Any, streamed: bool) -> None:

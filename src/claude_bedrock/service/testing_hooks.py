@@ -520,7 +520,8 @@ class Toolkit:
                     raise error
                 input_usage = self.state.prompt_cache.apply(
                     account_id=call.account_id, region=call.region, model_id=call.model_id, request=call.request,
-                    input_tokens=input_tokens, preserve_thinking=call.preserve_thinking)
+                    input_tokens=input_tokens, preserve_thinking=call.preserve_thinking,
+                    segments=call.prompt_segments)
                 source = _replay(reply_events(selection.reply, call, input_usage, self.state.thinking_signer))
             async for event in _striking(source, opened, selection):
                 if usage is not None:
