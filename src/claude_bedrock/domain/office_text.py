@@ -30,6 +30,7 @@ is visited once. The documents of one request share a ``DocumentBudget`` besides
 from __future__ import annotations
 
 import io
+import pyexpat
 import re
 import zipfile
 import zlib
@@ -46,8 +47,11 @@ MAX_PART_BYTES = 16 * 1024 * 1024
 MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
 MAX_TEXT_CHARS = 4_000_000
 MAX_COLUMNS = 16_384  # Excel's last column, XFD
-#: XML bytes parsed per call of the parser (a few milliseconds of it).
-_FEED_BYTES = 16 * 1024
+#: XML bytes parsed per call of the parser (a few milliseconds of it). An expat older than 2.6
+#: (Python 3.11 and 3.12 bundle 2.5) parses an unfinished token (a long attribute value or
+#: comment) again from its start at each call, so pieces cost the square of such a token's
+#: length over their size: 16 KiB pieces took 2.5 s for one 8 MB attribute, 256 KiB ones 0.2 s.
+_FEED_BYTES = 16 * 1024 if pyexpat.version_info >= (2, 6, 0) else 256 * 1024
 
 #: The WordprocessingML and SpreadsheetML namespaces, Transitional first, then Strict.
 _WORD = ("{http://schemas.openxmlformats.org/wordprocessingml/2006/main}",
