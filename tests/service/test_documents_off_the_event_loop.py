@@ -109,3 +109,42 @@ def test_a_cached_prompt_s_documents_are_read_off_the_event_loop(tmp_path, monke
     assert read["cache_read_input_tokens"] == written["cache_creation_input_tokens"]
     assert read["input_tokens"] == written["input_tokens"]
     assert readers and all(name.startswith("claude-bedrock-documents") for name in readers), readers
+
+
+def test_the_document_work_of_a_client_that_left_is_dropped_from_the_queue(tmp_path, monkeypatch):
+    """Review: a client that gave up while its documents waited for a worker left its work in
+    the queue, ahead of fresh requests (6 abandoned docx calls made a new one wait 28.8 s instead
+    of 4.2 s). Its work not started yet is now dropped. One worker here: A holds it, B waits and
+    leaves, C comes after; C's reading follows A's, and B's never runs."""
+    from claude_bedrock.service import offload
+
+    calls: list[int] = []
+    release = threading.Event()
+
+    def reader(*args: object) -> int:
+        calls.append(1)
+        if len(calls) == 1:
+            release.wait(20)  # A holds the only worker
+        return 1
+
+    monkeypatch.setattr(tokens, "pdf_page_count", reader)
+    monkeypatch.setattr(offload, "_POOL", ThreadPoolExecutor(1, thread_name_prefix="claude-bedrock-documents"))
+    path, body = invoke_pdf()
+    app = create_app(Settings(data_dir=str(tmp_path)))
+    with serve_in_thread(app) as url, httpx.Client(base_url=url, timeout=30) as client, \
+            ThreadPoolExecutor(1) as pool:
+        try:
+            first = pool.submit(client.post, path, content=json.dumps(body), headers=BEARER)
+            while not calls:
+                threading.Event().wait(0.01)
+            with httpx.Client(base_url=url, timeout=0.5) as impatient:
+                with pytest.raises(httpx.ReadTimeout):
+                    impatient.post(path, content=json.dumps(body), headers=BEARER)  # B leaves
+            recorded = client.get("/_claude-bedrock/calls").json()["calls"]  # waits for B's record
+            assert [call["error_code"] for call in recorded] == ["ClientDisconnected"], recorded
+        finally:
+            release.set()
+        assert first.result(30).status_code == 200
+        third = client.post(path, content=json.dumps(body), headers=BEARER)
+    assert third.status_code == 200
+    assert len(calls) == 2  # A and C: B's work was dropped (was 3)

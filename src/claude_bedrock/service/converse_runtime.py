@@ -54,7 +54,8 @@ async def _converse_call(inv: Invocation, stream: bool) -> tuple[ModelCall, Any]
         inv.record.request_metadata = dict(translation.request_metadata)
     if translation.text_only_documents:
         # The guide: without citations, Converse only extracts a PDF's text (off the event loop).
-        await offload.run(apply_text_only, translation.anthropic_body, translation.text_only_documents)
+        await offload.run(inv.disconnect, apply_text_only, translation.anthropic_body,
+                          translation.text_only_documents)
     if translation.guardrail_config is not None and inv.state.gateway_id is not None:
         raise ValidationException(GATEWAY_REFUSES_GUARDRAILS)
     return await prepare_call(inv, translation.anthropic_body, converse_settings(translation)), translation
@@ -139,7 +140,7 @@ async def count_tokens(inv: Invocation, send: Send) -> None:
                                         text_only=lambda *documents: text_only.append(documents),
                                         default_max_tokens=inv.resolution.model.max_output_tokens)
     for documents in text_only:
-        await offload.run(apply_text_only, *documents)
+        await offload.run(inv.disconnect, apply_text_only, *documents)
     validated = validate_messages_request(anthropic_body, inv.resolution.model)
     testing = inv.state.testing
     if testing is not None and testing.has_faults:  # injected faults (testing_hooks); none: this check only

@@ -18,16 +18,21 @@ Only requests holding documents pay the hand-over (``ValidatedRequest.documents`
 
 ``MAX_WORKERS`` bounds the work running at once: further document requests wait their turn in
 the pool's queue (their work not started yet is dropped if the call ends first), so many of
-them cannot take more of the machine than before.
+them cannot take more of the machine than before; the work of a call whose client left
+while it waited is dropped.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import functools
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
+
+if TYPE_CHECKING:
+    from claude_bedrock.service.disconnect import DisconnectWatch
 
 __all__ = ["MAX_WORKERS", "run"]
 
@@ -39,8 +44,12 @@ _T = TypeVar("_T")
 _POOL = ThreadPoolExecutor(MAX_WORKERS, thread_name_prefix="claude-bedrock-documents")
 
 
-async def run(work: Callable[..., _T], *args: Any) -> _T:
+async def run(watch: DisconnectWatch | None, work: Callable[..., _T], *args: Any) -> _T:
     """``work(*args)`` in a worker thread (in this context: its log records are the call's),
-    awaited: its value, or its exception."""
+    awaited: its value, or its exception. ``watch``: the call's (``Invocation.disconnect``): a
+    client that leaves ends the wait with ``ClientDisconnected``, and work not started yet is
+    dropped from the queue, so that abandoned calls (and their clients' retries) do not hold
+    the pool; work already running ends on its own, its result unread."""
     task = functools.partial(contextvars.copy_context().run, work, *args)
-    return await asyncio.get_running_loop().run_in_executor(_POOL, task)
+    with contextlib.nullcontext() if watch is None else watch:
+        return await asyncio.get_running_loop().run_in_executor(_POOL, task)

@@ -264,7 +264,7 @@ async def count_input(state: ServiceState, request: Request, validated: Validate
     counter = getattr(state.engine, "count_tokens", None)
     if counter is None:
         if validated.documents:  # reading them takes time: off the event loop
-            return await offload.run(count_prompt, validated, model)
+            return await offload.run(watch, count_prompt, validated, model)
         return count_prompt(validated, model)
     hop = gateway_hop(state, request) if state.gateway_id is not None else ()
 
@@ -316,7 +316,7 @@ async def prepare_call(inv: Invocation, body: dict[str, Any],
     validated = validate_messages_request(body, model, count_input_tokens=count, defer_documents=True)
     segments = None
     if validated.input_tokens is None:  # documents: their count reads them
-        validated, segments = await offload.run(_read_documents, validated, model, count)
+        validated, segments = await offload.run(inv.disconnect, _read_documents, validated, model, count)
     messages = validated.body["messages"]
     # The model's check, after Bedrock's own; a one-message conversation has no assistant turn.
     # A gateway's thinking blocks were signed upstream, which checks them itself.
