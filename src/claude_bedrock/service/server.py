@@ -14,8 +14,9 @@ slowloris), so a gateway running for days would pile up file descriptors until i
 no more. Here the keep-alive timeout also runs before the first request (as uvicorn's author
 says it should: uvicorn issue #160), and a request whose head or body receives no byte for
 ``REQUEST_READ_TIMEOUT_S`` is cut (the app sees the client disconnect). Nor by a client that
-stops reading its answer: once the socket's buffers are full, a connection whose client takes
-none of the response for ``RESPONSE_WRITE_TIMEOUT_S`` is aborted (nginx's ``send_timeout``), so
+stops reading its answer: a connection whose client takes none of the response for
+``RESPONSE_WRITE_TIMEOUT_S``, while the socket's buffers are full or the answer's end waits
+unread in them, is aborted (nginx's ``send_timeout``), so
 that neither the bytes waiting for it nor the call still producing them (a gateway's upstream
 stream) are held for as long as the client lives.
 
