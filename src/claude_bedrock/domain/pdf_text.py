@@ -56,7 +56,7 @@ _HEX_BODY_RE = re.compile(rb"[0-9A-Fa-f\s]*")
 _COMMENT_BODY_RE = re.compile(rb"[^\r\n]*")
 #: What ends a bare token (PDF white space and delimiters).
 _DELIMITERS = frozenset(b"\0\t\n\f\r ()<>[]{}/%")
-#: A literal string's bytes up to its next unescaped parenthesis.
+#: A literal string's bytes up to its next unescaped parenthesis (matched by ``_run_end``).
 _STRING_BODY_RE = re.compile(rb"[^\\()]*(?:\\.[^\\()]*)*", re.S)
 #: The end of an inline image's data.
 _INLINE_IMAGE_END_RE = re.compile(rb"\sEI(?=[\s()<>\[\]{}/%]|$)")
@@ -224,7 +224,7 @@ class _Reader:
         ")"); -1 when it never does within the token budget (each parenthesis is a token)."""
         depth = 1
         while self.tokens_left > 0:
-            position = _STRING_BODY_RE.match(stream, position).end()  # type: ignore[union-attr]
+            position = _run_end(_STRING_BODY_RE, stream, position)
             if position == len(stream) or stream[position] not in b"()":
                 return -1  # the end of the stream, or a backslash ending it
             depth += 1 if stream[position] == 0x28 else -1
@@ -264,13 +264,18 @@ def _next_token(stream: bytes, position: int) -> tuple[int, int] | None:
 
 
 def _run_end(body: re.Pattern[bytes], stream: bytes, position: int) -> int:
-    """Where the run of ``body`` (one repeated class of bytes) starting at ``position`` ends,
-    matched about ``_SEARCH_BYTES`` at a time."""
+    """Where the run of ``body`` starting at ``position`` ends, matched about ``_SEARCH_BYTES``
+    at a time: ``body`` repeats units of one byte (a class of bytes) or of two (an escape: a
+    backslash and the byte after it), each decided by its first byte. A match that stops short
+    of its piece's last byte stopped where the whole stream's does; one that stops on that byte
+    (maybe an escape whose second byte is in the next piece) or at the piece's end goes on from
+    there, at the start of a unit. (One match of the body of a string that never ends held the
+    GIL for 60 ms over 8 MB, 0.36 s when the 8 MB were escapes.)"""
     size = len(stream)
     while True:
         end = min(size, position + _SEARCH_BYTES)
         position = body.match(stream, position, end).end()  # type: ignore[union-attr]
-        if position < end or end == size:
+        if position < end - 1 or end == size:
             return position
 
 

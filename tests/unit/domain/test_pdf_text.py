@@ -277,3 +277,37 @@ def test_a_stream_without_tokens_is_searched_in_pieces(monkeypatch):
         text = extract_text(make_pdf(stream, compress=True))
         assert text == ("A\nB" if stream.startswith(b"BT") else "")
         assert spans and max(spans) <= pdf_text._SEARCH_BYTES + 1
+
+
+_STRING_PIECES = st.lists(st.sampled_from([b"(", b")", b"\\", b"\\\\", b"\\(", b"\\)", b"a", b"\\a", b" ", b"\n"]))
+
+
+@settings(max_examples=1000)
+@given(_STRING_PIECES, st.integers(2, 9), st.integers(0, 40))
+def test_run_end_finds_where_the_string_body_match_ended(pieces, window, position):
+    """Matched ``_SEARCH_BYTES`` at a time (here a few bytes, so that escapes straddle the
+    pieces), a literal string's body ends where one match over the whole stream ended."""
+    stream = b"".join(pieces)
+    position = min(position, len(stream))
+    saved = pdf_text._SEARCH_BYTES
+    pdf_text._SEARCH_BYTES = window
+    try:
+        found = pdf_text._run_end(pdf_text._STRING_BODY_RE, stream, position)
+    finally:
+        pdf_text._SEARCH_BYTES = saved
+    assert found == pdf_text._STRING_BODY_RE.match(stream, position).end()
+
+
+def test_a_string_that_never_ends_is_matched_in_pieces(monkeypatch):
+    """Audit: a "(" followed by megabytes without a closing parenthesis, or by millions of
+    escapes (an 8 KB FlateDecode PDF: 0.36 s), was one match holding the GIL, in the worker
+    thread as on the loop; a string as long that ends is read all the same."""
+    spans: list[int] = []
+    monkeypatch.setattr(pdf_text, "_STRING_BODY_RE", _Recorded(pdf_text._STRING_BODY_RE, spans))
+    size = 2 * 1024 * 1024
+    for stream, text in ((b"BT (" + b"x" * size, ""), (b"BT (" + b"\\a" * size, ""),
+                         (b"BT (A) Tj ET BT (" + b"\\(" * 1000 + b"x" * size + b") Tj ET BT (B) Tj ET", None)):
+        spans.clear()
+        found = extract_text(make_pdf(stream, compress=True))
+        assert found == text if text is not None else found == "A\n" + "(" * 1000 + "x" * size + "\nB"
+        assert spans and max(spans) <= pdf_text._SEARCH_BYTES + 1
