@@ -58,7 +58,7 @@ _COMMENT_BODY_RE = re.compile(rb"[^\r\n]*")
 _DELIMITERS = frozenset(b"\0\t\n\f\r ()<>[]{}/%")
 #: A literal string's bytes up to its next unescaped parenthesis (matched by ``_run_end``).
 _STRING_BODY_RE = re.compile(rb"[^\\()]*(?:\\.[^\\()]*)*", re.S)
-#: The end of an inline image's data.
+#: The end of an inline image's data (searched by ``_inline_image_end``).
 _INLINE_IMAGE_END_RE = re.compile(rb"\sEI(?=[\s()<>\[\]{}/%]|$)")
 _ESCAPES = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f", b"(": b"(", b")": b")", b"\\": b"\\",
             b"\n": b"", b"\r": b"", b"\r\n": b""}  # a backslash before an end of line joins the lines
@@ -80,8 +80,8 @@ MAX_DECODED_BYTES = 16 * 1024 * 1024
 #: Tokens (strings, the parentheses nested and the escapes in them, brackets, operators) read
 #: from one document: each costs a step of Python, and a small stream can inflate to millions.
 MAX_TOKENS = 500_000
-#: Bytes searched for page objects or tokens per call of the search (a few milliseconds of it;
-#: at least 2, the longest first bytes of a token).
+#: Bytes searched for page objects, tokens or an inline image's end per call of the search (a
+#: few milliseconds of it; at least 4, the bytes an inline image's end is decided on).
 _SEARCH_BYTES = 256 * 1024
 
 
@@ -203,10 +203,9 @@ class _Reader:
                     self._line(shown)
                     shown = []
                 elif operator == b"ID":
-                    end = _INLINE_IMAGE_END_RE.search(stream, position)
-                    if end is None:
+                    position = _inline_image_end(stream, position)
+                    if position < 0:
                         break
-                    position = end.end()
                 operand = None
         self._line(shown)
 
@@ -277,6 +276,24 @@ def _run_end(body: re.Pattern[bytes], stream: bytes, position: int) -> int:
         position = body.match(stream, position, end).end()  # type: ignore[union-attr]
         if position < end - 1 or end == size:
             return position
+
+
+def _inline_image_end(stream: bytes, position: int) -> int:
+    """Where ``_INLINE_IMAGE_END_RE.search(stream, position)`` ends (-1 when it finds none),
+    searched about ``_SEARCH_BYTES`` at a time: one search of 8 MB of image data without ``EI``
+    held the GIL for 50 ms. A match is three bytes and a look-ahead at the byte after them: one
+    that ends before its piece's end saw that byte; one that ends with the piece (whose end the
+    look-ahead took for the stream's) is searched again in the next piece, which starts where
+    it starts."""
+    size = len(stream)
+    while True:
+        end = min(size, position + _SEARCH_BYTES)
+        found = _INLINE_IMAGE_END_RE.search(stream, position, end)
+        if found is not None and (found.end() < end or end == size):
+            return found.end()
+        if end == size:
+            return -1
+        position = end - 3
 
 
 def extract_text(pdf: bytes, budget: DocumentBudget | None = None) -> str:

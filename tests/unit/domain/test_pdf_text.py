@@ -311,3 +311,36 @@ def test_a_string_that_never_ends_is_matched_in_pieces(monkeypatch):
         found = extract_text(make_pdf(stream, compress=True))
         assert found == text if text is not None else found == "A\n" + "(" * 1000 + "x" * size + "\nB"
         assert spans and max(spans) <= pdf_text._SEARCH_BYTES + 1
+
+
+_IMAGE_PIECES = st.lists(st.sampled_from([b"E", b"I", b"EI", b" ", b"\n", b"x", b"/", b"(", b"\r\n"]))
+
+
+@settings(max_examples=1000)
+@given(_IMAGE_PIECES, st.integers(4, 9), st.integers(0, 40))
+def test_inline_image_end_finds_what_the_end_search_found(pieces, window, position):
+    """Searched ``_SEARCH_BYTES`` at a time (here a few bytes, so that an ``EI`` and the
+    delimiter after it straddle the pieces), an inline image's data ends where one search of the
+    whole stream found its end."""
+    stream = b"".join(pieces)
+    saved = pdf_text._SEARCH_BYTES
+    pdf_text._SEARCH_BYTES = window
+    try:
+        found = pdf_text._inline_image_end(stream, position)
+    finally:
+        pdf_text._SEARCH_BYTES = saved
+    expected = pdf_text._INLINE_IMAGE_END_RE.search(stream, position)
+    assert found == (-1 if expected is None else expected.end())
+
+
+def test_inline_image_data_is_searched_in_pieces(monkeypatch):
+    """Audit: an ``ID`` followed by 8 MB without ``EI`` was one search holding the GIL for 50 ms,
+    in the worker thread as on the loop."""
+    spans: list[int] = []
+    monkeypatch.setattr(pdf_text, "_INLINE_IMAGE_END_RE", _Recorded(pdf_text._INLINE_IMAGE_END_RE, spans))
+    size = 2 * 1024 * 1024
+    for stream, text in ((b"BT (A) Tj ET BI /W 1 ID " + b"x" * size, "A"),
+                         (b"BI /W 1 ID " + b"xEI " * (size // 4) + b" EI BT (B) Tj ET", "B")):
+        spans.clear()
+        assert extract_text(make_pdf(stream, compress=True)) == text
+        assert spans and max(spans) <= pdf_text._SEARCH_BYTES + 1
