@@ -30,6 +30,7 @@ is visited once. The documents of one request share a ``DocumentBudget`` besides
 from __future__ import annotations
 
 import io
+import itertools
 import pyexpat
 import re
 import zipfile
@@ -86,16 +87,6 @@ class _Reader:
         self._budget = DocumentBudget() if budget is None else budget
         self._bytes_left = MAX_DOCUMENT_BYTES
 
-    def part(self, name: str) -> ElementTree.Element | None:
-        """The parsed part, or None when absent, beyond the bounds or not well-formed."""
-        data = self.xml(name)
-        if data is None:
-            return None
-        try:
-            return _parsed(data)
-        except ElementTree.ParseError:
-            return None
-
     def xml(self, name: str) -> bytes | None:
         """The part's bytes, or None when absent or beyond the bounds."""
         if name not in self.names:
@@ -118,14 +109,36 @@ class _Reader:
         self._archive.close()
 
 
-def _parsed(data: bytes) -> ElementTree.Element:
-    """``ElementTree.fromstring(data)``, fed ``_FEED_BYTES`` at a time: one C call parsing a
-    16 MB part would hold the GIL for seconds, and a reading off the event loop
-    (``service.offload``) would hold the loop all the same."""
-    parser = ElementTree.XMLParser()
-    for piece in _pieces(data):
-        parser.feed(piece)
-    return parser.close()
+def _elements(xml: bytes) -> Iterator[tuple[str, ElementTree.Element, int]]:
+    """("start" or "end", element, depth: 0 for the root) for each element of the part, in
+    document order; an element's attributes are known at its start, its text (up to its first
+    child, as a tree holds it) at its end.
+
+    Parsed ``_FEED_BYTES`` at a time (one C call parsing a 16 MB part would hold the GIL for
+    seconds, and a reading off the event loop, ``service.offload``, would hold the loop all the
+    same), each element let go once its end is read: the tree of a 16 MB part holds a million
+    and a half elements, and held whole, the garbage collector's full passes over it (each
+    holding the GIL) grew to 0.2 s, and its release took 0.1 s more, in one go.
+
+    Raises:
+        ElementTree.ParseError: the part is not well-formed XML (raised where the parser finds it).
+    """
+    parser = ElementTree.XMLPullParser(("start", "end"))
+    opened: list[ElementTree.Element] = []  # the elements not ended yet: the root, ..., the parent
+    for piece in itertools.chain(_pieces(xml), (None,)):
+        if piece is None:
+            parser.close()
+        else:
+            parser.feed(piece)
+        for event, element in parser.read_events():
+            if event == "start":
+                opened.append(element)
+                yield event, element, len(opened) - 1
+                continue
+            opened.pop()
+            yield event, element, len(opened)
+            if opened:
+                del opened[-1][:]  # the parent's children before this one are read already
 
 
 def _has_doctype(data: bytes) -> bool:
@@ -194,48 +207,36 @@ def docx_text(data: bytes, budget: DocumentBudget | None = None) -> str:
 
 
 def _read_docx(xml: bytes, text: _Text) -> None:
-    """One pass in document order: text, tabs and breaks (of the root's namespace), a new line
-    after each paragraph (a paragraph inside another, as in a text box, ends its own line); the
-    text (``w:t``) and the ``mc:Fallback`` elements' descendants are not read.
-
-    Parsed ``_FEED_BYTES`` at a time, each element let go once read: the tree of a 16 MB part
-    holds a million and a half elements, and held whole, the garbage collector's full passes
-    over it (each holding the GIL) grew to 0.2 s, and its release took 0.1 s more, in one go.
+    """One pass in document order (``_elements``): text, tabs and breaks (of the root's
+    namespace), a new line after each paragraph (a paragraph inside another, as in a text box,
+    ends its own line); the text (``w:t``) and the ``mc:Fallback`` elements' descendants are not
+    read.
 
     Raises:
         ElementTree.ParseError: the part is not well-formed XML (its text is then not read).
     """
-    parser = ElementTree.XMLPullParser(("start", "end"))
-    w = t = tab = p = ""
+    t = tab = p = ""
     breaks: tuple[str, ...] = ()
-    opened: list[ElementTree.Element] = []  # the elements not ended yet: the root, ..., the parent
     skipped = 0  # depth within an element whose descendants are not read
-    for piece in _pieces(xml):
-        parser.feed(piece)
-        for event, element in parser.read_events():
-            tag = element.tag
-            if event == "start":
-                if not opened:  # the root: its vocabulary
-                    w = _namespace(element, _WORD)
-                    t, tab, p, breaks = f"{w}t", f"{w}tab", f"{w}p", (f"{w}br", f"{w}cr")
-                opened.append(element)
-                if skipped or tag == t or tag == _MC_FALLBACK:
-                    skipped += 1
-                elif tag == tab:
-                    text.add("\t")
-                elif tag in breaks:
-                    text.add("\n")
-                continue
-            opened.pop()
-            if skipped:
-                skipped -= 1
-                if not skipped and tag == t and element.text:
-                    text.add(element.text)  # its text up to its first child, as the tree holds it
-            elif tag == p:
+    for event, element, depth in _elements(xml):
+        tag = element.tag
+        if event == "start":
+            if not depth:  # the root: its vocabulary
+                w = _namespace(element, _WORD)
+                t, tab, p, breaks = f"{w}t", f"{w}tab", f"{w}p", (f"{w}br", f"{w}cr")
+            if skipped or tag == t or tag == _MC_FALLBACK:
+                skipped += 1
+            elif tag == tab:
+                text.add("\t")
+            elif tag in breaks:
                 text.add("\n")
-            if opened:
-                del opened[-1][:]  # the parent's children before this one are read already
-    parser.close()
+            continue
+        if skipped:
+            skipped -= 1
+            if not skipped and tag == t and element.text:
+                text.add(element.text)
+        elif tag == p:
+            text.add("\n")
 
 
 def xlsx_text(data: bytes, budget: DocumentBudget | None = None) -> str:
@@ -253,70 +254,155 @@ def xlsx_text(data: bytes, budget: DocumentBudget | None = None) -> str:
         shared = _shared_strings(reader)
         first = True
         for title, part in _sheets(reader):
-            root = reader.part(part)
-            if root is None:
+            xml = reader.xml(part)
+            if xml is None:
+                continue
+            try:
+                lines = _sheet_lines(xml, shared, text.left)
+            except ElementTree.ParseError:  # not well-formed: the sheet is not read
                 continue
             if not text.add(f"{'' if first else chr(10) * 2}# {title}"):
                 break
             first = False
-            for row in _rows(root, shared):
-                if not text.add("\n" + "\t".join(row)):
+            for line in lines:
+                if not text.add(line):
                     break
     finally:
         reader.close()
     return text.joined()
 
 
-def _all_text(node: ElementTree.Element, s: str) -> str:
-    """The text of ``node``'s ``t`` elements (of namespace ``s``), but those of phonetic runs
-    (``rPh``: a reading hint shown above the text, ECMA-376 Part 1, 18.4.6), so that 東京 is not
-    read 東京トウキョウ."""
-    tag = f"{s}t"
-    skipped = {id(element) for run in node.iter(f"{s}rPh") for element in run.iter(tag)}
-    return "".join(element.text or "" for element in node.iter(tag) if id(element) not in skipped)
+class _Runs:
+    """The text of an element's ``t`` descendants (of namespace ``s``), in document order, but
+    those of phonetic runs (``rPh``: a reading hint shown above the text, ECMA-376 Part 1,
+    18.4.6), so that 東京 is not read 東京トウキョウ; told the events of the descendants."""
+
+    def __init__(self, s: str) -> None:
+        self._t, self._phonetic_run = f"{s}t", f"{s}rPh"
+        self._pieces: list[str] = []
+        self._open: list[int] = []  # the places of the ``t`` elements not ended yet
+        self._phonetic = 0  # depth within phonetic runs
+
+    def event(self, event: str, element: ElementTree.Element) -> None:
+        if element.tag == self._phonetic_run:
+            self._phonetic += 1 if event == "start" else -1
+        elif element.tag == self._t and not self._phonetic:
+            if event == "start":  # its place: a ``t`` inside it ends first
+                self._open.append(len(self._pieces))
+                self._pieces.append("")
+            else:
+                self._pieces[self._open.pop()] = element.text or ""
+
+    def text(self) -> str:
+        return "".join(self._pieces)
 
 
 def _shared_strings(reader: _Reader) -> list[str]:
-    root = reader.part("xl/sharedStrings.xml")
-    if root is None:
+    """The text of each ``si`` of the shared strings part ([] when absent, beyond the bounds or
+    not well-formed)."""
+    xml = reader.xml("xl/sharedStrings.xml")
+    strings: list[str] = []
+    if xml is None:
+        return strings
+    s = si = ""
+    runs: _Runs | None = None  # the ``si`` being read
+    try:
+        for event, element, depth in _elements(xml):
+            if not depth:
+                s = _namespace(element, _SHEET)
+                si = f"{s}si"
+            elif depth == 1:
+                if event == "start":
+                    runs = _Runs(s) if element.tag == si else None
+                elif runs is not None:
+                    strings.append(runs.text())
+            elif runs is not None:
+                runs.event(event, element)
+    except ElementTree.ParseError:
         return []
-    s = _namespace(root, _SHEET)
-    return [_all_text(item, s) for item in root.iterfind(f"{s}si")]
+    return strings
 
 
 def _sheets(reader: _Reader) -> Iterator[tuple[str, str]]:
     """(sheet name, part name) in workbook order, each part once."""
-    workbook = reader.part("xl/workbook.xml")
-    rels = reader.part("xl/_rels/workbook.xml.rels")
-    targets = {}
-    if rels is not None:
-        for rel in rels.iterfind(f"{_REL}Relationship"):
-            target = rel.get("Target", "")
-            targets[rel.get("Id")] = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
-    if workbook is None:
+    workbook = reader.xml("xl/workbook.xml")
+    rels = reader.xml("xl/_rels/workbook.xml.rels")
+    if workbook is None or rels is None:
+        return
+    listed: list[tuple[str, str | None]] = []  # (name, relationship ID)
+    targets: dict[str | None, str] = {}
+    try:
+        sheet = ""
+        for event, element, depth in _elements(workbook):
+            if event == "start":
+                if not depth:
+                    sheet = f"{_namespace(element, _SHEET)}sheet"
+                if element.tag == sheet:
+                    listed.append((element.get("name", "Sheet"), element.get(_R_ID) or element.get(_STRICT_R_ID)))
+        for event, element, depth in _elements(rels):
+            if event == "start" and depth == 1 and element.tag == f"{_REL}Relationship":
+                target = element.get("Target", "")
+                targets[element.get("Id")] = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+    except ElementTree.ParseError:
         return
     seen: set[str] = set()
-    for sheet in workbook.iter(f"{_namespace(workbook, _SHEET)}sheet"):
-        part = targets.get(sheet.get(_R_ID) or sheet.get(_STRICT_R_ID))
+    for name, relationship in listed:
+        part = targets.get(relationship)
         if part in reader.names and part not in seen:
             seen.add(part)
-            yield sheet.get("name", "Sheet"), part
+            yield name, part
 
 
-def _rows(root: ElementTree.Element, shared: list[str]) -> Iterator[list[str]]:
-    s = _namespace(root, _SHEET)
-    for data in root.iterfind(f"{s}sheetData"):
-        for row in data.iterfind(f"{s}row"):
-            cells: list[str] = []
-            for cell in row.iterfind(f"{s}c"):
-                column = _column_index(cell.get("r", ""))
-                if column is None:
-                    continue
+def _sheet_lines(xml: bytes, shared: list[str], limit: int) -> list[str]:
+    """A line ("\n", then the cells, tab-separated) per row with text of the sheet's
+    ``sheetData``, up to the first ``limit`` characters of them (the line that reaches it
+    included); the part is read to its end all the same, to know it well-formed.
+
+    Raises:
+        ElementTree.ParseError: the part is not well-formed XML.
+    """
+    lines: list[str] = []
+    s = sheet_data = row = c = v = ""
+    in_data = in_row = in_cell = False
+    cells: list[str] = []
+    column: int | None = None
+    kind: str | None = None
+    value: str | None = None  # the text of the cell's first ``v``
+    runs: _Runs | None = None  # an inline string's
+    for event, element, depth in _elements(xml):
+        tag = element.tag
+        if event == "start":
+            if not depth:
+                s = _namespace(element, _SHEET)
+                sheet_data, row, c, v = f"{s}sheetData", f"{s}row", f"{s}c", f"{s}v"
+            elif depth == 1:
+                in_data = tag == sheet_data
+            elif depth == 2:
+                in_row, cells = in_data and tag == row, []
+            elif depth == 3:
+                in_cell = in_row and tag == c
+                if in_cell:
+                    column, kind, value = _column_index(element.get("r", "")), element.get("t"), None
+                    runs = _Runs(s) if kind == "inlineStr" else None
+            elif in_cell and runs is not None:
+                runs.event(event, element)
+            continue
+        if depth > 3:
+            if in_cell:
+                if runs is not None:
+                    runs.event(event, element)
+                if depth == 4 and tag == v and value is None:
+                    value = element.text or ""
+        elif depth == 3:
+            if in_cell and column is not None:
                 if column > len(cells):  # empty cells before it
                     cells.extend([""] * (column - len(cells)))
-                cells.append(_cell_text(cell, s, shared))  # (a cell out of order is kept, at the end)
-            if any(cells):
-                yield cells
+                inline = "" if runs is None else runs.text()
+                cells.append(_cell_text(kind, value or "", inline, shared))  # (a cell out of order: at the end)
+        elif depth == 2 and in_row and limit > 0 and any(cells):
+            lines.append("\n" + "\t".join(cells))
+            limit -= len(lines[-1])
+    return lines
 
 
 def _column_index(reference: str) -> int | None:
@@ -331,18 +417,17 @@ def _column_index(reference: str) -> int | None:
     return index - 1 if index <= MAX_COLUMNS and not reference[match.end():match.end() + 1].isalpha() else None
 
 
-def _cell_text(cell: ElementTree.Element, s: str, shared: list[str]) -> str:
-    kind = cell.get("t")
+def _cell_text(kind: str | None, value: str, inline: str, shared: list[str]) -> str:
+    """A cell's text, from its type (``t``), the text of its value (``v``) and of its inline
+    string."""
     if kind == "inlineStr":
-        return _all_text(cell, s)
-    value = cell.find(f"{s}v")
-    text = value.text if value is not None and value.text else ""
+        return inline
     if kind == "s":
         try:
-            index = int(text)
+            index = int(value)
         except ValueError:
             return ""
         return shared[index] if 0 <= index < len(shared) else ""  # not -1 as the last one
     if kind == "b":
-        return "TRUE" if text == "1" else "FALSE"
-    return text
+        return "TRUE" if value == "1" else "FALSE"
+    return value
