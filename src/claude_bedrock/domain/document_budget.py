@@ -1,10 +1,10 @@
 """The document work one reading of a request may cost, shared by all its documents (pure).
 
-A client chooses a document's bytes, and the runtime reads them on the event loop. Each reader
-bounds the work of one document (``pdf_text``: ``MAX_DECODED_BYTES``, ``MAX_TOKENS``;
-``office_text``: ``MAX_DOCUMENT_BYTES``), but a request may hold up to 600 documents, each
-within those bounds: 100 PDFs of 25 kB whose object streams inflate to 16 MB each cost seconds
-of the event loop. A ``DocumentBudget`` bounds them all together: one is made per reading of a
+A client chooses a document's bytes, and the runtime reads them in a worker thread
+(``service.offload``, a few at once). Each reader bounds the work of one document
+(``pdf_text``: ``MAX_DECODED_BYTES``, ``MAX_TOKENS``; ``office_text``: ``MAX_DOCUMENT_BYTES``),
+but a request may hold up to 600 documents, each within those bounds: 100 PDFs of 25 kB whose
+object streams inflate to 16 MB each cost seconds of a worker (and of a core). A ``DocumentBudget`` bounds them all together: one is made per reading of a
 request (a token count, ``tokens.count_request`` / ``prompt_segments``; the text of the Converse
 text-only documents, ``document_text.apply_text_only``) and every document of it draws from it,
 in the request's order.

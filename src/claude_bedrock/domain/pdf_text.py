@@ -20,14 +20,21 @@ plainly in the file and those inside ``/FlateDecode``d object streams (``/Type /
 object stream costs two searches; object streams are inflated as content streams are, within
 the same budgets (their text is never tokenised).
 
-A client chooses the bytes, and the runtime reads them on the event loop, so the reading is
-bounded: one pass over the document (streams and tokens are each found once; a string that
-never ends ends the reading of its stream, never searched again from every later position), at
-most ``MAX_STREAM_BYTES`` of one stream and ``MAX_DECODED_BYTES`` of all of them
-decompressed, one stream in memory at a time, and at most ``MAX_TOKENS`` tokens of Python work.
+A client chooses the bytes, so the reading is bounded: one pass over the document (streams
+and tokens are each found once; a string that never ends ends the reading of its stream, never
+searched again from every later position), at most ``MAX_STREAM_BYTES`` of one stream and
+``MAX_DECODED_BYTES`` of all of them decompressed, one stream in memory at a time, and at most
+``MAX_TOKENS`` tokens of Python work.
 The documents of one request share a ``DocumentBudget`` besides (``document_budget``): a stream
 it does not cover entirely is not read (left out of the text); an object stream not read counts
 as many pages as the objects its dictionary declares (``/N``), never fewer than it holds.
+
+The runtime reads documents in worker threads (``service.offload``), so that the event loop
+keeps serving meanwhile; but one long C call (a search of megabytes) holds the GIL, and so the
+loop, all the same. So the searches that run over a stream's bytes between two things found
+(the next token, a string's end, an inline image's end, page objects) are made about
+``_SEARCH_BYTES`` at a time. (A string shown is still decoded in a few calls over its bytes:
+tens of milliseconds for one of 8 MB.)
 """
 
 from __future__ import annotations
