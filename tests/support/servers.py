@@ -69,19 +69,26 @@ class RunningServer:
         self.process.send_signal(signal.SIGINT)
         return self.process.wait(timeout=30)
 
-    def stop(self) -> int:
+    def stop(self, signum: int = signal.SIGINT, timeout: float = 15) -> int:
+        """Send ``signum`` (default Ctrl-C) and wait for the exit code; a server still running
+        after ``timeout`` is killed (its code then -9), never left behind by a failed test."""
         if self.process.poll() is None:
-            self.process.send_signal(2)  # SIGINT, as Ctrl-C
+            self.process.send_signal(signum)
             try:
-                self.process.wait(timeout=15)
+                self.process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
         return self.process.returncode
 
 
-def start_server(tmp: Path, *args: str, env: dict[str, str] | None = None, config: str | None = None) -> RunningServer:
-    """Start ``python -m claude_bedrock serve --port 0`` and wait for its announce line."""
+def start_server(tmp: Path, *args: str, env: dict[str, str] | None = None, config: str | None = None,
+                 hangup_stops: bool = False) -> RunningServer:
+    """Start ``python -m claude_bedrock serve --port 0`` and wait for its announce line.
+
+    ``hangup_stops``: start it with SIGHUP at its default, as from a terminal, even when the test
+    runner ignores SIGHUP (``nohup pytest``): the server inherits that and then keeps serving
+    after a hangup, as it should under nohup."""
     tmp.mkdir(parents=True, exist_ok=True)
     data_dir = tmp / "data"
     cmd = [sys.executable, "-m", "claude_bedrock", "serve", "--host", "127.0.0.1", "--port", "0",
@@ -94,7 +101,8 @@ def start_server(tmp: Path, *args: str, env: dict[str, str] | None = None, confi
     log_file = open(log_path, "w")
     process_env = {k: v for k, v in os.environ.items() if not k.startswith("CLAUDE_BEDROCK_")}
     process_env.update(env or {})
-    process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log_file, text=True, env=process_env)
+    process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log_file, text=True, env=process_env,
+                               preexec_fn=_default_hangup if hangup_stops else None)
     assert process.stdout is not None
     deadline = time.monotonic() + 30
     line = ""
@@ -109,3 +117,6 @@ def start_server(tmp: Path, *args: str, env: dict[str, str] | None = None, confi
     raise RuntimeError(f"server did not start: {line!r}\n{log_path.read_text()}")
 
 
+def _default_hangup() -> None:
+    """In the child before exec: SIGHUP back to its default disposition."""
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
