@@ -43,6 +43,19 @@ class LogSinks:
             records += [json.loads(line) for line in gzip.decompress(path.read_bytes()).splitlines()]
         return records
 
+    def s3_batch_keys(self, request_ids: Iterable[str]) -> list[str]:
+        """The bucket/key of each batch object holding a record of ``request_ids`` (the server is
+        shared by a module's tests: other tests' objects, in other buckets or regions, are left out)."""
+        wanted = set(request_ids)
+        root = self.data_dir / "s3"
+        keys = []
+        for path in sorted(root.rglob("*.json.gz")) if root.is_dir() else []:
+            key = path.relative_to(root).as_posix()
+            lines = [] if "/data/" in key else gzip.decompress(path.read_bytes()).splitlines()
+            if any(json.loads(line)["requestId"] in wanted for line in lines):
+                keys.append(key)
+        return keys
+
     def s3_object(self, uri: str) -> bytes:
         bucket, key = uri.removeprefix("s3://").split("/", 1)
         return gzip.decompress((self.data_dir / "s3" / bucket / key).read_bytes())
