@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from claude_bedrock.cli.client_commands import DEFAULT_ENDPOINT_URL, _make_client
 from claude_bedrock.client.config import ENDPOINT_VARIABLES
 from claude_bedrock.cli.main import cli
-from support.servers import ACCESS_KEY, ACCOUNT_ID, REGION, SECRET_KEY
+from support.servers import ACCESS_KEY, ACCOUNT_ID, REGION, SECRET_KEY, at_default
 
 
 @pytest.fixture
@@ -247,8 +247,10 @@ def test_cli_ctrl_c_ends_the_command_by_sigint_so_a_calling_script_stops_too(com
     with socket.create_server(("127.0.0.1", 0)) as listener:  # takes the request, never answers
         listener.settimeout(60)
         url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        # SIGINT at its default in the child, as from a terminal, even when pytest runs as a
+        # background job (``pytest &`` in a script ignores it: the child waited out the timeout)
         child = subprocess.Popen([sys.executable, "-m", "claude_bedrock", *command, "--endpoint-url", url],
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=at_default(signal.SIGINT))
         try:
             connection, _ = listener.accept()
             with connection:

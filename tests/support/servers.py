@@ -10,6 +10,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 JS_DIR = REPO_ROOT / "tests" / "js"
@@ -102,7 +103,7 @@ def start_server(tmp: Path, *args: str, env: dict[str, str] | None = None, confi
     process_env = {k: v for k, v in os.environ.items() if not k.startswith("CLAUDE_BEDROCK_")}
     process_env.update(env or {})
     process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log_file, text=True, env=process_env,
-                               preexec_fn=_default_hangup if hangup_stops else None)
+                               preexec_fn=at_default(signal.SIGHUP) if hangup_stops else None)
     assert process.stdout is not None
     deadline = time.monotonic() + 30
     line = ""
@@ -117,6 +118,14 @@ def start_server(tmp: Path, *args: str, env: dict[str, str] | None = None, confi
     raise RuntimeError(f"server did not start: {line!r}\n{log_path.read_text()}")
 
 
-def _default_hangup() -> None:
-    """In the child before exec: SIGHUP back to its default disposition."""
-    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+def at_default(*signums: int) -> Callable[[], None]:
+    """A ``preexec_fn`` putting ``signums`` back to their default in the child. A child inherits
+    the signals its parent ignores: pytest run under ``nohup`` ignores SIGHUP, and run as a
+    background job of a script (``pytest &``) ignores SIGINT; a test sending those to a child
+    as a terminal would then find it (rightly) ignoring them."""
+
+    def reset() -> None:
+        for signum in signums:
+            signal.signal(signum, signal.SIG_DFL)
+
+    return reset
