@@ -349,3 +349,23 @@ def test_claude_bedrock_ask_hint_when_ssl_cert_file_holds_another_ca(tls_server,
     assert wrong_ca.exit_code == 1 and "CERTIFICATE_VERIFY_FAILED" in wrong_ca.output, wrong_ca.output
     assert "set SSL_CERT_FILE" not in wrong_ca.output
     assert f"SSL_CERT_FILE={unrelated.cert}" in " ".join(wrong_ca.output.split()), wrong_ca.output
+
+
+def test_a_tls_server_stops_promptly_while_a_client_keeps_an_idle_connection(certificate, tmp_path):
+    """Audit: Ctrl-C on an HTTPS server whose client kept its pooled connection open (boto3 does)
+    waited the whole 10 s graceful timeout ("timeout graceful shutdown exceeded"): closing a TLS
+    connection waits for the client's close_notify, which a client not reading never sends. Over
+    plain HTTP it stopped at once; now over TLS too."""
+    import boto3
+
+    server = start_server(tmp_path, "--tls-cert", str(certificate.cert), "--tls-key", str(certificate.key),
+                          config=CONFIG_TOML)
+    try:
+        session = boto3.Session(aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY, region_name=REGION)
+        runtime = session.client("bedrock-runtime", endpoint_url=server.url, verify=str(certificate.cert))
+        runtime.converse(modelId=MODEL, messages=[{"role": "user", "content": [{"text": "Hi"}]}])
+        assert server.stop() == 0  # the client keeps its connection, idle, in its pool
+    finally:
+        server.stop()
+        runtime.close()
+    assert "graceful shutdown exceeded" not in server.log_text(), server.log_text()

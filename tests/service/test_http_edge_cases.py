@@ -142,7 +142,8 @@ def test_a_pipelined_call_started_after_the_first_is_cut_when_the_client_leaves(
     parsed = urlparse(slow_server.url)
     with socket.create_connection((parsed.hostname, parsed.port), timeout=10) as sock:
         sock.sendall(request * 3)
-        time.sleep(1.4)  # the first answer (about 1 s) is sent; the second call waits on its latency
+        read_responses(sock, 1)  # the first answer (about 1 s); the second call starts after it
+        time.sleep(0.3)  # and waits on its own latency (1 s) when the client leaves
     deadline = time.monotonic() + 10
     while len(recorded := calls(slow_server)[before:]) < 2 and time.monotonic() < deadline:
         time.sleep(0.1)

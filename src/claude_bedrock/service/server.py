@@ -65,6 +65,9 @@ REQUEST_READ_TIMEOUT_S = 60.0
 #: How long a response may wait, the socket's buffers full, for its client to read a byte before
 #: the connection is aborted (nginx's send_timeout default).
 RESPONSE_WRITE_TIMEOUT_S = 60.0
+#: How long an idle TLS connection is given, at shutdown, to answer the server's close_notify
+#: before it is aborted.
+TLS_CLOSE_GRACE_S = 1.0
 
 try:
     import httptools
@@ -207,6 +210,20 @@ def _bounded_http_protocol() -> Any:
                 running.disconnected = True  # uvicorn tells ``self.cycle`` only: a queued request
                 running.message_event.set()
             super().connection_lost(exc)
+
+        def shutdown(self) -> None:
+            """uvicorn's graceful shutdown; an idle TLS connection's close waits for the client's
+            close_notify, which a client keeping it in its pool (boto3) never sends: the server
+            waited its whole graceful timeout (10 s). Such a connection is aborted after
+            ``TLS_CLOSE_GRACE_S``; over plain HTTP the close is at once."""
+            idle = self.cycle is None or self.cycle.response_complete
+            super().shutdown()
+            if idle and self.transport.get_extra_info("sslcontext") is not None:
+                self.loop.call_later(TLS_CLOSE_GRACE_S, self._abort_if_open)
+
+        def _abort_if_open(self) -> None:
+            if self in self.connections:  # connection_lost not called yet
+                self.transport.abort()
 
         def _refuse_head(self) -> None:
             self.transport.write(b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
