@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import base64
 import io
+import tracemalloc
 import zipfile
+from unittest import mock
 
 import pytest
 from hypothesis import given, settings
@@ -27,6 +29,15 @@ def zipped(parts: dict[str, str | bytes]) -> bytes:
         for name, data in parts.items():
             archive.writestr(name, data)
     return buffer.getvalue()
+
+
+def read_with_peak_memory(read, data: bytes) -> tuple[str, int]:
+    """``read(data)``, and the most memory Python held while it ran."""
+    tracemalloc.start()
+    try:
+        return read(data), tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
 
 
 def docx(body: str) -> bytes:
@@ -315,12 +326,8 @@ def test_docx_text_reads_what_a_walk_of_the_whole_tree_read(elements, feed_bytes
 
     mc = 'xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006"'
     part = f"<w:document {W} {mc}><w:body>{''.join(elements)}</w:body></w:document>".encode()
-    saved = office_text._FEED_BYTES
-    office_text._FEED_BYTES = feed_bytes  # pieces of a few bytes: elements straddle them
-    try:
+    with mock.patch.object(office_text, "_FEED_BYTES", feed_bytes):  # pieces of a few bytes: elements straddle them
         text = docx_text(zipped({"word/document.xml": part}))
-    finally:
-        office_text._FEED_BYTES = saved
     assert text == walked_docx(part)
 
 
@@ -333,12 +340,8 @@ def test_a_doctype_is_found_wherever_the_pieces_cut_it(pieces, feed_bytes):
     from claude_bedrock.domain import office_text
 
     data = b"".join(pieces)
-    saved = office_text._FEED_BYTES
-    office_text._FEED_BYTES = feed_bytes
-    try:
+    with mock.patch.object(office_text, "_FEED_BYTES", feed_bytes):
         found = office_text._has_doctype(data)
-    finally:
-        office_text._FEED_BYTES = saved
     assert found == any(doctype.search(data) for doctype in office_text._DOCTYPES)
 
 
@@ -346,17 +349,10 @@ def test_a_docx_is_let_go_as_it_is_read():
     """Audit: the whole tree of a part was held (13 times the part's bytes here), so that the
     garbage collector's full passes over it held the GIL longer and longer, up to 0.2 s a pass
     for a 16 MB part, and the event loop with it, though the reading runs in a worker thread."""
-    import tracemalloc
-
     paragraphs = "<w:p><w:r><w:rPr><w:b/></w:rPr></w:r></w:p>" * 50_000
     part = f"<w:document {W}><w:body><w:p><w:r><w:t>x</w:t></w:r></w:p>{paragraphs}</w:body></w:document>".encode()
     data = zipped({"word/document.xml": part})
-    tracemalloc.start()
-    try:
-        text = docx_text(data)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    text, peak = read_with_peak_memory(docx_text, data)
     assert text == "x"
     assert peak < 6 * len(part)  # the part, its pieces and a few elements: not its tree
 
@@ -455,12 +451,8 @@ def test_xlsx_text_reads_what_a_walk_of_the_whole_trees_read(sheet, strings, nam
     book = zipfile.ZipFile(io.BytesIO(sheet_workbook("")))
     parts: dict[str, str | bytes] = {name: book.read(name) for name in book.namelist()}
     parts.update({"xl/worksheets/sheet1.xml": sheet_part, "xl/sharedStrings.xml": strings_part})
-    saved = office_text._FEED_BYTES
-    office_text._FEED_BYTES = feed_bytes  # pieces of a few bytes: elements straddle them
-    try:
+    with mock.patch.object(office_text, "_FEED_BYTES", feed_bytes):  # pieces of a few bytes: elements straddle them
         text = xlsx_text(zipped(parts))
-    finally:
-        office_text._FEED_BYTES = saved
     assert text == walked_xlsx(sheet_part, strings_part)
 
 
@@ -468,8 +460,6 @@ def test_an_xlsx_is_let_go_as_it_is_read():
     """Audit: the whole tree of a sheet or of the shared strings was held (as a docx's was), so
     that the garbage collector's passes over a 16 MB part held the GIL up to 0.2 s, and the event
     loop with it, though the reading runs in a worker thread."""
-    import tracemalloc
-
     rows = '<row r="2"><c r="A2" s="1"/><c r="B2" s="1"/></row>' * 40_000
     sheet = f'<worksheet {S}><sheetData><row><c r="A1" t="s"><v>0</v></c></row>{rows}</sheetData></worksheet>'
     strings = f"<sst {S}>" + "<si><r><t>b</t></r></si>" * 40_000 + "</sst>"
@@ -477,11 +467,6 @@ def test_an_xlsx_is_let_go_as_it_is_read():
     parts: dict[str, str | bytes] = {name: book.read(name) for name in book.namelist()}
     parts.update({"xl/worksheets/sheet1.xml": sheet, "xl/sharedStrings.xml": strings.replace("b", "x", 1)})
     data = zipped(parts)
-    tracemalloc.start()
-    try:
-        text = xlsx_text(data)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    text, peak = read_with_peak_memory(xlsx_text, data)
     assert text == "# S0\nx"
     assert peak < 6 * max(len(sheet), len(strings))  # a part, its pieces and a few elements: not its tree

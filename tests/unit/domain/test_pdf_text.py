@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 import zlib
+from unittest import mock
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -237,12 +238,8 @@ def test_next_token_finds_what_the_token_search_found(pieces, window, position):
     """Searched ``_SEARCH_BYTES`` at a time (here a few bytes, so that tokens and hex strings
     straddle the pieces), the next token is the one a single search of the whole stream finds."""
     stream = b"".join(pieces)
-    saved = pdf_text._SEARCH_BYTES
-    pdf_text._SEARCH_BYTES = window
-    try:
+    with mock.patch.object(pdf_text, "_SEARCH_BYTES", window):
         found = pdf_text._next_token(stream, position)
-    finally:
-        pdf_text._SEARCH_BYTES = saved
     expected = pdf_text._TOKEN_RE.search(stream, position)
     assert found == (None if expected is None else expected.span())
 
@@ -289,12 +286,8 @@ def test_run_end_finds_where_the_string_body_match_ended(pieces, window, positio
     pieces), a literal string's body ends where one match over the whole stream ended."""
     stream = b"".join(pieces)
     position = min(position, len(stream))
-    saved = pdf_text._SEARCH_BYTES
-    pdf_text._SEARCH_BYTES = window
-    try:
+    with mock.patch.object(pdf_text, "_SEARCH_BYTES", window):
         found = pdf_text._run_end(pdf_text._STRING_BODY_RE, stream, position)
-    finally:
-        pdf_text._SEARCH_BYTES = saved
     assert found == pdf_text._STRING_BODY_RE.match(stream, position).end()
 
 
@@ -323,12 +316,8 @@ def test_inline_image_end_finds_what_the_end_search_found(pieces, window, positi
     delimiter after it straddle the pieces), an inline image's data ends where one search of the
     whole stream found its end."""
     stream = b"".join(pieces)
-    saved = pdf_text._SEARCH_BYTES
-    pdf_text._SEARCH_BYTES = window
-    try:
+    with mock.patch.object(pdf_text, "_SEARCH_BYTES", window):
         found = pdf_text._inline_image_end(stream, position)
-    finally:
-        pdf_text._SEARCH_BYTES = saved
     expected = pdf_text._INLINE_IMAGE_END_RE.search(stream, position)
     assert found == (-1 if expected is None else expected.end())
 
