@@ -3,6 +3,7 @@ real socket against ``claude-bedrock serve``."""
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 from datetime import datetime, timezone
@@ -243,3 +244,25 @@ def test_an_http11_request_without_exactly_one_host_is_a_400(strict_server, host
         while chunk := sock.recv(65536):
             answer += chunk
     assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
+
+
+def test_head_on_the_health_check_answers_its_headers_without_a_body(strict_server):
+    """Load balancers (AWS ALB, HAProxy's ``option httpchk HEAD``) check health with HEAD: it
+    was a 404 on every server. It needs no credentials, like GET, and sends no body: the
+    GET that follows on the same connection is read as the next answer."""
+    parsed = urlparse(strict_server.url)
+    with socket.create_connection((parsed.hostname, parsed.port), timeout=10) as sock:
+        sock.sendall(b"HEAD /_claude-bedrock/health HTTP/1.1\r\nhost: localhost\r\n\r\n"
+                     b"GET /_claude-bedrock/health HTTP/1.1\r\nhost: localhost\r\n\r\n")
+        received = b""
+        while received.count(b"\r\n\r\n") < 2 or not received.endswith(b"}"):
+            chunk = sock.recv(65536)
+            assert chunk, received
+            received += chunk
+    head, _, rest = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), head
+    get_head, _, get_body = rest.partition(b"\r\n\r\n")
+    assert get_head.startswith(b"HTTP/1.1 200"), rest[:200]
+    assert json.loads(get_body)["status"] == "ok"
+    length = [line for line in head.lower().split(b"\r\n") if line.startswith(b"content-length:")]
+    assert length == [f"content-length: {len(get_body)}".encode()]

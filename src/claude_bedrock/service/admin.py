@@ -2,7 +2,8 @@
 ``_``, so no AWS route can clash). JSON in, JSON out.
 
 =======  ==========================  =========================================================
-GET      /health                     ``{"status": "ok", "version"}``; always open
+GET      /health                     ``{"status": "ok", "version"}``; always open (``HEAD``
+                                     too, for load balancers' checks)
 POST     /reset                      back to the start: rules, faults, quotas, history, prompt
                                      cache (``Toolkit.reset``) and the control-plane store
 GET      /rules                      ``{"rules": [...]}`` with ``used`` and ``remaining``
@@ -217,6 +218,7 @@ def put_quotas(state: ServiceState, request: Request, item: str | None) -> Resul
 #: (method, collection) -> handler; ``item`` handlers take ``/collection/{id}``.
 ROUTES: dict[tuple[str, str], Handler] = {
     ("GET", "/health"): health,
+    ("HEAD", "/health"): health,
     ("POST", "/reset"): reset,
     ("GET", "/rules"): list_rules,
     ("POST", "/rules"): add_rules,
@@ -233,7 +235,7 @@ ITEM_ROUTES: dict[tuple[str, str], Handler] = {
     ("DELETE", "/rules"): delete_rules,
     ("DELETE", "/faults"): delete_faults,
 }
-OPEN_ROUTES = frozenset({("GET", "/health")})
+OPEN_ROUTES = frozenset({("GET", "/health"), ("HEAD", "/health")})
 
 
 def _route(method: str, path: str) -> tuple[Handler, str | None, tuple[str, str]]:
