@@ -125,6 +125,33 @@ def test_writer_close_drains_everything_queued(tmp_path):
     index.close()
 
 
+def test_writer_writes_a_record_submitted_after_close_at_once(tmp_path):
+    """Race regression: uvicorn cancels the calls still running when its graceful-shutdown time
+    is up, then runs the shutdown hooks without waiting for them; a call that ends after the
+    writer's close (its cancelled stream still writing to a slow client, a gateway closing its
+    upstream) published its record to a closed writer, which dropped it with an error line."""
+    writer = make_writer(tmp_path, flush_interval_s=60)
+    writer.start()
+    writer.submit(call(0), CONFIG)
+    writer.close()
+    writer.submit(call(1), CONFIG)  # the late one
+    assert sorted(r["requestId"] for r in s3_records(writer.layout)) == ["req-000000", "req-000001"]
+    assert sorted(r["requestId"] for r in cloudwatch_records(writer.layout)) == ["req-000000", "req-000001"]
+    index = InvocationIndex(writer.layout.index_path)
+    assert index.count() == 2
+    index.close()
+    assert writer._index is None  # nothing left open after the late write
+    assert writer.stats.submitted == 2
+
+
+def test_writer_never_started_writes_a_record_submitted_after_close(tmp_path):
+    writer = make_writer(tmp_path)
+    writer.close()
+    writer.submit(call(7), CONFIG)
+    assert writer._thread is None  # written in the caller's thread: no thread left with it queued
+    assert [r["requestId"] for r in s3_records(writer.layout)] == ["req-000007"]
+
+
 def test_writer_submit_never_waits_for_disk(tmp_path, monkeypatch):
     writer = make_writer(tmp_path, flush_interval_s=0)
     slow_put = S3FolderSink.put

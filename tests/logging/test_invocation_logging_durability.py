@@ -160,6 +160,116 @@ def test_logging_second_ctrl_c_still_writes_queued_records(tmp_path):
     assert s3_ids(server.data_dir) == Counter([*acknowledged, cut])
 
 
+class EndsAfterTheShutdownHooks:
+    """The simulator; but a stream gives its first events, then waits forever; cancelled (the
+    server's graceful-shutdown time is up), it takes until ``release`` is set to end, as a
+    gateway closing its upstream or a stream still writing to a slow client does."""
+
+    def __init__(self) -> None:
+        from claude_bedrock.domain.simulator import SimulatorEngine
+
+        self.inner = SimulatorEngine(seed=0, clock=lambda: 0.0)
+        self.release: asyncio.Event | None = None
+
+    async def stream(self, call):
+        if call.operation != "InvokeModelWithResponseStream":
+            for event in self.inner.events(call):
+                yield event
+            return
+        self.release = asyncio.Event()
+        for event in self.inner.events(call)[:3]:
+            yield event
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            await self.release.wait()
+            raise
+
+
+@pytest.mark.parametrize("writer_built", [True, False], ids=["writer-running", "writer-not-built-yet"])
+def test_logging_call_ending_after_the_shutdown_hooks_is_still_logged(tmp_path, writer_built):
+    """Race regression: uvicorn cancels the calls still running when its graceful-shutdown time
+    is up and runs the shutdown hooks without waiting for them to end. A stream that ended after
+    the writer's close (here: once the last hook ran) had its record dropped ("invocation log
+    writer is closed; record ... not written"), although its client had part of the answer; and
+    when no logged call had ended before (the writer is built on first use), the late record
+    built a new writer whose thread nobody closed: a daemon, killed with the record at exit.
+    Driven as uvicorn drives the app: lifespan startup, calls, cancel, lifespan shutdown."""
+    from claude_bedrock.service.app import create_app
+    from claude_bedrock.service.invocation_logging import InvocationLogObserver
+    from claude_bedrock.service.state import ServiceState
+    from claude_bedrock.settings import Settings
+
+    engine = EndsAfterTheShutdownHooks()
+    state = ServiceState(Settings(data_dir=str(tmp_path)), engine=engine)
+    app = create_app(state=state)
+    (observer,) = [o for o in state.observers if isinstance(o, InvocationLogObserver)]
+    state.store.put_logging_config(state.settings.account_id, "us-east-1",
+                                   {"s3Config": {"bucketName": "load-logs"}, "textDataDeliveryEnabled": True})
+    app.shutdown_hooks.append(lambda: engine.release.set())  # after the writer's close
+
+    async def call(suffix: str, started: asyncio.Event) -> str:
+        scope = {"type": "http", "method": "POST", "path": f"/model/{MODEL}/{suffix}",
+                 "raw_path": f"/model/{MODEL}/{suffix}".encode(), "query_string": b"", "client": ("127.0.0.1", 5000),
+                 "headers": [(b"authorization", BEARER["Authorization"].encode()), (b"host", b"localhost")]}
+        bodies = [{"type": "http.request", "body": INVOKE_BODY, "more_body": False}]
+        head: list[dict] = []
+
+        async def receive() -> dict:
+            if bodies:
+                return bodies.pop()
+            await asyncio.Event().wait()  # the client stays to the end
+            raise AssertionError  # pragma: no cover
+
+        async def send(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                head.append(message)
+            elif message.get("body"):
+                started.set()  # some of the answer reached the client
+
+        await app(scope, receive, send)
+        return dict(head[0]["headers"])[b"x-amzn-requestid"].decode()
+
+    async def serve_then_stop() -> list[str]:
+        lifespan = asyncio.ensure_future(app({"type": "lifespan"}, _messages([{"type": "lifespan.startup"}]), _ignore))
+        acknowledged = []
+        if writer_built:
+            acknowledged.append(await call("invoke", asyncio.Event()))
+            assert observer.writer.built
+        started = asyncio.Event()
+        stream = asyncio.ensure_future(call("invoke-with-response-stream", started))
+        await started.wait()
+        stream.cancel()  # the graceful-shutdown time is up
+        await app.shutdown()  # the lifespan shutdown, not waiting for the call
+        await stream  # it ends only now
+        lifespan.cancel()
+        await lifespan
+        return acknowledged + [_request_id_of(state)]
+
+    acknowledged = asyncio.run(serve_then_stop())
+    writer = observer.writer.writer()
+    assert writer._thread is None or not writer._thread.is_alive()  # nothing left to die with the process
+    assert Counter(_read_index(tmp_path)) == Counter(acknowledged)
+
+
+def _messages(messages: list[dict]):
+    async def receive() -> dict:
+        if messages:
+            return messages.pop(0)
+        await asyncio.Event().wait()
+        raise AssertionError  # pragma: no cover
+
+    return receive
+
+
+async def _ignore(message: dict) -> None:
+    pass
+
+
+def _request_id_of(state) -> str:
+    return state.testing.history.entries()[-1].record.request_id
+
+
 def test_logging_sigkill_during_writes_leaves_a_valid_index(tmp_path, capsys):
     server = start_server(tmp_path, "--log-flush-interval-ms", "10", "--log-batch-size", "25", config=CONFIG_TOML)
     stop = threading.Event()

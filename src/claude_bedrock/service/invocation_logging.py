@@ -74,12 +74,16 @@ class DeferredWriter:
         return self._writer is not None
 
     def writer(self) -> LogWriter:
-        """The writer, built now if it was not yet."""
+        """The writer, built now if it was not yet; built after ``close`` (the first logged
+        call ended after the shutdown hooks ran), closed at once: it writes what it is given
+        in the caller's thread, and leaves no thread running with records queued."""
         writer = self._writer
         if writer is None:
             with self._lock:
                 if self._writer is None:
                     self._writer = self._factory()
+                    if self._closed:
+                        self._writer.close()
                 writer = self._writer
         return writer
 

@@ -14,7 +14,10 @@ Invariants
     Rule 2: ``close`` (the shutdown hook) drains the queue and writes everything before it
             returns; ``flush`` returns once everything submitted before it has had its write
             cycle (a failed delivery is still retried). So every call whose response was sent
-            before shutdown began has its record on disk, unless a sink still fails then.
+            before shutdown began has its record on disk, unless a sink still fails then. A
+            record submitted after ``close`` (a call the server cancelled at shutdown that ended
+            after the shutdown hooks ran: uvicorn does not wait for the tasks it cancels) is
+            written at once, in the caller's thread, once the writer thread has ended.
     Rule 3: a record enters the index once every file that holds it is written: a record the
             index holds is in the files too. (Two exceptions, both logged as errors: at shutdown,
             and when undelivered writes pass ``MAX_PENDING_BYTES``, a record whose files could
@@ -163,9 +166,10 @@ class InvocationLogWriter:
     # -- the request side -------------------------------------------------------------------
 
     def submit(self, call: CallFacts, config: DeliveryConfig) -> None:
-        """Queue one call's record (Rule 1). Never raises."""
+        """Queue one call's record (Rule 1); after ``close``, write it at once (Rule 2).
+        Never raises."""
         if self._closed:
-            log.error("invocation log writer is closed; record %s not written", call.request_id)
+            self._write_late(call, config)
             return
         self.stats.submitted += 1
         self._queue.put((call, config))
@@ -204,6 +208,24 @@ class InvocationLogWriter:
         thread.join(timeout)
         if thread.is_alive():
             log.error("invocation log writer did not finish within %ss", timeout)
+
+    def _write_late(self, call: CallFacts, config: DeliveryConfig) -> None:
+        """Rule 2: a record submitted after ``close``, written in the caller's thread (the
+        writer thread, which owns the sinks and the index, has ended)."""
+        with self._start_lock:
+            thread = self._thread
+            if thread is not None and thread.is_alive():  # close timed out: it still writes
+                log.error("invocation log writer is closed; record %s not written", call.request_id)
+                return
+            self.stats.submitted += 1
+            try:
+                self._write([(call, config)], final=True)
+            except Exception:  # noqa: BLE001 - never raises (Rule 1)
+                log.exception("could not write the invocation log record of %s at shutdown", call.request_id)
+            finally:
+                if self._index is not None:
+                    self._index.close()
+                    self._index = None
 
     def purge_now(self) -> Any:
         """Run retention now, in the caller's thread (used by tests; the server purges itself)."""
