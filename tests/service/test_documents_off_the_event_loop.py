@@ -8,8 +8,11 @@ which the old code could only do once the reader had returned."""
 from __future__ import annotations
 
 import base64
+import io
 import json
+import socket
 import threading
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -27,6 +30,7 @@ BEARER = {"authorization": "Bearer any-development-key", "content-type": "applic
 SMALL = {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 50,
          "messages": [{"role": "user", "content": "Hello"}]}
 DOCX = BINARY_DOCUMENT_MEDIA_TYPES["docx"]
+W = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
 
 
 class HeldReader:
@@ -43,6 +47,13 @@ class HeldReader:
         self.release.wait(20)
         self.returned.set()
         return self.value
+
+
+def zipped_docx(document_xml: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("word/document.xml", document_xml)
+    return buffer.getvalue()
 
 
 def converse_docx() -> tuple[str, dict]:
@@ -148,3 +159,81 @@ def test_the_document_work_of_a_client_that_left_is_dropped_from_the_queue(tmp_p
         third = client.post(path, content=json.dumps(body), headers=BEARER)
     assert third.status_code == 200
     assert len(calls) == 2  # A and C: B's work was dropped (was 3)
+
+
+class GatedReader:
+    """Wraps a real document reader: once entered, waits for ``go`` (at most 20 s), then reads,
+    noting how the reading ended: "returned", or "stopped" (``ReadingStopped``)."""
+
+    def __init__(self, read) -> None:
+        self.read = read
+        self.entered = threading.Event()
+        self.go = threading.Event()
+        self.done = threading.Event()
+        self.outcome = ""
+
+    def __call__(self, *args: object) -> object:
+        from claude_bedrock.domain.document_budget import ReadingStopped
+
+        self.entered.set()
+        self.go.wait(20)
+        try:
+            value = self.read(*args)
+        except ReadingStopped:
+            self.outcome = "stopped"
+            raise
+        finally:
+            self.done.set()
+        self.outcome = "returned"
+        return value
+
+
+def raw_request(url: str, path: str, body: dict) -> socket.socket:
+    """Send an HTTP request on a socket of its own (the caller closes it: the client leaves)."""
+    payload = json.dumps(body).encode()
+    host, port = url.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)), timeout=10)
+    head = (f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: {BEARER['authorization']}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n")
+    sock.sendall(head.encode() + payload)
+    return sock
+
+
+@pytest.mark.parametrize("heavy", ["converse_docx", "invoke_pdf"])
+def test_a_running_reading_stops_when_its_client_leaves_and_frees_its_worker(tmp_path, monkeypatch, heavy):
+    """Audit: work already running in a worker ran to its end after its client left: seconds of
+    the worker (of one of two) for a large docx, while the next document calls waited. Its stop
+    flag is now set when the client leaves, and the reader stops at its next piece. One worker
+    here: the reading is held until the call is recorded as abandoned, then let go; it stops
+    (was: read to its end), and the next document call is served by the freed worker."""
+    from claude_bedrock.service import offload
+
+    if heavy == "converse_docx":
+        words = "<w:p><w:r><w:t>Minutes of the meeting.</w:t></w:r></w:p>" * 2_000
+        docx = zipped_docx(f"<w:document {W}><w:body>{words}</w:body></w:document>")
+        reader = GatedReader(document_text._READERS[DOCX])
+        monkeypatch.setitem(document_text._READERS, DOCX, reader)
+        path, body = converse_docx()
+        body["messages"][0]["content"][0]["document"]["source"]["bytes"] = base64.b64encode(docx).decode()
+    else:
+        reader = GatedReader(tokens.pdf_page_count)
+        monkeypatch.setattr(tokens, "pdf_page_count", reader)
+        path, body = invoke_pdf()
+    monkeypatch.setattr(offload, "_POOL", ThreadPoolExecutor(1, thread_name_prefix="claude-bedrock-documents"))
+    app = create_app(Settings(data_dir=str(tmp_path)))
+    with serve_in_thread(app) as url, httpx.Client(base_url=url, timeout=30) as client:
+        try:
+            sock = raw_request(url, path, body)
+            assert reader.entered.wait(20)
+            sock.close()  # the client leaves while its reading runs
+            recorded = client.get("/_claude-bedrock/calls").json()["calls"]  # waits for the call's record
+            assert [call["error_code"] for call in recorded] == ["ClientDisconnected"], recorded
+        finally:
+            reader.go.set()
+        assert reader.done.wait(20)
+        assert reader.outcome == "stopped"  # was "returned": read to its end for nobody
+        reader.entered.clear()
+        reader.go.set()
+        following = client.post(path, content=json.dumps(body), headers=BEARER)
+    assert following.status_code == 200, following.text
+    assert reader.outcome == "returned"  # the next call's reading, in the freed worker

@@ -84,15 +84,20 @@ class RunningServer:
 
 
 def start_server(tmp: Path, *args: str, env: dict[str, str] | None = None, config: str | None = None,
-                 hangup_stops: bool = False) -> RunningServer:
+                 hangup_stops: bool = False, preamble: str | None = None) -> RunningServer:
     """Start ``python -m claude_bedrock serve --port 0`` and wait for its announce line.
+
+    ``preamble``: Python run in the child before the CLI (to wrap a function and tell the test
+    what it saw, on stderr: the server log).
 
     ``hangup_stops``: start it with SIGHUP at its default, as from a terminal, even when the test
     runner ignores SIGHUP (``nohup pytest``): the server inherits that and then keeps serving
     after a hangup, as it should under nohup."""
     tmp.mkdir(parents=True, exist_ok=True)
     data_dir = tmp / "data"
-    cmd = [sys.executable, "-m", "claude_bedrock", "serve", "--host", "127.0.0.1", "--port", "0",
+    launch = ["-m", "claude_bedrock"] if preamble is None else [
+        "-c", f"{preamble}\nfrom claude_bedrock.cli.main import main\nmain()"]
+    cmd = [sys.executable, *launch, "serve", "--host", "127.0.0.1", "--port", "0",
            "--data-dir", str(data_dir), *args]
     if config is not None:
         config_path = tmp / "config.toml"

@@ -19,11 +19,24 @@ read. The budget counts bytes and tokens, never time, and documents are read in 
 order, so the same request reads the same, and a document's reading depends only on the
 documents before it (a prompt-cache prefix keeps its count). A request whose documents are all
 read within their own bounds and hold less than this in all reads exactly as without it.
+
+A reading also stops when its call ends (its client left, the server stops): the runtime,
+which reads in worker threads, sets the reading's stop flag (``READING_STOP``, in the context
+the reading runs in: ``service.offload``), and the readers look at it between two pieces of
+their work (``check_stop``: an XML part's pieces, a PDF's streams, windows and runs of
+tokens), raising ``ReadingStopped``: the reading is dropped, its worker free at once rather than
+seconds later. The flag never changes what a reading returns, only whether it returns: it is
+the one thing a reader learns from its context, as a thread learns of an interrupt. A reading
+without a flag (on the event loop, in the tests) is never stopped.
 """
 
 from __future__ import annotations
 
-__all__ = ["MAX_REQUEST_DECODED_BYTES", "MAX_REQUEST_TOKENS", "DocumentBudget"]
+from contextvars import ContextVar
+from typing import Protocol
+
+__all__ = ["MAX_REQUEST_DECODED_BYTES", "MAX_REQUEST_TOKENS", "READING_STOP", "DocumentBudget", "ReadingStopped",
+           "check_stop"]
 
 #: Bytes decompressed for all the documents of one reading: two PDFs' worth
 #: (``pdf_text.MAX_DECODED_BYTES``), half what an Office document may decompress on its own
@@ -47,3 +60,28 @@ class DocumentBudget:
     def spent(self) -> bool:
         """Nothing is left to read a PDF's text with: PDFs from here on are not read."""
         return self.decoded_bytes <= 0 or self.tokens <= 0
+
+
+class _Flag(Protocol):
+    def is_set(self) -> bool: ...
+
+
+class ReadingStopped(Exception):
+    """The call whose documents were being read has ended: the reading stopped where it was
+    (module docstring). Nobody reads its result: its call has ended already."""
+
+
+#: The stop flag of the reading running in this context (a ``threading.Event``, set when its
+#: call ends: ``service.offload``); None: nothing stops it.
+READING_STOP: ContextVar[_Flag | None] = ContextVar("claude_bedrock_reading_stop", default=None)
+
+
+def check_stop() -> None:
+    """Between two pieces of a reading: raise ``ReadingStopped`` once its call has ended.
+
+    Raises:
+        ReadingStopped: the reading's stop flag is set.
+    """
+    stop = READING_STOP.get()
+    if stop is not None and stop.is_set():
+        raise ReadingStopped()

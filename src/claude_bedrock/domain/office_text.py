@@ -38,7 +38,7 @@ import zlib
 from collections.abc import Iterator
 from xml.etree import ElementTree
 
-from claude_bedrock.domain.document_budget import DocumentBudget
+from claude_bedrock.domain.document_budget import DocumentBudget, check_stop
 
 __all__ = ["MAX_DOCUMENT_BYTES", "MAX_PART_BYTES", "MAX_TEXT_CHARS", "NotAnOfficeDocument",
            "docx_text", "xlsx_text"]
@@ -124,14 +124,17 @@ def _elements(xml: bytes) -> Iterator[tuple[str, ElementTree.Element, int]]:
     seconds, and a reading off the event loop, ``service.offload``, would hold the loop all the
     same), each element let go once its end is read: the tree of a 16 MB part holds a million
     and a half elements, and held whole, the garbage collector's full passes over it (each
-    holding the GIL) grew to 0.2 s, and its release took 0.1 s more, in one go.
+    holding the GIL) grew to 0.2 s, and its release took 0.1 s more, in one go. Between two
+    pieces, a reading whose call has ended stops (``document_budget.check_stop``).
 
     Raises:
         ElementTree.ParseError: the part is not well-formed XML (raised where the parser finds it).
+        ReadingStopped: the reading's call has ended.
     """
     parser = ElementTree.XMLPullParser(("start", "end"))
     opened: list[ElementTree.Element] = []  # the elements not ended yet: the root, ..., the parent
     for piece in itertools.chain(_pieces(xml), (None,)):
+        check_stop()
         if piece is None:
             parser.close()
         else:

@@ -34,7 +34,9 @@ keeps serving meanwhile; but one long C call (a search of megabytes) holds the G
 loop, all the same. So the searches that run over a stream's bytes between two things found
 (the next token, a string's end, an inline image's end, page objects) are made about
 ``_SEARCH_BYTES`` at a time. (A string shown is still decoded in a few calls over its bytes:
-tens of milliseconds for one of 8 MB.)
+tens of milliseconds for one of 8 MB.) A reading whose call has ended stops
+(``document_budget.check_stop``) before each stream, each window of a search for page objects,
+and every ``_TOKENS_PER_CHECK`` tokens.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ import re
 import zlib
 from collections.abc import Iterable, Iterator
 
-from claude_bedrock.domain.document_budget import DocumentBudget
+from claude_bedrock.domain.document_budget import DocumentBudget, check_stop
 
 #: The end of a stream's dictionary and its ``stream`` keyword (the stream's data follows).
 _STREAM_HEAD_RE = re.compile(rb">>\s*stream\r?\n")
@@ -90,6 +92,8 @@ MAX_TOKENS = 500_000
 #: Bytes searched for page objects, tokens or an inline image's end per call of the search (a
 #: few milliseconds of it; at least 4, the bytes an inline image's end is decided on).
 _SEARCH_BYTES = 256 * 1024
+#: Tokens read between two looks at the reading's stop flag (a few milliseconds of them).
+_TOKENS_PER_CHECK = 4096
 
 
 def _unescape(match: re.Match[bytes]) -> bytes:
@@ -139,6 +143,7 @@ def _decoded(streams: Iterable[tuple[bytes, bytes]], budget: DocumentBudget) -> 
     for dictionary, data in streams:
         if left <= 0:
             return
+        check_stop()
         room = min(MAX_STREAM_BYTES, left)
         request_bound = budget.decoded_bytes < room
         if request_bound and budget.decoded_bytes <= 0:
@@ -162,11 +167,17 @@ def _decoded(streams: Iterable[tuple[bytes, bytes]], budget: DocumentBudget) -> 
 
 class _Reader:
     """The text shown by content streams, a line per text block (``BT`` ... ``ET``), reading at
-    most ``tokens`` tokens of the document in all."""
+    most ``tokens`` tokens of the document in all; the reading stops (``check_stop``) every
+    ``_TOKENS_PER_CHECK`` tokens."""
 
     def __init__(self, tokens: int) -> None:
         self.lines: list[str] = []
         self.tokens_left = tokens
+        self._next_check = tokens - _TOKENS_PER_CHECK  # the tokens left at the next look at the stop flag
+
+    def _check_stop(self) -> None:
+        check_stop()
+        self._next_check = self.tokens_left - _TOKENS_PER_CHECK
 
     def read(self, stream: bytes) -> None:
         """Read one content stream: strings and arrays are operands; ``Tj``, ``'`` and ``"``
@@ -177,6 +188,8 @@ class _Reader:
         position = 0
         while self.tokens_left > 0 and (token := _next_token(stream, position)) is not None:
             self.tokens_left -= 1
+            if self.tokens_left <= self._next_check:
+                self._check_stop()
             start, position = token
             first = stream[start]
             if first == 0x28:  # (
@@ -238,6 +251,8 @@ class _Reader:
             if depth == 0:
                 return position
             self.tokens_left -= 1
+            if self.tokens_left <= self._next_check:
+                self._check_stop()
         return -1
 
 
@@ -330,6 +345,7 @@ def _page_objects(data: bytes) -> int:
     count = 0
     start, size = 0, len(data)
     while start < size:
+        check_stop()
         end = data.find(b"/Type", start + _SEARCH_BYTES)
         end = size if end < 0 else end
         count += len(_PAGE_TYPE_RE.findall(data, start, end))

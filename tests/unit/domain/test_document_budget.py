@@ -7,16 +7,21 @@ Each document was bounded on its own (pdf_text, office_text), but a request hold
 from __future__ import annotations
 
 import base64
+import contextvars
 import time
 import zlib
 
+import pytest
+
 from claude_bedrock.domain import pdf_text, tokens
-from claude_bedrock.domain.document_budget import MAX_REQUEST_DECODED_BYTES, DocumentBudget
+from claude_bedrock.domain.document_budget import (MAX_REQUEST_DECODED_BYTES, READING_STOP, DocumentBudget,
+                                                   ReadingStopped)
 from claude_bedrock.domain.document_text import apply_text_only
+from claude_bedrock.domain.office_text import docx_text
 from claude_bedrock.domain.pdf_text import extract_text, page_count
 from claude_bedrock.domain.tokens import PDF_TOKENS_PER_PAGE, count_request, prompt_segments
 
-from .test_document_text import docx
+from .test_document_text import docx, zipped
 from .test_pdf_text import make_pdf, make_pdf15
 
 
@@ -137,3 +142,55 @@ def test_pdf_text_tokens_are_shared_by_the_request_s_documents():
     budget = DocumentBudget(tokens=8)  # BT ( Tj ET twice, and one more: the third string is not read
     assert extract_text(pdf, budget) == "one\ntwo"
     assert budget.tokens <= 0 and extract_text(pdf, budget) == ""
+
+
+class StopFlag:
+    """A reading's stop flag, set from its ``at``-th look on (never when None); counts the looks."""
+
+    def __init__(self, at: int | None = None) -> None:
+        self.at = at
+        self.looks = 0
+
+    def is_set(self) -> bool:
+        self.looks += 1
+        return self.at is not None and self.looks >= self.at
+
+
+def read_with_flag(read, data: bytes, flag: StopFlag):
+    """``read(data)`` in a context holding ``flag`` as its reading's stop flag (as
+    ``service.offload`` runs it)."""
+    context = contextvars.copy_context()
+    context.run(READING_STOP.set, flag)
+    return context.run(read, data)
+
+
+_W = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+#: Long readings, each in many pieces: a 3 MB docx part (16 KiB or 256 KiB pieces), 80,000
+#: tokens of text operators, one string of 100,000 nested parentheses, object streams inflating
+#: to 16 MiB of '/Type'.
+_LONG_READINGS = {
+    "docx": (docx_text,
+             zipped({"word/document.xml": f"<w:document {_W}><w:body>"
+                                          f"{'<w:p><w:r><w:t>word</w:t></w:r></w:p>' * 80_000}"
+                                          "</w:body></w:document>"})),
+    "pdf text": (extract_text, make_pdf(b"BT (a) Tj ET\n" * 20_000, compress=True)),
+    "pdf string": (extract_text, make_pdf(b"BT " + b"(" * 50_000 + b")" * 50_000 + b" Tj ET", compress=True)),
+    "pdf pages": (page_count, object_stream_bomb(0)),
+}
+
+
+@pytest.mark.parametrize("kind", list(_LONG_READINGS))
+def test_a_reading_stops_between_two_pieces_once_its_call_has_ended(kind):
+    """Audit: a reading in a worker thread ran to its end when its call ended (its client left,
+    the server stopped): seconds of a worker for a large docx, and a stopping server waited for
+    it (17 s after a second Ctrl-C with 16 MB docx parts in flight). The readers now look at the
+    reading's stop flag between two pieces of their work: a flag never set changes nothing; one
+    set stops the reading at the next look."""
+    read, data = _LONG_READINGS[kind]
+    unset = StopFlag()
+    assert read_with_flag(read, data, unset) == read(data)  # a flag never set: the same reading
+    assert unset.looks >= 10  # looked at all along the reading, not only at its start
+    stopped = StopFlag(at=unset.looks // 2)
+    with pytest.raises(ReadingStopped):
+        read_with_flag(read, data, stopped)
+    assert stopped.looks == unset.looks // 2  # it stopped at the first look after the flag was set
