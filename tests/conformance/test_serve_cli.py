@@ -3,6 +3,8 @@ and refuses bad input with a message instead of a traceback."""
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import os
 import re
@@ -10,8 +12,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from urllib.parse import quote
@@ -189,11 +193,6 @@ def test_serve_second_ctrl_c_stops_the_document_readings_in_flight(tmp_path):
     Ctrl-C on a busy 2-core machine. The calls' end now stops their readings at their next
     piece: the process exits within a second, and every reading running stopped (none read on
     to its end)."""
-    import base64
-    import io
-    import threading
-    import zipfile
-
     paragraph = "<w:p><w:r><w:t>word </w:t></w:r></w:p>"
     xml = ('<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>'
            f"{paragraph * (16_000_000 // len(paragraph))}</w:body></w:document>")
