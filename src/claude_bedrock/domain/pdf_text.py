@@ -35,8 +35,8 @@ loop, all the same. So the searches that run over a stream's bytes between two t
 (the next token, a string's end, an inline image's end, page objects) are made about
 ``_SEARCH_BYTES`` at a time. (A string shown is still decoded in a few calls over its bytes:
 tens of milliseconds for one of 8 MB.) A reading whose call has ended stops
-(``document_budget.check_stop``) before each stream, each window of a search for page objects,
-and every ``_TOKENS_PER_CHECK`` tokens.
+(``document_budget.check_stop``) before each stream, every ``_TOKENS_PER_CHECK`` tokens, and
+between two windows of a search (the first window of a search costs no look).
 """
 
 from __future__ import annotations
@@ -269,6 +269,7 @@ def _next_token(stream: bytes, position: int) -> tuple[int, int] | None:
         head = _TOKEN_HEAD_RE.search(stream, position, end)
         if head is None:
             position = end - 1 if end < size else size
+            check_stop()
             continue
         start = head.start()
         first = stream[start]
@@ -298,6 +299,7 @@ def _run_end(body: re.Pattern[bytes], stream: bytes, position: int) -> int:
         position = body.match(stream, position, end).end()  # type: ignore[union-attr]
         if position < end - 1 or end == size:
             return position
+        check_stop()
 
 
 def _inline_image_end(stream: bytes, position: int) -> int:
@@ -316,6 +318,7 @@ def _inline_image_end(stream: bytes, position: int) -> int:
         if end == size:
             return -1
         position = end - 3
+        check_stop()
 
 
 def extract_text(pdf: bytes, budget: DocumentBudget | None = None) -> str:

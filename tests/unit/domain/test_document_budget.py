@@ -167,7 +167,8 @@ def read_with_flag(read, data: bytes, flag: StopFlag):
 _W = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
 #: Long readings, each in many pieces: a 3 MB docx part (16 KiB or 256 KiB pieces), 80,000
 #: tokens of text operators, one string of 100,000 nested parentheses, object streams inflating
-#: to 16 MiB of '/Type'.
+#: to 16 MiB of '/Type'; and searches over many windows: one string of 4 MB of escapes, 16 MiB
+#: without a token, 4 MB of inline image data.
 _LONG_READINGS = {
     "docx": (docx_text,
              zipped({"word/document.xml": f"<w:document {_W}><w:body>"
@@ -176,6 +177,9 @@ _LONG_READINGS = {
     "pdf text": (extract_text, make_pdf(b"BT (a) Tj ET\n" * 20_000, compress=True)),
     "pdf string": (extract_text, make_pdf(b"BT " + b"(" * 50_000 + b")" * 50_000 + b" Tj ET", compress=True)),
     "pdf pages": (page_count, object_stream_bomb(0)),
+    "pdf escapes": (extract_text, make_pdf(b"BT (" + b"\\(" * 2_000_000 + b") Tj ET", compress=True)),
+    "pdf no token": (extract_text, content_stream_bomb()),
+    "pdf image": (extract_text, make_pdf(b"BI /W 1 ID " + b"\0" * 4_000_000 + b" EI", compress=True)),
 }
 
 
