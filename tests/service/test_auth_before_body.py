@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import socket
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlparse
@@ -121,6 +122,13 @@ REFUSED_FROM_THE_HEAD = {
 }
 
 
+def _timeless(payload: bytes) -> dict:
+    """An error body with its clock readings (an expired signature's "now" and "now - 5 min")
+    masked: two servers asked a second apart say another time, and nothing else."""
+    return {key: re.sub(r"\d{8}T\d{6}Z", "<time>", value) if isinstance(value, str) else value
+            for key, value in json.loads(payload).items()}
+
+
 @pytest.mark.parametrize("case", sorted(REFUSED_FROM_THE_HEAD))
 def test_a_refusal_the_head_decides_leaves_the_body_unread(tmp_path, case):
     make_headers, status, code, message = REFUSED_FROM_THE_HEAD[case]
@@ -134,7 +142,7 @@ def test_a_refusal_the_head_decides_leaves_the_body_unread(tmp_path, case):
                                                     headers, body)
     # accepted unchecked in development mode (a listed key issued no token: any token it sends)
     if case not in ("unlisted access key", "unlisted api key", "session token for a key issued none"):
-        assert (dev_status, _error(dev_headers), json.loads(dev_payload)) == (status, code, json.loads(payload))
+        assert (dev_status, _error(dev_headers), _timeless(dev_payload)) == (status, code, _timeless(payload))
     if message is not None:
         assert message in json.loads(payload).values()
 
