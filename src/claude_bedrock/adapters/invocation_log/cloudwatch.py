@@ -15,6 +15,7 @@ Invariants
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -22,9 +23,9 @@ from calendar import timegm
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
-from claude_bedrock.adapters.invocation_log.layout import LogLayout
+from claude_bedrock.adapters.invocation_log.layout import LogLayout, remove_empty_folder, remove_file
 
 __all__ = ["CloudWatchSink", "LogEvent"]
 
@@ -102,36 +103,60 @@ class CloudWatchSink:
 
         Call with the layout lock held (Rule 2).
         """
-        removed = 0
-        cutoff_ms = cutoff_s * 1000
-        self._remove_interrupted_rewrites()
-        for path in self.files():
-            match = _DAY_FILE.match(path.name)
-            assert match is not None
-            day_start = timegm((int(match[1]), int(match[2]), int(match[3]), 0, 0, 0, 0, 0, 0))
-            if day_start + _DAY_S <= cutoff_s:
-                removed += sum(1 for _ in open(path, "rb"))
-                path.unlink(missing_ok=True)
-            elif day_start < cutoff_s:
-                removed += self._rewrite(path, cutoff_ms)
-        self._prune_empty_folders()
-        return removed
+        return sum(remove() for remove in self.purge_removals(cutoff_s))
 
-    def _remove_interrupted_rewrites(self) -> None:
-        """Delete the copies of day files that an interrupted purge left (Rule 2): they hold
-        expired records that no reader lists. Under the lock no rewrite is under way."""
+    def purge_removals(self, cutoff_s: float) -> Iterator[Callable[[], int]]:
+        """The removals of a purge, found as the folders are read (bottom-up): the copies of
+        day files an interrupted purge left (Rule 2: they hold expired records no reader lists),
+        each expired day file, deleted whole or rewritten without its expired lines, then each
+        folder left empty. Each returns the lines it removed; run each under the layout lock
+        (no rewrite is then under way, and no flush appends to the file rewritten)."""
         root = self.layout.cloudwatch_root
         if not root.is_dir():
             return
-        for folder, _dirs, names in os.walk(root):
-            for name in names:
-                if name.endswith(_REWRITE_SUFFIX) and _DAY_FILE.match(name.removesuffix(_REWRITE_SUFFIX)):
-                    Path(folder, name).unlink(missing_ok=True)
+        cutoff_ms = cutoff_s * 1000
+        for folder, _dirs, names in os.walk(root, topdown=False):
+            gone = 0
+            for name in sorted(names):
+                path = Path(folder, name)
+                match = _DAY_FILE.match(name.removesuffix(_REWRITE_SUFFIX))
+                if match is None:
+                    continue
+                day_start = timegm((int(match[1]), int(match[2]), int(match[3]), 0, 0, 0, 0, 0, 0))
+                if name.endswith(_REWRITE_SUFFIX):
+                    gone += 1
+                    yield functools.partial(self._remove_copy, path)
+                elif day_start + _DAY_S <= cutoff_s:
+                    gone += 1
+                    yield functools.partial(self._delete_day, path)
+                elif day_start < cutoff_s:
+                    yield functools.partial(self._rewrite, path, cutoff_ms)
+            if gone == len(names) and Path(folder) != root:
+                yield functools.partial(remove_empty_folder, Path(folder))
+
+    @staticmethod
+    def _remove_copy(path: Path) -> int:
+        """Delete an interrupted rewrite's copy: 0 lines removed, none of them was listed."""
+        remove_file(path)
+        return 0
+
+    @staticmethod
+    def _delete_day(path: Path) -> int:
+        try:
+            with open(path, "rb") as handle:
+                lines = sum(1 for _ in handle)
+        except FileNotFoundError:
+            return 0
+        return lines * remove_file(path)
 
     def _rewrite(self, path: Path, cutoff_ms: float) -> int:
         kept: list[bytes] = []
         dropped = 0
-        with open(path, "rb") as handle:
+        try:
+            handle = open(path, "rb")
+        except FileNotFoundError:  # another purge removed it after this one read the folder
+            return 0
+        with handle:
             for raw in handle:
                 try:
                     event = json.loads(raw)
@@ -148,18 +173,6 @@ class CloudWatchSink:
                 handle.write(b"".join(kept))
             os.replace(tmp, path)
         return dropped
-
-    def _prune_empty_folders(self) -> None:
-        root = self.layout.cloudwatch_root
-        if not root.is_dir():
-            return
-        for folder, _dirs, files in os.walk(root, topdown=False):
-            path = Path(folder)
-            if path != root and not files:
-                try:
-                    path.rmdir()
-                except OSError:
-                    pass
 
 
 def _day(epoch_s: float) -> str:

@@ -242,17 +242,23 @@ class InvocationIndex:
             self._db.execute("COMMIT")
             return self._db.total_changes - before
 
-    def purge(self, cutoff_s: float) -> tuple[int, list[str]]:
-        """Delete rows older than ``cutoff_s``; returns (rows deleted, their data object URIs)."""
+    def purge(self, cutoff_s: float, *, limit: int | None = None) -> tuple[int, list[str]]:
+        """Delete rows older than ``cutoff_s``, the oldest ``limit`` of them at most (a step of a
+        purge); returns (rows deleted, their data object URIs)."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
+                if limit is None:
+                    expired, params = "ts < ?", [cutoff_s]
+                else:  # the oldest rows: walked in the order of the ts index, ``limit`` read
+                    expired = "seq IN (SELECT seq FROM invocations WHERE ts < ? ORDER BY ts, seq LIMIT ?)"
+                    params = [cutoff_s, limit]
                 uris: list[str] = []
                 for (objects,) in self._db.execute(
-                    "SELECT objects_json FROM invocations WHERE ts < ? AND objects_json != '[]'", (cutoff_s,)
+                    f"SELECT objects_json FROM invocations WHERE {expired} AND objects_json != '[]'", params
                 ):
                     uris.extend(json.loads(objects))
-                deleted = self._db.execute("DELETE FROM invocations WHERE ts < ?", (cutoff_s,)).rowcount
+                deleted = self._db.execute(f"DELETE FROM invocations WHERE {expired}", params).rowcount
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise

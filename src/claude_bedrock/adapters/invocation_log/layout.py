@@ -1,7 +1,7 @@
 """Where invocation logs live under ``--data-dir``, and the lock that orders writers and purgers.
 
     <data_dir>/invocation-logs.sqlite3                      the query index (WAL)
-    <data_dir>/invocation-logs.lock                          flock: one flush or purge at a time
+    <data_dir>/invocation-logs.lock                          flock: one flush or purge step at a time
     <data_dir>/s3/<bucket>/<key>                             one folder per bucket, S3 key layout
     <data_dir>/cloudwatch/<account>/<region>/<group>/<stream>/YYYY-MM-DD.jsonl
                                                              CloudWatch events, one JSON per line
@@ -102,7 +102,7 @@ class LogLayout:
 
     @contextmanager
     def locked(self) -> Iterator[None]:
-        """Hold the data dir's log lock (blocking) for one flush or one purge."""
+        """Hold the data dir's log lock (blocking) for one flush or one step of a purge."""
         make_data_folder(self.data_dir)
         fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -111,3 +111,22 @@ class LogLayout:
             yield
         finally:
             os.close(fd)  # closing releases the flock
+
+
+def remove_file(path: Path) -> int:
+    """Delete one log file; 1, or 0 when it was already gone (another purge)."""
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return 0
+    return 1
+
+
+def remove_empty_folder(folder: Path) -> int:
+    """Remove a folder a purge emptied (under the lock: no flush is writing into it); one a
+    writer has added something to since is left alone. Returns 0: no file is removed."""
+    try:
+        folder.rmdir()
+    except OSError:
+        pass
+    return 0

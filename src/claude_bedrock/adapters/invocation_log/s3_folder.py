@@ -17,15 +17,16 @@ Invariants
 
 from __future__ import annotations
 
+import functools
 import gzip
 import os
 import re
 from calendar import timegm
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
-from claude_bedrock.adapters.invocation_log.layout import LogLayout
+from claude_bedrock.adapters.invocation_log.layout import LogLayout, remove_empty_folder, remove_file
 
 __all__ = ["S3FolderSink"]
 
@@ -74,36 +75,30 @@ class S3FolderSink:
 
     def purge(self, cutoff_s: float) -> int:
         """Delete objects whose every record is older than ``cutoff_s``; prune empty folders."""
-        removed = 0
-        for path in self._files():
-            ends = _object_time(path)
-            if ends is not None and ends <= cutoff_s:
-                path.unlink(missing_ok=True)
-                removed += 1
-        self._prune_empty_folders()
-        return removed
+        return sum(remove() for remove in self.purge_removals(cutoff_s))
 
-    def delete_object(self, bucket: str, key: str) -> bool:
-        path = self.layout.object_path(bucket, key)
-        try:
-            path.unlink()
-        except FileNotFoundError:
-            return False
-        return True
-
-    def _prune_empty_folders(self) -> None:
+    def purge_removals(self, cutoff_s: float) -> Iterator[Callable[[], int]]:
+        """The removals of a purge, found as the folders are read (bottom-up, one at a time):
+        each expired object (Rule 3), then its folder once it held nothing else (``s3/`` and the
+        bucket folders stay). Each returns the objects it removed; a purge runs them a few
+        hundred at a time under the layout lock."""
         root = self.layout.s3_root
         if not root.is_dir():
             return
-        for folder, dirs, files in os.walk(root, topdown=False):
+        for folder, _dirs, files in os.walk(root, topdown=False):
+            expired = 0
+            for name in files:
+                path = Path(folder, name)
+                ends = _object_time(path)
+                if ends is not None and ends <= cutoff_s:
+                    expired += 1
+                    yield functools.partial(remove_file, path)
             path = Path(folder)
-            if path == root or path.parent == root:  # keep s3/ and the bucket folders
-                continue
-            if not files and not any(Path(folder, d).exists() for d in dirs):
-                try:
-                    path.rmdir()
-                except OSError:
-                    pass  # a writer just added something
+            if expired == len(files) and path != root and path.parent != root:
+                yield functools.partial(remove_empty_folder, path)
+
+    def delete_object(self, bucket: str, key: str) -> bool:
+        return bool(remove_file(self.layout.object_path(bucket, key)))
 
 
 def _object_time(path: Path) -> float | None:

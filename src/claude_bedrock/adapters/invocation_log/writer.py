@@ -28,6 +28,10 @@ Invariants
             that fails is cut back before it is retried; INSERT OR IGNORE).
     Rule 5: records carry no credentials: they are built from the call record, which holds the
             caller's ARN and never a header, key, token or signature.
+    Rule 6: the thread's own retention purge runs one step per write cycle (retention Rule 4),
+            taking what the queue holds between two steps without waiting for a batch to fill:
+            records reach the files a step later during a purge, not after the whole purge. At
+            shutdown a purge under way stops between two steps; the next one finishes it.
 """
 
 from __future__ import annotations
@@ -49,7 +53,7 @@ from claude_bedrock.adapters.data_folder import make_data_folder
 from claude_bedrock.adapters.invocation_log.cloudwatch import CloudWatchSink, LogEvent
 from claude_bedrock.adapters.invocation_log.index import IndexEntry, InvocationIndex
 from claude_bedrock.adapters.invocation_log.layout import LogLayout
-from claude_bedrock.adapters.invocation_log.retention import PURGE_INTERVAL_S, cutoff_for, purge
+from claude_bedrock.adapters.invocation_log.retention import PURGE_INTERVAL_S, Purge, PurgeResult, cutoff_for
 from claude_bedrock.adapters.invocation_log.s3_folder import S3FolderSink
 from claude_bedrock.domain.catalog import Catalog
 from claude_bedrock.domain.json_body import json_bytes
@@ -146,6 +150,7 @@ class InvocationLogWriter:
         self._pending: list[_Delivery] = []  # failed deliveries, oldest first
         self._held: dict[str, IndexEntry] = {}  # index rows waiting for their files (Rule 3)
         self._next_purge = 0.0
+        self._purging: Purge | None = None  # the purge under way, a step per cycle (Rule 6)
         self._s3 = S3FolderSink(layout)
         self._cloudwatch = CloudWatchSink(layout)
 
@@ -227,7 +232,7 @@ class InvocationLogWriter:
                     self._index.close()
                     self._index = None
 
-    def purge_now(self) -> Any:
+    def purge_now(self) -> PurgeResult:
         """Run retention now, in the caller's thread (used by tests; the server purges itself)."""
         return self._purge()
 
@@ -245,12 +250,14 @@ class InvocationLogWriter:
         while not stopping:
             batch: list[tuple[CallFacts, DeliveryConfig]] = []
             waiters: list[threading.Event] = []
-            wait = max(0.0, min(_IDLE_WAIT_S, self._next_purge - time.monotonic(), self._next_retry()))
+            purging = self._purging is not None  # then no wait: the next step is due (Rule 6)
+            wait = 0.0 if purging else max(0.0, min(_IDLE_WAIT_S, self._next_purge - time.monotonic(),
+                                                     self._next_retry()))
             try:
                 item = self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait()
             except queue.Empty:
                 item = None
-            deadline = time.monotonic() + self.flush_interval_s
+            deadline = time.monotonic() + (0.0 if purging else self.flush_interval_s)
             while item is not None:
                 if item is _STOP:
                     stopping = True
@@ -288,6 +295,10 @@ class InvocationLogWriter:
             return None
 
     def _finish(self) -> None:
+        if self._purging is not None:  # Rule 6: the next purge finishes it
+            log.info("shutdown: the invocation log purge under way stops here; the next one finishes it")
+            self._purging.close()
+            self._purging = None
         # Whatever slipped in after the stop marker (it should not happen) is written too.
         rest = []
         while (item := self._next_nowait()) is not None:
@@ -302,26 +313,40 @@ class InvocationLogWriter:
             self._index = None
 
     def _maybe_purge(self) -> None:
-        if time.monotonic() < self._next_purge:
-            return
-        self._next_purge = time.monotonic() + self.purge_interval_s
-        layout = self.layout
-        if not (layout.index_path.exists() or layout.s3_root.exists() or layout.cloudwatch_root.exists()):
-            return  # logging never delivered here: nothing to purge, and no files to create
-        if self.retention_days > 0:
-            try:
-                self._purge()
-            except Exception:  # noqa: BLE001 - retention must not stop delivery
-                log.exception("invocation log purge failed")
+        """Start the retention purge when it is due, or run the next step of the one under way."""
+        if self._purging is None:
+            if time.monotonic() < self._next_purge:
+                return
+            self._next_purge = time.monotonic() + self.purge_interval_s
+            layout = self.layout
+            if not (layout.index_path.exists() or layout.s3_root.exists() or layout.cloudwatch_root.exists()):
+                return  # logging never delivered here: nothing to purge, and no files to create
+            if self.retention_days <= 0:
+                return
+        try:
+            if self._purging is None:
+                self._purging = self._start_purge()
+            if not self._purging.step():
+                self._purged(self._purging.result)
+                self._purging = None
+        except Exception:  # noqa: BLE001 - retention must not stop delivery
+            log.exception("invocation log purge failed")
+            self._purging = None
 
-    def _purge(self) -> Any:
-        result = purge(self.layout, cutoff_for(self.clock(), self.retention_days), self._open_index())
+    def _start_purge(self) -> Purge:
+        return Purge(self.layout, cutoff_for(self.clock(), self.retention_days), self._open_index())
+
+    def _purge(self) -> PurgeResult:
+        result = self._start_purge().run()
+        self._purged(result)
+        return result
+
+    def _purged(self, result: PurgeResult) -> None:
         self.stats.purges.append(result)
         if result.index_rows or result.s3_objects or result.cloudwatch_lines:
             log.info("invocation logs purged: %d records, %d objects, %d CloudWatch events older than %s days%s",
                      result.index_rows, result.s3_objects, result.cloudwatch_lines, self.retention_days,
                      f"; the index shrank by {result.index_bytes_freed} bytes" if result.index_bytes_freed else "")
-        return result
 
     def _open_index(self) -> InvocationIndex:
         if self._index is not None and self._index.moved:  # the data folder was deleted under us
