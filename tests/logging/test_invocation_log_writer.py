@@ -9,6 +9,7 @@ import json
 import os
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,8 @@ from claude_bedrock.adapters.invocation_log import (
     LogLayout,
     LogQuery,
     S3FolderSink,
+    cutoff_for,
+    purge,
 )
 from claude_bedrock.domain.catalog import default_catalog
 from claude_bedrock.domain.invocation_log import LARGE_BODY_BYTES, DeliveryConfig, S3Location
@@ -592,3 +595,200 @@ def test_writer_keeps_a_bounded_purge_history(tmp_path):
         writer.purge_now()
     assert len(writer.stats.purges) == PURGES_KEPT
     writer.close()
+
+
+def _expired_logs(tmp_path: Path, count: int, *, big_every: int = 3) -> LogLayout:
+    """``count`` records 40 days old (a batch object each, some with a data object) and one of
+    now, written by a writer that keeps everything."""
+    writer = make_writer(tmp_path, retention_days=0)
+    big = {"t": "q" * (LARGE_BODY_BYTES + 1)}
+    for n in range(count):
+        writer.submit(call(n, at=NOW - 40 * DAY + n * 60, **({"input_body": big} if n % big_every == 0 else {})),
+                      CONFIG)
+        writer.flush()
+    writer.submit(call(999_999, at=NOW), CONFIG)
+    writer.close()
+    return writer.layout
+
+
+def _assert_indexed_records_are_in_the_files(layout: LogLayout) -> None:
+    """Writer Rule 3, which a purge must keep at every step: a record the index lists is in the
+    S3 batches and CloudWatch, and its data objects exist."""
+    s3_ids = {r["requestId"] for r in s3_records(layout)}
+    cloudwatch_ids = {r["requestId"] for r in cloudwatch_records(layout)}
+    index = InvocationIndex(layout.index_path)
+    try:
+        for indexed in index.query(LogQuery()):
+            record = indexed.record
+            assert record["requestId"] in s3_ids and record["requestId"] in cloudwatch_ids
+            uri = record["input"].get("inputBodyS3Path")
+            if uri:
+                bucket, key = uri.removeprefix("s3://").split("/", 1)
+                assert layout.object_path(bucket, key).is_file(), uri
+    finally:
+        index.close()
+
+
+def test_another_writers_flush_is_not_blocked_for_the_whole_purge(tmp_path, monkeypatch):
+    """Audit regression: a purge held the log lock for its whole run (15 s to 84 s for a month of
+    logs), so a flush of the server (or of another one on the same folder) waited that long.
+    It now releases the lock between bounded steps: here the purge is paused right after its
+    first step, and a flush completes while expired records are still there to purge."""
+    import claude_bedrock.adapters.invocation_log.retention as retention
+
+    monkeypatch.setattr(retention, "STEP_ROWS", 3, raising=False)
+    layout = _expired_logs(tmp_path, 10)
+    released, flushed = threading.Event(), threading.Event()
+    real_locked = LogLayout.locked
+
+    @contextmanager
+    def locked(self):
+        with real_locked(self):
+            yield
+        if threading.current_thread() is purger and not released.is_set():
+            released.set()  # the purge's first hold of the lock is over: pause it there
+            assert flushed.wait(10)
+
+    monkeypatch.setattr(LogLayout, "locked", locked)
+    index = InvocationIndex(layout.index_path)
+    results = []
+    purger = threading.Thread(target=lambda: results.append(purge(layout, cutoff_for(NOW, 30), index)))
+    purger.start()
+    try:
+        assert released.wait(10)
+        writer = make_writer(tmp_path, retention_days=0)
+        writer.submit(call(77_777, at=NOW), CONFIG)
+        assert writer.flush(10)
+        writer.close()
+        listed = index_ids(layout)
+        assert "req-077777" in listed
+        assert len(listed) > 2, "the flush waited for the whole purge"  # expired ones are left
+    finally:
+        flushed.set()
+        purger.join(10)
+        index.close()
+    assert results[0].index_rows == 10
+    assert index_ids(layout) == ["req-077777", "req-999999"]
+    assert sorted(r["requestId"] for r in s3_records(layout)) == ["req-077777", "req-999999"]
+    assert sorted(r["requestId"] for r in cloudwatch_records(layout)) == ["req-077777", "req-999999"]
+    assert not list(layout.s3_root.rglob("*_input.json.gz"))
+
+
+def test_the_writer_writes_its_records_between_the_steps_of_its_own_purge(tmp_path, monkeypatch):
+    """Audit regression: the server's writer purged at start-up (and daily) in one go, its
+    records waiting in memory meanwhile. It now writes what it was given between two steps."""
+    import claude_bedrock.adapters.invocation_log.retention as retention
+
+    monkeypatch.setattr(retention, "STEP_ROWS", 2, raising=False)
+    layout = _expired_logs(tmp_path, 10)
+    purges_when_written = []
+    real_write = InvocationLogWriter._write
+
+    def write(self, batch, **options):
+        if any(facts.request_id == "req-000042" for facts, _ in batch):
+            purges_when_written.append(len(self.stats.purges))
+        return real_write(self, batch, **options)
+
+    monkeypatch.setattr(InvocationLogWriter, "_write", write)
+    writer = make_writer(tmp_path, retention_days=30)
+    writer.submit(call(42, at=NOW), CONFIG)
+    writer.start()  # purges at start, one step before the first write cycle
+    for _ in range(100):  # a flush is a write cycle, and a purge step
+        if writer.stats.purges:
+            break
+        assert writer.flush(10)
+    writer.close()
+    assert purges_when_written == [0]  # written while the start-up purge was under way
+    (result,) = writer.stats.purges
+    assert result.index_rows == 10
+    assert index_ids(layout) == ["req-000042", "req-999999"]
+    assert sorted(r["requestId"] for r in s3_records(layout)) == ["req-000042", "req-999999"]
+
+
+def test_a_purge_stopped_between_steps_is_consistent_and_finished_by_the_next(tmp_path, monkeypatch):
+    """Every step leaves what a finished purge with an older cutoff leaves (index rows go
+    before their files): a purge stopped (or killed) between two steps lists nothing whose
+    files are gone, and the next purge removes the rest, empty folders included."""
+    import claude_bedrock.adapters.invocation_log.retention as retention
+    from claude_bedrock.adapters.invocation_log import Purge
+
+    monkeypatch.setattr(retention, "STEP_ROWS", 2)
+    monkeypatch.setattr(retention, "STEP_FILES", 1)
+    layout = _expired_logs(tmp_path, 6, big_every=1)
+    cutoff = cutoff_for(NOW, 30)
+    index = InvocationIndex(layout.index_path)
+    try:
+        removed = []
+        for steps in (1, 2):  # stopped in the index rows, then after them
+            run = Purge(layout, cutoff, index)
+            for _ in range(steps):
+                assert run.step()
+            run.close()
+            assert not run.step()
+            removed.append((run.result.index_rows, run.result.s3_objects))
+            _assert_indexed_records_are_in_the_files(layout)
+            if steps == 1:
+                assert len(index_ids(layout)) == 5  # 2 of the 6 expired ones are gone
+        assert removed == [(2, 2), (4, 4)]  # with their data objects
+        run = Purge(layout, cutoff, index)
+        while run.result.s3_objects == 0:  # stopped in the S3 sweep, after its first batch object
+            assert run.step()
+        run.close()
+        assert run.result.s3_objects == 1
+        _assert_indexed_records_are_in_the_files(layout)
+        result = purge(layout, cutoff, index)
+    finally:
+        index.close()
+    assert result.index_rows == 0 and result.s3_objects == 5  # the rest of the 6 batch objects
+    assert index_ids(layout) == ["req-999999"]
+    assert [r["requestId"] for r in s3_records(layout)] == ["req-999999"]
+    assert [r["requestId"] for r in cloudwatch_records(layout)] == ["req-999999"]
+    assert not list(layout.s3_root.rglob("*_input.json.gz"))
+    old_day = layout.s3_root / "logs-bucket/p/AWSLogs/111122223333/BedrockModelInvocationLogs/us-west-2/2026/10/17"
+    assert not old_day.exists()  # its emptied folders are removed too
+    _assert_indexed_records_are_in_the_files(layout)
+
+
+def test_index_purge_with_a_limit_removes_the_oldest_rows_and_gives_their_objects(tmp_path):
+    layout = _expired_logs(tmp_path, 5, big_every=2)  # data objects for req 0, 2, 4
+    index = InvocationIndex(layout.index_path)
+    try:
+        rows, uris = index.purge(cutoff_for(NOW, 30), limit=3)
+        assert rows == 3 and len(uris) == 2 and all("/req-00000" in uri for uri in uris)
+        assert sorted(uri.rsplit("/", 1)[1] for uri in uris) == ["req-000000_input.json.gz",
+                                                                  "req-000002_input.json.gz"]
+        assert index.purge(cutoff_for(NOW, 30), limit=3)[0] == 2
+        assert index.purge(cutoff_for(NOW, 30), limit=3) == (0, [])
+    finally:
+        index.close()
+    assert index_ids(layout) == ["req-999999"]
+
+
+def test_the_writer_stops_its_purge_between_two_steps_at_shutdown(tmp_path, monkeypatch):
+    """A server stopping during a long purge waited for all of it (``close`` gives up after
+    60 s): it now stops between two steps, and the next purge finishes the work."""
+    import claude_bedrock.adapters.invocation_log.retention as retention
+    from claude_bedrock.adapters.invocation_log import Purge
+    from claude_bedrock.adapters.invocation_log.writer import _STOP
+
+    monkeypatch.setattr(retention, "STEP_ROWS", 1)
+    layout = _expired_logs(tmp_path, 10)
+    writer = make_writer(tmp_path, retention_days=30)
+    real_step = Purge.step
+    steps = []
+
+    def step(self):
+        steps.append(self)
+        if len(steps) == 1:
+            writer._queue.put(_STOP)  # the shutdown arrives during the start-up purge's first step
+        return real_step(self)
+
+    monkeypatch.setattr(Purge, "step", step)
+    writer.start()
+    writer.close()
+    assert len(steps) == 1 and steps[0].done and steps[0].result.index_rows == 1
+    assert not writer.stats.purges
+    assert len(index_ids(layout)) == 10  # 9 expired ones wait for the next purge
+    writer = make_writer(tmp_path, retention_days=30)
+    assert writer.purge_now().index_rows == 9
+    assert index_ids(layout) == ["req-999999"]

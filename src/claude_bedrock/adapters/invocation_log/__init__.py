@@ -14,7 +14,7 @@ from claude_bedrock.adapters.invocation_log.index import (
     UsageRow,
 )
 from claude_bedrock.adapters.invocation_log.layout import LogLayout
-from claude_bedrock.adapters.invocation_log.retention import PurgeResult, cutoff_for, purge
+from claude_bedrock.adapters.invocation_log.retention import Purge, PurgeResult, cutoff_for, purge
 from claude_bedrock.adapters.invocation_log.s3_folder import S3FolderSink
 from claude_bedrock.adapters.invocation_log.writer import InvocationLogWriter, WriterStats
 
@@ -28,6 +28,7 @@ __all__ = [
     "LogEvent",
     "LogLayout",
     "LogQuery",
+    "Purge",
     "PurgeResult",
     "S3FolderSink",
     "UsageRow",

@@ -40,9 +40,9 @@ DEFAULT_RETENTION_DAYS = 30
 PURGE_INTERVAL_S = 3_600
 #: Rule 4: index rows (with their data objects) removed per step of a purge (about 0.05 s).
 STEP_ROWS = 1_000
-#: Rule 4: S3 objects (or empty folders) removed per step (about 0.1 s); a CloudWatch day file, read whole
-#: (a day of events), is a step of its own.
-STEP_FILES = 200
+#: Rule 4: S3 objects (or empty folders) removed per step (0.05 s to 0.2 s); a CloudWatch day
+#: file, read whole (a day of events), is a step of its own.
+STEP_FILES = 100
 
 
 @dataclass(frozen=True)

@@ -279,7 +279,8 @@ class InvocationLogWriter:
                 self._write(batch)
             for waiter in waiters:
                 waiter.set()
-            self._maybe_purge()
+            if not stopping:  # Rule 6: at shutdown no purge step, nor a new purge
+                self._maybe_purge()
         self._finish()
 
     def _next_retry(self) -> float:
