@@ -80,8 +80,8 @@ class S3FolderSink:
     def purge_removals(self, cutoff_s: float) -> Iterator[Callable[[], int]]:
         """The removals of a purge, found as the folders are read (bottom-up, one at a time):
         each expired object (Rule 3), then its folder once it held nothing else (``s3/`` and the
-        bucket folders stay). Each returns the objects it removed; a purge runs them a few
-        hundred at a time under the layout lock."""
+        bucket folders stay). Each returns the objects it removed; a purge runs them in steps
+        of ``STEP_FILES`` under the layout lock (retention Rule 4)."""
         root = self.layout.s3_root
         if not root.is_dir():
             return
