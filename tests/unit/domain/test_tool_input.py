@@ -109,6 +109,15 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "properties": {"root": {"$ref": "#/$defs/Node"}, "color": {"$ref": "#/$defs/Color"}},
         "required": ["root", "color"],
     },
+    "chained_refs": {  # a $ref whose target is itself a $ref (an alias of a definition) is followed to the end
+        "$defs": {
+            "Alias": {"$ref": "#/$defs/Count"},
+            "Count": {"type": "integer", "minimum": 5, "maximum": 7},
+        },
+        "type": "object",
+        "properties": {"count": {"$ref": "#/$defs/Alias"}},
+        "required": ["count"],
+    },
     "combinators": {
         "type": "object",
         "properties": {
