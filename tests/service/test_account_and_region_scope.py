@@ -182,3 +182,21 @@ def test_prompt_cache_is_per_region(tmp_path):
     assert elsewhere["cache_creation_input_tokens"] == first["cache_creation_input_tokens"]
     # the global and the geographic profile, both called in eu-west-3, share its cache
     assert cached_invoke(app, "eu-west-3", f"eu.{SONNET}")["cache_read_input_tokens"] > 0
+
+
+def test_foundation_models_listed_are_those_reachable_from_the_callers_region(tmp_path):
+    """ap-southeast-2 is in APAC only: a model without an APAC profile is still offered there when it
+    has a global endpoint (Opus 4.5, Haiku 4.5), not when it has none (Opus 4.1); a region in no
+    geography of the catalog reaches no model."""
+    app = scoped_app(tmp_path)
+
+    def listed(region: str) -> list[str]:
+        response = call(app, "GET", "/foundation-models", sigv4_headers(ALICE, region, "GET", "/foundation-models"))
+        assert response.status_code == 200, response.text
+        return [summary["modelId"] for summary in response.json()["modelSummaries"]]
+
+    apac = listed("ap-southeast-2")
+    assert "anthropic.claude-opus-4-5-20251101-v1:0" in apac
+    assert "anthropic.claude-haiku-4-5-20251001-v1:0" in apac
+    assert "anthropic.claude-opus-4-1-20250805-v1:0" not in apac
+    assert listed("sa-east-1") == []
