@@ -541,6 +541,16 @@ def test_simulator_thinking_respects_small_max_tokens() -> None:
     assert [block["type"] for block in message["content"]] == ["thinking"]
 
 
+@pytest.mark.parametrize("text", [QUESTION, f"{REDACTED_THINKING_TRIGGER} {QUESTION}"], ids=["thinking", "redacted"])
+def test_simulator_thinking_cut_by_its_own_budget_goes_on_to_the_answer(text: str) -> None:
+    """Adaptive thinking gets half of max_tokens: a passage longer than that is cut to it, and the
+    answer goes on with its text within what is left (only max_tokens itself ends the answer)."""
+    message = _message(_engine(), _request(text, thinking={"type": "adaptive"}, max_tokens=60))
+    assert [block["type"] for block in message["content"]][1:] == ["text"]
+    assert message["content"][0]["type"] in ("thinking", "redacted_thinking")
+    assert message["usage"]["output_tokens"] == 60
+
+
 def test_simulator_no_thinking_when_disabled() -> None:
     message = _message(_engine(), _request(thinking={"type": "disabled"}))
     assert all(block["type"] != "thinking" for block in message["content"])
