@@ -20,7 +20,7 @@ from claude_bedrock.domain.prose import Draws, ProseWriter
 from claude_bedrock.domain.errors import ValidationException
 from claude_bedrock.domain.simulator import REDACTED_THINKING_TRIGGER, LatencyProfile, SimulatorEngine, choose_tool
 from claude_bedrock.domain.thinking_signatures import ThinkingSigner
-from claude_bedrock.domain.tokens import count_output_block, count_request, count_text
+from claude_bedrock.domain.tokens import count_json, count_member, count_output_block, count_request, count_text
 
 MODEL_ID = "anthropic.claude-sonnet-4-5-20250929-v1:0"
 QUESTION = "How does photosynthesis work in plants?"
@@ -316,6 +316,35 @@ def test_simulator_forced_tool_input_validates(seed: int, tool: dict[str, Any]) 
     assert block["name"] == tool["name"] and TOOL_ID.match(block["id"])
     jsonschema.Draft202012Validator(tool["input_schema"]).validate(block["input"])
     assert message["stop_reason"] == "tool_use"
+
+
+def test_simulator_tool_call_that_exactly_fits_max_tokens_is_whole() -> None:
+    """A forced call whose tokens are exactly max_tokens is written whole (stop_reason tool_use);
+    one token fewer cuts it, keeping the parameters that fit whole (the first, when max_tokens
+    holds exactly it) with the comma that ended each."""
+    tool = WEATHER_TOOL
+    request = _request("Do it.", tools=[tool], tool_choice={"type": "tool", "name": tool["name"]}, max_tokens=4000)
+    (block,) = _tool_blocks(_message(_engine(), request))
+    tokens = count_text(tool["name"]) + count_json(block["input"])
+    exact = _message(_engine(), {**request, "max_tokens": tokens})
+    assert exact["stop_reason"] == "tool_use" and _tool_blocks(exact)[0]["input"] == block["input"]
+    assert _message(_engine(), {**request, "max_tokens": tokens - 1})["stop_reason"] == "max_tokens"
+    (key, value), *_rest = block["input"].items()
+    first = count_text(tool["name"]) + 1 + count_member(key, value)
+    events = _engine().events(_call({**request, "max_tokens": first}))
+    streamed = "".join(e["delta"]["partial_json"] for e in events if e["type"] == "content_block_delta")
+    assert streamed == "{" + json.dumps(key) + ": " + json.dumps(value, ensure_ascii=False) + ", "
+
+
+def test_simulator_stop_sequences_are_part_of_the_memoised_answer() -> None:
+    """The same prompt asked again with stop sequences is cut at them, not served the answer
+    memoised without them."""
+    engine = _engine()
+    request = _request("Tell me about volcanoes.", max_tokens=1000)
+    first = _message(engine, request)
+    word = _text_of(first).split()[5]
+    again = _message(engine, {**request, "stop_sequences": [word]})
+    assert again["stop_reason"] == "stop_sequence" and again["stop_sequence"] == word
 
 
 def test_simulator_named_tool_choice_picks_that_tool() -> None:
