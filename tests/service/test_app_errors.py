@@ -6,13 +6,16 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import datetime, timedelta, timezone
+from xml.etree import ElementTree
 
 import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from claude_bedrock.domain.errors import InternalServerException, ValidationException
 from claude_bedrock.service.app import create_app
+from claude_bedrock.service.errors import query_xml_error
 from claude_bedrock.settings import Credential, Settings
 from claude_bedrock.wire.sigv4 import HttpRequest, sign
 
@@ -200,3 +203,19 @@ def test_app_model_past_its_catalog_retirement_date_is_refused(tmp_path):
     assert response.status_code == 404 and error_code(response) == "ResourceNotFoundException"
     assert "end of its life" in response.json()["message"]
     assert call(app, "POST", INVOKE, BODY).status_code == 200
+
+
+@pytest.mark.parametrize(("error", "kind"), [
+    (InternalServerException("boom & <bust>"), "Receiver"),  # a server fault is the Receiver's
+    (ValidationException("bad"), "Sender"),
+])
+def test_sts_error_document_types_the_fault(error, kind):
+    """STS's query-XML error names who is at fault in ``<Type>``, its message escaped."""
+    status, headers, body = query_xml_error(error, "req-1")
+    root = ElementTree.fromstring(body)
+    ns = {"sts": "https://sts.amazonaws.com/doc/2011-06-15/"}
+    assert status == error.status
+    assert root.findtext("sts:Error/sts:Type", namespaces=ns) == kind
+    assert root.findtext("sts:Error/sts:Message", namespaces=ns) == error.message
+    assert root.findtext("sts:RequestId", namespaces=ns) == "req-1"
+    assert dict(headers)["content-length"] == str(len(body))
