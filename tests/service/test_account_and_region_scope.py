@@ -19,6 +19,7 @@ import pytest
 
 from claude_bedrock.service.app import create_app
 from claude_bedrock.settings import Credential, Settings
+from claude_bedrock.wire.eventstream import decode_messages
 from claude_bedrock.wire.sigv4 import HttpRequest, presign
 
 ALICE = Credential("AKIAALICE0000000001", "alice-secret", account_id="111111111111", user_name="alice")
@@ -200,3 +201,22 @@ def test_foundation_models_listed_are_those_reachable_from_the_callers_region(tm
     assert "anthropic.claude-haiku-4-5-20251001-v1:0" in apac
     assert "anthropic.claude-opus-4-1-20250805-v1:0" not in apac
     assert listed("sa-east-1") == []
+
+
+def test_stream_metrics_report_a_cache_write_without_a_read(tmp_path):
+    """The first streamed call of a cached prompt only writes the cache: message_stop's
+    invocation metrics report the write (and a read of 0), as the usage does."""
+    app = scoped_app(tmp_path)
+    body = json.dumps({"anthropic_version": "bedrock-2023-05-31", "max_tokens": 8,
+                       "system": [{"type": "text", "text": "word " * 1500, "cache_control": {"type": "ephemeral"}}],
+                       "messages": [{"role": "user", "content": "Hi"}]}).encode()
+    path = f"/model/{SONNET}/invoke-with-response-stream"
+    response = call(app, "POST", path, sigv4_headers(ALICE, "us-east-1", "POST", path, body), body)
+    assert response.status_code == 200, response.text
+    chunks = [json.loads(base64.b64decode(json.loads(message.payload)["bytes"]))
+              for message in decode_messages(response.content)]
+    usage = chunks[0]["message"]["usage"]
+    assert usage["cache_creation_input_tokens"] > 0 and usage["cache_read_input_tokens"] == 0
+    metrics = chunks[-1]["amazon-bedrock-invocationMetrics"]
+    assert metrics["cacheWriteInputTokenCount"] == usage["cache_creation_input_tokens"]
+    assert metrics["cacheReadInputTokenCount"] == 0
