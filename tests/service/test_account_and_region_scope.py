@@ -220,3 +220,24 @@ def test_stream_metrics_report_a_cache_write_without_a_read(tmp_path):
     metrics = chunks[-1]["amazon-bedrock-invocationMetrics"]
     assert metrics["cacheWriteInputTokenCount"] == usage["cache_creation_input_tokens"]
     assert metrics["cacheReadInputTokenCount"] == 0
+
+
+def test_application_profile_source_is_checked_against_the_callers_account_and_region(tmp_path):
+    """CreateInferenceProfile copies from a foundation-model ARN (which names no account) or a
+    system profile of the caller's account, in the caller's region; any other ARN is refused."""
+    app = scoped_app(tmp_path)
+
+    def create(name: str, source: str) -> httpx.Response:
+        body = json.dumps({"inferenceProfileName": name, "modelSource": {"copyFrom": source}}).encode()
+        return call(app, "POST", "/inference-profiles", sigv4_headers(ALICE, "us-east-1", "POST", "/inference-profiles", body), body)
+
+    assert create("plain", f"arn:aws:bedrock:us-east-1::foundation-model/{SONNET}").status_code == 201
+    assert create("system", f"arn:aws:bedrock:us-east-1:{ALICE.account_id}:inference-profile/us.{SONNET}").status_code == 201
+    for name, source in [
+        ("with-account", f"arn:aws:bedrock:us-east-1:{ALICE.account_id}:foundation-model/{SONNET}"),
+        ("other-region", f"arn:aws:bedrock:eu-west-1::foundation-model/{SONNET}"),
+        ("other-account", f"arn:aws:bedrock:us-east-1:{BOB.account_id}:inference-profile/us.{SONNET}"),
+    ]:
+        refused = create(name, source)
+        assert refused.status_code == 400, (name, refused.text)
+        assert refused.headers["x-amzn-errortype"].startswith("ValidationException"), name
