@@ -163,6 +163,26 @@ def test_simulator_latency_that_cannot_pace_a_stream_is_refused_with_the_rule(sp
         parse_latency(spec)
 
 
+def test_simulator_latency_per_model_with_a_default_for_the_others():
+    from claude_bedrock.domain.simulated_latency import parse_latency
+    from claude_bedrock.domain.simulator import LatencyProfile
+
+    haiku = "anthropic.claude-haiku-4-5-20251001-v1:0"
+    assert parse_latency(f"{haiku}=200:150, *=500:80", known_models={haiku}) == {
+        haiku: LatencyProfile(0.2, 150.0), "*": LatencyProfile(0.5, 80.0)}
+
+
+@pytest.mark.parametrize(("spec", "error"), [
+    ("=500:80", r"entry '=500:80' is not MODEL_ID=FIRST_TOKEN_MS:TOKENS_PER_S"),
+    ("other=500:80", r"other is not a base model ID of the catalog"),
+])
+def test_simulator_latency_entry_without_a_known_model_is_refused(spec, error):
+    from claude_bedrock.domain.simulated_latency import parse_latency
+
+    with pytest.raises(ValueError, match=error):
+        parse_latency(spec, known_models={"anthropic.claude-haiku-4-5-20251001-v1:0"})
+
+
 def test_a_config_file_fraction_for_an_integer_setting_is_refused(tmp_path):
     from claude_bedrock.settings import ConfigError, load_config_file
 

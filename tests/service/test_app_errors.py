@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from claude_bedrock.domain.errors import InternalServerException, ValidationException
+from claude_bedrock.domain.errors import InternalServerException, ModelStreamErrorException, ValidationException
 from claude_bedrock.service.app import create_app
-from claude_bedrock.service.errors import query_xml_error
+from claude_bedrock.service.errors import query_xml_error, stream_exception_payload
 from claude_bedrock.settings import Credential, Settings
 from claude_bedrock.wire.sigv4 import HttpRequest, sign
 
@@ -219,3 +219,11 @@ def test_sts_error_document_types_the_fault(error, kind):
     assert root.findtext("sts:Error/sts:Message", namespaces=ns) == error.message
     assert root.findtext("sts:RequestId", namespaces=ns) == "req-1"
     assert dict(headers)["content-length"] == str(len(body))
+
+
+def test_stream_exception_payload_carries_the_modelled_fields():
+    """A modelStreamErrorException frame carries originalStatusCode and originalMessage beside
+    the message (botocore ``ModelStreamErrorException``)."""
+    error = ModelStreamErrorException("stream failed", originalStatusCode=500, originalMessage="boom")
+    assert json.loads(stream_exception_payload(error)) == {
+        "message": "stream failed", "originalStatusCode": 500, "originalMessage": "boom"}
