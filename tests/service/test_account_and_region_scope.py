@@ -241,3 +241,16 @@ def test_application_profile_source_is_checked_against_the_callers_account_and_r
         refused = create(name, source)
         assert refused.status_code == 400, (name, refused.text)
         assert refused.headers["x-amzn-errortype"].startswith("ValidationException"), name
+    body = json.dumps({"inferenceProfileName": "two-sources", "modelSource": {
+        "copyFrom": f"arn:aws:bedrock:us-east-1::foundation-model/{SONNET}", "copyTo": "x"}}).encode()
+    union = call(app, "POST", "/inference-profiles", sigv4_headers(ALICE, "us-east-1", "POST", "/inference-profiles", body), body)
+    assert union.status_code == 400 and "exactly one member" in union.json()["message"], union.text
+
+
+def test_use_case_form_that_is_not_base64_is_refused(tmp_path):
+    """formData is a blob (base64 in JSON): characters outside the alphabet are refused, not skipped."""
+    app = scoped_app(tmp_path)
+    body = json.dumps({"formData": "!!" + base64.b64encode(b'{"companyName": "Alice Corp"}').decode()}).encode()
+    put = call(app, "POST", "/use-case-for-model-access",
+               sigv4_headers(ALICE, "us-west-2", "POST", "/use-case-for-model-access", body), body)
+    assert put.status_code == 400 and put.json()["message"] == "formData must be base64-encoded.", put.text
