@@ -255,3 +255,16 @@ def test_use_case_form_that_is_not_base64_is_refused(tmp_path):
     put = call(app, "POST", "/use-case-for-model-access",
                sigv4_headers(ALICE, "us-west-2", "POST", "/use-case-for-model-access", body), body)
     assert put.status_code == 400 and put.json()["message"] == "formData must be base64-encoded.", put.text
+
+
+def test_stream_metrics_first_byte_latency_is_the_time_to_the_first_event(tmp_path):
+    """firstByteLatency is measured at the first event (the simulator's 150 ms time to first token),
+    invocationLatency at the end (after the paced output), not the same number twice."""
+    app = scoped_app(tmp_path, simulator_latency="150:400")
+    body = invoke_body()
+    path = f"/model/{SONNET}/invoke-with-response-stream"
+    response = call(app, "POST", path, sigv4_headers(ALICE, "us-east-1", "POST", path, body), body)
+    assert response.status_code == 200, response.text
+    last = json.loads(base64.b64decode(json.loads(decode_messages(response.content)[-1].payload)["bytes"]))
+    metrics = last["amazon-bedrock-invocationMetrics"]
+    assert 150 <= metrics["firstByteLatency"] < metrics["invocationLatency"]
