@@ -216,6 +216,7 @@ def test_stream_metrics_report_a_cache_write_without_a_read(tmp_path):
     chunks = [json.loads(base64.b64decode(json.loads(message.payload)["bytes"]))
               for message in decode_messages(response.content)]
     assert [chunk["type"] for chunk in chunks].count("message_stop") == 1 and chunks[-1]["type"] == "message_stop"
+    assert [index for index, chunk in enumerate(chunks) if "amazon-bedrock-invocationMetrics" in chunk] == [len(chunks) - 1]
     usage = chunks[0]["message"]["usage"]
     assert usage["cache_creation_input_tokens"] > 0 and usage["cache_read_input_tokens"] == 0
     metrics = chunks[-1]["amazon-bedrock-invocationMetrics"]
