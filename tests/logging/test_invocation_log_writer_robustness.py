@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import shutil
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
+
+import pytest
 
 from claude_bedrock.adapters.invocation_log import InvocationLogWriter, LogLayout
 from claude_bedrock.adapters.invocation_log.index import InvocationIndex, LogQuery
+from claude_bedrock.adapters.invocation_log.layout import _segment
 from claude_bedrock.domain.catalog import default_catalog
 from claude_bedrock.domain.invocation_log import DeliveryConfig, S3Location
 from claude_bedrock.service.calls import CallRecord
@@ -73,6 +77,24 @@ def test_writer_key_prefix_with_nul_or_long_segment_is_delivered(tmp_path):
     assert writer.stats.failures == 0
     assert sorted(s3_request_ids(tmp_path / "s3")) == ["req-000001", "req-000002"]
     assert len(list((tmp_path / "cloudwatch").rglob("*.jsonl"))) == 1
+
+
+@pytest.mark.parametrize("prefix", ["..\\..\\..\\escape", "D:escape", "D:\\escape", "\\\\host\\share", "a:b\\c"])
+def test_key_segments_are_one_windows_file_name_each(monkeypatch, prefix):
+    """Audit regression: on Windows ``\\`` separates folders and ``D:`` names a drive, so the
+    key prefix ``..\\..\\..\\escape`` (any text up to 1024 characters) filed the batches outside
+    the bucket folder, and ``D:escape`` on another drive (layout Rules 1 and 4)."""
+    with monkeypatch.context() as windows:
+        windows.setattr(os, "name", "nt")
+        segments = [_segment(part) for part in f"{prefix}/20261126T180000000Z_ab.json.gz".split("/")]
+    bucket = PureWindowsPath("C:/data/s3/logs-bucket")
+    assert bucket.joinpath(*segments).relative_to(bucket).parts == tuple(segments)
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX file names")
+def test_key_segments_keep_backslashes_and_colons_on_posix():
+    """Rule 4 is Windows' alone: elsewhere they are ordinary characters of a file name."""
+    assert _segment("a:b\\c") == "a:b\\c"
 
 
 def test_writer_follows_a_data_folder_deleted_while_running(tmp_path):

@@ -15,6 +15,8 @@ Invariants
     Rule 3: every name is one the file system takes: a NUL byte is written ``%00`` and a name
             longer than 255 bytes (an S3 key segment, a 512-character log group) is cut and
             ends with a hash of the whole name, so it stays unique.
+    Rule 4: on Windows, where ``\\`` separates folders too and ``:`` names a drive (``C:x``)
+            or a file's stream, key segments write them ``%5C`` and ``%3A`` (Rule 1 there).
 """
 
 from __future__ import annotations
@@ -44,9 +46,16 @@ CLOUDWATCH_FOLDER = "cloudwatch"
 MAX_NAME_BYTES = 255
 
 
+#: The characters of Windows paths a key segment must not carry as they are (Rule 4).
+_WINDOWS_PATH_SYNTAX = (("\\", "%5C"), (":", "%3A"))
+
+
 def _segment(part: str) -> str:
     if part in ("", ".", ".."):
         return part.replace(".", "%2E") or "%2F"
+    if os.name == "nt":
+        for char, escaped in _WINDOWS_PATH_SYNTAX:
+            part = part.replace(char, escaped)
     return _fit(part)
 
 
