@@ -252,6 +252,25 @@ def test_cloudwatch_append_that_fails_is_cut_back(tmp_path, monkeypatch):
     assert path.read_bytes() == b'{"a":1}\n'
 
 
+def test_cloudwatch_append_opens_the_day_file_in_binary_mode(tmp_path, monkeypatch):
+    """Audit regression: ``os.open`` without ``O_BINARY`` opens a file in text mode on Windows,
+    which wrote every line ending as ``\\r\\n`` and made ``os.write`` count translated bytes.
+    Here (no ``O_BINARY``) the flag is given a bit of its own and taken off again."""
+    o_binary = 1 << 30
+    assert not any(getattr(os, name) & o_binary for name in dir(os) if name.startswith("O_"))
+    real_open, flags_seen = os.open, []
+
+    def windows_open(path, flags, mode=0o777):
+        flags_seen.append(flags)
+        return real_open(path, flags & ~o_binary, mode)
+
+    monkeypatch.setattr(os, "O_BINARY", o_binary, raising=False)
+    monkeypatch.setattr(os, "open", windows_open)
+    CloudWatchSink.append_file(tmp_path / "2026-11-26.jsonl", b'{"a":1}\n')
+    assert flags_seen and all(flags & o_binary for flags in flags_seen)
+    assert (tmp_path / "2026-11-26.jsonl").read_bytes() == b'{"a":1}\n'
+
+
 def test_writer_keeps_retrying_a_long_outage_and_indexes_after_delivery(tmp_path, monkeypatch):
     """Audit: a sink failing for 5 cycles dropped its records while the index listed them."""
     writer = make_writer(tmp_path, flush_interval_s=0.01)

@@ -68,7 +68,8 @@ class CloudWatchSink:
         that fails is undone (the file is cut back to its old size), so a retry never
         duplicates the lines that did get written."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        # O_BINARY: Windows opens in text mode without it, writing each "\n" as "\r\n"
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
         try:
             size = os.fstat(fd).st_size
             try:
