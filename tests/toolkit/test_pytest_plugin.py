@@ -288,3 +288,35 @@ def test_the_servers_data_dir_expands_a_tilde_as_the_server_does(tmp_path: Path,
     assert data_dir_of(tmp_path / "data", ["--data-dir", "~/bedrock-data"], ini_folder) == (
         tmp_path / "home" / "bedrock-data")
     assert data_dir_of(tmp_path / "data", ["--data-dir=~/logs"], ini_folder) == tmp_path / "home" / "logs"
+
+
+def test_the_plugin_stops_its_server_where_there_is_no_sigint_to_send(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Audit regression: on Windows ``Popen.send_signal`` takes SIGTERM and the console events
+    only; the plugin sent SIGINT, so stopping its server raised ValueError at the end of every
+    session and left the server running. Here ``send_signal`` refuses SIGINT as it does there."""
+    import signal
+    import subprocess
+    import sys
+
+    from claude_bedrock.testing.pytest_plugin import BedrockServer
+
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    real_send_signal = process.send_signal
+
+    def windows_send_signal(sig: int) -> None:
+        if sig == signal.SIGINT:
+            raise ValueError(f"Unsupported signal: {sig}")
+        real_send_signal(sig)
+
+    monkeypatch.setattr(process, "send_signal", windows_send_signal)
+    closed = []
+    admin = type("Admin", (), {"close": lambda self: closed.append(True)})()
+    try:
+        with monkeypatch.context() as windows:
+            windows.setattr(os, "name", "nt")
+            BedrockServer("http://127.0.0.1:1", admin, process).stop()
+        assert closed and process.poll() is not None
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

@@ -123,7 +123,10 @@ class BedrockServer:
         self.admin.close()
         if self.process is None or self.process.poll() is not None:
             return
-        self.process.send_signal(signal.SIGINT)
+        if os.name == "posix":
+            self.process.send_signal(signal.SIGINT)
+        else:  # Windows has no SIGINT to send (send_signal raises ValueError): TerminateProcess
+            self.process.terminate()
         try:
             self.process.wait(timeout=15)
         except subprocess.TimeoutExpired:
