@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 import shutil
 from pathlib import Path, PureWindowsPath
 
@@ -79,16 +80,19 @@ def test_writer_key_prefix_with_nul_or_long_segment_is_delivered(tmp_path):
     assert len(list((tmp_path / "cloudwatch").rglob("*.jsonl"))) == 1
 
 
-@pytest.mark.parametrize("prefix", ["..\\..\\..\\escape", "D:escape", "D:\\escape", "\\\\host\\share", "a:b\\c"])
+@pytest.mark.parametrize("prefix", ["..\\..\\..\\escape", "D:escape", "D:\\escape", "\\\\host\\share", "a:b\\c",
+                                    'why?/*all*/"q"/<a|b>/tab\there'])
 def test_key_segments_are_one_windows_file_name_each(monkeypatch, prefix):
     """Audit regression: on Windows ``\\`` separates folders and ``D:`` names a drive, so the
     key prefix ``..\\..\\..\\escape`` (any text up to 1024 characters) filed the batches outside
-    the bucket folder, and ``D:escape`` on another drive (layout Rules 1 and 4)."""
+    the bucket folder, and ``D:escape`` on another drive; ``?`` or a tab in a prefix made every
+    write of its batches fail (layout Rules 1 and 4)."""
     with monkeypatch.context() as windows:
         windows.setattr(os, "name", "nt")
         segments = [_segment(part) for part in f"{prefix}/20261126T180000000Z_ab.json.gz".split("/")]
     bucket = PureWindowsPath("C:/data/s3/logs-bucket")
     assert bucket.joinpath(*segments).relative_to(bucket).parts == tuple(segments)
+    assert not [name for name in segments if re.search(r'[\\/:<>"|?*\x00-\x1f]', name)]
 
 
 @pytest.mark.skipif(os.name == "nt", reason="POSIX file names")

@@ -16,13 +16,15 @@ Invariants
             longer than 255 bytes (an S3 key segment, a 512-character log group) is cut and
             ends with a hash of the whole name, so it stays unique.
     Rule 4: on Windows, where ``\\`` separates folders too and ``:`` names a drive (``C:x``)
-            or a file's stream, key segments write them ``%5C`` and ``%3A`` (Rule 1 there).
+            or a file's stream, key segments write them ``%5C`` and ``%3A`` (Rule 1 there), and
+            the other characters no Windows file name holds (``<>"|?*``, controls) ``%XX`` too.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,16 +48,15 @@ CLOUDWATCH_FOLDER = "cloudwatch"
 MAX_NAME_BYTES = 255
 
 
-#: The characters of Windows paths a key segment must not carry as they are (Rule 4).
-_WINDOWS_PATH_SYNTAX = (("\\", "%5C"), (":", "%3A"))
+#: The characters a Windows file name cannot hold (Rule 4); NUL is Rule 3's.
+_NOT_IN_WINDOWS_NAMES = re.compile(r'[\\:<>"|?*\x01-\x1f]')
 
 
 def _segment(part: str) -> str:
     if part in ("", ".", ".."):
         return part.replace(".", "%2E") or "%2F"
     if os.name == "nt":
-        for char, escaped in _WINDOWS_PATH_SYNTAX:
-            part = part.replace(char, escaped)
+        part = _NOT_IN_WINDOWS_NAMES.sub(lambda found: quote(found[0], safe=""), part)
     return _fit(part)
 
 
