@@ -368,3 +368,34 @@ def test_faults_async_retries_and_stream_errors(faults):
             assert len(faults.requests) == 2 and client.max_retries == 2
 
     asyncio.run(scenario())
+
+
+@pytest.mark.skipif(not hasattr(os, "dup2"), reason="os.dup2")
+def test_pool_tells_an_open_idle_connection_from_a_closed_one_at_a_descriptor_past_1023():
+    """A busy process's sockets get descriptors from 1024 on, which ``select.select`` refuses
+    (ValueError): every pooled connection there looked closed, and none was reused (the pyvers
+    helper found it by reading)."""
+    import resource
+    import socket
+
+    from claude_bedrock.client.connections import Connection
+
+    high = 1100
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft <= high:
+        if hard != resource.RLIM_INFINITY and hard <= high:
+            pytest.skip(f"no descriptor number {high} can be opened here (limit {hard})")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (high + 1, hard))
+    ours, peer = socket.socketpair()
+    os.dup2(ours.fileno(), high)
+    ours.close()
+    try:
+        connection = Connection(socket.socket(fileno=high), None)
+        connection.idle_since = time.monotonic() - 3600
+        assert connection.looks_open()
+        peer.close()
+        assert not connection.looks_open()
+        connection.close()
+    finally:
+        peer.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

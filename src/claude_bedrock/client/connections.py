@@ -146,7 +146,7 @@ class Connection:
         if time.monotonic() - self.idle_since < IDLE_CHECK_AFTER_S:
             return True
         try:
-            return not select.select([self.sock], [], [], 0)[0]
+            return not _readable(self.sock)
         except (OSError, ValueError):
             return False
 
@@ -155,6 +155,18 @@ class Connection:
             self.sock.close()
         except OSError:
             pass
+
+
+def _readable(sock: socket.socket) -> bool:
+    """Whether ``sock`` has something to read (or its peer closed it), without waiting. poll
+    where the platform has it: ``select.select`` refuses a descriptor from 1024 on (a busy
+    process's), which made every pooled connection look closed there (Windows has no poll, and
+    no such bound)."""
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        return bool(poller.poll(0))
+    return bool(select.select([sock], [], [], 0)[0])
 
 
 def _failure(exc: BaseException) -> TransportFailure:
