@@ -811,3 +811,36 @@ def test_the_writer_stops_its_purge_between_two_steps_at_shutdown(tmp_path, monk
     writer = make_writer(tmp_path, retention_days=30)
     assert writer.purge_now().index_rows == 9
     assert index_ids(layout) == ["req-999999"]
+
+
+def test_a_record_older_than_the_cutoff_flushed_between_steps_is_not_listed_without_its_files(tmp_path, monkeypatch):
+    """Review regression: ``logs purge --older-than-days 0`` beside a running server (cutoff:
+    now). A call that started before the cutoff and ended after the purge's index rows were
+    done was flushed between two steps; the time-dated sweep then removed its S3 batch and
+    CloudWatch line while the index kept listing it (writer Rule 3 broken: 'rows before
+    files' held for the rows there when the purge began only). Rows flushed since, older than
+    the cutoff, now go (with their data objects) in the step that removes files."""
+    import claude_bedrock.adapters.invocation_log.retention as retention
+    from claude_bedrock.adapters.invocation_log import Purge
+
+    monkeypatch.setattr(retention, "STEP_ROWS", 2)
+    layout = _expired_logs(tmp_path, 3)
+    index = InvocationIndex(layout.index_path)
+    try:
+        run = Purge(layout, NOW + 1, index)  # older than 0 days, a second after the newest record
+        while run.result.index_rows < 4:  # the index rows' steps: all four records, then one more look
+            assert run.step()
+        assert run.step()  # the last index step (fewer rows than a step: the rows are done)
+        assert run.result.index_rows == 4 and run.result.s3_objects == 1  # req-000000's data object
+        late = make_writer(tmp_path, retention_days=0)  # the server, flushing a call that began before
+        late.submit(call(5, at=NOW - 60, input_body={"t": "q" * (LARGE_BODY_BYTES + 1)}), CONFIG)
+        late.close()
+        assert "req-000005" in index_ids(layout)
+        run.run()
+        _assert_indexed_records_are_in_the_files(layout)
+        assert run.result.index_rows == 5
+    finally:
+        index.close()
+    assert index_ids(layout) == []
+    assert s3_records(layout) == [] and cloudwatch_records(layout) == []
+    assert not list(layout.s3_root.rglob("*_input.json.gz"))  # its data object went with its row

@@ -18,7 +18,9 @@ Invariants
             the whole purge (a month of logs is hundreds of thousands of records). The folders
             are read outside the lock; only removals hold it. Each step leaves the state of a
             finished purge with an older cutoff (rows before their objects, Rule 2), so a purge
-            stopped between steps, even killed, is finished by the next one.
+            stopped between steps, even killed, is finished by the next one. A step that removes
+            files first removes the expired rows a flush indexed since the rows' steps (a call
+            that began before the cutoff and ended meanwhile), so none is listed without its files.
 """
 
 from __future__ import annotations
@@ -106,11 +108,7 @@ class Purge:
         s3 = S3FolderSink(layout)
         while index is not None:
             with layout.locked():
-                rows, uris = index.purge(self.cutoff_s, limit=STEP_ROWS)
-                counts["rows"] += rows
-                for uri in uris:
-                    parts = urlsplit(uri)
-                    counts["objects"] += s3.delete_object(parts.netloc, parts.path.lstrip("/"))
+                rows = self._remove_rows(index, s3)
             yield
             if rows < STEP_ROWS:
                 break
@@ -118,8 +116,22 @@ class Purge:
                                     ("lines", CloudWatchSink(layout).purge_removals(self.cutoff_s), 1)):
             while chunk := list(islice(removals, size)):  # the walk reads folders outside the lock
                 with layout.locked():
+                    # Rule 2 at every step: rows older than the cutoff that a flush indexed since
+                    # (a call that began before it ended meanwhile) go before the files that hold them.
+                    while index is not None and self._remove_rows(index, s3) == STEP_ROWS:
+                        pass
                     counts[key] += sum(remove() for remove in chunk)
                 yield
         if index is not None:
             with layout.locked():
                 counts["freed"] = index.compact()
+
+    def _remove_rows(self, index: InvocationIndex, s3: S3FolderSink) -> int:
+        """Under the lock: remove the oldest ``STEP_ROWS`` expired index rows, then their data
+        objects (Rule 2); returns the rows removed."""
+        rows, uris = index.purge(self.cutoff_s, limit=STEP_ROWS)
+        self._counts["rows"] += rows
+        for uri in uris:
+            parts = urlsplit(uri)
+            self._counts["objects"] += s3.delete_object(parts.netloc, parts.path.lstrip("/"))
+        return rows
