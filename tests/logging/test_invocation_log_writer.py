@@ -844,3 +844,37 @@ def test_a_record_older_than_the_cutoff_flushed_between_steps_is_not_listed_with
     assert index_ids(layout) == []
     assert s3_records(layout) == [] and cloudwatch_records(layout) == []
     assert not list(layout.s3_root.rglob("*_input.json.gz"))  # its data object went with its row
+
+
+def test_a_data_folder_deleted_during_the_writers_purge_ends_it_without_a_failure(tmp_path, monkeypatch, caplog):
+    """Review regression: the writer's purge, run a step per cycle, kept the index it began
+    with; after ``rm -rf`` of the data folder the next flush closed that index (and opened a
+    new one), and the purge's next step failed on the closed one ('invocation log purge
+    failed' and a traceback). The purge of a deleted folder now ends there: nothing is left."""
+    import shutil
+
+    import claude_bedrock.adapters.invocation_log.retention as retention
+    from claude_bedrock.adapters.invocation_log import Purge
+
+    monkeypatch.setattr(retention, "STEP_ROWS", 1)
+    data = tmp_path / "data"
+    _expired_logs(data, 6)
+    writer = make_writer(data, retention_days=30)
+    real_step = Purge.step
+
+    def step(self):
+        if self.result.index_rows == 2 and data.exists():  # a purge under way: the folder goes
+            shutil.rmtree(data)
+            writer.submit(call(8, at=NOW), CONFIG)  # and the next cycle indexes into a new one
+        return real_step(self)
+
+    monkeypatch.setattr(Purge, "step", step)
+    caplog.set_level("INFO", logger="claude_bedrock.invocation_log")
+    writer.start()
+    for _ in range(100):  # a flush is a write cycle, and a purge step
+        assert writer.flush(10)
+        if writer._purging is None:
+            break
+    writer.close()
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], [r.getMessage() for r in caplog.records]
+    assert index_ids(LogLayout(data)) == ["req-000008"]

@@ -355,6 +355,9 @@ class InvocationLogWriter:
                         "into a new file from now on", self._index.path)
             self._index.close()
             self._index = None
+            if self._purging is not None:  # it purges the deleted folder, with the index just closed
+                self._purging.close()
+                self._purging = None
         if self._index is None:
             make_data_folder(self.layout.data_dir)
             self._index = InvocationIndex(self.layout.index_path)
