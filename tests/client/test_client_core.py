@@ -103,6 +103,26 @@ def test_core_deprecated_model_warns_at_callers_line():
     assert caught[0].filename == __file__
 
 
+def test_core_deprecated_model_chosen_without_a_stacklevel_does_not_warn():
+    """Mutation audit: ``warn_stacklevel=0`` (a look-up such as ``models.retrieve``, not a call)
+    must not warn; dropping that condition went unnoticed."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        choice = make_core("us-east-1").choose_model("claude-3-7-sonnet")
+    assert choice.deprecated
+
+
+def test_core_a_foundation_model_arn_is_kept_for_count_tokens():
+    """Mutation audit: ``base_model_id`` keeps a foundation-model ARN (already the bare model,
+    which CountTokens accepts) instead of trading it for the catalog's ID; untested before."""
+    core = make_core("us-west-2")
+    arn = f"arn:aws:bedrock:us-west-2::foundation-model/{SONNET_45}"
+    choice = core.choose_model(arn)
+    assert choice.catalog_model is not None and core.base_model_id(choice) == arn
+    request = core.count_tokens_request(choice, {"messages": [{"role": "user", "content": "Hi"}]})
+    assert request.raw_path == f"/model/{model_path_segment(arn)}/count-tokens"
+
+
 # --------------------------------------------------------------------------- request building
 
 
@@ -135,6 +155,42 @@ def test_core_invoke_body_and_headers():
     assert headers["anthropic-beta"] == "extra-beta"  # the caller's extra header is sent as given
     assert headers["host"] == "127.0.0.1:8787" and headers["content-type"] == "application/json"
     assert request.url == f"http://127.0.0.1:8787/prefix/model/global.{model_path_segment(SONNET_45)}/invoke"
+
+
+def test_core_a_beta_given_twice_is_sent_once():
+    """Mutation audit: a beta both in ``betas`` and in an ``anthropic-beta`` extra header went
+    into the body's ``anthropic_beta`` twice without a test noticing."""
+    core = make_core()
+    request = core.invoke_request(core.choose_model(SONNET_45), {"max_tokens": 1}, stream=False,
+                                  betas=["context-1m-2025-08-07"],
+                                  extra_headers={"anthropic-beta": "context-1m-2025-08-07, extra-beta"})
+    assert json.loads(request.body)["anthropic_beta"] == ["context-1m-2025-08-07", "extra-beta"]
+
+
+@pytest.mark.parametrize(("base_url", "host"), [
+    ("https://bedrock.example.com:443", "bedrock.example.com"),
+    ("http://127.0.0.1:80/prefix", "127.0.0.1"),
+    ("https://bedrock.example.com:8443", "bedrock.example.com:8443"),
+])
+def test_core_host_header_drops_the_schemes_default_port(base_url, host):
+    """Mutation audit: the signed Host must be the one the HTTP client sends (no ``:443`` /
+    ``:80``), else the server's signature check fails; keeping the port went unnoticed."""
+    request = make_core(base_url=base_url).get_model_request(SONNET_45)
+    assert dict(request.headers)["host"] == host
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("x-note", "a\r\nx-amz-date: forged"), ("x-note", "a\nb"), ("x-note", "a\0b"),
+    ("x-note\r\nx-other", "a"), ("x-note:", "a"), ("x note", "a"), ("", "a"),
+])
+def test_core_caller_headers_that_would_forge_the_request_are_refused(name, value):
+    """Mutation audit: the CR/LF/NUL check of caller headers (default and per-call) had no test:
+    dropping it let ``"a\\r\\nx-amz-date: forged"`` through."""
+    with pytest.raises(ValueError, match="invalid HTTP header"):
+        make_core(default_headers={name: value})
+    core = make_core()
+    with pytest.raises(ValueError, match="invalid HTTP header"):
+        core.invoke_request(core.choose_model(SONNET_45), {"max_tokens": 1}, stream=False, extra_headers={name: value})
 
 
 def test_core_stream_request_uses_stream_path_and_bedrock_accept():
@@ -230,6 +286,9 @@ def test_core_control_plane_and_sts_requests():
     listing = core.list_models_request("anthropic", byOutputModality="TEXT")
     assert (listing.method, listing.raw_path, listing.raw_query) == (
         "GET", "/foundation-models", "byProvider=anthropic&byOutputModality=TEXT")
+    # by_provider=None lists every provider: no byProvider at all (mutation audit: byProvider=None was sent unnoticed)
+    assert core.list_models_request(None).raw_query == ""
+    assert core.list_models_request(None, by_inference_type="ON_DEMAND").raw_query == "byInferenceType=ON_DEMAND"
     assert core.get_model_request(SONNET_45).raw_path == "/foundation-models/anthropic.claude-sonnet-4-5-20250929-v1%3A0"
     sts = core.caller_identity_request()
     assert (sts.method, sts.raw_path, sts.body) == ("POST", "/", b"Action=GetCallerIdentity&Version=2011-06-15")
