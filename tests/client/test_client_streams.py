@@ -23,7 +23,7 @@ from claude_bedrock.client.types import (
     TextEvent,
     ToolUseBlock,
 )
-from claude_bedrock.wire.eventstream import chunk_frame, event_frame
+from claude_bedrock.wire.eventstream import chunk_frame, event_frame, exception_frame
 
 from client.fault_server import anthropic_events, chunks, converse_frames, stream_error_frame, stream_exception
 
@@ -96,6 +96,22 @@ def test_streams_unknown_exception_member_is_a_generic_stream_error():
     with pytest.raises(errors.StreamError) as caught:
         decoder.next_event()
     assert type(caught.value) is errors.StreamError and caught.value.code == "quotaException"
+    assert caught.value.status_code == 500  # mutation audit: the generic status had no test
+
+
+def test_streams_exception_frame_message_is_read_in_either_case():
+    """Mutation audit: AWS JSON errors may spell it ``Message``, and an empty payload leaves the
+    member as the message; neither had a test."""
+    decoder = InvokeStreamDecoder(None)
+    decoder.feed(exception_frame("throttlingException", b'{"Message": "Too many tokens, please wait."}'))
+    with pytest.raises(errors.ThrottlingError) as caught:
+        decoder.next_event()
+    assert caught.value.message == "Too many tokens, please wait."
+    decoder = InvokeStreamDecoder(None)
+    decoder.feed(exception_frame("throttlingException", b""))  # no payload: the member names it
+    with pytest.raises(errors.ThrottlingError) as caught:
+        decoder.next_event()
+    assert caught.value.message == "throttlingException"
 
 
 def test_streams_error_frame_raises_by_error_code():
@@ -159,6 +175,38 @@ def test_streams_accumulator_builds_final_message_with_tool_input():
         "rid", "global.x", 42)
     # the snapshot is a copy: the message_start event handed out earlier is unchanged
     assert decoded[0].message.content == [] and decoded[0].message.usage.output_tokens == 1
+
+
+def test_streams_accumulator_takes_cache_usage_and_blank_tool_input_from_the_deltas():
+    """Mutation audit: a ``message_delta``'s cache read count (sent with the final usage) and a
+    tool call whose streamed JSON is only blanks (input ``{}``) had no test: dropping the one
+    and reading the other as the text ``" "`` went unnoticed."""
+    events = anthropic_events(["Hi"])
+    events[-2]["usage"].update(cache_read_input_tokens=640, cache_creation_input_tokens=128)
+    tool_events = [
+        {"type": "content_block_start", "index": 1,
+         "content_block": {"type": "tool_use", "id": "toolu_1", "name": "now", "input": {}}},
+        {"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": " "}},
+        {"type": "content_block_stop", "index": 1},
+    ]  # fmt: skip
+    decoded = _drain(InvokeStreamDecoder(None), b"".join(chunks(events[:4] + tool_events + events[4:])))
+    accumulator = MessageAccumulator(pricing=None, bedrock_model_id="global.x", request_id=None)
+    for event in decoded:
+        accumulator.add(event)
+    message = accumulator.final_message()
+    assert (message.usage.cache_read_input_tokens, message.usage.cache_creation_input_tokens) == (640, 128)
+    assert message.content[1] == ToolUseBlock("toolu_1", "now", {})
+
+
+def test_streams_accumulator_ignores_a_delta_for_a_block_never_started():
+    """Mutation audit: a delta whose index has no block yet (one past the last) is skipped, not an
+    IndexError traceback; only ``>`` instead of ``>=`` was needed to break it, unnoticed."""
+    events = anthropic_events(["Hi"])
+    stray = {"type": "content_block_delta", "index": 1, "delta": {"type": "text_delta", "text": "lost"}}
+    decoded = _drain(InvokeStreamDecoder(None), b"".join(chunks(events[:3] + [stray] + events[3:])))
+    accumulator = MessageAccumulator(pricing=None, bedrock_model_id="global.x", request_id=None)
+    assert [d for d in (accumulator.add(event) for event in decoded) if d is not None] == [TextEvent("Hi", "Hi")]
+    assert accumulator.final_message().text == "Hi"
 
 
 def test_streams_accumulator_without_message_start_is_an_api_error():
