@@ -132,6 +132,19 @@ def test_responses_message_with_bedrock_headers():
         parse_message(_reply(200, b"[]"), ModelChoice("m", "m"))
 
 
+def test_responses_cache_writes_without_a_breakdown_are_five_minute_ones():
+    """Mutation audit: a usage with ``cache_creation_input_tokens`` and no ``cache_creation``
+    breakdown (Bedrock's older answers) counts its writes as 5-minute ones; priced as 1-hour
+    writes instead, no test noticed."""
+    from claude_bedrock.client.types import Usage
+
+    usage = Usage.from_dict({"input_tokens": 3, "output_tokens": 2, "cache_creation_input_tokens": 7})
+    assert usage.cache_writes() == (7, 0)
+    # a count that is not an integer (a malformed reply) is 0, not a str that pricing trips over
+    assert Usage.from_dict({"input_tokens": "7", "output_tokens": 2.5}).input_tokens == 0
+    assert Usage.from_dict({"input_tokens": "7", "output_tokens": 2.5}).output_tokens == 0
+
+
 # --------------------------------------------------------------------------- retry policy
 
 
@@ -170,6 +183,22 @@ def test_retry_after_headers_are_honoured():
     too_long = policy.delay_after_status(0, 429, {"retry-after": "3600"})
     assert too_long is not None and too_long <= 0.5  # beyond max_retry_after_s: back to backoff
     assert policy.delay_after_status(0, 503, {"x-should-retry": "false"}) is None
+
+
+
+def test_retry_after_boundaries():
+    """Mutation audit: the boundaries of the server's delay had no test: ``retry-after-ms: 0``
+    (retry at once), exactly ``max_retry_after_s`` (still honoured), a negative or past delay
+    (ignored, backoff instead), ``X-Should-Retry: False`` in any case."""
+    policy = _policy()
+    assert policy.retry_after({"retry-after-ms": "0"}) == 0.0
+    assert policy.retry_after({"retry-after": "0"}) == 0.0
+    assert policy.delay_after_status(0, 429, {"retry-after": "60"}) == 60.0  # max_retry_after_s itself
+    assert policy.retry_after({"retry-after": "-1"}) is None
+    now = datetime(2025, 1, 1, 0, 0, 5, tzinfo=timezone.utc)
+    assert policy.retry_after({"retry-after": "Wed, 01 Jan 2025 00:00:00 GMT"}, now) is None
+    assert policy.retry_after({"retry-after-ms": "-5", "retry-after": "2"}) == 2.0
+    assert policy.delay_after_status(0, 503, {"x-should-retry": "False"}) is None
 
 
 def test_retry_stream_errors_only_before_delivery():
