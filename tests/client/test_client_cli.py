@@ -184,6 +184,27 @@ def test_cli_development_credentials_on_loopback(server, monkeypatch):
     assert "development credentials" in result.stderr and "Account:" in result.stdout
 
 
+def test_cli_count_tokens_takes_text_or_file_not_both(tmp_path):
+    """Mutation audit: neither or both of TEXT and --file is a usage error; neither case had a
+    test, and with both the file was silently ignored once the check was loosened."""
+    text_file = tmp_path / "prompt.txt"
+    text_file.write_text("from the file")
+    for args in ([], ["inline text", "--file", str(text_file)]):
+        result = CliRunner().invoke(cli, ["count-tokens", *args, "--endpoint-url", "http://127.0.0.1:9"])
+        assert result.exit_code == 2, result.output
+        assert "give either TEXT or --file" in result.stderr
+
+
+def test_cli_no_development_credentials_for_a_remote_endpoint():
+    """Mutation audit: the development keys are for a loopback server only; handing them to any
+    endpoint without credentials went unnoticed (a remote server would see them, and the user
+    would not be told that no credentials were found)."""
+    result = CliRunner().invoke(cli, ["whoami", "--endpoint-url", "http://bedrock.example.invalid"])
+    assert result.exit_code == 1, result.output
+    assert "development credentials" not in result.stderr
+    assert "Error: No AWS credentials found" in result.stderr
+
+
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
@@ -295,6 +316,29 @@ def test_cli_ask_notes_a_deprecated_model_and_prints_the_exact_cost(signed_env):
     assert f"cost ${exact.normalize():f} " in summary  # exact, not rounded to 6 decimals
 
 
+
+def test_cli_notes_a_deprecated_model_whatever_the_warning_filters(signed_env):
+    """Mutation audit: the note shows on every call, also under ``PYTHONWARNINGS=ignore`` or
+    after an earlier call of the same process (Python shows a warning once per line); without
+    the CLI's own filter no test noticed."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(2):
+            result = _run("count-tokens", "Hi", "--endpoint-url", signed_env, "--model", "claude-3-7-sonnet")
+            assert result.exit_code == 0, result.output
+            assert "warning: Claude Sonnet 3.7" in result.stderr and "is deprecated since" in result.stderr
+
+
+def test_cli_max_tokens_below_one_is_a_usage_error():
+    """Mutation audit: ``--max-tokens 0`` is refused by the CLI (exit 2) before any call; with
+    the bound lowered it went to the server unnoticed."""
+    result = CliRunner().invoke(cli, ["ask", "Hi", "--max-tokens", "0", "--endpoint-url", "http://127.0.0.1:9"])
+    assert result.exit_code == 2, result.output
+    assert "--max-tokens" in result.stderr and "cannot reach" not in result.stderr
+
+
 @pytest.mark.parametrize(("args", "stdin", "what"), [
     (("count-tokens", "--file", "{binary}"), None, "--file"),
     (("count-tokens", "-"), b"caf\xe9 \xff", "TEXT"),
@@ -368,6 +412,9 @@ def test_cli_count_tokens_reads_a_utf8_file_and_stdin_bytes(signed_env, tmp_path
     (20, "/etc/ca.pem", "/etc/corp.pem", "not issued by a CA of SSL_CERT_FILE=/etc/ca.pem or AWS_CA_BUNDLE=/etc/corp.pem"),
     (10, "/etc/ca.pem", None, ""),  # expired: the error says so, and no CA file would help
     (10, None, None, ""),
+    # mutation audit: the name-mismatch hint had no test, for a host name (62) or an IP address (64)
+    (62, "/etc/ca.pem", None, "not issued for 127.0.0.1: its subjectAltName must name the URL's host"),
+    (64, None, None, "not issued for 127.0.0.1: its subjectAltName must name the URL's host"),
 ])
 def test_certificate_hint_fits_the_verify_error(monkeypatch, verify_code, ca_file, bundle, hint):
     """Audit: SSL_CERT_FILE already set to another CA was still told to 'set SSL_CERT_FILE', and so
@@ -386,3 +433,34 @@ def test_certificate_hint_fits_the_verify_error(monkeypatch, verify_code, ca_fil
     cause.verify_code = verify_code
     found = _connection_hint("https://127.0.0.1:8787", APIConnectionError(cause=cause))
     assert (hint in found) if hint else found == ""
+
+
+def test_a_closed_connection_hints_https_only_for_an_http_url():
+    """Mutation audit: a server closing an https:// connection (``RemoteDisconnected``) is not a
+    plain-HTTP URL talking to a TLS server; without the scheme check it was told to 'use an
+    https:// URL' all the same, unnoticed."""
+    from http.client import RemoteDisconnected
+
+    from claude_bedrock.cli.client_commands import _connection_hint
+    from claude_bedrock.client.errors import APIConnectionError
+
+    closed = APIConnectionError(cause=RemoteDisconnected("Remote end closed connection without response"))
+    assert "use an https:// URL" in _connection_hint("http://127.0.0.1:8787", closed)
+    assert _connection_hint("https://127.0.0.1:8787", closed) == " (is `claude-bedrock serve` running?)"
+    # a remote server's closed door says nothing of `claude-bedrock serve` (untested before too)
+    assert _connection_hint("https://bedrock.example.com", closed) == ""
+    assert _connection_hint("http://bedrock.example.com", APIConnectionError(cause=ConnectionRefusedError())) == ""
+
+
+def test_cli_a_refused_call_names_its_request_id():
+    """Mutation audit: the request ID of a refused call (what AWS support asks for) is on its error
+    line, one line; dropping it went unnoticed."""
+    import click
+
+    from claude_bedrock.cli.client_commands import _client_errors
+    from claude_bedrock.client.errors import APIStatusError
+
+    with pytest.raises(click.ClickException) as caught, _client_errors("http://127.0.0.1:8787"):
+        raise APIStatusError("Too many requests,\n  please wait.", status_code=429, code="ThrottlingException",
+                             request_id="0f4c2a9e-rid")
+    assert caught.value.message == "429 ThrottlingException: Too many requests, please wait. [request 0f4c2a9e-rid]"
