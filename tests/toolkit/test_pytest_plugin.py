@@ -195,6 +195,33 @@ def test_uses_the_given_server(bedrock, bedrock_server):
     assert bedrock.rules() == []
 
 
+def test_a_server_url_given_with_a_trailing_slash_is_used_without_it(pytester: pytest.Pytester, bedrock_server):
+    """Mutation audit: ``--claude-bedrock-url http://host:port/`` gives ``bedrock_server.url``
+    without the slash (the URL the fixtures point clients at); untested before."""
+    pytester.makepyfile(test_slash=f'''
+def test_url(bedrock_server):
+    assert bedrock_server.url == {bedrock_server.url!r}
+''')
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--claude-bedrock-url={bedrock_server.url}/")
+    result.assert_outcomes(passed=1)
+
+
+def test_the_lower_case_no_proxy_of_the_environment_wins_as_in_urllib(pytester: pytest.Pytester, monkeypatch,
+                                                                     bedrock_server):
+    """Mutation audit: with both ``no_proxy`` and ``NO_PROXY`` set, ``bedrock_env`` extends the
+    lower-case one, which urllib (and so httpx and requests) reads first; untested before."""
+    monkeypatch.setenv("NO_PROXY", "upper.example")
+    monkeypatch.setenv("no_proxy", "lower.example")
+    pytester.makepyfile(test_bypass='''
+import os
+
+def test_bypass(bedrock_env):
+    assert os.environ["NO_PROXY"] == os.environ["no_proxy"] == "lower.example,127.0.0.1"
+''')
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--claude-bedrock-url={bedrock_server.url}")
+    result.assert_outcomes(passed=1)
+
+
 def test_plugin_serve_arguments_from_ini_load_a_rules_file(pytester: pytest.Pytester):
     pytester.makefile(".toml", rules='''
 [[rules]]
@@ -232,9 +259,13 @@ def test_anthropic_fixture_skips_clearly_without_the_sdk(pytester: pytest.Pytest
 def test_server_that_cannot_start_fails_with_its_log(pytester: pytest.Pytester):
     pytester.makeini("[pytest]\nclaude_bedrock_args = --rules-file missing.toml\n")
     pytester.makepyfile(test_broken="def test_x(bedrock):\n    pass\n")
+    started = time.monotonic()
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*did not start*", "*rules file not found*"])
+    # as soon as the server exits, not after the plugin's minute of waiting for its URL
+    # (mutation audit: without the exit check the test passed all the same, a minute later)
+    assert time.monotonic() - started < 30
 
 
 def test_ini_paths_are_relative_to_the_ini_file_whatever_folder_pytest_runs_in(pytester: pytest.Pytester):
@@ -275,6 +306,9 @@ def test_the_servers_data_dir_is_the_one_its_ini_args_give(tmp_path: Path):
     assert data_dir_of(default, ["--seed", "3"], tmp_path) == default
     assert data_dir_of(default, ["--data-dir", "logs"], tmp_path) == tmp_path / "logs"
     assert data_dir_of(default, ["--data-dir=/abs", "--seed", "1"], tmp_path) == Path("/abs")
+    # a repeated option: the last one wins, as for click (mutation audit: the first was taken unnoticed)
+    assert data_dir_of(default, ["--data-dir", "first", "--data-dir=second"], tmp_path) == tmp_path / "second"
+    assert data_dir_of(default, ["--data-dir=first", "--data-dir", "second"], tmp_path) == tmp_path / "second"
 
 
 def test_the_servers_data_dir_expands_a_tilde_as_the_server_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
