@@ -233,6 +233,45 @@ def test_logs_cli_parse_time():
         parse_time("yesterday", 0)
 
 
+def test_logs_cli_parse_time_reads_a_time_without_offset_as_utc_whatever_the_local_zone(monkeypatch):
+    """Mutation audit: on a machine in UTC (CI) reading a naive time in the local zone gives the
+    same instant, so dropping the UTC default went unnoticed; in Tokyo it is 9 hours off."""
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        assert parse_time("1970-01-02", 0) == parse_time("1970-01-02T00:00:00", 0) == 86_400
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_logs_cli_sizes_and_columns():
+    """Mutation audit: a size under 500 bytes showed as ``0 kB`` and number columns lost their
+    right alignment, and no test noticed either."""
+    from claude_bedrock.cli.logs_commands import _size, _table
+
+    assert [_size(n) for n in (1, 499, 1_500, 999_999, 1_000_000, 462_300_000)] == [
+        "1 kB", "1 kB", "2 kB", "1000 kB", "1.0 MB", "462.3 MB"]
+    assert _table(["A", "N"], [["x", "5"], ["yy", "10"]], right={1}) == "A    N\nx    5\nyy  10"
+
+
+
+@pytest.mark.parametrize("value", ["=1+1", "+1", "-1", "@SUM(A1)", "\t=1", "\r=1"])
+def test_logs_cli_csv_cells_that_a_spreadsheet_would_run_are_quoted(value):
+    """Mutation audit: the tab and carriage return starts (OWASP's list) had no test."""
+    from claude_bedrock.cli.logs_commands import _csv_cell
+
+    assert _csv_cell(value) == "'" + value and _csv_cell("claude-" + value) == "claude-" + value
+
+
+def test_logs_cli_money_is_exact_with_at_least_two_decimals():
+    """Mutation audit: ``usd`` pads to two decimals (``12.50``); padding to one went unnoticed."""
+    from claude_bedrock.cli.money import usd
+
+    assert [usd(Decimal(text)) for text in ("0", "12.5", "3", "0.0001914", "1E+1")] == [
+        "0.00", "12.50", "3.00", "0.0001914", "10.00"]
+
+
 @pytest.mark.parametrize("since, until", [
     ("1h", "99999999999d"),  # a duration reaching back before year 1
     ("1h", "0001-01-01T00:00:00+05:00"),  # year 0 in UTC
@@ -462,6 +501,7 @@ def test_logs_cli_a_huge_record_count_means_every_record(data_dir, args):
     (("logs", "tail", "--max-wait", "0"), "--interval", "1e10"),
     (("logs", "tail",), "--max-wait", "nan"),
     (("logs", "purge", "--yes"), "--older-than-days", "nan"),
+    (("logs", "purge", "--yes"), "--older-than-days", "inf"),  # mutation audit: only nan was tried
 ])
 def test_logs_cli_refuses_times_no_clock_can_keep(data_dir, command, option, value):
     """--interval nan / inf / 1e10 failed with a traceback from time.sleep, --max-wait nan
