@@ -224,3 +224,50 @@ def test_bedrock_admin_signs_with_an_admin_access_key(tmp_path):
             assert (error.value.status, error.value.code) == (403, code)
     with pytest.raises(ValueError, match="both aws_access_key and aws_secret_key"):
         BedrockAdmin("http://127.0.0.1:1", aws_access_key="AKIDADMIN")
+    # mutation audit: a secret key without its access key was not refused by any test (its
+    # requests would go unsigned, refused by the server for another reason)
+    with pytest.raises(ValueError, match="both aws_access_key and aws_secret_key"):
+        BedrockAdmin("http://127.0.0.1:1", aws_secret_key="admin")
+    with pytest.raises(ValueError, match="either api_key or an access key"):  # also untested before
+        BedrockAdmin("http://127.0.0.1:1", api_key="key", aws_access_key="AKIDADMIN", aws_secret_key="admin")
+
+
+def test_a_recorded_call_that_failed_after_its_200_is_not_ok():
+    """Mutation audit: a stream that broke after its 200 (the record's ``errorCode`` set) is not
+    ``ok``; reading the status alone went unnoticed."""
+    from claude_bedrock.testing.admin import RecordedCall
+
+    broken = RecordedCall.from_json({"request_id": "r1", "operation": "ConverseStream", "model_id": "m",
+                                     "status": 200, "error_code": "ThrottlingException"})
+    assert not broken.ok
+    assert RecordedCall.from_json({"request_id": "r2", "operation": "Converse", "model_id": "m"}).ok
+
+
+
+def test_recorded_call_helpers_read_either_request_and_answer_form():
+    """Mutation audit: Converse tool specs, Converse stream deltas, a tool result of several text
+    blocks (spaces between, as rules read it) and empty text blocks (no double space) had no
+    test of ``tool_names``, ``output_text`` and ``last_user_text``."""
+    from claude_bedrock.testing.admin import RecordedCall
+
+    converse = RecordedCall.from_json({
+        "request_id": "r1", "operation": "ConverseStream", "model_id": "m",
+        "input_body": {"toolConfig": {"tools": [{"toolSpec": {"name": "weather", "inputSchema": {"json": {}}}}]},
+                       "messages": [{"role": "user", "content": [{"text": ""}, {"text": "Paris?"}, {"text": "Now"}]}]},
+        "output_body": [{"messageStart": {"role": "assistant"}},
+                        {"contentBlockDelta": {"delta": {"text": "Sun"}, "contentBlockIndex": 0}},
+                        {"contentBlockDelta": {"delta": {"text": "ny"}, "contentBlockIndex": 0}}],
+    })  # fmt: skip
+    assert converse.tool_names == ["weather"]
+    assert converse.output_text == "Sunny"
+    assert converse.last_user_text == "Paris? Now"
+    anthropic = RecordedCall.from_json({
+        "request_id": "r2", "operation": "InvokeModel", "model_id": "m",
+        "input_body": {"messages": [{"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": "t1", "content": [{"type": "text", "text": "18"},
+                                                                     {"type": "text", "text": "degrees"}]}]}]},
+    })  # fmt: skip
+    assert anthropic.last_user_text == "18 degrees"
+    answered = RecordedCall.from_json({"request_id": "r3", "operation": "InvokeModel", "model_id": "m",
+                                       "output_body": {"content": [{"type": "text", "text": "It is 18."}]}})
+    assert answered.output_text == "It is 18."
