@@ -271,3 +271,27 @@ def test_recorded_call_helpers_read_either_request_and_answer_form():
     answered = RecordedCall.from_json({"request_id": "r3", "operation": "InvokeModel", "model_id": "m",
                                        "output_body": {"content": [{"type": "text", "text": "It is 18."}]}})
     assert answered.output_text == "It is 18."
+
+
+def test_recorded_system_reads_block_systems_as_system_contains_does(client):
+    """A system prompt of several blocks: ``RecordedCall.system`` joined them with nothing
+    ("Be brief.Really.") while rules' ``system_contains`` reads them joined by newlines, so a
+    rule written from what the history showed never matched. Both now read "Be brief.\\nReally."."""
+    from claude_bedrock.testing.admin import RecordedCall
+
+    request = {"max_tokens": 50, "anthropic_version": "bedrock-2023-05-31",
+               "system": [{"type": "text", "text": "Be brief."}, {"type": "text", "text": "Really."}],
+               "messages": [{"role": "user", "content": "Hello"}]}
+    path = f"/model/{SONNET}/invoke"
+    assert client.request("POST", path, json.dumps(request).encode(), signed=True).status_code == 200
+    recorded = RecordedCall.from_json(client.request("GET", f"{ADMIN}/calls").json()["calls"][-1])
+    assert recorded.system == "Be brief.\nReally."
+    rule = {"id": "as-recorded", "match": {"system_contains": recorded.system}, "respond": {"text": "matched"}}
+    assert client.request("POST", f"{ADMIN}/rules", rule).status_code == 201
+    answer = client.request("POST", path, json.dumps(request).encode(), signed=True).json()
+    assert answer["content"] == [{"type": "text", "text": "matched"}]
+    converse = RecordedCall.from_json({"request_id": "r1", "operation": "Converse", "model_id": "m", "input_body": {
+        "system": [{"text": "Be brief."}, {"cachePoint": {"type": "default"}}, {"text": "Really."}]}})
+    assert converse.system == "Be brief.\nReally."
+    assert RecordedCall.from_json({"request_id": "r2", "operation": "InvokeModel", "model_id": "m",
+                                   "input_body": {"system": "One string."}}).system == "One string."

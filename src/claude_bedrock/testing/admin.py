@@ -39,15 +39,16 @@ class AdminError(Exception):
         self.message = message
 
 
-def _text_of(content: Any) -> str:
-    """Text of Anthropic or Converse content: a string, or blocks with ``text``."""
+def _text_of(content: Any, separator: str = "") -> str:
+    """Text of Anthropic or Converse content: a string, or blocks with ``text`` (joined by
+    ``separator``)."""
     if isinstance(content, str):
         return content
     parts = []
     for block in content or ():
         if isinstance(block, Mapping) and isinstance(block.get("text"), str):
             parts.append(block["text"])
-    return "".join(parts)
+    return separator.join(parts)
 
 
 def _user_text(content: Any) -> str:
@@ -118,9 +119,10 @@ class RecordedCall:
 
     @property
     def system(self) -> str:
-        """The system prompt's text (Anthropic ``system`` or Converse ``system`` blocks)."""
+        """The system prompt's text (Anthropic ``system`` or Converse ``system`` blocks), its
+        text blocks joined by newlines, as rules' ``system_contains`` reads it."""
         body = self.input_body if isinstance(self.input_body, Mapping) else {}
-        return _text_of(body.get("system"))
+        return _text_of(body.get("system"), "\n")
 
     @property
     def messages(self) -> list[Any]:
