@@ -295,3 +295,24 @@ def test_recorded_system_reads_block_systems_as_system_contains_does(client):
     assert converse.system == "Be brief.\nReally."
     assert RecordedCall.from_json({"request_id": "r2", "operation": "InvokeModel", "model_id": "m",
                                    "input_body": {"system": "One string."}}).system == "One string."
+
+
+def test_a_call_refused_before_its_body_was_read_shows_that_body(client):
+    """An unknown model ID is refused before the body is parsed: the call history's
+    ``input_body`` was None (and ``messages``, ``last_user_text``, ``system`` empty) although the
+    invocation log record shows the body. The history now gives the body received, as the log
+    does; a body that is not JSON stays None, its text in ``input_bytes``."""
+    from claude_bedrock.testing.admin import RecordedCall
+
+    sent = {"max_tokens": 5, "anthropic_version": "bedrock-2023-05-31", "system": "Be brief.",
+            "messages": [{"role": "user", "content": "Hello there"}]}
+    response = client.request("POST", "/model/anthropic.claude-nope-v1%3A0/invoke", json.dumps(sent).encode(),
+                              signed=True)
+    assert response.status_code == 400
+    assert client.request("POST", "/model/anthropic.claude-nope-v1%3A0/invoke", b"\xff not json",
+                          signed=True).status_code == 400
+    refused, not_json = (RecordedCall.from_json(call) for call in client.request("GET", f"{ADMIN}/calls").json()["calls"])
+    assert refused.error_code == "ValidationException" and refused.resolved_model_id is None
+    assert refused.input_body == sent
+    assert refused.last_user_text == "Hello there" and refused.system == "Be brief."
+    assert not_json.input_body is None and not_json.raw["input_bytes"] == "\ufffd not json"

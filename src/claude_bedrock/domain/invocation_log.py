@@ -70,6 +70,7 @@ __all__ = [
     "batch_object_key",
     "call_cost",
     "cost_json",
+    "input_body_of",
     "iso_timestamp",
     "plan_deliveries",
     "plan_record",
@@ -334,8 +335,9 @@ class PlannedDelivery:
         return tuple(seen.values())
 
 
-def _input_body(call: CallFacts) -> tuple[Any, bytes | None]:
-    """(parsed body or None, raw bytes when the body is not JSON)."""
+def input_body_of(call: CallFacts) -> tuple[Any, bytes | None]:
+    """(parsed body or None, raw bytes when the body is not JSON): the parsed body, else the
+    body as received (a call refused before it was parsed) read as JSON."""
     if call.input_body is not None:
         return call.input_body, None
     raw = call.input_bytes
@@ -432,7 +434,7 @@ def plan_record(
     record_input: dict[str, Any] = {"inputContentType": call.input_content_type}
     record_output: dict[str, Any] = {"outputContentType": call.output_content_type}
     if config.text:
-        body, raw = _input_body(call)
+        body, raw = input_body_of(call)
         if body is not None and not config.image:
             body = strip_image_data(body)
         _place_body(record_input, "input", body, raw, overflow, call, "input", objects, extension)

@@ -45,7 +45,7 @@ from urllib.parse import parse_qs, unquote
 
 from claude_bedrock import __version__
 from claude_bedrock.domain.errors import AccessDeniedException, ResourceNotFoundException, ValidationException
-from claude_bedrock.domain.invocation_log import call_cost, cost_json
+from claude_bedrock.domain.invocation_log import call_cost, cost_json, input_body_of
 from claude_bedrock.domain.json_body import json_bytes
 from claude_bedrock.domain.quotas import parse_quota_config
 from claude_bedrock.domain.scripting import RUNTIME_OPERATIONS, ScriptError, model_filter
@@ -193,10 +193,14 @@ async def list_calls(state: ServiceState, request: Request, item: str | None) ->
 
 def _call_json(state: ServiceState, entry: HistoryEntry) -> dict[str, Any]:
     """A recorded call with its cost, as its invocation log record gives it (None when the
-    model was not resolved)."""
+    model was not resolved), and its ``input_body`` as that record gives it too: for a call
+    refused before its body was parsed (an unknown model ID), the body received, when JSON."""
     record = entry.record
     price = call_cost(record, state.catalog.get(record.resolved_model_id) if record.resolved_model_id else None)
-    return {**entry.describe(), "cost": cost_json(price) if price is not None else None}
+    described = entry.describe()
+    if record.input_body is None:
+        described["input_body"] = input_body_of(record)[0]
+    return {**described, "cost": cost_json(price) if price is not None else None}
 
 
 def delete_calls(state: ServiceState, request: Request, item: str | None) -> Result:
