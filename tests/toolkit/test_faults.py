@@ -132,6 +132,9 @@ def test_stream_error_exception_choice_and_drop():
         ({"kind": "ThrottlingException", "probability": 1.5}, "probability"),
         ({"kind": "ThrottlingException", "count": 0}, "count"),
         ({"kind": "ThrottlingException", "sometimes": True}, "sometimes"),
+        # a message no error carries was accepted and silently did nothing
+        ({"kind": "latency", "latency_ms": 5, "message": "slow"}, "message: only for error kinds"),
+        ({"kind": "drop_connection", "message": "cut"}, "message: only for error kinds"),
     ],
 )
 def test_parse_fault_rejects_bad_faults(spec, fragment):

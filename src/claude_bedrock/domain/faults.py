@@ -235,6 +235,8 @@ def parse_fault(spec: Any, fault_id: str, origin: str = "fault") -> Fault:
     message = spec.get("message")
     if message is not None and (not isinstance(message, str) or not message):
         raise ScriptError(f"{origin}.message: expected a non-empty string")
+    if message is not None and kind in ("drop_connection", "latency"):  # no error is sent: nothing would say it
+        raise ScriptError(f"{origin}.message: only for error kinds and stream_error (the error's message)")
     model = spec.get("model")
     if model is not None:
         model = model_filter(model, f"{origin}.model")
