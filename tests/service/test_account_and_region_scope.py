@@ -269,3 +269,20 @@ def test_stream_metrics_first_byte_latency_is_the_time_to_the_first_event(tmp_pa
     last = json.loads(base64.b64decode(json.loads(decode_messages(response.content)[-1].payload)["bytes"]))
     metrics = last["amazon-bedrock-invocationMetrics"]
     assert 150 <= metrics["firstByteLatency"] < metrics["invocationLatency"]
+
+
+def test_a_region_of_no_geography_is_named_in_the_log_once(tmp_path, caplog):
+    """A misspelt region (``eu-centrl-1``) offers no model, so every call is "The provided
+    model identifier is invalid.", even for a global profile: nothing pointed at the region. The
+    server log names it, once; a known region's invalid identifier says nothing more."""
+    app = scoped_app(tmp_path)
+    with caplog.at_level("WARNING", logger="claude_bedrock.service"):
+        for region in ("eu-centrl-1", "eu-centrl-1", "us-west-2"):
+            model = f"global.{SONNET}" if region != "us-west-2" else "anthropic.no-such-model-v1:0"
+            path = f"/model/{model}/invoke"
+            response = call(app, "POST", path, sigv4_headers(ALICE, region, "POST", path, invoke_body()), invoke_body())
+            assert response.status_code == 400
+            assert response.json() == {"message": "The provided model identifier is invalid."}
+    told = [r.getMessage() for r in caplog.records if "no geography" in r.getMessage()]
+    assert told == ["region 'eu-centrl-1' is in no geography of the catalog: it offers no model, so every model "
+                    "identifier is invalid there (a misspelt region?)"]

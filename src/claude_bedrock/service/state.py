@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
 
 from claude_bedrock.domain.catalog import Catalog, CatalogModel, Resolution, default_catalog
 from claude_bedrock.domain.engine import Engine, ModelCall
-from claude_bedrock.domain.errors import MODEL_ACCESS_DENIED, AccessDeniedException
+from claude_bedrock.domain.errors import MODEL_ACCESS_DENIED, AccessDeniedException, ValidationException
 from claude_bedrock.domain.prompt_cache import PromptCache, minimum_tokens_of
 from claude_bedrock.domain.simulated_latency import parse_latency
 from claude_bedrock.domain.simulator import SimulatorEngine
@@ -57,6 +57,7 @@ class ServiceState:
     ) -> None:
         self.settings = settings
         self._store = store
+        self._unknown_regions_told: set[str] = set()  # the regions ``_warn_of_unknown_region`` logged
         self.catalog = catalog or default_catalog()
         self.clock = clock
         self.prompt_cache = PromptCache(clock=clock, minimum_tokens=minimum_tokens_of(self.catalog))
@@ -123,17 +124,32 @@ class ServiceState:
     def resolve(self, model_identifier: str, region: str, account_id: str) -> Resolution:
         """Resolve for a runtime call; a model past its catalog ``retire_on`` date (UTC, by
         ``clock``) is refused as AWS refuses end-of-life models."""
-        return self.catalog.resolve(
-            model_identifier,
-            region,
-            account_id=account_id,
-            strict_aws=self.settings.strict_model_ids,
-            today=self._today,
-            # Only ARNs (``arn:`` or ``arn%3A``) can name an application profile.
-            app_profiles=(
-                self.application_profile_target(account_id, region) if model_identifier.startswith("arn") else None
-            ),
-        )
+        try:
+            return self.catalog.resolve(
+                model_identifier,
+                region,
+                account_id=account_id,
+                strict_aws=self.settings.strict_model_ids,
+                today=self._today,
+                # Only ARNs (``arn:`` or ``arn%3A``) can name an application profile.
+                app_profiles=(
+                    self.application_profile_target(account_id, region) if model_identifier.startswith("arn") else None
+                ),
+            )
+        except ValidationException:
+            self._warn_of_unknown_region(region)
+            raise
+
+    def _warn_of_unknown_region(self, region: str) -> None:
+        """A region no geography of the catalog holds offers no model: every call is "The
+        provided model identifier is invalid." (AWS has no endpoint there at all), which does not
+        point at a misspelt region (``eu-centrl-1``). The log says so, once per region."""
+        told = self._unknown_regions_told
+        if region in told or len(told) >= 100 or region in self.catalog.regions_of("global"):
+            return  # (callers choose regions: the memory is bounded, and so is the log)
+        told.add(region)
+        log.warning("region %r is in no geography of the catalog: it offers no model, so every model "
+                    "identifier is invalid there (a misspelt region?)", region)
 
     def application_profile_target(self, account_id: str, region: str) -> Callable[[str], str | None]:
         """Lookup for application inference profile ARNs of this account and region.
