@@ -351,3 +351,14 @@ def test_core_bearer_auth_and_its_sts_refusal():
     assert headers["authorization"] == "Bearer my-key" and "X-Amz-Date" not in headers
     with pytest.raises(ConfigurationError, match="STS"):
         core.sign(core.caller_identity_request(), NOW)
+
+
+def test_core_unknown_model_says_which_name_it_is_likely_a_slip_for():
+    """A misspelt alias listed the aliases but named none (the admin API and ``logs --model``
+    already said "did you mean"); both now share ``Catalog.closest_name``."""
+    with pytest.raises(ModelNotAvailableError, match=r"Unknown model 'claude-sonet-4-5' \(did you mean "
+                                                     r"'claude-sonnet-4-5'\?\): use a catalog alias"):
+        make_core("us-east-1").choose_model("claude-sonet-4-5")
+    with pytest.raises(ModelNotAvailableError) as caught:
+        make_core("us-east-1").choose_model("gpt-4o")
+    assert "did you mean" not in str(caught.value)

@@ -313,8 +313,10 @@ class ClientCore:
         found = catalog.find(model)
         if found is None:
             known = ", ".join(m.alias for m in catalog.models)
+            close = catalog.closest_name(model)
+            hint = f" (did you mean {close!r}?)" if close else ""
             raise ModelNotAvailableError(
-                f"Unknown model {model!r}: use a catalog alias ({known}), an Anthropic model name, "
+                f"Unknown model {model!r}{hint}: use a catalog alias ({known}), an Anthropic model name, "
                 "or a Bedrock model ID / ARN.",
                 model=model, endpoint=endpoint, region=self.region,
             )  # fmt: skip

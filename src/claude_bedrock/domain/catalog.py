@@ -358,6 +358,16 @@ class Catalog:
                 return index[name]
         return None
 
+    def closest_name(self, name: str) -> str | None:
+        """The base model ID, Anthropic name or alias an unknown ``name`` is most likely a slip
+        for (``claude-sonet-4-5``: ``claude-sonnet-4-5``), for a "did you mean"; None if none is
+        close."""
+        import difflib  # here: only for a refused name (start-up cost)
+
+        names = sorted({name for m in self.models for name in (m.model_id, m.anthropic_name, *m.aliases)})
+        close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+        return close[0] if close else None
+
     def geographies_of(self, region: str) -> tuple[str, ...]:
         """The geographies containing ``region`` in routing order; () for an unknown region."""
         return self._geographies_of.get(region, ())

@@ -50,7 +50,6 @@ Source: issue 6 (testing toolkit); event shapes as in ``engine`` (wire reference
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import hashlib
 import heapq
@@ -244,9 +243,8 @@ def model_filter(value: Any, origin: str, *, globs: bool = True) -> str:
     geo, _, base = value.partition(".")
     if catalog.find(value) is not None or (geo in ENDPOINT_COLUMNS and catalog.get(base) is not None):
         return value
-    names = sorted({name for m in catalog.models for name in (m.model_id, m.anthropic_name, *m.aliases)})
-    close = difflib.get_close_matches(value, names, n=1, cutoff=0.6)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    close = catalog.closest_name(value)
+    hint = f" (did you mean {close!r}?)" if close else ""
     names_it = "an Anthropic name or alias such as 'claude-sonnet-4-5'"
     expected = f"{names_it}, or a glob such as '*sonnet*'" if globs else f"or {names_it}"
     raise ScriptError(
