@@ -173,6 +173,59 @@ def test_prompt_cache_is_bounded_and_evicts_least_recently_used(clock: FakeClock
     assert _apply(cache, requests[2]).cache_read_input_tokens > 0
 
 
+def test_prompt_cache_expires_at_the_end_of_its_ttl(cache: PromptCache, clock: FakeClock) -> None:
+    """An entry is gone at its expiry instant (write at t, 5m TTL: nothing left at t + 300 s)."""
+    _apply(cache, _request())
+    clock.now += 300
+    assert _apply(cache, _request()).cache_read_input_tokens == 0
+
+
+def test_prompt_cache_prefix_of_exactly_the_minimum_is_cached(clock: FakeClock) -> None:
+    """A prefix shorter than the minimum is never cached; one of exactly the minimum is."""
+    request = _request()
+    prefix = _apply(PromptCache(clock, minimum_tokens=1), request).cache_creation_input_tokens
+    cache = PromptCache(clock, minimum_tokens=prefix)
+    assert _apply(cache, request).cache_creation_input_tokens == prefix
+    assert _apply(cache, request).cache_read_input_tokens == prefix
+    assert _apply(PromptCache(clock, minimum_tokens=prefix + 1), request).cache_creation_input_tokens == 0
+
+
+def test_prompt_cache_a_hit_on_a_longer_prefix_does_not_revive_an_expired_shorter_one(
+    cache: PromptCache, clock: FakeClock
+) -> None:
+    """Breakpoints before the hit get a new expiry only while they live: the 5m prefix through
+    turn 2 expired under the 1h one through turn 4 stays expired (a later call stopping at
+    turn 2 writes it again, it does not read it)."""
+    _apply(cache, _conversation(5, {2, 4}, ttl={4: "1h"}))
+    clock.now += 400
+    assert _apply(cache, _conversation(5, {2, 4}, ttl={4: "1h"})).cache_read_input_tokens > 0
+    clock.now += 100
+    shorter = _apply(cache, _conversation(3, {2}))
+    assert shorter.cache_read_input_tokens == 0 and shorter.cache_creation_input_tokens > 0
+
+
+def test_prompt_cache_a_hit_makes_the_breakpoints_before_it_recently_used(clock: FakeClock) -> None:
+    """The entries a hit refreshes move to the recent end of the store: the next eviction takes
+    another call's older entry, not the prefix through turn 2 just used."""
+    cache = PromptCache(clock, minimum_tokens=100, max_entries=3)
+    both = _conversation(5, {2, 4})
+    _apply(cache, both)  # entries: through turn 2, through turn 4
+    other = _request()
+    _apply(cache, other)  # a third entry, more recent than both
+    assert _apply(cache, both).cache_read_input_tokens > 0  # hit through turn 4; turn 2 refreshed
+    newer = _request()
+    newer["system"][0]["text"] = "Newer. " + LONG
+    _apply(cache, newer)  # a fourth entry evicts the least recently used: ``other``
+    assert _apply(cache, _conversation(3, {2})).cache_read_input_tokens > 0
+    assert _apply(cache, other).cache_read_input_tokens == 0
+
+
+def test_prompt_cache_refuses_a_store_of_no_entries(clock: FakeClock) -> None:
+    with pytest.raises(ValueError, match="max_entries must be at least 1"):
+        PromptCache(clock, max_entries=0)
+    assert len(PromptCache(clock, max_entries=1)) == 0
+
+
 def test_prompt_cache_reset_forgets(cache: PromptCache) -> None:
     _apply(cache, _request())
     cache.reset()
