@@ -47,14 +47,16 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "properties": {
             "open": {"type": "number", "minimum": 0, "maximum": 10, "exclusiveMinimum": True, "exclusiveMaximum": True},
             "whole": {"type": "integer", "minimum": 0, "maximum": 1, "exclusiveMinimum": True},
+            "below": {"type": "integer", "minimum": 0, "maximum": 1, "exclusiveMaximum": True},
         },
-        "required": ["open", "whole"],
+        "required": ["open", "whole", "below"],
     },
     "strings": {
         "type": "object",
         "properties": {
             "code": {"type": "string", "minLength": 40, "maxLength": 45},
             "tiny": {"type": "string", "maxLength": 2},
+            "none": {"type": "string", "maxLength": 0},
             "when": {"type": "string", "format": "date-time"},
             "day": {"type": "string", "format": "date"},
             "email": {"type": "string", "format": "email"},
@@ -62,7 +64,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "link": {"type": "string", "format": "uri"},
             "fixed": {"const": "v1"},
         },
-        "required": ["code", "tiny", "when", "day", "email", "id", "link", "fixed"],
+        "required": ["code", "tiny", "none", "when", "day", "email", "id", "link", "fixed"],
         "additionalProperties": False,
     },
     "nested": {
@@ -173,8 +175,11 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "answer": {"type": "array", "items": {"type": "integer"}, "contains": {"const": 42}},
             "big": {"type": "array", "contains": {"type": "integer", "minimum": 5}, "minContains": 2},
             "tuple": {"type": "array", "prefixItems": [{"type": "string"}], "contains": {"type": "boolean"}},
+            # the prefix item matches contains itself: maxItems still bounds the array
+            "capped": {"type": "array", "prefixItems": [{"type": "integer"}], "contains": {"type": "integer"},
+                       "maxItems": 1},
         },
-        "required": ["answer", "big", "tuple"],
+        "required": ["answer", "big", "tuple", "capped"],
     },
     "typed_enums": {  # a member of another type than the schema's could be drawn
         "type": "object",

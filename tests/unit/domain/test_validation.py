@@ -1186,6 +1186,7 @@ def test_validate_accepts_custom_and_anthropic_defined_tools() -> None:
     tools = [
         WEATHER_TOOL,
         {"type": "custom", "name": "lookup-v2", "input_schema": {"type": "object"}},
+        {"type": None, "name": "lookup-v3", "input_schema": {"type": "object"}},  # anthropic-py: type Optional["custom"]
         {"type": "bash_20250124", "name": "bash"},
         {"type": "text_editor_20250728", "name": "str_replace_based_edit_tool"},
         {"type": "computer_20250124", "name": "computer", "display_width_px": 1024, "display_height_px": 768},
