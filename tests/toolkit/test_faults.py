@@ -80,6 +80,18 @@ def test_probability_with_count_caps_the_fires():
     assert [plan.draw(view()).fault is not None for _ in range(4)] == [True, True, False, False]
 
 
+def test_probability_bounds_are_inclusive_and_a_fault_of_probability_0_never_fires():
+    """probability is a number between 0 and 1, both included: a draw is in [0, 1), so 0 never
+    fires (not even on a draw of 0.0) and 1 always does."""
+    plan = FaultPlan(lambda: 0.0)
+    plan.add({"kind": "ThrottlingException", "probability": 0, "count": 3})
+    assert [plan.draw(view()).fault for _ in range(3)] == [None, None, None]
+    assert plan.faults[0].remaining == 3
+    plan = FaultPlan(lambda: 0.999999)
+    plan.add({"kind": "ThrottlingException", "probability": 1.0, "count": 1})
+    assert plan.draw(view()).fault is not None
+
+
 def test_latency_faults_add_up_and_do_not_block_an_error_fault():
     plan = FaultPlan(never)
     plan.add({"kind": "latency", "latency_ms": 200})
