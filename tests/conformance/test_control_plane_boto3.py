@@ -257,6 +257,14 @@ def test_boto3_system_profile_shape(bedrock):
     assert set(US_REGIONS) < set(regions) and "eu-west-1" in regions and "ap-northeast-1" in regions
 
 
+def test_boto3_system_profile_of_two_regions_names_both(server, seed):
+    """The jp geography has two regions: the description names both, joined by 'and'."""
+    model = next(m for m in seed if m.availability["jp"])
+    tokyo = client(server, region="ap-northeast-1")
+    jp = tokyo.get_inference_profile(inferenceProfileIdentifier="jp." + model.model_id)
+    assert jp["description"].endswith(" in ap-northeast-1 and ap-northeast-3.")
+
+
 def test_boto3_get_inference_profile_by_arn(bedrock):
     arn = f"arn:aws:bedrock:{REGION}:{ACCOUNT_ID}:inference-profile/global.{SONNET_45}"
     profile = bedrock.get_inference_profile(inferenceProfileIdentifier=arn)
@@ -482,6 +490,15 @@ def test_boto3_application_profile_bad_model_source(bedrock, source):
     assert bedrock.list_inference_profiles(typeEquals="APPLICATION")["inferenceProfileSummaries"] == []
 
 
+def test_boto3_application_profile_of_a_model_not_offered_in_the_region_is_refused(server):
+    """A foundation-model ARN of the caller's own region still names a model offered there
+    (Claude Opus 4.1 is not offered in eu-west-1)."""
+    eu = client(server, region="eu-west-1")
+    with pytest.raises(eu.exceptions.ValidationException):
+        create_profile(eu, "opus-eu", f"arn:aws:bedrock:eu-west-1::foundation-model/{OPUS_41}")
+    assert eu.list_inference_profiles(typeEquals="APPLICATION")["inferenceProfileSummaries"] == []
+
+
 def test_boto3_application_profile_bad_name(bedrock):
     with pytest.raises(bedrock.exceptions.ValidationException) as info:
         create_profile(bedrock, "bad name!!", FM_HAIKU_3)
@@ -508,6 +525,19 @@ def test_boto3_tags(bedrock):
         bedrock.tag_resource(resourceARN=arn, tags=[{"key": f"k{i}", "value": "v"} for i in range(200)])
     assert info.value.response["resourceName"] == arn
     assert bedrock.list_tags_for_resource(resourceARN=arn)["tags"] == [{"key": "b", "value": "2"}]
+
+
+def test_boto3_tag_resource_needs_tags_and_names_a_bad_tag_by_its_position(bedrock, unchecked):
+    """TagResource's tags member is required (TagList, 0 to 200 tags); a bad tag is named by its
+    position counted from 1, as AWS's validation messages count."""
+    arn = create_profile(bedrock, "tagged", FM_HAIKU_3)
+    with pytest.raises(unchecked.exceptions.ValidationException) as info:
+        unchecked.tag_resource(resourceARN=arn)
+    assert "Value null at 'tags' failed to satisfy constraint: Member must not be null" in error_of(info)[1]
+    with pytest.raises(bedrock.exceptions.ValidationException) as info:
+        bedrock.tag_resource(resourceARN=arn, tags=[{"key": "ok", "value": "1"}, {"key": "bad!", "value": "2"}])
+    assert "at 'tags.2.member.key'" in error_of(info)[1]
+    assert bedrock.list_tags_for_resource(resourceARN=arn)["tags"] == []
 
 
 def test_boto3_tags_of_unknown_resource(bedrock):
@@ -692,6 +722,22 @@ def test_boto3_logging_configuration_validation(bedrock, unchecked, config, frag
         unchecked.put_model_invocation_logging_configuration(loggingConfig=config)
     assert fragment in error_of(info)[1]
     assert "loggingConfig" not in bedrock.get_model_invocation_logging_configuration()
+
+
+def test_boto3_logging_configuration_keeps_what_the_naming_rules_only_resemble(bedrock):
+    """S3's naming rules refuse a whole IP address and the reserved suffixes at the end; a name
+    that starts like an address or holds a suffix in its middle is a bucket name. An empty
+    keyPrefix is a value (length 0 to 1024) and comes back as it was given."""
+    config = {
+        "cloudWatchConfig": {
+            "logGroupName": "/aws/bedrock/invocations",
+            "roleArn": f"arn:aws:iam::{ACCOUNT_ID}:role/BedrockLogging",
+            "largeDataDeliveryS3Config": {"bucketName": "team-s3alias-archive"},
+        },
+        "s3Config": {"bucketName": "10.0.0.1-logs", "keyPrefix": ""},
+    }
+    bedrock.put_model_invocation_logging_configuration(loggingConfig=config)
+    assert bedrock.get_model_invocation_logging_configuration()["loggingConfig"] == config
 
 
 def test_boto3_logging_configuration_per_region(server, bedrock):
