@@ -587,6 +587,9 @@ def test_boto3_agreement_offers(bedrock):
     assert public["offers"] == response["offers"]
     sonnet = bedrock.list_foundation_model_agreement_offers(modelId=SONNET_45)["offers"][0]
     assert sonnet["offerToken"] != offer["offerToken"]
+    # whole dollars keep two decimals (catalog-facts: Sonnet 4.5 3.00 / 15.00)
+    assert {r["dimension"]: r["price"] for r in sonnet["termDetails"]["usageBasedPricingTerm"]["rateCard"]} == {
+        "InputTokens": "3.00", "OutputTokens": "15.00"}
     # each card says which endpoints its prices are for (Haiku 3: no global endpoint)
     assert all(r["description"].endswith("(regional endpoints)") for r in terms["usageBasedPricingTerm"]["rateCard"])
     assert all(r["description"].endswith("(global endpoint; regional endpoints cost 10% more)")
