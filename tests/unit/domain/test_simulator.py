@@ -334,6 +334,44 @@ def test_simulator_tool_call_that_exactly_fits_max_tokens_is_whole() -> None:
     events = _engine().events(_call({**request, "max_tokens": first}))
     streamed = "".join(e["delta"]["partial_json"] for e in events if e["type"] == "content_block_delta")
     assert streamed == "{" + json.dumps(key) + ": " + json.dumps(value, ensure_ascii=False) + ", "
+    # one token fewer and the first parameter no longer fits (the object's own token counts)
+    events = _engine().events(_call({**request, "max_tokens": first - 1}))
+    assert "".join(e["delta"]["partial_json"] for e in events if e["type"] == "content_block_delta") == ""
+
+
+def test_simulator_text_of_exactly_max_tokens_ends_its_turn() -> None:
+    """An answer whose text is exactly max_tokens is whole: end_turn, not a max_tokens cut."""
+    request = _request("Tell me about volcanoes.", max_tokens=1000)
+    whole = _message(_engine(), request)
+    tokens = whole["usage"]["output_tokens"]
+    exact = _message(_engine(), {**request, "max_tokens": tokens})
+    assert exact["stop_reason"] == "end_turn" and _text_of(exact) == _text_of(whole)
+    assert _message(_engine(), {**request, "max_tokens": tokens - 1})["stop_reason"] == "max_tokens"
+
+
+def test_simulator_stop_sequence_beyond_max_tokens_is_a_max_tokens_cut() -> None:
+    """A stop sequence ends the answer only when the text through it fits max_tokens: one that
+    starts within the budget but ends past it leaves a max_tokens cut."""
+    request = _request("Tell me about volcanoes.", max_tokens=1000)
+    text = _text_of(_message(_engine(), request))
+    word = text.split()[5]
+    at = text.find(word)
+    before, through = count_text(text[:at]), count_text(text[: at + len(word)])
+    assert before < through
+    cut = _message(_engine(), {**request, "max_tokens": before, "stop_sequences": [word]})
+    assert cut["stop_reason"] == "max_tokens" and cut["stop_sequence"] is None
+    stopped = _message(_engine(), {**request, "max_tokens": through, "stop_sequences": [word]})
+    assert stopped["stop_reason"] == "stop_sequence" and stopped["stop_sequence"] == word
+
+
+def test_choose_tool_any_after_a_tool_result_calls_the_tool_mentioned() -> None:
+    """tool_choice any forces a call on a tool-result turn too, of the tool the user's text
+    mentions (the first tool only when none is)."""
+    tools = [WEATHER_TOOL, ORDER_TOOL]
+    tool, forced = choose_tool({"tools": tools, "tool_choice": {"type": "any"}}, "place_order please", tool_result_turn=True)
+    assert tool is not None and tool["name"] == "place_order" and forced
+    tool, forced = choose_tool({"tools": tools, "tool_choice": {"type": "any"}}, "thanks", tool_result_turn=True)
+    assert tool is not None and tool["name"] == WEATHER_TOOL["name"] and forced
 
 
 def test_simulator_stop_sequences_are_part_of_the_memoised_answer() -> None:
