@@ -131,6 +131,21 @@ def test_request_metadata_with_an_unpaired_surrogate_is_a_400(app):
     history_is_readable(app)
 
 
+def test_request_metadata_is_at_most_8500_characters(app):
+    """botocore ``requestMetadata``: a string of at most 8500 characters; one more is a 400."""
+    def metadata(size: int) -> str:
+        value = '{"team":"' + "x" * (size - 11) + '"}'
+        assert len(value) == size
+        return value
+
+    headers = {**BEARER, "x-amzn-bedrock-request-metadata": metadata(8500)}
+    assert call(app, "POST", f"{MODEL}/invoke", invoke_body(), headers).status_code == 200
+    headers = {**BEARER, "x-amzn-bedrock-request-metadata": metadata(8501)}
+    response = call(app, "POST", f"{MODEL}/invoke", invoke_body(), headers)
+    assert response.status_code == 400
+    assert response.json()["message"] == "requestMetadata must be at most 8500 characters."
+
+
 def test_quota_beyond_64_bits_does_not_break_the_admin_api(app):
     assert call(app, "PUT", "/_claude-bedrock/quotas", {"tokens_per_minute": 10**23}).status_code == 200
     response = call(app, "GET", "/_claude-bedrock/quotas")
