@@ -105,3 +105,13 @@ def test_the_final_output_count_wins_over_the_tokens_seen_produced():
     assert usage.output > 5
     usage.observe({"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 5}})
     assert usage.output == 5
+
+
+def test_cache_counts_given_as_null_are_zero():
+    """A usage whose cache counts are null (the Messages API's ``Optional[int]``: an upstream
+    may send them so) counts no cache tokens, not None."""
+    usage = UsageTracker()
+    usage.observe({"type": "message_start", "message": {"usage": {
+        "input_tokens": 9, "output_tokens": 1, "cache_read_input_tokens": None, "cache_creation_input_tokens": None}}})
+    assert (usage.cache_read, usage.cache_write) == (0, 0)
+    assert usage.as_dict()["cacheReadInputTokens"] == usage.as_dict()["cacheWriteInputTokens"] == 0
