@@ -115,3 +115,35 @@ def test_cache_counts_given_as_null_are_zero():
         "input_tokens": 9, "output_tokens": 1, "cache_read_input_tokens": None, "cache_creation_input_tokens": None}}})
     assert (usage.cache_read, usage.cache_write) == (0, 0)
     assert usage.as_dict()["cacheReadInputTokens"] == usage.as_dict()["cacheWriteInputTokens"] == 0
+
+
+class _SilentEngine:
+    """An engine whose answer has no event at all: a generator, or an answer all there is."""
+
+    def __init__(self, ready: bool) -> None:
+        self.ready = ready
+
+    def stream(self, call: Any) -> Any:
+        from claude_bedrock.domain.engine import ReadyEvents
+
+        if self.ready:
+            return ReadyEvents(())
+
+        async def nothing() -> Any:
+            return
+            yield  # pragma: no cover - an async generator with no event
+
+        return nothing()
+
+
+@pytest.mark.parametrize("ready", [False, True])
+def test_a_stream_whose_engine_gives_no_event_is_an_internal_error_before_it_opens(tmp_path, ready):
+    """Nothing was sent yet: a JSON InternalServerException (500), not an opened stream."""
+    state = ServiceState(Settings(data_dir=str(tmp_path)), engine=_SilentEngine(ready))
+    try:
+        response = call(create_app(state=state), f"/model/{SONNET}/invoke-with-response-stream", INVOKE)
+    finally:
+        state.store.close()
+    assert response.status_code == 500
+    assert response.headers["x-amzn-errortype"].startswith("InternalServerException")
+    assert response.json()["message"] == "The model produced no output."
