@@ -202,3 +202,41 @@ def test_client_leaving_a_ready_stream_stops_it(tmp_path, suffix, body):
     assert entry.record.error_code == "ClientDisconnected"
     assert engine.closed
     assert engine.pulled < ReadyFloodEngine.DELTAS
+
+
+def test_client_gone_between_two_events_closes_the_engine_stream_after_its_step_in_flight(tmp_path):
+    """The client's leaving is seen during a write (not during a wait on the engine) while the
+    engine's next step has begun: that step is let finish, then the engine's stream is closed
+    (an async generator cannot be closed while it runs; closing it at once failed and left it
+    open)."""
+    engine = SlowEngine()
+    state = ServiceState(Settings(data_dir=str(tmp_path)), engine=engine)
+    app = create_app(state=state)
+    path = MODEL + "/invoke-with-response-stream"
+    scope = {"type": "http", "method": "POST", "path": path, "raw_path": path.encode(), "query_string": b"",
+             "headers": [(b"authorization", b"Bearer dev"), (b"host", b"localhost")], "client": ("127.0.0.1", 5000)}
+
+    async def run() -> bool:
+        left = asyncio.Event()
+        bodies = [{"type": "http.request", "body": INVOKE_BODY, "more_body": False}]
+
+        async def receive() -> dict[str, Any]:
+            if bodies:
+                return bodies.pop()
+            await left.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.body" and not left.is_set():
+                left.set()  # the client leaves during the first write: the watch sees it now
+                for _ in range(5):
+                    await asyncio.sleep(0)
+
+        await app(scope, receive, send)
+        return engine.closed
+
+    closed = asyncio.run(run())
+    state.store.close()
+    (entry,) = state.testing.history.entries()
+    assert entry.record.error_code == "ClientDisconnected"
+    assert closed and engine.pulled <= 3
