@@ -147,3 +147,12 @@ def test_a_stream_whose_engine_gives_no_event_is_an_internal_error_before_it_ope
     assert response.status_code == 500
     assert response.headers["x-amzn-errortype"].startswith("InternalServerException")
     assert response.json()["message"] == "The model produced no output."
+
+
+def test_the_output_so_far_is_at_least_message_starts_count():
+    """Before message_delta the output is what the content produced, but never less than
+    message_start's own output count (a block opened with no text yet produced nothing)."""
+    usage = UsageTracker()
+    usage.observe({"type": "message_start", "message": {"usage": {"input_tokens": 9, "output_tokens": 2}}})
+    usage.observe({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})
+    assert usage.output == 2
