@@ -156,3 +156,47 @@ def test_the_output_so_far_is_at_least_message_starts_count():
     usage.observe({"type": "message_start", "message": {"usage": {"input_tokens": 9, "output_tokens": 2}}})
     usage.observe({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})
     assert usage.output == 2
+
+
+class _PacedEngine:
+    """The simulator's events, each after a short wait: the writer flushes before each wait."""
+
+    async def stream(self, call: Any) -> Any:
+        from claude_bedrock.domain.simulator import SimulatorEngine
+
+        for event in SimulatorEngine(seed=0, clock=lambda: 0.0).events(call):
+            await asyncio.sleep(0.001)
+            yield event
+
+
+def test_a_paced_stream_makes_no_empty_writes(tmp_path):
+    """Waiting on the engine, the writer flushes what is pending: nothing pending is no write
+    (an empty body message costs a trip through the ASGI server for nothing)."""
+    state = ServiceState(Settings(data_dir=str(tmp_path)), engine=_PacedEngine())
+    app = create_app(state=state)
+    path = f"/model/{SONNET}/invoke-with-response-stream"
+    scope = {"type": "http", "method": "POST", "path": path, "raw_path": path.encode(), "query_string": b"",
+             "headers": [(b"authorization", b"Bearer dev"), (b"host", b"localhost")], "client": ("127.0.0.1", 5000)}
+    messages: list[dict[str, Any]] = []
+
+    async def run() -> None:
+        bodies = [{"type": "http.request", "body": json.dumps(INVOKE).encode(), "more_body": False}]
+
+        async def receive() -> dict[str, Any]:
+            if bodies:
+                return bodies.pop()
+            await asyncio.Event().wait()
+            raise AssertionError  # pragma: no cover
+
+        async def send(message: dict[str, Any]) -> None:
+            messages.append(message)
+
+        await app(scope, receive, send)
+
+    try:
+        asyncio.run(run())
+    finally:
+        state.store.close()
+    writes = [m for m in messages if m["type"] == "http.response.body"]
+    assert len(writes) > 5 and not writes[-1]["more_body"]
+    assert [m for m in writes[:-1] if not m["body"]] == []
