@@ -5,6 +5,7 @@ each operation's record, the model identifiers CountTokens takes, and the final 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from typing import Any
 
@@ -169,10 +170,10 @@ class _PacedEngine:
             yield event
 
 
-def test_a_paced_stream_makes_no_empty_writes(tmp_path):
-    """Waiting on the engine, the writer flushes what is pending: nothing pending is no write
-    (an empty body message costs a trip through the ASGI server for nothing)."""
-    state = ServiceState(Settings(data_dir=str(tmp_path)), engine=_PacedEngine())
+def _asgi_writes(tmp_path, engine: Any) -> list[dict[str, Any]]:
+    """The body messages an InvokeModelWithResponseStream call served by ``engine`` sends, as
+    the ASGI server receives them."""
+    state = ServiceState(Settings(data_dir=str(tmp_path)), engine=engine)
     app = create_app(state=state)
     path = f"/model/{SONNET}/invoke-with-response-stream"
     scope = {"type": "http", "method": "POST", "path": path, "raw_path": path.encode(), "query_string": b"",
@@ -197,6 +198,46 @@ def test_a_paced_stream_makes_no_empty_writes(tmp_path):
         asyncio.run(run())
     finally:
         state.store.close()
-    writes = [m for m in messages if m["type"] == "http.response.body"]
+    return [m for m in messages if m["type"] == "http.response.body"]
+
+
+def test_a_paced_stream_makes_no_empty_writes(tmp_path):
+    """Waiting on the engine, the writer flushes what is pending: nothing pending is no write
+    (an empty body message costs a trip through the ASGI server for nothing)."""
+    writes = _asgi_writes(tmp_path, _PacedEngine())
     assert len(writes) > 5 and not writes[-1]["more_body"]
     assert [m for m in writes[:-1] if not m["body"]] == []
+
+
+class _ReadyGenerator:
+    """The simulator's events from an async generator that never waits (not a ReadyEvents)."""
+
+    async def stream(self, call: Any) -> Any:
+        from claude_bedrock.domain.simulator import SimulatorEngine
+
+        for event in SimulatorEngine(seed=0, clock=lambda: 0.0).events(call):
+            yield event
+
+
+def test_a_streams_first_event_leaves_alone_even_when_the_rest_is_ready(tmp_path):
+    """Time to first event: the first event's frame is written at once, by itself; the ready
+    events after it follow together."""
+    writes = _asgi_writes(tmp_path, _ReadyGenerator())
+    first = decode_messages(writes[0]["body"])
+    assert len(first) == 1
+    chunk = json.loads(base64.b64decode(json.loads(first[0].payload)["bytes"]))
+    assert chunk["type"] == "message_start"
+    assert len(decode_messages(b"".join(m["body"] for m in writes[1:]))) > 3
+
+
+def test_the_logged_stream_ends_with_the_message_stop_chunk_as_sent(state):
+    """The record of a stream holds the chunks sent, the last one message_stop with its
+    invocation metrics (what AWS logs for InvokeModelWithResponseStream)."""
+    records: list[Any] = []
+    state.observers.append(records.append)
+    response = call(create_app(state=state), f"/model/{SONNET}/invoke-with-response-stream", INVOKE)
+    assert response.status_code == 200
+    sent = [json.loads(base64.b64decode(json.loads(m.payload)["bytes"])) for m in decode_messages(response.content)]
+    (record,) = records
+    assert record.output_body == sent
+    assert "amazon-bedrock-invocationMetrics" in record.output_body[-1]
