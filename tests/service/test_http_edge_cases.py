@@ -12,6 +12,7 @@ from urllib.parse import urlparse
 import httpx
 import pytest
 
+from claude_bedrock.service.server import MAX_QUEUED_REQUESTS
 from claude_bedrock.wire.sigv4 import HttpRequest, sign
 
 from support.servers import ACCESS_KEY, CONFIG_TOML, REGION, SECRET_KEY, start_server
@@ -151,6 +152,34 @@ def test_a_pipelined_call_started_after_the_first_is_cut_when_the_client_leaves(
     assert [(call["status"], call["error_code"]) for call in recorded] == [(200, None), (0, "ClientDisconnected")]
     log = slow_server.log_text()
     assert "Traceback" not in log and "unhandled error" not in log, log
+
+
+HEALTH = b"GET /_claude-bedrock/health HTTP/1.1\r\nHost: localhost\r\n\r\n"
+
+
+def responses_until_closed(sock: socket.socket) -> list[bytes]:
+    """Every response on ``sock`` until the server closes it (a socket timeout fails the test)."""
+    received = b""
+    while chunk := sock.recv(65536):
+        received += chunk
+    return [part for part in received.split(b"HTTP/1.1 ") if part]
+
+
+def test_a_client_pipelining_past_the_queue_cap_has_the_queued_answered_then_the_connection_closed(strict_server):
+    """Security audit: uvicorn parsed every pipelined request a read brought and queued each
+    (about 1 KB of scope for a 26-byte request), reading on after every answer: 20 anonymous
+    connections sending 1 MB of tiny requests grew a strict server from 37 MB to 1.3 GB. A
+    connection now queues at most MAX_QUEUED_REQUESTS behind the one answered: those are
+    answered, the last with ``connection: close``, and the rest is never read."""
+    parsed = urlparse(strict_server.url)
+    with socket.create_connection((parsed.hostname, parsed.port), timeout=5) as sock:
+        sock.sendall(HEALTH * (MAX_QUEUED_REQUESTS + 200))
+        answers = responses_until_closed(sock)
+    assert len(answers) == MAX_QUEUED_REQUESTS + 1
+    assert all(answer.startswith(b"200 OK") for answer in answers)
+    assert b"connection: close" in answers[-1].lower() and b"connection: close" not in answers[-2].lower()
+    log = strict_server.log_text()
+    assert f"pipelined more than {MAX_QUEUED_REQUESTS} requests" in log and "Invalid HTTP request" not in log
 
 
 UPGRADE = [("connection", "Upgrade, HTTP2-Settings"), ("upgrade", "h2c"), ("http2-settings", "AAMAAABkAAQCAAAAAAIAAAAA")]

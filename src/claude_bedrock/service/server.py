@@ -20,6 +20,14 @@ unread in them, is aborted (nginx's ``send_timeout``), so
 that neither the bytes waiting for it nor the call still producing them (a gateway's upstream
 stream) are held for as long as the client lives.
 
+A client that pipelines requests does not make the server hold more than
+``MAX_QUEUED_REQUESTS`` of them: uvicorn parsed every request a read brought, each queued with
+its scope (about 1 KB for a 26-byte request), and read on after every answer (and whenever the
+running call waits on its client), so one anonymous client sending tiny requests faster than
+they were answered grew the server by gigabytes. The requests past the cap are not read: those
+queued are answered, the last with ``connection: close``, and the client sends the rest again
+on a new connection, as any pipelining client must be ready to.
+
 A client that pipelines requests and closes the connection while the first is answered has
 that first call told it left, as without pipelining: uvicorn tells only the last request read
 (a queued one), so the running call went on to its end, wrote to the closed connection and was
@@ -65,6 +73,9 @@ REQUEST_READ_TIMEOUT_S = 60.0
 #: How long a response may wait, the socket's buffers full, for its client to read a byte before
 #: the connection is aborted (nginx's send_timeout default).
 RESPONSE_WRITE_TIMEOUT_S = 60.0
+#: How many pipelined requests a connection may have waiting for the one answered (no client
+#: library pipelines; the requests past it are left unread and the connection closed).
+MAX_QUEUED_REQUESTS = 32
 #: How long an idle TLS connection is given, at shutdown, to answer the server's close_notify
 #: before it is aborted.
 TLS_CLOSE_GRACE_S = 1.0
@@ -91,6 +102,7 @@ def _bounded_http_protocol() -> Any:
             super().__init__(*args, **kwargs)
             self._head_bytes = 0  # bytes received since the current head began; -1 in a body
             self._head_too_large = False
+            self._queue_full = False  # a pipelined request past MAX_QUEUED_REQUESTS was refused
             self._read_timer: asyncio.TimerHandle | None = None  # while a request is incomplete
             self._write_timer: asyncio.TimerHandle | None = None  # while the client reads nothing
             self._write_backlog = 0  # the transport's buffered bytes when the write timer was armed
@@ -154,6 +166,9 @@ def _bounded_http_protocol() -> Any:
             return rest
 
         def _invalid_request(self) -> None:
+            if self._queue_full:  # not invalid: past the queue's cap (``_close_after_queue``)
+                self.flow.pause_reading()  # uvicorn reads on after an answer, or for the running call
+                return
             msg = "Invalid HTTP request received."
             self.logger.warning(msg)
             self.send_400_response(msg)
@@ -236,6 +251,9 @@ def _bounded_http_protocol() -> Any:
                 raise ValueError("request head too large")  # the parser stops: send_400_response
             if _host_lines(self.headers) != 1 and self.parser.get_http_version() not in _HOST_OPTIONAL:
                 raise ValueError("an HTTP/1.1 request has exactly one Host header")  # RFC 9112 3.2: a 400
+            if len(self.pipeline) >= MAX_QUEUED_REQUESTS:
+                self._close_after_queue()
+                raise ValueError("too many pipelined requests")  # the parser stops: _invalid_request
             self._head_bytes = -1  # the body is not counted
             super().on_headers_complete()
             if not (self.pipeline and self.pipeline[0][0] is self.cycle):  # started, not queued
@@ -250,6 +268,14 @@ def _bounded_http_protocol() -> Any:
                 self._refuse_head()
             else:
                 super().send_400_response(msg)
+
+        def _close_after_queue(self) -> None:
+            """Read nothing more; the requests queued are answered, the last one's answer with
+            ``connection: close`` (a 400 now would land in the middle of another answer)."""
+            self._queue_full = True
+            self.cycle.keep_alive = False  # the last request read: queued, not started
+            log.info("a client at %s pipelined more than %d requests: the rest are left unread and the "
+                     "connection closed after the queued ones' answers", _peer(self.client), MAX_QUEUED_REQUESTS)
 
         def on_response_complete(self) -> None:
             queued = self.pipeline[-1][0] if self.pipeline else None  # the next to start
