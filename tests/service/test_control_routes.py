@@ -80,6 +80,31 @@ def test_router_remembers_its_answers_within_a_bound():
     assert len(router._memo) == routes.MATCH_MEMO_SIZE
 
 
+def test_the_match_memo_does_not_keep_long_paths():
+    """Security audit: an anonymous client sending 1,100 requests with 60 KB paths (each refused
+    403) grew a strict server by 57 MB, kept: the memo held each path and its captured model
+    ID. A path longer than any AWS one is matched, not remembered."""
+    import tracemalloc
+
+    from claude_bedrock.service import routes
+    from claude_bedrock.service.app import RUNTIME_ROUTES
+
+    router = Router(RUNTIME_ROUTES + CONTROL_ROUTES)
+    long_path = "/model/" + "a" * (routes.MATCH_MEMO_PATH_CHARS + 1) + "/invoke"
+    tracemalloc.start()
+    try:
+        for n in range(routes.MATCH_MEMO_SIZE):
+            found = router.match("POST", f"/model/{n}{'a' * 60_000}/invoke")
+            assert found is not None and found.route.operation == "InvokeModel"
+        kept, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert kept < 2_000_000, kept  # 1,024 answers of 60 KB paths: about 120 MB when remembered
+    assert router.match("POST", long_path).params == {"modelId": long_path[7:-7]}
+    arn_path = "/model/" + "arn%3Aaws%3Abedrock%3Aus-east-1%3A111122223333%3Aapplication-inference-profile%2F" + "x" * 200
+    assert router.match("POST", arn_path + "/invoke") is router.match("POST", arn_path + "/invoke")
+
+
 def test_adding_a_route_forgets_remembered_answers():
     from claude_bedrock.service.routes import Route
 

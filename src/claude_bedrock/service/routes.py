@@ -73,6 +73,10 @@ class Match:
 
 #: How many (method, path) answers ``Router.match`` remembers (paths are chosen by clients).
 MATCH_MEMO_SIZE = 1024
+#: The longest path whose answer is remembered: an AWS path, an ARN model ID's included, is a
+#: few hundred characters; a client's 60 KB paths would have the memo hold 120 MB (the path and
+#: its captured segment, for each of MATCH_MEMO_SIZE answers).
+MATCH_MEMO_PATH_CHARS = 1024
 
 
 class Router:
@@ -95,6 +99,8 @@ class Router:
         if key in memo:
             return memo[key]
         found = self._match(method, raw_path)
+        if len(raw_path) > MATCH_MEMO_PATH_CHARS:
+            return found
         if len(memo) >= MATCH_MEMO_SIZE:
             del memo[next(iter(memo))]
         memo[key] = found
