@@ -73,6 +73,47 @@ def test_a_quiet_connection_is_closed(url_port, sent):
     sock.close()
 
 
+def test_a_head_trickled_a_byte_at_a_time_is_cut_at_its_deadline(url_port):
+    """Security audit: the read timeout was re-armed by every byte, so a head trickled a byte
+    every 59 s (a slowloris) held its connection for up to 64 KB x 59 s, 45 days: a few
+    hundred bytes a second held every descriptor of the server. A head must now be whole
+    REQUEST_READ_TIMEOUT_S (0.3 s here) after its first byte, as nginx's client_header_timeout."""
+    sock = socket.create_connection(("127.0.0.1", url_port), timeout=5)
+    sock.sendall(b"GET /_claude-bedrock/health HTTP/1.1\r\nHost: localhost\r\nX-Slow: ")
+    started = time.monotonic()
+    closed = False
+    while time.monotonic() - started < 3 and not closed:  # ten times the deadline
+        time.sleep(0.05)  # each byte well within the timeout
+        try:
+            sock.sendall(b"a")
+        except OSError:
+            closed = True
+    sock.settimeout(0.05)
+    try:
+        closed = closed or sock.recv(65536) == b""
+    except (TimeoutError, socket.timeout):
+        pass
+    except ConnectionResetError:
+        closed = True
+    sock.close()
+    assert closed and time.monotonic() - started < 2
+
+
+def test_a_body_trickled_a_byte_at_a_time_is_not_cut(url_port):
+    """A body's bytes each restart its timeout (nginx's client_body_timeout): a slow upload
+    that keeps sending is read to its end."""
+    body = json.dumps({"anthropic_version": "bedrock-2023-05-31", "max_tokens": 5,
+                       "messages": [{"role": "user", "content": "hi"}]}).encode()
+    sock = socket.create_connection(("127.0.0.1", url_port), timeout=5)
+    sock.sendall(b"POST /model/anthropic.claude-3-haiku-20240307-v1:0/invoke HTTP/1.1\r\nHost: localhost\r\n"
+                 b"Authorization: Bearer any\r\nContent-Length: %d\r\n\r\n" % len(body))
+    for i in range(0, len(body), 10):  # about 1 s in all: past the 0.3 s timeout
+        time.sleep(0.1)
+        sock.sendall(body[i:i + 10])
+    assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+    sock.close()
+
+
 def test_a_complete_request_still_gets_its_answer(url_port):
     sock = socket.create_connection(("127.0.0.1", url_port), timeout=20)
     sock.sendall(b"GET /_claude-bedrock/health HTTP/1.1\r\nHost: localhost\r\n\r\n")

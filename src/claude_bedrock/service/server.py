@@ -12,8 +12,9 @@ timeout closes a connection idle between requests, but not one that never sent i
 nor one whose request stopped halfway (a crashed client, a half-open TCP connection, a
 slowloris), so a gateway running for days would pile up file descriptors until it could accept
 no more. Here the keep-alive timeout also runs before the first request (as uvicorn's author
-says it should: uvicorn issue #160), and a request whose head or body receives no byte for
-``REQUEST_READ_TIMEOUT_S`` is cut (the app sees the client disconnect). Nor by a client that
+says it should: uvicorn issue #160), a request head not whole ``REQUEST_READ_TIMEOUT_S`` after
+its first byte, or a body that receives no byte for as long, is cut (the app sees the client
+disconnect): a head trickled a byte a minute (a slowloris) held its connection for 45 days. Nor by a client that
 stops reading its answer: a connection whose client takes none of the response for
 ``RESPONSE_WRITE_TIMEOUT_S``, while the socket's buffers are full or the answer's end waits
 unread in them, is aborted (nginx's ``send_timeout``), so
@@ -67,7 +68,7 @@ log = logging.getLogger("claude_bedrock.server")
 
 #: The largest request head accepted (SigV4 headers with a session token take a few KB).
 MAX_HEAD_BYTES = 64 * 1024
-#: How long a request whose head or body is incomplete may go without a byte before the
+#: How long a request head may take to arrive whole, and a body go without a byte, before the
 #: connection is closed (nginx's client_header_timeout / client_body_timeout default).
 REQUEST_READ_TIMEOUT_S = 60.0
 #: How long a response may wait, the socket's buffers full, for its client to read a byte before
@@ -124,6 +125,8 @@ def _bounded_http_protocol() -> Any:
             if reading_head and self._head_bytes > MAX_HEAD_BYTES and not self.transport.is_closing():
                 self._refuse_head()
             if self._read_timer is not None:  # inline: the usual request arrives whole, no timer
+                if reading_head and self._head_bytes > 0:  # the same head, still incomplete: its
+                    return  # deadline stands (a byte a minute held a connection for weeks)
                 self._cancel_read_timer()
             if self._head_bytes != 0 and not self.transport.is_closing():  # a request is incomplete
                 self._read_timer = self.loop.call_later(REQUEST_READ_TIMEOUT_S, self._read_timed_out)
