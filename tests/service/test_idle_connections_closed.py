@@ -73,6 +73,23 @@ def test_a_quiet_connection_is_closed(url_port, sent):
     sock.close()
 
 
+def _cut_while_trickling(sock: socket.socket, started: float) -> bool:
+    """Send a byte every 50 ms for up to 3 s; whether the server closed the connection."""
+    while time.monotonic() - started < 3:  # ten times the deadline
+        time.sleep(0.05)  # each byte well within the timeout
+        try:
+            sock.sendall(b"a")
+        except OSError:
+            return True
+    sock.settimeout(0.05)
+    try:
+        return sock.recv(65536) == b""
+    except (TimeoutError, socket.timeout):
+        return False
+    except ConnectionResetError:
+        return True
+
+
 def test_a_head_trickled_a_byte_at_a_time_is_cut_at_its_deadline(url_port):
     """Security audit: the read timeout was re-armed by every byte, so a head trickled a byte
     every 59 s (a slowloris) held its connection for up to 64 KB x 59 s, 45 days: a few
@@ -81,20 +98,22 @@ def test_a_head_trickled_a_byte_at_a_time_is_cut_at_its_deadline(url_port):
     sock = socket.create_connection(("127.0.0.1", url_port), timeout=5)
     sock.sendall(b"GET /_claude-bedrock/health HTTP/1.1\r\nHost: localhost\r\nX-Slow: ")
     started = time.monotonic()
-    closed = False
-    while time.monotonic() - started < 3 and not closed:  # ten times the deadline
-        time.sleep(0.05)  # each byte well within the timeout
-        try:
-            sock.sendall(b"a")
-        except OSError:
-            closed = True
-    sock.settimeout(0.05)
-    try:
-        closed = closed or sock.recv(65536) == b""
-    except (TimeoutError, socket.timeout):
-        pass
-    except ConnectionResetError:
-        closed = True
+    closed = _cut_while_trickling(sock, started)
+    sock.close()
+    assert closed and time.monotonic() - started < 2
+
+
+def test_the_refused_body_trickled_after_its_answer_is_cut_at_its_deadline(url_port):
+    """Security audit: a request refused from its head (here: no credentials) leaves its body
+    to be read and dropped after the answer, each byte restarting the timeout: an anonymous
+    client declaring a 25 MB body and trickling it held the connection for months. The rest
+    of a refused body must now arrive within REQUEST_READ_TIMEOUT_S."""
+    sock = socket.create_connection(("127.0.0.1", url_port), timeout=5)
+    sock.sendall(b"POST /model/anthropic.claude-3-haiku-20240307-v1:0/invoke HTTP/1.1\r\nHost: localhost\r\n"
+                 b"Content-Length: 25000000\r\n\r\n{")
+    assert sock.recv(65536).startswith(b"HTTP/1.1 403")
+    started = time.monotonic()
+    closed = _cut_while_trickling(sock, started)
     sock.close()
     assert closed and time.monotonic() - started < 2
 

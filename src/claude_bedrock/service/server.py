@@ -14,7 +14,9 @@ slowloris), so a gateway running for days would pile up file descriptors until i
 no more. Here the keep-alive timeout also runs before the first request (as uvicorn's author
 says it should: uvicorn issue #160), a request head not whole ``REQUEST_READ_TIMEOUT_S`` after
 its first byte, or a body that receives no byte for as long, is cut (the app sees the client
-disconnect): a head trickled a byte a minute (a slowloris) held its connection for 45 days. Nor by a client that
+disconnect): a head trickled a byte a minute (a slowloris) held its connection for 45 days. The
+rest of a body already answered (a refusal's, which is read and dropped so that the client
+reads its answer) has as long in all after the answer. Nor by a client that
 stops reading its answer: a connection whose client takes none of the response for
 ``RESPONSE_WRITE_TIMEOUT_S``, while the socket's buffers are full or the answer's end waits
 unread in them, is aborted (nginx's ``send_timeout``), so
@@ -125,8 +127,11 @@ def _bounded_http_protocol() -> Any:
             if reading_head and self._head_bytes > MAX_HEAD_BYTES and not self.transport.is_closing():
                 self._refuse_head()
             if self._read_timer is not None:  # inline: the usual request arrives whole, no timer
-                if reading_head and self._head_bytes > 0:  # the same head, still incomplete: its
-                    return  # deadline stands (a byte a minute held a connection for weeks)
+                if self._head_bytes > 0 if reading_head else self.cycle.response_complete:
+                    # the same head, still incomplete, or the rest of a body already answered (a
+                    # refusal's, read to be dropped): its deadline stands (a byte a minute held a
+                    # connection for weeks)
+                    return
                 self._cancel_read_timer()
             if self._head_bytes != 0 and not self.transport.is_closing():  # a request is incomplete
                 self._read_timer = self.loop.call_later(REQUEST_READ_TIMEOUT_S, self._read_timed_out)
