@@ -20,6 +20,7 @@ def test_one_line_escapes_control_characters_only():
     ("a b", '"a b"'),
     ("x status=200", '"x status=200"'),
     ('say "hi"', r'"say \"hi\""'),
+    ('a"b', r'"a\"b"'),  # a quote alone, without a space: quoted too
     ("back\\slash", r'"back\\slash"'),
     ("two\nlines\x1b[2J", r'"two\nlines\x1b[2J"'),
     ("\\n", r'"\\n"'),  # a backslash sent is told apart from an escaped line break

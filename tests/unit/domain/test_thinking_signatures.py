@@ -3,10 +3,13 @@ another model does not, and the conversation check names the block as the Anthro
 
 from __future__ import annotations
 
+import base64
+import hashlib
+
 import pytest
 
 from claude_bedrock.domain.errors import ValidationException
-from claude_bedrock.domain.thinking_signatures import REDACTED_NONCE_BYTES, ThinkingSigner
+from claude_bedrock.domain.thinking_signatures import REDACTED_NONCE_BYTES, SIGNATURE_BYTES, ThinkingSigner
 
 SONNET = "anthropic.claude-sonnet-4-5-20250929-v1:0"
 HAIKU = "anthropic.claude-haiku-4-5-20251001-v1:0"
@@ -69,3 +72,40 @@ def test_thinking_signature_secret_never_shown():
     assert "kkkk" not in repr(SIGNER)
     with pytest.raises(ValueError):
         ThinkingSigner(b"short")
+    with pytest.raises(ValueError):
+        ThinkingSigner(b"k" * 15)
+    ThinkingSigner(b"k" * 16)  # the shortest secret taken
+
+
+def test_thinking_signature_binds_model_and_text_unambiguously():
+    """The MAC's fields are separated: moving bytes from the model ID to the text gives another signature."""
+    assert SIGNER.signature("ab", "c") != SIGNER.signature("a", "bc")
+    nonce = bytes(REDACTED_NONCE_BYTES)
+    assert not SIGNER.redacted_data_is_valid("a", SIGNER.redacted_data("a\0", nonce))
+
+
+def test_thinking_signature_cannot_be_made_from_redacted_data():
+    """A redacted block's tag is not the MAC a thinking signature is stretched from: whoever holds
+    redacted data of some bytes cannot sign those bytes as thinking."""
+    text = "t" * REDACTED_NONCE_BYTES
+    raw = base64.b64decode(SIGNER.redacted_data(SONNET, text.encode()))
+    forged = base64.b64encode(hashlib.shake_256(raw[REDACTED_NONCE_BYTES:]).digest(SIGNATURE_BYTES)).decode()
+    assert not SIGNER.signature_is_valid(SONNET, text, forged)
+
+
+def test_thinking_signature_redacted_nonce_of_the_wrong_length_is_refused():
+    for size in (0, REDACTED_NONCE_BYTES - 1, REDACTED_NONCE_BYTES + 1):
+        with pytest.raises(ValueError):
+            SIGNER.redacted_data(SONNET, bytes(size))
+
+
+def test_thinking_signature_redacted_data_with_characters_added_is_refused():
+    """Non-base64 characters slipped into valid data are a change (strict decoding, not skipped)."""
+    data = SIGNER.redacted_data(SONNET, b"n" * REDACTED_NONCE_BYTES)
+    for changed in (data[:10] + "!" + data[10:], data[:10] + "\n" + data[10:], data + "A"):
+        assert not SIGNER.redacted_data_is_valid(SONNET, changed)
+
+
+def test_thinking_signature_conversation_check_skips_plain_text_assistant_messages():
+    SIGNER.check_conversation([{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"},
+                               {"role": "user", "content": "Go on"}], SONNET)

@@ -95,3 +95,50 @@ def test_referenced_names_come_from_search_results_and_custom_tool_results() -> 
                                       "content": [{"type": "tool_reference", "tool_name": "search_files"}, reference]}]},
     ]
     assert referenced_names(messages) == ("get_weather", "search_files")
+
+
+def test_regex_limits_are_inclusive() -> None:
+    """A pattern of exactly 200 characters and a query of exactly 500 are searched."""
+    pattern = "weather" + "z?" * 96 + "?"  # the last "z??" lazy
+    assert len(pattern) == MAX_PATTERN_CHARS
+    assert names(run_search(REGEX, {"pattern": pattern}, TOOLS)) == ["get_weather"]
+    query = "weather " + "x" * (MAX_QUERY_CHARS - 8)
+    assert len(query) == MAX_QUERY_CHARS
+    assert names(run_search(BM25, {"query": query}, TOOLS)) == ["get_weather"]
+
+
+def test_searches_read_argument_names() -> None:
+    tool = deferred("convert", "Convert an amount", amount_in_cents={"type": "integer"})
+    assert names(run_search(REGEX, {"pattern": "cents"}, [REGEX, LOADED, tool])) == ["convert"]
+    assert names(run_search(BM25, {"query": "cents"}, [BM25, LOADED, tool])) == ["convert"]
+
+
+def test_bm25_splits_camel_case_names_into_words() -> None:
+    tool = deferred("getWeatherForecast", "")
+    assert names(run_search(BM25, {"query": "forecast"}, [BM25, LOADED, tool])) == ["getWeatherForecast"]
+
+
+def bm25_order(tools: list[dict[str, Any]], query: str) -> list[str]:
+    return names(run_search(BM25, {"query": query}, [BM25, LOADED, *tools]))
+
+
+def test_bm25_ranks_by_score_not_by_position() -> None:
+    """Worked out by hand from the BM25 formula (k1 1.2, b 0.75): each case has the better match
+    second, and one of the formula's three parts decides it."""
+    # length normalization: one "weather" in 2 words outscores one in 14
+    long = deferred("long_one", "weather and a great many other words about nothing in particular at all")
+    assert bm25_order([long, deferred("short_one", "weather")], "weather") == ["short_one", "long_one"]
+    # idf: "rare" (in 1 of 4 tools) outweighs "common" (in 3 of 4), even said twice
+    tools = [deferred("a_tool", "common common note"), deferred("b_tool", "rare note note"),
+             deferred("c_tool", "common x y"), deferred("d_tool", "common z w")]
+    assert bm25_order(tools, "common rare")[:2] == ["b_tool", "a_tool"]
+    # length relative to the average: with long tools around, 3 "weather" in 10 words outscore 1 in 2
+    filler = [deferred(f"filler_{i}", " ".join(["word"] * 29)) for i in range(3)]
+    tools = [deferred("a", "weather"), deferred("b", "weather weather weather one two three four five six"), *filler]
+    assert bm25_order(tools, "weather") == ["b", "a"]
+
+
+def test_referenced_names_skip_other_blocks_of_a_tool_result() -> None:
+    messages = [{"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": [
+        {"type": "text", "text": "found one"}, {"type": "tool_reference", "tool_name": "get_weather"}]}]}]
+    assert referenced_names(messages) == ("get_weather",)
