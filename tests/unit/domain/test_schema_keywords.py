@@ -38,6 +38,19 @@ INVALID = {
     "items number": obj(a={"type": "array", "items": 3}),
     "enum object": obj(a={"enum": {"x": 1}}),
     "deep": obj(a=obj(b=obj(c={"type": "string", "maxLength": 1.5}))),
+    "minLength negative float": obj(a={"type": "string", "minLength": -1.0}),
+    "minLength boolean": obj(a={"type": "string", "minLength": True}),
+    "minimum boolean": obj(a={"type": "number", "minimum": True}),
+    "type repeated": obj(a={"type": ["string", "string"]}),
+    "type empty list": obj(a={"type": []}),
+    "required repeated": {"type": "object", "required": ["a", "a"]},
+    "required empty object": {"type": "object", "required": {}},
+    "required empty text": {"type": "object", "required": ""},
+    "items list member": obj(a={"type": "array", "items": [{"type": "string"}, {"type": 5}]}),
+    "additionalProperties number": {"type": "object", "additionalProperties": 5},
+    "dependentSchemas member": {"type": "object", "dependentSchemas": {"a": 5}},
+    "uniqueItems text": obj(a={"type": "array", "uniqueItems": "yes"}),
+    "pattern number": obj(a={"type": "string", "pattern": 5}),
 }
 
 VALID = {
@@ -51,6 +64,9 @@ VALID = {
     "type list": obj(a={"type": ["string", "null"], "minLength": 2.0}),
     "tuple items (draft 7)": obj(a={"type": "array", "items": [{"type": "string"}, {"type": "integer"}]}),
     "unknown keywords": obj(a={"type": "string", "x-widget": {"any": "thing"}, "examples": ["x"]}),
+    "zero counts": obj(a={"type": "string", "minLength": 0}, b={"type": "array", "minItems": 0, "maxItems": 0.0}),
+    "draft 4 exclusive bounds": obj(a={"type": "number", "minimum": 0, "exclusiveMinimum": True,
+                                       "maximum": 1, "exclusiveMaximum": False}),
 }
 
 
