@@ -237,3 +237,52 @@ def test_shapes_the_walk_cannot_follow_are_searched(pattern):
             text = pattern_text(pattern, Draws(bytes([seed])))
         assert searched
         assert text is None or re.search(pattern, text)
+
+
+def test_pattern_text_a_lookahead_is_first_walked_without_its_text():
+    """``^(?=a)a$``: the lookahead's text written inline ("aa") misses; the first walks leave it out."""
+    assert pattern_text(r"^(?=a)a$", Draws(b"\0")) == "a"
+
+
+def test_pattern_text_a_pattern_past_its_source_bound_is_not_read():
+    assert fits("a" * module.MAX_PATTERN_SOURCE, "a" * module.MAX_PATTERN_SOURCE) is True
+    assert fits("a" * (module.MAX_PATTERN_SOURCE + 1), "a" * (module.MAX_PATTERN_SOURCE + 1)) is False
+    assert pattern_text("a" * (module.MAX_PATTERN_SOURCE + 1), Draws(b"\0")) is None
+
+
+def test_pattern_text_a_searched_candidate_is_at_most_the_verified_length():
+    """A shape that is not exact (``\\b``) is searched only on candidates of MAX_VERIFIED_CHARS or fewer."""
+    short = pattern_text(r"\bcat", Draws(b"\0"), module.MAX_VERIFIED_CHARS)
+    assert short is not None and len(short) == module.MAX_VERIFIED_CHARS and re.search(r"\bcat", short)
+    assert pattern_text(r"\bcat", Draws(b"\0"), module.MAX_VERIFIED_CHARS + 1) is None
+
+
+def test_pattern_text_a_range_gives_its_last_character_too():
+    text = pattern_text(r"^[x-y]{40}$", Draws(b"\0"))
+    assert text is not None and set(text) == {"x", "y"}
+
+
+def test_pattern_text_a_negated_class_with_no_printable_character_outside_gives_no_text():
+    """No printable ASCII character is outside ``[^\\x00-\\x7f]``: no text, not an empty one."""
+    for seed in range(4):
+        text = pattern_text("[^\x00-\x7f]", Draws(bytes([seed])))
+        assert text is None or re.search("[^\x00-\x7f]", text)
+
+
+@pytest.mark.parametrize(("pattern", "text", "expected"), [
+    # a fixed repeat is no choice: inside a variable one it keeps the shape bounded
+    (r"(?:ab{2})+c", "abbc", True),
+    # 60 starts under MULTILINE (``^`` at each line) x C(62, 3) paths: past the bound; anchored once, within it
+    (r"(?m)^a*b*c*d", "a" * 59 + "d", False),
+    (r"^a*b*c*d", "a" * 59 + "d", True),
+    # a lookaround held 1000 times by a fixed repeat counts 1000 times
+    (r"(?:(?=a*b)){1000}a", "a" * 9 + "b", False),
+    (r"(?:(?=a*b)){2}a", "a" * 9 + "b", True),
+    # a conditional held 20 times: 2^20 alternatives
+    (r"(a)?(?:(?(1)b|c)){20}", "c" * 20, False),
+    (r"(a)?(?:(?(1)b|c)){2}", "c" * 20, True),
+    # a variable repeat of a body that may match empty is not searched
+    (r"(?:\b)*a", "a", False),
+])
+def test_fits_bounds_count_what_the_shape_holds(pattern, text, expected):
+    assert fits(pattern, text) is expected
