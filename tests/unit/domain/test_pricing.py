@@ -235,8 +235,39 @@ def test_pricing_cost_repr_and_str_are_exact_and_plain(catalog: Catalog) -> None
 @pytest.mark.parametrize(("amount", "text"), [
     ("0.0000", "0"), ("0.000750", "0.00075"), ("9.900E-7", "0.00000099"), ("1E+2", "100"), ("12.50", "12.5"),
     ("1.5E+30", "1500000000000000000000000000000"),
+    # more significant digits than the default decimal context's 28: still exact, not rounded
+    ("1234567890.12345678901234567890123", "1234567890.12345678901234567890123"),
 ])
 def test_pricing_plain_writes_an_amount_exactly_without_exponent(amount: str, text: str) -> None:
     from claude_bedrock.domain.pricing import plain
 
     assert plain(D(amount)) == text
+
+
+def test_pricing_whole_dollar_amounts_print_plainly(catalog: Catalog) -> None:
+    """An amount with zeros before the point (30) or after it (a total of 1.5 + 1.5) reads as
+    written: ``normalize`` alone gives ``3E+1``, and an unreduced sum ``3.0``."""
+    c = price(catalog, "claude-opus-4-1", input_tokens=2_000_000)
+    assert (str(c.input), str(c.total)) == ("30", "30")
+    c = price(catalog, "claude-opus-4-1", input_tokens=100_000, output_tokens=20_000)
+    assert (str(c.input), str(c.output), str(c.total)) == ("1.5", "1.5", "3")
+
+
+def test_pricing_str_names_long_context(catalog: Catalog) -> None:
+    c = price(catalog, "claude-sonnet-4", input_tokens=200_001)
+    assert c.long_context
+    assert str(c).startswith(f"{plain_total(c)} USD (global, long context: input ")
+
+
+def plain_total(c: Cost) -> str:
+    from claude_bedrock.domain.pricing import plain
+
+    return plain(c.total)
+
+
+def test_pricing_a_count_beyond_exact_arithmetic_raises_instead_of_rounding(catalog: Catalog) -> None:
+    """61+ significant digits of tokens do not fit the 60-digit context: Inexact, never a rounded price."""
+    from decimal import Inexact
+
+    with pytest.raises(Inexact):
+        price(catalog, "claude-opus-4-1", input_tokens=10**61 + 1)
