@@ -282,3 +282,69 @@ def test_validation_relays_the_model_rejection():
     with pytest.raises(ValidationException) as caught:
         validate_messages_request(body, Limits())
     assert caught.value.message == MODEL_ERRORS_PREFIX + "context_management: Extra inputs are not permitted"
+
+
+# --------------------------------------------------------------------------- boundaries
+
+
+def test_judged_counts_at_their_minimum_and_booleans_refused():
+    edit = {"type": "clear_tool_uses_20250919", "trigger": {"type": "input_tokens", "value": 1},
+            "keep": {"type": "tool_uses", "value": 0}, "clear_tool_inputs": True}
+    assert judge({"edits": [edit]}) == (ClearToolUses(("input_tokens", 1), 0, 0, frozenset(), True),)
+    assert judge({"edits": [{**edit, "clear_tool_inputs": False}]}) == (
+        ClearToolUses(("input_tokens", 1), 0, 0, frozenset(), False),)
+    for wrong, message in (
+        ({"trigger": {"type": "input_tokens", "value": 0}}, "trigger.input_tokens.value: Input should be greater "
+                                                            "than or equal to 1"),
+        ({"keep": {"type": "tool_uses", "value": True}}, "keep.value: Input should be a valid integer"),
+    ):
+        with pytest.raises(ValidationException) as caught:
+            judge({"edits": [{"type": "clear_tool_uses_20250919", **wrong}]})
+        assert caught.value.message == f"context_management.edits.0.clear_tool_uses_20250919.{message}"
+
+
+def test_judged_context_management_without_edits_has_none():
+    assert judge({}) is None
+
+
+def test_tool_uses_clear_at_least_reached_exactly_applies():
+    body = body_of(conversation(*(tool_round(n) for n in range(3))))
+    [applied] = apply(body, ClearToolUses(trigger=("input_tokens", 10), keep=0)).response["applied_edits"]
+    cleared = applied["cleared_input_tokens"]
+    exact = apply(body, ClearToolUses(trigger=("input_tokens", 10), keep=0, clear_at_least=cleared))
+    assert exact.response["applied_edits"] == [applied]
+    above = apply(body, ClearToolUses(trigger=("input_tokens", 10), keep=0, clear_at_least=cleared + 1))
+    assert above.response == {"applied_edits": []}
+
+
+def test_thinking_turns_end_at_a_user_message_of_text_blocks():
+    """A user message sent as a list of text blocks starts a turn as a plain string does."""
+    def listed(turn: list[dict]) -> list[dict]:
+        return [*turn[:-1], {"role": "user", "content": [{"type": "text", "text": turn[-1]["content"]}]}]
+
+    body = body_of(conversation(*(listed(thinking_turn(n)) for n in range(4))), thinking=THINKING)
+    edited = apply(body, ClearThinking(keep=2))
+    assert [text[:6] for text in thinking_blocks(edited.request)] == ["Turn 2", "Turn 3"]
+    assert edited.response["applied_edits"][0]["cleared_thinking_turns"] == 2
+
+
+def test_tool_uses_keep_above_the_uses_clears_nothing():
+    body = body_of(conversation(*(tool_round(n) for n in range(3))))
+    edited = apply(body, ClearToolUses(trigger=("input_tokens", 10), keep=5))
+    assert edited.request is body and edited.response == {"applied_edits": []}
+
+
+def test_thinking_turn_spans_its_tool_loop():
+    """Interleaved thinking: a turn's thinking in two assistant messages around a tool result is
+    one turn, kept or cleared whole."""
+    def interleaved(n: int) -> list[dict]:
+        first, result, _, question = thinking_turn(n)
+        again = {"role": "assistant", "content": [
+            {"type": "thinking", "thinking": f"Turn {n}, again: the tool answered.", "signature": "sig"},
+            {"type": "text", "text": "It is sunny."}]}
+        return [first, result, again, question]
+
+    body = body_of(conversation(interleaved(0), interleaved(1)), thinking=THINKING)
+    edited = apply(body, ClearThinking(keep=1))
+    assert [text[:6] for text in thinking_blocks(edited.request)] == ["Turn 1", "Turn 1"]
+    assert edited.response["applied_edits"][0]["cleared_thinking_turns"] == 1
