@@ -8,10 +8,12 @@ import sys
 import zlib
 from unittest import mock
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from claude_bedrock.domain import pdf_text
+from claude_bedrock.domain.document_budget import DocumentBudget
 from claude_bedrock.domain.pdf_text import extract_text, page_count
 
 
@@ -129,6 +131,36 @@ def test_pdf_text_string_syntax():
     assert extract_text(make_pdf(b"BT (Total (net) value) Tj ET")) == "Total (net) value"
     assert extract_text(make_pdf(b"BT [(a]b) -20 (c)] TJ ET")) == "a]bc"
     assert extract_text(make_pdf(b"BT (one \\\ntwo \\\r\nthree) Tj ET")) == "one two three"
+
+
+def test_pdf_text_hex_strings():
+    """A hex string's odd last digit is followed by 0 (ISO 32000-1, 7.3.4.3: ``<4142434>`` is
+    "ABC@"), and one starting with the UTF-16BE byte order mark is UTF-16BE text."""
+    assert extract_text(make_pdf(b"BT <41 42 43 4> Tj ET")) == "ABC@"
+    assert extract_text(make_pdf(b"BT <FEFF004800E9> Tj ET")) == "H\xe9"
+    assert extract_text(make_pdf(b"BT (\\376\\377\\000H\\000i) Tj ET")) == "Hi"
+
+
+def test_pdf_text_an_operator_is_a_whole_token_on_both_sides():
+    """``xTj`` and ``Tjx`` (other operators' names holding Tj) show nothing, and an operator
+    takes its operand: a second ``Tj`` has none."""
+    assert extract_text(make_pdf(b"BT (a) Tj (b) xTj ET")) == "a"
+    assert extract_text(make_pdf(b"BT (a) Tjx (b) Tj ET")) == "b"
+    assert extract_text(make_pdf(b"BT (a) Tj Tj ET")) == "a"
+
+
+def test_pdf_text_each_escape_spends_a_token():
+    pdf = make_pdf(b"BT (\\101\\102) Tj ET")  # BT, "(", Tj: 3 tokens, and 2 escapes
+    assert extract_text(pdf, DocumentBudget(tokens=6)) == "AB"
+    assert extract_text(pdf, DocumentBudget(tokens=4)) == ""
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_pdf_text_a_stream_of_exactly_the_budget_left_is_read(compress):
+    content = b"BT (Quarterly revenue) Tj ET"
+    pdf = make_pdf(content, compress=compress)
+    assert extract_text(pdf, DocumentBudget(decoded_bytes=len(content))) == "Quarterly revenue"
+    assert extract_text(pdf, DocumentBudget(decoded_bytes=len(content) - 1)) == ""
 
 
 def test_pdf_text_skips_inline_images_and_comments():
