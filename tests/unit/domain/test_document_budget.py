@@ -14,8 +14,8 @@ import zlib
 import pytest
 
 from claude_bedrock.domain import pdf_text, tokens
-from claude_bedrock.domain.document_budget import (MAX_REQUEST_DECODED_BYTES, READING_STOP, DocumentBudget,
-                                                   ReadingStopped)
+from claude_bedrock.domain.document_budget import (MAX_REQUEST_DECODED_BYTES, MAX_REQUEST_TOKENS, READING_STOP,
+                                                   DocumentBudget, ReadingStopped)
 from claude_bedrock.domain.document_text import apply_text_only
 from claude_bedrock.domain.office_text import docx_text
 from claude_bedrock.domain.pdf_text import extract_text, page_count
@@ -133,6 +133,19 @@ def test_converse_documents_past_the_budget_are_not_read_and_say_so():
         "(This PDF has no extractable text.)",
         "(The text of this PDF document was not read: the request's documents exceed the reading budget.)",
         "(The text of this DOCX document was not read: the request's documents exceed the reading budget.)",
+    ]
+
+
+def test_documents_after_the_request_s_tokens_are_spent_say_so():
+    """A request reads one PDF's worth of tokens: a first PDF reading all of them (the budget left
+    at exactly 0) leaves the next past the budget, not a PDF without text."""
+    assert MAX_REQUEST_TOKENS == pdf_text.MAX_TOKENS
+    spender = b"%PDF-1.4\n" + flate_stream(1, b"", b"BT ET " * (pdf_text.MAX_TOKENS // 2 + 10)) + b"%%EOF\n"
+    body = request(document(spender), document(make_pdf(b"BT (Quarterly revenue) Tj ET")))
+    assert apply_text_only(body, ("/messages/0/content/0", "/messages/0/content/1")) == 2
+    assert [block["source"]["data"] for block in body["messages"][0]["content"][:2]] == [
+        "(This PDF has no extractable text.)",
+        "(The text of this PDF document was not read: the request's documents exceed the reading budget.)",
     ]
 
 
