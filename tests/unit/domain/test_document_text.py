@@ -470,3 +470,22 @@ def test_an_xlsx_is_let_go_as_it_is_read():
     text, peak = read_with_peak_memory(xlsx_text, data)
     assert text == "# S0\nx"
     assert peak < 6 * max(len(sheet), len(strings))  # a part, its pieces and a few elements: not its tree
+
+
+def test_a_cell_reads_its_first_value_and_a_nested_t_after_its_parent_text():
+    """A cell's text is its first ``v``; a ``t`` inside a ``t`` ends first but its text comes after
+    the parent's (document order)."""
+    row = ('<row><c r="A1"><v>1</v><v>2</v></c>'
+           '<c r="B1" t="inlineStr"><is><t>A<t>B</t></t></is></c></row>')
+    assert xlsx_text(sheet_workbook(row)) == "# S0\n1\tAB"
+
+
+def test_sheet_lines_stop_at_the_line_that_reaches_the_limit():
+    """The lines kept for the text are bounded too, not only the text made of them."""
+    from claude_bedrock.domain.office_text import _sheet_lines
+
+    sheet = f"<worksheet {S}><sheetData>" + '<row><c r="A1"><v>12345</v></c></row>' * 100 + "</sheetData></worksheet>"
+    assert _sheet_lines(sheet.encode(), [], 10) == ["\n12345", "\n12345"]
+    assert _sheet_lines(sheet.encode(), [], 0) == []
+    outside = f'<worksheet {S}><sheetPr><row><c r="A1"><v>9</v></c></row></sheetPr><sheetData/></worksheet>'
+    assert _sheet_lines(outside.encode(), [], 100) == []  # a row is read in sheetData only
