@@ -18,7 +18,11 @@ from datetime import datetime, timezone
 import httpx
 import pytest
 
+from claude_bedrock.domain.errors import AccessDeniedException
+from claude_bedrock.service import origin_guard
 from claude_bedrock.service.app import create_app
+from claude_bedrock.service.http import Request
+from claude_bedrock.service.origin_guard import OriginGuard
 from claude_bedrock.settings import ApiKey, ConfigError, Settings, load_config_file
 from claude_bedrock.wire.sigv4 import HttpRequest, presign
 
@@ -69,9 +73,39 @@ def test_loopback_dev_server_refuses_foreign_host_names(tmp_path, host):
 
 
 @pytest.mark.parametrize("host", ["localhost", "localhost:8787", "127.0.0.1:8787", "127.1.2.3", "[::1]:8787",
-                                  "app.localhost", "bedrock-runtime.us-west-2.amazonaws.com", "LOCALHOST."])
+                                  "app.localhost", "bedrock-runtime.us-west-2.amazonaws.com", "LOCALHOST.",
+                                  # names are case-insensitive, and may end with the root's dot
+                                  "BEDROCK-RUNTIME.US-WEST-2.AMAZONAWS.COM", "bedrock.us-east-1.amazonaws.com.:443"])
 def test_loopback_dev_server_accepts_loopback_and_aws_names(tmp_path, host):
     assert call(dev_app(tmp_path), "GET", "/foundation-models", {**DEV, "host": host}).status_code == 200
+
+
+def test_a_refused_host_is_refused_again(tmp_path):
+    # the decision is remembered per Host value: the refusal is, not an admission
+    app = dev_app(tmp_path)
+    for _ in range(2):
+        assert call(app, "GET", "/foundation-models", {**DEV, "host": "evil.example"}).status_code == 403
+
+
+def _guard_request(*hosts: str) -> Request:
+    return Request("GET", "/foundation-models", "", [("host", host) for host in hosts])
+
+
+def test_a_second_host_line_is_checked_beside_a_remembered_one():
+    # the server refuses two Host lines (a 400), but the app is an ASGI app: any server may run it
+    guard = OriginGuard(loopback_bind=True)
+    guard.check(_guard_request("localhost"))  # remembered as allowed
+    with pytest.raises(AccessDeniedException, match="'evil.example' is not a loopback name"):
+        guard.check(_guard_request("localhost", "evil.example"))
+
+
+def test_the_guard_remembers_only_so_many_host_values():
+    guard = OriginGuard(loopback_bind=True)
+    for n in range(origin_guard.MAX_REMEMBERED_HOSTS + 10):  # clients choose the Host: bounded
+        guard.check(_guard_request(f"{n}.localhost"))
+    assert len(guard._hosts) == origin_guard.MAX_REMEMBERED_HOSTS
+    with pytest.raises(AccessDeniedException):  # a value not remembered is still judged
+        guard.check(_guard_request("evil.example"))
 
 
 def test_guard_scope_follows_the_bind_and_the_auth_mode(tmp_path):
