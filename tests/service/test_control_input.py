@@ -16,7 +16,10 @@ from claude_bedrock.service.control_input import (
     integer_param,
     iso_timestamp,
     paginate,
+    query_params,
+    typed_member,
 )
+from claude_bedrock.service.http import Request
 
 
 def test_control_input_enum_message():
@@ -107,3 +110,63 @@ def test_control_input_integer_param_refuses_what_is_no_integer(raw):
     with pytest.raises(ValidationException, match="Member must be an integer"):
         integer_param({"maxResults": raw}, "maxResults")
     assert integer_param({"maxResults": "-0012"}, "maxResults") == -12
+
+
+# -- mutation-audit regressions: boundaries and edge values the tests above left open ------------
+
+
+def test_control_input_bounds_are_inclusive():
+    assert Rule(min=3, max=5).violations("abc", "name") == []
+    assert Rule(min=3, max=5).violations("abcde", "name") == []
+    assert Rule(min=1, max=100).violations(1, "maxResults") == []
+    assert Rule(min=1, max=100).violations(100, "maxResults") == []
+
+
+def test_control_input_a_boolean_has_no_size():
+    # ``false`` where an integer goes is a type error (``typed_member``), not also a range one
+    assert Rule(min=1, max=10).violations(False, "maxResults") == []
+    with pytest.raises(ValidationException, match="Invalid type for 'maxResults': expected an integer"):
+        typed_member({"maxResults": True}, "maxResults", int)
+    assert typed_member({"maxResults": 3}, "maxResults", int) == 3
+
+
+def test_control_input_pattern_must_match_the_whole_value():
+    assert Rule(pattern=r"[a-z]+").violations("abc1", "name") == [
+        "Value 'abc1' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-z]+"
+    ]
+
+
+def test_control_input_one_violation_is_one_error():
+    violations = Violations()
+    violations.check(None, "b", Rule(required=True))
+    with pytest.raises(ValidationException) as info:
+        violations.raise_if_any()
+    assert info.value.message.startswith("1 validation error detected: Value null at 'b'")
+
+
+def test_control_input_query_params_first_value_and_blank_values():
+    request = Request("GET", "/foundation-models", "byProvider=Anthropic&byProvider=Meta&byOutputModality=", [])
+    assert query_params(request) == {"byProvider": "Anthropic", "byOutputModality": ""}
+
+
+@pytest.mark.parametrize("raw", ["1_000", " 5", "5 "])
+def test_control_input_integer_param_reads_as_java_does(raw):
+    with pytest.raises(ValidationException, match="Member must be an integer"):
+        integer_param({"maxResults": raw}, "maxResults")
+
+
+@pytest.mark.parametrize("payload", [b'{"v":1,"offset":-1}', b"[1]", b'"x"', b"1"],
+                         ids=["negative offset", "a list", "a string", "a number"])
+def test_control_input_page_token_of_another_shape_is_invalid(payload):
+    import base64
+
+    token = base64.urlsafe_b64encode(payload).decode().rstrip("=")
+    with pytest.raises(ValidationException, match=INVALID_PAGINATION_TOKEN):
+        decode_page_token(token)
+
+
+def test_control_input_paginate_edges():
+    assert paginate([], None, None, 100) == ([], None)  # an empty listing is one empty page
+    page, token = paginate(list(range(4)), 2, None, 100)
+    assert page == [0, 1] and token is not None
+    assert paginate(list(range(4)), 2, token, 100) == ([2, 3], None)  # ends exactly: no next page
