@@ -316,3 +316,49 @@ def test_a_call_refused_before_its_body_was_read_shows_that_body(client):
     assert refused.input_body == sent
     assert refused.last_user_text == "Hello there" and refused.system == "Be brief."
     assert not_json.input_body is None and not_json.raw["input_bytes"] == "\ufffd not json"
+
+
+# -- mutation-audit regressions: the admin API's input checks ------------------------------------
+
+
+@pytest.mark.parametrize(("payload", "message"), [
+    (None, "The request body must be JSON."),  # not read as {} (one empty rule)
+    ([], "Expected at least one item in rules."),
+    ({"rules": []}, "Expected at least one item in rules."),
+])
+def test_admin_rules_without_a_rule_are_refused(client, payload, message):
+    response = client.request("POST", f"{ADMIN}/rules", payload)
+    assert response.status_code == 400 and response.json()["message"] == message
+    assert client.request("GET", f"{ADMIN}/rules").json()["rules"] == []
+
+
+def test_admin_a_list_key_beside_others_is_one_item_not_the_list(client):
+    # ``{"rules": [...]}`` is the list only when it is the whole body: else it is one rule (here a bad one)
+    response = client.request("POST", f"{ADMIN}/rules", {"rules": [{"respond": "a"}], "respond": "b"})
+    assert response.status_code == 400 and client.request("GET", f"{ADMIN}/rules").json()["rules"] == []
+
+
+@pytest.mark.parametrize(("query", "message"), [
+    ("operation=InvokeModle", "Unknown operation 'InvokeModle'"),  # a typo would match nothing silently
+    ("limit=%C2%B2", "limit must be a positive integer."),  # "²": isdigit(), yet int() refuses it (a 500)
+    ("limit=0", "limit must be a positive integer."),
+])
+def test_admin_call_history_filters_are_checked(client, query, message):
+    response = client.request("GET", f"{ADMIN}/calls?{query}")
+    assert response.status_code == 400 and response.json()["message"].startswith(message)
+
+
+def test_admin_call_history_filters_by_a_model_id_a_call_used(client):
+    # a model ID the rules would refuse as a filter is taken when a recorded call used it
+    assert client.invoke(model="not-a-model").status_code != 200
+    refused = client.request("GET", f"{ADMIN}/calls?model=no-call-used-this")
+    assert refused.status_code == 400
+    calls = client.request("GET", f"{ADMIN}/calls?model=not-a-model")
+    assert calls.status_code == 200 and [c["model_id"] for c in calls.json()["calls"]] == ["not-a-model"]
+
+
+def test_admin_paths_may_end_with_a_slash_and_ids_are_percent_decoded(client):
+    client.request("POST", f"{ADMIN}/rules", {"id": "my rule", "respond": "a"})
+    assert [r["id"] for r in client.request("GET", f"{ADMIN}/rules/").json()["rules"]] == ["my rule"]
+    assert client.request("DELETE", f"{ADMIN}/rules/my%20rule").status_code == 200
+    assert client.request("GET", f"{ADMIN}/rules").json()["rules"] == []
