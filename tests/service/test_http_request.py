@@ -54,6 +54,38 @@ def test_the_body_is_joined_from_its_chunks_and_limits_hold():
         _read([], ())  # no body message at all: the client left
 
 
+def test_the_body_limit_is_exact():
+    from claude_bedrock.domain.json_body import MAX_BODY_BYTES
+
+    assert request_head({"method": "POST", "path": "/", "headers": [
+        (b"content-length", str(MAX_BODY_BYTES).encode())]}).header("content-length") == str(MAX_BODY_BYTES)
+    with pytest.raises(ValidationException):
+        _read([(b"content-length", str(MAX_BODY_BYTES + 1).encode())])
+    # no Content-Length (chunked): the bytes read are counted, one past the limit is refused
+    big = b"x" * (MAX_BODY_BYTES // 2)
+    assert len(_read([], [big, big]).body) == MAX_BODY_BYTES
+    with pytest.raises(ValidationException):
+        _read([], [big, big, b"x"])
+
+
+def test_a_body_message_without_more_body_is_the_last():
+    # ASGI: ``more_body`` defaults to False
+    async def receive():
+        return {"type": "http.request", "body": b"{}"}
+
+    async def read():
+        request = request_head({"method": "POST", "path": "/", "headers": []})
+        await asyncio.wait_for(read_body(request, receive), 5)
+        return request.body
+
+    assert asyncio.run(read()) == b"{}"
+
+
+def test_the_stream_operation_names_its_body_member_too():
+    with pytest.raises(ValidationException, match="Member must have length less than or equal to 25000000"):
+        _read([(b"content-length", b"999999999")], raw_path=b"/model/m%3A0/invoke-with-response-stream")
+
+
 def test_an_odd_content_length_is_no_crash():
     # uvicorn passes a Content-Length of 5000 digits (leading zeros) on: int() refused it (a 500)
     assert _read([(b"content-length", b"0" * 4998 + b"2")]).body == b"{}"
