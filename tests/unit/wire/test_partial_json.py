@@ -45,6 +45,16 @@ def test_parse_partial_matches_the_sdk_on_any_prefix(value, data) -> None:
     assert parse_partial(text[:end]) == _jiter(text[:end])
 
 
-@pytest.mark.parametrize("raw", ["", "   ", "garbage", "}", '{"a" 5}', '{"a": tru'])
+@pytest.mark.parametrize("raw", ["", "   ", "garbage", "}", '{"a" 5}', '{"a": tru', ",", ":"])
 def test_parse_partial_of_nothing_complete(raw) -> None:
     assert parse_partial(raw) in (None, {})
+
+
+@pytest.mark.parametrize(("raw", "value"), [
+    ('{\n\t"a":\r\n1,', {"a": 1}),  # any JSON whitespace, not only the spaces json.dumps writes
+    ('{"a": 1E', {}),  # a number cut in its exponent, upper-case E as well
+    ('{"a": 1.5E+', {}),
+    ("[1] [2", [1]),  # the complete value the text starts with: what follows it is not read
+])
+def test_parse_partial_edges_json_dumps_never_writes(raw, value) -> None:
+    assert parse_partial(raw) == value
