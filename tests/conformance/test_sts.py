@@ -167,7 +167,8 @@ def test_sts_raw_response_document(server):
     ("body", "code"),
     [("Action=AssumeRole&Version=2011-06-15", "InvalidAction"), ("Version=2011-06-15", "MissingAction"),
      ("Action=GetCallerIdentity&Version=1999-01-01", "InvalidAction"),
-     ("Action=GetCallerIdentity", "MissingParameter")],
+     ("Action=GetCallerIdentity", "MissingParameter"),
+     ("Action=getcalleridentity&Version=2011-06-15", "InvalidAction")],  # action names are case-sensitive
 )
 def test_sts_raw_unknown_or_missing_action_is_query_xml_error(server, body, code):
     status, content_type, payload = _signed_post(server.url, body)
