@@ -67,6 +67,23 @@ def test_control_routes_unknown_path_has_no_match():
     assert Router(CONTROL_ROUTES).match("PATCH", "/inference-profiles") is None
 
 
+def test_control_routes_an_empty_or_differently_cased_segment_has_no_match():
+    from claude_bedrock.service.routes import Route
+
+    router = Router([*CONTROL_ROUTES, Route("POST", "/model/{modelId}/invoke", "InvokeModel", "runtime", print)])
+    assert router.match("POST", "/model/m/invoke") is not None
+    assert router.match("POST", "/model//invoke") is None  # a path parameter is never empty
+    assert router.match("GET", "/Foundation-Models") is None  # literal segments are compared as sent
+
+
+def test_router_remembers_answers_per_method():
+    router = Router(CONTROL_ROUTES)
+    assert router.match("GET", "/inference-profiles").route.operation == "ListInferenceProfiles"
+    created = router.match("POST", "/inference-profiles")
+    assert created is not None and created.route.operation == "CreateInferenceProfile"
+    assert router.match("PATCH", "/inference-profiles") is None
+
+
 def test_router_remembers_its_answers_within_a_bound():
     from claude_bedrock.service import routes
 
