@@ -221,6 +221,22 @@ def _pieces(data: bytes, size: int) -> list[bytes]:
     return [data[i:i + size] for i in range(0, len(data), size)]
 
 
+def test_an_upgrade_offer_whose_body_breaks_its_framing_is_a_400(strict_server):
+    """Mutation audit: a chunked body read for an ignored ``Upgrade`` offer that is not chunked
+    (a bad chunk size) is answered 400 at once, as httptools answers one without the offer; a
+    mutant that dropped the framing error left the connection waiting for ever."""
+    headers = signed_head("POST", INVOKE, BODY) + UPGRADE + [("transfer-encoding", "chunked")]
+    head = f"POST {INVOKE} HTTP/1.1\r\n".encode() + b"".join(
+        f"{name}: {value}\r\n".encode() for name, value in headers) + b"\r\n"
+    parsed = urlparse(strict_server.url)
+    with socket.create_connection((parsed.hostname, parsed.port), timeout=10) as sock:
+        sock.sendall(head)
+        time.sleep(0.05)
+        sock.sendall(b"zz\r\nnot a chunk\r\n")
+        answers = read_responses(sock, 1)  # a timeout (10 s) fails the test
+    assert answers[0].startswith(b"HTTP/1.1 400"), answers
+
+
 @pytest.mark.parametrize("case", ["no body", "a zero length written 00", "chunked, in small pieces"])
 def test_an_upgrade_offer_without_a_body_or_with_one_in_pieces_is_answered_at_once(strict_server, case):
     """``curl --http2`` on http:// sends the offer on a GET without a body: the server must not
