@@ -136,6 +136,20 @@ def test_access_log_a_refused_signature_has_its_code_and_no_account(logged, boto
     assert "account" not in line
 
 
+def test_access_log_a_runtime_call_refused_before_its_handler_names_its_model(logged, boto_session):
+    # Rule 2: no CallRecord (the signature was refused first), yet the line says which model was asked for
+    import boto3
+    from botocore.exceptions import ClientError
+
+    client = boto3.Session(aws_access_key_id=ACCESS_KEY, aws_secret_access_key="wrong-secret",
+                           region_name=REGION).client("bedrock-runtime", endpoint_url=logged.url)
+    with pytest.raises(ClientError) as raised:
+        client.invoke_model(modelId="anthropic.claude-3-haiku-20240307-v1:0", body=b"{}")
+    line = _line_of(logged, raised.value.response["ResponseMetadata"]["RequestId"])
+    assert (line["operation"], line["status"], line["error"], line["model"]) == (
+        "InvokeModel", "403", "InvalidSignatureException", "anthropic.claude-3-haiku-20240307-v1:0")
+
+
 def test_access_log_a_control_plane_call(logged, clients):
     response = clients["bedrock"].list_foundation_models()
     line = _line_of(logged, response["ResponseMetadata"]["RequestId"])
