@@ -54,6 +54,15 @@ def test_endless_header_is_refused_before_it_is_buffered(server):
     sock.close()
 
 
+def test_an_unfinished_head_just_past_the_cap_is_refused_at_once(server):
+    # the cap is the bound on what is buffered: the first bytes past it are refused, without
+    # waiting for more (the endless header above sends megabytes, so it missed a looser bound)
+    sock = _connect(server)
+    sock.sendall(b"GET /_claude-bedrock/health HTTP/1.1\r\nHost: localhost\r\nX-Big: " + b"a" * MAX_HEAD_BYTES)
+    assert _response(sock).startswith(b"HTTP/1.1 431")
+    sock.close()
+
+
 def test_ordinary_requests_pass_on_a_kept_alive_connection(server):
     sock = _connect(server)
     body = b"x" * (2 * MAX_HEAD_BYTES)  # a body is not head: it does not count
