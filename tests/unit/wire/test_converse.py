@@ -1318,3 +1318,28 @@ def test_additional_response_fields_odd_and_overlapping_pointers(paths, fields) 
 
     message = {"content": [{"type": "text", "text": "a"}], "stop_reason": "end_turn"}
     assert additional_response_fields(message, paths) == fields
+
+
+# -- mutation-audit regressions: JSON values botocore never sends --------------------------------
+
+
+@pytest.mark.parametrize(("member", "value", "kind"), [
+    ("maxTokens", True, "number"), ("maxTokens", 1.5, "whole number"),
+    ("temperature", float("inf"), "number"), ("temperature", float("nan"), "number"),  # json.loads("1e400") is inf
+])
+def test_converse_validation_a_number_of_the_wrong_kind(member: str, value: Any, kind: str) -> None:
+    body = {"messages": [user({"text": "q"})], "inferenceConfig": {member: value}}
+    assert rejection(body) == (f"The format of the value at inferenceConfig.{member} is invalid. Provide a "
+                               f"{kind} for the field and try again.")
+
+
+def test_converse_a_whole_float_is_read_as_an_integer() -> None:
+    body = {"messages": [user({"text": "q"})], "inferenceConfig": {"maxTokens": 100.0}}
+    max_tokens = translate(body).anthropic_body["max_tokens"]
+    assert max_tokens == 100 and type(max_tokens) is int
+
+
+def test_converse_a_null_member_is_an_absent_one_and_a_null_list_item_is_refused() -> None:
+    assert translate({"messages": [user({"text": "q"})], "system": None}).anthropic_body.get("system") is None
+    assert rejection({"messages": [None]}) == ("The format of the value at messages.0 is invalid. Provide a "
+                                               "value for the field and try again.")
