@@ -1343,3 +1343,41 @@ def test_converse_a_null_member_is_an_absent_one_and_a_null_list_item_is_refused
     assert translate({"messages": [user({"text": "q"})], "system": None}).anthropic_body.get("system") is None
     assert rejection({"messages": [None]}) == ("The format of the value at messages.0 is invalid. Provide a "
                                                "value for the field and try again.")
+
+
+def test_converse_citation_leaves_out_what_the_anthropic_one_does_not_hold() -> None:
+    from claude_bedrock.wire.converse_response import converse_citation
+
+    # document_title is null for an untitled document; cited_text and end_char_index absent
+    citation = {"type": "char_location", "document_index": 0, "start_char_index": 3, "document_title": None}
+    assert converse_citation(citation) == {"location": {"documentChar": {"documentIndex": 0, "start": 3}}}
+
+
+def test_converse_response_of_a_tool_use_without_input_and_thinking_without_signature() -> None:
+    message = {"id": "msg_1", "type": "message", "role": "assistant", "model": "m", "stop_reason": "tool_use",
+               "usage": {"input_tokens": 1, "output_tokens": 2},
+               "content": [{"type": "thinking", "thinking": "hm"},
+                           {"type": "tool_use", "id": "t1", "name": "f", "input": None}]}
+    content = converse_response_from_message(message, latency_ms=1)["output"]["message"]["content"]
+    assert content == [{"reasoningContent": {"reasoningText": {"text": "hm"}}},
+                       {"toolUse": {"toolUseId": "t1", "name": "f", "input": {}}}]
+
+
+@pytest.mark.parametrize("paths, fields", [
+    (["text/content"], None),  # not a JSON pointer (no leading "/"): skipped, not read as "/content"
+    (["/content/1"], None),  # one past the end: names nothing (not an IndexError)
+    (["/a~01"], {"a~1": 1}),  # RFC 6901: ~01 is "~1", not "/"
+])
+def test_additional_response_fields_pointer_syntax(paths, fields) -> None:
+    from claude_bedrock.wire.converse_response import additional_response_fields
+
+    message = {"content": [{"type": "text", "text": "a"}], "a~1": 1, "a/": 2}
+    assert additional_response_fields(message, paths) == fields
+
+
+def test_converse_stream_renderer_sends_no_empty_text_delta() -> None:
+    renderer = ConverseStreamRenderer()
+    renderer.feed({"type": "message_start", "message": {"id": "m", "role": "assistant", "content": [],
+                                                         "usage": {"input_tokens": 1, "output_tokens": 0}}})
+    renderer.feed({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})
+    assert renderer.feed({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": ""}}) == []
