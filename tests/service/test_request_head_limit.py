@@ -89,6 +89,17 @@ def test_oversized_head_arriving_in_one_piece_is_refused(server):
     sock.close()
 
 
+def test_a_head_of_many_short_lines_counts_each_line_whole(server):
+    """Each header line counts with its ": " and CRLF: 2,000 lines whose names and values hold
+    62,000 bytes make a head of 70,000 bytes, over the cap (a count of names and values only
+    let it through)."""
+    sock = _connect(server)
+    lines = b"".join(b"X-%04d: %s\r\n" % (n, b"v" * 25) for n in range(2000))  # 6 + 25 bytes, 4 more per line
+    sock.sendall(b"GET /_claude-bedrock/health HTTP/1.1\r\nHost: localhost\r\n" + lines + b"\r\n")
+    assert _response(sock).startswith(b"HTTP/1.1 431")
+    sock.close()
+
+
 def test_head_just_under_the_cap_passes(server):
     sock = _connect(server)
     pad = MAX_HEAD_BYTES - 200
