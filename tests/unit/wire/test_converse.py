@@ -488,6 +488,15 @@ def test_converse_to_anthropic_server_tool_result_round_trip() -> None:
     assert rejection(body) == (
         "The format of the value at messages.1.content.0.toolResult.content is invalid. "
         "Provide a list of one json item for the field and try again.")
+    with_two = {**with_text, "content": [{"json": search}, {"json": search}]}  # one item, not the first of many
+    body["messages"][1] = assistant({"toolResult": with_two})
+    assert rejection(body).startswith("The format of the value at messages.1.content.0.toolResult.content")
+
+
+def test_converse_reasoning_without_a_signature_has_no_signature_key() -> None:
+    body = {"messages": [user({"text": "q"}), assistant({"reasoningContent": {"reasoningText": {"text": "hm"}}},
+                                                         {"text": "a"}), user({"text": "and?"})]}
+    assert translate(body).anthropic_body["messages"][1]["content"][0] == {"type": "thinking", "thinking": "hm"}
 
 
 @pytest.mark.parametrize("choice, expected", [
