@@ -63,6 +63,15 @@ def test_an_unfinished_head_just_past_the_cap_is_refused_at_once(server):
     sock.close()
 
 
+def test_the_second_head_on_a_kept_alive_connection_is_capped_too(server):
+    sock = _connect(server)
+    sock.sendall(b"GET /_claude-bedrock/health HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    assert _response(sock).startswith(b"HTTP/1.1 200")
+    sock.sendall(b"GET /_claude-bedrock/health HTTP/1.1\r\nHost: localhost\r\nX-Big: " + b"a" * MAX_HEAD_BYTES)
+    assert b"HTTP/1.1 431" in _response(sock)  # (after what is left of the first answer's body)
+    sock.close()
+
+
 def test_ordinary_requests_pass_on_a_kept_alive_connection(server):
     sock = _connect(server)
     body = b"x" * (2 * MAX_HEAD_BYTES)  # a body is not head: it does not count
