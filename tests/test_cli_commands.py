@@ -341,6 +341,9 @@ def test_the_upstream_table_gives_settings_and_credentials_that_never_show_their
     ("http://127.0.0.1:8788", "127.0.0.1", 8787, False),
     ("https://bedrock-runtime.us-east-1.amazonaws.com", "127.0.0.1", 443, False),
     ("http://127.0.0.1:99999", "127.0.0.1", 8787, False),
+    ("http://[2001:db8::5]:8787", "[2001:db8::5]", 8787, True),  # a bracketed IPv6 bind
+    ("http://127.0.0.1", "127.0.0.1", 80, True),  # http's default port
+    ("https://127.0.0.1", "127.0.0.1", 80, False),
 ])
 def test_an_upstream_naming_the_server_itself_is_recognised(upstream, bind, port, is_self):
     from claude_bedrock.service.server import upstream_is_self
@@ -495,3 +498,19 @@ def test_the_config_file_path_expands_the_home_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     (tmp_path / "c.toml").write_text("[server]\nport = 9124\n")
     assert build_settings({}, {}, "~/c.toml").port == 9124
+
+
+def test_a_hangup_ignored_as_under_nohup_does_not_stop_the_server():
+    import signal
+
+    from claude_bedrock.service.server import _stop_signals
+
+    if not hasattr(signal, "SIGHUP"):  # pragma: no cover - Windows
+        pytest.skip("no SIGHUP")
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        assert _stop_signals() == (signal.SIGINT, signal.SIGTERM)
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
+        assert _stop_signals() == (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    finally:
+        signal.signal(signal.SIGHUP, previous)
