@@ -514,3 +514,35 @@ def test_a_hangup_ignored_as_under_nohup_does_not_stop_the_server():
         assert _stop_signals() == (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
     finally:
         signal.signal(signal.SIGHUP, previous)
+
+
+@pytest.mark.parametrize(("no_color", "coloured"), [(None, True), ("", True), ("1", False)])
+def test_the_server_log_is_coloured_on_a_terminal_unless_no_color_is_set(monkeypatch, no_color, coloured):
+    import io
+
+    from claude_bedrock.service.server import log_colours
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    if no_color is None:
+        monkeypatch.delenv("NO_COLOR", raising=False)
+    else:
+        monkeypatch.setenv("NO_COLOR", no_color)  # no-color.org: set to anything but ""
+    assert bool(log_colours(Terminal())) is coloured
+    assert not log_colours(io.StringIO())
+
+
+def test_a_retention_of_the_guides_days_is_not_warned_about(tmp_path, caplog):
+    import logging
+
+    from claude_bedrock.service.server import _warn_about_risky_settings
+    from claude_bedrock.settings import GUIDE_RETENTION_DAYS, Settings
+
+    with caplog.at_level(logging.WARNING, logger="claude_bedrock.server"):
+        _warn_about_risky_settings(Settings(data_dir=str(tmp_path), log_retention_days=GUIDE_RETENTION_DAYS), tls=False)
+        assert "--log-retention-days" not in caplog.text
+        _warn_about_risky_settings(Settings(data_dir=str(tmp_path), log_retention_days=GUIDE_RETENTION_DAYS - 1),
+                                   tls=False)
+        assert "--log-retention-days" in caplog.text
