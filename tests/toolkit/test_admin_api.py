@@ -362,3 +362,7 @@ def test_admin_paths_may_end_with_a_slash_and_ids_are_percent_decoded(client):
     assert [r["id"] for r in client.request("GET", f"{ADMIN}/rules/").json()["rules"]] == ["my rule"]
     assert client.request("DELETE", f"{ADMIN}/rules/my%20rule").status_code == 200
     assert client.request("GET", f"{ADMIN}/rules").json()["rules"] == []
+
+
+def test_admin_health_answers_head_for_load_balancers(client):
+    assert client.request("HEAD", f"{ADMIN}/health").status_code == 200
