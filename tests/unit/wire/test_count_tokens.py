@@ -103,6 +103,10 @@ def test_count_tokens_input_bad_base64() -> None:
     (b"[1, 2]", "#: expected type: JSONObject, found: JSONArray"),
     (b'"text"', "#: expected type: JSONObject, found: String"),
     (b"12", "#: expected type: JSONObject, found: Integer"),
+    (b"1.5", "#: expected type: JSONObject, found: Double"),
+    (b"true", "#: expected type: JSONObject, found: Boolean"),  # a bool is an int in Python
+    (b"null", "#: expected type: JSONObject, found: Null"),
+    (b"[" * 100_000, "#: the body is not valid JSON"),  # RecursionError: a 400, not a 500
 ])
 def test_count_tokens_input_body_must_be_json_object(payload: bytes, detail: str) -> None:
     assert rejection(invoke_model_input(payload)) == (
@@ -131,3 +135,15 @@ def test_count_tokens_input_converse_roles_must_alternate() -> None:
         {"role": "user", "content": [{"text": "b"}]},
     ]}}}
     assert rejection(body).startswith("A conversation must alternate between user and assistant")
+
+
+def test_count_tokens_input_invoke_model_body_is_read_as_utf8_or_by_the_callers_parser() -> None:
+    payload = json.dumps({"messages": [{"role": "user", "content": "café"}]}, ensure_ascii=False).encode()
+    assert count_tokens_input(invoke_model_input(payload))["messages"][0]["content"] == "café"
+    assert count_tokens_input(invoke_model_input(payload), parse_body=lambda raw: {"parsed": len(raw)}) == {
+        "parsed": len(payload)}
+
+
+def test_count_tokens_input_converse_form_takes_the_callers_max_tokens() -> None:
+    body = {"input": {"converse": {"messages": [{"role": "user", "content": [{"text": "Sum up"}]}]}}}
+    assert count_tokens_input(body, default_max_tokens=64000)["max_tokens"] == 64000
