@@ -242,17 +242,15 @@ class InvocationIndex:
             self._db.execute("COMMIT")
             return self._db.total_changes - before
 
-    def purge(self, cutoff_s: float, *, limit: int | None = None) -> tuple[int, list[str]]:
+    def purge(self, cutoff_s: float, *, limit: int) -> tuple[int, list[str]]:
         """Delete rows older than ``cutoff_s``, the oldest ``limit`` of them at most (a step of a
         purge); returns (rows deleted, their data object URIs)."""
+        # the oldest rows: walked in the order of the ts index, ``limit`` read
+        expired = "seq IN (SELECT seq FROM invocations WHERE ts < ? ORDER BY ts, seq LIMIT ?)"
+        params = (cutoff_s, limit)
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                if limit is None:
-                    expired, params = "ts < ?", [cutoff_s]
-                else:  # the oldest rows: walked in the order of the ts index, ``limit`` read
-                    expired = "seq IN (SELECT seq FROM invocations WHERE ts < ? ORDER BY ts, seq LIMIT ?)"
-                    params = [cutoff_s, limit]
                 uris: list[str] = []
                 for (objects,) in self._db.execute(
                     f"SELECT objects_json FROM invocations WHERE {expired} AND objects_json != '[]'", params
