@@ -21,6 +21,10 @@ Semantics (Anthropic "Prompt caching", as Bedrock reports it in ``usage``):
 * Entries are keyed by (account id, region, base model id, SHA-256 of the canonical JSON of the
   prefix without its ``cache_control`` markers), so moving a breakpoint later still hits the
   blocks before it, as on the real service. An entry lives 5 minutes or 1 hour after its last use.
+* An entry becomes readable only once the response of the call that wrote it has begun
+  (``apply``'s ``ready_in``: the simulator's time to first token). Anthropic "Prompt caching":
+  "a cache entry only becomes available after the first response begins", so identical calls
+  sent at once all write the prefix; one sent after the first answer began reads it.
   Ahead of the messages the prefix also holds ``tool_choice``, the thinking settings and whether
   any image is present (``tokens.prompt_segments``): changing them invalidates the cached
   messages, not tools or system (Anthropic "Prompt caching", "What invalidates the cache").
@@ -126,6 +130,8 @@ class CacheUsage:
 class _Entry:
     expires_at: float
     ttl_s: float
+    #: when the response of the call that wrote it began (before that, no call reads it)
+    readable_at: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +189,7 @@ class PromptCache:
         input_tokens: int | None = None,
         preserve_thinking: bool = False,
         segments: Sequence[PromptSegment] | None = None,
+        ready_in: float = 0.0,
     ) -> CacheUsage:
         """Settle one request against the cache: look up, refresh and write its prefixes.
 
@@ -195,6 +202,8 @@ class PromptCache:
                 (computed where reading the request's documents holds nothing up).
             preserve_thinking: the model keeps the thinking of earlier turns (``tokens``); when
                 it does not, stripped thinking is out of the cached prompt too.
+            ready_in: seconds from now until this call's response begins; the prefixes it
+                writes are read by no call before then.
 
         Returns:
             the split of ``tokens.count_request(request)`` into read, creation and plain input.
@@ -236,7 +245,7 @@ class PromptCache:
                 continue
             spans[point.ttl] += cumulative[point.index] - previous
             previous = cumulative[point.index]
-            self._store(key, TTL_SECONDS[point.ttl], now)
+            self._store(key, TTL_SECONDS[point.ttl], now, ready_in)
         creation = spans["5m"] + spans["1h"]
         return CacheUsage(
             input_tokens=total - read - creation,
@@ -277,18 +286,24 @@ class PromptCache:
                 if entry.expires_at <= now:
                     del self._entries[key]
                     continue
+                if entry.readable_at > now:  # its writer's response has not begun yet
+                    continue
                 entry.expires_at = now + entry.ttl_s
                 self._entries.move_to_end(key)
                 return index
         return -1
 
-    def _store(self, key: tuple[str, str, str, bytes], ttl_s: float, now: float) -> None:
+    def _store(self, key: tuple[str, str, str, bytes], ttl_s: float, now: float, ready_in: float) -> None:
         entry = self._entries.get(key)
         if entry is not None:
-            entry.ttl_s = max(ttl_s, entry.ttl_s) if entry.expires_at > now else ttl_s
+            if entry.expires_at > now:  # written by a call whose response may not have begun
+                entry.ttl_s = max(ttl_s, entry.ttl_s)
+                entry.readable_at = min(entry.readable_at, now + ready_in)
+            else:
+                entry.ttl_s, entry.readable_at = ttl_s, now + ready_in
             entry.expires_at = now + entry.ttl_s
             self._entries.move_to_end(key)
             return
-        self._entries[key] = _Entry(now + ttl_s, ttl_s)
+        self._entries[key] = _Entry(now + ttl_s, ttl_s, now + ready_in)
         while len(self._entries) > self._max_entries:
             self._entries.popitem(last=False)

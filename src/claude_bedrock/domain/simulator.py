@@ -511,7 +511,7 @@ class SimulatorEngine:
     async def _paced(self, call: ModelCall, profile: LatencyProfile) -> AsyncIterator[StreamEvent]:
         # Never merged, whatever the operation: a whole answer cut short has produced, and is
         # billed, the same tokens as the same answer streamed and cut at the same time.
-        start, body = self._answer(call, merge=False)
+        start, body = self._answer(call, merge=False, ready_in=profile.first_token_s)
         events = [*start, *body]
         assert self._sleep is not None
         await self._sleep(profile.first_token_s)
@@ -532,13 +532,15 @@ class SimulatorEngine:
         start, body = self._answer(call)
         return [*start, *body]
 
-    def _answer(self, call: ModelCall, merge: bool | None = None) -> tuple[list[StreamEvent], tuple[StreamEvent, ...]]:
+    def _answer(self, call: ModelCall, merge: bool | None = None,
+                ready_in: float = 0.0) -> tuple[list[StreamEvent], tuple[StreamEvent, ...]]:
         """The answer as ``[message_start]`` (made for this call) and the rest (memoised).
 
         The content is a pure function of the seed, the model and the request, so it is
         memoised (bounded LRU: ``MEMO_ENTRIES`` answers, ``MEMO_MAX_EVENTS`` events in all);
         usage is recomputed on every call because the prompt cache changes it. Deltas are merged per block when ``merge`` is true (by default:
-        for non-streaming operations).
+        for non-streaming operations). ``ready_in``: seconds until the answer's first event, when
+        the prefixes this call writes to the prompt cache become readable.
         """
         if merge is None:
             merge = call.operation in NON_STREAMING_OPERATIONS
@@ -585,16 +587,17 @@ class SimulatorEngine:
                 self._memo_events -= len(self._memo.popitem(last=False)[1])
         else:
             self._memo.move_to_end(key)
-        return [answer_start(call, self._input_usage(call).usage(1))], body
+        return [answer_start(call, self._input_usage(call, ready_in).usage(1))], body
 
     def _digest(self, model_id: str, material: bytes) -> bytes:
         """The seed of an answer: the simulator's seed, the model and the request."""
         return hashlib.sha256(self._seed_prefix + model_id.encode() + b"/" + material).digest()
 
-    def _input_usage(self, call: ModelCall) -> CacheUsage:
+    def _input_usage(self, call: ModelCall, ready_in: float) -> CacheUsage:
         return self.cache.apply(account_id=call.account_id, region=call.region, model_id=call.model_id,
                                 request=call.request, input_tokens=call.input_tokens,
-                                preserve_thinking=call.preserve_thinking, segments=call.prompt_segments)
+                                preserve_thinking=call.preserve_thinking, segments=call.prompt_segments,
+                                ready_in=ready_in)
 
     def _write(self, call: ModelCall, draws: Draws, answer: _Answer) -> None:
         request = call.request

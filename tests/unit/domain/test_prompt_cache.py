@@ -447,3 +447,43 @@ def test_prompt_cache_nested_breakpoint_markers_are_not_part_of_the_prefix(cache
     first = _apply(cache, _tool_loop(1, nested_mark=True))
     later = _apply(cache, _tool_loop(2, nested_mark=False))
     assert later.cache_read_input_tokens == first.cache_creation_input_tokens > 0
+
+
+def test_prompt_cache_entry_is_read_only_once_its_writers_response_has_begun(
+    cache: PromptCache, clock: FakeClock
+) -> None:
+    """Anthropic: "a cache entry only becomes available after the first response begins".
+    Identical calls sent while the first one waits for its first token all write the prefix."""
+    request = _request()
+
+    def apply(ready_in: float = 0.5) -> CacheUsage:
+        return cache.apply(account_id=ACCOUNT, region="us-east-1", model_id=MODEL, request=request,
+                           ready_in=ready_in)
+
+    first = apply()
+    clock.now += 0.4
+    parallel = apply()
+    assert parallel.cache_creation_input_tokens == first.cache_creation_input_tokens > 0
+    assert parallel.cache_read_input_tokens == 0
+    clock.now += 0.1  # the first call's response has begun; the second writer did not delay it
+    after = apply()
+    assert after.cache_read_input_tokens == first.cache_creation_input_tokens
+    assert after.cache_creation_input_tokens == 0
+
+
+def test_prompt_cache_an_expired_entry_written_again_waits_for_its_new_writer(
+    cache: PromptCache, clock: FakeClock
+) -> None:
+    request = _request()
+
+    def apply(ready_in: float) -> CacheUsage:
+        return cache.apply(account_id=ACCOUNT, region="us-east-1", model_id=MODEL, request=request,
+                           ready_in=ready_in)
+
+    apply(0.0)
+    clock.now += 301  # expired
+    assert apply(2.0).cache_creation_input_tokens > 0
+    clock.now += 1.0
+    assert apply(2.0).cache_read_input_tokens == 0  # the new writer's response has not begun
+    clock.now += 1.0
+    assert apply(0.0).cache_read_input_tokens > 0

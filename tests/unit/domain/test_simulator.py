@@ -901,3 +901,21 @@ def test_simulator_every_effort_level_has_a_share() -> None:
     from claude_bedrock.domain.simulator import EFFORT_SHARE_PERCENT
 
     assert set(EFFORT_SHARE_PERCENT) == set(EFFORT_LEVELS)
+
+
+def test_simulator_paced_call_writes_a_cache_entry_readable_at_its_first_token() -> None:
+    """A paced call's prefix is readable once its first token is due (Anthropic: a cache entry
+    becomes available when the first response begins), not when the call arrived."""
+    clock = FakeClock()
+    engine = SimulatorEngine(cache=PromptCache(clock, minimum_tokens=50),
+                             latency=LatencyProfile(first_token_s=0.5, tokens_per_s=50.0), sleep=FakeSleep())
+    system = [{"type": "text", "text": "You are a careful botanist. " * 30, "cache_control": {"type": "ephemeral"}}]
+
+    def usage() -> dict[str, Any]:
+        return _collect(engine, _call(_request(system=system)))[0]["message"]["usage"]
+
+    first = usage()
+    clock.now += 0.49
+    assert usage()["cache_creation_input_tokens"] == first["cache_creation_input_tokens"] > 0
+    clock.now += 0.01
+    assert usage()["cache_read_input_tokens"] == first["cache_creation_input_tokens"]
