@@ -195,6 +195,21 @@ def test_boto3_get_foundation_model_unknown(bedrock, identifier):
     )
 
 
+@pytest.mark.parametrize("arn", [
+    f"arn:aws:bedrock:eu-west-3::foundation-model/{HAIKU_3}",   # another region: not this endpoint's resource
+    f"arn:aws-cn:bedrock:{REGION}::foundation-model/{HAIKU_3}",  # another partition (the pattern allows it)
+])
+def test_boto3_get_foundation_model_arn_of_another_region_or_partition_is_not_found(bedrock, arn):
+    """A foundation-model ARN names the model in one region, as every other ARN the server takes
+    (GetInferenceProfile, CreateInferenceProfile's copyFrom, runtime model IDs): asked of us-west-2,
+    an eu-west-3 ARN is not found, rather than answered with a us-west-2 ``modelArn``."""
+    with pytest.raises(bedrock.exceptions.ResourceNotFoundException) as info:
+        bedrock.get_foundation_model(modelIdentifier=arn)
+    assert error_of(info) == (
+        "ResourceNotFoundException", "Could not resolve the foundation model from the provided model identifier.", 404
+    )
+
+
 def test_boto3_get_foundation_model_not_offered_in_region(server):
     eu = client(server, region="eu-west-1")
     with pytest.raises(eu.exceptions.ResourceNotFoundException):

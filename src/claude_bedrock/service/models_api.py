@@ -8,7 +8,9 @@ Invariants
             found) when the region may call it through some endpoint (global, or one of the
             region's geographies says yes). From a US region that is every catalog model.
     Rule 2: ARNs carry the caller's region and an empty account
-            (``arn:aws:bedrock:us-west-2::foundation-model/<id>``).
+            (``arn:aws:bedrock:us-west-2::foundation-model/<id>``). An ARN asked of the server
+            names the model in its own region only, as every ARN the server takes: one of
+            another region or partition is not found here (ResourceNotFoundException).
     Rule 3: filters are checked against their botocore shapes first (enum and pattern failures
             are ValidationExceptions); ``byProvider`` compares case-insensitively.
 
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from claude_bedrock.domain.catalog import Catalog, CatalogModel
+from claude_bedrock.domain.catalog import Catalog, CatalogModel, parse_bedrock_arn
 from claude_bedrock.domain.errors import ResourceNotFoundException
 from claude_bedrock.service.auth import Identity
 from claude_bedrock.service.control_input import Rule, Violations, iso_timestamp, query_params
@@ -92,10 +94,13 @@ def model_summary(model: CatalogModel, region: str) -> dict[str, Any]:
 def find_offered_model(state: ServiceState, identifier: str, region: str) -> CatalogModel:
     """The catalog model named by a base model ID or foundation-model ARN, offered in ``region``.
 
-    Raises: ResourceNotFoundException otherwise.
+    Raises: ResourceNotFoundException otherwise (also for an ARN of another region or partition).
     """
-    model_id = identifier.split(":foundation-model/", 1)[1] if identifier.startswith("arn:") else identifier
-    model = state.catalog.get(model_id)
+    model_id: str | None = identifier
+    if identifier.startswith("arn:"):
+        arn = parse_bedrock_arn(identifier)
+        model_id = arn.resource_id if arn is not None and arn.region == region and not arn.account else None
+    model = state.catalog.get(model_id) if model_id is not None else None
     if model is None or not offered_in(state.catalog, model, region):
         raise ResourceNotFoundException(MODEL_NOT_FOUND)
     return model
