@@ -286,3 +286,26 @@ def test_a_region_of_no_geography_is_named_in_the_log_once(tmp_path, caplog):
     told = [r.getMessage() for r in caplog.records if "no geography" in r.getMessage()]
     assert told == ["region 'eu-centrl-1' is in no geography of the catalog: it offers no model, so every model "
                     "identifier is invalid there (a misspelt region?)"]
+
+
+@pytest.mark.parametrize(("path", "status", "empty"), [
+    ("/foundation-models", 200, {"modelSummaries": []}),
+    (f"/foundation-models/{SONNET}", 404, None),
+    ("/inference-profiles", 200, {"inferenceProfileSummaries": []}),
+    (f"/inference-profiles/global.{SONNET}", 404, None),
+    (f"/list-foundation-model-agreement-offers/{SONNET}", 404, None),
+])
+def test_a_region_of_no_geography_is_named_in_the_log_by_the_control_plane_too(tmp_path, caplog, path, status, empty):
+    """The guide's first step, ``aws bedrock list-foundation-models --region eu-centrl-1``, answers
+    an empty list (a region with no model), and a lookup there is not found: the server log names
+    the region, once, as a runtime call there does."""
+    app = scoped_app(tmp_path)
+    with caplog.at_level("WARNING", logger="claude_bedrock.service"):
+        for region in ("eu-centrl-1", "eu-centrl-1", "us-west-2"):
+            response = call(app, "GET", path, sigv4_headers(ALICE, region, "GET", path, b""))
+            if region != "us-west-2":
+                assert response.status_code == status, response.text
+                assert empty is None or response.json() == empty
+    told = [r.getMessage() for r in caplog.records if "no geography" in r.getMessage()]
+    assert told == ["region 'eu-centrl-1' is in no geography of the catalog: it offers no model, so every model "
+                    "identifier is invalid there (a misspelt region?)"]

@@ -102,6 +102,7 @@ def find_offered_model(state: ServiceState, identifier: str, region: str) -> Cat
         model_id = arn.resource_id if arn is not None and arn.region == region and not arn.account else None
     model = state.catalog.get(model_id) if model_id is not None else None
     if model is None or not offered_in(state.catalog, model, region):
+        state.warn_of_unknown_region(region)
         raise ResourceNotFoundException(MODEL_NOT_FOUND)
     return model
 
@@ -116,6 +117,7 @@ async def list_foundation_models(
         violations.check(query.get(name), name, rule)
     violations.check(query.get("projectIdentifier"), "projectIdentifier", PROJECT_IDENTIFIER)
     violations.raise_if_any()
+    state.warn_of_unknown_region(identity.region)
     active = [(predicate, query[name]) for name, (_, predicate) in LIST_FILTERS.items() if name in query]
     summaries = [
         model_summary(model, identity.region)

@@ -190,6 +190,7 @@ def _find_profile(state: ServiceState, identity: Identity, identifier: str) -> d
         profile_id = arn.resource_id
     profile = state.catalog.get_system_profile(profile_id, identity.region)
     if profile is None:
+        state.warn_of_unknown_region(identity.region)
         raise _not_found(identifier)
     return system_profile_body(profile, identity)
 
@@ -227,6 +228,7 @@ async def list_inference_profiles(
     violations.raise_if_any()
     listing = query.get("type", "SYSTEM_DEFINED")
     if listing == "SYSTEM_DEFINED":
+        state.warn_of_unknown_region(identity.region)
         items = [system_profile_body(p, identity) for p in state.catalog.system_profiles(identity.region)]
     else:
         records = state.store.list_application_profiles(identity.account_id, identity.region)

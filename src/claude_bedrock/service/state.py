@@ -57,7 +57,7 @@ class ServiceState:
     ) -> None:
         self.settings = settings
         self._store = store
-        self._unknown_regions_told: set[str] = set()  # the regions ``_warn_of_unknown_region`` logged
+        self._unknown_regions_told: set[str] = set()  # the regions ``warn_of_unknown_region`` logged
         self.catalog = catalog or default_catalog()
         self.clock = clock
         self.prompt_cache = PromptCache(clock=clock, minimum_tokens=minimum_tokens_of(self.catalog))
@@ -137,13 +137,14 @@ class ServiceState:
                 ),
             )
         except ValidationException:
-            self._warn_of_unknown_region(region)
+            self.warn_of_unknown_region(region)
             raise
 
-    def _warn_of_unknown_region(self, region: str) -> None:
+    def warn_of_unknown_region(self, region: str) -> None:
         """A region no geography of the catalog holds offers no model: every call is "The
-        provided model identifier is invalid." (AWS has no endpoint there at all), which does not
-        point at a misspelt region (``eu-centrl-1``). The log says so, once per region."""
+        provided model identifier is invalid." (AWS has no endpoint there at all), every model
+        listing is empty and every model lookup not found, which does not point at a misspelt
+        region (``eu-centrl-1``). The log says so, once per region; a known region: nothing."""
         told = self._unknown_regions_told
         if region in told or len(told) >= 100 or region in self.catalog.regions_of("global"):
             return  # (callers choose regions: the memory is bounded, and so is the log)
