@@ -7,6 +7,7 @@ Expectations come from the seed guide's table (``support.seed_guide``), not from
 
 from __future__ import annotations
 
+import base64
 import json
 import urllib.error
 import urllib.request
@@ -328,7 +329,11 @@ def test_boto3_list_inference_profiles_paginator(bedrock):
     assert len(limited["inferenceProfileSummaries"]) == 4 and "NextToken" in limited
 
 
-@pytest.mark.parametrize("token", ["not-a-token", "eyJ2IjoxLCJvZmZzZXQiOi0xfQ", "eyJ2IjoxLCJvZmZzZXQiOjEwMDB9"])
+@pytest.mark.parametrize("token", [
+    "not-a-token", "eyJ2IjoxLCJvZmZzZXQiOi0xfQ", "eyJ2IjoxLCJvZmZzZXQiOjEwMDB9",
+    # 1500 nested JSON arrays: 2000 characters, within botocore's 2048, deeper than Python's recursion limit
+    pytest.param(base64.urlsafe_b64encode(b"[" * 1500).decode(), id="deeply-nested-json"),
+])
 def test_boto3_list_inference_profiles_bad_token(bedrock, token):
     with pytest.raises(bedrock.exceptions.ValidationException) as info:
         bedrock.list_inference_profiles(nextToken=token)

@@ -170,7 +170,8 @@ def decode_page_token(token: str, listing: str = "") -> int:
             raise ValueError(token)
         if data.get("of", "") != listing:
             raise ValueError(token)
-    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeEncodeError):
+    # (RecursionError: JSON nested deeper than the recursion limit; 2048 characters can be)
+    except (ValueError, KeyError, TypeError, RecursionError, binascii.Error, UnicodeEncodeError):
         raise ValidationException(INVALID_PAGINATION_TOKEN) from None
     return offset
 
