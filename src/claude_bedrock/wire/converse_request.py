@@ -555,7 +555,7 @@ class _Builder:
             schema_path = path + ("textFormat", "structure", "jsonSchema", "schema")
             try:
                 schema = json.loads(definition["schema"])
-            except ValueError:
+            except (ValueError, RecursionError):  # (a string of 5,000 '[' is deeper than the interpreter goes)
                 schema = None
             if not isinstance(schema, dict):
                 raise ValidationException(format_error(schema_path, "json object"))

@@ -1390,3 +1390,13 @@ def test_converse_stream_renderer_sends_no_empty_text_delta() -> None:
                                                          "usage": {"input_tokens": 1, "output_tokens": 0}}})
     renderer.feed({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})
     assert renderer.feed({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": ""}}) == []
+
+
+@pytest.mark.parametrize("schema", ["[" * 5000, "{\"a\":" * 5000], ids=["arrays", "objects"])
+def test_converse_output_schema_nested_past_the_interpreters_depth_is_not_a_json_object(schema) -> None:
+    """A schema string nested deeper than json.loads can go raised RecursionError: a 500."""
+    body = {"messages": [user({"text": "json please"})],
+            "outputConfig": {"textFormat": {"type": "json_schema",
+                                            "structure": {"jsonSchema": {"schema": schema, "name": "out"}}}}}
+    assert rejection(body) == ("The format of the value at outputConfig.textFormat.structure.jsonSchema.schema is "
+                               "invalid. Provide a json object for the field and try again.")
