@@ -254,8 +254,12 @@ _THINK_TAILS = (".", ", then summarise.", " without too much jargon.", " and kee
 _THINK_CLOSINGS = ("That should cover what they need.", "Okay, I have a plan for the answer.")
 
 _FALLBACK_TOPICS = ("this topic", "the question", "the problem")
-_TOPIC_RE = re.compile(r"[A-Z][a-z]+(?:[ -][A-Z][a-z]+)+|[^\W\d_]{4,}")
-_PROPER_NOUN_RE = re.compile(r"[A-Z][a-z]+(?:[ -][A-Z][a-z]+)*")
+#: A capitalised word, Latin-1 letters included ("Zürich", "Zoë", "São"), never the start of a
+#: word cut at a letter beyond them ("Gdańsk" is no "Gda"). An ASCII capital may follow, as
+#: before ("McDonald" gives "Mc" and "Donald"): ASCII text reads as it always did.
+_CAPITALISED = r"[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+(?![^\W\d_A-Z])"
+_TOPIC_RE = re.compile(rf"{_CAPITALISED}(?:[ -]{_CAPITALISED})+|[^\W\d_]{{4,}}")
+_PROPER_NOUN_RE = re.compile(rf"{_CAPITALISED}(?:[ -]{_CAPITALISED})*")
 
 
 def _starts_sentence(text: str, position: int) -> bool:

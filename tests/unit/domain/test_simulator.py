@@ -406,6 +406,21 @@ def test_simulator_auto_calls_mentioned_tool_with_lead_in() -> None:
     assert message["stop_reason"] == "tool_use"
 
 
+@pytest.mark.parametrize("place", ["Zürich", "São Paulo", "Genève"])
+def test_simulator_tool_input_keeps_an_accented_place_whole(place: str) -> None:
+    """A place with Latin-1 letters is the tool's input as written: "Zürich" was not read as a
+    capitalised word at all (the input fell back to a table value), "Zoë" was cut to "Zo"."""
+    message = _message(_engine(), _request(f"What's the weather in {place}?", tools=[WEATHER_TOOL]))
+    assert message["content"][1]["input"]["location"] == place
+
+
+@pytest.mark.parametrize(("text", "noun"), [("A gift for Zoë, please", "Zoë"), ("Trip to São Paulo", "São Paulo"),
+                                            ("Flights to Gdańsk today", None)])
+def test_prose_proper_noun_is_never_a_cut_word(text: str, noun: str | None) -> None:
+    """No proper noun is the start of a word cut at a letter beyond Latin-1 ("Gda" of "Gdańsk")."""
+    assert ProseWriter.proper_noun(text) == noun
+
+
 def test_simulator_auto_without_mention_answers_text() -> None:
     message = _message(_engine(), _request(QUESTION, tools=[WEATHER_TOOL]))
     assert not _tool_blocks(message) and message["stop_reason"] == "end_turn"
