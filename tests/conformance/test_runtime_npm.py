@@ -123,6 +123,45 @@ def test_npm_cut_tool_call_reads_the_same_streamed_and_whole(run_js):
     assert [cut for cut in cuts if cut["streamed"] != cut["whole"]] == []
 
 
+def test_npm_stream_with_thinking_and_a_tool(run_js):
+    """stream: true with thinking and a tool: every delta type (the thinking's signature among
+    them), the helper's events in order, and its finalMessage the message messages.create gives."""
+    result = run_js("stream_thinking_tools")["result"]
+    assert result["deltas"] == ["input_json_delta", "signature_delta", "text_delta", "thinking_delta"]
+    assert result["json"] == {"city": "Paris"}
+    assert result["events"] == ["connect", "thinking", "signature", "contentBlock", "text", "contentBlock", "inputJson",
+                                "contentBlock", "message", "finalMessage", "end"]
+    assert [block[0] for block in result["streamed"]] == ["thinking", "text", "tool_use"]
+    assert result["streamed"][0][2] is True  # a signature
+    assert result["streamed"] == result["whole"] and result["stop_reason"] == "tool_use"
+    assert result["usage"][0] == result["usage"][1]
+
+
+def test_npm_non_ascii_text_and_tool_input(run_js):
+    """Emoji, CJK and accents: signed and answered, the stream's text the created one (no UTF-8
+    split by a chunk), and an accented city the tool's whole input ("Zürich" was not read as a
+    place, and the simulator called the tool for Paris)."""
+    result = run_js("non_ascii")["result"]
+    assert result["text"] and result["streamed"] == result["text"] and "\ufffd" not in result["text"]
+    assert result["input_tokens"] > 100
+    assert result["tool_whole"] == result["tool_streamed"] == {"city": "Zürich"}
+
+
+def test_npm_arn_model_ids_and_the_client_region(run_js):
+    """An inference-profile and a foundation-model ARN (``%2F`` in the signed path) created,
+    streamed and counted; from awsRegion eu-west-1 the eu, global and bare IDs answer, a us
+    profile is refused (outside its geography) as an invalid model ID."""
+    result = run_js("model_ids")["result"]
+    assert result["arn"] == [["claude-sonnet-4-5-20250929", "claude-sonnet-4-5-20250929", 10]] * 2
+    assert list(result["fromEu"].values()) == ["ok", "ok", "ok", "BadRequestError 400"]
+
+
+def test_npm_pdf_and_image_are_billed_as_counted(run_js):
+    result = run_js("documents")["result"]
+    for block in ("pdf", "image"):
+        assert result[block]["text"] and result[block]["billed"] == result[block]["counted"] > 0, result
+
+
 # --------------------------------------------------------------------------- faults (docs/testing.md's table)
 
 #: The model of the scenarios' ``fault`` calls (FAULT_MODEL in scenarios.mjs), which no other test calls.
@@ -177,3 +216,14 @@ def test_npm_dropped_connection_is_terminated(run_js, fault_admin, after_events)
     outcome = run_js("fault", "stream")["result"]
     assert (outcome["error"], outcome["status"], outcome["message"], outcome["attempts"]) == (
         "AnthropicError", None, "terminated", 1), outcome
+
+
+def test_npm_abort_during_the_wait_is_recorded_as_the_client_leaving(run_js, fault_admin):
+    """An AbortController aborting a stream before its first event: the SDK raises
+    APIUserAbortError, and the server records the call at once, status 0, ClientDisconnected."""
+    fault_admin.inject_fault("latency", latency_ms=3000, model=FAULT_MODEL, count=1)
+    outcome = run_js("abort")["result"]
+    assert outcome == {"error": "APIUserAbortError"}
+    call = fault_admin.last_call(model=FAULT_MODEL)
+    assert (call.operation, call.status, call.error_code) == ("InvokeModelWithResponseStream", 0, "ClientDisconnected")
+    assert 200 <= call.latency_ms < 3000

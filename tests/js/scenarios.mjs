@@ -8,6 +8,9 @@ const GLOBAL = 'global.anthropic.claude-sonnet-4-5-20250929-v1:0';
 // The model of the fault scenarios, which no other scenario calls: their faults hit only them.
 const FAULT_MODEL = 'us.anthropic.claude-3-5-haiku-20241022-v1:0';
 
+const WEATHER = { name: 'get_weather', description: 'Weather of a city',
+                  input_schema: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } };
+
 function client(extra = {}) {
   return new AnthropicBedrock({
     awsAccessKey: process.env.TEST_ACCESS_KEY,
@@ -121,6 +124,101 @@ const scenarios = {
     } catch (err) {
       return { attempts, error: err.constructor.name, status: err.status ?? null,
                type: err.error?.error?.type ?? null, message: String(err.message) };
+    }
+  },
+  async stream_thinking_tools() {
+    // stream: true with a tool and thinking: each delta type, the helper's events in order, and
+    // its finalMessage the same message as the raw stream and messages.create.
+    const params = { model: GLOBAL, max_tokens: 4096, tools: [WEATHER], thinking: { type: 'enabled', budget_tokens: 2048 },
+                     messages: [{ role: 'user', content: 'Weather in Paris?' }] };
+    const deltas = new Set();
+    let json = '';
+    for await (const event of await client().messages.create({ ...params, stream: true })) {
+      if (event.type !== 'content_block_delta') continue;
+      deltas.add(event.delta.type);
+      if (event.delta.type === 'input_json_delta') json += event.delta.partial_json;
+    }
+    const helper = client().messages.stream(params);
+    const events = [];
+    for (const name of ['connect', 'thinking', 'signature', 'inputJson', 'text', 'contentBlock', 'message', 'finalMessage', 'end']) {
+      helper.on(name, () => { if (events.at(-1) !== name) events.push(name); });
+    }
+    const streamed = await helper.finalMessage();
+    const whole = await client().messages.create(params);
+    const shape = (m) => m.content.map((b) => b.type === 'thinking' ? [b.type, b.thinking, b.signature !== '']
+                                         : b.type === 'tool_use' ? [b.type, b.name, b.input] : [b.type, b.text]);
+    return { deltas: [...deltas].sort(), json: JSON.parse(json), events, streamed: shape(streamed), whole: shape(whole),
+             stop_reason: streamed.stop_reason, usage: [streamed.usage.output_tokens, whole.usage.output_tokens] };
+  },
+  async non_ascii() {
+    // Emoji, CJK and accents through SigV4 (the body's hash) and the stream's chunks; a place
+    // with accents is the tool's input whole, streamed (input_json_delta) as created.
+    const text = 'Bonjour 🌍🎉 你好世界 こんにちは — Zoë ' + '🦄'.repeat(40) + ' 漢字'.repeat(60);
+    const params = { model: GLOBAL, max_tokens: 1024, system: 'Système 🚀 中文', messages: [{ role: 'user', content: text }] };
+    const whole = await client().messages.create(params);
+    let streamed = '';
+    for await (const event of await client().messages.create({ ...params, stream: true })) {
+      if (event.type === 'content_block_delta' && event.delta.type === 'text_delta') streamed += event.delta.text;
+    }
+    const tool = { model: GLOBAL, max_tokens: 1024, tools: [WEATHER],
+                   messages: [{ role: 'user', content: "What's the weather in Zürich? 🌦" }] };
+    const input = (m) => m.content.find((b) => b.type === 'tool_use')?.input ?? null;
+    return { text: whole.content[0].text, streamed, input_tokens: whole.usage.input_tokens,
+             tool_whole: input(await client().messages.create(tool)),
+             tool_streamed: input(await client().messages.stream(tool).finalMessage()) };
+  },
+  async model_ids() {
+    // ARN model IDs ('/' sent as %2F, signed over the escaped path), created, streamed and
+    // counted; and which IDs the client's awsRegion may call.
+    const arns = ['arn:aws:bedrock:us-west-2:111122223333:inference-profile/' + GLOBAL,
+                  'arn:aws:bedrock:us-west-2::foundation-model/anthropic.claude-sonnet-4-5-20250929-v1:0'];
+    const arn = [];
+    for (const model of arns) {
+      const params = { model, max_tokens: 32, messages: HELLO };
+      arn.push([(await client().messages.create(params)).model, (await client().messages.stream(params).finalMessage()).model,
+                (await client().messages.countTokens({ model, messages: HELLO })).input_tokens]);
+    }
+    const fromEu = {};
+    for (const model of ['eu.anthropic.claude-sonnet-4-5-20250929-v1:0', GLOBAL,
+                         'anthropic.claude-sonnet-4-5-20250929-v1:0', 'us.anthropic.claude-sonnet-4-5-20250929-v1:0']) {
+      try {
+        await client({ awsRegion: 'eu-west-1' }).messages.create({ model, max_tokens: 16, messages: HELLO });
+        fromEu[model] = 'ok';
+      } catch (err) {
+        fromEu[model] = `${err.constructor.name} ${err.status}`;
+      }
+    }
+    return { arn, fromEu };
+  },
+  async documents() {
+    // A base64 PDF and a base64 image: answered, and counted as messages.create bills them.
+    const pdf = Buffer.from('%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n'
+      + '2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 612 792]>>endobj\n'
+      + 'trailer<</Root 1 0 R>>\n%%EOF').toString('base64');
+    const png = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==';
+    const blocks = { pdf: { type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: pdf } },
+                     image: { type: 'image', source: { type: 'base64', media_type: 'image/png', data: png } } };
+    const out = {};
+    for (const [name, block] of Object.entries(blocks)) {
+      const messages = [{ role: 'user', content: [block, { type: 'text', text: 'Describe this' }] }];
+      const created = await client().messages.create({ model: GLOBAL, max_tokens: 64, messages });
+      const counted = await client().messages.countTokens({ model: GLOBAL, messages });
+      out[name] = { billed: created.usage.input_tokens, counted: counted.input_tokens, text: created.content[0].text !== '' };
+    }
+    return out;
+  },
+  async abort() {
+    // An AbortController aborting a stream while the answer is still to come (a latency fault):
+    // the SDK's APIUserAbortError; the server's record is the test's to read.
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 300);
+    try {
+      const stream = await client().messages.create({ model: FAULT_MODEL, max_tokens: 64, messages: HELLO, stream: true },
+                                                   { signal: controller.signal });
+      for await (const event of stream) void event;
+      return { error: null };
+    } catch (err) {
+      return { error: err.constructor.name };
     }
   },
   async invalid_model() {
