@@ -161,3 +161,42 @@ def test_ready_events_with_a_shared_tail_hand_out_the_tail_itself():
     closed = ReadyEvents(head, tail)
     asyncio.run(closed.aclose())
     assert closed.next_now() is None
+
+
+def test_end_hands_a_step_not_awaited_the_cancellation_and_runs_its_clean_up():
+    """A step begun then left (the task cancelled during another await) is ended with that
+    cancellation: the generator's clean-up runs, waits included, and it closes normally after."""
+    cleaned = []
+
+    async def gen():
+        try:
+            yield 1
+            await asyncio.Event().wait()
+        finally:
+            await asyncio.sleep(0.001)  # a clean-up that waits (an upstream response's close)
+            cleaned.append(True)
+
+    async def run():
+        iterator = gen()
+        assert next_ready(iterator) == 1
+        step = next_ready(iterator)
+        assert isinstance(step, Pending)
+        await step.end(asyncio.CancelledError())
+        await iterator.aclose()  # no "asynchronous generator is already running"
+        await step.end(asyncio.CancelledError())  # once only
+
+    asyncio.run(run())
+    assert cleaned == [True]
+
+
+def test_end_after_the_step_was_awaited_does_nothing():
+    async def gen():
+        await asyncio.sleep(0.001)
+        yield 1
+
+    async def run():
+        step = next_ready(gen())
+        assert await step == 1
+        await step.end(asyncio.CancelledError())
+
+    asyncio.run(run())

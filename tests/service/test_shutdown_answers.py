@@ -12,9 +12,13 @@ only once the call is held."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
+import logging
+import socket
 import threading
 from typing import Any, AsyncIterator
+from urllib.parse import urlparse
 
 import pytest
 
@@ -128,3 +132,54 @@ def test_stream_cut_by_shutdown_ends_with_an_exception_frame(tmp_path):
     assert (record.status, record.error_code) == (503, "ServiceUnavailableException")
     assert [event["type"] for event in record.output_body] == ["message_start", "content_block_start",
                                                                "content_block_delta"]
+
+
+class BackedUpEngine:
+    """An answer whose text is more than the sockets' buffers hold, then a step that waits
+    for ever: with a client that reads nothing, the writer waits on the socket while that step
+    has begun (the engine's async generator is mid-step, not awaited). Notes whether its
+    stream's clean-up ran (a gateway's closes its upstream response there)."""
+
+    def __init__(self) -> None:
+        self.inner = SimulatorEngine(seed=0, clock=lambda: 0.0)
+        self.holding = threading.Event()
+        self.closed = False
+
+    async def stream(self, call: ModelCall) -> AsyncIterator[dict[str, Any]]:
+        start, block = self.inner.events(call)[:2]
+        try:
+            yield start
+            yield block
+            yield {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "x" * 8_000_000}}
+            await asyncio.sleep(0.01)  # the huge frame is written meanwhile: the socket backs up
+            yield {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "y"}}
+            self.holding.set()  # the writer now waits on the socket, this step begun
+            await asyncio.Event().wait()
+        finally:
+            self.closed = True
+
+
+def test_stream_cut_by_shutdown_while_its_writes_wait_closes_the_engine_stream_quietly(tmp_path, caplog):
+    """Regression: the server stopping while a stream's write waited on a client reading nothing,
+    the engine's next step begun, left the engine's async generator mid-step: never closed (a
+    gateway's upstream response stayed open), and asyncio logged "aclose(): asynchronous
+    generator is already running" (a gateway: a dozen such errors and an anyio traceback)."""
+    engine = BackedUpEngine()
+    state = ServiceState(Settings(data_dir=str(tmp_path)), engine=engine)
+    body = _invoke_body().encode()
+    caplog.set_level(logging.WARNING, logger="asyncio")
+    with serve_in_thread(create_app(state=state), timeout_graceful_shutdown=GRACE_S) as url:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a client that reads nothing
+        sock.connect((urlparse(url).hostname, urlparse(url).port))
+        sock.sendall(f"POST /model/{MODEL.replace(':', '%3A')}/invoke-with-response-stream HTTP/1.1\r\n"
+                     f"Host: localhost\r\nAuthorization: Bearer dev\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+                     + body)
+        assert engine.holding.wait(10)
+    sock.close()
+    gc.collect()  # an unclosed generator's failed aclose() is logged when its task is collected
+    assert engine.closed
+    (entry,) = state.testing.history.entries()
+    assert (entry.record.status, entry.record.error_code) == (503, "ServiceUnavailableException")
+    problems = [r.getMessage() for r in caplog.records if r.name == "asyncio"]
+    assert not problems, problems

@@ -9,7 +9,9 @@ is written before the wait. Nothing is ever held back for a future event.
 ``next_ready(it)`` steps the iterator's ``__anext__`` awaitable by hand: if it completes
 without suspending, the item is ready now; if it suspends, the partly run awaitable is
 returned wrapped in ``Pending``, which finishes it under the running event loop exactly as
-``await`` would have (the futures it yields pass through to the task unchanged).
+``await`` would have (the futures it yields pass through to the task unchanged); or, when the
+task is cancelled before it awaits it (the server stopping during a write), ``end`` hands it
+that cancellation, so the iterator is left neither mid-step nor open.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ class Pending:
 
     def __await__(self) -> Generator[Any, Any, Any]:
         awaitable, value = self._awaitable, self._yielded
+        self._awaitable = None  # begun: the step ends with this await (``end`` has nothing to do)
         while True:
             try:
                 try:
@@ -43,6 +46,29 @@ class Pending:
                 return stop.value
             except StopAsyncIteration:
                 return END
+
+    async def end(self, exc: BaseException) -> None:
+        """End the step without taking its item, as an ``await`` of it interrupted by ``exc``
+        would have (the task was cancelled while it waited on something else): ``exc`` is
+        thrown where the iterator waits and its clean-up (``finally``) runs to its end here.
+        Left mid-step, an async generator can neither be resumed nor closed (its ``aclose()``
+        fails: "asynchronous generator is already running"), so its clean-up never runs.
+        What the iterator ends with (an item, its end, ``exc`` again) is dropped; any other
+        exception propagates. Nothing to do once the step was awaited."""
+        awaitable, self._awaitable = self._awaitable, None
+        if awaitable is None:
+            return
+        try:
+            try:
+                value = awaitable.throw(exc)
+            except StopIteration:  # it caught ``exc`` and yielded an item anyway
+                return
+            await Pending(awaitable, value)  # its clean-up waits: run it on
+        except StopAsyncIteration:
+            return
+        except BaseException as raised:
+            if raised is not exc:
+                raise
 
 
 def next_ready(iterator: AsyncIterator[Any]) -> Any:
@@ -77,3 +103,6 @@ class _Awaiting(Pending):
             return (yield from self._awaitable.__await__())
         except StopAsyncIteration:
             return END
+
+    async def end(self, exc: BaseException) -> None:
+        """Nothing ran yet (such an awaitable starts when awaited): nothing to end."""

@@ -135,12 +135,15 @@ def _client_left(inv: Invocation, usage: UsageTracker, sent: list[dict[str, Any]
     finish_record(inv, usage, sent, streamed=True)
 
 
-async def _abandon(events: AsyncIterator[dict[str, Any]], item: Any) -> None:
-    """Close the engine's stream once the client has left. A step already in flight finishes
-    first: an async generator cannot be closed while it runs."""
+async def _abandon(events: AsyncIterator[dict[str, Any]], item: Any, cancel: BaseException | None = None) -> None:
+    """Close the engine's stream (a gateway's: its upstream response) once nobody will read it:
+    the client has left, or the server is stopping (``cancel``: the call's task was cancelled).
+    A step already in flight (an async generator cannot be closed while it runs) finishes first
+    when the client left; when the server stops, it gets the cancellation (``Pending.end``): the
+    step may wait long (an upstream's next bytes) and the server waits no more."""
     try:
         if isinstance(item, Pending):
-            await item
+            await (item if cancel is None else item.end(cancel))
         close = getattr(events, "aclose", None)
         if close is not None:
             await close()
@@ -266,8 +269,12 @@ async def stream_response(
         if not inv.disconnect.cut:  # a wait cut short ended the engine's stream already
             await _abandon(events, item)
         raise
-    except asyncio.CancelledError:  # the server is stopping (``app._runtime``): end with an error the clients retry
+    except asyncio.CancelledError as cancel:  # the server is stopping (``app._runtime``): an error the clients retry
         finish_record(inv, usage, logged, streamed=True)
+        # The cancellation may come during a write, the engine's next step begun (``item``, not
+        # awaited yet): the engine's stream is ended first, as the writes may wait on a client
+        # that reads nothing until the process ends.
+        await _abandon(events, item, cancel)
         try:
             await _flush(send, pending)
             await _send_exception_frame(send, inv, stopping_error())
