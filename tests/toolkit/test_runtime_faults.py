@@ -400,6 +400,34 @@ def test_a_client_timing_out_during_injected_latency_is_recorded_at_once(bedrock
     assert retry.content[0].text == "first turn"  # the turn went back (none was taken)
 
 
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_an_error_fault_drawn_by_a_call_its_client_left_waits_for_the_next_call(bedrock, bedrock_env, stream):
+    """Audit: the client leaving during the latency, the error fault drawn with it was used up
+    though nobody saw it (a stream fault went back already): a suite injecting one throttle
+    then saw none."""
+    import anthropic
+
+    bedrock.inject_fault("latency", latency_ms=60_000, count=1)
+    bedrock.inject_fault("ThrottlingException", count=1)
+    client = anthropic.AnthropicBedrock(timeout=0.5, max_retries=0)
+    messages = [{"role": "user", "content": "Hi"}]
+    with pytest.raises(anthropic.APITimeoutError):
+        if stream:
+            with client.messages.stream(model=SONNET, max_tokens=10, messages=messages):
+                pass
+        else:
+            client.messages.create(model=SONNET, max_tokens=10, messages=messages)
+    (call,) = _recorded_calls(bedrock)
+    assert (call.error_code, call.injected_fault) == ("ClientDisconnected", "latency:60000ms")
+    assert [(f["kind"], f["remaining"], f["fired"]) for f in bedrock.faults()] == [
+        ("latency", 0, 1), ("ThrottlingException", 1, 0)]
+    with pytest.raises(anthropic.RateLimitError):  # the next call sees the throttle
+        client.messages.create(model=SONNET, max_tokens=10, messages=messages)
+    seen = bedrock.calls()[-1]
+    assert (seen.status, seen.injected_fault) == (429, "ThrottlingException")
+    assert [(f["remaining"], f["fired"]) for f in bedrock.faults()] == [(0, 1), (0, 1)]  # counted once
+
 def test_last_call_right_after_a_client_timeout_is_the_call_cut_short(bedrock, bedrock_env):
     """Audit: read right after the client's timeout, the history did not hold the call yet (the
     server noticed the closed connection a few turns of its event loop after it answered the
@@ -533,3 +561,20 @@ def test_a_client_timing_out_during_count_tokens_latency_is_recorded_at_once(bed
     assert time.monotonic() - started < 30
     assert (call.operation, call.status, call.error_code) == ("CountTokens", 0, "ClientDisconnected")
     assert call.injected_fault == "latency:60000ms" and 400 <= call.latency_ms < 30_000
+
+
+def test_a_count_tokens_error_fault_drawn_by_a_call_its_client_left_waits_for_the_next_call(bedrock, bedrock_env):
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import ReadTimeoutError
+
+    bedrock.inject_fault("latency", latency_ms=60_000, operation="CountTokens", count=1)
+    bedrock.inject_fault("ThrottlingException", operation="CountTokens", count=1)
+    client = boto3.client("bedrock-runtime", config=Config(read_timeout=0.5, retries={"total_max_attempts": 1}))
+    with pytest.raises(ReadTimeoutError):
+        client.count_tokens(modelId=BASE_SONNET, input=COUNT_INPUT)
+    (call,) = _recorded_calls(bedrock)
+    assert (call.error_code, call.injected_fault) == ("ClientDisconnected", "latency:60000ms")
+    with pytest.raises(client.exceptions.ThrottlingException):
+        client.count_tokens(modelId=BASE_SONNET, input=COUNT_INPUT)
+    assert [(f["remaining"], f["fired"]) for f in bedrock.faults()] == [(0, 1), (0, 1)]

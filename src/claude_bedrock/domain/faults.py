@@ -316,8 +316,9 @@ class FaultPlan(SpecBook[Fault]):
         return True
 
     def give_back(self, fault: Fault) -> None:
-        """Undo one firing of ``fault``: a stream fault drawn for a call that never streamed
-        (refused by a quota or a rule, or left by its client) waits for the next call."""
+        """Undo one firing of ``fault``, drawn for a call that never showed it: a stream fault
+        of a call that never streamed (refused by a quota or a rule, or left by its client), an
+        error fault of a call whose client left during its latency. It waits for the next call."""
         fault.fired -= 1
         if fault.remaining is not None:
             fault.remaining += 1

@@ -20,8 +20,9 @@ written to ``record.injected_fault`` (quota refusals as ``quota:<limit>``); a re
 interrupted by an injected stream fault is handed back, so the retry gets the same turn. A
 call its client gave up on (``ClientDisconnected``: a read timeout during injected latency,
 say, which ends the latency at once: ``service.disconnect``) hands its turn back too, and a
-stream fault drawn for a call that never reached its stream (refused by a quota or a rule's
-error, or abandoned) is handed back to the plan and left out of the call's label.
+fault that never struck is handed back to the plan and left out of the call's label: an error
+fault drawn for a call whose client left during the latency, and a stream fault drawn for a
+call that never reached its stream (refused by a quota or a rule's error, or abandoned).
 
 Baseline: the ``[testing]`` table of the config file (``rules``, ``faults``, ``quotas``,
 ``history_size``) and the file named by ``--rules-file`` (TOML always; YAML when PyYAML is
@@ -315,8 +316,9 @@ class _OpenCall:
     """What the hook gave a call that has not ended yet (``Toolkit.observe`` settles it)."""
 
     selection: Selection | None = None
-    #: a stream fault drawn for the call, until it strikes
-    stream_fault: Fault | None = None
+    #: the error or stream fault drawn for the call, until it strikes (one that never does goes
+    #: back: nobody saw it)
+    fault: Fault | None = None
 
 
 class Toolkit:
@@ -403,7 +405,9 @@ class Toolkit:
 
     def observe(self, record: CallRecord) -> None:
         """Observer: keep every runtime call (successful or not), and settle what the hook
-        gave it: a turn its client gave up on and a stream fault that never struck go back."""
+        gave it: a turn its client gave up on and a fault that never struck (an error fault
+        whose client left during the latency, a stream fault of a call that never streamed)
+        go back."""
         opened = self._open.pop(record.request_id, None)
         if self._stale(record):
             return
@@ -413,7 +417,7 @@ class Toolkit:
                 rule_id = opened.selection.rule.id
                 if record.error_code == "ClientDisconnected":
                     opened.selection.give_back()
-            fault = opened.stream_fault
+            fault = opened.fault
             if fault is not None:
                 if self._faults is not None:
                     self._faults.give_back(fault)
@@ -448,12 +452,15 @@ class Toolkit:
     def has_faults(self) -> bool:
         return self._faults is not None and len(self._faults) > 0
 
-    def _draw(self, view: CallView, record: CallRecord) -> Injection:
-        """The call's faults (``FaultPlan.draw``), their labels written to its record."""
+    def _draw(self, view: CallView, record: CallRecord) -> tuple[Injection, _OpenCall]:
+        """The call's faults (``FaultPlan.draw``), their labels written to its record; and the
+        call, opened (``observe`` settles it)."""
+        opened = self._open[record.request_id] = _OpenCall()
         injection = self.faults.draw(view)
+        opened.fault = injection.fault
         if injection.label:
             record.injected_fault = injection.label
-        return injection
+        return injection, opened
 
     async def count_tokens_faults(self, record: CallRecord, model_id: str, request: Mapping[str, Any],
                                   watch: DisconnectWatch) -> None:
@@ -464,13 +471,14 @@ class Toolkit:
 
         view = CallView(self.model_names(record.model_id, model_id), record.operation, record.account_id,
                         record.region, request)
-        injection = self._draw(view, record)
+        injection, opened = self._draw(view, record)
         if injection.latency_ms:
             with watch:
                 await self.sleep(injection.latency_ms / 1000)
             if self._stale(record):  # reset while it waited: the new scenario is not its own
                 return
         if injection.before is not None:
+            opened.fault = None  # it strikes
             raise injection.before.error()
 
     def events(self, call: ModelCall, record: CallRecord, engine: Engine) -> AsyncIterator[StreamEvent]:
@@ -485,9 +493,7 @@ class Toolkit:
 
         view = CallView(self.model_names(record.model_id, call.model_id), call.operation, call.account_id,
                         call.region, call.request)
-        opened = self._open[record.request_id] = _OpenCall()
-        injection = self._draw(view, record)
-        opened.stream_fault = injection.stream
+        injection, opened = self._draw(view, record)
         if injection.latency_ms:
             await self.sleep(injection.latency_ms / 1000)
             if self._stale(record):  # reset while it waited: the new scenario is not its own
@@ -495,6 +501,7 @@ class Toolkit:
                     yield event
                 return
         if injection.before is not None:
+            opened.fault = None  # it strikes
             raise injection.before.error()
         input_tokens = (call.input_tokens if call.input_tokens is not None
                         else count_request(call.request, preserve_thinking=call.preserve_thinking))
@@ -537,7 +544,7 @@ async def _striking(
 ) -> AsyncIterator[StreamEvent]:
     """``source``, cut by the call's stream fault after its ``after_events`` events (or before
     the last); a stream error after 0 events is the stream's first frame (``ErrorAsFirstFrame``)."""
-    fault = opened.stream_fault
+    fault = opened.fault  # a stream fault (an error fault struck before the stream), or None
     try:
         if fault is None:
             async for event in source:
@@ -548,7 +555,7 @@ async def _striking(
         while pending is not None:
             following = await anext(source, None)
             if sent >= fault.after_events or following is None:
-                opened.stream_fault = None  # it struck
+                opened.fault = None  # it struck
                 if selection is not None:
                     selection.give_back()
                 error = fault.error()
