@@ -38,3 +38,16 @@ def test_docs_readme_gateway_config_shows_every_upstream_key():
     gateway = README.split("### Gateway mode", 1)[1].split("\n## ", 1)[0]
     for key in (*_UPSTREAM_SETTINGS, *_UPSTREAM_SECRETS):
         assert re.search(rf"\b{key} = ", gateway), key
+
+
+def test_docs_readme_connection_deadlines_are_the_servers():
+    """Audit (docs walk): the README said a request head is cut once it 'receives no byte for 60 s',
+    the old per-byte rule; the server gives a head one deadline from its first byte (a slowloris
+    trickling a byte a minute is cut), and a body a per-byte one."""
+    from claude_bedrock.service.server import MAX_HEAD_BYTES, REQUEST_READ_TIMEOUT_S, RESPONSE_WRITE_TIMEOUT_S
+
+    quiet = " ".join(README.split("Connections that go quiet are closed", 1)[1].split("\n\n", 1)[0].split())
+    assert f"head is not whole {REQUEST_READ_TIMEOUT_S:g} s after its first byte" in quiet
+    assert f"body receives no byte for {REQUEST_READ_TIMEOUT_S:g} s" in quiet
+    assert f"takes no byte of the response for {RESPONSE_WRITE_TIMEOUT_S:g} s" in quiet
+    assert f"a head over {MAX_HEAD_BYTES // 1024} KB" in README
