@@ -51,3 +51,16 @@ def test_docs_readme_connection_deadlines_are_the_servers():
     assert f"body receives no byte for {REQUEST_READ_TIMEOUT_S:g} s" in quiet
     assert f"takes no byte of the response for {RESPONSE_WRITE_TIMEOUT_S:g} s" in quiet
     assert f"a head over {MAX_HEAD_BYTES // 1024} KB" in README
+
+
+def test_docs_testing_names_every_recorded_call_field_and_helper():
+    """Audit (docs walk): ``RecordedCall.started_at`` (the history's order) was a field that
+    docs/testing.md's list of fields left out."""
+    import dataclasses
+
+    from claude_bedrock.testing import RecordedCall
+
+    history = (ROOT / "docs" / "testing.md").read_text().split("## Call history", 1)[1].split("\n## ", 1)[0]
+    helpers = [name for name, value in vars(RecordedCall).items() if isinstance(value, property)]
+    for name in [field.name for field in dataclasses.fields(RecordedCall)] + helpers:
+        assert f"`{name}`" in history, name
