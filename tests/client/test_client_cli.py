@@ -92,6 +92,9 @@ def _urls(monkeypatch, env: dict[str, str], endpoint_url: str | None = None, aws
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("AWS_REGION", "eu-west-3")
+    # keys of their own: without any, a command refuses an endpoint off loopback before its request
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDURLS")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
     client, _ = _make_client(None, endpoint_url, None, aws)
     with client:
         return {service: client.config.url_for(service) for service in ("runtime", "control", "sts")}
@@ -203,6 +206,19 @@ def test_cli_no_development_credentials_for_a_remote_endpoint():
     assert result.exit_code == 1, result.output
     assert "development credentials" not in result.stderr
     assert "Error: No AWS credentials found" in result.stderr
+
+
+@pytest.mark.parametrize("command", [["whoami"], ["models"], ["ask", "Hi"], ["count-tokens", "Hi"]])
+def test_cli_no_credentials_error_names_what_a_command_user_can_set(clean_env, command):
+    """Audit (docs walk): without credentials, against AWS or any non-loopback endpoint, the
+    commands printed the client's own words, 'pass aws_access_key/aws_secret_key or api_key':
+    constructor arguments no command has; the command's way, --profile, went unnamed."""
+    result = CliRunner().invoke(cli, [*command, "--aws", "--region", "us-west-2"])
+    assert result.exit_code == 1, result.output
+    line = result.stderr.strip()
+    assert line.startswith("Error: No AWS credentials found") and "\n" not in line, line
+    assert "--profile" in line and "AWS_ACCESS_KEY_ID" in line and "AWS_BEARER_TOKEN_BEDROCK" in line
+    assert "aws_access_key" not in line and "api_key" not in line
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,8 @@ on one URL); else, when an endpoint variable is set (``ANTHROPIC_BEDROCK_BASE_UR
 each service at its endpoint in the region (``bedrock-runtime``, ``bedrock``, ``sts``), the endpoint
 variables ignored. Credentials and region follow the client's rules (``docs/client.md``); when no
 credentials are found and the endpoint is a loopback address, development credentials are used
-(a development server accepts them) and a note says so on stderr.
+(a development server accepts them) and a note says so on stderr; elsewhere the command stops
+before any request, naming what a command's user sets (not the client's constructor arguments).
 
 Errors: every client error prints one line (``Error: ...``) and exits with status 1; a usage
 error exits with 2; Ctrl-C ends the process by SIGINT (``main.main``). No traceback.
@@ -42,6 +43,10 @@ DEFAULT_MODEL = "claude-sonnet-4-5"
 DEV_ACCESS_KEY = "AKIDCLAUDEBEDROCKDEV"
 DEV_SECRET_KEY = "claude-bedrock-local-development-secret"
 _AVAILABILITY_COLUMNS = ("global", "us", "eu", "jp", "apac")
+NO_CREDENTIALS = (
+    "No AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_BEARER_TOKEN_BEDROCK, "
+    "or give --profile NAME (or AWS_PROFILE) for a profile of ~/.aws/credentials or ~/.aws/config."
+)
 
 
 def _base_url(option: str | None, aws: bool) -> str | None:
@@ -147,6 +152,8 @@ def _make_client(region: str | None, endpoint_url: str | None, profile: str | No
             client = AnthropicBedrock(
                 aws_region=region, base_url=base_url, aws_access_key=DEV_ACCESS_KEY, aws_secret_key=DEV_SECRET_KEY
             )
+        elif client.config.auth is None:  # the client's own words name constructor arguments a command has not
+            raise click.ClickException(NO_CREDENTIALS)
     return client, url
 
 
