@@ -64,3 +64,15 @@ def test_docs_testing_names_every_recorded_call_field_and_helper():
     helpers = [name for name, value in vars(RecordedCall).items() if isinstance(value, property)]
     for name in [field.name for field in dataclasses.fields(RecordedCall)] + helpers:
         assert f"`{name}`" in history, name
+
+
+def test_docs_readme_gives_the_upper_bound_of_every_bounded_setting():
+    """Audit (docs walk): --upstream-timeout (1 to 3600) and --upstream-max-retries (at most 10)
+    refused values past bounds that neither the README's table nor --help gave, unlike
+    --log-retention-days and --log-flush-interval-ms. (The port's 65535 goes without saying.)"""
+    for spec in SETTINGS:
+        refusal = spec.check(10**12) if spec.type is int and spec.check and spec.name != "port" else None
+        if refusal and (bound := re.search(r"between \d+ and (\d+)", refusal)):
+            [row] = [line for line in README.splitlines() if line.startswith(f"| `--{spec.name.replace('_', '-')}`")]
+            assert bound.group(1) in row, spec.name
+            assert bound.group(1) in spec.help or (bound.group(1) == "3600000" and "an hour" in spec.help), spec.name

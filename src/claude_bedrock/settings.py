@@ -260,14 +260,14 @@ SETTINGS: tuple[SettingSpec, ...] = (
         int,
         0,
         "Gateway mode: retries of an upstream call refused before its first event (throttled, 5xx, "
-        "connection failure). 0 hands every failure to the caller, whose SDK retries (not both).",
+        "connection failure), at most 10. 0 hands every failure to the caller, whose SDK retries (not both).",
         check=_between(0, 10),
     ),
     SettingSpec(
         "upstream_timeout",
         int,
         600,
-        "Gateway mode: seconds an upstream call may wait to connect, or for its next bytes.",
+        "Gateway mode: seconds an upstream call may wait to connect, or for its next bytes (1 to 3600).",
         metavar="SECONDS",
         check=_between(1, 3600),
     ),
