@@ -76,3 +76,14 @@ def test_docs_readme_gives_the_upper_bound_of_every_bounded_setting():
             [row] = [line for line in README.splitlines() if line.startswith(f"| `--{spec.name.replace('_', '-')}`")]
             assert bound.group(1) in row, spec.name
             assert bound.group(1) in spec.help or (bound.group(1) == "3600000" and "an hour" in spec.help), spec.name
+
+
+def test_docs_name_every_claude_bedrock_variable_the_code_reads():
+    """Audit (docs walk): the README's test command needs the shared data folder, which
+    tests/conftest.py finds at ../shared or in CLAUDE_BEDROCK_SHARED, a variable no document named."""
+    documents = README + "".join(path.read_text() for path in (ROOT / "docs").glob("*.md"))
+    sources = [*(ROOT / "src").rglob("*.py"), ROOT / "tests" / "conftest.py"]
+    read = {name for path in sources for name in re.findall(r"\bCLAUDE_BEDROCK_[A-Z_]*[A-Z]\b", path.read_text())}
+    assert "CLAUDE_BEDROCK_SHARED" in read
+    settings = {f"CLAUDE_BEDROCK_{spec.name.upper()}" for spec in SETTINGS}  # the README's CLAUDE_BEDROCK_<OPTION>
+    assert sorted(name for name in read - settings if name not in documents) == []
