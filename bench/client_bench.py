@@ -1,7 +1,7 @@
 """Client benchmark: claude_bedrock.AnthropicBedrock against anthropic.AnthropicBedrock and boto3,
 on the same claude-bedrock server, in the same run.
 
-    python bench/client_bench.py            # full run (about 2 minutes)
+    python bench/client_bench.py            # full run (about 1 minute)
     python bench/client_bench.py --quick    # fewer repetitions, for a smoke check
 
 What it measures (targets: ours <= 1/3 of each competitor on both):
@@ -221,7 +221,7 @@ def report(title: str, values: dict[str, float], unit: str, scale: float, target
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions, for a smoke check")
     parser.add_argument("--httpx", action="store_true", help="also measure our client over an httpx.Client")
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
     args = parser.parse_args()

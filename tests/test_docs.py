@@ -87,3 +87,18 @@ def test_docs_name_every_claude_bedrock_variable_the_code_reads():
     assert "CLAUDE_BEDROCK_SHARED" in read
     settings = {f"CLAUDE_BEDROCK_{spec.name.upper()}" for spec in SETTINGS}  # the README's CLAUDE_BEDROCK_<OPTION>
     assert sorted(name for name in read - settings if name not in documents) == []
+
+
+def test_docs_bench_readme_and_each_script_give_its_full_run_the_same_duration():
+    """Audit (docs walk): bench/README.md said client_bench.py's full run takes about 1 minute, its
+    --help about 2 (the quick run takes 18 s, the full one three times its repetitions)."""
+    bench_readme = (ROOT / "bench" / "README.md").read_text()
+    checked = []
+    for script in sorted((ROOT / "bench").glob("*.py")):
+        # the option-less command line, with its duration: "# full run (about 2 minutes)", "(~6 min)"
+        full_run = re.compile(rf"^ *python bench/{re.escape(script.name)} +#.*?(?:about |~)(\d+) min", re.M)
+        said = full_run.search(script.read_text())
+        if said:
+            assert full_run.search(bench_readme).group(1) == said.group(1), script.name
+            checked.append(script.name)
+    assert len(checked) == 4, checked
