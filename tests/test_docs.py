@@ -102,3 +102,13 @@ def test_docs_bench_readme_and_each_script_give_its_full_run_the_same_duration()
             assert full_run.search(bench_readme).group(1) == said.group(1), script.name
             checked.append(script.name)
     assert len(checked) == 4, checked
+
+
+def test_docs_client_models_list_row_names_every_filter():
+    """Audit (docs walk): ``models.list`` takes ``project_identifier`` (botocore's
+    ``projectIdentifier``), which docs/client.md's methods table left out."""
+    from claude_bedrock.client.core import LIST_MODELS_FILTERS
+
+    [row] = [line for line in (ROOT / "docs" / "client.md").read_text().splitlines() if line.startswith("| `models.list(")]
+    for keyword in ("by_provider", *LIST_MODELS_FILTERS):
+        assert f"{keyword}=" in row, keyword
