@@ -35,10 +35,9 @@ from claude_bedrock.adapters.invocation_log.index import InvocationIndex
 from claude_bedrock.adapters.invocation_log.layout import LogLayout
 from claude_bedrock.adapters.invocation_log.s3_folder import S3FolderSink
 
-__all__ = ["DAY_S", "DEFAULT_RETENTION_DAYS", "PURGE_INTERVAL_S", "Purge", "PurgeResult", "cutoff_for", "purge"]
+__all__ = ["DAY_S", "PURGE_INTERVAL_S", "Purge", "PurgeResult", "cutoff_for", "purge"]
 
 DAY_S = 86_400
-DEFAULT_RETENTION_DAYS = 30
 PURGE_INTERVAL_S = 3_600
 #: Rule 4: index rows (with their data objects) removed per step of a purge (about 0.05 s).
 STEP_ROWS = 1_000
