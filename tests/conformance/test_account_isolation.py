@@ -200,3 +200,17 @@ def test_quota_counters_are_per_account_and_region(server):
         assert runtime.converse(modelId=f"global.{SONNET}", messages=HELLO)["output"]
     usage = {(row["account_id"], row["region"]): row["requests"] for row in admin(server, "GET", "/quotas")["usage"]}
     assert usage == {(ALICE, HOME): 1, (BOB, HOME): 1, (ALICE, ABROAD): 1}
+
+
+def test_a_fault_with_an_account_strikes_that_accounts_calls_alone(server):
+    """On a server several teams share, a fault written for one account (``account``, as a
+    rule's match has) leaves the other account's calls alone and keeps its count for its own."""
+    admin(server, "POST", "/faults", {"kind": "ThrottlingException", "account": BOB, "count": 1})
+    alice = client(server, ALICE, HOME, "bedrock-runtime")
+    assert alice.converse(modelId=f"global.{SONNET}", messages=HELLO)["output"]
+    assert admin(server, "GET", "/faults")["faults"][0]["remaining"] == 1
+    bob = client(server, BOB, HOME, "bedrock-runtime")  # (which retries once: the throttled call is in the history)
+    assert bob.converse(modelId=f"global.{SONNET}", messages=HELLO)["output"]
+    calls = [(call["account_id"], call["status"]) for call in admin(server, "GET", "/calls")["calls"]]
+    assert calls == [(ALICE, 200), (BOB, 429), (BOB, 200)]
+    assert admin(server, "GET", "/faults")["faults"][0]["remaining"] == 0

@@ -21,8 +21,8 @@ NAMES = ("anthropic.claude-sonnet-4-5-20250929-v1:0", "claude-sonnet-4-5")
 HAIKU = ("anthropic.claude-haiku-4-5-20251001-v1:0", "claude-haiku-4-5")
 
 
-def view(operation: str = "InvokeModel", names=NAMES) -> CallView:
-    return CallView(names, operation, "111122223333", "us-west-2", {"messages": []})
+def view(operation: str = "InvokeModel", names=NAMES, account: str = "111122223333") -> CallView:
+    return CallView(names, operation, account, "us-west-2", {"messages": []})
 
 
 def never() -> float:
@@ -50,6 +50,14 @@ def test_model_and_operation_filters():
     assert plan.draw(view("Converse")).fault is None
     assert plan.draw(view("InvokeModel", HAIKU)).fault is None
     assert plan.draw(view("Converse", HAIKU)).fault is not None
+
+
+def test_account_filter():
+    plan = FaultPlan(never)
+    plan.add({"kind": "ThrottlingException", "account": "222222222222"})
+    assert plan.faults[0].describe()["account"] == "222222222222"
+    assert plan.draw(view()).fault is None
+    assert plan.draw(view(account="222222222222")).fault is not None
 
 
 def test_stream_faults_only_hit_streaming_operations():
@@ -147,6 +155,8 @@ def test_stream_error_exception_choice_and_drop():
         # a message no error carries was accepted and silently did nothing
         ({"kind": "latency", "latency_ms": 5, "message": "slow"}, "message: only for error kinds"),
         ({"kind": "drop_connection", "message": "cut"}, "message: only for error kinds"),
+        ({"kind": "ThrottlingException", "account": "12345"}, "account: expected a 12-digit account ID"),
+        ({"kind": "ThrottlingException", "account": 111122223333}, "account: expected a non-empty string"),
     ],
 )
 def test_parse_fault_rejects_bad_faults(spec, fragment):

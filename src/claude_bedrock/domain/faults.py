@@ -1,7 +1,7 @@
 """Fault plans for tests: which model calls fail, how, and when.
 
-A fault is ``{kind, model?, operation?, count? | probability?, after_events?, exception?,
-latency_ms?, message?, id?}``. Kinds (``KINDS``):
+A fault is ``{kind, model?, operation?, account?, count? | probability?, after_events?,
+exception?, latency_ms?, message?, id?}``. Kinds (``KINDS``):
 
 =================================  ============================================================
 ``ThrottlingException`` ...        the error answers instead of the model, before any output
@@ -33,8 +33,8 @@ response's head, before any frame.
 
 When: ``count: N`` fires on the next N matching calls (queued); ``probability: p`` fires on each
 matching call with probability p (at most ``count`` times when both are given; ``probability:
-1`` is "every call"); neither means ``count: 1``. ``model`` and ``operation`` filter as in
-``scripting.Match``.
+1`` is "every call"); neither means ``count: 1``. ``model``, ``operation`` and ``account`` (the
+caller's 12-digit account ID) filter as in ``scripting.Match``.
 
 Drawing (``FaultPlan.draw``), once per call, in insertion order: every applicable latency fault
 that fires adds its delay; the first applicable error or stream fault that fires is the call's
@@ -62,6 +62,7 @@ from claude_bedrock.domain.scripting import (
     CallView,
     ScriptError,
     SpecBook,
+    account_filter,
     error_for,
     model_filter,
     model_matches,
@@ -109,7 +110,7 @@ STREAM_EXCEPTIONS: dict[str, str] = {
 #: Stream exception members of InvokeModelWithResponseStream's ResponseStream alone.
 INVOKE_STREAM_EXCEPTIONS: dict[str, str] = {"modelTimeoutException": "ModelTimeoutException"}
 
-_KEYS = ("id", "kind", "model", "operation", "count", "probability", "after_events", "exception", "latency_ms", "message")
+_KEYS = ("id", "kind", "model", "operation", "account", "count", "probability", "after_events", "exception", "latency_ms", "message")
 
 
 @dataclass(slots=True)
@@ -118,6 +119,7 @@ class Fault:
     kind: str
     model: str | None = None
     operations: tuple[str, ...] = ()
+    account: str | None = None
     #: Fires left (None: unlimited, probabilistic only).
     remaining: int | None = 1
     probability: float | None = None
@@ -138,6 +140,8 @@ class Fault:
         if self.is_stream and view.operation not in STREAMING_OPERATIONS:
             return False
         if view.operation not in (self.operations or RUNTIME_OPERATIONS):
+            return False
+        if self.account is not None and view.account_id != self.account:
             return False
         return self.model is None or model_matches(self.model, view.model_names)
 
@@ -167,6 +171,8 @@ class Fault:
             out["model"] = self.model
         if self.operations:
             out["operation"] = list(self.operations)
+        if self.account is not None:
+            out["account"] = self.account
         if self.probability is not None:
             out["probability"] = self.probability
         if self.is_stream:
@@ -248,6 +254,7 @@ def parse_fault(spec: Any, fault_id: str, origin: str = "fault") -> Fault:
         kind=kind,
         model=model,
         operations=operations,
+        account=account_filter(spec, origin),
         remaining=remaining,
         probability=probability,
         after_events=1 if after_events is None else after_events,

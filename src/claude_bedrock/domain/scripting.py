@@ -227,6 +227,14 @@ def model_matches(pattern: str, names: Iterable[str]) -> bool:
     return any(fnmatch.fnmatchcase(name, pattern) for name in names)
 
 
+def account_filter(spec: Mapping[str, Any], origin: str) -> str | None:
+    """The ``account`` filter of a rule's match or a fault: a 12-digit account ID, or None."""
+    account = _optional_str(spec, "account", origin)
+    if account is not None and not is_account_id(account):
+        raise ScriptError(f"{origin}.account: expected a 12-digit account ID")
+    return account
+
+
 def model_filter(value: Any, origin: str, *, globs: bool = True) -> str:
     """Validate a ``model`` filter of a rule, fault or quota: a glob (``*sonnet*``), or a name
     a call's model answers to (``Toolkit.model_names``): a base model ID, an Anthropic name or
@@ -380,9 +388,7 @@ def _parse_match(spec: Any, origin: str) -> Match:
     has_tools = spec.get("has_tools")
     if has_tools is not None and not isinstance(has_tools, bool):
         raise ScriptError(f"{origin}.has_tools: expected true or false")
-    account = _optional_str(spec, "account", origin)
-    if account is not None and not is_account_id(account):
-        raise ScriptError(f"{origin}.account: expected a 12-digit account ID")
+    account = account_filter(spec, origin)
     return Match(
         model=model_filter(spec["model"], f"{origin}.model") if spec.get("model") is not None else None,
         operations=operations_of(spec["operation"], f"{origin}.operation") if spec.get("operation") else (),

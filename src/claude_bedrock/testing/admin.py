@@ -331,7 +331,8 @@ class BedrockAdmin:
         ``ServiceUnavailableException``, ``InternalServerException``, ``ModelNotReadyException``,
         ``ModelErrorException``, ``stream_error``, ``drop_connection`` or ``latency``. Options:
         ``count`` (the next N calls; default 1) or ``probability``, ``model``, ``operation``
-        (a name or a list; ``CountTokens`` is reached only when named),
+        (a name or a list; ``CountTokens`` is reached only when named), ``account`` (the
+        caller's 12-digit account ID: the calls of one account),
         ``after_events``, ``exception``, ``latency_ms``, ``message``, ``id``.
         """
         spec = {"kind": kind, **{key: value for key, value in options.items() if value is not None}}
