@@ -950,3 +950,63 @@ def test_gateway_calls_at_a_failing_refresh_share_one_attempt(container_credenti
     assert all("could not be refreshed" in message for message in messages), messages
     # botocore asks the endpoint 3 times per refresh; one refresh shared, maybe a second for latecomers
     assert int(state["asked"]) <= 6, state["asked"]  # type: ignore[call-overload]
+
+
+def _answer_with(replaced: dict[int, dict]) -> bytes:
+    """``TEXT_ANSWER``'s frames, with the events at the indexes of ``replaced`` replaced."""
+    return b"".join(chunk(replaced.get(index, original)) for index, original in enumerate(TEXT_ANSWER))
+
+
+_DELTA = TEXT_ANSWER[2]
+
+
+@pytest.mark.parametrize("replaced, operations", [
+    ({2: {"type": "content_block_delta", "delta": _DELTA["delta"]}}, "all"),  # no index
+    ({2: {**_DELTA, "delta": {"type": "text_delta", "text": 5}}}, "all"),
+    ({2: {**_DELTA, "delta": {"type": "thinking_delta", "thinking": "x"}}}, "built"),  # not in a text block
+    ({1: {"type": "content_block_start", "index": 0}}, "all"),
+    ({0: {**TEXT_ANSWER[0], "message": {**TEXT_ANSWER[0]["message"], "usage": {"input_tokens": "5"}}}}, "all"),
+    ({4: {**TEXT_ANSWER[4], "usage": {"output_tokens": -3}}}, "all"),
+    ({4: {**TEXT_ANSWER[4], "delta": {"stop_reason": "brand_new_reason"}}}, "converse"),
+    ({1: {**TEXT_ANSWER[1], "content_block": {"type": "tool_use", "input": {}}},  # no id nor name
+      2: {**_DELTA, "delta": {"type": "input_json_delta", "partial_json": "{}"}}}, "converse"),
+], ids=["delta-without-index", "text-not-a-string", "delta-of-another-block", "block-without-content-block",
+        "input-tokens-a-string", "negative-output-tokens", "stop-reason-converse-lacks", "tool-use-without-id"])
+def test_gateway_upstream_events_the_renderers_cannot_take_are_unreadable(odd_upstream, odd_gateway, replaced,
+                                                                            operations):
+    """Audit regression: upstream events that broke the engine contract in their content (the
+    order was checked) reached the renderers: InvokeModel and Converse answered a bare 500
+    with a traceback in the log, ConverseStream a modelStreamErrorException frame, and a token
+    count that is no number was recorded, after which every listing of the call history failed
+    with a 500. They are now the gateway's usual unreadable answer: one log line, no traceback."""
+    from botocore.exceptions import EventStreamError
+
+    odd_upstream[1].body = _answer_with(replaced)
+    client = boto3_runtime(odd_gateway.url)
+    messages = [{"role": "user", "content": [{"text": "x"}]}]
+    calls = {
+        "InvokeModel": lambda: client.invoke_model(modelId=GLOBAL_SONNET, body=invoke_body())["body"].read(),
+        "InvokeModelWithResponseStream": lambda: list(client.invoke_model_with_response_stream(
+            modelId=GLOBAL_SONNET, body=invoke_body())["body"]),
+        "Converse": lambda: client.converse(modelId=GLOBAL_SONNET, messages=messages),
+        "ConverseStream": lambda: list(client.converse_stream(modelId=GLOBAL_SONNET, messages=messages)["stream"]),
+    }
+    refused = {"all": set(calls), "built": set(calls) - {"InvokeModelWithResponseStream"},
+               "converse": {"Converse", "ConverseStream"}}[operations]
+    try:
+        with BedrockAdmin(odd_gateway.url) as admin:
+            for operation, call in calls.items():
+                if operation not in refused:
+                    call()  # relayed or rendered as before
+                    continue
+                with pytest.raises((client.exceptions.InternalServerException, EventStreamError)) as caught:
+                    call()
+                assert caught.value.response["Error"]["Code"] in ("InternalServerException", "internalServerException")
+                assert "could not read its upstream" in caught.value.response["Error"]["Message"]
+                recorded = admin.last_call()
+                assert (recorded.operation, recorded.status) == (operation, 500)
+            assert admin.calls()  # the call history still lists
+    finally:
+        odd_upstream[1].body = b""
+    log = odd_gateway.log_text()
+    assert "Traceback" not in log and "upstream response unreadable" in log

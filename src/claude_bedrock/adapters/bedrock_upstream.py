@@ -34,8 +34,9 @@ Rules:
      unreachable upstream is 503 ServiceUnavailableException, a silent one 408
      ModelTimeoutException. An answer that is no Bedrock answer (an error without an AWS
      error type, bytes that are not an event stream, events out of the Messages order, a
-     stream ending before ``message_stop``) is 500 InternalServerException (a frame once the
-     stream started), logged in one line; a failure after ``message_stop`` (the response not
+     stream ending before ``message_stop``, events the renderers cannot take:
+     ``upstream_answer``) is 500 InternalServerException (a frame once the stream started),
+     logged in one line; a failure after ``message_stop`` (the response not
      ended in time, or cut) is logged, the answer being whole; an event
      type the gateway does not know (Anthropic may add some) is left out.
   5. Retries: ``upstream_max_retries`` (default 0: the caller's SDK retries, not both), and
@@ -64,6 +65,7 @@ import os
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from claude_bedrock.adapters.upstream_answer import AnswerCheck
 from claude_bedrock.domain.engine import NON_STREAMING_OPERATIONS, SETTING_HEADERS, ModelCall, StreamEvent
 from claude_bedrock.domain.errors import (
     ERRORS_BY_CODE,
@@ -204,6 +206,7 @@ class BedrockUpstreamEngine:
         headers = stream.info.headers  # the tier and latency the upstream served the call with
         call.served_settings = [(name, value) for name in SETTING_HEADERS if (value := headers.get(name))]
         state = START
+        check = AnswerCheck(call.operation)
         try:
             async for event in stream:
                 kind = event.get("type")
@@ -214,10 +217,11 @@ class BedrockUpstreamEngine:
                 if following is None:
                     raise _unreadable(f"event {kind!r} out of order")
                 state = following
+                problem = check.problem(kind, event)
+                if problem is not None:
+                    raise _unreadable(problem)
                 if kind == "message_start":
-                    message = event.get("message")
-                    if not isinstance(message, dict):
-                        raise _unreadable("message_start without a message object")
+                    message = event["message"]
                     event = {**event, "message": {**message, "id": call.message_id, "model": call.anthropic_name}}
                 elif kind == "message_stop":
                     event = _MESSAGE_STOP

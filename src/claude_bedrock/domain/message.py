@@ -13,7 +13,7 @@ Lifecycle (all transitions live in ``_TRANSITIONS``)::
     (ping is allowed in every state between message_start and message_stop)
 
 Further rules: block indexes count up from 0 without gaps; a delta or stop names the open
-block; each delta type is allowed only in its block type (``_DELTAS_BY_BLOCK``).
+block; each delta type is allowed only in its block type (``DELTAS_BY_BLOCK``).
 
 Accumulation: ``text_delta`` appends to ``text``; ``citations_delta`` appends to
 ``citations``; ``thinking_delta`` appends to ``thinking``; ``signature_delta`` appends to
@@ -40,6 +40,7 @@ from claude_bedrock.wire.partial_json import parse_partial
 __all__ = [
     "IncompleteMessageError",
     "MalformedToolInputError",
+    "DELTAS_BY_BLOCK",
     "EVENT_TYPES",
     "MessageAccumulator",
     "StreamLifecycleError",
@@ -108,7 +109,7 @@ def next_state(state: str, event_type: str) -> str | None:
 
 
 #: Block type -> delta types it accepts.
-_DELTAS_BY_BLOCK: Mapping[str, frozenset[str]] = {
+DELTAS_BY_BLOCK: Mapping[str, frozenset[str]] = {
     "text": frozenset({"text_delta", "citations_delta"}),
     "tool_use": frozenset({"input_json_delta"}),
     "server_tool_use": frozenset({"input_json_delta"}),
@@ -206,7 +207,7 @@ class MessageAccumulator:
         block = self._open_block(event, "content_block_delta")
         delta = event.get("delta")
         delta_type = delta.get("type") if _is_mapping(delta) else None
-        if delta_type not in _DELTAS_BY_BLOCK.get(block["type"], frozenset()):
+        if delta_type not in DELTAS_BY_BLOCK.get(block["type"], frozenset()):
             raise StreamOrderError(self._state, "content_block_delta", f"{delta_type} in a {block['type']} block")
         assert _is_mapping(delta)
         appending = _APPENDING_DELTAS.get(delta_type)  # type: ignore[arg-type]

@@ -59,6 +59,7 @@ __all__ = [
     "converse_citation",
     "converse_response_from_message",
     "converse_usage",
+    "has_converse_form",
     "is_server_tool_result",
 ]
 
@@ -241,6 +242,11 @@ _CONTENT_BLOCKS = {
     "thinking": _thinking_block,
     "redacted_thinking": _redacted_block,
 }
+
+
+def has_converse_form(block_type: str) -> bool:
+    """Whether Converse renders an Anthropic block type (whole or streamed)."""
+    return block_type in _CONTENT_BLOCKS or is_server_tool_result(block_type)
 
 
 def _converse_block(block: Mapping[str, Any]) -> dict[str, Any]:
