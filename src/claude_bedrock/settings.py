@@ -267,7 +267,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "upstream_timeout",
         int,
         600,
-        "Gateway mode: seconds an upstream call may wait to connect, or for its next bytes (1 to 3600).",
+        "Gateway mode: seconds an upstream call may wait for its next bytes, 1 to 3600 (to connect: 5 s, then it is unreachable).",
         metavar="SECONDS",
         check=_between(1, 3600),
     ),

@@ -213,6 +213,43 @@ def test_gateway_with_an_unreachable_upstream_answers_503(tmp_path: Path):
     assert "Traceback" not in running.log_text()
 
 
+def test_gateway_with_an_upstream_that_never_accepts_the_connection_answers_503(tmp_path: Path):
+    """Audit regression: an upstream whose connections are never accepted (a firewall that
+    drops them, a host that is down: here a listening socket whose queue is full, so its SYNs
+    are dropped) was answered, after the 5 s connect timeout, ``408 ModelTimeoutException``
+    ("did not answer in time"), where the README promises an unreachable upstream's 503."""
+    import time
+
+    with socket.socket() as full:
+        full.bind(("127.0.0.1", 0))
+        full.listen(0)
+        address, queued = full.getsockname(), []
+        try:
+            while True:  # fill the accept queue until a connection is no longer taken
+                probe = socket.socket()
+                probe.settimeout(0.5)
+                queued.append(probe)
+                try:
+                    probe.connect(address)
+                except OSError:
+                    break
+                assert len(queued) < 50
+            running = start_server(tmp_path, config=gateway_config(f"http://127.0.0.1:{address[1]}"))
+            try:
+                client = boto3_runtime(running.url)
+                began = time.monotonic()
+                with pytest.raises(client.exceptions.ServiceUnavailableException) as caught:
+                    client.invoke_model(modelId=GLOBAL_SONNET, body=invoke_body())
+                assert time.monotonic() - began < 15
+                assert "could not reach its upstream" in caught.value.response["Error"]["Message"]
+            finally:
+                running.stop()
+        finally:
+            for probe in queued:
+                probe.close()
+    assert "upstream unreachable" in running.log_text() and "Traceback" not in running.log_text()
+
+
 def test_gateway_start_up_says_where_calls_go(gateway: RunningServer, upstream: RunningServer):
     assert f"gateway mode: model calls are answered by {upstream.url}, each caller's region" in gateway.log_text()
 

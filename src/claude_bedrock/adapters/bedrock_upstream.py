@@ -31,8 +31,8 @@ Rules:
      identity). The upstream's model-access refusal is one of them: it is about the gateway's
      AWS account (callers' own model access is the gateway's to decide, before relaying), and
      so are an untrusted certificate and an error no bedrock-runtime operation has. An
-     unreachable upstream is 503 ServiceUnavailableException, a silent one 408
-     ModelTimeoutException. An answer that is no Bedrock answer (an error without an AWS
+     unreachable upstream (refusing connections, or not accepting them in 5 s) is 503
+     ServiceUnavailableException, a silent one 408 ModelTimeoutException. An answer that is no Bedrock answer (an error without an AWS
      error type, bytes that are not an event stream, events out of the Messages order, a
      stream ending before ``message_stop``, events the renderers cannot take:
      ``upstream_answer``) is 500 InternalServerException (a frame once the stream started),
@@ -342,7 +342,7 @@ class BedrockUpstreamEngine:
             APITimeoutError,
         )
 
-        if isinstance(exc, APITimeoutError):
+        if isinstance(exc, APITimeoutError) and not _never_connected(exc):
             log.warning("upstream timed out: %s", exc)
             return ModelTimeoutException(UPSTREAM_TIMED_OUT)
         if isinstance(exc, APIConnectionError) and _certificate_refused(exc):
@@ -386,6 +386,14 @@ def _stream_member_of(error: BedrockError, operation: str) -> BedrockError:
     if operation != "ConverseStream" or not isinstance(error, ModelTimeoutException):
         return error
     return ModelStreamErrorException(error.message, originalStatusCode=error.status, originalMessage=error.message)
+
+
+def _never_connected(exc: BaseException) -> bool:
+    """A timeout while connecting (a firewall dropping the gateway's connections, a host that
+    is down): the upstream is unreachable (503), not slow to answer (408)."""
+    import httpx
+
+    return isinstance(exc.__cause__, httpx.ConnectTimeout)  # the client chains httpx's error
 
 
 def _certificate_refused(exc: BaseException) -> bool:
