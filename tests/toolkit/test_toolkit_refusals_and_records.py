@@ -237,3 +237,44 @@ def test_a_scripted_word_of_megabytes_streams_in_chunks_within_the_payload_limit
     answer = bedrock_runtime.converse_stream(modelId=SONNET, messages=[{"role": "user", "content": [{"text": "Hi"}]}])
     deltas = [e["contentBlockDelta"]["delta"]["text"] for e in answer["stream"] if "contentBlockDelta" in e]
     assert "".join(deltas) == f"Here: {word} done" and max(map(len, deltas)) < 1_000_000
+
+
+def test_assert_rules_used_up_names_the_calls_the_simulator_answered(bedrock, bedrock_runtime):
+    """Plugin audit: a condition that did not hold ('whether' for 'weather') failed with
+    'w (used 0)' alone; the call that went to the simulator instead is what explains it."""
+    bedrock.add_rule(text="Sunny", id="w", user_text_contains="whether")
+    bedrock_runtime.invoke_model(modelId=SONNET, body=invoke_body([{"role": "user", "content": "What is the weather?"}]))
+    with pytest.raises(AssertionError) as info:
+        bedrock.assert_rules_used_up()
+    assert str(info.value) == ("scripted rules not used up: w (used 0). "
+                               "The simulator answered 1 call(s): InvokeModel 'What is the weather?'")
+    # pytest shows the test's own line, not the helper's body
+    assert info.traceback.filter(info)[-1].name == "test_assert_rules_used_up_names_the_calls_the_simulator_answered"
+
+
+def test_assert_rules_used_up_checks_only_the_rules_it_names(bedrock, bedrock_runtime):
+    """Plugin audit: a rules file's rules (claude_bedrock_args = --rules-file ...) are there for
+    every test, so a test that used its own rules failed on the file's unused ones."""
+    bedrock.add_rule(text="from the file", id="file-greeting", user_text_contains="hello")
+    bedrock.add_rule(text="mine", id="mine", user_text_contains="weather")
+    bedrock_runtime.invoke_model(modelId=SONNET, body=invoke_body([{"role": "user", "content": "weather?"}]))
+    bedrock.assert_rules_used_up("mine")
+    with pytest.raises(AssertionError, match=r"^scripted rules not used up: file-greeting \(used 0\)$"):
+        bedrock.assert_rules_used_up("mine", "file-greeting")
+    with pytest.raises(AssertionError, match=r"^no scripted rule 'mien' \(rules: 'file-greeting', 'mine'\)$"):
+        bedrock.assert_rules_used_up("mien")  # a typo cannot pass
+
+
+def test_a_recorded_calls_repr_shows_what_tells_calls_apart(bedrock, bedrock_runtime):
+    """Plugin audit: ``assert bedrock.last_call().ok`` failed showing the full dataclass, which
+    pytest cut in its middle: the bodies, usage and cost hid status and error_code."""
+    bedrock.inject_fault("ModelErrorException")
+    with pytest.raises(bedrock_runtime.exceptions.ModelErrorException):
+        bedrock_runtime.invoke_model(modelId=SONNET, body=invoke_body())
+    call = bedrock.last_call()
+    assert repr(call) == (f"RecordedCall(operation='InvokeModel', model_id='{SONNET}', status=424, "
+                          "error_code='ModelErrorException', injected_fault='ModelErrorException', rule=None)")
+    assert len(repr(call)) < 240  # pytest's limit for a repr in an assertion message
+    with pytest.raises(AssertionError) as info:
+        bedrock.last_call(operation="Converse")
+    assert info.traceback.filter(info)[-1].name == "test_a_recorded_calls_repr_shows_what_tells_calls_apart"

@@ -113,6 +113,13 @@ class RecordedCall:
         known = {name for name in cls.__dataclass_fields__ if name != "raw"}
         return cls(**{key: value for key, value in data.items() if key in known}, raw=dict(data))
 
+    def __repr__(self) -> str:
+        # What a failed assertion shows, and pytest cuts a repr over 240 characters in its
+        # middle: with every field, the bodies, usage and cost hid the status and error that
+        # tell calls apart (the request id, 36 more characters, is one field away).
+        shown = ("operation", "model_id", "status", "error_code", "injected_fault", "rule")
+        return f"RecordedCall({', '.join(f'{name}={getattr(self, name)!r}' for name in shown)})"
+
     @property
     def ok(self) -> bool:
         return self.status == 200 and self.error_code is None
@@ -305,16 +312,33 @@ class BedrockAdmin:
     def rules(self) -> list[dict[str, Any]]:
         return self._request("GET", "/rules")["rules"]
 
-    def assert_rules_used_up(self) -> None:
+    def assert_rules_used_up(self, *rule_ids: str) -> None:
         """Fail (AssertionError naming each rule) when a scripted rule was never used, or has
         uses or turns left (``times``, ``turns``): the code under test made fewer matching calls
-        than the script expected. (The other way round, a call no rule answered, shows as
-        ``call.rule is None`` in ``calls()``.)"""
-        left = [rule for rule in self.rules() if rule["used"] == 0 or (rule["remaining"] or 0) > 0]
+        than the script expected. ``rule_ids``: check only these rules (the rules of a rules
+        file, there for every test, are otherwise checked too); an id no rule has fails.
+        The message also names the calls the simulator answered: a call the script expected
+        that matched no rule (a condition that does not hold) is one of them."""
+        __tracebackhide__ = True  # pytest shows the test's line, not this one
+        rules = self.rules()
+        if rule_ids:
+            unknown = sorted(set(rule_ids) - {rule["id"] for rule in rules})
+            if unknown:
+                raise AssertionError(f"no scripted rule {', '.join(map(repr, unknown))} (rules: "
+                                     f"{', '.join(repr(rule['id']) for rule in rules) or 'none'})")
+            rules = [rule for rule in rules if rule["id"] in rule_ids]
+        left = [rule for rule in rules if rule["used"] == 0 or (rule["remaining"] or 0) > 0]
         if left:
-            raise AssertionError("scripted rules not used up: " + "; ".join(
+            message = "scripted rules not used up: " + "; ".join(
                 f"{rule['id']} (used {rule['used']}" + (f", {rule['remaining']} left)" if rule["remaining"] else ")")
-                for rule in left))
+                for rule in left)
+            simulated = [call for call in self.calls()  # CountTokens: no model call, never scripted
+                         if call.rule is None and call.ok and call.operation != "CountTokens"]
+            if simulated:
+                shown = "; ".join(f"{call.operation} {call.last_user_text[:80]!r}" for call in simulated[-3:])
+                message += (f". The simulator answered {len(simulated)} call(s)"
+                            f"{', the last 3' if len(simulated) > 3 else ''}: {shown}")
+            raise AssertionError(message)
 
     def remove_rule(self, rule_id: str) -> None:
         self._request("DELETE", f"/rules/{quote(rule_id, safe='')}")
@@ -377,6 +401,7 @@ class BedrockAdmin:
     def last_call(self, **filters: Any) -> RecordedCall:
         """The most recent call, filtered as ``calls`` is (AssertionError when there is none,
         naming the filters and what was recorded)."""
+        __tracebackhide__ = True
         found = self.calls(limit=1, **filters)
         if not found:
             wanted = ", ".join(f"{key}={value!r}" for key, value in filters.items() if value is not None)
