@@ -289,6 +289,14 @@ def test_an_unreachable_server_url_is_named(pytester: pytest.Pytester):
     result.stdout.fnmatch_lines(["*--claude-bedrock-url http://127.0.0.1:9 does not answer*"])
 
 
+def test_without_autoload_the_plugin_is_enabled_by_its_entry_point_name(pytester: pytest.Pytester, monkeypatch):
+    """As docs/testing.md tells CI setups that disable autoloading: ``-p claude_bedrock``."""
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    pytester.makepyfile(test_x="def test_x(bedrock):\n    assert bedrock.calls() == []\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "claude_bedrock")
+    result.assert_outcomes(passed=1)
+
+
 def test_an_external_server_is_refused_with_xdist_workers(pytester: pytest.Pytester):
     pytester.makepyfile(test_x="def test_x(bedrock):\n    pass\n")
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2",
