@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import time
 from typing import Any, AsyncIterator
 
 import pytest
@@ -115,6 +116,28 @@ def test_latency_fault_sleeps_before_the_answer(state, toolkit):
     run(state, model_call(), record(request_id="req-2"))
     assert toolkit.sleeps == [1.5, 1.5]
     assert rec.injected_fault == "latency:1500ms"
+
+
+def test_a_latency_fault_waits_its_whole_latency_on_uvloop(tmp_path):
+    """Plugin audit: on uvloop (uvicorn's loop when installed) a 20 ms latency fault was
+    recorded as 19 ms now and then, and a test's ``first_byte_ms >= latency`` failed: libuv
+    counts whole milliseconds, so a timer armed late in a millisecond may end up to one early.
+    Armed 0.9 ms into a millisecond of the same monotonic clock, most of 40 ended early."""
+    uvloop = pytest.importorskip("uvloop")
+    state = ServiceState(Settings(data_dir=str(tmp_path)), engine=CountingEngine())
+    install(state).faults.add({"kind": "latency", "latency_ms": 5, "probability": 1})
+
+    async def go() -> list[float]:
+        waited = []
+        for index in range(40):
+            while time.monotonic_ns() % 1_000_000 < 900_000:
+                pass
+            started = time.perf_counter()
+            [event async for event in state.events(model_call(), record(request_id=f"req-{index}"))]
+            waited.append(time.perf_counter() - started)
+        return waited
+
+    assert min(uvloop.run(go())) >= 0.005
 
 
 def test_stream_fault_strikes_after_n_events_and_gives_the_turn_back(state, toolkit):

@@ -243,7 +243,8 @@ def test_assert_rules_used_up_names_the_calls_the_simulator_answered(bedrock, be
     """Plugin audit: a condition that did not hold ('whether' for 'weather') failed with
     'w (used 0)' alone; the call that went to the simulator instead is what explains it."""
     bedrock.add_rule(text="Sunny", id="w", user_text_contains="whether")
-    bedrock_runtime.invoke_model(modelId=SONNET, body=invoke_body([{"role": "user", "content": "What is the weather?"}]))
+    question = [{"role": "user", "content": "What is the weather?"}]
+    bedrock_runtime.invoke_model(modelId=SONNET, body=invoke_body(question))
     with pytest.raises(AssertionError) as info:
         bedrock.assert_rules_used_up()
     assert str(info.value) == ("scripted rules not used up: w (used 0). "

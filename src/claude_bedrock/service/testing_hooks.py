@@ -38,7 +38,6 @@ headers or secrets.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import random
 import sys
@@ -56,7 +55,7 @@ from claude_bedrock.domain.json_body import json_bytes
 from claude_bedrock.domain.tokens import count_request
 from claude_bedrock.service.calls import CallRecord
 from claude_bedrock.service.disconnect import DisconnectWatch
-from claude_bedrock.service.runtime import UsageTracker
+from claude_bedrock.service.runtime import UsageTracker, sleep_at_least
 from claude_bedrock.service.state import ServiceState
 from claude_bedrock.settings import ConfigError, Settings, read_user_file
 
@@ -330,7 +329,7 @@ class Toolkit:
     """
 
     def __init__(self, state: ServiceState, scenario: Scenario,
-                 sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep) -> None:
+                 sleep: Callable[[float], Awaitable[Any]] = sleep_at_least) -> None:
         self.state = state
         self.scenario = scenario
         self.sleep = sleep
