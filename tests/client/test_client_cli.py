@@ -47,6 +47,22 @@ def test_cli_ask_regional_with_system_and_stdin(signed_env):
     assert "us.anthropic.claude-haiku-4-5-20251001-v1:0" in result.stderr and "(regional)" in result.stderr
 
 
+
+def test_cli_ask_takes_the_guide_s_1m_context_beta(signed_env):
+    """Audit (guide): "Claude Sonnet 4 et 4.5 supportent la fenêtre de contexte de 1M de tokens
+    ... incluez l'en-tête bêta `context-1m-2025-08-07`". `ask` had no way to send a beta, so a
+    prompt over 200K tokens could not be asked at all."""
+    prompt = "word " * 210_000
+    refused = CliRunner().invoke(cli, ["ask", "-", "--endpoint-url", signed_env, "--max-tokens", "8"], input=prompt)
+    assert refused.exit_code == 1 and "prompt is too long" in refused.stderr
+    result = _run("ask", "-", "--endpoint-url", signed_env, "--max-tokens", "8", "--beta", "context-1m-2025-08-07",
+                  input=prompt)
+    assert result.exit_code == 0, result.output
+    assert "210007 in" in result.stderr and "(global)" in result.stderr
+    other = CliRunner().invoke(cli, ["ask", "-", "--endpoint-url", signed_env, "--model", "claude-opus-4-5",
+                                     "--beta", "context-1m-2025-08-07"], input="hi")
+    assert other.exit_code == 1 and "invalid beta flag: context-1m-2025-08-07" in other.stderr
+
 def test_cli_models_table_and_json(signed_env):
     result = _run("models", "--endpoint-url", signed_env)
     assert result.exit_code == 0, result.output

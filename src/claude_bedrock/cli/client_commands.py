@@ -205,8 +205,11 @@ def _money(amount: Any) -> str:
 @click.option("--max-tokens", type=click.IntRange(min=1), default=1024, show_default=True,
               help="Longest answer, in tokens.")
 @click.option("--system", type=UTF8_TEXT, default=None, help="System prompt.")
+@click.option("--beta", "betas", type=UTF8_TEXT, multiple=True, metavar="FLAG",
+              help="Beta flag sent in anthropic_beta, e.g. context-1m-2025-08-07 (the guide's 1M-token "
+                   "context window, Sonnet 4 and 4.5); repeat for several.")
 @client_options
-def ask(prompt: str, model: str, endpoint: str | None, max_tokens: int, system: str | None,
+def ask(prompt: str, model: str, endpoint: str | None, max_tokens: int, system: str | None, betas: tuple[str, ...],
         region: str | None, endpoint_url: str | None, aws: bool, profile: str | None) -> None:
     """Ask Claude; the answer streams to stdout, usage and cost go to stderr.
 
@@ -222,7 +225,7 @@ def ask(prompt: str, model: str, endpoint: str | None, max_tokens: int, system: 
         try:
             with client.messages.stream(
                 model=model, endpoint=endpoint, max_tokens=max_tokens,  # type: ignore[arg-type]
-                messages=[{"role": "user", "content": prompt}], **params,
+                messages=[{"role": "user", "content": prompt}], betas=list(betas) or None, **params,
             ) as stream:  # fmt: skip
                 for text in stream.text_stream:  # as given: click strips ANSI codes off a pipe unless color=True
                     click.echo(text, nl=False, color=True)
