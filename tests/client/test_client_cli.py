@@ -76,6 +76,18 @@ def test_cli_models_table_and_json(signed_env):
     assert all(m["availability"] is not None for m in listed)
 
 
+def test_cli_models_table_dates_the_deprecated_models_as_the_guide_s_table(signed_env):
+    """Audit (guide): the table's tooltips date each deprecation ("Déprécié depuis le 28 octobre
+    2025"); the `models` table, the guide's table on the command line, said LEGACY only."""
+    lines = _run("models", "--endpoint-url", signed_env).stdout.splitlines()
+    lifecycle = {line.split()[0]: line.split("Claude ", 1)[1].split("  ", 1)[1].split()[:3] for line in lines[1:]}
+    assert lifecycle["anthropic.claude-3-7-sonnet-20250219-v1:0"] == ["LEGACY", "since", "2025-10-28"]
+    assert lifecycle["anthropic.claude-3-opus-20240229-v1:0"] == ["LEGACY", "since", "2025-06-30"]
+    assert lifecycle["anthropic.claude-3-5-haiku-20241022-v1:0"] == ["LEGACY", "since", "2025-12-19"]
+    assert lifecycle["anthropic.claude-sonnet-4-5-20250929-v1:0"][0] == "ACTIVE"
+    assert sum("LEGACY" in line for line in lines) == 3
+
+
 def test_cli_models_says_why_the_list_is_empty(signed_env):
     for args in (("--region", "xx-nowhere-1"), ("--provider", "nobody")):
         result = CliRunner().invoke(cli, ["models", "--endpoint-url", signed_env, *args])

@@ -274,10 +274,18 @@ def models(as_json: bool, provider: str, region: str | None, endpoint_url: str |
         cells = tuple(
             ("yes" if m.availability[c] else "no") if m.availability is not None else "-" for c in _AVAILABILITY_COLUMNS
         )
-        rows.append((m.model_id, m.model_name, m.lifecycle_status or "-", *cells))
+        rows.append((m.model_id, m.model_name, _lifecycle(m), *cells))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+
+
+def _lifecycle(model: Any) -> str:
+    """The LIFECYCLE cell: the status, dated as the guide's table dates a deprecation."""
+    status = model.lifecycle_status or "-"
+    if status == "LEGACY" and model.deprecated_on is not None:
+        return f"{status} since {model.deprecated_on.isoformat()}"
+    return status
 
 
 @click.command()

@@ -225,6 +225,7 @@ def foundation_model(summary: Mapping[str, Any], catalog: Catalog | None) -> Fou
         raw=dict(summary),
         alias=known.alias if known is not None else None,
         availability=dict(known.availability) if known is not None else None,
+        deprecated_on=known.deprecated_on if known is not None else None,
     )
 
 

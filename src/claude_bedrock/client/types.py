@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from typing import TYPE_CHECKING, Any, Union
 
 if TYPE_CHECKING:
@@ -536,8 +537,9 @@ class MessageTokensCount:
 class FoundationModel:
     """One ``FoundationModelSummary`` / ``FoundationModelDetails``, plus the catalog's view.
 
-    ``availability`` maps ``global``/``us``/``eu``/``jp``/``apac`` to the seed table's yes/no and
-    ``alias`` is the short name, when the catalog knows the model (else ``None``).
+    ``availability`` maps ``global``/``us``/``eu``/``jp``/``apac`` to the seed table's yes/no,
+    ``alias`` is the short name and ``deprecated_on`` the day the seed table dates its deprecation
+    (``None`` for an active model), when the catalog knows the model (else ``None``).
     """
 
     model_id: str
@@ -552,6 +554,7 @@ class FoundationModel:
     raw: Mapping[str, Any] = field(repr=False)
     alias: str | None = None
     availability: Mapping[str, bool] | None = None
+    deprecated_on: date | None = None
 
     @property
     def id(self) -> str:
