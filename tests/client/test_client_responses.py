@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import datetime, timezone
 
@@ -212,3 +213,26 @@ def test_retry_stream_errors_only_before_delivery():
     assert policy.delay_after_stream_error(0, "ModelStreamErrorException", 0) is None
     assert policy.delay_after_connection_error(0, True) is not None
     assert policy.delay_after_connection_error(0, False) is None
+
+
+def test_responses_blocks_dump_as_the_anthropic_sdk_tool_loop_expects():
+    """Symptom: the tool loop of docs/testing.md's agent, written for the Anthropic SDK
+    (``[block.model_dump(exclude_none=True) for block in message.content]``), failed on this
+    client with ``AttributeError: 'TextBlock' object has no attribute 'model_dump'`` (and
+    ``Message.model_dump`` refused ``exclude_none``)."""
+    body = (b'{"id":"msg_bdrk_2","type":"message","role":"assistant","model":"claude-sonnet-4-5-20250929",'
+            b'"content":[{"type":"thinking","thinking":"t","signature":"s"},{"type":"text","text":"Let me"},'
+            b'{"type":"tool_use","id":"toolu_1","name":"get_weather","input":{"city":"Paris","unit":null}}],'
+            b'"stop_reason":"tool_use","stop_sequence":null,"usage":{"input_tokens":3,"output_tokens":2}}')
+    message = parse_message(_reply(200, body), ModelChoice("m", "global.m"))
+    dumped = [block.model_dump(exclude_none=True) for block in message.content]
+    assert dumped == [block.to_dict() for block in message.content]
+    assert dumped[2]["input"] == {"city": "Paris", "unit": None}  # a tool's input is left as sent
+    assert message.model_dump()["stop_sequence"] is None
+    assert "stop_sequence" not in message.model_dump(exclude_none=True)
+    assert message.usage.model_dump(mode="json") == message.usage.to_dict()
+    with pytest.raises(TypeError):
+        message.content[1].model_dump(include={"text"})  # not silently ignored
+    anthropic_types = pytest.importorskip("anthropic.types")
+    sdk = anthropic_types.Message.model_validate(json.loads(body))
+    assert dumped == [block.model_dump(exclude_none=True) for block in sdk.content]

@@ -85,6 +85,18 @@ def _int(data: Mapping[str, Any], key: str) -> int:
     return value if isinstance(value, int) else 0
 
 
+def _model_dump(self: Any, *, mode: str = "python", by_alias: bool | None = None, exclude_unset: bool = False,
+                exclude_none: bool = False) -> dict[str, Any]:
+    """pydantic's ``model_dump``, which the Anthropic SDK's replies and blocks have, for code
+    written against that SDK (its tool loop: ``[block.model_dump(exclude_none=True) for block
+    in message.content]``): ``to_dict()``, already plain JSON that leaves out unset optional
+    members, so ``mode``, ``by_alias`` and ``exclude_unset`` change nothing; ``exclude_none``
+    drops this object's ``None`` members, as pydantic does (a tool's ``input`` is left as it
+    is). Other pydantic options (``include``, ``exclude``...) are refused, not ignored."""
+    data: dict[str, Any] = self.to_dict()
+    return {key: value for key, value in data.items() if value is not None} if exclude_none else data
+
+
 @dataclass(slots=True)
 class CacheCreation:
     ephemeral_5m_input_tokens: int = 0
@@ -137,6 +149,8 @@ class Usage:
                 "ephemeral_1h_input_tokens": self.cache_creation.ephemeral_1h_input_tokens,
             }
         return out
+
+    model_dump = _model_dump
 
 
 def _price(pricing: PricingContext | None, usage: Usage) -> Cost | None:
@@ -191,6 +205,8 @@ class TextBlock:
             out["citations"] = self.citations
         return out
 
+    model_dump = _model_dump
+
 
 @dataclass(slots=True)
 class ToolUseBlock:
@@ -202,6 +218,8 @@ class ToolUseBlock:
     def to_dict(self) -> dict[str, Any]:
         return {"type": "tool_use", "id": self.id, "name": self.name, "input": self.input}
 
+    model_dump = _model_dump
+
 
 @dataclass(slots=True)
 class ThinkingBlock:
@@ -212,6 +230,8 @@ class ThinkingBlock:
     def to_dict(self) -> dict[str, Any]:
         return {"type": "thinking", "thinking": self.thinking, "signature": self.signature}
 
+    model_dump = _model_dump
+
 
 @dataclass(slots=True)
 class RedactedThinkingBlock:
@@ -220,6 +240,8 @@ class RedactedThinkingBlock:
 
     def to_dict(self) -> dict[str, Any]:
         return {"type": "redacted_thinking", "data": self.data}
+
+    model_dump = _model_dump
 
 
 @dataclass(slots=True)
@@ -231,6 +253,8 @@ class OtherBlock:
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.data)
+
+    model_dump = _model_dump
 
 
 ContentBlock = Union[TextBlock, ToolUseBlock, ThinkingBlock, RedactedThinkingBlock, OtherBlock]
@@ -360,7 +384,7 @@ class Message:
             data["context_management"] = self.context_management
         return data
 
-    model_dump = to_dict
+    model_dump = _model_dump
 
 
 def message_from_dict(
