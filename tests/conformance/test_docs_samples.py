@@ -99,7 +99,7 @@ def test_readme_throwaway_certificate_serves_https_to_its_announced_url(aws_env,
 
 
 def test_client_doc_sample(server, aws_env, tmp_path):
-    [sample] = blocks("docs/client.md", "python")
+    sample = blocks("docs/client.md", "python")[0]
     script = tmp_path / "client_sample.py"
     script.write_text(sample)
     done = run([sys.executable, str(script)], aws_env, cwd=tmp_path)
@@ -199,3 +199,19 @@ def test_readme_gateway_model_access_sample_revokes_one_account_before_the_upstr
     finally:
         run(["bash", "-euc", grant], env, cwd=tmp_path)
     assert team.converse(**converse)["stopReason"] == "end_turn"
+
+
+def test_client_doc_cost_estimate_sample_prices_as_the_reply_is_billed(server, aws_env, tmp_path):
+    """Audit (client use): pricing a call before sending it had no documented way; the sample
+    that shows one must price the input as the reply's ``cost`` does, output at ``max_tokens``."""
+    opening, estimate = blocks("docs/client.md", "python")[:2]
+    script = tmp_path / "estimate_sample.py"
+    script.write_text(opening.split("message = ", 1)[0]
+                      + 'messages = [{"role": "user", "content": "Hello, world"}]\nmax_tokens = 256\n'
+                      + estimate
+                      + "message = client.messages.create(model='claude-sonnet-4-5', endpoint='regional',"
+                        " max_tokens=max_tokens, messages=messages)\n"
+                        "print(worst.input == message.cost.input, worst.total >= message.cost.total,"
+                        " worst.endpoint_type, worst.multiplier)\n")
+    done = run([sys.executable, str(script)], aws_env, cwd=tmp_path)
+    assert done.stdout.split() == ["True", "True", "regional", "1.1"]
