@@ -44,11 +44,10 @@ from pathlib import Path
 from typing import Any, Callable, Literal
 
 from claude_bedrock.domain.account_id import is_account_id
-from claude_bedrock.domain.region_name import REGION_NAME_RE
+from claude_bedrock.domain.region_name import DEFAULT_REGION, REGION_NAME_RE
 
 DEFAULT_ACCOUNT_ID = "123456789012"
 DEFAULT_USER_NAME = "developer"
-DEFAULT_REGION = "us-east-1"
 
 
 class ConfigError(ValueError):

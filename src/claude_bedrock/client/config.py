@@ -51,13 +51,13 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from claude_bedrock.client.errors import ConfigurationError
+from claude_bedrock.domain.region_name import DEFAULT_REGION
 
 __all__ = [
     "DEFAULT_REGION", "ENDPOINT_VARIABLES", "IGNORE_ENDPOINTS_VARIABLE", "AwsCredentials", "ApiKey",
     "AwsFiles", "ClientConfig", "resolve_config", "resolve_auth", "endpoint_variables", "profile_credentials",
 ]  # fmt: skip
 
-DEFAULT_REGION = "us-east-1"
 DEFAULT_PROFILE = "default"
 
 #: Profile keys that mean "credentials come from somewhere this client does not go".
