@@ -17,7 +17,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from support.servers import ACCOUNT_ID, API_KEY, SECRET_KEY, SESSION_TOKEN
+from support.servers import ACCESS_KEY, ACCOUNT_ID, API_KEY, SECRET_KEY, SESSION_TOKEN
 
 pytestmark = pytest.mark.conformance
 
@@ -224,6 +224,33 @@ def test_logging_large_input_goes_to_a_data_object(clients, sinks):
     assert uri.startswith("s3://boto-logs/runs/AWSLogs/111122223333/BedrockModelInvocationLogs/us-west-2/data/")
     assert json.loads(sinks.s3_object(uri))["messages"][0]["content"][0]["text"] == big_text
     assert "outputBodyJson" in record["output"]
+
+
+def test_logging_a_converse_stream_cut_short_logs_its_events_without_their_padding(log_server, clients, sinks):
+    # The ``p`` member pads each event on the wire (as Bedrock pads them); it is no data, and the
+    # chunks of an InvokeModelWithResponseStream are logged without theirs too.
+    from botocore.exceptions import EventStreamError
+
+    from claude_bedrock.testing import BedrockAdmin
+
+    bedrock, runtime = clients(region="us-east-2")
+    bedrock.put_model_invocation_logging_configuration(loggingConfig={
+        "s3Config": {"bucketName": "cut-logs"}, "textDataDeliveryEnabled": True})
+    admin = BedrockAdmin(log_server.url, aws_access_key=ACCESS_KEY, aws_secret_key=SECRET_KEY, region="us-east-2")
+    fault = admin.inject_fault("stream_error", after_events=3, count=1)
+    try:
+        response = runtime.converse_stream(modelId=GLOBAL, messages=[{"role": "user", "content": [{"text": "hi"}]}])
+        with pytest.raises(EventStreamError):
+            for _ in response["stream"]:
+                pass
+    finally:
+        admin.remove_fault(fault["id"])
+    request_id = response["ResponseMetadata"]["RequestId"]
+    record = sinks.wait_for([request_id])[request_id]
+    assert record["errorCode"] == "ModelStreamErrorException"
+    events = record["output"]["outputBodyJson"]
+    assert events[0] == {"messageStart": {"role": "assistant"}} and "contentBlockDelta" in events[-1]
+    assert all("p" not in payload for event in events for payload in event.values())
 
 
 # -- the AWS CLI ---------------------------------------------------------------------------------

@@ -118,10 +118,11 @@ async def converse_stream(inv: Invocation, send: Send) -> None:
                 report_served(renderer, call)  # what the closing metadata reports
                 outputs = outputs + renderer.finish(latency_ms=elapsed_ms(inv.started))
             for event_type, payload in outputs:
-                payload = dict(payload)
-                payload["p"] = padding(len(sent))
+                # ``p`` pads the frame only: the events kept (the log of a stream cut short, the
+                # call history) hold none, as InvokeModelWithResponseStream's chunks hold none
+                padded = {**payload, "p": padding(len(sent))}
                 sent.append({event_type: payload})
-                frames.append(eventstream.event_frame(event_type, json_bytes(payload)))
+                frames.append(eventstream.event_frame(event_type, json_bytes(padded)))
         return frames
 
     await stream_response(inv, send, inv.state.events(call, inv.record), [], render, sent)
