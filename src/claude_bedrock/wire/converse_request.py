@@ -16,6 +16,8 @@ Invariants:
   sets it.
 * Rule 3: a ``cachePoint`` never becomes a block; it becomes ``cache_control`` on the block,
   system entry or tool right before it, and must have one.
+* Rule 4: a toolResult of status ``error`` has content; Bedrock refuses the request otherwise,
+  in its own words (``EMPTY_ERROR_RESULT``).
 
 Documents (seed guide, "Support PDF sur Bedrock"): through Converse a PDF gets visual analysis
 only when citations are enabled; without citations only its text is extracted. A PDF without
@@ -71,6 +73,9 @@ ALTERNATE_ROLES = (
 TOOL_CONFIG_REQUIRED = (
     "The toolConfig field must be defined when using toolUse and toolResult content blocks."
 )
+#: Bedrock's text, as quoted in a public issue thread: it checks this before the model sees the
+#: request (the model would take an empty error result).
+EMPTY_ERROR_RESULT = "The content field at {where} cannot be empty when status value is error."
 DOCUMENT_NAME_RULE = (
     "The document file name can only contain alphanumeric characters, whitespace characters, "
     "hyphens, parentheses, and square brackets. The name can't contain more than one "
@@ -455,6 +460,8 @@ class _Builder:
     def _tool_result(self, result: Mapping[str, Any], path: Path) -> dict[str, Any]:
         if is_server_tool_result(result.get("type") or ""):
             return _server_tool_result(result, path)
+        if result.get("status") == "error" and not result["content"]:  # the model would take it
+            raise ValidationException(EMPTY_ERROR_RESULT.format(where=dotted_path(path)))
         content = []
         for index, item in enumerate(result["content"]):
             item_path = path + ("content", index)

@@ -1400,3 +1400,29 @@ def test_converse_output_schema_nested_past_the_interpreters_depth_is_not_a_json
                                             "structure": {"jsonSchema": {"schema": schema, "name": "out"}}}}}
     assert rejection(body) == ("The format of the value at outputConfig.textFormat.structure.jsonSchema.schema is "
                                "invalid. Provide a json object for the field and try again.")
+
+
+# --------------------------------------------------------------------------------------------
+# Tool results: Bedrock's own texts (public issue threads), before the model's
+# --------------------------------------------------------------------------------------------
+
+_TOOLS = {"tools": [{"toolSpec": {"name": "f", "inputSchema": {"json": {"type": "object"}}}}]}
+
+
+def _call(tool_use_id: str) -> dict[str, Any]:
+    return {"toolUse": {"toolUseId": tool_use_id, "name": "f", "input": {}}}
+
+
+def _result(tool_use_id: str, **extra: Any) -> dict[str, Any]:
+    return {"toolResult": {"toolUseId": tool_use_id, "content": [{"text": "ok"}], **extra}}
+
+
+def test_converse_validation_error_result_needs_content() -> None:
+    # aws-samples/sample-multi-agent-orchestration-chat-on-agentcore#15: Bedrock refuses what the model would take
+    body = {"messages": [user({"text": "q"}), assistant(_call("tooluse_a")),
+                         user({"text": "x"}, {"toolResult": {"toolUseId": "tooluse_a", "status": "error", "content": []}})],
+            "toolConfig": _TOOLS}
+    assert rejection(body) == ("The content field at messages.2.content.1.toolResult cannot be empty when "
+                               "status value is error.")
+    body["messages"][2]["content"][1]["toolResult"]["status"] = "success"  # empty content, no error: taken
+    assert translate(body).anthropic_body["messages"][2]["content"][1]["content"] == []
