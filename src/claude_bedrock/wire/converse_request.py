@@ -16,8 +16,10 @@ Invariants:
   sets it.
 * Rule 3: a ``cachePoint`` never becomes a block; it becomes ``cache_control`` on the block,
   system entry or tool right before it, and must have one.
-* Rule 4: a toolResult of status ``error`` has content; Bedrock refuses the request otherwise,
-  in its own words (``EMPTY_ERROR_RESULT``).
+* Rule 4: a user message answers the client toolUse blocks of the assistant message before it
+  with exactly one toolResult each, and a toolResult of status ``error`` has content; Bedrock
+  refuses the request otherwise, in its own words (``MISSING_TOOL_RESULTS``...), where the
+  model's own wording would follow if the request reached it.
 
 Documents (seed guide, "Support PDF sur Bedrock"): through Converse a PDF gets visual analysis
 only when citations are enabled; without citations only its text is extracted. A PDF without
@@ -73,8 +75,12 @@ ALTERNATE_ROLES = (
 TOOL_CONFIG_REQUIRED = (
     "The toolConfig field must be defined when using toolUse and toolResult content blocks."
 )
-#: Bedrock's text, as quoted in a public issue thread: it checks this before the model sees the
-#: request (the model would take an empty error result).
+#: Bedrock's own tool-pairing texts, as quoted in public issue threads (Converse and
+#: ConverseStream, Claude models): Bedrock checks them before the model sees the request.
+MISSING_TOOL_RESULTS = "Expected toolResult blocks at {where} for the following Ids: {ids}"
+EXTRA_TOOL_RESULTS = (
+    "The number of toolResult blocks at {where} exceeds the number of toolUse blocks of previous turn."
+)
 EMPTY_ERROR_RESULT = "The content field at {where} cannot be empty when status value is error."
 DOCUMENT_NAME_RULE = (
     "The document file name can only contain alphanumeric characters, whitespace characters, "
@@ -252,6 +258,22 @@ def _check_documents(documents: list[Any], content: list[Any], names: set[str]) 
         raise ValidationException(TOO_MANY_DOCUMENTS)
 
 
+def _check_tool_results(previous: list[Any], content: list[Any], path: Path) -> None:
+    """Bedrock's pairing rule for a user message (``content`` at ``path``) that follows an
+    assistant message (``previous``): no more toolResult blocks than that message's client
+    toolUse blocks, and one for each of them. A server tool's call (``type``
+    ``server_tool_use``) has its result in the assistant message itself."""
+    calls = [block["toolUse"]["toolUseId"] for block in previous
+             if "toolUse" in block and block["toolUse"].get("type") != "server_tool_use"]
+    answered = [block["toolResult"]["toolUseId"] for block in content if "toolResult" in block]
+    where = dotted_path(path)
+    if len(answered) > len(calls):
+        raise ValidationException(EXTRA_TOOL_RESULTS.format(where=where))
+    missing = [call for call in calls if call not in answered]
+    if missing:
+        raise ValidationException(MISSING_TOOL_RESULTS.format(where=where, ids=", ".join(missing)))
+
+
 class _Builder:
     """One translation; collects the text-only documents as it goes."""
 
@@ -340,6 +362,8 @@ class _Builder:
             if documents:
                 _check_documents(documents, content, document_names)
             blocks = self._blocks(content, path + ("content",), has_tool_config)
+            if index and message["role"] == "user":
+                _check_tool_results(messages[index - 1]["content"], content, path + ("content",))
             out.append({"role": message["role"], "content": blocks})
         return out
 

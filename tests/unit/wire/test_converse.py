@@ -1417,6 +1417,42 @@ def _result(tool_use_id: str, **extra: Any) -> dict[str, Any]:
     return {"toolResult": {"toolUseId": tool_use_id, "content": [{"text": "ok"}], **extra}}
 
 
+@pytest.mark.parametrize("answer, expected", [
+    # agno-agi/agno#6698 (ConverseStream, Claude): parallel calls answered in part
+    ([_result("tooluse_a")], "Expected toolResult blocks at messages.2.content for the following Ids: "
+                             "tooluse_b, tooluse_c"),
+    ([{"text": "never mind"}], "Expected toolResult blocks at messages.2.content for the following Ids: "
+                               "tooluse_a, tooluse_b, tooluse_c"),
+    ([_result("tooluse_a"), _result("tooluse_b"), _result("tooluse_x")],
+     "Expected toolResult blocks at messages.2.content for the following Ids: tooluse_c"),
+    # Just-Curieous/Curie#16, langgenius/dify-official-plugins#765: more results than calls
+    ([_result("tooluse_a"), _result("tooluse_b"), _result("tooluse_c"), _result("tooluse_c")],
+     "The number of toolResult blocks at messages.2.content exceeds the number of toolUse blocks "
+     "of previous turn."),
+])
+def test_converse_validation_tool_results_answer_the_calls_before_them(answer: list, expected: str) -> None:
+    body = {"messages": [user({"text": "q"}), assistant(_call("tooluse_a"), _call("tooluse_b"), _call("tooluse_c")),
+                         user(*answer)], "toolConfig": _TOOLS}
+    assert rejection(body) == expected
+    assert rejection(body, stream=True) == expected
+
+
+def test_converse_validation_tool_results_after_a_turn_without_calls_are_too_many() -> None:
+    # Curie#16: context pruning dropped the assistant turn that held the call
+    body = {"messages": [user({"text": "q"}), assistant({"text": "a"}), user(_result("tooluse_a"))],
+            "toolConfig": _TOOLS}
+    assert rejection(body) == ("The number of toolResult blocks at messages.2.content exceeds the number "
+                               "of toolUse blocks of previous turn.")
+
+
+def test_converse_validation_server_tool_calls_need_no_result_from_the_user() -> None:
+    server_call = {"toolUse": {"toolUseId": "srvtoolu_1", "name": "tool_search_tool_regex", "input": {},
+                               "type": "server_tool_use"}}
+    body = {"messages": [user({"text": "q"}), assistant(server_call, _call("toolu_2")), user(_result("toolu_2"))],
+            "toolConfig": _TOOLS}
+    assert [block["type"] for block in translate(body).anthropic_body["messages"][2]["content"]] == ["tool_result"]
+
+
 def test_converse_validation_error_result_needs_content() -> None:
     # aws-samples/sample-multi-agent-orchestration-chat-on-agentcore#15: Bedrock refuses what the model would take
     body = {"messages": [user({"text": "q"}), assistant(_call("tooluse_a")),
