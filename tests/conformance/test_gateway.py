@@ -991,7 +991,8 @@ def test_gateway_calls_at_a_failing_refresh_share_one_attempt(container_credenti
 
 def _answer_with(replaced: dict[int, dict]) -> bytes:
     """``TEXT_ANSWER``'s frames, with the events at the indexes of ``replaced`` replaced."""
-    return b"".join(chunk(replaced.get(index, original)) for index, original in enumerate(TEXT_ANSWER))
+    return b"".join(chunk(event) for index, original in enumerate(TEXT_ANSWER)
+                    if (event := replaced.get(index, original)) is not None)
 
 
 _DELTA = TEXT_ANSWER[2]
@@ -1007,8 +1008,10 @@ _DELTA = TEXT_ANSWER[2]
     ({4: {**TEXT_ANSWER[4], "delta": {"stop_reason": "brand_new_reason"}}}, "converse"),
     ({1: {**TEXT_ANSWER[1], "content_block": {"type": "tool_use", "input": {}}},  # no id nor name
       2: {**_DELTA, "delta": {"type": "input_json_delta", "partial_json": "{}"}}}, "converse"),
+    ({1: {**TEXT_ANSWER[1], "content_block": {"type": "redacted_thinking", "data": 5}}, 2: None}, "all"),
+    ({1: {**TEXT_ANSWER[1], "content_block": {"type": "text", "text": "", "citations": [{"type": 5}]}}}, "converse"),
 ], ids=["delta-without-index", "text-not-a-string", "delta-of-another-block", "block-without-content-block",
-        "input-tokens-a-string", "negative-output-tokens", "stop-reason-converse-lacks", "tool-use-without-id"])
+        "input-tokens-a-string", "negative-output-tokens", "stop-reason-converse-lacks", "tool-use-without-id", "redacted-data", "start-citations"])
 def test_gateway_upstream_events_the_renderers_cannot_take_are_unreadable(odd_upstream, odd_gateway, replaced,
                                                                             operations):
     """Audit regression: upstream events that broke the engine contract in their content (the

@@ -32,12 +32,12 @@ Rules:
      AWS account (callers' own model access is the gateway's to decide, before relaying), and
      so are an untrusted certificate and an error no bedrock-runtime operation has. An
      unreachable upstream (refusing connections, or not accepting them in 5 s) is 503
-     ServiceUnavailableException, a silent one 408 ModelTimeoutException. An answer that is no Bedrock answer (an error without an AWS
-     error type, bytes that are not an event stream, events out of the Messages order, a
-     stream ending before ``message_stop``, events the renderers cannot take:
-     ``upstream_answer``) is 500 InternalServerException (a frame once the stream started),
-     logged in one line; a failure after ``message_stop`` (the response not
-     ended in time, or cut) is logged, the answer being whole; an event
+     ServiceUnavailableException, a silent one 408 ModelTimeoutException. An answer that is
+     no Bedrock answer (an error without an AWS error type, bytes that are not an event
+     stream, events out of the Messages order, a stream ending before ``message_stop``,
+     events the renderers cannot take: ``upstream_answer``) is 500 InternalServerException (a
+     frame once the stream started), logged in one line; a failure after ``message_stop``
+     (the response not ended in time, or cut) is logged, the answer being whole; an event
      type the gateway does not know (Anthropic may add some) is left out.
   5. Retries: ``upstream_max_retries`` (default 0: the caller's SDK retries, not both), and
      only before the first event.

@@ -11,8 +11,9 @@ relayed; the gateway answers it as it answers any answer that is no Bedrock one 
 
 Rules:
   1. What every rendering relies on is checked for every operation: block indexes as they
-     open and close, the shapes of blocks and deltas, the text fields the renderers join and
-     the token counts they add (whole numbers of at least 0).
+     open and close, the shapes of blocks and deltas, the text fields the renderers join or
+     encode (a ``redacted_thinking`` block's ``data``), a block's citations (a list of objects)
+     and the token counts they add (whole numbers of at least 0).
   2. A delta type that its block type does not take (one Anthropic may add) reaches an
      InvokeModelWithResponseStream caller as it came (a relay of the events); the other
      operations build the message, and cannot.
@@ -28,7 +29,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from claude_bedrock.domain.message import DELTAS_BY_BLOCK
-from claude_bedrock.wire.converse_response import CITATION_LOCATIONS, STOP_REASONS, has_converse_form
+from claude_bedrock.wire.converse_response import (
+    CITATION_LOCATIONS,
+    STOP_REASONS,
+    has_converse_form,
+    is_server_tool_result,
+)
 
 __all__ = ["AnswerCheck"]
 
@@ -43,8 +49,8 @@ _DELTA_FIELDS: Mapping[str, tuple[str, type]] = {
     "input_json_delta": ("partial_json", str),
     "citations_delta": ("citation", dict),
 }
-#: Block fields the deltas append to.
-_JOINED_FIELDS = ("text", "thinking", "signature")
+#: Block fields the deltas append to, and the redacted block's blob (Converse encodes it).
+_TEXT_FIELDS = ("text", "thinking", "signature", "data")
 _CITATION_TYPES = frozenset(row.anthropic_type for row in CITATION_LOCATIONS.values())
 
 
@@ -91,15 +97,21 @@ class AnswerCheck:
         if not isinstance(block, dict) or not isinstance(block.get("type"), str):
             return "content_block_start without a typed content_block"
         kind = block["type"]
-        if any(not isinstance(block[field], str) for field in _JOINED_FIELDS if field in block):
+        if any(not isinstance(block[field], str) for field in _TEXT_FIELDS if field in block):
             return f"{kind} block whose text is no string"
+        citations = block.get("citations")
+        if citations is not None and not (isinstance(citations, list)
+                                          and all(isinstance(citation, dict) for citation in citations)):
+            return f"{kind} block whose citations are no list of objects"
         if self._converse:
             if not has_converse_form(kind):
                 return f"content block type {kind!r} has no Converse form"
             needed = ("id", "name") if kind in ("tool_use", "server_tool_use") else (
-                ("tool_use_id",) if kind.endswith("_tool_result") else ())
+                ("tool_use_id",) if is_server_tool_result(kind) else ())
             if any(not isinstance(block.get(field), str) for field in needed):
                 return f"{kind} block without {' and '.join(needed)}"
+            if citations and any(citation.get("type") not in _CITATION_TYPES for citation in citations):
+                return f"{kind} block with a citation type that has no Converse form"
         self._blocks += 1
         self._block_type = kind
         return None
