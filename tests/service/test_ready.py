@@ -200,3 +200,29 @@ def test_end_after_the_step_was_awaited_does_nothing():
         await step.end(asyncio.CancelledError())
 
     asyncio.run(run())
+
+
+@pytest.mark.parametrize("after", ["yields", "returns"])
+def test_end_drops_what_an_iterator_that_catches_the_cancellation_ends_with(after):
+    """An engine that catches the cancellation and yields an item anyway, or ends: ``end``
+    returns quietly (no RuntimeError "coroutine raised StopIteration"), its clean-up run."""
+    cleaned = []
+
+    async def gen():
+        yield 1
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cleaned.append(True)
+            if after == "yields":
+                yield 2
+
+    async def run():
+        iterator = gen()
+        assert next_ready(iterator) == 1
+        step = next_ready(iterator)
+        await step.end(asyncio.CancelledError())
+        await iterator.aclose()
+
+    asyncio.run(run())
+    assert cleaned == [True]
