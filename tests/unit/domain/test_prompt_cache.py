@@ -487,3 +487,21 @@ def test_prompt_cache_an_expired_entry_written_again_waits_for_its_new_writer(
     assert apply(2.0).cache_read_input_tokens == 0  # the new writer's response has not begun
     clock.now += 1.0
     assert apply(0.0).cache_read_input_tokens > 0
+
+
+def test_prompt_cache_an_entry_written_again_is_readable_at_its_earliest_writers_first_token(
+    cache: PromptCache, clock: FakeClock
+) -> None:
+    """A second writer whose response begins first (a shorter wait for its first token) makes
+    the entry readable then, not when the slower first writer's response begins."""
+    request = _request()
+
+    def apply(ready_in: float) -> CacheUsage:
+        return cache.apply(account_id=ACCOUNT, region="us-east-1", model_id=MODEL, request=request,
+                           ready_in=ready_in)
+
+    apply(5.0)
+    clock.now += 0.1
+    assert apply(0.5).cache_read_input_tokens == 0  # the first writer's response has not begun
+    clock.now += 0.5
+    assert apply(0.0).cache_read_input_tokens > 0  # the second one's has

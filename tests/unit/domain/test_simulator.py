@@ -415,7 +415,8 @@ def test_simulator_tool_input_keeps_an_accented_place_whole(place: str) -> None:
 
 
 @pytest.mark.parametrize(("text", "noun"), [("A gift for Zoë, please", "Zoë"), ("Trip to São Paulo", "São Paulo"),
-                                            ("Flights to Gdańsk today", None)])
+                                            ("Flights to Gdańsk today", None), ("A visit to Évian", "Évian"),
+                                            ("Lunch at McDonald today", "Mc")])  # ASCII: as before Latin-1
 def test_prose_proper_noun_is_never_a_cut_word(text: str, noun: str | None) -> None:
     """No proper noun is the start of a word cut at a letter beyond Latin-1 ("Gda" of "Gdańsk")."""
     assert ProseWriter.proper_noun(text) == noun
