@@ -253,6 +253,21 @@ def test_assert_rules_used_up_names_the_calls_the_simulator_answered(bedrock, be
     assert info.traceback.filter(info)[-1].name == "test_assert_rules_used_up_names_the_calls_the_simulator_answered"
 
 
+def test_assert_rules_used_up_names_the_last_calls_the_simulator_answered_and_no_count_tokens(bedrock,
+                                                                                             bedrock_runtime):
+    """Of many simulated calls, the most recent (those of the test's end) are named; a CountTokens
+    call, which no rule ever answers, is none of them."""
+    bedrock.add_rule(text="Sunny", id="w", user_text_contains="whether")
+    for text in ("one", "two", "three", "four"):
+        bedrock_runtime.invoke_model(modelId=SONNET, body=invoke_body([{"role": "user", "content": text}]))
+    bedrock_runtime.count_tokens(modelId="anthropic.claude-sonnet-4-5-20250929-v1:0",
+                                 input={"converse": {"messages": [{"role": "user", "content": [{"text": "five"}]}]}})
+    with pytest.raises(AssertionError) as info:
+        bedrock.assert_rules_used_up()
+    assert str(info.value).endswith("The simulator answered 4 call(s), the last 3: "
+                                    "InvokeModel 'two'; InvokeModel 'three'; InvokeModel 'four'")
+
+
 def test_assert_rules_used_up_checks_only_the_rules_it_names(bedrock, bedrock_runtime):
     """Plugin audit: a rules file's rules (claude_bedrock_args = --rules-file ...) are there for
     every test, so a test that used its own rules failed on the file's unused ones."""
