@@ -54,7 +54,7 @@ def test_cli_ask_takes_the_guide_s_1m_context_beta(signed_env):
     prompt over 200K tokens could not be asked at all."""
     prompt = "word " * 210_000
     refused = CliRunner().invoke(cli, ["ask", "-", "--endpoint-url", signed_env, "--max-tokens", "8"], input=prompt)
-    assert refused.exit_code == 1 and "prompt is too long" in refused.stderr
+    assert refused.exit_code == 1 and "Input is too long for requested model." in refused.stderr
     result = _run("ask", "-", "--endpoint-url", signed_env, "--max-tokens", "8", "--beta", "context-1m-2025-08-07",
                   input=prompt)
     assert result.exit_code == 0, result.output

@@ -274,6 +274,47 @@ def test_boto3_stream_bad_body_is_json_error_before_stream(runtime_client):
         runtime_client.invoke_model_with_response_stream(body=b"[]", modelId=GLOBAL_SONNET_45)
 
 
+def test_boto3_invoke_model_relays_the_model_s_rejection_bare(runtime_client):
+    """Audit: InvokeModel and its stream said "The model returned the following errors: ..."
+    before every rule of the model; real InvokeModel answers the model's words alone:
+    "ValidationException: messages: text content blocks must be non-empty" through
+    InvokeModelWithResponseStream (https://github.com/continuedev/continue/issues/10804,
+    https://github.com/anomalyco/opencode/issues/22364), 'roles must alternate ...' through
+    AnthropicBedrock (https://github.com/modelcontextprotocol/quickstart-resources/issues/20).
+    Converse keeps the prefix (https://github.com/aws-samples/bedrock-access-gateway/issues/191)."""
+    empty = dict(HELLO, messages=[{"role": "user", "content": [{"type": "text", "text": ""}]}])
+    with pytest.raises(runtime_client.exceptions.ValidationException) as stream:
+        runtime_client.invoke_model_with_response_stream(body=json.dumps(empty), modelId=GLOBAL_SONNET_45)
+    assert stream.value.response["Error"]["Message"] == "messages: text content blocks must be non-empty"
+    twice = dict(HELLO, messages=[{"role": "user", "content": "a"}, {"role": "user", "content": "b"}])
+    with pytest.raises(runtime_client.exceptions.ValidationException) as invoke:
+        runtime_client.invoke_model(body=json.dumps(twice), modelId=GLOBAL_SONNET_45)
+    assert invoke.value.response["Error"]["Message"] == (
+        'messages: roles must alternate between "user" and "assistant", but found multiple "user" roles in a row')
+    with pytest.raises(runtime_client.exceptions.ValidationException) as converse:
+        runtime_client.converse(modelId=GLOBAL_SONNET_45, messages=[{"role": "user", "content": [{"text": "a"}]}],
+                                inferenceConfig={"temperature": 0.5, "topP": 0.9})
+    assert converse.value.response["Error"]["Message"] == (
+        "The model returned the following errors: `temperature` and `top_p` cannot both be specified for this "
+        "model. Please use only one.")
+
+
+def test_boto3_input_beyond_the_context_window_is_bedrock_s_input_too_long(runtime_client):
+    """Audit: it said "prompt is too long: N tokens > 200000 maximum". Bedrock's words for
+    Sonnet 4.5 on InvokeModel: "400 Input is too long for requested model."
+    (https://github.com/anthropics/claude-code/issues/8637), on Converse with its prefix
+    (https://github.com/continuedev/continue/issues/9592)."""
+    long = "word " * 210_000
+    with pytest.raises(runtime_client.exceptions.ValidationException) as invoke:
+        runtime_client.invoke_model(body=json.dumps(dict(HELLO, messages=[{"role": "user", "content": long}])),
+                                    modelId=GLOBAL_SONNET_45)
+    assert invoke.value.response["Error"]["Message"] == "Input is too long for requested model."
+    with pytest.raises(runtime_client.exceptions.ValidationException) as converse:
+        runtime_client.converse(modelId=GLOBAL_SONNET_45, messages=[{"role": "user", "content": [{"text": long}]}])
+    assert converse.value.response["Error"]["Message"] == (
+        "The model returned the following errors: Input is too long for requested model.")
+
+
 def test_boto3_wrong_secret_is_invalid_signature(boto_session, server):
     import boto3
 

@@ -13,10 +13,16 @@ Invariants
     Rule 3: the policy is the tables at the top of this module and of ``content_rules``; code
             only walks them.
 
-Bedrock's own layer answers steps 1 to 3 (and the body size); the rest are the model's rules,
-whose rejections Bedrock relays prefixed with ``MODEL_ERRORS_PREFIX``, "The model returned the
-following errors: " (wire-protocol reference 3.3), so every message of steps 4 to 9 below
-starts with it.
+Bedrock's own layer answers steps 1 to 3 (and the body size); the rest are the model's rules.
+InvokeModel and InvokeModelWithResponseStream relay the model's rejection as it is worded
+(public threads quoting the InvokeModel answer bare: "messages: roles must alternate ..."
+anthropics/claude-code#1162, modelcontextprotocol/quickstart-resources#20; "messages: text
+content blocks must be non-empty" continuedev/continue#10804, anomalyco/opencode#22364;
+"Input is too long for requested model." anthropics/claude-code#8637; "`max_tokens` must be
+greater than `thinking.budget_tokens`. ..." anthropics/claude-code#8756); Converse and
+ConverseStream put ``MODEL_ERRORS_PREFIX``, "The model returned the following errors: ",
+before it (wire-protocol reference 3.3; aws-samples/bedrock-access-gateway#191 and every
+prefixed quote whose operation is known). The caller says which (``model_errors_prefix``).
 
 Order of checks (the first failing one answers):
     1. top-level schema, "Malformed input request: #...: ..., please reformat your input and try
@@ -53,7 +59,8 @@ Wording sources: wire-protocol reference 3.3 (observed Bedrock texts: extraneous
 "Invalid API version", "anthropic_version: Field required", first-role/alternation/tool_result
 rules); 10.1 (body shape); catalog-facts "Limits and capabilities"; Bedrock and Anthropic API
 texts quoted in public issue threads ("max_tokens: X > Y, which is the maximum allowed number of
-output tokens for M", "prompt is too long: N tokens > 200000 maximum", "invalid beta flag" (bare
+output tokens for M", "Input is too long for requested model." (the model's context window;
+"prompt is too long: N tokens > 1000000 maximum" beyond the 1M beta's), "invalid beta flag" (bare
 in those threads; the flag is appended, as catalog-facts asks), the beta table). The thinking/sampling texts are the Anthropic API's as
 remembered, not checked against a capture. Texts with no source at all are written in the same
 pydantic style and marked "(ours)" next to their constant.
@@ -276,13 +283,20 @@ MAX_TOKENS_TOO_LARGE = (
 INVALID_BETA = "invalid beta flag: {flag}"
 THINKING_UNSUPPORTED = "thinking: extended thinking is not supported by {model}"  # (ours)
 BUDGET_TOO_SMALL = "Input should be greater than or equal to 1024"
-BUDGET_NOT_BELOW_MAX_TOKENS = "`max_tokens` must be greater than `thinking.budget_tokens`"
+BUDGET_NOT_BELOW_MAX_TOKENS = (  # anthropics/claude-code#8756 (Bedrock, Sonnet 4.5)
+    "`max_tokens` must be greater than `thinking.budget_tokens`. Please consult our documentation at "
+    "https://docs.claude.com/en/docs/build-with-claude/extended-thinking#max-tokens-and-context-window-size"
+)
 TEMPERATURE_WITH_THINKING = "`temperature` may only be set to 1 when thinking is enabled."
 TOP_K_WITH_THINKING = "`top_k` must be unset when thinking is enabled."
 TOP_P_WITH_THINKING = "`top_p` must be greater than or equal to 0.95 or unset when thinking is enabled."
 #: Wire-protocol 3.3 (quoted from Bedrock), on models whose catalog entry has temperature_or_top_p.
 TEMPERATURE_AND_TOP_P = "`temperature` and `top_p` cannot both be specified for this model. Please use only one."
 STOP_SEQUENCE_BLANK = "each stop sequence must contain non-whitespace"
+#: Beyond the model's own context window (200K), Bedrock's words (anthropics/claude-code#760 and
+#: #8637, aws/aws-sdk-js-v3#6266); beyond the 1M window of the context-1m beta, the model's
+#: (anomalyco/models.dev#1221).
+INPUT_TOO_LONG = "Input is too long for requested model."
 PROMPT_TOO_LONG = "prompt is too long: {tokens} tokens > {limit} maximum"
 _MALFORMED = "Malformed input request: {detail}, please reformat your input and try again."
 
@@ -546,6 +560,7 @@ def validate_messages_request(
     count_input_tokens: Callable[[dict[str, Any]], int] | None = None,
     header_betas: Iterable[str] = (),
     defer_documents: bool = False,
+    model_errors_prefix: str = "",
 ) -> ValidatedRequest:
     """Judge an Anthropic Messages body for ``model`` as Bedrock would.
 
@@ -557,6 +572,8 @@ def validate_messages_request(
         header_betas: flags from an ``anthropic-beta`` HTTP header, judged like the body's.
         defer_documents: a body holding documents is not counted here (``input_tokens`` is
             None): the caller counts it with ``check_input_tokens``.
+        model_errors_prefix: put before the model's rejections (steps 4 to 9): none for
+            InvokeModel, ``MODEL_ERRORS_PREFIX`` for Converse (module docstring).
 
     Raises:
         ValidationException: at the first problem, with Bedrock's wording where known.
@@ -569,11 +586,14 @@ def validate_messages_request(
     try:
         return _model_checks(body, model, version, betas, count_input_tokens, defer_documents)
     except ValidationException as exc:  # the model's own rejection, as Bedrock relays it
-        raise ValidationException(MODEL_ERRORS_PREFIX + exc.message) from None
+        if not model_errors_prefix:
+            raise
+        raise ValidationException(model_errors_prefix + exc.message) from None
 
 
 def check_input_tokens(validated: ValidatedRequest, model: ModelLimits,
-                       count_input_tokens: Callable[[dict[str, Any]], int]) -> ValidatedRequest:
+                       count_input_tokens: Callable[[dict[str, Any]], int],
+                       model_errors_prefix: str = "") -> ValidatedRequest:
     """Step 9 of a body validated with ``defer_documents`` (pure, thread-safe: it reads the
     body only): ``validated`` with its input tokens (and edited prompt) counted.
 
@@ -584,7 +604,9 @@ def check_input_tokens(validated: ValidatedRequest, model: ModelLimits,
         input_tokens, edited = _counted(validated.body, model, validated.edits, validated.context_limit,
                                         count_input_tokens)
     except ValidationException as exc:
-        raise ValidationException(MODEL_ERRORS_PREFIX + exc.message) from None
+        if not model_errors_prefix:
+            raise
+        raise ValidationException(model_errors_prefix + exc.message) from None
     return replace(validated, input_tokens=input_tokens, edited=edited)
 
 
@@ -666,6 +688,8 @@ def _counted(body: dict[str, Any], model: ModelLimits, edits: tuple[Edit, ...] |
         edited = edited_prompt(body, edits, model, input_tokens)
         input_tokens = edited.input_tokens
     if input_tokens > context_limit:
+        if context_limit <= model.context_window:
+            raise ValidationException(INPUT_TOO_LONG)
         raise ValidationException(PROMPT_TOO_LONG.format(tokens=input_tokens, limit=context_limit))
     return input_tokens, edited
 

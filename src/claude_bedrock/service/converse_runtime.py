@@ -11,7 +11,7 @@ from claude_bedrock.domain.engine import SETTING_HEADERS, ModelCall
 from claude_bedrock.domain.errors import ValidationException
 from claude_bedrock.domain.json_body import json_bytes
 from claude_bedrock.domain.document_text import apply_text_only
-from claude_bedrock.domain.validation import parse_json_body, validate_messages_request
+from claude_bedrock.domain.validation import MODEL_ERRORS_PREFIX, parse_json_body, validate_messages_request
 from claude_bedrock.service import offload
 from claude_bedrock.service.chunk_frames import padding
 from claude_bedrock.service.http import Send, send_response
@@ -58,7 +58,8 @@ async def _converse_call(inv: Invocation, stream: bool) -> tuple[ModelCall, Any]
                           translation.text_only_documents)
     if translation.guardrail_config is not None and inv.state.gateway_id is not None:
         raise ValidationException(GATEWAY_REFUSES_GUARDRAILS)
-    return await prepare_call(inv, translation.anthropic_body, converse_settings(translation)), translation
+    return await prepare_call(inv, translation.anthropic_body, converse_settings(translation),
+                              model_errors_prefix=MODEL_ERRORS_PREFIX), translation
 
 
 _LATENCY_HEADER, _TIER_HEADER = SETTING_HEADERS
@@ -142,7 +143,8 @@ async def count_tokens(inv: Invocation, send: Send) -> None:
                                         default_max_tokens=inv.resolution.model.max_output_tokens)
     for documents in text_only:
         await offload.run(inv.disconnect, apply_text_only, *documents)
-    validated = validate_messages_request(anthropic_body, inv.resolution.model)
+    # CountTokens kept the prefix: no public capture of its refusals says otherwise
+    validated = validate_messages_request(anthropic_body, inv.resolution.model, model_errors_prefix=MODEL_ERRORS_PREFIX)
     testing = inv.state.testing
     if testing is not None and testing.has_faults:  # injected faults (testing_hooks); none: this check only
         await testing.count_tokens_faults(inv.record, inv.resolution.model.model_id, validated.body, inv.disconnect)

@@ -38,6 +38,7 @@ from claude_bedrock.domain.json_body import json_bytes, json_problem
 from claude_bedrock.domain.log_text import one_line
 from claude_bedrock.domain.message import MessageAccumulator
 from claude_bedrock.domain.validation import (
+    MODEL_ERRORS_PREFIX,
     ValidatedRequest,
     check_input_tokens,
     edited_prompt,
@@ -316,19 +317,24 @@ def gateway_hop(state: ServiceState, request: Request,
 
 
 async def prepare_call(inv: Invocation, body: dict[str, Any],
-                       invoke_settings: Sequence[tuple[str, str]] = ()) -> ModelCall:
+                       invoke_settings: Sequence[tuple[str, str]] = (),
+                       model_errors_prefix: str = "") -> ModelCall:
     """Validate an Anthropic body for the resolved model and build the engine call
-    (``invoke_settings``: see ``ModelCall``). The documents of a body holding some are read
-    off the event loop (``service.offload``): for its count, and its prompt cache's segments."""
+    (``invoke_settings``: see ``ModelCall``; ``model_errors_prefix``: what Bedrock puts before
+    the model's rejections, none on InvokeModel: ``validate_messages_request``). The documents
+    of a body holding some are read off the event loop (``service.offload``): for its count,
+    and its prompt cache's segments."""
     model = inv.resolution.model
     if inv.state.gateway_id is not None:
         invoke_settings = gateway_hop(inv.state, inv.request, invoke_settings)
     # The usual model strips earlier thinking: the plain counter, no partial built per call.
     count = _count_preserving_thinking if model.preserves_thinking else tokens.count_request
-    validated = validate_messages_request(body, model, count_input_tokens=count, defer_documents=True)
+    validated = validate_messages_request(body, model, count_input_tokens=count, defer_documents=True,
+                                          model_errors_prefix=model_errors_prefix)
     segments = None
     if validated.input_tokens is None:  # documents: their count reads them
-        validated, segments = await offload.run(inv.disconnect, _read_documents, validated, model, count)
+        validated, segments = await offload.run(inv.disconnect, _read_documents, validated, model, count,
+                                                model_errors_prefix)
     messages = validated.body["messages"]
     # The model's check, after Bedrock's own; a one-message conversation has no assistant turn.
     # A gateway's thinking blocks were signed upstream, which checks them itself.
@@ -363,13 +369,13 @@ def _prompt(validated: ValidatedRequest, model: Any) -> tuple[dict[str, Any], bo
     return edited.request, edited.preserve_thinking
 
 
-def _read_documents(validated: ValidatedRequest, model: Any, count: Callable[[dict[str, Any]], int]
-                    ) -> tuple[ValidatedRequest, list[tokens.PromptSegment] | None]:
+def _read_documents(validated: ValidatedRequest, model: Any, count: Callable[[dict[str, Any]], int],
+                    model_errors_prefix: str) -> tuple[ValidatedRequest, list[tokens.PromptSegment] | None]:
     """What reading a request's documents gives, in one hand-over to a worker thread (pure):
     the request counted (``check_input_tokens``), and when its prompt carries a cache breakpoint,
     that prompt's segments (``ModelCall.prompt_segments``), which the prompt cache would
     otherwise compute on the event loop, reading the documents again."""
-    validated = check_input_tokens(validated, model, count)
+    validated = check_input_tokens(validated, model, count, model_errors_prefix)
     request, preserve_thinking = _prompt(validated, model)
     if not tokens.has_cache_control(request):
         return validated, None
@@ -467,7 +473,9 @@ async def anthropic_count_tokens(
                     for flag in value.split(",") if flag.strip()]
     body_betas = body.get("anthropic_beta") if isinstance(body.get("anthropic_beta"), list) else []
     body.setdefault("max_tokens", max_output_tokens(resolution.model, [*header_betas, *body_betas]))
-    validated = validate_messages_request(body, resolution.model, header_betas=header_betas)
+    # CountTokens kept the prefix: no public capture of its refusals says otherwise
+    validated = validate_messages_request(body, resolution.model, header_betas=header_betas,
+                                          model_errors_prefix=MODEL_ERRORS_PREFIX)
     count, original = await count_input(state, request, validated, resolution.model, region=identity.region,
                                         account_id=identity.account_id)
     if original is None:

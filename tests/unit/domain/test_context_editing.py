@@ -19,7 +19,7 @@ from claude_bedrock.domain.context_editing import (
     check_context_management,
 )
 from claude_bedrock.domain.errors import ValidationException
-from claude_bedrock.domain.validation import MODEL_ERRORS_PREFIX, validate_messages_request
+from claude_bedrock.domain.validation import validate_messages_request
 
 BETAS = (CONTEXT_MANAGEMENT_BETA,)
 THINKING = {"type": "enabled", "budget_tokens": 1024}
@@ -269,7 +269,7 @@ def test_validation_checks_the_context_window_against_the_edited_prompt():
     big = "word " * 4000
     messages = conversation(*(tool_round(n, result=big) for n in range(4)))
     limits = Limits(context_window=10_000)
-    with pytest.raises(ValidationException, match="prompt is too long"):
+    with pytest.raises(ValidationException, match="Input is too long for requested model"):
         validate_messages_request(body_of(messages), limits, count_input_tokens=count)
     body = body_of(messages, anthropic_beta=list(BETAS), context_management={"edits": [
         {"type": "clear_tool_uses_20250919", "trigger": {"type": "input_tokens", "value": 5000},
@@ -281,7 +281,7 @@ def test_validation_relays_the_model_rejection():
     body = body_of(conversation(), context_management={"edits": [{"type": "clear_tool_uses_20250919"}]})
     with pytest.raises(ValidationException) as caught:
         validate_messages_request(body, Limits())
-    assert caught.value.message == MODEL_ERRORS_PREFIX + "context_management: Extra inputs are not permitted"
+    assert caught.value.message == "context_management: Extra inputs are not permitted"
 
 
 # --------------------------------------------------------------------------- boundaries

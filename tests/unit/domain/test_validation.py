@@ -103,32 +103,44 @@ def accepts(body: Any, model: Limits = SONNET_45, **kwargs: Any) -> ValidatedReq
 
 
 #: Bedrock's own layer answers these (schema, anthropic_version); everything else is the model's
-#: rule, relayed with MODEL_ERRORS_PREFIX.
+#: rule, relayed bare by InvokeModel and with MODEL_ERRORS_PREFIX by Converse.
 BEDROCK_LAYER = ("Malformed input request: ", "anthropic_version: ", "Invalid API version: ", "invalid beta flag")
 
 
 def rejects(body: Any, model: Limits = SONNET_45, **kwargs: Any) -> str:
-    """The rejection's text, without the prefix Bedrock adds to the model's own rejections
-    (asserted here: present on every model rule, absent from Bedrock's layer)."""
+    """The rejection's text as InvokeModel answers it; asserted here too: Converse's is the
+    same with MODEL_ERRORS_PREFIX before every model rule, none before Bedrock's layer."""
     with pytest.raises(ValidationException) as caught:
         validate_messages_request(body, model, **kwargs)
     assert caught.value.status == 400
     message = caught.value.message
-    if message.startswith(BEDROCK_LAYER):
-        return message
-    assert message.startswith(MODEL_ERRORS_PREFIX), message
-    return message[len(MODEL_ERRORS_PREFIX):]
+    with pytest.raises(ValidationException) as converse:
+        validate_messages_request(body, model, model_errors_prefix=MODEL_ERRORS_PREFIX, **kwargs)
+    relayed = message if message.startswith(BEDROCK_LAYER) else MODEL_ERRORS_PREFIX + message
+    assert converse.value.message == relayed
+    return message
 
 
-def test_rejections_of_the_model_carry_bedrocks_prefix() -> None:
-    body = make_body(max_tokens=64_001)
-    with pytest.raises(ValidationException) as caught:
+def test_invoke_model_relays_the_model_s_rejection_bare_and_converse_prefixes_it() -> None:
+    """Audit: InvokeModel put "The model returned the following errors: " before every model
+    rule. Real InvokeModel answers bare: 'messages: roles must alternate between "user" and
+    "assistant", but found multiple "user" roles in a row' (AnthropicBedrock, body
+    {'message': ...}: https://github.com/modelcontextprotocol/quickstart-resources/issues/20;
+    https://github.com/anthropics/claude-code/issues/1162), "messages: text content blocks must
+    be non-empty" (InvokeModelWithResponseStream:
+    https://github.com/continuedev/continue/issues/10804,
+    https://github.com/anomalyco/opencode/issues/22364); Converse prefixes the same rules
+    (ConverseStream: https://github.com/aws-samples/bedrock-access-gateway/issues/191)."""
+    body = make_body(messages=[{"role": "user", "content": "a"}, {"role": "user", "content": "b"}])
+    alternate = 'messages: roles must alternate between "user" and "assistant", but found multiple "user" roles in a row'
+    with pytest.raises(ValidationException) as invoke:
         validate_messages_request(body, SONNET_45)
-    assert caught.value.message == (
-        "The model returned the following errors: max_tokens: 64001 > 64000, which is the maximum allowed "
-        "number of output tokens for claude-sonnet-4-5-20250929")
+    assert invoke.value.message == alternate
+    with pytest.raises(ValidationException) as converse:
+        validate_messages_request(body, SONNET_45, model_errors_prefix=MODEL_ERRORS_PREFIX)
+    assert converse.value.message == "The model returned the following errors: " + alternate
     with pytest.raises(ValidationException) as schema:
-        validate_messages_request(make_body(stream=True), SONNET_45)
+        validate_messages_request(make_body(stream=True), SONNET_45, model_errors_prefix=MODEL_ERRORS_PREFIX)
     assert schema.value.message.startswith("Malformed input request: ")
 
 
@@ -521,8 +533,12 @@ def test_validate_counts_input_tokens_when_a_counter_is_given() -> None:
 
 
 def test_validate_rejects_input_above_200k_without_the_1m_beta() -> None:
+    """Audit: it said "prompt is too long: 200001 tokens > 200000 maximum" (the Anthropic API's
+    words). Bedrock's, on InvokeModel with Sonnet 4.5: "API Error: 400 Input is too long for
+    requested model." (https://github.com/anthropics/claude-code/issues/8637, and #760);
+    Converse's, prefixed (https://github.com/continuedev/continue/issues/9592, Opus 4.5)."""
     message = rejects(make_body(), count_input_tokens=lambda body: 200_001)
-    assert message == "prompt is too long: 200001 tokens > 200000 maximum"
+    assert message == "Input is too long for requested model."
 
 
 def test_validate_allows_input_up_to_1m_with_the_beta() -> None:
@@ -573,8 +589,13 @@ def test_validate_requires_an_integer_thinking_budget() -> None:
 
 @pytest.mark.parametrize("max_tokens", [1024, 1000])
 def test_validate_rejects_a_thinking_budget_not_below_max_tokens(max_tokens: int) -> None:
+    """Audit: the text ended after the rule. Bedrock's, on InvokeModel with Sonnet 4.5:
+    https://github.com/anthropics/claude-code/issues/8756 ("Error: 400 `max_tokens` must be
+    greater than `thinking.budget_tokens`. Please consult our documentation at ...")."""
     message = rejects(make_body(max_tokens=max_tokens, thinking=THINKING))
-    assert message == "`max_tokens` must be greater than `thinking.budget_tokens`"
+    assert message == (
+        "`max_tokens` must be greater than `thinking.budget_tokens`. Please consult our documentation at "
+        "https://docs.claude.com/en/docs/build-with-claude/extended-thinking#max-tokens-and-context-window-size")
 
 
 def test_validate_lets_interleaved_thinking_budget_exceed_max_tokens() -> None:
