@@ -440,6 +440,13 @@ def _field_violation(key: str, rule: FieldRule, value: Any) -> str | None:
     return None
 
 
+#: Bedrock's schema takes a Messages body or a legacy Text Completions one, which must not hold
+#: ``messages``: a Messages body breaking the schema fails that branch too, reported first
+#: (every public capture: fumito-ito/AnthropicSwiftSDK#19, diffbot/code-gpt-docs#300,
+#: ziya-ai/ziya#24). Without ``messages`` that branch's own violations are not known: left out.
+_NOT_TEXT_COMPLETIONS = schema_violation("#", 'subject must not be valid against schema {"required":["messages"]}')
+
+
 def _check_schema(body: dict[str, Any]) -> None:
     """Bedrock's JSON-schema layer: required keys, types and ranges, extraneous keys."""
     violations = [
@@ -460,6 +467,8 @@ def _check_schema(body: dict[str, Any]) -> None:
             violations.append(violation)
     violations.extend(extraneous)
     if violations:
+        if "messages" in body:
+            violations.insert(0, _NOT_TEXT_COMPLETIONS)
         raise schema_error(violations)
 
 

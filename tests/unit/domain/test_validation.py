@@ -42,6 +42,8 @@ HAIKU_35 = Limits("anthropic.claude-3-5-haiku-20241022-v1:0", 8192, supports_thi
 OPUS_45 = Limits("anthropic.claude-opus-4-5-20251101-v1:0", 64_000, effort_levels=("low", "medium", "high"))
 
 MALFORMED = "Malformed input request: {}, please reformat your input and try again."
+#: A Messages body breaking Bedrock's schema: the legacy Text Completions branch fails first.
+SCHEMA = MALFORMED.format('#: subject must not be valid against schema {{"required":["messages"]}}{}')
 
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + bytes(24)).decode()
 JPEG = base64.b64encode(b"\xff\xd8\xff\xe0" + bytes(24)).decode()
@@ -268,7 +270,7 @@ def test_validate_reads_betas_from_the_anthropic_sdk_body(vectors_dir: Path) -> 
 def test_validate_refuses_the_npm_count_tokens_body_as_bedrock_would(vectors_dir: Path) -> None:
     capture = json.loads((vectors_dir / "captured-requests/anthropic-npm-messages_count_tokens.json").read_text())
     body = parse_json_body(base64.b64decode(capture["requests"][0]["body_base64"]))
-    assert rejects(body) == MALFORMED.format(
+    assert rejects(body) == SCHEMA.format(
         "#: required key [max_tokens] not found#: extraneous key [model] is not permitted"
     )
 
@@ -297,12 +299,12 @@ def test_validate_returns_the_body_itself_unchanged() -> None:
 
 @pytest.mark.parametrize("key", ["stream", "model", "prompt"])
 def test_validate_rejects_an_extraneous_top_level_key(key: str) -> None:
-    assert rejects(make_body(**{key: True})) == MALFORMED.format(f"#: extraneous key [{key}] is not permitted")
+    assert rejects(make_body(**{key: True})) == SCHEMA.format(f"#: extraneous key [{key}] is not permitted")
 
 
 def test_validate_reports_every_extraneous_key_together() -> None:
     message = rejects(make_body(model="claude", stream=True))
-    assert message == MALFORMED.format(
+    assert message == SCHEMA.format(
         "#: extraneous key [model] is not permitted#: extraneous key [stream] is not permitted"
     )
 
@@ -327,7 +329,7 @@ def test_validate_accepts_newer_sdk_scalar_keys(key: str, value: Any) -> None:
 
 
 def test_validate_type_checks_newer_sdk_keys() -> None:
-    assert rejects(make_body(output_config="high")) == MALFORMED.format(
+    assert rejects(make_body(output_config="high")) == SCHEMA.format(
         "#/output_config: expected type: JSONObject, found: String"
     )
 
@@ -336,7 +338,25 @@ def test_validate_type_checks_newer_sdk_keys() -> None:
 def test_validate_rejects_a_missing_required_key(key: str) -> None:
     body = make_body()
     del body[key]
-    assert rejects(body) == MALFORMED.format(f"#: required key [{key}] not found")
+    template = SCHEMA if "messages" in body else MALFORMED
+    assert rejects(body) == template.format(f"#: required key [{key}] not found")
+
+
+def test_a_messages_body_breaking_the_schema_fails_the_text_completions_branch_first() -> None:
+    """Audit: the violations came alone. Bedrock's answer to a Claude 3 Sonnet InvokeModel body
+    without max_tokens: "Malformed input request: #: subject must not be valid against schema
+    {\"required\":[\"messages\"]}#: required key [max_tokens] not found, please reformat your input
+    and try again." (https://github.com/diffbot/code-gpt-docs/issues/300); with stream and model:
+    https://github.com/fumito-ito/AnthropicSwiftSDK/issues/19."""
+    body = make_body()
+    del body["max_tokens"]
+    assert rejects(body) == (
+        'Malformed input request: #: subject must not be valid against schema {"required":["messages"]}'
+        "#: required key [max_tokens] not found, please reformat your input and try again.")
+    assert rejects(make_body(stream=False, model="claude-3-5-sonnet-20240620")) == (
+        'Malformed input request: #: subject must not be valid against schema {"required":["messages"]}'
+        "#: extraneous key [stream] is not permitted#: extraneous key [model] is not permitted, please reformat "
+        "your input and try again.")
 
 
 @pytest.mark.parametrize(
@@ -344,31 +364,31 @@ def test_validate_rejects_a_missing_required_key(key: str) -> None:
     [("256", "String"), (True, "Boolean"), (256.0, "Double"), (None, "Null"), ([1], "JSONArray")],
 )
 def test_validate_rejects_max_tokens_of_the_wrong_type(value: Any, found: str) -> None:
-    assert rejects(make_body(max_tokens=value)) == MALFORMED.format(
+    assert rejects(make_body(max_tokens=value)) == SCHEMA.format(
         f"#/max_tokens: expected type: Integer, found: {found}"
     )
 
 
 def test_validate_rejects_max_tokens_below_one() -> None:
-    assert rejects(make_body(max_tokens=0)) == MALFORMED.format("#/max_tokens: 0 is not greater or equal to 1")
+    assert rejects(make_body(max_tokens=0)) == SCHEMA.format("#/max_tokens: 0 is not greater or equal to 1")
 
 
 def test_validate_names_long_integers_like_the_schema_layer() -> None:
-    assert rejects(make_body(top_k=str(2**40))) == MALFORMED.format("#/top_k: expected type: Integer, found: String")
-    assert rejects(make_body(temperature=2**40)) == MALFORMED.format(
+    assert rejects(make_body(top_k=str(2**40))) == SCHEMA.format("#/top_k: expected type: Integer, found: String")
+    assert rejects(make_body(temperature=2**40)) == SCHEMA.format(
         "#/temperature: 1099511627776 is not less or equal to 1"
     )
 
 
 def test_validate_rejects_messages_that_are_not_an_array() -> None:
-    assert rejects(make_body(messages={"role": "user"})) == MALFORMED.format(
+    assert rejects(make_body(messages={"role": "user"})) == SCHEMA.format(
         "#/messages: expected type: JSONArray, found: JSONObject"
     )
 
 
 @pytest.mark.parametrize(("value", "detail"), [(1.5, "1.5 is not less or equal to 1"), (-0.1, "-0.1 is not greater or equal to 0")])
 def test_validate_rejects_temperature_out_of_range(value: float, detail: str) -> None:
-    assert rejects(make_body(temperature=value)) == MALFORMED.format(f"#/temperature: {detail}")
+    assert rejects(make_body(temperature=value)) == SCHEMA.format(f"#/temperature: {detail}")
 
 
 @pytest.mark.parametrize("value", [0, 1, 0.7, 1.0])
@@ -377,21 +397,21 @@ def test_validate_accepts_temperature_in_range(value: float) -> None:
 
 
 def test_validate_rejects_temperature_as_a_string() -> None:
-    assert rejects(make_body(temperature="0.5")) == MALFORMED.format(
+    assert rejects(make_body(temperature="0.5")) == SCHEMA.format(
         "#/temperature: expected type: Number, found: String"
     )
 
 
 def test_validate_checks_top_p_range() -> None:
     accepts(make_body(top_p=0.9))
-    assert rejects(make_body(top_p=1.2)) == MALFORMED.format("#/top_p: 1.2 is not less or equal to 1")
+    assert rejects(make_body(top_p=1.2)) == SCHEMA.format("#/top_p: 1.2 is not less or equal to 1")
 
 
 def test_validate_checks_top_k() -> None:
     accepts(make_body(top_k=0))
     accepts(make_body(top_k=250))
-    assert rejects(make_body(top_k=-1)) == MALFORMED.format("#/top_k: -1 is not greater or equal to 0")
-    assert rejects(make_body(top_k=2.5)) == MALFORMED.format("#/top_k: expected type: Integer, found: Double")
+    assert rejects(make_body(top_k=-1)) == SCHEMA.format("#/top_k: -1 is not greater or equal to 0")
+    assert rejects(make_body(top_k=2.5)) == SCHEMA.format("#/top_k: expected type: Integer, found: Double")
 
 
 def test_validate_treats_null_optional_keys_as_absent() -> None:
@@ -401,7 +421,7 @@ def test_validate_treats_null_optional_keys_as_absent() -> None:
 def test_validate_reports_schema_violations_together() -> None:
     body = make_body(temperature=3, stream=True)
     del body["max_tokens"]
-    assert rejects(body) == MALFORMED.format(
+    assert rejects(body) == SCHEMA.format(
         "#: required key [max_tokens] not found#/temperature: 3 is not less or equal to 1"
         "#: extraneous key [stream] is not permitted"
     )
@@ -443,7 +463,7 @@ def test_validate_rejects_an_unknown_anthropic_version() -> None:
 
 
 def test_validate_rejects_a_non_string_anthropic_version() -> None:
-    assert rejects(make_body(anthropic_version=20230531)) == MALFORMED.format(
+    assert rejects(make_body(anthropic_version=20230531)) == SCHEMA.format(
         "#/anthropic_version: expected type: String, found: Integer"
     )
 
@@ -500,10 +520,10 @@ def test_validate_rejects_an_unknown_beta(flag: str) -> None:
 
 
 def test_validate_rejects_a_non_string_beta() -> None:
-    assert rejects(make_body(anthropic_beta=[1])) == MALFORMED.format(
+    assert rejects(make_body(anthropic_beta=[1])) == SCHEMA.format(
         "#/anthropic_beta/0: expected type: String, found: Integer"
     )
-    assert rejects(make_body(anthropic_beta="context-1m-2025-08-07")) == MALFORMED.format(
+    assert rejects(make_body(anthropic_beta="context-1m-2025-08-07")) == SCHEMA.format(
         "#/anthropic_beta: expected type: JSONArray, found: String"
     )
 
@@ -1100,7 +1120,7 @@ def test_validate_accepts_system_as_string_or_text_blocks() -> None:
 @pytest.mark.parametrize(
     ("system", "expected"),
     [
-        (5, MALFORMED.format("#/system: expected type: one of String, JSONArray, found: Integer")),
+        (5, SCHEMA.format("#/system: expected type: one of String, JSONArray, found: Integer")),
         ([text("")], "system: text content blocks must be non-empty"),
         ([image()], "system.0.type: Input should be 'text'"),
         (["terse"], "system.0: Input should be a valid dictionary or object to extract fields from"),
@@ -1339,7 +1359,7 @@ def test_validate_rejects_a_forcing_tool_choice_without_tools(choice: dict[str, 
         ({"type": "none", "disable_parallel_tool_use": True}, "tool_choice.none.disable_parallel_tool_use: Extra inputs are not permitted"),
         ({"type": "auto", "name": "get_weather"}, "tool_choice.auto.name: Extra inputs are not permitted"),
         ({"type": "tool", "name": "get_weather", "strict": True}, "tool_choice.tool.strict: Extra inputs are not permitted"),
-        ("auto", MALFORMED.format("#/tool_choice: expected type: JSONObject, found: String")),
+        ("auto", SCHEMA.format("#/tool_choice: expected type: JSONObject, found: String")),
     ],
 )  # fmt: skip
 def test_validate_rejects_a_bad_tool_choice(choice: Any, expected: str) -> None:
@@ -1359,9 +1379,9 @@ def test_validate_accepts_stop_sequences() -> None:
     [
         ([""], "stop_sequences: each stop sequence must contain non-whitespace"),
         (["ok", "  "], "stop_sequences: each stop sequence must contain non-whitespace"),
-        ("END", MALFORMED.format("#/stop_sequences: expected type: JSONArray, found: String")),
-        (["END", 3], MALFORMED.format("#/stop_sequences/1: expected type: String, found: Integer")),
-        (["x"] * 8192, MALFORMED.format("#/stop_sequences: expected maximum item count: 8191, found: 8192")),
+        ("END", SCHEMA.format("#/stop_sequences: expected type: JSONArray, found: String")),
+        (["END", 3], SCHEMA.format("#/stop_sequences/1: expected type: String, found: Integer")),
+        (["x"] * 8192, SCHEMA.format("#/stop_sequences: expected maximum item count: 8191, found: 8192")),
     ],
 )
 def test_validate_rejects_bad_stop_sequences(stop_sequences: Any, expected: str) -> None:
@@ -1381,7 +1401,7 @@ def test_validate_accepts_metadata_user_id() -> None:
         ({"session": "x"}, "metadata.session: Extra inputs are not permitted"),
         ({"user_id": 5}, "metadata.user_id: Input should be a valid string"),
         ({"user_id": "u" * 257}, "metadata.user_id: String should have at most 256 characters"),
-        ([], MALFORMED.format("#/metadata: expected type: JSONObject, found: JSONArray")),
+        ([], SCHEMA.format("#/metadata: expected type: JSONObject, found: JSONArray")),
     ],
 )
 def test_validate_rejects_bad_metadata(metadata: Any, expected: str) -> None:
