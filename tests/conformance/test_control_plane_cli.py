@@ -172,6 +172,21 @@ def test_cli_application_profile_invoke(aws_env, tmp_path: Path):
     assert json.loads(out.read_text())["model"] == "claude-3-haiku-20240307"
 
 
+def test_cli_application_profiles_page_past_a_deleted_one(aws_env):
+    """A profile deleted between two pages makes the next page skip none of the others: the
+    CLI's --starting-token resumes after the last profile it listed, not at an offset."""
+    first, second = (aws_json(aws_env, "bedrock", "create-inference-profile", "--inference-profile-name", name,
+                              "--model-source", f"copyFrom={FM_HAIKU_3}")["inferenceProfileArn"]
+                     for name in ("cli-page-1", "cli-page-2"))
+    listing = ("bedrock", "list-inference-profiles", "--type-equals", "APPLICATION", "--page-size", "1")
+    page = aws_json(aws_env, *listing, "--max-items", "1")
+    assert [p["inferenceProfileArn"] for p in page["inferenceProfileSummaries"]] == [first]
+    aws(aws_env, "bedrock", "delete-inference-profile", "--inference-profile-identifier", first)
+    rest = aws_json(aws_env, *listing, "--starting-token", page["NextToken"], "--query",
+                    "inferenceProfileSummaries[*].inferenceProfileArn")
+    assert rest == [second]
+
+
 def test_cli_application_profile_bad_source(aws_env):
     stderr = aws_error(aws_env, "bedrock", "create-inference-profile", "--inference-profile-name", "bad",
                        "--model-source", f"copyFrom=arn:aws:bedrock:eu-west-1::foundation-model/{HAIKU_3}")

@@ -12,6 +12,7 @@ from claude_bedrock.service.control_input import (
     Rule,
     Violations,
     decode_page_token,
+    encode_after_token,
     encode_page_token,
     integer_param,
     iso_timestamp,
@@ -170,3 +171,21 @@ def test_control_input_paginate_edges():
     page, token = paginate(list(range(4)), 2, None, 100)
     assert page == [0, 1] and token is not None
     assert paginate(list(range(4)), 2, token, 100) == ([2, 3], None)  # ends exactly: no next page
+
+
+def test_control_input_paginate_by_key_resumes_after_the_last_item():
+    """Keyed pages (application profiles) resume after the last item handed out: items deleted
+    meanwhile make the next page skip no other (an offset would), items added later are reached."""
+    items = [(1.0, "a"), (1.0, "b"), (2.5, "c"), (3.0, "d")]
+    same = lambda item: item  # noqa: E731
+    page, token = paginate(items, 2, None, 100, "APPLICATION", key=same)
+    assert page == items[:2] and token == encode_after_token((1.0, "b"), "APPLICATION")
+    remaining = [items[2], items[3], (4.0, "e")]  # a and b deleted, e created
+    assert paginate(remaining, 2, token, 100, "APPLICATION", key=same) == (
+        remaining[:2], encode_after_token((3.0, "d"), "APPLICATION"))
+    assert paginate(remaining, 5, token, 100, "APPLICATION", key=same) == (remaining, None)
+    with pytest.raises(ValidationException, match=INVALID_PAGINATION_TOKEN):  # another listing's
+        paginate(items, 2, token, 100, "SYSTEM_DEFINED")
+    for bad in (encode_page_token(1, "APPLICATION"), encode_after_token(("x", 1.0), "APPLICATION"), "garbage"):
+        with pytest.raises(ValidationException, match=INVALID_PAGINATION_TOKEN):
+            paginate(items, 2, bad, 100, "APPLICATION", key=same)

@@ -21,9 +21,10 @@ import base64
 import binascii
 import json
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import parse_qs
 
 from claude_bedrock.domain.errors import ValidationException
@@ -155,38 +156,77 @@ def integer_param(params: dict[str, str], name: str) -> int | None:
 def encode_page_token(offset: int, listing: str = "") -> str:
     """An opaque ``nextToken`` for the item at ``offset`` of ``listing`` (the filters that chose
     the items, e.g. ``"APPLICATION"``)."""
-    raw = json.dumps({"v": 1, "offset": offset, "of": listing}, separators=(",", ":")).encode()
+    return _token({"v": 1, "offset": offset, "of": listing})
+
+
+def encode_after_token(key: tuple[Any, ...], listing: str = "") -> str:
+    """An opaque ``nextToken`` for the items of ``listing`` whose sort key follows ``key``."""
+    return _token({"v": 1, "after": list(key), "of": listing})
+
+
+def _token(data: dict[str, Any]) -> str:
+    raw = json.dumps(data, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def decode_page_token(token: str, listing: str = "") -> int:
     """The offset a ``nextToken`` of ``listing`` stands for. Raises: ValidationException for a
     bad token, or one another listing handed out (its offset means nothing here)."""
+    offset = _decode_token(token, listing).get("offset")
+    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+        raise ValidationException(INVALID_PAGINATION_TOKEN)
+    return offset
+
+
+def decode_after_token(token: str, listing: str = "") -> tuple[Any, ...]:
+    """The sort key an ``encode_after_token`` token of ``listing`` resumes after. Raises:
+    ValidationException as ``decode_page_token``."""
+    after = _decode_token(token, listing).get("after")
+    if not isinstance(after, list):
+        raise ValidationException(INVALID_PAGINATION_TOKEN)
+    return tuple(after)
+
+
+def _decode_token(token: str, listing: str) -> dict[str, Any]:
     try:
         padded = token + "=" * (-len(token) % 4)
         data = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-        offset = data["offset"]
-        if data.get("v") != 1 or not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
-            raise ValueError(token)
-        if data.get("of", "") != listing:
+        if not isinstance(data, dict) or data.get("v") != 1 or data.get("of", "") != listing:
             raise ValueError(token)
     # (RecursionError: JSON nested deeper than the recursion limit; 2048 characters can be)
     except (ValueError, KeyError, TypeError, RecursionError, binascii.Error, UnicodeEncodeError):
         raise ValidationException(INVALID_PAGINATION_TOKEN) from None
-    return offset
+    return data
 
 
 def paginate(
-    items: list[Any], max_results: int | None, token: str | None, default_page: int, listing: str = ""
+    items: list[Any], max_results: int | None, token: str | None, default_page: int, listing: str = "",
+    key: Callable[[Any], tuple[Any, ...]] | None = None,
 ) -> tuple[list[Any], str | None]:
     """One page of ``items`` and the token of the next page (None on the last page). A token
-    continues only the ``listing`` that handed it out."""
-    start = decode_page_token(token, listing) if token is not None else 0
-    if start > len(items):
-        raise ValidationException(INVALID_PAGINATION_TOKEN)
+    continues only the ``listing`` that handed it out.
+
+    Items that can be deleted between two pages (application profiles) are listed with ``key``,
+    their unique sort key, ascending: the token then names the last item handed out, so that
+    the next page starts right after it whatever was deleted before it (an offset would move
+    past as many items as were deleted). A static listing uses offsets."""
     size = max_results or default_page
+    if key is None:
+        start = decode_page_token(token, listing) if token is not None else 0
+        if start > len(items):
+            raise ValidationException(INVALID_PAGINATION_TOKEN)
+    elif token is None:
+        start = 0
+    else:
+        try:
+            start = bisect_right(items, decode_after_token(token, listing), key=key)
+        except TypeError:  # a key of other types than these items': not one of our tokens
+            raise ValidationException(INVALID_PAGINATION_TOKEN) from None
     end = start + size
-    return items[start:end], (encode_page_token(end, listing) if end < len(items) else None)
+    if end >= len(items):
+        return items[start:end], None
+    return items[start:end], (encode_page_token(end, listing) if key is None
+                              else encode_after_token(key(items[end - 1]), listing))
 
 
 # -- timestamps --------------------------------------------------------------------------------

@@ -125,7 +125,8 @@ class ControlStore(Protocol):
 
     def get_application_profile(self, account_id: str, region: str, profile_id: str) -> ApplicationProfileRecord | None: ...
 
-    def list_application_profiles(self, account_id: str, region: str) -> list[ApplicationProfileRecord]: ...
+    def list_application_profiles(self, account_id: str, region: str) -> list[ApplicationProfileRecord]:
+        """Ordered by ``(created_at, profile_id)``: ListInferenceProfiles pages by that key."""
 
     def delete_application_profile(self, account_id: str, region: str, profile_id: str) -> bool: ...
 

@@ -21,9 +21,10 @@ Two kinds of profile:
 Listing: without ``typeEquals`` (wire ``type``) only SYSTEM_DEFINED profiles are listed, as on
 AWS (aws/aws-cli#9728, reproduced by the CLI team; hashicorp/terraform-provider-aws#42959):
 application profiles need ``typeEquals=APPLICATION``. Order is stable: system profiles in
-catalog order, application profiles oldest first. ``nextToken`` is an opaque offset into one
-listing (one ``typeEquals``); a bad one, or one the other listing handed out, is a
-ValidationException.
+catalog order, application profiles oldest first. ``nextToken`` is opaque and continues one
+listing (one ``typeEquals``): an offset into the system profiles, the last profile listed for
+application ones (a profile deleted between two pages makes the next one skip no other); a bad
+token, or one the other listing handed out, is a ValidationException.
 Source: botocore bedrock 2023-04-20 ``InferenceProfileSummary``, ``CreateInferenceProfileRequest``,
 ``TagResourceRequest``; wire-protocol reference 4.3, 4.4.
 """
@@ -230,10 +231,15 @@ async def list_inference_profiles(
     if listing == "SYSTEM_DEFINED":
         state.warn_of_unknown_region(identity.region)
         items = [system_profile_body(p, identity) for p in state.catalog.system_profiles(identity.region)]
+        page, next_token = paginate(items, values["maxResults"], query.get("nextToken"), DEFAULT_PAGE_SIZE,
+                                    listing)
     else:
+        # Paged by the store's order (created_at, profile_id): a profile deleted between two
+        # pages must not make the next one skip another.
         records = state.store.list_application_profiles(identity.account_id, identity.region)
-        items = [application_profile_body(r) for r in records]
-    page, next_token = paginate(items, values["maxResults"], query.get("nextToken"), DEFAULT_PAGE_SIZE, listing)
+        chosen, next_token = paginate(records, values["maxResults"], query.get("nextToken"), DEFAULT_PAGE_SIZE,
+                                      listing, key=lambda r: (r.created_at, r.profile_id))
+        page = [application_profile_body(r) for r in chosen]
     body: dict[str, Any] = {"inferenceProfileSummaries": page}
     if next_token is not None:
         body["nextToken"] = next_token
