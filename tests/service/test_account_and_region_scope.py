@@ -92,6 +92,24 @@ def test_short_term_key_of_a_configured_credential_is_verified(tmp_path, key, er
     assert response.headers["x-amzn-errortype"].startswith(error)
 
 
+def test_another_presigned_url_of_a_configured_credential_is_no_short_term_key(tmp_path):
+    """A presigned URL handed out for one call (an admin's ``POST /_claude-bedrock/reset``)
+    wrapped as ``bedrock-api-key-`` was a key to every operation of its identity: here, the
+    admin API's call history of every account."""
+    admin = Credential("AKIAADMIN0000000003", "admin-secret", account_id="333333333333", admin=True)
+    app = create_app(Settings(data_dir=str(tmp_path), credentials=(admin,), strict_auth=True))
+    amz_date = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    reset = HttpRequest("POST", "/_claude-bedrock/reset", "", [("host", "localhost")], b"")
+    query = presign(reset, admin.access_key_id, admin.secret_access_key, "us-east-1", "bedrock", amz_date, 3600)
+    assert call(app, "POST", f"/_claude-bedrock/reset?{query}", {}).status_code == 200
+    wrapped = "bedrock-api-key-" + base64.b64encode(f"localhost/_claude-bedrock/reset?{query}".encode()).decode()
+    refused = call(app, "GET", "/_claude-bedrock/calls", bearer(wrapped))
+    assert refused.status_code == 400, refused.text
+    assert refused.headers["x-amzn-errortype"].startswith("IncompleteSignatureException")
+    assert "not a presigned 'CallWithBearerToken' URL" in refused.json()["message"]
+    assert call(app, "GET", "/foundation-models", bearer(wrapped)).status_code == 400
+
+
 def test_short_term_key_of_temporary_credentials_checks_the_session_token(tmp_path):
     temporary = Credential("ASIATEMPORARY0000003", "temp-secret", session_tokens=("session-1",),
                            account_id="333333333333", user_name="carol")

@@ -130,6 +130,8 @@ _SIGNATURE_VALUE_RE = re.compile(r"(Signature=)[^,\s]*")
 _TOKEN_HEADER_LINE_RE = re.compile(r"^(x-amz-security-token:).*$", re.MULTILINE)
 _TOKEN_QUERY_RE = re.compile(r"(X-Amz-Security-Token=)[^&\n]*")
 _REDACTED = "<redacted>"
+#: The action a short-term API key's presigned URL signs (aws-bedrock-token-generator).
+_BEARER_TOKEN_ACTION = "CallWithBearerToken"
 #: The longest unknown scheme name an error message repeats (a longer word may be a key).
 _MAX_SHOWN_SCHEME = 40
 
@@ -673,14 +675,26 @@ def short_term_key_request(key: ShortTermApiKey) -> tuple[HttpRequest, Presigned
     empty body and only ``host`` signed (wire-protocol reference 6.4). The key expires when its
     URL does, or 12 hours after it was made if that comes first (``auth.expires`` says which).
 
+    Only such a URL is a key: any other presigned URL of the same access key (a presigned
+    ``POST`` handed out for one call, its body unsigned or empty) would otherwise become a key
+    to every operation of that identity, the admin API's included, for 12 hours.
+
     Raises:
-        MalformedAuthorization: the embedded presigned query is malformed.
+        MalformedAuthorization: the embedded presigned query is malformed, or it does not
+            sign ``POST /?Action=CallWithBearerToken``.
     """
     from claude_bedrock.wire.bearer import SHORT_TERM_KEY_MAX_LIFETIME_S  # loaded with the key
 
     auth = parse_presigned(key.raw_query)
     if auth is None:  # describe_bearer guarantees the parameters; keep the type checker honest
         raise MalformedAuthorization("Short-term API key carries no presigned signature.")
+    actions = [unquote(piece.partition("=")[2]) for piece in key.raw_query.split("&")
+               if unquote(piece.partition("=")[0]) == "Action"]
+    if key.raw_path != "/" or actions != [_BEARER_TOKEN_ACTION]:
+        raise MalformedAuthorization(
+            f"Short-term API key is not a presigned '{_BEARER_TOKEN_ACTION}' URL; "
+            "make one with aws-bedrock-token-generator."
+        )
     auth.expires = min(auth.expires, SHORT_TERM_KEY_MAX_LIFETIME_S)
     return HttpRequest("POST", key.raw_path, key.raw_query, (("host", key.host),), b""), auth
 

@@ -1087,11 +1087,30 @@ def test_bearer_short_term_key_with_thousands_of_expires_digits() -> None:
         sigv4.short_term_key_request(key)
 
 
+@pytest.mark.parametrize(("path", "params"), [
+    ("/", {"Action": "Other"}),
+    ("/", {}),
+    ("/model/m/invoke", {"Action": "CallWithBearerToken"}),
+    ("/_claude-bedrock/reset", {}),
+])
+def test_only_a_presigned_call_with_bearer_token_url_is_a_short_term_key(path, params) -> None:
+    # Any other presigned POST of the same access key (one handed out for a single call, its
+    # body empty or unsigned) verified as a key to every operation of that identity.
+    aws = AWSRequest(method="POST", url=f"https://bedrock.amazonaws.com{path}",
+                     headers={"host": "bedrock.amazonaws.com"}, params=params)
+    with mock.patch("botocore.auth.get_current_datetime", return_value=NOW.replace(tzinfo=None)):
+        SigV4QueryAuth(Credentials(AKID, SECRET), "bedrock", REGION, expires=3600).add_auth(aws)
+    key = describe_bearer("bedrock-api-key-" + base64.b64encode(aws.url.replace("https://", "").encode()).decode())
+    assert isinstance(key, ShortTermApiKey)
+    with pytest.raises(sigv4.MalformedAuthorization, match="not a presigned 'CallWithBearerToken' URL"):
+        sigv4.short_term_key_request(key)
+
+
 def test_bearer_short_term_key_tampered() -> None:
     key = describe_bearer(_short_term_token(NOW))
     assert isinstance(key, ShortTermApiKey)
     forged = dataclasses.replace(
-        key, raw_query=key.raw_query.replace("CallWithBearerToken", "Other")
+        key, raw_query=key.raw_query.replace("X-Amz-Expires=43200", "X-Amz-Expires=43199")
     )
     req, auth = sigv4.short_term_key_request(forged)
     with pytest.raises(sigv4.SignatureMismatch):
