@@ -12,7 +12,7 @@ import pytest
 
 from claude_bedrock.service.app import create_app
 from claude_bedrock.settings import ApiKey, Credential, Settings
-from claude_bedrock.wire.sigv4 import HttpRequest, sign
+from claude_bedrock.wire.sigv4 import HttpRequest, presign, sign
 
 ADMIN = "/_claude-bedrock"
 SONNET = "global.anthropic.claude-sonnet-4-5-20250929-v1%3A0"
@@ -191,6 +191,23 @@ def test_admin_on_a_strict_server_needs_an_admin_key(tmp_path):
             "arn:aws:iam::222233334444:user/developer may not use the admin API of this server: "
             "mark its key 'admin = true' in the config file.")
     assert client.request("GET", f"{ADMIN}/faults", signed=True).json()["faults"] == []
+
+
+def test_admin_call_history_through_a_presigned_url_of_an_admin_key(tmp_path):
+    """A presigned URL is SigV4 too: its X-Amz-* parameters were refused as unknown filters."""
+    admin = Credential("AKIDADMIN", "secret", account_id="111122223333", admin=True)
+    client = Client(create_app(Settings(data_dir=str(tmp_path), strict_auth=True, credentials=(admin,))))
+    assert client.invoke().status_code == 200
+    amz_date = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    request = HttpRequest("GET", f"{ADMIN}/calls", "limit=1", [("host", "localhost")], b"")
+    query = presign(request, "AKIDADMIN", "secret", "us-west-2", "bedrock", amz_date, 300)
+    response = client.request("GET", f"{ADMIN}/calls?{query}")
+    assert response.status_code == 200, response.text
+    assert len(response.json()["calls"]) == 1
+    misspelt = presign(HttpRequest("GET", f"{ADMIN}/calls", "limits=1", [("host", "localhost")], b""),
+                       "AKIDADMIN", "secret", "us-west-2", "bedrock", amz_date, 300)
+    refused = client.request("GET", f"{ADMIN}/calls?{misspelt}")
+    assert refused.status_code == 400 and refused.json()["message"].startswith("Unknown filter(s): limits;")
 
 
 def test_admin_history_is_json_even_for_a_body_that_is_not(client):

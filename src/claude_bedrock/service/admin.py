@@ -53,6 +53,7 @@ from claude_bedrock.service.control_state import write
 from claude_bedrock.service.http import Receive, Request, Send, read_body, send_response
 from claude_bedrock.service.state import ServiceState
 from claude_bedrock.service.testing_hooks import ADMIN_PREFIX, HistoryEntry, Toolkit, toolkit_of
+from claude_bedrock.wire.sigv4 import PRESIGN_PARAMS
 
 __all__ = ["ADMIN_PREFIX", "handle"]
 
@@ -88,7 +89,8 @@ def _items(body: Any, key: str) -> list[Any]:
 
 
 def _query(request: Request) -> dict[str, str]:
-    return {key: values[-1] for key, values in parse_qs(request.raw_query).items()}
+    """The query's parameters, a presigned URL's own (its authentication) left out."""
+    return {key: values[-1] for key, values in parse_qs(request.raw_query).items() if key not in PRESIGN_PARAMS}
 
 
 # --------------------------------------------------------------------------- handlers

@@ -72,7 +72,7 @@ __all__ = [
     "canonical_query", "canonical_request", "canonical_uri", "derive_signing_key",
     "credentials_from", "extract_authorization", "parse_authorization", "parse_presigned", "presign",
     "redact_session_tokens", "short_term_key_request", "sign", "signature", "string_to_sign", "verify", "with_headers",
-    "verify_head", "verify_signature",
+    "verify_head", "verify_signature", "PRESIGN_PARAMS",
 ]  # fmt: skip
 
 
@@ -116,11 +116,12 @@ _BOTOCORE_HEAD_RE = re.compile(
     re.ASCII,
 )
 _MAX_KEPT_HEAD = 1024  # longer heads are parsed every time, not kept
-_PRESIGN_PARAMS = (
+#: The query parameters of a presigned URL (what a handler reading its own query leaves out).
+PRESIGN_PARAMS = (
     "X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires",
     "X-Amz-SignedHeaders", "X-Amz-Signature", "X-Amz-Security-Token",
 )  # fmt: skip
-_PRESIGN_REQUIRED = _PRESIGN_PARAMS[:6]
+_PRESIGN_REQUIRED = PRESIGN_PARAMS[:6]
 #: Headers :func:`sign` signs by default, besides every ``x-amz-*`` / ``x-amzn-*`` header.
 _DEFAULT_SIGNED = frozenset({"host", "content-type"})
 _SIGNATURE_PARAM = "X-Amz-Signature"
@@ -603,7 +604,7 @@ def parse_presigned(raw_query: str) -> PresignedAuthorization | None:
     for piece in raw_query.split("&"):
         key, _, value = piece.partition("=")
         key = unquote(key)
-        if key in _PRESIGN_PARAMS:
+        if key in PRESIGN_PARAMS:
             if key in found:
                 raise MalformedAuthorization(f"Query parameter '{key}' appears more than once.")
             found[key] = unquote(value)
