@@ -509,6 +509,29 @@ def test_count_tokens_counts_the_context_edited_prompt(anthropic_client, runtime
         "original_input_tokens": edited.usage.input_tokens + applied.cleared_input_tokens}}
 
 
+def test_count_tokens_refusals_of_the_model_keep_bedrock_s_prefix(runtime_client, server):
+    """Review: CountTokens (both forms) and the first-party count_tokens route put "The model
+    returned the following errors: " before the model's rejections, unlike InvokeModel (no
+    capture says otherwise); dropping it on any of the three passed every test."""
+    import httpx
+
+    both = "`temperature` and `top_p` cannot both be specified for this model. Please use only one."
+    prefixed = "The model returned the following errors: " + both
+    body = {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 64, "temperature": 0.5, "top_p": 0.9,
+            "messages": HELLO}
+    with pytest.raises(runtime_client.exceptions.ValidationException) as by_invoke:
+        runtime_client.count_tokens(modelId=BARE_SONNET_45, input={"invokeModel": {"body": json.dumps(body)}})
+    assert by_invoke.value.response["Error"]["Message"] == prefixed
+    with pytest.raises(runtime_client.exceptions.ValidationException) as by_converse:
+        runtime_client.count_tokens(modelId=BARE_SONNET_45, input={"converse": {
+            "messages": [{"role": "user", "content": [{"text": "Hello"}]}],
+            "additionalModelRequestFields": {"temperature": 0.5, "top_p": 0.9}}})
+    assert by_converse.value.response["Error"]["Message"] == prefixed
+    first_party = httpx.post(f"{server.url}/v1/messages/count_tokens", headers={"authorization": f"Bearer {API_KEY}"},
+                             json={"model": GLOBAL_SONNET_45, "temperature": 0.5, "top_p": 0.9, "messages": HELLO})
+    assert (first_party.status_code, first_party.json()["message"]) == (400, prefixed)
+
+
 def test_anthropic_disabled_thinking_with_a_budget_is_refused(anthropic_client):
     """Audit: ``thinking={"type": "disabled", "budget_tokens": 0}`` was accepted; the API refuses
     a budget on disabled thinking (EuroEval #1107), which has no member but ``type``."""
