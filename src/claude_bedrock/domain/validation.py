@@ -594,10 +594,8 @@ def validate_messages_request(
     betas = _collect_betas(body.get("anthropic_beta"), header_betas, model)  # "invalid beta flag: <flag>"
     try:
         return _model_checks(body, model, version, betas, count_input_tokens, defer_documents)
-    except ValidationException as exc:  # the model's own rejection, as Bedrock relays it
-        if not model_errors_prefix:
-            raise
-        raise ValidationException(model_errors_prefix + exc.message) from None
+    except ValidationException as exc:
+        raise _relayed(exc, model_errors_prefix) from None
 
 
 def check_input_tokens(validated: ValidatedRequest, model: ModelLimits,
@@ -613,10 +611,14 @@ def check_input_tokens(validated: ValidatedRequest, model: ModelLimits,
         input_tokens, edited = _counted(validated.body, model, validated.edits, validated.context_limit,
                                         count_input_tokens)
     except ValidationException as exc:
-        if not model_errors_prefix:
-            raise
-        raise ValidationException(model_errors_prefix + exc.message) from None
+        raise _relayed(exc, model_errors_prefix) from None
     return replace(validated, input_tokens=input_tokens, edited=edited)
+
+
+def _relayed(exc: ValidationException, model_errors_prefix: str) -> ValidationException:
+    """The model's own rejection as Bedrock relays it: with ``model_errors_prefix`` before its
+    text (Converse), or as it is (InvokeModel: none)."""
+    return ValidationException(model_errors_prefix + exc.message) if model_errors_prefix else exc
 
 
 def max_output_tokens(model: ModelLimits, betas: Iterable[str]) -> int:
