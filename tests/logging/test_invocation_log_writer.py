@@ -252,6 +252,17 @@ def test_cloudwatch_append_that_fails_is_cut_back(tmp_path, monkeypatch):
     assert path.read_bytes() == b'{"a":1}\n'
 
 
+def test_cloudwatch_append_after_a_line_torn_by_a_kill_starts_a_line_of_its_own(tmp_path):
+    """Audit regression: a SIGKILL during a large append (the kernel stops a write between two
+    pages) left the day file ending in half a line; the first event appended after the restart
+    was glued to it, so that event was lost from CloudWatch while the index listed it."""
+    path = tmp_path / "2026-11-26.jsonl"
+    path.write_bytes(b'{"timestamp":1,"message":"whole"}\n{"timestamp":2,"mess')  # the torn line
+    CloudWatchSink.append_file(path, b'{"timestamp":3,"message":"after"}\n{"timestamp":4,"message":"x"}\n')
+    assert [event["timestamp"] for event in CloudWatchSink.read(path)] == [1, 3, 4]
+    assert path.read_bytes().endswith(b'"mess\n{"timestamp":3,"message":"after"}\n{"timestamp":4,"message":"x"}\n')
+
+
 def test_cloudwatch_append_opens_the_day_file_in_binary_mode(tmp_path, monkeypatch):
     """Audit regression: ``os.open`` without ``O_BINARY`` opens a file in text mode on Windows,
     which wrote every line ending as ``\\r\\n`` and made ``os.write`` count translated bytes.

@@ -7,7 +7,9 @@ Each line is one event as ``aws logs get-log-events`` shows it::
 Invariants
     Rule 1: a flush appends all of its lines for one file with a single ``write`` call, so a
             reader sees whole batches; a line cut short by a crash is skipped by readers and
-            dropped by the next purge that rewrites the file.
+            dropped by the next purge that rewrites the file. (A SIGKILL can cut a large write
+            short: Linux stops it between two pages.) The next append first ends such a line,
+            so the event it appends is not glued to it and lost.
     Rule 2: purge deletes a day file once the whole day is older than the cutoff and rewrites
             (temporary file + rename, under the data dir lock) the one day that straddles it.
             A temporary copy left by a purge that was interrupted is removed by the next one.
@@ -64,14 +66,17 @@ class CloudWatchSink:
 
     @staticmethod
     def append_file(path: Path, data: bytes) -> None:
-        """Append ``data`` (whole lines) to one day file in a single write (Rule 1). A write
-        that fails is undone (the file is cut back to its old size), so a retry never
-        duplicates the lines that did get written."""
+        """Append ``data`` (whole lines) to one day file in a single write (Rule 1), after
+        ending a line a crash left torn. A write that fails is undone (the file is cut back to
+        its old size), so a retry never duplicates the lines that did get written."""
         path.parent.mkdir(parents=True, exist_ok=True)
         # O_BINARY: Windows opens in text mode without it, writing each "\n" as "\r\n"
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
+        # O_RDWR: the last byte is read (a torn line); O_APPEND still writes at the end
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
         try:
             size = os.fstat(fd).st_size
+            if size and _last_byte(fd, size) != b"\n":  # a line a killed writer left torn (Rule 1)
+                data = b"\n" + data
             try:
                 view = memoryview(data)
                 while view:  # one write, unless the kernel takes less
@@ -174,6 +179,12 @@ class CloudWatchSink:
                 handle.write(b"".join(kept))
             os.replace(tmp, path)
         return dropped
+
+
+def _last_byte(fd: int, size: int) -> bytes:
+    """The last byte of the open file (``os.pread`` is not on Windows)."""
+    os.lseek(fd, size - 1, os.SEEK_SET)
+    return os.read(fd, 1)
 
 
 def _day(epoch_s: float) -> str:
