@@ -263,6 +263,24 @@ def test_cloudwatch_append_after_a_line_torn_by_a_kill_starts_a_line_of_its_own(
     assert path.read_bytes().endswith(b'"mess\n{"timestamp":3,"message":"after"}\n{"timestamp":4,"message":"x"}\n')
 
 
+def test_index_write_that_sqlite_rolled_back_itself_raises_its_own_error(tmp_path):
+    """Audit regression: SQLite ends the transaction itself on some errors (a full disk, an
+    I/O error); ``add`` then ran ROLLBACK, which raised "cannot rollback - no transaction is
+    active" in place of the cause ("database or disk is full" on a full data folder)."""
+    import sqlite3
+
+    index = InvocationIndex(tmp_path / "index.sqlite3")
+    writer = make_writer(tmp_path)
+    entries = list(writer._plan([(call(1), CONFIG)])[1].values())
+    index._db.execute("CREATE TEMP TRIGGER full BEFORE INSERT ON invocations "
+                      "BEGIN SELECT RAISE(ROLLBACK, 'database or disk is full'); END")
+    with pytest.raises(sqlite3.DatabaseError, match="database or disk is full"):
+        index.add(entries)
+    index._db.execute("DROP TRIGGER full")
+    assert index.add(entries) == 1  # the next write works
+    index.close()
+
+
 def test_cloudwatch_append_opens_the_day_file_in_binary_mode(tmp_path, monkeypatch):
     """Audit regression: ``os.open`` without ``O_BINARY`` opens a file in text mode on Windows,
     which wrote every line ending as ``\\r\\n`` and made ``os.write`` count translated bytes.

@@ -5,12 +5,16 @@
   open: SQLite in WAL mode goes on writing into the unlinked file, and those writes vanish at
   the next start.
 * ``hint``: what SQLite's error words mean for an operator.
+* ``write_transaction``: one write transaction, rolled back on any failure, without hiding the
+  failure when SQLite rolled it back itself.
 """
 
 from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 FileIdentity = tuple[int, int]
@@ -38,3 +42,20 @@ def hint(exc: sqlite3.DatabaseError, path: str | Path) -> str:
     if "readonly" in text:
         return " (the file or its folder is read-only)"
     return ""
+
+
+@contextmanager
+def write_transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction (``BEGIN IMMEDIATE``), committed on success and rolled back on any
+    exception. SQLite ends the transaction itself after some errors (a full disk, an I/O error,
+    ``RAISE(ROLLBACK)``): a ROLLBACK then would raise "cannot rollback - no transaction is active"
+    in place of the cause. A COMMIT that fails leaves it open: it is rolled back too, or every
+    later BEGIN would fail."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise

@@ -55,7 +55,7 @@ from pathlib import Path
 from typing import Any
 
 from claude_bedrock.adapters.data_folder import make_data_folder
-from claude_bedrock.adapters.sqlite_file import FileIdentity, file_identity, hint
+from claude_bedrock.adapters.sqlite_file import FileIdentity, file_identity, hint, write_transaction
 from claude_bedrock.service.control_state import (
     AgreementRecord,
     ApplicationProfileRecord,
@@ -214,7 +214,7 @@ class StateStore:
                 raise StoreError(
                     f"{self.path}: schema version {version} is newer than this program's ({SCHEMA_VERSION})"
                 )
-            with self._transaction() as db:
+            with write_transaction(self._db) as db:
                 _create_schema(db)
             self._file = None if self.path == ":memory:" else file_identity(self.path)
 
@@ -299,26 +299,12 @@ class StateStore:
             raise self._unusable(exc) from None
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, committed on success and rolled back on any exception.
-        Call with the lock held."""
-        db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            yield db
-            db.execute("COMMIT")
-        except BaseException:
-            if db.in_transaction:  # SQLite ends it itself after some errors (I/O, disk full)
-                db.execute("ROLLBACK")
-            raise
-
-    @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction of the store's data (Rule 5 first); bumps ``generation``."""
         with self._lock:
             try:
                 self._follow_file()
-                with self._transaction() as db:
+                with write_transaction(self._db) as db:
                     yield db
             except sqlite3.DatabaseError as exc:
                 raise self._unusable(exc) from None

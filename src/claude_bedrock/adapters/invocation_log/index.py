@@ -48,7 +48,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from claude_bedrock.adapters.sqlite_file import file_identity
+from claude_bedrock.adapters.sqlite_file import file_identity, write_transaction
 
 __all__ = ["IndexEntry", "IndexMissing", "IndexedRecord", "InvocationIndex", "LogQuery", "UsageRow"]
 
@@ -231,15 +231,8 @@ class InvocationIndex:
         rows = [_row(entry) for entry in entries]
         with self._lock:
             before = self._db.total_changes
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.executemany(
-                    f"INSERT OR IGNORE INTO invocations ({_COLUMNS}) VALUES ({', '.join('?' * 18)})", rows
-                )
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+            with write_transaction(self._db) as db:
+                db.executemany(f"INSERT OR IGNORE INTO invocations ({_COLUMNS}) VALUES ({', '.join('?' * 18)})", rows)
             return self._db.total_changes - before
 
     def purge(self, cutoff_s: float, *, limit: int) -> tuple[int, list[str]]:
@@ -248,19 +241,13 @@ class InvocationIndex:
         # the oldest rows: walked in the order of the ts index, ``limit`` read
         expired = "seq IN (SELECT seq FROM invocations WHERE ts < ? ORDER BY ts, seq LIMIT ?)"
         params = (cutoff_s, limit)
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                uris: list[str] = []
-                for (objects,) in self._db.execute(
-                    f"SELECT objects_json FROM invocations WHERE {expired} AND objects_json != '[]'", params
-                ):
-                    uris.extend(json.loads(objects))
-                deleted = self._db.execute(f"DELETE FROM invocations WHERE {expired}", params).rowcount
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        with self._lock, write_transaction(self._db) as db:
+            uris: list[str] = []
+            for (objects,) in db.execute(
+                f"SELECT objects_json FROM invocations WHERE {expired} AND objects_json != '[]'", params
+            ):
+                uris.extend(json.loads(objects))
+            deleted = db.execute(f"DELETE FROM invocations WHERE {expired}", params).rowcount
         return deleted, uris
 
     def compact(self) -> int:
