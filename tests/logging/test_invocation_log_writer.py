@@ -338,6 +338,50 @@ def test_writer_keeps_retrying_a_long_outage_and_indexes_after_delivery(tmp_path
     assert writer.stats.abandoned == 0
 
 
+def test_writer_logs_an_outage_once_not_every_failed_write(tmp_path, monkeypatch, caplog):
+    """Audit regression: on a full data folder every new batch logged a traceback per sink, the
+    index one per cycle, and every retry of every waiting write a line of its own: 112
+    tracebacks and 1,000 lines in 20 s of light load, growing with the outage. An outage is
+    now one traceback, a reminder a minute at most, and a line when the writes work again."""
+    writer = make_writer(tmp_path, flush_interval_s=0.01)
+    outage = {"on": True}
+    real_put, real_add = S3FolderSink.put, InvocationIndex.add
+
+    def full(real):
+        def write(self, *args, **kwargs):
+            if outage["on"]:
+                raise OSError(28, "No space left on device")
+            return real(self, *args, **kwargs)
+        return write
+
+    monkeypatch.setattr(S3FolderSink, "put", full(real_put))
+    real_append = CloudWatchSink.append_file
+
+    def append(path, data):
+        if outage["on"]:
+            raise OSError(28, "No space left on device")
+        return real_append(path, data)
+
+    monkeypatch.setattr(CloudWatchSink, "append_file", staticmethod(append))
+    monkeypatch.setattr(InvocationIndex, "add", full(real_add))
+    monkeypatch.setattr("claude_bedrock.adapters.invocation_log.writer.MAX_RETRY_WAIT_S", 0.02)
+    caplog.set_level("INFO", logger="claude_bedrock.invocation_log")
+    writer.start()
+    for n in range(20):
+        writer.submit(call(n), CONFIG)
+        assert writer.flush()
+        time.sleep(0.02)
+    during = [r for r in caplog.records if r.name == "claude_bedrock.invocation_log"]
+    assert len([r for r in during if r.exc_info]) == 1, [r.getMessage() for r in during]
+    assert len(during) <= 2, [r.getMessage() for r in during]
+    outage["on"] = False
+    writer.close()
+    expected = [f"req-{n:06d}" for n in range(20)]
+    assert sorted(r["requestId"] for r in s3_records(writer.layout)) == expected
+    assert index_ids(writer.layout) == expected
+    assert "work again" in caplog.text
+
+
 def test_writer_at_shutdown_indexes_what_could_not_be_written(tmp_path, monkeypatch, caplog):
     writer = make_writer(tmp_path)
 

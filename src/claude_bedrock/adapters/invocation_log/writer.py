@@ -32,6 +32,11 @@ Invariants
             taking what the queue holds between two steps without waiting for a batch to fill:
             records reach the files a step later during a purge, not after the whole purge. At
             shutdown a purge under way stops between two steps; the next one finishes it.
+    Rule 7: an outage (a full or read-only data folder) is logged once, with its traceback,
+            then as a one-line reminder every ``OUTAGE_REMINDER_S`` at most, and once more when
+            nothing waits any more: not a line per failed write, which made a traceback per
+            sink per batch and a line per retry of each waiting write (112 tracebacks and
+            1,000 lines in 20 s of light load on a full disk, growing with the outage).
 """
 
 from __future__ import annotations
@@ -79,6 +84,8 @@ MAX_PENDING_BYTES = 256 * 1024 * 1024
 #: Index rows kept while the index itself fails: beyond, the oldest give way.
 MAX_HELD_ROWS = 100_000
 _IDLE_WAIT_S = 30.0
+#: Rule 7: the least time between two reminders that the writes of an outage still fail.
+OUTAGE_REMINDER_S = 60.0
 #: Purge results kept in ``WriterStats.purges`` (one purge an hour: the last day's).
 PURGES_KEPT = 24
 _STOP = object()
@@ -151,6 +158,8 @@ class InvocationLogWriter:
         self._held: dict[str, IndexEntry] = {}  # index rows waiting for their files (Rule 3)
         self._next_purge = 0.0
         self._purging: Purge | None = None  # the purge under way, a step per cycle (Rule 6)
+        self._outage_since: float | None = None  # time.monotonic() of the outage's first failure (Rule 7)
+        self._next_reminder = 0.0
         self._s3 = S3FolderSink(layout)
         self._cloudwatch = CloudWatchSink(layout)
 
@@ -381,14 +390,18 @@ class InvocationLogWriter:
                 due = []
                 self._bound_pending()  # first: what it gives up is indexed in this very cycle
                 self._index_ready(final)
-        except OSError:  # the lock itself failed (data dir gone or read-only): keep it all for later
-            log.exception("cannot lock the invocation log folder %s", self.layout.data_dir)
+        except OSError as exc:  # the lock itself failed (data dir gone or read-only): keep it all for later
             self.stats.failures += 1
+            self._report_failure(f"the lock of the invocation log folder {self.layout.data_dir}", exc)
             for delivery in due:
                 self._failed(delivery, now)
             self._bound_pending()
             if final:
                 self._abandon_all()
+        if self._outage_since is not None and not self._pending and not self._held:
+            log.warning("invocation-log writes work again after %.0f s: every record that waited is written",
+                        time.monotonic() - self._outage_since)
+            self._outage_since = None
         self.stats.batches += 1
         self.stats.written += len(batch)
         self.stats.write_seconds += time.perf_counter() - started
@@ -396,13 +409,24 @@ class InvocationLogWriter:
     def _attempt(self, delivery: _Delivery, now: float) -> None:
         try:
             delivery.action()
-        except Exception:  # noqa: BLE001 - keep the rest of the batch going (Rule 4)
+        except Exception as exc:  # noqa: BLE001 - keep the rest of the batch going (Rule 4)
             self.stats.failures += 1
-            if delivery.attempts == 0:
-                log.exception("writing %s failed; it will be retried until it succeeds", delivery.what)
-            else:
-                log.warning("writing %s failed again (attempt %d)", delivery.what, delivery.attempts + 1)
+            self._report_failure(delivery.what, exc)
             self._failed(delivery, now)
+
+    def _report_failure(self, what: str, exc: BaseException) -> None:
+        """Log a failed write as Rule 7 says: the outage's first with its traceback, then a
+        reminder every ``OUTAGE_REMINDER_S`` at most."""
+        now = time.monotonic()
+        if self._outage_since is None:
+            self._outage_since = now
+            self._next_reminder = now + OUTAGE_REMINDER_S
+            log.error("writing %s failed; it will be retried until it succeeds (further failures are "
+                      "summed up every %.0f s)", what, OUTAGE_REMINDER_S, exc_info=exc)
+        elif now >= self._next_reminder:
+            self._next_reminder = now + OUTAGE_REMINDER_S
+            log.warning("invocation-log writes still fail after %.0f s (writing %s: %s); %d writes and %d "
+                        "records wait", now - self._outage_since, what, exc, len(self._pending), len(self._held))
 
     def _failed(self, delivery: _Delivery, now: float) -> None:
         delivery.attempts += 1
@@ -427,10 +451,12 @@ class InvocationLogWriter:
             return
         try:
             self._open_index().add([entry for _, entry in ready])
-        except Exception:  # noqa: BLE001 - held, and tried again next cycle
+        except Exception as exc:  # noqa: BLE001 - held, and tried again next cycle
             self.stats.failures += 1
-            log.exception("writing %d index rows failed%s", len(ready), "" if not final else "; they are lost")
-            if not final:
+            if final:
+                log.exception("writing %d index rows failed; they are lost", len(ready))
+            else:
+                self._report_failure(f"{len(ready)} index rows", exc)
                 self._bound_held()
                 return
         for rid, _ in ready:
