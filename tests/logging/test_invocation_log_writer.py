@@ -7,6 +7,7 @@ import fcntl
 import gzip
 import json
 import os
+import sqlite3
 import threading
 import time
 from contextlib import contextmanager
@@ -396,6 +397,21 @@ def test_writer_at_shutdown_indexes_what_could_not_be_written(tmp_path, monkeypa
     assert index_ids(writer.layout) == ["req-000001"]  # in the index rather than lost everywhere
     assert writer.stats.abandoned == 1
     assert "failed until shutdown" in caplog.text
+    assert "work again" not in caplog.text  # the outage did not end: its records are only in the index
+
+
+def test_writer_whose_index_fails_until_shutdown_does_not_say_it_works_again(tmp_path, monkeypatch, caplog):
+    writer = make_writer(tmp_path)
+
+    def broken(self, entries):
+        raise sqlite3.OperationalError("file is not a database")
+
+    monkeypatch.setattr(InvocationIndex, "add", broken)
+    writer.start()
+    writer.submit(call(1), CONFIG)
+    assert writer.flush()
+    writer.close()
+    assert "they are lost" in caplog.text and "work again" not in caplog.text
 
 
 def test_writer_bounds_what_waits_for_a_failing_sink(tmp_path, monkeypatch):

@@ -445,6 +445,7 @@ class InvocationLogWriter:
                       len(blocked & self._held.keys()))
             self.stats.abandoned += len(self._pending)
             self._pending = []
+            self._outage_since = None  # given up, as just logged: not an outage that ended
             blocked = set()
         ready = [(rid, entry) for rid, entry in self._held.items() if rid not in blocked]
         if not ready:
@@ -455,6 +456,7 @@ class InvocationLogWriter:
             self.stats.failures += 1
             if final:
                 log.exception("writing %d index rows failed; they are lost", len(ready))
+                self._outage_since = None  # given up, as just logged: not an outage that ended
             else:
                 self._report_failure(f"{len(ready)} index rows", exc)
                 self._bound_held()
@@ -479,6 +481,7 @@ class InvocationLogWriter:
         self.stats.abandoned += len(self._pending)
         self._pending = []
         self._held = {}
+        self._outage_since = None  # given up, as just logged: not an outage that ended
 
     def _bound_pending(self) -> None:
         """Keep at most MAX_PENDING_BYTES of failed deliveries: the oldest give way (logged);
