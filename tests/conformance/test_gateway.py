@@ -379,6 +379,20 @@ def test_gateway_upstream_connection_cut_mid_stream_says_so(via_gateway, upstrea
     assert "broke during the answer" in caught.value.response["Error"]["Message"]
 
 
+def test_gateway_upstream_connection_cut_after_its_head_is_not_unreachable(gateway, via_gateway, upstream_admin):
+    """Audit (gwsoak): an upstream that answered (its 200 head came) and then dropped the
+    connection before the first event was reported as unreachable, to callers ("could not
+    reach its upstream") and in the operator's log ("upstream unreachable"), which sends the
+    operator looking for a network fault where the upstream is up and cut an answer."""
+    upstream_admin.inject_fault("drop_connection", after_events=0)
+    with pytest.raises(via_gateway.exceptions.ServiceUnavailableException) as caught:
+        via_gateway.invoke_model(modelId=GLOBAL_SONNET, body=invoke_body("Cut me after the head"))
+    assert "broke during the answer" in caught.value.response["Error"]["Message"]
+    assert upstream_admin.last_call().error_code == "ConnectionDropped"  # the upstream was reached
+    line = next(line for line in reversed(gateway.log_text().splitlines()) if "claude_bedrock.upstream" in line)
+    assert "upstream connection broke" in line and "unreachable" not in line
+
+
 def _serve_until_it_stops(tmp_path: Path, config: str, env: dict[str, str]) -> "subprocess.CompletedProcess[str]":
     """``serve`` a gateway that is expected to refuse to start; its exit."""
     import sys

@@ -350,8 +350,11 @@ class BedrockUpstreamEngine:
             log.error("upstream certificate not trusted: %s (trust its CA with AWS_CA_BUNDLE or SSL_CERT_FILE)", exc)
             return InternalServerException(UPSTREAM_UNTRUSTED)
         if isinstance(exc, APIConnectionError):
-            log.warning("upstream %s: %s", "connection broke" if started else "unreachable", exc)
-            return ServiceUnavailableException(UPSTREAM_CUT if started else UPSTREAM_UNREACHABLE)
+            # a connection made and then lost (an upstream that dropped it after its head, before
+            # the first event) is no unreachable upstream: the operator would look for a network fault
+            broke = started or not _never_connected(exc)
+            log.warning("upstream %s: %s", "connection broke" if broke else "unreachable", exc)
+            return ServiceUnavailableException(UPSTREAM_CUT if broke else UPSTREAM_UNREACHABLE)
         if not isinstance(exc, APIStatusError):
             return _unreadable(str(exc))
         code = _error_code(exc.code)
@@ -389,11 +392,12 @@ def _stream_member_of(error: BedrockError, operation: str) -> BedrockError:
 
 
 def _never_connected(exc: BaseException) -> bool:
-    """A timeout while connecting (a firewall dropping the gateway's connections, a host that
-    is down): the upstream is unreachable (503), not slow to answer (408)."""
+    """A failure to connect: refused, or a timeout while connecting (a firewall dropping the
+    gateway's connections, a host that is down): the upstream is unreachable (503), not slow
+    to answer (408), nor one whose connection broke."""
     import httpx
 
-    return isinstance(exc.__cause__, httpx.ConnectTimeout)  # the client chains httpx's error
+    return isinstance(exc.__cause__, (httpx.ConnectTimeout, httpx.ConnectError))  # the client chains httpx's error
 
 
 def _certificate_refused(exc: BaseException) -> bool:
