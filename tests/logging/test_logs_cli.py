@@ -256,12 +256,20 @@ def test_logs_cli_sizes_and_columns():
 
 
 
-@pytest.mark.parametrize("value", ["=1+1", "+1", "-1", "@SUM(A1)", "\t=1", "\r=1"])
+@pytest.mark.parametrize("value", ["=1+1", "+1", "-1", "@SUM(A1)"])
 def test_logs_cli_csv_cells_that_a_spreadsheet_would_run_are_quoted(value):
-    """Mutation audit: the tab and carriage return starts (OWASP's list) had no test."""
     from claude_bedrock.cli.logs_commands import _csv_cell
 
     assert _csv_cell(value) == "'" + value and _csv_cell("claude-" + value) == "claude-" + value
+
+
+@pytest.mark.parametrize("value", ["\t=1", "\r=1"])
+def test_logs_cli_csv_cells_starting_with_tab_or_cr_are_escaped_not_run(value):
+    """Mutation audit: the tab and carriage return starts (OWASP's list) had no test. They are
+    control characters, written visibly (``\\t``) as the table writes them: no formula start."""
+    from claude_bedrock.cli.logs_commands import _csv_cell
+
+    assert _csv_cell(value) == repr(value)[1:-1] and not _csv_cell(value).startswith(("=", "'", "\t", "\r"))
 
 
 def test_logs_cli_money_is_exact_with_at_least_two_decimals():
@@ -523,6 +531,39 @@ def test_logs_cli_tables_show_control_characters_escaped(tmp_path, command):
     assert "\x1b" not in result.output
     assert len(lines) == (2 if command == ("logs", "list") else 3)  # header, row (usage: and total)
     assert "bad\\nline\\x1b[31mred" in lines[1]
+
+
+HOSTILE = "m\x1b]52;c;aGk=\x07\x9b2J\u202eC\u2028D\x7f\U000e0001\u65e5"  # OSC 52, C1 CSI, bidi, tag
+
+
+def hostile_record(tmp_path):
+    write(tmp_path, [call(1, status=400, error_code="ValidationException", usage={}, resolved_model_id=None,
+                          endpoint_type=None, model_id=HOSTILE, request_metadata={"k": HOSTILE},
+                          input_body={"messages": [{"role": "user", "content": HOSTILE}]})])
+
+
+@pytest.mark.parametrize("command", [("logs", "show", "req-0001"), ("logs", "list", "--json"),
+                                     ("logs", "tail", "--json", "--max-wait", "0")])
+def test_logs_cli_json_escapes_what_a_terminal_would_act_on_and_stays_exact(tmp_path, command):
+    """Audit: JSON escapes C0 controls but ``ensure_ascii=False`` left C1 controls (``\\x9b`` is
+    CSI to xterm), bidi overrides and line separators raw, so a caller's model ID or prompt
+    drove the terminal of whoever ran ``logs show``. They are ``\\u`` escapes now: same JSON."""
+    hostile_record(tmp_path)
+    output = run(*command, "--data-dir", str(tmp_path)).output
+    assert all(line.isprintable() for line in output.splitlines()), ascii(output)
+    record = json.loads(output)
+    assert record["modelId"] == HOSTILE and record["requestMetadata"] == {"k": HOSTILE}
+    assert "\u65e5" in output  # printable text of other scripts stays as it is
+
+
+@pytest.mark.parametrize("output_format", ["csv", "table"])
+def test_logs_cli_usage_csv_escapes_control_characters_as_the_table_does(tmp_path, output_format):
+    """Audit: ``usage --format csv`` wrote a caller's model ID raw, escape sequences and all, to
+    the operator's terminal (or into a spreadsheet cell, hidden)."""
+    hostile_record(tmp_path)
+    output = run("usage", "--data-dir", str(tmp_path), "--format", output_format).output
+    assert all(line.isprintable() for line in output.splitlines()), ascii(output)
+    assert "m\\x1b]52;c;aGk=\\x07\\x9b2J\\u202eC" in output
 
 
 @pytest.mark.parametrize("has_index", [True, False])

@@ -39,7 +39,7 @@ from claude_bedrock.adapters.sqlite_file import hint
 from claude_bedrock.cli.money import usd
 from claude_bedrock.cli.utf8 import UTF8_TEXT
 from claude_bedrock.domain.account_id import is_account_id
-from claude_bedrock.domain.log_text import one_line
+from claude_bedrock.domain.log_text import one_line, terminal_json
 from claude_bedrock.domain.region_name import REGION_NAME_RE
 from claude_bedrock.settings import GUIDE_RETENTION_DAYS, SETTINGS, ConfigError, coerce
 
@@ -320,7 +320,7 @@ def _print_records(items: Iterable[IndexedRecord], as_json: bool, header: bool =
     if as_json:
         shown = 0
         for item in items:
-            click.echo(json.dumps(item.record, ensure_ascii=False, separators=(",", ":")))
+            click.echo(terminal_json(json.dumps(item.record, ensure_ascii=False, separators=(",", ":"))))
             shown += 1
         return shown
     rows = [_record_row(i) for i in items]
@@ -363,7 +363,7 @@ def show(data_dir: str, request_id: str) -> None:
         record = index.get(request_id)
     if record is None:
         raise click.ClickException(f"no invocation record with request ID {request_id}")
-    click.echo(json.dumps(record, ensure_ascii=False, indent=2))
+    click.echo(terminal_json(json.dumps(record, ensure_ascii=False, indent=2)))  # prompts are as callers sent them
 
 
 def _index_appeared(path: Path, deadline: float | None, interval: float) -> bool:
@@ -509,13 +509,17 @@ def _usage_values(row: UsageRow, unresolved: str) -> list[str]:
             str(row.cache_read_tokens), str(row.cache_write_tokens), usd(row.cost)]
 
 
-#: What a spreadsheet reads as a formula at the start of a cell (OWASP, "CSV Injection").
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: What a spreadsheet reads as a formula at the start of a cell (OWASP, "CSV Injection"; its
+#: tab and carriage return are escaped first, by ``one_line``).
+_FORMULA_STARTS = ("=", "+", "-", "@")
 
 
 def _csv_cell(value: str) -> str:
     """``value`` as a spreadsheet shows it, never run: model IDs are logged as callers sent
-    them, so a refused call's could be ``=HYPERLINK(...)``. Such a cell starts with ``'``."""
+    them, so a refused call's could be ``=HYPERLINK(...)``. Such a cell starts with ``'``.
+    Control characters are escaped as in the table (``one_line``): the CSV is often read on a
+    terminal, and no model ID a call can be billed for holds one."""
+    value = one_line(value)
     return "'" + value if value.startswith(_FORMULA_STARTS) else value
 
 
