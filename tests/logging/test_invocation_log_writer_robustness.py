@@ -136,3 +136,23 @@ def test_writer_dot_log_groups_stay_in_their_own_folder(tmp_path):
     for parts in files:
         assert parts[:2] == ("111122223333", "us-west-2") and len(parts) == 5, parts
     assert sorted(LogLayout.log_group_of(p.parent.parent.name) for p in region.rglob("*.jsonl")) == [".", ".."]
+
+
+def test_a_failed_write_under_a_hostile_key_prefix_is_logged_on_one_line(tmp_path, monkeypatch, caplog):
+    """Audit: a keyPrefix is any text (1024 characters), and a failed write logs the object's
+    s3:// URI: a prefix holding a line break forged a log line, an escape sequence drove the
+    terminal of whoever read the server's log."""
+    from claude_bedrock.adapters.invocation_log.s3_folder import S3FolderSink
+
+    def broken(self, bucket, key, body):
+        raise OSError("bucket folder unwritable")
+
+    monkeypatch.setattr(S3FolderSink, "put", broken)
+    writer = writer_for(tmp_path)
+    writer.start()
+    writer.submit(call(1), DeliveryConfig(s3=S3Location("logs-bucket", "p\n2026-01-01 CRITICAL forged\x1b[2J/"),
+                                          text=True))
+    writer.close()
+    messages = [r.getMessage() for r in caplog.records if r.name == "claude_bedrock.invocation_log"]
+    assert any("p\\n2026-01-01 CRITICAL forged\\x1b[2J/" in m for m in messages), messages
+    assert not [m for m in messages if not m.isprintable()], messages

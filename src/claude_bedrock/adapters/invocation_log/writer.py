@@ -62,6 +62,7 @@ from claude_bedrock.adapters.invocation_log.retention import PURGE_INTERVAL_S, P
 from claude_bedrock.adapters.invocation_log.s3_folder import S3FolderSink
 from claude_bedrock.domain.catalog import Catalog
 from claude_bedrock.domain.json_body import json_bytes
+from claude_bedrock.domain.log_text import one_line
 from claude_bedrock.settings import Settings
 from claude_bedrock.domain.invocation_log import (
     CLOUDWATCH_LOG_STREAM,
@@ -537,13 +538,15 @@ class InvocationLogWriter:
 
         deliveries: list[_Delivery] = []
         for (bucket, key), (obj, rid) in objects.items():
-            deliveries.append(_Delivery(f"s3://{bucket}/{key}", functools.partial(self._s3.put, bucket, key, obj.body),
-                                        (rid,), len(obj.body)))
+            # ``what`` is logged when the write fails: a caller's keyPrefix (any text) must not forge a line
+            deliveries.append(_Delivery(f"s3://{bucket}/{one_line(key)}",
+                                        functools.partial(self._s3.put, bucket, key, obj.body), (rid,), len(obj.body)))
         for (bucket, prefix, account, region, _hour), lines in s3_groups.items():
             newest = max(stamp for stamp, _, _ in lines)
             key = batch_object_key(S3Location(bucket, prefix), account, region, newest, self.hex_id())
             body = b"\n".join(line for _, line, _ in lines) + b"\n"
-            deliveries.append(_Delivery(f"s3://{bucket}/{key}", functools.partial(self._s3.put, bucket, key, body),
+            deliveries.append(_Delivery(f"s3://{bucket}/{one_line(key)}",
+                                        functools.partial(self._s3.put, bucket, key, body),
                                         tuple(rid for _, _, rid in lines), len(body)))
         if events:
             ingestion_ms = int(self.clock() * 1000)
