@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from claude_bedrock.domain.log_text import logfmt_value, one_line
+from claude_bedrock.domain.log_text import logfmt_value, one_line, terminal_json
 
 
 def test_one_line_escapes_control_characters_only():
@@ -27,3 +29,17 @@ def test_one_line_escapes_control_characters_only():
 ])
 def test_logfmt_value_is_bare_only_when_it_cannot_mislead(text, written):
     assert logfmt_value(text) == written
+
+
+@pytest.mark.parametrize("value", [
+    {"m": "C1 \x9b2J, bidi \u202e, \u2066isolate\u2069, line \u2028, DEL \x7f, tag \U000e0001"},
+    {"\u202ekey": ["\\u202e is text", "日本語 é 🙂", "\udcff"]},  # a lone surrogate, as a bad record may hold
+])
+def test_terminal_json_escapes_what_a_terminal_acts_on_and_keeps_the_value(value):
+    written = terminal_json(json.dumps(value, ensure_ascii=False, indent=2))
+    assert all(line.isprintable() for line in written.splitlines())
+    assert json.loads(written) == value
+
+
+def test_terminal_json_leaves_printable_text_of_any_script_as_it_is():
+    assert terminal_json('{"t":"日本語 é 🙂 \\u202e"}') == '{"t":"日本語 é 🙂 \\u202e"}'
