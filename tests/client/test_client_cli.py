@@ -508,3 +508,20 @@ def test_cli_a_refused_call_names_its_request_id():
         raise APIStatusError("Too many requests,\n  please wait.", status_code=429, code="ThrottlingException",
                              request_id="0f4c2a9e-rid")
     assert caught.value.message == "429 ThrottlingException: Too many requests, please wait. [request 0f4c2a9e-rid]"
+
+
+def test_cli_an_error_line_shows_the_control_characters_a_server_message_holds():
+    """A server's message (a remote endpoint's, or one quoting what was sent) holding an escape
+    sequence (a terminal title, a clipboard write) reached the terminal raw in the ``Error:``
+    line: its control characters are now shown escaped, as the logs commands show them."""
+    import click
+
+    from claude_bedrock.cli.client_commands import _client_errors
+    from claude_bedrock.client.errors import APIStatusError, ClaudeBedrockError
+
+    with pytest.raises(click.ClickException) as caught, _client_errors("http://127.0.0.1:8787"):
+        raise APIStatusError("bad \x1b]52;c;cHduZWQ=\x07 flag", status_code=400, code="ValidationException")
+    assert caught.value.message == "400 ValidationException: bad \\x1b]52;c;cHduZWQ=\\x07 flag"
+    with pytest.raises(click.ClickException) as caught, _client_errors("http://127.0.0.1:8787"):
+        raise ClaudeBedrockError("odd \x9b2J reply")
+    assert caught.value.message == "odd \\x9b2J reply"

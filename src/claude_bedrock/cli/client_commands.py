@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 import click
 
 from claude_bedrock.cli.utf8 import UTF8_TEXT, utf8_text
+from claude_bedrock.domain.log_text import one_line
 from claude_bedrock.settings import is_loopback
 
 if TYPE_CHECKING:
@@ -132,10 +133,12 @@ def _client_errors(url: str) -> Iterator[None]:
         raise click.ClickException(f"cannot reach {url}: {exc.message}{_connection_hint(url, exc)}") from None
     except APIStatusError as exc:
         request = f" [request {exc.request_id}]" if exc.request_id else ""
-        message = " ".join(exc.message.split())
+        # (a server's message may quote what was sent, say a beta flag: its control characters
+        # are shown, not run by the terminal)
+        message = one_line(" ".join(exc.message.split()))
         raise click.ClickException(f"{exc.status_and_code}: {message}{request}") from None
     except ClaudeBedrockError as exc:
-        raise click.ClickException(" ".join(str(exc).split())) from None
+        raise click.ClickException(one_line(" ".join(str(exc).split()))) from None
 
 
 def _make_client(region: str | None, endpoint_url: str | None, profile: str | None, aws: bool,
