@@ -1106,6 +1106,28 @@ def test_only_a_presigned_call_with_bearer_token_url_is_a_short_term_key(path, p
         sigv4.short_term_key_request(key)
 
 
+@pytest.mark.parametrize(("path", "query", "after_signature"), [
+    ("/", "", "&Action=CallWithBearerToken&Version=1"),  # the action outside the signed part
+    ("/", "Action=Other", "&Action=CallWithBearerToken&Version=1"),
+    ("/", "Action=CallWithBearerToken&Action=Other", ""),
+    ("/", "Action=Other&Action=CallWithBearerToken", ""),
+    ("/", "action=CallWithBearerToken", ""),
+    ("//", "Action=CallWithBearerToken", ""),
+    ("/%2F", "Action=CallWithBearerToken", ""),
+    ("/.", "Action=CallWithBearerToken", ""),
+])
+def test_a_short_term_key_is_checked_on_what_its_signature_covers(path, query, after_signature) -> None:
+    # Only the part of the URL up to X-Amz-Signature is signed: an Action appended after it
+    # (anyone can) or a second Action next to another must not make any presigned POST a key.
+    signed = sigv4.presign(HttpRequest("POST", path, query, [("host", "bedrock.amazonaws.com")], b""),
+                           AKID, SECRET, REGION, "bedrock", AMZ_DATE, 3600)
+    url = f"bedrock.amazonaws.com{path}?{signed}{after_signature}"
+    key = describe_bearer("bedrock-api-key-" + base64.b64encode(url.encode()).decode())
+    assert isinstance(key, ShortTermApiKey)
+    with pytest.raises(sigv4.MalformedAuthorization, match="not a presigned 'CallWithBearerToken' URL"):
+        sigv4.short_term_key_request(key)
+
+
 def test_bearer_short_term_key_tampered() -> None:
     key = describe_bearer(_short_term_token(NOW))
     assert isinstance(key, ShortTermApiKey)
