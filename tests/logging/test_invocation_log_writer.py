@@ -414,6 +414,66 @@ def test_writer_whose_index_fails_until_shutdown_does_not_say_it_works_again(tmp
     assert "they are lost" in caplog.text and "work again" not in caplog.text
 
 
+def test_writer_reminds_of_an_outage_at_most_every_reminder_period_and_logs_the_next_one_afresh(
+        tmp_path, monkeypatch, caplog):
+    """Rule 7 beyond its first line: a reminder while the outage lasts (not one per failed
+    write), one 'work again' line when it ends, and a later outage logged with its traceback."""
+    writer = make_writer(tmp_path, flush_interval_s=0.01)
+    outage = {"on": True}
+    real_put = S3FolderSink.put
+
+    def put(self, *args, **kwargs):
+        if outage["on"]:
+            raise OSError(28, "No space left on device")
+        return real_put(self, *args, **kwargs)
+
+    monkeypatch.setattr(S3FolderSink, "put", put)
+    monkeypatch.setattr("claude_bedrock.adapters.invocation_log.writer.MAX_RETRY_WAIT_S", 0.01)
+    monkeypatch.setattr("claude_bedrock.adapters.invocation_log.writer.OUTAGE_REMINDER_S", 0.2)
+    caplog.set_level("INFO", logger="claude_bedrock.invocation_log")
+    writer.start()
+    started = time.monotonic()
+    for n in range(30):
+        writer.submit(call(n), CONFIG)
+        assert writer.flush()
+        time.sleep(0.02)
+    lasted = time.monotonic() - started
+    reminders = [r for r in caplog.records if "still fail" in r.getMessage()]
+    assert 1 <= len(reminders) <= lasted / 0.2 + 1 < writer.stats.failures, (len(reminders), writer.stats.failures)
+    outage["on"] = False
+    for n in range(30, 33):  # the waiting writes go through, then new batches: one line, not one a batch
+        writer.submit(call(n), CONFIG)
+        assert writer.flush()
+        time.sleep(0.03)
+    assert caplog.text.count("work again") == 1
+    outage["on"] = True
+    writer.submit(call(33), CONFIG)
+    assert writer.flush()
+    outage["on"] = False
+    writer.close()
+    assert len([r for r in caplog.records if r.exc_info]) == 2  # each outage's first failure
+
+
+def test_writer_whose_folder_cannot_be_locked_logs_one_traceback_and_no_recovery(tmp_path, monkeypatch, caplog):
+    """A data folder that cannot be locked (gone, read-only) is an outage too (Rule 7): one
+    traceback, not one a cycle; given up at shutdown, it does not end with 'work again'."""
+    writer = make_writer(tmp_path, flush_interval_s=0.01)
+
+    def locked(self):
+        raise PermissionError(13, "Permission denied", str(self.data_dir))
+
+    monkeypatch.setattr(LogLayout, "locked", locked)
+    monkeypatch.setattr("claude_bedrock.adapters.invocation_log.writer.MAX_RETRY_WAIT_S", 0.01)
+    writer.start()
+    for n in range(5):
+        writer.submit(call(n), CONFIG)
+        assert writer.flush()
+    writer.close()
+    assert writer.stats.failures >= 5
+    assert len([r for r in caplog.records if r.exc_info]) == 1
+    assert "could not be written at shutdown" in caplog.text and "work again" not in caplog.text
+
+
 def test_writer_bounds_what_waits_for_a_failing_sink(tmp_path, monkeypatch):
     writer = make_writer(tmp_path)
 
