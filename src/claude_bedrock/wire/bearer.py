@@ -89,8 +89,8 @@ class LongTermApiKey:
 class ShortTermApiKey:
     """A short-term Bedrock API key: ``bedrock-api-key-`` + base64 of a SigV4 presigned URL.
 
-    ``raw_query`` is the signed part of the query (everything up to and including
-    ``X-Amz-Signature``); ``unsigned_params`` holds what was appended after signing
+    ``raw_query`` is the signed part of the query (everything up to and including the last
+    ``X-Amz-*`` parameter); ``unsigned_params`` holds what was appended after signing
     (``Version=1``). The ``X-Amz-*`` summary fields are percent-decoded for display; use
     ``sigv4.short_term_key_request(key)`` to verify the signature.
     """
@@ -179,14 +179,15 @@ def _describe_short_term(encoded: str) -> ShortTermApiKey | None:
     if not host or not slash or not query:
         return None
     pieces = query.split("&")
+    # The signed part ends with the last X-Amz-* parameter: botocore (the Python generator)
+    # puts X-Amz-Signature last, smithy (the JavaScript one) sorts the query, X-Amz-SignedHeaders
+    # after X-Amz-Signature; both append Version=1 after signing.
+    signed_count = 1 + max((index for index, piece in enumerate(pieces) if piece.startswith("X-Amz-")),
+                           default=len(pieces) - 1)
     params: dict[str, str] = {}
-    signed_count = len(pieces)
-    for index, piece in enumerate(pieces):
+    for piece in pieces[:signed_count]:
         key, _, raw_value = piece.partition("=")
         params.setdefault(unquote(key), unquote(raw_value))
-        if key == "X-Amz-Signature":
-            signed_count = index + 1
-            break
     if any(name not in params for name in _PRESIGN_REQUIRED):
         return None
     unsigned = tuple(

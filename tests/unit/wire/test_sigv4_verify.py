@@ -1128,6 +1128,23 @@ def test_a_short_term_key_is_checked_on_what_its_signature_covers(path, query, a
         sigv4.short_term_key_request(key)
 
 
+def test_bearer_short_term_key_of_the_javascript_generator_verifies() -> None:
+    """Audit regression: @aws/bedrock-token-generator (smithy's presign, then ``formatUrl``,
+    which sorts the query) puts X-Amz-SignedHeaders after X-Amz-Signature; the key was cut
+    at the signature and refused ('requires the ... X-Amz-SignedHeaders ... parameters')."""
+    query = sigv4.presign(HttpRequest("POST", "/", "Action=CallWithBearerToken", [("host", "bedrock.amazonaws.com")], b""),
+                          AKID, SECRET, REGION, "bedrock", AMZ_DATE, 43200, session_token="session/token")
+    ordered = "&".join(sorted(query.split("&"), key=lambda piece: piece.partition("=")[0]))
+    assert ordered.endswith("&X-Amz-SignedHeaders=host")
+    url = f"bedrock.amazonaws.com/?{ordered}&Version=1"
+    key = describe_bearer("bedrock-api-key-" + base64.b64encode(url.encode()).decode())
+    assert isinstance(key, ShortTermApiKey)
+    assert key.unsigned_params == (("Version", "1"),)
+    req, auth = sigv4.short_term_key_request(key)
+    verified = sigv4.verify(req, auth, SECRET, NOW + timedelta(hours=11), expected_service="bedrock")
+    assert verified.presigned and verified.security_token == "session/token"
+
+
 def test_bearer_short_term_key_tampered() -> None:
     key = describe_bearer(_short_term_token(NOW))
     assert isinstance(key, ShortTermApiKey)
