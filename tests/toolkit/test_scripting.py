@@ -147,6 +147,32 @@ def test_parse_rule_rejects_bad_rules_naming_the_key(spec, fragment):
         parse_rule(spec, "r")
 
 
+@pytest.mark.parametrize(
+    ("tool_use", "fragment"),
+    [
+        ({"name": "w", "input": {}, "id": "call 1"}, r"tool_use\.id: 'call 1' would be refused"),
+        ({"name": "w", "input": {}, "id": "tool.1"}, r"tool_use\.id"),
+        ({"name": "w", "input": {}, "id": "t" * 65}, r"at most 64 characters"),
+        ({"name": "get weather", "input": {}}, r"tool_use\.name: 'get weather' is no tool name"),
+        ({"name": "n" * 65, "input": {}}, r"tool_use\.name"),
+        ([{"name": "a", "input": {}, "id": "toolu_x"}, {"name": "b", "input": {}, "id": "toolu_x"}],
+         r"tool_use: two tool calls have the same id"),
+    ],
+)
+def test_parse_rule_refuses_tool_calls_the_conversation_could_not_send_back(tool_use, fragment):
+    # Sent back in the next turn, such a call is refused (the Messages API's id pattern and
+    # unique ids; Converse's 64-character ToolUseId and ToolName): the script would break on
+    # its second call, and in Converse but not InvokeModel for a long id or a dotted name.
+    with pytest.raises(ScriptError, match=fragment):
+        parse_rule({"respond": {"tool_use": tool_use}}, "r")
+
+
+def test_parse_rule_takes_tool_ids_and_names_at_their_limits():
+    rule = parse_rule({"respond": {"tool_use": [{"name": "n" * 64, "input": {}, "id": "t" * 64},
+                                                {"name": "get_weather-2", "input": {}, "id": "toolu_A-1"}]}}, "r")
+    assert [tool.id for tool in rule.replies[0].tool_uses] == ["t" * 64, "toolu_A-1"]
+
+
 def test_rulebook_extend_is_all_or_nothing():
     book = RuleBook()
     book.add({"respond": "first"})

@@ -60,6 +60,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from claude_bedrock.domain.account_id import is_account_id
+from claude_bedrock.domain.content_rules import TOOL_USE_ID_PATTERN
 from claude_bedrock.domain.engine import ModelCall, StreamEvent, answer_thinks, frame_answer
 from claude_bedrock.domain.errors import (
     ERRORS_BY_CODE,
@@ -71,6 +72,7 @@ from claude_bedrock.domain.errors import (
 from claude_bedrock.domain.prompt_cache import CacheUsage
 from claude_bedrock.domain.thinking_signatures import ThinkingSigner
 from claude_bedrock.domain.tokens import count_output_block
+from claude_bedrock.domain.tool_rules import CUSTOM_TOOL_NAME_PATTERN
 
 __all__ = [
     "DEFAULT_ERROR_MESSAGES",
@@ -107,6 +109,13 @@ _GLOB_CHARS = frozenset("*?[")
 _WORD_RE = re.compile(r"\s*\S+")
 #: The thinking a scripted reply opens with when the request turns thinking on.
 SCRIPTED_THINKING = "The test's script gives this answer."
+#: A scripted tool call's id holds to the Messages API's pattern and to Converse's 64
+#: characters (``ToolUseId``): one outside either is refused when the conversation passes the
+#: turn back, in one operation or in all of them.
+_TOOL_USE_ID = re.compile(TOOL_USE_ID_PATTERN)
+_TOOL_USE_ID_MAX = 64
+#: Its name, like a declared custom tool's (Converse's ``ToolName`` too).
+_TOOL_NAME = re.compile(CUSTOM_TOOL_NAME_PATTERN)
 _STOP_REASONS = ("end_turn", "tool_use", "max_tokens", "stop_sequence", "pause_turn", "refusal")
 
 #: The messages real Bedrock gives for the errors tests inject most (wire reference 3.3).
@@ -406,6 +415,9 @@ def _parse_tool_use(spec: Any, origin: str) -> ToolUse:
     name = spec.get("name")
     if not isinstance(name, str) or not name:
         raise ScriptError(f"{origin}.name: expected the tool's name")
+    if not _TOOL_NAME.fullmatch(name):
+        raise ScriptError(f"{origin}.name: {name!r} is no tool name Claude can call; "
+                          f"expected {CUSTOM_TOOL_NAME_PATTERN}")
     value = spec.get("input", {})
     if not isinstance(value, Mapping):
         raise ScriptError(f"{origin}.input: expected an object")
@@ -413,7 +425,11 @@ def _parse_tool_use(spec: Any, origin: str) -> ToolUse:
         json.dumps(value)
     except (TypeError, ValueError):
         raise ScriptError(f"{origin}.input: must be JSON-serialisable") from None
-    return ToolUse(name=name, input=dict(value), id=_optional_str(spec, "id", origin))
+    tool_id = _optional_str(spec, "id", origin)
+    if tool_id is not None and (len(tool_id) > _TOOL_USE_ID_MAX or not _TOOL_USE_ID.fullmatch(tool_id)):
+        raise ScriptError(f"{origin}.id: {tool_id!r} would be refused when sent back; expected "
+                          f"{TOOL_USE_ID_PATTERN}, at most {_TOOL_USE_ID_MAX} characters")
+    return ToolUse(name=name, input=dict(value), id=tool_id)
 
 
 def _parse_reply(spec: Any, origin: str) -> Reply:
@@ -444,6 +460,9 @@ def _parse_reply(spec: Any, origin: str) -> Reply:
     raw_tools = spec.get("tool_use")
     tool_specs = [] if raw_tools is None else raw_tools if isinstance(raw_tools, list) else [raw_tools]
     tools = tuple(_parse_tool_use(t, f"{origin}.tool_use") for t in tool_specs)
+    given_ids = [tool.id for tool in tools if tool.id is not None]
+    if len(set(given_ids)) != len(given_ids):  # the turn sent back would be refused
+        raise ScriptError(f"{origin}.tool_use: two tool calls have the same id; ids must be unique")
     if text is None and not tools:
         raise ScriptError(f"{origin}: a reply needs text, tool_use or error")
     return Reply(text=text, tool_uses=tools, stop_reason=stop_reason)
