@@ -311,3 +311,34 @@ def test_head_on_the_health_check_answers_its_headers_without_a_body(strict_serv
     assert json.loads(get_body)["status"] == "ok"
     length = [line for line in head.lower().split(b"\r\n") if line.startswith(b"content-length:")]
     assert length == [f"content-length: {len(get_body)}".encode()]
+
+
+STREAM = "/model/global.anthropic.claude-sonnet-4-5-20250929-v1%3A0/invoke-with-response-stream"
+
+
+def test_an_http10_stream_is_framed_by_the_connection_close_not_chunked(strict_server):
+    """HTTP/1.0 has no chunked encoding, and a server must not send ``Transfer-Encoding`` to an
+    HTTP/1.0 request (RFC 9112 6.1) nor any 1xx answer (RFC 9110 15.2): uvicorn's httptools
+    protocol did both, so an HTTP/1.0 client (a proxy speaking 1.0 upstream, ``curl --http1.0``
+    without chunked decoding) read chunk-size lines inside the event stream, and took an
+    ``Expect: 100-continue``'s "100 Continue" for its answer."""
+    from claude_bedrock.wire.eventstream import decode_messages
+
+    headers = signed_head("POST", STREAM, BODY) + [("expect", "100-continue")]
+    parsed = urlparse(strict_server.url)
+    with socket.create_connection((parsed.hostname, parsed.port), timeout=10) as sock:
+        request = raw_request("POST", STREAM, headers, BODY).replace(b" HTTP/1.1\r\n", b" HTTP/1.0\r\n", 1)
+        sock.sendall(request[:-len(BODY)])
+        sock.settimeout(1)
+        with pytest.raises(socket.timeout):  # no 100 Continue: the body is simply sent
+            assert not sock.recv(65536)
+        sock.settimeout(10)
+        sock.sendall(BODY)
+        answer = b""
+        while chunk := sock.recv(65536):  # the answer ends with the connection
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), answer[:300]
+    assert b"transfer-encoding" not in head.lower() and b"connection: close" in head.lower()
+    events = [dict(message.headers)[":event-type"] for message in decode_messages(body)]
+    assert events and set(events) == {"chunk"}, events

@@ -43,6 +43,10 @@ ended it at its head, so the app saw an empty body.
 An HTTP/1.1 request without a ``Host`` header, or with more than one, is answered 400 and the
 connection closed, as RFC 9112 (3.2) requires of a server (uvicorn served it).
 
+An HTTP/1.0 request gets no "100 Continue" and, when its answer has no ``Content-Length`` (a
+stream), an answer ended by the connection's close rather than chunked (``http10_response``):
+HTTP/1.0 has neither.
+
 HTTPS is uvicorn's own (``ssl_certfile`` / ``ssl_keyfile``), with the ``tls_cert`` and
 ``tls_key`` settings; the files are loaded before the app starts, and one that cannot be used
 is a one-line ``ConfigError`` naming it.
@@ -266,6 +270,12 @@ def _bounded_http_protocol() -> Any:
             super().on_headers_complete()
             if not (self.pipeline and self.pipeline[0][0] is self.cycle):  # started, not queued
                 self._running = self.cycle
+
+        def _start_asgi_task(self, cycle: Any, app: Any) -> None:
+            if cycle.scope["http_version"] == "1.0":  # httptools parses no HTTP/0.9
+                from claude_bedrock.service.http10_response import Http10Cycle  # rare: loaded on first use
+                Http10Cycle.adopt(cycle)
+            super()._start_asgi_task(cycle, app)
 
         def _parsed_head_size(self) -> int:
             """The request line's URL and every header line (": " and CRLF included)."""
