@@ -60,6 +60,15 @@ def make_writer(tmp_path: Path, **options) -> InvocationLogWriter:
     options.setdefault("flush_interval_s", 0.05)
     return InvocationLogWriter(LogLayout(tmp_path), catalog=CATALOG, **options)
 
+def submit_each_flushed(writer: InvocationLogWriter, numbers: range, pause_s: float = 0.0) -> None:
+    """Submit ``call(n)`` for each number, one flush (so one write cycle) each, ``pause_s`` apart."""
+    for n in numbers:
+        writer.submit(call(n), CONFIG)
+        assert writer.flush()
+        if pause_s:
+            time.sleep(pause_s)
+
+
 
 def s3_records(layout: LogLayout) -> list[dict]:
     records = []
@@ -321,10 +330,7 @@ def test_writer_keeps_retrying_a_long_outage_and_indexes_after_delivery(tmp_path
     monkeypatch.setattr(S3FolderSink, "put", down)
     monkeypatch.setattr("claude_bedrock.adapters.invocation_log.writer.MAX_RETRY_WAIT_S", 0.02)
     writer.start()
-    for n in range(8):
-        writer.submit(call(n), CONFIG)
-        assert writer.flush()
-        time.sleep(0.03)
+    submit_each_flushed(writer, range(8), 0.03)
     deadline = time.monotonic() + 10
     while outage["tries"] < 8 and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -368,10 +374,7 @@ def test_writer_logs_an_outage_once_not_every_failed_write(tmp_path, monkeypatch
     monkeypatch.setattr("claude_bedrock.adapters.invocation_log.writer.MAX_RETRY_WAIT_S", 0.02)
     caplog.set_level("INFO", logger="claude_bedrock.invocation_log")
     writer.start()
-    for n in range(20):
-        writer.submit(call(n), CONFIG)
-        assert writer.flush()
-        time.sleep(0.02)
+    submit_each_flushed(writer, range(20), 0.02)
     during = [r for r in caplog.records if r.name == "claude_bedrock.invocation_log"]
     assert len([r for r in during if r.exc_info]) == 1, [r.getMessage() for r in during]
     assert len(during) <= 2, [r.getMessage() for r in during]
@@ -433,18 +436,13 @@ def test_writer_reminds_of_an_outage_at_most_every_reminder_period_and_logs_the_
     caplog.set_level("INFO", logger="claude_bedrock.invocation_log")
     writer.start()
     started = time.monotonic()
-    for n in range(30):
-        writer.submit(call(n), CONFIG)
-        assert writer.flush()
-        time.sleep(0.02)
+    submit_each_flushed(writer, range(30), 0.02)
     lasted = time.monotonic() - started
     reminders = [r for r in caplog.records if "still fail" in r.getMessage()]
     assert 1 <= len(reminders) <= lasted / 0.2 + 1 < writer.stats.failures, (len(reminders), writer.stats.failures)
     outage["on"] = False
-    for n in range(30, 33):  # the waiting writes go through, then new batches: one line, not one a batch
-        writer.submit(call(n), CONFIG)
-        assert writer.flush()
-        time.sleep(0.03)
+    # the waiting writes go through, then new batches: one line, not one a batch
+    submit_each_flushed(writer, range(30, 33), 0.03)
     assert caplog.text.count("work again") == 1
     outage["on"] = True
     writer.submit(call(33), CONFIG)
@@ -465,9 +463,7 @@ def test_writer_whose_folder_cannot_be_locked_logs_one_traceback_and_no_recovery
     monkeypatch.setattr(LogLayout, "locked", locked)
     monkeypatch.setattr("claude_bedrock.adapters.invocation_log.writer.MAX_RETRY_WAIT_S", 0.01)
     writer.start()
-    for n in range(5):
-        writer.submit(call(n), CONFIG)
-        assert writer.flush()
+    submit_each_flushed(writer, range(5))
     writer.close()
     assert writer.stats.failures >= 5
     assert len([r for r in caplog.records if r.exc_info]) == 1
