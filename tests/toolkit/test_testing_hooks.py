@@ -140,6 +140,27 @@ def test_a_latency_fault_waits_its_whole_latency_on_uvloop(tmp_path):
     assert min(uvloop.run(go())) >= 0.005
 
 
+def test_the_simulators_time_to_first_token_lasts_its_whole_latency_on_uvloop(tmp_path):
+    """As the latency faults (above): ``--simulator-latency`` 5 ms to the first token ended up to
+    a millisecond early on uvloop, so the first event (and ``firstByteLatency``) came at 4 ms."""
+    uvloop = pytest.importorskip("uvloop")
+    state = ServiceState(Settings(data_dir=str(tmp_path), simulator_latency="5:1000000"))
+
+    async def go() -> list[float]:
+        waited = []
+        for index in range(40):
+            while time.monotonic_ns() % 1_000_000 < 900_000:
+                pass
+            started = time.perf_counter()
+            events = state.events(model_call(max_tokens=1), record(request_id=f"req-{index}"))
+            await anext(aiter(events))
+            waited.append(time.perf_counter() - started)
+            await events.aclose()
+        return waited
+
+    assert min(uvloop.run(go())) >= 0.005
+
+
 def test_stream_fault_strikes_after_n_events_and_gives_the_turn_back(state, toolkit):
     toolkit.rules.add({"respond": {"turns": ["First turn answer here.", "Second turn."]}})
     toolkit.faults.add({"kind": "stream_error", "after_events": 3})

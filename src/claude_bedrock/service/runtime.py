@@ -19,7 +19,6 @@ Converse, ConverseStream and CountTokens (whose input passes through the Convers
 
 from __future__ import annotations
 
-import asyncio
 import binascii
 import contextlib
 import functools
@@ -115,17 +114,6 @@ def stopping_error() -> ServiceUnavailableException:
 
 def elapsed_ms(started: float) -> int:
     return int((time.perf_counter() - started) * 1000)
-
-
-async def sleep_at_least(seconds: float) -> None:
-    """``asyncio.sleep``, then the rest of ``seconds`` by ``elapsed_ms``'s clock. uvloop's
-    timers (libuv: a millisecond clock read once per loop turn) end up to a millisecond or more
-    early, so a 300 ms latency fault was recorded, and seen by the client, as 299 ms: a test's
-    ``first_byte_ms >= 300`` failed now and then."""
-    deadline = time.perf_counter() + seconds
-    await asyncio.sleep(seconds)
-    while (left := deadline - time.perf_counter()) > 0:
-        await asyncio.sleep(left)
 
 
 class UsageTracker:

@@ -32,6 +32,7 @@ from claude_bedrock.domain.thinking_signatures import ThinkingSigner
 from claude_bedrock.service.auth import Authenticator
 from claude_bedrock.service.calls import CallRecord, ObserverList
 from claude_bedrock.service.control_state import ControlStore
+from claude_bedrock.service.waits import sleep_at_least
 from claude_bedrock.settings import Settings
 
 if TYPE_CHECKING:  # loaded with the first stream
@@ -76,7 +77,7 @@ class ServiceState:
             cache=self.prompt_cache,
             clock=clock,
             latency=parse_latency(settings.simulator_latency, {model.model_id for model in self.catalog.models}),
-            sleep=asyncio.sleep,
+            sleep=sleep_at_least,  # (uvloop's timers end early: a latency would be recorded short)
             signer=self.thinking_signer,
         )
         self.authenticator = Authenticator(settings)

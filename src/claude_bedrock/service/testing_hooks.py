@@ -55,7 +55,8 @@ from claude_bedrock.domain.json_body import json_bytes
 from claude_bedrock.domain.tokens import count_request
 from claude_bedrock.service.calls import CallRecord
 from claude_bedrock.service.disconnect import DisconnectWatch
-from claude_bedrock.service.runtime import UsageTracker, sleep_at_least
+from claude_bedrock.service.runtime import UsageTracker
+from claude_bedrock.service.waits import sleep_at_least
 from claude_bedrock.service.state import ServiceState
 from claude_bedrock.settings import ConfigError, Settings, read_user_file
 
